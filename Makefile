@@ -1,0 +1,52 @@
+# Convenience front end over CMake. `make run` and `make check` are the two
+# commands the README promises work on a fresh Debian 12 machine.
+
+BUILD    ?= build
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+DATA     ?= $(CURDIR)/var
+LISTEN   ?= 127.0.0.1:8080
+JPKI      = $(BUILD)/jpki
+
+.PHONY: all setup build run check asan fuzz bench format clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@mkdir -p $(DATA)
+	@if [ ! -f $(DATA)/jpki.db ]; then \
+		$(JPKI) --data $(DATA) ca init --public-url http://$(LISTEN); \
+	fi
+	$(JPKI) --data $(DATA) serve --listen $(LISTEN)
+
+check: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Address and undefined-behaviour sanitizers over the whole test suite.
+asan: setup
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DJPKI_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer builds of every fuzz target (clang); run one with
+#   build-fuzz/fuzz/ocsp_request_fuzzer fuzz/corpora/ocsp_request
+fuzz: setup
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DJPKI_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS)
+
+bench: build
+	$(BUILD)/bench/issue_bench
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

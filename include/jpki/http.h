@@ -1,0 +1,53 @@
+/*
+ * http: the libmicrohttpd server that publishes the service.
+ *
+ * Roles (each can run in its own process, see DESIGN.md):
+ *   repository  GET /               the portal page: CA certificates with
+ *                                   their fingerprints, CRLs, OCSP URLs
+ *               GET /ca/{sign,auth}.{crt,pem}
+ *               GET /crl/{sign,auth}.crl, GET /crl/sign/<code>.crl
+ *   ocsp        POST /ocsp, /ocsp/sign, /ocsp/auth (application/ocsp-request)
+ *               GET  /ocsp[/sign|/auth]/<base64 of the DER request>
+ * Every role answers GET /healthz.
+ */
+#ifndef JPKI_HTTP_H
+#define JPKI_HTTP_H
+
+#include <stdint.h>
+
+#include "jpki/base.h"
+#include "jpki/ca.h"
+
+enum jpki_http_role {
+	JPKI_ROLE_REPOSITORY = 1 << 0,
+	JPKI_ROLE_OCSP = 1 << 1,
+	JPKI_ROLE_ALL = JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP,
+};
+
+/* Parses a comma-separated list such as "repository,ocsp" or "all". */
+int jpki_http_roles_parse(unsigned *out, const char *text) JPKI_MUST_CHECK;
+
+struct jpki_http_options {
+	int version;           /* JPKI_HTTP_OPTIONS_VERSION */
+	const char *listen;    /* "127.0.0.1:8080"; port 0 picks a free one */
+	unsigned roles;        /* enum jpki_http_role bits; 0 = all */
+	unsigned threads;      /* worker threads; 0 = one per core */
+	unsigned timeout;      /* idle connection timeout, seconds; 0 = 10 */
+	unsigned max_connections; /* 0 = 512 */
+	struct jpki_ca *ca;    /* borrowed; must outlive the server */
+};
+#define JPKI_HTTP_OPTIONS_VERSION 1
+#define JPKI_HTTP_OPTIONS_INIT {.version = JPKI_HTTP_OPTIONS_VERSION}
+
+struct jpki_http;
+
+/* Starts serving in background threads; caller stops with
+ * jpki_http_stop(). */
+int jpki_http_start(struct jpki_http **out,
+		    const struct jpki_http_options *opts) JPKI_MUST_CHECK;
+/* The port actually bound. */
+uint16_t jpki_http_port(const struct jpki_http *srv);
+/* Stops the server and frees it (NULL is accepted). */
+void jpki_http_stop(struct jpki_http *srv);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * store: one storage interface over SQL databases.
+ *
+ * Modules own their tables and their SQL; the store only runs statements,
+ * transactions and per-module schema migrations. SQL is written in the
+ * common subset of SQLite and PostgreSQL with `$1`, `$2`, ... placeholders;
+ * each backend translates what it must. The SQLite backend (the embedded
+ * default) runs in WAL mode with synchronous=FULL, so a committed
+ * transaction survives a crash or power loss.
+ *
+ * A store handle is safe to share between threads: a transaction holds the
+ * handle from jpki_store_begin() to commit or rollback, and statements run
+ * outside a transaction hold it for their own duration.
+ */
+#ifndef JPKI_STORE_H
+#define JPKI_STORE_H
+
+#include <stdint.h>
+
+#include "jpki/base.h"
+
+struct jpki_store;
+struct jpki_rows;
+
+enum jpki_value_type {
+	JPKI_VALUE_NULL = 0,
+	JPKI_VALUE_INT,
+	JPKI_VALUE_TEXT,
+	JPKI_VALUE_BLOB,
+};
+
+/* A statement parameter; the pointers are borrowed for the call. */
+struct jpki_value {
+	enum jpki_value_type type;
+	int64_t i;
+	const char *s;
+	const void *b;
+	size_t len;
+};
+
+#define JPKI_V_NULL ((struct jpki_value){.type = JPKI_VALUE_NULL})
+#define JPKI_V_INT(x) ((struct jpki_value){.type = JPKI_VALUE_INT, .i = (x)})
+#define JPKI_V_TEXT(x) ((struct jpki_value){.type = JPKI_VALUE_TEXT, .s = (x)})
+#define JPKI_V_BLOB(p, n)                                                     \
+	((struct jpki_value){.type = JPKI_VALUE_BLOB, .b = (p), .len = (n)})
+
+/*
+ * Opens a store. `url` is "sqlite:PATH" or a plain PATH (SQLite). The
+ * caller frees *out with jpki_store_free().
+ */
+int jpki_store_open(struct jpki_store **out, const char *url) JPKI_MUST_CHECK;
+void jpki_store_free(struct jpki_store *st);
+
+/* "sqlite" (or the name of another backend). */
+const char *jpki_store_backend(const struct jpki_store *st);
+
+/* One schema step of a module: applied once, in version order. */
+struct jpki_migration {
+	int version;
+	const char *sql; /* one or more statements separated by ';' */
+};
+
+/*
+ * Brings `module`'s tables to the newest version in `steps` (ascending), each
+ * step in its own transaction, and records the version reached.
+ */
+int jpki_store_migrate(struct jpki_store *st, const char *module,
+		       const struct jpki_migration *steps,
+		       size_t n) JPKI_MUST_CHECK;
+
+/*
+ * Starts a write transaction (SQLite: BEGIN IMMEDIATE, so two writers
+ * serialise instead of failing at commit). Every begin is followed by
+ * exactly one jpki_store_commit() or jpki_store_rollback().
+ */
+int jpki_store_begin(struct jpki_store *st) JPKI_MUST_CHECK;
+/* Makes the transaction durable; on failure it is rolled back. */
+int jpki_store_commit(struct jpki_store *st) JPKI_MUST_CHECK;
+void jpki_store_rollback(struct jpki_store *st);
+
+/* Runs a statement that returns no rows; *changes (if not NULL) gets the
+ * number of rows it changed. */
+int jpki_store_exec(struct jpki_store *st, const char *sql,
+		    const struct jpki_value *params, size_t n,
+		    int64_t *changes) JPKI_MUST_CHECK;
+
+/* Runs a query and keeps all its rows; caller frees *out. */
+int jpki_store_query(struct jpki_rows **out, struct jpki_store *st,
+		     const char *sql, const struct jpki_value *params,
+		     size_t n) JPKI_MUST_CHECK;
+
+size_t jpki_rows_count(const struct jpki_rows *rows);
+int jpki_rows_is_null(const struct jpki_rows *rows, size_t row, size_t col);
+int64_t jpki_rows_int(const struct jpki_rows *rows, size_t row, size_t col);
+/* Borrowed, valid until jpki_rows_free(); NULL for SQL NULL. */
+const char *jpki_rows_text(const struct jpki_rows *rows, size_t row,
+			   size_t col);
+const unsigned char *jpki_rows_blob(const struct jpki_rows *rows, size_t row,
+				    size_t col, size_t *len);
+void jpki_rows_free(struct jpki_rows *rows);
+
+/*
+ * Fault injection for tests: the `nth` statement or commit from now fails
+ * with JPKI_ERR_STORE (0 turns it off).
+ */
+void jpki_store_fail_after(struct jpki_store *st, int nth);
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * The two CAs: creating them (keys, self-signed roots, delegated OCSP
+ * signers), opening them, and the CA module's schema.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+
+#include "ca/ca_internal.h"
+
+static const struct jpki_migration migrations[] = {
+	{1, "CREATE TABLE ca_authority ("
+	    " type INTEGER PRIMARY KEY,"
+	    " generation INTEGER NOT NULL,"
+	    " cert BLOB NOT NULL,"
+	    " key_ref TEXT NOT NULL,"
+	    " ocsp_cert BLOB NOT NULL,"
+	    " ocsp_key_ref TEXT NOT NULL,"
+	    " public_url TEXT NOT NULL,"
+	    " created_at BIGINT NOT NULL);"
+	    "CREATE TABLE ca_cert ("
+	    " serial TEXT PRIMARY KEY,"
+	    " type INTEGER NOT NULL,"
+	    " card INTEGER NOT NULL,"
+	    " person TEXT NOT NULL,"
+	    " municipality TEXT NOT NULL,"
+	    " prefecture_name TEXT,"
+	    " municipality_name TEXT,"
+	    " subject TEXT NOT NULL,"
+	    " birth TEXT,"
+	    " card_expiry TEXT,"
+	    " status INTEGER NOT NULL,"
+	    " reason INTEGER,"
+	    " revoked_at BIGINT,"
+	    " version BIGINT NOT NULL,"
+	    " not_before BIGINT NOT NULL,"
+	    " not_after BIGINT NOT NULL,"
+	    " issued_at BIGINT NOT NULL,"
+	    " der BLOB NOT NULL);"
+	    "CREATE INDEX ca_cert_person ON ca_cert (person, type);"
+	    "CREATE INDEX ca_cert_status ON ca_cert (type, status, municipality);"
+	    "CREATE TABLE ca_link ("
+	    " kind INTEGER NOT NULL,"
+	    " from_serial TEXT NOT NULL,"
+	    " to_serial TEXT NOT NULL,"
+	    " at BIGINT NOT NULL,"
+	    " PRIMARY KEY (kind, from_serial, to_serial));"
+	    "CREATE INDEX ca_link_to ON ca_link (to_serial);"
+	    "CREATE TABLE ca_crl ("
+	    " scope TEXT PRIMARY KEY,"
+	    " number BIGINT NOT NULL,"
+	    " this_update BIGINT NOT NULL,"
+	    " next_update BIGINT NOT NULL,"
+	    " der BLOB NOT NULL)"},
+};
+
+const char *ca_type_name(enum jpki_cert_type type)
+{
+	return type == JPKI_CERT_AUTH ? "auth" : "sign";
+}
+
+static const struct {
+	enum jpki_reason reason;
+	const char *name;
+} reasons[] = {
+	{JPKI_REASON_UNSPECIFIED, "unspecified"},
+	{JPKI_REASON_KEY_COMPROMISE, "keyCompromise"},
+	{JPKI_REASON_AFFILIATION_CHANGED, "affiliationChanged"},
+	{JPKI_REASON_SUPERSEDED, "superseded"},
+	{JPKI_REASON_CESSATION, "cessationOfOperation"},
+	{JPKI_REASON_CERTIFICATE_HOLD, "certificateHold"},
+};
+
+int jpki_ca_reason_parse(enum jpki_reason *out, const char *name)
+{
+	*out = JPKI_REASON_UNSPECIFIED;
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (name != NULL && strcasecmp(name, reasons[i].name) == 0) {
+			*out = reasons[i].reason;
+			return 0;
+		}
+	return jpki_err_set(JPKI_ERR_INVALID,
+			    "unknown revocation reason '%s' (unspecified, "
+			    "keyCompromise, affiliationChanged, superseded, "
+			    "cessationOfOperation, certificateHold)",
+			    name ? name : "");
+}
+
+const char *jpki_ca_reason_name(enum jpki_reason reason)
+{
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].reason == reason)
+			return reasons[i].name;
+	return "unknown";
+}
+
+const char *jpki_ca_status_name(enum jpki_cert_status status)
+{
+	switch (status) {
+	case JPKI_STATUS_GOOD:
+		return "good";
+	case JPKI_STATUS_REVOKED:
+		return "revoked";
+	case JPKI_STATUS_HOLD:
+		return "hold";
+	}
+	return "unknown";
+}
+
+char *ca_serial_hex(const ASN1_INTEGER *serial)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+	char *hex = NULL, *copy = NULL;
+
+	if (bn != NULL && (hex = BN_bn2hex(bn)) != NULL)
+		copy = strdup(hex);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return copy;
+}
+
+ASN1_INTEGER *ca_serial_from_hex(const char *hex)
+{
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *out = NULL;
+
+	if (BN_hex2bn(&bn, hex) > 0)
+		out = BN_to_ASN1_INTEGER(bn, NULL);
+	BN_free(bn);
+	return out;
+}
+
+int ca_der(unsigned char **out, size_t *len, X509 *cert)
+{
+	unsigned char *buf = NULL;
+	int n = i2d_X509(cert, &buf);
+
+	*out = NULL;
+	*len = 0;
+	if (n <= 0)
+		return jpki_err_set(JPKI_ERR_CRYPTO, "cannot encode certificate");
+	*out = malloc((size_t)n);
+	if (*out == NULL) {
+		OPENSSL_free(buf);
+		return JPKI_ERR_NOMEM;
+	}
+	memcpy(*out, buf, (size_t)n);
+	*len = (size_t)n;
+	OPENSSL_free(buf);
+	return 0;
+}
+
+int ca_key_load(EVP_PKEY **out, const char *ref)
+{
+	FILE *f = fopen(ref, "r");
+
+	*out = NULL;
+	if (f == NULL)
+		return jpki_err_set(JPKI_ERR_NOT_FOUND,
+				    "CA key file %s cannot be opened", ref);
+	*out = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (*out == NULL)
+		return jpki_err_set(JPKI_ERR_CRYPTO,
+				    "CA key file %s is not a PEM private key",
+				    ref);
+	return 0;
+}
+
+static int key_save(const char *path, EVP_PKEY *key)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+	int r;
+
+	if (mem == NULL)
+		return JPKI_ERR_NOMEM;
+	if (!PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)) {
+		BIO_free(mem);
+		return jpki_err_set(JPKI_ERR_CRYPTO, "cannot encode key");
+	}
+	len = BIO_get_mem_data(mem, &data);
+	r = jpki_file_write_atomic(path, data, (size_t)len, 0600);
+	BIO_free(mem);
+	return r;
+}
+
+static int cert_save_pem(const char *path, X509 *cert)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+	int r;
+
+	if (mem == NULL)
+		return JPKI_ERR_NOMEM;
+	if (!PEM_write_bio_X509(mem, cert)) {
+		BIO_free(mem);
+		return jpki_err_set(JPKI_ERR_CRYPTO,
+				    "cannot encode certificate");
+	}
+	len = BIO_get_mem_data(mem, &data);
+	r = jpki_file_write_atomic(path, data, (size_t)len, 0644);
+	BIO_free(mem);
+	return r;
+}
+
+static int random_serial(unsigned char serial[16])
+{
+	if (RAND_bytes(serial, 16) != 1)
+		return jpki_err_set(JPKI_ERR_CRYPTO, "no randomness");
+	/* positive, and always 16 bytes long */
+	serial[0] = (unsigned char)((serial[0] & 0x7f) | 0x40);
+	return 0;
+}
+
+/* Creates one CA with its OCSP signer and records it (in the caller's
+ * transaction). Key files are written before the row that names them. */
+static int init_one(struct jpki_store *st, enum jpki_cert_type type,
+		    const struct jpki_ca_init_options *opts, const char *dir)
+{
+	EVP_PKEY *key = NULL, *okey = NULL;
+	X509 *cert = NULL, *ocsp = NULL;
+	unsigned char serial[16], *der = NULL, *oder = NULL;
+	size_t der_len = 0, oder_len = 0;
+	char *key_ref = NULL, *okey_ref = NULL, *pem = NULL;
+	time_t now = jpki_clock_now();
+	struct jpki_date today = jpki_date_today(), end;
+	const char *name = ca_type_name(type);
+	ASN1_INTEGER *aserial = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	if ((key = EVP_RSA_gen(2048)) == NULL ||
+	    (okey = EVP_RSA_gen(2048)) == NULL) {
+		r = jpki_err_set(JPKI_ERR_CRYPTO, "RSA key generation failed");
+		goto out;
+	}
+	end = jpki_date_add_years(&today, opts->ca_years ? opts->ca_years : 12);
+	if ((r = random_serial(serial)) != 0 ||
+	    (r = jpki_profile_build_ca(&cert, type, key, serial, sizeof(serial),
+				       now, jpki_date_end(&end))) != 0)
+		goto out;
+	if ((r = jpki_profile_build_ocsp_signer(
+		     &ocsp, cert, okey, now,
+		     now + 86400L * (opts->ocsp_days ? opts->ocsp_days
+						     : 400))) != 0 ||
+	    (r = random_serial(serial)) != 0)
+		goto out;
+	r = JPKI_ERR_CRYPTO;
+	if ((aserial = ASN1_INTEGER_new()) == NULL ||
+	    !ASN1_STRING_set(aserial, serial, sizeof(serial)) ||
+	    !X509_set_serialNumber(ocsp, aserial) ||
+	    !X509_sign(ocsp, key, EVP_sha256())) {
+		r = jpki_err_set(JPKI_ERR_CRYPTO,
+				 "cannot sign the OCSP signer certificate");
+		goto out;
+	}
+	if (asprintf(&key_ref, "%s/%s-ca.key", dir, name) < 0 ||
+	    asprintf(&okey_ref, "%s/%s-ocsp.key", dir, name) < 0 ||
+	    asprintf(&pem, "%s/%s-ca.pem", dir, name) < 0) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = key_save(key_ref, key)) != 0 ||
+	    (r = key_save(okey_ref, okey)) != 0 ||
+	    (r = cert_save_pem(pem, cert)) != 0 ||
+	    (r = ca_der(&der, &der_len, cert)) != 0 ||
+	    (r = ca_der(&oder, &oder_len, ocsp)) != 0)
+		goto out;
+	{
+		struct jpki_value p[] = {
+			JPKI_V_INT(type),
+			JPKI_V_BLOB(der, der_len),
+			JPKI_V_TEXT(key_ref),
+			JPKI_V_BLOB(oder, oder_len),
+			JPKI_V_TEXT(okey_ref),
+			JPKI_V_TEXT(opts->public_url),
+			JPKI_V_INT(now),
+		};
+
+		r = jpki_store_exec(st,
+				    "INSERT INTO ca_authority (type, generation,"
+				    " cert, key_ref, ocsp_cert, ocsp_key_ref,"
+				    " public_url, created_at)"
+				    " VALUES ($1, 1, $2, $3, $4, $5, $6, $7)",
+				    p, 7, NULL);
+	}
+out:
+	ASN1_INTEGER_free(aserial);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(okey);
+	X509_free(cert);
+	X509_free(ocsp);
+	free(der);
+	free(oder);
+	free(key_ref);
+	free(okey_ref);
+	free(pem);
+	return r;
+}
+
+static int migrate(struct jpki_store *st)
+{
+	return jpki_store_migrate(st, "ca", migrations,
+				  sizeof(migrations) / sizeof(migrations[0]));
+}
+
+int jpki_ca_init(struct jpki_store *st, const struct jpki_ca_init_options *opts)
+{
+	struct jpki_rows *rows = NULL;
+	struct jpki_ca *ca = NULL;
+	char dir[PATH_MAX];
+	size_t count;
+	int r;
+
+	if (opts == NULL || opts->key_dir == NULL || opts->public_url == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "CA init needs a key directory and a "
+				    "public URL");
+	if (strncmp(opts->public_url, "http://", 7) != 0 &&
+	    strncmp(opts->public_url, "https://", 8) != 0)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "public URL '%s' must start with http:// "
+				    "or https://",
+				    opts->public_url);
+	if ((r = migrate(st)) != 0)
+		return r;
+	if ((r = jpki_mkdir_p(opts->key_dir)) != 0)
+		return r;
+	if (realpath(opts->key_dir, dir) == NULL)
+		return jpki_err_set(JPKI_ERR_IO, "cannot resolve %s",
+				    opts->key_dir);
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	if ((r = jpki_store_query(&rows, st, "SELECT type FROM ca_authority",
+				  NULL, 0)) != 0)
+		goto fail;
+	count = jpki_rows_count(rows);
+	jpki_rows_free(rows);
+	if (count > 0) {
+		r = jpki_err_set(JPKI_ERR_EXISTS,
+				 "the CAs already exist in this store");
+		goto fail;
+	}
+	if ((r = init_one(st, JPKI_CERT_SIGN, opts, dir)) != 0 ||
+	    (r = init_one(st, JPKI_CERT_AUTH, opts, dir)) != 0)
+		goto fail;
+	if ((r = jpki_store_commit(st)) != 0)
+		return r;
+	/* The first (empty) full CRLs, so the URLs answer from the start. */
+	if ((r = jpki_ca_open(&ca, st, NULL)) != 0)
+		return r;
+	{
+		size_t n;
+
+		r = jpki_ca_crl_refresh(ca, 1, &n);
+	}
+	jpki_ca_free(ca);
+	return r;
+fail:
+	jpki_store_rollback(st);
+	return r;
+}
+
+static int load_authority(struct jpki_ca *ca, struct jpki_rows *rows,
+			  size_t row)
+{
+	enum jpki_cert_type type = (enum jpki_cert_type)jpki_rows_int(rows, row, 0);
+	struct authority *a;
+	const unsigned char *p;
+	size_t len;
+	int r;
+
+	if (type != JPKI_CERT_SIGN && type != JPKI_CERT_AUTH)
+		return jpki_err_set(JPKI_ERR_STORE, "unknown CA type %d",
+				    (int)type);
+	a = ca_authority(ca, type);
+	a->type = type;
+	p = jpki_rows_blob(rows, row, 1, &len);
+	if (p == NULL || (a->cert = d2i_X509(NULL, &p, (long)len)) == NULL)
+		return jpki_err_set(JPKI_ERR_STORE,
+				    "stored %s CA certificate is unreadable",
+				    ca_type_name(type));
+	p = jpki_rows_blob(rows, row, 3, &len);
+	if (p == NULL ||
+	    (a->ocsp_cert = d2i_X509(NULL, &p, (long)len)) == NULL)
+		return jpki_err_set(JPKI_ERR_STORE,
+				    "stored %s OCSP certificate is unreadable",
+				    ca_type_name(type));
+	if ((r = ca_key_load(&a->key, jpki_rows_text(rows, row, 2))) != 0 ||
+	    (r = ca_key_load(&a->ocsp_key, jpki_rows_text(rows, row, 4))) != 0)
+		return r;
+	if (X509_check_private_key(a->cert, a->key) != 1 ||
+	    X509_check_private_key(a->ocsp_cert, a->ocsp_key) != 1) {
+		ERR_clear_error();
+		return jpki_err_set(JPKI_ERR_CONFIG,
+				    "the %s CA key files do not match the "
+				    "certificates in the store",
+				    ca_type_name(type));
+	}
+	if (ca->public_url == NULL &&
+	    (ca->public_url = strdup(jpki_rows_text(rows, row, 5))) == NULL)
+		return JPKI_ERR_NOMEM;
+	return 0;
+}
+
+int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
+		 const struct jpki_ca_options *opts)
+{
+	struct jpki_ca *ca = NULL;
+	struct jpki_rows *rows = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	*out = NULL;
+	if ((r = migrate(st)) != 0)
+		return r;
+	if ((ca = calloc(1, sizeof(*ca))) == NULL)
+		return JPKI_ERR_NOMEM;
+	pthread_mutex_init(&ca->cache_lock, NULL);
+	ca->store = st;
+	ca->crl_period = opts && opts->crl_period > 0 ? opts->crl_period
+						      : 86400;
+	ca->ocsp_validity = opts && opts->ocsp_validity > 0
+				    ? opts->ocsp_validity
+				    : 3600;
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT type, cert, key_ref, ocsp_cert,"
+				  " ocsp_key_ref, public_url"
+				  " FROM ca_authority ORDER BY type",
+				  NULL, 0)) != 0)
+		goto out;
+	if (jpki_rows_count(rows) != 2) {
+		r = jpki_err_set(JPKI_ERR_NOT_FOUND,
+				 "no CAs in this store: run 'jpki ca init'");
+		goto out;
+	}
+	for (size_t i = 0; i < 2; i++)
+		if ((r = load_authority(ca, rows, i)) != 0)
+			goto out;
+	jpki_log(JPKI_LOG_DEBUG,
+		 "CA keys are files (development form): keep them on "
+		 "a token in production");
+	*out = ca;
+	ca = NULL;
+	r = 0;
+out:
+	jpki_rows_free(rows);
+	jpki_ca_free(ca);
+	return r;
+}
+
+void jpki_ca_free(struct jpki_ca *ca)
+{
+	if (ca == NULL)
+		return;
+	for (int i = 0; i < 2; i++) {
+		X509_free(ca->auth[i].cert);
+		X509_free(ca->auth[i].ocsp_cert);
+		EVP_PKEY_free(ca->auth[i].key);
+		EVP_PKEY_free(ca->auth[i].ocsp_key);
+	}
+	for (size_t i = 0; i < OCSP_CACHE_SLOTS; i++)
+		free(ca->cache[i].der);
+	pthread_mutex_destroy(&ca->cache_lock);
+	free(ca->public_url);
+	free(ca);
+}
+
+X509 *jpki_ca_cert(const struct jpki_ca *ca, enum jpki_cert_type type)
+{
+	return ca->auth[type == JPKI_CERT_AUTH ? 1 : 0].cert;
+}
+
+X509 *jpki_ca_ocsp_cert(const struct jpki_ca *ca, enum jpki_cert_type type)
+{
+	return ca->auth[type == JPKI_CERT_AUTH ? 1 : 0].ocsp_cert;
+}
+
+const char *jpki_ca_public_url(const struct jpki_ca *ca)
+{
+	return ca->public_url;
+}

@@ -1,0 +1,75 @@
+/* What the files of the CA module share. */
+#ifndef JPKI_CA_INTERNAL_H
+#define JPKI_CA_INTERNAL_H
+
+#include <pthread.h>
+
+#include <openssl/ocsp.h>
+
+#include "jpki/ca.h"
+
+/* One of the two CAs: its certificate, key and delegated OCSP signer. */
+struct authority {
+	enum jpki_cert_type type;
+	X509 *cert;
+	EVP_PKEY *key;
+	X509 *ocsp_cert;
+	EVP_PKEY *ocsp_key;
+};
+
+#define OCSP_CACHE_SLOTS 4096
+
+/* A signed good/revoked answer for one serial, reused until the
+ * certificate's status version changes or half its validity has passed. */
+struct ocsp_cached {
+	enum jpki_cert_type type;
+	char serial[41];
+	int64_t version;
+	time_t produced;
+	unsigned char *der;
+	size_t der_len;
+};
+
+struct jpki_ca {
+	struct jpki_store *store;
+	struct authority auth[2]; /* [type - 1] */
+	char *public_url;
+	long crl_period;
+	long ocsp_validity;
+	pthread_mutex_t cache_lock;
+	struct ocsp_cached cache[OCSP_CACHE_SLOTS];
+};
+
+static inline struct authority *ca_authority(struct jpki_ca *ca,
+					     enum jpki_cert_type type)
+{
+	return &ca->auth[type == JPKI_CERT_AUTH ? 1 : 0];
+}
+
+/* "sign" / "auth" */
+const char *ca_type_name(enum jpki_cert_type type);
+
+/* Regenerates the CRL of one scope inside the caller's transaction:
+ * municipality NULL for the CA's full CRL. */
+int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type,
+		    const char *municipality) JPKI_MUST_CHECK;
+
+/* The URL of a scope's CRL as certificates and the IDP name it. */
+char *ca_crl_url(const struct jpki_ca *ca, enum jpki_cert_type type,
+		 const char *municipality);
+
+/* Serial number helpers: hex (upper case, as BN_bn2hex) <-> ASN1_INTEGER. */
+char *ca_serial_hex(const ASN1_INTEGER *serial);
+ASN1_INTEGER *ca_serial_from_hex(const char *hex);
+
+/* Forgets the cached OCSP answer for a serial after a status change. */
+void ca_ocsp_forget(struct jpki_ca *ca, enum jpki_cert_type type,
+		    const char *serial);
+
+/* Loads a private key file (PEM). */
+int ca_key_load(EVP_PKEY **out, const char *ref) JPKI_MUST_CHECK;
+
+/* DER of a certificate into a fresh buffer. */
+int ca_der(unsigned char **out, size_t *len, X509 *cert) JPKI_MUST_CHECK;
+
+#endif

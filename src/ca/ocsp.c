@@ -1,0 +1,319 @@
+/*
+ * The OCSP responder (RFC 6960) of both CAs.
+ *
+ * A request is read only by OpenSSL's DER parser, after the size cap. Each
+ * CertID is matched to a CA by issuer name and key hash (whatever hash the
+ * client chose among SHA-1 and SHA-2), and answered from the store, signed by
+ * that CA's delegated OCSP signer. A request for one certificate without a
+ * nonce is answered from a cache of signed responses that is keyed by the
+ * certificate's status version, so a status change is visible at once.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+
+#include "ca/ca_internal.h"
+
+static int response_der(unsigned char **out, size_t *out_len,
+			OCSP_RESPONSE *resp)
+{
+	unsigned char *buf = NULL;
+	int n = i2d_OCSP_RESPONSE(resp, &buf);
+
+	*out = NULL;
+	*out_len = 0;
+	if (n <= 0)
+		return jpki_err_set(JPKI_ERR_CRYPTO,
+				    "cannot encode the OCSP response");
+	if ((*out = malloc((size_t)n)) == NULL) {
+		OPENSSL_free(buf);
+		return JPKI_ERR_NOMEM;
+	}
+	memcpy(*out, buf, (size_t)n);
+	*out_len = (size_t)n;
+	OPENSSL_free(buf);
+	return 0;
+}
+
+/* An unsigned error response (malformedRequest, unauthorized, ...). */
+static int error_response(unsigned char **out, size_t *out_len, int status)
+{
+	OCSP_RESPONSE *resp = OCSP_response_create(status, NULL);
+	int r;
+
+	if (resp == NULL)
+		return JPKI_ERR_NOMEM;
+	r = response_der(out, out_len, resp);
+	OCSP_RESPONSE_free(resp);
+	return r;
+}
+
+static const EVP_MD *certid_md(OCSP_CERTID *cid)
+{
+	ASN1_OBJECT *alg = NULL;
+
+	if (!OCSP_id_get0_info(NULL, &alg, NULL, NULL, cid) || alg == NULL)
+		return NULL;
+	switch (OBJ_obj2nid(alg)) {
+	case NID_sha1:
+		return EVP_sha1();
+	case NID_sha256:
+		return EVP_sha256();
+	case NID_sha384:
+		return EVP_sha384();
+	case NID_sha512:
+		return EVP_sha512();
+	}
+	return NULL;
+}
+
+/* Which of our CAs issued the certificate a CertID names; 0 if none. */
+static enum jpki_cert_type match_ca(struct jpki_ca *ca, OCSP_CERTID *cid)
+{
+	const EVP_MD *md = certid_md(cid);
+
+	if (md == NULL)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		OCSP_CERTID *mine = OCSP_cert_to_id(md, NULL, ca->auth[i].cert);
+		int same = mine != NULL && OCSP_id_issuer_cmp(mine, cid) == 0;
+
+		OCSP_CERTID_free(mine);
+		if (same)
+			return ca->auth[i].type;
+	}
+	return 0;
+}
+
+struct status {
+	int known;
+	int status; /* V_OCSP_CERTSTATUS_* */
+	int reason;
+	time_t revoked_at;
+	int64_t version;
+	char serial[41];
+};
+
+static int lookup(struct status *st, struct jpki_ca *ca,
+		  enum jpki_cert_type type, OCSP_CERTID *cid)
+{
+	ASN1_INTEGER *num = NULL;
+	struct jpki_rows *rows = NULL;
+	char *hex;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->status = V_OCSP_CERTSTATUS_UNKNOWN;
+	if (!OCSP_id_get0_info(NULL, NULL, NULL, &num, cid) || num == NULL ||
+	    (hex = ca_serial_hex(num)) == NULL)
+		return 0; /* unknown */
+	snprintf(st->serial, sizeof(st->serial), "%s", hex);
+	if (strlen(hex) > 40) {
+		free(hex);
+		return 0;
+	}
+	{
+		struct jpki_value p[] = {JPKI_V_TEXT(hex), JPKI_V_INT(type)};
+
+		r = jpki_store_query(&rows, ca->store,
+				     "SELECT status, reason, revoked_at,"
+				     " version FROM ca_cert"
+				     " WHERE serial = $1 AND type = $2",
+				     p, 2);
+	}
+	free(hex);
+	if (r != 0)
+		return r;
+	if (jpki_rows_count(rows) == 1) {
+		int s = (int)jpki_rows_int(rows, 0, 0);
+
+		st->known = 1;
+		st->status = s == JPKI_STATUS_GOOD ? V_OCSP_CERTSTATUS_GOOD
+						   : V_OCSP_CERTSTATUS_REVOKED;
+		st->reason = (int)jpki_rows_int(rows, 0, 1);
+		st->revoked_at = (time_t)jpki_rows_int(rows, 0, 2);
+		st->version = jpki_rows_int(rows, 0, 3);
+	}
+	jpki_rows_free(rows);
+	return 0;
+}
+
+static size_t cache_slot(enum jpki_cert_type type, const char *serial)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)type;
+
+	for (const char *p = serial; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h % OCSP_CACHE_SLOTS;
+}
+
+/* A copy of the cached response for this exact status version, if fresh. */
+static int cache_get(unsigned char **out, size_t *out_len, struct jpki_ca *ca,
+		     enum jpki_cert_type type, const struct status *st)
+{
+	struct ocsp_cached *c;
+	int hit = 0;
+
+	*out = NULL;
+	pthread_mutex_lock(&ca->cache_lock);
+	c = &ca->cache[cache_slot(type, st->serial)];
+	if (c->der != NULL && c->type == type &&
+	    strcmp(c->serial, st->serial) == 0 && c->version == st->version &&
+	    jpki_clock_now() - c->produced < ca->ocsp_validity / 2 &&
+	    jpki_clock_now() >= c->produced &&
+	    (*out = malloc(c->der_len)) != NULL) {
+		memcpy(*out, c->der, c->der_len);
+		*out_len = c->der_len;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&ca->cache_lock);
+	return hit;
+}
+
+static void cache_put(struct jpki_ca *ca, enum jpki_cert_type type,
+		      const struct status *st, time_t produced,
+		      const unsigned char *der, size_t len)
+{
+	unsigned char *copy = malloc(len);
+	struct ocsp_cached *c;
+
+	if (copy == NULL)
+		return;
+	memcpy(copy, der, len);
+	pthread_mutex_lock(&ca->cache_lock);
+	c = &ca->cache[cache_slot(type, st->serial)];
+	free(c->der);
+	c->type = type;
+	snprintf(c->serial, sizeof(c->serial), "%s", st->serial);
+	c->version = st->version;
+	c->produced = produced;
+	c->der = copy;
+	c->der_len = len;
+	pthread_mutex_unlock(&ca->cache_lock);
+}
+
+void ca_ocsp_forget(struct jpki_ca *ca, enum jpki_cert_type type,
+		    const char *serial)
+{
+	struct ocsp_cached *c;
+
+	pthread_mutex_lock(&ca->cache_lock);
+	c = &ca->cache[cache_slot(type, serial)];
+	if (c->der != NULL && c->type == type &&
+	    strcmp(c->serial, serial) == 0) {
+		free(c->der);
+		c->der = NULL;
+	}
+	pthread_mutex_unlock(&ca->cache_lock);
+}
+
+int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
+			 struct jpki_ca *ca, const unsigned char *req,
+			 size_t req_len)
+{
+	const unsigned char *p = req;
+	OCSP_REQUEST *oreq = NULL;
+	OCSP_BASICRESP *basic = NULL;
+	OCSP_RESPONSE *resp = NULL;
+	ASN1_TIME *this_upd = NULL, *next_upd = NULL, *rev_time = NULL;
+	struct authority *signer = NULL;
+	struct status st = {0};
+	time_t now = jpki_clock_now();
+	int r = JPKI_ERR_INTERNAL, count, cacheable;
+
+	*out = NULL;
+	*out_len = 0;
+	if (req == NULL || req_len == 0 || req_len > JPKI_MAX_OCSP_REQUEST)
+		return error_response(out, out_len,
+				      OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	oreq = d2i_OCSP_REQUEST(NULL, &p, (long)req_len);
+	if (oreq == NULL || p != req + req_len ||
+	    (count = OCSP_request_onereq_count(oreq)) <= 0 ||
+	    count > JPKI_MAX_OCSP_ONEREQS) {
+		r = error_response(out, out_len,
+				   OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+		goto out;
+	}
+	/* The responder signs for the CA of the first CertID it knows. */
+	for (int i = 0; i < count && signer == NULL; i++) {
+		enum jpki_cert_type t = match_ca(
+			ca, OCSP_onereq_get0_id(OCSP_request_onereq_get0(oreq,
+									 i)));
+
+		if (t != 0)
+			signer = ca_authority(ca, t);
+	}
+	if (signer == NULL) {
+		r = error_response(out, out_len,
+				   OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+		goto out;
+	}
+	cacheable = count == 1 &&
+		    OCSP_REQUEST_get_ext_by_NID(oreq, NID_id_pkix_OCSP_Nonce,
+						-1) < 0;
+	if (cacheable) {
+		OCSP_CERTID *cid =
+			OCSP_onereq_get0_id(OCSP_request_onereq_get0(oreq, 0));
+
+		if ((r = lookup(&st, ca, signer->type, cid)) != 0)
+			goto out;
+		if (st.known && cache_get(out, out_len, ca, signer->type, &st)) {
+			r = 0;
+			goto out;
+		}
+	}
+	r = JPKI_ERR_CRYPTO;
+	if ((basic = OCSP_BASICRESP_new()) == NULL ||
+	    (this_upd = ASN1_TIME_set(NULL, now)) == NULL ||
+	    (next_upd = ASN1_TIME_set(NULL, now + ca->ocsp_validity)) ==
+		    NULL ||
+	    (rev_time = ASN1_TIME_new()) == NULL)
+		goto crypto;
+	for (int i = 0; i < count; i++) {
+		OCSP_CERTID *cid =
+			OCSP_onereq_get0_id(OCSP_request_onereq_get0(oreq, i));
+		enum jpki_cert_type t = match_ca(ca, cid);
+		int reason = -1;
+
+		memset(&st, 0, sizeof(st));
+		st.status = V_OCSP_CERTSTATUS_UNKNOWN;
+		if (t == signer->type && (r = lookup(&st, ca, t, cid)) != 0)
+			goto out;
+		if (st.status == V_OCSP_CERTSTATUS_REVOKED) {
+			reason = st.reason;
+			if (ASN1_TIME_set(rev_time, st.revoked_at) == NULL)
+				goto crypto;
+		}
+		if (OCSP_basic_add1_status(
+			    basic, cid, st.status, reason,
+			    st.status == V_OCSP_CERTSTATUS_REVOKED ? rev_time
+								   : NULL,
+			    this_upd, next_upd) == NULL)
+			goto crypto;
+	}
+	if (OCSP_copy_nonce(basic, oreq) <= 0 ||
+	    !OCSP_basic_sign(basic, signer->ocsp_cert, signer->ocsp_key,
+			     EVP_sha256(), NULL, OCSP_RESPID_KEY) ||
+	    (resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL,
+					 basic)) == NULL)
+		goto crypto;
+	if ((r = response_der(out, out_len, resp)) != 0)
+		goto out;
+	if (cacheable && st.known)
+		cache_put(ca, signer->type, &st, now, *out, *out_len);
+	r = 0;
+	goto out;
+crypto:
+	r = jpki_err_set(JPKI_ERR_CRYPTO, "cannot sign the OCSP response");
+out:
+	ERR_clear_error();
+	OCSP_REQUEST_free(oreq);
+	OCSP_BASICRESP_free(basic);
+	OCSP_RESPONSE_free(resp);
+	ASN1_TIME_free(this_upd);
+	ASN1_TIME_free(next_upd);
+	ASN1_TIME_free(rev_time);
+	return r;
+}

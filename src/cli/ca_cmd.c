@@ -1,0 +1,876 @@
+/* `jpki ca <verb>`: the CA operator's commands. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "cli/cli.h"
+
+static void ca_usage(FILE *f)
+{
+	fputs("usage: jpki ca <verb> [options]\n"
+	      "\n"
+	      "  init [--public-url URL]\n"
+	      "      create both CAs (signing, user authentication) with their\n"
+	      "      OCSP signers; URL is where `jpki serve` will be reached\n"
+	      "      (default: config public_url or http://127.0.0.1:8080)\n"
+	      "  issue --csr FILE --type sign|auth --person ID\n"
+	      "        --municipality-code NNNNNN --birth YYYY-MM-DD\n"
+	      "        [--card mynumber|juki] [--card-expiry YYYY-MM-DD]\n"
+	      "        signing only: --prefecture P --municipality M --name N\n"
+	      "        --sex male|female|unknown --address A\n"
+	      "        [--name-subst S] [--address-subst S]\n"
+	      "        [--out FILE] [--json]\n"
+	      "      issue a certificate for the key of a PKCS#10 request\n"
+	      "  renew SERIAL --csr FILE [--card-expiry DATE] [--out FILE] "
+	      "[--json]\n"
+	      "      renew (from 3 months before expiry); the old one is\n"
+	      "      revoked as superseded\n"
+	      "  revoke SERIAL --reason REASON\n"
+	      "      REASON: unspecified, keyCompromise, affiliationChanged,\n"
+	      "      superseded, cessationOfOperation\n"
+	      "  hold SERIAL | release SERIAL\n"
+	      "  status SERIAL [--json]\n"
+	      "  list [--type sign|auth] [--status good|revoked|hold]\n"
+	      "       [--person ID] [--municipality-code C] [--limit N] "
+	      "[--json]\n"
+	      "  links SERIAL [--json]     linking records of a certificate\n"
+	      "  crl [--force] [--json]    regenerate due CRLs, list scopes\n"
+	      "  show [--json]             both CAs: DN, fingerprint, URLs\n"
+	      "  cert sign|auth [--ocsp]   print a CA (or OCSP) certificate\n",
+	      f);
+}
+
+static int parse_type(enum jpki_cert_type *out, const char *s)
+{
+	if (s != NULL && strcmp(s, "sign") == 0)
+		*out = JPKI_CERT_SIGN;
+	else if (s != NULL && strcmp(s, "auth") == 0)
+		*out = JPKI_CERT_AUTH;
+	else
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "type must be sign or auth, not '%s'",
+				    s ? s : "");
+	return 0;
+}
+
+static int parse_card(enum jpki_card_kind *out, const char *s)
+{
+	if (strcmp(s, "mynumber") == 0)
+		*out = JPKI_CARD_MYNUMBER;
+	else if (strcmp(s, "juki") == 0)
+		*out = JPKI_CARD_JUKI;
+	else
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "card must be mynumber or juki, not '%s'",
+				    s);
+	return 0;
+}
+
+static int parse_sex(enum jpki_sex *out, const char *s)
+{
+	if (strcmp(s, "male") == 0 || strcmp(s, "1") == 0)
+		*out = JPKI_SEX_MALE;
+	else if (strcmp(s, "female") == 0 || strcmp(s, "2") == 0)
+		*out = JPKI_SEX_FEMALE;
+	else if (strcmp(s, "unknown") == 0 || strcmp(s, "3") == 0)
+		*out = JPKI_SEX_UNKNOWN;
+	else
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "sex must be male, female or unknown, "
+				    "not '%s'",
+				    s);
+	return 0;
+}
+
+static int copy_field(char *dst, size_t size, const char *src,
+		      const char *what)
+{
+	if (strlen(src) >= size)
+		return jpki_err_set(JPKI_ERR_TOO_LARGE, "%s is too long", what);
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+static const char *type_name(enum jpki_cert_type t)
+{
+	return t == JPKI_CERT_AUTH ? "auth" : "sign";
+}
+
+static json_t *info_json(const struct jpki_cert_info *info)
+{
+	char nb[32], na[32], issued[32], rev[32];
+	json_t *o;
+
+	cli_time(nb, info->not_before);
+	cli_time(na, info->not_after);
+	cli_time(issued, info->issued_at);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+		      "serial", info->serial, "type", type_name(info->type),
+		      "card",
+		      info->card == JPKI_CARD_JUKI ? "juki" : "mynumber",
+		      "person", info->person, "municipality_code",
+		      info->municipality_code, "subject", info->subject,
+		      "status", jpki_ca_status_name(info->status),
+		      "not_before", nb, "not_after", na, "issued_at", issued);
+	if (o != NULL && info->status != JPKI_STATUS_GOOD) {
+		cli_time(rev, info->revoked_at);
+		json_object_set_new(o, "reason",
+				    json_string(jpki_ca_reason_name(
+					    info->reason)));
+		json_object_set_new(o, "revoked_at", json_string(rev));
+	}
+	return o;
+}
+
+static char *info_pem(const struct jpki_cert_info *info)
+{
+	const unsigned char *p = info->der;
+	X509 *cert = d2i_X509(NULL, &p, (long)info->der_len);
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *data, *out = NULL;
+	long n;
+
+	if (cert != NULL && mem != NULL && PEM_write_bio_X509(mem, cert)) {
+		n = BIO_get_mem_data(mem, &data);
+		if ((out = malloc((size_t)n + 1)) != NULL) {
+			memcpy(out, data, (size_t)n);
+			out[n] = '\0';
+		}
+	}
+	X509_free(cert);
+	BIO_free(mem);
+	return out;
+}
+
+/* Prints a freshly issued certificate: PEM to --out (or stdout), a summary
+ * or JSON to stdout. */
+static int print_issued(const struct jpki_cert_info *info, const char *out,
+			int json)
+{
+	char *pem = info_pem(info), na[32];
+	int r;
+
+	if (pem == NULL)
+		return cli_fail(JPKI_ERR_CRYPTO, "encode");
+	if (out != NULL &&
+	    (r = jpki_file_write_atomic(out, pem, strlen(pem), 0644)) != 0) {
+		free(pem);
+		return cli_fail(r, "write certificate");
+	}
+	if (json) {
+		json_t *o = info_json(info);
+
+		json_object_set_new(o, "pem", json_string(pem));
+		cli_json_print(o);
+	} else if (out != NULL) {
+		cli_time(na, info->not_after);
+		printf("issued %s certificate %s, valid until %s, written to "
+		       "%s\n",
+		       type_name(info->type), info->serial, na, out);
+	} else {
+		fputs(pem, stdout);
+	}
+	free(pem);
+	return CLI_OK;
+}
+
+static int read_csr(EVP_PKEY **key, const char *path)
+{
+	unsigned char *data = NULL;
+	size_t len;
+	int r;
+
+	*key = NULL;
+	if (path == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "--csr FILE is required");
+	if ((r = jpki_file_read(&data, &len, path, JPKI_MAX_CSR)) != 0)
+		return r;
+	r = jpki_ca_csr_parse(key, data, len);
+	free(data);
+	return r;
+}
+
+static int verb_init(struct cli *cli, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"public-url", required_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
+	struct jpki_store *st = NULL;
+	char *keys = NULL;
+	int c, r;
+
+	opts.public_url =
+		jpki_config_get(cli->cfg, "public_url", "http://127.0.0.1:8080");
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
+		if (c == 'u')
+			opts.public_url = optarg;
+		else if (c == 'h') {
+			ca_usage(stdout);
+			return CLI_OK;
+		} else
+			return CLI_USAGE;
+	}
+	if (optind != argc)
+		return cli_usage("ca init takes no arguments");
+	if (asprintf(&keys, "%s/keys", cli->data_dir) < 0)
+		return cli_fail(JPKI_ERR_NOMEM, "ca init");
+	opts.key_dir = keys;
+	if ((r = cli_store_open(&st, cli)) != 0) {
+		free(keys);
+		return cli_fail(r, "open store");
+	}
+	r = jpki_ca_init(st, &opts);
+	jpki_store_free(st);
+	if (r != 0) {
+		free(keys);
+		return cli_fail(r, "ca init");
+	}
+	printf("created the signing and user authentication CAs\n"
+	       "  keys (development form, files): %s\n"
+	       "  CA certificates: %s/sign-ca.pem, %s/auth-ca.pem\n"
+	       "  public URL: %s\n",
+	       keys, keys, keys, opts.public_url);
+	free(keys);
+	return CLI_OK;
+}
+
+static int verb_issue(struct cli *cli, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"csr", required_argument, NULL, 'r'},
+		{"type", required_argument, NULL, 't'},
+		{"card", required_argument, NULL, 'k'},
+		{"person", required_argument, NULL, 'p'},
+		{"municipality-code", required_argument, NULL, 'C'},
+		{"prefecture", required_argument, NULL, 'P'},
+		{"municipality", required_argument, NULL, 'M'},
+		{"name", required_argument, NULL, 'n'},
+		{"name-subst", required_argument, NULL, 'N'},
+		{"sex", required_argument, NULL, 's'},
+		{"birth", required_argument, NULL, 'b'},
+		{"address", required_argument, NULL, 'a'},
+		{"address-subst", required_argument, NULL, 'A'},
+		{"card-expiry", required_argument, NULL, 'e'},
+		{"out", required_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	struct jpki_issue_request req = JPKI_ISSUE_REQUEST_INIT;
+	struct jpki_cert_info *info = NULL;
+	struct jpki_store *st = NULL;
+	struct jpki_ca *ca = NULL;
+	EVP_PKEY *key = NULL;
+	const char *csr = NULL, *out = NULL, *type = NULL;
+	int c, r = 0, json = 0, have_expiry = 0;
+
+	req.card = JPKI_CARD_MYNUMBER;
+	req.facts.sex = 0;
+	optind = 0;
+	while (r == 0 && (c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			csr = optarg;
+			break;
+		case 't':
+			type = optarg;
+			break;
+		case 'k':
+			r = parse_card(&req.card, optarg);
+			break;
+		case 'p':
+			req.person = optarg;
+			break;
+		case 'C':
+			req.municipality_code = optarg;
+			break;
+		case 'P':
+			req.prefecture = optarg;
+			break;
+		case 'M':
+			req.municipality = optarg;
+			break;
+		case 'n':
+			r = jpki_profile_name_normalize(req.facts.name,
+							sizeof(req.facts.name),
+							optarg);
+			break;
+		case 'N':
+			r = copy_field(req.facts.name_subst,
+				       sizeof(req.facts.name_subst), optarg,
+				       "--name-subst");
+			break;
+		case 's':
+			r = parse_sex(&req.facts.sex, optarg);
+			break;
+		case 'b':
+			r = jpki_date_parse(&req.facts.birth, optarg);
+			break;
+		case 'a':
+			r = copy_field(req.facts.address,
+				       sizeof(req.facts.address), optarg,
+				       "--address");
+			break;
+		case 'A':
+			r = copy_field(req.facts.address_subst,
+				       sizeof(req.facts.address_subst), optarg,
+				       "--address-subst");
+			break;
+		case 'e':
+			r = jpki_date_parse(&req.card_expiry, optarg);
+			have_expiry = 1;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			ca_usage(stdout);
+			return CLI_OK;
+		default:
+			return CLI_USAGE;
+		}
+	}
+	if (r != 0)
+		return cli_fail(r, "ca issue");
+	if (optind != argc)
+		return cli_usage("ca issue takes options only");
+	if (type == NULL)
+		return cli_usage("ca issue needs --type sign|auth");
+	if ((r = parse_type(&req.type, type)) != 0)
+		return cli_fail(r, "ca issue");
+	if (req.person == NULL || req.municipality_code == NULL)
+		return cli_usage("ca issue needs --person and "
+				 "--municipality-code");
+	if (!jpki_date_valid(&req.facts.birth))
+		return cli_usage("ca issue needs --birth YYYY-MM-DD");
+	if (!have_expiry && req.card == JPKI_CARD_MYNUMBER) {
+		/* The card is being issued today. */
+		struct jpki_date today = jpki_date_today();
+
+		req.card_expiry =
+			jpki_profile_card_expiry(&today, &req.facts.birth);
+	}
+	if ((r = read_csr(&key, csr)) != 0)
+		return cli_fail(r, "certificate request");
+	if ((r = cli_ca_open(&ca, &st, cli)) != 0) {
+		EVP_PKEY_free(key);
+		return cli_fail(r, "open CA");
+	}
+	r = jpki_ca_issue(&info, ca, &req, key);
+	EVP_PKEY_free(key);
+	if (r != 0) {
+		r = cli_fail(r, "ca issue");
+	} else {
+		r = print_issued(info, out, json);
+	}
+	jpki_cert_info_free(info);
+	jpki_ca_free(ca);
+	jpki_store_free(st);
+	return r;
+}
+
+static int verb_renew(struct cli *cli, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"csr", required_argument, NULL, 'r'},
+		{"card-expiry", required_argument, NULL, 'e'},
+		{"out", required_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}};
+	struct jpki_cert_info *info = NULL;
+	struct jpki_store *st = NULL;
+	struct jpki_ca *ca = NULL;
+	struct jpki_date expiry;
+	EVP_PKEY *key = NULL;
+	const char *csr = NULL, *out = NULL;
+	int c, r = 0, json = 0, have_expiry = 0;
+
+	optind = 0;
+	while (r == 0 && (c = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		if (c == 'r')
+			csr = optarg;
+		else if (c == 'e') {
+			r = jpki_date_parse(&expiry, optarg);
+			have_expiry = 1;
+		} else if (c == 'o')
+			out = optarg;
+		else if (c == 'j')
+			json = 1;
+		else
+			return CLI_USAGE;
+	}
+	if (r != 0)
+		return cli_fail(r, "ca renew");
+	if (optind != argc - 1)
+		return cli_usage("ca renew needs exactly one SERIAL");
+	if ((r = read_csr(&key, csr)) != 0)
+		return cli_fail(r, "certificate request");
+	if ((r = cli_ca_open(&ca, &st, cli)) != 0) {
+		EVP_PKEY_free(key);
+		return cli_fail(r, "open CA");
+	}
+	r = jpki_ca_renew(&info, ca, argv[optind], key,
+			  have_expiry ? &expiry : NULL);
+	EVP_PKEY_free(key);
+	if (r != 0)
+		r = cli_fail(r, "ca renew");
+	else
+		r = print_issued(info, out, json);
+	jpki_cert_info_free(info);
+	jpki_ca_free(ca);
+	jpki_store_free(st);
+	return r;
+}
+
+enum change_verb { VERB_REVOKE, VERB_HOLD, VERB_RELEASE };
+
+static int verb_change(struct cli *cli, int argc, char **argv,
+		       enum change_verb verb)
+{
+	static const struct option o[] = {
+		{"reason", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0}};
+	struct jpki_store *st = NULL;
+	struct jpki_ca *ca = NULL;
+	const char *reason_text = NULL;
+	enum jpki_reason reason = JPKI_REASON_UNSPECIFIED;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		if (c == 'r' && verb == VERB_REVOKE)
+			reason_text = optarg;
+		else
+			return CLI_USAGE;
+	}
+	if (optind != argc - 1)
+		return cli_usage("%s needs exactly one SERIAL", argv[0]);
+	if (verb == VERB_REVOKE) {
+		if (reason_text == NULL)
+			return cli_usage("ca revoke needs --reason");
+		if ((r = jpki_ca_reason_parse(&reason, reason_text)) != 0)
+			return cli_fail(r, "--reason");
+	}
+	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
+		return cli_fail(r, "open CA");
+	switch (verb) {
+	case VERB_REVOKE:
+		r = jpki_ca_revoke(ca, argv[optind], reason);
+		break;
+	case VERB_HOLD:
+		r = jpki_ca_hold(ca, argv[optind]);
+		break;
+	case VERB_RELEASE:
+		r = jpki_ca_release(ca, argv[optind]);
+		break;
+	}
+	if (r != 0) {
+		r = cli_fail(r, argv[0]);
+	} else {
+		printf("%s: %s\n", argv[optind],
+		       verb == VERB_REVOKE ? "revoked"
+		       : verb == VERB_HOLD ? "on hold"
+					   : "hold released");
+		r = CLI_OK;
+	}
+	jpki_ca_free(ca);
+	jpki_store_free(st);
+	return r;
+}
+
+static void print_info(const struct jpki_cert_info *info)
+{
+	char nb[32], na[32], rev[32];
+
+	cli_time(nb, info->not_before);
+	cli_time(na, info->not_after);
+	printf("serial:       %s\n"
+	       "type:         %s (%s card)\n"
+	       "subject:      %s\n"
+	       "person:       %s\n"
+	       "municipality: %s\n"
+	       "validity:     %s .. %s\n"
+	       "status:       %s",
+	       info->serial, type_name(info->type),
+	       info->card == JPKI_CARD_JUKI ? "juki" : "mynumber",
+	       info->subject, info->person, info->municipality_code, nb, na,
+	       jpki_ca_status_name(info->status));
+	if (info->status != JPKI_STATUS_GOOD) {
+		cli_time(rev, info->revoked_at);
+		printf(" since %s (%s)", rev, jpki_ca_reason_name(info->reason));
+	}
+	printf("\n");
+}
+
+static int verb_status(struct cli *cli, int argc, char **argv)
+{
+	struct jpki_cert_info *info = NULL;
+	struct jpki_store *st = NULL;
+	struct jpki_ca *ca = NULL;
+	int json = argc == 3 && strcmp(argv[2], "--json") == 0;
+	int r;
+
+	if (argc != 2 && !json)
+		return cli_usage("usage: jpki ca status SERIAL [--json]");
+	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
+		return cli_fail(r, "open CA");
+	if ((r = jpki_ca_status(&info, ca, argv[1])) != 0) {
+		r = cli_fail(r, "ca status");
+	} else {
+		if (json)
+			cli_json_print(info_json(info));
+		else
+			print_info(info);
+		r = CLI_OK;
+	}
+	jpki_cert_info_free(info);
+	jpki_ca_free(ca);
+	jpki_store_free(st);
+	return r;
+}
+
+static int verb_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"type", required_argument, NULL, 't'},
+		{"status", required_argument, NULL, 's'},
+		{"person", required_argument, NULL, 'p'},
+		{"municipality-code", required_argument, NULL, 'C'},
+		{"limit", required_argument, NULL, 'l'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}};
+	struct jpki_ca_filter filter = JPKI_CA_FILTER_INIT;
+	struct jpki_cert_info **list = NULL;
+	struct jpki_store *st = NULL;
+	struct jpki_ca *ca = NULL;
+	size_t n = 0;
+	int c, r = 0, json = 0;
+
+	optind = 0;
+	while (r == 0 && (c = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			r = parse_type(&filter.type, optarg);
+			break;
+		case 's':
+			if (strcmp(optarg, "good") == 0)
+				filter.status = JPKI_STATUS_GOOD;
+			else if (strcmp(optarg, "revoked") == 0)
+				filter.status = JPKI_STATUS_REVOKED;
+			else if (strcmp(optarg, "hold") == 0)
+				filter.status = JPKI_STATUS_HOLD;
+			else
+				return cli_usage("--status is good, revoked "
+						 "or hold");
+			break;
+		case 'p':
+			filter.person = optarg;
+			break;
+		case 'C':
+			filter.municipality_code = optarg;
+			break;
+		case 'l':
+			filter.limit = strtoul(optarg, NULL, 10);
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			return CLI_USAGE;
+		}
+	}
+	if (r != 0)
+		return cli_fail(r, "ca list");
+	if (optind != argc)
+		return cli_usage("ca list takes options only");
+	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
+		return cli_fail(r, "open CA");
+	if ((r = jpki_ca_list(&list, &n, ca, &filter)) != 0) {
+		r = cli_fail(r, "ca list");
+		goto out;
+	}
+	if (json) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, info_json(list[i]));
+		cli_json_print(arr);
+	} else {
+		printf("%-34s %-4s %-7s %-6s %-20s %s\n", "SERIAL", "TYPE",
+		       "STATUS", "MUNI", "NOT AFTER", "PERSON");
+		for (size_t i = 0; i < n; i++) {
+			char na[32];
+
+			cli_time(na, list[i]->not_after);
+			printf("%-34s %-4s %-7s %-6s %-20s %s\n",
+			       list[i]->serial, type_name(list[i]->type),
+			       jpki_ca_status_name(list[i]->status),
+			       list[i]->municipality_code, na,
+			       list[i]->person);
+		}
+	}
+	r = CLI_OK;
+out:
+	jpki_cert_info_list_free(list, n);
+	jpki_ca_free(ca);
+	jpki_store_free(st);
+	return r;
+}
+
+static int verb_links(struct cli *cli, int argc, char **argv)
+{
+	struct jpki_link *links = NULL;
+	struct jpki_store *st = NULL;
+	struct jpki_ca *ca = NULL;
+	int json = argc == 3 && strcmp(argv[2], "--json") == 0;
+	size_t n = 0;
+	int r;
+
+	if (argc != 2 && !json)
+		return cli_usage("usage: jpki ca links SERIAL [--json]");
+	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
+		return cli_fail(r, "open CA");
+	if ((r = jpki_ca_links(&links, &n, ca, argv[1])) != 0) {
+		r = cli_fail(r, "ca links");
+		goto out;
+	}
+	if (json) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < n; i++) {
+			char at[32];
+
+			cli_time(at, links[i].at);
+			json_array_append_new(
+				arr,
+				json_pack("{s:s, s:s, s:s, s:s}", "kind",
+					  jpki_ca_link_kind_name(links[i].kind),
+					  "from", links[i].from, "to",
+					  links[i].to, "at", at));
+		}
+		cli_json_print(arr);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			printf("%-8s %s -> %s\n",
+			       jpki_ca_link_kind_name(links[i].kind),
+			       links[i].from, links[i].to);
+		if (n == 0)
+			printf("no linking records for %s\n", argv[1]);
+	}
+	r = CLI_OK;
+out:
+	free(links);
+	jpki_ca_free(ca);
+	jpki_store_free(st);
+	return r;
+}
+
+static int verb_crl(struct cli *cli, int argc, char **argv)
+{
+	struct jpki_store *st = NULL;
+	struct jpki_ca *ca = NULL;
+	char **scopes = NULL;
+	size_t n = 0, count = 0;
+	int force = 0, json = 0, r;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0)
+			force = 1;
+		else if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else
+			return cli_usage("usage: jpki ca crl [--force] "
+					 "[--json]");
+	}
+	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
+		return cli_fail(r, "open CA");
+	if ((r = jpki_ca_crl_refresh(ca, force, &count)) != 0 ||
+	    (r = jpki_ca_crl_scopes(&scopes, &n, ca)) != 0) {
+		r = cli_fail(r, "ca crl");
+		goto out;
+	}
+	if (json) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < n; i++) {
+			char *url = NULL;
+
+			if (asprintf(&url, "%s/crl/%s.crl",
+				     jpki_ca_public_url(ca), scopes[i]) < 0)
+				url = NULL;
+			json_array_append_new(arr,
+					      json_pack("{s:s, s:s}", "scope",
+							scopes[i], "url",
+							url ? url : ""));
+			free(url);
+		}
+		cli_json_print(json_pack("{s:i, s:o}", "regenerated",
+					 (int)count, "crls", arr));
+	} else {
+		printf("regenerated %zu CRL(s)\n", count);
+		for (size_t i = 0; i < n; i++)
+			printf("  %s/crl/%s.crl\n", jpki_ca_public_url(ca),
+			       scopes[i]);
+	}
+	r = CLI_OK;
+out:
+	jpki_ca_scopes_free(scopes, n);
+	jpki_ca_free(ca);
+	jpki_store_free(st);
+	return r;
+}
+
+static void fingerprint(char out[100], X509 *cert)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	size_t pos = 0;
+
+	out[0] = '\0';
+	if (!X509_digest(cert, EVP_sha256(), md, &n))
+		return;
+	for (unsigned i = 0; i < n && pos + 3 < 100; i++)
+		pos += (size_t)snprintf(out + pos, 100 - pos, "%s%02X",
+					i ? ":" : "", md[i]);
+}
+
+static int verb_show(struct cli *cli, int argc, char **argv)
+{
+	struct jpki_store *st = NULL;
+	struct jpki_ca *ca = NULL;
+	int json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	json_t *arr = json_array();
+	int r;
+
+	if (argc != 1 && !json)
+		return cli_usage("usage: jpki ca show [--json]");
+	if ((r = cli_ca_open(&ca, &st, cli)) != 0) {
+		json_decref(arr);
+		return cli_fail(r, "open CA");
+	}
+	for (int t = JPKI_CERT_SIGN; t <= JPKI_CERT_AUTH; t++) {
+		X509 *cert = jpki_ca_cert(ca, (enum jpki_cert_type)t);
+		char fp[100], *dn, nb[32], na[32];
+		struct tm tm;
+
+		fingerprint(fp, cert);
+		dn = X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0);
+		ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm);
+		cli_time(nb, timegm(&tm));
+		ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm);
+		cli_time(na, timegm(&tm));
+		if (json) {
+			json_array_append_new(
+				arr,
+				json_pack("{s:s, s:s, s:s, s:s, s:s, s:s+, "
+					  "s:s+}",
+					  "type",
+					  type_name((enum jpki_cert_type)t),
+					  "subject", dn ? dn : "",
+					  "sha256_fingerprint", fp,
+					  "not_before", nb, "not_after", na,
+					  "ocsp_url", jpki_ca_public_url(ca),
+					  t == JPKI_CERT_SIGN ? "/ocsp/sign"
+							      : "/ocsp/auth",
+					  "crl_url", jpki_ca_public_url(ca),
+					  t == JPKI_CERT_SIGN ? "/crl/sign.crl"
+							      : "/crl/auth.crl"));
+		} else {
+			printf("%s CA\n  subject: %s\n  SHA-256: %s\n"
+			       "  valid:   %s .. %s\n"
+			       "  OCSP:    %s/ocsp/%s\n"
+			       "  CRL:     %s/crl/%s.crl\n",
+			       t == JPKI_CERT_SIGN ? "signing"
+						   : "user authentication",
+			       dn ? dn : "", fp, nb, na,
+			       jpki_ca_public_url(ca),
+			       type_name((enum jpki_cert_type)t),
+			       jpki_ca_public_url(ca),
+			       type_name((enum jpki_cert_type)t));
+		}
+		OPENSSL_free(dn);
+	}
+	if (json)
+		cli_json_print(arr);
+	else
+		json_decref(arr);
+	jpki_ca_free(ca);
+	jpki_store_free(st);
+	return CLI_OK;
+}
+
+static int verb_cert(struct cli *cli, int argc, char **argv)
+{
+	struct jpki_store *st = NULL;
+	struct jpki_ca *ca = NULL;
+	enum jpki_cert_type type;
+	int ocsp = argc == 3 && strcmp(argv[2], "--ocsp") == 0;
+	int r;
+
+	if ((argc != 2 && !ocsp) || parse_type(&type, argv[1]) != 0)
+		return cli_usage("usage: jpki ca cert sign|auth [--ocsp]");
+	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
+		return cli_fail(r, "open CA");
+	PEM_write_X509(stdout, ocsp ? jpki_ca_ocsp_cert(ca, type)
+				    : jpki_ca_cert(ca, type));
+	jpki_ca_free(ca);
+	jpki_store_free(st);
+	return CLI_OK;
+}
+
+int cli_ca(struct cli *cli, int argc, char **argv)
+{
+	const char *verb = argc > 1 ? argv[1] : NULL;
+
+	if (verb == NULL) {
+		ca_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 ||
+	    strcmp(verb, "help") == 0) {
+		ca_usage(stdout);
+		return CLI_OK;
+	}
+	argc--;
+	argv++;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			ca_usage(stdout);
+			return CLI_OK;
+		}
+	if (strcmp(verb, "init") == 0)
+		return verb_init(cli, argc, argv);
+	if (strcmp(verb, "issue") == 0)
+		return verb_issue(cli, argc, argv);
+	if (strcmp(verb, "renew") == 0)
+		return verb_renew(cli, argc, argv);
+	if (strcmp(verb, "revoke") == 0)
+		return verb_change(cli, argc, argv, VERB_REVOKE);
+	if (strcmp(verb, "hold") == 0)
+		return verb_change(cli, argc, argv, VERB_HOLD);
+	if (strcmp(verb, "release") == 0)
+		return verb_change(cli, argc, argv, VERB_RELEASE);
+	if (strcmp(verb, "status") == 0)
+		return verb_status(cli, argc, argv);
+	if (strcmp(verb, "list") == 0)
+		return verb_list(cli, argc, argv);
+	if (strcmp(verb, "links") == 0)
+		return verb_links(cli, argc, argv);
+	if (strcmp(verb, "crl") == 0)
+		return verb_crl(cli, argc, argv);
+	if (strcmp(verb, "show") == 0)
+		return verb_show(cli, argc, argv);
+	if (strcmp(verb, "cert") == 0)
+		return verb_cert(cli, argc, argv);
+	return cli_usage("unknown verb 'ca %s'", verb);
+}

@@ -1,0 +1,140 @@
+/* `jpki serve`: the HTTP services in the foreground until a signal. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	stopping = 1;
+}
+
+static void serve_usage(FILE *f)
+{
+	fputs("usage: jpki serve [--listen ADDR:PORT] [--roles LIST] "
+	      "[--threads N]\n"
+	      "                  [--pid-file FILE]\n"
+	      "\n"
+	      "  --listen    where to listen (default: config listen or\n"
+	      "              127.0.0.1:8080; port 0 picks a free port)\n"
+	      "  --roles     all (default), repository, ocsp; comma-separated\n"
+	      "  --threads   worker threads (default: one per core)\n"
+	      "  --pid-file  write the process id there once listening\n"
+	      "\n"
+	      "CRLs are regenerated on every revocation and, while serving,\n"
+	      "whenever one comes within half a period (config crl_period,\n"
+	      "seconds) of its nextUpdate.\n",
+	      f);
+}
+
+int cli_serve(struct cli *cli, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"roles", required_argument, NULL, 'r'},
+		{"threads", required_argument, NULL, 't'},
+		{"pid-file", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	struct jpki_http_options opts = JPKI_HTTP_OPTIONS_INIT;
+	struct jpki_http *srv = NULL;
+	struct jpki_store *st = NULL;
+	struct jpki_ca *ca = NULL;
+	const char *pid_file = NULL;
+	struct sigaction sa;
+	char base[64];
+	int c, r;
+
+	opts.listen = jpki_config_get(cli->cfg, "listen", "127.0.0.1:8080");
+	opts.roles = JPKI_ROLE_ALL;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			opts.listen = optarg;
+			break;
+		case 'r':
+			if ((r = jpki_http_roles_parse(&opts.roles, optarg)) !=
+			    0)
+				return cli_fail(r, "--roles");
+			break;
+		case 't':
+			opts.threads = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			pid_file = optarg;
+			break;
+		case 'h':
+			serve_usage(stdout);
+			return CLI_OK;
+		default:
+			serve_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind != argc)
+		return cli_usage("serve takes options only");
+	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
+		return cli_fail(r, "open CA");
+	opts.ca = ca;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = jpki_http_start(&srv, &opts)) != 0) {
+		r = cli_fail(r, "serve");
+		goto out;
+	}
+	snprintf(base, sizeof(base), "http://%.*s:%u",
+		 (int)(strrchr(opts.listen, ':') - opts.listen), opts.listen,
+		 jpki_http_port(srv));
+	printf("OpenJPKI is serving on %s (public URL in certificates: %s)\n",
+	       base, jpki_ca_public_url(ca));
+	if (opts.roles & JPKI_ROLE_REPOSITORY)
+		printf("  repository  %s/\n"
+		       "  CA certs    %s/ca/sign.crt  %s/ca/auth.crt\n"
+		       "  CRLs        %s/crl/sign.crl  %s/crl/auth.crl  "
+		       "%s/crl/sign/<municipality>.crl\n",
+		       base, base, base, base, base, base);
+	if (opts.roles & JPKI_ROLE_OCSP)
+		printf("  OCSP        %s/ocsp/sign  %s/ocsp/auth\n", base,
+		       base);
+	printf("Stop with Ctrl-C.\n");
+	fflush(stdout);
+	if (pid_file != NULL) {
+		char pid[32];
+
+		snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if ((r = jpki_file_write_atomic(pid_file, pid, strlen(pid),
+						0644)) != 0) {
+			r = cli_fail(r, "--pid-file");
+			goto out;
+		}
+	}
+	for (unsigned tick = 0; !stopping; tick++) {
+		size_t n;
+
+		sleep(1);
+		/* Once a minute: CRLs that come near their nextUpdate. */
+		if ((opts.roles & JPKI_ROLE_REPOSITORY) && tick % 60 == 0 &&
+		    jpki_ca_crl_refresh(ca, 0, &n) != 0)
+			jpki_log(JPKI_LOG_ERROR, "CRL refresh: %s",
+				 jpki_err_detail());
+	}
+	printf("stopping\n");
+	r = CLI_OK;
+out:
+	jpki_http_stop(srv);
+	if (pid_file != NULL)
+		unlink(pid_file);
+	jpki_ca_free(ca);
+	jpki_store_free(st);
+	return r;
+}

@@ -1,0 +1,503 @@
+/*
+ * The HTTP server: libmicrohttpd with a thread pool, request bodies capped,
+ * idle connections timed out, and a router that hands each path to the
+ * role that owns it.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "jpki/http.h"
+
+struct jpki_http {
+	struct MHD_Daemon *daemon;
+	struct jpki_ca *ca;
+	unsigned roles;
+	uint16_t port;
+};
+
+/* What a connection collects of its request body. */
+struct upload {
+	unsigned char *data;
+	size_t len;
+	int too_large;
+};
+
+int jpki_http_roles_parse(unsigned *out, const char *text)
+{
+	char *copy, *save = NULL;
+	unsigned roles = 0;
+
+	*out = 0;
+	if (text == NULL || (copy = strdup(text)) == NULL)
+		return JPKI_ERR_NOMEM;
+	for (char *tok = strtok_r(copy, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "all") == 0) {
+			roles |= JPKI_ROLE_ALL;
+		} else if (strcmp(tok, "repository") == 0 ||
+			   strcmp(tok, "crl") == 0) {
+			roles |= JPKI_ROLE_REPOSITORY;
+		} else if (strcmp(tok, "ocsp") == 0) {
+			roles |= JPKI_ROLE_OCSP;
+		} else {
+			int r = jpki_err_set(JPKI_ERR_INVALID,
+					     "unknown role '%s' (all, "
+					     "repository, ocsp)",
+					     tok);
+			free(copy);
+			return r;
+		}
+	}
+	free(copy);
+	if (roles == 0)
+		return jpki_err_set(JPKI_ERR_INVALID, "no role given");
+	*out = roles;
+	return 0;
+}
+
+static enum MHD_Result send_buffer(struct MHD_Connection *conn,
+				   unsigned status, const char *type,
+				   const void *data, size_t len,
+				   const char *cache)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(len, (void *)data,
+					       MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (cache != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+					cache);
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
+				 const char *text)
+{
+	return send_buffer(conn, status, "text/plain; charset=utf-8", text,
+			   strlen(text), "no-store");
+}
+
+static enum MHD_Result send_ocsp(struct jpki_http *srv,
+				 struct MHD_Connection *conn,
+				 const unsigned char *req, size_t len,
+				 int is_get)
+{
+	unsigned char *resp = NULL;
+	size_t resp_len = 0;
+	enum MHD_Result ret;
+	int r;
+
+	if ((r = jpki_ca_ocsp_respond(&resp, &resp_len, srv->ca, req, len)) !=
+	    0) {
+		jpki_log(JPKI_LOG_ERROR, "OCSP: %s: %s", jpki_strerror(r),
+			 jpki_err_detail());
+		return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				 "the OCSP responder failed\n");
+	}
+	ret = send_buffer(conn, MHD_HTTP_OK, "application/ocsp-response", resp,
+			  resp_len, is_get ? "max-age=300, public" : "no-store");
+	free(resp);
+	return ret;
+}
+
+/* RFC 6960 appendix A.1: GET {url}/{url-encoding of base64 of DER}.
+ * libmicrohttpd has already undone the %-escapes of the path. */
+static enum MHD_Result ocsp_get(struct jpki_http *srv,
+				struct MHD_Connection *conn, const char *b64)
+{
+	size_t n = strlen(b64), pad = 0;
+	unsigned char *der;
+	enum MHD_Result ret;
+	int len;
+
+	if (n == 0 || n % 4 != 0 || n > (JPKI_MAX_OCSP_REQUEST / 3 + 1) * 4)
+		return send_ocsp(srv, conn, NULL, 0, 1); /* malformed */
+	if ((der = malloc(n / 4 * 3 + 1)) == NULL)
+		return MHD_NO;
+	len = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)n);
+	if (b64[n - 1] == '=')
+		pad++;
+	if (b64[n - 2] == '=')
+		pad++;
+	if (len < 0 || (size_t)len < pad)
+		ret = send_ocsp(srv, conn, NULL, 0, 1);
+	else
+		ret = send_ocsp(srv, conn, der, (size_t)len - pad, 1);
+	free(der);
+	return ret;
+}
+
+static void html_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		default:
+			fputc(*s, f);
+		}
+	}
+}
+
+static void fingerprint(char out[96], X509 *cert)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	size_t pos = 0;
+
+	out[0] = '\0';
+	if (!X509_digest(cert, EVP_sha256(), md, &n))
+		return;
+	for (unsigned i = 0; i < n && pos + 3 < 96; i++)
+		pos += (size_t)snprintf(out + pos, 96 - pos, "%s%02X",
+					i ? ":" : "", md[i]);
+}
+
+/* The repository's front page (the portal site's CA section). */
+static enum MHD_Result index_page(struct jpki_http *srv,
+				  struct MHD_Connection *conn)
+{
+	static const struct {
+		enum jpki_cert_type type;
+		const char *name, *title;
+	} cas[] = {
+		{JPKI_CERT_SIGN, "sign", "署名用認証局 (signing CA)"},
+		{JPKI_CERT_AUTH, "auth", "利用者証明用認証局 (user authentication CA)"},
+	};
+	char *page = NULL, **scopes = NULL;
+	size_t len = 0, nscopes = 0;
+	FILE *f = open_memstream(&page, &len);
+	enum MHD_Result ret;
+
+	if (f == NULL)
+		return MHD_NO;
+	if (jpki_ca_crl_scopes(&scopes, &nscopes, srv->ca) != 0)
+		nscopes = 0;
+	fputs("<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
+	      "<title>OpenJPKI repository</title></head><body>"
+	      "<h1>公的個人認証サービス — OpenJPKI repository</h1>"
+	      "<p>CA certificates, certificate revocation lists and OCSP "
+	      "responders of this installation. Check a CA certificate's "
+	      "SHA-256 fingerprint before you trust it.</p>",
+	      f);
+	for (size_t i = 0; i < 2; i++) {
+		X509 *cert = jpki_ca_cert(srv->ca, cas[i].type);
+		char fp[96], *dn = X509_NAME_oneline(
+				     X509_get_subject_name(cert), NULL, 0);
+
+		fingerprint(fp, cert);
+		fprintf(f, "<h2>%s</h2><p>", cas[i].title);
+		html_escape(f, dn ? dn : "");
+		fprintf(f,
+			"</p><p>SHA-256 fingerprint: <code>%s</code></p>"
+			"<ul><li><a href=\"/ca/%s.crt\">CA certificate (DER)"
+			"</a> · <a href=\"/ca/%s.pem\">PEM</a></li>"
+			"<li>OCSP: <code>",
+			fp, cas[i].name, cas[i].name);
+		html_escape(f, jpki_ca_public_url(srv->ca));
+		fprintf(f, "/ocsp/%s</code></li></ul>", cas[i].name);
+		OPENSSL_free(dn);
+	}
+	fputs("<h2>CRLs</h2><ul>", f);
+	for (size_t i = 0; i < nscopes; i++) {
+		fputs("<li><a href=\"/crl/", f);
+		html_escape(f, scopes[i]);
+		fputs(".crl\">", f);
+		html_escape(f, scopes[i]);
+		fputs("</a></li>", f);
+	}
+	fputs("</ul></body></html>\n", f);
+	fclose(f);
+	jpki_ca_scopes_free(scopes, nscopes);
+	ret = send_buffer(conn, MHD_HTTP_OK, "text/html; charset=utf-8", page,
+			  len, "no-cache");
+	free(page);
+	return ret;
+}
+
+static enum MHD_Result ca_cert(struct jpki_http *srv,
+			       struct MHD_Connection *conn, const char *name)
+{
+	enum jpki_cert_type type;
+	unsigned char *der = NULL;
+	const char *ext = strchr(name, '.');
+	enum MHD_Result ret;
+	int len;
+
+	if (ext == NULL || (size_t)(ext - name) != 4)
+		return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (strncmp(name, "sign", 4) == 0)
+		type = JPKI_CERT_SIGN;
+	else if (strncmp(name, "auth", 4) == 0)
+		type = JPKI_CERT_AUTH;
+	else
+		return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (strcmp(ext, ".pem") == 0) {
+		BIO *mem = BIO_new(BIO_s_mem());
+		char *data;
+		long n;
+
+		if (mem == NULL ||
+		    !PEM_write_bio_X509(mem, jpki_ca_cert(srv->ca, type))) {
+			BIO_free(mem);
+			return MHD_NO;
+		}
+		n = BIO_get_mem_data(mem, &data);
+		ret = send_buffer(conn, MHD_HTTP_OK, "application/x-pem-file",
+				  data, (size_t)n, "max-age=3600");
+		BIO_free(mem);
+		return ret;
+	}
+	if (strcmp(ext, ".crt") != 0 && strcmp(ext, ".cer") != 0)
+		return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	if ((len = i2d_X509(jpki_ca_cert(srv->ca, type), &der)) <= 0)
+		return MHD_NO;
+	ret = send_buffer(conn, MHD_HTTP_OK, "application/pkix-cert", der,
+			  (size_t)len, "max-age=3600");
+	OPENSSL_free(der);
+	return ret;
+}
+
+static enum MHD_Result crl(struct jpki_http *srv, struct MHD_Connection *conn,
+			   const char *path)
+{
+	size_t n = strlen(path);
+	unsigned char *der = NULL;
+	size_t len = 0;
+	char scope[32];
+	enum MHD_Result ret;
+	int r;
+
+	if (n < 5 || n - 4 >= sizeof(scope) || strcmp(path + n - 4, ".crl"))
+		return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	memcpy(scope, path, n - 4);
+	scope[n - 4] = '\0';
+	if ((r = jpki_ca_crl_get(&der, &len, srv->ca, scope)) != 0) {
+		if (r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_INVALID)
+			return send_text(conn, MHD_HTTP_NOT_FOUND,
+					 "no such CRL\n");
+		jpki_log(JPKI_LOG_ERROR, "CRL %s: %s", scope,
+			 jpki_err_detail());
+		return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				 "the CRL cannot be read\n");
+	}
+	ret = send_buffer(conn, MHD_HTTP_OK, "application/pkix-crl", der, len,
+			  "max-age=300");
+	free(der);
+	return ret;
+}
+
+/* "/ocsp", "/ocsp/sign", "/ocsp/auth": which prefix, and what follows. */
+static const char *ocsp_rest(const char *url)
+{
+	if (strncmp(url, "/ocsp", 5) != 0)
+		return NULL;
+	url += 5;
+	if (strncmp(url, "/sign", 5) == 0 || strncmp(url, "/auth", 5) == 0)
+		if (url[5] == '\0' || url[5] == '/')
+			url += 5;
+	if (*url == '\0')
+		return url;
+	return *url == '/' ? url + 1 : NULL;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
+			      const char *url, const char *method,
+			      const char *version, const char *data,
+			      size_t *data_size, void **con_cls)
+{
+	struct jpki_http *srv = cls;
+	struct upload *up = *con_cls;
+	int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+	int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+		     strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	const char *rest;
+
+	if (up == NULL) {
+		if ((up = calloc(1, sizeof(*up))) == NULL)
+			return MHD_NO;
+		*con_cls = up;
+		return MHD_YES; /* headers only so far */
+	}
+	if (*data_size > 0) {
+		/* Collect the body up to its cap; past it, only count. */
+		if (!up->too_large &&
+		    *data_size <= JPKI_MAX_OCSP_REQUEST - up->len) {
+			unsigned char *grown = realloc(up->data,
+						       up->len + *data_size);
+
+			if (grown == NULL)
+				return MHD_NO;
+			memcpy(grown + up->len, data, *data_size);
+			up->data = grown;
+			up->len += *data_size;
+		} else {
+			up->too_large = 1;
+		}
+		*data_size = 0;
+		return MHD_YES;
+	}
+	if (strlen(url) > JPKI_MAX_URL)
+		return send_text(conn, MHD_HTTP_URI_TOO_LONG, "URL too long\n");
+	if (strcmp(url, "/healthz") == 0)
+		return send_text(conn, MHD_HTTP_OK, "ok\n");
+	if ((srv->roles & JPKI_ROLE_OCSP) && (rest = ocsp_rest(url)) != NULL) {
+		if (is_post) {
+			if (up->too_large)
+				return send_text(conn,
+						 MHD_HTTP_CONTENT_TOO_LARGE,
+						 "OCSP request too large\n");
+			return send_ocsp(srv, conn, up->data, up->len, 0);
+		}
+		if (is_get)
+			return ocsp_get(srv, conn, rest);
+		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				 "use GET or POST\n");
+	}
+	if (srv->roles & JPKI_ROLE_REPOSITORY) {
+		if (!is_get)
+			return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					 "use GET\n");
+		if (strcmp(url, "/") == 0)
+			return index_page(srv, conn);
+		if (strncmp(url, "/ca/", 4) == 0)
+			return ca_cert(srv, conn, url + 4);
+		if (strncmp(url, "/crl/", 5) == 0)
+			return crl(srv, conn, url + 5);
+	}
+	return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct upload *up = *con_cls;
+
+	if (up != NULL) {
+		free(up->data);
+		free(up);
+		*con_cls = NULL;
+	}
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	jpki_log(JPKI_LOG_WARN, "http: %s", msg);
+}
+
+static int parse_listen(struct sockaddr_in *sa, const char *listen)
+{
+	const char *colon = listen ? strrchr(listen, ':') : NULL;
+	char host[64];
+	char *end;
+	long port;
+
+	memset(sa, 0, sizeof(*sa));
+	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
+		goto bad;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || end == colon + 1 || port < 0 || port > 65535)
+		goto bad;
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		goto bad;
+	return 0;
+bad:
+	return jpki_err_set(JPKI_ERR_INVALID,
+			    "listen address '%s' must be IPv4:port, e.g. "
+			    "127.0.0.1:8080",
+			    listen ? listen : "");
+}
+
+int jpki_http_start(struct jpki_http **out,
+		    const struct jpki_http_options *opts)
+{
+	struct jpki_http *srv;
+	struct sockaddr_in sa;
+	const union MHD_DaemonInfo *info;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads;
+	int r;
+
+	*out = NULL;
+	if (opts == NULL || opts->version != JPKI_HTTP_OPTIONS_VERSION ||
+	    opts->ca == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "the server needs options and a CA");
+	if ((r = parse_listen(&sa, opts->listen ? opts->listen
+						: "127.0.0.1:8080")) != 0)
+		return r;
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return JPKI_ERR_NOMEM;
+	srv->ca = opts->ca;
+	srv->roles = opts->roles ? opts->roles : JPKI_ROLE_ALL;
+	threads = opts->threads ? opts->threads
+				: (unsigned)(cores > 0 ? cores : 2);
+	srv->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			MHD_USE_ERROR_LOG,
+		0, NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR, &sa,
+		MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		opts->timeout ? opts->timeout : 10u,
+		MHD_OPTION_CONNECTION_LIMIT,
+		opts->max_connections ? opts->max_connections : 512u,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		free(srv);
+		return jpki_err_set(JPKI_ERR_IO,
+				    "cannot listen on %s (in use?)",
+				    opts->listen ? opts->listen
+						 : "127.0.0.1:8080");
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : ntohs(sa.sin_port);
+	*out = srv;
+	return 0;
+}
+
+uint16_t jpki_http_port(const struct jpki_http *srv)
+{
+	return srv->port;
+}
+
+void jpki_http_stop(struct jpki_http *srv)
+{
+	if (srv == NULL)
+		return;
+	MHD_stop_daemon(srv->daemon);
+	free(srv);
+}

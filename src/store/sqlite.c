@@ -1,0 +1,316 @@
+/*
+ * The SQLite backend of the store: the embedded default.
+ *
+ * WAL journal with synchronous=FULL makes every commit durable; BEGIN
+ * IMMEDIATE takes the write lock at the start of a transaction so that two
+ * writers (two processes, or a CLI beside a running server) queue on the busy
+ * timeout instead of failing at commit.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "jpki/store.h"
+#include "store/store_internal.h"
+
+#define BUSY_TIMEOUT_MS 30000
+
+struct jpki_store {
+	sqlite3 *db;
+	pthread_mutex_t lock; /* recursive: held across a transaction */
+	int in_txn;
+	int fail_after; /* fault injection: countdown, 0 = off */
+};
+
+/* Rewrites $1, $2 ... as ?1, ?2 ... (SQLite reads "$1" as a named
+ * parameter numbered by first appearance, not by its digits). */
+static char *translate(const char *sql)
+{
+	char *out = strdup(sql);
+
+	if (out == NULL)
+		return NULL;
+	for (char *p = out; *p; p++)
+		if (p[0] == '$' && p[1] >= '0' && p[1] <= '9')
+			*p = '?';
+	return out;
+}
+
+static int fault(struct jpki_store *st)
+{
+	if (st->fail_after > 0 && --st->fail_after == 0)
+		return jpki_err_set(JPKI_ERR_STORE, "injected store failure");
+	return 0;
+}
+
+static int db_error(struct jpki_store *st, const char *what)
+{
+	return jpki_err_set(JPKI_ERR_STORE, "sqlite %s: %s", what,
+			    sqlite3_errmsg(st->db));
+}
+
+static int exec_plain(struct jpki_store *st, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int r = jpki_err_set(JPKI_ERR_STORE, "sqlite: %s: %s",
+				     msg ? msg : "error", sql);
+		sqlite3_free(msg);
+		return r;
+	}
+	return 0;
+}
+
+int jpki_store_sqlite_open(struct jpki_store **out, const char *path)
+{
+	struct jpki_store *st = NULL;
+	pthread_mutexattr_t attr;
+	int r = JPKI_ERR_INTERNAL;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return JPKI_ERR_NOMEM;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&st->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if (sqlite3_open_v2(path, &st->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		r = jpki_err_set(JPKI_ERR_STORE, "cannot open %s: %s", path,
+				 st->db ? sqlite3_errmsg(st->db)
+					: "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if ((r = exec_plain(st, "PRAGMA journal_mode=WAL")) != 0 ||
+	    (r = exec_plain(st, "PRAGMA synchronous=FULL")) != 0 ||
+	    (r = exec_plain(st, "PRAGMA foreign_keys=ON")) != 0)
+		goto out;
+	*out = st;
+	st = NULL;
+	r = 0;
+out:
+	jpki_store_free(st);
+	return r;
+}
+
+void jpki_store_free(struct jpki_store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->in_txn)
+		exec_plain(st, "ROLLBACK");
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+const char *jpki_store_backend(const struct jpki_store *st)
+{
+	return "sqlite";
+}
+
+void jpki_store_fail_after(struct jpki_store *st, int nth)
+{
+	pthread_mutex_lock(&st->lock);
+	st->fail_after = nth;
+	pthread_mutex_unlock(&st->lock);
+}
+
+int jpki_store_begin(struct jpki_store *st)
+{
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->in_txn) {
+		pthread_mutex_unlock(&st->lock);
+		return jpki_err_set(JPKI_ERR_INTERNAL,
+				    "nested store transaction");
+	}
+	if ((r = fault(st)) != 0 ||
+	    (r = exec_plain(st, "BEGIN IMMEDIATE")) != 0) {
+		pthread_mutex_unlock(&st->lock);
+		return r;
+	}
+	st->in_txn = 1;
+	return 0; /* the lock stays held until commit or rollback */
+}
+
+int jpki_store_commit(struct jpki_store *st)
+{
+	int r;
+
+	if (!st->in_txn)
+		return jpki_err_set(JPKI_ERR_INTERNAL,
+				    "commit without a transaction");
+	if ((r = fault(st)) != 0 || (r = exec_plain(st, "COMMIT")) != 0) {
+		(void)exec_plain(st, "ROLLBACK");
+		st->in_txn = 0;
+		pthread_mutex_unlock(&st->lock);
+		return r;
+	}
+	st->in_txn = 0;
+	pthread_mutex_unlock(&st->lock);
+	return 0;
+}
+
+void jpki_store_rollback(struct jpki_store *st)
+{
+	if (!st->in_txn)
+		return;
+	(void)exec_plain(st, "ROLLBACK");
+	st->in_txn = 0;
+	pthread_mutex_unlock(&st->lock);
+}
+
+static int prepare(sqlite3_stmt **out, struct jpki_store *st, const char *sql,
+		   const struct jpki_value *params, size_t n)
+{
+	sqlite3_stmt *stmt = NULL;
+	char *text;
+	int r = JPKI_ERR_INTERNAL, rc = SQLITE_OK;
+
+	*out = NULL;
+	if ((r = fault(st)) != 0)
+		return r;
+	if ((text = translate(sql)) == NULL)
+		return JPKI_ERR_NOMEM;
+	if (sqlite3_prepare_v2(st->db, text, -1, &stmt, NULL) != SQLITE_OK) {
+		r = db_error(st, "prepare");
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+		int idx = (int)i + 1;
+
+		switch (params[i].type) {
+		case JPKI_VALUE_NULL:
+			rc = sqlite3_bind_null(stmt, idx);
+			break;
+		case JPKI_VALUE_INT:
+			rc = sqlite3_bind_int64(stmt, idx, params[i].i);
+			break;
+		case JPKI_VALUE_TEXT:
+			rc = params[i].s == NULL
+				     ? sqlite3_bind_null(stmt, idx)
+				     : sqlite3_bind_text(stmt, idx, params[i].s,
+							 -1, SQLITE_STATIC);
+			break;
+		case JPKI_VALUE_BLOB:
+			rc = sqlite3_bind_blob64(stmt, idx, params[i].b,
+						 params[i].len, SQLITE_STATIC);
+			break;
+		}
+	}
+	if (rc != SQLITE_OK) {
+		r = db_error(st, "bind");
+		goto out;
+	}
+	*out = stmt;
+	stmt = NULL;
+	r = 0;
+out:
+	sqlite3_finalize(stmt);
+	free(text);
+	return r;
+}
+
+int jpki_store_exec(struct jpki_store *st, const char *sql,
+		    const struct jpki_value *params, size_t n, int64_t *changes)
+{
+	sqlite3_stmt *stmt = NULL;
+	int r, rc;
+
+	if (changes != NULL)
+		*changes = 0;
+	pthread_mutex_lock(&st->lock);
+	if ((r = prepare(&stmt, st, sql, params, n)) != 0)
+		goto out;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE) {
+		r = sqlite3_extended_errcode(st->db) ==
+				    SQLITE_CONSTRAINT_PRIMARYKEY ||
+			    sqlite3_extended_errcode(st->db) ==
+				    SQLITE_CONSTRAINT_UNIQUE
+			    ? jpki_err_set(JPKI_ERR_EXISTS, "sqlite: %s",
+					   sqlite3_errmsg(st->db))
+			    : db_error(st, "step");
+		goto out;
+	}
+	if (changes != NULL)
+		*changes = sqlite3_changes64(st->db);
+	r = 0;
+out:
+	sqlite3_finalize(stmt);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int jpki_store_query(struct jpki_rows **out, struct jpki_store *st,
+		     const char *sql, const struct jpki_value *params, size_t n)
+{
+	struct jpki_rows *rows = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int r, rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&st->lock);
+	if ((r = prepare(&stmt, st, sql, params, n)) != 0)
+		goto out;
+	if ((r = jpki_rows_new(&rows, (size_t)sqlite3_column_count(stmt))) !=
+	    0)
+		goto out;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct jpki_value *cells;
+
+		if ((r = jpki_rows_append(rows, &cells)) != 0)
+			goto out;
+		for (size_t c = 0; c < jpki_rows_columns(rows); c++) {
+			int col = (int)c;
+			struct jpki_value v = JPKI_V_NULL;
+
+			switch (sqlite3_column_type(stmt, col)) {
+			case SQLITE_INTEGER:
+				v = JPKI_V_INT(sqlite3_column_int64(stmt, col));
+				break;
+			case SQLITE_TEXT:
+				v = JPKI_V_TEXT(
+					(const char *)sqlite3_column_text(
+						stmt, col));
+				break;
+			case SQLITE_BLOB:
+				v = JPKI_V_BLOB(
+					sqlite3_column_blob(stmt, col),
+					(size_t)sqlite3_column_bytes(stmt,
+								     col));
+				break;
+			case SQLITE_FLOAT:
+				v = JPKI_V_INT((int64_t)sqlite3_column_double(
+					stmt, col));
+				break;
+			default:
+				break;
+			}
+			if ((r = jpki_rows_set(rows, cells, c, &v)) != 0)
+				goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_error(st, "step");
+		goto out;
+	}
+	*out = rows;
+	rows = NULL;
+	r = 0;
+out:
+	sqlite3_finalize(stmt);
+	pthread_mutex_unlock(&st->lock);
+	jpki_rows_free(rows);
+	return r;
+}

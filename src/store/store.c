@@ -1,0 +1,235 @@
+/*
+ * The backend-neutral part of the store: opening by URL, materialised result
+ * rows, and per-module schema migrations.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jpki/store.h"
+#include "store/store_internal.h"
+
+struct jpki_rows {
+	size_t columns;
+	size_t count;
+	size_t cap;
+	struct jpki_value *cells; /* count * columns */
+};
+
+int jpki_store_open(struct jpki_store **out, const char *url)
+{
+	*out = NULL;
+	if (url == NULL || *url == '\0')
+		return jpki_err_set(JPKI_ERR_CONFIG, "no store given");
+	if (strncmp(url, "postgres://", 11) == 0 ||
+	    strncmp(url, "postgresql://", 13) == 0)
+		return jpki_err_set(JPKI_ERR_CONFIG,
+				    "this build has no PostgreSQL backend: %s",
+				    url);
+	if (strncmp(url, "sqlite:", 7) == 0)
+		url += 7;
+	return jpki_store_sqlite_open(out, url);
+}
+
+int jpki_rows_new(struct jpki_rows **out, size_t columns)
+{
+	*out = calloc(1, sizeof(**out));
+	if (*out == NULL)
+		return JPKI_ERR_NOMEM;
+	(*out)->columns = columns;
+	return 0;
+}
+
+size_t jpki_rows_columns(const struct jpki_rows *rows)
+{
+	return rows->columns;
+}
+
+int jpki_rows_append(struct jpki_rows *rows, struct jpki_value **cells)
+{
+	if (rows->count == rows->cap) {
+		size_t cap = rows->cap ? rows->cap * 2 : 16;
+		struct jpki_value *grown;
+
+		grown = realloc(rows->cells,
+				cap * (rows->columns ? rows->columns : 1) *
+					sizeof(*grown));
+		if (grown == NULL)
+			return JPKI_ERR_NOMEM;
+		rows->cells = grown;
+		rows->cap = cap;
+	}
+	*cells = rows->cells + rows->count * rows->columns;
+	for (size_t c = 0; c < rows->columns; c++)
+		(*cells)[c] = JPKI_V_NULL;
+	rows->count++;
+	return 0;
+}
+
+int jpki_rows_set(struct jpki_rows *rows, struct jpki_value *cells,
+		  size_t col, const struct jpki_value *v)
+{
+	struct jpki_value copy = *v;
+
+	if (v->type == JPKI_VALUE_TEXT && v->s != NULL) {
+		if ((copy.s = strdup(v->s)) == NULL)
+			return JPKI_ERR_NOMEM;
+	} else if (v->type == JPKI_VALUE_BLOB) {
+		void *b = malloc(v->len ? v->len : 1);
+
+		if (b == NULL)
+			return JPKI_ERR_NOMEM;
+		if (v->len)
+			memcpy(b, v->b, v->len);
+		copy.b = b;
+	}
+	cells[col] = copy;
+	return 0;
+}
+
+static const struct jpki_value *cell(const struct jpki_rows *rows, size_t row,
+				     size_t col)
+{
+	if (rows == NULL || row >= rows->count || col >= rows->columns)
+		return NULL;
+	return &rows->cells[row * rows->columns + col];
+}
+
+size_t jpki_rows_count(const struct jpki_rows *rows)
+{
+	return rows ? rows->count : 0;
+}
+
+int jpki_rows_is_null(const struct jpki_rows *rows, size_t row, size_t col)
+{
+	const struct jpki_value *v = cell(rows, row, col);
+
+	return v == NULL || v->type == JPKI_VALUE_NULL;
+}
+
+int64_t jpki_rows_int(const struct jpki_rows *rows, size_t row, size_t col)
+{
+	const struct jpki_value *v = cell(rows, row, col);
+
+	if (v == NULL)
+		return 0;
+	if (v->type == JPKI_VALUE_TEXT && v->s != NULL)
+		return strtoll(v->s, NULL, 10);
+	return v->type == JPKI_VALUE_INT ? v->i : 0;
+}
+
+const char *jpki_rows_text(const struct jpki_rows *rows, size_t row,
+			   size_t col)
+{
+	const struct jpki_value *v = cell(rows, row, col);
+
+	return v != NULL && v->type == JPKI_VALUE_TEXT ? v->s : NULL;
+}
+
+const unsigned char *jpki_rows_blob(const struct jpki_rows *rows, size_t row,
+				    size_t col, size_t *len)
+{
+	const struct jpki_value *v = cell(rows, row, col);
+
+	*len = 0;
+	if (v == NULL || v->type != JPKI_VALUE_BLOB)
+		return NULL;
+	*len = v->len;
+	return v->b;
+}
+
+void jpki_rows_free(struct jpki_rows *rows)
+{
+	if (rows == NULL)
+		return;
+	for (size_t i = 0; i < rows->count * rows->columns; i++) {
+		if (rows->cells[i].type == JPKI_VALUE_TEXT)
+			free((void *)rows->cells[i].s);
+		else if (rows->cells[i].type == JPKI_VALUE_BLOB)
+			free((void *)rows->cells[i].b);
+	}
+	free(rows->cells);
+	free(rows);
+}
+
+/* Runs each ';'-separated statement of a migration step. */
+static int exec_script(struct jpki_store *st, const char *sql)
+{
+	char *copy = strdup(sql), *save = NULL;
+	int r = 0;
+
+	if (copy == NULL)
+		return JPKI_ERR_NOMEM;
+	for (char *s = strtok_r(copy, ";", &save); s != NULL && r == 0;
+	     s = strtok_r(NULL, ";", &save)) {
+		const char *p = s;
+
+		while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+			p++;
+		if (*p != '\0')
+			r = jpki_store_exec(st, p, NULL, 0, NULL);
+	}
+	free(copy);
+	return r;
+}
+
+static int schema_version(int64_t *out, struct jpki_store *st,
+			  const char *module)
+{
+	struct jpki_rows *rows = NULL;
+	struct jpki_value key = JPKI_V_TEXT(module);
+	int r;
+
+	*out = 0;
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT version FROM jpki_schema "
+				  "WHERE module = $1",
+				  &key, 1)) != 0)
+		return r;
+	if (jpki_rows_count(rows) == 1)
+		*out = jpki_rows_int(rows, 0, 0);
+	jpki_rows_free(rows);
+	return 0;
+}
+
+int jpki_store_migrate(struct jpki_store *st, const char *module,
+		       const struct jpki_migration *steps, size_t n)
+{
+	int r;
+
+	if ((r = jpki_store_exec(st,
+				 "CREATE TABLE IF NOT EXISTS jpki_schema ("
+				 "module TEXT PRIMARY KEY, "
+				 "version INTEGER NOT NULL)",
+				 NULL, 0, NULL)) != 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		struct jpki_value p[2] = {JPKI_V_TEXT(module),
+					  JPKI_V_INT(steps[i].version)};
+		int64_t current;
+
+		/* Read the version inside the write transaction, so two
+		 * processes starting together apply each step once. */
+		if ((r = jpki_store_begin(st)) != 0)
+			return r;
+		if ((r = schema_version(&current, st, module)) != 0)
+			goto fail;
+		if (steps[i].version <= current) {
+			jpki_store_rollback(st);
+			continue;
+		}
+		if ((r = exec_script(st, steps[i].sql)) != 0 ||
+		    (r = jpki_store_exec(
+			     st,
+			     "INSERT INTO jpki_schema (module, version) "
+			     "VALUES ($1, $2) ON CONFLICT (module) "
+			     "DO UPDATE SET version = excluded.version",
+			     p, 2, NULL)) != 0)
+			goto fail;
+		if ((r = jpki_store_commit(st)) != 0)
+			return r;
+	}
+	return 0;
+fail:
+	jpki_store_rollback(st);
+	return r;
+}

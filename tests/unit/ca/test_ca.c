@@ -1,0 +1,516 @@
+/* The CA: request intake, issue, renew, revoke, hold, records, links. */
+#include <ctype.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "ca_fixture.h"
+
+static void test_init_twice_refused(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
+	char *keys;
+
+	assert_true(asprintf(&keys, "%s/keys2", f->dir) > 0);
+	opts.key_dir = keys;
+	opts.public_url = "http://127.0.0.1:8080";
+	assert_int_equal(jpki_ca_init(f->st, &opts), JPKI_ERR_EXISTS);
+	opts.public_url = "ftp://x";
+	assert_int_equal(jpki_ca_init(f->st, &opts), JPKI_ERR_INVALID);
+	free(keys);
+}
+
+static void test_ca_certificates(void **state)
+{
+	struct ca_fixture *f = *state;
+
+	for (int t = JPKI_CERT_SIGN; t <= JPKI_CERT_AUTH; t++) {
+		X509 *ca = jpki_ca_cert(f->ca, (enum jpki_cert_type)t);
+		X509 *ocsp = jpki_ca_ocsp_cert(f->ca, (enum jpki_cert_type)t);
+		EVP_PKEY *pub = X509_get0_pubkey(ca);
+		X509_NAME *want = jpki_profile_ca_name((enum jpki_cert_type)t);
+
+		assert_int_equal(EVP_PKEY_get_bits(pub), 2048);
+		assert_int_equal(X509_verify(ca, pub), 1);
+		assert_int_equal(X509_verify(ocsp, pub), 1);
+		assert_int_equal(X509_NAME_cmp(X509_get_subject_name(ca), want),
+				 0);
+		assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(ca), want),
+				 0);
+		assert_true(X509_get_extended_key_usage(ocsp) & XKU_OCSP_SIGN);
+		X509_NAME_free(want);
+	}
+}
+
+static void test_csr_intake(void **state)
+{
+	struct ca_fixture *f = *state;
+	EVP_PKEY *key = NULL, *small = EVP_RSA_gen(1024);
+	unsigned char *der, *bad;
+	size_t len, slen;
+
+	der = fx_csr(f->key, &len);
+	assert_int_equal(jpki_ca_csr_parse(&key, der, len), 0);
+	assert_int_equal(EVP_PKEY_eq(key, f->key), 1);
+	EVP_PKEY_free(key);
+
+	/* a flipped byte in the signature */
+	bad = malloc(len);
+	memcpy(bad, der, len);
+	bad[len - 5] ^= 0x01;
+	assert_int_equal(jpki_ca_csr_parse(&key, bad, len), JPKI_ERR_SIGNATURE);
+	assert_null(key);
+	assert_non_null(strstr(jpki_err_detail(), "signature"));
+	/* truncated, garbage, empty, oversized */
+	assert_int_equal(jpki_ca_csr_parse(&key, der, len - 10), JPKI_ERR_PARSE);
+	assert_int_equal(jpki_ca_csr_parse(&key, (const unsigned char *)"\x30"
+								       "\x03"
+								       "abc",
+					   5),
+			 JPKI_ERR_PARSE);
+	assert_int_equal(jpki_ca_csr_parse(&key, der, 0), JPKI_ERR_PARSE);
+	assert_int_equal(jpki_ca_csr_parse(&key, der, JPKI_MAX_CSR + 1),
+			 JPKI_ERR_TOO_LARGE);
+	assert_int_equal(jpki_ca_csr_parse(&key, (const unsigned char *)
+						 "-----BEGIN CERTIFICATE "
+						 "REQUEST-----\nxx\n",
+					   40),
+			 JPKI_ERR_PARSE);
+	free(bad);
+	OPENSSL_free(der);
+
+	/* a good request for a key the service does not accept */
+	der = fx_csr(small, &slen);
+	assert_int_equal(jpki_ca_csr_parse(&key, der, slen), JPKI_ERR_POLICY);
+	OPENSSL_free(der);
+	EVP_PKEY_free(small);
+}
+
+static void test_issue_sign_and_auth(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_cert_info *s = fx_issue(f, JPKI_CERT_SIGN, "P1");
+	struct jpki_cert_info *a = fx_issue(f, JPKI_CERT_AUTH, "P1");
+	struct jpki_cert_info *st = NULL;
+	struct jpki_facts facts;
+	X509 *xs = fx_x509(s), *xa = fx_x509(a);
+	struct jpki_date end;
+
+	assert_int_equal(strlen(s->serial), 32);
+	assert_string_not_equal(s->serial, a->serial);
+	assert_int_equal(s->status, JPKI_STATUS_GOOD);
+	assert_int_equal(X509_verify(xs, X509_get0_pubkey(jpki_ca_cert(
+						 f->ca, JPKI_CERT_SIGN))),
+			 1);
+	assert_int_equal(X509_verify(xa, X509_get0_pubkey(jpki_ca_cert(
+						 f->ca, JPKI_CERT_AUTH))),
+			 1);
+	/* the signing CA did not sign the auth certificate */
+	assert_int_equal(X509_verify(xa, X509_get0_pubkey(jpki_ca_cert(
+						 f->ca, JPKI_CERT_SIGN))),
+			 0);
+	assert_int_equal(jpki_profile_cert_type(xs), JPKI_CERT_SIGN);
+	assert_int_equal(jpki_profile_cert_type(xa), JPKI_CERT_AUTH);
+	assert_int_equal(jpki_profile_facts_from_cert(&facts, xs), 0);
+	assert_string_equal(facts.name, "山田　太郎");
+	/* issued 2026-01-10, born 06-01: the 5th birthday after is
+	 * 2030-06-01, before the card's 2035 expiry */
+	end = jpki_date_of(s->not_after);
+	assert_int_equal(end.year, 2030);
+	assert_int_equal(end.month, 6);
+	assert_int_equal(end.day, 1);
+	assert_int_equal(s->not_after, jpki_date_end(&end));
+	/* the record reads back */
+	assert_int_equal(jpki_ca_status(&st, f->ca, s->serial), 0);
+	assert_string_equal(st->person, "P1");
+	assert_string_equal(st->municipality_code, "131016");
+	assert_int_equal(st->der_len, s->der_len);
+	assert_memory_equal(st->der, s->der, s->der_len);
+	jpki_cert_info_free(st);
+	/* lower case and leading zeros are accepted */
+	{
+		char lower[41];
+
+		for (size_t i = 0; i <= strlen(s->serial); i++)
+			lower[i] = (char)tolower((unsigned char)s->serial[i]);
+		assert_int_equal(jpki_ca_status(&st, f->ca, lower), 0);
+		jpki_cert_info_free(st);
+	}
+	X509_free(xs);
+	X509_free(xa);
+	jpki_cert_info_free(s);
+	jpki_cert_info_free(a);
+}
+
+static void test_issue_refusals_change_nothing(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_issue_request req = fx_request(JPKI_CERT_SIGN, "P2");
+	struct jpki_cert_info *info = NULL, *first;
+	int64_t before = fx_count(f, "SELECT COUNT(*) FROM ca_cert");
+
+	req.municipality_code = "13101";
+	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key),
+			 JPKI_ERR_INVALID);
+	req = fx_request(JPKI_CERT_SIGN, "P2");
+	req.facts.name[0] = '\0';
+	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key),
+			 JPKI_ERR_INVALID);
+	req = fx_request(JPKI_CERT_SIGN, "");
+	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key),
+			 JPKI_ERR_INVALID);
+	req = fx_request(JPKI_CERT_SIGN, "P2");
+	req.card_expiry = (struct jpki_date){2020, 1, 1};
+	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key),
+			 JPKI_ERR_POLICY);
+	req = fx_request(JPKI_CERT_AUTH, "P2");
+	req.card = JPKI_CARD_JUKI;
+	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key),
+			 JPKI_ERR_POLICY);
+	assert_null(info);
+	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"), before);
+
+	/* one valid certificate of a kind per person */
+	first = fx_issue(f, JPKI_CERT_SIGN, "P2");
+	req = fx_request(JPKI_CERT_SIGN, "P2");
+	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key),
+			 JPKI_ERR_STATE);
+	assert_non_null(strstr(jpki_err_detail(), first->serial));
+	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"),
+			 before + 1);
+	jpki_cert_info_free(first);
+}
+
+/* A store failure at any step of an issue leaves no trace. */
+static void test_issue_store_fault_leaves_nothing(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_issue_request req = fx_request(JPKI_CERT_SIGN, "P3");
+	struct jpki_cert_info *info = NULL;
+	int failures = 0;
+
+	for (int nth = 1; nth < 40; nth++) {
+		int r;
+
+		jpki_store_fail_after(f->st, nth);
+		r = jpki_ca_issue(&info, f->ca, &req, f->key);
+		jpki_store_fail_after(f->st, 0);
+		if (r == 0) {
+			jpki_cert_info_free(info);
+			break;
+		}
+		failures++;
+		assert_int_equal(r, JPKI_ERR_STORE);
+		assert_null(info);
+		assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"),
+				 0);
+		assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_crl "
+					     "WHERE scope = 'sign/131016'"),
+				 0);
+	}
+	assert_true(failures > 3);
+	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"), 1);
+}
+
+static void test_every_reason(void **state)
+{
+	struct ca_fixture *f = *state;
+	static const enum jpki_reason reasons[] = {
+		JPKI_REASON_UNSPECIFIED, JPKI_REASON_KEY_COMPROMISE,
+		JPKI_REASON_AFFILIATION_CHANGED, JPKI_REASON_SUPERSEDED,
+		JPKI_REASON_CESSATION};
+
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		char person[16];
+		struct jpki_cert_info *c, *st = NULL;
+		enum jpki_reason parsed;
+
+		snprintf(person, sizeof(person), "R%zu", i);
+		c = fx_issue(f, JPKI_CERT_SIGN, person);
+		assert_int_equal(jpki_ca_revoke(f->ca, c->serial, reasons[i]),
+				 0);
+		assert_int_equal(jpki_ca_status(&st, f->ca, c->serial), 0);
+		assert_int_equal(st->status, JPKI_STATUS_REVOKED);
+		assert_int_equal(st->reason, reasons[i]);
+		assert_int_equal(st->revoked_at, jpki_clock_now());
+		/* a second revocation is refused and changes nothing */
+		assert_int_equal(jpki_ca_revoke(f->ca, c->serial,
+						JPKI_REASON_KEY_COMPROMISE),
+				 JPKI_ERR_STATE);
+		jpki_cert_info_free(st);
+		assert_int_equal(jpki_ca_status(&st, f->ca, c->serial), 0);
+		assert_int_equal(st->reason, reasons[i]);
+		assert_int_equal(jpki_ca_reason_parse(
+					 &parsed,
+					 jpki_ca_reason_name(reasons[i])),
+				 0);
+		assert_int_equal(parsed, reasons[i]);
+		jpki_cert_info_free(st);
+		jpki_cert_info_free(c);
+	}
+}
+
+static void test_revoke_bad_input(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_cert_info *c = fx_issue(f, JPKI_CERT_SIGN, "B1"), *st;
+	enum jpki_reason r;
+
+	assert_int_equal(jpki_ca_revoke(f->ca, "4000000000000000", 1),
+			 JPKI_ERR_NOT_FOUND);
+	assert_int_equal(jpki_ca_revoke(f->ca, "not-hex", 1), JPKI_ERR_INVALID);
+	assert_int_equal(jpki_ca_revoke(f->ca, c->serial,
+					JPKI_REASON_CERTIFICATE_HOLD),
+			 JPKI_ERR_INVALID);
+	assert_int_equal(jpki_ca_revoke(f->ca, c->serial, (enum jpki_reason)2),
+			 JPKI_ERR_INVALID);
+	assert_int_equal(jpki_ca_reason_parse(&r, "lostMyCard"),
+			 JPKI_ERR_INVALID);
+	assert_int_equal(jpki_ca_status(&st, f->ca, c->serial), 0);
+	assert_int_equal(st->status, JPKI_STATUS_GOOD);
+	jpki_cert_info_free(st);
+	st = (struct jpki_cert_info *)1;
+	assert_int_equal(jpki_ca_status(&st, f->ca, "5000"), JPKI_ERR_NOT_FOUND);
+	assert_null(st);
+	jpki_cert_info_free(c);
+}
+
+static void test_hold_and_release(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_cert_info *c = fx_issue(f, JPKI_CERT_AUTH, "H1"), *st;
+
+	assert_int_equal(jpki_ca_release(f->ca, c->serial), JPKI_ERR_STATE);
+	assert_int_equal(jpki_ca_hold(f->ca, c->serial), 0);
+	assert_int_equal(jpki_ca_hold(f->ca, c->serial), JPKI_ERR_STATE);
+	assert_int_equal(jpki_ca_status(&st, f->ca, c->serial), 0);
+	assert_int_equal(st->status, JPKI_STATUS_HOLD);
+	assert_int_equal(st->reason, JPKI_REASON_CERTIFICATE_HOLD);
+	jpki_cert_info_free(st);
+	assert_int_equal(jpki_ca_release(f->ca, c->serial), 0);
+	assert_int_equal(jpki_ca_status(&st, f->ca, c->serial), 0);
+	assert_int_equal(st->status, JPKI_STATUS_GOOD);
+	jpki_cert_info_free(st);
+	/* a held certificate can be revoked for good; then nothing more */
+	assert_int_equal(jpki_ca_hold(f->ca, c->serial), 0);
+	assert_int_equal(jpki_ca_revoke(f->ca, c->serial,
+					JPKI_REASON_KEY_COMPROMISE),
+			 0);
+	assert_int_equal(jpki_ca_release(f->ca, c->serial), JPKI_ERR_STATE);
+	assert_int_equal(jpki_ca_hold(f->ca, c->serial), JPKI_ERR_STATE);
+	jpki_cert_info_free(c);
+}
+
+static void test_renewal_window_and_links(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_cert_info *s = fx_issue(f, JPKI_CERT_SIGN, "N1");
+	struct jpki_cert_info *a = fx_issue(f, JPKI_CERT_AUTH, "N1");
+	struct jpki_cert_info *renewed = NULL, *old = NULL;
+	struct jpki_link *links = NULL;
+	struct jpki_date end;
+	size_t n;
+
+	/* expires 2030-06-01: renewal opens 2030-03-01 */
+	fx_at("2030-02-28");
+	assert_int_equal(jpki_ca_renew(&renewed, f->ca, s->serial, f->key, NULL),
+			 JPKI_ERR_POLICY);
+	assert_non_null(strstr(jpki_err_detail(), "2030-03-01"));
+	assert_null(renewed);
+	fx_at("2030-03-01");
+	assert_int_equal(jpki_ca_renew(&renewed, f->ca, s->serial, f->key, NULL),
+			 0);
+	/* the old one is revoked as superseded */
+	assert_int_equal(jpki_ca_status(&old, f->ca, s->serial), 0);
+	assert_int_equal(old->status, JPKI_STATUS_REVOKED);
+	assert_int_equal(old->reason, JPKI_REASON_SUPERSEDED);
+	/* the new validity counts from the day of the procedure: the 5th
+	 * birthday after 2030-03-01 is 2034-06-01 */
+	end = jpki_date_of(renewed->not_after);
+	assert_int_equal(end.year, 2034);
+	assert_int_equal(end.month, 6);
+	assert_int_equal(end.day, 1);
+	assert_int_equal(jpki_date_of(renewed->not_before).year, 2030);
+	/* renewing the superseded one again is refused */
+	assert_int_equal(jpki_ca_renew(&renewed, f->ca, s->serial, f->key, NULL),
+			 JPKI_ERR_STATE);
+
+	/* links: pair (sign s, auth a), renewal s -> new, pair new -> a */
+	assert_int_equal(jpki_ca_links(&links, &n, f->ca, a->serial), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(links[i].kind, JPKI_LINK_PAIR);
+		assert_string_equal(links[i].to, a->serial);
+	}
+	free(links);
+	assert_int_equal(jpki_ca_links(&links, &n, f->ca, s->serial), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(links[1].kind, JPKI_LINK_RENEWAL);
+	assert_string_equal(links[1].from, s->serial);
+	free(links);
+	assert_int_equal(jpki_ca_links(&links, &n, f->ca, "77"),
+			 JPKI_ERR_NOT_FOUND);
+
+	jpki_cert_info_free(old);
+	jpki_cert_info_free(s);
+	jpki_cert_info_free(a);
+	assert_int_equal(jpki_ca_status(&s, f->ca, "00"), JPKI_ERR_NOT_FOUND);
+	/* the renewed one cannot be renewed after it expires */
+	fx_at("2034-06-02");
+	{
+		struct jpki_cert_info *again = NULL;
+		char serial[41];
+
+		snprintf(serial, sizeof(serial), "%s", renewed->serial);
+		jpki_cert_info_free(renewed);
+		assert_int_equal(jpki_ca_renew(&again, f->ca, serial, f->key,
+					       NULL),
+				 JPKI_ERR_STATE);
+		assert_non_null(strstr(jpki_err_detail(), "expired"));
+	}
+}
+
+static void test_reissue_after_move_is_linked(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_cert_info *s = fx_issue(f, JPKI_CERT_SIGN, "M1"), *s2;
+	struct jpki_link *links = NULL;
+	size_t n;
+
+	assert_int_equal(jpki_ca_revoke(f->ca, s->serial,
+					JPKI_REASON_AFFILIATION_CHANGED),
+			 0);
+	s2 = fx_issue(f, JPKI_CERT_SIGN, "M1");
+	assert_int_equal(jpki_ca_links(&links, &n, f->ca, s2->serial), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(links[0].kind, JPKI_LINK_REISSUE);
+	assert_string_equal(links[0].from, s->serial);
+	assert_string_equal(links[0].to, s2->serial);
+	free(links);
+	jpki_cert_info_free(s);
+	jpki_cert_info_free(s2);
+}
+
+static void test_juki_cutoff(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_issue_request req = fx_request(JPKI_CERT_SIGN, "J1");
+	struct jpki_cert_info *info = NULL;
+	struct jpki_date end;
+
+	req.card = JPKI_CARD_JUKI;
+	fx_at("2015-12-23");
+	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key),
+			 JPKI_ERR_POLICY);
+	assert_null(info);
+	fx_at("2015-12-22");
+	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key), 0);
+	end = jpki_date_of(info->not_after);
+	assert_int_equal(end.year, 2018);
+	assert_int_equal(end.month, 12);
+	assert_int_equal(end.day, 22);
+	assert_int_equal(info->card, JPKI_CARD_JUKI);
+	jpki_cert_info_free(info);
+}
+
+static void test_list_filters(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_ca_filter filter = JPKI_CA_FILTER_INIT;
+	struct jpki_cert_info **list = NULL, *a, *b, *c;
+	size_t n;
+
+	a = fx_issue(f, JPKI_CERT_SIGN, "L1");
+	b = fx_issue(f, JPKI_CERT_AUTH, "L1");
+	c = fx_issue(f, JPKI_CERT_SIGN, "L2");
+	assert_int_equal(jpki_ca_revoke(f->ca, c->serial, 1), 0);
+	assert_int_equal(jpki_ca_list(&list, &n, f->ca, NULL), 0);
+	assert_int_equal(n, 3);
+	jpki_cert_info_list_free(list, n);
+	filter.person = "L1";
+	assert_int_equal(jpki_ca_list(&list, &n, f->ca, &filter), 0);
+	assert_int_equal(n, 2);
+	jpki_cert_info_list_free(list, n);
+	filter.person = NULL;
+	filter.status = JPKI_STATUS_REVOKED;
+	assert_int_equal(jpki_ca_list(&list, &n, f->ca, &filter), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0]->serial, c->serial);
+	jpki_cert_info_list_free(list, n);
+	filter.status = -1;
+	filter.type = JPKI_CERT_AUTH;
+	assert_int_equal(jpki_ca_list(&list, &n, f->ca, &filter), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0]->serial, b->serial);
+	jpki_cert_info_list_free(list, n);
+	filter.type = 0;
+	filter.limit = 2;
+	assert_int_equal(jpki_ca_list(&list, &n, f->ca, &filter), 0);
+	assert_int_equal(n, 2);
+	jpki_cert_info_list_free(list, n);
+	jpki_cert_info_free(a);
+	jpki_cert_info_free(b);
+	jpki_cert_info_free(c);
+}
+
+/* Serials are random: many issues, all distinct, all 16 bytes, positive. */
+static void test_serials_random_and_unique(void **state)
+{
+	struct ca_fixture *f = *state;
+	char seen[40][41];
+
+	for (int i = 0; i < 40; i++) {
+		char person[16];
+		struct jpki_cert_info *c;
+
+		snprintf(person, sizeof(person), "U%d", i);
+		c = fx_issue(f, JPKI_CERT_AUTH, person);
+		assert_int_equal(strlen(c->serial), 32);
+		assert_true(c->serial[0] >= '4' && c->serial[0] <= '7');
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(seen[j], c->serial);
+		snprintf(seen[i], sizeof(seen[i]), "%s", c->serial);
+		jpki_cert_info_free(c);
+	}
+}
+
+static void test_reopen_needs_keys(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_ca *again = NULL;
+	char *path;
+
+	assert_int_equal(jpki_ca_open(&again, f->st, NULL), 0);
+	jpki_ca_free(again);
+	assert_true(asprintf(&path, "%s/keys/sign-ca.key", f->dir) > 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(jpki_ca_open(&again, f->st, NULL), JPKI_ERR_NOT_FOUND);
+	assert_null(again);
+	free(path);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_init_twice_refused),
+		T(test_ca_certificates),
+		T(test_csr_intake),
+		T(test_issue_sign_and_auth),
+		T(test_issue_refusals_change_nothing),
+		T(test_issue_store_fault_leaves_nothing),
+		T(test_every_reason),
+		T(test_revoke_bad_input),
+		T(test_hold_and_release),
+		T(test_renewal_window_and_links),
+		T(test_reissue_after_move_is_linked),
+		T(test_juki_cutoff),
+		T(test_list_filters),
+		T(test_serials_random_and_unique),
+		T(test_reopen_needs_keys),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

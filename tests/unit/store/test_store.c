@@ -1,0 +1,280 @@
+/* The store interface over its SQLite backend. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jpki/store.h"
+#include "testutil.h"
+
+struct fixture {
+	char *dir;
+	char *path;
+	struct jpki_store *st;
+};
+
+static const struct jpki_migration steps[] = {
+	{1, "CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT, b BLOB)"},
+	{2, "ALTER TABLE t ADD COLUMN extra TEXT;"
+	    "CREATE INDEX t_n ON t (n)"},
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->dir = tu_tmpdir();
+	if (asprintf(&f->path, "%s/s.db", f->dir) < 0)
+		return -1;
+	if (jpki_store_open(&f->st, f->path) != 0)
+		return -1;
+	if (jpki_store_migrate(f->st, "test", steps, 2) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	jpki_store_free(f->st);
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+static int64_t count_rows(struct jpki_store *st)
+{
+	struct jpki_rows *rows = NULL;
+	int64_t n;
+
+	assert_int_equal(
+		jpki_store_query(&rows, st, "SELECT COUNT(*) FROM t", NULL, 0),
+		0);
+	n = jpki_rows_int(rows, 0, 0);
+	jpki_rows_free(rows);
+	return n;
+}
+
+static void test_types_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char blob[] = {0, 1, 2, 0xff};
+	struct jpki_value p[] = {JPKI_V_TEXT("キー"), JPKI_V_INT(INT64_MAX),
+				 JPKI_V_BLOB(blob, sizeof(blob))};
+	struct jpki_value k = JPKI_V_TEXT("キー");
+	struct jpki_rows *rows = NULL;
+	const unsigned char *b;
+	size_t len;
+
+	assert_int_equal(jpki_store_exec(f->st,
+					 "INSERT INTO t (k, n, b) "
+					 "VALUES ($1, $2, $3)",
+					 p, 3, NULL),
+			 0);
+	assert_int_equal(jpki_store_query(&rows, f->st,
+					  "SELECT k, n, b, extra FROM t "
+					  "WHERE k = $1",
+					  &k, 1),
+			 0);
+	assert_int_equal(jpki_rows_count(rows), 1);
+	assert_string_equal(jpki_rows_text(rows, 0, 0), "キー");
+	assert_true(jpki_rows_int(rows, 0, 1) == INT64_MAX);
+	b = jpki_rows_blob(rows, 0, 2, &len);
+	assert_int_equal(len, sizeof(blob));
+	assert_memory_equal(b, blob, sizeof(blob));
+	assert_true(jpki_rows_is_null(rows, 0, 3));
+	assert_null(jpki_rows_text(rows, 0, 3));
+	/* out of range reads are NULL/0, never a crash */
+	assert_null(jpki_rows_text(rows, 5, 0));
+	assert_int_equal(jpki_rows_int(rows, 0, 9), 0);
+	jpki_rows_free(rows);
+}
+
+/* $2 before $1 must bind by number, not by order of appearance. */
+static void test_placeholders_by_number(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value p[] = {JPKI_V_TEXT("a"), JPKI_V_INT(7)};
+	struct jpki_rows *rows = NULL;
+
+	assert_int_equal(jpki_store_exec(f->st,
+					 "INSERT INTO t (n, k) VALUES ($2, $1)",
+					 p, 2, NULL),
+			 0);
+	assert_int_equal(jpki_store_query(&rows, f->st,
+					  "SELECT n FROM t WHERE k = 'a'",
+					  NULL, 0),
+			 0);
+	assert_int_equal(jpki_rows_int(rows, 0, 0), 7);
+	jpki_rows_free(rows);
+}
+
+static void test_duplicate_key_is_exists(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value p = JPKI_V_TEXT("dup");
+
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 0);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 JPKI_ERR_EXISTS);
+	assert_int_equal(count_rows(f->st), 1);
+}
+
+static void test_rollback_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value p = JPKI_V_TEXT("x");
+
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 0);
+	assert_int_equal(count_rows(f->st), 1); /* visible inside */
+	jpki_store_rollback(f->st);
+	assert_int_equal(count_rows(f->st), 0);
+}
+
+static void test_commit_is_durable_across_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value p = JPKI_V_TEXT("kept");
+
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 0);
+	assert_int_equal(jpki_store_commit(f->st), 0);
+	jpki_store_free(f->st);
+	assert_int_equal(jpki_store_open(&f->st, f->path), 0);
+	assert_int_equal(count_rows(f->st), 1);
+}
+
+static void test_injected_failure_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value p = JPKI_V_TEXT("y");
+
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 0);
+	jpki_store_fail_after(f->st, 1); /* the commit */
+	assert_int_equal(jpki_store_commit(f->st), JPKI_ERR_STORE);
+	assert_int_equal(count_rows(f->st), 0);
+	/* and the store still works afterwards */
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 0);
+	assert_int_equal(count_rows(f->st), 1);
+}
+
+static void test_nested_begin_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	assert_int_equal(jpki_store_begin(f->st), JPKI_ERR_INTERNAL);
+	jpki_store_rollback(f->st);
+	assert_int_equal(jpki_store_commit(f->st), JPKI_ERR_INTERNAL);
+}
+
+static void test_bad_sql_is_store_error(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_rows *rows = (struct jpki_rows *)1;
+
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO nowhere VALUES (1)",
+					 NULL, 0, NULL),
+			 JPKI_ERR_STORE);
+	assert_non_null(strstr(jpki_err_detail(), "nowhere"));
+	assert_int_equal(jpki_store_query(&rows, f->st, "SELEC 1", NULL, 0),
+			 JPKI_ERR_STORE);
+	assert_null(rows);
+}
+
+static void test_migrations_run_once(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_rows *rows = NULL;
+
+	/* Running them again changes nothing (the ALTER would fail). */
+	assert_int_equal(jpki_store_migrate(f->st, "test", steps, 2), 0);
+	assert_int_equal(jpki_store_query(&rows, f->st,
+					  "SELECT version FROM jpki_schema "
+					  "WHERE module = 'test'",
+					  NULL, 0),
+			 0);
+	assert_int_equal(jpki_rows_int(rows, 0, 0), 2);
+	jpki_rows_free(rows);
+}
+
+static void test_failed_migration_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	static const struct jpki_migration bad[] = {
+		{1, "CREATE TABLE u (a INTEGER)"},
+		{2, "CREATE TABLE v (a INTEGER); THIS IS NOT SQL"},
+	};
+	struct jpki_rows *rows = NULL;
+
+	assert_int_equal(jpki_store_migrate(f->st, "bad", bad, 2),
+			 JPKI_ERR_STORE);
+	/* step 1 is in, step 2 (and its first statement) is not */
+	assert_int_equal(jpki_store_query(&rows, f->st,
+					  "SELECT version FROM jpki_schema "
+					  "WHERE module = 'bad'",
+					  NULL, 0),
+			 0);
+	assert_int_equal(jpki_rows_int(rows, 0, 0), 1);
+	jpki_rows_free(rows);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO v VALUES (1)",
+					 NULL, 0, NULL),
+			 JPKI_ERR_STORE);
+}
+
+static void test_open_errors(void **state)
+{
+	struct jpki_store *st = (struct jpki_store *)1;
+
+	assert_int_equal(jpki_store_open(&st, "/nonexistent/dir/x.db"),
+			 JPKI_ERR_STORE);
+	assert_null(st);
+	assert_int_equal(jpki_store_open(&st, ""), JPKI_ERR_CONFIG);
+	assert_int_equal(jpki_store_open(&st, "postgres://localhost/x"),
+			 JPKI_ERR_CONFIG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_types_round_trip, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_placeholders_by_number,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_key_is_exists,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_commit_is_durable_across_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_injected_failure_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_begin_refused,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_sql_is_store_error,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrations_run_once,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_failed_migration_changes_nothing, setup, teardown),
+		cmocka_unit_test(test_open_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
