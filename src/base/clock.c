@@ -226,8 +226,8 @@ int jpki_date_parse(struct jpki_date *out, const char *text)
 
 void jpki_date_format(const struct jpki_date *d, char buf[11])
 {
-	snprintf(buf, 11, "%04d-%02d-%02d", d->year % 10000, d->month % 100,
-		 d->day % 100);
+	snprintf(buf, 11, "%04u-%02u-%02u", (unsigned)d->year % 10000u,
+		 (unsigned)d->month % 100u, (unsigned)d->day % 100u);
 }
 
 int jpki_clock_parse(time_t *out, const char *text)
