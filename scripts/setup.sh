@@ -10,7 +10,7 @@ packages=(
 	libmicrohttpd-dev
 	libjansson-dev
 	libcmocka-dev
-	curl
+	curl python3
 )
 
 missing=()
