@@ -467,15 +467,15 @@ int jpki_http_start(struct jpki_http **out,
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR, &sa,
+		0, NULL, NULL, handle, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+		NULL, MHD_OPTION_SOCK_ADDR, &sa,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		opts->timeout ? opts->timeout : 10u,
 		MHD_OPTION_CONNECTION_LIMIT,
 		opts->max_connections ? opts->max_connections : 512u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		free(srv);
 		return jpki_err_set(JPKI_ERR_IO,
