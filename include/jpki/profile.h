@@ -162,6 +162,10 @@ struct jpki_profile_request {
 int jpki_profile_build(X509 **out, const struct jpki_profile_request *req,
 		       EVP_PKEY *subject_key, X509 *issuer) JPKI_MUST_CHECK;
 
+/* The SHA-256 fingerprint as colon-separated upper-case hex, as the portal
+ * publishes it for a person to compare ("" if it cannot be computed). */
+void jpki_profile_fingerprint(char out[96], X509 *cert);
+
 /* Which profile a certificate follows, by its policy OID; 0 if neither. */
 int jpki_profile_cert_type(X509 *cert);
 

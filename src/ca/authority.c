@@ -175,41 +175,26 @@ int ca_key_load(EVP_PKEY **out, const char *ref)
 	return 0;
 }
 
-static int key_save(const char *path, EVP_PKEY *key)
+/* Writes a key (mode 0600) or a certificate (0644) as PEM, atomically. */
+static int pem_save(const char *path, EVP_PKEY *key, X509 *cert)
 {
 	BIO *mem = BIO_new(BIO_s_mem());
 	char *data;
 	long len;
-	int r;
+	int ok, r;
 
 	if (mem == NULL)
 		return JPKI_ERR_NOMEM;
-	if (!PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)) {
+	ok = key != NULL ? PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0,
+						    NULL, NULL)
+			 : PEM_write_bio_X509(mem, cert);
+	if (!ok) {
 		BIO_free(mem);
-		return jpki_err_set(JPKI_ERR_CRYPTO, "cannot encode key");
+		return jpki_err_set(JPKI_ERR_CRYPTO, "cannot encode %s", path);
 	}
 	len = BIO_get_mem_data(mem, &data);
-	r = jpki_file_write_atomic(path, data, (size_t)len, 0600);
-	BIO_free(mem);
-	return r;
-}
-
-static int cert_save_pem(const char *path, X509 *cert)
-{
-	BIO *mem = BIO_new(BIO_s_mem());
-	char *data;
-	long len;
-	int r;
-
-	if (mem == NULL)
-		return JPKI_ERR_NOMEM;
-	if (!PEM_write_bio_X509(mem, cert)) {
-		BIO_free(mem);
-		return jpki_err_set(JPKI_ERR_CRYPTO,
-				    "cannot encode certificate");
-	}
-	len = BIO_get_mem_data(mem, &data);
-	r = jpki_file_write_atomic(path, data, (size_t)len, 0644);
+	r = jpki_file_write_atomic(path, data, (size_t)len,
+				   key != NULL ? 0600 : 0644);
 	BIO_free(mem);
 	return r;
 }
@@ -270,9 +255,9 @@ static int init_one(struct jpki_store *st, enum jpki_cert_type type,
 		r = JPKI_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = key_save(key_ref, key)) != 0 ||
-	    (r = key_save(okey_ref, okey)) != 0 ||
-	    (r = cert_save_pem(pem, cert)) != 0 ||
+	if ((r = pem_save(key_ref, key, NULL)) != 0 ||
+	    (r = pem_save(okey_ref, okey, NULL)) != 0 ||
+	    (r = pem_save(pem, NULL, cert)) != 0 ||
 	    (r = ca_der(&der, &der_len, cert)) != 0 ||
 	    (r = ca_der(&oder, &oder_len, ocsp)) != 0)
 		goto out;

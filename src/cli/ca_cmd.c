@@ -729,20 +729,6 @@ out:
 	return r;
 }
 
-static void fingerprint(char out[100], X509 *cert)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	size_t pos = 0;
-
-	out[0] = '\0';
-	if (!X509_digest(cert, EVP_sha256(), md, &n))
-		return;
-	for (unsigned i = 0; i < n && pos + 3 < 100; i++)
-		pos += (size_t)snprintf(out + pos, 100 - pos, "%s%02X",
-					i ? ":" : "", md[i]);
-}
-
 static int verb_show(struct cli *cli, int argc, char **argv)
 {
 	struct jpki_store *st = NULL;
@@ -759,10 +745,10 @@ static int verb_show(struct cli *cli, int argc, char **argv)
 	}
 	for (int t = JPKI_CERT_SIGN; t <= JPKI_CERT_AUTH; t++) {
 		X509 *cert = jpki_ca_cert(ca, (enum jpki_cert_type)t);
-		char fp[100], *dn, nb[32], na[32];
+		char fp[96], *dn, nb[32], na[32];
 		struct tm tm;
 
-		fingerprint(fp, cert);
+		jpki_profile_fingerprint(fp, cert);
 		dn = X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0);
 		ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm);
 		cli_time(nb, timegm(&tm));

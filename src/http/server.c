@@ -163,20 +163,6 @@ static void html_escape(FILE *f, const char *s)
 	}
 }
 
-static void fingerprint(char out[96], X509 *cert)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	size_t pos = 0;
-
-	out[0] = '\0';
-	if (!X509_digest(cert, EVP_sha256(), md, &n))
-		return;
-	for (unsigned i = 0; i < n && pos + 3 < 96; i++)
-		pos += (size_t)snprintf(out + pos, 96 - pos, "%s%02X",
-					i ? ":" : "", md[i]);
-}
-
 /* The repository's front page (the portal site's CA section). */
 static enum MHD_Result index_page(struct jpki_http *srv,
 				  struct MHD_Connection *conn)
@@ -209,7 +195,7 @@ static enum MHD_Result index_page(struct jpki_http *srv,
 		char fp[96], *dn = X509_NAME_oneline(
 				     X509_get_subject_name(cert), NULL, 0);
 
-		fingerprint(fp, cert);
+		jpki_profile_fingerprint(fp, cert);
 		fprintf(f, "<h2>%s</h2><p>", cas[i].title);
 		html_escape(f, dn ? dn : "");
 		fprintf(f,

@@ -424,6 +424,20 @@ out:
 	return r;
 }
 
+void jpki_profile_fingerprint(char out[96], X509 *cert)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	size_t pos = 0;
+
+	out[0] = '\0';
+	if (!X509_digest(cert, EVP_sha256(), md, &n))
+		return;
+	for (unsigned i = 0; i < n && pos + 3 < 96; i++)
+		pos += (size_t)snprintf(out + pos, 96 - pos, "%s%02X",
+					i ? ":" : "", md[i]);
+}
+
 int jpki_profile_cert_type(X509 *cert)
 {
 	CERTIFICATEPOLICIES *pols;
