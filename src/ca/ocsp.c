@@ -236,6 +236,20 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 				   OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
 		goto out;
 	}
+	/* Every CertID must survive re-encoding into the response: a hash
+	 * algorithm with odd parameters parses but cannot be answered. */
+	for (int i = 0; i < count; i++) {
+		OCSP_CERTID *copy = OCSP_CERTID_dup(OCSP_onereq_get0_id(
+			OCSP_request_onereq_get0(oreq, i)));
+
+		OCSP_CERTID_free(copy);
+		if (copy == NULL) {
+			r = error_response(
+				out, out_len,
+				OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+			goto out;
+		}
+	}
 	/* The responder signs for the CA of the first CertID it knows. */
 	for (int i = 0; i < count && signer == NULL; i++) {
 		enum jpki_cert_type t = match_ca(

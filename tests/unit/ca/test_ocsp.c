@@ -281,6 +281,25 @@ static void test_malformed_requests(void **state)
 	assert_int_equal(error_status(f, req, len),
 			 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
 	OPENSSL_free(req);
+	/* a hash algorithm whose parameters parse but do not re-encode
+	 * (found by the fuzzer): malformed, not a failure to sign */
+	req = make_request(&len, &x, 1, jpki_ca_cert(f->ca, JPKI_CERT_SIGN),
+			   EVP_sha256(), 0);
+	{
+		static const unsigned char oid_null[] = {
+			0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+			0x03, 0x04, 0x02, 0x01, 0x05, 0x00};
+		unsigned char *at = NULL;
+
+		for (size_t i = 0; i + sizeof(oid_null) <= len; i++)
+			if (memcmp(req + i, oid_null, sizeof(oid_null)) == 0)
+				at = req + i;
+		assert_non_null(at);
+		at[11] = 0x20; /* NULL -> constructed end-of-contents */
+		assert_int_equal(error_status(f, req, len),
+				 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	}
+	OPENSSL_free(req);
 	/* nothing in the store moved */
 	assert_int_equal(fx_count(f, "SELECT SUM(number) FROM ca_crl"), crls);
 	X509_free(x);
