@@ -10,6 +10,7 @@ packages=(
 	libmicrohttpd-dev
 	libjansson-dev
 	libcmocka-dev
+	libpcsclite-dev pcscd vsmartcard-vpcd opensc
 	curl python3
 )
 

@@ -75,24 +75,24 @@ void jpki_err_clear(void);
  * remaining first and fails with JPKI_ERR_PARSE, leaving the cursor where it
  * was, rather than read past the end.
  */
-struct jpki_reader {
+struct jpki_cursor {
 	const uint8_t *buf;
 	size_t len;
 	size_t pos;
 };
 
-void jpki_reader_init(struct jpki_reader *r, const void *buf, size_t len);
-size_t jpki_reader_left(const struct jpki_reader *r);
-int jpki_reader_u8(struct jpki_reader *r, uint8_t *out) JPKI_MUST_CHECK;
-int jpki_reader_u16(struct jpki_reader *r, uint16_t *out) JPKI_MUST_CHECK;
+void jpki_cursor_init(struct jpki_cursor *r, const void *buf, size_t len);
+size_t jpki_cursor_left(const struct jpki_cursor *r);
+int jpki_cursor_u8(struct jpki_cursor *r, uint8_t *out) JPKI_MUST_CHECK;
+int jpki_cursor_u16(struct jpki_cursor *r, uint16_t *out) JPKI_MUST_CHECK;
 /* Borrows `n` bytes at the cursor into *out and advances past them. */
-int jpki_reader_bytes(struct jpki_reader *r, const uint8_t **out,
+int jpki_cursor_bytes(struct jpki_cursor *r, const uint8_t **out,
 		      size_t n) JPKI_MUST_CHECK;
 /*
  * Reads one BER-TLV with a one- or two-byte tag and a definite length of at
  * most 0xFFFF; *value borrows the value bytes.
  */
-int jpki_reader_tlv(struct jpki_reader *r, unsigned *tag, const uint8_t **value,
+int jpki_cursor_tlv(struct jpki_cursor *r, unsigned *tag, const uint8_t **value,
 		    size_t *value_len) JPKI_MUST_CHECK;
 
 /* A write cursor into a caller-owned fixed buffer; never allocates. */

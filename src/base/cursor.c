@@ -6,53 +6,53 @@
 
 #include "jpki/base.h"
 
-void jpki_reader_init(struct jpki_reader *r, const void *buf, size_t len)
+void jpki_cursor_init(struct jpki_cursor *r, const void *buf, size_t len)
 {
 	r->buf = buf;
 	r->len = buf == NULL ? 0 : len;
 	r->pos = 0;
 }
 
-size_t jpki_reader_left(const struct jpki_reader *r)
+size_t jpki_cursor_left(const struct jpki_cursor *r)
 {
 	return r->len - r->pos;
 }
 
-int jpki_reader_bytes(struct jpki_reader *r, const uint8_t **out, size_t n)
+int jpki_cursor_bytes(struct jpki_cursor *r, const uint8_t **out, size_t n)
 {
 	*out = NULL;
-	if (n > jpki_reader_left(r))
+	if (n > jpki_cursor_left(r))
 		return jpki_err_set(JPKI_ERR_PARSE,
 				    "truncated: %zu bytes wanted, %zu left", n,
-				    jpki_reader_left(r));
+				    jpki_cursor_left(r));
 	*out = r->buf + r->pos;
 	r->pos += n;
 	return 0;
 }
 
-int jpki_reader_u8(struct jpki_reader *r, uint8_t *out)
+int jpki_cursor_u8(struct jpki_cursor *r, uint8_t *out)
 {
 	const uint8_t *p;
 	int rc;
 
-	if ((rc = jpki_reader_bytes(r, &p, 1)) != 0)
+	if ((rc = jpki_cursor_bytes(r, &p, 1)) != 0)
 		return rc;
 	*out = p[0];
 	return 0;
 }
 
-int jpki_reader_u16(struct jpki_reader *r, uint16_t *out)
+int jpki_cursor_u16(struct jpki_cursor *r, uint16_t *out)
 {
 	const uint8_t *p;
 	int rc;
 
-	if ((rc = jpki_reader_bytes(r, &p, 2)) != 0)
+	if ((rc = jpki_cursor_bytes(r, &p, 2)) != 0)
 		return rc;
 	*out = (uint16_t)(p[0] << 8 | p[1]);
 	return 0;
 }
 
-int jpki_reader_tlv(struct jpki_reader *r, unsigned *tag, const uint8_t **value,
+int jpki_cursor_tlv(struct jpki_cursor *r, unsigned *tag, const uint8_t **value,
 		    size_t *value_len)
 {
 	size_t start = r->pos;
@@ -62,11 +62,11 @@ int jpki_reader_tlv(struct jpki_reader *r, unsigned *tag, const uint8_t **value,
 
 	*value = NULL;
 	*value_len = 0;
-	if ((rc = jpki_reader_u8(r, &b)) != 0)
+	if ((rc = jpki_cursor_u8(r, &b)) != 0)
 		goto fail;
 	*tag = b;
 	if ((b & 0x1f) == 0x1f) {
-		if ((rc = jpki_reader_u8(r, &b2)) != 0)
+		if ((rc = jpki_cursor_u8(r, &b2)) != 0)
 			goto fail;
 		if (b2 & 0x80) {
 			rc = jpki_err_set(JPKI_ERR_PARSE,
@@ -76,18 +76,18 @@ int jpki_reader_tlv(struct jpki_reader *r, unsigned *tag, const uint8_t **value,
 		}
 		*tag = (unsigned)b << 8 | b2;
 	}
-	if ((rc = jpki_reader_u8(r, &b)) != 0)
+	if ((rc = jpki_cursor_u8(r, &b)) != 0)
 		goto fail;
 	if (b < 0x80) {
 		len = b;
 	} else if (b == 0x81) {
-		if ((rc = jpki_reader_u8(r, &b2)) != 0)
+		if ((rc = jpki_cursor_u8(r, &b2)) != 0)
 			goto fail;
 		len = b2;
 	} else if (b == 0x82) {
 		uint16_t l16;
 
-		if ((rc = jpki_reader_u16(r, &l16)) != 0)
+		if ((rc = jpki_cursor_u16(r, &l16)) != 0)
 			goto fail;
 		len = l16;
 	} else {
@@ -96,7 +96,7 @@ int jpki_reader_tlv(struct jpki_reader *r, unsigned *tag, const uint8_t **value,
 				  b);
 		goto fail;
 	}
-	if ((rc = jpki_reader_bytes(r, value, len)) != 0)
+	if ((rc = jpki_cursor_bytes(r, value, len)) != 0)
 		goto fail;
 	*value_len = len;
 	return 0;

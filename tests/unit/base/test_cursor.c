@@ -7,37 +7,37 @@
 static void test_typed_reads(void **state)
 {
 	const uint8_t buf[] = {0x01, 0x02, 0x03, 0x04};
-	struct jpki_reader r;
+	struct jpki_cursor r;
 	const uint8_t *p;
 	uint8_t b;
 	uint16_t w;
 
-	jpki_reader_init(&r, buf, sizeof(buf));
-	assert_int_equal(jpki_reader_u8(&r, &b), 0);
+	jpki_cursor_init(&r, buf, sizeof(buf));
+	assert_int_equal(jpki_cursor_u8(&r, &b), 0);
 	assert_int_equal(b, 1);
-	assert_int_equal(jpki_reader_u16(&r, &w), 0);
+	assert_int_equal(jpki_cursor_u16(&r, &w), 0);
 	assert_int_equal(w, 0x0203);
-	assert_int_equal(jpki_reader_left(&r), 1);
-	assert_int_equal(jpki_reader_bytes(&r, &p, 1), 0);
+	assert_int_equal(jpki_cursor_left(&r), 1);
+	assert_int_equal(jpki_cursor_bytes(&r, &p, 1), 0);
 	assert_int_equal(p[0], 4);
-	assert_int_equal(jpki_reader_left(&r), 0);
+	assert_int_equal(jpki_cursor_left(&r), 0);
 }
 
 static void test_reads_past_end_fail_and_keep_position(void **state)
 {
 	const uint8_t buf[] = {0xaa};
-	struct jpki_reader r;
+	struct jpki_cursor r;
 	const uint8_t *p = buf;
 	uint16_t w;
 
-	jpki_reader_init(&r, buf, sizeof(buf));
-	assert_int_equal(jpki_reader_u16(&r, &w), JPKI_ERR_PARSE);
+	jpki_cursor_init(&r, buf, sizeof(buf));
+	assert_int_equal(jpki_cursor_u16(&r, &w), JPKI_ERR_PARSE);
 	assert_int_equal(r.pos, 0);
-	assert_int_equal(jpki_reader_bytes(&r, &p, SIZE_MAX), JPKI_ERR_PARSE);
+	assert_int_equal(jpki_cursor_bytes(&r, &p, SIZE_MAX), JPKI_ERR_PARSE);
 	assert_null(p);
 	assert_int_equal(r.pos, 0);
-	jpki_reader_init(&r, NULL, 100);
-	assert_int_equal(jpki_reader_left(&r), 0);
+	jpki_cursor_init(&r, NULL, 100);
+	assert_int_equal(jpki_cursor_left(&r), 0);
 }
 
 static void test_tlv(void **state)
@@ -45,24 +45,24 @@ static void test_tlv(void **state)
 	const uint8_t buf[] = {0x5f, 0x1f, 0x02, 0xde, 0xad, /* 2-byte tag */
 			       0x04, 0x81, 0x01, 0x99,       /* 81 length */
 			       0x30, 0x82, 0x00, 0x00};      /* 82 length */
-	struct jpki_reader r;
+	struct jpki_cursor r;
 	const uint8_t *v;
 	size_t len;
 	unsigned tag;
 
-	jpki_reader_init(&r, buf, sizeof(buf));
-	assert_int_equal(jpki_reader_tlv(&r, &tag, &v, &len), 0);
+	jpki_cursor_init(&r, buf, sizeof(buf));
+	assert_int_equal(jpki_cursor_tlv(&r, &tag, &v, &len), 0);
 	assert_int_equal(tag, 0x5f1f);
 	assert_int_equal(len, 2);
 	assert_int_equal(v[0], 0xde);
-	assert_int_equal(jpki_reader_tlv(&r, &tag, &v, &len), 0);
+	assert_int_equal(jpki_cursor_tlv(&r, &tag, &v, &len), 0);
 	assert_int_equal(tag, 0x04);
 	assert_int_equal(len, 1);
 	assert_int_equal(v[0], 0x99);
-	assert_int_equal(jpki_reader_tlv(&r, &tag, &v, &len), 0);
+	assert_int_equal(jpki_cursor_tlv(&r, &tag, &v, &len), 0);
 	assert_int_equal(tag, 0x30);
 	assert_int_equal(len, 0);
-	assert_int_equal(jpki_reader_left(&r), 0);
+	assert_int_equal(jpki_cursor_left(&r), 0);
 }
 
 static void test_tlv_malformed(void **state)
@@ -70,21 +70,21 @@ static void test_tlv_malformed(void **state)
 	const uint8_t overlong[] = {0x04, 0x05, 0x01};      /* 5 > 1 left */
 	const uint8_t badlen[] = {0x04, 0x84, 0, 0, 0, 1, 0}; /* 4-byte len */
 	const uint8_t longtag[] = {0x5f, 0x81, 0x01, 0x00};
-	struct jpki_reader r;
+	struct jpki_cursor r;
 	const uint8_t *v;
 	size_t len;
 	unsigned tag;
 
-	jpki_reader_init(&r, overlong, sizeof(overlong));
-	assert_int_equal(jpki_reader_tlv(&r, &tag, &v, &len), JPKI_ERR_PARSE);
+	jpki_cursor_init(&r, overlong, sizeof(overlong));
+	assert_int_equal(jpki_cursor_tlv(&r, &tag, &v, &len), JPKI_ERR_PARSE);
 	assert_int_equal(r.pos, 0);
-	jpki_reader_init(&r, badlen, sizeof(badlen));
-	assert_int_equal(jpki_reader_tlv(&r, &tag, &v, &len), JPKI_ERR_PARSE);
+	jpki_cursor_init(&r, badlen, sizeof(badlen));
+	assert_int_equal(jpki_cursor_tlv(&r, &tag, &v, &len), JPKI_ERR_PARSE);
 	assert_int_equal(r.pos, 0);
-	jpki_reader_init(&r, longtag, sizeof(longtag));
-	assert_int_equal(jpki_reader_tlv(&r, &tag, &v, &len), JPKI_ERR_PARSE);
-	jpki_reader_init(&r, overlong, 0);
-	assert_int_equal(jpki_reader_tlv(&r, &tag, &v, &len), JPKI_ERR_PARSE);
+	jpki_cursor_init(&r, longtag, sizeof(longtag));
+	assert_int_equal(jpki_cursor_tlv(&r, &tag, &v, &len), JPKI_ERR_PARSE);
+	jpki_cursor_init(&r, overlong, 0);
+	assert_int_equal(jpki_cursor_tlv(&r, &tag, &v, &len), JPKI_ERR_PARSE);
 }
 
 static void test_writer_bounds(void **state)
