@@ -56,44 +56,6 @@ static int parse_type(enum jpki_cert_type *out, const char *s)
 	return 0;
 }
 
-static int parse_card(enum jpki_card_kind *out, const char *s)
-{
-	if (strcmp(s, "mynumber") == 0)
-		*out = JPKI_CARD_MYNUMBER;
-	else if (strcmp(s, "juki") == 0)
-		*out = JPKI_CARD_JUKI;
-	else
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "card must be mynumber or juki, not '%s'",
-				    s);
-	return 0;
-}
-
-static int parse_sex(enum jpki_sex *out, const char *s)
-{
-	if (strcmp(s, "male") == 0 || strcmp(s, "1") == 0)
-		*out = JPKI_SEX_MALE;
-	else if (strcmp(s, "female") == 0 || strcmp(s, "2") == 0)
-		*out = JPKI_SEX_FEMALE;
-	else if (strcmp(s, "unknown") == 0 || strcmp(s, "3") == 0)
-		*out = JPKI_SEX_UNKNOWN;
-	else
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "sex must be male, female or unknown, "
-				    "not '%s'",
-				    s);
-	return 0;
-}
-
-static int copy_field(char *dst, size_t size, const char *src,
-		      const char *what)
-{
-	if (strlen(src) >= size)
-		return jpki_err_set(JPKI_ERR_TOO_LARGE, "%s is too long", what);
-	memcpy(dst, src, strlen(src) + 1);
-	return 0;
-}
-
 static const char *type_name(enum jpki_cert_type t)
 {
 	return t == JPKI_CERT_AUTH ? "auth" : "sign";
@@ -244,20 +206,9 @@ static int verb_init(struct cli *cli, int argc, char **argv)
 static int verb_issue(struct cli *cli, int argc, char **argv)
 {
 	static const struct option o[] = {
+		CLI_FACT_OPTIONS,
 		{"csr", required_argument, NULL, 'r'},
 		{"type", required_argument, NULL, 't'},
-		{"card", required_argument, NULL, 'k'},
-		{"person", required_argument, NULL, 'p'},
-		{"municipality-code", required_argument, NULL, 'C'},
-		{"prefecture", required_argument, NULL, 'P'},
-		{"municipality", required_argument, NULL, 'M'},
-		{"name", required_argument, NULL, 'n'},
-		{"name-subst", required_argument, NULL, 'N'},
-		{"sex", required_argument, NULL, 's'},
-		{"birth", required_argument, NULL, 'b'},
-		{"address", required_argument, NULL, 'a'},
-		{"address-subst", required_argument, NULL, 'A'},
-		{"card-expiry", required_argument, NULL, 'e'},
 		{"out", required_argument, NULL, 'o'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
@@ -271,60 +222,17 @@ static int verb_issue(struct cli *cli, int argc, char **argv)
 	int c, r = 0, json = 0, have_expiry = 0;
 
 	req.card = JPKI_CARD_MYNUMBER;
-	req.facts.sex = 0;
 	optind = 0;
 	while (r == 0 && (c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
+		if ((r = cli_fact_option(&req, &have_expiry, c, optarg)) != 1)
+			continue;
+		r = 0;
 		switch (c) {
 		case 'r':
 			csr = optarg;
 			break;
 		case 't':
 			type = optarg;
-			break;
-		case 'k':
-			r = parse_card(&req.card, optarg);
-			break;
-		case 'p':
-			req.person = optarg;
-			break;
-		case 'C':
-			req.municipality_code = optarg;
-			break;
-		case 'P':
-			req.prefecture = optarg;
-			break;
-		case 'M':
-			req.municipality = optarg;
-			break;
-		case 'n':
-			r = jpki_profile_name_normalize(req.facts.name,
-							sizeof(req.facts.name),
-							optarg);
-			break;
-		case 'N':
-			r = copy_field(req.facts.name_subst,
-				       sizeof(req.facts.name_subst), optarg,
-				       "--name-subst");
-			break;
-		case 's':
-			r = parse_sex(&req.facts.sex, optarg);
-			break;
-		case 'b':
-			r = jpki_date_parse(&req.facts.birth, optarg);
-			break;
-		case 'a':
-			r = copy_field(req.facts.address,
-				       sizeof(req.facts.address), optarg,
-				       "--address");
-			break;
-		case 'A':
-			r = copy_field(req.facts.address_subst,
-				       sizeof(req.facts.address_subst), optarg,
-				       "--address-subst");
-			break;
-		case 'e':
-			r = jpki_date_parse(&req.card_expiry, optarg);
-			have_expiry = 1;
 			break;
 		case 'o':
 			out = optarg;
@@ -347,18 +255,8 @@ static int verb_issue(struct cli *cli, int argc, char **argv)
 		return cli_usage("ca issue needs --type sign|auth");
 	if ((r = parse_type(&req.type, type)) != 0)
 		return cli_fail(r, "ca issue");
-	if (req.person == NULL || req.municipality_code == NULL)
-		return cli_usage("ca issue needs --person and "
-				 "--municipality-code");
-	if (!jpki_date_valid(&req.facts.birth))
-		return cli_usage("ca issue needs --birth YYYY-MM-DD");
-	if (!have_expiry && req.card == JPKI_CARD_MYNUMBER) {
-		/* The card is being issued today. */
-		struct jpki_date today = jpki_date_today();
-
-		req.card_expiry =
-			jpki_profile_card_expiry(&today, &req.facts.birth);
-	}
+	if ((r = cli_fact_finish(&req, have_expiry)) != 0)
+		return r;
 	if ((r = read_csr(&key, csr)) != 0)
 		return cli_fail(r, "certificate request");
 	if ((r = cli_ca_open(&ca, &st, cli)) != 0) {

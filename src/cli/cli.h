@@ -35,7 +35,34 @@ void cli_json_print(json_t *v);
 /* ISO 8601 UTC text of a time into buf (at least 21 bytes). */
 void cli_time(char buf[32], time_t t);
 
+/* The long options that describe a resident and a card (shared by
+ * `ca issue` and `card issue`). */
+#define CLI_FACT_OPTIONS                                                      \
+	{"card", required_argument, NULL, 'k'},                               \
+	    {"person", required_argument, NULL, 'p'},                         \
+	    {"municipality-code", required_argument, NULL, 'C'},              \
+	    {"prefecture", required_argument, NULL, 'P'},                     \
+	    {"municipality", required_argument, NULL, 'M'},                   \
+	    {"name", required_argument, NULL, 'n'},                           \
+	    {"name-subst", required_argument, NULL, 'N'},                     \
+	    {"sex", required_argument, NULL, 's'},                            \
+	    {"birth", required_argument, NULL, 'b'},                          \
+	    {"address", required_argument, NULL, 'a'},                        \
+	    {"address-subst", required_argument, NULL, 'A'},                  \
+	{                                                                     \
+		"card-expiry", required_argument, NULL, 'e'                   \
+	}
+
+/* Applies one of CLI_FACT_OPTIONS: 0 done, 1 not one of them, <0 error. */
+int cli_fact_option(struct jpki_issue_request *req, int *have_expiry, int c,
+		    const char *arg);
+/* Checks what every request needs and fills the default card expiry;
+ * returns 0 or an exit code. */
+int cli_fact_finish(struct jpki_issue_request *req, int have_expiry);
+
 int cli_ca(struct cli *cli, int argc, char **argv);
+int cli_card(struct cli *cli, int argc, char **argv);
+int cli_reader(struct cli *cli, int argc, char **argv);
 int cli_serve(struct cli *cli, int argc, char **argv);
 
 #endif

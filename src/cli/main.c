@@ -26,6 +26,8 @@ static void usage(FILE *f)
 	      "  ca      the certification authority (init, issue, renew,\n"
 	      "          revoke, hold, release, status, list, links, crl,\n"
 	      "          show, cert); 'jpki ca --help' for details\n"
+	      "  card    virtual IC cards (new, serve, inspect, issue)\n"
+	      "  reader  PC/SC card readers (list)\n"
 	      "  serve   run the HTTP services: repository (CA certificates,\n"
 	      "          CRLs) and OCSP\n"
 	      "  version print the version\n"
@@ -208,6 +210,10 @@ int main(int argc, char **argv)
 
 	if (strcmp(argv[optind], "ca") == 0)
 		rc = cli_ca(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "card") == 0)
+		rc = cli_card(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "reader") == 0)
+		rc = cli_reader(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "serve") == 0)
 		rc = cli_serve(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "version") == 0) {
