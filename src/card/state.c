@@ -513,6 +513,8 @@ int jpki_card_create(const char *path, enum jpki_card_kind kind,
 		card->pins[i].max = (uint8_t)jpki_card_pin_max_tries(
 			kind, (enum jpki_card_pin)i);
 		card->pins[i].present = card->pins[i].max > 0;
+		/* full from the start; unusable until the window sets it */
+		card->pins[i].tries = card->pins[i].max;
 	}
 	token_info(&card->files[FILE_TOKEN_INFO], card->serial);
 	if ((buf = malloc(MAX_CARD_FILE)) == NULL) {
