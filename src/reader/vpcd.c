@@ -52,6 +52,11 @@ static int full_read(int fd, uint8_t *p, size_t n,
 		got = recv(fd, p, n, 0);
 		if (got < 0 && errno == EINTR)
 			continue;
+		/* vpcd writes a message's length and its body apart; without an
+		 * immediate ACK its Nagle waits out our delayed ACK (40 ms) on
+		 * every message. Linux clears QUICKACK by itself: set it again. */
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &(int){1},
+			   sizeof(int));
 		if (got <= 0)
 			return -1;
 		p += got;
