@@ -9,6 +9,7 @@ packages=(
 	libsqlite3-dev sqlite3
 	libmicrohttpd-dev
 	libjansson-dev
+	libcurl4-openssl-dev
 	libcmocka-dev
 	libpcsclite-dev pcscd vsmartcard-vpcd opensc
 	curl python3

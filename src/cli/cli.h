@@ -64,5 +64,8 @@ int cli_ca(struct cli *cli, int argc, char **argv);
 int cli_card(struct cli *cli, int argc, char **argv);
 int cli_reader(struct cli *cli, int argc, char **argv);
 int cli_serve(struct cli *cli, int argc, char **argv);
+int cli_cert(struct cli *cli, int argc, char **argv);
+int cli_pin(struct cli *cli, int argc, char **argv);
+int cli_sign(struct cli *cli, int argc, char **argv);
 
 #endif

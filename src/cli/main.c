@@ -28,6 +28,10 @@ static void usage(FILE *f)
 	      "          show, cert); 'jpki ca --help' for details\n"
 	      "  card    virtual IC cards (new, serve, inspect, issue)\n"
 	      "  reader  PC/SC card readers (list)\n"
+	      "  cert    the certificates on your card (show)\n"
+	      "  pin     your card's PINs (status, change)\n"
+	      "  sign    sign a file with your card (CMS), optionally\n"
+	      "          encrypted for the agency\n"
 	      "  serve   run the HTTP services: repository (CA certificates,\n"
 	      "          CRLs) and OCSP\n"
 	      "  version print the version\n"
@@ -214,6 +218,12 @@ int main(int argc, char **argv)
 		rc = cli_card(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "reader") == 0)
 		rc = cli_reader(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "cert") == 0)
+		rc = cli_cert(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "pin") == 0)
+		rc = cli_pin(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "sign") == 0)
+		rc = cli_sign(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "serve") == 0)
 		rc = cli_serve(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "version") == 0) {

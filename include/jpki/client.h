@@ -1,0 +1,134 @@
+/*
+ * client: the resident's software (利用者クライアントソフト) over any reader —
+ * the certificates on the card and their status, the PINs' tries left and
+ * PIN change, signing with the card's key (CMS SignedData, optionally inside
+ * EnvelopedData for the receiving agency), and log-in with the
+ * authentication certificate. It speaks only the APDUs of SPEC section 5, so
+ * a real My Number card in a real reader works as the virtual one does.
+ */
+#ifndef JPKI_CLIENT_H
+#define JPKI_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/cms.h>
+#include <openssl/x509.h>
+
+#include "jpki/base.h"
+#include "jpki/card.h"
+#include "jpki/profile.h"
+#include "jpki/reader.h"
+
+/* ---- the card ------------------------------------------------------------ */
+
+/*
+ * Selects the JPKI AP and tells the card kind: a card without the
+ * authentication PIN file is a Juki card. JPKI_ERR_NOT_FOUND with a
+ * sentence for a card that is not a JPKI card.
+ */
+int jpki_client_open_card(enum jpki_card_kind *kind,
+                          struct jpki_reader *rd) JPKI_MUST_CHECK;
+
+/*
+ * The tries left of a PIN without spending one (VERIFY without data):
+ * *tries 0 when the PIN is locked, -1 when the card has no such PIN.
+ */
+int jpki_client_pin_tries(int *tries, struct jpki_reader *rd,
+                          enum jpki_card_pin pin) JPKI_MUST_CHECK;
+
+/*
+ * VERIFY of a PIN (upper-cased first, as the real client does). Wrong:
+ * JPKI_ERR_POLICY, "wrong PIN: n tries left"; locked (or locked by this
+ * try): JPKI_ERR_STATE, "... locked: only the municipality window can
+ * unlock it"; *tries (may be NULL) gets the tries left.
+ */
+int jpki_client_pin_verify(struct jpki_reader *rd, enum jpki_card_pin pin,
+                           const char *value, int *tries) JPKI_MUST_CHECK;
+
+/*
+ * Changes a PIN knowing the old one. The new PIN is upper-cased and checked
+ * against the rules of the card kind before anything is sent
+ * (JPKI_ERR_INVALID); then VERIFY of the old and CHANGE REFERENCE DATA.
+ */
+int jpki_client_pin_change(struct jpki_reader *rd, enum jpki_card_kind kind,
+                           enum jpki_card_pin pin, const char *old_pin,
+                           const char *new_pin) JPKI_MUST_CHECK;
+
+/* Upper-cases a PIN in place (ASCII letters only). */
+void jpki_client_pin_upcase(char *pin);
+
+/*
+ * Reads a certificate from the card: JPKI_EF_AUTH_CERT, JPKI_EF_SIGN_CERT
+ * (after its PIN), JPKI_EF_AUTH_CA, JPKI_EF_SIGN_CA. Caller frees *out.
+ */
+int jpki_client_read_cert(X509 **out, struct jpki_reader *rd,
+                          uint16_t fid) JPKI_MUST_CHECK;
+
+/*
+ * A key whose private operation is the card's COMPUTE SIGNATURE: the host
+ * hands the card a DigestInfo, the card pads and signs. `cert` gives the
+ * public half. The reader is borrowed and must outlive the key; the PIN must
+ * have been verified before a signature is asked for. Caller frees *out with
+ * EVP_PKEY_free().
+ */
+int jpki_client_card_key(EVP_PKEY **out, struct jpki_reader *rd,
+                         enum jpki_card_pin which, X509 *cert) JPKI_MUST_CHECK;
+
+/* ---- certificates for a person ------------------------------------------ */
+
+enum jpki_client_status {
+        JPKI_CLIENT_UNCHECKED = 0, /* the CA's OCSP could not be reached */
+        JPKI_CLIENT_VALID,
+        JPKI_CLIENT_REVOKED,
+        JPKI_CLIENT_EXPIRED,
+        JPKI_CLIENT_NOT_YET_VALID,
+        JPKI_CLIENT_UNKNOWN, /* the CA does not know it */
+};
+
+struct jpki_client_status_info {
+        enum jpki_client_status status;
+        time_t revoked_at;
+        int reason;       /* CRL reason code when revoked */
+        char detail[256]; /* why unchecked, for the person */
+};
+
+/*
+ * The certificate's status: expiry and validity from the clock, then the
+ * CA's OCSP (the responder named in the certificate, a nonce, the answer
+ * verified against `issuer`). An unreachable responder is no error:
+ * JPKI_CLIENT_UNCHECKED with the reason in detail.
+ */
+int jpki_client_cert_status(struct jpki_client_status_info *out, X509 *cert,
+                            X509 *issuer) JPKI_MUST_CHECK;
+
+/* "valid", "revoked on 2026-11-23 because ...", "expired on ...": one line
+ * for a person. */
+void jpki_client_status_text(char *buf, size_t size,
+                             const struct jpki_client_status_info *st,
+                             X509 *cert);
+
+/* The service's words for a CRL reason code ("the card was lost, stolen or
+ * broken", ...). */
+const char *jpki_client_reason_text(int reason);
+
+/* ---- signing ------------------------------------------------------------- */
+
+/*
+ * CMS SignedData (RFC 5652) over `data`: signed attributes built here,
+ * SHA-256, the signature made by `key` (the card's), the signer's
+ * certificate and `extra` certificates (its CA) included. `detached` leaves
+ * the content out. Caller frees *out.
+ */
+int jpki_client_cms_sign(CMS_ContentInfo **out, BIO *data, X509 *signer,
+                         EVP_PKEY *key, STACK_OF(X509) * extra,
+                         int detached) JPKI_MUST_CHECK;
+
+/*
+ * CMS EnvelopedData for the receiving agency: `signed` (its DER) encrypted
+ * with AES-256-CBC under a key wrapped for `recipient`. Caller frees *out.
+ */
+int jpki_client_cms_envelope(CMS_ContentInfo **out, CMS_ContentInfo *signed_,
+                             X509 *recipient) JPKI_MUST_CHECK;
+
+#endif
