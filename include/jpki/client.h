@@ -131,4 +131,29 @@ int jpki_client_cms_sign(CMS_ContentInfo **out, BIO *data, X509 *signer,
 int jpki_client_cms_envelope(CMS_ContentInfo **out, CMS_ContentInfo *signed_,
                              X509 *recipient) JPKI_MUST_CHECK;
 
+/* ---- log-in (docs/LOGIN.md) ---------------------------------------------- */
+
+/* The origin of an http(s) URL: scheme://host[:port], lower case, the
+ * port only when it is not the scheme's default. */
+int jpki_client_origin(char *out, size_t size, const char *url) JPKI_MUST_CHECK;
+
+struct jpki_client_login_result {
+        int accepted;
+        int http_status;
+        char account[128]; /* the relying party's stable id for the person */
+        char serial[64];   /* of the certificate it saw */
+        char message[512]; /* its reason when refused */
+};
+
+/*
+ * Logs in at the relying party whose log-in base is `url`: fetches a
+ * challenge, verifies the authentication PIN, has the card sign the
+ * challenge bound to the origin of `url`, sends the answer. 0 when the
+ * exchange happened (out->accepted tells the verdict); an error when it
+ * could not (unreachable, wrong PIN, locked card, ...).
+ */
+int jpki_client_login(struct jpki_client_login_result *out,
+                      struct jpki_reader *rd, const char *url,
+                      const char *pin) JPKI_MUST_CHECK;
+
 #endif

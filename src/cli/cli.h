@@ -67,5 +67,6 @@ int cli_serve(struct cli *cli, int argc, char **argv);
 int cli_cert(struct cli *cli, int argc, char **argv);
 int cli_pin(struct cli *cli, int argc, char **argv);
 int cli_sign(struct cli *cli, int argc, char **argv);
+int cli_login(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -704,3 +704,67 @@ int cli_sign(struct cli *cli, int argc, char **argv)
         }
         return sign_file(cli, argc, argv);
 }
+
+/* ---- login ----------------------------------------------------------------
+ */
+
+int cli_login(struct cli *cli, int argc, char **argv)
+{
+        static const struct option o[] = {CLIENT_OPTIONS, {NULL, 0, NULL, 0}};
+        struct jpki_client_login_result res;
+        struct common opt = {0};
+        struct session s = {0};
+        char pin[PIN_MAX + 2] = "";
+        int c, r, rc;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
+                if (c == 'h') {
+                        printf("usage: jpki login URL [--json] [--pin-file F] "
+                               "[--reader NAME | --card FILE]\n"
+                               "  log in at a relying party with the "
+                               "authentication certificate and its\n"
+                               "  4-digit PIN ($JPKI_PIN, --pin-file, or asked "
+                               "for); see docs/LOGIN.md\n");
+                        return CLI_OK;
+                }
+                if (common_option(&opt, c, optarg) != 0)
+                        return CLI_USAGE;
+        }
+        if (optind != argc - 1)
+                return cli_usage("usage: jpki login URL [--json]");
+        if ((r = session_open(&s, opt.reader, opt.card)) != 0)
+                return cli_fail(r, "card");
+        if (s.kind == JPKI_CARD_JUKI) {
+                session_close(&s);
+                return cli_fail(jpki_err_set(JPKI_ERR_NOT_FOUND,
+                                             "a Juki card has no "
+                                             "authentication certificate: "
+                                             "log-in needs a My Number card"),
+                                "login");
+        }
+        if ((r = read_pin(pin, opt.pin_file, "JPKI_PIN",
+                          "authentication PIN (利用者証明用パスワード, 4 "
+                          "digits)")) != 0 ||
+            (r = jpki_client_login(&res, s.rd, argv[optind], pin)) != 0) {
+                rc = cli_fail(r, "login");
+                goto out;
+        }
+        if (opt.json) {
+                cli_json_print(json_pack(
+                    "{s:b, s:i, s:s, s:s, s:s}", "accepted", res.accepted,
+                    "http_status", res.http_status, "account", res.account,
+                    "serial", res.serial, "message", res.message));
+        } else if (res.accepted) {
+                printf("logged in at %s as account %s (certificate %s)\n",
+                       argv[optind], res.account, res.serial);
+        } else {
+                fprintf(stderr, "jpki: login: refused by %s: %s\n",
+                        argv[optind], res.message);
+        }
+        rc = res.accepted ? CLI_OK : CLI_FAILED;
+out:
+        jpki_wipe(pin, sizeof(pin));
+        session_close(&s);
+        return rc;
+}

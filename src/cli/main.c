@@ -32,6 +32,7 @@ static void usage(FILE *f)
 	      "  pin     your card's PINs (status, change)\n"
 	      "  sign    sign a file with your card (CMS), optionally\n"
 	      "          encrypted for the agency\n"
+	      "  login   log in at a relying party with your card\n"
 	      "  serve   run the HTTP services: repository (CA certificates,\n"
 	      "          CRLs) and OCSP\n"
 	      "  version print the version\n"
@@ -222,6 +223,8 @@ int main(int argc, char **argv)
 		rc = cli_cert(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "pin") == 0)
 		rc = cli_pin(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "login") == 0)
+		rc = cli_login(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "sign") == 0)
 		rc = cli_sign(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "serve") == 0)
