@@ -28,14 +28,14 @@
  * sentence for a card that is not a JPKI card.
  */
 int jpki_client_open_card(enum jpki_card_kind *kind,
-                          struct jpki_reader *rd) JPKI_MUST_CHECK;
+			  struct jpki_reader *rd) JPKI_MUST_CHECK;
 
 /*
  * The tries left of a PIN without spending one (VERIFY without data):
  * *tries 0 when the PIN is locked, -1 when the card has no such PIN.
  */
 int jpki_client_pin_tries(int *tries, struct jpki_reader *rd,
-                          enum jpki_card_pin pin) JPKI_MUST_CHECK;
+			  enum jpki_card_pin pin) JPKI_MUST_CHECK;
 
 /*
  * VERIFY of a PIN (upper-cased first, as the real client does). Wrong:
@@ -44,7 +44,7 @@ int jpki_client_pin_tries(int *tries, struct jpki_reader *rd,
  * unlock it"; *tries (may be NULL) gets the tries left.
  */
 int jpki_client_pin_verify(struct jpki_reader *rd, enum jpki_card_pin pin,
-                           const char *value, int *tries) JPKI_MUST_CHECK;
+			   const char *value, int *tries) JPKI_MUST_CHECK;
 
 /*
  * Changes a PIN knowing the old one. The new PIN is upper-cased and checked
@@ -52,8 +52,8 @@ int jpki_client_pin_verify(struct jpki_reader *rd, enum jpki_card_pin pin,
  * (JPKI_ERR_INVALID); then VERIFY of the old and CHANGE REFERENCE DATA.
  */
 int jpki_client_pin_change(struct jpki_reader *rd, enum jpki_card_kind kind,
-                           enum jpki_card_pin pin, const char *old_pin,
-                           const char *new_pin) JPKI_MUST_CHECK;
+			   enum jpki_card_pin pin, const char *old_pin,
+			   const char *new_pin) JPKI_MUST_CHECK;
 
 /* Upper-cases a PIN in place (ASCII letters only). */
 void jpki_client_pin_upcase(char *pin);
@@ -63,7 +63,7 @@ void jpki_client_pin_upcase(char *pin);
  * (after its PIN), JPKI_EF_AUTH_CA, JPKI_EF_SIGN_CA. Caller frees *out.
  */
 int jpki_client_read_cert(X509 **out, struct jpki_reader *rd,
-                          uint16_t fid) JPKI_MUST_CHECK;
+			  uint16_t fid) JPKI_MUST_CHECK;
 
 /*
  * A key whose private operation is the card's COMPUTE SIGNATURE: the host
@@ -73,24 +73,24 @@ int jpki_client_read_cert(X509 **out, struct jpki_reader *rd,
  * EVP_PKEY_free().
  */
 int jpki_client_card_key(EVP_PKEY **out, struct jpki_reader *rd,
-                         enum jpki_card_pin which, X509 *cert) JPKI_MUST_CHECK;
+			 enum jpki_card_pin which, X509 *cert) JPKI_MUST_CHECK;
 
 /* ---- certificates for a person ------------------------------------------ */
 
 enum jpki_client_status {
-        JPKI_CLIENT_UNCHECKED = 0, /* the CA's OCSP could not be reached */
-        JPKI_CLIENT_VALID,
-        JPKI_CLIENT_REVOKED,
-        JPKI_CLIENT_EXPIRED,
-        JPKI_CLIENT_NOT_YET_VALID,
-        JPKI_CLIENT_UNKNOWN, /* the CA does not know it */
+	JPKI_CLIENT_UNCHECKED = 0, /* the CA's OCSP could not be reached */
+	JPKI_CLIENT_VALID,
+	JPKI_CLIENT_REVOKED,
+	JPKI_CLIENT_EXPIRED,
+	JPKI_CLIENT_NOT_YET_VALID,
+	JPKI_CLIENT_UNKNOWN, /* the CA does not know it */
 };
 
 struct jpki_client_status_info {
-        enum jpki_client_status status;
-        time_t revoked_at;
-        int reason;       /* CRL reason code when revoked */
-        char detail[256]; /* why unchecked, for the person */
+	enum jpki_client_status status;
+	time_t revoked_at;
+	int reason;       /* CRL reason code when revoked */
+	char detail[256]; /* why unchecked, for the person */
 };
 
 /*
@@ -100,13 +100,13 @@ struct jpki_client_status_info {
  * JPKI_CLIENT_UNCHECKED with the reason in detail.
  */
 int jpki_client_cert_status(struct jpki_client_status_info *out, X509 *cert,
-                            X509 *issuer) JPKI_MUST_CHECK;
+			    X509 *issuer) JPKI_MUST_CHECK;
 
 /* "valid", "revoked on 2026-11-23 because ...", "expired on ...": one line
  * for a person. */
 void jpki_client_status_text(char *buf, size_t size,
-                             const struct jpki_client_status_info *st,
-                             X509 *cert);
+			     const struct jpki_client_status_info *st,
+			     X509 *cert);
 
 /* The service's words for a CRL reason code ("the card was lost, stolen or
  * broken", ...). */
@@ -121,15 +121,15 @@ const char *jpki_client_reason_text(int reason);
  * the content out. Caller frees *out.
  */
 int jpki_client_cms_sign(CMS_ContentInfo **out, BIO *data, X509 *signer,
-                         EVP_PKEY *key, STACK_OF(X509) * extra,
-                         int detached) JPKI_MUST_CHECK;
+			 EVP_PKEY *key, STACK_OF(X509) * extra,
+			 int detached) JPKI_MUST_CHECK;
 
 /*
  * CMS EnvelopedData for the receiving agency: `signed` (its DER) encrypted
  * with AES-256-CBC under a key wrapped for `recipient`. Caller frees *out.
  */
 int jpki_client_cms_envelope(CMS_ContentInfo **out, CMS_ContentInfo *signed_,
-                             X509 *recipient) JPKI_MUST_CHECK;
+			     X509 *recipient) JPKI_MUST_CHECK;
 
 /* ---- log-in (docs/LOGIN.md) ---------------------------------------------- */
 
@@ -138,11 +138,11 @@ int jpki_client_cms_envelope(CMS_ContentInfo **out, CMS_ContentInfo *signed_,
 int jpki_client_origin(char *out, size_t size, const char *url) JPKI_MUST_CHECK;
 
 struct jpki_client_login_result {
-        int accepted;
-        int http_status;
-        char account[128]; /* the relying party's stable id for the person */
-        char serial[64];   /* of the certificate it saw */
-        char message[512]; /* its reason when refused */
+	int accepted;
+	int http_status;
+	char account[128]; /* the relying party's stable id for the person */
+	char serial[64];   /* of the certificate it saw */
+	char message[512]; /* its reason when refused */
 };
 
 /*
@@ -153,7 +153,7 @@ struct jpki_client_login_result {
  * could not (unreachable, wrong PIN, locked card, ...).
  */
 int jpki_client_login(struct jpki_client_login_result *out,
-                      struct jpki_reader *rd, const char *url,
-                      const char *pin) JPKI_MUST_CHECK;
+		      struct jpki_reader *rd, const char *url,
+		      const char *pin) JPKI_MUST_CHECK;
 
 #endif

@@ -35,11 +35,11 @@ void jpki_reader_names_free(char **names, size_t n);
  * JPKI_ERR_STATE: several cards, name one).
  */
 int jpki_reader_pcsc(struct jpki_reader **out,
-                     const char *name) JPKI_MUST_CHECK;
+		     const char *name) JPKI_MUST_CHECK;
 
 /* A connection to a card in this process (borrowed; must outlive it). */
 int jpki_reader_local(struct jpki_reader **out,
-                      struct jpki_card *card) JPKI_MUST_CHECK;
+		      struct jpki_card *card) JPKI_MUST_CHECK;
 
 void jpki_reader_free(struct jpki_reader *rd);
 
@@ -52,16 +52,16 @@ const char *jpki_reader_name(const struct jpki_reader *rd);
  * removed, reader gone) are errors; any status word is a success here.
  */
 int jpki_reader_transmit(struct jpki_reader *rd, const uint8_t *apdu,
-                         size_t apdu_len, uint8_t *resp, size_t *resp_len,
-                         uint16_t *sw) JPKI_MUST_CHECK;
+			 size_t apdu_len, uint8_t *resp, size_t *resp_len,
+			 uint16_t *sw) JPKI_MUST_CHECK;
 
 /*
  * Sends one APDU and wants 90 00: any other status word is JPKI_ERR_STATE
  * with a sentence naming `what`. resp may be NULL when no data is wanted.
  */
 int jpki_reader_command(struct jpki_reader *rd, const uint8_t *apdu, size_t len,
-                        uint8_t *resp, size_t *resp_len,
-                        const char *what) JPKI_MUST_CHECK;
+			uint8_t *resp, size_t *resp_len,
+			const char *what) JPKI_MUST_CHECK;
 
 /* The JPKI AP commands every host sends (SPEC section 5). */
 
@@ -78,14 +78,14 @@ int jpki_reader_select_ef(struct jpki_reader *rd, uint16_t fid) JPKI_MUST_CHECK;
  * when the file holds no certificate.
  */
 int jpki_reader_read_der(uint8_t **out, size_t *out_len, struct jpki_reader *rd,
-                         uint16_t fid) JPKI_MUST_CHECK;
+			 uint16_t fid) JPKI_MUST_CHECK;
 
 /* Calls `fn` with every APDU exchanged on the wire (tests record them). */
 typedef void (*jpki_reader_trace_fn)(void *ctx, const uint8_t *cmd,
-                                     size_t cmd_len, const uint8_t *rsp,
-                                     size_t rsp_len);
+				     size_t cmd_len, const uint8_t *rsp,
+				     size_t rsp_len);
 void jpki_reader_trace(struct jpki_reader *rd, jpki_reader_trace_fn fn,
-                       void *ctx);
+		       void *ctx);
 
 /*
  * Attaches `card` to pcscd through vpcd listening at host:port (vpcd's
@@ -94,7 +94,7 @@ void jpki_reader_trace(struct jpki_reader *rd, jpki_reader_trace_fn fn,
  * when stopped.
  */
 int jpki_reader_vpcd_serve(struct jpki_card *card, const char *host,
-                           uint16_t port,
-                           volatile sig_atomic_t *stop) JPKI_MUST_CHECK;
+			   uint16_t port,
+			   volatile sig_atomic_t *stop) JPKI_MUST_CHECK;
 
 #endif

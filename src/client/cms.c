@@ -9,58 +9,58 @@
 #include "jpki/client.h"
 
 int jpki_client_cms_sign(CMS_ContentInfo **out, BIO *data, X509 *signer,
-                         EVP_PKEY *key, STACK_OF(X509) * extra, int detached)
+			 EVP_PKEY *key, STACK_OF(X509) * extra, int detached)
 {
-        unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
-        CMS_ContentInfo *cms = NULL;
+	unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
+	CMS_ContentInfo *cms = NULL;
 
-        *out = NULL;
-        jpki_err_clear();
-        if (detached)
-                flags |= CMS_DETACHED;
-        if ((cms = CMS_sign(NULL, NULL, extra, NULL, flags)) == NULL ||
-            CMS_add1_signer(cms, signer, key, EVP_sha256(), flags) == NULL)
-                goto fail;
-        /* the card signs here, once, inside CMS_final */
-        if (!CMS_final(cms, data, NULL, flags))
-                goto fail;
-        *out = cms;
-        return 0;
+	*out = NULL;
+	jpki_err_clear();
+	if (detached)
+		flags |= CMS_DETACHED;
+	if ((cms = CMS_sign(NULL, NULL, extra, NULL, flags)) == NULL ||
+	    CMS_add1_signer(cms, signer, key, EVP_sha256(), flags) == NULL)
+		goto fail;
+	/* the card signs here, once, inside CMS_final */
+	if (!CMS_final(cms, data, NULL, flags))
+		goto fail;
+	*out = cms;
+	return 0;
 fail:
-        CMS_ContentInfo_free(cms);
-        ERR_clear_error();
-        if (jpki_err_detail()[0] != '\0')
-                return JPKI_ERR_CRYPTO;
-        return jpki_err_set(JPKI_ERR_CRYPTO,
-                            "cannot build the signed data (does the key "
-                            "belong to the certificate?)");
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	if (jpki_err_detail()[0] != '\0')
+		return JPKI_ERR_CRYPTO;
+	return jpki_err_set(JPKI_ERR_CRYPTO,
+			    "cannot build the signed data (does the key "
+			    "belong to the certificate?)");
 }
 
 int jpki_client_cms_envelope(CMS_ContentInfo **out, CMS_ContentInfo *signed_,
-                             X509 *recipient)
+			     X509 *recipient)
 {
-        STACK_OF(X509) *to = sk_X509_new_null();
-        unsigned char *der = NULL;
-        BIO *in = NULL;
-        int n;
+	STACK_OF(X509) *to = sk_X509_new_null();
+	unsigned char *der = NULL;
+	BIO *in = NULL;
+	int n;
 
-        *out = NULL;
-        if (to == NULL || !sk_X509_push(to, recipient) ||
-            (n = i2d_CMS_ContentInfo(signed_, &der)) <= 0 ||
-            (in = BIO_new_mem_buf(der, n)) == NULL ||
-            (*out = CMS_encrypt(to, in, EVP_aes_256_cbc(), CMS_BINARY)) ==
-                NULL) {
-                ERR_clear_error();
-                sk_X509_free(to);
-                BIO_free(in);
-                OPENSSL_free(der);
-                return jpki_err_set(JPKI_ERR_CRYPTO,
-                                    "cannot encrypt for the agency (is its "
-                                    "certificate an RSA encryption "
-                                    "certificate?)");
-        }
-        sk_X509_free(to);
-        BIO_free(in);
-        OPENSSL_free(der);
-        return 0;
+	*out = NULL;
+	if (to == NULL || !sk_X509_push(to, recipient) ||
+	    (n = i2d_CMS_ContentInfo(signed_, &der)) <= 0 ||
+	    (in = BIO_new_mem_buf(der, n)) == NULL ||
+	    (*out = CMS_encrypt(to, in, EVP_aes_256_cbc(), CMS_BINARY)) ==
+		NULL) {
+		ERR_clear_error();
+		sk_X509_free(to);
+		BIO_free(in);
+		OPENSSL_free(der);
+		return jpki_err_set(JPKI_ERR_CRYPTO,
+				    "cannot encrypt for the agency (is its "
+				    "certificate an RSA encryption "
+				    "certificate?)");
+	}
+	sk_X509_free(to);
+	BIO_free(in);
+	OPENSSL_free(der);
+	return 0;
 }

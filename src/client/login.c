@@ -5,6 +5,7 @@
  * the server suggests), and the answer sent back with the certificate.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -12,223 +13,174 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "client/client_internal.h"
 #include "jpki/client.h"
 
 #define LOGIN_BODY_MAX (64 * 1024)
 #define LOGIN_TIMEOUT_MS 10000L
 
-struct body {
-        char buf[LOGIN_BODY_MAX + 1];
-        size_t len;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-        struct body *b = ctx;
-        size_t len = size * n;
-
-        if (len > LOGIN_BODY_MAX - b->len)
-                return 0;
-        memcpy(b->buf + b->len, p, len);
-        b->len += len;
-        b->buf[b->len] = '\0';
-        return len;
-}
-
 /* scheme://host[:port] of url, the port only when not the default. */
 int jpki_client_origin(char *out, size_t size, const char *url)
 {
-        CURLU *u = curl_url();
-        char *scheme = NULL, *host = NULL, *port = NULL;
-        int r = 0;
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	int r = 0;
 
-        if (u == NULL)
-                return JPKI_ERR_NOMEM;
-        if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-            curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-            (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-                r = jpki_err_set(JPKI_ERR_INVALID,
-                                 "'%s' is not an http:// or https:// URL", url);
-                goto out;
-        }
-        for (char *h = host; *h; h++)
-                if (*h >= 'A' && *h <= 'Z')
-                        *h = (char)(*h - 'A' + 'a');
-        /* CURLUPART_PORT without CURLU_DEFAULT_PORT: only an explicit one */
-        if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
-                port = NULL;
-        if ((port != NULL &&
-             ((strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0) ||
-              (strcmp(scheme, "https") == 0 && strcmp(port, "443") == 0)))) {
-                curl_free(port);
-                port = NULL;
-        }
-        if ((size_t)snprintf(out, size, "%s://%s%s%s", scheme, host,
-                             port ? ":" : "", port ? port : "") >= size)
-                r = jpki_err_set(JPKI_ERR_INVALID, "the URL is too long");
+	if (u == NULL)
+		return JPKI_ERR_NOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+		r = jpki_err_set(JPKI_ERR_INVALID,
+				 "'%s' is not an http:// or https:// URL", url);
+		goto out;
+	}
+	for (char *h = host; *h; h++)
+		if (*h >= 'A' && *h <= 'Z')
+			*h = (char)(*h - 'A' + 'a');
+	/* CURLUPART_PORT without CURLU_DEFAULT_PORT: only an explicit one */
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		port = NULL;
+	if ((port != NULL &&
+	     ((strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0) ||
+	      (strcmp(scheme, "https") == 0 && strcmp(port, "443") == 0)))) {
+		curl_free(port);
+		port = NULL;
+	}
+	if ((size_t)snprintf(out, size, "%s://%s%s%s", scheme, host,
+			     port ? ":" : "", port ? port : "") >= size)
+		r = jpki_err_set(JPKI_ERR_INVALID, "the URL is too long");
 out:
-        curl_free(scheme);
-        curl_free(host);
-        curl_free(port);
-        curl_url_cleanup(u);
-        return r;
-}
-
-/* One HTTP exchange; post NULL for GET. *code gets the HTTP status. */
-static int http(struct body *b, long *code, const char *url, const char *post)
-{
-        struct curl_slist *hdr = NULL;
-        CURL *c = curl_easy_init();
-        char err[CURL_ERROR_SIZE] = "";
-        CURLcode rc;
-
-        b->len = 0;
-        b->buf[0] = '\0';
-        *code = 0;
-        if (c == NULL)
-                return JPKI_ERR_NOMEM;
-        hdr = curl_slist_append(hdr, "Accept: application/json");
-        if (post != NULL) {
-                hdr = curl_slist_append(hdr, "Content-Type: application/json");
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
-        }
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, LOGIN_TIMEOUT_MS);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-        rc = curl_easy_perform(c);
-        if (rc == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
-        curl_slist_free_all(hdr);
-        curl_easy_cleanup(c);
-        if (rc != CURLE_OK)
-                return jpki_err_set(JPKI_ERR_IO, "cannot reach %s: %s", url,
-                                    err[0] ? err : curl_easy_strerror(rc));
-        return 0;
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return r;
 }
 
 static char *b64(const unsigned char *p, size_t n)
 {
-        char *out = OPENSSL_malloc(4 * ((n + 2) / 3) + 1);
+	char *out = OPENSSL_malloc(4 * ((n + 2) / 3) + 1);
 
-        if (out != NULL)
-                EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-        return out;
+	if (out != NULL)
+		EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+	return out;
 }
 
 /* The card's signature over the LOGIN.md text. */
 static int sign_text(unsigned char sig[512], size_t *sig_len, EVP_PKEY *key,
-                     const char *text)
+		     const char *text)
 {
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        int ok;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok;
 
-        *sig_len = 512;
-        ok = md != NULL &&
-             EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-             EVP_DigestSign(md, sig, sig_len, (const unsigned char *)text,
-                            strlen(text)) == 1;
-        EVP_MD_CTX_free(md);
-        if (!ok) {
-                ERR_clear_error();
-                if (jpki_err_detail()[0] == '\0')
-                        jpki_err_set(JPKI_ERR_CRYPTO,
-                                     "the card did not sign the challenge");
-                return JPKI_ERR_CRYPTO;
-        }
-        return 0;
+	*sig_len = 512;
+	ok = md != NULL &&
+	     EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+	     EVP_DigestSign(md, sig, sig_len, (const unsigned char *)text,
+			    strlen(text)) == 1;
+	EVP_MD_CTX_free(md);
+	if (!ok) {
+		ERR_clear_error();
+		if (jpki_err_detail()[0] == '\0')
+			jpki_err_set(JPKI_ERR_CRYPTO,
+				     "the card did not sign the challenge");
+		return JPKI_ERR_CRYPTO;
+	}
+	return 0;
 }
 
 int jpki_client_login(struct jpki_client_login_result *out,
-                      struct jpki_reader *rd, const char *url, const char *pin)
+		      struct jpki_reader *rd, const char *url, const char *pin)
 {
-        static struct body b;
-        char origin[1024], text[1200], endpoint[JPKI_MAX_URL];
-        unsigned char sig[512], *der = NULL;
-        size_t sig_len, base = strlen(url);
-        const char *challenge;
-        char *cert64 = NULL, *sig64 = NULL, *post = NULL;
-        json_t *j = NULL, *answer = NULL;
-        X509 *cert = NULL;
-        EVP_PKEY *key = NULL;
-        int r, der_len;
-        long code;
+	struct client_body b = {NULL, LOGIN_BODY_MAX, 0};
+	char origin[1024], text[1200], endpoint[JPKI_MAX_URL];
+	unsigned char sig[512], *der = NULL;
+	size_t sig_len, base = strlen(url);
+	const char *challenge;
+	char *cert64 = NULL, *sig64 = NULL, *post = NULL;
+	json_t *j = NULL, *answer = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	int r, der_len;
+	long code;
 
-        memset(out, 0, sizeof(*out));
-        jpki_err_clear();
-        while (base > 0 && url[base - 1] == '/')
-                base--;
-        if (base + sizeof("/challenge") > sizeof(endpoint))
-                return jpki_err_set(JPKI_ERR_INVALID, "the URL is too long");
-        if ((r = jpki_client_origin(origin, sizeof(origin), url)) != 0)
-                return r;
-        snprintf(endpoint, sizeof(endpoint), "%.*s/challenge", (int)base, url);
-        if ((r = http(&b, &code, endpoint, NULL)) != 0)
-                return r;
-        if (code != 200 || (j = json_loads(b.buf, 0, NULL)) == NULL ||
-            (challenge = json_string_value(json_object_get(j, "challenge"))) ==
-                NULL ||
-            strlen(challenge) > 128 || strchr(challenge, '\n') != NULL) {
-                r = jpki_err_set(JPKI_ERR_PARSE,
-                                 "%s gave no log-in challenge (HTTP %ld): is "
-                                 "it a JPKI log-in URL?",
-                                 endpoint, code);
-                goto out;
-        }
-        snprintf(text, sizeof(text), "JPKI-LOGIN-1\n%s\n%s", origin, challenge);
-        /* the PIN first: a wrong one must cost no more than one try */
-        if ((r = jpki_client_pin_verify(rd, JPKI_PIN_AUTH, pin, NULL)) != 0 ||
-            (r = jpki_client_read_cert(&cert, rd, JPKI_EF_AUTH_CERT)) != 0 ||
-            (r = jpki_client_card_key(&key, rd, JPKI_PIN_AUTH, cert)) != 0 ||
-            (r = sign_text(sig, &sig_len, key, text)) != 0)
-                goto out;
-        if ((der_len = i2d_X509(cert, &der)) <= 0 ||
-            (cert64 = b64(der, (size_t)der_len)) == NULL ||
-            (sig64 = b64(sig, sig_len)) == NULL ||
-            (answer = json_pack("{s:s, s:s, s:s, s:s}", "challenge", challenge,
-                                "origin", origin, "certificate", cert64,
-                                "signature", sig64)) == NULL ||
-            (post = json_dumps(answer, JSON_COMPACT)) == NULL) {
-                r = JPKI_ERR_NOMEM;
-                goto out;
-        }
-        snprintf(endpoint, sizeof(endpoint), "%.*s/response", (int)base, url);
-        if ((r = http(&b, &code, endpoint, post)) != 0)
-                goto out;
-        json_decref(j);
-        j = json_loads(b.buf, 0, NULL);
-        out->http_status = (int)code;
-        out->accepted = code == 200 &&
-                        json_is_string(json_object_get(j, "result")) &&
-                        strcmp(json_string_value(json_object_get(j, "result")),
-                               "accepted") == 0;
-        snprintf(out->account, sizeof(out->account), "%s",
-                 json_string_value(json_object_get(j, "account"))
-                     ? json_string_value(json_object_get(j, "account"))
-                     : "");
-        snprintf(out->serial, sizeof(out->serial), "%s",
-                 json_string_value(json_object_get(j, "serial"))
-                     ? json_string_value(json_object_get(j, "serial"))
-                     : "");
-        snprintf(out->message, sizeof(out->message), "%s",
-                 json_string_value(json_object_get(j, "error"))
-                     ? json_string_value(json_object_get(j, "error"))
-                 : out->accepted ? "accepted"
-                                 : "refused without a reason");
-        r = 0;
+	memset(out, 0, sizeof(*out));
+	jpki_err_clear();
+	while (base > 0 && url[base - 1] == '/')
+		base--;
+	if (base + sizeof("/challenge") > sizeof(endpoint))
+		return jpki_err_set(JPKI_ERR_INVALID, "the URL is too long");
+	if ((r = jpki_client_origin(origin, sizeof(origin), url)) != 0)
+		return r;
+	if ((b.buf = malloc(LOGIN_BODY_MAX + 1)) == NULL)
+		return JPKI_ERR_NOMEM;
+	snprintf(endpoint, sizeof(endpoint), "%.*s/challenge", (int)base, url);
+	if ((r = client_http(&b, &code, endpoint, NULL, NULL, 0,
+			     LOGIN_TIMEOUT_MS)) != 0)
+		goto out;
+	if (code != 200 || (j = json_loads(b.buf, 0, NULL)) == NULL ||
+	    (challenge = json_string_value(json_object_get(j, "challenge"))) ==
+		NULL ||
+	    strlen(challenge) > 128 || strchr(challenge, '\n') != NULL) {
+		r = jpki_err_set(JPKI_ERR_PARSE,
+				 "%s gave no log-in challenge (HTTP %ld): is "
+				 "it a JPKI log-in URL?",
+				 endpoint, code);
+		goto out;
+	}
+	snprintf(text, sizeof(text), "JPKI-LOGIN-1\n%s\n%s", origin, challenge);
+	/* the PIN first: a wrong one must cost no more than one try */
+	if ((r = jpki_client_pin_verify(rd, JPKI_PIN_AUTH, pin, NULL)) != 0 ||
+	    (r = jpki_client_read_cert(&cert, rd, JPKI_EF_AUTH_CERT)) != 0 ||
+	    (r = jpki_client_card_key(&key, rd, JPKI_PIN_AUTH, cert)) != 0 ||
+	    (r = sign_text(sig, &sig_len, key, text)) != 0)
+		goto out;
+	if ((der_len = i2d_X509(cert, &der)) <= 0 ||
+	    (cert64 = b64(der, (size_t)der_len)) == NULL ||
+	    (sig64 = b64(sig, sig_len)) == NULL ||
+	    (answer = json_pack("{s:s, s:s, s:s, s:s}", "challenge", challenge,
+				"origin", origin, "certificate", cert64,
+				"signature", sig64)) == NULL ||
+	    (post = json_dumps(answer, JSON_COMPACT)) == NULL) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(endpoint, sizeof(endpoint), "%.*s/response", (int)base, url);
+	if ((r = client_http(&b, &code, endpoint, "application/json", post,
+			     strlen(post), LOGIN_TIMEOUT_MS)) != 0)
+		goto out;
+	json_decref(j);
+	j = json_loads(b.buf, 0, NULL);
+	out->http_status = (int)code;
+	out->accepted = code == 200 &&
+			json_is_string(json_object_get(j, "result")) &&
+			strcmp(json_string_value(json_object_get(j, "result")),
+			       "accepted") == 0;
+	snprintf(out->account, sizeof(out->account), "%s",
+		 json_string_value(json_object_get(j, "account"))
+		     ? json_string_value(json_object_get(j, "account"))
+		     : "");
+	snprintf(out->serial, sizeof(out->serial), "%s",
+		 json_string_value(json_object_get(j, "serial"))
+		     ? json_string_value(json_object_get(j, "serial"))
+		     : "");
+	snprintf(out->message, sizeof(out->message), "%s",
+		 json_string_value(json_object_get(j, "error"))
+		     ? json_string_value(json_object_get(j, "error"))
+		 : out->accepted ? "accepted"
+				 : "refused without a reason");
+	r = 0;
 out:
-        OPENSSL_free(der);
-        OPENSSL_free(cert64);
-        OPENSSL_free(sig64);
-        free(post);
-        json_decref(j);
-        json_decref(answer);
-        EVP_PKEY_free(key);
-        X509_free(cert);
-        return r;
+	free(b.buf);
+	OPENSSL_free(der);
+	OPENSSL_free(cert64);
+	OPENSSL_free(sig64);
+	free(post);
+	json_decref(j);
+	json_decref(answer);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return r;
 }

@@ -20,451 +20,451 @@
 
 /* Every command APDU seen on the wire, as hex. */
 struct trace {
-        char cmd[64][600];
-        size_t n;
+	char cmd[64][600];
+	size_t n;
 };
 
 static void on_apdu(void *ctx, const uint8_t *cmd, size_t cmd_len,
-                    const uint8_t *rsp, size_t rsp_len)
+		    const uint8_t *rsp, size_t rsp_len)
 {
-        struct trace *t = ctx;
+	struct trace *t = ctx;
 
-        if (t->n < 64) {
-                char *p = t->cmd[t->n++];
+	if (t->n < 64) {
+		char *p = t->cmd[t->n++];
 
-                for (size_t i = 0; i < cmd_len && i < 299; i++)
-                        p += sprintf(p, "%02X", cmd[i]);
-        }
+		for (size_t i = 0; i < cmd_len && i < 299; i++)
+			p += sprintf(p, "%02X", cmd[i]);
+	}
 }
 
 struct env {
-        struct card_fixture *f;
-        struct jpki_card *card;
-        struct jpki_reader *rd;
-        struct trace trace;
+	struct card_fixture *f;
+	struct jpki_card *card;
+	struct jpki_reader *rd;
+	struct trace trace;
 };
 
 static struct env *open_env(void **state)
 {
-        struct env *e = calloc(1, sizeof(*e));
-        enum jpki_card_kind kind;
+	struct env *e = calloc(1, sizeof(*e));
+	enum jpki_card_kind kind;
 
-        e->f = *state;
-        e->card = cf_card(e->f);
-        assert_int_equal(jpki_reader_local(&e->rd, e->card), 0);
-        jpki_reader_trace(e->rd, on_apdu, &e->trace);
-        assert_int_equal(jpki_client_open_card(&kind, e->rd), 0);
-        e->trace.n = 0;
-        return e;
+	e->f = *state;
+	e->card = cf_card(e->f);
+	assert_int_equal(jpki_reader_local(&e->rd, e->card), 0);
+	jpki_reader_trace(e->rd, on_apdu, &e->trace);
+	assert_int_equal(jpki_client_open_card(&kind, e->rd), 0);
+	e->trace.n = 0;
+	return e;
 }
 
 static void close_env(struct env *e)
 {
-        jpki_reader_free(e->rd);
-        jpki_card_free(e->card);
-        free(e);
+	jpki_reader_free(e->rd);
+	jpki_card_free(e->card);
+	free(e);
 }
 
 /* Is this command one of the host commands SPEC section 5 lists? */
 static int is_spec_apdu(const char *hex)
 {
-        static const char *const efs[] = {"000A", "0001", "000B",
-                                          "0002", "0006", "0017",
-                                          "0018", "001A", "001B"};
-        size_t len = strlen(hex);
+	static const char *const efs[] = {"000A", "0001", "000B",
+					  "0002", "0006", "0017",
+					  "0018", "001A", "001B"};
+	size_t len = strlen(hex);
 
-        if (strcmp(hex, "00A4040C0AD392F000260100000001") == 0)
-                return 1; /* SELECT of the JPKI AP */
-        if (len == 14 && strncmp(hex, "00A4020C02", 10) == 0) {
-                for (size_t i = 0; i < sizeof(efs) / sizeof(efs[0]); i++)
-                        if (strcmp(hex + 10, efs[i]) == 0)
-                                return 1;
-                return 0;
-        }
-        if (len == 10 && strncmp(hex, "00B0", 4) == 0)
-                return 1; /* READ BINARY offset Le */
-        if (strcmp(hex, "00200080") == 0)
-                return 1; /* VERIFY without data: tries left */
-        if (strncmp(hex, "00200080", 8) == 0 ||
-            strncmp(hex, "00240180", 8) == 0)
-                return 1; /* VERIFY / CHANGE REFERENCE DATA with a PIN */
-        if (strncmp(hex, "802A0080", 8) == 0 &&
-            strcmp(hex + len - 2, "00") == 0)
-                return 1; /* COMPUTE SIGNATURE DigestInfo Le */
-        return 0;
+	if (strcmp(hex, "00A4040C0AD392F000260100000001") == 0)
+		return 1; /* SELECT of the JPKI AP */
+	if (len == 14 && strncmp(hex, "00A4020C02", 10) == 0) {
+		for (size_t i = 0; i < sizeof(efs) / sizeof(efs[0]); i++)
+			if (strcmp(hex + 10, efs[i]) == 0)
+				return 1;
+		return 0;
+	}
+	if (len == 10 && strncmp(hex, "00B0", 4) == 0)
+		return 1; /* READ BINARY offset Le */
+	if (strcmp(hex, "00200080") == 0)
+		return 1; /* VERIFY without data: tries left */
+	if (strncmp(hex, "00200080", 8) == 0 ||
+	    strncmp(hex, "00240180", 8) == 0)
+		return 1; /* VERIFY / CHANGE REFERENCE DATA with a PIN */
+	if (strncmp(hex, "802A0080", 8) == 0 &&
+	    strcmp(hex + len - 2, "00") == 0)
+		return 1; /* COMPUTE SIGNATURE DigestInfo Le */
+	return 0;
 }
 
 static void assert_all_spec(const struct trace *t)
 {
-        for (size_t i = 0; i < t->n; i++) {
-                if (!is_spec_apdu(t->cmd[i]))
-                        fail_msg("APDU %zu is not of SPEC section 5: %s", i,
-                                 t->cmd[i]);
-        }
+	for (size_t i = 0; i < t->n; i++) {
+		if (!is_spec_apdu(t->cmd[i]))
+			fail_msg("APDU %zu is not of SPEC section 5: %s", i,
+				 t->cmd[i]);
+	}
 }
 
 static void test_apdus_of_the_spec(void **state)
 {
-        struct env *e = open_env(state);
-        enum jpki_card_kind kind;
-        X509 *cert = NULL, *ca = NULL;
-        EVP_PKEY *key = NULL;
-        CMS_ContentInfo *cms = NULL;
-        BIO *data = BIO_new_mem_buf("application", -1);
-        int tries;
+	struct env *e = open_env(state);
+	enum jpki_card_kind kind;
+	X509 *cert = NULL, *ca = NULL;
+	EVP_PKEY *key = NULL;
+	CMS_ContentInfo *cms = NULL;
+	BIO *data = BIO_new_mem_buf("application", -1);
+	int tries;
 
-        /* the exact sequence for the common reads */
-        assert_int_equal(jpki_client_open_card(&kind, e->rd), 0);
-        assert_int_equal(kind, JPKI_CARD_MYNUMBER);
-        assert_int_equal(jpki_client_pin_tries(&tries, e->rd, JPKI_PIN_AUTH),
-                         0);
-        assert_int_equal(tries, 3);
-        assert_int_equal(e->trace.n, 4);
-        assert_string_equal(e->trace.cmd[0], "00A4040C0AD392F000260100000001");
-        assert_string_equal(e->trace.cmd[1], "00A4020C020018");
-        assert_string_equal(e->trace.cmd[2], "00A4020C020018");
-        assert_string_equal(e->trace.cmd[3], "00200080");
-        e->trace.n = 0;
-        assert_int_equal(jpki_client_read_cert(&cert, e->rd, JPKI_EF_AUTH_CERT),
-                         0);
-        /* SELECT, 4 header bytes, then 256-byte reads from offset 0 */
-        assert_string_equal(e->trace.cmd[0], "00A4020C02000A");
-        assert_string_equal(e->trace.cmd[1], "00B0000004");
-        assert_string_equal(e->trace.cmd[2], "00B0000000");
-        assert_string_equal(e->trace.cmd[3], "00B0010000");
-        X509_free(cert);
-        cert = NULL;
+	/* the exact sequence for the common reads */
+	assert_int_equal(jpki_client_open_card(&kind, e->rd), 0);
+	assert_int_equal(kind, JPKI_CARD_MYNUMBER);
+	assert_int_equal(jpki_client_pin_tries(&tries, e->rd, JPKI_PIN_AUTH),
+			 0);
+	assert_int_equal(tries, 3);
+	assert_int_equal(e->trace.n, 4);
+	assert_string_equal(e->trace.cmd[0], "00A4040C0AD392F000260100000001");
+	assert_string_equal(e->trace.cmd[1], "00A4020C020018");
+	assert_string_equal(e->trace.cmd[2], "00A4020C020018");
+	assert_string_equal(e->trace.cmd[3], "00200080");
+	e->trace.n = 0;
+	assert_int_equal(jpki_client_read_cert(&cert, e->rd, JPKI_EF_AUTH_CERT),
+			 0);
+	/* SELECT, 4 header bytes, then 256-byte reads from offset 0 */
+	assert_string_equal(e->trace.cmd[0], "00A4020C02000A");
+	assert_string_equal(e->trace.cmd[1], "00B0000004");
+	assert_string_equal(e->trace.cmd[2], "00B0000000");
+	assert_string_equal(e->trace.cmd[3], "00B0010000");
+	X509_free(cert);
+	cert = NULL;
 
-        /* a whole signing session: only SPEC commands, none of the issuer's */
-        e->trace.n = 0;
-        assert_int_equal(
-            jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "abc123", NULL), 0);
-        assert_int_equal(jpki_client_read_cert(&cert, e->rd, JPKI_EF_SIGN_CERT),
-                         0);
-        assert_int_equal(jpki_client_read_cert(&ca, e->rd, JPKI_EF_SIGN_CA), 0);
-        assert_int_equal(jpki_client_card_key(&key, e->rd, JPKI_PIN_SIGN, cert),
-                         0);
-        assert_int_equal(jpki_client_cms_sign(&cms, data, cert, key, NULL, 0),
-                         0);
-        assert_int_equal(jpki_client_pin_change(e->rd, JPKI_CARD_MYNUMBER,
-                                                JPKI_PIN_AUTH, "1234", "5678"),
-                         0);
-        assert_all_spec(&e->trace);
-        /* the PIN went up-cased, and the signature was asked for once */
-        {
-                int sigs = 0, verify_upper = 0;
+	/* a whole signing session: only SPEC commands, none of the issuer's */
+	e->trace.n = 0;
+	assert_int_equal(
+	    jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "abc123", NULL), 0);
+	assert_int_equal(jpki_client_read_cert(&cert, e->rd, JPKI_EF_SIGN_CERT),
+			 0);
+	assert_int_equal(jpki_client_read_cert(&ca, e->rd, JPKI_EF_SIGN_CA), 0);
+	assert_int_equal(jpki_client_card_key(&key, e->rd, JPKI_PIN_SIGN, cert),
+			 0);
+	assert_int_equal(jpki_client_cms_sign(&cms, data, cert, key, NULL, 0),
+			 0);
+	assert_int_equal(jpki_client_pin_change(e->rd, JPKI_CARD_MYNUMBER,
+						JPKI_PIN_AUTH, "1234", "5678"),
+			 0);
+	assert_all_spec(&e->trace);
+	/* the PIN went up-cased, and the signature was asked for once */
+	{
+		int sigs = 0, verify_upper = 0;
 
-                for (size_t i = 0; i < e->trace.n; i++) {
-                        sigs += strncmp(e->trace.cmd[i], "802A", 4) == 0;
-                        verify_upper += strcmp(e->trace.cmd[i],
-                                               "0020008006414243313233") == 0;
-                }
-                assert_int_equal(sigs, 1);
-                assert_int_equal(verify_upper, 1);
-        }
-        CMS_ContentInfo_free(cms);
-        EVP_PKEY_free(key);
-        X509_free(cert);
-        X509_free(ca);
-        BIO_free(data);
-        close_env(e);
+		for (size_t i = 0; i < e->trace.n; i++) {
+			sigs += strncmp(e->trace.cmd[i], "802A", 4) == 0;
+			verify_upper += strcmp(e->trace.cmd[i],
+					       "0020008006414243313233") == 0;
+		}
+		assert_int_equal(sigs, 1);
+		assert_int_equal(verify_upper, 1);
+	}
+	CMS_ContentInfo_free(cms);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	X509_free(ca);
+	BIO_free(data);
+	close_env(e);
 }
 
 static X509_STORE *store_of(X509 *ca)
 {
-        X509_STORE *st = X509_STORE_new();
+	X509_STORE *st = X509_STORE_new();
 
-        assert_non_null(st);
-        assert_int_equal(X509_STORE_add_cert(st, ca), 1);
-        return st;
+	assert_non_null(st);
+	assert_int_equal(X509_STORE_add_cert(st, ca), 1);
+	return st;
 }
 
 /* Signs `text` with the card: attached or detached. */
 static CMS_ContentInfo *card_sign(struct env *e, const char *text, int detached,
-                                  X509 **cert, X509 **ca)
+				  X509 **cert, X509 **ca)
 {
-        CMS_ContentInfo *cms = NULL;
-        STACK_OF(X509) *extra = sk_X509_new_null();
-        BIO *data = BIO_new_mem_buf(text, -1);
-        EVP_PKEY *key = NULL;
+	CMS_ContentInfo *cms = NULL;
+	STACK_OF(X509) *extra = sk_X509_new_null();
+	BIO *data = BIO_new_mem_buf(text, -1);
+	EVP_PKEY *key = NULL;
 
-        assert_int_equal(
-            jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "ABC123", NULL), 0);
-        assert_int_equal(jpki_client_read_cert(cert, e->rd, JPKI_EF_SIGN_CERT),
-                         0);
-        assert_int_equal(jpki_client_read_cert(ca, e->rd, JPKI_EF_SIGN_CA), 0);
-        assert_int_equal(
-            jpki_client_card_key(&key, e->rd, JPKI_PIN_SIGN, *cert), 0);
-        sk_X509_push(extra, *ca);
-        assert_int_equal(
-            jpki_client_cms_sign(&cms, data, *cert, key, extra, detached), 0);
-        sk_X509_free(extra);
-        EVP_PKEY_free(key);
-        BIO_free(data);
-        return cms;
+	assert_int_equal(
+	    jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "ABC123", NULL), 0);
+	assert_int_equal(jpki_client_read_cert(cert, e->rd, JPKI_EF_SIGN_CERT),
+			 0);
+	assert_int_equal(jpki_client_read_cert(ca, e->rd, JPKI_EF_SIGN_CA), 0);
+	assert_int_equal(
+	    jpki_client_card_key(&key, e->rd, JPKI_PIN_SIGN, *cert), 0);
+	sk_X509_push(extra, *ca);
+	assert_int_equal(
+	    jpki_client_cms_sign(&cms, data, *cert, key, extra, detached), 0);
+	sk_X509_free(extra);
+	EVP_PKEY_free(key);
+	BIO_free(data);
+	return cms;
 }
 
 static void test_signed_data_verifies(void **state)
 {
-        struct env *e = open_env(state);
-        X509 *cert = NULL, *ca = NULL;
-        CMS_ContentInfo *cms = card_sign(e, "申請書: 転入届", 0, &cert, &ca);
-        X509_STORE *st = store_of(ca);
-        BIO *out = BIO_new(BIO_s_mem()), *content;
-        char *got;
-        long n;
+	struct env *e = open_env(state);
+	X509 *cert = NULL, *ca = NULL;
+	CMS_ContentInfo *cms = card_sign(e, "申請書: 転入届", 0, &cert, &ca);
+	X509_STORE *st = store_of(ca);
+	BIO *out = BIO_new(BIO_s_mem()), *content;
+	char *got;
+	long n;
 
-        /* at the date the certificates hold */
-        X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(st), jpki_clock_now());
-        assert_int_equal(CMS_verify(cms, NULL, st, NULL, out, CMS_BINARY), 1);
-        n = BIO_get_mem_data(out, &got);
-        assert_int_equal(n, strlen("申請書: 転入届"));
-        assert_memory_equal(got, "申請書: 転入届", n);
-        /* the signer is the card's signing certificate, and its CA rides along
-         */
-        {
-                STACK_OF(X509) *signers = CMS_get0_signers(cms);
-                STACK_OF(X509) *certs = CMS_get1_certs(cms);
+	/* at the date the certificates hold */
+	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(st), jpki_clock_now());
+	assert_int_equal(CMS_verify(cms, NULL, st, NULL, out, CMS_BINARY), 1);
+	n = BIO_get_mem_data(out, &got);
+	assert_int_equal(n, strlen("申請書: 転入届"));
+	assert_memory_equal(got, "申請書: 転入届", n);
+	/* the signer is the card's signing certificate, and its CA rides along
+	 */
+	{
+		STACK_OF(X509) *signers = CMS_get0_signers(cms);
+		STACK_OF(X509) *certs = CMS_get1_certs(cms);
 
-                assert_int_equal(sk_X509_num(signers), 1);
-                assert_int_equal(X509_cmp(sk_X509_value(signers, 0), cert), 0);
-                assert_int_equal(sk_X509_num(certs), 2);
-                sk_X509_free(signers);
-                sk_X509_pop_free(certs, X509_free);
-        }
-        CMS_ContentInfo_free(cms);
+		assert_int_equal(sk_X509_num(signers), 1);
+		assert_int_equal(X509_cmp(sk_X509_value(signers, 0), cert), 0);
+		assert_int_equal(sk_X509_num(certs), 2);
+		sk_X509_free(signers);
+		sk_X509_pop_free(certs, X509_free);
+	}
+	CMS_ContentInfo_free(cms);
 
-        /* detached: verifies over the document, not over another one */
-        cms = card_sign(e, "the document", 1, &cert, &ca);
-        content = BIO_new_mem_buf("the document", -1);
-        assert_int_equal(
-            CMS_verify(cms, NULL, st, content, NULL, CMS_BINARY | CMS_DETACHED),
-            1);
-        BIO_free(content);
-        content = BIO_new_mem_buf("the d0cument", -1);
-        assert_int_equal(
-            CMS_verify(cms, NULL, st, content, NULL, CMS_BINARY | CMS_DETACHED),
-            0);
-        ERR_clear_error();
-        BIO_free(content);
-        CMS_ContentInfo_free(cms);
-        X509_STORE_free(st);
-        BIO_free(out);
-        X509_free(cert);
-        X509_free(ca);
-        close_env(e);
+	/* detached: verifies over the document, not over another one */
+	cms = card_sign(e, "the document", 1, &cert, &ca);
+	content = BIO_new_mem_buf("the document", -1);
+	assert_int_equal(
+	    CMS_verify(cms, NULL, st, content, NULL, CMS_BINARY | CMS_DETACHED),
+	    1);
+	BIO_free(content);
+	content = BIO_new_mem_buf("the d0cument", -1);
+	assert_int_equal(
+	    CMS_verify(cms, NULL, st, content, NULL, CMS_BINARY | CMS_DETACHED),
+	    0);
+	ERR_clear_error();
+	BIO_free(content);
+	CMS_ContentInfo_free(cms);
+	X509_STORE_free(st);
+	BIO_free(out);
+	X509_free(cert);
+	X509_free(ca);
+	close_env(e);
 }
 
 static void test_enveloped_for_the_agency(void **state)
 {
-        struct env *e = open_env(state);
-        X509 *cert = NULL, *ca = NULL, *agency = X509_new(),
-             *other = X509_new();
-        EVP_PKEY *akey = EVP_RSA_gen(2048), *okey = EVP_RSA_gen(2048);
-        CMS_ContentInfo *cms = card_sign(e, "tax return", 0, &cert, &ca), *env;
-        BIO *plain = BIO_new(BIO_s_mem());
-        const unsigned char *p;
-        char *der;
-        long n;
+	struct env *e = open_env(state);
+	X509 *cert = NULL, *ca = NULL, *agency = X509_new(),
+	     *other = X509_new();
+	EVP_PKEY *akey = EVP_RSA_gen(2048), *okey = EVP_RSA_gen(2048);
+	CMS_ContentInfo *cms = card_sign(e, "tax return", 0, &cert, &ca), *env;
+	BIO *plain = BIO_new(BIO_s_mem());
+	const unsigned char *p;
+	char *der;
+	long n;
 
-        /* the agency's certificate: self-signed is enough for encryption */
-        X509 *certs[2] = {agency, other};
-        EVP_PKEY *keys[2] = {akey, okey};
+	/* the agency's certificate: self-signed is enough for encryption */
+	X509 *certs[2] = {agency, other};
+	EVP_PKEY *keys[2] = {akey, okey};
 
-        for (int i = 0; i < 2; i++) {
-                X509_set_version(certs[i], 2);
-                ASN1_INTEGER_set(X509_get_serialNumber(certs[i]), 7 + i);
-                X509_gmtime_adj(X509_getm_notBefore(certs[i]), 0);
-                X509_gmtime_adj(X509_getm_notAfter(certs[i]), 3600);
-                X509_set_pubkey(certs[i], keys[i]);
-                X509_NAME_add_entry_by_txt(
-                    X509_get_subject_name(certs[i]), "CN", MBSTRING_ASC,
-                    (const unsigned char *)"Agency", -1, -1, 0);
-                X509_set_issuer_name(certs[i], X509_get_subject_name(certs[i]));
-                assert_true(X509_sign(certs[i], keys[i], EVP_sha256()) > 0);
-        }
-        assert_int_equal(jpki_client_cms_envelope(&env, cms, agency), 0);
-        assert_int_equal(CMS_decrypt(env, akey, agency, NULL, plain, 0), 1);
-        n = BIO_get_mem_data(plain, &der);
-        p = (const unsigned char *)der;
-        {
-                CMS_ContentInfo *inner = d2i_CMS_ContentInfo(NULL, &p, n);
-                X509_STORE *st = store_of(ca);
+	for (int i = 0; i < 2; i++) {
+		X509_set_version(certs[i], 2);
+		ASN1_INTEGER_set(X509_get_serialNumber(certs[i]), 7 + i);
+		X509_gmtime_adj(X509_getm_notBefore(certs[i]), 0);
+		X509_gmtime_adj(X509_getm_notAfter(certs[i]), 3600);
+		X509_set_pubkey(certs[i], keys[i]);
+		X509_NAME_add_entry_by_txt(
+		    X509_get_subject_name(certs[i]), "CN", MBSTRING_ASC,
+		    (const unsigned char *)"Agency", -1, -1, 0);
+		X509_set_issuer_name(certs[i], X509_get_subject_name(certs[i]));
+		assert_true(X509_sign(certs[i], keys[i], EVP_sha256()) > 0);
+	}
+	assert_int_equal(jpki_client_cms_envelope(&env, cms, agency), 0);
+	assert_int_equal(CMS_decrypt(env, akey, agency, NULL, plain, 0), 1);
+	n = BIO_get_mem_data(plain, &der);
+	p = (const unsigned char *)der;
+	{
+		CMS_ContentInfo *inner = d2i_CMS_ContentInfo(NULL, &p, n);
+		X509_STORE *st = store_of(ca);
 
-                assert_non_null(inner);
-                X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(st),
-                                           jpki_clock_now());
-                assert_int_equal(
-                    CMS_verify(inner, NULL, st, NULL, NULL, CMS_BINARY), 1);
-                CMS_ContentInfo_free(inner);
-                X509_STORE_free(st);
-        }
-        /* nobody else can open it */
-        assert_int_equal(CMS_decrypt(env, okey, other, NULL, plain, 0), 0);
-        ERR_clear_error();
-        CMS_ContentInfo_free(env);
-        CMS_ContentInfo_free(cms);
-        BIO_free(plain);
-        X509_free(agency);
-        X509_free(other);
-        EVP_PKEY_free(akey);
-        EVP_PKEY_free(okey);
-        X509_free(cert);
-        X509_free(ca);
-        close_env(e);
+		assert_non_null(inner);
+		X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(st),
+					   jpki_clock_now());
+		assert_int_equal(
+		    CMS_verify(inner, NULL, st, NULL, NULL, CMS_BINARY), 1);
+		CMS_ContentInfo_free(inner);
+		X509_STORE_free(st);
+	}
+	/* nobody else can open it */
+	assert_int_equal(CMS_decrypt(env, okey, other, NULL, plain, 0), 0);
+	ERR_clear_error();
+	CMS_ContentInfo_free(env);
+	CMS_ContentInfo_free(cms);
+	BIO_free(plain);
+	X509_free(agency);
+	X509_free(other);
+	EVP_PKEY_free(akey);
+	EVP_PKEY_free(okey);
+	X509_free(cert);
+	X509_free(ca);
+	close_env(e);
 }
 
 static void test_pin_change(void **state)
 {
-        struct env *e = open_env(state);
-        int tries;
+	struct env *e = open_env(state);
+	int tries;
 
-        /* a new PIN against the card kind's rules: refused before any APDU */
-        e->trace.n = 0;
-        assert_int_equal(jpki_client_pin_change(e->rd, JPKI_CARD_MYNUMBER,
-                                                JPKI_PIN_SIGN, "ABC123",
-                                                "ABCDEF"),
-                         JPKI_ERR_INVALID);
-        assert_int_equal(jpki_client_pin_change(e->rd, JPKI_CARD_MYNUMBER,
-                                                JPKI_PIN_AUTH, "1234", "12345"),
-                         JPKI_ERR_INVALID);
-        assert_int_equal(e->trace.n, 0);
+	/* a new PIN against the card kind's rules: refused before any APDU */
+	e->trace.n = 0;
+	assert_int_equal(jpki_client_pin_change(e->rd, JPKI_CARD_MYNUMBER,
+						JPKI_PIN_SIGN, "ABC123",
+						"ABCDEF"),
+			 JPKI_ERR_INVALID);
+	assert_int_equal(jpki_client_pin_change(e->rd, JPKI_CARD_MYNUMBER,
+						JPKI_PIN_AUTH, "1234", "12345"),
+			 JPKI_ERR_INVALID);
+	assert_int_equal(e->trace.n, 0);
 
-        /* lower case taken as upper case, as the real client does */
-        assert_int_equal(jpki_client_pin_change(e->rd, JPKI_CARD_MYNUMBER,
-                                                JPKI_PIN_SIGN, "ABC123",
-                                                "newpin9"),
-                         0);
-        assert_int_equal(
-            jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "ABC123", &tries),
-            JPKI_ERR_POLICY);
-        assert_int_equal(tries, 4);
-        assert_int_equal(
-            jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "NEWPIN9", NULL), 0);
-        assert_int_equal(jpki_client_pin_tries(&tries, e->rd, JPKI_PIN_SIGN),
-                         0);
-        assert_int_equal(tries, 5);
-        /* a wrong old PIN changes nothing and costs one try */
-        assert_int_equal(jpki_client_pin_change(e->rd, JPKI_CARD_MYNUMBER,
-                                                JPKI_PIN_SIGN, "WRONG1",
-                                                "OTHER22"),
-                         JPKI_ERR_POLICY);
-        assert_int_equal(
-            jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "NEWPIN9", NULL), 0);
-        close_env(e);
+	/* lower case taken as upper case, as the real client does */
+	assert_int_equal(jpki_client_pin_change(e->rd, JPKI_CARD_MYNUMBER,
+						JPKI_PIN_SIGN, "ABC123",
+						"newpin9"),
+			 0);
+	assert_int_equal(
+	    jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "ABC123", &tries),
+	    JPKI_ERR_POLICY);
+	assert_int_equal(tries, 4);
+	assert_int_equal(
+	    jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "NEWPIN9", NULL), 0);
+	assert_int_equal(jpki_client_pin_tries(&tries, e->rd, JPKI_PIN_SIGN),
+			 0);
+	assert_int_equal(tries, 5);
+	/* a wrong old PIN changes nothing and costs one try */
+	assert_int_equal(jpki_client_pin_change(e->rd, JPKI_CARD_MYNUMBER,
+						JPKI_PIN_SIGN, "WRONG1",
+						"OTHER22"),
+			 JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "NEWPIN9", NULL), 0);
+	close_env(e);
 }
 
 static void test_wrong_pin_and_lock(void **state)
 {
-        struct env *e = open_env(state);
-        int tries;
+	struct env *e = open_env(state);
+	int tries;
 
-        assert_int_equal(
-            jpki_client_pin_verify(e->rd, JPKI_PIN_AUTH, "0000", &tries),
-            JPKI_ERR_POLICY);
-        assert_int_equal(tries, 2);
-        assert_non_null(strstr(jpki_err_detail(), "2 tries left"));
-        assert_int_equal(
-            jpki_client_pin_verify(e->rd, JPKI_PIN_AUTH, "0000", &tries),
-            JPKI_ERR_POLICY);
-        assert_non_null(strstr(jpki_err_detail(), "1 try left"));
-        assert_int_equal(
-            jpki_client_pin_verify(e->rd, JPKI_PIN_AUTH, "0000", &tries),
-            JPKI_ERR_STATE);
-        assert_int_equal(tries, 0);
-        assert_non_null(strstr(jpki_err_detail(), "municipality window"));
-        /* locked: the right PIN too is refused, and says so */
-        assert_int_equal(
-            jpki_client_pin_verify(e->rd, JPKI_PIN_AUTH, "1234", &tries),
-            JPKI_ERR_STATE);
-        assert_non_null(strstr(jpki_err_detail(), "locked"));
-        assert_int_equal(jpki_client_pin_tries(&tries, e->rd, JPKI_PIN_AUTH),
-                         0);
-        assert_int_equal(tries, 0);
-        /* the other PIN is untouched */
-        assert_int_equal(jpki_client_pin_tries(&tries, e->rd, JPKI_PIN_SIGN),
-                         0);
-        assert_int_equal(tries, 5);
-        /* the signing certificate stays behind its PIN */
-        {
-                X509 *cert = NULL;
+	assert_int_equal(
+	    jpki_client_pin_verify(e->rd, JPKI_PIN_AUTH, "0000", &tries),
+	    JPKI_ERR_POLICY);
+	assert_int_equal(tries, 2);
+	assert_non_null(strstr(jpki_err_detail(), "2 tries left"));
+	assert_int_equal(
+	    jpki_client_pin_verify(e->rd, JPKI_PIN_AUTH, "0000", &tries),
+	    JPKI_ERR_POLICY);
+	assert_non_null(strstr(jpki_err_detail(), "1 try left"));
+	assert_int_equal(
+	    jpki_client_pin_verify(e->rd, JPKI_PIN_AUTH, "0000", &tries),
+	    JPKI_ERR_STATE);
+	assert_int_equal(tries, 0);
+	assert_non_null(strstr(jpki_err_detail(), "municipality window"));
+	/* locked: the right PIN too is refused, and says so */
+	assert_int_equal(
+	    jpki_client_pin_verify(e->rd, JPKI_PIN_AUTH, "1234", &tries),
+	    JPKI_ERR_STATE);
+	assert_non_null(strstr(jpki_err_detail(), "locked"));
+	assert_int_equal(jpki_client_pin_tries(&tries, e->rd, JPKI_PIN_AUTH),
+			 0);
+	assert_int_equal(tries, 0);
+	/* the other PIN is untouched */
+	assert_int_equal(jpki_client_pin_tries(&tries, e->rd, JPKI_PIN_SIGN),
+			 0);
+	assert_int_equal(tries, 5);
+	/* the signing certificate stays behind its PIN */
+	{
+		X509 *cert = NULL;
 
-                assert_int_equal(
-                    jpki_client_read_cert(&cert, e->rd, JPKI_EF_SIGN_CERT),
-                    JPKI_ERR_STATE);
-                assert_null(cert);
-        }
-        close_env(e);
+		assert_int_equal(
+		    jpki_client_read_cert(&cert, e->rd, JPKI_EF_SIGN_CERT),
+		    JPKI_ERR_STATE);
+		assert_null(cert);
+	}
+	close_env(e);
 }
 
 static void test_status_by_the_clock(void **state)
 {
-        struct env *e = open_env(state);
-        struct jpki_client_status_info st;
-        X509 *cert = NULL, *ca = NULL;
-        char text[512];
-        time_t t;
+	struct env *e = open_env(state);
+	struct jpki_client_status_info st;
+	X509 *cert = NULL, *ca = NULL;
+	char text[512];
+	time_t t;
 
-        assert_int_equal(jpki_client_read_cert(&cert, e->rd, JPKI_EF_AUTH_CERT),
-                         0);
-        assert_int_equal(jpki_client_read_cert(&ca, e->rd, JPKI_EF_AUTH_CA), 0);
-        /* the 5th birthday after 2026-01-10 is 2030-06-01 */
-        assert_int_equal(jpki_clock_parse(&t, "2030-06-02"), 0);
-        jpki_clock_freeze(t);
-        assert_int_equal(jpki_client_cert_status(&st, cert, ca), 0);
-        assert_int_equal(st.status, JPKI_CLIENT_EXPIRED);
-        jpki_client_status_text(text, sizeof(text), &st, cert);
-        assert_non_null(strstr(text, "expired on 2030-06-01"));
-        /* in force, but no responder listening: said plainly, no error */
-        assert_int_equal(jpki_clock_parse(&t, "2026-02-01"), 0);
-        jpki_clock_freeze(t);
-        assert_int_equal(jpki_client_cert_status(&st, cert, ca), 0);
-        assert_int_equal(st.status, JPKI_CLIENT_UNCHECKED);
-        jpki_client_status_text(text, sizeof(text), &st, cert);
-        assert_non_null(strstr(text, "not checked"));
-        assert_int_equal(jpki_clock_parse(&t, "2026-01-10"), 0);
-        jpki_clock_freeze(t);
-        X509_free(cert);
-        X509_free(ca);
-        close_env(e);
+	assert_int_equal(jpki_client_read_cert(&cert, e->rd, JPKI_EF_AUTH_CERT),
+			 0);
+	assert_int_equal(jpki_client_read_cert(&ca, e->rd, JPKI_EF_AUTH_CA), 0);
+	/* the 5th birthday after 2026-01-10 is 2030-06-01 */
+	assert_int_equal(jpki_clock_parse(&t, "2030-06-02"), 0);
+	jpki_clock_freeze(t);
+	assert_int_equal(jpki_client_cert_status(&st, cert, ca), 0);
+	assert_int_equal(st.status, JPKI_CLIENT_EXPIRED);
+	jpki_client_status_text(text, sizeof(text), &st, cert);
+	assert_non_null(strstr(text, "expired on 2030-06-01"));
+	/* in force, but no responder listening: said plainly, no error */
+	assert_int_equal(jpki_clock_parse(&t, "2026-02-01"), 0);
+	jpki_clock_freeze(t);
+	assert_int_equal(jpki_client_cert_status(&st, cert, ca), 0);
+	assert_int_equal(st.status, JPKI_CLIENT_UNCHECKED);
+	jpki_client_status_text(text, sizeof(text), &st, cert);
+	assert_non_null(strstr(text, "not checked"));
+	assert_int_equal(jpki_clock_parse(&t, "2026-01-10"), 0);
+	jpki_clock_freeze(t);
+	X509_free(cert);
+	X509_free(ca);
+	close_env(e);
 }
 
 static void test_origin(void **state)
 {
-        static const struct {
-                const char *url, *origin;
-        } ok[] = {
-            {"http://127.0.0.1:8080/login", "http://127.0.0.1:8080"},
-            {"HTTP://Example.JP/login/", "http://example.jp"},
-            {"https://portal.example.jp:443/a", "https://portal.example.jp"},
-            {"http://example.jp:80", "http://example.jp"},
-            {"https://example.jp:8443/x?y=1", "https://example.jp:8443"},
-        };
-        static const char *const bad[] = {"ftp://example.jp/", "not a url", "",
-                                          "file:///etc/passwd"};
-        char out[256];
+	static const struct {
+		const char *url, *origin;
+	} ok[] = {
+	    {"http://127.0.0.1:8080/login", "http://127.0.0.1:8080"},
+	    {"HTTP://Example.JP/login/", "http://example.jp"},
+	    {"https://portal.example.jp:443/a", "https://portal.example.jp"},
+	    {"http://example.jp:80", "http://example.jp"},
+	    {"https://example.jp:8443/x?y=1", "https://example.jp:8443"},
+	};
+	static const char *const bad[] = {"ftp://example.jp/", "not a url", "",
+					  "file:///etc/passwd"};
+	char out[256];
 
-        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-                assert_int_equal(
-                    jpki_client_origin(out, sizeof(out), ok[i].url), 0);
-                assert_string_equal(out, ok[i].origin);
-        }
-        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-                assert_int_equal(jpki_client_origin(out, sizeof(out), bad[i]),
-                                 JPKI_ERR_INVALID);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(
+		    jpki_client_origin(out, sizeof(out), ok[i].url), 0);
+		assert_string_equal(out, ok[i].origin);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(jpki_client_origin(out, sizeof(out), bad[i]),
+				 JPKI_ERR_INVALID);
 }
 
 int main(void)
 {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_apdus_of_the_spec),
-            cmocka_unit_test(test_signed_data_verifies),
-            cmocka_unit_test(test_enveloped_for_the_agency),
-            cmocka_unit_test(test_pin_change),
-            cmocka_unit_test(test_wrong_pin_and_lock),
-            cmocka_unit_test(test_status_by_the_clock),
-            cmocka_unit_test(test_origin),
-        };
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_apdus_of_the_spec),
+	    cmocka_unit_test(test_signed_data_verifies),
+	    cmocka_unit_test(test_enveloped_for_the_agency),
+	    cmocka_unit_test(test_pin_change),
+	    cmocka_unit_test(test_wrong_pin_and_lock),
+	    cmocka_unit_test(test_status_by_the_clock),
+	    cmocka_unit_test(test_origin),
+	};
 
-        return cmocka_run_group_tests(tests, cf_setup, cf_teardown);
+	return cmocka_run_group_tests(tests, cf_setup, cf_teardown);
 }
