@@ -136,7 +136,11 @@ static void get_response(struct jpki_card *card, const struct cmd *c,
 		sw(r, SW_WRONG_P1P2);
 		return;
 	}
-	n = c->has_le && c->le < left ? c->le : left;
+	/* without Le, as much as one response holds: the rest can be over
+	 * 256 bytes (GENERATE KEY PAIR with a small Le) */
+	n = c->has_le ? c->le : 256;
+	if (n > left)
+		n = left;
 	data(r, card->pending + card->pending_off, n);
 	card->pending_off += n;
 	left -= n;
