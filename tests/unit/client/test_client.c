@@ -235,6 +235,8 @@ static void test_signed_data_verifies(void **state)
 	CMS_ContentInfo_free(cms);
 
 	/* detached: verifies over the document, not over another one */
+	X509_free(cert);
+	X509_free(ca);
 	cms = card_sign(e, "the document", 1, &cert, &ca);
 	content = BIO_new_mem_buf("the document", -1);
 	assert_int_equal(
