@@ -260,7 +260,7 @@ static void check(struct jpki_card *card, int r, const uint8_t *resp,
 static unsigned transmit(struct jpki_card *card, const uint8_t *apdu, size_t n,
 			 uint8_t *resp, size_t *resp_len, int issuer_used)
 {
-	uint8_t *copy = malloc(n ? n : 1);
+	uint8_t *copy = calloc(n ? n : 1, 1);
 	int r;
 
 	if (copy == NULL)

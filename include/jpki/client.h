@@ -133,10 +133,6 @@ int jpki_client_cms_envelope(CMS_ContentInfo **out, CMS_ContentInfo *signed_,
 
 /* ---- log-in (docs/LOGIN.md) ---------------------------------------------- */
 
-/* The origin of an http(s) URL: scheme://host[:port], lower case, the
- * port only when it is not the scheme's default. */
-int jpki_client_origin(char *out, size_t size, const char *url) JPKI_MUST_CHECK;
-
 struct jpki_client_login_result {
 	int accepted;
 	int http_status;
@@ -148,7 +144,8 @@ struct jpki_client_login_result {
 /*
  * Logs in at the relying party whose log-in base is `url`: fetches a
  * challenge, verifies the authentication PIN, has the card sign the
- * challenge bound to the origin of `url`, sends the answer. 0 when the
+ * challenge bound to the origin of `url` (jpki_verify_origin(), the
+ * relying party's own rule), sends the answer. 0 when the
  * exchange happened (out->accepted tells the verdict); an error when it
  * could not (unreachable, wrong PIN, locked card, ...).
  */

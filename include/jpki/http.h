@@ -8,6 +8,7 @@
  *               GET /crl/{sign,auth}.crl, GET /crl/sign/<code>.crl
  *   ocsp        POST /ocsp, /ocsp/sign, /ocsp/auth (application/ocsp-request)
  *               GET  /ocsp[/sign|/auth]/<base64 of the DER request>
+ *   login       GET  /login/challenge, POST /login/response (docs/LOGIN.md)
  * Every role answers GET /healthz.
  */
 #ifndef JPKI_HTTP_H
@@ -17,14 +18,17 @@
 
 #include "jpki/base.h"
 #include "jpki/ca.h"
+#include "jpki/verify.h"
 
 enum jpki_http_role {
 	JPKI_ROLE_REPOSITORY = 1 << 0,
 	JPKI_ROLE_OCSP = 1 << 1,
-	JPKI_ROLE_ALL = JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP,
+	JPKI_ROLE_LOGIN = 1 << 2,
+	JPKI_ROLE_ALL = JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP | JPKI_ROLE_LOGIN,
 };
 
-/* Parses a comma-separated list such as "repository,ocsp" or "all". */
+/* Parses a comma-separated list such as "repository,ocsp,login" or
+ * "all". */
 int jpki_http_roles_parse(unsigned *out, const char *text) JPKI_MUST_CHECK;
 
 struct jpki_http_options {
@@ -35,6 +39,9 @@ struct jpki_http_options {
 	unsigned timeout;      /* idle connection timeout, seconds; 0 = 10 */
 	unsigned max_connections; /* 0 = 512 */
 	struct jpki_ca *ca;    /* borrowed; must outlive the server */
+	/* login: the origin answers are bound to (its scheme://host[:port]
+	 * is used); NULL = the CA's public URL */
+	const char *login_origin;
 };
 #define JPKI_HTTP_OPTIONS_VERSION 1
 #define JPKI_HTTP_OPTIONS_INIT {.version = JPKI_HTTP_OPTIONS_VERSION}
@@ -49,5 +56,16 @@ int jpki_http_start(struct jpki_http **out,
 uint16_t jpki_http_port(const struct jpki_http *srv);
 /* Stops the server and frees it (NULL is accepted). */
 void jpki_http_stop(struct jpki_http *srv);
+
+/*
+ * The login role's verifier over `ca` (borrowed; must outlive *out): it
+ * trusts the CA's authentication CA certificate, takes revocation status
+ * from the CA's records, and gives each resident an account id that the
+ * CA's linking records keep across renewals. `origin` is a URL whose
+ * scheme://host[:port] answers are bound to; NULL for the CA's public
+ * URL. Caller frees *out with jpki_verify_login_free().
+ */
+int jpki_http_login_new(struct jpki_verify_login **out, struct jpki_ca *ca,
+			const char *origin) JPKI_MUST_CHECK;
 
 #endif

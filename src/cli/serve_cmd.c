@@ -23,13 +23,17 @@ static void serve_usage(FILE *f)
 	      "\n"
 	      "  --listen    where to listen (default: config listen or\n"
 	      "              127.0.0.1:8080; port 0 picks a free port)\n"
-	      "  --roles     all (default), repository, ocsp; comma-separated\n"
+	      "  --roles     all (default), repository, ocsp, login;\n"
+	      "              comma-separated\n"
 	      "  --threads   worker threads (default: one per core)\n"
 	      "  --pid-file  write the process id there once listening\n"
 	      "\n"
 	      "CRLs are regenerated on every revocation and, while serving,\n"
 	      "whenever one comes within half a period (config crl_period,\n"
-	      "seconds) of its nextUpdate.\n",
+	      "seconds) of its nextUpdate.\n"
+	      "\n"
+	      "Log-in answers (docs/LOGIN.md) are bound to the origin of the\n"
+	      "CA's public URL, or of config login_origin when it is set.\n",
 	      f);
 }
 
@@ -52,6 +56,7 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	int c, r;
 
 	opts.listen = jpki_config_get(cli->cfg, "listen", "127.0.0.1:8080");
+	opts.login_origin = jpki_config_get(cli->cfg, "login_origin", NULL);
 	opts.roles = JPKI_ROLE_ALL;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
@@ -106,6 +111,12 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	if (opts.roles & JPKI_ROLE_OCSP)
 		printf("  OCSP        %s/ocsp/sign  %s/ocsp/auth\n", base,
 		       base);
+	if (opts.roles & JPKI_ROLE_LOGIN)
+		printf("  log-in      %s/login (answers bound to the origin "
+		       "of %s)\n",
+		       base,
+		       opts.login_origin ? opts.login_origin
+					 : jpki_ca_public_url(ca));
 	printf("Stop with Ctrl-C.\n");
 	fflush(stdout);
 	if (pid_file != NULL) {

@@ -8,56 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include "client/client_internal.h"
 #include "jpki/client.h"
+#include "jpki/verify.h"
 
 #define LOGIN_BODY_MAX (64 * 1024)
 #define LOGIN_TIMEOUT_MS 10000L
-
-/* scheme://host[:port] of url, the port only when not the default. */
-int jpki_client_origin(char *out, size_t size, const char *url)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *port = NULL;
-	int r = 0;
-
-	if (u == NULL)
-		return JPKI_ERR_NOMEM;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-		r = jpki_err_set(JPKI_ERR_INVALID,
-				 "'%s' is not an http:// or https:// URL", url);
-		goto out;
-	}
-	for (char *h = host; *h; h++)
-		if (*h >= 'A' && *h <= 'Z')
-			*h = (char)(*h - 'A' + 'a');
-	/* CURLUPART_PORT without CURLU_DEFAULT_PORT: only an explicit one */
-	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
-		port = NULL;
-	if ((port != NULL &&
-	     ((strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0) ||
-	      (strcmp(scheme, "https") == 0 && strcmp(port, "443") == 0)))) {
-		curl_free(port);
-		port = NULL;
-	}
-	if ((size_t)snprintf(out, size, "%s://%s%s%s", scheme, host,
-			     port ? ":" : "", port ? port : "") >= size)
-		r = jpki_err_set(JPKI_ERR_INVALID, "the URL is too long");
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return r;
-}
 
 static char *b64(const unsigned char *p, size_t n)
 {
@@ -95,7 +55,7 @@ int jpki_client_login(struct jpki_client_login_result *out,
 		      struct jpki_reader *rd, const char *url, const char *pin)
 {
 	struct client_body b = {NULL, LOGIN_BODY_MAX, 0};
-	char origin[1024], text[1200], endpoint[JPKI_MAX_URL];
+	char *origin = NULL, text[JPKI_MAX_URL + 256], endpoint[JPKI_MAX_URL];
 	unsigned char sig[512], *der = NULL;
 	size_t sig_len, base = strlen(url);
 	const char *challenge;
@@ -112,10 +72,12 @@ int jpki_client_login(struct jpki_client_login_result *out,
 		base--;
 	if (base + sizeof("/challenge") > sizeof(endpoint))
 		return jpki_err_set(JPKI_ERR_INVALID, "the URL is too long");
-	if ((r = jpki_client_origin(origin, sizeof(origin), url)) != 0)
+	if ((r = jpki_verify_origin(&origin, url)) != 0)
 		return r;
-	if ((b.buf = malloc(LOGIN_BODY_MAX + 1)) == NULL)
+	if ((b.buf = malloc(LOGIN_BODY_MAX + 1)) == NULL) {
+		free(origin);
 		return JPKI_ERR_NOMEM;
+	}
 	snprintf(endpoint, sizeof(endpoint), "%.*s/challenge", (int)base, url);
 	if ((r = client_http(&b, &code, endpoint, NULL, NULL, 0,
 			     LOGIN_TIMEOUT_MS)) != 0)
@@ -173,6 +135,7 @@ int jpki_client_login(struct jpki_client_login_result *out,
 				 : "refused without a reason");
 	r = 0;
 out:
+	free(origin);
 	free(b.buf);
 	OPENSSL_free(der);
 	OPENSSL_free(cert64);

@@ -19,6 +19,7 @@
 struct jpki_http {
 	struct MHD_Daemon *daemon;
 	struct jpki_ca *ca;
+	struct jpki_verify_login *login; /* with the login role */
 	unsigned roles;
 	uint16_t port;
 };
@@ -47,10 +48,12 @@ int jpki_http_roles_parse(unsigned *out, const char *text)
 			roles |= JPKI_ROLE_REPOSITORY;
 		} else if (strcmp(tok, "ocsp") == 0) {
 			roles |= JPKI_ROLE_OCSP;
+		} else if (strcmp(tok, "login") == 0) {
+			roles |= JPKI_ROLE_LOGIN;
 		} else {
 			int r = jpki_err_set(JPKI_ERR_INVALID,
 					     "unknown role '%s' (all, "
-					     "repository, ocsp)",
+					     "repository, ocsp, login)",
 					     tok);
 			free(copy);
 			return r;
@@ -112,6 +115,65 @@ static enum MHD_Result send_ocsp(struct jpki_http *srv,
 			  resp_len, is_get ? "max-age=300, public" : "no-store");
 	free(resp);
 	return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
+				 char *json)
+{
+	enum MHD_Result ret;
+
+	if (json == NULL)
+		return MHD_NO;
+	ret = send_buffer(conn, status, "application/json", json, strlen(json),
+			  "no-store");
+	free(json);
+	return ret;
+}
+
+/* GET /login/challenge: a fresh challenge, remembered until answered. */
+static enum MHD_Result login_challenge(struct jpki_http *srv,
+				       struct MHD_Connection *conn)
+{
+	struct jpki_verify_challenge ch;
+	char *json = NULL;
+
+	if (jpki_verify_login_challenge(&ch, srv->login) != 0 ||
+	    jpki_verify_login_challenge_json(&json, srv->login, &ch) != 0) {
+		jpki_log(JPKI_LOG_ERROR, "login challenge: %s",
+			 jpki_err_detail());
+		return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				 "no challenge can be made\n");
+	}
+	return send_json(conn, MHD_HTTP_OK, json);
+}
+
+/* POST /login/response: the verdict on an answer, 200, 400 or 401. */
+static enum MHD_Result login_response(struct jpki_http *srv,
+				      struct MHD_Connection *conn,
+				      const struct upload *up)
+{
+	struct jpki_verify_login_result res;
+	char *json = NULL;
+
+	if (up->too_large) {
+		/* The body was not kept past the cap; the verdict the
+		 * verifier gives any answer over it. */
+		memset(&res, 0, sizeof(res));
+		res.why = JPKI_LOGIN_TOO_LARGE;
+		res.http_status = MHD_HTTP_BAD_REQUEST;
+		snprintf(res.reason, sizeof(res.reason),
+			 "the answer is larger than %d KiB",
+			 JPKI_MAX_LOGIN_ANSWER / 1024);
+	} else if (jpki_verify_login_check(&res, srv->login, up->data,
+					   up->len) != 0) {
+		jpki_log(JPKI_LOG_ERROR, "login: %s", jpki_err_detail());
+	}
+	if (res.accepted)
+		jpki_log(JPKI_LOG_INFO, "login: accepted certificate %s",
+			 res.serial);
+	if (jpki_verify_login_result_json(&json, &res) != 0)
+		return MHD_NO;
+	return send_json(conn, res.http_status, json);
 }
 
 /* RFC 6960 appendix A.1: GET {url}/{url-encoding of base64 of DER}.
@@ -322,6 +384,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 		     strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	const char *rest;
+	size_t cap;
 
 	if (up == NULL) {
 		if ((up = calloc(1, sizeof(*up))) == NULL)
@@ -331,8 +394,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	}
 	if (*data_size > 0) {
 		/* Collect the body up to its cap; past it, only count. */
-		if (!up->too_large &&
-		    *data_size <= JPKI_MAX_OCSP_REQUEST - up->len) {
+		cap = strcmp(url, "/login/response") == 0
+			      ? JPKI_MAX_LOGIN_ANSWER
+			      : JPKI_MAX_OCSP_REQUEST;
+		if (!up->too_large && *data_size <= cap - up->len) {
 			unsigned char *grown = realloc(up->data,
 						       up->len + *data_size);
 
@@ -363,6 +428,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			return ocsp_get(srv, conn, rest);
 		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 				 "use GET or POST\n");
+	}
+	if ((srv->roles & JPKI_ROLE_LOGIN) &&
+	    strcmp(url, "/login/challenge") == 0) {
+		if (!is_get)
+			return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					 "use GET\n");
+		return login_challenge(srv, conn);
+	}
+	if ((srv->roles & JPKI_ROLE_LOGIN) &&
+	    strcmp(url, "/login/response") == 0) {
+		if (!is_post)
+			return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					 "use POST\n");
+		return login_response(srv, conn, up);
 	}
 	if (srv->roles & JPKI_ROLE_REPOSITORY) {
 		if (!is_get)
@@ -448,6 +527,12 @@ int jpki_http_start(struct jpki_http **out,
 		return JPKI_ERR_NOMEM;
 	srv->ca = opts->ca;
 	srv->roles = opts->roles ? opts->roles : JPKI_ROLE_ALL;
+	if ((srv->roles & JPKI_ROLE_LOGIN) &&
+	    (r = jpki_http_login_new(&srv->login, srv->ca,
+				     opts->login_origin)) != 0) {
+		free(srv);
+		return r;
+	}
 	threads = opts->threads ? opts->threads
 				: (unsigned)(cores > 0 ? cores : 2);
 	srv->daemon = MHD_start_daemon(
@@ -463,6 +548,7 @@ int jpki_http_start(struct jpki_http **out,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
+		jpki_verify_login_free(srv->login);
 		free(srv);
 		return jpki_err_set(JPKI_ERR_IO,
 				    "cannot listen on %s (in use?)",
@@ -485,5 +571,6 @@ void jpki_http_stop(struct jpki_http *srv)
 	if (srv == NULL)
 		return;
 	MHD_stop_daemon(srv->daemon);
+	jpki_verify_login_free(srv->login);
 	free(srv);
 }

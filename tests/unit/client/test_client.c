@@ -431,31 +431,6 @@ static void test_status_by_the_clock(void **state)
 	close_env(e);
 }
 
-static void test_origin(void **state)
-{
-	static const struct {
-		const char *url, *origin;
-	} ok[] = {
-	    {"http://127.0.0.1:8080/login", "http://127.0.0.1:8080"},
-	    {"HTTP://Example.JP/login/", "http://example.jp"},
-	    {"https://portal.example.jp:443/a", "https://portal.example.jp"},
-	    {"http://example.jp:80", "http://example.jp"},
-	    {"https://example.jp:8443/x?y=1", "https://example.jp:8443"},
-	};
-	static const char *const bad[] = {"ftp://example.jp/", "not a url", "",
-					  "file:///etc/passwd"};
-	char out[256];
-
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		assert_int_equal(
-		    jpki_client_origin(out, sizeof(out), ok[i].url), 0);
-		assert_string_equal(out, ok[i].origin);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(jpki_client_origin(out, sizeof(out), bad[i]),
-				 JPKI_ERR_INVALID);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,7 +440,6 @@ int main(void)
 	    cmocka_unit_test(test_pin_change),
 	    cmocka_unit_test(test_wrong_pin_and_lock),
 	    cmocka_unit_test(test_status_by_the_clock),
-	    cmocka_unit_test(test_origin),
 	};
 
 	return cmocka_run_group_tests(tests, cf_setup, cf_teardown);

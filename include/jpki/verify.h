@@ -1,0 +1,160 @@
+/*
+ * verify: the relying party's side of the service.
+ *
+ * Log-in (docs/LOGIN.md): fresh single-use challenges, and the check of the
+ * answer a resident's card signed, in the order the format fixes. The
+ * module knows no CA: the caller hands it the trusted authentication CA
+ * certificates and two callbacks, one for revocation status and one for
+ * the resident's stable account id, so a relying party can answer them
+ * from its own CA records, from OCSP or from a CRL.
+ */
+#ifndef JPKI_VERIFY_H
+#define JPKI_VERIFY_H
+
+#include <openssl/x509.h>
+
+#include "jpki/base.h"
+
+/* What the status callback knows about a certificate. */
+enum jpki_verify_status {
+	JPKI_VERIFY_GOOD = 0,
+	JPKI_VERIFY_REVOKED = 1, /* revoked or on hold; see the reason */
+	JPKI_VERIFY_UNKNOWN = 2, /* not a certificate the source knows */
+};
+
+/* Room for an account id, with its NUL. */
+#define JPKI_VERIFY_ACCOUNT_MAX 129
+
+struct jpki_verify_login_options {
+	int version;	    /* JPKI_VERIFY_LOGIN_OPTIONS_VERSION */
+	const char *origin; /* this relying party, "http://127.0.0.1:8080" */
+	/* The trusted authentication CA certificates (borrowed; the context
+	 * takes its own references). Several key generations may share one
+	 * DN: a certificate's issuer is picked by its authority key id. */
+	X509 *const *anchors;
+	size_t n_anchors;
+	/*
+	 * Both callbacks get the certificate and its serial number in
+	 * upper-case hex without leading zeros, as jpki_ca records it.
+	 *
+	 * Revocation status of `cert` (already chained to an anchor): sets
+	 * *status, and *reason to an RFC 5280 CRLReason when revoked
+	 * (6, certificateHold, for a suspension). Returns 0, or a negative
+	 * jpki_err when the source cannot answer (the check then fails with
+	 * that error instead of giving a verdict).
+	 */
+	int (*status)(void *arg, X509 *cert, const char *serial,
+		      enum jpki_verify_status *status, int *reason);
+	/*
+	 * The account id of the person holding `cert` (good, chained, and
+	 * its signature verified) as a NUL-terminated string of at most
+	 * out_size - 1 characters, the same across the person's renewals.
+	 * `origin` is this relying party's, so ids can be made pairwise.
+	 * Returns 0 or a negative jpki_err.
+	 */
+	int (*account)(void *arg, X509 *cert, const char *serial,
+		       const char *origin, char *out, size_t out_size);
+	void *arg;		 /* given to both callbacks */
+	unsigned lifetime;	 /* seconds a challenge lives; 0 = 120 */
+	unsigned max_challenges; /* outstanding at most; 0 = 10000 */
+};
+#define JPKI_VERIFY_LOGIN_OPTIONS_VERSION 1
+/* clang-format off */
+#define JPKI_VERIFY_LOGIN_OPTIONS_INIT \
+	{.version = JPKI_VERIFY_LOGIN_OPTIONS_VERSION}
+/* clang-format on */
+
+/* A log-in verifier: its origin, anchors and outstanding challenges. Safe
+ * to share between threads. */
+struct jpki_verify_login;
+
+/*
+ * Creates a verifier. Refuses (JPKI_ERR_INVALID) options without an
+ * origin, an anchor or both callbacks. Caller frees *out with
+ * jpki_verify_login_free().
+ */
+int jpki_verify_login_new(struct jpki_verify_login **out,
+			  const struct jpki_verify_login_options *opts)
+	JPKI_MUST_CHECK;
+void jpki_verify_login_free(struct jpki_verify_login *vl);
+
+/* The origin the verifier binds answers to (borrowed). */
+const char *jpki_verify_login_origin(const struct jpki_verify_login *vl);
+
+/* A challenge as GET .../challenge hands it out. */
+struct jpki_verify_challenge {
+	char challenge[44]; /* 32 random bytes, base64url without padding */
+	time_t expires;	    /* by jpki_clock_now() */
+};
+
+/*
+ * Issues a fresh challenge and remembers it until it is answered, expires,
+ * or is pushed out as the oldest when max_challenges are outstanding.
+ */
+int jpki_verify_login_challenge(struct jpki_verify_challenge *out,
+				struct jpki_verify_login *vl) JPKI_MUST_CHECK;
+
+/* The JSON body of GET .../challenge for `ch`. Caller frees *out. */
+int jpki_verify_login_challenge_json(
+	char **out, const struct jpki_verify_login *vl,
+	const struct jpki_verify_challenge *ch) JPKI_MUST_CHECK;
+
+/* Why an answer was refused: one code for each sentence. */
+enum jpki_login_refusal {
+	JPKI_LOGIN_ACCEPTED = 0,
+	/* 400: the answer is malformed (the challenge stays unspent) */
+	JPKI_LOGIN_TOO_LARGE,
+	JPKI_LOGIN_NOT_JSON,
+	JPKI_LOGIN_MISSING_FIELD,
+	JPKI_LOGIN_BAD_ENCODING,
+	/* 401 */
+	JPKI_LOGIN_UNKNOWN_CHALLENGE,
+	JPKI_LOGIN_USED_CHALLENGE,
+	JPKI_LOGIN_EXPIRED_CHALLENGE,
+	JPKI_LOGIN_WRONG_ORIGIN,
+	JPKI_LOGIN_BAD_CERTIFICATE,
+	JPKI_LOGIN_NOT_AUTH_CERTIFICATE,
+	JPKI_LOGIN_UNTRUSTED,
+	JPKI_LOGIN_CERT_EXPIRED,
+	JPKI_LOGIN_CERT_NOT_YET_VALID,
+	JPKI_LOGIN_REVOKED,
+	JPKI_LOGIN_STATUS_UNKNOWN,
+	JPKI_LOGIN_BAD_SIGNATURE,
+};
+
+/* The verdict on one answer. */
+struct jpki_verify_login_result {
+	int accepted;		     /* 1 or 0 */
+	enum jpki_login_refusal why; /* JPKI_LOGIN_ACCEPTED when accepted */
+	unsigned http_status;	     /* 200, 400 (malformed) or 401 */
+	char serial[41]; /* accepted: upper-case hex, as the CA writes it */
+	char account[JPKI_VERIFY_ACCOUNT_MAX]; /* accepted */
+	char reason[256]; /* refused: one sentence for a person */
+};
+
+/*
+ * Checks an answer, the JSON body of POST .../response (untrusted bytes of
+ * any shape), in the order of docs/LOGIN.md, and spends the challenge it
+ * names. Returns 0 with the verdict in *out, accepted or refused; a
+ * negative jpki_err only when the verifier itself fails (memory, a
+ * callback), with *out refused and http_status 500.
+ */
+int jpki_verify_login_check(struct jpki_verify_login_result *out,
+			    struct jpki_verify_login *vl,
+			    const unsigned char *body,
+			    size_t len) JPKI_MUST_CHECK;
+
+/* The JSON body answering POST .../response for a verdict. Caller frees
+ * *out. */
+int jpki_verify_login_result_json(
+	char **out, const struct jpki_verify_login_result *res) JPKI_MUST_CHECK;
+
+/*
+ * The origin of an http:// or https:// URL as LOGIN.md computes it:
+ * scheme://host[:port], scheme and host in lower case, the port only when
+ * it is not the scheme's default; path, query and user info dropped.
+ * Caller frees *out.
+ */
+int jpki_verify_origin(char **out, const char *url) JPKI_MUST_CHECK;
+
+#endif
