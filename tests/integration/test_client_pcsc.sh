@@ -56,7 +56,9 @@ jpki card issue card.bin --auth-pin 1234 --sign-pin ABC123 --person P-7 \
 auth_serial=$(sed -n 's/^authentication certificate \([0-9A-F]*\) .*/\1/p' issue.txt)
 sign_serial=$(sed -n 's/^signing certificate \([0-9A-F]*\) .*/\1/p' issue.txt)
 jpki ca cert sign >sign-ca.pem
-jpki serve --listen "127.0.0.1:$port" >serve.log 2>&1 &
+# "$JPKI" itself, not the function: $! must be the server, to stop it
+"$JPKI" --data "$work/var" --log warn serve --listen "127.0.0.1:$port" \
+	>serve.log 2>&1 &
 server_pid=$!
 for _ in $(seq 50); do
 	curl -sf "$url/" >/dev/null 2>&1 && break
