@@ -33,7 +33,6 @@
  * With APDU_FUZZER_TRACE set in the environment, every exchange is written
  * to stderr, which is how to read a crashing input.
  */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +42,7 @@
 #include <openssl/ec.h>
 
 #include "card/card_internal.h"
-#include "jpki/ca.h"
+#include "fuzz_ca.h"
 #include "jpki/card.h"
 #include "jpki/reader.h"
 #include "jpki/window.h"
@@ -72,52 +71,27 @@ struct secrets {
 };
 static struct secrets secrets[2];
 
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void cleanup(void)
 {
 	EVP_PKEY_free(issuer);
 	free(image);
 }
 
-static void die(const char *what)
-{
-	fprintf(stderr, "apdu_fuzzer: %s: %s\n", what, jpki_err_detail());
-	abort();
-}
-
 /* Issues a My Number card in a temporary directory, as the window does, and
  * keeps its file image; the directory is gone again when this returns. */
 static void make_card(void)
 {
-	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
 	struct jpki_window_card_request req = {
-		.version = JPKI_WINDOW_CARD_REQUEST_VERSION,
-		.cert = JPKI_ISSUE_REQUEST_INIT};
+	    .version = JPKI_WINDOW_CARD_REQUEST_VERSION,
+	    .cert = JPKI_ISSUE_REQUEST_INIT};
 	struct jpki_window_card_result res;
-	struct jpki_store *st = NULL;
-	struct jpki_ca *ca = NULL;
 	struct jpki_card *card = NULL;
 	struct jpki_reader *rd = NULL;
-	char dir[] = "/tmp/jpki-fuzz-XXXXXX", db[64], keys[64], ikey[64];
-	char path[64];
-	time_t t;
+	char ikey[64], path[64];
 
-	if (mkdtemp(dir) == NULL)
-		abort();
-	if (jpki_clock_parse(&t, "2026-01-10") != 0)
-		die("clock");
-	jpki_clock_freeze(t);
-	snprintf(db, sizeof(db), "%s/jpki.db", dir);
-	snprintf(keys, sizeof(keys), "%s/keys", dir);
-	snprintf(ikey, sizeof(ikey), "%s/issuer.key", dir);
-	snprintf(path, sizeof(path), "%s/card.jpki", dir);
-	opts.key_dir = keys;
-	opts.public_url = "http://127.0.0.1:1";
+	fuzz_ca_setup("http://127.0.0.1:1", cleanup);
+	snprintf(ikey, sizeof(ikey), "%s/issuer.key", fuzz_dir);
+	snprintf(path, sizeof(path), "%s/card.jpki", fuzz_dir);
 	req.cert.card = JPKI_CARD_MYNUMBER;
 	req.cert.person = "P1";
 	req.cert.municipality_code = "131016";
@@ -132,21 +106,16 @@ static void make_card(void)
 	req.cert.card_expiry = (struct jpki_date){2035, 6, 1};
 	req.auth_pin = "1234";
 	req.sign_pin = "ABC123";
-	if (jpki_store_open(&st, db) != 0 || jpki_ca_init(st, &opts) != 0 ||
-	    jpki_ca_open(&ca, st, NULL) != 0 ||
-	    jpki_window_issuer_key(&issuer, ikey, 1) != 0 ||
+	if (jpki_window_issuer_key(&issuer, ikey, 1) != 0 ||
 	    jpki_card_create(path, JPKI_CARD_MYNUMBER, issuer) != 0 ||
 	    jpki_card_open(&card, path) != 0 ||
 	    jpki_reader_local(&rd, card) != 0 ||
-	    jpki_window_issue_card(&res, rd, ca, issuer, &req) != 0)
-		die("issuing the card");
+	    jpki_window_issue_card(&res, rd, fuzz_ca, issuer, &req) != 0)
+		fuzz_die("issuing the card");
 	jpki_reader_free(rd);
 	jpki_card_free(card);
-	jpki_ca_free(ca);
-	jpki_store_free(st);
 	if (jpki_file_read(&image, &image_len, path, 1024 * 1024) != 0)
-		die("reading the card file");
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+		fuzz_die("reading the card file");
 }
 
 static void take_secrets(struct secrets *s, const EVP_PKEY *key)
@@ -297,7 +266,7 @@ static void authenticate(struct jpki_card *card, uint8_t *resp)
 		abort();
 	if (jpki_card_issuer_sign(&sig, &sig_len, issuer, serial, resp) != 0 ||
 	    sig_len > 255)
-		die("signing the challenge");
+		fuzz_die("signing the challenge");
 	memcpy(apdu, "\x00\x82\x00\x00", 4);
 	apdu[4] = (uint8_t)sig_len;
 	memcpy(apdu + 5, sig, sig_len);
@@ -311,19 +280,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct jpki_card *card = NULL;
 	const struct card_file_data *f;
 
-	atexit(cleanup);
 	trace = getenv("APDU_FUZZER_TRACE") != NULL;
 	jpki_log_set_level(JPKI_LOG_ERROR);
 	make_card();
 	if (jpki_card_parse(&card, image, image_len) != 0)
-		die("parsing the issued card");
+		fuzz_die("parsing the issued card");
 	jpki_card_info(card, &pristine);
 	for (int i = 0; i < 2; i++)
 		if (!pristine.pin_set[i] || !pristine.key_present[i])
-			die("the card is not fully issued");
+			fuzz_die("the card is not fully issued");
 	for (int i = 0; i < FILE_COUNT; i++)
 		if (pristine.file_len[i] < sizeof(sign_cert_tail))
-			die("a file of the card is empty");
+			fuzz_die("a file of the card is empty");
 	memcpy(serial, card->serial, sizeof(serial));
 	f = &card->files[FILE_SIGN_CERT];
 	memcpy(sign_cert_tail, f->data + f->len - sizeof(sign_cert_tail),

@@ -11,7 +11,6 @@
  *   @R@  ... of a revoked authentication cert
  *   @G@  base64 of the good key's signature over this input's challenge
  */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "jpki/ca.h"
+#include "fuzz_ca.h"
 #include "jpki/http.h"
 #include "jpki/verify.h"
 
@@ -28,36 +27,17 @@
 /* Past this the input is checked as it came, over the cap or not. */
 #define MAX_EXPANDED (2 * JPKI_MAX_LOGIN_ANSWER)
 
-static char dir[] = "/tmp/jpki-fuzz-XXXXXX";
-static struct jpki_store *st;
-static struct jpki_ca *ca;
 static struct jpki_verify_login *vl;
 static EVP_PKEY *key;
 static char *auth_b64, *sign_b64, *revoked_b64;
 
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void cleanup(void)
 {
 	jpki_verify_login_free(vl);
-	jpki_ca_free(ca);
-	jpki_store_free(st);
 	EVP_PKEY_free(key);
 	free(auth_b64);
 	free(sign_b64);
 	free(revoked_b64);
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "login_answer_fuzzer: %s: %s\n", what,
-		jpki_err_detail());
-	abort();
 }
 
 static char *b64(const unsigned char *p, size_t n)
@@ -65,7 +45,7 @@ static char *b64(const unsigned char *p, size_t n)
 	char *out = malloc(4 * ((n + 2) / 3) + 1);
 
 	if (out == NULL)
-		die("memory");
+		fuzz_die("memory");
 	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
 	return out;
 }
@@ -87,11 +67,11 @@ static char *issue(enum jpki_cert_type type, const char *person, int revoke)
 	req.facts.sex = JPKI_SEX_MALE;
 	req.facts.birth = (struct jpki_date){1980, 6, 1};
 	req.card_expiry = (struct jpki_date){2030, 1, 1};
-	if (jpki_ca_issue(&info, ca, &req, key) != 0)
-		die("issue");
-	if (revoke &&
-	    jpki_ca_revoke(ca, info->serial, JPKI_REASON_KEY_COMPROMISE) != 0)
-		die("revoke");
+	if (jpki_ca_issue(&info, fuzz_ca, &req, key) != 0)
+		fuzz_die("issue");
+	if (revoke && jpki_ca_revoke(fuzz_ca, info->serial,
+				     JPKI_REASON_KEY_COMPROMISE) != 0)
+		fuzz_die("revoke");
 	text = b64(info->der, info->der_len);
 	jpki_cert_info_free(info);
 	return text;
@@ -110,7 +90,7 @@ static char *signature(const char *challenge)
 	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
 	    EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)text,
 			   (size_t)n) != 1)
-		die("sign");
+		fuzz_die("sign");
 	EVP_MD_CTX_free(md);
 	return b64(sig, sig_len);
 }
@@ -123,7 +103,7 @@ static char *expand(size_t *out_len, const uint8_t *data, size_t size,
 	size_t o = 0;
 
 	if (out == NULL)
-		die("memory");
+		fuzz_die("memory");
 	for (size_t i = 0; i < size;) {
 		const char *with = NULL;
 
@@ -181,7 +161,7 @@ static struct jpki_verify_login_result check(const uint8_t *body, size_t len)
 	char *json = NULL;
 
 	if (jpki_verify_login_check(&res, vl, body, len) != 0)
-		die("check");
+		fuzz_die("check");
 	if (res.accepted != (res.http_status == 200) ||
 	    (res.http_status != 200 && res.http_status != 400 &&
 	     res.http_status != 401) ||
@@ -191,7 +171,7 @@ static struct jpki_verify_login_result check(const uint8_t *body, size_t len)
 	    (res.accepted && (res.serial[0] == '\0' || res.account[0] == '\0')))
 		abort();
 	if (jpki_verify_login_result_json(&json, &res) != 0)
-		die("result JSON");
+		fuzz_die("result JSON");
 	free(json);
 	return res;
 }
@@ -201,39 +181,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	static const char good[] = "{\"challenge\": \"@C@\", \"origin\": "
 				   "\"@O@\", \"certificate\": \"@A@\", "
 				   "\"signature\": \"@G@\"}";
-	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
 	struct jpki_verify_challenge ch;
-	char path[64], keys[64], *body;
+	char *body;
 	size_t len;
-	time_t t;
 
-	if (mkdtemp(dir) == NULL)
-		abort();
-	atexit(cleanup);
-	jpki_log_set_level(JPKI_LOG_ERROR);
-	if (jpki_clock_parse(&t, "2026-01-10") != 0)
-		abort();
-	jpki_clock_freeze(t);
-	snprintf(path, sizeof(path), "%s/jpki.db", dir);
-	snprintf(keys, sizeof(keys), "%s/keys", dir);
-	opts.key_dir = keys;
-	opts.public_url = ORIGIN;
-	if (jpki_store_open(&st, path) != 0 || jpki_ca_init(st, &opts) != 0 ||
-	    jpki_ca_open(&ca, st, NULL) != 0 ||
-	    jpki_http_login_new(&vl, ca, NULL) != 0)
-		die("setup");
+	fuzz_ca_setup(ORIGIN, cleanup);
+	if (jpki_http_login_new(&vl, fuzz_ca, NULL) != 0)
+		fuzz_die("setup");
 	if ((key = EVP_RSA_gen(2048)) == NULL)
-		die("key");
+		fuzz_die("key");
 	auth_b64 = issue(JPKI_CERT_AUTH, "P1", 0);
 	sign_b64 = issue(JPKI_CERT_SIGN, "P1", 0);
 	revoked_b64 = issue(JPKI_CERT_AUTH, "P2", 1);
 	/* the target reaches acceptance, and a replay is refused */
 	if (jpki_verify_login_challenge(&ch, vl) != 0)
-		die("challenge");
+		fuzz_die("challenge");
 	body = expand(&len, (const uint8_t *)good, strlen(good), ch.challenge);
 	if (body == NULL || !check((const uint8_t *)body, len).accepted ||
 	    check((const uint8_t *)body, len).why != JPKI_LOGIN_USED_CHALLENGE)
-		die("self-check");
+		fuzz_die("self-check");
 	free(body);
 	return 0;
 }
@@ -248,7 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * challenge */
 	check(data, size);
 	if (jpki_verify_login_challenge(&ch, vl) != 0)
-		die("challenge");
+		fuzz_die("challenge");
 	if ((body = expand(&len, data, size, ch.challenge)) != NULL) {
 		check((const uint8_t *)body, len);
 		free(body);
