@@ -10,6 +10,9 @@ packages=(
 	libmicrohttpd-dev
 	libjansson-dev
 	libcurl4-openssl-dev
+	libargon2-dev
+	libcairo2-dev fonts-ipafont-gothic poppler-utils
+	chromium
 	libcmocka-dev
 	libpcsclite-dev pcscd vsmartcard-vpcd opensc
 	curl python3

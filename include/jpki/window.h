@@ -1,18 +1,23 @@
 /*
- * window: the municipality window's procedures (市区町村窓口). Today: putting
- * certificates on a card at the counter — generate the key pairs inside the
- * card, have the CA certify them, write the certificates and set the
- * resident's PINs — as the card's issuer. The identity checks, eligibility,
- * fees and the rest of SPEC section 3 are planned here.
+ * window: the municipality window's procedures (市区町村窓口), SPEC section
+ * 3: applications with their identity check (photo ID, inquiry letter,
+ * proxy), eligibility, reception hours, the Juki-card cut-off, the daily
+ * capacity, fees, issue at the counter onto a card (key pairs made inside
+ * the card as its issuer, certificates from the CA, the resident's PINs,
+ * the paper copy of the certificate), renewal, PIN unlock and
+ * re-initialisation, loss and card-fault reports. Every procedure takes the
+ * acting clerk and lands in the audit chain with its change.
  */
 #ifndef JPKI_WINDOW_H
 #define JPKI_WINDOW_H
 
 #include <openssl/evp.h>
 
+#include "jpki/audit.h"
 #include "jpki/base.h"
 #include "jpki/ca.h"
 #include "jpki/reader.h"
+#include "jpki/registry.h"
 
 /*
  * The window's card-issuer key (EC P-256, PEM at `path`, mode 0600): loaded,
@@ -53,5 +58,191 @@ int jpki_window_issue_card(struct jpki_window_card_result *out,
 			   EVP_PKEY *issuer,
 			   const struct jpki_window_card_request *req)
 	JPKI_MUST_CHECK;
+
+/* ---- procedures (SPEC section 3) ------------------------------------------ */
+
+/* Creates the window's tables (and the registry's and audit's). */
+int jpki_window_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
+
+enum jpki_identity_path {
+	JPKI_ID_PHOTO = 1,    /* in person with photo ID: same day */
+	JPKI_ID_NO_PHOTO = 2, /* in person without: inquiry letter first */
+	JPKI_ID_PROXY = 3,    /* 代理人: letter answered, never same day */
+};
+
+enum jpki_application_state {
+	JPKI_APP_WAITING_LETTER = 1, /* 照会書兼回答書 mailed; not yet back */
+	JPKI_APP_READY = 2,          /* may be issued at the counter */
+	JPKI_APP_ISSUED = 3,
+	JPKI_APP_CANCELLED = 4,
+};
+
+/* What the resident brings and asks for. */
+struct jpki_application_request {
+	int version; /* JPKI_APPLICATION_REQUEST_VERSION */
+	const char *person;
+	enum jpki_card_kind card;
+	int want_sign, want_auth;
+	enum jpki_identity_path path;
+	/* JPKI_ID_PHOTO, and the proxy's own ID for JPKI_ID_PROXY */
+	const char *photo_id_kind;    /* "driving-licence", "passport", ... */
+	const char *photo_id_address; /* as printed; must be the registered
+					 address for the resident's own ID */
+	/* JPKI_ID_PROXY */
+	int power_of_attorney_sealed;  /* signed, sealed with 実印 */
+	int seal_certificate;          /* 印鑑登録証明書 of the resident */
+	const char *proxy_name;
+	/* under 15 or under guardianship asking for a signing certificate */
+	const char *special_circumstance; /* NULL: none recorded */
+};
+#define JPKI_APPLICATION_REQUEST_VERSION 1
+#define JPKI_APPLICATION_REQUEST_INIT                                         \
+	{.version = JPKI_APPLICATION_REQUEST_VERSION, .card = JPKI_CARD_MYNUMBER}
+
+struct jpki_application {
+	int64_t id;
+	char person[64];
+	char municipality_code[8];
+	enum jpki_card_kind card;
+	int want_sign, want_auth;
+	enum jpki_identity_path path;
+	enum jpki_application_state state;
+	char letter_code[17]; /* the code printed on the inquiry letter */
+	time_t applied_at;
+	time_t letter_mailed_at;
+	time_t ready_at;
+	char sign_serial[41], auth_serial[41]; /* once issued */
+};
+
+/*
+ * Takes an application at the counter. Refusals, each JPKI_ERR_POLICY with
+ * its own sentence, nothing recorded: outside reception hours; resident not
+ * registered (or not of the clerk's municipality); a signing certificate for
+ * a person under 15 or under guardianship without a special circumstance; a
+ * photo ID whose address is not the registered one; a Juki card after
+ * 2015-12-22; a proxy without the sealed power of attorney, the seal
+ * certificate or the proxy's photo ID. Photo ID: READY at once. Otherwise
+ * WAITING_LETTER, and the inquiry letter is mailed to the registered
+ * address (its PDF: jpki_window_letter_pdf). *out gets the application.
+ */
+int jpki_window_apply(struct jpki_application *out, struct jpki_store *st,
+		      const struct jpki_actor *by,
+		      const struct jpki_application_request *req) JPKI_MUST_CHECK;
+
+/*
+ * The resident (or the proxy) comes back with the letter filled in: the code
+ * must match, and for the no-photo path another document
+ * (`other_document`, e.g. "health-insurance-card") is needed. Never on the
+ * day the letter was mailed. The application becomes READY.
+ */
+int jpki_window_letter_returned(struct jpki_application *out,
+				struct jpki_store *st,
+				const struct jpki_actor *by, int64_t app_id,
+				const char *letter_code,
+				const char *other_document) JPKI_MUST_CHECK;
+
+int jpki_window_application(struct jpki_application *out,
+			    struct jpki_store *st,
+			    int64_t app_id) JPKI_MUST_CHECK;
+
+/* Applications of a municipality (NULL: all), newest first; free(*out). */
+int jpki_window_applications(struct jpki_application **out, size_t *n,
+			     struct jpki_store *st,
+			     const char *municipality_code,
+			     size_t limit) JPKI_MUST_CHECK;
+
+/* The daily capacity of a municipality (certificates a day; 0: none set,
+ * no limit). */
+int jpki_window_set_capacity(struct jpki_store *st, const struct jpki_actor *by,
+			     const char *municipality_code,
+			     int per_day) JPKI_MUST_CHECK;
+
+/* Reception hours of a municipality, minutes after midnight Japan time
+ * (default 9:00-17:00 on working days). */
+int jpki_window_set_hours(struct jpki_store *st, const struct jpki_actor *by,
+			  const char *municipality_code, int open_minute,
+			  int close_minute) JPKI_MUST_CHECK;
+
+/* The result of issuing at the counter. */
+struct jpki_window_issue_result {
+	char sign_serial[41], auth_serial[41];
+	int fee_yen; /* recorded in the fee ledger */
+};
+
+/*
+ * Issues a READY application onto the card in `rd`: the day's capacity of
+ * the municipality taken atomically (JPKI_ERR_POLICY "today's capacity ...
+ * is used up; the application waits" when exhausted, even under concurrent
+ * clerks), the PINs checked against the card kind's rules, the fee
+ * recorded (500 yen for a Juki card), jpki_window_issue_card(), the
+ * application ISSUED. On any failure after certificates were made, they are
+ * revoked and the capacity given back.
+ */
+int jpki_window_issue(struct jpki_window_issue_result *out,
+		      struct jpki_store *st, struct jpki_ca *ca,
+		      struct jpki_reader *rd, EVP_PKEY *issuer,
+		      const struct jpki_actor *by, int64_t app_id,
+		      const char *auth_pin,
+		      const char *sign_pin) JPKI_MUST_CHECK;
+
+/*
+ * Renewal at the counter, from 3 months before expiry: a new key pair on
+ * the card, the CA's jpki_ca_renew (the old certificate revoked as
+ * superseded), the new certificate written to the card. The fee as for an
+ * issue.
+ */
+int jpki_window_renew(struct jpki_window_issue_result *out,
+		      struct jpki_store *st, struct jpki_ca *ca,
+		      struct jpki_reader *rd, EVP_PKEY *issuer,
+		      const struct jpki_actor *by, const char *person,
+		      enum jpki_cert_type type) JPKI_MUST_CHECK;
+
+/*
+ * A locked PIN unlocked, or a forgotten one re-initialised to `new_pin`,
+ * after a photo-ID check at the counter (`photo_id_address` must be the
+ * registered address).
+ */
+int jpki_window_pin_reset(struct jpki_store *st, struct jpki_reader *rd,
+			  EVP_PKEY *issuer, const struct jpki_actor *by,
+			  const char *person, const char *photo_id_address,
+			  enum jpki_cert_type which,
+			  const char *new_pin) JPKI_MUST_CHECK;
+
+enum jpki_loss_kind {
+	JPKI_LOSS_LOST = 1,       /* 紛失届: lost or stolen */
+	JPKI_LOSS_CARD_FAULT = 2, /* the card broke */
+};
+
+/* Revokes every good certificate of the person at once (keyCompromise);
+ * *count gets how many. */
+int jpki_window_report(size_t *count, struct jpki_store *st,
+		       struct jpki_ca *ca, const struct jpki_actor *by,
+		       const char *person,
+		       enum jpki_loss_kind kind) JPKI_MUST_CHECK;
+
+/* One line of the fee ledger. */
+struct jpki_fee {
+	int64_t id;
+	char person[64];
+	char municipality_code[8];
+	char what[32]; /* "issue", "renewal" */
+	int yen;
+	time_t at;
+	char operator_id[64];
+};
+int jpki_window_fees(struct jpki_fee **out, size_t *n, struct jpki_store *st,
+		     const char *municipality_code) JPKI_MUST_CHECK;
+
+/*
+ * The paper a person takes home, as PDF bytes (caller frees *pdf): the
+ * inquiry-and-answer letter (照会書兼回答書) of an application, and the copy
+ * of an issued certificate (電子証明書の写し) with its serial, validity, the
+ * 4 facts for a signing certificate and the CA's fingerprint.
+ */
+int jpki_window_letter_pdf(unsigned char **pdf, size_t *len,
+			   struct jpki_store *st, int64_t app_id) JPKI_MUST_CHECK;
+int jpki_window_cert_copy_pdf(unsigned char **pdf, size_t *len,
+			      struct jpki_store *st, struct jpki_ca *ca,
+			      const char *serial) JPKI_MUST_CHECK;
 
 #endif
