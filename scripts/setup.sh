@@ -26,13 +26,24 @@ for p in "${packages[@]}"; do
 	fi
 done
 
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "setup: installing ${missing[*]}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
 	sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup: installing ${missing[*]}"
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The browser tests drive Debian's chromium with puppeteer-core from npm.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$here/tests/browser/node_modules/puppeteer-core" ]; then
+	echo "setup: npm install in tests/browser"
+	(cd "$here/tests/browser" && npm install --no-audit --no-fund --loglevel=error)
+fi

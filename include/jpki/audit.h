@@ -42,6 +42,17 @@ int jpki_audit_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
 /*
  * Adds an operator with a password (hashed with Argon2id; at least 10
  * characters). JPKI_ERR_EXISTS for a taken name. Appends to the chain.
+ *
+ * `by` must be a CA officer (who administers the operators). Bootstrap: `by`
+ * NULL is allowed only while there are no operators at all, and then only
+ * for a CA officer (municipality ""), who adds everyone else.
+ * Clerks need a six-digit municipality code; the CA officer and the auditor
+ * take "" (or NULL). Operator names are 1-63 of [A-Za-z0-9._-@]; "system"
+ * is reserved for the service itself.
+ *
+ * Argon2id cost: m = 64 MiB, t = 3, p = 1. JPKI_ARGON2_TEST=1 in the
+ * environment lowers new hashes to m = 1 MiB, t = 1 for unit tests (logged
+ * as a warning; never on a server). The cost is recorded in each hash.
  */
 int jpki_audit_operator_add(struct jpki_store *st, const struct jpki_actor *by,
 			    const char *operator_id, enum jpki_role role,
@@ -51,15 +62,19 @@ int jpki_audit_operator_add(struct jpki_store *st, const struct jpki_actor *by,
 /*
  * Checks a password and opens a session: *token (caller frees) is 32 random
  * bytes in hex; the session expires `ttl` seconds after its last use
- * (0 = 1800). JPKI_ERR_POLICY "wrong operator or password" for either
- * mistake, alike.
+ * (0 = 1800, at most 43200). JPKI_ERR_POLICY "wrong operator or password"
+ * for either mistake, alike (an unknown name spends the same Argon2id time).
+ * Both outcomes are appended to the chain ("audit.login",
+ * "audit.login-failed"). The store keeps only SHA-256 of the token.
  */
 int jpki_audit_login(char **token, struct jpki_store *st,
 		     const char *operator_id, const char *password,
 		     long ttl) JPKI_MUST_CHECK;
 
 /* The actor behind a live session (refreshing it); JPKI_ERR_POLICY when
- * unknown or expired. */
+ * unknown or expired. Needs jpki_audit_migrate() run once first (it is
+ * called per request, so it does not migrate itself). Logout of a session
+ * that is unknown or gone returns 0; a real one appends "audit.logout". */
 int jpki_audit_session(struct jpki_actor *out, struct jpki_store *st,
 		       const char *token) JPKI_MUST_CHECK;
 int jpki_audit_logout(struct jpki_store *st, const char *token) JPKI_MUST_CHECK;
@@ -67,7 +82,11 @@ int jpki_audit_logout(struct jpki_store *st, const char *token) JPKI_MUST_CHECK;
 /*
  * Whether `actor` may act on a resident of `municipality_code` in `role`:
  * 0, or JPKI_ERR_POLICY with a sentence ("a window clerk of 131016 cannot
- * act on a resident of 271004").
+ * act on a resident of 271004"). The actor's role must be `role` itself
+ * (nobody does another role's work; the auditor is authorised only as
+ * auditor, i.e. for reading). A clerk must carry a municipality and it must
+ * be `municipality_code`; "" (CA officer, auditor) means every one.
+ * `municipality_code` NULL: an action bound to no resident (role check only).
  */
 int jpki_audit_authorize(const struct jpki_actor *actor, enum jpki_role role,
 			 const char *municipality_code) JPKI_MUST_CHECK;

@@ -9,12 +9,16 @@
  *   ocsp        POST /ocsp, /ocsp/sign, /ocsp/auth (application/ocsp-request)
  *               GET  /ocsp[/sign|/auth]/<base64 of the DER request>
  *   login       GET  /login/challenge, POST /login/response (docs/LOGIN.md)
+ *   window      /window (the clerk's pages), /api/... (the same procedures
+ *               as JSON; docs/WINDOW.md)
  * Every role answers GET /healthz.
  */
 #ifndef JPKI_HTTP_H
 #define JPKI_HTTP_H
 
 #include <stdint.h>
+
+#include <openssl/evp.h>
 
 #include "jpki/base.h"
 #include "jpki/ca.h"
@@ -24,7 +28,9 @@ enum jpki_http_role {
 	JPKI_ROLE_REPOSITORY = 1 << 0,
 	JPKI_ROLE_OCSP = 1 << 1,
 	JPKI_ROLE_LOGIN = 1 << 2,
-	JPKI_ROLE_ALL = JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP | JPKI_ROLE_LOGIN,
+	JPKI_ROLE_WINDOW = 1 << 3, /* the clerk's pages and the JSON API */
+	JPKI_ROLE_ALL = JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP |
+			JPKI_ROLE_LOGIN | JPKI_ROLE_WINDOW,
 };
 
 /* Parses a comma-separated list such as "repository,ocsp,login" or
@@ -42,6 +48,12 @@ struct jpki_http_options {
 	/* login: the origin answers are bound to (its scheme://host[:port]
 	 * is used); NULL = the CA's public URL */
 	const char *login_origin;
+	/* window: the store with the registry's and window's tables (NULL:
+	 * the role answers 503), the card-issuer key (NULL: no issuing) and
+	 * the default PC/SC reader at the counter (NULL: the only card) */
+	struct jpki_store *store;
+	EVP_PKEY *card_issuer;
+	const char *counter_reader;
 };
 #define JPKI_HTTP_OPTIONS_VERSION 1
 #define JPKI_HTTP_OPTIONS_INIT {.version = JPKI_HTTP_OPTIONS_VERSION}

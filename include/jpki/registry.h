@@ -51,7 +51,12 @@ struct jpki_registry_event {
 	time_t at;
 };
 
-/* Creates the registry tables (and the audit tables). Idempotent. */
+/*
+ * Creates the registry tables (and the audit tables). Idempotent. The
+ * changes below call it themselves; the reads (get, find, events) do not —
+ * they open no transaction, so they may run inside the caller's — and need
+ * it called once first.
+ */
 int jpki_registry_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
 
 /*

@@ -60,6 +60,10 @@ static const struct jpki_migration migrations[] = {
 	    " this_update BIGINT NOT NULL,"
 	    " next_update BIGINT NOT NULL,"
 	    " der BLOB NOT NULL)"},
+	/* How far the CA has consumed the registry's change events. */
+	{2, "CREATE TABLE ca_registry_cursor ("
+	    " name TEXT PRIMARY KEY,"
+	    " seq BIGINT NOT NULL)"},
 };
 
 const char *ca_type_name(enum jpki_cert_type type)

@@ -46,6 +46,18 @@ static inline struct authority *ca_authority(struct jpki_ca *ca,
 	return &ca->auth[type == JPKI_CERT_AUTH ? 1 : 0];
 }
 
+/*
+ * Sets a certificate's status (reason and time for anything but good) and
+ * bumps its status version, inside the caller's transaction. With `crls`
+ * it also regenerates the CRLs that list it (the CA's full CRL, and for a
+ * signing certificate its municipality's); without, the caller does, once
+ * for a batch. The caller forgets the OCSP answers after the commit.
+ */
+int ca_status_set_locked(struct jpki_ca *ca, const char *serial,
+			 enum jpki_cert_type type, const char *municipality,
+			 enum jpki_cert_status status, enum jpki_reason reason,
+			 int crls) JPKI_MUST_CHECK;
+
 /* "sign" / "auth" */
 const char *ca_type_name(enum jpki_cert_type type);
 

@@ -665,16 +665,11 @@ int jpki_ca_issue(struct jpki_cert_info **out, struct jpki_ca *ca,
 	return r;
 }
 
-/*
- * Moves a certificate to a new status inside the caller's transaction and
- * regenerates the CRLs that list it.
- */
-static int set_status_locked(struct jpki_ca *ca, const struct jpki_rows *row,
-			     enum jpki_cert_status status,
-			     enum jpki_reason reason)
+int ca_status_set_locked(struct jpki_ca *ca, const char *serial,
+			 enum jpki_cert_type type, const char *municipality,
+			 enum jpki_cert_status status, enum jpki_reason reason,
+			 int crls)
 {
-	const char *serial = jpki_rows_text(row, 0, 0);
-	enum jpki_cert_type type = (enum jpki_cert_type)jpki_rows_int(row, 0, 1);
 	time_t now = jpki_clock_now();
 	int r;
 	struct jpki_value p[] = {
@@ -690,12 +685,28 @@ static int set_status_locked(struct jpki_ca *ca, const struct jpki_rows *row,
 				 " WHERE serial = $4",
 				 p, 4, NULL)) != 0)
 		return r;
+	if (!crls)
+		return 0;
 	if ((r = ca_crl_generate(ca, type, NULL)) != 0)
 		return r;
 	if (type == JPKI_CERT_SIGN &&
-	    (r = ca_crl_generate(ca, type, jpki_rows_text(row, 0, 4))) != 0)
+	    (r = ca_crl_generate(ca, type, municipality)) != 0)
 		return r;
 	return 0;
+}
+
+/*
+ * Moves a certificate (the row loaded by load_row) to a new status inside
+ * the caller's transaction and regenerates the CRLs that list it.
+ */
+static int set_status_locked(struct jpki_ca *ca, const struct jpki_rows *row,
+			     enum jpki_cert_status status,
+			     enum jpki_reason reason)
+{
+	return ca_status_set_locked(
+		ca, jpki_rows_text(row, 0, 0),
+		(enum jpki_cert_type)jpki_rows_int(row, 0, 1),
+		jpki_rows_text(row, 0, 4), status, reason, 1);
 }
 
 enum change { CHANGE_REVOKE, CHANGE_HOLD, CHANGE_RELEASE };

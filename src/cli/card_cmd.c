@@ -45,7 +45,7 @@ static char *issuer_key_path(struct cli *cli)
 	return path;
 }
 
-static int issuer_key(EVP_PKEY **out, struct cli *cli, int create)
+int cli_issuer_key(EVP_PKEY **out, struct cli *cli, int create)
 {
 	char *path = issuer_key_path(cli), *dir = NULL;
 	int r;
@@ -91,7 +91,7 @@ static int verb_new(struct cli *cli, int argc, char **argv)
 	if (kind == 0 || optind != argc - 1)
 		return cli_usage("usage: jpki card new --kind mynumber|juki "
 				 "FILE");
-	if ((r = issuer_key(&issuer, cli, 1)) != 0)
+	if ((r = cli_issuer_key(&issuer, cli, 1)) != 0)
 		return cli_fail(r, "card-issuer key");
 	r = jpki_card_create(argv[optind], kind, issuer);
 	EVP_PKEY_free(issuer);
@@ -294,7 +294,7 @@ static int verb_issue(struct cli *cli, int argc, char **argv)
 		return cli_usage("card issue takes a card FILE or --reader NAME");
 	if ((r = cli_fact_finish(&req.cert, have_expiry)) != 0)
 		return r;
-	if ((r = issuer_key(&issuer, cli, 0)) != 0)
+	if ((r = cli_issuer_key(&issuer, cli, 0)) != 0)
 		return cli_fail(r, "card-issuer key");
 	if (reader != NULL)
 		r = jpki_reader_pcsc(&rd, reader);

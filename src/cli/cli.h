@@ -37,20 +37,20 @@ void cli_time(char buf[32], time_t t);
 
 /* The long options that describe a resident and a card (shared by
  * `ca issue` and `card issue`). */
-#define CLI_FACT_OPTIONS                                                      \
-	{"card", required_argument, NULL, 'k'},                               \
-	    {"person", required_argument, NULL, 'p'},                         \
-	    {"municipality-code", required_argument, NULL, 'C'},              \
-	    {"prefecture", required_argument, NULL, 'P'},                     \
-	    {"municipality", required_argument, NULL, 'M'},                   \
-	    {"name", required_argument, NULL, 'n'},                           \
-	    {"name-subst", required_argument, NULL, 'N'},                     \
-	    {"sex", required_argument, NULL, 's'},                            \
-	    {"birth", required_argument, NULL, 'b'},                          \
-	    {"address", required_argument, NULL, 'a'},                        \
-	    {"address-subst", required_argument, NULL, 'A'},                  \
-	{                                                                     \
-		"card-expiry", required_argument, NULL, 'e'                   \
+#define CLI_FACT_OPTIONS                                                       \
+	{"card", required_argument, NULL, 'k'},                                \
+	    {"person", required_argument, NULL, 'p'},                          \
+	    {"municipality-code", required_argument, NULL, 'C'},               \
+	    {"prefecture", required_argument, NULL, 'P'},                      \
+	    {"municipality", required_argument, NULL, 'M'},                    \
+	    {"name", required_argument, NULL, 'n'},                            \
+	    {"name-subst", required_argument, NULL, 'N'},                      \
+	    {"sex", required_argument, NULL, 's'},                             \
+	    {"birth", required_argument, NULL, 'b'},                           \
+	    {"address", required_argument, NULL, 'a'},                         \
+	    {"address-subst", required_argument, NULL, 'A'},                   \
+	{                                                                      \
+		"card-expiry", required_argument, NULL, 'e'                    \
 	}
 
 /* Applies one of CLI_FACT_OPTIONS: 0 done, 1 not one of them, <0 error. */
@@ -64,7 +64,23 @@ int cli_ca(struct cli *cli, int argc, char **argv);
 int cli_card(struct cli *cli, int argc, char **argv);
 int cli_reader(struct cli *cli, int argc, char **argv);
 int cli_serve(struct cli *cli, int argc, char **argv);
+/*
+ * A PIN or password (at most size - 2 characters) from, in order: the
+ * first line of `file`, $`env`, or the terminal with echo off after
+ * `prompt`. Never logged; the caller wipes buf.
+ */
+int cli_read_secret(char *buf, size_t size, const char *file, const char *env,
+		    const char *prompt) JPKI_MUST_CHECK;
+
+/* This installation's card-issuer key, DATA/keys/card-issuer.key (made
+ * when `create` is set and it does not exist). */
+int cli_issuer_key(EVP_PKEY **out, struct cli *cli, int create) JPKI_MUST_CHECK;
+
 int cli_cert(struct cli *cli, int argc, char **argv);
+int cli_registry(struct cli *cli, int argc, char **argv);
+int cli_window(struct cli *cli, int argc, char **argv);
+int cli_operator(struct cli *cli, int argc, char **argv);
+int cli_audit(struct cli *cli, int argc, char **argv);
 int cli_pin(struct cli *cli, int argc, char **argv);
 int cli_sign(struct cli *cli, int argc, char **argv);
 int cli_login(struct cli *cli, int argc, char **argv);

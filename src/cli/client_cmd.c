@@ -20,7 +20,7 @@
 #include "client/client_internal.h"
 #include "jpki/client.h"
 
-#define PIN_MAX 16
+#define PIN_MAX 16 /* the longest PIN of either card kind */
 
 /* Where the card is, and what it is. */
 struct session {
@@ -53,64 +53,6 @@ static int session_open(struct session *s, const char *reader,
 	if (r != 0)
 		session_close(s);
 	return r;
-}
-
-/*
- * A PIN from, in order: the file (first line), the environment variable,
- * or the terminal with echo off. Never logged; the caller wipes buf.
- */
-static int read_pin(char buf[PIN_MAX + 2], const char *file, const char *env,
-		    const char *prompt)
-{
-	const char *v = env ? getenv(env) : NULL;
-	struct termios old, quiet;
-	size_t len;
-	FILE *in;
-	int tty;
-
-	buf[0] = '\0';
-	if (file != NULL) {
-		if ((in = fopen(file, "r")) == NULL)
-			return jpki_err_set(JPKI_ERR_IO, "cannot read %s: %s",
-					    file, strerror(errno));
-		if (fgets(buf, PIN_MAX + 2, in) == NULL)
-			buf[0] = '\0';
-		fclose(in);
-	} else if (v != NULL && v[0] != '\0') {
-		if (strlen(v) > PIN_MAX)
-			return jpki_err_set(JPKI_ERR_INVALID,
-					    "$%s is longer than a PIN", env);
-		snprintf(buf, PIN_MAX + 2, "%s", v);
-	} else {
-		if ((tty = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0 ||
-		    (in = fdopen(tty, "r+")) == NULL) {
-			if (tty >= 0)
-				close(tty);
-			return jpki_err_set(JPKI_ERR_INVALID,
-					    "no PIN: there is no terminal to "
-					    "ask on; give --pin-file or $%s",
-					    env);
-		}
-		fprintf(in, "%s: ", prompt);
-		fflush(in);
-		tcgetattr(tty, &old);
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(tty, TCSAFLUSH, &quiet);
-		if (fgets(buf, PIN_MAX + 2, in) == NULL)
-			buf[0] = '\0';
-		tcsetattr(tty, TCSAFLUSH, &old);
-		fprintf(in, "\n");
-		fclose(in);
-	}
-	len = strcspn(buf, "\r\n");
-	if (buf[len] == '\0' && len > PIN_MAX)
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "a PIN has at most %d characters", PIN_MAX);
-	buf[len] = '\0';
-	if (len == 0)
-		return jpki_err_set(JPKI_ERR_INVALID, "no PIN given");
-	return 0;
 }
 
 /* The options every client verb takes. */
@@ -313,8 +255,9 @@ static int cert_show(struct cli *cli, int argc, char **argv)
 		cert = ca = NULL;
 	}
 	if (want_sign) {
-		if ((r = read_pin(pin, opt.pin_file, "JPKI_PIN",
-				  "signing PIN (署名用パスワード)")) != 0 ||
+		if ((r = cli_read_secret(
+			 pin, sizeof(pin), opt.pin_file, "JPKI_PIN",
+			 "signing PIN (署名用パスワード)")) != 0 ||
 		    (r = jpki_client_pin_verify(s.rd, JPKI_PIN_SIGN, pin,
 						NULL)) != 0 ||
 		    (r = jpki_client_read_cert(&cert, s.rd,
@@ -458,9 +401,10 @@ static int pin_change(struct cli *cli, int argc, char **argv)
 	if ((r = session_open(&s, opt.reader, opt.card)) != 0)
 		return cli_fail(r, "card");
 	asked = new_file == NULL && getenv("JPKI_NEW_PIN") == NULL;
-	if ((r = read_pin(old_pin, opt.pin_file, "JPKI_PIN", "current PIN")) !=
-		0 ||
-	    (r = read_pin(new_pin, new_file, "JPKI_NEW_PIN", "new PIN")) != 0)
+	if ((r = cli_read_secret(old_pin, sizeof(old_pin), opt.pin_file,
+				 "JPKI_PIN", "current PIN")) != 0 ||
+	    (r = cli_read_secret(new_pin, sizeof(new_pin), new_file,
+				 "JPKI_NEW_PIN", "new PIN")) != 0)
 		goto fail;
 	jpki_client_pin_upcase(new_pin);
 	/* the card kind's rules, before the card is touched */
@@ -468,7 +412,8 @@ static int pin_change(struct cli *cli, int argc, char **argv)
 				     strlen(new_pin))) != 0)
 		goto fail;
 	if (asked) {
-		if ((r = read_pin(again, NULL, NULL, "new PIN again")) != 0)
+		if ((r = cli_read_secret(again, sizeof(again), NULL, NULL,
+					 "new PIN again")) != 0)
 			goto fail;
 		jpki_client_pin_upcase(again);
 		if (strcmp(again, new_pin) != 0) {
@@ -620,8 +565,8 @@ static int sign_file(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(r, "card");
 		goto out;
 	}
-	if ((r = read_pin(pin, opt.pin_file, "JPKI_PIN",
-			  "signing PIN (署名用パスワード)")) != 0 ||
+	if ((r = cli_read_secret(pin, sizeof(pin), opt.pin_file, "JPKI_PIN",
+				 "signing PIN (署名用パスワード)")) != 0 ||
 	    (r = jpki_client_pin_verify(s.rd, JPKI_PIN_SIGN, pin, NULL)) != 0 ||
 	    (r = jpki_client_read_cert(&cert, s.rd, JPKI_EF_SIGN_CERT)) != 0 ||
 	    (r = jpki_client_read_cert(&ca, s.rd, JPKI_EF_SIGN_CA)) != 0 ||
@@ -731,9 +676,10 @@ int cli_login(struct cli *cli, int argc, char **argv)
 					     "log-in needs a My Number card"),
 				"login");
 	}
-	if ((r = read_pin(pin, opt.pin_file, "JPKI_PIN",
-			  "authentication PIN (利用者証明用パスワード, 4 "
-			  "digits)")) != 0 ||
+	if ((r = cli_read_secret(
+		 pin, sizeof(pin), opt.pin_file, "JPKI_PIN",
+		 "authentication PIN (利用者証明用パスワード, 4 "
+		 "digits)")) != 0 ||
 	    (r = jpki_client_login(&res, s.rd, argv[optind], pin)) != 0) {
 		rc = cli_fail(r, "login");
 		goto out;

@@ -26,6 +26,12 @@ static void usage(FILE *f)
 	      "  ca      the certification authority (init, issue, renew,\n"
 	      "          revoke, hold, release, status, list, links, crl,\n"
 	      "          show, cert); 'jpki ca --help' for details\n"
+	      "  registry the resident register (register, move, name,\n"
+	      "          death, ...); 'jpki registry --help'\n"
+	      "  window  the municipality window (apply, issue, renew,\n"
+	      "          pin-reset, report, ...); 'jpki window --help'\n"
+	      "  operator operators and their roles (add)\n"
+	      "  audit   the audit chain (verify)\n"
 	      "  card    virtual IC cards (new, serve, inspect, issue)\n"
 	      "  reader  PC/SC card readers (list)\n"
 	      "  cert    the certificates on your card (show)\n"
@@ -219,6 +225,14 @@ int main(int argc, char **argv)
 		rc = cli_card(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "reader") == 0)
 		rc = cli_reader(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "registry") == 0)
+		rc = cli_registry(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "window") == 0)
+		rc = cli_window(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "operator") == 0)
+		rc = cli_operator(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "audit") == 0)
+		rc = cli_audit(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "cert") == 0)
 		rc = cli_cert(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "pin") == 0)

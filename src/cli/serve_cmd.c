@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "jpki/window.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -23,8 +24,8 @@ static void serve_usage(FILE *f)
 	      "\n"
 	      "  --listen    where to listen (default: config listen or\n"
 	      "              127.0.0.1:8080; port 0 picks a free port)\n"
-	      "  --roles     all (default), repository, ocsp, login;\n"
-	      "              comma-separated\n"
+	      "  --roles     all (default), repository, ocsp, login,\n"
+	      "              window; comma-separated\n"
 	      "  --threads   worker threads (default: one per core)\n"
 	      "  --pid-file  write the process id there once listening\n"
 	      "\n"
@@ -50,6 +51,7 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	struct jpki_http *srv = NULL;
 	struct jpki_store *st = NULL;
 	struct jpki_ca *ca = NULL;
+	EVP_PKEY *issuer = NULL;
 	const char *pid_file = NULL;
 	struct sigaction sa;
 	char base[64];
@@ -88,6 +90,22 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
 		return cli_fail(r, "open CA");
 	opts.ca = ca;
+	if (opts.roles & JPKI_ROLE_WINDOW) {
+		if ((r = jpki_window_migrate(st)) != 0) {
+			r = cli_fail(r, "window tables");
+			goto out;
+		}
+		opts.store = st;
+		opts.counter_reader =
+			jpki_config_get(cli->cfg, "window_reader", NULL);
+		/* without the key the pages work but cannot issue */
+		if (cli_issuer_key(&issuer, cli, 0) != 0)
+			jpki_log(JPKI_LOG_WARN,
+				 "no card-issuer key: the window cannot issue "
+				 "onto cards (%s)",
+				 jpki_err_detail());
+		opts.card_issuer = issuer;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -117,6 +135,10 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		       base,
 		       opts.login_origin ? opts.login_origin
 					 : jpki_ca_public_url(ca));
+	if (opts.roles & JPKI_ROLE_WINDOW)
+		printf("  window      %s/window (the clerk's pages), %s/api "
+		       "(JSON)\n",
+		       base, base);
 	printf("Stop with Ctrl-C.\n");
 	fflush(stdout);
 	if (pid_file != NULL) {
@@ -132,9 +154,19 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	for (unsigned tick = 0; !stopping; tick++) {
 		size_t n;
 
-		sleep(1);
+		/* Five times a second: the registry's changes become
+		 * revocations (so OCSP says so within a second of the
+		 * change), whoever made them. */
+		usleep(200 * 1000);
+		if (jpki_ca_apply_registry_events(&n, ca) != 0)
+			jpki_log(JPKI_LOG_ERROR, "registry events: %s",
+				 jpki_err_detail());
+		else if (n > 0)
+			jpki_log(JPKI_LOG_INFO,
+				 "%zu registry change%s applied", n,
+				 n == 1 ? "" : "s");
 		/* Once a minute: CRLs that come near their nextUpdate. */
-		if ((opts.roles & JPKI_ROLE_REPOSITORY) && tick % 60 == 0 &&
+		if ((opts.roles & JPKI_ROLE_REPOSITORY) && tick % 300 == 0 &&
 		    jpki_ca_crl_refresh(ca, 0, &n) != 0)
 			jpki_log(JPKI_LOG_ERROR, "CRL refresh: %s",
 				 jpki_err_detail());
@@ -145,6 +177,7 @@ out:
 	jpki_http_stop(srv);
 	if (pid_file != NULL)
 		unlink(pid_file);
+	EVP_PKEY_free(issuer);
 	jpki_ca_free(ca);
 	jpki_store_free(st);
 	return r;

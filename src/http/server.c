@@ -14,22 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "jpki/http.h"
-
-struct jpki_http {
-	struct MHD_Daemon *daemon;
-	struct jpki_ca *ca;
-	struct jpki_verify_login *login; /* with the login role */
-	unsigned roles;
-	uint16_t port;
-};
-
-/* What a connection collects of its request body. */
-struct upload {
-	unsigned char *data;
-	size_t len;
-	int too_large;
-};
+#include "http/http_internal.h"
 
 int jpki_http_roles_parse(unsigned *out, const char *text)
 {
@@ -50,10 +35,12 @@ int jpki_http_roles_parse(unsigned *out, const char *text)
 			roles |= JPKI_ROLE_OCSP;
 		} else if (strcmp(tok, "login") == 0) {
 			roles |= JPKI_ROLE_LOGIN;
+		} else if (strcmp(tok, "window") == 0) {
+			roles |= JPKI_ROLE_WINDOW;
 		} else {
 			int r = jpki_err_set(JPKI_ERR_INVALID,
 					     "unknown role '%s' (all, "
-					     "repository, ocsp, login)",
+					     "repository, ocsp, login, window)",
 					     tok);
 			free(copy);
 			return r;
@@ -66,10 +53,9 @@ int jpki_http_roles_parse(unsigned *out, const char *text)
 	return 0;
 }
 
-static enum MHD_Result send_buffer(struct MHD_Connection *conn,
-				   unsigned status, const char *type,
-				   const void *data, size_t len,
-				   const char *cache)
+enum MHD_Result http_send(struct MHD_Connection *conn, unsigned status,
+			  const char *type, const void *data, size_t len,
+			  const char *cache)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -87,10 +73,10 @@ static enum MHD_Result send_buffer(struct MHD_Connection *conn,
 	return ret;
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
-				 const char *text)
+enum MHD_Result http_send_text(struct MHD_Connection *conn, unsigned status,
+			       const char *text)
 {
-	return send_buffer(conn, status, "text/plain; charset=utf-8", text,
+	return http_send(conn, status, "text/plain; charset=utf-8", text,
 			   strlen(text), "no-store");
 }
 
@@ -108,23 +94,23 @@ static enum MHD_Result send_ocsp(struct jpki_http *srv,
 	    0) {
 		jpki_log(JPKI_LOG_ERROR, "OCSP: %s: %s", jpki_strerror(r),
 			 jpki_err_detail());
-		return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				 "the OCSP responder failed\n");
 	}
-	ret = send_buffer(conn, MHD_HTTP_OK, "application/ocsp-response", resp,
+	ret = http_send(conn, MHD_HTTP_OK, "application/ocsp-response", resp,
 			  resp_len, is_get ? "max-age=300, public" : "no-store");
 	free(resp);
 	return ret;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
-				 char *json)
+enum MHD_Result http_send_json(struct MHD_Connection *conn, unsigned status,
+			       char *json)
 {
 	enum MHD_Result ret;
 
 	if (json == NULL)
 		return MHD_NO;
-	ret = send_buffer(conn, status, "application/json", json, strlen(json),
+	ret = http_send(conn, status, "application/json", json, strlen(json),
 			  "no-store");
 	free(json);
 	return ret;
@@ -141,10 +127,10 @@ static enum MHD_Result login_challenge(struct jpki_http *srv,
 	    jpki_verify_login_challenge_json(&json, srv->login, &ch) != 0) {
 		jpki_log(JPKI_LOG_ERROR, "login challenge: %s",
 			 jpki_err_detail());
-		return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				 "no challenge can be made\n");
 	}
-	return send_json(conn, MHD_HTTP_OK, json);
+	return http_send_json(conn, MHD_HTTP_OK, json);
 }
 
 /* POST /login/response: the verdict on an answer, 200, 400 or 401. */
@@ -173,7 +159,7 @@ static enum MHD_Result login_response(struct jpki_http *srv,
 			 res.serial);
 	if (jpki_verify_login_result_json(&json, &res) != 0)
 		return MHD_NO;
-	return send_json(conn, res.http_status, json);
+	return http_send_json(conn, res.http_status, json);
 }
 
 /* RFC 6960 appendix A.1: GET {url}/{url-encoding of base64 of DER}.
@@ -203,7 +189,7 @@ static enum MHD_Result ocsp_get(struct jpki_http *srv,
 	return ret;
 }
 
-static void html_escape(FILE *f, const char *s)
+void http_html_escape(FILE *f, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
@@ -259,29 +245,29 @@ static enum MHD_Result index_page(struct jpki_http *srv,
 
 		jpki_profile_fingerprint(fp, cert);
 		fprintf(f, "<h2>%s</h2><p>", cas[i].title);
-		html_escape(f, dn ? dn : "");
+		http_html_escape(f, dn ? dn : "");
 		fprintf(f,
 			"</p><p>SHA-256 fingerprint: <code>%s</code></p>"
 			"<ul><li><a href=\"/ca/%s.crt\">CA certificate (DER)"
 			"</a> · <a href=\"/ca/%s.pem\">PEM</a></li>"
 			"<li>OCSP: <code>",
 			fp, cas[i].name, cas[i].name);
-		html_escape(f, jpki_ca_public_url(srv->ca));
+		http_html_escape(f, jpki_ca_public_url(srv->ca));
 		fprintf(f, "/ocsp/%s</code></li></ul>", cas[i].name);
 		OPENSSL_free(dn);
 	}
 	fputs("<h2>CRLs</h2><ul>", f);
 	for (size_t i = 0; i < nscopes; i++) {
 		fputs("<li><a href=\"/crl/", f);
-		html_escape(f, scopes[i]);
+		http_html_escape(f, scopes[i]);
 		fputs(".crl\">", f);
-		html_escape(f, scopes[i]);
+		http_html_escape(f, scopes[i]);
 		fputs("</a></li>", f);
 	}
 	fputs("</ul></body></html>\n", f);
 	fclose(f);
 	jpki_ca_scopes_free(scopes, nscopes);
-	ret = send_buffer(conn, MHD_HTTP_OK, "text/html; charset=utf-8", page,
+	ret = http_send(conn, MHD_HTTP_OK, "text/html; charset=utf-8", page,
 			  len, "no-cache");
 	free(page);
 	return ret;
@@ -297,13 +283,13 @@ static enum MHD_Result ca_cert(struct jpki_http *srv,
 	int len;
 
 	if (ext == NULL || (size_t)(ext - name) != 4)
-		return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 	if (strncmp(name, "sign", 4) == 0)
 		type = JPKI_CERT_SIGN;
 	else if (strncmp(name, "auth", 4) == 0)
 		type = JPKI_CERT_AUTH;
 	else
-		return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 	if (strcmp(ext, ".pem") == 0) {
 		BIO *mem = BIO_new(BIO_s_mem());
 		char *data;
@@ -315,16 +301,16 @@ static enum MHD_Result ca_cert(struct jpki_http *srv,
 			return MHD_NO;
 		}
 		n = BIO_get_mem_data(mem, &data);
-		ret = send_buffer(conn, MHD_HTTP_OK, "application/x-pem-file",
+		ret = http_send(conn, MHD_HTTP_OK, "application/x-pem-file",
 				  data, (size_t)n, "max-age=3600");
 		BIO_free(mem);
 		return ret;
 	}
 	if (strcmp(ext, ".crt") != 0 && strcmp(ext, ".cer") != 0)
-		return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 	if ((len = i2d_X509(jpki_ca_cert(srv->ca, type), &der)) <= 0)
 		return MHD_NO;
-	ret = send_buffer(conn, MHD_HTTP_OK, "application/pkix-cert", der,
+	ret = http_send(conn, MHD_HTTP_OK, "application/pkix-cert", der,
 			  (size_t)len, "max-age=3600");
 	OPENSSL_free(der);
 	return ret;
@@ -341,19 +327,19 @@ static enum MHD_Result crl(struct jpki_http *srv, struct MHD_Connection *conn,
 	int r;
 
 	if (n < 5 || n - 4 >= sizeof(scope) || strcmp(path + n - 4, ".crl"))
-		return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 	memcpy(scope, path, n - 4);
 	scope[n - 4] = '\0';
 	if ((r = jpki_ca_crl_get(&der, &len, srv->ca, scope)) != 0) {
 		if (r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_INVALID)
-			return send_text(conn, MHD_HTTP_NOT_FOUND,
+			return http_send_text(conn, MHD_HTTP_NOT_FOUND,
 					 "no such CRL\n");
 		jpki_log(JPKI_LOG_ERROR, "CRL %s: %s", scope,
 			 jpki_err_detail());
-		return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				 "the CRL cannot be read\n");
 	}
-	ret = send_buffer(conn, MHD_HTTP_OK, "application/pkix-crl", der, len,
+	ret = http_send(conn, MHD_HTTP_OK, "application/pkix-crl", der, len,
 			  "max-age=300");
 	free(der);
 	return ret;
@@ -394,7 +380,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	}
 	if (*data_size > 0) {
 		/* Collect the body up to its cap; past it, only count. */
-		cap = strcmp(url, "/login/response") == 0
+		cap = strcmp(url, "/login/response") == 0 ||
+				      strncmp(url, "/window", 7) == 0 ||
+				      strncmp(url, "/api/", 5) == 0
 			      ? JPKI_MAX_LOGIN_ANSWER
 			      : JPKI_MAX_OCSP_REQUEST;
 		if (!up->too_large && *data_size <= cap - up->len) {
@@ -413,39 +401,47 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (strlen(url) > JPKI_MAX_URL)
-		return send_text(conn, MHD_HTTP_URI_TOO_LONG, "URL too long\n");
+		return http_send_text(conn, MHD_HTTP_URI_TOO_LONG, "URL too long\n");
 	if (strcmp(url, "/healthz") == 0)
-		return send_text(conn, MHD_HTTP_OK, "ok\n");
+		return http_send_text(conn, MHD_HTTP_OK, "ok\n");
 	if ((srv->roles & JPKI_ROLE_OCSP) && (rest = ocsp_rest(url)) != NULL) {
 		if (is_post) {
 			if (up->too_large)
-				return send_text(conn,
+				return http_send_text(conn,
 						 MHD_HTTP_CONTENT_TOO_LARGE,
 						 "OCSP request too large\n");
 			return send_ocsp(srv, conn, up->data, up->len, 0);
 		}
 		if (is_get)
 			return ocsp_get(srv, conn, rest);
-		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		return http_send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 				 "use GET or POST\n");
 	}
 	if ((srv->roles & JPKI_ROLE_LOGIN) &&
 	    strcmp(url, "/login/challenge") == 0) {
 		if (!is_get)
-			return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			return http_send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 					 "use GET\n");
 		return login_challenge(srv, conn);
 	}
 	if ((srv->roles & JPKI_ROLE_LOGIN) &&
 	    strcmp(url, "/login/response") == 0) {
 		if (!is_post)
-			return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			return http_send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 					 "use POST\n");
 		return login_response(srv, conn, up);
 	}
+	if (srv->roles & JPKI_ROLE_WINDOW) {
+		int handled = 0;
+		enum MHD_Result ret = http_window(srv, conn, url, method, up,
+						  &handled);
+
+		if (handled)
+			return ret;
+	}
 	if (srv->roles & JPKI_ROLE_REPOSITORY) {
 		if (!is_get)
-			return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			return http_send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 					 "use GET\n");
 		if (strcmp(url, "/") == 0)
 			return index_page(srv, conn);
@@ -454,7 +450,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		if (strncmp(url, "/crl/", 5) == 0)
 			return crl(srv, conn, url + 5);
 	}
-	return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -529,6 +525,9 @@ int jpki_http_start(struct jpki_http **out,
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return JPKI_ERR_NOMEM;
 	srv->ca = opts->ca;
+	srv->st = opts->store;
+	srv->issuer = opts->card_issuer;
+	srv->counter_reader = opts->counter_reader;
 	srv->roles = opts->roles ? opts->roles : JPKI_ROLE_ALL;
 	if ((srv->roles & JPKI_ROLE_LOGIN) &&
 	    (r = jpki_http_login_new(&srv->login, srv->ca,

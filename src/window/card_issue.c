@@ -15,6 +15,7 @@
 
 #include "jpki/card.h"
 #include "jpki/window.h"
+#include "window/window_internal.h"
 
 int jpki_window_issuer_key(EVP_PKEY **out, const char *path, int create)
 {
@@ -143,49 +144,78 @@ static int write_cert(struct jpki_reader *rd, uint16_t fid, X509 *cert)
 	return r;
 }
 
+/*
+ * GENERATE KEY PAIR on the key file of `type` (the issuer authenticated):
+ * the card replaces its key and answers the public half. Caller frees *pub.
+ */
+static int generate_key(EVP_PKEY **pub, struct jpki_reader *rd,
+			enum jpki_cert_type type)
+{
+	static const uint8_t generate[] = {0x00, 0x47, 0x00, 0x00, 0x00};
+	uint8_t spki[JPKI_READER_MAX_RESPONSE];
+	size_t spki_len = sizeof(spki);
+	const unsigned char *p = spki;
+	int r;
+
+	*pub = NULL;
+	if ((r = jpki_reader_select_ef(rd, type == JPKI_CERT_SIGN
+					       ? JPKI_EF_SIGN_KEY
+					       : JPKI_EF_AUTH_KEY)) != 0 ||
+	    (r = jpki_reader_command(rd, generate, sizeof(generate), spki,
+				     &spki_len, "generating the key pair")) !=
+		0)
+		return r;
+	if ((*pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL) {
+		ERR_clear_error();
+		return jpki_err_set(JPKI_ERR_PARSE,
+				    "the card's public key is unreadable");
+	}
+	return 0;
+}
+
+/* Writes an issued certificate and its CA's certificate to the card. */
+static int install_cert(struct jpki_reader *rd, struct jpki_ca *ca,
+			enum jpki_cert_type type,
+			const struct jpki_cert_info *info)
+{
+	int sign = type == JPKI_CERT_SIGN;
+	const unsigned char *p = info->der;
+	X509 *cert = d2i_X509(NULL, &p, (long)info->der_len);
+	int r;
+
+	if (cert == NULL)
+		return jpki_err_set(JPKI_ERR_INTERNAL, "issued an unreadable "
+						       "certificate");
+	r = write_cert(rd, sign ? JPKI_EF_SIGN_CERT : JPKI_EF_AUTH_CERT, cert);
+	X509_free(cert);
+	if (r != 0)
+		return r;
+	return write_cert(rd, sign ? JPKI_EF_SIGN_CA : JPKI_EF_AUTH_CA,
+			  jpki_ca_cert(ca, type));
+}
+
 /* One side of the card: key pair, certificate, CA certificate, PIN. */
 static int issue_side(char serial_out[41], struct jpki_reader *rd,
 		      struct jpki_ca *ca, struct jpki_issue_request *req,
 		      enum jpki_cert_type type, const char *pin)
 {
-	static const uint8_t generate[] = {0x00, 0x47, 0x00, 0x00, 0x00};
 	int sign = type == JPKI_CERT_SIGN;
-	uint8_t spki[JPKI_READER_MAX_RESPONSE], apdu[5 + 16];
-	size_t spki_len = sizeof(spki);
-	const unsigned char *p = spki;
+	uint8_t apdu[5 + 16];
 	struct jpki_cert_info *info = NULL;
 	EVP_PKEY *pub = NULL;
-	X509 *cert = NULL;
 	int r;
 
-	if ((r = jpki_reader_select_ef(rd, sign ? JPKI_EF_SIGN_KEY
-						: JPKI_EF_AUTH_KEY)) != 0 ||
-	    (r = jpki_reader_command(rd, generate, sizeof(generate), spki,
-				     &spki_len, "generating the key pair")) !=
-		0)
+	if ((r = generate_key(&pub, rd, type)) != 0)
 		return r;
-	if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL) {
-		ERR_clear_error();
-		return jpki_err_set(JPKI_ERR_PARSE,
-				    "the card's public key is unreadable");
-	}
 	req->type = type;
 	r = jpki_ca_issue(&info, ca, req, pub);
 	EVP_PKEY_free(pub);
 	if (r != 0)
 		return r;
 	snprintf(serial_out, 41, "%s", info->serial);
-	p = info->der;
-	cert = d2i_X509(NULL, &p, (long)info->der_len);
+	r = install_cert(rd, ca, type, info);
 	jpki_cert_info_free(info);
-	if (cert == NULL)
-		return jpki_err_set(JPKI_ERR_INTERNAL, "issued an unreadable "
-						       "certificate");
-	r = write_cert(rd, sign ? JPKI_EF_SIGN_CERT : JPKI_EF_AUTH_CERT, cert);
-	X509_free(cert);
 	if (r != 0 ||
-	    (r = write_cert(rd, sign ? JPKI_EF_SIGN_CA : JPKI_EF_AUTH_CA,
-			    jpki_ca_cert(ca, type))) != 0 ||
 	    (r = jpki_reader_select_ef(rd, sign ? JPKI_EF_SIGN_PIN
 						: JPKI_EF_AUTH_PIN)) != 0)
 		return r;
@@ -255,5 +285,94 @@ fail:
 		jpki_err_set(r, "%s", why);
 	}
 	memset(out, 0, sizeof(*out));
+	return r;
+}
+
+int window_card_renew(char new_serial[41], struct jpki_reader *rd,
+		      struct jpki_ca *ca, EVP_PKEY *issuer,
+		      const char *old_serial, enum jpki_cert_type type)
+{
+	struct jpki_cert_info *info = NULL;
+	EVP_PKEY *pub = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	new_serial[0] = '\0';
+	if ((r = jpki_window_card_authenticate(rd, issuer)) != 0 ||
+	    (r = generate_key(&pub, rd, type)) != 0)
+		goto out;
+	if ((r = jpki_ca_renew(&info, ca, old_serial, pub, NULL)) != 0)
+		goto out;
+	if ((r = install_cert(rd, ca, type, info)) != 0) {
+		char why[512];
+
+		/* the new certificate must not stay valid off the card */
+		snprintf(why, sizeof(why), "%s", jpki_err_detail());
+		if (jpki_ca_revoke(ca, info->serial, JPKI_REASON_UNSPECIFIED) !=
+		    0)
+			jpki_log(JPKI_LOG_ERROR, "could not revoke %s: %s",
+				 info->serial, jpki_err_detail());
+		jpki_err_set(r, "%s", why);
+		goto out;
+	}
+	snprintf(new_serial, 41, "%s", info->serial);
+	r = 0;
+out:
+	jpki_cert_info_free(info);
+	EVP_PKEY_free(pub);
+	return r;
+}
+
+int window_card_kind(enum jpki_card_kind *out, struct jpki_reader *rd)
+{
+	/* SELECT of the authentication PIN file: 6A 82 on a Juki card */
+	static const uint8_t select_auth_pin[] = {0x00, 0xA4, 0x02, 0x0C,
+						  0x02, 0x00, 0x18};
+	uint8_t resp[JPKI_READER_MAX_RESPONSE];
+	size_t resp_len = sizeof(resp);
+	uint16_t sw = 0;
+	int r;
+
+	*out = JPKI_CARD_MYNUMBER;
+	if ((r = jpki_reader_select_ap(rd)) != 0 ||
+	    (r = jpki_reader_transmit(rd, select_auth_pin,
+				      sizeof(select_auth_pin), resp, &resp_len,
+				      &sw)) != 0)
+		return r;
+	if (sw == 0x6A82)
+		*out = JPKI_CARD_JUKI;
+	else if (sw != 0x9000)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "the card answered %04X to selecting its "
+				    "authentication PIN",
+				    sw);
+	return 0;
+}
+
+int window_card_pin_reset(struct jpki_reader *rd, EVP_PKEY *issuer,
+			  enum jpki_card_pin which, const char *new_pin)
+{
+	uint8_t apdu[5 + 16];
+	size_t len = new_pin != NULL ? strlen(new_pin) : 0;
+	int r;
+
+	if (len > 16)
+		return jpki_err_set(JPKI_ERR_INVALID, "the PIN is too long");
+	if ((r = jpki_window_card_authenticate(rd, issuer)) != 0 ||
+	    (r = jpki_reader_select_ef(rd, which == JPKI_PIN_SIGN
+					       ? JPKI_EF_SIGN_PIN
+					       : JPKI_EF_AUTH_PIN)) != 0)
+		return r;
+	/* RESET RETRY COUNTER: 02 sets a new PIN, 03 unblocks the old one */
+	apdu[0] = 0x00;
+	apdu[1] = 0x2C;
+	apdu[2] = new_pin != NULL ? 0x02 : 0x03;
+	apdu[3] = 0x80;
+	apdu[4] = (uint8_t)len;
+	if (len > 0)
+		memcpy(apdu + 5, new_pin, len);
+	r = jpki_reader_command(rd, apdu, len > 0 ? 5 + len : 4, NULL, NULL,
+				new_pin != NULL ? "setting the PIN"
+						: "unlocking the PIN");
+	jpki_wipe(apdu, sizeof(apdu));
 	return r;
 }

@@ -1,0 +1,582 @@
+/*
+ * The audit chain: an append-only table in which every entry carries the
+ * hash of the one before it, and the audit module's schema.
+ *
+ * Entry i stores
+ *
+ *   hash_i = SHA-256(prev_i || seq_i || at_i || lp(operator_i) || role_i ||
+ *                    lp(municipality_i) || lp(action_i) || lp(subject_i) ||
+ *                    detail_i)
+ *
+ * where prev_i is hash_{i-1} as 32 raw bytes (32 zero bytes for entry 1),
+ * seq is 8 bytes big-endian, at 8 bytes big-endian (two's complement), role
+ * 4 bytes big-endian, lp(s) a 4-byte big-endian byte count followed by the
+ * bytes, and detail one byte 0 (NULL) or 1 followed by lp(detail). Every
+ * field has a fixed size or a length prefix, so no two different entries
+ * encode to the same bytes. The sequence number is hashed too, so an entry
+ * cannot be moved to another place without its hash showing it.
+ *
+ * A one-row table, audit_head, records the last entry's seq and hash in the
+ * same transaction; appends continue from it. It is what catches a deleted
+ * or forged entry at the end of the chain, which the links alone cannot.
+ *
+ * How each kind of tampering shows in jpki_audit_verify (walking in seq
+ * order):
+ *  - edited: an entry's fields (or its stored hash) no longer give its
+ *    hash: "entry N was edited".
+ *  - deleted: a gap in seq ("entry N is missing"); deleted and the later
+ *    entries renumbered to close the gap: the entry now at N hashes only
+ *    under a later seq ("entry N is missing: later entries were
+ *    renumbered"); the last entry deleted: the head names an entry the
+ *    chain no longer has.
+ *  - inserted: an entry whose own hash holds (the forger computed it) but
+ *    whose prev_hash is not the hash of the entry before it: "entry N was
+ *    inserted"; appended after the last with a correct link: the head does
+ *    not know it.
+ *  - reordered (two entries' contents swapped): the entry at N hashes only
+ *    under another seq M, and the one at M under N: "entries N and M were
+ *    swapped".
+ * The chain has no secret: someone who can write the database and who
+ * rewrites every entry from the tampered one on, and the head, leaves a
+ * consistent chain. Anchor it outside the database (an auditor notes the
+ * last hash) to catch that.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "audit/audit_internal.h"
+
+#define GENESIS                                                                \
+	"0000000000000000000000000000000000000000000000000000000000000000"
+#define MAX_ACTION 64
+#define MAX_SUBJECT 256
+#define MAX_DETAIL (64 * 1024)
+#define VERIFY_PAGE 1000
+
+static const struct jpki_migration migrations[] = {
+    {1, "CREATE TABLE audit_operator ("
+	" id TEXT PRIMARY KEY,"
+	" role INTEGER NOT NULL,"
+	" municipality TEXT NOT NULL,"
+	" password TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL);"
+	"CREATE TABLE audit_session ("
+	" token_hash TEXT PRIMARY KEY,"
+	" operator_id TEXT NOT NULL,"
+	" ttl BIGINT NOT NULL,"
+	" created_at BIGINT NOT NULL,"
+	" expires_at BIGINT NOT NULL);"
+	"CREATE INDEX audit_session_operator ON audit_session (operator_id);"
+	"CREATE TABLE audit_log ("
+	" seq BIGINT PRIMARY KEY,"
+	" at BIGINT NOT NULL,"
+	" operator TEXT NOT NULL,"
+	" role INTEGER NOT NULL,"
+	" municipality TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" subject TEXT NOT NULL,"
+	" detail TEXT,"
+	" prev_hash TEXT NOT NULL,"
+	" hash TEXT NOT NULL);"
+	"CREATE TABLE audit_head ("
+	" id INTEGER PRIMARY KEY,"
+	" seq BIGINT NOT NULL,"
+	" hash TEXT NOT NULL)"},
+};
+
+int audit_migrate(struct jpki_store *st)
+{
+	return jpki_store_migrate(st, "audit", migrations,
+				  sizeof(migrations) / sizeof(migrations[0]));
+}
+
+int jpki_audit_migrate(struct jpki_store *st)
+{
+	if (st == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no store");
+	return audit_migrate(st);
+}
+
+int audit_code_valid(const char *code)
+{
+	return code != NULL && strlen(code) == 6 &&
+	       strspn(code, "0123456789") == 6;
+}
+
+int audit_sha256_hex(char out[65], const void *p, size_t n)
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+
+	out[0] = '\0';
+	if (!EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) || len != 32)
+		return jpki_err_set(JPKI_ERR_CRYPTO, "SHA-256 failed");
+	for (size_t i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/* One entry as stored. */
+struct entry {
+	int64_t seq;
+	int64_t at;
+	const char *operator_id;
+	int64_t role;
+	const char *municipality;
+	const char *action;
+	const char *subject;
+	const char *detail; /* may be NULL */
+	const char *prev_hash;
+	const char *hash;
+};
+
+static int hex_decode32(unsigned char out[32], const char *hex)
+{
+	if (hex == NULL || strlen(hex) != 64 ||
+	    strspn(hex, "0123456789abcdef") != 64)
+		return 0;
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return 0;
+		out[i] = (unsigned char)v;
+	}
+	return 1;
+}
+
+static int put_be(EVP_MD_CTX *md, uint64_t v, size_t bytes)
+{
+	unsigned char b[8];
+
+	for (size_t i = 0; i < bytes; i++)
+		b[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+	return EVP_DigestUpdate(md, b, bytes);
+}
+
+static int put_lp(EVP_MD_CTX *md, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n <= UINT32_MAX && put_be(md, n, 4) &&
+	       (n == 0 || EVP_DigestUpdate(md, s, n));
+}
+
+/*
+ * The hash entry `e` would have at sequence number `seq`, lower-case hex.
+ * Returns 0, or 1 when the stored prev_hash is not a hash at all (the entry
+ * was edited), or a negative error.
+ */
+static int entry_hash(char out[65], const struct entry *e, int64_t seq)
+{
+	unsigned char prev[32], md[32];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = NULL;
+	int ok, r = JPKI_ERR_INTERNAL;
+
+	out[0] = '\0';
+	if (!hex_decode32(prev, e->prev_hash))
+		return 1;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return JPKI_ERR_NOMEM;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, prev, sizeof(prev)) &&
+	     put_be(ctx, (uint64_t)seq, 8) && put_be(ctx, (uint64_t)e->at, 8) &&
+	     put_lp(ctx, e->operator_id) &&
+	     put_be(ctx, (uint64_t)(uint32_t)e->role, 4) &&
+	     put_lp(ctx, e->municipality) && put_lp(ctx, e->action) &&
+	     put_lp(ctx, e->subject) && put_be(ctx, e->detail != NULL, 1) &&
+	     (e->detail == NULL || put_lp(ctx, e->detail)) &&
+	     EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
+	if (!ok) {
+		r = jpki_err_set(JPKI_ERR_CRYPTO, "SHA-256 failed");
+		goto out;
+	}
+	for (size_t i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	r = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+/* Whether `e`'s stored hash is the hash of its fields at `seq`. */
+static int hash_holds(int *holds, const struct entry *e, int64_t seq)
+{
+	char h[65];
+	int r;
+
+	*holds = 0;
+	if ((r = entry_hash(h, e, seq)) < 0)
+		return r;
+	*holds = r == 0 && e->hash != NULL && strlen(e->hash) == 64 &&
+		 CRYPTO_memcmp(h, e->hash, 64) == 0;
+	return 0;
+}
+
+static int text_ok(const char *s, size_t max, int may_be_empty)
+{
+	size_t n;
+
+	if (s == NULL)
+		return may_be_empty;
+	n = strlen(s);
+	return (n > 0 || may_be_empty) && n <= max && jpki_utf8_chars(s) >= 0;
+}
+
+int jpki_audit_append(struct jpki_store *st, const struct jpki_actor *actor,
+		      const char *action, const char *subject,
+		      const char *detail)
+{
+	struct jpki_rows *rows = NULL;
+	struct entry e = {0};
+	char op[sizeof(actor->operator_id) + 1],
+	    mun[sizeof(actor->municipality_code) + 1];
+	char prev[65] = GENESIS, hash[65];
+	int r = JPKI_ERR_INTERNAL;
+
+	if (st == NULL || actor == NULL)
+		return jpki_err_set(
+		    JPKI_ERR_INVALID,
+		    "an audit entry needs a store and an actor");
+	/* The actor is a fixed-size struct from the caller: read it only
+	 * within its bounds. */
+	snprintf(op, sizeof(op), "%.*s", (int)sizeof(actor->operator_id),
+		 actor->operator_id);
+	snprintf(mun, sizeof(mun), "%.*s",
+		 (int)sizeof(actor->municipality_code),
+		 actor->municipality_code);
+	if (op[0] == '\0' || !text_ok(op, sizeof(op), 0) ||
+	    !text_ok(mun, sizeof(mun), 1))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "an audit entry needs the acting "
+				    "operator's name");
+	if (!text_ok(action, MAX_ACTION, 0))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "an audit entry needs an action of 1 to "
+				    "%d bytes",
+				    MAX_ACTION);
+	if (!text_ok(subject, MAX_SUBJECT, 1))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "an audit entry's subject must be UTF-8 "
+				    "of at most %d bytes",
+				    MAX_SUBJECT);
+	if (detail != NULL && !text_ok(detail, MAX_DETAIL, 1))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "an audit entry's detail must be UTF-8 of "
+				    "at most %d bytes",
+				    MAX_DETAIL);
+	/* Continue from the head, not from the last row: a deleted last
+	 * entry then stays a visible gap instead of being written over. */
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT seq, hash FROM audit_head"
+				  " WHERE id = 1",
+				  NULL, 0)) != 0)
+		goto out;
+	if (jpki_rows_count(rows) == 0) {
+		jpki_rows_free(rows);
+		rows = NULL;
+		if ((r = jpki_store_query(&rows, st,
+					  "SELECT seq, hash FROM audit_log"
+					  " ORDER BY seq DESC LIMIT 1",
+					  NULL, 0)) != 0)
+			goto out;
+	}
+	e.seq = 1;
+	if (jpki_rows_count(rows) == 1) {
+		e.seq = jpki_rows_int(rows, 0, 0) + 1;
+		snprintf(prev, sizeof(prev), "%s",
+			 jpki_rows_text(rows, 0, 1) ? jpki_rows_text(rows, 0, 1)
+						    : "");
+	}
+	e.at = jpki_clock_now();
+	e.operator_id = op;
+	e.role = actor->role;
+	e.municipality = mun;
+	e.action = action;
+	e.subject = subject ? subject : "";
+	e.detail = detail;
+	e.prev_hash = prev;
+	if ((r = entry_hash(hash, &e, e.seq)) != 0) {
+		if (r > 0)
+			r = jpki_err_set(JPKI_ERR_STATE,
+					 "the audit chain's head is damaged: "
+					 "run the audit verifier");
+		goto out;
+	}
+	{
+		struct jpki_value p[] = {
+		    JPKI_V_INT(e.seq),
+		    JPKI_V_INT(e.at),
+		    JPKI_V_TEXT(op),
+		    JPKI_V_INT(e.role),
+		    JPKI_V_TEXT(mun),
+		    JPKI_V_TEXT(action),
+		    JPKI_V_TEXT(e.subject),
+		    detail ? JPKI_V_TEXT(detail) : JPKI_V_NULL,
+		    JPKI_V_TEXT(prev),
+		    JPKI_V_TEXT(hash),
+		};
+
+		if ((r = jpki_store_exec(st,
+					 "INSERT INTO audit_log (seq, at,"
+					 " operator, role, municipality,"
+					 " action, subject, detail, prev_hash,"
+					 " hash) VALUES ($1, $2, $3, $4, $5,"
+					 " $6, $7, $8, $9, $10)",
+					 p, 10, NULL)) != 0)
+			goto out;
+	}
+	{
+		struct jpki_value p[] = {JPKI_V_INT(e.seq), JPKI_V_TEXT(hash)};
+
+		r = jpki_store_exec(st,
+				    "INSERT INTO audit_head (id, seq, hash)"
+				    " VALUES (1, $1, $2) ON CONFLICT (id)"
+				    " DO UPDATE SET seq = excluded.seq,"
+				    " hash = excluded.hash",
+				    p, 2, NULL);
+	}
+out:
+	jpki_rows_free(rows);
+	return r;
+}
+
+static void entry_from_row(struct entry *e, const struct jpki_rows *rows,
+			   size_t i)
+{
+	e->seq = jpki_rows_int(rows, i, 0);
+	e->at = jpki_rows_int(rows, i, 1);
+	e->operator_id = jpki_rows_text(rows, i, 2);
+	e->role = jpki_rows_int(rows, i, 3);
+	e->municipality = jpki_rows_text(rows, i, 4);
+	e->action = jpki_rows_text(rows, i, 5);
+	e->subject = jpki_rows_text(rows, i, 6);
+	e->detail = jpki_rows_text(rows, i, 7);
+	e->prev_hash = jpki_rows_text(rows, i, 8);
+	e->hash = jpki_rows_text(rows, i, 9);
+}
+
+#define ENTRY_COLUMNS                                                          \
+	"seq, at, operator, role, municipality, action, subject, detail,"      \
+	" prev_hash, hash"
+
+static void bad(struct jpki_audit_report *report, int64_t seq, const char *fmt,
+		...) JPKI_PRINTF(3, 4);
+
+static void bad(struct jpki_audit_report *report, int64_t seq, const char *fmt,
+		...)
+{
+	va_list ap;
+
+	report->ok = 0;
+	report->bad_seq = (uint64_t)seq;
+	va_start(ap, fmt);
+	vsnprintf(report->why, sizeof(report->why), fmt, ap);
+	va_end(ap);
+}
+
+/* Loads the entry stored at `seq` (rows NULL if none). */
+static int load_at(struct jpki_rows **rows, struct jpki_store *st, int64_t seq)
+{
+	struct jpki_value p = JPKI_V_INT(seq);
+	int r;
+
+	if ((r = jpki_store_query(rows, st,
+				  "SELECT " ENTRY_COLUMNS
+				  " FROM audit_log WHERE seq = $1",
+				  &p, 1)) != 0)
+		return r;
+	if (jpki_rows_count(*rows) == 0) {
+		jpki_rows_free(*rows);
+		*rows = NULL;
+	}
+	return 0;
+}
+
+/*
+ * Entry `e` at its place does not hash: find out whether its content
+ * belongs at another place (reordered, or renumbered after a deletion) or
+ * was edited, and say so in the report.
+ */
+static int explain_mismatch(struct jpki_audit_report *report,
+			    struct jpki_store *st, const struct entry *e,
+			    int64_t last_seq)
+{
+	struct jpki_rows *other = NULL;
+	int holds = 0, r;
+
+	for (int64_t m = 1; m <= last_seq + 1; m++) {
+		if (m == e->seq)
+			continue;
+		if ((r = hash_holds(&holds, e, m)) != 0)
+			return r;
+		if (holds) {
+			struct entry o;
+			int back = 0;
+
+			if ((r = load_at(&other, st, m)) != 0)
+				return r;
+			if (other != NULL) {
+				entry_from_row(&o, other, 0);
+				r = hash_holds(&back, &o, e->seq);
+				jpki_rows_free(other);
+				if (r != 0)
+					return r;
+			}
+			if (back)
+				bad(report, e->seq,
+				    "entries %" PRId64 " and %" PRId64
+				    " were swapped: each holds the other's "
+				    "content",
+				    e->seq, m);
+			else if (m > e->seq)
+				bad(report, e->seq,
+				    "entry %" PRId64 " is missing: later "
+				    "entries were renumbered to close the gap",
+				    e->seq);
+			else
+				bad(report, e->seq,
+				    "entry %" PRId64 " holds the content of "
+				    "entry %" PRId64 ": entries were reordered",
+				    e->seq, m);
+			return 0;
+		}
+	}
+	bad(report, e->seq,
+	    "entry %" PRId64 " was edited: its content does not match its "
+	    "hash",
+	    e->seq);
+	return 0;
+}
+
+/* After the walk: the head must name the last entry. */
+static int check_head(struct jpki_audit_report *report, struct jpki_store *st,
+		      int64_t last_seq, const char *last_hash)
+{
+	struct jpki_rows *rows = NULL;
+	int64_t seq;
+	const char *hash;
+	int r;
+
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT seq, hash FROM audit_head"
+				  " WHERE id = 1",
+				  NULL, 0)) != 0)
+		return r;
+	if (jpki_rows_count(rows) == 0) {
+		if (last_seq > 0)
+			bad(report, last_seq,
+			    "the chain's head record is gone (the chain has "
+			    "%" PRId64 " entries)",
+			    last_seq);
+		goto out;
+	}
+	seq = jpki_rows_int(rows, 0, 0);
+	hash = jpki_rows_text(rows, 0, 1);
+	if (seq > last_seq)
+		bad(report, last_seq + 1,
+		    "entry %" PRId64 " is missing: the chain ends at entry "
+		    "%" PRId64 " but its head records entry %" PRId64,
+		    last_seq + 1, last_seq, seq);
+	else if (seq < last_seq)
+		bad(report, seq + 1,
+		    "entry %" PRId64 " was inserted: the chain's head "
+		    "records only %" PRId64 " entries",
+		    seq + 1, seq);
+	else if (hash == NULL || strlen(hash) != 64 || last_hash == NULL ||
+		 CRYPTO_memcmp(hash, last_hash, 64) != 0)
+		bad(report, last_seq,
+		    "entry %" PRId64 " was rewritten: the chain's head "
+		    "records another hash for it",
+		    last_seq);
+out:
+	jpki_rows_free(rows);
+	return 0;
+}
+
+int jpki_audit_verify(struct jpki_audit_report *report, struct jpki_store *st)
+{
+	struct jpki_rows *rows = NULL, *max = NULL;
+	char prev[65] = GENESIS;
+	int64_t expect = 1, last_seq = 0;
+	int r = JPKI_ERR_INTERNAL;
+
+	memset(report, 0, sizeof(*report));
+	report->ok = 1;
+	if (st == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no store");
+	if ((r = audit_migrate(st)) != 0)
+		return r;
+	if ((r = jpki_store_query(&max, st,
+				  "SELECT COALESCE(MAX(seq), 0) FROM audit_log",
+				  NULL, 0)) != 0)
+		return r;
+	last_seq = jpki_rows_int(max, 0, 0);
+	jpki_rows_free(max);
+	for (;;) {
+		struct jpki_value p[] = {JPKI_V_INT(expect - 1),
+					 JPKI_V_INT(VERIFY_PAGE)};
+		size_t n;
+
+		if ((r = jpki_store_query(&rows, st,
+					  "SELECT " ENTRY_COLUMNS
+					  " FROM audit_log WHERE seq > $1"
+					  " ORDER BY seq LIMIT $2",
+					  p, 2)) != 0)
+			goto out;
+		n = jpki_rows_count(rows);
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			struct entry e;
+			int holds;
+
+			entry_from_row(&e, rows, i);
+			if (e.seq != expect) {
+				bad(report, expect,
+				    "entry %" PRId64 " is missing: the chain "
+				    "goes from entry %" PRId64
+				    " to entry %" PRId64,
+				    expect, expect - 1, e.seq);
+				goto done;
+			}
+			report->entries++;
+			if ((r = hash_holds(&holds, &e, e.seq)) != 0)
+				goto out;
+			if (!holds) {
+				if ((r = explain_mismatch(report, st, &e,
+							  last_seq)) != 0)
+					goto out;
+				goto done;
+			}
+			if (e.prev_hash == NULL ||
+			    strcmp(e.prev_hash, prev) != 0) {
+				bad(report, e.seq,
+				    "entry %" PRId64 " was inserted: it does "
+				    "not follow entry %" PRId64
+				    " (its link does not hold)",
+				    e.seq, e.seq - 1);
+				goto done;
+			}
+			snprintf(prev, sizeof(prev), "%s", e.hash);
+			expect++;
+		}
+		jpki_rows_free(rows);
+		rows = NULL;
+	}
+	if ((r = check_head(report, st, expect - 1, prev)) != 0)
+		goto out;
+done:
+	if (!report->ok)
+		jpki_log(JPKI_LOG_WARN, "audit chain: %s", report->why);
+	r = 0;
+out:
+	jpki_rows_free(rows);
+	return r;
+}

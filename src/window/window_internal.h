@@ -1,0 +1,75 @@
+/* What the window's files share; not part of the public interface. */
+#ifndef JPKI_WINDOW_INTERNAL_H
+#define JPKI_WINDOW_INTERNAL_H
+
+#include "jpki/window.h"
+
+/* ---- calendar (holiday.c) -------------------------------------------------
+ */
+
+/* 0 Sunday .. 6 Saturday. */
+int window_weekday(const struct jpki_date *d);
+/* A national holiday, substitute holiday or day between two holidays
+ * (1980-2099; the equinoxes are unknown outside). */
+int window_is_holiday(const struct jpki_date *d);
+/* Not a Saturday, Sunday, holiday, nor 29 December - 3 January. */
+int window_is_working_day(const struct jpki_date *d);
+
+/* ---- counter rules (capacity.c) --------------------------------------------
+ */
+
+/* JPKI_ERR_POLICY with a sentence unless the window of `municipality_code`
+ * takes procedures now (its hours, a working day). */
+int window_check_hours(struct jpki_store *st,
+		       const char *municipality_code) JPKI_MUST_CHECK;
+
+/*
+ * Takes `n` certificates of today's capacity of a municipality, with an
+ * audit entry, inside the caller's transaction: JPKI_ERR_POLICY when fewer
+ * than `n` are left. window_capacity_give_back() returns them after a
+ * failed issue (also inside the caller's transaction).
+ */
+int window_capacity_take(struct jpki_store *st, const struct jpki_actor *by,
+			 const char *municipality_code, int n,
+			 const char *subject) JPKI_MUST_CHECK;
+int window_capacity_give_back(struct jpki_store *st,
+			      const struct jpki_actor *by,
+			      const char *municipality_code, int n,
+			      const char *subject) JPKI_MUST_CHECK;
+
+/* Adds a fee row; must run inside the caller's transaction. */
+int window_fee_record(struct jpki_store *st, const struct jpki_actor *by,
+		      const char *person, const char *municipality_code,
+		      const char *what, int yen) JPKI_MUST_CHECK;
+
+/* The next id of a table (inside the caller's transaction). */
+int window_next_id(int64_t *out, struct jpki_store *st,
+		   const char *table) JPKI_MUST_CHECK;
+
+/* ---- the card, as its issuer (card_issue.c) -------------------------------
+ */
+
+/*
+ * Renews one side of the card: a new key pair made in the card, the CA's
+ * jpki_ca_renew() of `old_serial` for it, the new certificate (and the CA
+ * certificate) written to the card. The issuer is authenticated first. If
+ * writing fails after the CA issued, the new certificate is revoked.
+ */
+int window_card_renew(char new_serial[41], struct jpki_reader *rd,
+		      struct jpki_ca *ca, EVP_PKEY *issuer,
+		      const char *old_serial,
+		      enum jpki_cert_type type) JPKI_MUST_CHECK;
+
+/* The kind of the card in `rd` (a Juki card has no authentication PIN). */
+int window_card_kind(enum jpki_card_kind *out,
+		     struct jpki_reader *rd) JPKI_MUST_CHECK;
+
+/*
+ * As the issuer: unblocks the PIN of `which` (new_pin NULL: the same PIN,
+ * full counter) or sets it to `new_pin` with a full counter.
+ */
+int window_card_pin_reset(struct jpki_reader *rd, EVP_PKEY *issuer,
+			  enum jpki_card_pin which,
+			  const char *new_pin) JPKI_MUST_CHECK;
+
+#endif
