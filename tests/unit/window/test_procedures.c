@@ -1135,16 +1135,6 @@ static void test_pdfs(void **state)
 	close_card(&c);
 }
 
-/*
- * Under LeakSanitizer: fontconfig, behind cairo's toy font API, keeps its
- * font cache for the life of the process and never frees it.
- */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libfontconfig.so\n";
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
