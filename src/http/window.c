@@ -676,6 +676,10 @@ static int api_registry_change(struct jpki_http *srv,
 		    srv->st, who, person,
 		    (enum jpki_sex)json_integer_value(
 			json_object_get(in, "sex")));
+	if (strcmp(verb, "guardianship") == 0)
+		return jpki_registry_set_guardianship(
+		    srv->st, who, person,
+		    json_is_true(json_object_get(in, "on")));
 	if (strcmp(verb, "death") == 0)
 		return jpki_registry_death(srv->st, who, person);
 	if (strcmp(verb, "remove") == 0)
@@ -816,6 +820,70 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 			    json_pack("{s:s, s:s, s:i}", "sign_serial",
 				      res.sign_serial, "auth_serial",
 				      res.auth_serial, "fee_yen", res.fee_yen);
+	} else if ((strcmp(url, "/api/window/renew") == 0 ||
+		    strcmp(url, "/api/window/pin-reset") == 0) &&
+		   post) {
+		enum jpki_cert_type type = strcmp(jstr(in, "type"), "auth") == 0
+					       ? JPKI_CERT_AUTH
+					       : JPKI_CERT_SIGN;
+		struct jpki_window_issue_result res;
+		struct jpki_reader *rd = NULL;
+		const char *reader = jstr(in, "reader");
+
+		memset(&res, 0, sizeof(res));
+		if (srv->issuer == NULL)
+			r = jpki_err_set(JPKI_ERR_CONFIG,
+					 "this server has no card-issuer key");
+		else if ((r = jpki_reader_pcsc(&rd,
+					       reader[0] ? reader : NULL)) == 0)
+			r = url[12] == 'r'
+				? jpki_window_renew(&res, srv->st, srv->ca, rd,
+						    srv->issuer, &who,
+						    jstr(in, "person"), type)
+				: jpki_window_pin_reset(
+				      srv->st, rd, srv->issuer, &who,
+				      jstr(in, "person"),
+				      jstr(in, "photo_id_address"), type,
+				      jstr(in, "new_pin"));
+		jpki_reader_free(rd);
+		if (r == 0)
+			out = json_pack("{s:s, s:s}", "sign_serial",
+					res.sign_serial, "auth_serial",
+					res.auth_serial);
+	} else if (strcmp(url, "/api/window/capacity") == 0 && post) {
+		if ((r = jpki_window_set_capacity(
+			 srv->st, &who, jstr(in, "municipality_code"),
+			 (int)json_integer_value(
+			     json_object_get(in, "per_day")))) == 0)
+			out = json_pack("{s:s}", "result", "ok");
+	} else if (strcmp(url, "/api/window/hours") == 0 && post) {
+		if ((r = jpki_window_set_hours(
+			 srv->st, &who, jstr(in, "municipality_code"),
+			 (int)json_integer_value(
+			     json_object_get(in, "open_minute")),
+			 (int)json_integer_value(
+			     json_object_get(in, "close_minute")))) == 0)
+			out = json_pack("{s:s}", "result", "ok");
+	} else if (strcmp(url, "/api/window/fees") == 0 && !post) {
+		struct jpki_fee *fees = NULL;
+		size_t n = 0;
+
+		if ((r = jpki_window_fees(&fees, &n, srv->st,
+					  who.municipality_code[0]
+					      ? who.municipality_code
+					      : NULL)) == 0) {
+			out = json_array();
+			for (size_t i = 0; i < n; i++)
+				json_array_append_new(
+				    out,
+				    json_pack("{s:s, s:s, s:s, s:i, s:s}",
+					      "person", fees[i].person,
+					      "municipality_code",
+					      fees[i].municipality_code, "what",
+					      fees[i].what, "yen", fees[i].yen,
+					      "operator", fees[i].operator_id));
+		}
+		free(fees);
 	} else if (strcmp(url, "/api/window/report") == 0 && post) {
 		size_t n = 0;
 

@@ -85,6 +85,7 @@ expect 200 POST /api/registry/register '{"municipality_code":"131016","prefectur
 child=$(field '["person"]')
 expect 200 GET "/api/residents/$adult"
 [ "$(field '["name"]')" = "田中　一" ] || fail "resident: $(cat out.json)"
+expect 200 POST /api/registry/guardianship "{\"person\":\"$child\",\"on\":true}"
 expect 400 POST /api/registry/register '{"municipality_code":"131016","name":"x"'
 expect 400 POST /api/registry/register '[1,2,3]'
 pass "registry over JSON: register, read back; malformed bodies 400"
@@ -116,9 +117,12 @@ pass "a clerk of another municipality: 403"
 login win1 pw-win1-012345
 expect 200 POST /api/window/report "{\"person\":\"$adult\",\"kind\":\"lost\"}"
 [ "$(field '["revoked"]')" = 0 ] || fail "report: $(cat out.json)"
+expect 200 POST /api/window/capacity '{"municipality_code":"131016","per_day":40}'
+expect 200 POST /api/window/hours '{"municipality_code":"131016","open_minute":510,"close_minute":1035}'
+expect 200 GET /api/window/fees
 expect 200 GET /api/audit/verify
 [ "$(field '["ok"]')" = True ] || fail "audit: $(cat out.json)"
 expect 200 POST /api/logout '{}'
 expect 401 GET /api/window/applications
-pass "loss report, the audit chain holds, and a session ends at log-out"
+pass "loss report, capacity, hours, fee ledger, the audit chain holds, and a session ends at log-out"
 echo "all window API checks passed"
