@@ -7,7 +7,7 @@ DATA     ?= $(CURDIR)/var
 LISTEN   ?= 127.0.0.1:8080
 JPKI      = $(BUILD)/jpki
 
-.PHONY: all setup build run check asan fuzz bench format clean
+.PHONY: all setup build run check demo asan fuzz bench format clean
 
 all: build
 
@@ -29,6 +29,11 @@ run: build
 
 check: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The whole story of the seeds, end to end, with plain output (needs root to
+# start pcscd when none runs).
+demo: build
+	bash scripts/demo.sh $(JPKI)
 
 # Address and undefined-behaviour sanitizers over the whole test suite.
 asan: setup

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# `make demo`: the whole story of the seeds on this machine, step by step,
+# with the real programs: the CA and its OCSP, the registry and the window,
+# a virtual My Number card in pcscd's reader, the resident's client, the
+# agency's verification and the convenience-store kiosk.
+#
+# usage: scripts/demo.sh PATH/TO/jpki   (as root, or with pcscd running)
+set -euo pipefail
+
+JPKI=$(realpath "${1:-build/jpki}")
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/jpki-demo-XXXXXX)
+server_pid=""
+
+fail() {
+	echo "demo: FAILED: $*" >&2
+	exit 1
+}
+pass() { :; }
+
+# shellcheck source=../tests/integration/pcsc_lib.sh
+. "$top/tests/integration/pcsc_lib.sh"
+cleanup() {
+	if [ -n "$server_pid" ]; then
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	pcsc_cleanup
+	rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+
+step=0
+say() {
+	step=$((step + 1))
+	printf '\n\033[1m%d. %s\033[0m\n' "$step" "$*"
+}
+show() { sed 's/^/   /'; }
+
+# A working Tuesday at the window, 10:00 in Japan; each command one minute
+# after the one before.
+export JPKI_NOW=2026-11-17T01:00:00Z
+echo 0 >minute
+next_now() {
+	local m
+	m=$(($(cat minute) + 1))
+	echo "$m" >minute
+	date -u -d "2026-11-17 01:00:00 UTC + $m minutes" +%Y-%m-%dT%H:%M:%SZ
+}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+jpki() { "$JPKI" --data "$work/var" --log warn --now "$(next_now)" "$@"; }
+as() {
+	local who=$1
+	shift
+	JPKI_OPERATOR=$who JPKI_OPERATOR_PASSWORD="demo-pw-$who" jpki "$@"
+}
+client() { "$JPKI" --log warn "$@"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+say "The certification authority (J-LIS) starts: two CAs, CRLs, OCSP"
+jpki ca init --public-url "$url" | show
+jpki ca cert sign >sign-ca.pem
+JPKI_NEW_OPERATOR_PASSWORD=demo-pw-admin jpki operator add admin --role ca-officer | show
+for op in "registry 131016 registry-clerk" "window 131016 window-clerk"; do
+	set -- $op
+	JPKI_NEW_OPERATOR_PASSWORD="demo-pw-$1" as admin operator add "$1" \
+		--role "$3" --municipality-code "$2" | show
+done
+"$JPKI" --data "$work/var" --log warn serve --listen "127.0.0.1:$port" \
+	>serve.log 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+	curl -sf "$url/healthz" >/dev/null 2>&1 && break
+	sleep 0.05
+done
+echo "   serving the repository, OCSP, log-in, the window and the agency portal on $url"
+
+say "Yamada Taro is registered as a resident of Chiyoda-ku (住民基本台帳)"
+person=$(as registry registry register --municipality-code 131016 \
+	--prefecture 東京都 --municipality 千代田区 --name "山田 太郎" --sex male \
+	--birth 1980-06-01 --address "千代田１番１号" --json | json 'd["person"]')
+as registry registry show "$person" | show
+
+say "He gets his My Number card at the window, with his driving licence"
+jpki card new --kind mynumber card.jpki | show
+app=$(as window window apply "$person" --id photo --photo-id driving-licence \
+	--photo-id-address "千代田１番１号" --json | json 'd["id"]')
+pcsc_start
+card_serve card.jpki
+as window window issue "$app" --reader "Virtual PCD 00 00" --auth-pin 1234 \
+	--sign-pin TARO2026 --copy-dir . | show
+client cert show | show
+
+say "He signs an online application (転居届) and sends it, encrypted, to the agency"
+curl -sf "$url/portal/agency.crt" -o agency.crt ||
+	fail "the agency portal publishes no certificate"
+printf '転居届\n氏名: 山田 太郎\n住所: 東京都千代田区千代田１番１号\n' >application.txt
+JPKI_PIN=TARO2026 client sign application.txt --to agency.crt | show
+
+say "The agency checks signature, chain and revocation, and matches the facts: accepted"
+agency_key="$work/var/keys/agency.key"
+verify_app() { # FILE: the agency's verdict
+	jpki verify "$1" --agency-key "$agency_key" --agency-cert agency.crt \
+		--ca sign-ca.pem --name "山田 太郎" --address "千代田１番１号"
+}
+verify_app application.txt.p7m | show || fail "the agency refused the first application"
+
+say "He moves house; the registry tells the CA, which revokes his signing certificate"
+as registry registry move "$person" --address "千代田２番２号" | show
+sleep 1
+client cert show --sign --pin-file <(echo TARO2026) | grep -E "署名用|status" | show
+
+say "He signs again and is refused: the certificate was revoked by the move"
+if JPKI_PIN=TARO2026 client sign application.txt --to agency.crt --out again.p7m 2>err.txt; then
+	fail "signed with a revoked certificate"
+fi
+show <err.txt
+echo "   and the agency, checking his first application again:"
+if verify_app application.txt.p7m >again.txt 2>&1; then
+	fail "the agency accepted a revoked certificate"
+fi
+show <again.txt
+
+say "He gets a new signing certificate at the window, on the same card"
+app2=$(as window window apply "$person" --id photo --photo-id driving-licence \
+	--photo-id-address "千代田２番２号" --sign --json | json 'd["id"]')
+as window window issue "$app2" --reader "Virtual PCD 00 00" \
+	--sign-pin TARO2027 | show
+
+say "He signs with the new certificate; the agency accepts"
+printf '転居届\n氏名: 山田 太郎\n住所: 東京都千代田区千代田２番２号\n' >application.txt
+JPKI_PIN=TARO2027 client sign application.txt --to agency.crt | show
+jpki verify application.txt.p7m --agency-key "$agency_key" \
+	--agency-cert agency.crt --ca sign-ca.pem --name "山田 太郎" \
+	--address "千代田２番２号" | show || fail "the agency refused after renewal"
+
+say "At a convenience-store kiosk he logs in with his card and 4-digit PIN"
+JPKI_PIN=1234 client login "$url/login" | show
+curl -sf -X POST -d "pin=1234" "$url/kiosk/copy" -o residence.pdf ||
+	fail "the kiosk gave no residence certificate"
+pdftotext residence.pdf - | grep -m3 -E "住民票|山田" | show
+echo
+echo "The story of the seeds, told end to end: registered, issued, signed,"
+echo "accepted, moved, revoked and refused, renewed, accepted, logged in."
