@@ -11,6 +11,11 @@
  *   login       GET  /login/challenge, POST /login/response (docs/LOGIN.md)
  *   window      /window (the clerk's pages), /api/... (the same procedures
  *               as JSON; docs/WINDOW.md)
+ *   portal      /portal: an agency's online application (SPEC section 4,
+ *               seed 004), /portal/agency.crt, /portal/inbox
+ *   kiosk       /kiosk: the convenience-store kiosk (コンビニ交付) that
+ *               logs in with the authentication certificate and hands out
+ *               a copy of the residence certificate (住民票の写し) as PDF
  * Every role answers GET /healthz.
  */
 #ifndef JPKI_HTTP_H
@@ -29,8 +34,11 @@ enum jpki_http_role {
 	JPKI_ROLE_OCSP = 1 << 1,
 	JPKI_ROLE_LOGIN = 1 << 2,
 	JPKI_ROLE_WINDOW = 1 << 3, /* the clerk's pages and the JSON API */
+	JPKI_ROLE_PORTAL = 1 << 4, /* an agency's online application */
+	JPKI_ROLE_KIOSK = 1 << 5,  /* コンビニ交付; needs the login role */
 	JPKI_ROLE_ALL = JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP |
-			JPKI_ROLE_LOGIN | JPKI_ROLE_WINDOW,
+			JPKI_ROLE_LOGIN | JPKI_ROLE_WINDOW | JPKI_ROLE_PORTAL |
+			JPKI_ROLE_KIOSK,
 };
 
 /* Parses a comma-separated list such as "repository,ocsp,login" or
@@ -54,6 +62,13 @@ struct jpki_http_options {
 	struct jpki_store *store;
 	EVP_PKEY *card_issuer;
 	const char *counter_reader;
+	/* portal: the agency's key and certificate (borrowed; NULL: the
+	 * portal answers 503); its tables: jpki_http_portal_migrate() */
+	EVP_PKEY *agency_key;
+	X509 *agency_cert;
+	/* kiosk: its PC/SC reader (NULL: the only card present); it logs in
+	 * at this server's own login role */
+	const char *kiosk_reader;
 };
 #define JPKI_HTTP_OPTIONS_VERSION 1
 #define JPKI_HTTP_OPTIONS_INIT {.version = JPKI_HTTP_OPTIONS_VERSION}
@@ -79,5 +94,19 @@ void jpki_http_stop(struct jpki_http *srv);
  */
 int jpki_http_login_new(struct jpki_verify_login **out, struct jpki_ca *ca,
 			const char *origin) JPKI_MUST_CHECK;
+
+/* Creates the portal's table of submissions (idempotent). */
+int jpki_http_portal_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
+
+/*
+ * The agency's key (RSA-2048, PEM at key_path, mode 0600) and its
+ * self-signed certificate (PEM at cert_path): loaded, or both made when
+ * the key file does not exist. Residents encrypt their applications to
+ * the certificate. A real agency uses its own certificate from a CA it
+ * trusts; this one exists so an installation can run the whole procedure.
+ * Caller frees *key and *cert.
+ */
+int jpki_http_agency_key(EVP_PKEY **key, X509 **cert, const char *key_path,
+			 const char *cert_path) JPKI_MUST_CHECK;
 
 #endif

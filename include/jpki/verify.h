@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "jpki/base.h"
+#include "jpki/profile.h"
 
 /* What the status callback knows about a certificate. */
 enum jpki_verify_status {
@@ -156,5 +157,147 @@ int jpki_verify_login_result_json(
  * Caller frees *out.
  */
 int jpki_verify_origin(char **out, const char *url) JPKI_MUST_CHECK;
+
+/* ---- signed applications ------------------------------------------------ */
+
+/*
+ * The agency's side of an online application (SPEC section 4, step 6): a
+ * CMS SignedData made with a card's signing key, attached or detached,
+ * possibly inside a CMS EnvelopedData for the agency. The check opens it,
+ * verifies the signature, the signing certificate (profile, chain to a
+ * trusted signing CA, validity, revocation by OCSP and else the CRL) and
+ * matches the 4 facts against the form, collecting every reason to refuse.
+ */
+
+/* Why an application was refused: one code for each kind of sentence. */
+enum jpki_app_refusal {
+	JPKI_APP_MALFORMED = 1,        /* not CMS signed or enveloped data */
+	JPKI_APP_TOO_LARGE,            /* over JPKI_MAX_SIGNED_APP */
+	JPKI_APP_DECRYPT_FAILED,       /* enveloped: the agency key fails */
+	JPKI_APP_NO_CONTENT,           /* detached and no content given */
+	JPKI_APP_NO_SIGNER,            /* not one signer with its certificate */
+	JPKI_APP_BAD_SIGNATURE,        /* the signature does not verify */
+	JPKI_APP_NOT_SIGN_CERTIFICATE, /* e.g. the authentication cert */
+	JPKI_APP_UNTRUSTED,            /* no chain to a trusted signing CA */
+	JPKI_APP_CERT_EXPIRED,
+	JPKI_APP_CERT_NOT_YET_VALID,
+	JPKI_APP_REVOKED,        /* revoked, or on hold */
+	JPKI_APP_STATUS_UNKNOWN, /* neither OCSP nor the CRL answered */
+	JPKI_APP_BAD_FACTS,      /* the certificate's 4 facts cannot be read */
+	JPKI_APP_NAME_MISMATCH,
+	JPKI_APP_ADDRESS_MISMATCH,
+};
+
+/* A short stable name for a refusal code ("revoked"), for JSON. */
+const char *jpki_app_refusal_name(enum jpki_app_refusal why);
+
+/*
+ * Signing CRLs fetched from the certificates' distribution points, kept in
+ * memory until their nextUpdate, so a relying party does not fetch a
+ * municipality's CRL for every application. Safe to share between
+ * threads; holds at most one CRL per URL and a bounded number of URLs.
+ */
+struct jpki_verify_crl_cache;
+
+/* Caller frees *out with jpki_verify_crl_cache_free(). */
+int jpki_verify_crl_cache_new(struct jpki_verify_crl_cache **out)
+    JPKI_MUST_CHECK;
+void jpki_verify_crl_cache_free(struct jpki_verify_crl_cache *cache);
+/* How many CRLs the cache holds (tests, statistics). */
+size_t jpki_verify_crl_cache_count(struct jpki_verify_crl_cache *cache);
+
+struct jpki_verify_options {
+	int version; /* JPKI_VERIFY_OPTIONS_VERSION */
+	/* The trusted signing CA certificates (borrowed). Several key
+	 * generations may share one DN: the issuer is picked by the
+	 * certificate's authority key id. */
+	X509 *const *anchors;
+	size_t n_anchors;
+	/* The signed bytes of a detached signature (borrowed), else NULL. */
+	const uint8_t *content;
+	size_t content_len;
+	/* The agency's decryption key and certificate (borrowed), for
+	 * enveloped data; without them enveloped data is refused. */
+	EVP_PKEY *agency_key;
+	X509 *agency_cert;
+	/* What the resident typed in the form (UTF-8), or NULL: matched
+	 * against the certificate's name and address ignoring whitespace and
+	 * the difference between full-width and ASCII forms. */
+	const char *form_name;
+	const char *form_address;
+	/*
+	 * Revocation. With `status` set, it alone answers (the same contract
+	 * as the log-in callback; `issuer` is the anchor the certificate
+	 * chains to). Otherwise OCSP at the certificate's responder, and when
+	 * that cannot answer, the CRL of its distribution point (kept in
+	 * `crl_cache` if given). `offline` forbids any fetch: without a
+	 * callback the status is then unknown and the application refused.
+	 */
+	int (*status)(void *arg, X509 *cert, X509 *issuer, const char *serial,
+		      enum jpki_verify_status *status, int *reason);
+	void *status_arg;
+	int offline;
+	struct jpki_verify_crl_cache *crl_cache; /* borrowed, may be NULL */
+	long timeout_ms; /* per HTTP exchange; 0 = 5000 */
+	long max_skew;   /* seconds of clock skew allowed; 0 = 300 */
+};
+#define JPKI_VERIFY_OPTIONS_VERSION 1
+/* clang-format off */
+#define JPKI_VERIFY_OPTIONS_INIT {.version = JPKI_VERIFY_OPTIONS_VERSION}
+/* clang-format on */
+
+#define JPKI_VERIFY_MAX_REASONS 8
+
+/* One reason to refuse. */
+struct jpki_verify_reason {
+	enum jpki_app_refusal why;
+	char text[256]; /* one sentence for a person */
+};
+
+/* The verdict on one application. */
+struct jpki_verify_report {
+	int accepted;  /* 1 only when n_reasons is 0 */
+	int enveloped; /* it came encrypted for the agency */
+	size_t n_reasons;
+	struct jpki_verify_reason reasons[JPKI_VERIFY_MAX_REASONS];
+	char serial[41]; /* the signer's, upper-case hex; "" if none */
+	int have_facts;
+	struct jpki_facts facts;    /* when have_facts */
+	char revocation_source[16]; /* "ocsp", "crl", "callback" or "" */
+	int revocation_reason;      /* CRLReason when revoked, else -1 */
+	time_t revoked_at;          /* when revoked and known, else 0 */
+	int have_signing_time;
+	time_t signing_time; /* the signer's signingTime attribute */
+	uint8_t *content;    /* the signed bytes, owned; NULL if
+			      * the signature did not verify */
+	size_t content_len;
+};
+
+/*
+ * Checks one application, `data` of `len` untrusted bytes (DER or PEM).
+ * Returns 0 with the verdict in *out, accepted or refused with every
+ * reason that applies; a negative jpki_err only when the check itself
+ * cannot run (bad options, memory, a failing status callback), with *out
+ * refused. The caller releases *out with jpki_verify_report_clear() in
+ * every case.
+ */
+int jpki_verify_application(struct jpki_verify_report *out,
+			    const struct jpki_verify_options *opts,
+			    const uint8_t *data, size_t len) JPKI_MUST_CHECK;
+
+/* Frees what the report owns (the content) and zeroes it. */
+void jpki_verify_report_clear(struct jpki_verify_report *rep);
+
+/* The report as a JSON object (without the content bytes, with their
+ * length). Caller frees *out. */
+int jpki_verify_report_json(char **out, const struct jpki_verify_report *rep)
+    JPKI_MUST_CHECK;
+
+/*
+ * 1 if the form's text and the certificate's say the same, ignoring all
+ * whitespace (ASCII, U+3000) and mapping the full-width forms U+FF01 ..
+ * U+FF5E to ASCII; 0 if not, or if either is not valid UTF-8.
+ */
+int jpki_verify_text_match(const char *form, const char *cert);
 
 #endif

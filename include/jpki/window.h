@@ -245,4 +245,16 @@ int jpki_window_cert_copy_pdf(unsigned char **pdf, size_t *len,
 			      struct jpki_store *st, struct jpki_ca *ca,
 			      const char *serial) JPKI_MUST_CHECK;
 
+/*
+ * A copy of the residence certificate (住民票の写し) of `res`, as the
+ * convenience-store kiosk prints it: name, birth in era form, sex, the
+ * full address, the day the person became a resident, the date of issue,
+ * `number` (the copy's verification number) and the head of the
+ * municipality as issuer. PDF bytes in *pdf; the caller frees them.
+ */
+int jpki_window_residence_pdf(unsigned char **pdf, size_t *len,
+			      const struct jpki_resident *res,
+			      const char *number,
+			      time_t issued_at) JPKI_MUST_CHECK;
+
 #endif

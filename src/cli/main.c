@@ -39,6 +39,7 @@ static void usage(FILE *f)
 	      "  sign    sign a file with your card (CMS), optionally\n"
 	      "          encrypted for the agency\n"
 	      "  login   log in at a relying party with your card\n"
+	      "  verify  check a signed application as the agency\n"
 	      "  serve   run the HTTP services: repository (CA certificates,\n"
 	      "          CRLs) and OCSP\n"
 	      "  version print the version\n"
@@ -241,6 +242,8 @@ int main(int argc, char **argv)
 		rc = cli_login(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "sign") == 0)
 		rc = cli_sign(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "verify") == 0)
+		rc = cli_verify(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "serve") == 0)
 		rc = cli_serve(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "version") == 0) {

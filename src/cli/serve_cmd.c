@@ -25,7 +25,7 @@ static void serve_usage(FILE *f)
 	      "  --listen    where to listen (default: config listen or\n"
 	      "              127.0.0.1:8080; port 0 picks a free port)\n"
 	      "  --roles     all (default), repository, ocsp, login,\n"
-	      "              window; comma-separated\n"
+	      "              window, portal, kiosk; comma-separated\n"
 	      "  --threads   worker threads (default: one per core)\n"
 	      "  --pid-file  write the process id there once listening\n"
 	      "\n"
@@ -51,7 +51,8 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	struct jpki_http *srv = NULL;
 	struct jpki_store *st = NULL;
 	struct jpki_ca *ca = NULL;
-	EVP_PKEY *issuer = NULL;
+	EVP_PKEY *issuer = NULL, *agency_key = NULL;
+	X509 *agency_cert = NULL;
 	const char *pid_file = NULL;
 	struct sigaction sa;
 	char base[64];
@@ -106,6 +107,38 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 				 jpki_err_detail());
 		opts.card_issuer = issuer;
 	}
+	if (opts.roles & (JPKI_ROLE_PORTAL | JPKI_ROLE_KIOSK)) {
+		if ((r = jpki_window_migrate(st)) != 0) {
+			r = cli_fail(r, "registry tables");
+			goto out;
+		}
+		opts.store = st;
+		opts.kiosk_reader =
+			jpki_config_get(cli->cfg, "kiosk_reader", NULL);
+	}
+	if (opts.roles & JPKI_ROLE_PORTAL) {
+		/* the agency's key and certificate: a development pair made
+		 * on first start; a real agency puts its own there */
+		char *key_path = NULL, *cert_path = NULL, *dir = NULL;
+
+		if (asprintf(&dir, "%s/keys", cli->data_dir) < 0 ||
+		    asprintf(&key_path, "%s/agency.key", dir) < 0 ||
+		    asprintf(&cert_path, "%s/agency.crt", dir) < 0)
+			r = JPKI_ERR_NOMEM;
+		else if ((r = jpki_mkdir_p(dir)) == 0 &&
+			 (r = jpki_http_portal_migrate(st)) == 0)
+			r = jpki_http_agency_key(&agency_key, &agency_cert,
+						 key_path, cert_path);
+		free(dir);
+		free(key_path);
+		free(cert_path);
+		if (r != 0) {
+			r = cli_fail(r, "portal");
+			goto out;
+		}
+		opts.agency_key = agency_key;
+		opts.agency_cert = agency_cert;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -139,6 +172,15 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		printf("  window      %s/window (the clerk's pages), %s/api "
 		       "(JSON)\n",
 		       base, base);
+	if (opts.roles & JPKI_ROLE_PORTAL)
+		printf("  portal      %s/portal (online applications; "
+		       "agency certificate %s/portal/agency.crt, inbox "
+		       "%s/portal/inbox)\n",
+		       base, base, base);
+	if (opts.roles & JPKI_ROLE_KIOSK)
+		printf("  kiosk       %s/kiosk (コンビニ交付: a copy of the "
+		       "residence certificate)\n",
+		       base);
 	printf("Stop with Ctrl-C.\n");
 	fflush(stdout);
 	if (pid_file != NULL) {
@@ -178,6 +220,8 @@ out:
 	if (pid_file != NULL)
 		unlink(pid_file);
 	EVP_PKEY_free(issuer);
+	EVP_PKEY_free(agency_key);
+	X509_free(agency_cert);
 	jpki_ca_free(ca);
 	jpki_store_free(st);
 	return r;

@@ -6,6 +6,7 @@
 
 #include <microhttpd.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "jpki/http.h"
 
@@ -16,6 +17,9 @@ struct jpki_http {
 	EVP_PKEY *issuer;                /* the window's card-issuer key */
 	const char *counter_reader;      /* the PC/SC reader at the counter */
 	struct jpki_verify_login *login; /* with the login role */
+	EVP_PKEY *agency_key;            /* the portal's (borrowed) */
+	X509 *agency_cert;               /* the portal's (borrowed) */
+	const char *kiosk_reader;        /* the kiosk's PC/SC reader */
 	unsigned roles;
 	uint16_t port;
 };
@@ -50,5 +54,28 @@ int http_form_value(char *out, size_t size, const unsigned char *body,
 enum MHD_Result http_window(struct jpki_http *srv, struct MHD_Connection *conn,
 			    const char *url, const char *method,
 			    const struct upload *up, int *handled);
+
+/* The portal role: /portal (SPEC section 4). Sets *handled when the URL
+ * is the portal's. */
+enum MHD_Result http_portal(struct jpki_http *srv, struct MHD_Connection *conn,
+			    const char *url, const char *method,
+			    const struct upload *up, int *handled);
+/* The kiosk role: /kiosk. Sets *handled when the URL is the kiosk's. */
+enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
+			   const char *url, const char *method,
+			   const struct upload *up, int *handled);
+
+/* page.c: the frame of the portal's and the kiosk's pages. `site` names
+ * the site in the header, `colour` its CSS colour. */
+void http_page_start(FILE *f, const char *title, const char *site,
+		     const char *colour);
+/* Closes the page (open_memstream sets *buf and *len only now), sends it
+ * and frees *buf. */
+enum MHD_Result http_page_end(FILE *f, char **buf, size_t *len,
+			      struct MHD_Connection *conn, unsigned status);
+void http_refusal(FILE *f, const char *what, const char *why);
+/* 303 to `to`, with a Set-Cookie when cookie is not NULL. */
+enum MHD_Result http_redirect(struct MHD_Connection *conn, const char *to,
+			      const char *cookie);
 
 #endif

@@ -37,10 +37,15 @@ int jpki_http_roles_parse(unsigned *out, const char *text)
 			roles |= JPKI_ROLE_LOGIN;
 		} else if (strcmp(tok, "window") == 0) {
 			roles |= JPKI_ROLE_WINDOW;
+		} else if (strcmp(tok, "portal") == 0) {
+			roles |= JPKI_ROLE_PORTAL;
+		} else if (strcmp(tok, "kiosk") == 0) {
+			roles |= JPKI_ROLE_KIOSK;
 		} else {
 			int r = jpki_err_set(JPKI_ERR_INVALID,
 					     "unknown role '%s' (all, "
-					     "repository, ocsp, login, window)",
+					     "repository, ocsp, login, window, "
+					     "portal, kiosk)",
 					     tok);
 			free(copy);
 			return r;
@@ -380,9 +385,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	}
 	if (*data_size > 0) {
 		/* Collect the body up to its cap; past it, only count. */
-		cap = strcmp(url, "/login/response") == 0 ||
+		cap = strcmp(url, "/portal/submit") == 0
+			      /* the signed file and the form around it */
+			      ? JPKI_MAX_SIGNED_APP + JPKI_MAX_LOGIN_ANSWER
+			  : strcmp(url, "/login/response") == 0 ||
 				      strncmp(url, "/window", 7) == 0 ||
-				      strncmp(url, "/api/", 5) == 0
+				      strncmp(url, "/api/", 5) == 0 ||
+				      strncmp(url, "/portal", 7) == 0 ||
+				      strncmp(url, "/kiosk", 6) == 0
 			      ? JPKI_MAX_LOGIN_ANSWER
 			      : JPKI_MAX_OCSP_REQUEST;
 		if (!up->too_large && *data_size <= cap - up->len) {
@@ -435,6 +445,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		int handled = 0;
 		enum MHD_Result ret = http_window(srv, conn, url, method, up,
 						  &handled);
+
+		if (handled)
+			return ret;
+	}
+	if (srv->roles & JPKI_ROLE_PORTAL) {
+		int handled = 0;
+		enum MHD_Result ret = http_portal(srv, conn, url, method, up,
+						  &handled);
+
+		if (handled)
+			return ret;
+	}
+	if (srv->roles & JPKI_ROLE_KIOSK) {
+		int handled = 0;
+		enum MHD_Result ret = http_kiosk(srv, conn, url, method, up,
+						 &handled);
 
 		if (handled)
 			return ret;
@@ -528,6 +554,9 @@ int jpki_http_start(struct jpki_http **out,
 	srv->st = opts->store;
 	srv->issuer = opts->card_issuer;
 	srv->counter_reader = opts->counter_reader;
+	srv->agency_key = opts->agency_key;
+	srv->agency_cert = opts->agency_cert;
+	srv->kiosk_reader = opts->kiosk_reader;
 	srv->roles = opts->roles ? opts->roles : JPKI_ROLE_ALL;
 	if ((srv->roles & JPKI_ROLE_LOGIN) &&
 	    (r = jpki_http_login_new(&srv->login, srv->ca,
@@ -537,6 +566,10 @@ int jpki_http_start(struct jpki_http **out,
 	}
 	threads = opts->threads ? opts->threads
 				: (unsigned)(cores > 0 ? cores : 2);
+	/* The kiosk logs in at this server's own /login while it holds one
+	 * worker: another must be free to answer. */
+	if ((srv->roles & JPKI_ROLE_KIOSK) && threads < 2)
+		threads = 2;
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			MHD_USE_ERROR_LOG,

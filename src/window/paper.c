@@ -608,3 +608,104 @@ out:
 	jpki_cert_info_free(info);
 	return r;
 }
+
+/* ---- 住民票の写し
+ * ------------------------------------------------------------------ */
+
+static void draw_residence(cairo_t *cr, const struct jpki_resident *res,
+			   const char *number, time_t issued_at)
+{
+	double y, x = MARGIN, w = PAGE_W - 2 * MARGIN;
+	char line[JPKI_FACT_ADDRESS_MAX + 192], day[64], birth[64];
+	char *paren;
+
+	era_day(day, issued_at);
+	font(cr, 9, 0);
+	snprintf(line, sizeof(line), "証明書番号 %s", number);
+	text_right(cr, PAGE_W - MARGIN, MARGIN, line);
+
+	font(cr, 22, 1);
+	text_centered(cr, 110, "住 民 票 の 写 し");
+	hline(cr, MARGIN + 130, PAGE_W - MARGIN - 130, 120, 0.6);
+
+	y = 150;
+	snprintf(line, sizeof(line), "%s%s%s", res->prefecture,
+		 res->municipality, res->facts.address);
+	y = table_row(cr, y, 130, 40, "住所", line);
+	y = table_row(cr, y, 130, 30, "氏名", res->facts.name);
+	jpki_profile_birth_format(&res->facts.birth, birth);
+	if ((paren = strstr(birth, " (")) != NULL)
+		*paren = '\0';
+	y = table_row(cr, y, 130, 26, "生年月日", birth);
+	y = table_row(cr, y, 130, 26, "性別",
+		      res->facts.sex == JPKI_SEX_MALE     ? "男"
+		      : res->facts.sex == JPKI_SEX_FEMALE ? "女"
+							  : "不明");
+	y = table_row(cr, y, 130, 26, "世帯主・続柄", "（記載省略）");
+	era_day(line, res->registered_at);
+	y = table_row(cr, y, 130, 26, "住民となった年月日", line);
+	y = table_row(cr, y, 130, 26, "本籍・筆頭者", "（記載省略）");
+	y = table_row(cr, y, 130, 26, "個人番号", "（記載省略）");
+	y = table_row(cr, y, 130, 26, "住民票コード", "（記載省略）");
+
+	/* the attestation and the issuer, as on every copy */
+	y += 40;
+	font(cr, 11.5, 0);
+	text_at(cr, x + 20, y,
+		"この写しは、住民票の原本と相違ないことを証明する。");
+	y += 34;
+	text_at(cr, x + 20, y, day);
+	y += 30;
+	font(cr, 15, 1);
+	snprintf(line, sizeof(line), "%s%s長", res->prefecture,
+		 res->municipality);
+	text_right(cr, PAGE_W - MARGIN - 50, y, line);
+	/* the official seal's place (職印) */
+	cairo_set_source_rgb(cr, 0.75, 0.1, 0.1);
+	rect(cr, PAGE_W - MARGIN - 42, y - 30, 40, 40, 1.4);
+	font(cr, 9, 1);
+	text_at(cr, PAGE_W - MARGIN - 34, y - 12, "職印");
+	cairo_set_source_rgb(cr, 0, 0, 0);
+
+	y += 46;
+	font(cr, 9.5, 0);
+	y = text_wrapped(cr, x, y, w, 14,
+			 "コンビニ交付（マイナンバーカードの利用者証明用電子"
+			 "証明書による本人確認）により交付。");
+	snprintf(line, sizeof(line),
+		 "この証明書は偽造・改ざん防止の措置が施されています。証明書"
+		 "番号 %s により、%s%s で交付の事実を確認できます。",
+		 number, res->prefecture, res->municipality);
+	(void)text_wrapped(cr, x, y, w, 14, line);
+
+	hline(cr, MARGIN, PAGE_W - MARGIN, PAGE_H - MARGIN - 14, 0.4);
+	font(cr, 8, 0);
+	snprintf(line, sizeof(line), "%s%s　住民票の写し（コンビニ交付）",
+		 res->prefecture, res->municipality);
+	text_at(cr, MARGIN, PAGE_H - MARGIN, line);
+	snprintf(line, sizeof(line), "証明書番号 %s", number);
+	text_right(cr, PAGE_W - MARGIN, PAGE_H - MARGIN, line);
+}
+
+int jpki_window_residence_pdf(unsigned char **pdf, size_t *len,
+			      const struct jpki_resident *res,
+			      const char *number, time_t issued_at)
+{
+	struct pdf_buf buf = {0};
+	cairo_surface_t *surface = NULL;
+	cairo_t *cr = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	*pdf = NULL;
+	*len = 0;
+	if (res == NULL || number == NULL || number[0] == '\0')
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "a residence copy needs the resident and "
+				    "its number");
+	if ((r = pdf_begin(&surface, &cr, &buf, "住民票の写し")) != 0) {
+		cairo_surface_destroy(surface);
+		return r;
+	}
+	draw_residence(cr, res, number, issued_at);
+	return pdf_end(pdf, len, surface, cr, &buf);
+}

@@ -1,0 +1,224 @@
+/*
+ * The kiosk role of `jpki serve`: the multi-copy machine of a convenience
+ * store (コンビニ交付). The resident puts the card in the kiosk's reader
+ * and types the 4-digit PIN of the authentication certificate; the kiosk
+ * logs in through the real exchange of docs/LOGIN.md against this same
+ * server's /login (a fresh challenge, the origin binding, the chain and the
+ * CA's revocation status are all checked there, not here), maps the
+ * accepted certificate to the person through the CA's records, reads the
+ * register and prints a copy of the residence certificate (住民票の写し)
+ * as a PDF. Every copy handed out lands in the audit chain.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "http/http_internal.h"
+#include "jpki/audit.h"
+#include "jpki/client.h"
+#include "jpki/registry.h"
+#include "jpki/window.h"
+
+#define FIELD 64
+#define SITE "コンビニ交付 — 住民票の写し (convenience-store kiosk)"
+#define COLOUR "#8a3b12"
+
+static enum MHD_Result kiosk_page(struct MHD_Connection *conn,
+				  const char *error, unsigned status)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return MHD_NO;
+	http_page_start(f, "住民票の写し", SITE, COLOUR);
+	if (error != NULL)
+		http_refusal(f, "交付できません (cannot issue)", error);
+	fputs("<section><h2>住民票の写しの交付 (a copy of the residence "
+	      "certificate)</h2><ol class=\"steps\"><li>マイナンバーカードを"
+	      "読み取り機に置いてください。 (Put your card on the reader.)</li>"
+	      "<li>利用者証明用電子証明書の暗証番号（数字4桁）を入力してくだ"
+	      "さい。 (Type the 4-digit PIN of the authentication "
+	      "certificate.)</li></ol>"
+	      "<form method=\"post\" action=\"/kiosk\">"
+	      "<label for=\"pin\">暗証番号 (PIN)</label><input id=\"pin\" "
+	      "name=\"pin\" type=\"password\" inputmode=\"numeric\" "
+	      "maxlength=\"4\" autocomplete=\"off\" required><br>"
+	      "<button id=\"issue\">交付 (print the copy)</button></form>"
+	      "<p>暗証番号を3回続けて間違えるとロックされます。ロックの解除は"
+	      "お住まいの市区町村の窓口で行ってください。 (Three wrong PINs "
+	      "lock the certificate; only your municipality's window can "
+	      "unlock it.)</p></section>",
+	      f);
+	return http_page_end(f, &buf, &len, conn, status);
+}
+
+/* The person the kiosk's log-in proved, as the CA recorded the serial. */
+static int person_of(struct jpki_resident *res, struct jpki_http *srv,
+		     const char *serial)
+{
+	struct jpki_cert_info *info = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	if ((r = jpki_ca_status(&info, srv->ca, serial)) != 0)
+		return r;
+	if (info->type != JPKI_CERT_AUTH) {
+		r = jpki_err_set(JPKI_ERR_POLICY,
+				 "the log-in did not use an authentication "
+				 "certificate");
+		goto out;
+	}
+	if ((r = jpki_registry_get(res, srv->st, info->person)) != 0)
+		goto out;
+	if (res->status != JPKI_RESIDENT_REGISTERED)
+		r = jpki_err_set(JPKI_ERR_STATE,
+				 "this person is no longer in the register: "
+				 "ask the municipality's window");
+out:
+	jpki_cert_info_free(info);
+	return r;
+}
+
+/* Logs in with the card in the kiosk's reader at this server's /login. */
+static int kiosk_login(struct jpki_client_login_result *out,
+		       struct jpki_http *srv, const char *pin)
+{
+	struct jpki_reader *rd = NULL;
+	enum jpki_card_kind kind;
+	char url[JPKI_MAX_URL];
+	int r = JPKI_ERR_INTERNAL;
+
+	memset(out, 0, sizeof(*out));
+	/* the URL whose origin the login role binds answers to, so the
+	 * card signs for exactly this relying party */
+	snprintf(url, sizeof(url), "%s/login",
+		 jpki_verify_login_origin(srv->login));
+	if ((r = jpki_reader_pcsc(&rd, srv->kiosk_reader)) != 0)
+		return r;
+	/* select the JPKI AP first, as any client does */
+	if ((r = jpki_client_open_card(&kind, rd)) == 0)
+		r = jpki_client_login(out, rd, url, pin);
+	jpki_reader_free(rd);
+	return r;
+}
+
+/* One audit entry for the copy handed out, in its own transaction. */
+static int record_issue(struct jpki_http *srv, const struct jpki_resident *res,
+			const char *serial, const char *number)
+{
+	struct jpki_actor kiosk = {.operator_id = "kiosk",
+				   .role = JPKI_ROLE_REGISTRY_CLERK};
+	char detail[256];
+	int r;
+
+	snprintf(kiosk.municipality_code, sizeof(kiosk.municipality_code), "%s",
+		 res->municipality_code);
+	snprintf(detail, sizeof(detail),
+		 "{\"certificate\":\"%s\",\"number\":\"%s\"}", serial, number);
+	if ((r = jpki_store_begin(srv->st)) != 0)
+		return r;
+	if ((r = jpki_audit_append(srv->st, &kiosk, "kiosk.residence_copy",
+				   res->person, detail)) != 0) {
+		jpki_store_rollback(srv->st);
+		return r;
+	}
+	return jpki_store_commit(srv->st);
+}
+
+static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
+			     const struct upload *up)
+{
+	struct jpki_client_login_result login;
+	struct jpki_resident res;
+	unsigned char *pdf = NULL, rnd[6];
+	char pin[FIELD], number[32];
+	size_t len = 0;
+	enum MHD_Result ret;
+	int r;
+
+	if (http_form_value(pin, sizeof(pin), up->data, up->len, "pin") != 1)
+		pin[0] = '\0';
+	r = kiosk_login(&login, srv, pin);
+	jpki_wipe(pin, sizeof(pin));
+	if (r != 0) {
+		/* wrong PIN (with the tries left), locked, no card, ... */
+		jpki_log(JPKI_LOG_INFO, "kiosk: %s", jpki_err_detail());
+		return kiosk_page(conn, jpki_err_detail(),
+				  r == JPKI_ERR_POLICY || r == JPKI_ERR_STATE
+				      ? MHD_HTTP_FORBIDDEN
+				      : MHD_HTTP_SERVICE_UNAVAILABLE);
+	}
+	if (!login.accepted) {
+		char why[600];
+
+		snprintf(why, sizeof(why),
+			 "この電子証明書は使えません (the certificate was "
+			 "refused): %s",
+			 login.message);
+		jpki_log(JPKI_LOG_INFO, "kiosk: log-in refused: %s",
+			 login.message);
+		return kiosk_page(conn, why, MHD_HTTP_FORBIDDEN);
+	}
+	if ((r = person_of(&res, srv, login.serial)) != 0)
+		return kiosk_page(conn, jpki_err_detail(), MHD_HTTP_FORBIDDEN);
+	/* the number printed on the copy, by which the office finds it */
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return MHD_NO;
+	snprintf(number, sizeof(number), "K%02X%02X%02X%02X%02X%02X", rnd[0],
+		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	if ((r = jpki_window_residence_pdf(&pdf, &len, &res, number,
+					   jpki_clock_now())) != 0 ||
+	    (r = record_issue(srv, &res, login.serial, number)) != 0) {
+		jpki_log(JPKI_LOG_ERROR, "kiosk: %s", jpki_err_detail());
+		free(pdf);
+		return kiosk_page(conn,
+				  "the copy cannot be printed now; ask the "
+				  "municipality's window",
+				  MHD_HTTP_INTERNAL_SERVER_ERROR);
+	}
+	jpki_log(JPKI_LOG_INFO, "kiosk: residence copy %s for %s", number,
+		 res.person);
+	{
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+		    len, pdf, MHD_RESPMEM_MUST_FREE);
+
+		if (resp == NULL) {
+			free(pdf);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"application/pdf");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+					"no-store");
+		MHD_add_response_header(resp, "Content-Disposition",
+					"inline; filename=\"juminhyo.pdf\"");
+		ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+		MHD_destroy_response(resp);
+	}
+	return ret;
+}
+
+enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
+			   const char *url, const char *method,
+			   const struct upload *up, int *handled)
+{
+	int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+
+	*handled = 0;
+	if (strcmp(url, "/kiosk") != 0 && strcmp(url, "/kiosk/") != 0)
+		return MHD_NO;
+	*handled = 1;
+	if (srv->st == NULL || srv->login == NULL)
+		return http_send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				      "the kiosk needs the store and the "
+				      "login role\n");
+	if (!post)
+		return kiosk_page(conn, NULL, MHD_HTTP_OK);
+	if (up->too_large)
+		return http_send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+				      "the form is too large\n");
+	return issue(srv, conn, up);
+}

@@ -1,0 +1,1110 @@
+/*
+ * The portal role of `jpki serve`: an agency's site that takes online
+ * applications signed with the card (公的個人認証サービスを利用する行政機関
+ * のサイト), in the seven steps of SPEC section 4 (seed 004):
+ *
+ *   1. /portal                 choose the procedure
+ *   2. /portal/form?proc=...   fill in the form
+ *   3-4. /portal/application   the application text to download and sign
+ *                              with the card: jpki sign application.txt
+ *                              --to agency.crt (/portal/agency.crt)
+ *   5. /portal/submit          send the signed, encrypted file (.p7m) with
+ *                              the form's name and address (multipart)
+ *   6. the agency decrypts and verifies it (jpki_verify_application)
+ *   7. the receipt page: a receipt number, or the reasons it was refused
+ *
+ * /portal/inbox shows the agency every submission, behind an operator
+ * log-in (a CA officer: the operators of the audit module). Pages are
+ * forms only, no JavaScript; the multipart body is parsed by
+ * libmicrohttpd's post processor, not here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+#include "http/http_internal.h"
+#include "jpki/audit.h"
+#include "jpki/store.h"
+#include "jpki/verify.h"
+
+#define FIELD 512 /* the longest form field kept */
+#define NFIELDS 3 /* the fields of a procedure beyond name and address */
+#define SITE "公的個人認証サービス — 行政機関のオンライン申請 (agency portal)"
+#define COLOUR "#1e5631"
+
+/* What the agency offers. A real agency has its own list; these three are
+ * the ones the service's leaflets name. */
+static const struct procedure {
+	const char *id, *title, *english;
+	struct {
+		const char *key, *label;
+	} fields[NFIELDS];
+} procedures[] = {
+    {"moving",
+     "転居届",
+     "notice of moving",
+     {{"new_address", "新しい住所 (new address)"},
+      {"moving_date", "転居日 (date of moving, YYYY-MM-DD)"},
+      {"household_head", "世帯主 (head of household)"}}},
+    {"tax-certificate",
+     "納税証明書の交付請求",
+     "request for a tax payment certificate",
+     {{"tax_year", "年度 (fiscal year)"},
+      {"tax_kind", "税目 (tax)"},
+      {"purpose", "使用目的 (purpose)"}}},
+    {"vehicle",
+     "自動車保有関係手続",
+     "car ownership procedures",
+     {{"registration_number", "自動車登録番号 (registration number)"},
+      {"chassis_number", "車台番号 (chassis number)"},
+      {"parking_place", "保管場所 (parking place)"}}},
+};
+
+enum verdict {
+	VERDICT_NOT_VERIFIED = 0,
+	VERDICT_ACCEPTED = 1,
+	VERDICT_REFUSED = 2,
+};
+
+/* A filled-in form: the procedure, name, address and its fields. */
+struct form {
+	const struct procedure *proc;
+	char name[FIELD], address[FIELD];
+	char values[NFIELDS][FIELD];
+};
+
+static const struct procedure *procedure_of(const char *id)
+{
+	for (size_t i = 0; i < sizeof(procedures) / sizeof(procedures[0]); i++)
+		if (strcmp(procedures[i].id, id) == 0)
+			return &procedures[i];
+	return NULL;
+}
+
+static const char *query(struct MHD_Connection *conn, const char *key)
+{
+	const char *v =
+	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+
+	return v ? v : "";
+}
+
+/* A urlencoded form field, "" when absent or unreadable. */
+static void field(char out[FIELD], const struct upload *up, const char *key)
+{
+	if (http_form_value(out, FIELD, up->data, up->len, key) != 1)
+		out[0] = '\0';
+}
+
+/* The application text is line-based: a field must be one line. */
+static int one_line(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int form_check(const struct form *fm)
+{
+	if (fm->proc == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "choose one of the procedures first");
+	if (fm->name[0] == '\0' || fm->address[0] == '\0')
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "the name and the address must be filled "
+				    "in");
+	if (!one_line(fm->name) || !one_line(fm->address))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "the name and the address must each be "
+				    "one line");
+	for (int i = 0; i < NFIELDS; i++)
+		if (!one_line(fm->values[i]))
+			return jpki_err_set(JPKI_ERR_INVALID,
+					    "%s must be one line",
+					    fm->proc->fields[i].label);
+	return 0;
+}
+
+/*
+ * The application as the resident signs it: UTF-8 lines "label: value".
+ * The agency reads back the same lines from the signed content, so the
+ * form and the signed text can be compared.
+ */
+static char *application_text(const struct form *fm, time_t now)
+{
+	struct jpki_date d = jpki_date_of(now);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return NULL;
+	fprintf(f,
+		"電子申請書 (online application)\n"
+		"手続 (procedure): %s (%s)\n"
+		"手続コード (procedure code): %s\n"
+		"作成日 (date): %04d-%02d-%02d\n"
+		"氏名 (name): %s\n"
+		"住所 (address): %s\n",
+		fm->proc->title, fm->proc->english, fm->proc->id, d.year,
+		d.month, d.day, fm->name, fm->address);
+	for (int i = 0; i < NFIELDS; i++)
+		fprintf(f, "%s: %s\n", fm->proc->fields[i].label,
+			fm->values[i]);
+	fputs("上記のとおり申請します。 (I apply as above.)\n", f);
+	fclose(f);
+	return buf;
+}
+
+/* ---- the agency's key ---------------------------------------------------- */
+
+static int agency_make(EVP_PKEY **key, X509 **cert)
+{
+	X509_NAME *name = NULL;
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext = NULL;
+	time_t now = jpki_clock_now();
+	int r = JPKI_ERR_CRYPTO;
+
+	*key = EVP_RSA_gen(2048);
+	*cert = X509_new();
+	name = X509_NAME_new();
+	if (*key == NULL || *cert == NULL || name == NULL ||
+	    !X509_NAME_add_entry_by_txt(name, "C", MBSTRING_UTF8,
+					(const unsigned char *)"JP", -1, -1,
+					0) ||
+	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+					(const unsigned char *)"OpenJPKI", -1,
+					-1, 0) ||
+	    !X509_NAME_add_entry_by_txt(
+		name, "CN", MBSTRING_UTF8,
+		(const unsigned char *)"OpenJPKI agency (development)", -1, -1,
+		0) ||
+	    !X509_set_version(*cert, X509_VERSION_3) ||
+	    !ASN1_INTEGER_set(X509_get_serialNumber(*cert), (long)now) ||
+	    !X509_set_subject_name(*cert, name) ||
+	    !X509_set_issuer_name(*cert, name) ||
+	    X509_time_adj_ex(X509_getm_notBefore(*cert), -1, 0, &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(*cert), 5 * 365, 0, &now) ==
+		NULL ||
+	    !X509_set_pubkey(*cert, *key))
+		goto out;
+	X509V3_set_ctx(&ctx, *cert, *cert, NULL, NULL, 0);
+	/* keyEncipherment: residents wrap the content key to it (CMS
+	 * EnvelopedData with RSA key transport) */
+	if ((ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
+				       "critical,digitalSignature,"
+				       "keyEncipherment")) == NULL ||
+	    !X509_add_ext(*cert, ext, -1))
+		goto out;
+	X509_EXTENSION_free(ext);
+	if ((ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_key_identifier,
+				       "hash")) == NULL ||
+	    !X509_add_ext(*cert, ext, -1) ||
+	    X509_sign(*cert, *key, EVP_sha256()) <= 0)
+		goto out;
+	r = 0;
+out:
+	X509_EXTENSION_free(ext);
+	X509_NAME_free(name);
+	if (r != 0) {
+		ERR_clear_error();
+		EVP_PKEY_free(*key);
+		X509_free(*cert);
+		*key = NULL;
+		*cert = NULL;
+		return jpki_err_set(r, "cannot make the agency's key and "
+				       "certificate");
+	}
+	return 0;
+}
+
+/* PEM text of what `write` puts into a memory BIO, written atomically. */
+static int pem_save(const char *path, int mode, BIO *mem)
+{
+	char *data;
+	long n = BIO_get_mem_data(mem, &data);
+
+	if (n <= 0)
+		return jpki_err_set(JPKI_ERR_CRYPTO, "cannot encode %s", path);
+	return jpki_file_write_atomic(path, data, (size_t)n, mode);
+}
+
+int jpki_http_agency_key(EVP_PKEY **key, X509 **cert, const char *key_path,
+			 const char *cert_path)
+{
+	BIO *in = NULL, *mem = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	*key = NULL;
+	*cert = NULL;
+	if ((in = BIO_new_file(key_path, "r")) == NULL) {
+		ERR_clear_error();
+		if ((r = agency_make(key, cert)) != 0)
+			return r;
+		if ((mem = BIO_new(BIO_s_mem())) == NULL ||
+		    !PEM_write_bio_PrivateKey(mem, *key, NULL, NULL, 0, NULL,
+					      NULL) ||
+		    (r = pem_save(key_path, 0600, mem)) != 0 ||
+		    BIO_reset(mem) != 1 || !PEM_write_bio_X509(mem, *cert) ||
+		    (r = pem_save(cert_path, 0644, mem)) != 0) {
+			if (r == 0 || r == JPKI_ERR_INTERNAL)
+				r = jpki_err_set(
+				    JPKI_ERR_IO,
+				    "cannot write the agency's key "
+				    "to %s",
+				    key_path);
+			goto fail;
+		}
+		jpki_log(JPKI_LOG_INFO,
+			 "made the agency's development key %s and its "
+			 "self-signed certificate %s",
+			 key_path, cert_path);
+		BIO_free(mem);
+		return 0;
+	}
+	*key = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL);
+	BIO_free(in);
+	in = NULL;
+	if (*key == NULL) {
+		r = jpki_err_set(JPKI_ERR_PARSE, "%s is not a PEM private key",
+				 key_path);
+		goto fail;
+	}
+	if ((in = BIO_new_file(cert_path, "r")) == NULL ||
+	    (*cert = PEM_read_bio_X509(in, NULL, NULL, NULL)) == NULL) {
+		r = jpki_err_set(JPKI_ERR_PARSE,
+				 "%s is missing or not a PEM certificate",
+				 cert_path);
+		goto fail;
+	}
+	if (X509_check_private_key(*cert, *key) != 1) {
+		r = jpki_err_set(JPKI_ERR_INVALID,
+				 "%s is not the certificate of %s", cert_path,
+				 key_path);
+		goto fail;
+	}
+	BIO_free(in);
+	return 0;
+fail:
+	ERR_clear_error();
+	BIO_free(in);
+	BIO_free(mem);
+	EVP_PKEY_free(*key);
+	X509_free(*cert);
+	*key = NULL;
+	*cert = NULL;
+	return r;
+}
+
+/* ---- the submissions ----------------------------------------------------- */
+
+int jpki_http_portal_migrate(struct jpki_store *st)
+{
+	static const struct jpki_migration steps[] = {
+	    {1, "CREATE TABLE portal_submission ("
+		" id BIGINT PRIMARY KEY,"
+		" receipt TEXT NOT NULL UNIQUE,"
+		" at BIGINT NOT NULL,"
+		" proc TEXT NOT NULL,"
+		" name TEXT NOT NULL,"
+		" address TEXT NOT NULL,"
+		" verdict INTEGER NOT NULL,"
+		" serial TEXT NOT NULL,"
+		" report TEXT NOT NULL,"
+		" data BLOB NOT NULL)"},
+	};
+	int r;
+
+	if ((r = jpki_audit_migrate(st)) != 0)
+		return r;
+	return jpki_store_migrate(st, "portal", steps,
+				  sizeof(steps) / sizeof(steps[0]));
+}
+
+/* What the agency concluded about one submission. */
+struct check {
+	enum verdict verdict;
+	char serial[41];
+	char *report;  /* for the inbox; malloc'd */
+	char *reasons; /* for the resident when refused; malloc'd */
+};
+
+static void check_free(struct check *c)
+{
+	free(c->report);
+	free(c->reasons);
+}
+
+/*
+ * Revocation status from the CA's own records. This agency runs beside the
+ * CA of the installation, so it asks the records OCSP answers from; an
+ * agency elsewhere leaves the callback out and the verify module asks the
+ * certificate's OCSP responder, then its CRL.
+ */
+static int ca_status(void *arg, X509 *cert, X509 *issuer, const char *serial,
+		     enum jpki_verify_status *status, int *reason)
+{
+	struct jpki_ca *ca = arg;
+	struct jpki_cert_info *info = NULL;
+	unsigned char *der = NULL;
+	int len, r = JPKI_ERR_INTERNAL;
+
+	(void)issuer;
+	*status = JPKI_VERIFY_UNKNOWN;
+	*reason = 0;
+	if ((r = jpki_ca_status(&info, ca, serial)) != 0) {
+		if (r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_INVALID) {
+			jpki_err_clear();
+			r = 0; /* not the CA's: unknown */
+		}
+		goto out;
+	}
+	/* the record must be this very certificate */
+	if ((len = i2d_X509(cert, &der)) <= 0) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	if (info->type != JPKI_CERT_SIGN || info->der_len != (size_t)len ||
+	    memcmp(info->der, der, (size_t)len) != 0) {
+		r = 0;
+		goto out;
+	}
+	if (info->status == JPKI_STATUS_GOOD) {
+		*status = JPKI_VERIFY_GOOD;
+	} else {
+		*status = JPKI_VERIFY_REVOKED;
+		*reason = info->status == JPKI_STATUS_HOLD
+			      ? JPKI_REASON_CERTIFICATE_HOLD
+			      : (int)info->reason;
+	}
+	r = 0;
+out:
+	OPENSSL_free(der);
+	jpki_cert_info_free(info);
+	return r;
+}
+
+/*
+ * 1 when the signed text holds the line "<label>: <value>" (the procedure
+ * the form names). The content is untrusted bytes of any shape: it is only
+ * compared, within its length.
+ */
+static int content_has_line(const uint8_t *content, size_t len,
+			    const char *line)
+{
+	size_t n = strlen(line), pos = 0;
+
+	while (pos < len) {
+		const uint8_t *eol = memchr(content + pos, '\n', len - pos);
+		size_t l = eol ? (size_t)(eol - (content + pos)) : len - pos;
+
+		if (l > 0 && content[pos + l - 1] == '\r')
+			l--;
+		if (l == n && memcmp(content + pos, line, n) == 0)
+			return 1;
+		pos += (eol ? (size_t)(eol - (content + pos)) + 1 : len - pos);
+	}
+	return 0;
+}
+
+/*
+ * Step 6: the agency decrypts the file with its key and checks the
+ * signature, the signing certificate (profile, chain to the signing CA,
+ * validity, revocation) and the match of its facts with the form's name
+ * and address (jpki_verify_application, every reason collected), and that
+ * the signed text is an application for the procedure the form names.
+ */
+static int verify_submission(struct check *out, struct jpki_http *srv,
+			     const struct form *fm, const unsigned char *p7m,
+			     size_t len)
+{
+	struct jpki_verify_options opts = JPKI_VERIFY_OPTIONS_INIT;
+	struct jpki_verify_report rep;
+	X509 *anchor = jpki_ca_cert(srv->ca, JPKI_CERT_SIGN);
+	char *json = NULL, *line = NULL, *reasons = NULL;
+	size_t rlen = 0;
+	FILE *f = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	memset(out, 0, sizeof(*out));
+	memset(&rep, 0, sizeof(rep));
+	opts.anchors = &anchor;
+	opts.n_anchors = 1;
+	opts.agency_key = srv->agency_key;
+	opts.agency_cert = srv->agency_cert;
+	opts.form_name = fm->name;
+	opts.form_address = fm->address;
+	opts.status = ca_status;
+	opts.status_arg = srv->ca;
+	opts.offline = 1;
+	if ((r = jpki_verify_application(&rep, &opts, p7m, len)) != 0)
+		goto out;
+	if ((f = open_memstream(&reasons, &rlen)) == NULL) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < rep.n_reasons; i++)
+		fprintf(f, "%s%s", i ? " " : "", rep.reasons[i].text);
+	if (asprintf(&line, "手続コード (procedure code): %s", fm->proc->id) <
+	    0) {
+		line = NULL;
+		fclose(f);
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	if (rep.content != NULL &&
+	    !content_has_line(rep.content, rep.content_len, line))
+		fprintf(f, "%sthe signed application is not one for %s (%s).",
+			rep.n_reasons ? " " : "", fm->proc->english,
+			fm->proc->title);
+	fclose(f);
+	out->verdict =
+	    rep.accepted && rlen == 0 ? VERDICT_ACCEPTED : VERDICT_REFUSED;
+	snprintf(out->serial, sizeof(out->serial), "%s", rep.serial);
+	out->reasons = reasons;
+	reasons = NULL;
+	if ((r = jpki_verify_report_json(&json, &rep)) != 0)
+		goto out;
+	/* the inbox shows the verdict and the signed text itself */
+	if (asprintf(&out->report, "%s%s%s%s%.*s", json,
+		     out->reasons && out->reasons[0] ? "\n" : "",
+		     out->reasons ? out->reasons : "",
+		     rep.content ? "\n---\n" : "",
+		     rep.content ? (int)rep.content_len : 0,
+		     rep.content ? (const char *)rep.content : "") < 0) {
+		out->report = NULL;
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	r = 0;
+out:
+	if (r != 0)
+		check_free(out);
+	free(json);
+	free(line);
+	free(reasons);
+	jpki_verify_report_clear(&rep);
+	return r;
+}
+
+/* Stores a submission and gives it the next number of the day's form
+ * "YYYYMMDD-NNNNNN" (the sequence runs across days). */
+static int store_submission(char receipt[32], struct jpki_store *st,
+			    const struct form *fm, const struct check *c,
+			    const unsigned char *data, size_t len)
+{
+	struct jpki_rows *rows = NULL;
+	time_t now = jpki_clock_now();
+	struct jpki_date d = jpki_date_of(now);
+	int64_t id;
+	int r = JPKI_ERR_INTERNAL;
+
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT COALESCE(MAX(id), 0) + 1 FROM "
+				  "portal_submission",
+				  NULL, 0)) != 0)
+		goto fail;
+	id = jpki_rows_int(rows, 0, 0);
+	snprintf(receipt, 32, "%04d%02d%02d-%06lld", d.year, d.month, d.day,
+		 (long long)id);
+	{
+		struct jpki_value v[] = {
+		    JPKI_V_INT(id),
+		    JPKI_V_TEXT(receipt),
+		    JPKI_V_INT((int64_t)now),
+		    JPKI_V_TEXT(fm->proc->id),
+		    JPKI_V_TEXT(fm->name),
+		    JPKI_V_TEXT(fm->address),
+		    JPKI_V_INT(c->verdict),
+		    JPKI_V_TEXT(c->serial),
+		    JPKI_V_TEXT(c->report ? c->report : ""),
+		    JPKI_V_BLOB(data, len),
+		};
+
+		if ((r = jpki_store_exec(
+			 st,
+			 "INSERT INTO portal_submission (id, receipt, at, "
+			 "proc, name, address, verdict, serial, report, "
+			 "data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+			 "$9, $10)",
+			 v, sizeof(v) / sizeof(v[0]), NULL)) != 0)
+			goto fail;
+	}
+	jpki_rows_free(rows);
+	return jpki_store_commit(st);
+fail:
+	jpki_rows_free(rows);
+	jpki_store_rollback(st);
+	return r;
+}
+
+/* ---- the multipart upload ------------------------------------------------ */
+
+/* What libmicrohttpd's post processor hands over, field by field. */
+struct multipart {
+	struct form fm;
+	char proc[FIELD];
+	unsigned char *file;
+	size_t file_len;
+	int too_long; /* a field or the file went past its cap */
+};
+
+static void append_field(char out[FIELD], int *too_long, const char *data,
+			 uint64_t off, size_t size)
+{
+	if (off >= FIELD || size >= FIELD - off) {
+		*too_long = 1;
+		return;
+	}
+	memcpy(out + off, data, size);
+	out[off + size] = '\0';
+}
+
+static enum MHD_Result multipart_field(void *cls, enum MHD_ValueKind kind,
+				       const char *key, const char *filename,
+				       const char *content_type,
+				       const char *transfer_encoding,
+				       const char *data, uint64_t off,
+				       size_t size)
+{
+	struct multipart *mp = cls;
+
+	(void)kind;
+	(void)filename;
+	(void)content_type;
+	(void)transfer_encoding;
+	if (strcmp(key, "file") == 0) {
+		unsigned char *grown;
+
+		/* the chunks come in order; a gap or overlap is refused */
+		if (off != mp->file_len ||
+		    size > JPKI_MAX_SIGNED_APP - mp->file_len) {
+			mp->too_long = 1;
+			return MHD_NO;
+		}
+		if (size == 0)
+			return MHD_YES;
+		if ((grown = realloc(mp->file, mp->file_len + size)) == NULL)
+			return MHD_NO;
+		memcpy(grown + mp->file_len, data, size);
+		mp->file = grown;
+		mp->file_len += size;
+		return MHD_YES;
+	}
+	if (strcmp(key, "proc") == 0)
+		append_field(mp->proc, &mp->too_long, data, off, size);
+	else if (strcmp(key, "name") == 0)
+		append_field(mp->fm.name, &mp->too_long, data, off, size);
+	else if (strcmp(key, "address") == 0)
+		append_field(mp->fm.address, &mp->too_long, data, off, size);
+	/* other fields (the procedure's own) are in the signed text */
+	return mp->too_long ? MHD_NO : MHD_YES;
+}
+
+/* Parses the collected body with libmicrohttpd's post processor. */
+static int multipart_parse(struct multipart *mp, struct MHD_Connection *conn,
+			   const struct upload *up)
+{
+	struct MHD_PostProcessor *pp;
+	int ok;
+
+	memset(mp, 0, sizeof(*mp));
+	if ((pp = MHD_create_post_processor(conn, 16 * 1024, multipart_field,
+					    mp)) == NULL)
+		return jpki_err_set(JPKI_ERR_PARSE, "the upload is not a form "
+						    "(multipart/form-data)");
+	ok = up->len == 0 ||
+	     MHD_post_process(pp, (const char *)up->data, up->len) == MHD_YES;
+	if (MHD_destroy_post_processor(pp) != MHD_YES)
+		ok = 0;
+	if (mp->too_long)
+		return jpki_err_set(JPKI_ERR_TOO_LARGE,
+				    "a field of the form is too long, or the "
+				    "file is larger than %d MiB",
+				    JPKI_MAX_SIGNED_APP / (1024 * 1024));
+	if (!ok)
+		return jpki_err_set(JPKI_ERR_PARSE,
+				    "the upload is not a well-formed form");
+	mp->fm.proc = procedure_of(mp->proc);
+	return 0;
+}
+
+/* ---- pages --------------------------------------------------------------- */
+
+static enum MHD_Result choose_page(struct MHD_Connection *conn)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return MHD_NO;
+	http_page_start(f, "手続の選択", SITE, COLOUR);
+	fputs(
+	    "<section><h2>1. 申請・届出の選択 (choose the procedure)</h2>"
+	    "<p>公的個人認証サービスの署名用電子証明書で、申請書に電子署名"
+	    "して送信できます。 (Sign the application with the signing "
+	    "certificate on your card and send it.)</p><ul id=\"procedures\">",
+	    f);
+	for (size_t i = 0; i < sizeof(procedures) / sizeof(procedures[0]); i++)
+		fprintf(f,
+			"<li><a id=\"proc-%s\" href=\"/portal/form?proc=%s\">"
+			"%s</a> (%s)</li>",
+			procedures[i].id, procedures[i].id, procedures[i].title,
+			procedures[i].english);
+	fputs("</ul><p>必要なもの: 署名用電子証明書が記録されたカード、カード"
+	      "リーダ、利用者クライアントソフト (<code>jpki</code>)。 "
+	      "(You need the card, a reader and the client software.)</p>"
+	      "<p><a href=\"/portal/agency.crt\">この行政機関の証明書 "
+	      "(agency.crt)</a></p></section>",
+	      f);
+	return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
+}
+
+static void hidden(FILE *f, const char *key, const char *value)
+{
+	fprintf(f, "<input type=\"hidden\" name=\"%s\" value=\"", key);
+	http_html_escape(f, value);
+	fputs("\">", f);
+}
+
+static void text_input(FILE *f, const char *key, const char *label,
+		       const char *value)
+{
+	fprintf(f, "<label for=\"%s\">", key);
+	http_html_escape(f, label);
+	fprintf(f, "</label><input id=\"%s\" name=\"%s\" size=\"50\" value=\"",
+		key, key);
+	http_html_escape(f, value);
+	fputs("\">", f);
+}
+
+static enum MHD_Result form_page(struct MHD_Connection *conn,
+				 const struct form *fm, const char *error)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (fm->proc == NULL)
+		return http_redirect(conn, "/portal", NULL);
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return MHD_NO;
+	http_page_start(f, fm->proc->title, SITE, COLOUR);
+	if (error != NULL)
+		http_refusal(f, "入力を確認してください (check the form)",
+			     error);
+	fprintf(f,
+		"<section><h2>2. 必要事項の記入 (fill in the form): %s</h2>"
+		"<form method=\"post\" action=\"/portal/application\">",
+		fm->proc->title);
+	hidden(f, "proc", fm->proc->id);
+	text_input(f, "name", "氏名 (name, as on your card)", fm->name);
+	text_input(f, "address", "住所 (address, as on your card)",
+		   fm->address);
+	for (int i = 0; i < NFIELDS; i++)
+		text_input(f, fm->proc->fields[i].key,
+			   fm->proc->fields[i].label, fm->values[i]);
+	fputs("<br><button id=\"make\">申請書を作成 (make the application)"
+	      "</button></form></section>",
+	      f);
+	return http_page_end(f, &buf, &len, conn,
+			     error ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_OK);
+}
+
+/* RFC 3986 percent-encoding for a data: URL. */
+static void percent_encode(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~')
+			fputc(c, f);
+		else
+			fprintf(f, "%%%02X", c);
+	}
+}
+
+/* Steps 3 to 5: the text to sign, how to sign it, and the upload. */
+static enum MHD_Result application_page(struct MHD_Connection *conn,
+					const struct form *fm)
+{
+	char *text = application_text(fm, jpki_clock_now());
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (text == NULL || (f = open_memstream(&buf, &len)) == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	http_page_start(f, fm->proc->title, SITE, COLOUR);
+	fputs("<section><h2>申請書 (the application)</h2>"
+	      "<pre id=\"application\">",
+	      f);
+	http_html_escape(f, text);
+	fputs("</pre><p><a id=\"download\" download=\"application.txt\" "
+	      "href=\"data:text/plain;charset=utf-8,",
+	      f);
+	percent_encode(f, text);
+	fputs(
+	    "\">申請書をダウンロード (download application.txt)</a></p>"
+	    "</section>"
+	    "<section><h2>3-4. ICカードで電子署名 (sign with the card)</h2>"
+	    "<ol class=\"steps\"><li>カードをリーダにセットします。 (Put the "
+	    "card in the reader.)</li><li><a id=\"agency\" "
+	    "href=\"/portal/agency.crt\" download=\"agency.crt\">この行政機関"
+	    "の証明書 (agency.crt)</a> をダウンロードします。</li>"
+	    "<li>署名用パスワードを入力して電子署名し、この行政機関あてに暗号化"
+	    "します (enter the signing PIN when asked):<br>"
+	    "<code>jpki sign application.txt --to agency.crt</code><br>"
+	    "→ <code>application.txt.p7m</code></li></ol></section>"
+	    "<section><h2>5. 送信 (send)</h2>"
+	    "<form method=\"post\" action=\"/portal/submit\" "
+	    "enctype=\"multipart/form-data\">",
+	    f);
+	hidden(f, "proc", fm->proc->id);
+	hidden(f, "name", fm->name);
+	hidden(f, "address", fm->address);
+	fputs("<label for=\"file\">署名・暗号化した申請書 (the signed file, "
+	      ".p7m)</label><input id=\"file\" name=\"file\" type=\"file\" "
+	      "accept=\".p7m\" required><br><button id=\"send\">送信 (send)"
+	      "</button></form></section>",
+	      f);
+	free(text);
+	return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
+}
+
+/* Step 7: the receipt, or why the agency cannot accept the application. */
+static enum MHD_Result receipt_page(struct MHD_Connection *conn,
+				    const struct form *fm, const char *receipt,
+				    const struct check *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	unsigned status = MHD_HTTP_OK;
+
+	if (f == NULL)
+		return MHD_NO;
+	http_page_start(f, "受付結果", SITE, COLOUR);
+	switch (c->verdict) {
+	case VERDICT_ACCEPTED:
+		fputs("<section class=\"done\" id=\"accepted\"><h2>7. 受け付け"
+		      "ました (accepted)</h2><p>受付番号 (receipt number): "
+		      "<strong id=\"receipt\">",
+		      f);
+		http_html_escape(f, receipt);
+		fputs("</strong></p><p>", f);
+		http_html_escape(f, fm->proc->title);
+		fputs("の申請を受け付けました。受付番号はお問い合わせの際に必要"
+		      "です。</p></section>",
+		      f);
+		break;
+	case VERDICT_REFUSED:
+		status = MHD_HTTP_FORBIDDEN;
+		fputs("<section class=\"refused\" id=\"refused\"><h2>受け付け"
+		      "できません (not accepted)</h2><p id=\"reasons\">",
+		      f);
+		http_html_escape(f, c->reasons ? c->reasons : "");
+		fputs("</p><p>到達番号 (arrival number, for inquiries): "
+		      "<span id=\"receipt\">",
+		      f);
+		http_html_escape(f, receipt);
+		fputs("</span></p></section>", f);
+		break;
+	default:
+		fputs("<section class=\"pending\" id=\"pending\"><h2>到達しまし"
+		      "た — 未検証 (received, not verified yet)</h2>"
+		      "<p>到達番号 (arrival number): <strong id=\"receipt\">",
+		      f);
+		http_html_escape(f, receipt);
+		fputs("</strong></p><p>申請書は保存されました。署名の検証はまだ"
+		      "行われていません。 (The file is kept; its signature is "
+		      "not verified yet.)</p></section>",
+		      f);
+	}
+	fputs("<p><a href=\"/portal\">トップへ (back)</a></p>", f);
+	return http_page_end(f, &buf, &len, conn, status);
+}
+
+static enum MHD_Result submit(struct jpki_http *srv,
+			      struct MHD_Connection *conn,
+			      const struct upload *up)
+{
+	struct multipart mp;
+	struct check c = {0};
+	char receipt[32];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	enum MHD_Result ret;
+	int r;
+
+	memset(&mp, 0, sizeof(mp));
+	if (up->too_large)
+		r = jpki_err_set(JPKI_ERR_TOO_LARGE,
+				 "the upload is larger than %d MiB",
+				 JPKI_MAX_SIGNED_APP / (1024 * 1024));
+	else if ((r = multipart_parse(&mp, conn, up)) == 0 &&
+		 (r = form_check(&mp.fm)) == 0 && mp.file_len == 0)
+		r = jpki_err_set(JPKI_ERR_INVALID,
+				 "choose the signed file (.p7m) to send");
+	if (r == 0 &&
+	    (r = verify_submission(&c, srv, &mp.fm, mp.file, mp.file_len)) ==
+		0 &&
+	    (r = store_submission(receipt, srv->st, &mp.fm, &c, mp.file,
+				  mp.file_len)) == 0) {
+		jpki_log(JPKI_LOG_INFO, "portal: submission %s: %s", receipt,
+			 c.verdict == VERDICT_ACCEPTED  ? "accepted"
+			 : c.verdict == VERDICT_REFUSED ? "refused"
+							: "not verified");
+		ret = receipt_page(conn, &mp.fm, receipt, &c);
+		goto out;
+	}
+	if (r != JPKI_ERR_TOO_LARGE && r != JPKI_ERR_PARSE &&
+	    r != JPKI_ERR_INVALID)
+		jpki_log(JPKI_LOG_ERROR, "portal: %s", jpki_err_detail());
+	if ((f = open_memstream(&buf, &len)) == NULL) {
+		ret = MHD_NO;
+		goto out;
+	}
+	http_page_start(f, "送信できません", SITE, COLOUR);
+	http_refusal(f, "送信できません (the upload is refused)",
+		     jpki_err_detail());
+	fputs("<p><a href=\"/portal\">トップへ (back)</a></p>", f);
+	ret = http_page_end(f, &buf, &len, conn,
+			    r == JPKI_ERR_TOO_LARGE ? MHD_HTTP_CONTENT_TOO_LARGE
+			    : r == JPKI_ERR_PARSE || r == JPKI_ERR_INVALID
+				? MHD_HTTP_BAD_REQUEST
+				: MHD_HTTP_INTERNAL_SERVER_ERROR);
+out:
+	free(mp.file);
+	check_free(&c);
+	return ret;
+}
+
+/* ---- the agency's inbox ----------------------------------------------------
+ */
+
+static enum MHD_Result inbox_login(struct MHD_Connection *conn,
+				   const char *error)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return MHD_NO;
+	http_page_start(f, "職員ログイン", SITE, COLOUR);
+	if (error != NULL)
+		http_refusal(f, "ログインできません (cannot log in)", error);
+	fputs("<section><h2>受付箱 — 職員ログイン (the inbox: operator "
+	      "log-in)</h2><form method=\"post\" action=\"/portal/login\">"
+	      "<label for=\"operator\">職員ID (operator)</label>"
+	      "<input id=\"operator\" name=\"operator\" autocomplete=\"off\" "
+	      "required><label for=\"password\">パスワード (password)</label>"
+	      "<input id=\"password\" name=\"password\" type=\"password\" "
+	      "required><br><button id=\"login\">ログイン</button></form>"
+	      "</section>",
+	      f);
+	return http_page_end(f, &buf, &len, conn,
+			     error ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_OK);
+}
+
+static const char *verdict_name(int64_t v)
+{
+	switch (v) {
+	case VERDICT_ACCEPTED:
+		return "受付 (accepted)";
+	case VERDICT_REFUSED:
+		return "不受理 (refused)";
+	default:
+		return "未検証 (not verified yet)";
+	}
+}
+
+static enum MHD_Result inbox(struct jpki_http *srv, struct MHD_Connection *conn,
+			     const struct jpki_actor *who)
+{
+	struct jpki_rows *rows = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (jpki_store_query(&rows, srv->st,
+			     "SELECT receipt, at, proc, name, verdict, serial, "
+			     "report FROM portal_submission ORDER BY id DESC "
+			     "LIMIT 200",
+			     NULL, 0) != 0)
+		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				      "the submissions cannot be read\n");
+	if ((f = open_memstream(&buf, &len)) == NULL) {
+		jpki_rows_free(rows);
+		return MHD_NO;
+	}
+	http_page_start(f, "受付箱", SITE, COLOUR);
+	fputs("<section><h2>受付箱 (inbox) — ", f);
+	http_html_escape(f, who->operator_id);
+	fputs("</h2>", f);
+	if (jpki_rows_count(rows) == 0)
+		fputs("<p>申請なし (no submissions)</p>", f);
+	else
+		fputs("<table id=\"inbox\"><tr><th>番号</th><th>日時 (UTC)"
+		      "</th><th>手続</th><th>氏名</th><th>結果</th>"
+		      "<th>検証結果 (report)</th></tr>",
+		      f);
+	for (size_t i = 0; i < jpki_rows_count(rows); i++) {
+		const struct procedure *p =
+		    procedure_of(jpki_rows_text(rows, i, 2));
+		time_t at = (time_t)jpki_rows_int(rows, i, 1);
+		struct tm tm;
+		char when[32];
+
+		gmtime_r(&at, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		fputs("<tr><td class=\"receipt\">", f);
+		http_html_escape(f, jpki_rows_text(rows, i, 0));
+		fprintf(f, "</td><td>%s</td><td>", when);
+		http_html_escape(f, p ? p->title : jpki_rows_text(rows, i, 2));
+		fputs("</td><td class=\"name\">", f);
+		http_html_escape(f, jpki_rows_text(rows, i, 3));
+		fprintf(f, "</td><td class=\"verdict\">%s</td><td><pre>",
+			verdict_name(jpki_rows_int(rows, i, 4)));
+		http_html_escape(f, jpki_rows_text(rows, i, 6));
+		fputs("</pre></td></tr>", f);
+	}
+	if (jpki_rows_count(rows) > 0)
+		fputs("</table>", f);
+	fputs("</section>", f);
+	jpki_rows_free(rows);
+	return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
+}
+
+/* The operator behind the request's session cookie, if a CA officer. */
+static int inbox_actor(struct jpki_actor *who, struct jpki_http *srv,
+		       struct MHD_Connection *conn)
+{
+	const char *token =
+	    MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "jpki_session");
+	int r;
+
+	if (token == NULL)
+		return jpki_err_set(JPKI_ERR_POLICY, "log in first");
+	if ((r = jpki_audit_session(who, srv->st, token)) != 0)
+		return r;
+	return jpki_audit_authorize(who, JPKI_ROLE_CA_OFFICER, NULL);
+}
+
+static enum MHD_Result agency_cert(struct jpki_http *srv,
+				   struct MHD_Connection *conn)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	enum MHD_Result ret;
+
+	if (mem == NULL || !PEM_write_bio_X509(mem, srv->agency_cert)) {
+		BIO_free(mem);
+		return MHD_NO;
+	}
+	n = BIO_get_mem_data(mem, &data);
+	ret = http_send(conn, MHD_HTTP_OK, "application/x-pem-file", data,
+			(size_t)n, "max-age=3600");
+	BIO_free(mem);
+	return ret;
+}
+
+static void form_from_urlencoded(struct form *fm, const struct upload *up)
+{
+	char proc[FIELD];
+
+	memset(fm, 0, sizeof(*fm));
+	field(proc, up, "proc");
+	fm->proc = procedure_of(proc);
+	field(fm->name, up, "name");
+	field(fm->address, up, "address");
+	if (fm->proc != NULL)
+		for (int i = 0; i < NFIELDS; i++)
+			field(fm->values[i], up, fm->proc->fields[i].key);
+}
+
+enum MHD_Result http_portal(struct jpki_http *srv, struct MHD_Connection *conn,
+			    const char *url, const char *method,
+			    const struct upload *up, int *handled)
+{
+	int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+	struct jpki_actor who;
+	struct form fm;
+
+	*handled = 0;
+	if (strncmp(url, "/portal", 7) != 0 ||
+	    (url[7] != '\0' && url[7] != '/'))
+		return MHD_NO;
+	*handled = 1;
+	if (srv->st == NULL || srv->agency_key == NULL ||
+	    srv->agency_cert == NULL)
+		return http_send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				      "the portal role has no store or no "
+				      "agency key\n");
+	if (strcmp(url, "/portal") == 0 || strcmp(url, "/portal/") == 0)
+		return choose_page(conn);
+	if (strcmp(url, "/portal/agency.crt") == 0)
+		return agency_cert(srv, conn);
+	if (strcmp(url, "/portal/submit") == 0 && post)
+		return submit(srv, conn, up);
+	if (post && up->too_large)
+		return http_send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+				      "the form is too large\n");
+	if (strcmp(url, "/portal/form") == 0 && !post) {
+		memset(&fm, 0, sizeof(fm));
+		fm.proc = procedure_of(query(conn, "proc"));
+		return form_page(conn, &fm, NULL);
+	}
+	if (strcmp(url, "/portal/application") == 0 && post) {
+		form_from_urlencoded(&fm, up);
+		if (form_check(&fm) != 0)
+			return form_page(conn, &fm, jpki_err_detail());
+		return application_page(conn, &fm);
+	}
+	if (strcmp(url, "/portal/login") == 0 && post) {
+		char op[FIELD], pw[FIELD], *tok = NULL, cookie[160];
+		int r;
+
+		field(op, up, "operator");
+		field(pw, up, "password");
+		r = jpki_audit_login(&tok, srv->st, op, pw, 0);
+		jpki_wipe(pw, sizeof(pw));
+		if (r != 0)
+			return inbox_login(conn, jpki_err_detail());
+		snprintf(cookie, sizeof(cookie),
+			 "jpki_session=%s; Path=/; HttpOnly; SameSite=Strict",
+			 tok);
+		free(tok);
+		return http_redirect(conn, "/portal/inbox", cookie);
+	}
+	if (strcmp(url, "/portal/inbox") == 0 && !post) {
+		int r = inbox_actor(&who, srv, conn);
+
+		if (r != 0)
+			return inbox_login(
+			    conn, MHD_lookup_connection_value(
+				      conn, MHD_COOKIE_KIND, "jpki_session")
+				      ? jpki_err_detail()
+				      : NULL);
+		return inbox(srv, conn, &who);
+	}
+	return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The agency portal (SPEC section 4, seed 004) and the convenience-store
+# kiosk (コンビニ交付) in headless Chromium (Debian's chromium, driven by
+# puppeteer-core), with a card issued at the window behind pcscd's vpcd
+# reader:
+#   choose, fill in, take the application text -> `jpki sign --to
+#   agency.crt` with the card -> upload -> receipt; the same file under
+#   another name -> refused with its reason; the inbox shows both; garbage
+#   uploads are refused cleanly. Kiosk: a wrong PIN says the tries left;
+#   the right one gives a 住民票の写し PDF with the resident's name.
+# Screenshots go to ${JPKI_SCREENSHOTS:-$PWD/screenshots}/{portal,kiosk}.
+#
+# usage: test_portal_web.sh PATH/TO/jpki
+set -euo pipefail
+
+JPKI=$(realpath "$1")
+here=$(dirname "$(realpath "$0")")
+browser_dir=$(realpath "$here/../browser")
+shots=${JPKI_SCREENSHOTS:-$PWD/screenshots}
+work=$(mktemp -d /tmp/jpki-portal-XXXXXX)
+server_pid=""
+
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$work/serve.log" ] && tail -8 "$work/serve.log" >&2
+	exit 1
+}
+pass() { echo "ok - $*"; }
+
+# shellcheck source=pcsc_lib.sh
+. "$here/pcsc_lib.sh"
+cleanup() {
+	if [ -n "$server_pid" ]; then
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	pcsc_cleanup
+	rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+
+[ -d "$browser_dir/node_modules/puppeteer-core" ] ||
+	fail "puppeteer-core is not installed (scripts/setup.sh installs it)"
+command -v chromium >/dev/null || fail "chromium is not installed"
+command -v pdftotext >/dev/null || fail "pdftotext (poppler-utils) is not installed"
+
+# a working day at the window, 10:00 in Japan
+export JPKI_NOW=2026-11-17T01:00:00Z
+export JPKI_ARGON2_TEST=1
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+jpki() { "$JPKI" --data "$work/var" --log warn "$@"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# --- the installation, a resident, a card issued at the window ---------------
+jpki ca init --public-url "$url" >/dev/null
+JPKI_NEW_OPERATOR_PASSWORD=pw-admin-0123 jpki operator add admin --role ca-officer >/dev/null
+export JPKI_OPERATOR=admin JPKI_OPERATOR_PASSWORD=pw-admin-0123
+JPKI_NEW_OPERATOR_PASSWORD=pw-reg-01234 jpki operator add reg1 \
+	--role registry-clerk --municipality-code 131016 >/dev/null
+JPKI_NEW_OPERATOR_PASSWORD=pw-window-01 jpki operator add clerk1 \
+	--role window-clerk --municipality-code 131016 >/dev/null
+person=$(JPKI_OPERATOR=reg1 JPKI_OPERATOR_PASSWORD=pw-reg-01234 jpki registry register \
+	--municipality-code 131016 --prefecture 東京都 --municipality 千代田区 \
+	--name "鈴木 一郎" --sex male --birth 1985-04-10 \
+	--address "千代田４番４号" --json | json 'd["person"]')
+jpki card new --kind mynumber card.bin >/dev/null
+app=$(JPKI_OPERATOR=clerk1 JPKI_OPERATOR_PASSWORD=pw-window-01 jpki window apply "$person" \
+	--id photo --photo-id driving-licence --photo-id-address "千代田４番４号" \
+	--json | json 'd["id"]')
+JPKI_OPERATOR=clerk1 JPKI_OPERATOR_PASSWORD=pw-window-01 jpki window issue "$app" \
+	--card card.bin --auth-pin 1234 --sign-pin ABC123 >issue.txt ||
+	fail "issue: $(cat issue.txt)"
+unset JPKI_OPERATOR JPKI_OPERATOR_PASSWORD
+pass "a resident with both certificates on a card issued at the window"
+# Each process starts its clock at JPKI_NOW: the rest happens ten minutes
+# after the issue, so no certificate is "not valid yet" to the signer.
+export JPKI_NOW=2026-11-17T01:10:00Z
+
+pcsc_start
+card_serve card.bin
+"$JPKI" --data "$work/var" --log info serve --listen "127.0.0.1:$port" \
+	>serve.log 2>&1 &
+server_pid=$!
+for _ in $(seq 200); do
+	curl -sf "$url/healthz" >/dev/null 2>&1 && break
+	sleep 0.05
+done
+curl -sf "$url/healthz" >/dev/null || fail "the server did not start"
+[ -s var/keys/agency.key ] && [ -s var/keys/agency.crt ] ||
+	fail "serve made no agency key"
+
+# --- the portal: seed 004's seven steps ---------------------------------------
+node "$browser_dir/portal.mjs" make "$url" "$shots/portal" "鈴木 一郎" \
+	"千代田４番４号" "$work/application.txt" >/dev/null || fail "the browser could not make the application"
+grep -q "氏名 (name): 鈴木 一郎" application.txt || fail "application text: $(cat application.txt)"
+curl -sf "$url/portal/agency.crt" -o agency.crt || fail "no agency certificate"
+JPKI_PIN=ABC123 "$JPKI" --log warn sign application.txt --to agency.crt >sign.txt ||
+	fail "jpki sign: $(cat sign.txt)"
+[ -s application.txt.p7m ] || fail "no application.txt.p7m"
+pass "application made in the browser and signed with the card for the agency"
+
+got=$(node "$browser_dir/portal.mjs" submit "$url" "$shots/portal" "鈴木 一郎" \
+	"千代田４番４号" "$work/application.txt.p7m" accepted) || fail "the upload was not accepted"
+receipt1=$(echo "$got" | cut -f1)
+pass "accepted with receipt number $receipt1"
+
+got=$(node "$browser_dir/portal.mjs" submit "$url" "$shots/portal" "佐藤 花子" \
+	"千代田４番４号" "$work/application.txt.p7m" refused) || fail "the other name was not refused"
+receipt2=$(echo "$got" | cut -f1)
+reasons=$(echo "$got" | cut -f2)
+echo "$reasons" | grep -qi "name" || fail "refusal without the name reason: $reasons"
+pass "another name in the form is refused ($receipt2): $reasons"
+
+inbox=$(node "$browser_dir/portal.mjs" inbox "$url" "$shots/portal" admin pw-admin-0123) ||
+	fail "the inbox cannot be read"
+echo "$inbox" | grep -q "^$receipt1	鈴木 一郎	受付" || fail "inbox lacks the accepted one: $inbox"
+echo "$inbox" | grep -q "^$receipt2	佐藤 花子	不受理" || fail "inbox lacks the refused one: $inbox"
+pass "the inbox lists both"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$url/portal/inbox")
+[ "$code" = 200 ] && curl -s "$url/portal/inbox" | grep -q 'id="inbox"' &&
+	fail "the inbox opens without a log-in"
+
+# --- garbage uploads ------------------------------------------------------------
+head -c 5000 /dev/urandom >garbage.p7m
+code=$(curl -s -o out.html -w '%{http_code}' -F proc=moving -F "name=鈴木 一郎" \
+	-F "address=千代田４番４号" -F file=@garbage.p7m "$url/portal/submit")
+[ "$code" = 403 ] && grep -q 'id="refused"' out.html || fail "garbage file: $code $(head -c 300 out.html)"
+code=$(curl -s -o out.html -w '%{http_code}' -H 'Content-Type: multipart/form-data; boundary=xyz' \
+	--data-binary @garbage.p7m "$url/portal/submit")
+[ "$code" = 400 ] || fail "garbage multipart: $code $(head -c 300 out.html)"
+code=$(curl -s -o out.html -w '%{http_code}' -H 'Content-Type: application/octet-stream' \
+	--data-binary @garbage.p7m "$url/portal/submit")
+[ "$code" = 400 ] || fail "garbage body: $code"
+code=$(curl -s -o out.html -w '%{http_code}' -F proc=moving -F name=x -F address=y \
+	-F file=@/dev/null "$url/portal/submit")
+[ "$code" = 400 ] || fail "empty file: $code"
+head -c $((5 * 1024 * 1024)) /dev/zero >big.p7m
+code=$(curl -s -o out.html -w '%{http_code}' -F proc=moving -F name=x -F address=y \
+	-F file=@big.p7m "$url/portal/submit")
+[ "$code" = 413 ] || fail "oversized upload: $code"
+curl -sf "$url/healthz" >/dev/null || fail "the server died on garbage"
+pass "garbage, malformed, empty and oversized uploads refused cleanly (403, 400, 400, 400, 413)"
+
+# --- the kiosk --------------------------------------------------------------------
+got=$(node "$browser_dir/portal.mjs" kiosk "$url" "$shots/kiosk" 9999 1234 "$work/juminhyo.pdf") ||
+	fail "the kiosk run failed"
+echo "$got" | grep -q "wrong: .*2 tries left" || fail "wrong PIN page: $got"
+pdftotext juminhyo.pdf - >juminhyo.txt
+grep -q "鈴木" juminhyo.txt && grep -q "住 民 票 の 写 し\|住民票の写し" juminhyo.txt ||
+	fail "the PDF lacks the name or title: $(head -20 juminhyo.txt)"
+pdftoppm -png -r 60 -singlefile juminhyo.pdf "$shots/kiosk/4-juminhyo" 2>/dev/null || true
+pass "kiosk: a wrong PIN says the tries left; the right one gives the 住民票の写し"
+jpki audit verify >audit.txt || fail "audit: $(cat audit.txt)"
+sqlite3 var/jpki.db "SELECT action, operator FROM audit_log WHERE action = 'kiosk.residence_copy'" 2>/dev/null |
+	grep -q "kiosk" || fail "no audit entry for the kiosk copy"
+pass "the copy is in the audit chain, which verifies"
+echo "all portal and kiosk checks passed; screenshots in $shots/portal and $shots/kiosk"

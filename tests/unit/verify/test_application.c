@@ -1,0 +1,802 @@
+/*
+ * The agency's check of a signed application: a CA, its repository and
+ * OCSP responder served in-process on the port written into its
+ * certificates, a software key in the card's place, and one test for each
+ * reason to refuse beside the applications that pass.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* pem.h first: cms.h declares its PEM functions only after it */
+#include <openssl/pem.h>
+#include <openssl/cms.h>
+
+#include "ca/ca_fixture.h"
+#include "jpki/client.h"
+#include "jpki/http.h"
+#include "jpki/verify.h"
+
+#define DOC "申請書: 転入届 / moving-in notification"
+
+struct app_fixture {
+	struct ca_fixture f; /* dir, st, ca, key */
+	struct jpki_http *srv;
+	uint16_t port;
+	struct jpki_verify_crl_cache *cache;
+};
+
+/* A port nobody listens on right now, for the CA's public URL. */
+static uint16_t free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t n = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(s, (struct sockaddr *)&a, &n) != 0) {
+		if (s >= 0)
+			close(s);
+		return 0;
+	}
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+/* A CA in a fresh directory whose URLs name 127.0.0.1:port. */
+static int ca_at(struct ca_fixture *f, uint16_t port)
+{
+	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
+	char *db = NULL, *keys = NULL, url[64];
+	int r;
+
+	f->dir = tu_tmpdir();
+	if (f->dir == NULL || asprintf(&db, "%s/jpki.db", f->dir) < 0 ||
+	    asprintf(&keys, "%s/keys", f->dir) < 0)
+		return -1;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+	opts.key_dir = keys;
+	opts.public_url = url;
+	r = jpki_store_open(&f->st, db);
+	if (r == 0)
+		r = jpki_ca_init(f->st, &opts);
+	if (r == 0)
+		r = jpki_ca_open(&f->ca, f->st, NULL);
+	free(db);
+	free(keys);
+	if (r != 0)
+		fprintf(stderr, "CA: %s\n", jpki_err_detail());
+	return r;
+}
+
+static void ca_done(struct ca_fixture *f)
+{
+	jpki_ca_free(f->ca);
+	jpki_store_free(f->st);
+	tu_rmtree(f->dir);
+	free(f->dir);
+}
+
+static int start(struct app_fixture *af, unsigned roles)
+{
+	struct jpki_http_options opts = JPKI_HTTP_OPTIONS_INIT;
+	char listen[32];
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", af->port);
+	opts.listen = listen;
+	opts.roles = roles;
+	opts.threads = 2;
+	opts.ca = af->f.ca;
+	if (jpki_http_start(&af->srv, &opts) != 0) {
+		fprintf(stderr, "server: %s\n", jpki_err_detail());
+		return -1;
+	}
+	return 0;
+}
+
+static int setup_roles(void **state, unsigned roles)
+{
+	struct app_fixture *af = calloc(1, sizeof(*af));
+
+	fx_at("2026-01-10");
+	if (af == NULL || (af->port = free_port()) == 0 ||
+	    ca_at(&af->f, af->port) != 0 || start(af, roles) != 0 ||
+	    jpki_verify_crl_cache_new(&af->cache) != 0)
+		return -1;
+	af->f.key = tu_rsa_key(2048);
+	*state = af;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_roles(state, JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP);
+}
+
+/* The OCSP responder is down: only the repository (CRLs) answers. */
+static int setup_repository(void **state)
+{
+	return setup_roles(state, JPKI_ROLE_REPOSITORY);
+}
+
+static int teardown(void **state)
+{
+	struct app_fixture *af = *state;
+
+	jpki_http_stop(af->srv);
+	jpki_verify_crl_cache_free(af->cache);
+	ca_done(&af->f);
+	EVP_PKEY_free(af->f.key);
+	free(af);
+	jpki_clock_reset();
+	return 0;
+}
+
+/* ---- making applications ------------------------------------------------ */
+
+struct blob {
+	uint8_t *p;
+	size_t n;
+};
+
+static struct blob der_of(CMS_ContentInfo *cms)
+{
+	struct blob b = {0};
+	unsigned char *der = NULL;
+	int n = i2d_CMS_ContentInfo(cms, &der);
+
+	assert_true(n > 0);
+	b.p = malloc((size_t)n);
+	memcpy(b.p, der, (size_t)n);
+	b.n = (size_t)n;
+	OPENSSL_free(der);
+	return b;
+}
+
+/* A SignedData over `doc` by `cert` and `key`, as `jpki sign` makes it. */
+static CMS_ContentInfo *signed_cms(X509 *cert, EVP_PKEY *key, const char *doc,
+				   int detached)
+{
+	BIO *in = BIO_new_mem_buf(doc, (int)strlen(doc));
+	CMS_ContentInfo *cms = NULL;
+
+	assert_int_equal(
+	    jpki_client_cms_sign(&cms, in, cert, key, NULL, detached), 0);
+	BIO_free(in);
+	return cms;
+}
+
+static struct blob sign_doc(X509 *cert, EVP_PKEY *key, const char *doc,
+			    int detached)
+{
+	CMS_ContentInfo *cms = signed_cms(cert, key, doc, detached);
+	struct blob b = der_of(cms);
+
+	CMS_ContentInfo_free(cms);
+	return b;
+}
+
+/* A signing (or other) certificate of this CA for the fixture's key. */
+static X509 *issue(struct ca_fixture *f, enum jpki_cert_type type,
+		   const char *person, char serial[41])
+{
+	struct jpki_cert_info *info = fx_issue(f, type, person);
+	X509 *x = fx_x509(info);
+
+	assert_non_null(x);
+	if (serial != NULL)
+		memcpy(serial, info->serial, sizeof(info->serial));
+	jpki_cert_info_free(info);
+	return x;
+}
+
+static struct jpki_verify_options options(struct app_fixture *af,
+					  X509 *const *anchors)
+{
+	struct jpki_verify_options o = JPKI_VERIFY_OPTIONS_INIT;
+
+	o.anchors = anchors;
+	o.n_anchors = 1;
+	o.crl_cache = af->cache;
+	o.timeout_ms = 3000;
+	return o;
+}
+
+static int has_reason(const struct jpki_verify_report *rep,
+		      enum jpki_app_refusal why)
+{
+	for (size_t i = 0; i < rep->n_reasons; i++)
+		if (rep->reasons[i].why == why)
+			return 1;
+	return 0;
+}
+
+/* Refused for `why` alone. */
+static void assert_only(const struct jpki_verify_report *rep,
+			enum jpki_app_refusal why)
+{
+	if (rep->n_reasons != 1 || rep->reasons[0].why != why)
+		for (size_t i = 0; i < rep->n_reasons; i++)
+			fprintf(stderr, "reason %s: %s\n",
+				jpki_app_refusal_name(rep->reasons[i].why),
+				rep->reasons[i].text);
+	assert_false(rep->accepted);
+	assert_int_equal(rep->n_reasons, 1);
+	assert_int_equal(rep->reasons[0].why, why);
+	assert_true(rep->reasons[0].text[0] != '\0');
+}
+
+static void assert_accepted(const struct jpki_verify_report *rep)
+{
+	for (size_t i = 0; i < rep->n_reasons; i++)
+		fprintf(stderr, "unexpected %s: %s\n",
+			jpki_app_refusal_name(rep->reasons[i].why),
+			rep->reasons[i].text);
+	assert_true(rep->accepted);
+	assert_int_equal(rep->n_reasons, 0);
+}
+
+/* ---- tests ----------------------------------------------------------------
+ */
+
+static void test_accepted(void **state)
+{
+	struct app_fixture *af = *state;
+	char serial[41];
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", serial);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+	char *json = NULL;
+
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	assert_string_equal(rep.serial, serial);
+	assert_string_equal(rep.revocation_source, "ocsp");
+	assert_int_equal(rep.revocation_reason, -1);
+	assert_int_equal(rep.enveloped, 0);
+	assert_true(rep.have_facts);
+	assert_string_equal(rep.facts.name, "山田　太郎");
+	assert_int_equal(rep.facts.birth.year, 1980);
+	assert_true(rep.have_signing_time);
+	assert_int_equal(rep.content_len, strlen(DOC));
+	assert_memory_equal(rep.content, DOC, strlen(DOC));
+	assert_int_equal(jpki_verify_report_json(&json, &rep), 0);
+	assert_non_null(strstr(json, "\"accepted\": true"));
+	assert_non_null(strstr(json, "\"revocation\": \"ocsp\""));
+	assert_non_null(strstr(json, "\"reasons\": []"));
+	free(json);
+	jpki_verify_report_clear(&rep);
+	assert_null(rep.content);
+
+	/* the same as PEM */
+	{
+		CMS_ContentInfo *cms = signed_cms(cert, af->f.key, DOC, 0);
+		BIO *mem = BIO_new(BIO_s_mem());
+		BUF_MEM *bm;
+
+		assert_int_equal(PEM_write_bio_CMS(mem, cms), 1);
+		BIO_get_mem_ptr(mem, &bm);
+		assert_int_equal(
+		    jpki_verify_application(&rep, &o, (const uint8_t *)bm->data,
+					    bm->length),
+		    0);
+		assert_accepted(&rep);
+		jpki_verify_report_clear(&rep);
+		BIO_free(mem);
+		CMS_ContentInfo_free(cms);
+	}
+	free(b.p);
+	X509_free(cert);
+}
+
+static void test_form_variants_match(void **state)
+{
+	static const char *const names[] = {
+	    "山田　太郎",    "山田 太郎",  "山田太郎",
+	    " 山田　 太郎 ", "山田\t太郎",
+	};
+	static const char *const addresses[] = {
+	    "東京都千代田区千代田１番１号",
+	    "東京都千代田区千代田1番1号",
+	    "東京都 千代田区　千代田 1 番 1 号",
+	};
+	struct app_fixture *af = *state;
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		o.form_name = names[i];
+		o.form_address = addresses[i % 3];
+		assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n),
+				 0);
+		assert_accepted(&rep);
+		jpki_verify_report_clear(&rep);
+	}
+
+	/* another given name; then another house number */
+	o.form_name = "山田　次郎";
+	o.form_address = addresses[0];
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_NAME_MISMATCH);
+	jpki_verify_report_clear(&rep);
+	o.form_name = names[1];
+	o.form_address = "東京都千代田区千代田2番1号";
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_ADDRESS_MISMATCH);
+	jpki_verify_report_clear(&rep);
+	/* both, collected */
+	o.form_name = "ヤマダ　タロウ";
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_int_equal(rep.n_reasons, 2);
+	assert_true(has_reason(&rep, JPKI_APP_NAME_MISMATCH));
+	assert_true(has_reason(&rep, JPKI_APP_ADDRESS_MISMATCH));
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	X509_free(cert);
+}
+
+static void test_text_match(void **state)
+{
+	(void)state;
+	assert_true(jpki_verify_text_match("ＡＢＣ　１２３", "ABC 123"));
+	assert_true(jpki_verify_text_match("A B C", "ABC"));
+	assert_true(jpki_verify_text_match("", " 　"));
+	/* strict on everything else: case, kana, kanji variants */
+	assert_false(jpki_verify_text_match("abc", "ABC"));
+	assert_false(jpki_verify_text_match("ｱ", "ア"));
+	assert_false(jpki_verify_text_match("髙橋", "高橋"));
+	assert_false(jpki_verify_text_match("山田", "山田太郎"));
+	assert_false(jpki_verify_text_match("山田太郎", "山田"));
+	/* not UTF-8, or an overlong space */
+	assert_false(jpki_verify_text_match("\xff", "\xff"));
+	assert_false(jpki_verify_text_match("A\xc0\xa0", "A"));
+	assert_false(jpki_verify_text_match(NULL, "A"));
+}
+
+static void test_tampered(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+	uint8_t *at = memmem(b.p, b.n, "moving-in", 9);
+
+	assert_non_null(at);
+	at[0] = 'M';
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
+	assert_null(rep.content);
+	/* the certificate was still checked, and is good */
+	assert_string_equal(rep.revocation_source, "ocsp");
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	X509_free(cert);
+}
+
+static void test_foreign_ca(void **state)
+{
+	struct app_fixture *af = *state;
+	struct ca_fixture other = {0};
+	X509 *ours = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN), *theirs;
+	X509 *both[2];
+	X509 *cert, *good;
+	struct jpki_verify_options o = options(af, &ours);
+	struct jpki_verify_report rep;
+	struct blob b, g;
+
+	/* the same DN (every generation has it), another key */
+	assert_int_equal(ca_at(&other, af->port), 0);
+	other.key = af->f.key; /* borrowed: ca_done() does not free it */
+	theirs = jpki_ca_cert(other.ca, JPKI_CERT_SIGN);
+	assert_int_equal(X509_NAME_cmp(X509_get_subject_name(ours),
+				       X509_get_subject_name(theirs)),
+			 0);
+	cert = issue(&other, JPKI_CERT_SIGN, "P1", NULL);
+	b = sign_doc(cert, af->f.key, DOC, 0);
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	assert_string_equal(rep.revocation_source, "");
+	jpki_verify_report_clear(&rep);
+
+	/* two generations trusted: each certificate finds its own */
+	good = issue(&af->f, JPKI_CERT_SIGN, "P2", NULL);
+	g = sign_doc(good, af->f.key, DOC, 0);
+	both[0] = theirs;
+	both[1] = ours;
+	o.anchors = both;
+	o.n_anchors = 2;
+	assert_int_equal(jpki_verify_application(&rep, &o, g.p, g.n), 0);
+	assert_accepted(&rep);
+	jpki_verify_report_clear(&rep);
+
+	/* no anchors at all */
+	o.n_anchors = 0;
+	assert_int_equal(jpki_verify_application(&rep, &o, g.p, g.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	jpki_verify_report_clear(&rep);
+
+	free(b.p);
+	free(g.p);
+	X509_free(cert);
+	X509_free(good);
+	ca_done(&other);
+}
+
+static void test_revoked_ocsp(void **state)
+{
+	struct app_fixture *af = *state;
+	char serial[41];
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", serial);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+	char *json = NULL;
+
+	assert_int_equal(
+	    jpki_ca_revoke(af->f.ca, serial, JPKI_REASON_KEY_COMPROMISE), 0);
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_REVOKED);
+	assert_string_equal(rep.revocation_source, "ocsp");
+	assert_int_equal(rep.revocation_reason, 1);
+	assert_non_null(strstr(rep.reasons[0].text, "keyCompromise"));
+	assert_int_equal(jpki_verify_report_json(&json, &rep), 0);
+	assert_non_null(strstr(json, "\"code\": \"revoked\""));
+	free(json);
+	jpki_verify_report_clear(&rep);
+
+	/* a wrong name and revoked: both said */
+	o.form_name = "山田　花子";
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_int_equal(rep.n_reasons, 2);
+	assert_true(has_reason(&rep, JPKI_APP_REVOKED));
+	assert_true(has_reason(&rep, JPKI_APP_NAME_MISMATCH));
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	X509_free(cert);
+}
+
+static void test_crl_when_ocsp_is_down(void **state)
+{
+	struct app_fixture *af = *state;
+	char serial[41];
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", serial);
+	X509 *good = issue(&af->f, JPKI_CERT_SIGN, "P2", NULL);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+	struct blob g = sign_doc(good, af->f.key, DOC, 0);
+
+	assert_int_equal(
+	    jpki_ca_revoke(af->f.ca, serial, JPKI_REASON_CESSATION), 0);
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_REVOKED);
+	assert_string_equal(rep.revocation_source, "crl");
+	assert_int_equal(rep.revocation_reason, 5);
+	jpki_verify_report_clear(&rep);
+	/* the municipality's CRL is kept */
+	assert_int_equal(jpki_verify_crl_cache_count(af->cache), 1);
+
+	/* with the server gone, the cached CRL still answers ... */
+	jpki_http_stop(af->srv);
+	af->srv = NULL;
+	assert_int_equal(jpki_verify_application(&rep, &o, g.p, g.n), 0);
+	assert_accepted(&rep);
+	assert_string_equal(rep.revocation_source, "crl");
+	jpki_verify_report_clear(&rep);
+
+	/* ... until its nextUpdate (a day) */
+	fx_at("2026-01-12");
+	assert_int_equal(jpki_verify_application(&rep, &o, g.p, g.n), 0);
+	assert_only(&rep, JPKI_APP_STATUS_UNKNOWN);
+	assert_non_null(strstr(rep.reasons[0].text, "revocation status"));
+	jpki_verify_report_clear(&rep);
+
+	free(b.p);
+	free(g.p);
+	X509_free(cert);
+	X509_free(good);
+}
+
+static void test_status_unknown(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+
+	jpki_http_stop(af->srv);
+	af->srv = NULL;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_STATUS_UNKNOWN);
+	assert_non_null(strstr(rep.reasons[0].text, "OCSP"));
+	assert_non_null(strstr(rep.reasons[0].text, "CRL"));
+	jpki_verify_report_clear(&rep);
+
+	/* offline, without a callback: unknown too, and nothing fetched */
+	o.offline = 1;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_STATUS_UNKNOWN);
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	X509_free(cert);
+}
+
+static int held(void *arg, X509 *cert, X509 *issuer, const char *serial,
+		enum jpki_verify_status *status, int *reason)
+{
+	(void)cert;
+	(void)issuer;
+	assert_string_equal(serial, (const char *)arg);
+	*status = JPKI_VERIFY_REVOKED;
+	*reason = 6;
+	return 0;
+}
+
+static int failing(void *arg, X509 *cert, X509 *issuer, const char *serial,
+		   enum jpki_verify_status *status, int *reason)
+{
+	return jpki_err_set(JPKI_ERR_STORE, "the records are not readable");
+}
+
+static void test_status_callback(void **state)
+{
+	struct app_fixture *af = *state;
+	char serial[41];
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", serial);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+
+	o.status = held;
+	o.status_arg = serial;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_REVOKED);
+	assert_non_null(strstr(rep.reasons[0].text, "suspended"));
+	assert_string_equal(rep.revocation_source, "callback");
+	jpki_verify_report_clear(&rep);
+
+	o.status = failing;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n),
+			 JPKI_ERR_STORE);
+	assert_false(rep.accepted);
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	X509_free(cert);
+}
+
+static void test_expired(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+
+	/* the 5th birthday after issue was 2031-06-01 */
+	fx_at("2031-06-02");
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_CERT_EXPIRED);
+	assert_string_equal(rep.revocation_source, "");
+	jpki_verify_report_clear(&rep);
+	/* and before it was issued */
+	fx_at("2025-12-01");
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_true(has_reason(&rep, JPKI_APP_CERT_NOT_YET_VALID));
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	X509_free(cert);
+}
+
+static void test_auth_certificate(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *cert = issue(&af->f, JPKI_CERT_AUTH, "P1", NULL);
+	X509 *anchors[2] = {jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN),
+			    jpki_ca_cert(af->f.ca, JPKI_CERT_AUTH)};
+	struct jpki_verify_options o = options(af, anchors);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+
+	/* even with the authentication CA trusted as well */
+	o.n_anchors = 2;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_NOT_SIGN_CERTIFICATE);
+	assert_non_null(strstr(rep.reasons[0].text, "authentication"));
+	jpki_verify_report_clear(&rep);
+	/* the usual setting: the signing CA alone */
+	o.n_anchors = 1;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_true(has_reason(&rep, JPKI_APP_NOT_SIGN_CERTIFICATE));
+	assert_true(has_reason(&rep, JPKI_APP_UNTRUSTED));
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	X509_free(cert);
+}
+
+/* A self-signed RSA certificate for an agency. */
+static X509 *agency_cert(EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+				   (const unsigned char *)"agency", -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	X509_time_adj_ex(X509_getm_notBefore(x), -1, 0, NULL);
+	X509_time_adj_ex(X509_getm_notAfter(x), 3650, 0, NULL);
+	X509_set_pubkey(x, key);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	X509_NAME_free(n);
+	return x;
+}
+
+static void test_enveloped(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	EVP_PKEY *akey = tu_rsa_key_fresh(), *other = tu_rsa_key_fresh();
+	X509 *acert = agency_cert(akey), *ocert = agency_cert(other);
+	CMS_ContentInfo *sig = signed_cms(cert, af->f.key, DOC, 0), *env;
+	struct blob b;
+
+	assert_int_equal(jpki_client_cms_envelope(&env, sig, acert), 0);
+	b = der_of(env);
+
+	o.agency_key = akey;
+	o.agency_cert = acert;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	assert_true(rep.enveloped);
+	assert_memory_equal(rep.content, DOC, strlen(DOC));
+	jpki_verify_report_clear(&rep);
+
+	/* another agency's key, with and without its certificate */
+	o.agency_key = other;
+	o.agency_cert = ocert;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_DECRYPT_FAILED);
+	assert_null(rep.content);
+	jpki_verify_report_clear(&rep);
+	o.agency_cert = NULL;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_DECRYPT_FAILED);
+	jpki_verify_report_clear(&rep);
+	/* no key at all */
+	o.agency_key = NULL;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_DECRYPT_FAILED);
+	jpki_verify_report_clear(&rep);
+
+	free(b.p);
+	CMS_ContentInfo_free(sig);
+	CMS_ContentInfo_free(env);
+	X509_free(acert);
+	X509_free(ocert);
+	EVP_PKEY_free(akey);
+	EVP_PKEY_free(other);
+	X509_free(cert);
+}
+
+static void test_detached(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 1);
+	static const char other[] = "申請書: 転出届";
+
+	assert_null(memmem(b.p, b.n, "moving-in", 9));
+	o.content = (const uint8_t *)DOC;
+	o.content_len = strlen(DOC);
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	assert_int_equal(rep.content_len, strlen(DOC));
+	jpki_verify_report_clear(&rep);
+
+	o.content = NULL;
+	o.content_len = 0;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_NO_CONTENT);
+	jpki_verify_report_clear(&rep);
+
+	o.content = (const uint8_t *)other;
+	o.content_len = strlen(other);
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+
+	/* attached, and another document given beside it */
+	b = sign_doc(cert, af->f.key, DOC, 0);
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	X509_free(cert);
+}
+
+static void test_malformed(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor), bad = o;
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+	uint8_t *big = calloc(1, JPKI_MAX_SIGNED_APP + 1);
+
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n - 1), 0);
+	assert_only(&rep, JPKI_APP_MALFORMED);
+	jpki_verify_report_clear(&rep);
+	assert_int_equal(
+	    jpki_verify_application(&rep, &o, (const uint8_t *)"garbage", 7),
+	    0);
+	assert_only(&rep, JPKI_APP_MALFORMED);
+	jpki_verify_report_clear(&rep);
+	assert_int_equal(jpki_verify_application(&rep, &o, NULL, 0), 0);
+	assert_only(&rep, JPKI_APP_MALFORMED);
+	jpki_verify_report_clear(&rep);
+	assert_int_equal(
+	    jpki_verify_application(&rep, &o, big, JPKI_MAX_SIGNED_APP + 1), 0);
+	assert_only(&rep, JPKI_APP_TOO_LARGE);
+	jpki_verify_report_clear(&rep);
+
+	bad.version = 99;
+	assert_int_equal(jpki_verify_application(&rep, &bad, b.p, b.n),
+			 JPKI_ERR_INVALID);
+	assert_false(rep.accepted);
+	jpki_verify_report_clear(&rep);
+	assert_int_equal(jpki_verify_application(&rep, NULL, b.p, b.n),
+			 JPKI_ERR_INVALID);
+	jpki_verify_report_clear(&rep);
+	free(big);
+	free(b.p);
+	X509_free(cert);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_accepted),
+	    T(test_form_variants_match),
+	    cmocka_unit_test(test_text_match),
+	    T(test_tampered),
+	    T(test_foreign_ca),
+	    T(test_revoked_ocsp),
+	    cmocka_unit_test_setup_teardown(test_crl_when_ocsp_is_down,
+					    setup_repository, teardown),
+	    T(test_status_unknown),
+	    T(test_status_callback),
+	    T(test_expired),
+	    T(test_auth_certificate),
+	    T(test_enveloped),
+	    T(test_detached),
+	    T(test_malformed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
