@@ -38,19 +38,14 @@ say() {
 }
 show() { sed 's/^/   /'; }
 
-# A working Tuesday at the window, 10:00 in Japan; each command one minute
-# after the one before.
+# A working Tuesday at the window, 10:00 in Japan, from now on: every
+# process of the demo reads the same moved clock.
 export JPKI_NOW=2026-11-17T01:00:00Z
-echo 0 >minute
-next_now() {
-	local m
-	m=$(($(cat minute) + 1))
-	echo "$m" >minute
-	date -u -d "2026-11-17 01:00:00 UTC + $m minutes" +%Y-%m-%dT%H:%M:%SZ
-}
+JPKI_NOW_AT=$(date +%s)
+export JPKI_NOW_AT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
-jpki() { "$JPKI" --data "$work/var" --log warn --now "$(next_now)" "$@"; }
+jpki() { "$JPKI" --data "$work/var" --log warn "$@"; }
 as() {
 	local who=$1
 	shift
@@ -110,7 +105,8 @@ verify_app application.txt.p7m | show || fail "the agency refused the first appl
 say "He moves house; the registry tells the CA, which revokes his signing certificate"
 as registry registry move "$person" --address "千代田２番２号" | show
 sleep 1
-client cert show --sign --pin-file <(echo TARO2026) | grep -E "署名用|status" | show
+client cert show --sign --pin-file <(echo TARO2026) | sed -n '/署名用/,$p' |
+	grep -E "署名用|status" | show
 
 say "He signs again and is refused: the certificate was revoked by the move"
 if JPKI_PIN=TARO2026 client sign application.txt --to agency.crt --out again.p7m 2>err.txt; then
@@ -138,7 +134,7 @@ jpki verify application.txt.p7m --agency-key "$agency_key" \
 
 say "At a convenience-store kiosk he logs in with his card and 4-digit PIN"
 JPKI_PIN=1234 client login "$url/login" | show
-curl -sf -X POST -d "pin=1234" "$url/kiosk/copy" -o residence.pdf ||
+curl -sf -X POST -d "pin=1234" "$url/kiosk" -o residence.pdf ||
 	fail "the kiosk gave no residence certificate"
 pdftotext residence.pdf - | grep -m3 -E "住民票|山田" | show
 echo

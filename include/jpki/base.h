@@ -121,6 +121,14 @@ time_t jpki_clock_now(void);
 /* From now on jpki_clock_now() starts at `t` and advances in real time. */
 void jpki_clock_set(time_t t);
 
+/*
+ * The clock read `t` at the system time `at` and has run since: several
+ * processes given the same pair (JPKI_NOW with JPKI_NOW_AT, the Unix time
+ * at which it held) share one moved clock, so records made by one are not
+ * "in the future" for another.
+ */
+void jpki_clock_set_at(time_t t, time_t at);
+
 /* From now on jpki_clock_now() returns exactly `t` (tests). */
 void jpki_clock_freeze(time_t t);
 

@@ -21,6 +21,25 @@ static time_t shift;  /* CLOCK_SHIFTED: added to the system time */
 static time_t frozen; /* CLOCK_FROZEN: the answer */
 static int env_read;
 
+/* JPKI_NOW_AT: the system time at which JPKI_NOW held, or `fallback`. */
+static time_t env_anchor(time_t fallback)
+{
+	const char *v = getenv("JPKI_NOW_AT");
+	char *end;
+	long long at;
+
+	if (v == NULL || *v == '\0')
+		return fallback;
+	at = strtoll(v, &end, 10);
+	if (*end != '\0' || at <= 0) {
+		jpki_log(JPKI_LOG_WARN, "ignoring JPKI_NOW_AT=%s: not a Unix "
+					"time",
+			 v);
+		return fallback;
+	}
+	return (time_t)at;
+}
+
 static void read_env_locked(void)
 {
 	const char *v;
@@ -38,7 +57,7 @@ static void read_env_locked(void)
 		return;
 	}
 	mode = CLOCK_SHIFTED;
-	shift = t - time(NULL);
+	shift = t - env_anchor(time(NULL));
 }
 
 time_t jpki_clock_now(void)
@@ -67,6 +86,15 @@ void jpki_clock_set(time_t t)
 	env_read = 1;
 	mode = CLOCK_SHIFTED;
 	shift = t - time(NULL);
+	pthread_mutex_unlock(&clock_lock);
+}
+
+void jpki_clock_set_at(time_t t, time_t at)
+{
+	pthread_mutex_lock(&clock_lock);
+	env_read = 1;
+	mode = CLOCK_SHIFTED;
+	shift = t - at;
 	pthread_mutex_unlock(&clock_lock);
 }
 

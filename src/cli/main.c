@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 	struct cli cli = {0};
 	const char *config_path = NULL, *now = NULL, *level = NULL;
 	char *default_config = NULL;
-	int c, r, rc = CLI_FAILED;
+	int c, r, rc = CLI_FAILED, from_config = 0;
 
 	/* Stop at the first non-option: the area. */
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -206,16 +206,24 @@ int main(int argc, char **argv)
 		}
 		jpki_log_set_level(l);
 	}
-	if (now == NULL)
+	if (now == NULL) {
 		now = jpki_config_get(cli.cfg, "now", NULL);
+		from_config = now != NULL;
+	}
 	if (now != NULL) {
+		const char *at = getenv("JPKI_NOW_AT");
 		time_t t;
 
 		if ((r = jpki_clock_parse(&t, now)) != 0) {
 			rc = cli_fail(r, "--now");
 			goto out;
 		}
-		jpki_clock_set(t);
+		/* $JPKI_NOW_AT anchors the configured date for every
+		 * process alike; an explicit --now starts from here */
+		if (from_config && at != NULL && atoll(at) > 0)
+			jpki_clock_set_at(t, (time_t)atoll(at));
+		else
+			jpki_clock_set(t);
 	}
 	if (cli.store_url == NULL)
 		cli.store_url = jpki_config_get(cli.cfg, "store", NULL);

@@ -13,14 +13,26 @@ int jpki_client_cms_sign(CMS_ContentInfo **out, BIO *data, X509 *signer,
 {
 	unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
 	CMS_ContentInfo *cms = NULL;
+	CMS_SignerInfo *si;
+	ASN1_TIME *when = NULL;
 
 	*out = NULL;
 	jpki_err_clear();
 	if (detached)
 		flags |= CMS_DETACHED;
 	if ((cms = CMS_sign(NULL, NULL, extra, NULL, flags)) == NULL ||
-	    CMS_add1_signer(cms, signer, key, EVP_sha256(), flags) == NULL)
+	    (si = CMS_add1_signer(cms, signer, key, EVP_sha256(), flags)) ==
+		    NULL)
 		goto fail;
+	/* the signing time by the service's clock; OpenSSL would take the
+	 * system's, which a test or a demo may have moved away from */
+	if ((when = ASN1_TIME_set(NULL, jpki_clock_now())) == NULL ||
+	    !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime,
+					 when->type, when, -1)) {
+		ASN1_TIME_free(when);
+		goto fail;
+	}
+	ASN1_TIME_free(when);
 	/* the card signs here, once, inside CMS_final */
 	if (!CMS_final(cms, data, NULL, flags))
 		goto fail;

@@ -48,6 +48,24 @@ static void test_freeze_and_shift(void **state)
 	assert_true(jpki_clock_now() - time(NULL) < 5);
 }
 
+/* Two processes handed the same JPKI_NOW and JPKI_NOW_AT read one clock,
+ * however long after the anchor each of them starts. */
+static void test_anchor(void **state)
+{
+	time_t t, real = time(NULL);
+
+	assert_int_equal(jpki_clock_parse(&t, "2026-11-17T01:00:00Z"), 0);
+	jpki_clock_set_at(t, real - 90); /* anchored 90 s ago */
+	assert_true(jpki_clock_now() >= t + 90 && jpki_clock_now() <= t + 92);
+	jpki_clock_set_at(t, real);
+	assert_true(jpki_clock_now() >= t && jpki_clock_now() <= t + 2);
+	/* an anchor in the future: the clock has not reached t yet */
+	jpki_clock_set_at(t, real + 60);
+	assert_true(jpki_clock_now() <= t - 58);
+	jpki_clock_reset();
+	(void)state;
+}
+
 static void test_day_in_japan(void **state)
 {
 	struct jpki_date d;
@@ -160,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_parse_forms),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_freeze_and_shift),
+		cmocka_unit_test(test_anchor),
 		cmocka_unit_test(test_day_in_japan),
 		cmocka_unit_test(test_date_arithmetic),
 		cmocka_unit_test(test_date_parse),
