@@ -65,8 +65,9 @@ enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 			   const char *url, const char *method,
 			   const struct upload *up, int *handled);
 
-/* page.c: the frame of the portal's and the kiosk's pages. `site` names
- * the site in the header, `colour` its CSS colour. */
+/* page.c: the frame of the server-rendered pages (the window clerk's use
+ * its end, refusal and redirect; the portal and the kiosk all of it). `site`
+ * names the site in the header, `colour` its CSS colour. */
 void http_page_start(FILE *f, const char *title, const char *site,
 		     const char *colour);
 /* Closes the page (open_memstream sets *buf and *len only now), sends it

@@ -24,24 +24,6 @@
 /* ---- pieces -----------------------------------------------------------------
  */
 
-static enum MHD_Result redirect(struct MHD_Connection *conn, const char *to,
-				const char *cookie)
-{
-	struct MHD_Response *resp =
-	    MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-	enum MHD_Result ret;
-
-	if (resp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, to);
-	if (cookie != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE,
-					cookie);
-	ret = MHD_queue_response(conn, MHD_HTTP_SEE_OTHER, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
 /* The session token of the request: the cookie, or a bearer token. */
 static const char *token_of(struct MHD_Connection *conn)
 {
@@ -112,30 +94,6 @@ static void page_start(FILE *f, const char *title, const struct jpki_actor *who)
 	fputs("</div></header><main>", f);
 }
 
-/* Closes the page (open_memstream sets *buf and *len only now) and sends
- * it. */
-static enum MHD_Result page_end(FILE *f, char **buf, size_t *len,
-				struct MHD_Connection *conn, unsigned status)
-{
-	enum MHD_Result ret;
-
-	fputs("</main></body></html>\n", f);
-	fclose(f);
-	ret = http_send(conn, status, "text/html; charset=utf-8", *buf, *len,
-			"no-store");
-	free(*buf);
-	return ret;
-}
-
-static void refusal(FILE *f, const char *what, const char *why)
-{
-	fputs("<section class=\"refused\" id=\"refused\"><h2>", f);
-	http_html_escape(f, what);
-	fputs("</h2><p>", f);
-	http_html_escape(f, why);
-	fputs("</p></section>", f);
-}
-
 static const char *state_name(enum jpki_application_state s)
 {
 	switch (s) {
@@ -164,7 +122,7 @@ static enum MHD_Result login_page(struct MHD_Connection *conn,
 		return MHD_NO;
 	page_start(f, "ログイン", NULL);
 	if (error != NULL)
-		refusal(f, "ログインできません (cannot log in)", error);
+		http_refusal(f, "ログインできません (cannot log in)", error);
 	fputs("<section><h2>職員ログイン (operator log-in)</h2>"
 	      "<form method=\"post\" action=\"/window/login\">"
 	      "<label for=\"operator\">職員ID (operator)</label>"
@@ -175,8 +133,8 @@ static enum MHD_Result login_page(struct MHD_Connection *conn,
 	      "required><br><button id=\"login\">ログイン</button></form>"
 	      "</section>",
 	      f);
-	return page_end(f, &buf, &len, conn,
-			error ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_OK);
+	return http_page_end(f, &buf, &len, conn,
+			     error ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_OK);
 }
 
 static void resident_row(FILE *f, const struct jpki_resident *r)
@@ -254,7 +212,7 @@ static enum MHD_Result dashboard(struct jpki_http *srv,
 	}
 	free(apps);
 	fputs("</section>", f);
-	return page_end(f, &buf, &len, conn, MHD_HTTP_OK);
+	return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
 }
 
 static enum MHD_Result resident_page(struct jpki_http *srv,
@@ -274,8 +232,8 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 		return MHD_NO;
 	page_start(f, r.facts.name, who);
 	if (error != NULL)
-		refusal(f, "受付できません (the application is refused)",
-			error);
+		http_refusal(f, "受付できません (the application is refused)",
+			     error);
 	jpki_profile_birth_format(&r.facts.birth, born);
 	fputs("<section><h2>住民 (resident)</h2><table id=\"resident\">"
 	      "<tr><th>ID</th><td>",
@@ -324,8 +282,8 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	      "<br><button id=\"apply\">受付 (take the application)</button>"
 	      "</form></section>",
 	      f);
-	return page_end(f, &buf, &len, conn,
-			error ? MHD_HTTP_FORBIDDEN : MHD_HTTP_OK);
+	return http_page_end(f, &buf, &len, conn,
+			     error ? MHD_HTTP_FORBIDDEN : MHD_HTTP_OK);
 }
 
 static enum MHD_Result
@@ -345,7 +303,7 @@ application_page(struct jpki_http *srv, struct MHD_Connection *conn,
 		return MHD_NO;
 	page_start(f, "申請", who);
 	if (error != NULL)
-		refusal(f, "交付できません (cannot issue)", error);
+		http_refusal(f, "交付できません (cannot issue)", error);
 	if (issued != NULL) {
 		fputs("<section class=\"done\" id=\"issued\"><h2>交付しました "
 		      "(issued)</h2><ul>",
@@ -414,8 +372,8 @@ application_page(struct jpki_http *srv, struct MHD_Connection *conn,
 		      "</section>",
 		      f);
 	}
-	return page_end(f, &buf, &len, conn,
-			error ? MHD_HTTP_FORBIDDEN : MHD_HTTP_OK);
+	return http_page_end(f, &buf, &len, conn,
+			     error ? MHD_HTTP_FORBIDDEN : MHD_HTTP_OK);
 }
 
 static int apply_from_form(struct jpki_application *out, struct jpki_http *srv,
@@ -504,7 +462,7 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 			 "jpki_session=%s; Path=/; HttpOnly; SameSite=Strict",
 			 tok);
 		free(tok);
-		return redirect(conn, "/window", cookie);
+		return http_redirect(conn, "/window", cookie);
 	}
 	if (token == NULL || jpki_audit_session(&who, srv->st, token) != 0)
 		return login_page(conn, NULL);
@@ -512,8 +470,8 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 		if (jpki_audit_logout(srv->st, token) != 0)
 			jpki_log(JPKI_LOG_WARN, "logout: %s",
 				 jpki_err_detail());
-		return redirect(conn, "/window",
-				"jpki_session=; Path=/; Max-Age=0");
+		return http_redirect(conn, "/window",
+				     "jpki_session=; Path=/; Max-Age=0");
 	}
 	if (strcmp(url, "/window") == 0 || strcmp(url, "/window/") == 0)
 		return dashboard(srv, conn, &who);
@@ -532,7 +490,7 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 					     jpki_err_detail());
 		snprintf(to, sizeof(to), "/window/application?id=%lld",
 			 (long long)app.id);
-		return redirect(conn, to, NULL);
+		return http_redirect(conn, to, NULL);
 	}
 	if (strcmp(url, "/window/issue") == 0 && post) {
 		struct jpki_window_issue_result res;
