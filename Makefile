@@ -49,6 +49,7 @@ fuzz: setup
 
 bench: build
 	$(BUILD)/bench/issue_bench
+	bash bench/ocsp_bench.sh $(JPKI)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

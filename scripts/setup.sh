@@ -7,6 +7,7 @@ packages=(
 	build-essential cmake pkg-config clang
 	libssl-dev openssl
 	libsqlite3-dev sqlite3
+	libpq-dev postgresql
 	libmicrohttpd-dev
 	libjansson-dev
 	libcurl4-openssl-dev
@@ -15,7 +16,8 @@ packages=(
 	chromium
 	libcmocka-dev
 	libpcsclite-dev pcscd vsmartcard-vpcd opensc
-	curl python3
+	libp11-kit-dev softhsm2
+	curl python3 wrk
 )
 
 missing=()
