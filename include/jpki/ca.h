@@ -45,15 +45,25 @@ struct jpki_ca_init_options {
 	const char *public_url;   /* base of CRL / OCSP / CA cert URLs */
 	int ca_years;             /* CA certificate lifetime; 0 = 12 */
 	int ocsp_days;            /* OCSP signer lifetime; 0 = 400 */
+	/* Keys in a PKCS#11 token instead of files: the module's path and
+	 * the token's label; the user PIN comes from pkcs11_pin_file, or
+	 * from $JPKI_PKCS11_PIN when that is NULL, and is never stored. */
+	const char *pkcs11_module;
+	const char *pkcs11_token;
+	const char *pkcs11_pin_file;
 };
 #define JPKI_CA_INIT_OPTIONS_VERSION 1
 #define JPKI_CA_INIT_OPTIONS_INIT {.version = JPKI_CA_INIT_OPTIONS_VERSION}
 
 /*
- * Creates both CAs in `st`: RSA-2048 keys (files under key_dir, mode 0600),
- * self-signed roots with the DNs of SPEC section 5, and a delegated
- * OCSP-signing certificate for each. Refuses (JPKI_ERR_EXISTS) if the store
- * already holds CAs.
+ * Creates both CAs in `st`: RSA-2048 keys, self-signed roots with the DNs of
+ * SPEC section 5, and a delegated OCSP-signing certificate for each. The
+ * keys are generated in the PKCS#11 token when opts->pkcs11_module is set
+ * (labels sign-ca, sign-ocsp, auth-ca, auth-ocsp; sensitive, not
+ * extractable; the store records pkcs11: URIs and the module path), else
+ * they are files under key_dir (mode 0600, the development form). The CA
+ * certificates go to key_dir as PEM either way. Refuses (JPKI_ERR_EXISTS)
+ * if the store already holds CAs or the token already holds those labels.
  */
 int jpki_ca_init(struct jpki_store *st,
 		 const struct jpki_ca_init_options *opts) JPKI_MUST_CHECK;
@@ -62,6 +72,9 @@ struct jpki_ca_options {
 	int version;          /* JPKI_CA_OPTIONS_VERSION */
 	long crl_period;      /* seconds from thisUpdate to nextUpdate; 0 = 1 day */
 	long ocsp_validity;   /* seconds a good OCSP response holds; 0 = 1 hour */
+	/* For keys in a PKCS#11 token: a file holding the user PIN (config
+	 * pkcs11_pin_file); NULL reads $JPKI_PKCS11_PIN. */
+	const char *pkcs11_pin_file;
 };
 #define JPKI_CA_OPTIONS_VERSION 1
 #define JPKI_CA_OPTIONS_INIT {.version = JPKI_CA_OPTIONS_VERSION}
@@ -73,6 +86,10 @@ struct jpki_ca_options {
 int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
 		 const struct jpki_ca_options *opts) JPKI_MUST_CHECK;
 void jpki_ca_free(struct jpki_ca *ca);
+
+/* 1 when the CA keys are in a PKCS#11 token, 0 when they are files (the
+ * development form, which the caller should warn about). */
+int jpki_ca_keys_in_token(const struct jpki_ca *ca);
 
 /* The CA certificate of one CA (borrowed), and the public base URL. */
 X509 *jpki_ca_cert(const struct jpki_ca *ca, enum jpki_cert_type type);

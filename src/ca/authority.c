@@ -64,6 +64,10 @@ static const struct jpki_migration migrations[] = {
 	{2, "CREATE TABLE ca_registry_cursor ("
 	    " name TEXT PRIMARY KEY,"
 	    " seq BIGINT NOT NULL)"},
+	/* The PKCS#11 module whose token holds the keys named by pkcs11:
+	 * URIs in key_ref / ocsp_key_ref; NULL for key files. The PIN is
+	 * never stored: it is configuration (pkcs11_pin_file). */
+	{3, "ALTER TABLE ca_authority ADD COLUMN pkcs11_module TEXT"},
 };
 
 const char *ca_type_name(enum jpki_cert_type type)
@@ -212,10 +216,54 @@ static int random_serial(unsigned char serial[16])
 	return 0;
 }
 
+/* The key objects a token holds for the two CAs, as `jpki ca init` makes
+ * them. */
+static const char *const p11_labels[] = {"sign-ca", "sign-ocsp", "auth-ca",
+					 "auth-ocsp"};
+
+/* A new key and the reference the store keeps for it: generated in the
+ * token when `t` is set, else written as a file under `dir` (before the row
+ * that names it). */
+static int make_key(EVP_PKEY **out, char **ref, struct ca_p11 *t,
+		    const char *dir, const char *label)
+{
+	int r = JPKI_ERR_INTERNAL;
+
+	*out = NULL;
+	*ref = NULL;
+	if (t != NULL) {
+		if ((r = ca_p11_generate(t, label)) != 0 ||
+		    (r = ca_p11_key(out, t, label)) != 0)
+			goto out;
+		if ((*ref = ca_p11_uri(ca_p11_token(t), label)) == NULL)
+			r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	if ((*out = EVP_RSA_gen(2048)) == NULL) {
+		r = jpki_err_set(JPKI_ERR_CRYPTO, "RSA key generation failed");
+		goto out;
+	}
+	if (asprintf(ref, "%s/%s.key", dir, label) < 0) {
+		*ref = NULL;
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	r = pem_save(*ref, *out, NULL);
+out:
+	if (r != 0) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+		free(*ref);
+		*ref = NULL;
+	}
+	return r;
+}
+
 /* Creates one CA with its OCSP signer and records it (in the caller's
- * transaction). Key files are written before the row that names them. */
+ * transaction). */
 static int init_one(struct jpki_store *st, enum jpki_cert_type type,
-		    const struct jpki_ca_init_options *opts, const char *dir)
+		    const struct jpki_ca_init_options *opts, const char *dir,
+		    struct ca_p11 *t)
 {
 	EVP_PKEY *key = NULL, *okey = NULL;
 	X509 *cert = NULL, *ocsp = NULL;
@@ -226,13 +274,15 @@ static int init_one(struct jpki_store *st, enum jpki_cert_type type,
 	struct jpki_date today = jpki_date_today(), end;
 	const char *name = ca_type_name(type);
 	ASN1_INTEGER *aserial = NULL;
+	char label[16];
 	int r = JPKI_ERR_INTERNAL;
 
-	if ((key = EVP_RSA_gen(2048)) == NULL ||
-	    (okey = EVP_RSA_gen(2048)) == NULL) {
-		r = jpki_err_set(JPKI_ERR_CRYPTO, "RSA key generation failed");
+	snprintf(label, sizeof(label), "%s-ca", name);
+	if ((r = make_key(&key, &key_ref, t, dir, label)) != 0)
 		goto out;
-	}
+	snprintf(label, sizeof(label), "%s-ocsp", name);
+	if ((r = make_key(&okey, &okey_ref, t, dir, label)) != 0)
+		goto out;
 	end = jpki_date_add_years(&today, opts->ca_years ? opts->ca_years : 12);
 	if ((r = random_serial(serial)) != 0 ||
 	    (r = jpki_profile_build_ca(&cert, type, key, serial, sizeof(serial),
@@ -253,15 +303,12 @@ static int init_one(struct jpki_store *st, enum jpki_cert_type type,
 				 "cannot sign the OCSP signer certificate");
 		goto out;
 	}
-	if (asprintf(&key_ref, "%s/%s-ca.key", dir, name) < 0 ||
-	    asprintf(&okey_ref, "%s/%s-ocsp.key", dir, name) < 0 ||
-	    asprintf(&pem, "%s/%s-ca.pem", dir, name) < 0) {
+	if (asprintf(&pem, "%s/%s-ca.pem", dir, name) < 0) {
+		pem = NULL;
 		r = JPKI_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = pem_save(key_ref, key, NULL)) != 0 ||
-	    (r = pem_save(okey_ref, okey, NULL)) != 0 ||
-	    (r = pem_save(pem, NULL, cert)) != 0 ||
+	if ((r = pem_save(pem, NULL, cert)) != 0 ||
 	    (r = ca_der(&der, &der_len, cert)) != 0 ||
 	    (r = ca_der(&oder, &oder_len, ocsp)) != 0)
 		goto out;
@@ -274,14 +321,16 @@ static int init_one(struct jpki_store *st, enum jpki_cert_type type,
 			JPKI_V_TEXT(okey_ref),
 			JPKI_V_TEXT(opts->public_url),
 			JPKI_V_INT(now),
+			t != NULL ? JPKI_V_TEXT(ca_p11_module(t)) : JPKI_V_NULL,
 		};
 
 		r = jpki_store_exec(st,
 				    "INSERT INTO ca_authority (type, generation,"
 				    " cert, key_ref, ocsp_cert, ocsp_key_ref,"
-				    " public_url, created_at)"
-				    " VALUES ($1, 1, $2, $3, $4, $5, $6, $7)",
-				    p, 7, NULL);
+				    " public_url, created_at, pkcs11_module)"
+				    " VALUES ($1, 1, $2, $3, $4, $5, $6, $7,"
+				    " $8)",
+				    p, 8, NULL);
 	}
 out:
 	ASN1_INTEGER_free(aserial);
@@ -305,11 +354,13 @@ static int migrate(struct jpki_store *st)
 
 int jpki_ca_init(struct jpki_store *st, const struct jpki_ca_init_options *opts)
 {
+	struct jpki_ca_options open_opts = JPKI_CA_OPTIONS_INIT;
 	struct jpki_rows *rows = NULL;
 	struct jpki_ca *ca = NULL;
+	struct ca_p11 *t = NULL;
 	char dir[PATH_MAX];
 	size_t count;
-	int r;
+	int r = JPKI_ERR_INTERNAL, made = 0;
 
 	if (opts == NULL || opts->key_dir == NULL || opts->public_url == NULL)
 		return jpki_err_set(JPKI_ERR_INVALID,
@@ -321,6 +372,10 @@ int jpki_ca_init(struct jpki_store *st, const struct jpki_ca_init_options *opts)
 				    "public URL '%s' must start with http:// "
 				    "or https://",
 				    opts->public_url);
+	if (opts->pkcs11_module != NULL && opts->pkcs11_token == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "CA keys in a PKCS#11 module need the "
+				    "token's label");
 	if ((r = migrate(st)) != 0)
 		return r;
 	if ((r = jpki_mkdir_p(opts->key_dir)) != 0)
@@ -328,8 +383,12 @@ int jpki_ca_init(struct jpki_store *st, const struct jpki_ca_init_options *opts)
 	if (realpath(opts->key_dir, dir) == NULL)
 		return jpki_err_set(JPKI_ERR_IO, "cannot resolve %s",
 				    opts->key_dir);
-	if ((r = jpki_store_begin(st)) != 0)
+	if (opts->pkcs11_module != NULL &&
+	    (r = ca_p11_open(&t, opts->pkcs11_module, opts->pkcs11_token,
+			     opts->pkcs11_pin_file)) != 0)
 		return r;
+	if ((r = jpki_store_begin(st)) != 0)
+		goto out;
 	if ((r = jpki_store_query(&rows, st, "SELECT type FROM ca_authority",
 				  NULL, 0)) != 0)
 		goto fail;
@@ -340,23 +399,77 @@ int jpki_ca_init(struct jpki_store *st, const struct jpki_ca_init_options *opts)
 				 "the CAs already exist in this store");
 		goto fail;
 	}
-	if ((r = init_one(st, JPKI_CERT_SIGN, opts, dir)) != 0 ||
-	    (r = init_one(st, JPKI_CERT_AUTH, opts, dir)) != 0)
+	/* Never mix with (or later destroy) keys someone else put there. */
+	for (size_t i = 0; t != NULL && i < 4; i++)
+		if ((r = ca_p11_absent(t, p11_labels[i])) != 0)
+			goto fail;
+	made = t != NULL;
+	if ((r = init_one(st, JPKI_CERT_SIGN, opts, dir, t)) != 0 ||
+	    (r = init_one(st, JPKI_CERT_AUTH, opts, dir, t)) != 0)
 		goto fail;
 	if ((r = jpki_store_commit(st)) != 0)
-		return r;
+		goto fail_keys;
+	made = 0;
 	/* The first (empty) full CRLs, so the URLs answer from the start. */
-	if ((r = jpki_ca_open(&ca, st, NULL)) != 0)
-		return r;
+	open_opts.pkcs11_pin_file = opts->pkcs11_pin_file;
+	if ((r = jpki_ca_open(&ca, st, &open_opts)) != 0)
+		goto out;
 	{
 		size_t n;
 
 		r = jpki_ca_crl_refresh(ca, 1, &n);
 	}
-	jpki_ca_free(ca);
-	return r;
+	goto out;
 fail:
 	jpki_store_rollback(st);
+fail_keys:
+	/* the rows that would name them are gone: so are the keys */
+	for (size_t i = 0; made && i < 4; i++)
+		ca_p11_destroy(t, p11_labels[i]);
+out:
+	jpki_ca_free(ca);
+	ca_p11_free(t);
+	return r;
+}
+
+/* The key a row's column names: a pkcs11: URI (the token is opened once,
+ * on the first such key) or a PEM file. */
+static int key_load(EVP_PKEY **out, struct jpki_ca *ca, struct jpki_rows *rows,
+		    size_t row, int col)
+{
+	const char *ref = jpki_rows_text(rows, row, col);
+	const char *module = jpki_rows_text(rows, row, 6);
+	char *token = NULL, *object = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	*out = NULL;
+	if (ref == NULL)
+		return jpki_err_set(JPKI_ERR_STORE, "a CA key reference is "
+						    "missing");
+	if (strncmp(ref, "pkcs11:", 7) != 0)
+		return ca_key_load(out, ref);
+	if ((r = ca_p11_uri_parse(&token, &object, ref)) != 0)
+		goto out;
+	if (module == NULL) {
+		r = jpki_err_set(JPKI_ERR_STORE,
+				 "CA key %s has no PKCS#11 module recorded",
+				 ref);
+		goto out;
+	}
+	if (ca->p11 == NULL &&
+	    (r = ca_p11_open(&ca->p11, module, token, ca->pkcs11_pin_file)) !=
+		    0)
+		goto out;
+	if (strcmp(ca_p11_token(ca->p11), token) != 0 ||
+	    strcmp(ca_p11_module(ca->p11), module) != 0) {
+		r = jpki_err_set(JPKI_ERR_STORE,
+				 "the CA keys are in more than one token");
+		goto out;
+	}
+	r = ca_p11_key(out, ca->p11, object);
+out:
+	free(token);
+	free(object);
 	return r;
 }
 
@@ -385,16 +498,17 @@ static int load_authority(struct jpki_ca *ca, struct jpki_rows *rows,
 		return jpki_err_set(JPKI_ERR_STORE,
 				    "stored %s OCSP certificate is unreadable",
 				    ca_type_name(type));
-	if ((r = ca_key_load(&a->key, jpki_rows_text(rows, row, 2))) != 0 ||
-	    (r = ca_key_load(&a->ocsp_key, jpki_rows_text(rows, row, 4))) != 0)
+	if ((r = key_load(&a->key, ca, rows, row, 2)) != 0 ||
+	    (r = key_load(&a->ocsp_key, ca, rows, row, 4)) != 0)
 		return r;
 	if (X509_check_private_key(a->cert, a->key) != 1 ||
 	    X509_check_private_key(a->ocsp_cert, a->ocsp_key) != 1) {
 		ERR_clear_error();
 		return jpki_err_set(JPKI_ERR_CONFIG,
-				    "the %s CA key files do not match the "
+				    "the %s CA keys (%s) do not match the "
 				    "certificates in the store",
-				    ca_type_name(type));
+				    ca_type_name(type),
+				    ca->p11 != NULL ? "in the token" : "files");
 	}
 	if (ca->public_url == NULL &&
 	    (ca->public_url = strdup(jpki_rows_text(rows, row, 5))) == NULL)
@@ -421,9 +535,14 @@ int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
 	ca->ocsp_validity = opts && opts->ocsp_validity > 0
 				    ? opts->ocsp_validity
 				    : 3600;
+	if (opts != NULL && opts->pkcs11_pin_file != NULL &&
+	    (ca->pkcs11_pin_file = strdup(opts->pkcs11_pin_file)) == NULL) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
 	if ((r = jpki_store_query(&rows, st,
 				  "SELECT type, cert, key_ref, ocsp_cert,"
-				  " ocsp_key_ref, public_url"
+				  " ocsp_key_ref, public_url, pkcs11_module"
 				  " FROM ca_authority ORDER BY type",
 				  NULL, 0)) != 0)
 		goto out;
@@ -435,9 +554,10 @@ int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
 	for (size_t i = 0; i < 2; i++)
 		if ((r = load_authority(ca, rows, i)) != 0)
 			goto out;
-	jpki_log(JPKI_LOG_DEBUG,
-		 "CA keys are files (development form): keep them on "
-		 "a token in production");
+	if (ca->p11 == NULL)
+		jpki_log(JPKI_LOG_DEBUG,
+			 "CA keys are files (development form): keep them "
+			 "in a PKCS#11 token in production");
 	*out = ca;
 	ca = NULL;
 	r = 0;
@@ -460,8 +580,16 @@ void jpki_ca_free(struct jpki_ca *ca)
 	for (size_t i = 0; i < OCSP_CACHE_SLOTS; i++)
 		free(ca->cache[i].der);
 	pthread_mutex_destroy(&ca->cache_lock);
+	/* after the keys, which hold references to the session */
+	ca_p11_free(ca->p11);
+	free(ca->pkcs11_pin_file);
 	free(ca->public_url);
 	free(ca);
+}
+
+int jpki_ca_keys_in_token(const struct jpki_ca *ca)
+{
+	return ca->p11 != NULL;
 }
 
 X509 *jpki_ca_cert(const struct jpki_ca *ca, enum jpki_cert_type type)

@@ -6,6 +6,7 @@
 
 #include <openssl/ocsp.h>
 
+#include "ca/ca_pkcs11.h"
 #include "jpki/ca.h"
 
 /* One of the two CAs: its certificate, key and delegated OCSP signer. */
@@ -38,6 +39,8 @@ struct jpki_ca {
 	long ocsp_validity;
 	pthread_mutex_t cache_lock;
 	struct ocsp_cached cache[OCSP_CACHE_SLOTS];
+	struct ca_p11 *p11; /* the token session, when keys are there */
+	char *pkcs11_pin_file;
 };
 
 static inline struct authority *ca_authority(struct jpki_ca *ca,

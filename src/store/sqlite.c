@@ -6,7 +6,6 @@
  * writers (two processes, or a CLI beside a running server) queue on the busy
  * timeout instead of failing at commit.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +17,15 @@
 
 #define BUSY_TIMEOUT_MS 30000
 
-struct jpki_store {
+struct sqlite_store {
+	struct jpki_store base; /* first: the handle is a jpki_store */
 	sqlite3 *db;
-	pthread_mutex_t lock; /* recursive: held across a transaction */
-	int in_txn;
-	int fail_after; /* fault injection: countdown, 0 = off */
 };
+
+static sqlite3 *db_of(struct jpki_store *st)
+{
+	return ((struct sqlite_store *)st)->db;
+}
 
 /* Rewrites $1, $2 ... as ?1, ?2 ... (SQLite reads "$1" as a named
  * parameter numbered by first appearance, not by its digits). */
@@ -39,24 +41,17 @@ static char *translate(const char *sql)
 	return out;
 }
 
-static int fault(struct jpki_store *st)
-{
-	if (st->fail_after > 0 && --st->fail_after == 0)
-		return jpki_err_set(JPKI_ERR_STORE, "injected store failure");
-	return 0;
-}
-
 static int db_error(struct jpki_store *st, const char *what)
 {
 	return jpki_err_set(JPKI_ERR_STORE, "sqlite %s: %s", what,
-			    sqlite3_errmsg(st->db));
+			    sqlite3_errmsg(db_of(st)));
 }
 
 static int exec_plain(struct jpki_store *st, const char *sql)
 {
 	char *msg = NULL;
 
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+	if (sqlite3_exec(db_of(st), sql, NULL, NULL, &msg) != SQLITE_OK) {
 		int r = jpki_err_set(JPKI_ERR_STORE, "sqlite: %s: %s",
 				     msg ? msg : "error", sql);
 		sqlite3_free(msg);
@@ -65,108 +60,24 @@ static int exec_plain(struct jpki_store *st, const char *sql)
 	return 0;
 }
 
-int jpki_store_sqlite_open(struct jpki_store **out, const char *path)
+static void sqlite_close(struct jpki_store *st)
 {
-	struct jpki_store *st = NULL;
-	pthread_mutexattr_t attr;
-	int r = JPKI_ERR_INTERNAL;
-
-	*out = NULL;
-	if ((st = calloc(1, sizeof(*st))) == NULL)
-		return JPKI_ERR_NOMEM;
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&st->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
-	if (sqlite3_open_v2(path, &st->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				    SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK) {
-		r = jpki_err_set(JPKI_ERR_STORE, "cannot open %s: %s", path,
-				 st->db ? sqlite3_errmsg(st->db)
-					: "out of memory");
-		goto out;
-	}
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	if ((r = exec_plain(st, "PRAGMA journal_mode=WAL")) != 0 ||
-	    (r = exec_plain(st, "PRAGMA synchronous=FULL")) != 0 ||
-	    (r = exec_plain(st, "PRAGMA foreign_keys=ON")) != 0)
-		goto out;
-	*out = st;
-	st = NULL;
-	r = 0;
-out:
-	jpki_store_free(st);
-	return r;
+	sqlite3_close(db_of(st));
 }
 
-void jpki_store_free(struct jpki_store *st)
+static int sqlite_begin(struct jpki_store *st)
 {
-	if (st == NULL)
-		return;
-	if (st->in_txn)
-		exec_plain(st, "ROLLBACK");
-	sqlite3_close(st->db);
-	pthread_mutex_destroy(&st->lock);
-	free(st);
+	return exec_plain(st, "BEGIN IMMEDIATE");
 }
 
-const char *jpki_store_backend(const struct jpki_store *st)
+static int sqlite_commit(struct jpki_store *st)
 {
-	return "sqlite";
+	return exec_plain(st, "COMMIT");
 }
 
-void jpki_store_fail_after(struct jpki_store *st, int nth)
+static void sqlite_rollback(struct jpki_store *st)
 {
-	pthread_mutex_lock(&st->lock);
-	st->fail_after = nth;
-	pthread_mutex_unlock(&st->lock);
-}
-
-int jpki_store_begin(struct jpki_store *st)
-{
-	int r;
-
-	pthread_mutex_lock(&st->lock);
-	if (st->in_txn) {
-		pthread_mutex_unlock(&st->lock);
-		return jpki_err_set(JPKI_ERR_INTERNAL,
-				    "nested store transaction");
-	}
-	if ((r = fault(st)) != 0 ||
-	    (r = exec_plain(st, "BEGIN IMMEDIATE")) != 0) {
-		pthread_mutex_unlock(&st->lock);
-		return r;
-	}
-	st->in_txn = 1;
-	return 0; /* the lock stays held until commit or rollback */
-}
-
-int jpki_store_commit(struct jpki_store *st)
-{
-	int r;
-
-	if (!st->in_txn)
-		return jpki_err_set(JPKI_ERR_INTERNAL,
-				    "commit without a transaction");
-	if ((r = fault(st)) != 0 || (r = exec_plain(st, "COMMIT")) != 0) {
-		(void)exec_plain(st, "ROLLBACK");
-		st->in_txn = 0;
-		pthread_mutex_unlock(&st->lock);
-		return r;
-	}
-	st->in_txn = 0;
-	pthread_mutex_unlock(&st->lock);
-	return 0;
-}
-
-void jpki_store_rollback(struct jpki_store *st)
-{
-	if (!st->in_txn)
-		return;
 	(void)exec_plain(st, "ROLLBACK");
-	st->in_txn = 0;
-	pthread_mutex_unlock(&st->lock);
 }
 
 static int prepare(sqlite3_stmt **out, struct jpki_store *st, const char *sql,
@@ -177,11 +88,9 @@ static int prepare(sqlite3_stmt **out, struct jpki_store *st, const char *sql,
 	int r = JPKI_ERR_INTERNAL, rc = SQLITE_OK;
 
 	*out = NULL;
-	if ((r = fault(st)) != 0)
-		return r;
 	if ((text = translate(sql)) == NULL)
 		return JPKI_ERR_NOMEM;
-	if (sqlite3_prepare_v2(st->db, text, -1, &stmt, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db_of(st), text, -1, &stmt, NULL) != SQLITE_OK) {
 		r = db_error(st, "prepare");
 		goto out;
 	}
@@ -197,9 +106,9 @@ static int prepare(sqlite3_stmt **out, struct jpki_store *st, const char *sql,
 			break;
 		case JPKI_VALUE_TEXT:
 			rc = params[i].s == NULL
-				     ? sqlite3_bind_null(stmt, idx)
-				     : sqlite3_bind_text(stmt, idx, params[i].s,
-							 -1, SQLITE_STATIC);
+				 ? sqlite3_bind_null(stmt, idx)
+				 : sqlite3_bind_text(stmt, idx, params[i].s, -1,
+						     SQLITE_STATIC);
 			break;
 		case JPKI_VALUE_BLOB:
 			rc = sqlite3_bind_blob64(stmt, idx, params[i].b,
@@ -220,51 +129,46 @@ out:
 	return r;
 }
 
-int jpki_store_exec(struct jpki_store *st, const char *sql,
-		    const struct jpki_value *params, size_t n, int64_t *changes)
+static int sqlite_exec(struct jpki_store *st, const char *sql,
+		       const struct jpki_value *params, size_t n,
+		       int64_t *changes)
 {
 	sqlite3_stmt *stmt = NULL;
 	int r, rc;
 
-	if (changes != NULL)
-		*changes = 0;
-	pthread_mutex_lock(&st->lock);
 	if ((r = prepare(&stmt, st, sql, params, n)) != 0)
 		goto out;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		;
 	if (rc != SQLITE_DONE) {
-		r = sqlite3_extended_errcode(st->db) ==
-				    SQLITE_CONSTRAINT_PRIMARYKEY ||
-			    sqlite3_extended_errcode(st->db) ==
-				    SQLITE_CONSTRAINT_UNIQUE
-			    ? jpki_err_set(JPKI_ERR_EXISTS, "sqlite: %s",
-					   sqlite3_errmsg(st->db))
-			    : db_error(st, "step");
+		r = sqlite3_extended_errcode(db_of(st)) ==
+				SQLITE_CONSTRAINT_PRIMARYKEY ||
+			    sqlite3_extended_errcode(db_of(st)) ==
+				SQLITE_CONSTRAINT_UNIQUE
+			? jpki_err_set(JPKI_ERR_EXISTS, "sqlite: %s",
+				       sqlite3_errmsg(db_of(st)))
+			: db_error(st, "step");
 		goto out;
 	}
 	if (changes != NULL)
-		*changes = sqlite3_changes64(st->db);
+		*changes = sqlite3_changes64(db_of(st));
 	r = 0;
 out:
 	sqlite3_finalize(stmt);
-	pthread_mutex_unlock(&st->lock);
 	return r;
 }
 
-int jpki_store_query(struct jpki_rows **out, struct jpki_store *st,
-		     const char *sql, const struct jpki_value *params, size_t n)
+static int sqlite_query(struct jpki_rows **out, struct jpki_store *st,
+			const char *sql, const struct jpki_value *params,
+			size_t n)
 {
 	struct jpki_rows *rows = NULL;
 	sqlite3_stmt *stmt = NULL;
 	int r, rc;
 
-	*out = NULL;
-	pthread_mutex_lock(&st->lock);
 	if ((r = prepare(&stmt, st, sql, params, n)) != 0)
 		goto out;
-	if ((r = jpki_rows_new(&rows, (size_t)sqlite3_column_count(stmt))) !=
-	    0)
+	if ((r = jpki_rows_new(&rows, (size_t)sqlite3_column_count(stmt))) != 0)
 		goto out;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct jpki_value *cells;
@@ -281,18 +185,17 @@ int jpki_store_query(struct jpki_rows **out, struct jpki_store *st,
 				break;
 			case SQLITE_TEXT:
 				v = JPKI_V_TEXT(
-					(const char *)sqlite3_column_text(
-						stmt, col));
+				    (const char *)sqlite3_column_text(stmt,
+								      col));
 				break;
 			case SQLITE_BLOB:
 				v = JPKI_V_BLOB(
-					sqlite3_column_blob(stmt, col),
-					(size_t)sqlite3_column_bytes(stmt,
-								     col));
+				    sqlite3_column_blob(stmt, col),
+				    (size_t)sqlite3_column_bytes(stmt, col));
 				break;
 			case SQLITE_FLOAT:
-				v = JPKI_V_INT((int64_t)sqlite3_column_double(
-					stmt, col));
+				v = JPKI_V_INT(
+				    (int64_t)sqlite3_column_double(stmt, col));
 				break;
 			default:
 				break;
@@ -310,7 +213,47 @@ int jpki_store_query(struct jpki_rows **out, struct jpki_store *st,
 	r = 0;
 out:
 	sqlite3_finalize(stmt);
-	pthread_mutex_unlock(&st->lock);
 	jpki_rows_free(rows);
+	return r;
+}
+
+static const struct jpki_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sqlite_close,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .exec = sqlite_exec,
+    .query = sqlite_query,
+};
+
+int jpki_store_sqlite_open(struct jpki_store **out, const char *path)
+{
+	struct sqlite_store *ss = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	*out = NULL;
+	if ((ss = calloc(1, sizeof(*ss))) == NULL)
+		return JPKI_ERR_NOMEM;
+	jpki_store_init(&ss->base, &sqlite_ops);
+	if (sqlite3_open_v2(path, &ss->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		r = jpki_err_set(JPKI_ERR_STORE, "cannot open %s: %s", path,
+				 ss->db ? sqlite3_errmsg(ss->db)
+					: "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(ss->db, BUSY_TIMEOUT_MS);
+	if ((r = exec_plain(&ss->base, "PRAGMA journal_mode=WAL")) != 0 ||
+	    (r = exec_plain(&ss->base, "PRAGMA synchronous=FULL")) != 0 ||
+	    (r = exec_plain(&ss->base, "PRAGMA foreign_keys=ON")) != 0)
+		goto out;
+	*out = &ss->base;
+	ss = NULL;
+	r = 0;
+out:
+	jpki_store_free(ss != NULL ? &ss->base : NULL);
 	return r;
 }

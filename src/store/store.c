@@ -1,6 +1,7 @@
 /*
- * The backend-neutral part of the store: opening by URL, materialised result
- * rows, and per-module schema migrations.
+ * The backend-neutral part of the store: opening by URL, the lock held across
+ * a transaction, fault injection, materialised result rows, and per-module
+ * schema migrations.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,123 @@ int jpki_store_open(struct jpki_store **out, const char *url)
 		return jpki_err_set(JPKI_ERR_CONFIG, "no store given");
 	if (strncmp(url, "postgres://", 11) == 0 ||
 	    strncmp(url, "postgresql://", 13) == 0)
-		return jpki_err_set(JPKI_ERR_CONFIG,
-				    "this build has no PostgreSQL backend: %s",
-				    url);
+		return jpki_store_postgres_open(out, url);
 	if (strncmp(url, "sqlite:", 7) == 0)
 		url += 7;
 	return jpki_store_sqlite_open(out, url);
+}
+
+void jpki_store_init(struct jpki_store *st, const struct jpki_store_ops *ops)
+{
+	pthread_mutexattr_t attr;
+
+	st->ops = ops;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&st->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+}
+
+void jpki_store_free(struct jpki_store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->in_txn)
+		st->ops->rollback(st);
+	st->ops->close(st);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+const char *jpki_store_backend(const struct jpki_store *st)
+{
+	return st->ops->name;
+}
+
+static int fault(struct jpki_store *st)
+{
+	if (st->fail_after > 0 && --st->fail_after == 0)
+		return jpki_err_set(JPKI_ERR_STORE, "injected store failure");
+	return 0;
+}
+
+void jpki_store_fail_after(struct jpki_store *st, int nth)
+{
+	pthread_mutex_lock(&st->lock);
+	st->fail_after = nth;
+	pthread_mutex_unlock(&st->lock);
+}
+
+int jpki_store_begin(struct jpki_store *st)
+{
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->in_txn) {
+		pthread_mutex_unlock(&st->lock);
+		return jpki_err_set(JPKI_ERR_INTERNAL,
+				    "nested store transaction");
+	}
+	if ((r = fault(st)) != 0 || (r = st->ops->begin(st)) != 0) {
+		pthread_mutex_unlock(&st->lock);
+		return r;
+	}
+	st->in_txn = 1;
+	return 0; /* the lock stays held until commit or rollback */
+}
+
+int jpki_store_commit(struct jpki_store *st)
+{
+	int r;
+
+	if (!st->in_txn)
+		return jpki_err_set(JPKI_ERR_INTERNAL,
+				    "commit without a transaction");
+	if ((r = fault(st)) != 0 || (r = st->ops->commit(st)) != 0) {
+		st->ops->rollback(st);
+		st->in_txn = 0;
+		pthread_mutex_unlock(&st->lock);
+		return r;
+	}
+	st->in_txn = 0;
+	pthread_mutex_unlock(&st->lock);
+	return 0;
+}
+
+void jpki_store_rollback(struct jpki_store *st)
+{
+	if (!st->in_txn)
+		return;
+	st->ops->rollback(st);
+	st->in_txn = 0;
+	pthread_mutex_unlock(&st->lock);
+}
+
+int jpki_store_exec(struct jpki_store *st, const char *sql,
+		    const struct jpki_value *params, size_t n, int64_t *changes)
+{
+	int r;
+
+	if (changes != NULL)
+		*changes = 0;
+	pthread_mutex_lock(&st->lock);
+	if ((r = fault(st)) == 0)
+		r = st->ops->exec(st, sql, params, n, changes);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int jpki_store_query(struct jpki_rows **out, struct jpki_store *st,
+		     const char *sql, const struct jpki_value *params, size_t n)
+{
+	int r;
+
+	*out = NULL;
+	pthread_mutex_lock(&st->lock);
+	if ((r = fault(st)) == 0)
+		r = st->ops->query(out, st, sql, params, n);
+	pthread_mutex_unlock(&st->lock);
+	return r;
 }
 
 int jpki_rows_new(struct jpki_rows **out, size_t columns)
@@ -52,7 +164,7 @@ int jpki_rows_append(struct jpki_rows *rows, struct jpki_value **cells)
 
 		grown = realloc(rows->cells,
 				cap * (rows->columns ? rows->columns : 1) *
-					sizeof(*grown));
+				    sizeof(*grown));
 		if (grown == NULL)
 			return JPKI_ERR_NOMEM;
 		rows->cells = grown;
@@ -65,8 +177,8 @@ int jpki_rows_append(struct jpki_rows *rows, struct jpki_value **cells)
 	return 0;
 }
 
-int jpki_rows_set(struct jpki_rows *rows, struct jpki_value *cells,
-		  size_t col, const struct jpki_value *v)
+int jpki_rows_set(struct jpki_rows *rows, struct jpki_value *cells, size_t col,
+		  const struct jpki_value *v)
 {
 	struct jpki_value copy = *v;
 
@@ -117,8 +229,7 @@ int64_t jpki_rows_int(const struct jpki_rows *rows, size_t row, size_t col)
 	return v->type == JPKI_VALUE_INT ? v->i : 0;
 }
 
-const char *jpki_rows_text(const struct jpki_rows *rows, size_t row,
-			   size_t col)
+const char *jpki_rows_text(const struct jpki_rows *rows, size_t row, size_t col)
 {
 	const struct jpki_value *v = cell(rows, row, col);
 
@@ -219,11 +330,11 @@ int jpki_store_migrate(struct jpki_store *st, const char *module,
 		}
 		if ((r = exec_script(st, steps[i].sql)) != 0 ||
 		    (r = jpki_store_exec(
-			     st,
-			     "INSERT INTO jpki_schema (module, version) "
-			     "VALUES ($1, $2) ON CONFLICT (module) "
-			     "DO UPDATE SET version = excluded.version",
-			     p, 2, NULL)) != 0)
+			 st,
+			 "INSERT INTO jpki_schema (module, version) "
+			 "VALUES ($1, $2) ON CONFLICT (module) "
+			 "DO UPDATE SET version = excluded.version",
+			 p, 2, NULL)) != 0)
 			goto fail;
 		if ((r = jpki_store_commit(st)) != 0)
 			return r;
