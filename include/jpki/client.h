@@ -90,7 +90,7 @@ struct jpki_client_status_info {
 	enum jpki_client_status status;
 	time_t revoked_at;
 	int reason;       /* CRL reason code when revoked */
-	char detail[256]; /* why unchecked, for the person */
+	char detail[512]; /* why unchecked, for the person */
 };
 
 /*

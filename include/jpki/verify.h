@@ -246,6 +246,26 @@ struct jpki_verify_options {
 #define JPKI_VERIFY_OPTIONS_INIT {.version = JPKI_VERIFY_OPTIONS_VERSION}
 /* clang-format on */
 
+/* What one revocation check found (jpki_verify_revocation). */
+struct jpki_verify_revocation {
+	enum jpki_verify_status status;
+	int reason;         /* CRLReason when revoked */
+	time_t revoked_at;  /* when revoked and known */
+	const char *source; /* "ocsp", "crl" or "callback" (static) */
+	char detail[512];   /* why no source answered */
+};
+
+/*
+ * The revocation status of `cert` issued by `issuer`, as the application
+ * check asks it (opts: the callback, offline, CRL cache, timeout, skew; the
+ * rest is ignored): 0 when a source answered, 1 with out->detail when none
+ * could, or a negative error from the callback. The resident's client
+ * asks it too, with default options.
+ */
+int jpki_verify_revocation(struct jpki_verify_revocation *out,
+			   const struct jpki_verify_options *opts, X509 *cert,
+			   X509 *issuer) JPKI_MUST_CHECK;
+
 #define JPKI_VERIFY_MAX_REASONS 8
 
 /* One reason to refuse. */

@@ -162,8 +162,8 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type,
 					  "SELECT serial, revoked_at, reason"
 					  " FROM ca_cert WHERE type = $1"
 					  " AND status <> 0 AND not_after > $2"
-					  " AND ($3 IS NULL OR"
-					  " municipality = $3)",
+					  " AND (municipality = $3 OR"
+					  " $3 IS NULL)",
 					  p, 3)) != 0)
 			goto out;
 	}

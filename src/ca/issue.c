@@ -232,8 +232,8 @@ int jpki_ca_list(struct jpki_cert_info ***out, size_t *n, struct jpki_ca *ca,
 			     "SELECT " CERT_COLUMNS " FROM ca_cert"
 			     " WHERE ($1 = 0 OR type = $1)"
 			     " AND ($2 < 0 OR status = $2)"
-			     " AND ($3 IS NULL OR person = $3)"
-			     " AND ($4 IS NULL OR municipality = $4)"
+			     " AND (person = $3 OR $3 IS NULL)"
+			     " AND (municipality = $4 OR $4 IS NULL)"
 			     " ORDER BY issued_at DESC, serial LIMIT $5",
 			     p, 5)) != 0)
 			return r;

@@ -13,9 +13,13 @@ static void ca_usage(FILE *f)
 	fputs("usage: jpki ca <verb> [options]\n"
 	      "\n"
 	      "  init [--public-url URL]\n"
+	      "       [--pkcs11 MODULE --token LABEL [--pin-file FILE]]\n"
 	      "      create both CAs (signing, user authentication) with their\n"
 	      "      OCSP signers; URL is where `jpki serve` will be reached\n"
-	      "      (default: config public_url or http://127.0.0.1:8080)\n"
+	      "      (default: config public_url or http://127.0.0.1:8080);\n"
+	      "      with --pkcs11 the keys are made in that token and never\n"
+	      "      leave it (PIN: FILE, config pkcs11_pin_file or\n"
+	      "      $JPKI_PKCS11_PIN), else they are files (development)\n"
 	      "  issue --csr FILE --type sign|auth --person ID\n"
 	      "        --municipality-code NNNNNN --birth YYYY-MM-DD\n"
 	      "        [--card mynumber|juki] [--card-expiry YYYY-MM-DD]\n"
@@ -160,6 +164,9 @@ static int verb_init(struct cli *cli, int argc, char **argv)
 {
 	static const struct option o[] = {
 		{"public-url", required_argument, NULL, 'u'},
+		{"pkcs11", required_argument, NULL, 'm'},
+		{"token", required_argument, NULL, 't'},
+		{"pin-file", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
@@ -169,10 +176,17 @@ static int verb_init(struct cli *cli, int argc, char **argv)
 
 	opts.public_url =
 		jpki_config_get(cli->cfg, "public_url", "http://127.0.0.1:8080");
+	opts.pkcs11_pin_file = jpki_config_get(cli->cfg, "pkcs11_pin_file", NULL);
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
 		if (c == 'u')
 			opts.public_url = optarg;
+		else if (c == 'm')
+			opts.pkcs11_module = optarg;
+		else if (c == 't')
+			opts.pkcs11_token = optarg;
+		else if (c == 'p')
+			opts.pkcs11_pin_file = optarg;
 		else if (c == 'h') {
 			ca_usage(stdout);
 			return CLI_OK;
@@ -181,6 +195,8 @@ static int verb_init(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("ca init takes no arguments");
+	if ((opts.pkcs11_module == NULL) != (opts.pkcs11_token == NULL))
+		return cli_usage("--pkcs11 and --token go together");
 	if (asprintf(&keys, "%s/keys", cli->data_dir) < 0)
 		return cli_fail(JPKI_ERR_NOMEM, "ca init");
 	opts.key_dir = keys;
@@ -194,11 +210,22 @@ static int verb_init(struct cli *cli, int argc, char **argv)
 		free(keys);
 		return cli_fail(r, "ca init");
 	}
-	printf("created the signing and user authentication CAs\n"
-	       "  keys (development form, files): %s\n"
-	       "  CA certificates: %s/sign-ca.pem, %s/auth-ca.pem\n"
+	printf("created the signing and user authentication CAs\n");
+	if (opts.pkcs11_module != NULL)
+		printf("  keys: in PKCS#11 token '%s' (%s), labels sign-ca,\n"
+		       "        sign-ocsp, auth-ca, auth-ocsp; not extractable\n",
+		       opts.pkcs11_token, opts.pkcs11_module);
+	else
+		printf("  keys (development form, files): %s\n", keys);
+	printf("  CA certificates: %s/sign-ca.pem, %s/auth-ca.pem\n"
 	       "  public URL: %s\n",
-	       keys, keys, keys, opts.public_url);
+	       keys, keys, opts.public_url);
+	if (opts.pkcs11_module == NULL)
+		jpki_log(JPKI_LOG_WARN,
+			 "the CA keys are files under %s, for development: "
+			 "use 'jpki ca init --pkcs11 MODULE --token LABEL' to "
+			 "keep them in a token",
+			 keys);
 	free(keys);
 	return CLI_OK;
 }

@@ -107,6 +107,7 @@ int cli_ca_open(struct jpki_ca **ca, struct jpki_store **st, struct cli *cli)
 	    (r = jpki_config_get_int(cli->cfg, "ocsp_validity", 3600,
 				     &opts.ocsp_validity)) != 0)
 		return r;
+	opts.pkcs11_pin_file = jpki_config_get(cli->cfg, "pkcs11_pin_file", NULL);
 	if ((r = cli_store_open(st, cli)) != 0)
 		return r;
 	if ((r = jpki_ca_open(ca, *st, &opts)) != 0) {

@@ -90,6 +90,12 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		return cli_usage("serve takes options only");
 	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
 		return cli_fail(r, "open CA");
+	if (!jpki_ca_keys_in_token(ca))
+		jpki_log(JPKI_LOG_WARN,
+			 "the CA keys are files under %s/keys, for "
+			 "development: a real service keeps them in a PKCS#11 "
+			 "token (jpki ca init --pkcs11)",
+			 cli->data_dir);
 	opts.ca = ca;
 	if (opts.roles & JPKI_ROLE_WINDOW) {
 		if ((r = jpki_window_migrate(st)) != 0) {

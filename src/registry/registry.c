@@ -238,8 +238,8 @@ int jpki_registry_find(struct jpki_resident **out, size_t *n,
 		if ((r = jpki_store_query(
 			 &rows, st,
 			 "SELECT " RESIDENT_COLUMNS " FROM registry_resident"
-			 " WHERE ($1 IS NULL OR municipality = $1)"
-			 " AND ($2 IS NULL OR name LIKE $2 ESCAPE '\\')"
+			 " WHERE (municipality = $1 OR $1 IS NULL)"
+			 " AND (name LIKE $2 ESCAPE '\\' OR $2 IS NULL)"
 			 " ORDER BY name, person LIMIT $3",
 			 p, 3)) != 0)
 			goto out;

@@ -406,9 +406,9 @@ static int check_revocation(struct jpki_verify_report *rep, X509 *cert,
 			    X509 *issuer,
 			    const struct jpki_verify_options *opts)
 {
-	struct verify_revocation rv;
+	struct jpki_verify_revocation rv;
 	char day[11] = "";
-	int r = verify_revocation(&rv, opts, cert, issuer);
+	int r = jpki_verify_revocation(&rv, opts, cert, issuer);
 
 	if (r < 0)
 		return r;

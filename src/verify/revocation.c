@@ -132,7 +132,7 @@ static time_t asn1_time_t(const ASN1_TIME *t)
 /* ---- OCSP --------------------------------------------------------------- */
 
 /* 0 answered into *out, -1 with out->detail. */
-static int ask_ocsp(struct verify_revocation *out,
+static int ask_ocsp(struct jpki_verify_revocation *out,
 		    const struct jpki_verify_options *opts, X509 *cert,
 		    X509 *issuer, long timeout_ms, long skew)
 {
@@ -458,7 +458,7 @@ static int crl_usable(char *detail, size_t size, X509_CRL *crl, X509 *issuer,
 }
 
 /* 0 answered into *out, -1 with out->detail (appended to OCSP's). */
-static int ask_crl(struct verify_revocation *out,
+static int ask_crl(struct jpki_verify_revocation *out,
 		   const struct jpki_verify_options *opts, X509 *cert,
 		   X509 *issuer, long timeout_ms, long skew)
 {
@@ -533,7 +533,7 @@ out:
 	return r;
 }
 
-int verify_revocation(struct verify_revocation *out,
+int jpki_verify_revocation(struct jpki_verify_revocation *out,
 		      const struct jpki_verify_options *opts, X509 *cert,
 		      X509 *issuer)
 {

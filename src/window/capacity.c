@@ -289,7 +289,7 @@ int jpki_window_fees(struct jpki_fee **out, size_t *n, struct jpki_store *st,
 	if ((r = jpki_store_query(&rows, st,
 				  "SELECT id, person, municipality_code, what,"
 				  " yen, at, operator_id FROM window_fee"
-				  " WHERE $1 IS NULL OR municipality_code = $1"
+				  " WHERE municipality_code = $1 OR $1 IS NULL"
 				  " ORDER BY id",
 				  p, 1)) != 0)
 		return r;

@@ -621,8 +621,8 @@ int jpki_window_applications(struct jpki_application **out, size_t *n,
 	*n = 0;
 	if ((r = jpki_store_query(&rows, st,
 				  "SELECT " APP_COLUMNS " FROM "
-				  "window_application WHERE $1 IS NULL OR "
-				  "municipality_code = $1 ORDER BY id DESC "
+				  "window_application WHERE municipality_code "
+				  "= $1 OR $1 IS NULL ORDER BY id DESC "
 				  "LIMIT $2",
 				  p, 2)) != 0)
 		return r;
