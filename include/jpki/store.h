@@ -6,7 +6,8 @@
  * common subset of SQLite and PostgreSQL with `$1`, `$2`, ... placeholders;
  * each backend translates what it must. The SQLite backend (the embedded
  * default) runs in WAL mode with synchronous=FULL, so a committed
- * transaction survives a crash or power loss.
+ * transaction survives a crash or power loss; the PostgreSQL backend
+ * (libpq) relies on the server's synchronous_commit=on for the same.
  *
  * A store handle is safe to share between threads: a transaction holds the
  * handle from jpki_store_begin() to commit or rollback, and statements run
@@ -45,13 +46,14 @@ struct jpki_value {
 	((struct jpki_value){.type = JPKI_VALUE_BLOB, .b = (p), .len = (n)})
 
 /*
- * Opens a store. `url` is "sqlite:PATH" or a plain PATH (SQLite). The
+ * Opens a store. `url` is "sqlite:PATH" or a plain PATH (SQLite), or
+ * "postgres://..." / "postgresql://..." (a libpq connection URI). The
  * caller frees *out with jpki_store_free().
  */
 int jpki_store_open(struct jpki_store **out, const char *url) JPKI_MUST_CHECK;
 void jpki_store_free(struct jpki_store *st);
 
-/* "sqlite" (or the name of another backend). */
+/* "sqlite" or "postgres". */
 const char *jpki_store_backend(const struct jpki_store *st);
 
 /* One schema step of a module: applied once, in version order. */
@@ -69,8 +71,9 @@ int jpki_store_migrate(struct jpki_store *st, const char *module,
 		       size_t n) JPKI_MUST_CHECK;
 
 /*
- * Starts a write transaction (SQLite: BEGIN IMMEDIATE, so two writers
- * serialise instead of failing at commit). Every begin is followed by
+ * Starts a write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN
+ * and one advisory lock shared by all the store's transactions), so two
+ * writers serialise instead of failing at commit. Every begin is followed by
  * exactly one jpki_store_commit() or jpki_store_rollback().
  */
 int jpki_store_begin(struct jpki_store *st) JPKI_MUST_CHECK;

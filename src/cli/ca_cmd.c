@@ -176,7 +176,8 @@ static int verb_init(struct cli *cli, int argc, char **argv)
 
 	opts.public_url =
 		jpki_config_get(cli->cfg, "public_url", "http://127.0.0.1:8080");
-	opts.pkcs11_pin_file = jpki_config_get(cli->cfg, "pkcs11_pin_file", NULL);
+	opts.pkcs11_pin_file =
+		jpki_config_get(cli->cfg, "pkcs11_pin_file", NULL);
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
 		if (c == 'u')

@@ -47,7 +47,8 @@ static void usage(FILE *f)
 	      "global options:\n"
 	      "  --data DIR     data directory (default: $JPKI_DATA or ./var)\n"
 	      "  --config FILE  configuration file (default: DIR/jpki.conf)\n"
-	      "  --store URL    store, e.g. sqlite:/path/jpki.db\n"
+	      "  --store URL    store: sqlite:/path/jpki.db or\n"
+	      "                 postgres://user@host:port/db\n"
 	      "                 (default: sqlite:DIR/jpki.db)\n"
 	      "  --now TIME     act as if it were TIME (YYYY-MM-DD or\n"
 	      "                 YYYY-MM-DDTHH:MM:SS[Z]); also $JPKI_NOW\n"
@@ -107,7 +108,8 @@ int cli_ca_open(struct jpki_ca **ca, struct jpki_store **st, struct cli *cli)
 	    (r = jpki_config_get_int(cli->cfg, "ocsp_validity", 3600,
 				     &opts.ocsp_validity)) != 0)
 		return r;
-	opts.pkcs11_pin_file = jpki_config_get(cli->cfg, "pkcs11_pin_file", NULL);
+	opts.pkcs11_pin_file =
+		jpki_config_get(cli->cfg, "pkcs11_pin_file", NULL);
 	if ((r = cli_store_open(st, cli)) != 0)
 		return r;
 	if ((r = jpki_ca_open(ca, *st, &opts)) != 0) {

@@ -205,11 +205,13 @@ static int run(PGresult **res, struct jpki_store *st, const char *sql,
 	default: {
 		const char *state = PQresultErrorField(*res, PG_DIAG_SQLSTATE);
 
+		const char *msg =
+		    PQresultErrorField(*res, PG_DIAG_MESSAGE_PRIMARY);
+
 		/* 23505 unique_violation: the key is there already. */
 		if (state != NULL && strcmp(state, "23505") == 0)
-			r = jpki_err_set(
-			    JPKI_ERR_EXISTS, "postgres: %s",
-			    PQresultErrorField(*res, PG_DIAG_MESSAGE_PRIMARY));
+			r = jpki_err_set(JPKI_ERR_EXISTS, "postgres: %s",
+					 msg ? msg : "duplicate key");
 		else
 			r = pg_error(*res ? PQresultErrorMessage(*res)
 					  : PQerrorMessage(conn_of(st)),
@@ -377,6 +379,8 @@ static const struct jpki_store_ops pg_ops = {
 
 int jpki_store_postgres_open(struct jpki_store **out, const char *url)
 {
+	const char *keys[] = {"dbname", "client_encoding", NULL};
+	const char *values[] = {url, "UTF8", NULL};
 	struct pg_store *ps = NULL;
 	int r = JPKI_ERR_INTERNAL;
 
@@ -386,7 +390,9 @@ int jpki_store_postgres_open(struct jpki_store **out, const char *url)
 	jpki_store_init(&ps->base, &pg_ops);
 	/* The URL may carry a password: the error names the server's answer,
 	 * not the URL. */
-	if ((ps->conn = PQconnectdb(url)) == NULL) {
+	/* The encoding goes with the connection options, so that PQreset()
+	 * after a lost connection keeps it. */
+	if ((ps->conn = PQconnectdbParams(keys, values, 1)) == NULL) {
 		r = JPKI_ERR_NOMEM;
 		goto out;
 	}
@@ -395,10 +401,6 @@ int jpki_store_postgres_open(struct jpki_store **out, const char *url)
 		goto out;
 	}
 	PQsetNoticeProcessor(ps->conn, quiet, NULL);
-	if (PQsetClientEncoding(ps->conn, "UTF8") != 0) {
-		r = pg_error(PQerrorMessage(ps->conn), "client encoding");
-		goto out;
-	}
 	*out = &ps->base;
 	ps = NULL;
 	r = 0;

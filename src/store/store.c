@@ -164,7 +164,7 @@ int jpki_rows_append(struct jpki_rows *rows, struct jpki_value **cells)
 
 		grown = realloc(rows->cells,
 				cap * (rows->columns ? rows->columns : 1) *
-				    sizeof(*grown));
+					sizeof(*grown));
 		if (grown == NULL)
 			return JPKI_ERR_NOMEM;
 		rows->cells = grown;
@@ -177,8 +177,8 @@ int jpki_rows_append(struct jpki_rows *rows, struct jpki_value **cells)
 	return 0;
 }
 
-int jpki_rows_set(struct jpki_rows *rows, struct jpki_value *cells, size_t col,
-		  const struct jpki_value *v)
+int jpki_rows_set(struct jpki_rows *rows, struct jpki_value *cells,
+		  size_t col, const struct jpki_value *v)
 {
 	struct jpki_value copy = *v;
 
@@ -229,7 +229,8 @@ int64_t jpki_rows_int(const struct jpki_rows *rows, size_t row, size_t col)
 	return v->type == JPKI_VALUE_INT ? v->i : 0;
 }
 
-const char *jpki_rows_text(const struct jpki_rows *rows, size_t row, size_t col)
+const char *jpki_rows_text(const struct jpki_rows *rows, size_t row,
+			   size_t col)
 {
 	const struct jpki_value *v = cell(rows, row, col);
 
@@ -330,11 +331,11 @@ int jpki_store_migrate(struct jpki_store *st, const char *module,
 		}
 		if ((r = exec_script(st, steps[i].sql)) != 0 ||
 		    (r = jpki_store_exec(
-			 st,
-			 "INSERT INTO jpki_schema (module, version) "
-			 "VALUES ($1, $2) ON CONFLICT (module) "
-			 "DO UPDATE SET version = excluded.version",
-			 p, 2, NULL)) != 0)
+			     st,
+			     "INSERT INTO jpki_schema (module, version) "
+			     "VALUES ($1, $2) ON CONFLICT (module) "
+			     "DO UPDATE SET version = excluded.version",
+			     p, 2, NULL)) != 0)
 			goto fail;
 		if ((r = jpki_store_commit(st)) != 0)
 			return r;

@@ -50,7 +50,7 @@ size_t jpki_rows_columns(const struct jpki_rows *rows);
 /* Appends an empty row; *cells points at its columns (owned by rows). */
 int jpki_rows_append(struct jpki_rows *rows, struct jpki_value **cells);
 /* Copies `v` (text and blobs duplicated) into cells[col]. */
-int jpki_rows_set(struct jpki_rows *rows, struct jpki_value *cells, size_t col,
-		  const struct jpki_value *v);
+int jpki_rows_set(struct jpki_rows *rows, struct jpki_value *cells,
+		  size_t col, const struct jpki_value *v);
 
 #endif

@@ -14,6 +14,18 @@
 char *tu_tmpdir(void);
 /* Removes a directory tree made by tu_tmpdir(). */
 void tu_rmtree(const char *path);
+/*
+ * A store URL for one test: a SQLite file in `dir`, or, when JPKI_TEST_PG
+ * holds a PostgreSQL URL, a database created for this test on that server,
+ * so that runs never see each other's tables. NULL on failure; the caller
+ * drops it with tu_store_drop() and frees the string.
+ */
+char *tu_store_url(const char *dir);
+/* Drops the database tu_store_url() created on PostgreSQL (for SQLite the
+ * file goes with its directory). Every store on it must be closed. */
+void tu_store_drop(const char *url);
+/* Whether the tests run against PostgreSQL. */
+int tu_store_is_pg(void);
 /* An RSA key of `bits` (cached per process for 2048, so tests stay fast);
  * caller frees with EVP_PKEY_free(). */
 EVP_PKEY *tu_rsa_key(int bits);

@@ -8,6 +8,7 @@
 
 struct fx {
 	char *dir;
+	char *url; /* SQLite, or PostgreSQL with JPKI_TEST_PG */
 	struct jpki_store *st;
 	struct jpki_actor officer;
 };
@@ -40,11 +41,11 @@ static int setup(void **state)
 
 	at("2026-01-10T09:00:00");
 	f->dir = tu_tmpdir();
-	if (asprintf(&db, "%s/jpki.db", f->dir) < 0)
+	if ((db = tu_store_url(f->dir)) == NULL)
 		return -1;
+	f->url = db;
 	if (jpki_store_open(&f->st, db) != 0 || jpki_audit_migrate(f->st) != 0)
 		return -1;
-	free(db);
 	f->officer = actor("officer", JPKI_ROLE_CA_OFFICER, "");
 	if (jpki_audit_operator_add(f->st, NULL, "officer",
 				    JPKI_ROLE_CA_OFFICER, "", PW) != 0) {
@@ -60,6 +61,8 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	jpki_store_free(f->st);
+	tu_store_drop(f->url);
+	free(f->url);
 	tu_rmtree(f->dir);
 	free(f->dir);
 	free(f);

@@ -1,4 +1,5 @@
-/* A fresh store with both CAs, for the CA tests. */
+/* A fresh store with both CAs, for the CA tests: SQLite, or a fresh
+ * PostgreSQL database when JPKI_TEST_PG is set (tu_store_url()). */
 #ifndef JPKI_CA_FIXTURE_H
 #define JPKI_CA_FIXTURE_H
 
@@ -13,6 +14,7 @@
 
 struct ca_fixture {
 	char *dir;
+	char *url;
 	struct jpki_store *st;
 	struct jpki_ca *ca;
 	EVP_PKEY *key;
@@ -30,22 +32,21 @@ static inline int fx_setup(void **state)
 {
 	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
 	struct ca_fixture *f = calloc(1, sizeof(*f));
-	char *db = NULL, *keys = NULL;
+	char *keys = NULL;
 	int r;
 
 	fx_at("2026-01-10");
 	f->dir = tu_tmpdir();
-	if (asprintf(&db, "%s/jpki.db", f->dir) < 0 ||
+	if ((f->url = tu_store_url(f->dir)) == NULL ||
 	    asprintf(&keys, "%s/keys", f->dir) < 0)
 		return -1;
 	opts.key_dir = keys;
 	opts.public_url = "http://127.0.0.1:8080";
-	r = jpki_store_open(&f->st, db);
+	r = jpki_store_open(&f->st, f->url);
 	if (r == 0)
 		r = jpki_ca_init(f->st, &opts);
 	if (r == 0)
 		r = jpki_ca_open(&f->ca, f->st, NULL);
-	free(db);
 	free(keys);
 	if (r != 0) {
 		fprintf(stderr, "fixture: %s\n", jpki_err_detail());
@@ -62,6 +63,8 @@ static inline int fx_teardown(void **state)
 
 	jpki_ca_free(f->ca);
 	jpki_store_free(f->st);
+	tu_store_drop(f->url);
+	free(f->url);
 	EVP_PKEY_free(f->key);
 	tu_rmtree(f->dir);
 	free(f->dir);

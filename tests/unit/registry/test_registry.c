@@ -9,6 +9,7 @@
 
 struct fx {
 	char *dir;
+	char *url; /* SQLite, or PostgreSQL with JPKI_TEST_PG */
 	struct jpki_store *st;
 	struct jpki_actor chiyoda; /* registry clerk of 131016 */
 	struct jpki_actor osaka;   /* registry clerk of 271004 */
@@ -54,12 +55,12 @@ static int setup(void **state)
 		return -1;
 	jpki_clock_freeze(t);
 	f->dir = tu_tmpdir();
-	if (asprintf(&db, "%s/jpki.db", f->dir) < 0)
+	if ((db = tu_store_url(f->dir)) == NULL)
 		return -1;
+	f->url = db;
 	if (jpki_store_open(&f->st, db) != 0 ||
 	    jpki_registry_migrate(f->st) != 0)
 		return -1;
-	free(db);
 	f->chiyoda = actor("chiyoda", JPKI_ROLE_REGISTRY_CLERK, "131016");
 	f->osaka = actor("osaka", JPKI_ROLE_REGISTRY_CLERK, "271004");
 	f->window = actor("counter", JPKI_ROLE_WINDOW_CLERK, "131016");
@@ -77,6 +78,8 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	jpki_store_free(f->st);
+	tu_store_drop(f->url);
+	free(f->url);
 	tu_rmtree(f->dir);
 	free(f->dir);
 	free(f);

@@ -1,4 +1,7 @@
-/* The store interface over its SQLite backend. */
+/*
+ * The store interface over its SQLite backend, or over PostgreSQL when
+ * JPKI_TEST_PG holds a server's URL (a fresh database each test).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +26,12 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	f->dir = tu_tmpdir();
-	if (asprintf(&f->path, "%s/s.db", f->dir) < 0)
+	if ((f->path = tu_store_url(f->dir)) == NULL)
 		return -1;
-	if (jpki_store_open(&f->st, f->path) != 0)
+	if (jpki_store_open(&f->st, f->path) != 0) {
+		fprintf(stderr, "setup: %s\n", jpki_err_detail());
 		return -1;
+	}
 	if (jpki_store_migrate(f->st, "test", steps, 2) != 0)
 		return -1;
 	*state = f;
@@ -38,6 +43,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	jpki_store_free(f->st);
+	tu_store_drop(f->path);
 	tu_rmtree(f->dir);
 	free(f->dir);
 	free(f->path);
@@ -246,8 +252,131 @@ static void test_open_errors(void **state)
 			 JPKI_ERR_STORE);
 	assert_null(st);
 	assert_int_equal(jpki_store_open(&st, ""), JPKI_ERR_CONFIG);
-	assert_int_equal(jpki_store_open(&st, "postgres://localhost/x"),
-			 JPKI_ERR_CONFIG);
+	/* nothing listens on port 1: a store error, not a hang */
+	assert_int_equal(jpki_store_open(&st, "postgres://127.0.0.1:1/x"
+					      "?connect_timeout=5"),
+			 JPKI_ERR_STORE);
+	assert_null(st);
+	assert_non_null(strstr(jpki_err_detail(), "postgres"));
+}
+
+static void test_backend_name(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_string_equal(jpki_store_backend(f->st),
+			    tu_store_is_pg() ? "postgres" : "sqlite");
+}
+
+/* A statement that failed inside a transaction makes its commit fail on
+ * either backend (PostgreSQL would otherwise turn COMMIT into ROLLBACK
+ * silently), and nothing of the transaction is kept. */
+static void test_commit_after_failed_statement(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value p = JPKI_V_TEXT("z");
+
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 0);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 JPKI_ERR_EXISTS);
+	if (tu_store_is_pg()) {
+		assert_int_equal(jpki_store_commit(f->st), JPKI_ERR_STORE);
+		assert_int_equal(count_rows(f->st), 0);
+	} else {
+		/* SQLite undoes the statement only and commits the rest */
+		assert_int_equal(jpki_store_commit(f->st), 0);
+		assert_int_equal(count_rows(f->st), 1);
+	}
+}
+
+/* exec reports how many rows a statement changed; 0 for DDL. */
+static void test_changes_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value p[] = {JPKI_V_TEXT("c1"), JPKI_V_TEXT("c2")};
+	int64_t changes = -1;
+
+	assert_int_equal(jpki_store_exec(f->st,
+					 "INSERT INTO t (k, n) VALUES "
+					 "($1, 1), ($2, 1)",
+					 p, 2, &changes),
+			 0);
+	assert_int_equal(changes, 2);
+	assert_int_equal(jpki_store_exec(f->st,
+					 "UPDATE t SET n = 2 WHERE n = 1", NULL,
+					 0, &changes),
+			 0);
+	assert_int_equal(changes, 2);
+	assert_int_equal(jpki_store_exec(f->st,
+					 "UPDATE t SET n = 3 WHERE k = 'none'",
+					 NULL, 0, &changes),
+			 0);
+	assert_int_equal(changes, 0);
+}
+
+/* An empty blob stays an empty blob (not NULL), a NULL blob stays NULL. */
+static void test_empty_and_null_blob(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value p[] = {JPKI_V_TEXT("e"), JPKI_V_BLOB("", 0)};
+	struct jpki_value q[] = {JPKI_V_TEXT("n"), JPKI_V_NULL};
+	struct jpki_rows *rows = NULL;
+	size_t len = 1;
+
+	assert_int_equal(jpki_store_exec(f->st,
+					 "INSERT INTO t (k, b) VALUES ($1, $2)",
+					 p, 2, NULL),
+			 0);
+	assert_int_equal(jpki_store_exec(f->st,
+					 "INSERT INTO t (k, b) VALUES ($1, $2)",
+					 q, 2, NULL),
+			 0);
+	assert_int_equal(jpki_store_query(&rows, f->st,
+					  "SELECT b FROM t ORDER BY k", NULL,
+					  0),
+			 0);
+	assert_int_equal(jpki_rows_count(rows), 2);
+	assert_false(jpki_rows_is_null(rows, 0, 0));
+	assert_non_null(jpki_rows_blob(rows, 0, 0, &len));
+	assert_int_equal(len, 0);
+	assert_true(jpki_rows_is_null(rows, 1, 0));
+	assert_null(jpki_rows_blob(rows, 1, 0, &len));
+	jpki_rows_free(rows);
+}
+
+/* PostgreSQL only: a connection the server dropped (a restart, an
+ * administrator) fails one statement and is made again for the next. */
+static void test_pg_reconnects(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_store *admin = NULL;
+	struct jpki_rows *rows = NULL;
+	struct jpki_value pid;
+
+	if (!tu_store_is_pg())
+		skip();
+	assert_int_equal(jpki_store_query(&rows, f->st,
+					  "SELECT pg_backend_pid()", NULL, 0),
+			 0);
+	pid = JPKI_V_INT(jpki_rows_int(rows, 0, 0));
+	jpki_rows_free(rows);
+	assert_int_equal(jpki_store_open(&admin, f->path), 0);
+	assert_int_equal(jpki_store_exec(admin,
+					 "SELECT pg_terminate_backend($1)",
+					 &pid, 1, NULL),
+			 0);
+	jpki_store_free(admin);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ('r')",
+					 NULL, 0, NULL),
+			 JPKI_ERR_STORE);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ('r')",
+					 NULL, 0, NULL),
+			 0);
+	assert_int_equal(count_rows(f->st), 1);
 }
 
 int main(void)
@@ -274,6 +403,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_failed_migration_changes_nothing, setup, teardown),
 		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test_setup_teardown(test_backend_name, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_commit_after_failed_statement, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes_counted, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_empty_and_null_blob,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_reconnects, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,7 +55,7 @@ static int setup_at(void **state, const char *when)
 		return -1;
 	jpki_clock_freeze(t);
 	f->dir = tu_tmpdir();
-	if (asprintf(&f->db, "%s/jpki.db", f->dir) < 0 ||
+	if ((f->db = tu_store_url(f->dir)) == NULL ||
 	    asprintf(&keys, "%s/keys", f->dir) < 0 ||
 	    asprintf(&ikey, "%s/issuer.key", f->dir) < 0)
 		return -1;
@@ -103,6 +103,7 @@ static int teardown(void **state)
 	jpki_ca_free(f->ca);
 	jpki_store_free(f->st);
 	EVP_PKEY_free(f->issuer);
+	tu_store_drop(f->db);
 	tu_rmtree(f->dir);
 	free(f->dir);
 	free(f->db);
