@@ -166,6 +166,15 @@ int jpki_profile_build(X509 **out, const struct jpki_profile_request *req,
  * publishes it for a person to compare ("" if it cannot be computed). */
 void jpki_profile_fingerprint(char out[96], X509 *cert);
 
+/*
+ * The DER DigestInfo (RFC 8017: SEQUENCE { AlgorithmIdentifier of digest
+ * `md_nid` with NULL parameters, OCTET STRING digest }) that a PKCS#1 v1.5
+ * signature covers, for keys that sign it elsewhere (a card, a token).
+ * Returns its length, or -1; caller frees *out with OPENSSL_free().
+ */
+int jpki_profile_digest_info(unsigned char **out, int md_nid,
+			     const unsigned char *m, unsigned int m_len);
+
 /* Which profile a certificate follows, by its policy OID; 0 if neither. */
 int jpki_profile_cert_type(X509 *cert);
 

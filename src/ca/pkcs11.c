@@ -30,6 +30,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "ca/ca_pkcs11.h"
+#include "jpki/profile.h"
 
 #define PIN_MAX 256
 
@@ -464,26 +465,6 @@ void ca_p11_destroy(struct ca_p11 *t, const char *label)
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* DigestInfo ::= SEQUENCE { AlgorithmIdentifier, OCTET STRING digest } */
-static int digest_info(unsigned char **out, int type, const unsigned char *m,
-		       unsigned int m_len)
-{
-	X509_SIG *sig = X509_SIG_new();
-	X509_ALGOR *alg;
-	ASN1_OCTET_STRING *digest;
-	int n = -1;
-
-	if (sig == NULL)
-		return -1;
-	X509_SIG_getm(sig, &alg, &digest);
-	if (OBJ_nid2obj(type) != NULL &&
-	    X509_ALGOR_set0(alg, OBJ_nid2obj(type), V_ASN1_NULL, NULL) &&
-	    ASN1_OCTET_STRING_set(digest, m, (int)m_len))
-		n = i2d_X509_SIG(sig, out);
-	X509_SIG_free(sig);
-	return n;
-}
-
 static int p11_sign(int type, const unsigned char *m, unsigned int m_len,
 		    unsigned char *sigret, unsigned int *siglen, const RSA *rsa)
 {
@@ -497,7 +478,7 @@ static int p11_sign(int type, const unsigned char *m, unsigned int m_len,
 
 	if (k == NULL)
 		return 0;
-	if ((di_len = digest_info(&di, type, m, m_len)) <= 0) {
+	if ((di_len = jpki_profile_digest_info(&di, type, m, m_len)) <= 0) {
 		OPENSSL_free(di);
 		jpki_err_set(JPKI_ERR_CRYPTO, "cannot build the DigestInfo");
 		return 0;

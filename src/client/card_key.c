@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "jpki/client.h"
+#include "jpki/profile.h"
 
 struct card_key {
 	struct jpki_reader *rd;
@@ -32,26 +33,6 @@ static void free_ex(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	OPENSSL_free(ptr);
 }
 
-/* DigestInfo ::= SEQUENCE { AlgorithmIdentifier, OCTET STRING digest } */
-static int digest_info(unsigned char **out, int type, const unsigned char *m,
-		       unsigned int m_len)
-{
-	X509_SIG *sig = X509_SIG_new();
-	X509_ALGOR *alg;
-	ASN1_OCTET_STRING *digest;
-	int n = -1;
-
-	if (sig == NULL)
-		return -1;
-	X509_SIG_getm(sig, &alg, &digest);
-	if (OBJ_nid2obj(type) != NULL &&
-	    X509_ALGOR_set0(alg, OBJ_nid2obj(type), V_ASN1_NULL, NULL) &&
-	    ASN1_OCTET_STRING_set(digest, m, (int)m_len))
-		n = i2d_X509_SIG(sig, out);
-	X509_SIG_free(sig);
-	return n;
-}
-
 static int card_sign(int type, const unsigned char *m, unsigned int m_len,
 		     unsigned char *sigret, unsigned int *siglen,
 		     const RSA *rsa)
@@ -65,7 +46,7 @@ static int card_sign(int type, const unsigned char *m, unsigned int m_len,
 
 	if (k == NULL)
 		return 0;
-	if ((di_len = digest_info(&di, type, m, m_len)) <= 0 ||
+	if ((di_len = jpki_profile_digest_info(&di, type, m, m_len)) <= 0 ||
 	    (size_t)di_len > 255) {
 		OPENSSL_free(di);
 		jpki_err_set(JPKI_ERR_CRYPTO, "cannot build the DigestInfo");

@@ -593,3 +593,22 @@ int jpki_profile_facts_from_cert(struct jpki_facts *out, X509 *cert)
 	out->sex = (enum jpki_sex)(sex[0] - '0');
 	return decode_birth(&out->birth, birth);
 }
+
+int jpki_profile_digest_info(unsigned char **out, int md_nid,
+			     const unsigned char *m, unsigned int m_len)
+{
+	X509_SIG *sig = X509_SIG_new();
+	X509_ALGOR *alg;
+	ASN1_OCTET_STRING *digest;
+	int n = -1;
+
+	if (sig == NULL)
+		return -1;
+	X509_SIG_getm(sig, &alg, &digest);
+	if (OBJ_nid2obj(md_nid) != NULL &&
+	    X509_ALGOR_set0(alg, OBJ_nid2obj(md_nid), V_ASN1_NULL, NULL) &&
+	    ASN1_OCTET_STRING_set(digest, m, (int)m_len))
+		n = i2d_X509_SIG(sig, out);
+	X509_SIG_free(sig);
+	return n;
+}
