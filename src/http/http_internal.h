@@ -75,6 +75,15 @@ void http_page_start(FILE *f, const char *title, const char *site,
 enum MHD_Result http_page_end(FILE *f, char **buf, size_t *len,
 			      struct MHD_Connection *conn, unsigned status);
 void http_refusal(FILE *f, const char *what, const char *why);
+/* The session token of a request: a Bearer token, else the jpki_session
+ * cookie; NULL when neither (borrowed from the connection). */
+const char *http_session_token(struct MHD_Connection *conn);
+/* A query-string argument, "" when absent (borrowed). */
+const char *http_query(struct MHD_Connection *conn, const char *key);
+/* A urlencoded form field of the body into out, "" when absent or
+ * unreadable. */
+void http_field(char *out, size_t size, const struct upload *up,
+		const char *key);
 /* 303 to `to`, with a Set-Cookie when cookie is not NULL. */
 enum MHD_Result http_redirect(struct MHD_Connection *conn, const char *to,
 			      const char *cookie);

@@ -89,3 +89,29 @@ enum MHD_Result http_redirect(struct MHD_Connection *conn, const char *to,
 	MHD_destroy_response(resp);
 	return ret;
 }
+
+const char *http_session_token(struct MHD_Connection *conn)
+{
+	const char *auth =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+
+	if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0)
+		return auth + 7;
+	return MHD_lookup_connection_value(conn, MHD_COOKIE_KIND,
+					   "jpki_session");
+}
+
+const char *http_query(struct MHD_Connection *conn, const char *key)
+{
+	const char *v =
+	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+
+	return v ? v : "";
+}
+
+void http_field(char *out, size_t size, const struct upload *up,
+		const char *key)
+{
+	if (http_form_value(out, size, up->data, up->len, key) != 1)
+		out[0] = '\0';
+}

@@ -87,21 +87,6 @@ static const struct procedure *procedure_of(const char *id)
 	return NULL;
 }
 
-static const char *query(struct MHD_Connection *conn, const char *key)
-{
-	const char *v =
-	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
-
-	return v ? v : "";
-}
-
-/* A urlencoded form field, "" when absent or unreadable. */
-static void field(char out[FIELD], const struct upload *up, const char *key)
-{
-	if (http_form_value(out, FIELD, up->data, up->len, key) != 1)
-		out[0] = '\0';
-}
-
 /* The application text is line-based: a field must be one line. */
 static int one_line(const char *s)
 {
@@ -993,12 +978,11 @@ static enum MHD_Result inbox(struct jpki_http *srv, struct MHD_Connection *conn,
 	return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
 }
 
-/* The operator behind the request's session cookie, if a CA officer. */
+/* The operator behind the request's session, if a CA officer. */
 static int inbox_actor(struct jpki_actor *who, struct jpki_http *srv,
 		       struct MHD_Connection *conn)
 {
-	const char *token =
-	    MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "jpki_session");
+	const char *token = http_session_token(conn);
 	int r;
 
 	if (token == NULL)
@@ -1032,13 +1016,14 @@ static void form_from_urlencoded(struct form *fm, const struct upload *up)
 	char proc[FIELD];
 
 	memset(fm, 0, sizeof(*fm));
-	field(proc, up, "proc");
+	http_field(proc, FIELD, up, "proc");
 	fm->proc = procedure_of(proc);
-	field(fm->name, up, "name");
-	field(fm->address, up, "address");
+	http_field(fm->name, FIELD, up, "name");
+	http_field(fm->address, FIELD, up, "address");
 	if (fm->proc != NULL)
 		for (int i = 0; i < NFIELDS; i++)
-			field(fm->values[i], up, fm->proc->fields[i].key);
+			http_field(fm->values[i], FIELD, up,
+				   fm->proc->fields[i].key);
 }
 
 enum MHD_Result http_portal(struct jpki_http *srv, struct MHD_Connection *conn,
@@ -1070,7 +1055,7 @@ enum MHD_Result http_portal(struct jpki_http *srv, struct MHD_Connection *conn,
 				      "the form is too large\n");
 	if (strcmp(url, "/portal/form") == 0 && !post) {
 		memset(&fm, 0, sizeof(fm));
-		fm.proc = procedure_of(query(conn, "proc"));
+		fm.proc = procedure_of(http_query(conn, "proc"));
 		return form_page(conn, &fm, NULL);
 	}
 	if (strcmp(url, "/portal/application") == 0 && post) {
@@ -1083,8 +1068,8 @@ enum MHD_Result http_portal(struct jpki_http *srv, struct MHD_Connection *conn,
 		char op[FIELD], pw[FIELD], *tok = NULL, cookie[160];
 		int r;
 
-		field(op, up, "operator");
-		field(pw, up, "password");
+		http_field(op, FIELD, up, "operator");
+		http_field(pw, FIELD, up, "password");
 		r = jpki_audit_login(&tok, srv->st, op, pw, 0);
 		jpki_wipe(pw, sizeof(pw));
 		if (r != 0)
@@ -1099,11 +1084,9 @@ enum MHD_Result http_portal(struct jpki_http *srv, struct MHD_Connection *conn,
 		int r = inbox_actor(&who, srv, conn);
 
 		if (r != 0)
-			return inbox_login(
-			    conn, MHD_lookup_connection_value(
-				      conn, MHD_COOKIE_KIND, "jpki_session")
-				      ? jpki_err_detail()
-				      : NULL);
+			return inbox_login(conn, http_session_token(conn)
+						     ? jpki_err_detail()
+						     : NULL);
 		return inbox(srv, conn, &who);
 	}
 	return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");

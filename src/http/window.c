@@ -24,33 +24,6 @@
 /* ---- pieces -----------------------------------------------------------------
  */
 
-/* The session token of the request: the cookie, or a bearer token. */
-static const char *token_of(struct MHD_Connection *conn)
-{
-	const char *auth =
-	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-
-	if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0)
-		return auth + 7;
-	return MHD_lookup_connection_value(conn, MHD_COOKIE_KIND,
-					   "jpki_session");
-}
-
-static const char *query(struct MHD_Connection *conn, const char *key)
-{
-	const char *v =
-	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
-
-	return v ? v : "";
-}
-
-/* A form field, "" when absent or unreadable. */
-static void field(char out[FIELD], const struct upload *up, const char *key)
-{
-	if (http_form_value(out, FIELD, up->data, up->len, key) != 1)
-		out[0] = '\0';
-}
-
 static void page_start(FILE *f, const char *title, const struct jpki_actor *who)
 {
 	fputs("<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
@@ -159,7 +132,7 @@ static enum MHD_Result dashboard(struct jpki_http *srv,
 				 struct MHD_Connection *conn,
 				 const struct jpki_actor *who)
 {
-	const char *name = query(conn, "name");
+	const char *name = http_query(conn, "name");
 	struct jpki_resident *list = NULL;
 	struct jpki_application *apps = NULL;
 	size_t n = 0, napps = 0, len = 0;
@@ -383,17 +356,17 @@ static int apply_from_form(struct jpki_application *out, struct jpki_http *srv,
 	struct jpki_application_request req = JPKI_APPLICATION_REQUEST_INIT;
 	char card[FIELD], path[FIELD], kind[FIELD], addr[FIELD], v[FIELD];
 
-	field(person, up, "person");
-	field(card, up, "card");
-	field(path, up, "path");
-	field(kind, up, "photo_id");
-	field(addr, up, "photo_id_address");
+	http_field(person, FIELD, up, "person");
+	http_field(card, FIELD, up, "card");
+	http_field(path, FIELD, up, "path");
+	http_field(kind, FIELD, up, "photo_id");
+	http_field(addr, FIELD, up, "photo_id_address");
 	req.person = person;
 	req.card =
 	    strcmp(card, "juki") == 0 ? JPKI_CARD_JUKI : JPKI_CARD_MYNUMBER;
-	field(v, up, "sign");
+	http_field(v, FIELD, up, "sign");
 	req.want_sign = v[0] != '\0';
-	field(v, up, "auth");
+	http_field(v, FIELD, up, "auth");
 	req.want_auth = v[0] != '\0';
 	req.path = strcmp(path, "none") == 0    ? JPKI_ID_NO_PHOTO
 		   : strcmp(path, "proxy") == 0 ? JPKI_ID_PROXY
@@ -445,15 +418,15 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 			     const char *url, int post, const struct upload *up)
 {
 	struct jpki_actor who;
-	const char *token = token_of(conn);
+	const char *token = http_session_token(conn);
 	char a[FIELD], b[FIELD];
 
 	if (strcmp(url, "/window/login") == 0 && post) {
 		char *tok = NULL, cookie[160];
 		int r;
 
-		field(a, up, "operator");
-		field(b, up, "password");
+		http_field(a, FIELD, up, "operator");
+		http_field(b, FIELD, up, "password");
 		r = jpki_audit_login(&tok, srv->st, a, b, 0);
 		jpki_wipe(b, sizeof(b));
 		if (r != 0)
@@ -476,11 +449,11 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 	if (strcmp(url, "/window") == 0 || strcmp(url, "/window/") == 0)
 		return dashboard(srv, conn, &who);
 	if (strcmp(url, "/window/resident") == 0)
-		return resident_page(srv, conn, &who, query(conn, "person"),
-				     NULL);
+		return resident_page(srv, conn, &who,
+				     http_query(conn, "person"), NULL);
 	if (strcmp(url, "/window/application") == 0)
-		return application_page(srv, conn, &who,
-					atoll(query(conn, "id")), NULL, NULL);
+		return application_page(
+		    srv, conn, &who, atoll(http_query(conn, "id")), NULL, NULL);
 	if (strcmp(url, "/window/apply") == 0 && post) {
 		struct jpki_application app;
 		char to[64];
@@ -498,10 +471,10 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 		int64_t id;
 		int r;
 
-		field(a, up, "id");
-		field(reader, up, "reader");
-		field(ap, up, "auth_pin");
-		field(sp, up, "sign_pin");
+		http_field(a, FIELD, up, "id");
+		http_field(reader, FIELD, up, "reader");
+		http_field(ap, FIELD, up, "auth_pin");
+		http_field(sp, FIELD, up, "sign_pin");
 		id = atoll(a);
 		r = issue_at_counter(&res, srv, &who, id, reader, ap, sp);
 		jpki_wipe(ap, sizeof(ap));
@@ -514,7 +487,7 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 		unsigned char *pdf = NULL;
 		size_t len = 0;
 		int r = jpki_window_cert_copy_pdf(&pdf, &len, srv->st, srv->ca,
-						  query(conn, "serial"));
+						  http_query(conn, "serial"));
 
 		return send_pdf(conn, r, pdf, len, "copy");
 	}
@@ -522,7 +495,7 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 		unsigned char *pdf = NULL;
 		size_t len = 0;
 		int r = jpki_window_letter_pdf(&pdf, &len, srv->st,
-					       atoll(query(conn, "id")));
+					       atoll(http_query(conn, "id")));
 
 		return send_pdf(conn, r, pdf, len, "letter");
 	}
@@ -676,7 +649,7 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 {
 	json_t *in = NULL, *out = NULL;
 	struct jpki_actor who;
-	const char *token = token_of(conn);
+	const char *token = http_session_token(conn);
 	enum MHD_Result ret;
 	int r = 0;
 
