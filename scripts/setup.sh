@@ -17,7 +17,7 @@ packages=(
 	libcmocka-dev
 	libpcsclite-dev pcscd vsmartcard-vpcd opensc
 	libp11-kit-dev softhsm2
-	curl python3 wrk
+	curl python3 wrk golang-cfssl
 )
 
 missing=()
