@@ -1,28 +1,49 @@
 /*
  * Certificates issued per second through the CA — profile, RSA-2048
  * signature, durable SQLite commit — beside the raw RSA-2048 signing rate of
- * OpenSSL measured in the same process (and `openssl speed`, when the
- * command is there), as a ratio.
+ * OpenSSL on the same number of threads, measured in the same process, and
+ * beside `openssl ca` and `cfssl` issuing the same number (bench/
+ * issue_peers.sh, same run). Then the same batch issuance again with one
+ * million certificates already in the store, as a ratio to the empty store.
+ *
+ * Three ways through the CA:
+ *   - one at a time (jpki_ca_issue): one transaction, one fsync each;
+ *   - batches on one thread (jpki_ca_issue_batch): one fsync per batch;
+ *   - batches on every core: building and signing in parallel, the store's
+ *     part on one thread.
  *
  * What bounds the rate: each certificate costs one RSA-2048 private-key
- * operation (the certificate's signature), one fsync'd SQLite commit in WAL
- * mode, a handful of indexed look-ups (prior certificates of the person, the
- * municipality's CRL partition, the serial's uniqueness) and the profile's
- * extension building. Subject keys are made once: key generation is the
- * card's work, not the CA's.
+ * operation, the profile's extension building, a handful of indexed
+ * look-ups (prior certificates of the person, the serial's uniqueness, the
+ * municipality's CRL partition) and the row's insert; the fsync is paid
+ * once per batch. Subject keys are made once: key generation is the card's
+ * work, not the CA's.
  *
- * usage: issue_bench [N]   (default 200 certificates)
+ * The million stored certificates are rows copied from a real certificate
+ * (distinct serials and persons, the same indexes) by one INSERT … SELECT:
+ * issuing them would take minutes and measures nothing more, since what a
+ * full store changes is the depth of the indexes the look-ups and inserts
+ * walk.
+ *
+ * usage: issue_bench [N [STORED]]   (default 6000 certificates, 1000000 stored;
+ *        STORED 0 skips the full-store run); $JPKI_BENCH_PEERS names the
+ *        peers script (default bench/issue_peers.sh beside the sources).
  */
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 
 #include "jpki/ca.h"
+
+#define BATCH 2000
 
 static double now_s(void)
 {
@@ -35,6 +56,9 @@ static double now_s(void)
 static int rm_one(const char *path, const struct stat *sb, int flag,
 		  struct FTW *ftw)
 {
+	(void)sb;
+	(void)flag;
+	(void)ftw;
 	return remove(path);
 }
 
@@ -44,54 +68,178 @@ static void fail(const char *what)
 	exit(1);
 }
 
-/* Signatures per second of EVP_DigestSign (SHA-256, RSA-2048, PKCS#1 v1.5)
- * over 1 KiB, on one thread, for about `seconds`. */
-static double raw_sign_rate(EVP_PKEY *key, double seconds)
+struct raw_run {
+	EVP_PKEY *key;
+	double seconds;
+	long n;
+};
+
+/* EVP_DigestSign (SHA-256, RSA-2048, PKCS#1 v1.5) over 1 KiB, in a loop. */
+static void *raw_sign_loop(void *arg)
 {
+	struct raw_run *run = arg;
 	unsigned char msg[1024] = {0}, sig[256];
-	double start = now_s(), t;
-	long n = 0;
+	double start = now_s();
 
 	do {
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 		size_t len = sizeof(sig);
 
 		if (ctx == NULL ||
-		    EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) !=
-			    1 ||
+		    EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
+				       run->key) != 1 ||
 		    EVP_DigestSign(ctx, sig, &len, msg, sizeof(msg)) != 1)
 			fail("EVP_DigestSign");
 		EVP_MD_CTX_free(ctx);
-		msg[n % sizeof(msg)]++;
-		n++;
-		t = now_s() - start;
-	} while (t < seconds);
-	return (double)n / t;
+		msg[run->n % sizeof(msg)]++;
+		run->n++;
+	} while (now_s() - start < run->seconds);
+	return NULL;
 }
 
-/* `openssl speed -mr` prints "+F2:<i>:<bits>:<sign>:<verify>": OpenSSL 3
- * gives operations per second there, older releases seconds per operation. */
-static int openssl_speed(double *rate)
+/* Signatures per second on `threads` threads for about `seconds`. */
+static double raw_sign_rate(EVP_PKEY *key, unsigned threads, double seconds)
 {
-	FILE *p = popen("openssl speed -seconds 2 -mr rsa2048 2>/dev/null", "r");
-	char line[256];
-	int found = 0;
+	struct raw_run runs[16];
+	pthread_t tid[16];
+	double start = now_s(), total = 0;
 
-	if (p == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), p) != NULL) {
-		int idx, bits;
-		double sign_s, verify_s;
+	if (threads > 16)
+		threads = 16;
+	for (unsigned i = 0; i < threads; i++) {
+		runs[i] = (struct raw_run){.key = key, .seconds = seconds};
+		if (pthread_create(&tid[i], NULL, raw_sign_loop, &runs[i]) != 0)
+			fail("pthread_create");
+	}
+	for (unsigned i = 0; i < threads; i++) {
+		pthread_join(tid[i], NULL);
+		total += (double)runs[i].n;
+	}
+	return total / (now_s() - start);
+}
 
-		if (sscanf(line, "+F2:%d:%d:%lf:%lf", &idx, &bits, &sign_s,
-			   &verify_s) == 4 &&
-		    bits == 2048 && sign_s > 0) {
-			*rate = sign_s < 1.0 ? 1.0 / sign_s : sign_s;
-			found = 1;
+static struct jpki_issue_request request(char *person, size_t size, long i,
+					 const char *tag)
+{
+	struct jpki_issue_request req = JPKI_ISSUE_REQUEST_INIT;
+
+	snprintf(person, size, "%s%ld", tag, i);
+	req.type = JPKI_CERT_SIGN;
+	req.card = JPKI_CARD_MYNUMBER;
+	req.person = person;
+	req.municipality_code = i % 2 ? "131016" : "131032";
+	req.prefecture = "Tokyo-to";
+	req.municipality = i % 2 ? "Chiyoda-ku" : "Minato-ku";
+	snprintf(req.facts.name, sizeof(req.facts.name), "山田　太郎");
+	snprintf(req.facts.address, sizeof(req.facts.address),
+		 "東京都千代田区千代田１番%ld号", i % 1000);
+	req.facts.sex = JPKI_SEX_MALE;
+	req.facts.birth = (struct jpki_date){1980, 6, 1};
+	req.card_expiry = (struct jpki_date){2035, 6, 1};
+	return req;
+}
+
+/* Certificates per second, one jpki_ca_issue call each. */
+static double issue_single(struct jpki_ca *ca, EVP_PKEY *subject, long n,
+			   const char *tag)
+{
+	double start = now_s();
+
+	for (long i = 0; i < n; i++) {
+		char person[32];
+		struct jpki_issue_request req =
+			request(person, sizeof(person), i, tag);
+		struct jpki_cert_info *info = NULL;
+
+		if (jpki_ca_issue(&info, ca, &req, subject) != 0)
+			fail("issue");
+		jpki_cert_info_free(info);
+	}
+	return (double)n / (now_s() - start);
+}
+
+/* Certificates per second, BATCH per jpki_ca_issue_batch call. */
+static double issue_batches(struct jpki_ca *ca, EVP_PKEY *subject, long n,
+			    unsigned threads, const char *tag)
+{
+	static struct jpki_issue_request reqs[BATCH];
+	static struct jpki_issue_result res[BATCH];
+	static EVP_PKEY *keys[BATCH];
+	static char persons[BATCH][32];
+	double start = now_s();
+
+	for (long done = 0; done < n;) {
+		size_t k = n - done < BATCH ? (size_t)(n - done) : BATCH;
+
+		for (size_t j = 0; j < k; j++) {
+			reqs[j] = request(persons[j], sizeof(persons[j]),
+					  done + (long)j, tag);
+			keys[j] = subject;
 		}
+		if (jpki_ca_issue_batch(res, ca, reqs, keys, k, threads) != 0)
+			fail("issue batch");
+		for (size_t j = 0; j < k; j++) {
+			if (res[j].code != 0) {
+				fprintf(stderr, "issue_bench: refused: %s\n",
+					res[j].message);
+				exit(1);
+			}
+			jpki_cert_info_free(res[j].info);
+		}
+		done += (long)k;
+	}
+	return (double)n / (now_s() - start);
+}
+
+/* Fills the store with `count` more certificate rows (see the top). */
+static double fill(struct jpki_store *st, long count)
+{
+	struct jpki_value v = JPKI_V_INT(count);
+	double start = now_s();
+
+	if (jpki_store_begin(st) != 0 ||
+	    jpki_store_exec(
+		    st,
+		    "INSERT INTO ca_cert (serial, type, card, person,"
+		    " municipality, prefecture_name, municipality_name,"
+		    " subject, birth, card_expiry, status, version,"
+		    " not_before, not_after, issued_at, der)"
+		    " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+		    "  SELECT i + 1 FROM n WHERE i < $1)"
+		    " SELECT printf('7F%030X', i), c.type, c.card,"
+		    "  printf('S%d', i), printf('%06d', 10000 + i % 1700),"
+		    "  c.prefecture_name, c.municipality_name, c.subject,"
+		    "  c.birth, c.card_expiry, i % 50 = 0, 1, c.not_before,"
+		    "  c.not_after, c.issued_at - 1 - i % 86400, c.der"
+		    " FROM n, (SELECT * FROM ca_cert LIMIT 1) AS c",
+		    &v, 1, NULL) != 0 ||
+	    jpki_store_commit(st) != 0)
+		fail("filling the store");
+	return now_s() - start;
+}
+
+/* bench/issue_peers.sh prints "openssl_ca RATE" and "cfssl RATE". */
+static void peers(long n, double *openssl_ca, double *cfssl)
+{
+	const char *script = getenv("JPKI_BENCH_PEERS");
+	char cmd[1024], line[256];
+	FILE *p;
+
+	*openssl_ca = *cfssl = 0;
+	snprintf(cmd, sizeof(cmd), "bash '%s' %ld",
+		 script ? script : JPKI_SOURCE_DIR "/bench/issue_peers.sh", n);
+	if ((p = popen(cmd, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), p) != NULL) {
+		double rate;
+
+		fputs(line, stdout);
+		if (sscanf(line, "openssl_ca %lf", &rate) == 1)
+			*openssl_ca = rate;
+		else if (sscanf(line, "cfssl %lf", &rate) == 1)
+			*cfssl = rate;
 	}
 	pclose(p);
-	return found;
 }
 
 int main(int argc, char **argv)
@@ -100,13 +248,18 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/jpki-bench-XXXXXX", db[64], keys[64];
 	struct jpki_store *st = NULL;
 	struct jpki_ca *ca = NULL;
-	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 200;
-	double start, issue_s, issue_rate, raw, speed;
+	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 6000;
+	long stored = argc > 2 ? strtol(argv[2], NULL, 10) : 1000000;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = cores > 0 && cores < 16 ? (unsigned)cores : 1;
+	double single, batch1, batchn, raw1, rawn, ossl, cfssl, full = 0;
 	EVP_PKEY *subject, *cakey;
 	time_t t;
 
 	if (n <= 0)
-		n = 200;
+		n = 6000;
+	if (stored < 0)
+		stored = 0;
 	if (mkdtemp(dir) == NULL)
 		fail("mkdtemp");
 	jpki_log_set_level(JPKI_LOG_ERROR);
@@ -124,44 +277,52 @@ int main(int argc, char **argv)
 	    (cakey = EVP_RSA_gen(2048)) == NULL)
 		fail("key generation");
 
-	start = now_s();
-	for (long i = 0; i < n; i++) {
-		struct jpki_issue_request req = JPKI_ISSUE_REQUEST_INIT;
-		struct jpki_cert_info *info = NULL;
-		char person[32];
+	printf("issuance, %ld certificates each way, RSA-2048, SQLite WAL "
+	       "synchronous=FULL, %u cores\n",
+	       n, threads);
+	single = issue_single(ca, subject, n / 10 > 0 ? n / 10 : 1, "A");
+	batch1 = issue_batches(ca, subject, n, 1, "B");
+	raw1 = raw_sign_rate(cakey, 1, 2);
+	batchn = issue_batches(ca, subject, n, threads, "C");
+	rawn = raw_sign_rate(cakey, threads, 2);
 
-		snprintf(person, sizeof(person), "P%ld", i);
-		req.type = JPKI_CERT_SIGN;
-		req.card = JPKI_CARD_MYNUMBER;
-		req.person = person;
-		req.municipality_code = i % 2 ? "131016" : "131032";
-		req.prefecture = "Tokyo-to";
-		req.municipality = i % 2 ? "Chiyoda-ku" : "Minato-ku";
-		snprintf(req.facts.name, sizeof(req.facts.name), "山田　太郎");
-		snprintf(req.facts.address, sizeof(req.facts.address),
-			 "東京都千代田区千代田１番%ld号", i);
-		req.facts.sex = JPKI_SEX_MALE;
-		req.facts.birth = (struct jpki_date){1980, 6, 1};
-		req.card_expiry = (struct jpki_date){2035, 6, 1};
-		if (jpki_ca_issue(&info, ca, &req, subject) != 0)
-			fail("issue");
-		jpki_cert_info_free(info);
+	printf("  jpki, one at a time (fsync each):   %8.0f certificates/s\n",
+	       single);
+	printf("  jpki, batches of %d, 1 thread:     %8.0f certificates/s\n",
+	       BATCH, batch1);
+	printf("  raw RSA-2048 signing, 1 thread:     %8.0f signatures/s\n",
+	       raw1);
+	printf("  jpki, batches of %d, %u threads:    %8.0f certificates/s\n",
+	       BATCH, threads, batchn);
+	printf("  raw RSA-2048 signing, %u threads:    %8.0f signatures/s\n",
+	       threads, rawn);
+	peers(n, &ossl, &cfssl);
+	printf("ratio batch 1 thread / raw 1 thread:   %.3f\n", batch1 / raw1);
+	printf("ratio batch %u threads / raw %u threads: %.3f (target 0.80)\n",
+	       threads, threads, batchn / rawn);
+	printf("ratio one at a time / raw 1 thread:    %.3f\n", single / raw1);
+	if (ossl > 0)
+		printf("ratio jpki batch / openssl ca:         %.2f\n",
+		       batchn / ossl);
+	if (cfssl > 0)
+		printf("ratio jpki batch / cfssl:              %.2f\n",
+		       batchn / cfssl);
+	if (cfssl > 0)
+		printf("ratio cfssl / raw %u threads:           %.3f\n", threads,
+		       cfssl / rawn);
+
+	if (stored > 0) {
+		double took = fill(st, stored);
+
+		printf("stored %ld more certificates in %.1f s\n", stored, took);
+		full = issue_batches(ca, subject, n, 1, "D");
+		printf("  jpki, batches of %d, 1 thread, %ld stored: %8.0f "
+		       "certificates/s\n",
+		       BATCH, stored, full);
+		printf("ratio full store / empty store:        %.3f (target "
+		       "0.90 or more)\n",
+		       full / batch1);
 	}
-	issue_s = now_s() - start;
-	issue_rate = (double)n / issue_s;
-	raw = raw_sign_rate(cakey, issue_s < 2 ? 2 : issue_s);
-
-	printf("issued %ld certificates in %.2f s: %.1f certificates/s\n", n,
-	       issue_s, issue_rate);
-	printf("raw RSA-2048 signing (EVP_DigestSign, same process): %.1f "
-	       "signatures/s\n",
-	       raw);
-	if (openssl_speed(&speed))
-		printf("openssl speed rsa2048: %.1f signs/s\n", speed);
-	else
-		printf("openssl speed rsa2048: not measured (command missing "
-		       "or output not understood)\n");
-	printf("ratio issuance / raw signing: %.3f\n", issue_rate / raw);
 
 	EVP_PKEY_free(subject);
 	EVP_PKEY_free(cakey);

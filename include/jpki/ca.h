@@ -148,6 +148,36 @@ int jpki_ca_issue(struct jpki_cert_info **out, struct jpki_ca *ca,
 		  const struct jpki_issue_request *req,
 		  EVP_PKEY *subject_key) JPKI_MUST_CHECK;
 
+/* What became of one request of a batch. */
+struct jpki_issue_result {
+	int code;                    /* 0, or the JPKI_ERR_* of a refusal */
+	char message[256];           /* why, when code != 0 */
+	struct jpki_cert_info *info; /* when code == 0; caller frees */
+};
+
+#define JPKI_ISSUE_MAX_BATCH 100000
+#define JPKI_ISSUE_MAX_THREADS 64
+#define JPKI_ISSUE_GROUP 256
+
+/*
+ * Issues a batch with group commit: every request is checked, built and
+ * signed on `threads` threads (0: one per core; a PKCS#11 token signs one
+ * at a time whatever the count), while the calling thread records them in
+ * order, JPKI_ISSUE_GROUP to a transaction, so that a group's durable
+ * commit overlaps the signing of the next. A request the CA refuses (bad
+ * request, a person who already holds a valid certificate, also earlier in
+ * the same batch) gets its code and message in results[i] and does not stop
+ * the others. A failure of the store stops the batch and is returned: the
+ * groups committed before it keep their certificates (results[i].info), the
+ * failing group and every later request get that error in results[i].code
+ * and nothing of them is recorded. `results` has room for `n` (at most
+ * JPKI_ISSUE_MAX_BATCH); a certificate is durable when its info is set.
+ */
+int jpki_ca_issue_batch(struct jpki_issue_result *results, struct jpki_ca *ca,
+			const struct jpki_issue_request *reqs,
+			EVP_PKEY *const *keys, size_t n,
+			unsigned threads) JPKI_MUST_CHECK;
+
 /*
  * Renews `old_serial`: allowed from 3 months before its expiry while it is
  * good; revokes it as superseded and issues a new one for `subject_key` with

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -319,17 +320,23 @@ int jpki_ca_links(struct jpki_link **out, size_t *n, struct jpki_ca *ca,
 static int opaque_id(char out[25])
 {
 	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-	size_t i = 0;
+	unsigned char pool[64];
+	size_t i = 0, used = sizeof(pool);
 
 	while (i < 24) {
-		unsigned char b;
-
-		if (RAND_bytes(&b, 1) != 1)
-			return jpki_err_set(JPKI_ERR_CRYPTO, "no randomness");
-		if (b >= 252) /* 252 = 7 * 36: keep the draw uniform */
+		if (used == sizeof(pool)) {
+			if (RAND_bytes(pool, sizeof(pool)) != 1)
+				return jpki_err_set(JPKI_ERR_CRYPTO,
+						    "no randomness");
+			used = 0;
+		}
+		if (pool[used] >= 252) { /* 252 = 7 * 36: keep it uniform */
+			used++;
 			continue;
-		out[i++] = alphabet[b % 36];
+		}
+		out[i++] = alphabet[pool[used++] % 36];
 	}
+	OPENSSL_cleanse(pool, sizeof(pool));
 	out[24] = '\0';
 	return 0;
 }
@@ -399,59 +406,79 @@ static int crl_exists(struct jpki_ca *ca, const char *scope, int *exists)
 }
 
 /*
- * Builds, signs and records one certificate inside the caller's
- * transaction. `renewed` names the certificate it replaces by renewal.
+ * One certificate on its way through the CA. Issuing is three steps so that
+ * the expensive one runs outside the store's lock: build (the profile, no
+ * store access), sign (a random serial and the CA's signature, no store
+ * access, safe on several threads at once) and record (the person's prior
+ * certificates, the serial's uniqueness, the rows, the links, inside the
+ * caller's transaction).
  */
-static int issue_locked(struct jpki_cert_info **out, struct jpki_ca *ca,
-			const struct jpki_issue_request *req, EVP_PKEY *key,
-			const char *renewed)
+struct pending {
+	const struct jpki_issue_request *req;
+	EVP_PKEY *key;
+	X509 *cert;
+	char *serial;
+	time_t now;
+	/* what the record needs of the signed certificate */
+	unsigned char *der;
+	size_t der_len;
+	char *subject;
+	time_t not_before, not_after;
+	int code; /* 0, or why this one was refused */
+	char message[256];
+	int signed_; /* the batch's signing threads are done with it */
+};
+
+static void pending_clear(struct pending *p)
 {
+	X509_free(p->cert);
+	free(p->serial);
+	free(p->der);
+	OPENSSL_free(p->subject);
+	p->cert = NULL;
+	p->serial = NULL;
+	p->der = NULL;
+	p->subject = NULL;
+}
+
+static void pending_refuse(struct pending *p, int code)
+{
+	p->code = code;
+	snprintf(p->message, sizeof(p->message), "%s",
+		 jpki_err_detail()[0] ? jpki_err_detail()
+				      : jpki_strerror(code));
+}
+
+/* The unsigned certificate of p->req for p->key, valid from p->now. */
+static int issue_build(struct jpki_ca *ca, struct pending *p)
+{
+	const struct jpki_issue_request *req = p->req;
 	struct jpki_profile_request preq = JPKI_PROFILE_REQUEST_INIT;
 	struct jpki_validity_input vin = {0};
 	struct authority *a = ca_authority(ca, req->type);
 	struct jpki_date last;
-	unsigned char raw[16], *der = NULL;
-	size_t der_len = 0;
 	char cn[25], *crl_url = NULL, *ocsp_url = NULL, *ca_url = NULL;
-	char *serial = NULL, *subject = NULL, prior[41], birth[11] = "",
-		     expiry[11] = "", scope[32];
-	time_t now = jpki_clock_now();
 	struct tm ca_tm;
-	ASN1_INTEGER *aserial = NULL;
-	X509 *cert = NULL;
-	int r = JPKI_ERR_INTERNAL, prior_status, other_status, exists;
+	int r;
 
-	*out = NULL;
 	vin.card = req->card;
-	vin.issue = jpki_date_of(now);
+	vin.issue = jpki_date_of(p->now);
 	vin.birth = req->facts.birth;
 	vin.card_expiry = req->card_expiry;
-	if (req->card == JPKI_CARD_JUKI && req->type != JPKI_CERT_SIGN) {
-		r = jpki_err_set(JPKI_ERR_POLICY,
-				 "the Juki card carries a signing certificate "
-				 "only");
-		goto out;
-	}
-	if ((r = jpki_profile_validity(&last, &vin)) != 0)
-		goto out;
-	if ((r = latest_of(prior, &prior_status, ca, req->person,
-			   req->type)) != 0)
-		goto out;
-	if (renewed == NULL && prior_status == JPKI_STATUS_GOOD) {
-		r = jpki_err_set(JPKI_ERR_STATE,
-				 "%s already holds a valid %s certificate "
-				 "(serial %s): renew it, or revoke it first",
-				 req->person, ca_type_name(req->type), prior);
-		goto out;
-	}
-	if ((r = opaque_id(cn)) != 0)
-		goto out;
+	if (req->card == JPKI_CARD_JUKI && req->type != JPKI_CERT_SIGN)
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "the Juki card carries a signing "
+				    "certificate only");
+	if ((r = jpki_profile_validity(&last, &vin)) != 0 ||
+	    (r = opaque_id(cn)) != 0)
+		return r;
 	if ((crl_url = ca_crl_url(ca, JPKI_CERT_SIGN,
 				  req->municipality_code)) == NULL ||
 	    asprintf(&ocsp_url, "%s/ocsp/%s", ca->public_url,
 		     ca_type_name(req->type)) < 0 ||
 	    asprintf(&ca_url, "%s/ca/%s.crt", ca->public_url,
 		     ca_type_name(req->type)) < 0) {
+		ocsp_url = ca_url = NULL;
 		r = JPKI_ERR_NOMEM;
 		goto out;
 	}
@@ -463,83 +490,173 @@ static int issue_locked(struct jpki_cert_info **out, struct jpki_ca *ca,
 	preq.ocsp_url = ocsp_url;
 	preq.ca_issuers_url = ca_url;
 	preq.facts = &req->facts;
-	preq.not_before = now;
+	preq.not_before = p->now;
 	preq.not_after = jpki_date_end(&last);
 	/* A certificate never outlives the CA that vouches for it. */
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(a->cert), &ca_tm) == 1 &&
 	    preq.not_after > timegm(&ca_tm))
 		preq.not_after = timegm(&ca_tm);
-	if ((r = jpki_profile_build(&cert, &preq, key, a->cert)) != 0)
-		goto out;
-	/* A fresh random serial; the primary key catches the (2^-127)
-	 * collision, and the loop draws again. */
-	for (int attempt = 0;; attempt++) {
-		if (RAND_bytes(raw, sizeof(raw)) != 1) {
-			r = jpki_err_set(JPKI_ERR_CRYPTO, "no randomness");
-			goto out;
-		}
-		raw[0] = (unsigned char)((raw[0] & 0x7f) | 0x40);
-		ASN1_INTEGER_free(aserial);
-		free(serial);
-		serial = NULL;
-		if ((aserial = ASN1_INTEGER_new()) == NULL ||
-		    !ASN1_STRING_set(aserial, raw, sizeof(raw)) ||
-		    !X509_set_serialNumber(cert, aserial) ||
-		    (serial = ca_serial_hex(aserial)) == NULL) {
-			r = jpki_err_set(JPKI_ERR_CRYPTO, "cannot set serial");
-			goto out;
-		}
-		{
-			struct jpki_value p = JPKI_V_TEXT(serial);
-			struct jpki_rows *rows = NULL;
+	r = jpki_profile_build(&p->cert, &preq, p->key, a->cert);
+out:
+	free(crl_url);
+	free(ocsp_url);
+	free(ca_url);
+	return r;
+}
 
-			if ((r = jpki_store_query(&rows, ca->store,
-						  "SELECT 1 FROM ca_cert"
-						  " WHERE serial = $1",
-						  &p, 1)) != 0)
-				goto out;
-			exists = jpki_rows_count(rows) > 0;
-			jpki_rows_free(rows);
-		}
+/* The DER, subject and validity the record stores, read off the signed
+ * certificate (here, on the signing thread, not under the store's lock). */
+static int issue_encode(struct pending *p)
+{
+	struct tm tm;
+
+	free(p->der);
+	OPENSSL_free(p->subject);
+	p->der = NULL;
+	p->subject = NULL;
+	if (ca_der(&p->der, &p->der_len, p->cert) != 0 ||
+	    (p->subject = X509_NAME_oneline(X509_get_subject_name(p->cert),
+					    NULL, 0)) == NULL ||
+	    ASN1_TIME_to_tm(X509_get0_notBefore(p->cert), &tm) != 1 ||
+	    (p->not_before = timegm(&tm)) < 0 ||
+	    ASN1_TIME_to_tm(X509_get0_notAfter(p->cert), &tm) != 1 ||
+	    (p->not_after = timegm(&tm)) < 0) {
+		ERR_clear_error();
+		return jpki_err_set(JPKI_ERR_CRYPTO,
+				    "cannot read back the signed certificate");
+	}
+	return 0;
+}
+
+/* A fresh random serial (2^126 of them) and the CA's signature. */
+static int issue_sign(struct jpki_ca *ca, struct pending *p)
+{
+	struct authority *a = ca_authority(ca, p->req->type);
+	unsigned char raw[16];
+	ASN1_INTEGER *aserial = NULL;
+	int r = 0;
+
+	free(p->serial);
+	p->serial = NULL;
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return jpki_err_set(JPKI_ERR_CRYPTO, "no randomness");
+	raw[0] = (unsigned char)((raw[0] & 0x7f) | 0x40);
+	if ((aserial = ASN1_INTEGER_new()) == NULL ||
+	    !ASN1_STRING_set(aserial, raw, sizeof(raw)) ||
+	    !X509_set_serialNumber(p->cert, aserial) ||
+	    (p->serial = ca_serial_hex(aserial)) == NULL)
+		r = jpki_err_set(JPKI_ERR_CRYPTO, "cannot set serial");
+	else if (!X509_sign(p->cert, a->key, EVP_sha256()))
+		r = jpki_err_set(JPKI_ERR_CRYPTO, "signing failed");
+	ASN1_INTEGER_free(aserial);
+	ERR_clear_error();
+	if (r == 0)
+		r = issue_encode(p);
+	return r;
+}
+
+static int serial_taken(struct jpki_ca *ca, const char *serial, int *taken)
+{
+	struct jpki_value p = JPKI_V_TEXT(serial);
+	struct jpki_rows *rows = NULL;
+	int r;
+
+	if ((r = jpki_store_query(&rows, ca->store,
+				  "SELECT 1 FROM ca_cert WHERE serial = $1",
+				  &p, 1)) != 0)
+		return r;
+	*taken = jpki_rows_count(rows) > 0;
+	jpki_rows_free(rows);
+	return 0;
+}
+
+/* The caller's copy of what was recorded, without reading it back. */
+static int info_of(struct jpki_cert_info **out, const struct pending *p)
+{
+	struct jpki_cert_info *info = calloc(1, sizeof(*info));
+
+	if (info == NULL || (info->der = malloc(p->der_len)) == NULL) {
+		free(info);
+		return JPKI_ERR_NOMEM;
+	}
+	memcpy(info->der, p->der, p->der_len);
+	info->der_len = p->der_len;
+	copy_text(info->serial, sizeof(info->serial), p->serial);
+	info->type = p->req->type;
+	info->card = p->req->card;
+	copy_text(info->person, sizeof(info->person), p->req->person);
+	copy_text(info->municipality_code, sizeof(info->municipality_code),
+		  p->req->municipality_code);
+	copy_text(info->subject, sizeof(info->subject), p->subject);
+	info->status = JPKI_STATUS_GOOD;
+	info->not_before = p->not_before;
+	info->not_after = p->not_after;
+	info->issued_at = p->now;
+	*out = info;
+	return 0;
+}
+
+/*
+ * Records a signed certificate inside the caller's transaction, with links
+ * to the person's other certificates. `renewed` names the certificate it
+ * replaces by renewal. A refusal (the person already holds a valid one)
+ * sets *refused and writes nothing; any other failure leaves the
+ * transaction to be rolled back.
+ */
+static int issue_record(struct jpki_cert_info **out, int *refused,
+			struct jpki_ca *ca, struct pending *p,
+			const char *renewed)
+{
+	const struct jpki_issue_request *req = p->req;
+	char prior[41], birth[11] = "", expiry[11] = "", scope[32];
+	int r, prior_status, other_status, exists;
+
+	*out = NULL;
+	*refused = 0;
+	if ((r = latest_of(prior, &prior_status, ca, req->person,
+			   req->type)) != 0)
+		return r;
+	if (renewed == NULL && prior_status == JPKI_STATUS_GOOD) {
+		*refused = 1;
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "%s already holds a valid %s certificate "
+				    "(serial %s): renew it, or revoke it first",
+				    req->person, ca_type_name(req->type),
+				    prior);
+	}
+	/* The primary key would catch a colliding serial (2^-126); draw
+	 * again and sign again instead of failing. */
+	for (int attempt = 0;; attempt++) {
+		if ((r = serial_taken(ca, p->serial, &exists)) != 0)
+			return r;
 		if (!exists)
 			break;
-		if (attempt > 8) {
-			r = jpki_err_set(JPKI_ERR_INTERNAL,
-					 "cannot find a free serial");
-			goto out;
-		}
-	}
-	if (!X509_sign(cert, a->key, EVP_sha256())) {
-		r = jpki_err_set(JPKI_ERR_CRYPTO, "signing failed");
-		goto out;
-	}
-	if ((r = ca_der(&der, &der_len, cert)) != 0)
-		goto out;
-	if ((subject = X509_NAME_oneline(X509_get_subject_name(cert), NULL,
-					 0)) == NULL) {
-		r = JPKI_ERR_NOMEM;
-		goto out;
+		if (attempt > 8)
+			return jpki_err_set(JPKI_ERR_INTERNAL,
+					    "cannot find a free serial");
+		if ((r = issue_sign(ca, p)) != 0)
+			return r;
 	}
 	if (jpki_date_valid(&req->facts.birth))
 		jpki_date_format(&req->facts.birth, birth);
 	if (jpki_date_valid(&req->card_expiry))
 		jpki_date_format(&req->card_expiry, expiry);
 	{
-		struct jpki_value p[] = {
-			JPKI_V_TEXT(serial),
+		struct jpki_value v[] = {
+			JPKI_V_TEXT(p->serial),
 			JPKI_V_INT(req->type),
 			JPKI_V_INT(req->card),
 			JPKI_V_TEXT(req->person),
 			JPKI_V_TEXT(req->municipality_code),
 			JPKI_V_TEXT(req->prefecture),
 			JPKI_V_TEXT(req->municipality),
-			JPKI_V_TEXT(subject),
+			JPKI_V_TEXT(p->subject),
 			birth[0] ? JPKI_V_TEXT(birth) : JPKI_V_NULL,
 			expiry[0] ? JPKI_V_TEXT(expiry) : JPKI_V_NULL,
-			JPKI_V_INT(preq.not_before),
-			JPKI_V_INT(preq.not_after),
-			JPKI_V_INT(now),
-			JPKI_V_BLOB(der, der_len),
+			JPKI_V_INT(p->not_before),
+			JPKI_V_INT(p->not_after),
+			JPKI_V_INT(p->now),
+			JPKI_V_BLOB(p->der, p->der_len),
 		};
 
 		if ((r = jpki_store_exec(
@@ -551,64 +668,50 @@ static int issue_locked(struct jpki_cert_info **out, struct jpki_ca *ca,
 			     " not_after, issued_at, der) VALUES ($1, $2, $3,"
 			     " $4, $5, $6, $7, $8, $9, $10, 0, 1, $11, $12,"
 			     " $13, $14)",
-			     p, 14, NULL)) != 0)
-			goto out;
+			     v, 14, NULL)) != 0)
+			return r;
 	}
 	/* Linking information: the replaced certificate, and the person's
 	 * valid certificate of the other kind. */
-	if (renewed != NULL) {
-		if ((r = add_link(ca, JPKI_LINK_RENEWAL, renewed, serial,
-				  now)) != 0)
-			goto out;
-	} else if (prior[0] != '\0') {
-		if ((r = add_link(ca, JPKI_LINK_REISSUE, prior, serial, now)) !=
-		    0)
-			goto out;
-	}
+	if (renewed != NULL)
+		r = add_link(ca, JPKI_LINK_RENEWAL, renewed, p->serial,
+			     p->now);
+	else if (prior[0] != '\0')
+		r = add_link(ca, JPKI_LINK_REISSUE, prior, p->serial, p->now);
+	if (r != 0)
+		return r;
 	if ((r = latest_of(prior, &other_status, ca, req->person,
 			   req->type == JPKI_CERT_SIGN ? JPKI_CERT_AUTH
 						       : JPKI_CERT_SIGN)) != 0)
-		goto out;
+		return r;
 	if (other_status == JPKI_STATUS_GOOD &&
 	    (r = add_link(ca, JPKI_LINK_PAIR,
-			  req->type == JPKI_CERT_SIGN ? serial : prior,
-			  req->type == JPKI_CERT_SIGN ? prior : serial, now)) !=
-		    0)
-		goto out;
+			  req->type == JPKI_CERT_SIGN ? p->serial : prior,
+			  req->type == JPKI_CERT_SIGN ? prior : p->serial,
+			  p->now)) != 0)
+		return r;
 	/* The municipality's CRL partition must answer from the first
 	 * certificate that names it. */
 	if (req->type == JPKI_CERT_SIGN) {
 		snprintf(scope, sizeof(scope), "sign/%s",
 			 req->municipality_code);
 		if ((r = crl_exists(ca, scope, &exists)) != 0)
-			goto out;
+			return r;
 		if (!exists && (r = ca_crl_generate(ca, JPKI_CERT_SIGN,
 						    req->municipality_code)) !=
 				       0)
-			goto out;
+			return r;
 	}
-	{
-		struct jpki_rows *rows = NULL;
-		struct jpki_value p = JPKI_V_TEXT(serial);
+	return info_of(out, p);
+}
 
-		if ((r = jpki_store_query(&rows, ca->store,
-					  "SELECT " CERT_COLUMNS
-					  " FROM ca_cert WHERE serial = $1",
-					  &p, 1)) != 0)
-			goto out;
-		r = info_from_row(out, rows, 0);
-		jpki_rows_free(rows);
-	}
-out:
-	ERR_clear_error();
-	ASN1_INTEGER_free(aserial);
-	X509_free(cert);
-	free(der);
-	free(crl_url);
-	free(ocsp_url);
-	free(ca_url);
-	free(serial);
-	OPENSSL_free(subject);
+/* Build and sign, outside any transaction. */
+static int issue_make(struct jpki_ca *ca, struct pending *p)
+{
+	int r;
+
+	if ((r = issue_build(ca, p)) != 0 || (r = issue_sign(ca, p)) != 0)
+		pending_clear(p);
 	return r;
 }
 
@@ -645,23 +748,212 @@ static int check_request(const struct jpki_issue_request *req)
 int jpki_ca_issue(struct jpki_cert_info **out, struct jpki_ca *ca,
 		  const struct jpki_issue_request *req, EVP_PKEY *subject_key)
 {
-	int r;
+	struct pending p = {.req = req, .key = subject_key};
+	int r, refused;
 
 	*out = NULL;
 	if ((r = check_request(req)) != 0)
 		return r;
 	if (subject_key == NULL)
 		return jpki_err_set(JPKI_ERR_INVALID, "no subject public key");
+	p.now = jpki_clock_now();
+	if ((r = issue_make(ca, &p)) != 0)
+		return r;
 	if ((r = jpki_store_begin(ca->store)) != 0)
-		return r;
-	if ((r = issue_locked(out, ca, req, subject_key, NULL)) != 0) {
+		goto out;
+	if ((r = issue_record(out, &refused, ca, &p, NULL)) != 0) {
 		jpki_store_rollback(ca->store);
-		return r;
+		goto out;
 	}
 	if ((r = jpki_store_commit(ca->store)) != 0) {
 		jpki_cert_info_free(*out);
 		*out = NULL;
 	}
+out:
+	pending_clear(&p);
+	return r;
+}
+
+/* A renewal's new certificate, inside the renewal's transaction. */
+static int issue_renewal(struct jpki_cert_info **out, struct jpki_ca *ca,
+			 const struct jpki_issue_request *req, EVP_PKEY *key,
+			 const char *renewed)
+{
+	struct pending p = {.req = req, .key = key, .now = jpki_clock_now()};
+	int r, refused;
+
+	if ((r = issue_make(ca, &p)) == 0)
+		r = issue_record(out, &refused, ca, &p, renewed);
+	pending_clear(&p);
+	return r;
+}
+
+/*
+ * A batch is a pipeline: the signing threads take the next request by index
+ * and mark it signed; the calling thread records the requests in order, one
+ * group (JPKI_ISSUE_GROUP) per transaction, so that one group's commit
+ * waits for the disk while the threads sign the next ones.
+ */
+struct batch {
+	struct jpki_ca *ca;
+	struct pending *items;
+	size_t n;
+	size_t next; /* the next request to sign */
+	int stop;    /* the store failed: sign no more */
+	pthread_mutex_t lock;
+	pthread_cond_t signed_cond;
+};
+
+static void *batch_worker(void *arg)
+{
+	struct batch *b = arg;
+
+	for (;;) {
+		struct pending *p = NULL;
+		int r;
+
+		pthread_mutex_lock(&b->lock);
+		if (!b->stop && b->next < b->n)
+			p = &b->items[b->next++];
+		pthread_mutex_unlock(&b->lock);
+		if (p == NULL)
+			return NULL;
+		jpki_err_set(0, "%s", "");
+		if (p->code == 0 && (r = issue_make(b->ca, p)) != 0)
+			pending_refuse(p, r);
+		pthread_mutex_lock(&b->lock);
+		p->signed_ = 1;
+		pthread_cond_broadcast(&b->signed_cond);
+		pthread_mutex_unlock(&b->lock);
+	}
+}
+
+/* Records items [from, to) in one transaction, once they are all signed. */
+static int batch_record_group(struct jpki_issue_result *results,
+			      struct batch *b, size_t from, size_t to)
+{
+	int r, refused;
+
+	pthread_mutex_lock(&b->lock);
+	for (size_t i = from; i < to; i++)
+		while (!b->items[i].signed_)
+			pthread_cond_wait(&b->signed_cond, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+	if ((r = jpki_store_begin(b->ca->store)) != 0)
+		return r;
+	for (size_t i = from; i < to; i++) {
+		struct pending *p = &b->items[i];
+
+		if (p->code != 0)
+			continue;
+		jpki_err_set(0, "%s", "");
+		r = issue_record(&results[i].info, &refused, b->ca, p, NULL);
+		if (r != 0 && refused) {
+			pending_refuse(p, r);
+			r = 0;
+		} else if (r != 0) {
+			jpki_store_rollback(b->ca->store);
+			break;
+		}
+	}
+	if (r == 0 && (r = jpki_store_commit(b->ca->store)) == 0)
+		return 0;
+	for (size_t i = from; i < to; i++) {
+		jpki_cert_info_free(results[i].info);
+		results[i].info = NULL;
+	}
+	return r;
+}
+
+int jpki_ca_issue_batch(struct jpki_issue_result *results, struct jpki_ca *ca,
+			const struct jpki_issue_request *reqs,
+			EVP_PKEY *const *keys, size_t n, unsigned threads)
+{
+	struct batch b = {.ca = ca, .n = n};
+	pthread_t tid[JPKI_ISSUE_MAX_THREADS];
+	unsigned started = 0;
+	time_t now = jpki_clock_now();
+	size_t from, failed_from = n;
+	int r = 0;
+	char why[256] = "";
+
+	if (results == NULL || (n > 0 && (reqs == NULL || keys == NULL)))
+		return jpki_err_set(JPKI_ERR_INVALID, "no requests");
+	if (n > JPKI_ISSUE_MAX_BATCH)
+		return jpki_err_set(JPKI_ERR_TOO_LARGE,
+				    "a batch holds at most %d requests, not "
+				    "%zu",
+				    JPKI_ISSUE_MAX_BATCH, n);
+	memset(results, 0, n * sizeof(*results));
+	if (n == 0)
+		return 0;
+	if ((b.items = calloc(n, sizeof(*b.items))) == NULL)
+		return JPKI_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct pending *p = &b.items[i];
+
+		p->req = &reqs[i];
+		p->key = keys[i];
+		p->now = now;
+		jpki_err_set(0, "%s", "");
+		if ((r = check_request(p->req)) != 0)
+			pending_refuse(p, r);
+		else if (p->key == NULL)
+			pending_refuse(p, jpki_err_set(JPKI_ERR_INVALID,
+						       "no subject public "
+						       "key"));
+	}
+	if (threads == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = cores > 0 ? (unsigned)cores : 1;
+	}
+	if (threads > JPKI_ISSUE_MAX_THREADS)
+		threads = JPKI_ISSUE_MAX_THREADS;
+	if (threads > n)
+		threads = (unsigned)n;
+	pthread_mutex_init(&b.lock, NULL);
+	pthread_cond_init(&b.signed_cond, NULL);
+	for (; started < threads; started++)
+		if (pthread_create(&tid[started], NULL, batch_worker, &b) != 0)
+			break;
+	if (started == 0) /* no thread to be had: sign here */
+		batch_worker(&b);
+	for (from = 0; from < n; from += JPKI_ISSUE_GROUP) {
+		size_t to = n - from < JPKI_ISSUE_GROUP ? n
+							 : from + JPKI_ISSUE_GROUP;
+
+		if ((r = batch_record_group(results, &b, from, to)) != 0) {
+			snprintf(why, sizeof(why), "%s",
+				 jpki_err_detail()[0] ? jpki_err_detail()
+						      : jpki_strerror(r));
+			failed_from = from;
+			pthread_mutex_lock(&b.lock);
+			b.stop = 1;
+			pthread_mutex_unlock(&b.lock);
+			break;
+		}
+	}
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	pthread_cond_destroy(&b.signed_cond);
+	pthread_mutex_destroy(&b.lock);
+	for (size_t i = 0; i < n; i++) {
+		struct pending *p = &b.items[i];
+
+		if (i >= failed_from && p->code == 0) {
+			p->code = r;
+			snprintf(p->message, sizeof(p->message),
+				 "not recorded: %s", why);
+		}
+		results[i].code = p->code;
+		memcpy(results[i].message, p->message,
+		       sizeof(results[i].message));
+		pending_clear(p);
+	}
+	free(b.items);
+	if (r != 0)
+		jpki_err_set(r, "%s", why);
 	return r;
 }
 
@@ -904,7 +1196,7 @@ int jpki_ca_renew(struct jpki_cert_info **out, struct jpki_ca *ca,
 		req.card_expiry = *card_expiry;
 	if ((r = set_status_locked(ca, rows, JPKI_STATUS_REVOKED,
 				   JPKI_REASON_SUPERSEDED)) != 0 ||
-	    (r = issue_locked(out, ca, &req, subject_key, serial)) != 0)
+	    (r = issue_renewal(out, ca, &req, subject_key, serial)) != 0)
 		goto fail;
 	jpki_rows_free(rows);
 	X509_free(old);

@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "jpki/profile.h"
+#include "profile/profile_internal.h"
 
 #define OU_SIGN "JPKI for digital signature"
 #define OU_AUTH "JPKI for user authentication"
@@ -392,7 +393,7 @@ int jpki_profile_build(X509 **out, const struct jpki_profile_request *req,
 	    !X509_set_subject_name(cert, subject) ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(issuer)) ||
 	    !set_validity(cert, req->not_before, req->not_after) ||
-	    !X509_set_pubkey(cert, subject_key))
+	    !profile_set_pubkey(cert, subject_key))
 		goto crypto;
 	if (!add_key_usage(cert, sign ? BIT_DIGITAL_SIGNATURE |
 						BIT_NON_REPUDIATION

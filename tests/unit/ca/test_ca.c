@@ -215,6 +215,154 @@ static void test_issue_store_fault_leaves_nothing(void **state)
 	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"), 1);
 }
 
+/* A batch: one commit for all; refusals (bad request, no key, a person
+ * twice) stay apart; what is recorded matches what single issue records. */
+static void test_issue_batch(void **state)
+{
+	struct ca_fixture *f = *state;
+	enum { N = 12 };
+	struct jpki_issue_request reqs[N];
+	struct jpki_issue_result res[N];
+	EVP_PKEY *keys[N];
+	char persons[N][16];
+
+	for (int i = 0; i < N; i++) {
+		snprintf(persons[i], sizeof(persons[i]), "B%d", i);
+		reqs[i] = fx_request(i % 2 ? JPKI_CERT_AUTH : JPKI_CERT_SIGN,
+				     persons[i]);
+		keys[i] = f->key;
+	}
+	reqs[3].municipality_code = "1310";         /* bad request */
+	keys[5] = NULL;                             /* no key */
+	reqs[7] = fx_request(JPKI_CERT_AUTH, "B1"); /* B1 twice */
+	assert_int_equal(jpki_ca_issue_batch(res, f->ca, reqs, keys, N, 3), 0);
+	for (int i = 0; i < N; i++) {
+		if (i == 3 || i == 5) {
+			assert_int_equal(res[i].code, JPKI_ERR_INVALID);
+			assert_null(res[i].info);
+			assert_true(res[i].message[0] != '\0');
+			continue;
+		}
+		if (i == 7) {
+			assert_int_equal(res[i].code, JPKI_ERR_STATE);
+			assert_non_null(strstr(res[i].message, "B1"));
+			assert_null(res[i].info);
+			continue;
+		}
+		assert_int_equal(res[i].code, 0);
+		assert_non_null(res[i].info);
+		{
+			struct jpki_cert_info *back = NULL;
+			X509 *x = fx_x509(res[i].info);
+
+			assert_int_equal(jpki_ca_status(&back, f->ca,
+							res[i].info->serial),
+					 0);
+			assert_int_equal(back->der_len, res[i].info->der_len);
+			assert_memory_equal(back->der, res[i].info->der,
+					    back->der_len);
+			assert_string_equal(back->subject,
+					    res[i].info->subject);
+			assert_int_equal(back->not_after,
+					 res[i].info->not_after);
+			assert_int_equal(back->type, reqs[i].type);
+			assert_int_equal(
+				X509_verify(x, X509_get0_pubkey(jpki_ca_cert(
+						       f->ca, reqs[i].type))),
+				1);
+			X509_free(x);
+			jpki_cert_info_free(back);
+		}
+		jpki_cert_info_free(res[i].info);
+	}
+	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"), N - 3);
+	/* the partition of the municipality exists from the first one */
+	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_crl "
+				     "WHERE scope = 'sign/131016'"),
+			 1);
+	assert_int_equal(jpki_ca_issue_batch(res, f->ca, reqs, keys,
+					     JPKI_ISSUE_MAX_BATCH + 1, 1),
+			 JPKI_ERR_TOO_LARGE);
+}
+
+/* A store failure anywhere in a batch's transaction records none of it. */
+static void test_issue_batch_store_fault(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_issue_request reqs[4];
+	struct jpki_issue_result res[4];
+	EVP_PKEY *keys[4];
+	char persons[4][16];
+	int failures = 0;
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(persons[i], sizeof(persons[i]), "F%d", i);
+		reqs[i] = fx_request(JPKI_CERT_SIGN, persons[i]);
+		keys[i] = f->key;
+	}
+	for (int nth = 1; nth < 80; nth++) {
+		int r;
+
+		jpki_store_fail_after(f->st, nth);
+		r = jpki_ca_issue_batch(res, f->ca, reqs, keys, 4, 2);
+		jpki_store_fail_after(f->st, 0);
+		if (r == 0)
+			break;
+		failures++;
+		assert_int_equal(r, JPKI_ERR_STORE);
+		for (int i = 0; i < 4; i++)
+			assert_null(res[i].info);
+		assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"),
+				 0);
+	}
+	assert_true(failures > 8);
+	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"), 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(res[i].code, 0);
+		jpki_cert_info_free(res[i].info);
+	}
+}
+
+/* A store failure in a later group keeps the groups committed before it,
+ * and says of every other request that it was not recorded. */
+static void test_issue_batch_fault_in_second_group(void **state)
+{
+	struct ca_fixture *f = *state;
+	enum { N = JPKI_ISSUE_GROUP + 40 };
+	static struct jpki_issue_request reqs[N];
+	static struct jpki_issue_result res[N];
+	static EVP_PKEY *keys[N];
+	static char persons[N][16];
+	size_t recorded = 0;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(persons[i], sizeof(persons[i]), "G%d", i);
+		reqs[i] = fx_request(JPKI_CERT_SIGN, persons[i]);
+		keys[i] = f->key;
+	}
+	/* five statements a certificate: past the first group's commit,
+	 * inside the second group */
+	jpki_store_fail_after(f->st, 5 * JPKI_ISSUE_GROUP + 150);
+	assert_int_equal(jpki_ca_issue_batch(res, f->ca, reqs, keys, N, 2),
+			 JPKI_ERR_STORE);
+	jpki_store_fail_after(f->st, 0);
+	for (int i = 0; i < N; i++) {
+		if (i < JPKI_ISSUE_GROUP) {
+			assert_int_equal(res[i].code, 0);
+			assert_non_null(res[i].info);
+			recorded++;
+			jpki_cert_info_free(res[i].info);
+		} else {
+			assert_int_equal(res[i].code, JPKI_ERR_STORE);
+			assert_null(res[i].info);
+			assert_non_null(strstr(res[i].message,
+					       "not recorded"));
+		}
+	}
+	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"),
+			 (int64_t)recorded);
+}
+
 static void test_every_reason(void **state)
 {
 	struct ca_fixture *f = *state;
@@ -508,6 +656,9 @@ int main(void)
 		T(test_issue_sign_and_auth),
 		T(test_issue_refusals_change_nothing),
 		T(test_issue_store_fault_leaves_nothing),
+		T(test_issue_batch),
+		T(test_issue_batch_store_fault),
+		T(test_issue_batch_fault_in_second_group),
 		T(test_every_reason),
 		T(test_revoke_bad_input),
 		T(test_hold_and_release),
