@@ -40,6 +40,7 @@ static void serve_usage(FILE *f)
 	      "              them; the public roles (repository, ocsp,\n"
 	      "              login, portal, kiosk) do not need one; config\n"
 	      "              tls_client_ca\n"
+	      "\n"
 	      "Without --tls-cert the listener is plain HTTP and nothing\n"
 	      "authenticates the terminals of the window but the clerks'\n"
 	      "passwords (docs/ARCHITECTURE.md, \"Links between roles\").\n"
@@ -123,6 +124,11 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	if (opts.tls_client_ca != NULL && opts.tls_cert == NULL)
 		return cli_usage("--tls-client-ca needs --tls-cert and "
 				 "--tls-key (HTTPS)");
+	if (opts.tls_client_ca != NULL && !(opts.roles & JPKI_ROLE_WINDOW))
+		jpki_log(JPKI_LOG_WARN,
+			 "--tls-client-ca: none of these roles is internal "
+			 "(window); client certificates are asked for but "
+			 "not required");
 	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
 		return cli_fail(r, "open CA");
 	if (!jpki_ca_keys_in_token(ca))
