@@ -599,8 +599,8 @@ int jpki_http_start(struct jpki_http **out,
 		free(srv);
 		return r;
 	}
-	/* The TLS options go first when there are any; an MHD_OPTION_END
-	 * there ends the list before them otherwise. */
+	/* Plain HTTP passes only the array's last entry (END): libmicrohttpd
+	 * refuses HTTPS options on a daemon without MHD_USE_TLS. */
 	struct MHD_OptionItem tls[] = {
 		{MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem},
 		{MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem},

@@ -544,13 +544,22 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 /* ---- the JSON API
  * ---------------------------------------------------------------- */
 
+/* Sends `o` as the answer and drops the reference to it. */
+static enum MHD_Result send_object(struct MHD_Connection *conn, unsigned status,
+				   json_t *o)
+{
+	char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return http_send_json(conn, status, text);
+}
+
 static enum MHD_Result api_error(struct MHD_Connection *conn, unsigned status,
 				 const char *why)
 {
-	return http_send_json(conn, status,
-			      json_dumps(json_pack("{s:s, s:s}", "result",
-						   "refused", "error", why),
-					 JSON_COMPACT));
+	return send_object(
+	    conn, status,
+	    json_pack("{s:s, s:s}", "result", "refused", "error", why));
 }
 
 /* The status for a refusal of a procedure. */
@@ -715,9 +724,8 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 		}
 		json_decref(in);
 		note_client(srv, tok, up);
-		ret = http_send_json(
-		    conn, MHD_HTTP_OK,
-		    json_dumps(json_pack("{s:s}", "token", tok), JSON_COMPACT));
+		ret = send_object(conn, MHD_HTTP_OK,
+				  json_pack("{s:s}", "token", tok));
 		free(tok);
 		return ret;
 	}
@@ -896,7 +904,7 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 		json_decref(out);
 		return api_error(conn, status_of(r), jpki_err_detail());
 	}
-	return http_send_json(conn, MHD_HTTP_OK, json_dumps(out, JSON_COMPACT));
+	return send_object(conn, MHD_HTTP_OK, out);
 }
 
 int http_window_owns(const char *url)

@@ -287,6 +287,10 @@ stop_serve() {
 	kill "$server_pid"
 	wait "$server_pid" 2>/dev/null || true
 	server_pid=""
+	# a sanitizer build reports at exit
+	if grep -q "Sanitizer" "$work/server.err"; then
+		fail "the server: $(cat "$work/server.err")"
+	fi
 }
 
 # without --tls-*: plain HTTP as before, and the startup says so
@@ -328,6 +332,12 @@ echo "$rec" | grep -q '^admin .*CN=window-terminal-01' ||
 grep -q "admin logged in through client certificate CN=window-terminal-01" \
 	"$work/server.err" || fail "the log lacks the client: $(cat "$work/server.err")"
 pass "/api with the terminal's certificate: log-in, the audit chain records CN=window-terminal-01"
+st=$(call "${good_cert[@]}" -H 'Content-Type: application/json' \
+	--data '{"operator":"admin","password":"not the password"}' \
+	"$url/api/login")
+[ "$st" = 401 ] || fail "a wrong password through a good certificate: $st"
+grep -q '"result":"refused"' "$work/body" || fail "401 body: $(cat "$work/body")"
+pass "the terminal's certificate does not stand in for the clerk's password (401)"
 
 # forbidden WHAT PATTERN CURL-ARGS...: 403 whose body says PATTERN
 forbidden() {
