@@ -8,7 +8,7 @@ packages=(
 	libssl-dev openssl
 	libsqlite3-dev sqlite3
 	libpq-dev postgresql
-	libmicrohttpd-dev
+	libmicrohttpd-dev libgnutls28-dev
 	libjansson-dev
 	libcurl4-openssl-dev
 	libargon2-dev

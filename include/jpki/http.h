@@ -69,6 +69,15 @@ struct jpki_http_options {
 	/* kiosk: its PC/SC reader (NULL: the only card present); it logs in
 	 * at this server's own login role */
 	const char *kiosk_reader;
+	/* HTTPS: PEM files of the server's certificate (chain) and its
+	 * unencrypted key; both NULL: plain HTTP. With tls_client_ca (PEM,
+	 * one or more CA certificates) every client is asked for a
+	 * certificate; a request to an internal role (window: /window...,
+	 * /api/...) is refused with 403 unless it brought one that verifies
+	 * to them for TLS client use; the public roles do not need one. */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_client_ca;
 };
 #define JPKI_HTTP_OPTIONS_VERSION 1
 #define JPKI_HTTP_OPTIONS_INIT {.version = JPKI_HTTP_OPTIONS_VERSION}
@@ -81,6 +90,8 @@ int jpki_http_start(struct jpki_http **out,
 		    const struct jpki_http_options *opts) JPKI_MUST_CHECK;
 /* The port actually bound. */
 uint16_t jpki_http_port(const struct jpki_http *srv);
+/* "https" when serving TLS, else "http". */
+const char *jpki_http_scheme(const struct jpki_http *srv);
 /* Stops the server and frees it (NULL is accepted). */
 void jpki_http_stop(struct jpki_http *srv);
 

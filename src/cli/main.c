@@ -49,6 +49,8 @@ static void usage(FILE *f)
 	      "  --config FILE  configuration file (default: DIR/jpki.conf)\n"
 	      "  --store URL    store: sqlite:/path/jpki.db or\n"
 	      "                 postgres://user@host:port/db\n"
+	      "                 [?sslmode=verify-full&sslrootcert=CA\n"
+	      "                 &sslcert=CRT&sslkey=KEY] (mutual TLS)\n"
 	      "                 (default: sqlite:DIR/jpki.db)\n"
 	      "  --now TIME     act as if it were TIME (YYYY-MM-DD or\n"
 	      "                 YYYY-MM-DDTHH:MM:SS[Z]); also $JPKI_NOW\n"

@@ -21,6 +21,8 @@ static void serve_usage(FILE *f)
 	fputs("usage: jpki serve [--listen ADDR:PORT] [--roles LIST] "
 	      "[--threads N]\n"
 	      "                  [--pid-file FILE]\n"
+	      "                  [--tls-cert FILE --tls-key FILE "
+	      "[--tls-client-ca FILE]]\n"
 	      "\n"
 	      "  --listen    where to listen (default: config listen or\n"
 	      "              127.0.0.1:8080; port 0 picks a free port)\n"
@@ -28,6 +30,20 @@ static void serve_usage(FILE *f)
 	      "              window, portal, kiosk; comma-separated\n"
 	      "  --threads   worker threads (default: one per core)\n"
 	      "  --pid-file  write the process id there once listening\n"
+	      "  --tls-cert  HTTPS: the server's certificate (PEM, chain\n"
+	      "              after it); config tls_cert\n"
+	      "  --tls-key   its key (PEM, unencrypted); config tls_key\n"
+	      "  --tls-client-ca  CA certificate(s) (PEM) of the terminals:\n"
+	      "              every client is asked for a certificate, and\n"
+	      "              the internal role (window: /window, /api) is\n"
+	      "              refused (403) without one that verifies to\n"
+	      "              them; the public roles (repository, ocsp,\n"
+	      "              login, portal, kiosk) do not need one; config\n"
+	      "              tls_client_ca\n"
+	      "\n"
+	      "Without --tls-cert the listener is plain HTTP and nothing\n"
+	      "authenticates the terminals of the window but the clerks'\n"
+	      "passwords (docs/ARCHITECTURE.md, \"Links between roles\").\n"
 	      "\n"
 	      "CRLs are regenerated on every revocation and, while serving,\n"
 	      "whenever one comes within half a period (config crl_period,\n"
@@ -45,6 +61,9 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"roles", required_argument, NULL, 'r'},
 		{"threads", required_argument, NULL, 't'},
 		{"pid-file", required_argument, NULL, 'p'},
+		{"tls-cert", required_argument, NULL, 'C'},
+		{"tls-key", required_argument, NULL, 'K'},
+		{"tls-client-ca", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct jpki_http_options opts = JPKI_HTTP_OPTIONS_INIT;
@@ -60,6 +79,9 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 
 	opts.listen = jpki_config_get(cli->cfg, "listen", "127.0.0.1:8080");
 	opts.login_origin = jpki_config_get(cli->cfg, "login_origin", NULL);
+	opts.tls_cert = jpki_config_get(cli->cfg, "tls_cert", NULL);
+	opts.tls_key = jpki_config_get(cli->cfg, "tls_key", NULL);
+	opts.tls_client_ca = jpki_config_get(cli->cfg, "tls_client_ca", NULL);
 	opts.roles = JPKI_ROLE_ALL;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
@@ -78,6 +100,15 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		case 'p':
 			pid_file = optarg;
 			break;
+		case 'C':
+			opts.tls_cert = optarg;
+			break;
+		case 'K':
+			opts.tls_key = optarg;
+			break;
+		case 'A':
+			opts.tls_client_ca = optarg;
+			break;
 		case 'h':
 			serve_usage(stdout);
 			return CLI_OK;
@@ -88,6 +119,16 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("serve takes options only");
+	if ((opts.tls_cert == NULL) != (opts.tls_key == NULL))
+		return cli_usage("--tls-cert and --tls-key go together");
+	if (opts.tls_client_ca != NULL && opts.tls_cert == NULL)
+		return cli_usage("--tls-client-ca needs --tls-cert and "
+				 "--tls-key (HTTPS)");
+	if (opts.tls_client_ca != NULL && !(opts.roles & JPKI_ROLE_WINDOW))
+		jpki_log(JPKI_LOG_WARN,
+			 "--tls-client-ca: none of these roles is internal "
+			 "(window); client certificates are asked for but "
+			 "not required");
 	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
 		return cli_fail(r, "open CA");
 	if (!jpki_ca_keys_in_token(ca))
@@ -154,7 +195,7 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		r = cli_fail(r, "serve");
 		goto out;
 	}
-	snprintf(base, sizeof(base), "http://%.*s:%u",
+	snprintf(base, sizeof(base), "%s://%.*s:%u", jpki_http_scheme(srv),
 		 (int)(strrchr(opts.listen, ':') - opts.listen), opts.listen,
 		 jpki_http_port(srv));
 	printf("OpenJPKI is serving on %s (public URL in certificates: %s)\n",
@@ -174,10 +215,25 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		       base,
 		       opts.login_origin ? opts.login_origin
 					 : jpki_ca_public_url(ca));
-	if (opts.roles & JPKI_ROLE_WINDOW)
+	if (opts.roles & JPKI_ROLE_WINDOW) {
 		printf("  window      %s/window (the clerk's pages), %s/api "
 		       "(JSON)\n",
 		       base, base);
+		/* the internal role: say how its link is authenticated */
+		if (opts.tls_client_ca != NULL)
+			printf("              internal: a client certificate "
+			       "issued by %s is required\n",
+			       opts.tls_client_ca);
+		else if (opts.tls_cert != NULL)
+			printf("              internal, but HTTPS without "
+			       "client certificates (--tls-client-ca): any "
+			       "terminal may try the clerks' passwords\n");
+		else
+			printf("              internal, but plain HTTP without "
+			       "client certificates (--tls-cert, --tls-key, "
+			       "--tls-client-ca): keep it off shared "
+			       "networks\n");
+	}
 	if (opts.roles & JPKI_ROLE_PORTAL)
 		printf("  portal      %s/portal (online applications; "
 		       "agency certificate %s/portal/agency.crt, inbox "

@@ -22,6 +22,10 @@ struct jpki_http {
 	const char *kiosk_reader;        /* the kiosk's PC/SC reader */
 	unsigned roles;
 	uint16_t port;
+	/* HTTPS (tls.c): PEM for libmicrohttpd, NULL for plain HTTP */
+	char *tls_cert_pem, *tls_key_pem, *tls_trust_pem;
+	/* the client CA of the internal roles; NULL: none asked for */
+	X509_STORE *client_ca;
 };
 
 /* What a connection collects of its request body. */
@@ -29,6 +33,9 @@ struct upload {
 	unsigned char *data;
 	size_t len;
 	int too_large;
+	/* the subject of the verified client certificate of an internal
+	 * role's request (RFC 2253), "" when none was verified */
+	char client[256];
 };
 
 enum MHD_Result http_send(struct MHD_Connection *conn, unsigned status,
@@ -49,6 +56,28 @@ void http_html_escape(FILE *f, const char *s);
 int http_form_value(char *out, size_t size, const unsigned char *body,
 		    size_t len, const char *key);
 
+/*
+ * tls.c: reads and checks the server's certificate and key and the client
+ * CA (NULL: none) into srv for libmicrohttpd; JPKI_ERR_CONFIG with a
+ * sentence naming the file when one cannot be read or the key is not the
+ * certificate's. http_tls_free() wipes and frees what it kept.
+ */
+int http_tls_load(struct jpki_http *srv, const char *cert_path,
+		  const char *key_path,
+		  const char *client_ca_path) JPKI_MUST_CHECK;
+void http_tls_free(struct jpki_http *srv);
+/*
+ * Verifies the client certificate of conn's TLS session against
+ * srv->client_ca (OpenSSL, for TLS client use): 0 with its subject in
+ * `subject`, or JPKI_ERR_POLICY with the reason as detail ("no client
+ * certificate was presented", "... certificate has expired").
+ */
+int http_tls_client(char *subject, size_t size, struct jpki_http *srv,
+		    struct MHD_Connection *conn) JPKI_MUST_CHECK;
+
+/* Whether url is the window role's (/window..., /api/...): the internal
+ * role that a client certificate guards. */
+int http_window_owns(const char *url);
 /* The window role: /window (the clerk's pages) and /api (JSON). Sets
  * *handled when the URL is the window's. */
 enum MHD_Result http_window(struct jpki_http *srv, struct MHD_Connection *conn,

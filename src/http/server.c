@@ -441,6 +441,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 					 "use POST\n");
 		return login_response(srv, conn, up);
 	}
+	if ((srv->roles & JPKI_ROLE_WINDOW) && srv->client_ca != NULL &&
+	    http_window_owns(url)) {
+		/* an internal role: only a terminal with a certificate of the
+		 * client CA reaches it, before any password is looked at */
+		char why[512];
+
+		if (http_tls_client(up->client, sizeof(up->client), srv,
+				    conn) != 0) {
+			snprintf(why, sizeof(why),
+				 "forbidden: %s needs a client certificate "
+				 "issued by this service's client CA (%s)\n",
+				 url[1] == 'w' ? "the window" : "the window API",
+				 jpki_err_detail());
+			jpki_log(JPKI_LOG_WARN, "window: refused %s %s: %s",
+				 method, url, jpki_err_detail());
+			return http_send_text(conn, MHD_HTTP_FORBIDDEN, why);
+		}
+		jpki_log(JPKI_LOG_DEBUG, "window: %s %s from client %s", method,
+			 url, up->client);
+	}
 	if (srv->roles & JPKI_ROLE_WINDOW) {
 		int handled = 0;
 		enum MHD_Result ret = http_window(srv, conn, url, method, up,
@@ -570,11 +590,37 @@ int jpki_http_start(struct jpki_http **out,
 	 * worker: another must be free to answer. */
 	if ((srv->roles & JPKI_ROLE_KIOSK) && threads < 2)
 		threads = 2;
+	if ((opts->tls_cert != NULL || opts->tls_key != NULL ||
+	     opts->tls_client_ca != NULL) &&
+	    (r = http_tls_load(srv, opts->tls_cert, opts->tls_key,
+			       opts->tls_client_ca)) != 0) {
+		http_tls_free(srv);
+		jpki_verify_login_free(srv->login);
+		free(srv);
+		return r;
+	}
+	/* Plain HTTP passes only the array's last entry (END): libmicrohttpd
+	 * refuses HTTPS options on a daemon without MHD_USE_TLS. */
+	struct MHD_OptionItem tls[] = {
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem},
+		/* TLS 1.2 and 1.3 only */
+		{MHD_OPTION_HTTPS_PRIORITIES, 0,
+		 (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+		/* with a trust list libmicrohttpd asks for (does not
+		 * require) a client certificate */
+		{srv->tls_trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST
+				    : MHD_OPTION_END,
+		 0, srv->tls_trust_pem},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, handle, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-		NULL, MHD_OPTION_SOCK_ADDR, &sa,
+			MHD_USE_ERROR_LOG |
+			(srv->tls_cert_pem ? MHD_USE_TLS : 0),
+		0, NULL, NULL, handle, srv, MHD_OPTION_EXTERNAL_LOGGER,
+		mhd_log, NULL, MHD_OPTION_ARRAY,
+		srv->tls_cert_pem ? tls : tls + 4, MHD_OPTION_SOCK_ADDR, &sa,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		opts->timeout ? opts->timeout : 10u,
@@ -583,12 +629,18 @@ int jpki_http_start(struct jpki_http **out,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
+		r = jpki_err_set(JPKI_ERR_IO,
+				 srv->tls_cert_pem
+				     ? "cannot listen on %s (in use?) or "
+				       "TLS cannot start with the certificate "
+				       "and key given (see the log above)"
+				     : "cannot listen on %s (in use?)",
+				 opts->listen ? opts->listen
+					      : "127.0.0.1:8080");
+		http_tls_free(srv);
 		jpki_verify_login_free(srv->login);
 		free(srv);
-		return jpki_err_set(JPKI_ERR_IO,
-				    "cannot listen on %s (in use?)",
-				    opts->listen ? opts->listen
-						 : "127.0.0.1:8080");
+		return r;
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : ntohs(sa.sin_port);
@@ -601,11 +653,17 @@ uint16_t jpki_http_port(const struct jpki_http *srv)
 	return srv->port;
 }
 
+const char *jpki_http_scheme(const struct jpki_http *srv)
+{
+	return srv->tls_cert_pem != NULL ? "https" : "http";
+}
+
 void jpki_http_stop(struct jpki_http *srv)
 {
 	if (srv == NULL)
 		return;
 	MHD_stop_daemon(srv->daemon);
+	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);
 	free(srv);
 }

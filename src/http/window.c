@@ -414,6 +414,44 @@ static enum MHD_Result send_pdf(struct MHD_Connection *conn, int r,
 	return ret;
 }
 
+/* A clerk who logs in through a verified client certificate
+ * (--tls-client-ca): the terminal's certificate goes into the log and onto
+ * the audit chain beside the log-in, so the record says which terminal. */
+static void note_client(struct jpki_http *srv, const char *token,
+			const struct upload *up)
+{
+	struct jpki_actor who;
+	json_t *o;
+	char *detail = NULL;
+
+	if (up->client[0] == '\0')
+		return;
+	if (jpki_audit_session(&who, srv->st, token) != 0) {
+		jpki_log(JPKI_LOG_WARN, "window: log-in through %s: %s",
+			 up->client, jpki_err_detail());
+		return;
+	}
+	jpki_log(JPKI_LOG_INFO,
+		 "window: %s logged in through client certificate %s",
+		 who.operator_id, up->client);
+	if ((o = json_pack("{s:s}", "client_certificate", up->client)) != NULL)
+		detail = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (detail == NULL || jpki_store_begin(srv->st) != 0) {
+		jpki_log(JPKI_LOG_ERROR, "window: audit of the client: %s",
+			 jpki_err_detail());
+	} else if (jpki_audit_append(srv->st, &who, "window.client",
+				     who.operator_id, detail) != 0) {
+		jpki_log(JPKI_LOG_ERROR, "window: audit of the client: %s",
+			 jpki_err_detail());
+		jpki_store_rollback(srv->st);
+	} else if (jpki_store_commit(srv->st) != 0) {
+		jpki_log(JPKI_LOG_ERROR, "window: audit of the client: %s",
+			 jpki_err_detail());
+	}
+	free(detail);
+}
+
 static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 			     const char *url, int post, const struct upload *up)
 {
@@ -431,6 +469,7 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 		jpki_wipe(b, sizeof(b));
 		if (r != 0)
 			return login_page(conn, jpki_err_detail());
+		note_client(srv, tok, up);
 		snprintf(cookie, sizeof(cookie),
 			 "jpki_session=%s; Path=/; HttpOnly; SameSite=Strict",
 			 tok);
@@ -505,13 +544,22 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 /* ---- the JSON API
  * ---------------------------------------------------------------- */
 
+/* Sends `o` as the answer and drops the reference to it. */
+static enum MHD_Result send_object(struct MHD_Connection *conn, unsigned status,
+				   json_t *o)
+{
+	char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return http_send_json(conn, status, text);
+}
+
 static enum MHD_Result api_error(struct MHD_Connection *conn, unsigned status,
 				 const char *why)
 {
-	return http_send_json(conn, status,
-			      json_dumps(json_pack("{s:s, s:s}", "result",
-						   "refused", "error", why),
-					 JSON_COMPACT));
+	return send_object(
+	    conn, status,
+	    json_pack("{s:s, s:s}", "result", "refused", "error", why));
 }
 
 /* The status for a refusal of a procedure. */
@@ -675,9 +723,9 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 					 jpki_err_detail());
 		}
 		json_decref(in);
-		ret = http_send_json(
-		    conn, MHD_HTTP_OK,
-		    json_dumps(json_pack("{s:s}", "token", tok), JSON_COMPACT));
+		note_client(srv, tok, up);
+		ret = send_object(conn, MHD_HTTP_OK,
+				  json_pack("{s:s}", "token", tok));
 		free(tok);
 		return ret;
 	}
@@ -856,7 +904,12 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 		json_decref(out);
 		return api_error(conn, status_of(r), jpki_err_detail());
 	}
-	return http_send_json(conn, MHD_HTTP_OK, json_dumps(out, JSON_COMPACT));
+	return send_object(conn, MHD_HTTP_OK, out);
+}
+
+int http_window_owns(const char *url)
+{
+	return strncmp(url, "/window", 7) == 0 || strncmp(url, "/api/", 5) == 0;
 }
 
 enum MHD_Result http_window(struct jpki_http *srv, struct MHD_Connection *conn,
@@ -866,7 +919,7 @@ enum MHD_Result http_window(struct jpki_http *srv, struct MHD_Connection *conn,
 	int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
 	*handled = 0;
-	if (strncmp(url, "/window", 7) != 0 && strncmp(url, "/api/", 5) != 0)
+	if (!http_window_owns(url))
 		return MHD_NO;
 	*handled = 1;
 	if (srv->st == NULL)

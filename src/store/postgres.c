@@ -397,7 +397,23 @@ int jpki_store_postgres_open(struct jpki_store **out, const char *url)
 		goto out;
 	}
 	if (PQstatus(ps->conn) != CONNECTION_OK) {
-		r = pg_error(PQerrorMessage(ps->conn), "connect");
+		const char *msg = PQerrorMessage(ps->conn);
+		size_t len = strlen(msg);
+
+		while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+			len--;
+		/* libpq's sentence says what failed; which of the URL's
+		 * parameters to look at is ours to add */
+		if (strstr(msg, "SSL") != NULL ||
+		    strstr(msg, "certificate") != NULL ||
+		    strstr(msg, "pg_hba.conf") != NULL)
+			r = jpki_err_set(JPKI_ERR_STORE,
+					 "postgres connect: %.*s (the link's "
+					 "TLS: sslmode, sslrootcert, sslcert "
+					 "and sslkey in the store URL)",
+					 (int)len, msg);
+		else
+			r = pg_error(msg, "connect");
 		goto out;
 	}
 	PQsetNoticeProcessor(ps->conn, quiet, NULL);
