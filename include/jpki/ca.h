@@ -262,11 +262,13 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
  * Consumes the resident registry's change events (registry.h) after the
  * CA's own cursor: a 4-fact change revokes the person's good signing
  * certificates (affiliationChanged); death or removal revokes every good
- * certificate (cessationOfOperation). Exactly once: each event's
- * revocations and the cursor move commit in one transaction, so a process
- * killed at any point neither skips an event nor applies one twice.
- * *count gets the number of events applied.
+ * certificate (cessationOfOperation). Exactly once: the revocations of up
+ * to JPKI_CA_EVENT_BATCH events, one regeneration of each CRL they touch and
+ * the cursor move commit in one transaction, so a process killed at any
+ * point neither skips an event nor applies one twice. *count gets the
+ * number of events applied.
  */
+#define JPKI_CA_EVENT_BATCH 256
 int jpki_ca_apply_registry_events(size_t *count,
 				  struct jpki_ca *ca) JPKI_MUST_CHECK;
 

@@ -2,10 +2,13 @@
  * The CA's side of the registry's outbox: each change event revokes what no
  * longer tells the truth.
  *
- * One transaction per event holds the revocations, their CRLs, their audit
- * entries and the move of the CA's cursor past the event. A process killed
- * anywhere in it leaves the event unapplied and the cursor before it, so the
- * next run applies it whole; a committed event is never applied again. Two
+ * One transaction per batch of events (JPKI_CA_EVENT_BATCH) holds their
+ * revocations, their audit entries, one regeneration of each CRL they touch
+ * and the move of the CA's cursor past the last. A process killed anywhere
+ * in it leaves the events unapplied and the cursor before them, so the next
+ * run applies them whole; a committed event is never applied again. The
+ * batch is what keeps a burst of changes (a merger of municipalities, a
+ * day's moves) from regenerating the CA's full CRL once per event. Two
  * consumers running together serialise on the store's writer lock and each
  * reads the cursor inside its own transaction, so they cannot apply one
  * event twice either.
@@ -73,29 +76,57 @@ static int event_rule(enum jpki_cert_type *type, enum jpki_reason *reason,
 			    (long long)ev->seq, (int)ev->kind);
 }
 
-/* Regenerates each CRL that lists one of the revoked `rows` once. */
-static int regenerate_crls(struct jpki_ca *ca, const struct jpki_rows *rows)
+/* What a batch of events revoked: each certificate once, for the CRLs
+ * and the OCSP caches. */
+struct revoked {
+	char serial[41];
+	enum jpki_cert_type type;
+	char municipality[8];
+	enum jpki_reason reason;
+	int64_t seq;
+	char what[64];
+	char person[64];
+};
+
+struct revoked_list {
+	struct revoked *v;
+	size_t n, cap;
+};
+
+static int revoked_push(struct revoked_list *l, const struct revoked *one)
 {
-	size_t n = jpki_rows_count(rows);
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct revoked *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return JPKI_ERR_NOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *one;
+	return 0;
+}
+
+/* Regenerates each CRL that lists one of the revoked certificates, once. */
+static int regenerate_crls(struct jpki_ca *ca, const struct revoked_list *l)
+{
 	int sign = 0, auth = 0, r;
 
-	for (size_t i = 0; i < n; i++) {
-		enum jpki_cert_type type =
-		    (enum jpki_cert_type)jpki_rows_int(rows, i, 1);
-		const char *mun = jpki_rows_text(rows, i, 2);
+	for (size_t i = 0; i < l->n; i++) {
 		int seen = 0;
 
-		if (type == JPKI_CERT_AUTH) {
+		if (l->v[i].type == JPKI_CERT_AUTH) {
 			auth = 1;
 			continue;
 		}
 		sign = 1;
-		for (size_t j = 0; j < i; j++)
-			if (jpki_rows_int(rows, j, 1) == JPKI_CERT_SIGN &&
-			    strcmp(jpki_rows_text(rows, j, 2), mun) == 0)
-				seen = 1;
-		if (!seen &&
-		    (r = ca_crl_generate(ca, JPKI_CERT_SIGN, mun)) != 0)
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = l->v[j].type == JPKI_CERT_SIGN &&
+			       strcmp(l->v[j].municipality,
+				      l->v[i].municipality) == 0;
+		if (!seen && (r = ca_crl_generate(ca, JPKI_CERT_SIGN,
+						  l->v[i].municipality)) != 0)
 			return r;
 	}
 	if (sign && (r = ca_crl_generate(ca, JPKI_CERT_SIGN, NULL)) != 0)
@@ -105,36 +136,23 @@ static int regenerate_crls(struct jpki_ca *ca, const struct jpki_rows *rows)
 	return 0;
 }
 
-/* Applies the first event after the cursor, if any (*applied 1). */
-static int apply_next(struct jpki_ca *ca, int *applied)
+/* Revokes what one event makes untrue, inside the batch's transaction. */
+static int apply_event(struct jpki_ca *ca, const struct jpki_registry_event *ev,
+		       struct revoked_list *done)
 {
 	static const struct jpki_actor system_actor = {
-	    .operator_id = "system",
-	    .role = JPKI_ROLE_CA_OFFICER,
-	    .municipality_code = "",
+		.operator_id = "system",
+		.role = JPKI_ROLE_CA_OFFICER,
+		.municipality_code = "",
 	};
 	struct jpki_store *st = ca->store;
-	struct jpki_registry_event *ev = NULL;
 	struct jpki_rows *rows = NULL;
 	enum jpki_cert_type type = JPKI_CERT_SIGN;
 	enum jpki_reason reason = JPKI_REASON_AFFILIATION_CHANGED;
-	int64_t cursor;
-	size_t n = 0;
-	int r = JPKI_ERR_INTERNAL;
+	int r;
 
-	*applied = 0;
-	if ((r = jpki_store_begin(st)) != 0)
-		return r;
-	if ((r = read_cursor(&cursor, st)) != 0 ||
-	    (r = jpki_registry_events(&ev, &n, st, cursor, 1)) != 0)
-		goto fail;
-	if (n == 0) {
-		jpki_store_rollback(st);
-		r = 0;
-		goto out;
-	}
 	if ((r = event_rule(&type, &reason, ev)) != 0)
-		goto fail;
+		return r;
 	{
 		/* Held certificates too: a dead person's suspended
 		 * certificate must not come back by a release. Certificates
@@ -149,54 +167,99 @@ static int apply_next(struct jpki_ca *ca, int *applied)
 					  " AND status <> 1 AND issued_at <= $3"
 					  " ORDER BY serial",
 					  p, 3)) != 0)
-			goto fail;
+			return r;
 	}
 	for (size_t i = 0; i < jpki_rows_count(rows); i++) {
-		const char *serial = jpki_rows_text(rows, i, 0);
+		struct revoked one = {.reason = reason, .seq = ev->seq};
 		char detail[192];
 
+		snprintf(one.serial, sizeof(one.serial), "%s",
+			 jpki_rows_text(rows, i, 0));
+		one.type = (enum jpki_cert_type)jpki_rows_int(rows, i, 1);
+		snprintf(one.municipality, sizeof(one.municipality), "%s",
+			 jpki_rows_text(rows, i, 2));
+		snprintf(one.what, sizeof(one.what), "%s", ev->what);
+		snprintf(one.person, sizeof(one.person), "%s", ev->person);
 		snprintf(detail, sizeof(detail),
 			 "{\"reason\":\"%s\",\"event\":%lld,\"what\":\"%s\","
 			 "\"person\":\"%s\"}",
 			 jpki_ca_reason_name(reason), (long long)ev->seq,
 			 ev->what, ev->person);
-		if ((r = ca_status_set_locked(
-			 ca, serial,
-			 (enum jpki_cert_type)jpki_rows_int(rows, i, 1),
-			 jpki_rows_text(rows, i, 2), JPKI_STATUS_REVOKED,
-			 reason, 0)) != 0 ||
+		if ((r = ca_status_set_locked(ca, one.serial, one.type,
+					      one.municipality,
+					      JPKI_STATUS_REVOKED, reason,
+					      0)) != 0 ||
 		    (r = jpki_audit_append(st, &system_actor, "ca.revoke",
-					   serial, detail)) != 0)
+					   one.serial, detail)) != 0 ||
+		    (r = revoked_push(done, &one)) != 0)
+			break;
+	}
+	jpki_rows_free(rows);
+	return r;
+}
+
+/*
+ * Applies up to `limit` events after the cursor in one transaction: their
+ * revocations, one regeneration of each CRL they touch, and the cursor's
+ * move past the last. An event of a kind this CA does not know ends the
+ * batch before it (the next call stops at it). *applied: events applied.
+ */
+static int apply_batch(struct jpki_ca *ca, size_t limit, size_t *applied)
+{
+	struct jpki_store *st = ca->store;
+	struct jpki_registry_event *ev = NULL;
+	struct revoked_list done = {0};
+	int64_t cursor;
+	size_t n = 0, i = 0;
+	int r;
+
+	*applied = 0;
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	if ((r = read_cursor(&cursor, st)) != 0 ||
+	    (r = jpki_registry_events(&ev, &n, st, cursor, limit)) != 0)
+		goto fail;
+	if (n == 0) {
+		jpki_store_rollback(st);
+		goto out;
+	}
+	for (; i < n; i++) {
+		enum jpki_cert_type type;
+		enum jpki_reason reason;
+
+		if (i > 0 && event_rule(&type, &reason, &ev[i]) != 0)
+			break; /* applied up to here; the next call stops */
+		if ((r = apply_event(ca, &ev[i], &done)) != 0)
 			goto fail;
 	}
-	if ((r = regenerate_crls(ca, rows)) != 0 ||
-	    (r = write_cursor(st, ev->seq)) != 0)
+	if ((r = regenerate_crls(ca, &done)) != 0 ||
+	    (r = write_cursor(st, ev[i - 1].seq)) != 0)
 		goto fail;
 	if ((r = jpki_store_commit(st)) != 0)
 		goto out;
-	for (size_t i = 0; i < jpki_rows_count(rows); i++) {
-		ca_ocsp_forget(ca, JPKI_CERT_SIGN, jpki_rows_text(rows, i, 0));
-		ca_ocsp_forget(ca, JPKI_CERT_AUTH, jpki_rows_text(rows, i, 0));
+	for (size_t k = 0; k < done.n; k++) {
+		ca_ocsp_forget(ca, done.v[k].type, done.v[k].serial);
 		jpki_log(JPKI_LOG_INFO,
 			 "certificate %s: %s (registry event %lld, %s of %s)",
-			 jpki_rows_text(rows, i, 0),
-			 jpki_ca_reason_name(reason), (long long)ev->seq,
-			 ev->what, ev->person);
+			 done.v[k].serial,
+			 jpki_ca_reason_name(done.v[k].reason),
+			 (long long)done.v[k].seq, done.v[k].what,
+			 done.v[k].person);
 	}
-	*applied = 1;
-	r = 0;
+	*applied = i;
 	goto out;
 fail:
 	jpki_store_rollback(st);
 out:
-	jpki_rows_free(rows);
+	free(done.v);
 	free(ev);
 	return r;
 }
 
 int jpki_ca_apply_registry_events(size_t *count, struct jpki_ca *ca)
 {
-	int applied = 1, r;
+	size_t applied = 1;
+	int r;
 
 	*count = 0;
 	if (ca == NULL)
@@ -205,10 +268,10 @@ int jpki_ca_apply_registry_events(size_t *count, struct jpki_ca *ca)
 	 * say so without a special case. */
 	if ((r = jpki_registry_migrate(ca->store)) != 0)
 		return r;
-	while (applied) {
-		if ((r = apply_next(ca, &applied)) != 0)
+	while (applied > 0) {
+		if ((r = apply_batch(ca, JPKI_CA_EVENT_BATCH, &applied)) != 0)
 			return r;
-		*count += (size_t)applied;
+		*count += applied;
 	}
 	return 0;
 }
