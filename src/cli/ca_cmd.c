@@ -1,4 +1,5 @@
 /* `jpki ca <verb>`: the CA operator's commands. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,13 @@ static void ca_usage(FILE *f)
 	      "        [--name-subst S] [--address-subst S]\n"
 	      "        [--out FILE] [--json]\n"
 	      "      issue a certificate for the key of a PKCS#10 request\n"
+	      "  issue-batch FILE|- [--out-dir DIR] [--threads N] [--json]\n"
+	      "      issue one certificate per line of FILE, a JSON object\n"
+	      "      with \"csr\" (a file), \"type\" and the options of issue\n"
+	      "      (\"municipality_code\", \"birth\", ...); signed on N\n"
+	      "      threads (0: every core), committed in groups; each\n"
+	      "      certificate to DIR/SERIAL.pem, each line's result\n"
+	      "      printed; exit 1 when a line was refused\n"
 	      "  renew SERIAL --csr FILE [--card-expiry DATE] [--out FILE] "
 	      "[--json]\n"
 	      "      renew (from 3 months before expiry); the old one is\n"
@@ -157,6 +165,312 @@ static int read_csr(EVP_PKEY **key, const char *path)
 		return r;
 	r = jpki_ca_csr_parse(key, data, len);
 	free(data);
+	return r;
+}
+
+/* The keys of a batch line and the CLI_FACT_OPTIONS they stand for. */
+static const struct {
+	const char *key;
+	int opt;
+} batch_keys[] = {
+	{"card", 'k'},    {"person", 'p'},     {"municipality_code", 'C'},
+	{"prefecture", 'P'}, {"municipality", 'M'}, {"name", 'n'},
+	{"name_subst", 'N'}, {"sex", 's'},      {"birth", 'b'},
+	{"address", 'a'}, {"address_subst", 'A'}, {"card_expiry", 'e'},
+};
+
+/*
+ * One line of a batch: a JSON object with "csr" (a file), "type" and the
+ * resident's facts under the names of `ca issue`'s options (with _ for -).
+ * The request borrows strings from `line`, which must outlive it.
+ */
+static int batch_line(struct jpki_issue_request *req, EVP_PKEY **key,
+		      json_t *line)
+{
+	const char *name, *csr = NULL;
+	json_t *v;
+	int have_expiry = 0, r;
+
+	*req = (struct jpki_issue_request)JPKI_ISSUE_REQUEST_INIT;
+	req->card = JPKI_CARD_MYNUMBER;
+	req->type = 0;
+	*key = NULL;
+	if (!json_is_object(line))
+		return jpki_err_set(JPKI_ERR_PARSE,
+				    "each line must be one JSON object");
+	json_object_foreach(line, name, v)
+	{
+		size_t i;
+
+		if (!json_is_string(v))
+			return jpki_err_set(JPKI_ERR_PARSE,
+					    "\"%s\" must be a string", name);
+		if (strcmp(name, "csr") == 0) {
+			csr = json_string_value(v);
+			continue;
+		}
+		if (strcmp(name, "type") == 0) {
+			if ((r = parse_type(&req->type,
+					    json_string_value(v))) != 0)
+				return r;
+			continue;
+		}
+		for (i = 0; i < sizeof(batch_keys) / sizeof(batch_keys[0]);
+		     i++)
+			if (strcmp(name, batch_keys[i].key) == 0)
+				break;
+		if (i == sizeof(batch_keys) / sizeof(batch_keys[0]))
+			return jpki_err_set(JPKI_ERR_PARSE,
+					    "unknown key \"%s\"", name);
+		if ((r = cli_fact_option(req, &have_expiry, batch_keys[i].opt,
+					 json_string_value(v))) != 0)
+			return r;
+	}
+	if (req->type == 0)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "\"type\" (sign or auth) is needed");
+	if (req->person == NULL || req->municipality_code == NULL ||
+	    !jpki_date_valid(&req->facts.birth))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "\"person\", \"municipality_code\" and "
+				    "\"birth\" are needed");
+	if (!have_expiry && req->card == JPKI_CARD_MYNUMBER) {
+		struct jpki_date today = jpki_date_today();
+
+		req->card_expiry =
+			jpki_profile_card_expiry(&today, &req->facts.birth);
+	}
+	if (csr == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "\"csr\" is needed");
+	return read_csr(key, csr);
+}
+
+/* Writes one issued certificate as DIR/SERIAL.pem; the path in *path. */
+static int batch_write(char **path, const struct jpki_cert_info *info,
+		       const char *dir)
+{
+	char *pem = info_pem(info);
+	int r;
+
+	*path = NULL;
+	if (pem == NULL)
+		return JPKI_ERR_CRYPTO;
+	if (asprintf(path, "%s/%s.pem", dir, info->serial) < 0) {
+		*path = NULL;
+		free(pem);
+		return JPKI_ERR_NOMEM;
+	}
+	r = jpki_file_write_atomic(*path, pem, strlen(pem), 0644);
+	free(pem);
+	return r;
+}
+
+static int verb_issue_batch(struct cli *cli, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"out-dir", required_argument, NULL, 'o'},
+		{"threads", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *dir = ".";
+	struct jpki_issue_request *reqs = NULL;
+	struct jpki_issue_result *res = NULL;
+	EVP_PKEY **keys = NULL;
+	json_t **lines = NULL, *report = NULL;
+	struct jpki_store *st = NULL;
+	struct jpki_ca *ca = NULL;
+	size_t n = 0, cap = 0, issued = 0;
+	unsigned threads = 0;
+	int c, json = 0, r;
+	char buf[8192];
+	FILE *in;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			dir = optarg;
+			break;
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end != '\0' || v < 0 ||
+			    v > JPKI_ISSUE_MAX_THREADS)
+				return cli_usage("--threads takes 0 to %d",
+						 JPKI_ISSUE_MAX_THREADS);
+			threads = (unsigned)v;
+			break;
+		}
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			ca_usage(stdout);
+			return CLI_OK;
+		default:
+			return CLI_USAGE;
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage("ca issue-batch takes one FILE (- for "
+				 "standard input)");
+	in = strcmp(argv[optind], "-") == 0 ? stdin : fopen(argv[optind], "r");
+	if (in == NULL)
+		return cli_fail(jpki_err_set(JPKI_ERR_IO, "%s: %s",
+					     argv[optind], strerror(errno)),
+				"ca issue-batch");
+	/* Every line first: a request that cannot be read is refused on
+	 * its own line, and nothing is issued before the whole file is
+	 * read. */
+	r = 0;
+	while (r == 0 && fgets(buf, sizeof(buf), in) != NULL) {
+		json_error_t err;
+		size_t len = strlen(buf);
+
+		if (len == sizeof(buf) - 1 && buf[len - 1] != '\n')
+			r = jpki_err_set(JPKI_ERR_TOO_LARGE,
+					 "line %zu is longer than %zu bytes",
+					 n + 1, sizeof(buf) - 2);
+		else if (n == JPKI_ISSUE_MAX_BATCH)
+			r = jpki_err_set(JPKI_ERR_TOO_LARGE,
+					 "a batch holds at most %d lines",
+					 JPKI_ISSUE_MAX_BATCH);
+		if (r != 0)
+			break;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			void *a = realloc(lines, nc * sizeof(*lines));
+
+			if (a == NULL) {
+				r = JPKI_ERR_NOMEM;
+				break;
+			}
+			lines = a;
+			cap = nc;
+		}
+		lines[n] = json_loads(buf, JSON_REJECT_DUPLICATES, &err);
+		if (lines[n] == NULL)
+			lines[n] = json_pack("{s:s}", "_error", err.text);
+		n++;
+	}
+	if (in != stdin)
+		fclose(in);
+	if (r != 0)
+		goto out;
+	if ((reqs = calloc(n ? n : 1, sizeof(*reqs))) == NULL ||
+	    (res = calloc(n ? n : 1, sizeof(*res))) == NULL ||
+	    (keys = calloc(n ? n : 1, sizeof(*keys))) == NULL) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_object_get(lines[i], "_error");
+
+		jpki_err_set(0, "%s", "");
+		if (e != NULL)
+			r = jpki_err_set(JPKI_ERR_PARSE, "not JSON: %s",
+					 json_string_value(e));
+		else
+			r = batch_line(&reqs[i], &keys[i], lines[i]);
+		if (r != 0) {
+			/* the batch refuses a request without a key */
+			res[i].code = r;
+			snprintf(res[i].message, sizeof(res[i].message), "%s",
+				 jpki_err_detail());
+			reqs[i] = (struct jpki_issue_request)
+				JPKI_ISSUE_REQUEST_INIT;
+			EVP_PKEY_free(keys[i]);
+			keys[i] = NULL;
+		}
+	}
+	if ((r = cli_ca_open(&ca, &st, cli)) != 0) {
+		r = cli_fail(r, "open CA");
+		goto done;
+	}
+	{
+		/* jpki_ca_issue_batch fills every result: keep the line
+		 * errors found above */
+		struct jpki_issue_result *got = calloc(n ? n : 1, sizeof(*got));
+
+		if (got == NULL) {
+			r = JPKI_ERR_NOMEM;
+			goto out;
+		}
+		r = jpki_ca_issue_batch(got, ca, reqs, keys, n, threads);
+		for (size_t i = 0; i < n; i++)
+			if (res[i].code == 0)
+				res[i] = got[i];
+		free(got);
+	}
+	report = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char *path = NULL;
+		int w = 0;
+
+		if (res[i].code == 0 && res[i].info != NULL &&
+		    (w = batch_write(&path, res[i].info, dir)) != 0) {
+			res[i].code = w;
+			snprintf(res[i].message, sizeof(res[i].message),
+				 "issued as %s, but not written: %s",
+				 res[i].info->serial, jpki_err_detail());
+		}
+		if (res[i].code == 0 && res[i].info != NULL) {
+			issued++;
+			if (json)
+				json_array_append_new(
+					report,
+					json_pack("{s:I,s:s,s:s,s:s}", "line",
+						  (json_int_t)(i + 1), "serial",
+						  res[i].info->serial, "type",
+						  type_name(res[i].info->type),
+						  "file", path));
+			else
+				printf("line %zu: issued %s certificate %s, "
+				       "written to %s\n",
+				       i + 1, type_name(res[i].info->type),
+				       res[i].info->serial, path);
+		} else if (json) {
+			json_array_append_new(
+				report, json_pack("{s:I,s:s}", "line",
+						  (json_int_t)(i + 1), "error",
+						  res[i].message));
+		} else {
+			printf("line %zu: refused: %s\n", i + 1,
+			       res[i].message);
+		}
+		free(path);
+		jpki_cert_info_free(res[i].info);
+		res[i].info = NULL;
+	}
+	if (json)
+		cli_json_print(report);
+	else
+		json_decref(report);
+	report = NULL;
+	if (r != 0)
+		r = cli_fail(r, "ca issue-batch");
+	else if (!json)
+		fprintf(stderr, "%zu of %zu issued\n", issued, n);
+	if (r == 0)
+		r = issued == n ? CLI_OK : CLI_FAILED;
+	goto done;
+out:
+	r = cli_fail(r, "ca issue-batch");
+done:
+	for (size_t i = 0; i < n; i++) {
+		json_decref(lines[i]);
+		if (keys != NULL)
+			EVP_PKEY_free(keys[i]);
+	}
+	json_decref(report);
+	free(lines);
+	free(reqs);
+	free(res);
+	free(keys);
+	jpki_ca_free(ca);
+	jpki_store_free(st);
 	return r;
 }
 
@@ -764,6 +1078,8 @@ int cli_ca(struct cli *cli, int argc, char **argv)
 		return verb_init(cli, argc, argv);
 	if (strcmp(verb, "issue") == 0)
 		return verb_issue(cli, argc, argv);
+	if (strcmp(verb, "issue-batch") == 0)
+		return verb_issue_batch(cli, argc, argv);
 	if (strcmp(verb, "renew") == 0)
 		return verb_renew(cli, argc, argv);
 	if (strcmp(verb, "revoke") == 0)
