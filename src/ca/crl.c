@@ -152,6 +152,8 @@ struct crl_entry {
  * SEQUENCE { SEQUENCE { OID, OCTET STRING { ENUMERATED } } } } < 80. */
 #define CRL_ENTRY_MAX 128
 #define CRL_PARTS_MAX 4
+/* Below this many entries a thread costs more than it saves. */
+#define CRL_PARALLEL_MIN 2048
 
 /* A slice of the entries, encoded by one thread. */
 struct crl_part {
@@ -329,7 +331,7 @@ static int encode_entries(struct crl_part parts[CRL_PARTS_MAX],
 	pthread_t th[CRL_PARTS_MAX];
 	int started[CRL_PARTS_MAX] = {0};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t k = n < 50000 || cpus < 2 ? 1
+	size_t k = n < CRL_PARALLEL_MIN || cpus < 2 ? 1
 		   : cpus > CRL_PARTS_MAX ? CRL_PARTS_MAX
 					  : (size_t)cpus;
 	int ok = 1;
