@@ -236,33 +236,59 @@ static void put_digits(char *p, int v, int n)
 }
 
 /*
+ * The UTC calendar date and time of `when`, by arithmetic (H. Hinnant's
+ * days-to-civil): gmtime_r() takes the C library's time-zone lock on every
+ * call, which the encoding threads would queue on.
+ */
+static void utc_fields(int64_t when, int64_t *year, int *mon, int *day,
+		       int *hour, int *min, int *sec)
+{
+	int64_t days = when / 86400, rem = when % 86400, era, yoe, doy, mp;
+
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	*hour = (int)(rem / 3600);
+	*min = (int)(rem / 60 % 60);
+	*sec = (int)(rem % 60);
+	days += 719468; /* from 0000-03-01 */
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	days -= era * 146097;                                  /* [0, 146096] */
+	yoe = (days - days / 1460 + days / 36524 - days / 146096) / 365;
+	doy = days - (365 * yoe + yoe / 4 - yoe / 100); /* from March 1st */
+	mp = (5 * doy + 2) / 153;
+	*day = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*mon = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*year = yoe + era * 400 + (*mon <= 2);
+}
+
+/*
  * ASN1_TIME_set() for a revocation date, without the formatted printing
  * that makes it the dearest call of an entry: the same choice (UTCTime for
  * 1950-2049, GeneralizedTime outside, RFC 5280 4.1.2.5) and the same text,
  * YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ, which OpenSSL then encodes.
  */
-static int set_time(ASN1_TIME *t, time_t when)
+static int set_time(ASN1_TIME *t, int64_t when)
 {
-	struct tm tm;
 	char text[16];
-	int year, utc, len;
+	int64_t year;
+	int mon, day, hour, min, sec, utc, len;
 
-	if (gmtime_r(&when, &tm) == NULL)
-		return 0;
-	year = tm.tm_year + 1900;
+	utc_fields(when, &year, &mon, &day, &hour, &min, &sec);
 	if (year < 0 || year > 9999)
 		return 0;
 	utc = year >= 1950 && year < 2050;
 	len = utc ? 13 : 15;
 	if (utc)
-		put_digits(text, year % 100, 2);
+		put_digits(text, (int)(year % 100), 2);
 	else
-		put_digits(text, year, 4);
-	put_digits(text + len - 11, tm.tm_mon + 1, 2);
-	put_digits(text + len - 9, tm.tm_mday, 2);
-	put_digits(text + len - 7, tm.tm_hour, 2);
-	put_digits(text + len - 5, tm.tm_min, 2);
-	put_digits(text + len - 3, tm.tm_sec, 2);
+		put_digits(text, (int)year, 4);
+	put_digits(text + len - 11, mon, 2);
+	put_digits(text + len - 9, day, 2);
+	put_digits(text + len - 7, hour, 2);
+	put_digits(text + len - 5, min, 2);
+	put_digits(text + len - 3, sec, 2);
 	text[len - 1] = 'Z';
 	if (!ASN1_STRING_set(t, text, len))
 		return 0;
@@ -306,7 +332,7 @@ static void *encode_part(void *arg)
 				goto out;
 		}
 		if (!ASN1_STRING_set(serial, e->serial, e->len) ||
-		    !set_time(when, (time_t)e->when) ||
+		    !set_time(when, e->when) ||
 		    !X509_REVOKED_set_serialNumber(r, serial) ||
 		    !X509_REVOKED_set_revocationDate(r, when) ||
 		    (len = i2d_X509_REVOKED(r, &p)) <= 0 ||
@@ -617,15 +643,16 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type,
 			JPKI_V_TEXT(scope), JPKI_V_INT(num), JPKI_V_INT(now),
 			JPKI_V_INT(next), JPKI_V_BLOB(der, (size_t)len)};
 
+		/* An UPDATE when the scope has a CRL: an upsert would have
+		 * SQLite build the row of a 40 MB CRL twice. */
 		r = jpki_store_exec(
 			ca->store,
-			"INSERT INTO ca_crl (scope, number, this_update,"
-			" next_update, der) VALUES ($1, $2, $3, $4, $5)"
-			" ON CONFLICT (scope) DO UPDATE SET"
-			" number = excluded.number,"
-			" this_update = excluded.this_update,"
-			" next_update = excluded.next_update,"
-			" der = excluded.der",
+			num > 1 ? "UPDATE ca_crl SET number = $2,"
+				  " this_update = $3, next_update = $4,"
+				  " der = $5 WHERE scope = $1"
+				: "INSERT INTO ca_crl (scope, number,"
+				  " this_update, next_update, der)"
+				  " VALUES ($1, $2, $3, $4, $5)",
 			p, 5, NULL);
 	}
 	goto out;
