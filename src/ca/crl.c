@@ -148,8 +148,10 @@ struct crl_entry {
 	signed char reason;
 };
 
-/* An encoded entry fits: SEQUENCE { INTEGER (<= 21 bytes), Time (<= 15),
- * SEQUENCE { SEQUENCE { OID, OCTET STRING { ENUMERATED } } } } < 80. */
+/* The room each entry has in its slice's buffer. An entry is at most
+ * SEQUENCE { INTEGER (<= 21 bytes: serial_bytes() takes 20 at most),
+ * Time (<= 15), SEQUENCE { SEQUENCE { OID, OCTET STRING { ENUMERATED } } } },
+ * under 80 bytes; encode_part() also stops at any entry over the bound. */
 #define CRL_ENTRY_MAX 128
 #define CRL_PARTS_MAX 4
 /* Below this many entries a thread costs more than it saves. */
