@@ -22,10 +22,11 @@
  * signature, the DER encoding and the store write of the blob) and commits
  * it, three times, the median printed first and used for the ratio (the
  * machine may be shared: other load only ever adds time, and openssl runs
- * once); then the CRL is read back through
- * jpki_ca_crl_get and checked with OpenSSL (entry count, order,
- * signature). Before that, the fill is checkpointed out of SQLite's WAL, as
- * it would have been long since in service. jpki_ca_crl_refresh with
+ * once); then the CRL is read back through jpki_ca_crl_get and checked
+ * with OpenSSL (entry count, order, signature) and, when openssl ran,
+ * against its CRL (the same serials, dates and reasons, entry by entry).
+ * Before that, the fill is checkpointed out of SQLite's WAL, as it would
+ * have been long since in service. jpki_ca_crl_refresh with
  * force, which rebuilds every scope (both full CRLs and the four municipal
  * partitions, together N entries again), is printed on a second line.
  *
@@ -239,9 +240,10 @@ static void fill(struct jpki_store *st, long n, const unsigned char *der,
 	free(full);
 }
 
-/* Parses the DER CRL, checks its entry count, order and signature. */
-static void check_crl(const unsigned char *der, size_t len, long n,
-		      X509 *issuer, const char *who)
+/* Parses the DER CRL, checks its entry count, order and signature;
+ * returns it. */
+static X509_CRL *check_crl(const unsigned char *der, size_t len, long n,
+			   X509 *issuer, const char *who)
 {
 	const unsigned char *p = der;
 	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
@@ -271,7 +273,43 @@ static void check_crl(const unsigned char *der, size_t len, long n,
 		fprintf(stderr, "crl_bench: %s CRL signature fails\n", who);
 		exit(1);
 	}
-	X509_CRL_free(crl);
+	return crl;
+}
+
+static int reason_of(const X509_REVOKED *rev)
+{
+	ASN1_ENUMERATED *code =
+		X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL);
+	int reason = code ? (int)ASN1_ENUMERATED_get(code) : -1;
+
+	ASN1_ENUMERATED_free(code);
+	return reason;
+}
+
+/* Both CRLs list the same serials with the same dates and reasons (both
+ * are sorted by serial and were checked to be). */
+static void same_entries(X509_CRL *ours, X509_CRL *theirs)
+{
+	STACK_OF(X509_REVOKED) *a = X509_CRL_get_REVOKED(ours);
+	STACK_OF(X509_REVOKED) *b = X509_CRL_get_REVOKED(theirs);
+
+	for (int i = 0; i < sk_X509_REVOKED_num(a); i++) {
+		const X509_REVOKED *x = sk_X509_REVOKED_value(a, i);
+		const X509_REVOKED *y = sk_X509_REVOKED_value(b, i);
+
+		if (ASN1_INTEGER_cmp(X509_REVOKED_get0_serialNumber(x),
+				     X509_REVOKED_get0_serialNumber(y)) != 0 ||
+		    ASN1_TIME_compare(X509_REVOKED_get0_revocationDate(x),
+				      X509_REVOKED_get0_revocationDate(y)) !=
+			    0 ||
+		    reason_of(x) != reason_of(y)) {
+			fprintf(stderr,
+				"crl_bench: our CRL and openssl's differ at "
+				"entry %d\n",
+				i);
+			exit(1);
+		}
+	}
 }
 
 static unsigned char *read_file(const char *path, size_t *len)
@@ -376,6 +414,7 @@ static void run(long n, uint64_t seed)
 	char load[64] = "?";
 	FILE *la;
 	EVP_PKEY *subject;
+	X509_CRL *ours_crl;
 	FILE *index;
 	time_t t;
 
@@ -455,7 +494,8 @@ static void run(long n, uint64_t seed)
 	if (jpki_ca_crl_get(&der, &len, ca, "sign") != 0)
 		fail("CRL get");
 	/* The issued certificate is still good: N entries exactly. */
-	check_crl(der, len, n, jpki_ca_cert(ca, JPKI_CERT_SIGN), "our");
+	ours_crl = check_crl(der, len, n, jpki_ca_cert(ca, JPKI_CERT_SIGN),
+			     "our");
 
 	start = now_s();
 	if (jpki_ca_crl_refresh(ca, 1, &count) != 0)
@@ -478,8 +518,10 @@ static void run(long n, uint64_t seed)
 
 			if (dl <= 0)
 				fail("openssl CRL");
-			check_crl(d, (size_t)dl, n,
-				  jpki_ca_cert(ca, JPKI_CERT_SIGN), "openssl");
+			X509_CRL_free(check_crl(d, (size_t)dl, n,
+						jpki_ca_cert(ca, JPKI_CERT_SIGN),
+						"openssl"));
+			same_entries(ours_crl, c);
 			OPENSSL_free(d);
 			X509_CRL_free(c);
 			BIO_free(b);
@@ -515,6 +557,7 @@ static void run(long n, uint64_t seed)
 	fflush(stdout);
 
 	free(der);
+	X509_CRL_free(ours_crl);
 	EVP_PKEY_free(subject);
 	jpki_cert_info_free(info);
 	jpki_ca_free(ca);
