@@ -22,10 +22,15 @@ struct row {
 	int listed; /* in the full signing CRL */
 };
 
+/* Number order of the hex serials: shorter first, then as text. */
 static int row_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct row *)a)->serial,
-		      ((const struct row *)b)->serial);
+	const char *x = ((const struct row *)a)->serial;
+	const char *y = ((const struct row *)b)->serial;
+
+	if (strlen(x) != strlen(y))
+		return strlen(x) < strlen(y) ? -1 : 1;
+	return strcmp(x, y);
 }
 
 static void insert(struct ca_fixture *f, const struct row *r,
@@ -51,7 +56,8 @@ static void insert(struct ca_fixture *f, const struct row *r,
 }
 
 /* Fills rows[]: revoked with every reason, held, good, expired, one
- * revocation date past 2049 (GeneralizedTime), two municipalities. */
+ * revocation date past 2049 (GeneralizedTime), one short serial, two
+ * municipalities. */
 static size_t fill(struct ca_fixture *f, struct row *rows,
 		   const struct jpki_cert_info *real)
 {
@@ -68,6 +74,10 @@ static size_t fill(struct ca_fixture *f, struct row *rows,
 		raw[0] = (unsigned char)((raw[0] & 0x3f) | 0x40);
 		for (int k = 0; k < 16; k++)
 			snprintf(r->serial + 2 * k, 3, "%02X", raw[k]);
+		/* A short serial sorts after the long ones as text but
+		 * before them as a number: the CRL must sort it. */
+		if (i == 7)
+			snprintf(r->serial, sizeof(r->serial), "7F01");
 		r->muni = i % 3 ? "131016" : "131032";
 		r->status = i % 7 == 6 ? 2 : i % 11 == 10 ? 0 : 1;
 		r->reason = r->status == 2 ? JPKI_REASON_CERTIFICATE_HOLD
