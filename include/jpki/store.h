@@ -92,6 +92,19 @@ int jpki_store_query(struct jpki_rows **out, struct jpki_store *st,
 		     const char *sql, const struct jpki_value *params,
 		     size_t n) JPKI_MUST_CHECK;
 
+/*
+ * Runs a query and hands its rows to `fn` one at a time, as the database
+ * yields them, without keeping them: for results too large to hold twice
+ * (a CRL's million revoked certificates). `cells` has `columns` values,
+ * borrowed until `fn` returns. A non-zero return from `fn` stops the query
+ * and is what jpki_store_each() returns; so does a database error.
+ */
+typedef int (*jpki_row_fn)(void *arg, const struct jpki_value *cells,
+			   size_t columns);
+int jpki_store_each(struct jpki_store *st, const char *sql,
+		    const struct jpki_value *params, size_t n,
+		    jpki_row_fn fn, void *arg) JPKI_MUST_CHECK;
+
 size_t jpki_rows_count(const struct jpki_rows *rows);
 int jpki_rows_is_null(const struct jpki_rows *rows, size_t row, size_t col);
 int64_t jpki_rows_int(const struct jpki_rows *rows, size_t row, size_t col);

@@ -246,74 +246,78 @@ static int pg_exec(struct jpki_store *st, const char *sql,
 }
 
 /* One result cell as the SQLite backend would give it: integers as INT,
- * bytea as BLOB, everything else as TEXT. */
-static int cell_value(struct jpki_rows *rows, struct jpki_value *cells,
+ * bytea as BLOB (unescaped into *bytes, which the caller frees with
+ * PQfreemem), everything else as TEXT. */
+static int cell_value(struct jpki_value *v, unsigned char **bytes,
 		      PGresult *res, int row, int col)
 {
 	const char *s = PQgetvalue(res, row, col);
-	struct jpki_value v = JPKI_V_NULL;
-	unsigned char *bytes = NULL;
 	size_t len = 0;
-	int r;
 
+	*v = JPKI_V_NULL;
+	*bytes = NULL;
 	if (PQgetisnull(res, row, col))
 		return 0;
 	switch (PQftype(res, col)) {
 	case OID_BOOL:
-		v = JPKI_V_INT(*s == 't');
+		*v = JPKI_V_INT(*s == 't');
 		break;
 	case OID_INT2:
 	case OID_INT4:
 	case OID_INT8:
 	case OID_OID:
 	case OID_NUMERIC:
-		v = JPKI_V_INT(strtoll(s, NULL, 10));
+		*v = JPKI_V_INT(strtoll(s, NULL, 10));
 		break;
 	case OID_FLOAT4:
 	case OID_FLOAT8:
-		v = JPKI_V_INT((int64_t)strtod(s, NULL));
+		*v = JPKI_V_INT((int64_t)strtod(s, NULL));
 		break;
 	case OID_BYTEA:
-		if ((bytes = PQunescapeBytea((const unsigned char *)s, &len)) ==
-		    NULL)
+		if ((*bytes = PQunescapeBytea((const unsigned char *)s,
+					      &len)) == NULL)
 			return JPKI_ERR_NOMEM;
-		v = JPKI_V_BLOB(bytes, len);
+		*v = JPKI_V_BLOB(*bytes, len);
 		break;
 	default:
-		v = JPKI_V_TEXT(s);
+		*v = JPKI_V_TEXT(s);
 		break;
 	}
-	r = jpki_rows_set(rows, cells, (size_t)col, &v);
-	PQfreemem(bytes);
-	return r;
+	return 0;
 }
 
-static int pg_query(struct jpki_rows **out, struct jpki_store *st,
-		    const char *sql, const struct jpki_value *params, size_t n)
+static int pg_each(struct jpki_store *st, const char *sql,
+		   const struct jpki_value *params, size_t n, jpki_row_fn fn,
+		   void *arg)
 {
-	struct jpki_rows *rows = NULL;
 	PGresult *res = NULL;
+	struct jpki_value *cells = NULL;
+	unsigned char **bytes = NULL;
+	size_t columns = 0;
 	int r;
 
 	if ((r = run(&res, st, sql, params, n)) != 0)
 		goto out;
-	if ((r = jpki_rows_new(&rows, (size_t)PQnfields(res))) != 0)
+	columns = (size_t)PQnfields(res);
+	if ((cells = calloc(columns ? columns : 1, sizeof(*cells))) == NULL ||
+	    (bytes = calloc(columns ? columns : 1, sizeof(*bytes))) == NULL) {
+		r = JPKI_ERR_NOMEM;
 		goto out;
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct jpki_value *cells;
-
-		if ((r = jpki_rows_append(rows, &cells)) != 0)
-			goto out;
-		for (int c = 0; c < PQnfields(res); c++)
-			if ((r = cell_value(rows, cells, res, i, c)) != 0)
-				goto out;
 	}
-	*out = rows;
-	rows = NULL;
-	r = 0;
+	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+		for (size_t c = 0; c < columns && r == 0; c++)
+			r = cell_value(&cells[c], &bytes[c], res, i, (int)c);
+		if (r == 0)
+			r = fn(arg, cells, columns);
+		for (size_t c = 0; c < columns; c++) {
+			PQfreemem(bytes[c]);
+			bytes[c] = NULL;
+		}
+	}
 out:
 	PQclear(res);
-	jpki_rows_free(rows);
+	free(cells);
+	free(bytes);
 	return r;
 }
 
@@ -374,7 +378,7 @@ static const struct jpki_store_ops pg_ops = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .exec = pg_exec,
-    .query = pg_query,
+    .each = pg_each,
 };
 
 int jpki_store_postgres_open(struct jpki_store **out, const char *url)

@@ -158,24 +158,24 @@ out:
 	return r;
 }
 
-static int sqlite_query(struct jpki_rows **out, struct jpki_store *st,
-			const char *sql, const struct jpki_value *params,
-			size_t n)
+static int sqlite_each(struct jpki_store *st, const char *sql,
+		       const struct jpki_value *params, size_t n,
+		       jpki_row_fn fn, void *arg)
 {
-	struct jpki_rows *rows = NULL;
+	struct jpki_value *cells = NULL;
 	sqlite3_stmt *stmt = NULL;
+	size_t columns;
 	int r, rc;
 
 	if ((r = prepare(&stmt, st, sql, params, n)) != 0)
 		goto out;
-	if ((r = jpki_rows_new(&rows, (size_t)sqlite3_column_count(stmt))) != 0)
+	columns = (size_t)sqlite3_column_count(stmt);
+	if ((cells = calloc(columns ? columns : 1, sizeof(*cells))) == NULL) {
+		r = JPKI_ERR_NOMEM;
 		goto out;
+	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct jpki_value *cells;
-
-		if ((r = jpki_rows_append(rows, &cells)) != 0)
-			goto out;
-		for (size_t c = 0; c < jpki_rows_columns(rows); c++) {
+		for (size_t c = 0; c < columns; c++) {
 			int col = (int)c;
 			struct jpki_value v = JPKI_V_NULL;
 
@@ -200,20 +200,19 @@ static int sqlite_query(struct jpki_rows **out, struct jpki_store *st,
 			default:
 				break;
 			}
-			if ((r = jpki_rows_set(rows, cells, c, &v)) != 0)
-				goto out;
+			cells[c] = v;
 		}
+		if ((r = fn(arg, cells, columns)) != 0)
+			goto out;
 	}
 	if (rc != SQLITE_DONE) {
 		r = db_error(st, "step");
 		goto out;
 	}
-	*out = rows;
-	rows = NULL;
 	r = 0;
 out:
 	sqlite3_finalize(stmt);
-	jpki_rows_free(rows);
+	free(cells);
 	return r;
 }
 
@@ -224,7 +223,7 @@ static const struct jpki_store_ops sqlite_ops = {
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
     .exec = sqlite_exec,
-    .query = sqlite_query,
+    .each = sqlite_each,
 };
 
 int jpki_store_sqlite_open(struct jpki_store **out, const char *path)

@@ -129,72 +129,87 @@ int jpki_store_exec(struct jpki_store *st, const char *sql,
 	return r;
 }
 
-int jpki_store_query(struct jpki_rows **out, struct jpki_store *st,
-		     const char *sql, const struct jpki_value *params, size_t n)
+int jpki_store_each(struct jpki_store *st, const char *sql,
+		    const struct jpki_value *params, size_t n,
+		    jpki_row_fn fn, void *arg)
 {
 	int r;
 
-	*out = NULL;
 	pthread_mutex_lock(&st->lock);
 	if ((r = fault(st)) == 0)
-		r = st->ops->query(out, st, sql, params, n);
+		r = st->ops->each(st, sql, params, n, fn, arg);
 	pthread_mutex_unlock(&st->lock);
 	return r;
 }
 
-int jpki_rows_new(struct jpki_rows **out, size_t columns)
+static int keep_row(void *arg, const struct jpki_value *cells,
+		    size_t columns);
+
+int jpki_store_query(struct jpki_rows **out, struct jpki_store *st,
+		     const char *sql, const struct jpki_value *params, size_t n)
 {
-	*out = calloc(1, sizeof(**out));
-	if (*out == NULL)
+	struct jpki_rows *rows = calloc(1, sizeof(*rows));
+	int r;
+
+	*out = NULL;
+	if (rows == NULL)
 		return JPKI_ERR_NOMEM;
-	(*out)->columns = columns;
+	/* Columns are known at the first row; a query without rows keeps
+	 * none, and reads none. */
+	if ((r = jpki_store_each(st, sql, params, n, keep_row, rows)) != 0) {
+		jpki_rows_free(rows);
+		return r;
+	}
+	*out = rows;
 	return 0;
 }
 
-size_t jpki_rows_columns(const struct jpki_rows *rows)
+/* Appends a row, text and blobs copied. */
+static int keep_row(void *arg, const struct jpki_value *cells, size_t columns)
 {
-	return rows->columns;
-}
+	struct jpki_rows *rows = arg;
+	struct jpki_value *row;
 
-int jpki_rows_append(struct jpki_rows *rows, struct jpki_value **cells)
-{
+	if (rows->count == 0 && rows->cap == 0)
+		rows->columns = columns;
+	if (columns != rows->columns)
+		return jpki_err_set(JPKI_ERR_INTERNAL,
+				    "a row of %zu columns among rows of %zu",
+				    columns, rows->columns);
 	if (rows->count == rows->cap) {
 		size_t cap = rows->cap ? rows->cap * 2 : 16;
 		struct jpki_value *grown;
 
 		grown = realloc(rows->cells,
-				cap * (rows->columns ? rows->columns : 1) *
-					sizeof(*grown));
+				cap * (columns ? columns : 1) * sizeof(*grown));
 		if (grown == NULL)
 			return JPKI_ERR_NOMEM;
 		rows->cells = grown;
 		rows->cap = cap;
 	}
-	*cells = rows->cells + rows->count * rows->columns;
-	for (size_t c = 0; c < rows->columns; c++)
-		(*cells)[c] = JPKI_V_NULL;
+	row = rows->cells + rows->count * columns;
+	for (size_t c = 0; c < columns; c++)
+		row[c] = JPKI_V_NULL;
+	/* Counted before the copies, so that a failed copy is freed with
+	 * the rest. */
 	rows->count++;
-	return 0;
-}
+	for (size_t c = 0; c < columns; c++) {
+		struct jpki_value v = cells[c];
 
-int jpki_rows_set(struct jpki_rows *rows, struct jpki_value *cells,
-		  size_t col, const struct jpki_value *v)
-{
-	struct jpki_value copy = *v;
+		if (v.type == JPKI_VALUE_TEXT && v.s != NULL) {
+			if ((v.s = strdup(v.s)) == NULL)
+				return JPKI_ERR_NOMEM;
+		} else if (v.type == JPKI_VALUE_BLOB) {
+			void *b = malloc(v.len ? v.len : 1);
 
-	if (v->type == JPKI_VALUE_TEXT && v->s != NULL) {
-		if ((copy.s = strdup(v->s)) == NULL)
-			return JPKI_ERR_NOMEM;
-	} else if (v->type == JPKI_VALUE_BLOB) {
-		void *b = malloc(v->len ? v->len : 1);
-
-		if (b == NULL)
-			return JPKI_ERR_NOMEM;
-		if (v->len)
-			memcpy(b, v->b, v->len);
-		copy.b = b;
+			if (b == NULL)
+				return JPKI_ERR_NOMEM;
+			if (v.len)
+				memcpy(b, v.b, v.len);
+			v.b = b;
+		}
+		row[c] = v;
 	}
-	cells[col] = copy;
 	return 0;
 }
 

@@ -26,9 +26,11 @@ struct jpki_store_ops {
 	int (*exec)(struct jpki_store *st, const char *sql,
 		    const struct jpki_value *params, size_t n,
 		    int64_t *changes);
-	int (*query)(struct jpki_rows **out, struct jpki_store *st,
-		     const char *sql, const struct jpki_value *params,
-		     size_t n);
+	/* A query, row by row (see jpki_store_each); jpki_store_query
+	 * keeps the rows it is given. */
+	int (*each)(struct jpki_store *st, const char *sql,
+		    const struct jpki_value *params, size_t n,
+		    jpki_row_fn fn, void *arg);
 };
 
 /* The first member of every backend's handle. */
@@ -45,12 +47,5 @@ void jpki_store_init(struct jpki_store *st, const struct jpki_store_ops *ops);
 int jpki_store_sqlite_open(struct jpki_store **out, const char *path);
 int jpki_store_postgres_open(struct jpki_store **out, const char *url);
 
-int jpki_rows_new(struct jpki_rows **out, size_t columns);
-size_t jpki_rows_columns(const struct jpki_rows *rows);
-/* Appends an empty row; *cells points at its columns (owned by rows). */
-int jpki_rows_append(struct jpki_rows *rows, struct jpki_value **cells);
-/* Copies `v` (text and blobs duplicated) into cells[col]. */
-int jpki_rows_set(struct jpki_rows *rows, struct jpki_value *cells,
-		  size_t col, const struct jpki_value *v);
 
 #endif

@@ -379,9 +379,79 @@ static void test_pg_reconnects(void **state)
 	assert_int_equal(count_rows(f->st), 1);
 }
 
+/* What the row callback of jpki_store_each saw. */
+struct seen {
+	int rows;
+	int stop_at; /* returns JPKI_ERR_STATE at this row (1-based) */
+	int64_t sum;
+	char last[16];
+	size_t blob_len;
+};
+
+static int see_row(void *arg, const struct jpki_value *cells, size_t columns)
+{
+	struct seen *s = arg;
+
+	assert_int_equal(columns, 3);
+	assert_int_equal(cells[0].type, JPKI_VALUE_TEXT);
+	assert_int_equal(cells[1].type, JPKI_VALUE_INT);
+	assert_true(strcmp(cells[0].s, s->last) > 0); /* ORDER BY k */
+	snprintf(s->last, sizeof(s->last), "%s", cells[0].s);
+	s->sum += cells[1].i;
+	if (cells[2].type == JPKI_VALUE_BLOB)
+		s->blob_len += cells[2].len;
+	else
+		assert_int_equal(cells[2].type, JPKI_VALUE_NULL);
+	return ++s->rows == s->stop_at ? JPKI_ERR_STATE : 0;
+}
+
+static void test_each_streams_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct seen all = {0}, stopped = {.stop_at = 2}, none = {0};
+
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	for (int i = 0; i < 5; i++) {
+		char k[8];
+		struct jpki_value p[] = {JPKI_V_TEXT(k), JPKI_V_INT(i),
+					 i % 2 ? JPKI_V_BLOB("abc", 3)
+					       : JPKI_V_NULL};
+
+		snprintf(k, sizeof(k), "k%d", i);
+		assert_int_equal(jpki_store_exec(f->st,
+						 "INSERT INTO t (k, n, b)"
+						 " VALUES ($1, $2, $3)",
+						 p, 3, NULL),
+				 0);
+	}
+	assert_int_equal(jpki_store_commit(f->st), 0);
+	assert_int_equal(jpki_store_each(f->st,
+					 "SELECT k, n, b FROM t ORDER BY k",
+					 NULL, 0, see_row, &all),
+			 0);
+	assert_int_equal(all.rows, 5);
+	assert_int_equal(all.sum, 0 + 1 + 2 + 3 + 4);
+	assert_int_equal(all.blob_len, 6);
+	/* the callback's error stops the rows and comes back */
+	assert_int_equal(jpki_store_each(f->st,
+					 "SELECT k, n, b FROM t ORDER BY k",
+					 NULL, 0, see_row, &stopped),
+			 JPKI_ERR_STATE);
+	assert_int_equal(stopped.rows, 2);
+	/* a bad statement calls nothing */
+	assert_int_equal(jpki_store_each(f->st, "SELECT nope FROM t", NULL, 0,
+					 see_row, &none),
+			 JPKI_ERR_STORE);
+	assert_int_equal(none.rows, 0);
+	/* the store is usable afterwards */
+	assert_int_equal(count_rows(f->st), 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_each_streams_rows, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_types_round_trip, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_placeholders_by_number,
