@@ -7,7 +7,9 @@
  * the same database (a transaction-scoped advisory lock taken at BEGIN
  * stands in for SQLite's BEGIN IMMEDIATE, so read-then-write code such as
  * "the next id is MAX(id) + 1" stays correct), and commits are durable with
- * the server's default synchronous_commit = on.
+ * the server's default synchronous_commit = on. A thread's read connection
+ * (autocommit, default_transaction_read_only) sees every transaction
+ * committed before its statement starts, as the main connection would.
  *
  * Migration DDL is written for SQLite; two type names are translated here,
  * in CREATE and ALTER statements only: BLOB becomes BYTEA and INTEGER
@@ -43,6 +45,7 @@
 struct pg_store {
 	struct jpki_store base; /* first: the handle is a jpki_store */
 	PGconn *conn;
+	char *url; /* for the read connections */
 };
 
 static PGconn *conn_of(struct jpki_store *st)
@@ -64,10 +67,10 @@ static int pg_error(const char *msg, const char *what)
 /* A lost connection (server restart, idle timeout) is re-established
  * between transactions; inside one the transaction is lost anyway and the
  * statement fails. */
-static void keep_alive(struct jpki_store *st)
+static void keep_alive(PGconn *conn, int in_txn)
 {
-	if (!st->in_txn && PQstatus(conn_of(st)) == CONNECTION_BAD)
-		PQreset(conn_of(st));
+	if (!in_txn && PQstatus(conn) == CONNECTION_BAD)
+		PQreset(conn);
 }
 
 static int exec_plain(struct jpki_store *st, const char *sql)
@@ -137,7 +140,7 @@ static int ddl_types(char **out, const char *sql)
 
 /* Runs one statement with its parameters; *res is the result, or NULL on
  * failure with the error set. */
-static int run(PGresult **res, struct jpki_store *st, const char *sql,
+static int run(PGresult **res, PGconn *conn, int in_txn, const char *sql,
 	       const struct jpki_value *params, size_t n)
 {
 	const char **values = NULL;
@@ -194,8 +197,8 @@ static int run(PGresult **res, struct jpki_store *st, const char *sql,
 			break;
 		}
 	}
-	keep_alive(st);
-	*res = PQexecParams(conn_of(st), ddl ? ddl : sql, (int)n, types, values,
+	keep_alive(conn, in_txn);
+	*res = PQexecParams(conn, ddl ? ddl : sql, (int)n, types, values,
 			    lengths, formats, 0);
 	switch (PQresultStatus(*res)) {
 	case PGRES_COMMAND_OK:
@@ -214,7 +217,7 @@ static int run(PGresult **res, struct jpki_store *st, const char *sql,
 					 msg ? msg : "duplicate key");
 		else
 			r = pg_error(*res ? PQresultErrorMessage(*res)
-					  : PQerrorMessage(conn_of(st)),
+					  : PQerrorMessage(conn),
 				     "statement");
 		PQclear(*res);
 		*res = NULL;
@@ -237,7 +240,7 @@ static int pg_exec(struct jpki_store *st, const char *sql,
 	PGresult *res = NULL;
 	int r;
 
-	if ((r = run(&res, st, sql, params, n)) != 0)
+	if ((r = run(&res, conn_of(st), st->in_txn, sql, params, n)) != 0)
 		return r;
 	if (changes != NULL)
 		*changes = strtoll(PQcmdTuples(res), NULL, 10);
@@ -288,14 +291,16 @@ static int cell_value(struct jpki_rows *rows, struct jpki_value *cells,
 	return r;
 }
 
-static int pg_query(struct jpki_rows **out, struct jpki_store *st,
-		    const char *sql, const struct jpki_value *params, size_t n)
+static int query_conn(struct jpki_rows **out, PGconn *conn, int in_txn,
+		      const char *sql, const struct jpki_value *params,
+		      size_t n)
 {
 	struct jpki_rows *rows = NULL;
 	PGresult *res = NULL;
 	int r;
 
-	if ((r = run(&res, st, sql, params, n)) != 0)
+	*out = NULL;
+	if ((r = run(&res, conn, in_txn, sql, params, n)) != 0)
 		goto out;
 	if ((r = jpki_rows_new(&rows, (size_t)PQnfields(res))) != 0)
 		goto out;
@@ -317,11 +322,17 @@ out:
 	return r;
 }
 
+static int pg_query(struct jpki_rows **out, struct jpki_store *st,
+		    const char *sql, const struct jpki_value *params, size_t n)
+{
+	return query_conn(out, conn_of(st), st->in_txn, sql, params, n);
+}
+
 static int pg_begin(struct jpki_store *st)
 {
 	int r;
 
-	keep_alive(st);
+	keep_alive(conn_of(st), st->in_txn);
 	if ((r = exec_plain(st, "BEGIN")) != 0)
 		return r;
 	/* Writers queue here, as on SQLite's write lock; the server lets go
@@ -359,12 +370,62 @@ static void pg_rollback(struct jpki_store *st)
 static void pg_close(struct jpki_store *st)
 {
 	PQfinish(conn_of(st));
+	free(((struct pg_store *)st)->url);
 }
 
 /* Notices (such as "there is no transaction in progress") are not errors;
  * the store reports failures through its return codes. */
 static void quiet(void *arg, const char *message)
 {
+}
+
+/* The main connection and the read ones alike. */
+static int connect_url(PGconn **out, const char *url, int read_only)
+{
+	const char *keys[] = {"dbname", "client_encoding", "options", NULL};
+	const char *values[] = {url, "UTF8",
+				"-c default_transaction_read_only=on", NULL};
+	int r = JPKI_ERR_INTERNAL;
+
+	/* The URL may carry a password: the error names the server's answer,
+	 * not the URL. */
+	/* The encoding goes with the connection options, so that PQreset()
+	 * after a lost connection keeps it. */
+	if (!read_only)
+		keys[2] = NULL;
+	if ((*out = PQconnectdbParams(keys, values, 1)) == NULL)
+		return JPKI_ERR_NOMEM;
+	if (PQstatus(*out) != CONNECTION_OK) {
+		r = pg_error(PQerrorMessage(*out), "connect");
+		PQfinish(*out);
+		*out = NULL;
+		return r;
+	}
+	PQsetNoticeProcessor(*out, quiet, NULL);
+	return 0;
+}
+
+static int pg_reader_open(void **out, struct jpki_store *st)
+{
+	PGconn *conn = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = connect_url(&conn, ((struct pg_store *)st)->url, 1)) != 0)
+		return r;
+	*out = conn;
+	return 0;
+}
+
+static void pg_reader_close(void *conn)
+{
+	PQfinish(conn);
+}
+
+static int pg_reader_query(struct jpki_rows **out, void *conn, const char *sql,
+			   const struct jpki_value *params, size_t n)
+{
+	return query_conn(out, conn, 0, sql, params, n);
 }
 
 static const struct jpki_store_ops pg_ops = {
@@ -375,12 +436,13 @@ static const struct jpki_store_ops pg_ops = {
     .rollback = pg_rollback,
     .exec = pg_exec,
     .query = pg_query,
+    .reader_open = pg_reader_open,
+    .reader_close = pg_reader_close,
+    .reader_query = pg_reader_query,
 };
 
 int jpki_store_postgres_open(struct jpki_store **out, const char *url)
 {
-	const char *keys[] = {"dbname", "client_encoding", NULL};
-	const char *values[] = {url, "UTF8", NULL};
 	struct pg_store *ps = NULL;
 	int r = JPKI_ERR_INTERNAL;
 
@@ -388,19 +450,12 @@ int jpki_store_postgres_open(struct jpki_store **out, const char *url)
 	if ((ps = calloc(1, sizeof(*ps))) == NULL)
 		return JPKI_ERR_NOMEM;
 	jpki_store_init(&ps->base, &pg_ops);
-	/* The URL may carry a password: the error names the server's answer,
-	 * not the URL. */
-	/* The encoding goes with the connection options, so that PQreset()
-	 * after a lost connection keeps it. */
-	if ((ps->conn = PQconnectdbParams(keys, values, 1)) == NULL) {
+	if ((ps->url = strdup(url)) == NULL) {
 		r = JPKI_ERR_NOMEM;
 		goto out;
 	}
-	if (PQstatus(ps->conn) != CONNECTION_OK) {
-		r = pg_error(PQerrorMessage(ps->conn), "connect");
+	if ((r = connect_url(&ps->conn, url, 0)) != 0)
 		goto out;
-	}
-	PQsetNoticeProcessor(ps->conn, quiet, NULL);
 	*out = &ps->base;
 	ps = NULL;
 	r = 0;

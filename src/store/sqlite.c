@@ -4,7 +4,9 @@
  * WAL journal with synchronous=FULL makes every commit durable; BEGIN
  * IMMEDIATE takes the write lock at the start of a transaction so that two
  * writers (two processes, or a CLI beside a running server) queue on the busy
- * timeout instead of failing at commit.
+ * timeout instead of failing at commit. In WAL mode readers never wait for a
+ * writer, so a thread's read connection (query_only) answers from the last
+ * commit while a transaction is open on the main one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 struct sqlite_store {
 	struct jpki_store base; /* first: the handle is a jpki_store */
 	sqlite3 *db;
+	char *path; /* NULL for a database other connections cannot share */
 };
 
 static sqlite3 *db_of(struct jpki_store *st)
@@ -41,17 +44,17 @@ static char *translate(const char *sql)
 	return out;
 }
 
-static int db_error(struct jpki_store *st, const char *what)
+static int db_error(sqlite3 *db, const char *what)
 {
 	return jpki_err_set(JPKI_ERR_STORE, "sqlite %s: %s", what,
-			    sqlite3_errmsg(db_of(st)));
+			    sqlite3_errmsg(db));
 }
 
-static int exec_plain(struct jpki_store *st, const char *sql)
+static int exec_db(sqlite3 *db, const char *sql)
 {
 	char *msg = NULL;
 
-	if (sqlite3_exec(db_of(st), sql, NULL, NULL, &msg) != SQLITE_OK) {
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		int r = jpki_err_set(JPKI_ERR_STORE, "sqlite: %s: %s",
 				     msg ? msg : "error", sql);
 		sqlite3_free(msg);
@@ -60,9 +63,15 @@ static int exec_plain(struct jpki_store *st, const char *sql)
 	return 0;
 }
 
+static int exec_plain(struct jpki_store *st, const char *sql)
+{
+	return exec_db(db_of(st), sql);
+}
+
 static void sqlite_close(struct jpki_store *st)
 {
 	sqlite3_close(db_of(st));
+	free(((struct sqlite_store *)st)->path);
 }
 
 static int sqlite_begin(struct jpki_store *st)
@@ -80,7 +89,7 @@ static void sqlite_rollback(struct jpki_store *st)
 	(void)exec_plain(st, "ROLLBACK");
 }
 
-static int prepare(sqlite3_stmt **out, struct jpki_store *st, const char *sql,
+static int prepare(sqlite3_stmt **out, sqlite3 *db, const char *sql,
 		   const struct jpki_value *params, size_t n)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -90,8 +99,8 @@ static int prepare(sqlite3_stmt **out, struct jpki_store *st, const char *sql,
 	*out = NULL;
 	if ((text = translate(sql)) == NULL)
 		return JPKI_ERR_NOMEM;
-	if (sqlite3_prepare_v2(db_of(st), text, -1, &stmt, NULL) != SQLITE_OK) {
-		r = db_error(st, "prepare");
+	if (sqlite3_prepare_v2(db, text, -1, &stmt, NULL) != SQLITE_OK) {
+		r = db_error(db, "prepare");
 		goto out;
 	}
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
@@ -117,7 +126,7 @@ static int prepare(sqlite3_stmt **out, struct jpki_store *st, const char *sql,
 		}
 	}
 	if (rc != SQLITE_OK) {
-		r = db_error(st, "bind");
+		r = db_error(db, "bind");
 		goto out;
 	}
 	*out = stmt;
@@ -136,7 +145,7 @@ static int sqlite_exec(struct jpki_store *st, const char *sql,
 	sqlite3_stmt *stmt = NULL;
 	int r, rc;
 
-	if ((r = prepare(&stmt, st, sql, params, n)) != 0)
+	if ((r = prepare(&stmt, db_of(st), sql, params, n)) != 0)
 		goto out;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		;
@@ -147,7 +156,7 @@ static int sqlite_exec(struct jpki_store *st, const char *sql,
 				SQLITE_CONSTRAINT_UNIQUE
 			? jpki_err_set(JPKI_ERR_EXISTS, "sqlite: %s",
 				       sqlite3_errmsg(db_of(st)))
-			: db_error(st, "step");
+			: db_error(db_of(st), "step");
 		goto out;
 	}
 	if (changes != NULL)
@@ -158,15 +167,15 @@ out:
 	return r;
 }
 
-static int sqlite_query(struct jpki_rows **out, struct jpki_store *st,
-			const char *sql, const struct jpki_value *params,
-			size_t n)
+static int query_db(struct jpki_rows **out, sqlite3 *db, const char *sql,
+		    const struct jpki_value *params, size_t n)
 {
 	struct jpki_rows *rows = NULL;
 	sqlite3_stmt *stmt = NULL;
 	int r, rc;
 
-	if ((r = prepare(&stmt, st, sql, params, n)) != 0)
+	*out = NULL;
+	if ((r = prepare(&stmt, db, sql, params, n)) != 0)
 		goto out;
 	if ((r = jpki_rows_new(&rows, (size_t)sqlite3_column_count(stmt))) != 0)
 		goto out;
@@ -205,7 +214,7 @@ static int sqlite_query(struct jpki_rows **out, struct jpki_store *st,
 		}
 	}
 	if (rc != SQLITE_DONE) {
-		r = db_error(st, "step");
+		r = db_error(db, "step");
 		goto out;
 	}
 	*out = rows;
@@ -217,6 +226,56 @@ out:
 	return r;
 }
 
+static int sqlite_query(struct jpki_rows **out, struct jpki_store *st,
+			const char *sql, const struct jpki_value *params,
+			size_t n)
+{
+	return query_db(out, db_of(st), sql, params, n);
+}
+
+/* One thread's connection: no mutex of SQLite's own, query_only so that a
+ * write sent here by mistake fails instead of escaping the lock. */
+static int sqlite_reader_open(void **out, struct jpki_store *st)
+{
+	const char *path = ((struct sqlite_store *)st)->path;
+	sqlite3 *db = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	*out = NULL;
+	if (path == NULL)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "an in-memory database has one connection");
+	if (sqlite3_open_v2(path, &db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		r = jpki_err_set(JPKI_ERR_STORE, "cannot open %s: %s", path,
+				 db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	if ((r = exec_db(db, "PRAGMA query_only=1")) != 0 ||
+	    (r = exec_db(db, "PRAGMA foreign_keys=ON")) != 0)
+		goto out;
+	*out = db;
+	db = NULL;
+	r = 0;
+out:
+	sqlite3_close(db);
+	return r;
+}
+
+static void sqlite_reader_close(void *conn)
+{
+	sqlite3_close(conn);
+}
+
+static int sqlite_reader_query(struct jpki_rows **out, void *conn,
+			       const char *sql, const struct jpki_value *params,
+			       size_t n)
+{
+	return query_db(out, conn, sql, params, n);
+}
+
 static const struct jpki_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -225,6 +284,9 @@ static const struct jpki_store_ops sqlite_ops = {
     .rollback = sqlite_rollback,
     .exec = sqlite_exec,
     .query = sqlite_query,
+    .reader_open = sqlite_reader_open,
+    .reader_close = sqlite_reader_close,
+    .reader_query = sqlite_reader_query,
 };
 
 int jpki_store_sqlite_open(struct jpki_store **out, const char *path)
@@ -246,6 +308,17 @@ int jpki_store_sqlite_open(struct jpki_store **out, const char *path)
 		goto out;
 	}
 	sqlite3_busy_timeout(ss->db, BUSY_TIMEOUT_MS);
+	{
+		/* Absolute, and "" for a database only this connection
+		 * sees (in memory, temporary). */
+		const char *file = sqlite3_db_filename(ss->db, "main");
+
+		if (file != NULL && *file != '\0' &&
+		    (ss->path = strdup(file)) == NULL) {
+			r = JPKI_ERR_NOMEM;
+			goto out;
+		}
+	}
 	if ((r = exec_plain(&ss->base, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (r = exec_plain(&ss->base, "PRAGMA synchronous=FULL")) != 0 ||
 	    (r = exec_plain(&ss->base, "PRAGMA foreign_keys=ON")) != 0)
