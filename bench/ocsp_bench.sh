@@ -104,9 +104,17 @@ if command -v cfssl >/dev/null; then
 	have_cfssl=1
 fi
 
-measure() { # URL [wrk script] -> file wrk.txt; prints "rps p99_ms errors"
+# The share of the run in which some task waited for a CPU (Linux PSI):
+# on a shared machine, what the tail latencies mostly measure.
+psi() { awk '/^some/ {sub("total=", "", $5); print $5}' /proc/pressure/cpu 2>/dev/null || echo 0; }
+pressure() { # TOTAL_BEFORE TOTAL_AFTER SECONDS
+	python3 -c "print('%.0f%%' % (($2 - $1) / ($3 * 1e4)))"
+}
+measure() { # URL [wrk script] -> file wrk.txt; prints "rps p99_ms errors psi"
+	local p0
+	p0=$(psi)
 	wrk -t2 -c8 -d"${secs}s" --latency ${2:+-s "$2"} "$1" >wrk.txt
-	parse wrk.txt
+	echo "$(parse wrk.txt) $(pressure "$p0" "$(psi)" "$secs")"
 }
 parse() { # wrk output file: "rps p99_ms errors"
 	local rps p99 errs
@@ -158,31 +166,33 @@ EOF
 }
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
-read -r j_rps j_p99 j_err <<<"$(measure "$u1" post.lua)"
-read -r jg_rps jg_p99 jg_err <<<"$(measure "$u1/$b64")"
+read -r j_rps j_p99 j_err j_psi <<<"$(measure "$u1" post.lua)"
+read -r jg_rps jg_p99 jg_err jg_psi <<<"$(measure "$u1/$b64")"
 if [ "$have_cfssl" = 1 ]; then
-	read -r c_rps c_p99 c_err <<<"$(measure "$u2" post.lua)"
+	read -r c_rps c_p99 c_err c_psi <<<"$(measure "$u2" post.lua)"
 fi
+p0=$(psi)
 o=$(openssl_ocsp)
+o_psi=$(pressure "$p0" "$(psi)" "$secs")
 speed=$(openssl speed -seconds 2 -multi "$(nproc)" rsa2048 2>/dev/null |
 	awk '/^rsa 2048 bits/ {print $6}')
 
-line() { # LABEL RPS P99 ERRORS
-	printf '  %-28s %9.0f responses/s  p99 %7.2f ms  errors %s\n' "$@"
+line() { # LABEL RPS P99 ERRORS PSI
+	printf '  %-24s %8.0f responses/s  p99 %6.2f ms  errors %s  cpu pressure %s\n' "$@"
 }
 ratio() { python3 -c "print('%.1f' % ($1 / max(float('$2'), 0.001)))"; }
 printf 'OCSP (wrk -t2 -c8, %ss, %s cores, POST unless said; load average before: %s)\n' \
 	"$secs" "$(nproc)" "$load"
-line "jpki serve --roles ocsp" "$j_rps" "$j_p99" "$j_err"
-line "jpki serve (GET)" "$jg_rps" "$jg_p99" "$jg_err"
+line "jpki serve --roles ocsp" "$j_rps" "$j_p99" "$j_err" "$j_psi"
+line "jpki serve (GET)" "$jg_rps" "$jg_p99" "$jg_err" "$jg_psi"
 if [ "$have_cfssl" = 1 ]; then
-	line "cfssl ocspserve" "$c_rps" "$c_p99" "$c_err"
+	line "cfssl ocspserve" "$c_rps" "$c_p99" "$c_err" "$c_psi"
 else
 	echo "  cfssl ocspserve: not measured (cfssl is not installed)"
 fi
 if [ -n "$o" ]; then
 	read -r o_rps o_p99 o_err o_recv <<<"$o"
-	line "openssl ocsp" "$o_rps" "$o_p99" "$o_err"
+	line "openssl ocsp" "$o_rps" "$o_p99" "$o_err" "$o_psi"
 	echo "    (openssl counted $o_recv requests, wrk $(python3 -c "print(round($o_rps * $secs))") at its rate)"
 else
 	echo "  openssl ocsp: not measured (needs root for a private network namespace)"
@@ -194,3 +204,5 @@ printf '  openssl speed rsa2048: %8.0f signatures/s (all cores)\n' "$speed"
 	echo "  ratio jpki / openssl ocsp:         $(ratio "$j_rps" "$o_rps") (target >= 10)"
 echo "  ratio responses / raw signatures:  $(ratio "$j_rps" "$speed")"
 echo "  jpki p99 target: under 2 ms at 8 connections"
+echo "  (cpu pressure: share of the run in which a task waited for a CPU, /proc/pressure/cpu;"
+echo "   wrk runs on the same $(nproc) cores, and high figures mean other load on the machine)"
