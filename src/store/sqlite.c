@@ -68,9 +68,21 @@ static int exec_plain(struct jpki_store *st, const char *sql)
 	return exec_db(db_of(st), sql);
 }
 
+/* Closes a connection with the statements it kept. */
+static void close_db(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+
+	if (db == NULL)
+		return;
+	while ((s = sqlite3_next_stmt(db, NULL)) != NULL)
+		sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
 static void sqlite_close(struct jpki_store *st)
 {
-	sqlite3_close(db_of(st));
+	close_db(db_of(st));
 	free(((struct sqlite_store *)st)->path);
 }
 
@@ -89,18 +101,63 @@ static void sqlite_rollback(struct jpki_store *st)
 	(void)exec_plain(st, "ROLLBACK");
 }
 
+/* Hands a statement back for reuse: its read or write lock and its
+ * borrowed parameters let go. */
+static void release(sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+/* How many prepared statements a connection keeps for reuse. */
+#define STMT_CACHE 32
+
+/*
+ * A prepared statement for `sql` with its parameters bound: one the
+ * connection kept from an earlier call when there is one (the OCSP
+ * responder runs the same query for every request, and parsing it was a
+ * tenth of the time), else a new one. The caller hands it back with
+ * release(). A connection is used by one thread at a time (the main one
+ * under the store's lock, a reader by its own thread), so its idle
+ * statements are its own to reuse.
+ */
 static int prepare(sqlite3_stmt **out, sqlite3 *db, const char *sql,
 		   const struct jpki_value *params, size_t n)
 {
-	sqlite3_stmt *stmt = NULL;
+	sqlite3_stmt *stmt = NULL, *s;
 	char *text;
-	int r = JPKI_ERR_INTERNAL, rc = SQLITE_OK;
+	int r = JPKI_ERR_INTERNAL, rc = SQLITE_OK, kept = 0;
 
 	*out = NULL;
 	if ((text = translate(sql)) == NULL)
 		return JPKI_ERR_NOMEM;
-	if (sqlite3_prepare_v2(db, text, -1, &stmt, NULL) != SQLITE_OK) {
+	for (s = sqlite3_next_stmt(db, NULL); s != NULL;
+	     s = sqlite3_next_stmt(db, s)) {
+		const char *t = sqlite3_sql(s);
+
+		kept++;
+		if (stmt == NULL && !sqlite3_stmt_busy(s) && t != NULL &&
+		    strcmp(t, text) == 0)
+			stmt = s;
+	}
+	if (stmt == NULL && kept >= STMT_CACHE) {
+		/* Full: start again rather than track which is oldest. */
+		sqlite3_stmt *next;
+
+		for (s = sqlite3_next_stmt(db, NULL); s != NULL; s = next) {
+			next = sqlite3_next_stmt(db, s);
+			if (!sqlite3_stmt_busy(s))
+				sqlite3_finalize(s);
+		}
+	}
+	if (stmt == NULL &&
+	    sqlite3_prepare_v3(db, text, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
+			       NULL) != SQLITE_OK) {
 		r = db_error(db, "prepare");
+		sqlite3_finalize(stmt);
+		stmt = NULL;
 		goto out;
 	}
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
@@ -133,7 +190,7 @@ static int prepare(sqlite3_stmt **out, sqlite3 *db, const char *sql,
 	stmt = NULL;
 	r = 0;
 out:
-	sqlite3_finalize(stmt);
+	release(stmt);
 	free(text);
 	return r;
 }
@@ -163,7 +220,7 @@ static int sqlite_exec(struct jpki_store *st, const char *sql,
 		*changes = sqlite3_changes64(db_of(st));
 	r = 0;
 out:
-	sqlite3_finalize(stmt);
+	release(stmt);
 	return r;
 }
 
@@ -221,7 +278,7 @@ static int query_db(struct jpki_rows **out, sqlite3 *db, const char *sql,
 	rows = NULL;
 	r = 0;
 out:
-	sqlite3_finalize(stmt);
+	release(stmt);
 	jpki_rows_free(rows);
 	return r;
 }
@@ -266,7 +323,7 @@ out:
 
 static void sqlite_reader_close(void *conn)
 {
-	sqlite3_close(conn);
+	close_db(conn);
 }
 
 static int sqlite_reader_query(struct jpki_rows **out, void *conn,
@@ -289,12 +346,22 @@ static const struct jpki_store_ops sqlite_ops = {
     .reader_query = sqlite_reader_query,
 };
 
+/* SQLite's allocation statistics take one process-wide mutex on every
+ * malloc, which the server's threads then contend for; nothing reads
+ * them. Only possible before SQLite's first use in the process. */
+static void configure_once(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int jpki_store_sqlite_open(struct jpki_store **out, const char *path)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct sqlite_store *ss = NULL;
 	int r = JPKI_ERR_INTERNAL;
 
 	*out = NULL;
+	pthread_once(&once, configure_once);
 	if ((ss = calloc(1, sizeof(*ss))) == NULL)
 		return JPKI_ERR_NOMEM;
 	jpki_store_init(&ss->base, &sqlite_ops);
