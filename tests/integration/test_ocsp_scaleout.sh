@@ -71,6 +71,9 @@ trap cleanup EXIT
 
 fail() {
 	echo "FAIL: $*" >&2
+	for f in "$work"/serve*.err; do
+		[ -s "$f" ] && echo "$(basename "$f"): $(tail -5 "$f")" >&2
+	done
 	exit 1
 }
 pass() { echo "ok - $*"; }
