@@ -11,7 +11,12 @@
  *
  * A store handle is safe to share between threads: a transaction holds the
  * handle from jpki_store_begin() to commit or rollback, and statements run
- * outside a transaction hold it for their own duration.
+ * outside a transaction hold it for their own duration. A query outside a
+ * transaction that finds the handle held by another thread does not wait: it
+ * runs on the calling thread's own read connection (opened on first need,
+ * closed at thread exit or jpki_store_free()) and sees what was committed
+ * when it started. jpki_store_free() is called once no other thread uses the
+ * handle.
  */
 #ifndef JPKI_STORE_H
 #define JPKI_STORE_H

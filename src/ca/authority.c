@@ -504,6 +504,12 @@ static int load_authority(struct jpki_ca *ca, struct jpki_rows *rows,
 		return jpki_err_set(JPKI_ERR_STORE,
 				    "stored %s CA certificate is unreadable",
 				    ca_type_name(type));
+	for (int i = 0; i < CA_CERTID_HASHES; i++)
+		if ((a->ids[i] = OCSP_cert_to_id(ca_certid_md(i), NULL,
+						 a->cert)) == NULL)
+			return jpki_err_set(JPKI_ERR_CRYPTO,
+					    "cannot make the %s CA's CertID",
+					    ca_type_name(type));
 	p = jpki_rows_blob(rows, row, 3, &len);
 	if (p == NULL ||
 	    (a->ocsp_cert = d2i_X509(NULL, &p, (long)len)) == NULL)
@@ -586,6 +592,8 @@ void jpki_ca_free(struct jpki_ca *ca)
 	for (int i = 0; i < 2; i++) {
 		X509_free(ca->auth[i].cert);
 		X509_free(ca->auth[i].ocsp_cert);
+		for (int h = 0; h < CA_CERTID_HASHES; h++)
+			OCSP_CERTID_free(ca->auth[i].ids[h]);
 		EVP_PKEY_free(ca->auth[i].key);
 		EVP_PKEY_free(ca->auth[i].ocsp_key);
 	}

@@ -10,13 +10,25 @@
 #include "jpki/ca.h"
 
 /* One of the two CAs: its certificate, key and delegated OCSP signer. */
+/* The hashes an OCSP request may name its issuer by, in ca_certid_md()'s
+ * order. */
+#define CA_CERTID_HASHES 4
+
 struct authority {
 	enum jpki_cert_type type;
 	X509 *cert;
 	EVP_PKEY *key;
 	X509 *ocsp_cert;
 	EVP_PKEY *ocsp_key;
+	/* This CA as an issuer in a CertID, under each hash, made once at
+	 * open (hashing its name and key for every OCSP request was a
+	 * measurable part of answering one). */
+	OCSP_CERTID *ids[CA_CERTID_HASHES];
 };
+
+/* The i-th hash a CertID may use (SHA-1, SHA-256, -384, -512); NULL past
+ * the last. */
+const EVP_MD *ca_certid_md(int i);
 
 #define OCSP_CACHE_SLOTS 4096
 

@@ -50,38 +50,52 @@ static int error_response(unsigned char **out, size_t *out_len, int status)
 	return r;
 }
 
-static const EVP_MD *certid_md(OCSP_CERTID *cid)
+const EVP_MD *ca_certid_md(int i)
 {
-	ASN1_OBJECT *alg = NULL;
-
-	if (!OCSP_id_get0_info(NULL, &alg, NULL, NULL, cid) || alg == NULL)
-		return NULL;
-	switch (OBJ_obj2nid(alg)) {
-	case NID_sha1:
+	switch (i) {
+	case 0:
 		return EVP_sha1();
-	case NID_sha256:
+	case 1:
 		return EVP_sha256();
-	case NID_sha384:
+	case 2:
 		return EVP_sha384();
-	case NID_sha512:
+	case 3:
 		return EVP_sha512();
 	}
 	return NULL;
 }
 
+/* Which of ca_certid_md()'s hashes a CertID uses; -1 for another. */
+static int certid_hash(OCSP_CERTID *cid)
+{
+	ASN1_OBJECT *alg = NULL;
+
+	if (!OCSP_id_get0_info(NULL, &alg, NULL, NULL, cid) || alg == NULL)
+		return -1;
+	switch (OBJ_obj2nid(alg)) {
+	case NID_sha1:
+		return 0;
+	case NID_sha256:
+		return 1;
+	case NID_sha384:
+		return 2;
+	case NID_sha512:
+		return 3;
+	}
+	return -1;
+}
+
 /* Which of our CAs issued the certificate a CertID names; 0 if none. */
 static enum jpki_cert_type match_ca(struct jpki_ca *ca, OCSP_CERTID *cid)
 {
-	const EVP_MD *md = certid_md(cid);
+	int h = certid_hash(cid);
 
-	if (md == NULL)
+	if (h < 0)
 		return 0;
 	for (int i = 0; i < 2; i++) {
-		OCSP_CERTID *mine = OCSP_cert_to_id(md, NULL, ca->auth[i].cert);
-		int same = mine != NULL && OCSP_id_issuer_cmp(mine, cid) == 0;
+		OCSP_CERTID *mine = ca->auth[i].ids[h];
 
-		OCSP_CERTID_free(mine);
-		if (same)
+		if (mine != NULL && OCSP_id_issuer_cmp(mine, cid) == 0)
 			return ca->auth[i].type;
 	}
 	return 0;

@@ -2,6 +2,8 @@
 #ifndef JPKI_HTTP_INTERNAL_H
 #define JPKI_HTTP_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include <microhttpd.h>
@@ -12,6 +14,9 @@
 
 struct jpki_http {
 	struct MHD_Daemon *daemon;
+	int listen_fd; /* accepted by accept_thread, not by MHD */
+	pthread_t accept_thread;
+	atomic_int stopping;
 	struct jpki_ca *ca;
 	struct jpki_store *st;           /* the window role's store */
 	EVP_PKEY *issuer;                /* the window's card-issuer key */

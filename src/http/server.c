@@ -2,9 +2,18 @@
  * The HTTP server: libmicrohttpd with a thread pool, request bodies capped,
  * idle connections timed out, and a router that hands each path to the
  * role that owns it.
+ *
+ * The server accepts connections itself, on one thread, and hands each to
+ * libmicrohttpd, which spreads them over its workers by socket number. Left
+ * to accept for itself, the worker that wakes first takes up to ten waiting
+ * connections at once, so a client opening a few kept-alive connections
+ * together (a relying party's pool, wrk) was often served by one worker
+ * while the other cores idled.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -550,12 +559,60 @@ bad:
 			    listen ? listen : "");
 }
 
+/* Accepts until jpki_http_stop() shuts the socket down. */
+static void *accept_loop(void *arg)
+{
+	struct jpki_http *srv = arg;
+
+	while (!atomic_load(&srv->stopping)) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof(addr);
+		int fd = accept4(srv->listen_fd, (struct sockaddr *)&addr, &len,
+				 SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (atomic_load(&srv->stopping))
+				break;
+			/* Out of descriptors: let connections finish. */
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				usleep(10000);
+			continue;
+		}
+		/* MHD closes the socket if it cannot take it (at its
+		 * connection limit). */
+		(void)MHD_add_connection(srv->daemon, fd,
+					 (struct sockaddr *)&addr, len);
+	}
+	return NULL;
+}
+
+static int listen_on(int *out, uint16_t *port, const struct sockaddr_in *sa)
+{
+	struct sockaddr_in bound;
+	socklen_t len = sizeof(bound);
+	int one = 1, fd;
+
+	*out = -1;
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return JPKI_ERR_IO;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0 ||
+	    listen(fd, SOMAXCONN) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &len) != 0) {
+		close(fd);
+		return JPKI_ERR_IO;
+	}
+	*port = ntohs(bound.sin_port);
+	*out = fd;
+	return 0;
+}
+
 int jpki_http_start(struct jpki_http **out,
 		    const struct jpki_http_options *opts)
 {
 	struct jpki_http *srv;
 	struct sockaddr_in sa;
-	const union MHD_DaemonInfo *info;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads;
 	int r;
@@ -599,6 +656,14 @@ int jpki_http_start(struct jpki_http **out,
 		free(srv);
 		return r;
 	}
+	if (listen_on(&srv->listen_fd, &srv->port, &sa) != 0) {
+		http_tls_free(srv);
+		jpki_verify_login_free(srv->login);
+		free(srv);
+		return jpki_err_set(JPKI_ERR_IO, "cannot listen on %s (in use?)",
+				    opts->listen ? opts->listen
+						 : "127.0.0.1:8080");
+	}
 	/* Plain HTTP passes only the array's last entry (END): libmicrohttpd
 	 * refuses HTTPS options on a daemon without MHD_USE_TLS. */
 	struct MHD_OptionItem tls[] = {
@@ -614,13 +679,16 @@ int jpki_http_start(struct jpki_http **out,
 		 0, srv->tls_trust_pem},
 		{MHD_OPTION_END, 0, NULL},
 	};
+	/* The accept thread (accept_loop) hands each connection to the
+	 * daemon, which spreads them over its workers. */
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
 			MHD_USE_ERROR_LOG |
 			(srv->tls_cert_pem ? MHD_USE_TLS : 0),
 		0, NULL, NULL, handle, srv, MHD_OPTION_EXTERNAL_LOGGER,
 		mhd_log, NULL, MHD_OPTION_ARRAY,
-		srv->tls_cert_pem ? tls : tls + 4, MHD_OPTION_SOCK_ADDR, &sa,
+		srv->tls_cert_pem ? tls : tls + 4,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		opts->timeout ? opts->timeout : 10u,
@@ -628,22 +696,23 @@ int jpki_http_start(struct jpki_http **out,
 		opts->max_connections ? opts->max_connections : 512u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
-	if (srv->daemon == NULL) {
+	if (srv->daemon == NULL ||
+	    pthread_create(&srv->accept_thread, NULL, accept_loop, srv) != 0) {
 		r = jpki_err_set(JPKI_ERR_IO,
 				 srv->tls_cert_pem
-				     ? "cannot listen on %s (in use?) or "
-				       "TLS cannot start with the certificate "
-				       "and key given (see the log above)"
-				     : "cannot listen on %s (in use?)",
+					 ? "cannot start the server on %s: TLS "
+					   "cannot start with the certificate "
+					   "and key given (see the log above)"
+					 : "cannot start the server on %s",
 				 opts->listen ? opts->listen
 					      : "127.0.0.1:8080");
+		MHD_stop_daemon(srv->daemon);
+		close(srv->listen_fd);
 		http_tls_free(srv);
 		jpki_verify_login_free(srv->login);
 		free(srv);
 		return r;
 	}
-	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = info ? info->port : ntohs(sa.sin_port);
 	*out = srv;
 	return 0;
 }
@@ -662,6 +731,12 @@ void jpki_http_stop(struct jpki_http *srv)
 {
 	if (srv == NULL)
 		return;
+	/* shutdown() wakes the accept() in progress; then no connection
+	 * is added to a daemon being stopped. */
+	atomic_store(&srv->stopping, 1);
+	shutdown(srv->listen_fd, SHUT_RDWR);
+	pthread_join(srv->accept_thread, NULL);
+	close(srv->listen_fd);
 	MHD_stop_daemon(srv->daemon);
 	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);

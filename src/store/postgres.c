@@ -7,7 +7,9 @@
  * the same database (a transaction-scoped advisory lock taken at BEGIN
  * stands in for SQLite's BEGIN IMMEDIATE, so read-then-write code such as
  * "the next id is MAX(id) + 1" stays correct), and commits are durable with
- * the server's default synchronous_commit = on.
+ * the server's default synchronous_commit = on. A thread's read connection
+ * (autocommit, default_transaction_read_only) sees every transaction
+ * committed before its statement starts, as the main connection would.
  *
  * Migration DDL is written for SQLite; two type names are translated here,
  * in CREATE and ALTER statements only: BLOB becomes BYTEA and INTEGER
@@ -43,6 +45,7 @@
 struct pg_store {
 	struct jpki_store base; /* first: the handle is a jpki_store */
 	PGconn *conn;
+	char *url; /* for the read connections */
 };
 
 static PGconn *conn_of(struct jpki_store *st)
@@ -64,10 +67,10 @@ static int pg_error(const char *msg, const char *what)
 /* A lost connection (server restart, idle timeout) is re-established
  * between transactions; inside one the transaction is lost anyway and the
  * statement fails. */
-static void keep_alive(struct jpki_store *st)
+static void keep_alive(PGconn *conn, int in_txn)
 {
-	if (!st->in_txn && PQstatus(conn_of(st)) == CONNECTION_BAD)
-		PQreset(conn_of(st));
+	if (!in_txn && PQstatus(conn) == CONNECTION_BAD)
+		PQreset(conn);
 }
 
 static int exec_plain(struct jpki_store *st, const char *sql)
@@ -137,7 +140,7 @@ static int ddl_types(char **out, const char *sql)
 
 /* Runs one statement with its parameters; *res is the result, or NULL on
  * failure with the error set. */
-static int run(PGresult **res, struct jpki_store *st, const char *sql,
+static int run(PGresult **res, PGconn *conn, int in_txn, const char *sql,
 	       const struct jpki_value *params, size_t n)
 {
 	const char **values = NULL;
@@ -194,8 +197,8 @@ static int run(PGresult **res, struct jpki_store *st, const char *sql,
 			break;
 		}
 	}
-	keep_alive(st);
-	*res = PQexecParams(conn_of(st), ddl ? ddl : sql, (int)n, types, values,
+	keep_alive(conn, in_txn);
+	*res = PQexecParams(conn, ddl ? ddl : sql, (int)n, types, values,
 			    lengths, formats, 0);
 	switch (PQresultStatus(*res)) {
 	case PGRES_COMMAND_OK:
@@ -214,7 +217,7 @@ static int run(PGresult **res, struct jpki_store *st, const char *sql,
 					 msg ? msg : "duplicate key");
 		else
 			r = pg_error(*res ? PQresultErrorMessage(*res)
-					  : PQerrorMessage(conn_of(st)),
+					  : PQerrorMessage(conn),
 				     "statement");
 		PQclear(*res);
 		*res = NULL;
@@ -237,7 +240,7 @@ static int pg_exec(struct jpki_store *st, const char *sql,
 	PGresult *res = NULL;
 	int r;
 
-	if ((r = run(&res, st, sql, params, n)) != 0)
+	if ((r = run(&res, conn_of(st), st->in_txn, sql, params, n)) != 0)
 		return r;
 	if (changes != NULL)
 		*changes = strtoll(PQcmdTuples(res), NULL, 10);
@@ -286,9 +289,9 @@ static int cell_value(struct jpki_value *v, unsigned char **bytes,
 	return 0;
 }
 
-static int pg_each(struct jpki_store *st, const char *sql,
-		   const struct jpki_value *params, size_t n, jpki_row_fn fn,
-		   void *arg)
+static int each_conn(PGconn *conn, int in_txn, const char *sql,
+		     const struct jpki_value *params, size_t n, jpki_row_fn fn,
+		     void *arg)
 {
 	PGresult *res = NULL;
 	struct jpki_value *cells = NULL;
@@ -296,7 +299,7 @@ static int pg_each(struct jpki_store *st, const char *sql,
 	size_t columns = 0;
 	int r;
 
-	if ((r = run(&res, st, sql, params, n)) != 0)
+	if ((r = run(&res, conn, in_txn, sql, params, n)) != 0)
 		goto out;
 	columns = (size_t)PQnfields(res);
 	if ((cells = calloc(columns ? columns : 1, sizeof(*cells))) == NULL ||
@@ -321,11 +324,18 @@ out:
 	return r;
 }
 
+static int pg_each(struct jpki_store *st, const char *sql,
+		   const struct jpki_value *params, size_t n, jpki_row_fn fn,
+		   void *arg)
+{
+	return each_conn(conn_of(st), st->in_txn, sql, params, n, fn, arg);
+}
+
 static int pg_begin(struct jpki_store *st)
 {
 	int r;
 
-	keep_alive(st);
+	keep_alive(conn_of(st), st->in_txn);
 	if ((r = exec_plain(st, "BEGIN")) != 0)
 		return r;
 	/* Writers queue here, as on SQLite's write lock; the server lets go
@@ -363,6 +373,7 @@ static void pg_rollback(struct jpki_store *st)
 static void pg_close(struct jpki_store *st)
 {
 	PQfinish(conn_of(st));
+	free(((struct pg_store *)st)->url);
 }
 
 /* Notices (such as "there is no transaction in progress") are not errors;
@@ -371,37 +382,24 @@ static void quiet(void *arg, const char *message)
 {
 }
 
-static const struct jpki_store_ops pg_ops = {
-    .name = "postgres",
-    .close = pg_close,
-    .begin = pg_begin,
-    .commit = pg_commit,
-    .rollback = pg_rollback,
-    .exec = pg_exec,
-    .each = pg_each,
-};
-
-int jpki_store_postgres_open(struct jpki_store **out, const char *url)
+/* The main connection and the read ones alike. */
+static int connect_url(PGconn **out, const char *url, int read_only)
 {
-	const char *keys[] = {"dbname", "client_encoding", NULL};
-	const char *values[] = {url, "UTF8", NULL};
-	struct pg_store *ps = NULL;
+	const char *keys[] = {"dbname", "client_encoding", "options", NULL};
+	const char *values[] = {url, "UTF8",
+				"-c default_transaction_read_only=on", NULL};
 	int r = JPKI_ERR_INTERNAL;
 
-	*out = NULL;
-	if ((ps = calloc(1, sizeof(*ps))) == NULL)
-		return JPKI_ERR_NOMEM;
-	jpki_store_init(&ps->base, &pg_ops);
 	/* The URL may carry a password: the error names the server's answer,
 	 * not the URL. */
 	/* The encoding goes with the connection options, so that PQreset()
 	 * after a lost connection keeps it. */
-	if ((ps->conn = PQconnectdbParams(keys, values, 1)) == NULL) {
-		r = JPKI_ERR_NOMEM;
-		goto out;
-	}
-	if (PQstatus(ps->conn) != CONNECTION_OK) {
-		const char *msg = PQerrorMessage(ps->conn);
+	if (!read_only)
+		keys[2] = NULL;
+	if ((*out = PQconnectdbParams(keys, values, 1)) == NULL)
+		return JPKI_ERR_NOMEM;
+	if (PQstatus(*out) != CONNECTION_OK) {
+		const char *msg = PQerrorMessage(*out);
 		size_t len = strlen(msg);
 
 		while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
@@ -418,9 +416,66 @@ int jpki_store_postgres_open(struct jpki_store **out, const char *url)
 					 (int)len, msg);
 		else
 			r = pg_error(msg, "connect");
+		PQfinish(*out);
+		*out = NULL;
+		return r;
+	}
+	PQsetNoticeProcessor(*out, quiet, NULL);
+	return 0;
+}
+
+static int pg_reader_open(void **out, struct jpki_store *st)
+{
+	PGconn *conn = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = connect_url(&conn, ((struct pg_store *)st)->url, 1)) != 0)
+		return r;
+	*out = conn;
+	return 0;
+}
+
+static void pg_reader_close(void *conn)
+{
+	PQfinish(conn);
+}
+
+static int pg_reader_each(void *conn, const char *sql,
+			  const struct jpki_value *params, size_t n,
+			  jpki_row_fn fn, void *arg)
+{
+	return each_conn(conn, 0, sql, params, n, fn, arg);
+}
+
+static const struct jpki_store_ops pg_ops = {
+    .name = "postgres",
+    .close = pg_close,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .exec = pg_exec,
+    .each = pg_each,
+    .reader_open = pg_reader_open,
+    .reader_close = pg_reader_close,
+    .reader_each = pg_reader_each,
+};
+
+int jpki_store_postgres_open(struct jpki_store **out, const char *url)
+{
+	struct pg_store *ps = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	*out = NULL;
+	if ((ps = calloc(1, sizeof(*ps))) == NULL)
+		return JPKI_ERR_NOMEM;
+	jpki_store_init(&ps->base, &pg_ops);
+	if ((ps->url = strdup(url)) == NULL) {
+		r = JPKI_ERR_NOMEM;
 		goto out;
 	}
-	PQsetNoticeProcessor(ps->conn, quiet, NULL);
+	if ((r = connect_url(&ps->conn, url, 0)) != 0)
+		goto out;
 	*out = &ps->base;
 	ps = NULL;
 	r = 0;

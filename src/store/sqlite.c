@@ -4,7 +4,9 @@
  * WAL journal with synchronous=FULL makes every commit durable; BEGIN
  * IMMEDIATE takes the write lock at the start of a transaction so that two
  * writers (two processes, or a CLI beside a running server) queue on the busy
- * timeout instead of failing at commit.
+ * timeout instead of failing at commit. In WAL mode readers never wait for a
+ * writer, so a thread's read connection (query_only) answers from the last
+ * commit while a transaction is open on the main one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 struct sqlite_store {
 	struct jpki_store base; /* first: the handle is a jpki_store */
 	sqlite3 *db;
+	char *path; /* NULL for a database other connections cannot share */
 };
 
 static sqlite3 *db_of(struct jpki_store *st)
@@ -41,17 +44,17 @@ static char *translate(const char *sql)
 	return out;
 }
 
-static int db_error(struct jpki_store *st, const char *what)
+static int db_error(sqlite3 *db, const char *what)
 {
 	return jpki_err_set(JPKI_ERR_STORE, "sqlite %s: %s", what,
-			    sqlite3_errmsg(db_of(st)));
+			    sqlite3_errmsg(db));
 }
 
-static int exec_plain(struct jpki_store *st, const char *sql)
+static int exec_db(sqlite3 *db, const char *sql)
 {
 	char *msg = NULL;
 
-	if (sqlite3_exec(db_of(st), sql, NULL, NULL, &msg) != SQLITE_OK) {
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		int r = jpki_err_set(JPKI_ERR_STORE, "sqlite: %s: %s",
 				     msg ? msg : "error", sql);
 		sqlite3_free(msg);
@@ -60,9 +63,27 @@ static int exec_plain(struct jpki_store *st, const char *sql)
 	return 0;
 }
 
+static int exec_plain(struct jpki_store *st, const char *sql)
+{
+	return exec_db(db_of(st), sql);
+}
+
+/* Closes a connection with the statements it kept. */
+static void close_db(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+
+	if (db == NULL)
+		return;
+	while ((s = sqlite3_next_stmt(db, NULL)) != NULL)
+		sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
 static void sqlite_close(struct jpki_store *st)
 {
-	sqlite3_close(db_of(st));
+	close_db(db_of(st));
+	free(((struct sqlite_store *)st)->path);
 }
 
 static int sqlite_begin(struct jpki_store *st)
@@ -80,18 +101,63 @@ static void sqlite_rollback(struct jpki_store *st)
 	(void)exec_plain(st, "ROLLBACK");
 }
 
-static int prepare(sqlite3_stmt **out, struct jpki_store *st, const char *sql,
+/* Hands a statement back for reuse: its read or write lock and its
+ * borrowed parameters let go. */
+static void release(sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+/* How many prepared statements a connection keeps for reuse. */
+#define STMT_CACHE 32
+
+/*
+ * A prepared statement for `sql` with its parameters bound: one the
+ * connection kept from an earlier call when there is one (the OCSP
+ * responder runs the same query for every request, and parsing it was a
+ * tenth of the time), else a new one. The caller hands it back with
+ * release(). A connection is used by one thread at a time (the main one
+ * under the store's lock, a reader by its own thread), so its idle
+ * statements are its own to reuse.
+ */
+static int prepare(sqlite3_stmt **out, sqlite3 *db, const char *sql,
 		   const struct jpki_value *params, size_t n)
 {
-	sqlite3_stmt *stmt = NULL;
+	sqlite3_stmt *stmt = NULL, *s;
 	char *text;
-	int r = JPKI_ERR_INTERNAL, rc = SQLITE_OK;
+	int r = JPKI_ERR_INTERNAL, rc = SQLITE_OK, kept = 0;
 
 	*out = NULL;
 	if ((text = translate(sql)) == NULL)
 		return JPKI_ERR_NOMEM;
-	if (sqlite3_prepare_v2(db_of(st), text, -1, &stmt, NULL) != SQLITE_OK) {
-		r = db_error(st, "prepare");
+	for (s = sqlite3_next_stmt(db, NULL); s != NULL;
+	     s = sqlite3_next_stmt(db, s)) {
+		const char *t = sqlite3_sql(s);
+
+		kept++;
+		if (stmt == NULL && !sqlite3_stmt_busy(s) && t != NULL &&
+		    strcmp(t, text) == 0)
+			stmt = s;
+	}
+	if (stmt == NULL && kept >= STMT_CACHE) {
+		/* Full: start again rather than track which is oldest. */
+		sqlite3_stmt *next;
+
+		for (s = sqlite3_next_stmt(db, NULL); s != NULL; s = next) {
+			next = sqlite3_next_stmt(db, s);
+			if (!sqlite3_stmt_busy(s))
+				sqlite3_finalize(s);
+		}
+	}
+	if (stmt == NULL &&
+	    sqlite3_prepare_v3(db, text, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
+			       NULL) != SQLITE_OK) {
+		r = db_error(db, "prepare");
+		sqlite3_finalize(stmt);
+		stmt = NULL;
 		goto out;
 	}
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
@@ -117,14 +183,14 @@ static int prepare(sqlite3_stmt **out, struct jpki_store *st, const char *sql,
 		}
 	}
 	if (rc != SQLITE_OK) {
-		r = db_error(st, "bind");
+		r = db_error(db, "bind");
 		goto out;
 	}
 	*out = stmt;
 	stmt = NULL;
 	r = 0;
 out:
-	sqlite3_finalize(stmt);
+	release(stmt);
 	free(text);
 	return r;
 }
@@ -136,7 +202,7 @@ static int sqlite_exec(struct jpki_store *st, const char *sql,
 	sqlite3_stmt *stmt = NULL;
 	int r, rc;
 
-	if ((r = prepare(&stmt, st, sql, params, n)) != 0)
+	if ((r = prepare(&stmt, db_of(st), sql, params, n)) != 0)
 		goto out;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		;
@@ -147,27 +213,27 @@ static int sqlite_exec(struct jpki_store *st, const char *sql,
 				SQLITE_CONSTRAINT_UNIQUE
 			? jpki_err_set(JPKI_ERR_EXISTS, "sqlite: %s",
 				       sqlite3_errmsg(db_of(st)))
-			: db_error(st, "step");
+			: db_error(db_of(st), "step");
 		goto out;
 	}
 	if (changes != NULL)
 		*changes = sqlite3_changes64(db_of(st));
 	r = 0;
 out:
-	sqlite3_finalize(stmt);
+	release(stmt);
 	return r;
 }
 
-static int sqlite_each(struct jpki_store *st, const char *sql,
-		       const struct jpki_value *params, size_t n,
-		       jpki_row_fn fn, void *arg)
+static int each_db(sqlite3 *db, const char *sql,
+		   const struct jpki_value *params, size_t n, jpki_row_fn fn,
+		   void *arg)
 {
 	struct jpki_value *cells = NULL;
 	sqlite3_stmt *stmt = NULL;
 	size_t columns;
 	int r, rc;
 
-	if ((r = prepare(&stmt, st, sql, params, n)) != 0)
+	if ((r = prepare(&stmt, db, sql, params, n)) != 0)
 		goto out;
 	columns = (size_t)sqlite3_column_count(stmt);
 	if ((cells = calloc(columns ? columns : 1, sizeof(*cells))) == NULL) {
@@ -206,14 +272,64 @@ static int sqlite_each(struct jpki_store *st, const char *sql,
 			goto out;
 	}
 	if (rc != SQLITE_DONE) {
-		r = db_error(st, "step");
+		r = db_error(db, "step");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(stmt);
+	release(stmt);
 	free(cells);
 	return r;
+}
+
+static int sqlite_each(struct jpki_store *st, const char *sql,
+		       const struct jpki_value *params, size_t n,
+		       jpki_row_fn fn, void *arg)
+{
+	return each_db(db_of(st), sql, params, n, fn, arg);
+}
+
+/* One thread's connection: no mutex of SQLite's own, query_only so that a
+ * write sent here by mistake fails instead of escaping the lock. */
+static int sqlite_reader_open(void **out, struct jpki_store *st)
+{
+	const char *path = ((struct sqlite_store *)st)->path;
+	sqlite3 *db = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	*out = NULL;
+	if (path == NULL)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "an in-memory database has one connection");
+	if (sqlite3_open_v2(path, &db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		r = jpki_err_set(JPKI_ERR_STORE, "cannot open %s: %s", path,
+				 db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	if ((r = exec_db(db, "PRAGMA query_only=1")) != 0 ||
+	    (r = exec_db(db, "PRAGMA foreign_keys=ON")) != 0)
+		goto out;
+	*out = db;
+	db = NULL;
+	r = 0;
+out:
+	sqlite3_close(db);
+	return r;
+}
+
+static void sqlite_reader_close(void *conn)
+{
+	close_db(conn);
+}
+
+static int sqlite_reader_each(void *conn, const char *sql,
+			      const struct jpki_value *params, size_t n,
+			      jpki_row_fn fn, void *arg)
+{
+	return each_db(conn, sql, params, n, fn, arg);
 }
 
 static const struct jpki_store_ops sqlite_ops = {
@@ -224,14 +340,27 @@ static const struct jpki_store_ops sqlite_ops = {
     .rollback = sqlite_rollback,
     .exec = sqlite_exec,
     .each = sqlite_each,
+    .reader_open = sqlite_reader_open,
+    .reader_close = sqlite_reader_close,
+    .reader_each = sqlite_reader_each,
 };
+
+/* SQLite's allocation statistics take one process-wide mutex on every
+ * malloc, which the server's threads then contend for; nothing reads
+ * them. Only possible before SQLite's first use in the process. */
+static void configure_once(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 int jpki_store_sqlite_open(struct jpki_store **out, const char *path)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct sqlite_store *ss = NULL;
 	int r = JPKI_ERR_INTERNAL;
 
 	*out = NULL;
+	pthread_once(&once, configure_once);
 	if ((ss = calloc(1, sizeof(*ss))) == NULL)
 		return JPKI_ERR_NOMEM;
 	jpki_store_init(&ss->base, &sqlite_ops);
@@ -245,6 +374,17 @@ int jpki_store_sqlite_open(struct jpki_store **out, const char *path)
 		goto out;
 	}
 	sqlite3_busy_timeout(ss->db, BUSY_TIMEOUT_MS);
+	{
+		/* Absolute, and "" for a database only this connection
+		 * sees (in memory, temporary). */
+		const char *file = sqlite3_db_filename(ss->db, "main");
+
+		if (file != NULL && *file != '\0' &&
+		    (ss->path = strdup(file)) == NULL) {
+			r = JPKI_ERR_NOMEM;
+			goto out;
+		}
+	}
 	if ((r = exec_plain(&ss->base, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (r = exec_plain(&ss->base, "PRAGMA synchronous=FULL")) != 0 ||
 	    (r = exec_plain(&ss->base, "PRAGMA foreign_keys=ON")) != 0 ||

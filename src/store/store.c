@@ -1,7 +1,17 @@
 /*
  * The backend-neutral part of the store: opening by URL, the lock held across
- * a transaction, fault injection, materialised result rows, and per-module
- * schema migrations.
+ * a transaction, the read connections of threads that find it taken, fault
+ * injection, materialised result rows, and per-module schema migrations.
+ *
+ * Writes and everything inside a transaction go through the one main
+ * connection under the lock. A query outside a transaction takes the main
+ * connection too when the lock is free, so a single-threaded program (the
+ * CLI, most tests) never opens another; when another thread holds it (a
+ * transaction in progress, or another thread's statement), the query runs on
+ * the calling thread's own read connection instead of waiting, and sees what
+ * was committed before it started: the same answer it would have had had
+ * it run just before that transaction. So the OCSP and repository workers
+ * of a server read side by side, and beside a writer, without queuing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +39,36 @@ int jpki_store_open(struct jpki_store **out, const char *url)
 	return jpki_store_sqlite_open(out, url);
 }
 
+struct store_reader {
+	struct jpki_store *st;
+	void *conn;
+	struct store_reader *prev, *next;
+};
+
+static void reader_unlink(struct store_reader *rd)
+{
+	struct jpki_store *st = rd->st;
+
+	pthread_mutex_lock(&st->readers_lock);
+	if (rd->prev != NULL)
+		rd->prev->next = rd->next;
+	else
+		st->readers = rd->next;
+	if (rd->next != NULL)
+		rd->next->prev = rd->prev;
+	pthread_mutex_unlock(&st->readers_lock);
+}
+
+/* The thread-exit destructor of a thread's read connection. */
+static void reader_gone(void *p)
+{
+	struct store_reader *rd = p;
+
+	reader_unlink(rd);
+	rd->st->ops->reader_close(rd->conn);
+	free(rd);
+}
+
 void jpki_store_init(struct jpki_store *st, const struct jpki_store_ops *ops)
 {
 	pthread_mutexattr_t attr;
@@ -38,6 +78,12 @@ void jpki_store_init(struct jpki_store *st, const struct jpki_store_ops *ops)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&st->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_init(&st->readers_lock, NULL);
+	atomic_init(&st->fail_after, 0);
+	/* Without a key (the process ran out of them) every query goes
+	 * through the lock, as it would on a backend without readers. */
+	st->have_key = ops->reader_open != NULL &&
+		       pthread_key_create(&st->reader_key, reader_gone) == 0;
 }
 
 void jpki_store_free(struct jpki_store *st)
@@ -46,7 +92,19 @@ void jpki_store_free(struct jpki_store *st)
 		return;
 	if (st->in_txn)
 		st->ops->rollback(st);
+	/* Threads still running keep a dangling key value, never read again:
+	 * a deleted key runs no destructors and a new one starts at NULL. */
+	if (st->have_key)
+		pthread_key_delete(st->reader_key);
+	while (st->readers != NULL) {
+		struct store_reader *rd = st->readers;
+
+		st->readers = rd->next;
+		st->ops->reader_close(rd->conn);
+		free(rd);
+	}
 	st->ops->close(st);
+	pthread_mutex_destroy(&st->readers_lock);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
 }
@@ -56,18 +114,22 @@ const char *jpki_store_backend(const struct jpki_store *st)
 	return st->ops->name;
 }
 
+/* Counts down atomically: read connections count without the lock. */
 static int fault(struct jpki_store *st)
 {
-	if (st->fail_after > 0 && --st->fail_after == 0)
-		return jpki_err_set(JPKI_ERR_STORE, "injected store failure");
+	int n = atomic_load(&st->fail_after);
+
+	while (n > 0)
+		if (atomic_compare_exchange_weak(&st->fail_after, &n, n - 1))
+			return n == 1 ? jpki_err_set(JPKI_ERR_STORE,
+						     "injected store failure")
+				      : 0;
 	return 0;
 }
 
 void jpki_store_fail_after(struct jpki_store *st, int nth)
 {
-	pthread_mutex_lock(&st->lock);
-	st->fail_after = nth;
-	pthread_mutex_unlock(&st->lock);
+	atomic_store(&st->fail_after, nth);
 }
 
 int jpki_store_begin(struct jpki_store *st)
@@ -129,12 +191,57 @@ int jpki_store_exec(struct jpki_store *st, const char *sql,
 	return r;
 }
 
+/* The calling thread's read connection, opened on first use; NULL when it
+ * cannot be had (the caller then waits for the lock). */
+static struct store_reader *reader_of_thread(struct jpki_store *st)
+{
+	struct store_reader *rd;
+
+	if (!st->have_key)
+		return NULL;
+	if ((rd = pthread_getspecific(st->reader_key)) != NULL)
+		return rd;
+	if ((rd = calloc(1, sizeof(*rd))) == NULL)
+		return NULL;
+	rd->st = st;
+	if (st->ops->reader_open(&rd->conn, st) != 0 ||
+	    pthread_setspecific(st->reader_key, rd) != 0) {
+		if (rd->conn != NULL)
+			st->ops->reader_close(rd->conn);
+		free(rd);
+		return NULL;
+	}
+	pthread_mutex_lock(&st->readers_lock);
+	rd->next = st->readers;
+	if (st->readers != NULL)
+		st->readers->prev = rd;
+	st->readers = rd;
+	pthread_mutex_unlock(&st->readers_lock);
+	return rd;
+}
+
 int jpki_store_each(struct jpki_store *st, const char *sql,
 		    const struct jpki_value *params, size_t n,
 		    jpki_row_fn fn, void *arg)
 {
+	struct store_reader *rd;
 	int r;
 
+	/* The lock is free, or this thread holds it (its own transaction,
+	 * whose uncommitted rows it must see): the main connection. */
+	if (pthread_mutex_trylock(&st->lock) == 0) {
+		if ((r = fault(st)) == 0)
+			r = st->ops->each(st, sql, params, n, fn, arg);
+		pthread_mutex_unlock(&st->lock);
+		return r;
+	}
+	/* Another thread holds it: read beside it rather than after it. */
+	if ((rd = reader_of_thread(st)) != NULL) {
+		if ((r = fault(st)) == 0)
+			r = st->ops->reader_each(rd->conn, sql, params, n, fn,
+						 arg);
+		return r;
+	}
 	pthread_mutex_lock(&st->lock);
 	if ((r = fault(st)) == 0)
 		r = st->ops->each(st, sql, params, n, fn, arg);
@@ -323,11 +430,19 @@ int jpki_store_migrate(struct jpki_store *st, const char *module,
 {
 	int r;
 
+	/* In a transaction too: PostgreSQL's CREATE TABLE IF NOT EXISTS is
+	 * not safe against itself (two processes starting on an empty
+	 * database both create, and one fails on the catalog's unique
+	 * index); the transaction's advisory lock makes them take turns. */
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
 	if ((r = jpki_store_exec(st,
 				 "CREATE TABLE IF NOT EXISTS jpki_schema ("
 				 "module TEXT PRIMARY KEY, "
 				 "version INTEGER NOT NULL)",
 				 NULL, 0, NULL)) != 0)
+		goto fail;
+	if ((r = jpki_store_commit(st)) != 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		struct jpki_value p[2] = {JPKI_V_TEXT(module),

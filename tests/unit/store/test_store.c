@@ -2,6 +2,7 @@
  * The store interface over its SQLite backend, or over PostgreSQL when
  * JPKI_TEST_PG holds a server's URL (a fresh database each test).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,6 +448,98 @@ static void test_each_streams_rows(void **state)
 	assert_int_equal(count_rows(f->st), 5);
 }
 
+struct reader_arg {
+	struct jpki_store *st;
+	const char *sql; /* NULL: count t's rows */
+	int r;
+	int64_t count;
+};
+
+/* Another thread's query: runs while the caller holds a transaction. */
+static void *count_in_thread(void *p)
+{
+	struct reader_arg *a = p;
+	struct jpki_rows *rows = NULL;
+
+	a->count = -1;
+	a->r = jpki_store_query(&rows, a->st,
+				a->sql ? a->sql : "SELECT COUNT(*) FROM t",
+				NULL, 0);
+	if (a->r == 0)
+		a->count = jpki_rows_int(rows, 0, 0);
+	jpki_rows_free(rows);
+	return NULL;
+}
+
+static struct reader_arg count_from_thread(struct jpki_store *st)
+{
+	struct reader_arg a = {.st = st};
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, count_in_thread, &a), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	return a;
+}
+
+/* A query from a thread that does not own the open transaction runs beside
+ * it (it used to wait for the commit) and sees only what was committed; the
+ * owner sees its own uncommitted row. */
+static void test_reader_beside_transaction(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value p = JPKI_V_TEXT("a");
+	struct reader_arg a;
+
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 0);
+	a = count_from_thread(f->st); /* would deadlock before: joined */
+	assert_int_equal(a.r, 0);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(count_rows(f->st), 1);
+	assert_int_equal(jpki_store_commit(f->st), 0);
+	a = count_from_thread(f->st);
+	assert_int_equal(a.r, 0);
+	assert_int_equal(a.count, 1);
+}
+
+/* Fault injection counts the read connection's queries too, and a failed
+ * read leaves the transaction beside it alone. */
+static void test_reader_fault_injected(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value p = JPKI_V_TEXT("b");
+	struct reader_arg a;
+
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	jpki_store_fail_after(f->st, 1);
+	a = count_from_thread(f->st);
+	assert_int_equal(a.r, JPKI_ERR_STORE);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 0);
+	assert_int_equal(jpki_store_commit(f->st), 0);
+	assert_int_equal(count_rows(f->st), 1);
+}
+
+/* A read connection takes no writes, even one sent there by mistake as a
+ * query. */
+static void test_reader_refuses_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct reader_arg a = {.st = f->st};
+	pthread_t t;
+
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	a.sql = "INSERT INTO t (k) VALUES ('w') RETURNING k";
+	assert_int_equal(pthread_create(&t, NULL, count_in_thread, &a), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(a.r, JPKI_ERR_STORE);
+	jpki_store_rollback(f->st);
+	assert_int_equal(count_rows(f->st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +576,12 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_reconnects, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_reader_beside_transaction,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_fault_injected,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_refuses_writes,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
