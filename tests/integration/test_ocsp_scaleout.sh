@@ -27,7 +27,16 @@ if [ -z "$pgbin" ]; then
 	echo "SKIP: no PostgreSQL server binaries (apt-get install postgresql)"
 	exit 77
 fi
-if ! python3 -c 'from cryptography.x509 import ocsp' 2>/dev/null; then
+# the first Python with the cryptography package (a python3 earlier on
+# PATH than Debian's may lack the one apt-get installs)
+watch_py=""
+for py in python3 /usr/bin/python3; do
+	if "$py" -c 'from cryptography.x509 import ocsp' 2>/dev/null; then
+		watch_py=$py
+		break
+	fi
+done
+if [ -z "$watch_py" ]; then
 	echo "SKIP: no python3 cryptography (apt-get install python3-cryptography)"
 	exit 77
 fi
@@ -213,7 +222,7 @@ assert s["reasons"] == [sys.argv[2]], s["reasons"]
 assert s["delay_ms"] < float(sys.argv[3]), s["delay_ms"]
 EOF
 }
-python3 "$here/ocsp_watch.py" ocsp1.der 0.2 1 "${urls[@]}" -- \
+"$watch_py" "$here/ocsp_watch.py" ocsp1.der 0.2 1 "${urls[@]}" -- \
 	"$JPKI" --data "$work/var" --store "$store" --log warn \
 	ca revoke "${serials[0]}" --reason keyCompromise >watch1.out 2>&1 ||
 	fail "visibility: $(cat watch1.out)"
@@ -238,7 +247,7 @@ if command -v wrk >/dev/null; then
 	wrk_pid=$!
 	pids+=($wrk_pid)
 fi
-python3 "$here/ocsp_watch.py" ocsp2.der 0.5 2 "${urls[@]}" -- \
+"$watch_py" "$here/ocsp_watch.py" ocsp2.der 0.5 2 "${urls[@]}" -- \
 	"$JPKI" --data "$work/var" --store "$store" --log warn \
 	ca revoke "${serials[1]}" --reason affiliationChanged >watch.out 2>&1 ||
 	fail "under load: $(cat watch.out)"
