@@ -49,6 +49,7 @@ fuzz: setup
 
 bench: build
 	$(BUILD)/bench/issue_bench
+	$(BUILD)/bench/crl_bench
 	$(BUILD)/bench/registry_bench
 	$(BUILD)/bench/verify_bench
 	bash bench/ocsp_bench.sh $(JPKI)
