@@ -53,6 +53,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "bench.h"
 #include "ca/ca_internal.h"
 #include "jpki/ca.h"
 #include "jpki/store.h"
@@ -75,26 +76,6 @@ static int cmp_double(const void *a, const void *b)
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "crl_bench: %s: %s\n", what, jpki_err_detail());
-	exit(1);
 }
 
 /* splitmix64: repeatable serials from run to run. */
@@ -189,9 +170,9 @@ static void fill(struct jpki_store *st, long n, const unsigned char *der,
 
 	utc_time(na, not_after);
 	if (full == NULL)
-		fail("memory");
+		bench_fail("memory");
 	if (jpki_store_begin(st) != 0)
-		fail("begin");
+		bench_fail("begin");
 	for (long done = 0; done < n;) {
 		size_t k = n - done < BATCH ? (size_t)(n - done) : BATCH;
 		char *sql = k == BATCH ? full
@@ -199,7 +180,7 @@ static void fill(struct jpki_store *st, long n, const unsigned char *der,
 						    now);
 
 		if (sql == NULL)
-			fail("memory");
+			bench_fail("memory");
 		for (size_t i = 0; i < k; i++) {
 			struct row *r = &rows[i];
 			struct jpki_value *v = &p[i * COLS];
@@ -230,13 +211,13 @@ static void fill(struct jpki_store *st, long n, const unsigned char *der,
 					r->serial);
 		}
 		if (jpki_store_exec(st, sql, p, k * COLS, NULL) != 0)
-			fail("insert");
+			bench_fail("insert");
 		if (sql != full)
 			free(sql);
 		done += (long)k;
 	}
 	if (jpki_store_commit(st) != 0)
-		fail("commit");
+		bench_fail("commit");
 	free(full);
 }
 
@@ -340,7 +321,7 @@ static void write_text(const char *dir, const char *name, const char *text)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((f = fopen(path, "w")) == NULL || fputs(text, f) < 0 ||
 	    fclose(f) != 0)
-		fail(path);
+		bench_fail(path);
 }
 
 /* The `openssl ca` directory: config, CA key and certificate, counters.
@@ -375,7 +356,7 @@ static void openssl_dir(const char *dir, const char *keys, X509 *cacert)
 	snprintf(path, sizeof(path), "%s/ca.pem", dir);
 	if ((f = fopen(path, "w")) == NULL || !PEM_write_X509(f, cacert) ||
 	    fclose(f) != 0)
-		fail("ca.pem");
+		bench_fail("ca.pem");
 }
 
 /* Runs `openssl ca -gencrl`; returns seconds, or -1 when it failed and -2
@@ -390,24 +371,23 @@ static double openssl_gencrl(const char *dir)
 		 "timeout %d openssl ca -batch -gencrl -config %s/openssl.cnf"
 		 " -out %s/openssl.crl 2>%s/openssl.err",
 		 OPENSSL_CUTOFF, dir, dir, dir);
-	start = now_s();
+	start = bench_now();
 	rc = system(cmd);
 	if (rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 124)
 		return -2;
 	if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) != 0)
 		return -1;
-	return now_s() - start;
+	return bench_now() - start;
 }
 
 static void run(long n, uint64_t seed)
 {
-	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
 	struct jpki_issue_request req = JPKI_ISSUE_REQUEST_INIT;
-	char dir[] = "/tmp/jpki-crlbench-XXXXXX", db[64], keys[64], ref[64],
-	     path[128];
+	struct bench_ca b;
+	char keys[64], ref[64], path[128], *dir = b.dir;
 	struct jpki_cert_info *info = NULL;
-	struct jpki_store *st = NULL;
-	struct jpki_ca *ca = NULL;
+	struct jpki_store *st;
+	struct jpki_ca *ca;
 	unsigned char *der = NULL, *oder;
 	size_t len, olen, count;
 	double start, fill_s, ours, refresh, theirs, runs[RUNS];
@@ -418,21 +398,14 @@ static void run(long n, uint64_t seed)
 	FILE *index;
 	time_t t;
 
-	if (mkdtemp(dir) == NULL)
-		fail("mkdtemp");
-	if (jpki_clock_parse(&t, "2026-01-10") != 0)
-		fail("clock");
-	jpki_clock_freeze(t);
-	snprintf(db, sizeof(db), "%s/jpki.db", dir);
+	bench_ca_open(&b);
+	st = b.st;
+	ca = b.ca;
+	t = b.now;
 	snprintf(keys, sizeof(keys), "%s/keys", dir);
 	snprintf(ref, sizeof(ref), "%s/openssl", dir);
-	opts.key_dir = keys;
-	opts.public_url = "http://127.0.0.1:8080";
-	if (jpki_store_open(&st, db) != 0 || jpki_ca_init(st, &opts) != 0 ||
-	    jpki_ca_open(&ca, st, NULL) != 0)
-		fail("setup");
 	if ((subject = EVP_RSA_gen(2048)) == NULL)
-		fail("key generation");
+		bench_fail("key generation");
 	req.type = JPKI_CERT_SIGN;
 	req.card = JPKI_CARD_MYNUMBER;
 	req.person = "P0";
@@ -446,20 +419,20 @@ static void run(long n, uint64_t seed)
 	req.facts.birth = (struct jpki_date){1980, 6, 1};
 	req.card_expiry = (struct jpki_date){2035, 6, 1};
 	if (jpki_ca_issue(&info, ca, &req, subject) != 0)
-		fail("issue");
+		bench_fail("issue");
 
 	if (mkdir(ref, 0700) != 0)
-		fail("mkdir");
+		bench_fail("mkdir");
 	openssl_dir(ref, keys, jpki_ca_cert(ca, JPKI_CERT_SIGN));
 	snprintf(path, sizeof(path), "%s/index.txt", ref);
 	if ((index = fopen(path, "w")) == NULL)
-		fail("index.txt");
-	start = now_s();
+		bench_fail("index.txt");
+	start = bench_now();
 	fill(st, n, info->der, info->der_len, info->not_before,
 	     info->not_after, t, index, seed);
 	if (fclose(index) != 0)
-		fail("index.txt");
-	fill_s = now_s() - start;
+		bench_fail("index.txt");
+	fill_s = bench_now() - start;
 
 	/* The fill went into the WAL in one transaction; fold it into the
 	 * database file now, as SQLite's automatic checkpoints would have
@@ -470,7 +443,7 @@ static void run(long n, uint64_t seed)
 
 		if (jpki_store_query(&ck, st, "PRAGMA wal_checkpoint(TRUNCATE)",
 				     NULL, 0) != 0)
-			fail("checkpoint");
+			bench_fail("checkpoint");
 		jpki_rows_free(ck);
 	}
 
@@ -478,53 +451,53 @@ static void run(long n, uint64_t seed)
 	 * the refresh loop make it; RUNS times, since the machine may be
 	 * shared. */
 	for (int i = 0; i < RUNS; i++) {
-		start = now_s();
+		start = bench_now();
 		if (jpki_store_begin(st) != 0)
-			fail("begin");
+			bench_fail("begin");
 		if (ca_crl_generate(ca, JPKI_CERT_SIGN, NULL) != 0) {
 			jpki_store_rollback(st);
-			fail("CRL");
+			bench_fail("CRL");
 		}
 		if (jpki_store_commit(st) != 0)
-			fail("commit");
-		runs[i] = now_s() - start;
+			bench_fail("commit");
+		runs[i] = bench_now() - start;
 	}
 	qsort(runs, RUNS, sizeof(runs[0]), cmp_double);
 	ours = runs[RUNS / 2];
 	if (jpki_ca_crl_get(&der, &len, ca, "sign") != 0)
-		fail("CRL get");
+		bench_fail("CRL get");
 	/* The issued certificate is still good: N entries exactly. */
 	ours_crl = check_crl(der, len, n, jpki_ca_cert(ca, JPKI_CERT_SIGN),
 			     "our");
 
-	start = now_s();
+	start = bench_now();
 	if (jpki_ca_crl_refresh(ca, 1, &count) != 0)
-		fail("refresh");
-	refresh = now_s() - start;
+		bench_fail("refresh");
+	refresh = bench_now() - start;
 
 	theirs = openssl_gencrl(ref);
 	if (theirs >= 0) {
 		snprintf(path, sizeof(path), "%s/openssl.crl", ref);
 		if ((oder = read_file(path, &olen)) == NULL)
-			fail("openssl.crl");
+			bench_fail("openssl.crl");
 		/* PEM by default: the count check wants DER. */
 		{
-			BIO *b = BIO_new_mem_buf(oder, (int)olen);
-			X509_CRL *c = b ? PEM_read_bio_X509_CRL(b, NULL, NULL,
-							       NULL)
-					: NULL;
+			BIO *bio = BIO_new_mem_buf(oder, (int)olen);
+			X509_CRL *c = bio ? PEM_read_bio_X509_CRL(bio, NULL,
+								 NULL, NULL)
+					  : NULL;
 			unsigned char *d = NULL;
 			int dl = c ? i2d_X509_CRL(c, &d) : -1;
 
 			if (dl <= 0)
-				fail("openssl CRL");
+				bench_fail("openssl CRL");
 			X509_CRL_free(check_crl(d, (size_t)dl, n,
 						jpki_ca_cert(ca, JPKI_CERT_SIGN),
 						"openssl"));
 			same_entries(ours_crl, c);
 			OPENSSL_free(d);
 			X509_CRL_free(c);
-			BIO_free(b);
+			BIO_free(bio);
 		}
 		free(oder);
 	}
@@ -560,15 +533,19 @@ static void run(long n, uint64_t seed)
 	X509_CRL_free(ours_crl);
 	EVP_PKEY_free(subject);
 	jpki_cert_info_free(info);
-	jpki_ca_free(ca);
-	jpki_store_free(st);
-	if (theirs != -1)
-		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	if (theirs != -1) {
+		bench_ca_close(&b);
+	} else {
+		jpki_ca_free(ca);
+		jpki_store_free(st);
+	}
 }
 
 int main(int argc, char **argv)
 {
 	static const long defaults[] = {10000, 100000, 1000000};
+
+	bench_name = "crl_bench";
 
 	jpki_log_set_level(JPKI_LOG_ERROR);
 	printf("crl_bench: RSA-2048 / SHA-256 CRLs; %s\n",

@@ -29,94 +29,13 @@
  *        STORED 0 skips the full-store run); $JPKI_BENCH_PEERS names the
  *        peers script (default bench/issue_peers.sh beside the sources).
  */
-#include <ftw.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "jpki/ca.h"
+#include "bench.h"
 
 #define BATCH 2000
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "issue_bench: %s: %s\n", what, jpki_err_detail());
-	exit(1);
-}
-
-struct raw_run {
-	EVP_PKEY *key;
-	double seconds;
-	long n;
-};
-
-/* EVP_DigestSign (SHA-256, RSA-2048, PKCS#1 v1.5) over 1 KiB, in a loop. */
-static void *raw_sign_loop(void *arg)
-{
-	struct raw_run *run = arg;
-	unsigned char msg[1024] = {0}, sig[256];
-	double start = now_s();
-
-	do {
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-		size_t len = sizeof(sig);
-
-		if (ctx == NULL ||
-		    EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
-				       run->key) != 1 ||
-		    EVP_DigestSign(ctx, sig, &len, msg, sizeof(msg)) != 1)
-			fail("EVP_DigestSign");
-		EVP_MD_CTX_free(ctx);
-		msg[run->n % sizeof(msg)]++;
-		run->n++;
-	} while (now_s() - start < run->seconds);
-	return NULL;
-}
-
-/* Signatures per second on `threads` threads for about `seconds`. */
-static double raw_sign_rate(EVP_PKEY *key, unsigned threads, double seconds)
-{
-	struct raw_run runs[16];
-	pthread_t tid[16];
-	double start = now_s(), total = 0;
-
-	if (threads > 16)
-		threads = 16;
-	for (unsigned i = 0; i < threads; i++) {
-		runs[i] = (struct raw_run){.key = key, .seconds = seconds};
-		if (pthread_create(&tid[i], NULL, raw_sign_loop, &runs[i]) != 0)
-			fail("pthread_create");
-	}
-	for (unsigned i = 0; i < threads; i++) {
-		pthread_join(tid[i], NULL);
-		total += (double)runs[i].n;
-	}
-	return total / (now_s() - start);
-}
 
 static struct jpki_issue_request request(char *person, size_t size, long i,
 					 const char *tag)
@@ -143,7 +62,7 @@ static struct jpki_issue_request request(char *person, size_t size, long i,
 static double issue_single(struct jpki_ca *ca, EVP_PKEY *subject, long n,
 			   const char *tag)
 {
-	double start = now_s();
+	double start = bench_now();
 
 	for (long i = 0; i < n; i++) {
 		char person[32];
@@ -152,10 +71,10 @@ static double issue_single(struct jpki_ca *ca, EVP_PKEY *subject, long n,
 		struct jpki_cert_info *info = NULL;
 
 		if (jpki_ca_issue(&info, ca, &req, subject) != 0)
-			fail("issue");
+			bench_fail("issue");
 		jpki_cert_info_free(info);
 	}
-	return (double)n / (now_s() - start);
+	return (double)n / (bench_now() - start);
 }
 
 /* Certificates per second, BATCH per jpki_ca_issue_batch call. */
@@ -166,7 +85,7 @@ static double issue_batches(struct jpki_ca *ca, EVP_PKEY *subject, long n,
 	static struct jpki_issue_result res[BATCH];
 	static EVP_PKEY *keys[BATCH];
 	static char persons[BATCH][32];
-	double start = now_s();
+	double start = bench_now();
 
 	for (long done = 0; done < n;) {
 		size_t k = n - done < BATCH ? (size_t)(n - done) : BATCH;
@@ -177,7 +96,7 @@ static double issue_batches(struct jpki_ca *ca, EVP_PKEY *subject, long n,
 			keys[j] = subject;
 		}
 		if (jpki_ca_issue_batch(res, ca, reqs, keys, k, threads) != 0)
-			fail("issue batch");
+			bench_fail("issue batch");
 		for (size_t j = 0; j < k; j++) {
 			if (res[j].code != 0) {
 				fprintf(stderr, "issue_bench: refused: %s\n",
@@ -188,14 +107,14 @@ static double issue_batches(struct jpki_ca *ca, EVP_PKEY *subject, long n,
 		}
 		done += (long)k;
 	}
-	return (double)n / (now_s() - start);
+	return (double)n / (bench_now() - start);
 }
 
 /* Fills the store with `count` more certificate rows (see the top). */
 static double fill(struct jpki_store *st, long count)
 {
 	struct jpki_value v = JPKI_V_INT(count);
-	double start = now_s();
+	double start = bench_now();
 
 	if (jpki_store_begin(st) != 0 ||
 	    jpki_store_exec(
@@ -214,8 +133,8 @@ static double fill(struct jpki_store *st, long count)
 		    " FROM n, (SELECT * FROM ca_cert LIMIT 1) AS c",
 		    &v, 1, NULL) != 0 ||
 	    jpki_store_commit(st) != 0)
-		fail("filling the store");
-	return now_s() - start;
+		bench_fail("filling the store");
+	return bench_now() - start;
 }
 
 /* bench/issue_peers.sh prints "openssl_ca RATE" and "cfssl RATE". */
@@ -244,47 +163,36 @@ static void peers(long n, double *openssl_ca, double *cfssl)
 
 int main(int argc, char **argv)
 {
-	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
-	char dir[] = "/tmp/jpki-bench-XXXXXX", db[64], keys[64];
-	struct jpki_store *st = NULL;
-	struct jpki_ca *ca = NULL;
+	struct bench_ca b;
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 6000;
 	long stored = argc > 2 ? strtol(argv[2], NULL, 10) : 1000000;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = cores > 0 && cores < 16 ? (unsigned)cores : 1;
 	double single, batch1, batchn, raw1, rawn, ossl, cfssl, full = 0;
+	struct jpki_store *st;
+	struct jpki_ca *ca;
 	EVP_PKEY *subject, *cakey;
-	time_t t;
 
+	bench_name = "issue_bench";
 	if (n <= 0)
 		n = 6000;
 	if (stored < 0)
 		stored = 0;
-	if (mkdtemp(dir) == NULL)
-		fail("mkdtemp");
-	jpki_log_set_level(JPKI_LOG_ERROR);
-	if (jpki_clock_parse(&t, "2026-01-10") != 0)
-		fail("clock");
-	jpki_clock_freeze(t);
-	snprintf(db, sizeof(db), "%s/jpki.db", dir);
-	snprintf(keys, sizeof(keys), "%s/keys", dir);
-	opts.key_dir = keys;
-	opts.public_url = "http://127.0.0.1:8080";
-	if (jpki_store_open(&st, db) != 0 || jpki_ca_init(st, &opts) != 0 ||
-	    jpki_ca_open(&ca, st, NULL) != 0)
-		fail("setup");
+	bench_ca_open(&b);
+	st = b.st;
+	ca = b.ca;
 	if ((subject = EVP_RSA_gen(2048)) == NULL ||
 	    (cakey = EVP_RSA_gen(2048)) == NULL)
-		fail("key generation");
+		bench_fail("key generation");
 
 	printf("issuance, %ld certificates each way, RSA-2048, SQLite WAL "
 	       "synchronous=FULL, %u cores\n",
 	       n, threads);
 	single = issue_single(ca, subject, n / 10 > 0 ? n / 10 : 1, "A");
 	batch1 = issue_batches(ca, subject, n, 1, "B");
-	raw1 = raw_sign_rate(cakey, 1, 2);
+	raw1 = bench_raw_rate(cakey, 0, 1, 2);
 	batchn = issue_batches(ca, subject, n, threads, "C");
-	rawn = raw_sign_rate(cakey, threads, 2);
+	rawn = bench_raw_rate(cakey, 0, threads, 2);
 
 	printf("  jpki, one at a time (fsync each):   %8.0f certificates/s\n",
 	       single);
@@ -326,8 +234,6 @@ int main(int argc, char **argv)
 
 	EVP_PKEY_free(subject);
 	EVP_PKEY_free(cakey);
-	jpki_ca_free(ca);
-	jpki_store_free(st);
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	bench_ca_close(&b);
 	return 0;
 }

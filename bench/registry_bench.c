@@ -14,16 +14,9 @@
  *
  * usage: registry_bench [N [REVOKED]]   (default 1000 residents, 100000)
  */
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "jpki/ca.h"
+#include "bench.h"
 #include "jpki/registry.h"
 
 static const struct jpki_actor clerk = {
@@ -31,52 +24,6 @@ static const struct jpki_actor clerk = {
 	.role = JPKI_ROLE_REGISTRY_CLERK,
 	.municipality_code = "131016",
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "registry_bench: %s: %s\n", what, jpki_err_detail());
-	exit(1);
-}
-
-static double raw_sign_rate(EVP_PKEY *key, double seconds)
-{
-	unsigned char msg[1024] = {0}, sig[256];
-	double start = now_s(), t;
-	long n = 0;
-
-	do {
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-		size_t len = sizeof(sig);
-
-		if (ctx == NULL ||
-		    EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) !=
-			    1 ||
-		    EVP_DigestSign(ctx, sig, &len, msg, sizeof(msg)) != 1)
-			fail("EVP_DigestSign");
-		EVP_MD_CTX_free(ctx);
-		msg[n % sizeof(msg)]++;
-		n++;
-		t = now_s() - start;
-	} while (t < seconds);
-	return (double)n / t;
-}
 
 /* Revoked rows copied from a real certificate, spread over 1700
  * municipalities (the partitions) and all in the full signing CRL. */
@@ -103,7 +50,7 @@ static void fill_revoked(struct jpki_store *st, long count, time_t at)
 		    "  LIMIT 1) AS c",
 		    v, 2, NULL) != 0 ||
 	    jpki_store_commit(st) != 0)
-		fail("filling the store");
+		bench_fail("filling the store");
 }
 
 struct run {
@@ -126,7 +73,7 @@ static struct run one_run(struct jpki_store *st, struct jpki_ca *ca,
 	double start;
 
 	if (reqs == NULL || res == NULL || keys == NULL || persons == NULL)
-		fail("memory");
+		bench_fail("memory");
 	for (long i = 0; i < n; i++) {
 		struct jpki_resident r = {0};
 
@@ -141,7 +88,7 @@ static struct run one_run(struct jpki_store *st, struct jpki_ca *ca,
 		r.facts.sex = JPKI_SEX_FEMALE;
 		r.facts.birth = (struct jpki_date){1985, 4, 1};
 		if (jpki_registry_register(persons[i], st, &clerk, &r) != 0)
-			fail("register");
+			bench_fail("register");
 		for (int t = 0; t < 2; t++) {
 			struct jpki_issue_request *q = &reqs[i * 2 + t];
 
@@ -158,29 +105,29 @@ static struct run one_run(struct jpki_store *st, struct jpki_ca *ca,
 		}
 	}
 	if (jpki_ca_issue_batch(res, ca, reqs, keys, (size_t)n * 2, 0) != 0)
-		fail("issue");
+		bench_fail("issue");
 	for (long i = 0; i < n * 2; i++) {
 		if (res[i].code != 0)
-			fail(res[i].message);
+			bench_fail(res[i].message);
 		jpki_cert_info_free(res[i].info);
 	}
-	start = now_s();
+	start = bench_now();
 	for (long i = 0; i < n; i++) {
 		char address[128];
 
 		snprintf(address, sizeof(address), "東京都港区芝公園%ld番", i);
 		if (jpki_registry_move(st, &clerk, persons[i], "131016",
 				       "東京都", "千代田区", address) != 0)
-			fail("move");
+			bench_fail("move");
 	}
-	out.moves_per_s = (double)n / (now_s() - start);
-	start = now_s();
+	out.moves_per_s = (double)n / (bench_now() - start);
+	start = bench_now();
 	if (jpki_ca_apply_registry_events(&applied, ca) != 0)
-		fail("apply");
-	out.revocations_per_s = (double)n / (now_s() - start);
+		bench_fail("apply");
+	out.revocations_per_s = (double)n / (bench_now() - start);
 	out.events = applied;
 	if ((long)applied != n)
-		fail("not every event was applied");
+		bench_fail("not every event was applied");
 	free(reqs);
 	free(res);
 	free(keys);
@@ -190,44 +137,34 @@ static struct run one_run(struct jpki_store *st, struct jpki_ca *ca,
 
 int main(int argc, char **argv)
 {
-	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
-	char dir[] = "/tmp/jpki-bench-XXXXXX", db[64], keys[64];
-	struct jpki_store *st = NULL;
-	struct jpki_ca *ca = NULL;
+	struct bench_ca b;
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 1000;
 	long revoked = argc > 2 ? strtol(argv[2], NULL, 10) : 100000;
 	struct run empty, full = {0};
+	struct jpki_store *st;
+	struct jpki_ca *ca;
 	EVP_PKEY *subject, *cakey;
 	double raw;
-	time_t t;
 
+	bench_name = "registry_bench";
 	if (n <= 0)
 		n = 1000;
-	if (mkdtemp(dir) == NULL)
-		fail("mkdtemp");
-	jpki_log_set_level(JPKI_LOG_ERROR);
 	setenv("JPKI_ARGON2_TEST", "1", 1);
-	if (jpki_clock_parse(&t, "2026-01-10") != 0)
-		fail("clock");
-	jpki_clock_freeze(t);
-	snprintf(db, sizeof(db), "%s/jpki.db", dir);
-	snprintf(keys, sizeof(keys), "%s/keys", dir);
-	opts.key_dir = keys;
-	opts.public_url = "http://127.0.0.1:8080";
-	if (jpki_store_open(&st, db) != 0 || jpki_ca_init(st, &opts) != 0 ||
-	    jpki_ca_open(&ca, st, NULL) != 0 ||
-	    jpki_registry_migrate(st) != 0)
-		fail("setup");
+	bench_ca_open(&b);
+	st = b.st;
+	ca = b.ca;
+	if (jpki_registry_migrate(st) != 0)
+		bench_fail("registry");
 	if ((subject = EVP_RSA_gen(2048)) == NULL ||
 	    (cakey = EVP_RSA_gen(2048)) == NULL)
-		fail("key generation");
+		bench_fail("key generation");
 
 	empty = one_run(st, ca, subject, n, "A");
 	if (revoked > 0) {
-		fill_revoked(st, revoked, t);
+		fill_revoked(st, revoked, b.now);
 		full = one_run(st, ca, subject, n, "B");
 	}
-	raw = raw_sign_rate(cakey, 2);
+	raw = bench_raw_rate(cakey, 0, 1, 2);
 
 	printf("registry changes to revocations, %ld residents moving "
 	       "(SQLite WAL synchronous=FULL)\n",
@@ -249,8 +186,6 @@ int main(int argc, char **argv)
 
 	EVP_PKEY_free(subject);
 	EVP_PKEY_free(cakey);
-	jpki_ca_free(ca);
-	jpki_store_free(st);
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	bench_ca_close(&b);
 	return 0;
 }

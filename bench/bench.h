@@ -1,0 +1,161 @@
+/*
+ * What the C benchmarks share: the clock, a CA in a temporary directory at
+ * a fixed date, and OpenSSL's raw RSA-2048 rates that the figures are
+ * measured against.
+ */
+#ifndef JPKI_BENCH_H
+#define JPKI_BENCH_H
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "jpki/ca.h"
+
+/* The program's name in messages; each bench sets it first. */
+static const char *bench_name = "bench";
+
+static inline double bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline void bench_fail(const char *what)
+{
+	fprintf(stderr, "%s: %s: %s\n", bench_name, what, jpki_err_detail());
+	exit(1);
+}
+
+/* A bench's CA: both CAs with file keys in a fresh temporary directory,
+ * the clock frozen at 2026-01-10. */
+struct bench_ca {
+	char dir[32];
+	struct jpki_store *st;
+	struct jpki_ca *ca;
+	time_t now;
+};
+
+static inline void bench_ca_open(struct bench_ca *b)
+{
+	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
+	char db[64], keys[64];
+
+	snprintf(b->dir, sizeof(b->dir), "/tmp/jpki-bench-XXXXXX");
+	if (mkdtemp(b->dir) == NULL)
+		bench_fail("mkdtemp");
+	jpki_log_set_level(JPKI_LOG_ERROR);
+	if (jpki_clock_parse(&b->now, "2026-01-10") != 0)
+		bench_fail("clock");
+	jpki_clock_freeze(b->now);
+	snprintf(db, sizeof(db), "%s/jpki.db", b->dir);
+	snprintf(keys, sizeof(keys), "%s/keys", b->dir);
+	opts.key_dir = keys;
+	opts.public_url = "http://127.0.0.1:8080";
+	if (jpki_store_open(&b->st, db) != 0 ||
+	    jpki_ca_init(b->st, &opts) != 0 ||
+	    jpki_ca_open(&b->ca, b->st, NULL) != 0)
+		bench_fail("setting up the CA");
+}
+
+static inline int bench_rm_one(const char *path, const struct stat *sb,
+			       int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Frees the CA and removes its directory. */
+static inline void bench_ca_close(struct bench_ca *b)
+{
+	jpki_ca_free(b->ca);
+	jpki_store_free(b->st);
+	nftw(b->dir, bench_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+struct bench_raw_run {
+	EVP_PKEY *key;
+	int verify;
+	double seconds;
+	long n;
+};
+
+/* EVP_DigestSign or EVP_DigestVerify (SHA-256, RSA-2048, PKCS#1 v1.5) over
+ * 1 KiB, in a loop for run->seconds. */
+static inline void *bench_raw_loop(void *arg)
+{
+	struct bench_raw_run *run = arg;
+	unsigned char msg[1024] = {0}, sig[256];
+	size_t siglen = sizeof(sig);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	double start = bench_now();
+
+	if (ctx == NULL ||
+	    EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, run->key) != 1 ||
+	    EVP_DigestSign(ctx, sig, &siglen, msg, sizeof(msg)) != 1)
+		bench_fail("EVP_DigestSign");
+	EVP_MD_CTX_free(ctx);
+	do {
+		size_t len = sizeof(sig);
+		int ok;
+
+		if ((ctx = EVP_MD_CTX_new()) == NULL)
+			bench_fail("memory");
+		if (run->verify)
+			ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
+						  run->key) == 1 &&
+			     EVP_DigestVerify(ctx, sig, siglen, msg,
+					      sizeof(msg)) == 1;
+		else
+			ok = EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
+						run->key) == 1 &&
+			     EVP_DigestSign(ctx, sig, &len, msg,
+					    sizeof(msg)) == 1;
+		if (!ok)
+			bench_fail(run->verify ? "EVP_DigestVerify"
+					       : "EVP_DigestSign");
+		EVP_MD_CTX_free(ctx);
+		if (!run->verify)
+			msg[run->n % sizeof(msg)]++;
+		run->n++;
+	} while (bench_now() - start < run->seconds);
+	return NULL;
+}
+
+/* Signatures (or verifications) per second on `threads` threads for about
+ * `seconds`. */
+static inline double bench_raw_rate(EVP_PKEY *key, int verify,
+				    unsigned threads, double seconds)
+{
+	struct bench_raw_run runs[16];
+	pthread_t tid[16];
+	double start = bench_now(), total = 0;
+
+	if (threads < 1)
+		threads = 1;
+	if (threads > 16)
+		threads = 16;
+	for (unsigned i = 0; i < threads; i++) {
+		runs[i] = (struct bench_raw_run){
+			.key = key, .verify = verify, .seconds = seconds};
+		if (pthread_create(&tid[i], NULL, bench_raw_loop, &runs[i]) !=
+		    0)
+			bench_fail("pthread_create");
+	}
+	for (unsigned i = 0; i < threads; i++) {
+		pthread_join(tid[i], NULL);
+		total += (double)runs[i].n;
+	}
+	return total / (bench_now() - start);
+}
+
+#endif
