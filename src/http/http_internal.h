@@ -15,6 +15,11 @@
 struct jpki_http {
 	struct MHD_Daemon *daemon;
 	int listen_fd; /* accepted by accept_thread, not by MHD */
+	/* The kiosk calls this server's own /login from inside a request:
+	 * its workers then accept for themselves, so a free one takes that
+	 * call (the accept thread hands a connection to a worker by socket
+	 * number, busy or not). */
+	int workers_accept;
 	pthread_t accept_thread;
 	atomic_int stopping;
 	struct jpki_ca *ca;

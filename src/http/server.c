@@ -680,15 +680,23 @@ int jpki_http_start(struct jpki_http **out,
 		{MHD_OPTION_END, 0, NULL},
 	};
 	/* The accept thread (accept_loop) hands each connection to the
-	 * daemon, which spreads them over its workers. */
+	 * daemon, which spreads them evenly over its workers; with the kiosk
+	 * the workers take the listening socket themselves (see
+	 * workers_accept). */
+	srv->workers_accept = (srv->roles & JPKI_ROLE_KIOSK) != 0;
+	struct MHD_OptionItem workers_listen[] = {
+		{MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, NULL},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	srv->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			(srv->workers_accept ? 0 : MHD_USE_NO_LISTEN_SOCKET) |
 			MHD_USE_ERROR_LOG |
 			(srv->tls_cert_pem ? MHD_USE_TLS : 0),
 		0, NULL, NULL, handle, srv, MHD_OPTION_EXTERNAL_LOGGER,
 		mhd_log, NULL, MHD_OPTION_ARRAY,
-		srv->tls_cert_pem ? tls : tls + 4,
+		srv->tls_cert_pem ? tls : tls + 4, MHD_OPTION_ARRAY,
+		srv->workers_accept ? workers_listen : workers_listen + 1,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		opts->timeout ? opts->timeout : 10u,
@@ -697,7 +705,9 @@ int jpki_http_start(struct jpki_http **out,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
 	if (srv->daemon == NULL ||
-	    pthread_create(&srv->accept_thread, NULL, accept_loop, srv) != 0) {
+	    (!srv->workers_accept &&
+	     pthread_create(&srv->accept_thread, NULL, accept_loop, srv) !=
+		     0)) {
 		r = jpki_err_set(JPKI_ERR_IO,
 				 srv->tls_cert_pem
 					 ? "cannot start the server on %s: TLS "
@@ -707,7 +717,8 @@ int jpki_http_start(struct jpki_http **out,
 				 opts->listen ? opts->listen
 					      : "127.0.0.1:8080");
 		MHD_stop_daemon(srv->daemon);
-		close(srv->listen_fd);
+		if (srv->daemon == NULL || !srv->workers_accept)
+			close(srv->listen_fd); /* else the daemon closed it */
 		http_tls_free(srv);
 		jpki_verify_login_free(srv->login);
 		free(srv);
@@ -734,10 +745,12 @@ void jpki_http_stop(struct jpki_http *srv)
 	/* shutdown() wakes the accept() in progress; then no connection
 	 * is added to a daemon being stopped. */
 	atomic_store(&srv->stopping, 1);
-	shutdown(srv->listen_fd, SHUT_RDWR);
-	pthread_join(srv->accept_thread, NULL);
-	close(srv->listen_fd);
-	MHD_stop_daemon(srv->daemon);
+	if (!srv->workers_accept) {
+		shutdown(srv->listen_fd, SHUT_RDWR);
+		pthread_join(srv->accept_thread, NULL);
+		close(srv->listen_fd);
+	}
+	MHD_stop_daemon(srv->daemon); /* closes a socket it listened on */
 	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);
 	free(srv);

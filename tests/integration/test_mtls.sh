@@ -20,14 +20,8 @@ set -euo pipefail
 
 JPKI=$(realpath "$1")
 
-pgbin=""
-for d in /usr/lib/postgresql/*/bin; do
-	[ -x "$d/initdb" ] && pgbin=$d
-done
-if [ -z "$pgbin" ]; then
-	echo "SKIP: no PostgreSQL server binaries (apt-get install postgresql)"
-	exit 77
-fi
+. "$(dirname "$(realpath "$0")")/pg_lib.sh"
+pg_find_bin || exit 77
 command -v curl >/dev/null || {
 	echo "SKIP: no curl"
 	exit 77
@@ -36,21 +30,9 @@ command -v curl >/dev/null || {
 work=$(mktemp -d /tmp/jpki-mtls-XXXXXX)
 server_pid=""
 
-# initdb refuses to run as root: the cluster belongs to `postgres` then.
-as_pg() {
-	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
-	else
-		"$@"
-	fi
-}
-if [ "$(id -u)" -eq 0 ]; then
-	if ! id postgres >/dev/null 2>&1; then
-		echo "SKIP: running as root without a postgres user"
-		rm -rf "$work"
-		exit 77
-	fi
-	chown postgres "$work"
+if ! pg_own "$work"; then
+	rm -rf "$work"
+	exit 77
 fi
 
 cleanup() {
@@ -58,14 +40,7 @@ cleanup() {
 		kill "$server_pid" 2>/dev/null || true
 		wait "$server_pid" 2>/dev/null || true
 	fi
-	if [ -f "$work/pg/postmaster.pid" ]; then
-		as_pg "$pgbin/pg_ctl" -D "$work/pg" -m immediate -w -t 30 \
-			stop >/dev/null 2>&1 || true
-		if [ -f "$work/pg/postmaster.pid" ]; then
-			pid=$(head -1 "$work/pg/postmaster.pid")
-			[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-		fi
-	fi
+	pg_stop "$work/pg"
 	rm -rf "$work"
 }
 trap cleanup EXIT

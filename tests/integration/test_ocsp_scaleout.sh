@@ -19,14 +19,8 @@ JPKI=$(realpath "$1")
 here=$(dirname "$(realpath "$0")")
 BOUND_MS=1000
 
-pgbin=""
-for d in /usr/lib/postgresql/*/bin; do
-	[ -x "$d/initdb" ] && pgbin=$d
-done
-if [ -z "$pgbin" ]; then
-	echo "SKIP: no PostgreSQL server binaries (apt-get install postgresql)"
-	exit 77
-fi
+. "$(dirname "$(realpath "$0")")/pg_lib.sh"
+pg_find_bin || exit 77
 # the first Python with the cryptography package (a python3 earlier on
 # PATH than Debian's may lack the one apt-get installs)
 watch_py=""
@@ -44,21 +38,9 @@ fi
 work=$(mktemp -d /tmp/jpki-scale-XXXXXX)
 pids=()
 
-# initdb refuses to run as root: the cluster belongs to `postgres` then.
-as_pg() {
-	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
-	else
-		"$@"
-	fi
-}
-if [ "$(id -u)" -eq 0 ]; then
-	if ! id postgres >/dev/null 2>&1; then
-		echo "SKIP: running as root without a postgres user"
-		rm -rf "$work"
-		exit 77
-	fi
-	chown postgres "$work"
+if ! pg_own "$work"; then
+	rm -rf "$work"
+	exit 77
 fi
 
 cleanup() {
@@ -66,14 +48,7 @@ cleanup() {
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
-	if [ -f "$work/pg/postmaster.pid" ]; then
-		as_pg "$pgbin/pg_ctl" -D "$work/pg" -m immediate -w -t 30 \
-			stop >/dev/null 2>&1 || true
-		if [ -f "$work/pg/postmaster.pid" ]; then
-			pid=$(head -1 "$work/pg/postmaster.pid")
-			[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-		fi
-	fi
+	pg_stop "$work/pg"
 	rm -rf "$work"
 }
 trap cleanup EXIT
