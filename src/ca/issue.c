@@ -944,7 +944,7 @@ int jpki_ca_issue_batch(struct jpki_issue_result *results, struct jpki_ca *ca,
 		if (i >= failed_from && p->code == 0) {
 			p->code = r;
 			snprintf(p->message, sizeof(p->message),
-				 "not recorded: %s", why);
+				 "not recorded: %.240s", why);
 		}
 		results[i].code = p->code;
 		memcpy(results[i].message, p->message,
