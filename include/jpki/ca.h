@@ -72,11 +72,16 @@ struct jpki_ca_options {
 	int version;          /* JPKI_CA_OPTIONS_VERSION */
 	long crl_period;      /* seconds from thisUpdate to nextUpdate; 0 = 1 day */
 	long ocsp_validity;   /* seconds a good OCSP response holds; 0 = 1 hour */
+	/* A full CRL listing at least this many entries is not regenerated
+	 * in the transaction of each change but marked stale and regenerated
+	 * by jpki_ca_crl_refresh_stale; 0 = JPKI_CA_CRL_INLINE_MAX. */
+	long crl_inline_max;
 	/* For keys in a PKCS#11 token: a file holding the user PIN (config
 	 * pkcs11_pin_file); NULL reads $JPKI_PKCS11_PIN. */
 	const char *pkcs11_pin_file;
 };
 #define JPKI_CA_OPTIONS_VERSION 1
+#define JPKI_CA_CRL_INLINE_MAX 100000
 #define JPKI_CA_OPTIONS_INIT {.version = JPKI_CA_OPTIONS_VERSION}
 
 /*
@@ -240,6 +245,14 @@ int jpki_ca_links(struct jpki_link **out, size_t *n, struct jpki_ca *ca,
  * or all of them with `force`. Returns the number regenerated in *count. */
 int jpki_ca_crl_refresh(struct jpki_ca *ca, int force,
 			size_t *count) JPKI_MUST_CHECK;
+
+/*
+ * Regenerates the full CRLs that a change marked stale (those of at least
+ * crl_inline_max entries, which changes do not regenerate themselves).
+ * `jpki serve` calls it every second. *count: how many it regenerated.
+ */
+int jpki_ca_crl_refresh_stale(struct jpki_ca *ca,
+			      size_t *count) JPKI_MUST_CHECK;
 
 /* The current DER CRL of a scope; caller frees *der with free(). */
 int jpki_ca_crl_get(unsigned char **der, size_t *len, struct jpki_ca *ca,

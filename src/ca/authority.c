@@ -80,6 +80,10 @@ static const struct jpki_migration migrations[] = {
 	    "CREATE INDEX ca_cert_crl_muni ON ca_cert"
 	    " (type, municipality, serial, status, not_after, revoked_at,"
 	    " reason) WHERE status <> 0"},
+	/* How many entries each CRL lists, and whether a change is waiting
+	 * for a large full CRL's next regeneration (ca_crl_touch). */
+	{5, "ALTER TABLE ca_crl ADD COLUMN entries BIGINT NOT NULL DEFAULT 0;"
+	    "ALTER TABLE ca_crl ADD COLUMN stale INTEGER NOT NULL DEFAULT 0"},
 };
 
 const char *ca_type_name(enum jpki_cert_type type)
@@ -550,6 +554,9 @@ int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
 	ca->store = st;
 	ca->crl_period = opts && opts->crl_period > 0 ? opts->crl_period
 						      : 86400;
+	ca->crl_inline_max = opts && opts->crl_inline_max > 0
+				     ? opts->crl_inline_max
+				     : JPKI_CA_CRL_INLINE_MAX;
 	ca->ocsp_validity = opts && opts->ocsp_validity > 0
 				    ? opts->ocsp_validity
 				    : 3600;

@@ -48,6 +48,7 @@ struct jpki_ca {
 	struct authority auth[2]; /* [type - 1] */
 	char *public_url;
 	long crl_period;
+	long crl_inline_max; /* ca_crl_touch: larger full CRLs wait */
 	long ocsp_validity;
 	pthread_mutex_t cache_lock;
 	struct ocsp_cached cache[OCSP_CACHE_SLOTS];
@@ -78,6 +79,16 @@ const char *ca_type_name(enum jpki_cert_type type);
 
 /* Regenerates the CRL of one scope inside the caller's transaction:
  * municipality NULL for the CA's full CRL. */
+/*
+ * A change in the caller's transaction affects this scope's CRL: a
+ * municipality's partition, or a full CRL of fewer than crl_inline_max
+ * entries, is regenerated at once; a larger full CRL is marked stale, for
+ * jpki_ca_crl_refresh_stale (jpki serve, every second) or the next
+ * jpki_ca_crl_refresh.
+ */
+int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type,
+		 const char *municipality) JPKI_MUST_CHECK;
+
 int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type,
 		    const char *municipality) JPKI_MUST_CHECK;
 

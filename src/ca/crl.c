@@ -698,7 +698,8 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type,
 	{
 		struct jpki_value p[] = {
 			JPKI_V_TEXT(scope), JPKI_V_INT(num), JPKI_V_INT(now),
-			JPKI_V_INT(next), JPKI_V_BLOB(der.p, (size_t)len)};
+			JPKI_V_INT(next), JPKI_V_BLOB(der.p, (size_t)len),
+			JPKI_V_INT((int64_t)n)};
 
 		/* An UPDATE when the scope has a CRL: an upsert would have
 		 * SQLite build the row of a 40 MB CRL twice. */
@@ -706,11 +707,12 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type,
 			ca->store,
 			num > 1 ? "UPDATE ca_crl SET number = $2,"
 				  " this_update = $3, next_update = $4,"
-				  " der = $5 WHERE scope = $1"
+				  " der = $5, entries = $6, stale = 0"
+				  " WHERE scope = $1"
 				: "INSERT INTO ca_crl (scope, number,"
-				  " this_update, next_update, der)"
-				  " VALUES ($1, $2, $3, $4, $5)",
-			p, 5, NULL);
+				  " this_update, next_update, der, entries,"
+				  " stale) VALUES ($1, $2, $3, $4, $5, $6, 0)",
+			p, 6, NULL);
 	}
 	goto out;
 fail:
@@ -732,6 +734,81 @@ out:
 	X509_EXTENSION_free(aki);
 	big_free(&der);
 	free(url);
+	return r;
+}
+
+int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type,
+		 const char *municipality)
+{
+	struct jpki_rows *rows = NULL;
+	char scope[32];
+	int large, r;
+
+	if (municipality != NULL)
+		return ca_crl_generate(ca, type, municipality);
+	scope_name(scope, type, NULL);
+	{
+		struct jpki_value p = JPKI_V_TEXT(scope);
+
+		if ((r = jpki_store_query(&rows, ca->store,
+					  "SELECT entries FROM ca_crl"
+					  " WHERE scope = $1",
+					  &p, 1)) != 0)
+			return r;
+	}
+	large = jpki_rows_count(rows) == 1 &&
+		jpki_rows_int(rows, 0, 0) >= ca->crl_inline_max;
+	jpki_rows_free(rows);
+	if (!large)
+		return ca_crl_generate(ca, type, NULL);
+	{
+		struct jpki_value p = JPKI_V_TEXT(scope);
+
+		return jpki_store_exec(ca->store,
+				       "UPDATE ca_crl SET stale = 1"
+				       " WHERE scope = $1",
+				       &p, 1, NULL);
+	}
+}
+
+int jpki_ca_crl_refresh_stale(struct jpki_ca *ca, size_t *count)
+{
+	static const enum jpki_cert_type types[] = {JPKI_CERT_SIGN,
+						    JPKI_CERT_AUTH};
+	int r = 0;
+
+	*count = 0;
+	for (size_t i = 0; i < 2 && r == 0; i++) {
+		struct jpki_rows *rows = NULL;
+		char scope[32];
+		int stale;
+
+		scope_name(scope, types[i], NULL);
+		{
+			struct jpki_value p = JPKI_V_TEXT(scope);
+
+			if ((r = jpki_store_query(&rows, ca->store,
+						  "SELECT stale FROM ca_crl"
+						  " WHERE scope = $1",
+						  &p, 1)) != 0)
+				break;
+		}
+		stale = jpki_rows_count(rows) == 1 &&
+			jpki_rows_int(rows, 0, 0) != 0;
+		jpki_rows_free(rows);
+		if (!stale)
+			continue;
+		/* Regenerated from the committed rows: a change committed
+		 * after this reads them marks it stale again. */
+		if ((r = jpki_store_begin(ca->store)) != 0)
+			break;
+		if ((r = ca_crl_generate(ca, types[i], NULL)) != 0) {
+			jpki_store_rollback(ca->store);
+			break;
+		}
+		if ((r = jpki_store_commit(ca->store)) == 0)
+			(*count)++;
+	}
 	return r;
 }
 
@@ -763,13 +840,14 @@ int jpki_ca_crl_refresh(struct jpki_ca *ca, int force, size_t *count)
 			struct jpki_value p = JPKI_V_TEXT(scope);
 
 			if ((r = jpki_store_query(&have, ca->store,
-						  "SELECT next_update FROM"
-						  " ca_crl WHERE scope = $1",
+						  "SELECT next_update, stale"
+						  " FROM ca_crl WHERE scope = $1",
 						  &p, 1)) != 0)
 				break;
 			due = jpki_rows_count(have) == 0 ||
 			      jpki_rows_int(have, 0, 0) - now <
-				      ca->crl_period / 2;
+				      ca->crl_period / 2 ||
+			      jpki_rows_int(have, 0, 1) != 0;
 			jpki_rows_free(have);
 			have = NULL;
 		}

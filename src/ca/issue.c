@@ -979,7 +979,7 @@ int ca_status_set_locked(struct jpki_ca *ca, const char *serial,
 		return r;
 	if (!crls)
 		return 0;
-	if ((r = ca_crl_generate(ca, type, NULL)) != 0)
+	if ((r = ca_crl_touch(ca, type, NULL)) != 0)
 		return r;
 	if (type == JPKI_CERT_SIGN &&
 	    (r = ca_crl_generate(ca, type, municipality)) != 0)

@@ -129,9 +129,9 @@ static int regenerate_crls(struct jpki_ca *ca, const struct revoked_list *l)
 						  l->v[i].municipality)) != 0)
 			return r;
 	}
-	if (sign && (r = ca_crl_generate(ca, JPKI_CERT_SIGN, NULL)) != 0)
+	if (sign && (r = ca_crl_touch(ca, JPKI_CERT_SIGN, NULL)) != 0)
 		return r;
-	if (auth && (r = ca_crl_generate(ca, JPKI_CERT_AUTH, NULL)) != 0)
+	if (auth && (r = ca_crl_touch(ca, JPKI_CERT_AUTH, NULL)) != 0)
 		return r;
 	return 0;
 }

@@ -108,7 +108,10 @@ int cli_ca_open(struct jpki_ca **ca, struct jpki_store **st, struct cli *cli)
 	if ((r = jpki_config_get_int(cli->cfg, "crl_period", 86400,
 				     &opts.crl_period)) != 0 ||
 	    (r = jpki_config_get_int(cli->cfg, "ocsp_validity", 3600,
-				     &opts.ocsp_validity)) != 0)
+				     &opts.ocsp_validity)) != 0 ||
+	    (r = jpki_config_get_int(cli->cfg, "crl_inline_max",
+				     JPKI_CA_CRL_INLINE_MAX,
+				     &opts.crl_inline_max)) != 0)
 		return r;
 	opts.pkcs11_pin_file =
 		jpki_config_get(cli->cfg, "pkcs11_pin_file", NULL);

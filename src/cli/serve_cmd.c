@@ -269,6 +269,17 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 			jpki_log(JPKI_LOG_INFO,
 				 "%zu registry change%s applied", n,
 				 n == 1 ? "" : "s");
+		/* Every second: the full CRLs too large to be regenerated
+		 * by each change (crl_inline_max) that changes marked. */
+		if ((opts.roles & JPKI_ROLE_REPOSITORY) && tick % 5 == 0) {
+			if (jpki_ca_crl_refresh_stale(ca, &n) != 0)
+				jpki_log(JPKI_LOG_ERROR, "CRL refresh: %s",
+					 jpki_err_detail());
+			else if (n > 0)
+				jpki_log(JPKI_LOG_INFO,
+					 "%zu full CRL%s regenerated", n,
+					 n == 1 ? "" : "s");
+		}
 		/* Once a minute: CRLs that come near their nextUpdate. */
 		if ((opts.roles & JPKI_ROLE_REPOSITORY) && tick % 300 == 0 &&
 		    jpki_ca_crl_refresh(ca, 0, &n) != 0)

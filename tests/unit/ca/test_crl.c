@@ -211,6 +211,66 @@ static void test_expired_entries_leave(void **state)
 	jpki_cert_info_free(c);
 }
 
+/* A full CRL of crl_inline_max entries or more waits for
+ * jpki_ca_crl_refresh_stale; the partition never waits. */
+static void test_large_full_crl_waits(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_ca_options opts = JPKI_CA_OPTIONS_INIT;
+	struct jpki_cert_info *c[3];
+	struct jpki_ca *ca = NULL;
+	X509_CRL *full, *part;
+	size_t n;
+
+	opts.crl_inline_max = 2;
+	assert_int_equal(jpki_ca_open(&ca, f->st, &opts), 0);
+	for (int i = 0; i < 3; i++) {
+		char person[8];
+
+		snprintf(person, sizeof(person), "L%d", i);
+		c[i] = fx_issue(f, JPKI_CERT_SIGN, person);
+		assert_int_equal(jpki_ca_revoke(ca, c[i]->serial,
+						JPKI_REASON_KEY_COMPROMISE),
+				 0);
+	}
+	/* the third revocation found 2 entries listed: stale, not made */
+	full = get_crl(f, "sign");
+	part = get_crl(f, "sign/131016");
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(full)), 2);
+	assert_int_equal(reason_in(full, c[2]->serial), -1);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(part)), 3);
+	X509_CRL_free(full);
+	X509_CRL_free(part);
+
+	assert_int_equal(jpki_ca_crl_refresh_stale(ca, &n), 0);
+	assert_int_equal(n, 1);
+	full = get_crl(f, "sign");
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(full)), 3);
+	assert_int_equal(reason_in(full, c[2]->serial),
+			 JPKI_REASON_KEY_COMPROMISE);
+	X509_CRL_free(full);
+	assert_int_equal(jpki_ca_crl_refresh_stale(ca, &n), 0);
+	assert_int_equal(n, 0);
+
+	/* the periodic refresh counts a stale CRL as due, too */
+	{
+		struct jpki_cert_info *held = fx_issue(f, JPKI_CERT_SIGN, "L9");
+
+		assert_int_equal(jpki_ca_hold(ca, held->serial), 0);
+		jpki_cert_info_free(held);
+	}
+	full = get_crl(f, "sign");
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(full)), 3);
+	X509_CRL_free(full);
+	assert_int_equal(jpki_ca_crl_refresh(ca, 0, &n), 0);
+	full = get_crl(f, "sign");
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(full)), 4);
+	X509_CRL_free(full);
+	for (int i = 0; i < 3; i++)
+		jpki_cert_info_free(c[i]);
+	jpki_ca_free(ca);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -219,6 +279,7 @@ int main(void)
 		T(test_partitions_and_reasons),
 		T(test_periodic_refresh),
 		T(test_expired_entries_leave),
+		T(test_large_full_crl_waits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
