@@ -10,7 +10,9 @@
  *
  * The same is then measured with REVOKED certificates already revoked in
  * the store (rows copied from a real certificate, as in issue_bench), for
- * the full CRL the consumer re-signs grows with them.
+ * the CRLs the consumer re-signs grow with them: the municipality's
+ * partition always, the full CRL until it lists crl_inline_max entries
+ * (after that `jpki serve` regenerates it apart, every second).
  *
  * usage: registry_bench [N [REVOKED]]   (default 1000 residents, 100000)
  */
