@@ -799,6 +799,7 @@ struct batch {
 	struct pending *items;
 	size_t n;
 	size_t next; /* the next request to sign */
+	size_t waiting_for; /* the recorder sleeps until this one is signed */
 	int stop;    /* the store failed: sign no more */
 	pthread_mutex_t lock;
 	pthread_cond_t signed_cond;
@@ -823,7 +824,10 @@ static void *batch_worker(void *arg)
 			pending_refuse(p, r);
 		pthread_mutex_lock(&b->lock);
 		p->signed_ = 1;
-		pthread_cond_broadcast(&b->signed_cond);
+		/* wake the recorder only for the item it waits on, not for
+		 * every certificate */
+		if ((size_t)(p - b->items) == b->waiting_for)
+			pthread_cond_signal(&b->signed_cond);
 		pthread_mutex_unlock(&b->lock);
 	}
 }
@@ -836,8 +840,10 @@ static int batch_record_group(struct jpki_issue_result *results,
 
 	pthread_mutex_lock(&b->lock);
 	for (size_t i = from; i < to; i++)
-		while (!b->items[i].signed_)
+		while (!b->items[i].signed_) {
+			b->waiting_for = i;
 			pthread_cond_wait(&b->signed_cond, &b->lock);
+		}
 	pthread_mutex_unlock(&b->lock);
 	if ((r = jpki_store_begin(b->ca->store)) != 0)
 		return r;
@@ -869,7 +875,7 @@ int jpki_ca_issue_batch(struct jpki_issue_result *results, struct jpki_ca *ca,
 			const struct jpki_issue_request *reqs,
 			EVP_PKEY *const *keys, size_t n, unsigned threads)
 {
-	struct batch b = {.ca = ca, .n = n};
+	struct batch b = {.ca = ca, .n = n, .waiting_for = (size_t)-1};
 	pthread_t tid[JPKI_ISSUE_MAX_THREADS];
 	unsigned started = 0;
 	time_t now = jpki_clock_now();
