@@ -200,10 +200,13 @@ int jpki_window_renew(struct jpki_window_issue_result *out,
 /*
  * A locked PIN unlocked, or a forgotten one re-initialised to `new_pin`,
  * after a photo-ID check at the counter (`photo_id_address` must be the
- * registered address).
+ * registered address), on the person's own card: the card's authentication
+ * certificate must be one `ca` issued to them (a card without one, such as
+ * a Juki card, is left to the clerk's look at it, as at renewal).
  */
-int jpki_window_pin_reset(struct jpki_store *st, struct jpki_reader *rd,
-			  EVP_PKEY *issuer, const struct jpki_actor *by,
+int jpki_window_pin_reset(struct jpki_store *st, struct jpki_ca *ca,
+			  struct jpki_reader *rd, EVP_PKEY *issuer,
+			  const struct jpki_actor *by,
 			  const char *person, const char *photo_id_address,
 			  enum jpki_cert_type which,
 			  const char *new_pin) JPKI_MUST_CHECK;

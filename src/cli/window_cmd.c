@@ -384,7 +384,8 @@ static int verb_card_op(struct cli *cli, struct wopts *w, const char *person,
 		r = jpki_window_renew(&res, of.st, of.ca, cc.rd, cc.issuer,
 				      &of.actor, person, type);
 	else
-		r = jpki_window_pin_reset(of.st, cc.rd, cc.issuer, &of.actor,
+		r = jpki_window_pin_reset(of.st, of.ca, cc.rd, cc.issuer,
+					  &of.actor,
 					  person, w->req.photo_id_address, type,
 					  w->new_pin);
 	counter_close(&cc);

@@ -820,7 +820,7 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 						    srv->issuer, &who,
 						    jstr(in, "person"), type)
 				: jpki_window_pin_reset(
-				      srv->st, rd, srv->issuer, &who,
+				      srv->st, srv->ca, rd, srv->issuer, &who,
 				      jstr(in, "person"),
 				      jstr(in, "photo_id_address"), type,
 				      jstr(in, "new_pin"));

@@ -1028,8 +1028,9 @@ fail_made : {
  * -----------------------------------------------------------------------------
  */
 
-int jpki_window_pin_reset(struct jpki_store *st, struct jpki_reader *rd,
-			  EVP_PKEY *issuer, const struct jpki_actor *by,
+int jpki_window_pin_reset(struct jpki_store *st, struct jpki_ca *ca,
+			  struct jpki_reader *rd, EVP_PKEY *issuer,
+			  const struct jpki_actor *by,
 			  const char *person, const char *photo_id_address,
 			  enum jpki_cert_type which, const char *new_pin)
 {
@@ -1051,7 +1052,8 @@ int jpki_window_pin_reset(struct jpki_store *st, struct jpki_reader *rd,
 		return jpki_err_set(JPKI_ERR_POLICY,
 				    "a PIN is reset only after a photo ID "
 				    "showing the registered address");
-	if ((r = window_card_kind(&kind, rd)) != 0)
+	if ((r = window_card_kind(&kind, rd)) != 0 ||
+	    (r = card_of_person(rd, ca, res.person)) != 0)
 		return r;
 	if (kind == JPKI_CARD_JUKI && pin == JPKI_PIN_AUTH)
 		return jpki_err_set(JPKI_ERR_INVALID,

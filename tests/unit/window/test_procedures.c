@@ -934,10 +934,11 @@ static void test_pin_reset(void **state)
 	struct jpki_window_issue_result res;
 	struct jpki_card_info info;
 	struct tcard c;
-	char person[64];
+	char person[64], someone[64];
 	int64_t before;
 
 	resident(f, person, "1980-06-01", 0);
+	resident(f, someone, "1985-02-03", 0);
 	issue_both(f, person, &res, &c);
 	for (int i = 0; i < 5; i++)
 		verify_sign(&c, "WRONG1");
@@ -946,32 +947,40 @@ static void test_pin_reset(void **state)
 	assert_int_equal(info.tries[JPKI_PIN_SIGN], 0);
 
 	before = snapshot(f);
-	refused(jpki_window_pin_reset(f->st, c.rd, f->issuer, &f->clerk, person,
+	refused(jpki_window_pin_reset(f->st, f->ca, c.rd, f->issuer, &f->clerk, person,
 				      "東京都港区芝公園４丁目", JPKI_CERT_SIGN,
 				      NULL),
 		JPKI_ERR_POLICY, "photo ID");
-	refused(jpki_window_pin_reset(f->st, c.rd, f->issuer, &f->clerk, person,
+	refused(jpki_window_pin_reset(f->st, f->ca, c.rd, f->issuer, &f->clerk, person,
 				      ADDRESS, JPKI_CERT_SIGN, "abc"),
 		JPKI_ERR_INVALID, NULL);
-	refused(jpki_window_pin_reset(f->st, c.rd, f->issuer, &f->clerk, person,
+	refused(jpki_window_pin_reset(f->st, f->ca, c.rd, f->issuer, &f->clerk, person,
 				      ADDRESS, JPKI_CERT_AUTH, "12345"),
 		JPKI_ERR_INVALID, NULL);
-	refused(jpki_window_pin_reset(f->st, c.rd, f->issuer, &f->other, person,
+	refused(jpki_window_pin_reset(f->st, f->ca, c.rd, f->issuer, &f->other, person,
 				      ADDRESS, JPKI_CERT_SIGN, NULL),
 		JPKI_ERR_POLICY, "271004");
+	{
+		/* another resident, same address, same photo ID: not with
+		 * this card */
+		refused(jpki_window_pin_reset(f->st, f->ca, c.rd, f->issuer,
+					      &f->clerk, someone, ADDRESS,
+					      JPKI_CERT_SIGN, NULL),
+			JPKI_ERR_POLICY, "is not");
+	}
 	assert_true(snapshot(f) == before);
 	jpki_card_info(c.card, &info);
 	assert_int_equal(info.tries[JPKI_PIN_SIGN], 0);
 
 	/* unlocked: the same PIN, a full counter */
-	ok(jpki_window_pin_reset(f->st, c.rd, f->issuer, &f->clerk, person,
+	ok(jpki_window_pin_reset(f->st, f->ca, c.rd, f->issuer, &f->clerk, person,
 				 ADDRESS, JPKI_CERT_SIGN, NULL));
 	jpki_card_info(c.card, &info);
 	assert_int_equal(info.tries[JPKI_PIN_SIGN], 5);
 	assert_int_equal(verify_sign(&c, "ABC123"), 0x9000);
 
 	/* forgotten: a new one */
-	ok(jpki_window_pin_reset(f->st, c.rd, f->issuer, &f->clerk, person,
+	ok(jpki_window_pin_reset(f->st, f->ca, c.rd, f->issuer, &f->clerk, person,
 				 ADDRESS, JPKI_CERT_SIGN, "XYZ789"));
 	assert_int_equal(verify_sign(&c, "ABC123") & 0xFFF0, 0x63C0);
 	assert_int_equal(verify_sign(&c, "XYZ789"), 0x9000);
