@@ -52,6 +52,11 @@ struct jpki_http_options {
 	unsigned threads;      /* worker threads; 0 = one per core */
 	unsigned timeout;      /* idle connection timeout, seconds; 0 = 10 */
 	unsigned max_connections; /* 0 = 512 */
+	/* Log-in challenges one client address may fetch: a bucket of
+	 * challenge_burst (0 = 120) refilled at challenge_rate per second
+	 * (0 = 1); beyond it 429 with Retry-After. */
+	double challenge_rate;
+	unsigned challenge_burst;
 	struct jpki_ca *ca;    /* borrowed; must outlive the server */
 	/* login: the origin answers are bound to (its scheme://host[:port]
 	 * is used); NULL = the CA's public URL */

@@ -36,7 +36,19 @@ struct jpki_http {
 	char *tls_cert_pem, *tls_key_pem, *tls_trust_pem;
 	/* the client CA of the internal roles; NULL: none asked for */
 	X509_STORE *client_ca;
+	/* log-in challenges per client address (limit.c) */
+	struct http_limit *challenge_limit;
 };
+
+/* Token buckets per client address (limit.c). */
+struct http_limit;
+int http_limit_new(struct http_limit **out, double rate,
+		   double burst) JPKI_MUST_CHECK;
+void http_limit_free(struct http_limit *l);
+/* 1 when `sa` may go on; 0 when over its rate, with the seconds after
+ * which it may in *retry_after. */
+int http_limit_take(struct http_limit *l, const struct sockaddr *sa,
+		    unsigned *retry_after);
 
 /* What a connection collects of its request body. */
 struct upload {

@@ -134,9 +134,36 @@ enum MHD_Result http_send_json(struct MHD_Connection *conn, unsigned status,
 static enum MHD_Result login_challenge(struct jpki_http *srv,
 				       struct MHD_Connection *conn)
 {
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	struct jpki_verify_challenge ch;
+	unsigned retry = 1;
 	char *json = NULL;
 
+	/* One address cannot take more than its share of the bounded
+	 * table of outstanding challenges. */
+	if (!http_limit_take(srv->challenge_limit,
+			     ci != NULL ? ci->client_addr : NULL, &retry)) {
+		struct MHD_Response *resp;
+		static const char text[] = "too many log-in challenges from "
+					   "this address: try again later\n";
+		char after[16];
+		enum MHD_Result ret;
+
+		snprintf(after, sizeof(after), "%u", retry);
+		resp = MHD_create_response_from_buffer(
+			sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+		if (resp == NULL)
+			return MHD_NO;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; charset=utf-8");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,
+					after);
+		ret = MHD_queue_response(conn, MHD_HTTP_TOO_MANY_REQUESTS,
+					 resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
 	if (jpki_verify_login_challenge(&ch, srv->login) != 0 ||
 	    jpki_verify_login_challenge_json(&json, srv->login, &ch) != 0) {
 		jpki_log(JPKI_LOG_ERROR, "login challenge: %s",
@@ -636,8 +663,15 @@ int jpki_http_start(struct jpki_http **out,
 	srv->kiosk_reader = opts->kiosk_reader;
 	srv->roles = opts->roles ? opts->roles : JPKI_ROLE_ALL;
 	if ((srv->roles & JPKI_ROLE_LOGIN) &&
-	    (r = jpki_http_login_new(&srv->login, srv->ca,
-				     opts->login_origin)) != 0) {
+	    ((r = jpki_http_login_new(&srv->login, srv->ca,
+				      opts->login_origin)) != 0 ||
+	     (r = http_limit_new(&srv->challenge_limit,
+				 opts->challenge_rate > 0 ? opts->challenge_rate
+							  : 1.0,
+				 opts->challenge_burst > 0
+					 ? (double)opts->challenge_burst
+					 : 120.0)) != 0)) {
+		jpki_verify_login_free(srv->login);
 		free(srv);
 		return r;
 	}
@@ -653,12 +687,14 @@ int jpki_http_start(struct jpki_http **out,
 			       opts->tls_client_ca)) != 0) {
 		http_tls_free(srv);
 		jpki_verify_login_free(srv->login);
+		http_limit_free(srv->challenge_limit);
 		free(srv);
 		return r;
 	}
 	if (listen_on(&srv->listen_fd, &srv->port, &sa) != 0) {
 		http_tls_free(srv);
 		jpki_verify_login_free(srv->login);
+		http_limit_free(srv->challenge_limit);
 		free(srv);
 		return jpki_err_set(JPKI_ERR_IO, "cannot listen on %s (in use?)",
 				    opts->listen ? opts->listen
@@ -721,6 +757,7 @@ int jpki_http_start(struct jpki_http **out,
 			close(srv->listen_fd); /* else the daemon closed it */
 		http_tls_free(srv);
 		jpki_verify_login_free(srv->login);
+		http_limit_free(srv->challenge_limit);
 		free(srv);
 		return r;
 	}
@@ -753,5 +790,6 @@ void jpki_http_stop(struct jpki_http *srv)
 	MHD_stop_daemon(srv->daemon); /* closes a socket it listened on */
 	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);
+	http_limit_free(srv->challenge_limit);
 	free(srv);
 }

@@ -222,6 +222,56 @@ static void test_refusals_over_http(void **state)
 	free(big);
 }
 
+/* One address gets challenge_burst challenges, then 429 with Retry-After
+ * until its bucket refills; the challenges it holds stay valid. */
+static void test_challenge_rate_limit(void **state)
+{
+	struct http_fixture *hf = *state;
+	struct jpki_http_options opts = JPKI_HTTP_OPTIONS_INIT;
+	struct jpki_http *srv = NULL;
+	char url[96];
+
+	opts.listen = "127.0.0.1:0";
+	opts.roles = JPKI_ROLE_LOGIN;
+	opts.threads = 1;
+	opts.ca = hf->f->ca;
+	opts.challenge_burst = 3;
+	opts.challenge_rate = 0.01; /* one more every 100 s */
+	assert_int_equal(jpki_http_start(&srv, &opts), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/login/challenge",
+		 jpki_http_port(srv));
+	for (int i = 0; i < 5; i++) {
+		CURL *c = curl_easy_init();
+		long status = 0;
+		curl_off_t retry = 0;
+
+		assert_non_null(c);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		{
+			struct reply r = {0};
+
+			curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+			assert_int_equal(curl_easy_perform(c), CURLE_OK);
+			if (i >= 3)
+				assert_non_null(strstr(r.body,
+						       "too many log-in"));
+			free(r.body);
+		}
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry);
+		curl_easy_cleanup(c);
+		if (i < 3) {
+			assert_int_equal(status, 200);
+		} else {
+			assert_int_equal(status, 429);
+			assert_true(retry >= 1 && retry <= 100);
+		}
+	}
+	jpki_http_stop(srv);
+}
+
 static void test_roles(void **state)
 {
 	unsigned roles = 0;
@@ -243,6 +293,7 @@ int main(void)
 		T(test_login_over_http),
 		T(test_refusals_over_http),
 		T(test_roles),
+		T(test_challenge_rate_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
