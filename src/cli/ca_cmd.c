@@ -1,9 +1,11 @@
 /* `jpki ca <verb>`: the CA operator's commands. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 
@@ -265,6 +267,52 @@ static int batch_write(char **path, const struct jpki_cert_info *info,
 	return r;
 }
 
+/* The lines of a batch read on several threads, each taking the next. */
+struct batch_read {
+	json_t **lines;
+	struct jpki_issue_request *reqs;
+	EVP_PKEY **keys;
+	struct jpki_issue_result *res;
+	size_t n, next;
+	pthread_mutex_t lock;
+};
+
+static void *batch_read_worker(void *arg)
+{
+	struct batch_read *br = arg;
+
+	for (;;) {
+		size_t i;
+		json_t *e;
+		int r;
+
+		pthread_mutex_lock(&br->lock);
+		i = br->next < br->n ? br->next++ : br->n;
+		pthread_mutex_unlock(&br->lock);
+		if (i == br->n)
+			return NULL;
+		e = json_object_get(br->lines[i], "_error");
+		jpki_err_set(0, "%s", "");
+		if (e != NULL)
+			r = jpki_err_set(JPKI_ERR_PARSE, "not JSON: %s",
+					 json_string_value(e));
+		else
+			r = batch_line(&br->reqs[i], &br->keys[i],
+				       br->lines[i]);
+		if (r != 0) {
+			/* the batch refuses a request without a key */
+			br->res[i].code = r;
+			snprintf(br->res[i].message,
+				 sizeof(br->res[i].message), "%s",
+				 jpki_err_detail());
+			br->reqs[i] =
+				(struct jpki_issue_request)JPKI_ISSUE_REQUEST_INIT;
+			EVP_PKEY_free(br->keys[i]);
+			br->keys[i] = NULL;
+		}
+	}
+}
+
 static int verb_issue_batch(struct cli *cli, int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -365,25 +413,32 @@ static int verb_issue_batch(struct cli *cli, int argc, char **argv)
 		r = JPKI_ERR_NOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		json_t *e = json_object_get(lines[i], "_error");
+	{
+		/* the requests' signatures checked on every core too */
+		struct batch_read br = {.lines = lines,
+					.reqs = reqs,
+					.keys = keys,
+					.res = res,
+					.n = n};
+		pthread_t tid[JPKI_ISSUE_MAX_THREADS];
+		unsigned want = threads, started = 0;
 
-		jpki_err_set(0, "%s", "");
-		if (e != NULL)
-			r = jpki_err_set(JPKI_ERR_PARSE, "not JSON: %s",
-					 json_string_value(e));
-		else
-			r = batch_line(&reqs[i], &keys[i], lines[i]);
-		if (r != 0) {
-			/* the batch refuses a request without a key */
-			res[i].code = r;
-			snprintf(res[i].message, sizeof(res[i].message), "%s",
-				 jpki_err_detail());
-			reqs[i] = (struct jpki_issue_request)
-				JPKI_ISSUE_REQUEST_INIT;
-			EVP_PKEY_free(keys[i]);
-			keys[i] = NULL;
+		if (want == 0) {
+			long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+			want = cores > 0 ? (unsigned)cores : 1;
 		}
+		if (want > JPKI_ISSUE_MAX_THREADS)
+			want = JPKI_ISSUE_MAX_THREADS;
+		pthread_mutex_init(&br.lock, NULL);
+		for (; started + 1 < want; started++)
+			if (pthread_create(&tid[started], NULL, batch_read_worker,
+					   &br) != 0)
+				break;
+		batch_read_worker(&br);
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(tid[i], NULL);
+		pthread_mutex_destroy(&br.lock);
 	}
 	if ((r = cli_ca_open(&ca, &st, cli)) != 0) {
 		r = cli_fail(r, "open CA");
