@@ -231,6 +231,16 @@ int jpki_file_read(unsigned char **out, size_t *out_len, const char *path,
 /* Writes a file atomically (temporary file, fsync, rename, fsync dir). */
 int jpki_file_write_atomic(const char *path, const void *data, size_t len,
 			   int mode) JPKI_MUST_CHECK;
+/* The same; with JPKI_FILE_NO_SYNC the file replaces the old one whole
+ * (temporary file, rename) but is durable only after jpki_fs_sync(), so
+ * that many files cost one sync. */
+#define JPKI_FILE_NO_SYNC 1
+int jpki_file_write_atomic_flags(const char *path, const void *data,
+				 size_t len, int mode,
+				 int flags) JPKI_MUST_CHECK;
+/* Makes everything written to the file system holding `dir` durable
+ * (syncfs). */
+int jpki_fs_sync(const char *dir) JPKI_MUST_CHECK;
 /* Creates a directory and its parents (mode 0700 for new ones). */
 int jpki_mkdir_p(const char *path) JPKI_MUST_CHECK;
 /* Lower-case hex of `n` bytes into a new string; caller frees. */

@@ -79,6 +79,13 @@ out:
 int jpki_file_write_atomic(const char *path, const void *data, size_t len,
 			   int mode)
 {
+	return jpki_file_write_atomic_flags(path, data, len, mode, 0);
+}
+
+int jpki_file_write_atomic_flags(const char *path, const void *data,
+				 size_t len, int mode, int flags)
+{
+	int sync = !(flags & JPKI_FILE_NO_SYNC);
 	char *tmp = NULL, *dircopy = NULL;
 	const unsigned char *p = data;
 	int fd = -1, dfd = -1, r = JPKI_ERR_INTERNAL;
@@ -105,7 +112,7 @@ int jpki_file_write_atomic(const char *path, const void *data, size_t len,
 		}
 		done += (size_t)n;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
+	if ((sync && fsync(fd) != 0) || close(fd) != 0) {
 		fd = -1;
 		r = jpki_err_set(JPKI_ERR_IO, "%s: %s", tmp, strerror(errno));
 		goto out;
@@ -113,6 +120,10 @@ int jpki_file_write_atomic(const char *path, const void *data, size_t len,
 	fd = -1;
 	if (rename(tmp, path) != 0) {
 		r = jpki_err_set(JPKI_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!sync) {
+		r = 0;
 		goto out;
 	}
 	if ((dircopy = strdup(path)) == NULL) {
@@ -131,6 +142,19 @@ out:
 		unlink(tmp);
 	free(tmp);
 	free(dircopy);
+	return r;
+}
+
+int jpki_fs_sync(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return jpki_err_set(JPKI_ERR_IO, "%s: %s", dir,
+				    strerror(errno));
+	if (syncfs(fd) != 0)
+		r = jpki_err_set(JPKI_ERR_IO, "%s: %s", dir, strerror(errno));
+	close(fd);
 	return r;
 }
 

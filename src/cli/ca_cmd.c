@@ -262,7 +262,9 @@ static int batch_write(char **path, const struct jpki_cert_info *info,
 		free(pem);
 		return JPKI_ERR_NOMEM;
 	}
-	r = jpki_file_write_atomic(*path, pem, strlen(pem), 0644);
+	/* whole or not at all; durable at the batch's one jpki_fs_sync */
+	r = jpki_file_write_atomic_flags(*path, pem, strlen(pem), 0644,
+					 JPKI_FILE_NO_SYNC);
 	free(pem);
 	return r;
 }
@@ -326,6 +328,7 @@ static int verb_issue_batch(struct cli *cli, int argc, char **argv)
 	struct jpki_issue_result *res = NULL;
 	EVP_PKEY **keys = NULL;
 	json_t **lines = NULL, *report = NULL;
+	char **paths = NULL;
 	struct jpki_store *st = NULL;
 	struct jpki_ca *ca = NULL;
 	size_t n = 0, cap = 0, issued = 0;
@@ -459,18 +462,38 @@ static int verb_issue_batch(struct cli *cli, int argc, char **argv)
 				res[i] = got[i];
 		free(got);
 	}
-	report = json_array();
+	/* Every file first, then one sync for them all, then the report:
+	 * a line reported written is on disk. */
+	if ((paths = calloc(n ? n : 1, sizeof(*paths))) == NULL) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
-		char *path = NULL;
-		int w = 0;
+		int w;
 
 		if (res[i].code == 0 && res[i].info != NULL &&
-		    (w = batch_write(&path, res[i].info, dir)) != 0) {
+		    (w = batch_write(&paths[i], res[i].info, dir)) != 0) {
 			res[i].code = w;
 			snprintf(res[i].message, sizeof(res[i].message),
 				 "issued as %s, but not written: %s",
 				 res[i].info->serial, jpki_err_detail());
 		}
+	}
+	if (jpki_fs_sync(dir) != 0) {
+		for (size_t i = 0; i < n; i++)
+			if (res[i].code == 0 && res[i].info != NULL) {
+				res[i].code = JPKI_ERR_IO;
+				snprintf(res[i].message,
+					 sizeof(res[i].message),
+					 "issued as %s, but not written: %s",
+					 res[i].info->serial,
+					 jpki_err_detail());
+			}
+	}
+	report = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const char *path = paths[i];
+
 		if (res[i].code == 0 && res[i].info != NULL) {
 			issued++;
 			if (json)
@@ -495,7 +518,6 @@ static int verb_issue_batch(struct cli *cli, int argc, char **argv)
 			printf("line %zu: refused: %s\n", i + 1,
 			       res[i].message);
 		}
-		free(path);
 		jpki_cert_info_free(res[i].info);
 		res[i].info = NULL;
 	}
@@ -520,6 +542,11 @@ done:
 			EVP_PKEY_free(keys[i]);
 	}
 	json_decref(report);
+	for (size_t i = 0; paths != NULL && i < n; i++)
+		free(paths[i]);
+	for (size_t i = 0; res != NULL && i < n; i++)
+		jpki_cert_info_free(res[i].info);
+	free(paths);
 	free(lines);
 	free(reqs);
 	free(res);
