@@ -82,6 +82,49 @@ static inline void bench_ca_close(struct bench_ca *b)
 	nftw(b->dir, bench_rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * Adds `count` certificate rows copied from the store's first signing
+ * certificate, with distinct serials ("7F..."), persons ("S<i>") and 1700
+ * municipalities, by one INSERT ... SELECT (SQLite): issuing them would take
+ * minutes and change nothing the measured look-ups, inserts and CRLs see.
+ * Every `revoked_every`-th row (0: none) is revoked (affiliationChanged)
+ * up to a day before `at`. Returns the seconds it took.
+ */
+static inline double bench_fill(struct jpki_store *st, long count,
+				long revoked_every, time_t at)
+{
+	struct jpki_value v[] = {JPKI_V_INT(count), JPKI_V_INT(revoked_every),
+				 JPKI_V_INT(at)};
+	double start = bench_now();
+
+	if (jpki_store_begin(st) != 0 ||
+	    jpki_store_exec(
+		    st,
+		    "INSERT INTO ca_cert (serial, type, card, person,"
+		    " municipality, prefecture_name, municipality_name,"
+		    " subject, birth, card_expiry, status, reason,"
+		    " revoked_at, version, not_before, not_after, issued_at,"
+		    " der)"
+		    " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+		    "  SELECT i + 1 FROM n WHERE i < $1),"
+		    " r(i, revoked) AS (SELECT i, $2 > 0 AND i % $2 = 0"
+		    "  FROM n)"
+		    " SELECT printf('7F%030X', i), c.type, c.card,"
+		    "  printf('S%d', i), printf('%06d', 10000 + i % 1700),"
+		    "  c.prefecture_name, c.municipality_name, c.subject,"
+		    "  c.birth, c.card_expiry, revoked,"
+		    "  CASE WHEN revoked THEN 3 END,"
+		    "  CASE WHEN revoked THEN $3 - i % 86400 END,"
+		    "  1 + revoked, c.not_before, c.not_after,"
+		    "  c.issued_at - 1 - i % 86400, c.der"
+		    " FROM r, (SELECT * FROM ca_cert WHERE type = 1"
+		    "  LIMIT 1) AS c",
+		    v, 3, NULL) != 0 ||
+	    jpki_store_commit(st) != 0)
+		bench_fail("filling the store");
+	return bench_now() - start;
+}
+
 struct bench_raw_run {
 	EVP_PKEY *key;
 	int verify;

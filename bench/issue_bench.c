@@ -110,33 +110,6 @@ static double issue_batches(struct jpki_ca *ca, EVP_PKEY *subject, long n,
 	return (double)n / (bench_now() - start);
 }
 
-/* Fills the store with `count` more certificate rows (see the top). */
-static double fill(struct jpki_store *st, long count)
-{
-	struct jpki_value v = JPKI_V_INT(count);
-	double start = bench_now();
-
-	if (jpki_store_begin(st) != 0 ||
-	    jpki_store_exec(
-		    st,
-		    "INSERT INTO ca_cert (serial, type, card, person,"
-		    " municipality, prefecture_name, municipality_name,"
-		    " subject, birth, card_expiry, status, version,"
-		    " not_before, not_after, issued_at, der)"
-		    " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
-		    "  SELECT i + 1 FROM n WHERE i < $1)"
-		    " SELECT printf('7F%030X', i), c.type, c.card,"
-		    "  printf('S%d', i), printf('%06d', 10000 + i % 1700),"
-		    "  c.prefecture_name, c.municipality_name, c.subject,"
-		    "  c.birth, c.card_expiry, i % 50 = 0, 1, c.not_before,"
-		    "  c.not_after, c.issued_at - 1 - i % 86400, c.der"
-		    " FROM n, (SELECT * FROM ca_cert LIMIT 1) AS c",
-		    &v, 1, NULL) != 0 ||
-	    jpki_store_commit(st) != 0)
-		bench_fail("filling the store");
-	return bench_now() - start;
-}
-
 /* bench/issue_peers.sh prints "openssl_ca RATE" and "cfssl RATE". */
 static void peers(long n, double *openssl_ca, double *cfssl)
 {
@@ -220,7 +193,7 @@ int main(int argc, char **argv)
 		       cfssl / rawn);
 
 	if (stored > 0) {
-		double took = fill(st, stored);
+		double took = bench_fill(st, stored, 50, b.now);
 
 		printf("stored %ld more certificates in %.1f s\n", stored, took);
 		full = issue_batches(ca, subject, n, 1, "D");

@@ -27,34 +27,6 @@ static const struct jpki_actor clerk = {
 	.municipality_code = "131016",
 };
 
-/* Revoked rows copied from a real certificate, spread over 1700
- * municipalities (the partitions) and all in the full signing CRL. */
-static void fill_revoked(struct jpki_store *st, long count, time_t at)
-{
-	struct jpki_value v[] = {JPKI_V_INT(count), JPKI_V_INT(at)};
-
-	if (jpki_store_begin(st) != 0 ||
-	    jpki_store_exec(
-		    st,
-		    "INSERT INTO ca_cert (serial, type, card, person,"
-		    " municipality, prefecture_name, municipality_name,"
-		    " subject, birth, card_expiry, status, reason,"
-		    " revoked_at, version, not_before, not_after, issued_at,"
-		    " der)"
-		    " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
-		    "  SELECT i + 1 FROM n WHERE i < $1)"
-		    " SELECT printf('7F%030X', i), 1, c.card,"
-		    "  printf('S%d', i), printf('%06d', 10000 + i % 1700),"
-		    "  c.prefecture_name, c.municipality_name, c.subject,"
-		    "  c.birth, c.card_expiry, 1, 3, $2 - i % 86400, 2,"
-		    "  c.not_before, c.not_after, c.issued_at, c.der"
-		    " FROM n, (SELECT * FROM ca_cert WHERE type = 1"
-		    "  LIMIT 1) AS c",
-		    v, 2, NULL) != 0 ||
-	    jpki_store_commit(st) != 0)
-		bench_fail("filling the store");
-}
-
 struct run {
 	double moves_per_s;
 	double revocations_per_s;
@@ -163,7 +135,7 @@ int main(int argc, char **argv)
 
 	empty = one_run(st, ca, subject, n, "A");
 	if (revoked > 0) {
-		fill_revoked(st, revoked, b.now);
+		bench_fill(st, revoked, 1, b.now);
 		full = one_run(st, ca, subject, n, "B");
 	}
 	raw = bench_raw_rate(cakey, 0, 1, 2);
