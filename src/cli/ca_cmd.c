@@ -57,19 +57,6 @@ static void ca_usage(FILE *f)
 	      f);
 }
 
-static int parse_type(enum jpki_cert_type *out, const char *s)
-{
-	if (s != NULL && strcmp(s, "sign") == 0)
-		*out = JPKI_CERT_SIGN;
-	else if (s != NULL && strcmp(s, "auth") == 0)
-		*out = JPKI_CERT_AUTH;
-	else
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "type must be sign or auth, not '%s'",
-				    s ? s : "");
-	return 0;
-}
-
 static const char *type_name(enum jpki_cert_type t)
 {
 	return t == JPKI_CERT_AUTH ? "auth" : "sign";
@@ -170,80 +157,16 @@ static int read_csr(EVP_PKEY **key, const char *path)
 	return r;
 }
 
-/* The keys of a batch line and the CLI_FACT_OPTIONS they stand for. */
-static const struct {
-	const char *key;
-	int opt;
-} batch_keys[] = {
-	{"card", 'k'},    {"person", 'p'},     {"municipality_code", 'C'},
-	{"prefecture", 'P'}, {"municipality", 'M'}, {"name", 'n'},
-	{"name_subst", 'N'}, {"sex", 's'},      {"birth", 'b'},
-	{"address", 'a'}, {"address_subst", 'A'}, {"card_expiry", 'e'},
-};
-
-/*
- * One line of a batch: a JSON object with "csr" (a file), "type" and the
- * resident's facts under the names of `ca issue`'s options (with _ for -).
- * The request borrows strings from `line`, which must outlive it.
- */
+/* One line of a batch (cli_fact_json), its request read from "csr". */
 static int batch_line(struct jpki_issue_request *req, EVP_PKEY **key,
 		      json_t *line)
 {
-	const char *name, *csr = NULL;
-	json_t *v;
-	int have_expiry = 0, r;
+	const char *csr = NULL;
+	int r;
 
-	*req = (struct jpki_issue_request)JPKI_ISSUE_REQUEST_INIT;
-	req->card = JPKI_CARD_MYNUMBER;
-	req->type = 0;
 	*key = NULL;
-	if (!json_is_object(line))
-		return jpki_err_set(JPKI_ERR_PARSE,
-				    "each line must be one JSON object");
-	json_object_foreach(line, name, v)
-	{
-		size_t i;
-
-		if (!json_is_string(v))
-			return jpki_err_set(JPKI_ERR_PARSE,
-					    "\"%s\" must be a string", name);
-		if (strcmp(name, "csr") == 0) {
-			csr = json_string_value(v);
-			continue;
-		}
-		if (strcmp(name, "type") == 0) {
-			if ((r = parse_type(&req->type,
-					    json_string_value(v))) != 0)
-				return r;
-			continue;
-		}
-		for (i = 0; i < sizeof(batch_keys) / sizeof(batch_keys[0]);
-		     i++)
-			if (strcmp(name, batch_keys[i].key) == 0)
-				break;
-		if (i == sizeof(batch_keys) / sizeof(batch_keys[0]))
-			return jpki_err_set(JPKI_ERR_PARSE,
-					    "unknown key \"%s\"", name);
-		if ((r = cli_fact_option(req, &have_expiry, batch_keys[i].opt,
-					 json_string_value(v))) != 0)
-			return r;
-	}
-	if (req->type == 0)
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "\"type\" (sign or auth) is needed");
-	if (req->person == NULL || req->municipality_code == NULL ||
-	    !jpki_date_valid(&req->facts.birth))
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "\"person\", \"municipality_code\" and "
-				    "\"birth\" are needed");
-	if (!have_expiry && req->card == JPKI_CARD_MYNUMBER) {
-		struct jpki_date today = jpki_date_today();
-
-		req->card_expiry =
-			jpki_profile_card_expiry(&today, &req->facts.birth);
-	}
-	if (csr == NULL)
-		return jpki_err_set(JPKI_ERR_INVALID, "\"csr\" is needed");
+	if ((r = cli_fact_json(req, &csr, line)) != 0)
+		return r;
 	return read_csr(key, csr);
 }
 
@@ -677,7 +600,7 @@ static int verb_issue(struct cli *cli, int argc, char **argv)
 		return cli_usage("ca issue takes options only");
 	if (type == NULL)
 		return cli_usage("ca issue needs --type sign|auth");
-	if ((r = parse_type(&req.type, type)) != 0)
+	if ((r = cli_parse_type(&req.type, type)) != 0)
 		return cli_fail(r, "ca issue");
 	if ((r = cli_fact_finish(&req, have_expiry)) != 0)
 		return r;
@@ -881,7 +804,7 @@ static int verb_list(struct cli *cli, int argc, char **argv)
 	while (r == 0 && (c = getopt_long(argc, argv, "", o, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			r = parse_type(&filter.type, optarg);
+			r = cli_parse_type(&filter.type, optarg);
 			break;
 		case 's':
 			if (strcmp(optarg, "good") == 0)
@@ -1124,7 +1047,7 @@ static int verb_cert(struct cli *cli, int argc, char **argv)
 	int ocsp = argc == 3 && strcmp(argv[2], "--ocsp") == 0;
 	int r;
 
-	if ((argc != 2 && !ocsp) || parse_type(&type, argv[1]) != 0)
+	if ((argc != 2 && !ocsp) || cli_parse_type(&type, argv[1]) != 0)
 		return cli_usage("usage: jpki ca cert sign|auth [--ocsp]");
 	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
 		return cli_fail(r, "open CA");

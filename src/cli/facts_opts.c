@@ -101,3 +101,87 @@ int cli_fact_finish(struct jpki_issue_request *req, int have_expiry)
 	}
 	return 0;
 }
+
+int cli_parse_type(enum jpki_cert_type *out, const char *s)
+{
+	if (s != NULL && strcmp(s, "sign") == 0)
+		*out = JPKI_CERT_SIGN;
+	else if (s != NULL && strcmp(s, "auth") == 0)
+		*out = JPKI_CERT_AUTH;
+	else
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "type must be sign or auth, not '%s'",
+				    s ? s : "");
+	return 0;
+}
+
+/* The keys of a batch line and the CLI_FACT_OPTIONS they stand for. */
+static const struct {
+	const char *key;
+	int opt;
+} json_keys[] = {
+	{"card", 'k'},    {"person", 'p'},     {"municipality_code", 'C'},
+	{"prefecture", 'P'}, {"municipality", 'M'}, {"name", 'n'},
+	{"name_subst", 'N'}, {"sex", 's'},      {"birth", 'b'},
+	{"address", 'a'}, {"address_subst", 'A'}, {"card_expiry", 'e'},
+};
+
+int cli_fact_json(struct jpki_issue_request *req, const char **csr,
+		  json_t *line)
+{
+	const char *name;
+	json_t *v;
+	int have_expiry = 0, r;
+
+	*req = (struct jpki_issue_request)JPKI_ISSUE_REQUEST_INIT;
+	req->card = JPKI_CARD_MYNUMBER;
+	req->type = 0;
+	*csr = NULL;
+	if (!json_is_object(line))
+		return jpki_err_set(JPKI_ERR_PARSE,
+				    "each line must be one JSON object");
+	json_object_foreach(line, name, v)
+	{
+		size_t i;
+
+		if (!json_is_string(v))
+			return jpki_err_set(JPKI_ERR_PARSE,
+					    "\"%s\" must be a string", name);
+		if (strcmp(name, "csr") == 0) {
+			*csr = json_string_value(v);
+			continue;
+		}
+		if (strcmp(name, "type") == 0) {
+			if ((r = cli_parse_type(&req->type,
+						json_string_value(v))) != 0)
+				return r;
+			continue;
+		}
+		for (i = 0; i < sizeof(json_keys) / sizeof(json_keys[0]); i++)
+			if (strcmp(name, json_keys[i].key) == 0)
+				break;
+		if (i == sizeof(json_keys) / sizeof(json_keys[0]))
+			return jpki_err_set(JPKI_ERR_PARSE,
+					    "unknown key \"%s\"", name);
+		if ((r = cli_fact_option(req, &have_expiry, json_keys[i].opt,
+					 json_string_value(v))) != 0)
+			return r;
+	}
+	if (req->type == 0)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "\"type\" (sign or auth) is needed");
+	if (req->person == NULL || req->municipality_code == NULL ||
+	    !jpki_date_valid(&req->facts.birth))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "\"person\", \"municipality_code\" and "
+				    "\"birth\" are needed");
+	if (!have_expiry && req->card == JPKI_CARD_MYNUMBER) {
+		struct jpki_date today = jpki_date_today();
+
+		req->card_expiry =
+			jpki_profile_card_expiry(&today, &req->facts.birth);
+	}
+	if (*csr == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "\"csr\" is needed");
+	return 0;
+}

@@ -75,18 +75,6 @@ static int parse_id(int64_t *out, const char *s)
 	return 0;
 }
 
-static int parse_type(enum jpki_cert_type *out, const char *s)
-{
-	if (strcmp(s, "sign") == 0)
-		*out = JPKI_CERT_SIGN;
-	else if (strcmp(s, "auth") == 0)
-		*out = JPKI_CERT_AUTH;
-	else
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "--type is sign or auth, not '%s'", s);
-	return 0;
-}
-
 /* The card at the counter: a card file in-process, or a PC/SC reader. */
 struct counter_card {
 	struct jpki_card *card;
@@ -369,7 +357,7 @@ static int verb_card_op(struct cli *cli, struct wopts *w, const char *person,
 
 	if (w->type == NULL)
 		return cli_usage("--type sign|auth");
-	if ((r = parse_type(&type, w->type)) != 0)
+	if ((r = cli_parse_type(&type, w->type)) != 0)
 		return cli_fail(r, renew ? "renew" : "pin-reset");
 	if (!renew && (w->new_pin == NULL || w->req.photo_id_address == NULL))
 		return cli_usage("pin-reset needs --photo-id-address and "
