@@ -118,10 +118,10 @@ ocsp() { # cert issuer -> openssl ocsp output
 	openssl ocsp -issuer "$2" -cert "$1" -CAfile "$2" -url "$3" 2>&1
 }
 out=$(ocsp sign.pem sign-ca.pem "$url/ocsp/sign")
-echo "$out" | grep -q "Response verify OK" || fail "OCSP verify: $out"
-echo "$out" | grep -q "sign.pem: good" || fail "OCSP not good: $out"
+grep -q <<<"$out" "Response verify OK" || fail "OCSP verify: $out"
+grep -q <<<"$out" "sign.pem: good" || fail "OCSP not good: $out"
 out=$(ocsp auth.pem auth-ca.pem "$url/ocsp/auth")
-echo "$out" | grep -q "auth.pem: good" || fail "auth OCSP not good: $out"
+grep -q <<<"$out" "auth.pem: good" || fail "auth OCSP not good: $out"
 pass "openssl ocsp: good, response signature verified"
 
 jpki ca revoke "$serial" --reason affiliationChanged >/dev/null
@@ -129,15 +129,15 @@ jpki ca revoke "$serial" --reason keyCompromise 2>err.txt &&
 	fail "second revocation accepted"
 grep -q "already revoked" err.txt || fail "second revoke: $(cat err.txt)"
 out=$(ocsp sign.pem sign-ca.pem "$url/ocsp/sign")
-echo "$out" | grep -q "Response verify OK" || fail "OCSP verify: $out"
-echo "$out" | grep -q "sign.pem: revoked" || fail "OCSP not revoked: $out"
-echo "$out" | grep -q "Reason: affiliationChanged" || fail "no reason: $out"
-echo "$out" | grep -q "Revocation Time:" || fail "no time: $out"
+grep -q <<<"$out" "Response verify OK" || fail "OCSP verify: $out"
+grep -q <<<"$out" "sign.pem: revoked" || fail "OCSP not revoked: $out"
+grep -q <<<"$out" "Reason: affiliationChanged" || fail "no reason: $out"
+grep -q <<<"$out" "Revocation Time:" || fail "no time: $out"
 pass "openssl ocsp: revoked with time and reason after jpki ca revoke"
 
 jpki ca hold "$aserial" >/dev/null
 out=$(ocsp auth.pem auth-ca.pem "$url/ocsp/auth")
-echo "$out" | grep -q "Reason: certificateHold" || fail "hold: $out"
+grep -q <<<"$out" "Reason: certificateHold" || fail "hold: $out"
 pass "hold shows as certificateHold"
 
 # GET form (RFC 6960 A.1), with a nonce-less request.
@@ -153,10 +153,10 @@ pass "OCSP over GET"
 printf 'garbage' | curl -sf --data-binary @- \
 	-H 'Content-Type: application/ocsp-request' "$url/ocsp" -o bad.der
 out=$(openssl ocsp -respin bad.der -resp_text -noverify 2>&1 || true)
-echo "$out" | grep -qi "malformedrequest" || fail "garbage: $out"
+grep -qi <<<"$out" "malformedrequest" || fail "garbage: $out"
 head -c 20 req.der | curl -sf --data-binary @- "$url/ocsp" -o bad2.der
 out=$(openssl ocsp -respin bad2.der -resp_text -noverify 2>&1 || true)
-echo "$out" | grep -qi "malformedrequest" || fail "truncated: $out"
+grep -qi <<<"$out" "malformedrequest" || fail "truncated: $out"
 code=$(head -c 100000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' \
 	--data-binary @- "$url/ocsp")
 [ "$code" = 413 ] || fail "oversized body answered $code"

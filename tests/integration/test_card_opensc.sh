@@ -147,7 +147,7 @@ rd=$(reader_index)
 	fail "after restart OpenSC sees $(tries "Digital Signature") tries, the file $on_disk"
 query=$(opensc-tool -r "$rd" -s 00:A4:04:0C:0A:D3:92:F0:00:26:01:00:00:00:01 \
 	-s 00:A4:02:0C:02:00:1B -s 00:20:00:80 2>&1 | tail -1)
-echo "$query" | grep -q "SW2=0xC$on_disk" || fail "VERIFY without data: $query"
+grep -q <<<"$query" "SW2=0xC$on_disk" || fail "VERIFY without data: $query"
 pass "SIGKILL after $acked of $sent wrong PINs: $on_disk tries left, as announced ($announced)"
 
 # --- pcscd restarts: the card comes back by itself ------------------------

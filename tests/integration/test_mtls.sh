@@ -123,7 +123,7 @@ openssl ca -batch -config oldca.cnf -cert infra.crt -keyfile infra.key \
 	-out terminal-expired.crt >/dev/null 2>&1 || fail "expired certificate"
 out=$(openssl verify -CAfile infra.crt terminal-expired.crt 2>&1) &&
 	fail "the expired certificate verifies"
-echo "$out" | grep -q "certificate has expired" ||
+grep -q <<<"$out" "certificate has expired" ||
 	fail "the expired certificate: $out"
 umask 022
 pass "a test PKI: infrastructure CA, foreign CA, server, client and expired certificates"
@@ -186,8 +186,8 @@ refused() {
 	if out=$(jpki_with "$1" ca init --public-url "$url" 2>&1); then
 		fail "$2: ca init succeeded"
 	fi
-	echo "$out" | grep -qiE "$3" || fail "$2: unclear message: $out"
-	echo "$out" | grep -q "sslkey=\|$pki/db-jpki.key" &&
+	grep -qiE <<<"$out" "$3" || fail "$2: unclear message: $out"
+	grep -q <<<"$out" "sslkey=\|$pki/db-jpki.key" &&
 		fail "$2: the message prints the URL: $out"
 	[ "$(tables)" = 0 ] || fail "$2: something was written"
 	pass "refused $2: $(echo "$out" | tail -1 | cut -c1-150)"
@@ -229,13 +229,13 @@ if out=$(jpki serve --roles window,ocsp --listen "127.0.0.1:$hport" \
 	--tls-cert "$pki/server.crt" --tls-key "$pki/terminal.key" 2>&1); then
 	fail "serve started with a key that is not the certificate's"
 fi
-echo "$out" | grep -q "is not the key of the certificate" ||
+grep -q <<<"$out" "is not the key of the certificate" ||
 	fail "mismatched key: $out"
 if out=$(jpki serve --roles window,ocsp --listen "127.0.0.1:$hport" \
 	--tls-cert "$pki/server.crt" --tls-key "$pki/nonexistent.key" 2>&1); then
 	fail "serve started without its key"
 fi
-echo "$out" | grep -q "cannot be read" || fail "missing key: $out"
+grep -q <<<"$out" "cannot be read" || fail "missing key: $out"
 if out=$(jpki serve --roles window --listen "127.0.0.1:$hport" \
 	--tls-client-ca "$pki/infra.crt" 2>&1); then
 	fail "serve took --tls-client-ca without HTTPS"
@@ -302,7 +302,7 @@ st=$(call "${good_cert[@]}" -H "Authorization: Bearer $token" \
 [ "$st" = 200 ] || fail "/api/audit/verify: $st $(cat "$work/body")"
 grep -q '"ok":true' "$work/body" || fail "audit chain: $(cat "$work/body")"
 rec=$(psql_admin -d jpki -c "SELECT operator || ' ' || detail FROM audit_log WHERE action = 'window.client'")
-echo "$rec" | grep -q '^admin .*CN=window-terminal-01' ||
+grep -q <<<"$rec" '^admin .*CN=window-terminal-01' ||
 	fail "the log-in's client certificate is not on the audit chain: $rec"
 grep -q "admin logged in through client certificate CN=window-terminal-01" \
 	"$work/server.err" || fail "the log lacks the client: $(cat "$work/server.err")"
@@ -356,8 +356,8 @@ st=$(curl -s --cacert "$pki/infra.crt" -o ocsp.resp -w '%{http_code}' \
 [ "$st" = 200 ] || fail "OCSP without a client certificate: $st"
 out=$(openssl ocsp -respin ocsp.resp -issuer sign-ca.pem -cert sign.pem \
 	-CAfile sign-ca.pem 2>&1)
-echo "$out" | grep -q "Response verify OK" || fail "OCSP verify: $out"
-echo "$out" | grep -q "sign.pem: good" || fail "OCSP not good: $out"
+grep -q <<<"$out" "Response verify OK" || fail "OCSP verify: $out"
+grep -q <<<"$out" "sign.pem: good" || fail "OCSP not good: $out"
 pass "the public OCSP answers without a client certificate: good"
 
 # plain HTTP to the HTTPS listener gets nothing

@@ -110,13 +110,13 @@ got=$(node "$browser_dir/portal.mjs" submit "$url" "$shots/portal" "佐藤 花�
 	"千代田４番４号" "$work/application.txt.p7m" refused) || fail "the other name was not refused"
 receipt2=$(echo "$got" | cut -f1)
 reasons=$(echo "$got" | cut -f2)
-echo "$reasons" | grep -qi "name" || fail "refusal without the name reason: $reasons"
+grep -qi <<<"$reasons" "name" || fail "refusal without the name reason: $reasons"
 pass "another name in the form is refused ($receipt2): $reasons"
 
 inbox=$(node "$browser_dir/portal.mjs" inbox "$url" "$shots/portal" admin pw-admin-0123) ||
 	fail "the inbox cannot be read"
-echo "$inbox" | grep -q "^$receipt1	鈴木 一郎	受付" || fail "inbox lacks the accepted one: $inbox"
-echo "$inbox" | grep -q "^$receipt2	佐藤 花子	不受理" || fail "inbox lacks the refused one: $inbox"
+grep -q <<<"$inbox" "^$receipt1	鈴木 一郎	受付" || fail "inbox lacks the accepted one: $inbox"
+grep -q <<<"$inbox" "^$receipt2	佐藤 花子	不受理" || fail "inbox lacks the refused one: $inbox"
 pass "the inbox lists both"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url/portal/inbox")
 [ "$code" = 200 ] && curl -s "$url/portal/inbox" | grep -q 'id="inbox"' &&
@@ -146,7 +146,7 @@ pass "garbage, malformed, empty and oversized uploads refused cleanly (403, 400,
 # --- the kiosk --------------------------------------------------------------------
 got=$(node "$browser_dir/portal.mjs" kiosk "$url" "$shots/kiosk" 9999 1234 "$work/juminhyo.pdf") ||
 	fail "the kiosk run failed"
-echo "$got" | grep -q "wrong: .*2 tries left" || fail "wrong PIN page: $got"
+grep -q <<<"$got" "wrong: .*2 tries left" || fail "wrong PIN page: $got"
 pdftotext juminhyo.pdf - >juminhyo.txt
 grep -q "鈴木" juminhyo.txt && grep -q "住 民 票 の 写 し\|住民票の写し" juminhyo.txt ||
 	fail "the PDF lacks the name or title: $(head -20 juminhyo.txt)"

@@ -102,15 +102,15 @@ ocsp() {
 		-url "$url/ocsp/sign" 2>&1
 }
 out=$(ocsp)
-echo "$out" | grep -q "Response verify OK" || fail "OCSP verify: $out"
-echo "$out" | grep -q "sign.pem: good" || fail "OCSP not good: $out"
+grep -q <<<"$out" "Response verify OK" || fail "OCSP verify: $out"
+grep -q <<<"$out" "sign.pem: good" || fail "OCSP not good: $out"
 pass "jpki serve --store postgres://: openssl ocsp good"
 
 # A revocation by the CLI is seen by the running server through the database.
 jpki ca revoke "$serial" --reason keyCompromise >/dev/null
 out=$(ocsp)
-echo "$out" | grep -q "sign.pem: revoked" || fail "OCSP after revoke: $out"
-echo "$out" | grep -q "Reason: keyCompromise" || fail "OCSP reason: $out"
+grep -q <<<"$out" "sign.pem: revoked" || fail "OCSP after revoke: $out"
+grep -q <<<"$out" "Reason: keyCompromise" || fail "OCSP reason: $out"
 curl -sf "$url/crl/sign/131016.crl" -o sign.crl || fail "CRL download"
 openssl crl -inform DER -in sign.crl -noout -text | grep -qi "$serial" ||
 	fail "the CRL lacks $serial"
