@@ -50,6 +50,13 @@ void http_limit_free(struct http_limit *l);
 int http_limit_take(struct http_limit *l, const struct sockaddr *sa,
 		    unsigned *retry_after);
 
+/* framing.c: whether a request's headers give its body's length one way
+ * only (no Content-Length beside Transfer-Encoding, neither twice, only
+ * "chunked"); 1 yes, 0 no. Call before any body is read. */
+int http_framing_ok(struct MHD_Connection *conn);
+/* 400 with "Connection: close" for a request http_framing_ok() refused. */
+enum MHD_Result http_framing_refuse(struct MHD_Connection *conn);
+
 /* What a connection collects of its request body. */
 struct upload {
 	unsigned char *data;

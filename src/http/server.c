@@ -414,6 +414,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	size_t cap;
 
 	if (up == NULL) {
+		if (!http_framing_ok(conn))
+			return http_framing_refuse(conn);
 		if ((up = calloc(1, sizeof(*up))) == NULL)
 			return MHD_NO;
 		*con_cls = up;
