@@ -30,10 +30,10 @@
 #include "http/http_internal.h"
 
 struct conn_slot {
-	int fd;            /* -1: free */
-	int ocsp;          /* came in on the OCSP listener */
-	int cut;           /* shut down by the watchdog */
-	int body;          /* headers in, answer not yet sent */
+	int fd;   /* -1: free */
+	int ocsp; /* came in on the OCSP listener */
+	int cut;  /* shut down by the watchdog */
+	int body; /* headers in, answer not yet sent */
 	unsigned char addr[16];
 	uint16_t port;      /* the peer's, network order */
 	long long deadline; /* ms, CLOCK_MONOTONIC */
@@ -73,7 +73,7 @@ static uint16_t addr_key(unsigned char key[16], const struct sockaddr *sa)
 	}
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 =
-			(const struct sockaddr_in6 *)sa;
+		    (const struct sockaddr_in6 *)sa;
 
 		memcpy(key, &in6->sin6_addr, 16);
 		return in6->sin6_port;
@@ -211,7 +211,8 @@ int http_conns_admit(struct http_conns *c, int fd, const struct sockaddr *sa,
 {
 	unsigned char key[16];
 	unsigned same = 0, on_listener = 0;
-	unsigned limit = ocsp ? c->lim.ocsp_connections : c->lim.max_connections;
+	unsigned limit =
+	    ocsp ? c->lim.ocsp_connections : c->lim.max_connections;
 	struct conn_slot *free_slot = NULL;
 	uint16_t port = addr_key(key, sa);
 	int ok = 0;
@@ -244,11 +245,10 @@ int http_conns_admit(struct http_conns *c, int fd, const struct sockaddr *sa,
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (!ok)
-		jpki_log(JPKI_LOG_DEBUG,
-			 "http: connection refused: %s",
+		jpki_log(JPKI_LOG_DEBUG, "http: connection refused: %s",
 			 same >= c->lim.per_address
-				 ? "its address holds as many as it may"
-				 : "the listener holds as many as it may");
+			     ? "its address holds as many as it may"
+			     : "the listener holds as many as it may");
 	return ok;
 }
 
@@ -265,7 +265,7 @@ void http_conns_forget(struct http_conns *c, int fd)
 static int conn_fd(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 
 	return ci != NULL ? ci->connect_fd : -1;
 }
@@ -291,11 +291,11 @@ void http_conns_notify(void *cls, struct MHD_Connection *conn,
 	pthread_mutex_lock(&c->lock);
 	if (find(c, fd) == NULL) {
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-			conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		    conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		struct conn_slot *s = find(c, -1);
 		unsigned char key[16];
 		uint16_t port =
-			addr_key(key, ci != NULL ? ci->client_addr : NULL);
+		    addr_key(key, ci != NULL ? ci->client_addr : NULL);
 
 		if (s != NULL)
 			record(c, s, fd, key, port, 0);
@@ -330,7 +330,7 @@ enum MHD_Result http_conns_request(void *cls, struct MHD_Connection *conn,
 		if (fd >= 0 && (s = find(c, fd)) != NULL) {
 			s->body = 1;
 			s->deadline =
-				now_ms() + (long long)c->lim.body_timeout * 1000;
+			    now_ms() + (long long)c->lim.body_timeout * 1000;
 			ocsp = s->ocsp;
 		}
 		pthread_mutex_unlock(&c->lock);
@@ -355,7 +355,8 @@ void http_conns_completed(void *cls, struct MHD_Connection *conn,
 	pthread_mutex_lock(&c->lock);
 	if (fd >= 0 && (s = find(c, fd)) != NULL) {
 		s->body = 0;
-		s->deadline = now_ms() + (long long)c->lim.header_timeout * 1000;
+		s->deadline =
+		    now_ms() + (long long)c->lim.header_timeout * 1000;
 	}
 	pthread_mutex_unlock(&c->lock);
 	srv->done(cls, conn, con_cls, toe);

@@ -67,7 +67,7 @@ enum MHD_Result http_framing_refuse(struct MHD_Connection *conn)
 				   "twice or in a way not understood "
 				   "(Content-Length and Transfer-Encoding)\n";
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+	    sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result ret;
 
 	if (resp == NULL)

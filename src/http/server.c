@@ -592,11 +592,13 @@ bad:
 /* Best effort, plain HTTP only: why the connection closes at once. */
 static void refuse(struct jpki_http *srv, int fd)
 {
+#define BUSY_TEXT "too many connections: try again\n"
+	_Static_assert(sizeof(BUSY_TEXT) - 1 == 32, "Content-Length below");
 	static const char busy[] =
 		"HTTP/1.1 503 Service Unavailable\r\n"
 		"Content-Type: text/plain; charset=utf-8\r\n"
-		"Connection: close\r\nRetry-After: 1\r\nContent-Length: 51\r\n"
-		"\r\ntoo many connections from this address; try again\n";
+		"Connection: close\r\nRetry-After: 1\r\nContent-Length: 32\r\n"
+		"\r\n" BUSY_TEXT;
 
 	if (srv->tls_cert_pem == NULL)
 		(void)send(fd, busy, sizeof(busy) - 1,

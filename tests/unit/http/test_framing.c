@@ -52,8 +52,7 @@ static int teardown(void **state)
 
 /* What the server answers to `req` sent whole: every byte until it closes
  * the connection (*closed = 1) or 2 s pass in silence (*closed = 0). */
-static char *exchange(struct framing_fixture *ff, const char *req,
-		      int *closed)
+static char *exchange(struct framing_fixture *ff, const char *req, int *closed)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	size_t len = 0, cap = 65536;
@@ -171,10 +170,10 @@ static void test_length_given_once_answered(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_length_given_twice_refused,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_length_given_once_answered,
-						setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_length_given_twice_refused,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_length_given_once_answered,
+					    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -179,11 +179,10 @@ static void test_extended_apdu_answered_wrong_length(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_short_apdus_answered,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_extended_apdu_answered_wrong_length, setup,
-			teardown),
+	    cmocka_unit_test_setup_teardown(test_short_apdus_answered, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_extended_apdu_answered_wrong_length, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
