@@ -28,7 +28,9 @@ static inline double bench_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static inline void bench_fail(const char *what)
+/* _Noreturn: without it clang (-Wsometimes-uninitialized) takes every
+ * `if (... || (x = f()) == NULL) bench_fail(...)` to go on with x unset. */
+static inline _Noreturn void bench_fail(const char *what)
 {
 	fprintf(stderr, "%s: %s: %s\n", bench_name, what, jpki_err_detail());
 	exit(1);

@@ -52,6 +52,22 @@ struct jpki_http_options {
 	unsigned threads;      /* worker threads; 0 = one per core */
 	unsigned timeout;      /* idle connection timeout, seconds; 0 = 10 */
 	unsigned max_connections; /* 0 = 512 */
+	/* Connections one client address may hold on a listener (0 = 64);
+	 * beyond it a new one is closed at once. */
+	unsigned per_address;
+	/* Absolute deadlines no trickle extends: a request's headers within
+	 * header_timeout seconds of its connection's start or its previous
+	 * request's end (0 = 10), its answer sent within body_timeout
+	 * seconds of its headers (0 = 30); past one the connection is
+	 * closed. */
+	unsigned header_timeout;
+	unsigned body_timeout;
+	/* A second listener ("127.0.0.1:8081"; NULL: none) that answers
+	 * only OCSP (and /healthz) with ocsp_connections (0 = 128)
+	 * connections of its own, so clients holding every connection of
+	 * the main listener do not starve OCSP. Needs the ocsp role. */
+	const char *ocsp_listen;
+	unsigned ocsp_connections;
 	/* Log-in challenges one client address may fetch: a bucket of
 	 * challenge_burst (0 = 120) refilled at challenge_rate per second
 	 * (0 = 1); beyond it 429 with Retry-After. */
@@ -95,6 +111,8 @@ int jpki_http_start(struct jpki_http **out,
 		    const struct jpki_http_options *opts) JPKI_MUST_CHECK;
 /* The port actually bound. */
 uint16_t jpki_http_port(const struct jpki_http *srv);
+/* The OCSP listener's port; 0 without one. */
+uint16_t jpki_http_ocsp_port(const struct jpki_http *srv);
 /* "https" when serving TLS, else "http". */
 const char *jpki_http_scheme(const struct jpki_http *srv);
 /* Stops the server and frees it (NULL is accepted). */

@@ -406,7 +406,9 @@ static int encode_entries(struct crl_part parts[CRL_PARTS_MAX],
 	for (size_t i = 0, at = 0; i < k; i++) {
 		size_t m = n / k + (i < n % k ? 1 : 0);
 
-		parts[i].entries = entries + at;
+		/* An empty CRL has no entries (NULL), and NULL + 0 is
+		 * undefined (clang's UBSan stops every `ca init` on it). */
+		parts[i].entries = m > 0 ? entries + at : NULL;
 		parts[i].n = m;
 		parts[i].ok = 0;
 		at += m;

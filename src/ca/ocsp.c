@@ -7,6 +7,7 @@
  * that CA's delegated OCSP signer. A request for one certificate without a
  * nonce is answered from a cache of signed responses that is keyed by the
  * certificate's status version, so a status change is visible at once.
+ * A nonce outside RFC 9654's bounds (1..32 octets) is malformedRequest.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,41 @@ static int response_der(unsigned char **out, size_t *out_len,
 	*out_len = (size_t)n;
 	OPENSSL_free(buf);
 	return 0;
+}
+
+/* RFC 9654 section 2.1: Nonce ::= OCTET STRING (SIZE(1..32)). */
+#define OCSP_NONCE_MAX 32
+
+/*
+ * Whether the request's nonce, if it has one, is one RFC 9654 lets a
+ * responder echo: a single extension whose value is one DER OCTET STRING
+ * of 1 to 32 octets. An empty nonce protects nothing, and a long one makes
+ * the responder sign and send back whatever a client chose (7.8 KB were
+ * echoed).
+ */
+static int nonce_acceptable(OCSP_REQUEST *oreq)
+{
+	int at = OCSP_REQUEST_get_ext_by_NID(oreq, NID_id_pkix_OCSP_Nonce, -1);
+	const ASN1_OCTET_STRING *value;
+	ASN1_OCTET_STRING *nonce;
+	const unsigned char *p;
+	int len;
+
+	if (at < 0)
+		return 1;
+	if (OCSP_REQUEST_get_ext_by_NID(oreq, NID_id_pkix_OCSP_Nonce, at) >= 0)
+		return 0; /* two nonces: which would be echoed? */
+	value = X509_EXTENSION_get_data(OCSP_REQUEST_get_ext(oreq, at));
+	p = ASN1_STRING_get0_data(value);
+	len = ASN1_STRING_length(value);
+	nonce = d2i_ASN1_OCTET_STRING(NULL, &p, len);
+	if (nonce == NULL)
+		return 0;
+	len = p == ASN1_STRING_get0_data(value) + ASN1_STRING_length(value)
+		      ? ASN1_STRING_length(nonce)
+		      : -1; /* bytes after the OCTET STRING */
+	ASN1_OCTET_STRING_free(nonce);
+	return len >= 1 && len <= OCSP_NONCE_MAX;
 }
 
 /* An unsigned error response (malformedRequest, unauthorized, ...). */
@@ -245,7 +281,7 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 	oreq = d2i_OCSP_REQUEST(NULL, &p, (long)req_len);
 	if (oreq == NULL || p != req + req_len ||
 	    (count = OCSP_request_onereq_count(oreq)) <= 0 ||
-	    count > JPKI_MAX_OCSP_ONEREQS) {
+	    count > JPKI_MAX_OCSP_ONEREQS || !nonce_acceptable(oreq)) {
 		r = error_response(out, out_len,
 				   OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
 		goto out;

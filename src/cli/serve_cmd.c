@@ -1,4 +1,5 @@
 /* `jpki serve`: the HTTP services in the foreground until a signal. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +21,10 @@ static void serve_usage(FILE *f)
 {
 	fputs("usage: jpki serve [--listen ADDR:PORT] [--roles LIST] "
 	      "[--threads N]\n"
-	      "                  [--pid-file FILE]\n"
+	      "                  [--pid-file FILE] [--ocsp-listen ADDR:PORT]\n"
+	      "                  [--max-connections N] [--per-address N]\n"
+	      "                  [--ocsp-connections N] [--header-timeout S]\n"
+	      "                  [--body-timeout S]\n"
 	      "                  [--tls-cert FILE --tls-key FILE "
 	      "[--tls-client-ca FILE]]\n"
 	      "\n"
@@ -30,6 +34,21 @@ static void serve_usage(FILE *f)
 	      "              window, portal, kiosk; comma-separated\n"
 	      "  --threads   worker threads (default: one per core)\n"
 	      "  --pid-file  write the process id there once listening\n"
+	      "  --ocsp-listen  a second listener that answers OCSP only,\n"
+	      "              with connections no other client can take;\n"
+	      "              config ocsp_listen\n"
+	      "  --max-connections  on the main listener (default 512);\n"
+	      "              config max_connections\n"
+	      "  --ocsp-connections  on the OCSP listener (default 128);\n"
+	      "              config ocsp_connections\n"
+	      "  --per-address  connections one client address may hold\n"
+	      "              on a listener (default 64); config\n"
+	      "              per_address_connections\n"
+	      "  --header-timeout  seconds a request's headers may take\n"
+	      "              from the connection's start or the previous\n"
+	      "              answer (default 10); config header_timeout\n"
+	      "  --body-timeout  seconds from the headers to the answer\n"
+	      "              sent (default 30); config body_timeout\n"
 	      "  --tls-cert  HTTPS: the server's certificate (PEM, chain\n"
 	      "              after it); config tls_cert\n"
 	      "  --tls-key   its key (PEM, unencrypted); config tls_key\n"
@@ -54,6 +73,14 @@ static void serve_usage(FILE *f)
 	      f);
 }
 
+static const char *flag_name(const struct option *o, int c)
+{
+	for (; o->name != NULL; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
+
 int cli_serve(struct cli *cli, int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -64,6 +91,12 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"tls-cert", required_argument, NULL, 'C'},
 		{"tls-key", required_argument, NULL, 'K'},
 		{"tls-client-ca", required_argument, NULL, 'A'},
+		{"ocsp-listen", required_argument, NULL, 'O'},
+		{"max-connections", required_argument, NULL, 'M'},
+		{"ocsp-connections", required_argument, NULL, 'N'},
+		{"per-address", required_argument, NULL, 'P'},
+		{"header-timeout", required_argument, NULL, 'H'},
+		{"body-timeout", required_argument, NULL, 'B'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct jpki_http_options opts = JPKI_HTTP_OPTIONS_INIT;
@@ -73,6 +106,18 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	EVP_PKEY *issuer = NULL, *agency_key = NULL;
 	X509 *agency_cert = NULL;
 	const char *pid_file = NULL;
+	/* the connection limits: config key, flag letter, option */
+	const struct {
+		const char *key;
+		int flag;
+		unsigned *to;
+	} limits[] = {
+		{"max_connections", 'M', &opts.max_connections},
+		{"ocsp_connections", 'N', &opts.ocsp_connections},
+		{"per_address_connections", 'P', &opts.per_address},
+		{"header_timeout", 'H', &opts.header_timeout},
+		{"body_timeout", 'B', &opts.body_timeout},
+	};
 	struct sigaction sa;
 	char base[64];
 	int c, r;
@@ -82,6 +127,18 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	opts.tls_cert = jpki_config_get(cli->cfg, "tls_cert", NULL);
 	opts.tls_key = jpki_config_get(cli->cfg, "tls_key", NULL);
 	opts.tls_client_ca = jpki_config_get(cli->cfg, "tls_client_ca", NULL);
+	opts.ocsp_listen = jpki_config_get(cli->cfg, "ocsp_listen", NULL);
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		long v;
+
+		if ((r = jpki_config_get_int(cli->cfg, limits[i].key, 0, &v)) !=
+			    0 ||
+		    v < 0 || v > 65535)
+			return cli_usage("config %s takes 0 (the default) to "
+					 "65535",
+					 limits[i].key);
+		*limits[i].to = (unsigned)v;
+	}
 	opts.roles = JPKI_ROLE_ALL;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
@@ -108,6 +165,30 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 			break;
 		case 'A':
 			opts.tls_client_ca = optarg;
+			break;
+		case 'O':
+			opts.ocsp_listen = optarg;
+			break;
+		case 'M':
+		case 'N':
+		case 'P':
+		case 'H':
+		case 'B':
+			for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]);
+			     i++) {
+				char *end;
+				unsigned long v;
+
+				if (limits[i].flag != c)
+					continue;
+				errno = 0;
+				v = strtoul(optarg, &end, 10);
+				if (*optarg < '1' || *optarg > '9' ||
+				    *end != '\0' || errno != 0 || v > 65535)
+					return cli_usage("--%s takes 1 to 65535",
+							 flag_name(o, c));
+				*limits[i].to = (unsigned)v;
+			}
 			break;
 		case 'h':
 			serve_usage(stdout);
@@ -209,6 +290,12 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	if (opts.roles & JPKI_ROLE_OCSP)
 		printf("  OCSP        %s/ocsp/sign  %s/ocsp/auth\n", base,
 		       base);
+	if (jpki_http_ocsp_port(srv) != 0)
+		printf("  OCSP only   %s://%.*s:%u/ocsp (connections of its "
+		       "own)\n",
+		       jpki_http_scheme(srv),
+		       (int)(strrchr(opts.ocsp_listen, ':') - opts.ocsp_listen),
+		       opts.ocsp_listen, jpki_http_ocsp_port(srv));
 	if (opts.roles & JPKI_ROLE_LOGIN)
 		printf("  log-in      %s/login (answers bound to the origin "
 		       "of %s)\n",

@@ -21,6 +21,7 @@ struct jpki_http {
 	 * number, busy or not). */
 	int workers_accept;
 	pthread_t accept_thread;
+	int accepting; /* accept_thread runs */
 	atomic_int stopping;
 	struct jpki_ca *ca;
 	struct jpki_store *st;           /* the window role's store */
@@ -38,7 +39,47 @@ struct jpki_http {
 	X509_STORE *client_ca;
 	/* log-in challenges per client address (limit.c) */
 	struct http_limit *challenge_limit;
+	/* connections per address and request deadlines (conns.c); the
+	 * OCSP listener (-1: none), accepted by accept_thread too */
+	struct http_conns *conns;
+	int ocsp_fd;
+	uint16_t ocsp_port;
+	/* what conns.c's wrappers hand each request and its end to */
+	MHD_AccessHandlerCallback route;
+	MHD_RequestCompletedCallback done;
 };
+
+/* conns.c: the connections held, their addresses and deadlines. */
+struct http_conn_limits {
+	unsigned max_connections;  /* on the main listener */
+	unsigned ocsp_connections; /* on the OCSP listener; 0: none */
+	unsigned per_address;      /* on each listener */
+	unsigned header_timeout, body_timeout; /* seconds */
+};
+struct http_conns;
+/* Starts the watchdog that cuts connections past their deadline. */
+int http_conns_new(struct http_conns **out,
+		   const struct http_conn_limits *lim) JPKI_MUST_CHECK;
+/* Stops the watchdog and frees (NULL is accepted). */
+void http_conns_free(struct http_conns *c);
+/* For the accept loop: 1 when fd (from sa, on the OCSP listener or not)
+ * is within the limits and now recorded, 0 when the caller must close it. */
+int http_conns_admit(struct http_conns *c, int fd, const struct sockaddr *sa,
+		     int ocsp) JPKI_MUST_CHECK;
+/* Forgets fd (closed, or refused by libmicrohttpd). */
+void http_conns_forget(struct http_conns *c, int fd);
+/* libmicrohttpd's callbacks, cls the server: a connection started or
+ * closed; a request (moves its deadline, keeps the OCSP listener to OCSP,
+ * then srv->route); a request's end (then srv->done). */
+void http_conns_notify(void *cls, struct MHD_Connection *conn,
+		       void **socket_context,
+		       enum MHD_ConnectionNotificationCode code);
+enum MHD_Result http_conns_request(void *cls, struct MHD_Connection *conn,
+				   const char *url, const char *method,
+				   const char *version, const char *data,
+				   size_t *data_size, void **con_cls);
+void http_conns_completed(void *cls, struct MHD_Connection *conn,
+			  void **con_cls, enum MHD_RequestTerminationCode toe);
 
 /* Token buckets per client address (limit.c). */
 struct http_limit;
@@ -49,6 +90,13 @@ void http_limit_free(struct http_limit *l);
  * which it may in *retry_after. */
 int http_limit_take(struct http_limit *l, const struct sockaddr *sa,
 		    unsigned *retry_after);
+
+/* framing.c: whether a request's headers give its body's length one way
+ * only (no Content-Length beside Transfer-Encoding, neither twice, only
+ * "chunked"); 1 yes, 0 no. Call before any body is read. */
+int http_framing_ok(struct MHD_Connection *conn);
+/* 400 with "Connection: close" for a request http_framing_ok() refused. */
+enum MHD_Result http_framing_refuse(struct MHD_Connection *conn);
 
 /* What a connection collects of its request body. */
 struct upload {

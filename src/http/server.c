@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,6 +415,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	size_t cap;
 
 	if (up == NULL) {
+		if (!http_framing_ok(conn))
+			return http_framing_refuse(conn);
 		if ((up = calloc(1, sizeof(*up))) == NULL)
 			return MHD_NO;
 		*con_cls = up;
@@ -586,30 +589,69 @@ bad:
 			    listen ? listen : "");
 }
 
-/* Accepts until jpki_http_stop() shuts the socket down. */
+/* Best effort, plain HTTP only: why the connection closes at once. */
+static void refuse(struct jpki_http *srv, int fd)
+{
+#define BUSY_TEXT "too many connections: try again\n"
+	_Static_assert(sizeof(BUSY_TEXT) - 1 == 32, "Content-Length below");
+	static const char busy[] =
+		"HTTP/1.1 503 Service Unavailable\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Connection: close\r\nRetry-After: 1\r\nContent-Length: 32\r\n"
+		"\r\n" BUSY_TEXT;
+
+	if (srv->tls_cert_pem == NULL)
+		(void)send(fd, busy, sizeof(busy) - 1,
+			   MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
+/* Accepts on the main listener and the OCSP one until jpki_http_stop()
+ * sets stopping; each connection within its limits (conns.c) goes to the
+ * daemon. */
 static void *accept_loop(void *arg)
 {
 	struct jpki_http *srv = arg;
 
 	while (!atomic_load(&srv->stopping)) {
-		struct sockaddr_storage addr;
-		socklen_t len = sizeof(addr);
-		int fd = accept4(srv->listen_fd, (struct sockaddr *)&addr, &len,
-				 SOCK_CLOEXEC);
+		struct pollfd pfd[2] = {{srv->listen_fd, POLLIN, 0},
+					{srv->ocsp_fd, POLLIN, 0}};
+		nfds_t n = srv->ocsp_fd >= 0 ? 2 : 1;
 
-		if (fd < 0) {
-			if (atomic_load(&srv->stopping))
-				break;
-			/* Out of descriptors: let connections finish. */
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM)
-				usleep(10000);
+		/* with the kiosk the workers take the main listener */
+		if (srv->workers_accept)
+			pfd[0].fd = -1;
+		if (poll(pfd, n, 250) <= 0)
 			continue;
+		for (nfds_t i = 0; i < n; i++) {
+			struct sockaddr_storage addr;
+			socklen_t len = sizeof(addr);
+			int fd;
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			fd = accept4(pfd[i].fd, (struct sockaddr *)&addr, &len,
+				     SOCK_CLOEXEC);
+			if (fd < 0) {
+				/* Out of descriptors: let connections
+				 * finish. */
+				if (errno == EMFILE || errno == ENFILE ||
+				    errno == ENOBUFS || errno == ENOMEM)
+					usleep(10000);
+				continue;
+			}
+			if (!http_conns_admit(srv->conns, fd,
+					      (struct sockaddr *)&addr, i == 1)) {
+				refuse(srv, fd);
+				continue;
+			}
+			/* MHD closes the socket if it cannot take it (at
+			 * its connection limit). */
+			if (MHD_add_connection(srv->daemon, fd,
+					       (struct sockaddr *)&addr,
+					       len) != MHD_YES)
+				http_conns_forget(srv->conns, fd);
 		}
-		/* MHD closes the socket if it cannot take it (at its
-		 * connection limit). */
-		(void)MHD_add_connection(srv->daemon, fd,
-					 (struct sockaddr *)&addr, len);
 	}
 	return NULL;
 }
@@ -635,12 +677,27 @@ static int listen_on(int *out, uint16_t *port, const struct sockaddr_in *sa)
 	return 0;
 }
 
+/* Frees what jpki_http_start() made before it failed. */
+static void start_undo(struct jpki_http *srv)
+{
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	if (srv->ocsp_fd >= 0)
+		close(srv->ocsp_fd);
+	http_conns_free(srv->conns);
+	http_tls_free(srv);
+	jpki_verify_login_free(srv->login);
+	http_limit_free(srv->challenge_limit);
+	free(srv);
+}
+
 int jpki_http_start(struct jpki_http **out,
 		    const struct jpki_http_options *opts)
 {
 	struct jpki_http *srv;
-	struct sockaddr_in sa;
+	struct sockaddr_in sa, ocsp_sa;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct http_conn_limits lim;
 	unsigned threads;
 	int r;
 
@@ -652,8 +709,27 @@ int jpki_http_start(struct jpki_http **out,
 	if ((r = parse_listen(&sa, opts->listen ? opts->listen
 						: "127.0.0.1:8080")) != 0)
 		return r;
+	if (opts->ocsp_listen != NULL) {
+		if ((r = parse_listen(&ocsp_sa, opts->ocsp_listen)) != 0)
+			return r;
+		if (opts->roles != 0 && !(opts->roles & JPKI_ROLE_OCSP))
+			return jpki_err_set(JPKI_ERR_INVALID,
+					    "an OCSP listener (%s) needs the "
+					    "ocsp role",
+					    opts->ocsp_listen);
+	}
+	lim.max_connections = opts->max_connections ? opts->max_connections
+						    : 512u;
+	lim.ocsp_connections =
+		opts->ocsp_listen == NULL ? 0
+		: opts->ocsp_connections  ? opts->ocsp_connections
+					  : 128u;
+	lim.per_address = opts->per_address ? opts->per_address : 64u;
+	lim.header_timeout = opts->header_timeout ? opts->header_timeout : 10u;
+	lim.body_timeout = opts->body_timeout ? opts->body_timeout : 30u;
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return JPKI_ERR_NOMEM;
+	srv->listen_fd = srv->ocsp_fd = -1;
 	srv->ca = opts->ca;
 	srv->st = opts->store;
 	srv->issuer = opts->card_issuer;
@@ -662,6 +738,8 @@ int jpki_http_start(struct jpki_http **out,
 	srv->agency_cert = opts->agency_cert;
 	srv->kiosk_reader = opts->kiosk_reader;
 	srv->roles = opts->roles ? opts->roles : JPKI_ROLE_ALL;
+	srv->route = handle;
+	srv->done = completed;
 	if ((srv->roles & JPKI_ROLE_LOGIN) &&
 	    ((r = jpki_http_login_new(&srv->login, srv->ca,
 				      opts->login_origin)) != 0 ||
@@ -671,8 +749,7 @@ int jpki_http_start(struct jpki_http **out,
 				 opts->challenge_burst > 0
 					 ? (double)opts->challenge_burst
 					 : 120.0)) != 0)) {
-		jpki_verify_login_free(srv->login);
-		free(srv);
+		start_undo(srv);
 		return r;
 	}
 	threads = opts->threads ? opts->threads
@@ -685,20 +762,23 @@ int jpki_http_start(struct jpki_http **out,
 	     opts->tls_client_ca != NULL) &&
 	    (r = http_tls_load(srv, opts->tls_cert, opts->tls_key,
 			       opts->tls_client_ca)) != 0) {
-		http_tls_free(srv);
-		jpki_verify_login_free(srv->login);
-		http_limit_free(srv->challenge_limit);
-		free(srv);
+		start_undo(srv);
 		return r;
 	}
-	if (listen_on(&srv->listen_fd, &srv->port, &sa) != 0) {
-		http_tls_free(srv);
-		jpki_verify_login_free(srv->login);
-		http_limit_free(srv->challenge_limit);
-		free(srv);
-		return jpki_err_set(JPKI_ERR_IO, "cannot listen on %s (in use?)",
-				    opts->listen ? opts->listen
-						 : "127.0.0.1:8080");
+	if ((r = http_conns_new(&srv->conns, &lim)) != 0) {
+		start_undo(srv);
+		return r;
+	}
+	if (listen_on(&srv->listen_fd, &srv->port, &sa) != 0 ||
+	    (opts->ocsp_listen != NULL &&
+	     listen_on(&srv->ocsp_fd, &srv->ocsp_port, &ocsp_sa) != 0)) {
+		r = jpki_err_set(JPKI_ERR_IO, "cannot listen on %s (in use?)",
+				 srv->listen_fd < 0 ? (opts->listen
+							       ? opts->listen
+							       : "127.0.0.1:8080")
+						    : opts->ocsp_listen);
+		start_undo(srv);
+		return r;
 	}
 	/* Plain HTTP passes only the array's last entry (END): libmicrohttpd
 	 * refuses HTTPS options on a daemon without MHD_USE_TLS. */
@@ -718,10 +798,11 @@ int jpki_http_start(struct jpki_http **out,
 	/* The accept thread (accept_loop) hands each connection to the
 	 * daemon, which spreads them evenly over its workers; with the kiosk
 	 * the workers take the listening socket themselves (see
-	 * workers_accept). */
+	 * workers_accept), and libmicrohttpd counts their addresses. */
 	srv->workers_accept = (srv->roles & JPKI_ROLE_KIOSK) != 0;
 	struct MHD_OptionItem workers_listen[] = {
 		{MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, NULL},
+		{MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim.per_address, NULL},
 		{MHD_OPTION_END, 0, NULL},
 	};
 	srv->daemon = MHD_start_daemon(
@@ -729,21 +810,25 @@ int jpki_http_start(struct jpki_http **out,
 			(srv->workers_accept ? 0 : MHD_USE_NO_LISTEN_SOCKET) |
 			MHD_USE_ERROR_LOG |
 			(srv->tls_cert_pem ? MHD_USE_TLS : 0),
-		0, NULL, NULL, handle, srv, MHD_OPTION_EXTERNAL_LOGGER,
-		mhd_log, NULL, MHD_OPTION_ARRAY,
+		0, NULL, NULL, http_conns_request, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY,
 		srv->tls_cert_pem ? tls : tls + 4, MHD_OPTION_ARRAY,
-		srv->workers_accept ? workers_listen : workers_listen + 1,
+		srv->workers_accept ? workers_listen : workers_listen + 2,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		opts->timeout ? opts->timeout : 10u,
 		MHD_OPTION_CONNECTION_LIMIT,
-		opts->max_connections ? opts->max_connections : 512u,
+		lim.max_connections + lim.ocsp_connections,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, http_conns_completed, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, http_conns_notify, srv,
+		MHD_OPTION_END);
+	if (srv->daemon != NULL && srv->workers_accept)
+		srv->listen_fd = -1; /* the daemon's to close */
 	if (srv->daemon == NULL ||
-	    (!srv->workers_accept &&
-	     pthread_create(&srv->accept_thread, NULL, accept_loop, srv) !=
-		     0)) {
+	    ((!srv->workers_accept || srv->ocsp_fd >= 0) &&
+	     (srv->accepting = pthread_create(&srv->accept_thread, NULL,
+					      accept_loop, srv) == 0) == 0)) {
 		r = jpki_err_set(JPKI_ERR_IO,
 				 srv->tls_cert_pem
 					 ? "cannot start the server on %s: TLS "
@@ -753,12 +838,7 @@ int jpki_http_start(struct jpki_http **out,
 				 opts->listen ? opts->listen
 					      : "127.0.0.1:8080");
 		MHD_stop_daemon(srv->daemon);
-		if (srv->daemon == NULL || !srv->workers_accept)
-			close(srv->listen_fd); /* else the daemon closed it */
-		http_tls_free(srv);
-		jpki_verify_login_free(srv->login);
-		http_limit_free(srv->challenge_limit);
-		free(srv);
+		start_undo(srv);
 		return r;
 	}
 	*out = srv;
@@ -775,19 +855,27 @@ const char *jpki_http_scheme(const struct jpki_http *srv)
 	return srv->tls_cert_pem != NULL ? "https" : "http";
 }
 
+uint16_t jpki_http_ocsp_port(const struct jpki_http *srv)
+{
+	return srv->ocsp_fd >= 0 ? srv->ocsp_port : 0;
+}
+
 void jpki_http_stop(struct jpki_http *srv)
 {
 	if (srv == NULL)
 		return;
-	/* shutdown() wakes the accept() in progress; then no connection
-	 * is added to a daemon being stopped. */
+	/* The accept loop looks at stopping between polls; then no
+	 * connection is added to a daemon being stopped. */
 	atomic_store(&srv->stopping, 1);
-	if (!srv->workers_accept) {
-		shutdown(srv->listen_fd, SHUT_RDWR);
+	if (srv->accepting)
 		pthread_join(srv->accept_thread, NULL);
+	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
-	}
+	if (srv->ocsp_fd >= 0)
+		close(srv->ocsp_fd);
 	MHD_stop_daemon(srv->daemon); /* closes a socket it listened on */
+	/* after the daemon: its last callbacks still look at the table */
+	http_conns_free(srv->conns);
 	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);
 	http_limit_free(srv->challenge_limit);

@@ -3,7 +3,8 @@
  * on a TCP port; the virtual card connects to it and answers. Every message
  * is a 2-byte big-endian length and that many bytes. A 1-byte message is a
  * control: 00 power off, 01 power on, 02 reset, 04 "send your ATR"; anything
- * longer is a command APDU, answered with the response APDU.
+ * longer is a command APDU, answered with the response APDU; one longer
+ * than a short APDU can be (an extended APDU) is answered 67 00.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,6 +66,21 @@ static int full_read(int fd, uint8_t *p, size_t n,
 	return 0;
 }
 
+/* Reads and forgets n bytes through buf; as full_read. */
+static int skip(int fd, uint8_t *buf, size_t size, size_t n,
+		volatile sig_atomic_t *stop)
+{
+	while (n > 0) {
+		size_t part = n < size ? n : size;
+		int r = full_read(fd, buf, part, stop);
+
+		if (r != 0)
+			return r;
+		n -= part;
+	}
+	return 0;
+}
+
 static int send_msg(int fd, const uint8_t *p, size_t n)
 {
 	uint8_t len[2] = {(uint8_t)(n >> 8), (uint8_t)n};
@@ -106,9 +122,21 @@ static int serve_link(int fd, struct jpki_card *card,
 			return r;
 		len = (size_t)(hdr[0] << 8 | hdr[1]);
 		if (len > sizeof(msg)) {
-			jpki_log(JPKI_LOG_WARN,
-				 "vpcd sent %zu bytes, over any APDU", len);
-			return -1;
+			/* An extended APDU (up to 65535 bytes through vpcd):
+			 * read past it and answer it as the card answers any
+			 * malformed APDU, 67 00. Dropping the link instead
+			 * took the card out of the reader for every program. */
+			static const uint8_t wrong_length[2] = {0x67, 0x00};
+
+			if ((r = skip(fd, msg, sizeof(msg), len, stop)) != 0)
+				return r;
+			jpki_log(JPKI_LOG_DEBUG,
+				 "vpcd sent %zu bytes, over any short APDU: "
+				 "67 00",
+				 len);
+			if (send_msg(fd, wrong_length, 2) != 0)
+				return -1;
+			continue;
 		}
 		if ((r = full_read(fd, msg, len, stop)) != 0)
 			return r;

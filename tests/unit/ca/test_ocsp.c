@@ -240,6 +240,105 @@ static int error_status(struct ca_fixture *f, const unsigned char *req,
 	return s;
 }
 
+/* A request for x whose nonce extension's value is `value` (the DER that
+ * should be one OCTET STRING), `times` times. */
+static unsigned char *nonce_request(size_t *len, struct ca_fixture *f, X509 *x,
+				    const unsigned char *value, size_t n,
+				    int times)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	ASN1_OCTET_STRING *data = ASN1_OCTET_STRING_new();
+	unsigned char *der = NULL;
+	int l;
+
+	OCSP_request_add0_id(req, OCSP_cert_to_id(NULL, x,
+						  jpki_ca_cert(f->ca,
+							       JPKI_CERT_SIGN)));
+	assert_true(ASN1_OCTET_STRING_set(data, value, (int)n));
+	for (int i = 0; i < times; i++) {
+		X509_EXTENSION *ext = X509_EXTENSION_create_by_NID(
+			NULL, NID_id_pkix_OCSP_Nonce, 0, data);
+
+		assert_non_null(ext);
+		assert_true(OCSP_REQUEST_add_ext(req, ext, -1));
+		X509_EXTENSION_free(ext);
+	}
+	l = i2d_OCSP_REQUEST(req, &der);
+	assert_true(l > 0);
+	ASN1_OCTET_STRING_free(data);
+	OCSP_REQUEST_free(req);
+	*len = (size_t)l;
+	return der;
+}
+
+/* RFC 9654: a nonce is 1 to 32 octets; an empty one, a longer one, one
+ * that is not an OCTET STRING and two of them are malformedRequest. */
+static void test_nonce_bounds(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_cert_info *c = fx_issue(f, JPKI_CERT_SIGN, "O7");
+	X509 *x = fx_x509(c);
+	unsigned char value[64], *req;
+	size_t len;
+	OCSP_RESPONSE *resp;
+
+	memset(value, 0x5a, sizeof(value));
+	/* 1 and 32 octets: answered */
+	for (size_t n = 1; n <= 32; n += 31) {
+		value[0] = 0x04;
+		value[1] = (unsigned char)n;
+		req = nonce_request(&len, f, x, value, 2 + n, 1);
+		resp = respond(f, req, len);
+		assert_int_equal(status_of(f, resp, x, JPKI_CERT_SIGN, NULL,
+					   NULL),
+				 V_OCSP_CERTSTATUS_GOOD);
+		OPENSSL_free(req);
+	}
+	/* 0 and 33 octets */
+	for (size_t n = 0; n <= 33; n += 33) {
+		value[0] = 0x04;
+		value[1] = (unsigned char)n;
+		req = nonce_request(&len, f, x, value, 2 + n, 1);
+		assert_int_equal(error_status(f, req, len),
+				 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+		OPENSSL_free(req);
+	}
+	/* 7.8 KB, as was once echoed */
+	{
+		unsigned char big[4 + 7800];
+
+		memset(big, 0x5a, sizeof(big));
+		big[0] = 0x04;
+		big[1] = 0x82;
+		big[2] = 7800 >> 8;
+		big[3] = 7800 & 0xff;
+		req = nonce_request(&len, f, x, big, sizeof(big), 1);
+		assert_int_equal(error_status(f, req, len),
+				 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+		OPENSSL_free(req);
+	}
+	/* raw bytes, not an OCTET STRING; an OCTET STRING with bytes after
+	 * it; two nonces */
+	value[0] = 0x02;
+	value[1] = 16;
+	req = nonce_request(&len, f, x, value, 18, 1);
+	assert_int_equal(error_status(f, req, len),
+			 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	OPENSSL_free(req);
+	value[0] = 0x04;
+	value[1] = 16;
+	req = nonce_request(&len, f, x, value, 19, 1);
+	assert_int_equal(error_status(f, req, len),
+			 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	OPENSSL_free(req);
+	req = nonce_request(&len, f, x, value, 18, 2);
+	assert_int_equal(error_status(f, req, len),
+			 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	OPENSSL_free(req);
+	X509_free(x);
+	jpki_cert_info_free(c);
+}
+
 static void test_malformed_requests(void **state)
 {
 	struct ca_fixture *f = *state;
@@ -336,6 +435,7 @@ int main(void)
 		T(test_good_then_revoked),
 		T(test_change_by_another_handle_is_seen),
 		T(test_nonce_is_echoed),
+		T(test_nonce_bounds),
 		T(test_unknown_serial_and_several_ids),
 		T(test_malformed_requests),
 		T(test_foreign_ca_is_unauthorized),
