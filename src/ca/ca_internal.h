@@ -137,6 +137,11 @@ struct pending {
 	int code; /* 0, or why this one was refused */
 	char message[256];
 	int signed_; /* the batch's signing threads are done with it */
+	/* in: a good certificate of the person's for this key may stand
+	 * for the new one (a batch's rerun); out: it did, nothing new was
+	 * recorded */
+	int resume;
+	int again;
 };
 
 void ca_pending_clear(struct pending *p);

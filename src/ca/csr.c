@@ -1,4 +1,5 @@
 /* The intake of a certificate request: PKCS#10, PEM or DER. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -66,5 +67,19 @@ out:
 	ERR_clear_error();
 	EVP_PKEY_free(key);
 	X509_REQ_free(req);
+	return r;
+}
+
+int jpki_ca_csr_read(EVP_PKEY **out, const char *path)
+{
+	unsigned char *data = NULL;
+	size_t len;
+	int r;
+
+	*out = NULL;
+	if ((r = jpki_file_read(&data, &len, path, JPKI_MAX_CSR)) != 0)
+		return r;
+	r = jpki_ca_csr_parse(out, data, len);
+	free(data);
 	return r;
 }

@@ -270,15 +270,40 @@ static int info_of(struct jpki_cert_info **out, const struct pending *p)
 }
 
 /*
- * Records a signed certificate inside the caller's transaction, with links
- * to the person's other certificates. `renewed` names the certificate it
- * replaces by renewal. A refusal (the person already holds a valid one)
- * sets *refused and writes nothing; any other failure leaves the
- * transaction to be rolled back.
+ * Is the recorded certificate `serial` one for p->key? Then *out gets it:
+ * a rerun of a batch that a crash cut off after the commit that recorded
+ * it.
  */
+static int issued_before(struct jpki_cert_info **out, struct jpki_ca *ca,
+			 const char *serial, EVP_PKEY *key)
+{
+	struct jpki_rows *rows = NULL;
+	const unsigned char *der;
+	size_t len;
+	X509 *cert = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = ca_load_row(&rows, ca, serial)) != 0)
+		return r;
+	der = jpki_rows_blob(rows, 0, 12, &len);
+	if (der == NULL || (cert = d2i_X509(NULL, &der, (long)len)) == NULL) {
+		r = jpki_err_set(JPKI_ERR_STORE,
+				 "the recorded certificate %s is unreadable",
+				 serial);
+		goto out;
+	}
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) == 1)
+		r = ca_info_from_row(out, rows, 0);
+out:
+	ERR_clear_error();
+	X509_free(cert);
+	jpki_rows_free(rows);
+	return r;
+}
+
 int ca_issue_record(struct jpki_cert_info **out, int *refused,
-			struct jpki_ca *ca, struct pending *p,
-			const char *renewed)
+		    struct jpki_ca *ca, struct pending *p, const char *renewed)
 {
 	const struct jpki_issue_request *req = p->req;
 	char prior[41], birth[11] = "", expiry[11] = "", scope[32];
@@ -290,6 +315,14 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 			   req->type)) != 0)
 		return r;
 	if (renewed == NULL && prior_status == JPKI_STATUS_GOOD) {
+		if (p->resume) {
+			if ((r = issued_before(out, ca, prior, p->key)) != 0)
+				return r;
+			if (*out != NULL) {
+				p->again = 1;
+				return 0;
+			}
+		}
 		*refused = 1;
 		return jpki_err_set(JPKI_ERR_STATE,
 				    "%s already holds a valid %s certificate "

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include "ca/ca_internal.h"
 
 void jpki_cert_info_free(struct jpki_cert_info *info)
@@ -237,4 +240,33 @@ int jpki_ca_links(struct jpki_link **out, size_t *n, struct jpki_ca *ca,
 	*out = links;
 	*n = count;
 	return 0;
+}
+
+int jpki_cert_info_pem(char **out, const struct jpki_cert_info *info)
+{
+	const unsigned char *p = info->der;
+	X509 *cert = d2i_X509(NULL, &p, (long)info->der_len);
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	int r = JPKI_ERR_CRYPTO;
+
+	*out = NULL;
+	if (cert != NULL && mem != NULL && PEM_write_bio_X509(mem, cert) &&
+	    (n = BIO_get_mem_data(mem, &data)) > 0) {
+		if ((*out = malloc((size_t)n + 1)) == NULL) {
+			r = JPKI_ERR_NOMEM;
+		} else {
+			memcpy(*out, data, (size_t)n);
+			(*out)[n] = '\0';
+			r = 0;
+		}
+	}
+	if (r == JPKI_ERR_CRYPTO)
+		jpki_err_set(r, "cannot encode certificate %s as PEM",
+			     info->serial);
+	ERR_clear_error();
+	X509_free(cert);
+	BIO_free(mem);
+	return r;
 }

@@ -80,7 +80,10 @@ serial=$(sed -n 's/^line 1: issued sign certificate \([0-9A-F]*\),.*/\1/p' repor
 jpki ca links "$serial" | grep -q pair || fail "the pair of line 1 and 2 is not linked"
 pass "the store holds them all, pairs linked"
 
-# JSON report, a second run: every line refused (all hold one already)
+# JSON report, a second run (as after a crash): every line issued before
+# is written again, nothing new is recorded, the person twice is refused
+# again
+rm -f out/*.pem
 set +e
 jpki ca issue-batch --json batch.jsonl --out-dir out >again.json 2>/dev/null
 rc=$?
@@ -90,10 +93,27 @@ python3 - again.json <<'PY' || fail "the JSON report of a second run"
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert len(r) == 605, len(r)
-assert all("error" in x for x in r), r[0]
-assert r[0]["line"] == 1 and "already holds" in r[0]["error"]
+assert all(x.get("again") is True for x in r[:600]), r[0]
+assert all("error" in x for x in r[600:]), r[600]
+assert "already holds" in r[600]["error"], r[600]
 PY
-pass "a second run refuses every line, reported as JSON"
+[ "$(ls out | wc -l)" -eq $((n * 2)) ] || fail "a second run did not write every file again"
+[ "$(jpki ca list --limit 0 --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -eq $((n * 2)) ] ||
+	fail "a second run recorded new certificates"
+pass "a second run writes the files of the lines issued before, records nothing new"
+
+# a person who holds a certificate for another key is still refused
+openssl req -new -newkey rsa:2048 -nodes -subj /CN=y -keyout k2.pem \
+	-out r2.pem 2>/dev/null
+sed -n 2p batch.jsonl | sed 's/"r.pem"/"r2.pem"/' >other.jsonl
+set +e
+jpki ca issue-batch other.jsonl --out-dir out >other.txt 2>/dev/null
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "a line for another key exits $rc"
+grep -q '^line 1: refused: B1 already holds a valid auth' other.txt ||
+	fail "a line for another key was not refused: $(cat other.txt)"
+pass "a person's line for another key is refused"
 
 # standard input, and a line too long refuses the whole file
 printf '{"csr":"r.pem","type":"auth","person":"D1","municipality_code":"131016","birth":"1990-01-01"}\n' |
