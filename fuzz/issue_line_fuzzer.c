@@ -1,6 +1,6 @@
 /*
- * A line of `jpki ca issue-batch` (cli_fact_json) on arbitrary bytes: it is
- * refused with a sentence, or gives a request the CA's own checks can take
+ * A line of `jpki ca issue-batch` (jpki_ca_request_line) on arbitrary
+ * bytes: it is refused with a sentence, or gives a request the CA's own checks can take
  * (a type, a person, a municipality code, a date of birth, a CSR path),
  * with every string it borrows inside the parsed line.
  */
@@ -8,15 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-
-/* cli_fact_finish's usage message, not reached from here: the fuzzer
- * links facts_opts.c alone. */
-int cli_usage(const char *fmt, ...)
-{
-	(void)fmt;
-	return CLI_USAGE;
-}
+#include "jpki/ca.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -30,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (line == NULL)
 		return 0;
 	jpki_err_set(0, "%s", "");
-	r = cli_fact_json(&req, &csr, line);
+	r = jpki_ca_request_line(&req, &csr, line);
 	if (r != 0) {
 		if (r > 0 || jpki_err_detail()[0] == '\0')
 			abort();

@@ -9,6 +9,9 @@
 #ifndef JPKI_CA_H
 #define JPKI_CA_H
 
+#include <stdio.h>
+
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -109,6 +112,9 @@ const char *jpki_ca_public_url(const struct jpki_ca *ca);
 int jpki_ca_csr_parse(EVP_PKEY **out, const unsigned char *data,
 		      size_t len) JPKI_MUST_CHECK;
 
+/* jpki_ca_csr_parse of the file at `path`. */
+int jpki_ca_csr_read(EVP_PKEY **out, const char *path) JPKI_MUST_CHECK;
+
 /* What a certificate is about, as the CA records it. */
 struct jpki_issue_request {
 	int version; /* JPKI_ISSUE_REQUEST_VERSION */
@@ -153,11 +159,42 @@ int jpki_ca_issue(struct jpki_cert_info **out, struct jpki_ca *ca,
 		  const struct jpki_issue_request *req,
 		  EVP_PKEY *subject_key) JPKI_MUST_CHECK;
 
+/* "sign" or "auth". */
+int jpki_ca_type_parse(enum jpki_cert_type *out, const char *s) JPKI_MUST_CHECK;
+
+/*
+ * Sets one field of `req` by its name in a batch line: card (mynumber,
+ * juki), person, municipality_code, prefecture, municipality, name
+ * (normalised), name_subst, sex (male, female, unknown), birth,
+ * address, address_subst, card_expiry (YYYY-MM-DD). `req` borrows
+ * `value` for person, municipality_code, prefecture and municipality.
+ * An unknown field is refused (JPKI_ERR_PARSE).
+ */
+int jpki_ca_request_set(struct jpki_issue_request *req, const char *field,
+			const char *value) JPKI_MUST_CHECK;
+
+/*
+ * One line of a batch (`jpki ca issue-batch`): a JSON object of strings,
+ * "csr" (a file, in *csr), "type" and the fields of jpki_ca_request_set;
+ * a My Number card without card_expiry expires as a card issued today
+ * would. Unknown keys and non-string values are refused. The request and
+ * *csr borrow strings from `line`, which must outlive them.
+ */
+int jpki_ca_request_line(struct jpki_issue_request *req, const char **csr,
+			 json_t *line) JPKI_MUST_CHECK;
+
+/* The certificate of `info` as PEM text; caller frees *out with free(). */
+int jpki_cert_info_pem(char **out,
+		       const struct jpki_cert_info *info) JPKI_MUST_CHECK;
+
 /* What became of one request of a batch. */
 struct jpki_issue_result {
 	int code;                    /* 0, or the JPKI_ERR_* of a refusal */
 	char message[256];           /* why, when code != 0 */
 	struct jpki_cert_info *info; /* when code == 0; caller frees */
+	/* With `resume`: the certificate in info was issued for this
+	 * request by an earlier run, and nothing new was recorded. */
+	int again;
 };
 
 #define JPKI_ISSUE_MAX_BATCH 100000
@@ -182,6 +219,80 @@ int jpki_ca_issue_batch(struct jpki_issue_result *results, struct jpki_ca *ca,
 			const struct jpki_issue_request *reqs,
 			EVP_PKEY *const *keys, size_t n,
 			unsigned threads) JPKI_MUST_CHECK;
+
+struct jpki_ca_batch_options {
+	int version;      /* JPKI_CA_BATCH_OPTIONS_VERSION */
+	unsigned threads; /* signing threads; 0: one per core */
+	/*
+	 * A rerun after a crash: a request whose person already holds a good
+	 * certificate of its type for the same public key (the first request
+	 * of that person and type in the batch) gets that certificate back
+	 * in info with `again` set, instead of a refusal. For a different key
+	 * the request is refused as without it.
+	 */
+	int resume;
+	/*
+	 * Called on the calling thread after each group's commit, with
+	 * results[from, to) final (a refusal's code and message, or a
+	 * durable certificate). It may turn an issued line into a failure
+	 * (set code and message; info stays set, the certificate is
+	 * recorded). Non-zero stops the batch like a store failure: no
+	 * later group is recorded, and the call returns that value.
+	 */
+	int (*on_group)(void *arg, struct jpki_issue_result *results,
+			size_t from, size_t to);
+	void *arg;
+};
+#define JPKI_CA_BATCH_OPTIONS_VERSION 1
+#define JPKI_CA_BATCH_OPTIONS_INIT {.version = JPKI_CA_BATCH_OPTIONS_VERSION}
+
+/* jpki_ca_issue_batch with the options above (`opts` NULL: defaults). */
+int jpki_ca_issue_batch_opts(struct jpki_issue_result *results,
+			     struct jpki_ca *ca,
+			     const struct jpki_issue_request *reqs,
+			     EVP_PKEY *const *keys, size_t n,
+			     const struct jpki_ca_batch_options *opts)
+	JPKI_MUST_CHECK;
+
+/* The bytes of one batch line at most, its newline included. */
+#define JPKI_CA_LINE_MAX 8192
+
+/* A batch file: its lines, their requests and what became of each. */
+struct jpki_ca_batch;
+
+/*
+ * Reads a batch file from `in`: every line first (at most
+ * JPKI_ISSUE_MAX_BATCH, each under JPKI_CA_LINE_MAX bytes, else the whole
+ * file is refused and nothing is returned), then each line parsed
+ * (jpki_ca_request_line) and its CSR file read and checked on `threads`
+ * threads (0: every core). A line that cannot be read gets its refusal in
+ * its result and is not issued. Caller frees *out with
+ * jpki_ca_batch_free().
+ */
+int jpki_ca_batch_read(struct jpki_ca_batch **out, FILE *in,
+		       unsigned threads) JPKI_MUST_CHECK;
+
+/*
+ * Issues the lines of `b` that were read (jpki_ca_issue_batch_opts with
+ * resume) and writes each certificate to out_dir/SERIAL.pem: a group's
+ * files are written and made durable right after the group's commit, so
+ * that a crash loses no file of a committed certificate that a rerun of
+ * the same file would not write again. A certificate issued by an
+ * earlier, interrupted run of the same lines is written again (`again`
+ * set) instead of refused. A file that cannot be written fails its line
+ * ("issued as SERIAL, but not written") and stops the batch after that
+ * group. Returns 0, or the error that stopped the batch.
+ */
+int jpki_ca_batch_issue(struct jpki_ca_batch *b, struct jpki_ca *ca,
+			const char *out_dir, unsigned threads) JPKI_MUST_CHECK;
+
+/* The number of lines, each line's result and the file its certificate
+ * was written to (NULL if none), borrowed from `b`. */
+size_t jpki_ca_batch_count(const struct jpki_ca_batch *b);
+const struct jpki_issue_result *jpki_ca_batch_result(
+	const struct jpki_ca_batch *b, size_t i);
+const char *jpki_ca_batch_file(const struct jpki_ca_batch *b, size_t i);
+void jpki_ca_batch_free(struct jpki_ca_batch *b);
 
 /*
  * Renews `old_serial`: allowed from 3 months before its expiry while it is

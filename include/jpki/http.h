@@ -84,7 +84,8 @@ struct jpki_http_options {
 	EVP_PKEY *card_issuer;
 	const char *counter_reader;
 	/* portal: the agency's key and certificate (borrowed; NULL: the
-	 * portal answers 503); its tables: jpki_http_portal_migrate() */
+	 * portal answers 503): jpki_agency_key(); its tables:
+	 * jpki_agency_migrate() */
 	EVP_PKEY *agency_key;
 	X509 *agency_cert;
 	/* kiosk: its PC/SC reader (NULL: the only card present); it logs in
@@ -128,19 +129,5 @@ void jpki_http_stop(struct jpki_http *srv);
  */
 int jpki_http_login_new(struct jpki_verify_login **out, struct jpki_ca *ca,
 			const char *origin) JPKI_MUST_CHECK;
-
-/* Creates the portal's table of submissions (idempotent). */
-int jpki_http_portal_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
-
-/*
- * The agency's key (RSA-2048, PEM at key_path, mode 0600) and its
- * self-signed certificate (PEM at cert_path): loaded, or both made when
- * the key file does not exist. Residents encrypt their applications to
- * the certificate. A real agency uses its own certificate from a CA it
- * trusts; this one exists so an installation can run the whole procedure.
- * Caller frees *key and *cert.
- */
-int jpki_http_agency_key(EVP_PKEY **key, X509 **cert, const char *key_path,
-			 const char *cert_path) JPKI_MUST_CHECK;
 
 #endif

@@ -109,5 +109,82 @@ int ca_key_load(EVP_PKEY **out, const char *ref) JPKI_MUST_CHECK;
 
 /* DER of a certificate into a fresh buffer. */
 int ca_der(unsigned char **out, size_t *len, X509 *cert) JPKI_MUST_CHECK;
+/* The columns of ca_cert that ca_info_from_row and renewal read. */
+#define CERT_COLUMNS                                                          \
+	"serial, type, card, person, municipality, subject, status, reason," \
+	" revoked_at, not_before, not_after, issued_at, der, version,"       \
+	" prefecture_name, municipality_name, birth, card_expiry"
+
+/*
+ * One certificate on its way through the CA. Issuing is three steps so that
+ * the expensive one runs outside the store's lock: build (the profile, no
+ * store access), sign (a random serial and the CA's signature, no store
+ * access, safe on several threads at once) and record (the person's prior
+ * certificates, the serial's uniqueness, the rows, the links, inside the
+ * caller's transaction).
+ */
+struct pending {
+	const struct jpki_issue_request *req;
+	EVP_PKEY *key;
+	X509 *cert;
+	char *serial;
+	time_t now;
+	/* what the record needs of the signed certificate */
+	unsigned char *der;
+	size_t der_len;
+	char *subject;
+	time_t not_before, not_after;
+	int code; /* 0, or why this one was refused */
+	char message[256];
+	int signed_; /* the batch's signing threads are done with it */
+	/* in: a good certificate of the person's for this key may stand
+	 * for the new one (a batch's rerun); out: it did, nothing new was
+	 * recorded */
+	int resume;
+	int again;
+};
+
+void ca_pending_clear(struct pending *p);
+/* Marks p refused with `code` and the thread's error sentence. */
+void ca_pending_refuse(struct pending *p, int code);
+
+/* The checks every issue request passes before anything is built. */
+int ca_issue_check(const struct jpki_issue_request *req) JPKI_MUST_CHECK;
+/* Build and sign p, outside any transaction; clears p on failure. */
+int ca_issue_make(struct jpki_ca *ca, struct pending *p) JPKI_MUST_CHECK;
+/*
+ * Records a signed certificate inside the caller's transaction, with links
+ * to the person's other certificates. `renewed` names the certificate it
+ * replaces by renewal. A refusal (the person already holds a valid one)
+ * sets *refused and writes nothing; any other failure leaves the
+ * transaction to be rolled back.
+ */
+int ca_issue_record(struct jpki_cert_info **out, int *refused,
+		    struct jpki_ca *ca, struct pending *p,
+		    const char *renewed) JPKI_MUST_CHECK;
+/* A renewal's new certificate, inside the renewal's transaction. */
+int ca_issue_renewal(struct jpki_cert_info **out, struct jpki_ca *ca,
+		     const struct jpki_issue_request *req, EVP_PKEY *key,
+		     const char *renewed) JPKI_MUST_CHECK;
+
+/* snprintf of a possibly NULL string (as empty). */
+void ca_copy_text(char *dst, size_t size, const char *src);
+/* Serials are stored as BN_bn2hex writes them: upper case, no leading
+ * zeros; this makes what a person typed, in any case, into that. */
+void ca_serial_canon(char out[41], const char *in);
+/* Reads one certificate's row (CERT_COLUMNS); NOT_FOUND with a clear
+ * message if absent. Caller frees *out. */
+int ca_load_row(struct jpki_rows **out, struct jpki_ca *ca,
+		const char *serial) JPKI_MUST_CHECK;
+/* Row i of CERT_COLUMNS as a cert info the caller frees. */
+int ca_info_from_row(struct jpki_cert_info **out, const struct jpki_rows *rows,
+		     size_t i) JPKI_MUST_CHECK;
+/*
+ * Moves a certificate (the row read by ca_load_row) to a new status inside
+ * the caller's transaction and regenerates the CRLs that list it.
+ */
+int ca_status_set_row(struct jpki_ca *ca, const struct jpki_rows *row,
+		      enum jpki_cert_status status,
+		      enum jpki_reason reason) JPKI_MUST_CHECK;
 
 #endif

@@ -1,7 +1,6 @@
 /* `jpki ca <verb>`: the CA operator's commands. */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +35,10 @@ static void ca_usage(FILE *f)
 	      "      with \"csr\" (a file), \"type\" and the options of issue\n"
 	      "      (\"municipality_code\", \"birth\", ...); signed on N\n"
 	      "      threads (0: every core), committed in groups; each\n"
-	      "      certificate to DIR/SERIAL.pem, each line's result\n"
-	      "      printed; exit 1 when a line was refused\n"
+	      "      certificate to DIR/SERIAL.pem (a group's files right\n"
+	      "      after its commit), each line's result printed; exit 1\n"
+	      "      when a line was refused. Run again after a crash: a\n"
+	      "      line already issued for the same key is written again\n"
 	      "  renew SERIAL --csr FILE [--card-expiry DATE] [--out FILE] "
 	      "[--json]\n"
 	      "      renew (from 3 months before expiry); the old one is\n"
@@ -88,36 +89,16 @@ static json_t *info_json(const struct jpki_cert_info *info)
 	return o;
 }
 
-static char *info_pem(const struct jpki_cert_info *info)
-{
-	const unsigned char *p = info->der;
-	X509 *cert = d2i_X509(NULL, &p, (long)info->der_len);
-	BIO *mem = BIO_new(BIO_s_mem());
-	char *data, *out = NULL;
-	long n;
-
-	if (cert != NULL && mem != NULL && PEM_write_bio_X509(mem, cert)) {
-		n = BIO_get_mem_data(mem, &data);
-		if ((out = malloc((size_t)n + 1)) != NULL) {
-			memcpy(out, data, (size_t)n);
-			out[n] = '\0';
-		}
-	}
-	X509_free(cert);
-	BIO_free(mem);
-	return out;
-}
-
 /* Prints a freshly issued certificate: PEM to --out (or stdout), a summary
  * or JSON to stdout. */
 static int print_issued(const struct jpki_cert_info *info, const char *out,
 			int json)
 {
-	char *pem = info_pem(info), na[32];
+	char *pem = NULL, na[32];
 	int r;
 
-	if (pem == NULL)
-		return cli_fail(JPKI_ERR_CRYPTO, "encode");
+	if ((r = jpki_cert_info_pem(&pem, info)) != 0)
+		return cli_fail(r, "encode");
 	if (out != NULL &&
 	    (r = jpki_file_write_atomic(out, pem, strlen(pem), 0644)) != 0) {
 		free(pem);
@@ -142,100 +123,11 @@ static int print_issued(const struct jpki_cert_info *info, const char *out,
 
 static int read_csr(EVP_PKEY **key, const char *path)
 {
-	unsigned char *data = NULL;
-	size_t len;
-	int r;
-
 	*key = NULL;
 	if (path == NULL)
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "--csr FILE is required");
-	if ((r = jpki_file_read(&data, &len, path, JPKI_MAX_CSR)) != 0)
-		return r;
-	r = jpki_ca_csr_parse(key, data, len);
-	free(data);
-	return r;
-}
-
-/* One line of a batch (cli_fact_json), its request read from "csr". */
-static int batch_line(struct jpki_issue_request *req, EVP_PKEY **key,
-		      json_t *line)
-{
-	const char *csr = NULL;
-	int r;
-
-	*key = NULL;
-	if ((r = cli_fact_json(req, &csr, line)) != 0)
-		return r;
-	return read_csr(key, csr);
-}
-
-/* Writes one issued certificate as DIR/SERIAL.pem; the path in *path. */
-static int batch_write(char **path, const struct jpki_cert_info *info,
-		       const char *dir)
-{
-	char *pem = info_pem(info);
-	int r;
-
-	*path = NULL;
-	if (pem == NULL)
-		return JPKI_ERR_CRYPTO;
-	if (asprintf(path, "%s/%s.pem", dir, info->serial) < 0) {
-		*path = NULL;
-		free(pem);
-		return JPKI_ERR_NOMEM;
-	}
-	/* whole or not at all; durable at the batch's one jpki_fs_sync */
-	r = jpki_file_write_atomic_flags(*path, pem, strlen(pem), 0644,
-					 JPKI_FILE_NO_SYNC);
-	free(pem);
-	return r;
-}
-
-/* The lines of a batch read on several threads, each taking the next. */
-struct batch_read {
-	json_t **lines;
-	struct jpki_issue_request *reqs;
-	EVP_PKEY **keys;
-	struct jpki_issue_result *res;
-	size_t n, next;
-	pthread_mutex_t lock;
-};
-
-static void *batch_read_worker(void *arg)
-{
-	struct batch_read *br = arg;
-
-	for (;;) {
-		size_t i;
-		json_t *e;
-		int r;
-
-		pthread_mutex_lock(&br->lock);
-		i = br->next < br->n ? br->next++ : br->n;
-		pthread_mutex_unlock(&br->lock);
-		if (i == br->n)
-			return NULL;
-		e = json_object_get(br->lines[i], "_error");
-		jpki_err_set(0, "%s", "");
-		if (e != NULL)
-			r = jpki_err_set(JPKI_ERR_PARSE, "not JSON: %s",
-					 json_string_value(e));
-		else
-			r = batch_line(&br->reqs[i], &br->keys[i],
-				       br->lines[i]);
-		if (r != 0) {
-			/* the batch refuses a request without a key */
-			br->res[i].code = r;
-			snprintf(br->res[i].message,
-				 sizeof(br->res[i].message), "%s",
-				 jpki_err_detail());
-			br->reqs[i] =
-				(struct jpki_issue_request)JPKI_ISSUE_REQUEST_INIT;
-			EVP_PKEY_free(br->keys[i]);
-			br->keys[i] = NULL;
-		}
-	}
+	return jpki_ca_csr_read(key, path);
 }
 
 static int verb_issue_batch(struct cli *cli, int argc, char **argv)
@@ -247,17 +139,13 @@ static int verb_issue_batch(struct cli *cli, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	const char *dir = ".";
-	struct jpki_issue_request *reqs = NULL;
-	struct jpki_issue_result *res = NULL;
-	EVP_PKEY **keys = NULL;
-	json_t **lines = NULL, *report = NULL;
-	char **paths = NULL;
+	struct jpki_ca_batch *b = NULL;
 	struct jpki_store *st = NULL;
 	struct jpki_ca *ca = NULL;
-	size_t n = 0, cap = 0, issued = 0;
+	json_t *report = NULL;
+	size_t n, issued = 0;
 	unsigned threads = 0;
 	int c, json = 0, r;
-	char buf[8192];
 	FILE *in;
 
 	optind = 0;
@@ -295,185 +183,63 @@ static int verb_issue_batch(struct cli *cli, int argc, char **argv)
 		return cli_fail(jpki_err_set(JPKI_ERR_IO, "%s: %s",
 					     argv[optind], strerror(errno)),
 				"ca issue-batch");
-	/* Every line first: a request that cannot be read is refused on
-	 * its own line, and nothing is issued before the whole file is
-	 * read. */
-	r = 0;
-	while (r == 0 && fgets(buf, sizeof(buf), in) != NULL) {
-		json_error_t err;
-		size_t len = strlen(buf);
-
-		if (len == sizeof(buf) - 1 && buf[len - 1] != '\n')
-			r = jpki_err_set(JPKI_ERR_TOO_LARGE,
-					 "line %zu is longer than %zu bytes",
-					 n + 1, sizeof(buf) - 2);
-		else if (n == JPKI_ISSUE_MAX_BATCH)
-			r = jpki_err_set(JPKI_ERR_TOO_LARGE,
-					 "a batch holds at most %d lines",
-					 JPKI_ISSUE_MAX_BATCH);
-		if (r != 0)
-			break;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			void *a = realloc(lines, nc * sizeof(*lines));
-
-			if (a == NULL) {
-				r = JPKI_ERR_NOMEM;
-				break;
-			}
-			lines = a;
-			cap = nc;
-		}
-		lines[n] = json_loads(buf, JSON_REJECT_DUPLICATES, &err);
-		if (lines[n] == NULL)
-			lines[n] = json_pack("{s:s}", "_error", err.text);
-		n++;
-	}
+	r = jpki_ca_batch_read(&b, in, threads);
 	if (in != stdin)
 		fclose(in);
 	if (r != 0)
-		goto out;
-	if ((reqs = calloc(n ? n : 1, sizeof(*reqs))) == NULL ||
-	    (res = calloc(n ? n : 1, sizeof(*res))) == NULL ||
-	    (keys = calloc(n ? n : 1, sizeof(*keys))) == NULL) {
-		r = JPKI_ERR_NOMEM;
-		goto out;
-	}
-	{
-		/* the requests' signatures checked on every core too */
-		struct batch_read br = {.lines = lines,
-					.reqs = reqs,
-					.keys = keys,
-					.res = res,
-					.n = n};
-		pthread_t tid[JPKI_ISSUE_MAX_THREADS];
-		unsigned want = threads, started = 0;
-
-		if (want == 0) {
-			long cores = sysconf(_SC_NPROCESSORS_ONLN);
-
-			want = cores > 0 ? (unsigned)cores : 1;
-		}
-		if (want > JPKI_ISSUE_MAX_THREADS)
-			want = JPKI_ISSUE_MAX_THREADS;
-		pthread_mutex_init(&br.lock, NULL);
-		for (; started + 1 < want; started++)
-			if (pthread_create(&tid[started], NULL, batch_read_worker,
-					   &br) != 0)
-				break;
-		batch_read_worker(&br);
-		for (unsigned i = 0; i < started; i++)
-			pthread_join(tid[i], NULL);
-		pthread_mutex_destroy(&br.lock);
-	}
+		return cli_fail(r, "ca issue-batch");
 	if ((r = cli_ca_open(&ca, &st, cli)) != 0) {
 		r = cli_fail(r, "open CA");
-		goto done;
-	}
-	{
-		/* jpki_ca_issue_batch fills every result: keep the line
-		 * errors found above */
-		struct jpki_issue_result *got = calloc(n ? n : 1, sizeof(*got));
-
-		if (got == NULL) {
-			r = JPKI_ERR_NOMEM;
-			goto out;
-		}
-		r = jpki_ca_issue_batch(got, ca, reqs, keys, n, threads);
-		for (size_t i = 0; i < n; i++)
-			if (res[i].code == 0)
-				res[i] = got[i];
-		free(got);
-	}
-	/* Every file first, then one sync for them all, then the report:
-	 * a line reported written is on disk. */
-	if ((paths = calloc(n ? n : 1, sizeof(*paths))) == NULL) {
-		r = JPKI_ERR_NOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		int w;
-
-		if (res[i].code == 0 && res[i].info != NULL &&
-		    (w = batch_write(&paths[i], res[i].info, dir)) != 0) {
-			res[i].code = w;
-			snprintf(res[i].message, sizeof(res[i].message),
-				 "issued as %s, but not written: %s",
-				 res[i].info->serial, jpki_err_detail());
-		}
-	}
-	if (jpki_fs_sync(dir) != 0) {
-		for (size_t i = 0; i < n; i++)
-			if (res[i].code == 0 && res[i].info != NULL) {
-				res[i].code = JPKI_ERR_IO;
-				snprintf(res[i].message,
-					 sizeof(res[i].message),
-					 "issued as %s, but not written: %s",
-					 res[i].info->serial,
-					 jpki_err_detail());
-			}
-	}
+	r = jpki_ca_batch_issue(b, ca, dir, threads);
+	n = jpki_ca_batch_count(b);
 	report = json_array();
 	for (size_t i = 0; i < n; i++) {
-		const char *path = paths[i];
+		const struct jpki_issue_result *res = jpki_ca_batch_result(b, i);
+		const char *path = jpki_ca_batch_file(b, i);
 
-		if (res[i].code == 0 && res[i].info != NULL) {
+		if (res->code == 0 && res->info != NULL) {
 			issued++;
 			if (json)
 				json_array_append_new(
 					report,
-					json_pack("{s:I,s:s,s:s,s:s}", "line",
-						  (json_int_t)(i + 1), "serial",
-						  res[i].info->serial, "type",
-						  type_name(res[i].info->type),
-						  "file", path));
+					json_pack("{s:I,s:s,s:s,s:s,s:b}",
+						  "line", (json_int_t)(i + 1),
+						  "serial", res->info->serial,
+						  "type",
+						  type_name(res->info->type),
+						  "file", path, "again",
+						  res->again));
 			else
-				printf("line %zu: issued %s certificate %s, "
+				printf("line %zu: %s %s certificate %s, "
 				       "written to %s\n",
-				       i + 1, type_name(res[i].info->type),
-				       res[i].info->serial, path);
+				       i + 1,
+				       res->again ? "already issued" : "issued",
+				       type_name(res->info->type),
+				       res->info->serial, path);
 		} else if (json) {
 			json_array_append_new(
 				report, json_pack("{s:I,s:s}", "line",
 						  (json_int_t)(i + 1), "error",
-						  res[i].message));
+						  res->message));
 		} else {
-			printf("line %zu: refused: %s\n", i + 1,
-			       res[i].message);
+			printf("line %zu: refused: %s\n", i + 1, res->message);
 		}
-		jpki_cert_info_free(res[i].info);
-		res[i].info = NULL;
 	}
 	if (json)
 		cli_json_print(report);
 	else
 		json_decref(report);
-	report = NULL;
 	if (r != 0)
 		r = cli_fail(r, "ca issue-batch");
-	else if (!json)
-		fprintf(stderr, "%zu of %zu issued\n", issued, n);
-	if (r == 0)
+	else {
+		if (!json)
+			fprintf(stderr, "%zu of %zu issued\n", issued, n);
 		r = issued == n ? CLI_OK : CLI_FAILED;
-	goto done;
-out:
-	r = cli_fail(r, "ca issue-batch");
-done:
-	for (size_t i = 0; i < n; i++) {
-		json_decref(lines[i]);
-		if (keys != NULL)
-			EVP_PKEY_free(keys[i]);
 	}
-	json_decref(report);
-	for (size_t i = 0; paths != NULL && i < n; i++)
-		free(paths[i]);
-	for (size_t i = 0; res != NULL && i < n; i++)
-		jpki_cert_info_free(res[i].info);
-	free(paths);
-	free(lines);
-	free(reqs);
-	free(res);
-	free(keys);
+out:
+	jpki_ca_batch_free(b);
 	jpki_ca_free(ca);
 	jpki_store_free(st);
 	return r;
@@ -600,7 +366,7 @@ static int verb_issue(struct cli *cli, int argc, char **argv)
 		return cli_usage("ca issue takes options only");
 	if (type == NULL)
 		return cli_usage("ca issue needs --type sign|auth");
-	if ((r = cli_parse_type(&req.type, type)) != 0)
+	if ((r = jpki_ca_type_parse(&req.type, type)) != 0)
 		return cli_fail(r, "ca issue");
 	if ((r = cli_fact_finish(&req, have_expiry)) != 0)
 		return r;
@@ -804,7 +570,7 @@ static int verb_list(struct cli *cli, int argc, char **argv)
 	while (r == 0 && (c = getopt_long(argc, argv, "", o, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			r = cli_parse_type(&filter.type, optarg);
+			r = jpki_ca_type_parse(&filter.type, optarg);
 			break;
 		case 's':
 			if (strcmp(optarg, "good") == 0)
@@ -1047,7 +813,7 @@ static int verb_cert(struct cli *cli, int argc, char **argv)
 	int ocsp = argc == 3 && strcmp(argv[2], "--ocsp") == 0;
 	int r;
 
-	if ((argc != 2 && !ocsp) || cli_parse_type(&type, argv[1]) != 0)
+	if ((argc != 2 && !ocsp) || jpki_ca_type_parse(&type, argv[1]) != 0)
 		return cli_usage("usage: jpki ca cert sign|auth [--ocsp]");
 	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
 		return cli_fail(r, "open CA");

@@ -59,16 +59,6 @@ int cli_fact_option(struct jpki_issue_request *req, int *have_expiry, int c,
 /* Checks what every request needs and fills the default card expiry;
  * returns 0 or an exit code. */
 int cli_fact_finish(struct jpki_issue_request *req, int have_expiry);
-/* "sign" or "auth". */
-int cli_parse_type(enum jpki_cert_type *out, const char *s);
-/*
- * One line of `ca issue-batch`: a JSON object with "csr" (a file, in *csr),
- * "type" and the facts under the names of CLI_FACT_OPTIONS with _ for -.
- * The request borrows strings from `line`, which must outlive it.
- */
-int cli_fact_json(struct jpki_issue_request *req, const char **csr,
-		  json_t *line);
-
 int cli_ca(struct cli *cli, int argc, char **argv);
 int cli_card(struct cli *cli, int argc, char **argv);
 int cli_reader(struct cli *cli, int argc, char **argv);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "jpki/agency.h"
 #include "jpki/window.h"
 
 static volatile sig_atomic_t stopping;
@@ -254,9 +255,9 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		    asprintf(&cert_path, "%s/agency.crt", dir) < 0)
 			r = JPKI_ERR_NOMEM;
 		else if ((r = jpki_mkdir_p(dir)) == 0 &&
-			 (r = jpki_http_portal_migrate(st)) == 0)
-			r = jpki_http_agency_key(&agency_key, &agency_cert,
-						 key_path, cert_path);
+			 (r = jpki_agency_migrate(st)) == 0)
+			r = jpki_agency_key(&agency_key, &agency_cert, key_path,
+					    cert_path);
 		free(dir);
 		free(key_path);
 		free(cert_path);

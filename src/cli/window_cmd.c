@@ -357,7 +357,7 @@ static int verb_card_op(struct cli *cli, struct wopts *w, const char *person,
 
 	if (w->type == NULL)
 		return cli_usage("--type sign|auth");
-	if ((r = cli_parse_type(&type, w->type)) != 0)
+	if ((r = jpki_ca_type_parse(&type, w->type)) != 0)
 		return cli_fail(r, renew ? "renew" : "pin-reset");
 	if (!renew && (w->new_pin == NULL || w->req.photo_id_address == NULL))
 		return cli_usage("pin-reset needs --photo-id-address and "

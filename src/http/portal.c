@@ -23,14 +23,11 @@
 #include <string.h>
 
 #include <openssl/bio.h>
-#include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/rsa.h>
-#include <openssl/x509v3.h>
 
 #include "http/http_internal.h"
+#include "jpki/agency.h"
 #include "jpki/audit.h"
-#include "jpki/store.h"
 #include "jpki/verify.h"
 
 #define FIELD 512 /* the longest form field kept */
@@ -64,12 +61,6 @@ static const struct procedure {
      {{"registration_number", "自動車登録番号 (registration number)"},
       {"chassis_number", "車台番号 (chassis number)"},
       {"parking_place", "保管場所 (parking place)"}}},
-};
-
-enum verdict {
-	VERDICT_NOT_VERIFIED = 0,
-	VERDICT_ACCEPTED = 1,
-	VERDICT_REFUSED = 2,
 };
 
 /* A filled-in form: the procedure, name, address and its fields. */
@@ -148,175 +139,11 @@ static char *application_text(const struct form *fm, time_t now)
 	return buf;
 }
 
-/* ---- the agency's key ---------------------------------------------------- */
-
-static int agency_make(EVP_PKEY **key, X509 **cert)
-{
-	X509_NAME *name = NULL;
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext = NULL;
-	time_t now = jpki_clock_now();
-	int r = JPKI_ERR_CRYPTO;
-
-	*key = EVP_RSA_gen(2048);
-	*cert = X509_new();
-	name = X509_NAME_new();
-	if (*key == NULL || *cert == NULL || name == NULL ||
-	    !X509_NAME_add_entry_by_txt(name, "C", MBSTRING_UTF8,
-					(const unsigned char *)"JP", -1, -1,
-					0) ||
-	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-					(const unsigned char *)"OpenJPKI", -1,
-					-1, 0) ||
-	    !X509_NAME_add_entry_by_txt(
-		name, "CN", MBSTRING_UTF8,
-		(const unsigned char *)"OpenJPKI agency (development)", -1, -1,
-		0) ||
-	    !X509_set_version(*cert, X509_VERSION_3) ||
-	    !ASN1_INTEGER_set(X509_get_serialNumber(*cert), (long)now) ||
-	    !X509_set_subject_name(*cert, name) ||
-	    !X509_set_issuer_name(*cert, name) ||
-	    X509_time_adj_ex(X509_getm_notBefore(*cert), -1, 0, &now) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(*cert), 5 * 365, 0, &now) ==
-		NULL ||
-	    !X509_set_pubkey(*cert, *key))
-		goto out;
-	X509V3_set_ctx(&ctx, *cert, *cert, NULL, NULL, 0);
-	/* keyEncipherment: residents wrap the content key to it (CMS
-	 * EnvelopedData with RSA key transport) */
-	if ((ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
-				       "critical,digitalSignature,"
-				       "keyEncipherment")) == NULL ||
-	    !X509_add_ext(*cert, ext, -1))
-		goto out;
-	X509_EXTENSION_free(ext);
-	if ((ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_key_identifier,
-				       "hash")) == NULL ||
-	    !X509_add_ext(*cert, ext, -1) ||
-	    X509_sign(*cert, *key, EVP_sha256()) <= 0)
-		goto out;
-	r = 0;
-out:
-	X509_EXTENSION_free(ext);
-	X509_NAME_free(name);
-	if (r != 0) {
-		ERR_clear_error();
-		EVP_PKEY_free(*key);
-		X509_free(*cert);
-		*key = NULL;
-		*cert = NULL;
-		return jpki_err_set(r, "cannot make the agency's key and "
-				       "certificate");
-	}
-	return 0;
-}
-
-/* PEM text of what `write` puts into a memory BIO, written atomically. */
-static int pem_save(const char *path, int mode, BIO *mem)
-{
-	char *data;
-	long n = BIO_get_mem_data(mem, &data);
-
-	if (n <= 0)
-		return jpki_err_set(JPKI_ERR_CRYPTO, "cannot encode %s", path);
-	return jpki_file_write_atomic(path, data, (size_t)n, mode);
-}
-
-int jpki_http_agency_key(EVP_PKEY **key, X509 **cert, const char *key_path,
-			 const char *cert_path)
-{
-	BIO *in = NULL, *mem = NULL;
-	int r = JPKI_ERR_INTERNAL;
-
-	*key = NULL;
-	*cert = NULL;
-	if ((in = BIO_new_file(key_path, "r")) == NULL) {
-		ERR_clear_error();
-		if ((r = agency_make(key, cert)) != 0)
-			return r;
-		if ((mem = BIO_new(BIO_s_mem())) == NULL ||
-		    !PEM_write_bio_PrivateKey(mem, *key, NULL, NULL, 0, NULL,
-					      NULL) ||
-		    (r = pem_save(key_path, 0600, mem)) != 0 ||
-		    BIO_reset(mem) != 1 || !PEM_write_bio_X509(mem, *cert) ||
-		    (r = pem_save(cert_path, 0644, mem)) != 0) {
-			if (r == 0 || r == JPKI_ERR_INTERNAL)
-				r = jpki_err_set(
-				    JPKI_ERR_IO,
-				    "cannot write the agency's key "
-				    "to %s",
-				    key_path);
-			goto fail;
-		}
-		jpki_log(JPKI_LOG_INFO,
-			 "made the agency's development key %s and its "
-			 "self-signed certificate %s",
-			 key_path, cert_path);
-		BIO_free(mem);
-		return 0;
-	}
-	*key = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL);
-	BIO_free(in);
-	in = NULL;
-	if (*key == NULL) {
-		r = jpki_err_set(JPKI_ERR_PARSE, "%s is not a PEM private key",
-				 key_path);
-		goto fail;
-	}
-	if ((in = BIO_new_file(cert_path, "r")) == NULL ||
-	    (*cert = PEM_read_bio_X509(in, NULL, NULL, NULL)) == NULL) {
-		r = jpki_err_set(JPKI_ERR_PARSE,
-				 "%s is missing or not a PEM certificate",
-				 cert_path);
-		goto fail;
-	}
-	if (X509_check_private_key(*cert, *key) != 1) {
-		r = jpki_err_set(JPKI_ERR_INVALID,
-				 "%s is not the certificate of %s", cert_path,
-				 key_path);
-		goto fail;
-	}
-	BIO_free(in);
-	return 0;
-fail:
-	ERR_clear_error();
-	BIO_free(in);
-	BIO_free(mem);
-	EVP_PKEY_free(*key);
-	X509_free(*cert);
-	*key = NULL;
-	*cert = NULL;
-	return r;
-}
-
 /* ---- the submissions ----------------------------------------------------- */
-
-int jpki_http_portal_migrate(struct jpki_store *st)
-{
-	static const struct jpki_migration steps[] = {
-	    {1, "CREATE TABLE portal_submission ("
-		" id BIGINT PRIMARY KEY,"
-		" receipt TEXT NOT NULL UNIQUE,"
-		" at BIGINT NOT NULL,"
-		" proc TEXT NOT NULL,"
-		" name TEXT NOT NULL,"
-		" address TEXT NOT NULL,"
-		" verdict INTEGER NOT NULL,"
-		" serial TEXT NOT NULL,"
-		" report TEXT NOT NULL,"
-		" data BLOB NOT NULL)"},
-	};
-	int r;
-
-	if ((r = jpki_audit_migrate(st)) != 0)
-		return r;
-	return jpki_store_migrate(st, "portal", steps,
-				  sizeof(steps) / sizeof(steps[0]));
-}
 
 /* What the agency concluded about one submission. */
 struct check {
-	enum verdict verdict;
+	enum jpki_agency_verdict verdict;
 	char serial[41];
 	char *report;  /* for the inbox; malloc'd */
 	char *reasons; /* for the resident when refused; malloc'd */
@@ -452,7 +279,7 @@ static int verify_submission(struct check *out, struct jpki_http *srv,
 			fm->proc->title);
 	fclose(f);
 	out->verdict =
-	    rep.accepted && rlen == 0 ? VERDICT_ACCEPTED : VERDICT_REFUSED;
+	    rep.accepted && rlen == 0 ? JPKI_AGENCY_ACCEPTED : JPKI_AGENCY_REFUSED;
 	snprintf(out->serial, sizeof(out->serial), "%s", rep.serial);
 	out->reasons = reasons;
 	reasons = NULL;
@@ -480,57 +307,22 @@ out:
 	return r;
 }
 
-/* Stores a submission and gives it the next number of the day's form
- * "YYYYMMDD-NNNNNN" (the sequence runs across days). */
+/* Records a submission with the agency (jpki_agency_submit). */
 static int store_submission(char receipt[32], struct jpki_store *st,
 			    const struct form *fm, const struct check *c,
 			    const unsigned char *data, size_t len)
 {
-	struct jpki_rows *rows = NULL;
-	time_t now = jpki_clock_now();
-	struct jpki_date d = jpki_date_of(now);
-	int64_t id;
-	int r = JPKI_ERR_INTERNAL;
+	struct jpki_agency_submission s = JPKI_AGENCY_SUBMISSION_INIT;
 
-	if ((r = jpki_store_begin(st)) != 0)
-		return r;
-	if ((r = jpki_store_query(&rows, st,
-				  "SELECT COALESCE(MAX(id), 0) + 1 FROM "
-				  "portal_submission",
-				  NULL, 0)) != 0)
-		goto fail;
-	id = jpki_rows_int(rows, 0, 0);
-	snprintf(receipt, 32, "%04d%02d%02d-%06lld", d.year, d.month, d.day,
-		 (long long)id);
-	{
-		struct jpki_value v[] = {
-		    JPKI_V_INT(id),
-		    JPKI_V_TEXT(receipt),
-		    JPKI_V_INT((int64_t)now),
-		    JPKI_V_TEXT(fm->proc->id),
-		    JPKI_V_TEXT(fm->name),
-		    JPKI_V_TEXT(fm->address),
-		    JPKI_V_INT(c->verdict),
-		    JPKI_V_TEXT(c->serial),
-		    JPKI_V_TEXT(c->report ? c->report : ""),
-		    JPKI_V_BLOB(data, len),
-		};
-
-		if ((r = jpki_store_exec(
-			 st,
-			 "INSERT INTO portal_submission (id, receipt, at, "
-			 "proc, name, address, verdict, serial, report, "
-			 "data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-			 "$9, $10)",
-			 v, sizeof(v) / sizeof(v[0]), NULL)) != 0)
-			goto fail;
-	}
-	jpki_rows_free(rows);
-	return jpki_store_commit(st);
-fail:
-	jpki_rows_free(rows);
-	jpki_store_rollback(st);
-	return r;
+	s.proc = fm->proc->id;
+	s.name = fm->name;
+	s.address = fm->address;
+	s.verdict = c->verdict;
+	s.serial = c->serial;
+	s.report = c->report;
+	s.data = data;
+	s.data_len = len;
+	return jpki_agency_submit(receipt, st, &s);
 }
 
 /* ---- the multipart upload ------------------------------------------------ */
@@ -786,7 +578,7 @@ static enum MHD_Result receipt_page(struct MHD_Connection *conn,
 		return MHD_NO;
 	http_page_start(f, "受付結果", SITE, COLOUR);
 	switch (c->verdict) {
-	case VERDICT_ACCEPTED:
+	case JPKI_AGENCY_ACCEPTED:
 		fputs("<section class=\"done\" id=\"accepted\"><h2>7. 受け付け"
 		      "ました (accepted)</h2><p>受付番号 (receipt number): "
 		      "<strong id=\"receipt\">",
@@ -798,7 +590,7 @@ static enum MHD_Result receipt_page(struct MHD_Connection *conn,
 		      "です。</p></section>",
 		      f);
 		break;
-	case VERDICT_REFUSED:
+	case JPKI_AGENCY_REFUSED:
 		status = MHD_HTTP_FORBIDDEN;
 		fputs("<section class=\"refused\" id=\"refused\"><h2>受け付け"
 		      "できません (not accepted)</h2><p id=\"reasons\">",
@@ -853,8 +645,8 @@ static enum MHD_Result submit(struct jpki_http *srv,
 	    (r = store_submission(receipt, srv->st, &mp.fm, &c, mp.file,
 				  mp.file_len)) == 0) {
 		jpki_log(JPKI_LOG_INFO, "portal: submission %s: %s", receipt,
-			 c.verdict == VERDICT_ACCEPTED  ? "accepted"
-			 : c.verdict == VERDICT_REFUSED ? "refused"
+			 c.verdict == JPKI_AGENCY_ACCEPTED  ? "accepted"
+			 : c.verdict == JPKI_AGENCY_REFUSED ? "refused"
 							: "not verified");
 		ret = receipt_page(conn, &mp.fm, receipt, &c);
 		goto out;
@@ -909,12 +701,12 @@ static enum MHD_Result inbox_login(struct MHD_Connection *conn,
 			     error ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_OK);
 }
 
-static const char *verdict_name(int64_t v)
+static const char *verdict_name(enum jpki_agency_verdict v)
 {
 	switch (v) {
-	case VERDICT_ACCEPTED:
+	case JPKI_AGENCY_ACCEPTED:
 		return "受付 (accepted)";
-	case VERDICT_REFUSED:
+	case JPKI_AGENCY_REFUSED:
 		return "不受理 (refused)";
 	default:
 		return "未検証 (not verified yet)";
@@ -924,57 +716,52 @@ static const char *verdict_name(int64_t v)
 static enum MHD_Result inbox(struct jpki_http *srv, struct MHD_Connection *conn,
 			     const struct jpki_actor *who)
 {
-	struct jpki_rows *rows = NULL;
+	struct jpki_agency_entry *list = NULL;
+	size_t n = 0;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	if (jpki_store_query(&rows, srv->st,
-			     "SELECT receipt, at, proc, name, verdict, serial, "
-			     "report FROM portal_submission ORDER BY id DESC "
-			     "LIMIT 200",
-			     NULL, 0) != 0)
+	if (jpki_agency_inbox(&list, &n, srv->st, 200) != 0)
 		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				      "the submissions cannot be read\n");
 	if ((f = open_memstream(&buf, &len)) == NULL) {
-		jpki_rows_free(rows);
+		jpki_agency_inbox_free(list, n);
 		return MHD_NO;
 	}
 	http_page_start(f, "受付箱", SITE, COLOUR);
 	fputs("<section><h2>受付箱 (inbox) — ", f);
 	http_html_escape(f, who->operator_id);
 	fputs("</h2>", f);
-	if (jpki_rows_count(rows) == 0)
+	if (n == 0)
 		fputs("<p>申請なし (no submissions)</p>", f);
 	else
 		fputs("<table id=\"inbox\"><tr><th>番号</th><th>日時 (UTC)"
 		      "</th><th>手続</th><th>氏名</th><th>結果</th>"
 		      "<th>検証結果 (report)</th></tr>",
 		      f);
-	for (size_t i = 0; i < jpki_rows_count(rows); i++) {
-		const struct procedure *p =
-		    procedure_of(jpki_rows_text(rows, i, 2));
-		time_t at = (time_t)jpki_rows_int(rows, i, 1);
+	for (size_t i = 0; i < n; i++) {
+		const struct procedure *p = procedure_of(list[i].proc);
 		struct tm tm;
 		char when[32];
 
-		gmtime_r(&at, &tm);
+		gmtime_r(&list[i].at, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 		fputs("<tr><td class=\"receipt\">", f);
-		http_html_escape(f, jpki_rows_text(rows, i, 0));
+		http_html_escape(f, list[i].receipt);
 		fprintf(f, "</td><td>%s</td><td>", when);
-		http_html_escape(f, p ? p->title : jpki_rows_text(rows, i, 2));
+		http_html_escape(f, p ? p->title : list[i].proc);
 		fputs("</td><td class=\"name\">", f);
-		http_html_escape(f, jpki_rows_text(rows, i, 3));
+		http_html_escape(f, list[i].name);
 		fprintf(f, "</td><td class=\"verdict\">%s</td><td><pre>",
-			verdict_name(jpki_rows_int(rows, i, 4)));
-		http_html_escape(f, jpki_rows_text(rows, i, 6));
+			verdict_name(list[i].verdict));
+		http_html_escape(f, list[i].report);
 		fputs("</pre></td></tr>", f);
 	}
-	if (jpki_rows_count(rows) > 0)
+	if (n > 0)
 		fputs("</table>", f);
 	fputs("</section>", f);
-	jpki_rows_free(rows);
+	jpki_agency_inbox_free(list, n);
 	return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
 }
 
