@@ -102,6 +102,10 @@ struct jpki_client_status_info {
 int jpki_client_cert_status(struct jpki_client_status_info *out, X509 *cert,
 			    X509 *issuer) JPKI_MUST_CHECK;
 
+/* The day in Japan of a certificate's time (notBefore, notAfter) as
+ * YYYY-MM-DD into buf; "?" when the time cannot be read. */
+void jpki_client_day(char buf[11], const ASN1_TIME *t);
+
 /* "valid", "revoked on 2026-11-23 because ...", "expired on ...": one line
  * for a person. */
 void jpki_client_status_text(char *buf, size_t size,

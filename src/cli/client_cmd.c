@@ -17,7 +17,6 @@
 #include <openssl/pem.h>
 
 #include "cli/cli.h"
-#include "client/client_internal.h"
 #include "jpki/client.h"
 
 #define PIN_MAX 16 /* the longest PIN of either card kind */
@@ -125,8 +124,8 @@ static json_t *describe(X509 *cert, X509 *ca, enum jpki_cert_type type)
 	OPENSSL_free(hex);
 	BN_free(bn);
 	issuer = X509_NAME_oneline(X509_get_issuer_name(cert), NULL, 0);
-	client_day(nb, X509_get0_notBefore(cert));
-	client_day(na, X509_get0_notAfter(cert));
+	jpki_client_day(nb, X509_get0_notBefore(cert));
+	jpki_client_day(na, X509_get0_notAfter(cert));
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm)) {
 		struct jpki_date last = jpki_date_of(timegm(&tm)),
 				 today = jpki_date_today();

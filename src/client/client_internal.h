@@ -4,8 +4,6 @@
 
 #include <stddef.h>
 
-#include <openssl/asn1.h>
-
 /* An HTTP answer, kept to a cap: a larger one fails the exchange. */
 struct client_body {
 	char *buf; /* NUL-terminated; cap + 1 bytes */
@@ -21,8 +19,5 @@ struct client_body {
 int client_http(struct client_body *b, long *code, const char *url,
 		const char *content_type, const void *post, size_t post_len,
 		long timeout_ms);
-
-/* The day (in Japan) of an ASN.1 time, YYYY-MM-DD, "?" if unreadable. */
-void client_day(char buf[11], const ASN1_TIME *t);
 
 #endif

@@ -82,7 +82,7 @@ int jpki_client_cert_status(struct jpki_client_status_info *out, X509 *cert,
 	return 0;
 }
 
-void client_day(char buf[11], const ASN1_TIME *t)
+void jpki_client_day(char buf[11], const ASN1_TIME *t)
 {
 	struct tm tm;
 	struct jpki_date d;
@@ -113,14 +113,14 @@ void jpki_client_status_text(char *buf, size_t size,
 			 jpki_client_reason_text(st->reason));
 		break;
 	case JPKI_CLIENT_EXPIRED:
-		client_day(day, X509_get0_notAfter(cert));
+		jpki_client_day(day, X509_get0_notAfter(cert));
 		snprintf(buf, size,
 			 "expired on %s: apply for a new one at the "
 			 "municipality window",
 			 day);
 		break;
 	case JPKI_CLIENT_NOT_YET_VALID:
-		client_day(day, X509_get0_notBefore(cert));
+		jpki_client_day(day, X509_get0_notBefore(cert));
 		snprintf(buf, size, "not valid before %s", day);
 		break;
 	case JPKI_CLIENT_UNKNOWN:

@@ -1,87 +1,10 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <openssl/rsa.h>
 
-#include "jpki/store.h"
 #include "testutil.h"
-
-int tu_store_is_pg(void)
-{
-	const char *pg = getenv("JPKI_TEST_PG");
-
-	return pg != NULL && *pg != '\0';
-}
-
-/* The database name part of a PostgreSQL URL, for ours and the admin's. */
-static char *pg_url_with_db(const char *url, const char *db)
-{
-	const char *host = strstr(url, "://");
-	const char *end, *query;
-	char *out;
-
-	host = host ? host + 3 : url;
-	end = host + strcspn(host, "/?");
-	query = strchr(end, '?');
-	if (asprintf(&out, "%.*s/%s%s", (int)(end - url), url, db,
-		     query ? query : "") < 0)
-		return NULL;
-	return out;
-}
-
-static int pg_admin(const char *sql)
-{
-	struct jpki_store *st = NULL;
-	int r;
-
-	if ((r = jpki_store_open(&st, getenv("JPKI_TEST_PG"))) == 0)
-		r = jpki_store_exec(st, sql, NULL, 0, NULL);
-	if (r != 0)
-		fprintf(stderr, "testutil: %s: %s\n", sql, jpki_err_detail());
-	jpki_store_free(st);
-	return r;
-}
-
-char *tu_store_url(const char *dir)
-{
-	static unsigned counter;
-	char name[64], sql[128], *url;
-
-	if (!tu_store_is_pg()) {
-		if (asprintf(&url, "sqlite:%s/jpki.db", dir) < 0)
-			return NULL;
-		return url;
-	}
-	/* time, pid and counter: unique even beside a crashed run's leftovers
-	 */
-	snprintf(name, sizeof(name), "jpki_test_%lld_%ld_%u",
-		 (long long)time(NULL), (long)getpid(),
-		 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-	if (pg_admin(sql) != 0)
-		return NULL;
-	return pg_url_with_db(getenv("JPKI_TEST_PG"), name);
-}
-
-void tu_store_drop(const char *url)
-{
-	const char *name;
-	char sql[128];
-
-	if (url == NULL || !tu_store_is_pg())
-		return;
-	name = strrchr(url, '/');
-	if (name == NULL)
-		return;
-	name++;
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %.*s WITH (FORCE)",
-		 (int)strcspn(name, "?"), name);
-	(void)pg_admin(sql);
-}
 
 char *tu_tmpdir(void)
 {
