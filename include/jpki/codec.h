@@ -77,6 +77,8 @@ enum jpki_codec_type {
 };
 
 #define JPKI_CODEC_REQUIRED 1u
+/* a string that may reach a certificate or a letter: jpki_text_check() */
+#define JPKI_CODEC_PRINTABLE 2u
 
 /* One field of an object. */
 struct jpki_codec_field {

@@ -163,6 +163,17 @@ static int decode_one(void *out, const struct jpki_codec_field *f,
 		s = NULL;
 		len = 0;
 	}
+	if (s != NULL && (f->flags & JPKI_CODEC_PRINTABLE)) {
+		char what[80];
+		int r;
+
+		snprintf(what, sizeof(what), "\"%s\"", f->name);
+		if ((r = jpki_text_check(s, what)) != 0) {
+			snprintf(last_field, sizeof(last_field), "%s",
+				 f->name);
+			return r;
+		}
+	}
 	switch (f->type) {
 	case JPKI_CODEC_TEXT:
 		if (f->size > 0 && len > f->size)
@@ -320,21 +331,21 @@ static const struct jpki_codec_field resident_fields[] = {
     FIELD(struct resident_in, municipality_code, JPKI_CODEC_BUF, 8, 0, 0,
 	  NULL, JPKI_CODEC_REQUIRED),
     FIELD(struct resident_in, prefecture, JPKI_CODEC_BUF, 64, 0, 0, NULL,
-	  JPKI_CODEC_REQUIRED),
+	  JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
     FIELD(struct resident_in, municipality, JPKI_CODEC_BUF, 64, 0, 0, NULL,
-	  JPKI_CODEC_REQUIRED),
+	  JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
     FIELD(struct resident_in, name, JPKI_CODEC_TEXT, JPKI_FACT_NAME_MAX - 1,
-	  0, 0, NULL, JPKI_CODEC_REQUIRED),
+	  0, 0, NULL, JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
     FIELD(struct resident_in, name_subst, JPKI_CODEC_BUF, JPKI_FACT_NAME_MAX,
-	  0, 0, NULL, 0),
+	  0, 0, NULL, JPKI_CODEC_PRINTABLE),
     FIELD(struct resident_in, sex, JPKI_CODEC_WORD, 0, 0, 0,
 	  jpki_codec_sex_words, JPKI_CODEC_REQUIRED),
     FIELD(struct resident_in, birth, JPKI_CODEC_DATE, 0, 0, 0, NULL,
 	  JPKI_CODEC_REQUIRED),
     FIELD(struct resident_in, address, JPKI_CODEC_BUF, JPKI_FACT_ADDRESS_MAX,
-	  0, 0, NULL, JPKI_CODEC_REQUIRED),
+	  0, 0, NULL, JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
     FIELD(struct resident_in, address_subst, JPKI_CODEC_BUF,
-	  JPKI_FACT_ADDRESS_MAX, 0, 0, NULL, 0),
+	  JPKI_FACT_ADDRESS_MAX, 0, 0, NULL, JPKI_CODEC_PRINTABLE),
     FIELD(struct resident_in, guardianship, JPKI_CODEC_BOOL, 0, 0, 0, NULL,
 	  0),
 };
@@ -412,7 +423,7 @@ static const struct jpki_codec_field application_fields[] = {
     APP_TEXT(photo_id_address, JPKI_FACT_ADDRESS_MAX - 1, 0),
     APP_BOOL(power_of_attorney),
     APP_BOOL(seal_certificate),
-    APP_TEXT(proxy_name, JPKI_FACT_NAME_MAX - 1, 0),
+    APP_TEXT(proxy_name, JPKI_FACT_NAME_MAX - 1, JPKI_CODEC_PRINTABLE),
     APP_TEXT(special_circumstance, 400, 0),
 };
 
@@ -430,11 +441,6 @@ int jpki_codec_application_decode(struct jpki_application_request *out,
 				       sizeof(application_fields[0]),
 				   in)) != 0)
 		return r;
-	if (ai.proxy_name != NULL &&
-	    (r = jpki_text_check(ai.proxy_name, "\"proxy_name\"")) != 0) {
-		snprintf(last_field, sizeof(last_field), "proxy_name");
-		return r;
-	}
 	out->person = ai.person;
 	out->card = (enum jpki_card_kind)ai.card;
 	out->want_sign = ai.sign;
