@@ -56,18 +56,10 @@ static const char *status_name(enum jpki_resident_status s)
 					     : "removed";
 }
 
+/* The resident's one JSON form (codec), as the API shows it. */
 static json_t *resident_json(const struct jpki_resident *r)
 {
-	char birth[11];
-
-	jpki_date_format(&r->facts.birth, birth);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}",
-			 "person", r->person, "municipality_code",
-			 r->municipality_code, "prefecture", r->prefecture,
-			 "municipality", r->municipality, "name", r->facts.name,
-			 "sex", sex_name(r->facts.sex), "birth", birth,
-			 "address", r->facts.address, "guardianship",
-			 r->guardianship, "status", status_name(r->status));
+	return jpki_codec_resident_encode(r);
 }
 
 static void print_resident(const struct jpki_resident *r)

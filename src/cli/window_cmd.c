@@ -42,16 +42,10 @@ static const char *state_name(enum jpki_application_state s)
 	return s >= 1 && s <= 4 ? names[s] : "?";
 }
 
+/* The application's one JSON form (codec), as the API shows it. */
 static json_t *app_json(const struct jpki_application *a)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s, s:s}",
-			 "id", (json_int_t)a->id, "person", a->person,
-			 "municipality_code", a->municipality_code, "card",
-			 a->card == JPKI_CARD_JUKI ? "juki" : "mynumber",
-			 "sign", a->want_sign, "auth", a->want_auth, "state",
-			 state_name(a->state), "letter_code", a->letter_code,
-			 "sign_serial", a->sign_serial, "auth_serial",
-			 a->auth_serial);
+	return jpki_codec_application_encode(a);
 }
 
 static void print_app(const struct jpki_application *a)
