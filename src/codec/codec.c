@@ -328,7 +328,7 @@ struct resident_in {
 };
 
 static const struct jpki_codec_field resident_fields[] = {
-    FIELD(struct resident_in, municipality_code, JPKI_CODEC_BUF, 8, 0, 0,
+    FIELD(struct resident_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0,
 	  NULL, JPKI_CODEC_REQUIRED),
     FIELD(struct resident_in, prefecture, JPKI_CODEC_BUF, 64, 0, 0, NULL,
 	  JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),

@@ -786,7 +786,7 @@ struct move_in {
 };
 static const struct jpki_codec_field move_fields[] = {
     PERSON(struct move_in),
-    F(struct move_in, municipality_code, JPKI_CODEC_BUF, 8, 0, 0, NULL, 0),
+    F(struct move_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0, NULL, 0),
     F(struct move_in, prefecture, JPKI_CODEC_BUF, 64, 0, 0, NULL,
       JPKI_CODEC_PRINTABLE),
     F(struct move_in, municipality, JPKI_CODEC_BUF, 64, 0, 0, NULL,
@@ -1099,14 +1099,14 @@ struct capacity_in {
 	int per_day, open_minute, close_minute;
 };
 static const struct jpki_codec_field capacity_fields[] = {
-    F(struct capacity_in, municipality_code, JPKI_CODEC_BUF, 8, 0, 0, NULL,
+    F(struct capacity_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0, NULL,
       JPKI_CODEC_REQUIRED),
     /* 0: no limit */
     F(struct capacity_in, per_day, JPKI_CODEC_INT, 4, 0, 1000000, NULL,
       JPKI_CODEC_REQUIRED),
 };
 static const struct jpki_codec_field hours_fields[] = {
-    F(struct capacity_in, municipality_code, JPKI_CODEC_BUF, 8, 0, 0, NULL,
+    F(struct capacity_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0, NULL,
       JPKI_CODEC_REQUIRED),
     F(struct capacity_in, open_minute, JPKI_CODEC_INT, 4, 0, 24 * 60, NULL,
       JPKI_CODEC_REQUIRED),
