@@ -12,7 +12,7 @@ static void window_usage(FILE *f)
 	fputs("usage: jpki window <verb> [options] --operator ID\n"
 	      "\n"
 	      "  apply PERSON [--card-kind mynumber|juki] [--sign] [--auth]\n"
-	      "        --id photo|none|proxy [--photo-id KIND\n"
+	      "        --id photo|letter|proxy [--photo-id KIND\n"
 	      "        --photo-id-address A] [--power-of-attorney\n"
 	      "        --seal-certificate --proxy-name N]\n"
 	      "        [--special-circumstance TEXT] [--json]\n"
@@ -247,19 +247,16 @@ static int verb_apply(struct cli *cli, struct wopts *w, const char *person)
 {
 	struct jpki_application app;
 	struct office of;
-	int r;
+	int r, path;
 
 	if (w->id == NULL)
-		return cli_usage("--id photo|none|proxy: how was the "
+		return cli_usage("--id photo|letter|proxy: how was the "
 				 "resident identified?");
-	if (strcmp(w->id, "photo") == 0)
-		w->req.path = JPKI_ID_PHOTO;
-	else if (strcmp(w->id, "none") == 0)
-		w->req.path = JPKI_ID_NO_PHOTO;
-	else if (strcmp(w->id, "proxy") == 0)
-		w->req.path = JPKI_ID_PROXY;
-	else
-		return cli_usage("--id is photo, none or proxy");
+	/* the API's words (codec.h) */
+	if (jpki_codec_word_parse(&path, jpki_codec_path_words, w->id,
+				  "--id") != 0)
+		return cli_usage("--id is photo, letter or proxy");
+	w->req.path = (enum jpki_identity_path)path;
 	if (!w->req.want_sign && !w->req.want_auth) {
 		/* both by default, as SPEC section 2 says */
 		w->req.want_auth = w->req.card != JPKI_CARD_JUKI;

@@ -1269,11 +1269,11 @@ enum MHD_Result http_api_call(struct jpki_http *srv,
 		if (proc->fields == NULL && proc->nfields == 0 &&
 		    json_object_size(body) > 0) {
 			/* logout: a body, if any, is empty */
-			const char *key = json_object_iter_key(
-			    json_object_iter(body));
-			char no[128];
+			char key[65], no[128];
 
-			snprintf(no, sizeof(no), "\"%.64s\" is not a field here",
+			snprintf(key, sizeof(key), "%s",
+				 json_object_iter_key(json_object_iter(body)));
+			snprintf(no, sizeof(no), "\"%s\" is not a field here",
 				 key);
 			json_decref(body);
 			return http_api_error(conn, MHD_HTTP_BAD_REQUEST, no,
