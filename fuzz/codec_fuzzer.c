@@ -12,8 +12,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	json_t *in = json_loadb((const char *)data, size,
-				JSON_REJECT_DUPLICATES, NULL);
+	json_t *in =
+	    json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 	struct jpki_resident r;
 	struct jpki_application_request a;
 	struct jpki_codec_report rep;
@@ -34,15 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	e = jpki_codec_application_decode(&a, in);
 	if (e != 0 && e != JPKI_ERR_INVALID)
 		abort();
-	if (e == 0 && (a.person == NULL ||
-		       jpki_codec_word(jpki_codec_path_words, (int)a.path)[0] ==
-			   '\0'))
+	if (e == 0 &&
+	    (a.person == NULL ||
+	     jpki_codec_word(jpki_codec_path_words, (int)a.path)[0] == '\0'))
 		abort();
 	e = jpki_codec_report_decode(&rep, in);
 	if (e != 0 && e != JPKI_ERR_INVALID)
 		abort();
-	if (e == 0 && jpki_codec_word(jpki_codec_report_words,
-				      (int)rep.kind)[0] == '\0')
+	if (e == 0 &&
+	    jpki_codec_word(jpki_codec_report_words, (int)rep.kind)[0] == '\0')
 		abort();
 	if (e != 0 && strlen(jpki_codec_field()) >= 64)
 		abort();

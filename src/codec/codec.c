@@ -15,51 +15,51 @@
 /* ---- the words ---------------------------------------------------------- */
 
 const struct jpki_codec_word jpki_codec_sex_words[] = {
-	{"male", JPKI_SEX_MALE},
-	{"female", JPKI_SEX_FEMALE},
-	{"unknown", JPKI_SEX_UNKNOWN},
-	{NULL, 0},
+    {"male", JPKI_SEX_MALE},
+    {"female", JPKI_SEX_FEMALE},
+    {"unknown", JPKI_SEX_UNKNOWN},
+    {NULL, 0},
 };
 const struct jpki_codec_word jpki_codec_type_words[] = {
-	{"sign", JPKI_CERT_SIGN},
-	{"auth", JPKI_CERT_AUTH},
-	{NULL, 0},
+    {"sign", JPKI_CERT_SIGN},
+    {"auth", JPKI_CERT_AUTH},
+    {NULL, 0},
 };
 const struct jpki_codec_word jpki_codec_card_words[] = {
-	{"mynumber", JPKI_CARD_MYNUMBER},
-	{"juki", JPKI_CARD_JUKI},
-	{NULL, 0},
+    {"mynumber", JPKI_CARD_MYNUMBER},
+    {"juki", JPKI_CARD_JUKI},
+    {NULL, 0},
 };
 const struct jpki_codec_word jpki_codec_path_words[] = {
-	{"photo", JPKI_ID_PHOTO},
-	{"letter", JPKI_ID_NO_PHOTO},
-	{"proxy", JPKI_ID_PROXY},
-	{NULL, 0},
+    {"photo", JPKI_ID_PHOTO},
+    {"letter", JPKI_ID_NO_PHOTO},
+    {"proxy", JPKI_ID_PROXY},
+    {NULL, 0},
 };
 const struct jpki_codec_word jpki_codec_report_words[] = {
-	{"lost", JPKI_LOSS_LOST},
-	{"card-fault", JPKI_LOSS_CARD_FAULT},
-	{NULL, 0},
+    {"lost", JPKI_LOSS_LOST},
+    {"card-fault", JPKI_LOSS_CARD_FAULT},
+    {NULL, 0},
 };
 const struct jpki_codec_word jpki_codec_state_words[] = {
-	{"waiting-letter", JPKI_APP_WAITING_LETTER},
-	{"ready", JPKI_APP_READY},
-	{"issued", JPKI_APP_ISSUED},
-	{"cancelled", JPKI_APP_CANCELLED},
-	{NULL, 0},
+    {"waiting-letter", JPKI_APP_WAITING_LETTER},
+    {"ready", JPKI_APP_READY},
+    {"issued", JPKI_APP_ISSUED},
+    {"cancelled", JPKI_APP_CANCELLED},
+    {NULL, 0},
 };
 const struct jpki_codec_word jpki_codec_status_words[] = {
-	{"registered", JPKI_RESIDENT_REGISTERED},
-	{"dead", JPKI_RESIDENT_DEAD},
-	{"removed", JPKI_RESIDENT_REMOVED},
-	{NULL, 0},
+    {"registered", JPKI_RESIDENT_REGISTERED},
+    {"dead", JPKI_RESIDENT_DEAD},
+    {"removed", JPKI_RESIDENT_REMOVED},
+    {NULL, 0},
 };
 const struct jpki_codec_word jpki_codec_role_words[] = {
-	{"registry-clerk", JPKI_ROLE_REGISTRY_CLERK},
-	{"window-clerk", JPKI_ROLE_WINDOW_CLERK},
-	{"ca-officer", JPKI_ROLE_CA_OFFICER},
-	{"auditor", JPKI_ROLE_AUDITOR},
-	{NULL, 0},
+    {"registry-clerk", JPKI_ROLE_REGISTRY_CLERK},
+    {"window-clerk", JPKI_ROLE_WINDOW_CLERK},
+    {"ca-officer", JPKI_ROLE_CA_OFFICER},
+    {"auditor", JPKI_ROLE_AUDITOR},
+    {NULL, 0},
 };
 
 /* The field the thread's last refusal named. */
@@ -72,7 +72,7 @@ const char *jpki_codec_field(void)
 
 /* Refuses with `fmt` about `field`, remembering the field's name. */
 static int refuse(const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static int refuse(const char *field, const char *fmt, ...)
 {
 	char why[384];
@@ -149,14 +149,14 @@ static int decode_one(void *out, const struct jpki_codec_field *f,
 	case JPKI_CODEC_WORD:
 	case JPKI_CODEC_DATE:
 		if (!json_is_string(v))
-			return refuse(f->name, "\"%s\" must be a string, not %s",
+			return refuse(f->name,
+				      "\"%s\" must be a string, not %s",
 				      f->name, type_of(v));
 		s = json_string_value(v);
 		len = json_string_length(v);
 		/* a NUL inside would cut the value where C reads it */
 		if (strlen(s) != len)
-			return refuse(f->name,
-				      "\"%s\" must not contain U+0000",
+			return refuse(f->name, "\"%s\" must not contain U+0000",
 				      f->name);
 		break;
 	default:
@@ -169,8 +169,7 @@ static int decode_one(void *out, const struct jpki_codec_field *f,
 
 		snprintf(what, sizeof(what), "\"%s\"", f->name);
 		if ((r = jpki_text_check(s, what)) != 0) {
-			snprintf(last_field, sizeof(last_field), "%s",
-				 f->name);
+			snprintf(last_field, sizeof(last_field), "%s", f->name);
 			return r;
 		}
 	}
@@ -294,8 +293,11 @@ int jpki_codec_decode(void *out, const struct jpki_codec_field *fields,
 
 /* ---- the records -------------------------------------------------------- */
 
-#define FIELD(st, member, type, size, min, max, words, flags)                 \
-	{#member, type, offsetof(st, member), size, min, max, words, flags}
+#define FIELD(st, member, type, size, min, max, words, flags)                  \
+	{                                                                      \
+#member, type, offsetof(st, member), size, min, max, words,    \
+		    flags                                                      \
+	}
 
 json_t *jpki_codec_resident_encode(const struct jpki_resident *r)
 {
@@ -308,8 +310,7 @@ json_t *jpki_codec_resident_encode(const struct jpki_resident *r)
 	    r->prefecture, "municipality", r->municipality, "name",
 	    r->facts.name, "sex",
 	    jpki_codec_word(jpki_codec_sex_words, (int)r->facts.sex), "birth",
-	    birth, "address", r->facts.address, "guardianship",
-	    r->guardianship,
+	    birth, "address", r->facts.address, "guardianship", r->guardianship,
 	    "status", jpki_codec_word(jpki_codec_status_words, (int)r->status));
 }
 
@@ -328,26 +329,25 @@ struct resident_in {
 };
 
 static const struct jpki_codec_field resident_fields[] = {
-    FIELD(struct resident_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0,
-	  NULL, JPKI_CODEC_REQUIRED),
+    FIELD(struct resident_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0, NULL,
+	  JPKI_CODEC_REQUIRED),
     FIELD(struct resident_in, prefecture, JPKI_CODEC_BUF, 64, 0, 0, NULL,
 	  JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
     FIELD(struct resident_in, municipality, JPKI_CODEC_BUF, 64, 0, 0, NULL,
 	  JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
-    FIELD(struct resident_in, name, JPKI_CODEC_TEXT, JPKI_FACT_NAME_MAX - 1,
-	  0, 0, NULL, JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
-    FIELD(struct resident_in, name_subst, JPKI_CODEC_BUF, JPKI_FACT_NAME_MAX,
-	  0, 0, NULL, JPKI_CODEC_PRINTABLE),
+    FIELD(struct resident_in, name, JPKI_CODEC_TEXT, JPKI_FACT_NAME_MAX - 1, 0,
+	  0, NULL, JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
+    FIELD(struct resident_in, name_subst, JPKI_CODEC_BUF, JPKI_FACT_NAME_MAX, 0,
+	  0, NULL, JPKI_CODEC_PRINTABLE),
     FIELD(struct resident_in, sex, JPKI_CODEC_WORD, 0, 0, 0,
 	  jpki_codec_sex_words, JPKI_CODEC_REQUIRED),
     FIELD(struct resident_in, birth, JPKI_CODEC_DATE, 0, 0, 0, NULL,
 	  JPKI_CODEC_REQUIRED),
-    FIELD(struct resident_in, address, JPKI_CODEC_BUF, JPKI_FACT_ADDRESS_MAX,
-	  0, 0, NULL, JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
+    FIELD(struct resident_in, address, JPKI_CODEC_BUF, JPKI_FACT_ADDRESS_MAX, 0,
+	  0, NULL, JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
     FIELD(struct resident_in, address_subst, JPKI_CODEC_BUF,
 	  JPKI_FACT_ADDRESS_MAX, 0, 0, NULL, JPKI_CODEC_PRINTABLE),
-    FIELD(struct resident_in, guardianship, JPKI_CODEC_BOOL, 0, 0, 0, NULL,
-	  0),
+    FIELD(struct resident_in, guardianship, JPKI_CODEC_BOOL, 0, 0, 0, NULL, 0),
 };
 
 int jpki_codec_resident_decode(struct jpki_resident *out, const json_t *in)
@@ -357,10 +357,10 @@ int jpki_codec_resident_decode(struct jpki_resident *out, const json_t *in)
 
 	memset(out, 0, sizeof(*out));
 	memset(&ri, 0, sizeof(ri));
-	if ((r = jpki_codec_decode(&ri, resident_fields,
-				   sizeof(resident_fields) /
-				       sizeof(resident_fields[0]),
-				   in)) != 0)
+	if ((r = jpki_codec_decode(
+		 &ri, resident_fields,
+		 sizeof(resident_fields) / sizeof(resident_fields[0]), in)) !=
+	    0)
 		return r;
 	if (jpki_profile_name_normalize(out->facts.name,
 					sizeof(out->facts.name), ri.name) != 0)
@@ -405,10 +405,10 @@ struct application_in {
 	const char *proxy_name, *special_circumstance;
 };
 
-#define APP_TEXT(member, max, flags)                                          \
+#define APP_TEXT(member, max, flags)                                           \
 	FIELD(struct application_in, member, JPKI_CODEC_TEXT, max, 0, 0, NULL, \
 	      flags)
-#define APP_BOOL(member)                                                      \
+#define APP_BOOL(member)                                                       \
 	FIELD(struct application_in, member, JPKI_CODEC_BOOL, 0, 0, 0, NULL, 0)
 
 static const struct jpki_codec_field application_fields[] = {
@@ -471,19 +471,20 @@ json_t *jpki_codec_certificate_encode(const struct jpki_cert_info *info)
 	iso_time(nb, info->not_before);
 	iso_time(na, info->not_after);
 	iso_time(issued, info->issued_at);
-	o = json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "serial",
-	    info->serial, "type",
-	    jpki_codec_word(jpki_codec_type_words, (int)info->type), "card",
-	    jpki_codec_word(jpki_codec_card_words, (int)info->card), "person",
-	    info->person, "municipality_code", info->municipality_code,
-	    "subject", info->subject, "status",
-	    jpki_ca_status_name(info->status), "not_before", nb, "not_after",
-	    na, "issued_at", issued);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+		      "serial", info->serial, "type",
+		      jpki_codec_word(jpki_codec_type_words, (int)info->type),
+		      "card",
+		      jpki_codec_word(jpki_codec_card_words, (int)info->card),
+		      "person", info->person, "municipality_code",
+		      info->municipality_code, "subject", info->subject,
+		      "status", jpki_ca_status_name(info->status), "not_before",
+		      nb, "not_after", na, "issued_at", issued);
 	if (o != NULL && info->status != JPKI_STATUS_GOOD) {
 		iso_time(rev, info->revoked_at);
 		json_object_set_new(
-		    o, "reason", json_string(jpki_ca_reason_name(info->reason)));
+		    o, "reason",
+		    json_string(jpki_ca_reason_name(info->reason)));
 		json_object_set_new(o, "revoked_at", json_string(rev));
 	}
 	return o;
@@ -499,16 +500,15 @@ static const struct jpki_codec_field report_fields[] = {
 int jpki_codec_report_decode(struct jpki_codec_report *out, const json_t *in)
 {
 	memset(out, 0, sizeof(*out));
-	return jpki_codec_decode(out, report_fields,
-				 sizeof(report_fields) /
-				     sizeof(report_fields[0]),
-				 in);
+	return jpki_codec_decode(
+	    out, report_fields,
+	    sizeof(report_fields) / sizeof(report_fields[0]), in);
 }
 
 json_t *jpki_codec_operator_encode(const struct jpki_actor *who)
 {
 	return json_pack("{s:s, s:s, s:s}", "operator", who->operator_id,
-			 "role", jpki_codec_word(jpki_codec_role_words,
-						 (int)who->role),
+			 "role",
+			 jpki_codec_word(jpki_codec_role_words, (int)who->role),
 			 "municipality_code", who->municipality_code);
 }

@@ -19,20 +19,24 @@ static enum MHD_Result kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 }
 
 #define FORM JPKI_MAX_LOGIN_ANSWER /* a clerk's form or an API body */
-#define PAGE(path, methods, cap, handler)                                    \
-	{path, 0, JPKI_ROLE_WINDOW, methods, cap, HTTP_OPERATOR, 0, handler,  \
-	 http_window_login_form, NULL}
-#define API(path, methods, callers, proc)                                    \
-	{path, 0, JPKI_ROLE_WINDOW, methods, FORM, callers, HTTP_JSON,        \
-	 http_api_call, NULL, &proc}
+#define PAGE(path, methods, cap, handler)                                      \
+	{                                                                      \
+		path, 0, JPKI_ROLE_WINDOW, methods, cap, HTTP_OPERATOR, 0,     \
+		    handler, http_window_login_form, NULL                      \
+	}
+#define API(path, methods, callers, proc)                                      \
+	{                                                                      \
+		path, 0, JPKI_ROLE_WINDOW, methods, FORM, callers, HTTP_JSON,  \
+		    http_api_call, NULL, &proc                                 \
+	}
 #define REGISTRY HTTP_ROLE(JPKI_ROLE_REGISTRY_CLERK)
 #define WINDOW HTTP_ROLE(JPKI_ROLE_WINDOW_CLERK)
 #define GET HTTP_GET
 #define POST HTTP_POST
 
 static const struct http_route routes[] = {
-    {"/healthz", 0, JPKI_ROLE_ALL, GET, 0, HTTP_PUBLIC, 0, http_healthz,
-     NULL, NULL},
+    {"/healthz", 0, JPKI_ROLE_ALL, GET, 0, HTTP_PUBLIC, 0, http_healthz, NULL,
+     NULL},
     /* repository */
     {"/", 0, JPKI_ROLE_REPOSITORY, GET, 0, HTTP_PUBLIC, 0,
      http_repository_index, NULL, NULL},
@@ -41,8 +45,8 @@ static const struct http_route routes[] = {
     {"/crl/", 1, JPKI_ROLE_REPOSITORY, GET, 0, HTTP_PUBLIC, 0,
      http_repository_crl, NULL, NULL},
     /* ocsp: /ocsp, /ocsp/sign, /ocsp/auth, and GET's base64 after them */
-    {"/ocsp", 1, JPKI_ROLE_OCSP, GET | POST, JPKI_MAX_OCSP_REQUEST,
-     HTTP_PUBLIC, 0, http_ocsp, NULL, NULL},
+    {"/ocsp", 1, JPKI_ROLE_OCSP, GET | POST, JPKI_MAX_OCSP_REQUEST, HTTP_PUBLIC,
+     0, http_ocsp, NULL, NULL},
     /* login */
     {"/login/challenge", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
      http_login_challenge, NULL, NULL},
@@ -72,8 +76,7 @@ static const struct http_route routes[] = {
     API("/api/registry/name", POST, REGISTRY, http_api_name),
     API("/api/registry/birth", POST, REGISTRY, http_api_birth),
     API("/api/registry/sex", POST, REGISTRY, http_api_sex),
-    API("/api/registry/guardianship", POST, REGISTRY,
-	http_api_guardianship),
+    API("/api/registry/guardianship", POST, REGISTRY, http_api_guardianship),
     API("/api/registry/death", POST, REGISTRY, http_api_death),
     API("/api/registry/remove", POST, REGISTRY, http_api_remove),
     API("/api/window/apply", POST, WINDOW, http_api_apply),
@@ -88,13 +91,12 @@ static const struct http_route routes[] = {
      * auditor's to read */
     API("/api/window/applications", GET, WINDOW, http_api_applications),
     API("/api/window/fees", GET,
-	WINDOW | HTTP_ROLE(JPKI_ROLE_CA_OFFICER) |
-	    HTTP_ROLE(JPKI_ROLE_AUDITOR),
+	WINDOW | HTTP_ROLE(JPKI_ROLE_CA_OFFICER) | HTTP_ROLE(JPKI_ROLE_AUDITOR),
 	http_api_fees),
     API("/api/audit/verify", GET, HTTP_OPERATOR, http_api_audit_verify),
     /* portal */
-    {"/portal", 0, JPKI_ROLE_PORTAL, GET, 0, HTTP_PUBLIC, 0,
-     http_portal_choose, NULL, NULL},
+    {"/portal", 0, JPKI_ROLE_PORTAL, GET, 0, HTTP_PUBLIC, 0, http_portal_choose,
+     NULL, NULL},
     {"/portal/", 0, JPKI_ROLE_PORTAL, GET, 0, HTTP_PUBLIC, 0,
      http_portal_choose, NULL, NULL},
     {"/portal/agency.crt", 0, JPKI_ROLE_PORTAL, GET, 0, HTTP_PUBLIC, 0,

@@ -713,6 +713,9 @@ enum MHD_Result http_api_login(struct jpki_http *srv,
 struct http_api_proc {
 	const struct jpki_codec_field *fields;
 	size_t nfields;
+	/* 1: run() decodes the body by its record's codec (register, apply,
+	 * report); else a POST body has only `fields` (none: it is {}) */
+	int record;
 	int (*run)(json_t **out, struct jpki_http *srv,
 		   struct http_request *req, void *in, json_t *body);
 };
@@ -744,7 +747,7 @@ static int run_logout(json_t **out, struct jpki_http *srv,
 		return r;
 	return ok(out);
 }
-const struct http_api_proc http_api_logout = {NULL, 0, run_logout};
+const struct http_api_proc http_api_logout = {NULL, 0, 0, run_logout};
 
 static int run_resident(json_t **out, struct jpki_http *srv,
 			struct http_request *req, void *in, json_t *body)
@@ -757,7 +760,7 @@ static int run_resident(json_t **out, struct jpki_http *srv,
 	*out = jpki_codec_resident_encode(&res);
 	return 0;
 }
-const struct http_api_proc http_api_resident = {NULL, 0, run_resident};
+const struct http_api_proc http_api_resident = {NULL, 0, 0, run_resident};
 
 static int run_register(json_t **out, struct jpki_http *srv,
 			struct http_request *req, void *in, json_t *body)
@@ -774,8 +777,7 @@ static int run_register(json_t **out, struct jpki_http *srv,
 	*out = json_pack("{s:s}", "person", person);
 	return 0;
 }
-/* the resident's codec decodes the body itself */
-const struct http_api_proc http_api_register = {NULL, 1, run_register};
+const struct http_api_proc http_api_register = {NULL, 0, 1, run_register};
 
 struct move_in {
 	const char *person;
@@ -817,7 +819,7 @@ static int run_move(json_t **out, struct jpki_http *srv,
 		return r;
 	return ok(out);
 }
-const struct http_api_proc http_api_move = {move_fields, NFIELDS(move_fields),
+const struct http_api_proc http_api_move = {move_fields, NFIELDS(move_fields), 0,
 					    run_move};
 
 struct name_in {
@@ -844,7 +846,7 @@ static int run_name(json_t **out, struct jpki_http *srv,
 		return r;
 	return ok(out);
 }
-const struct http_api_proc http_api_name = {name_fields, NFIELDS(name_fields),
+const struct http_api_proc http_api_name = {name_fields, NFIELDS(name_fields), 0,
 					    run_name};
 
 struct birth_in {
@@ -869,7 +871,7 @@ static int run_birth(json_t **out, struct jpki_http *srv,
 	return ok(out);
 }
 const struct http_api_proc http_api_birth = {
-    birth_fields, NFIELDS(birth_fields), run_birth};
+    birth_fields, NFIELDS(birth_fields), 0, run_birth};
 
 struct sex_in {
 	const char *person;
@@ -892,7 +894,7 @@ static int run_sex(json_t **out, struct jpki_http *srv,
 		return r;
 	return ok(out);
 }
-const struct http_api_proc http_api_sex = {sex_fields, NFIELDS(sex_fields),
+const struct http_api_proc http_api_sex = {sex_fields, NFIELDS(sex_fields), 0,
 					   run_sex};
 
 struct guardianship_in {
@@ -917,7 +919,7 @@ static int run_guardianship(json_t **out, struct jpki_http *srv,
 	return ok(out);
 }
 const struct http_api_proc http_api_guardianship = {
-    guardianship_fields, NFIELDS(guardianship_fields), run_guardianship};
+    guardianship_fields, NFIELDS(guardianship_fields), 0, run_guardianship};
 
 static int run_death(json_t **out, struct jpki_http *srv,
 		     struct http_request *req, void *in, json_t *body)
@@ -929,7 +931,7 @@ static int run_death(json_t **out, struct jpki_http *srv,
 		return r;
 	return ok(out);
 }
-const struct http_api_proc http_api_death = {person_fields, 1, run_death};
+const struct http_api_proc http_api_death = {person_fields, 1, 0, run_death};
 
 static int run_remove(json_t **out, struct jpki_http *srv,
 		      struct http_request *req, void *in, json_t *body)
@@ -941,7 +943,7 @@ static int run_remove(json_t **out, struct jpki_http *srv,
 		return r;
 	return ok(out);
 }
-const struct http_api_proc http_api_remove = {person_fields, 1, run_remove};
+const struct http_api_proc http_api_remove = {person_fields, 1, 0, run_remove};
 
 static int run_apply(json_t **out, struct jpki_http *srv,
 		     struct http_request *req, void *in, json_t *body)
@@ -957,7 +959,7 @@ static int run_apply(json_t **out, struct jpki_http *srv,
 	*out = jpki_codec_application_encode(&app);
 	return 0;
 }
-const struct http_api_proc http_api_apply = {NULL, 1, run_apply};
+const struct http_api_proc http_api_apply = {NULL, 0, 1, run_apply};
 
 struct returned_in {
 	int64_t id;
@@ -987,7 +989,7 @@ static int run_returned(json_t **out, struct jpki_http *srv,
 	return 0;
 }
 const struct http_api_proc http_api_returned = {
-    returned_fields, NFIELDS(returned_fields), run_returned};
+    returned_fields, NFIELDS(returned_fields), 0, run_returned};
 
 struct issue_in {
 	int64_t id;
@@ -1023,7 +1025,7 @@ static int run_issue(json_t **out, struct jpki_http *srv,
 	return 0;
 }
 const struct http_api_proc http_api_issue = {issue_fields,
-					     NFIELDS(issue_fields), run_issue};
+					     NFIELDS(issue_fields), 0, run_issue};
 
 /* renew and pin-reset: the card in the counter's reader */
 struct card_in {
@@ -1084,7 +1086,7 @@ static int run_renew(json_t **out, struct jpki_http *srv,
 	return card_proc(out, srv, req, in, 1);
 }
 const struct http_api_proc http_api_renew = {renew_fields,
-					     NFIELDS(renew_fields), run_renew};
+					     NFIELDS(renew_fields), 0, run_renew};
 
 static int run_pin_reset(json_t **out, struct jpki_http *srv,
 			 struct http_request *req, void *in, json_t *body)
@@ -1092,7 +1094,7 @@ static int run_pin_reset(json_t **out, struct jpki_http *srv,
 	return card_proc(out, srv, req, in, 0);
 }
 const struct http_api_proc http_api_pin_reset = {
-    pin_reset_fields, NFIELDS(pin_reset_fields), run_pin_reset};
+    pin_reset_fields, NFIELDS(pin_reset_fields), 0, run_pin_reset};
 
 struct capacity_in {
 	char municipality_code[8];
@@ -1127,7 +1129,7 @@ static int run_capacity(json_t **out, struct jpki_http *srv,
 	return ok(out);
 }
 const struct http_api_proc http_api_capacity = {
-    capacity_fields, NFIELDS(capacity_fields), run_capacity};
+    capacity_fields, NFIELDS(capacity_fields), 0, run_capacity};
 
 static int run_hours(json_t **out, struct jpki_http *srv,
 		     struct http_request *req, void *in, json_t *body)
@@ -1141,7 +1143,7 @@ static int run_hours(json_t **out, struct jpki_http *srv,
 	return ok(out);
 }
 const struct http_api_proc http_api_hours = {
-    hours_fields, NFIELDS(hours_fields), run_hours};
+    hours_fields, NFIELDS(hours_fields), 0, run_hours};
 
 static int run_fees(json_t **out, struct jpki_http *srv,
 		    struct http_request *req, void *in, json_t *body)
@@ -1166,7 +1168,7 @@ static int run_fees(json_t **out, struct jpki_http *srv,
 	free(fees);
 	return 0;
 }
-const struct http_api_proc http_api_fees = {NULL, 0, run_fees};
+const struct http_api_proc http_api_fees = {NULL, 0, 0, run_fees};
 
 static int run_report(json_t **out, struct jpki_http *srv,
 		      struct http_request *req, void *in, json_t *body)
@@ -1183,7 +1185,7 @@ static int run_report(json_t **out, struct jpki_http *srv,
 	*out = json_pack("{s:I}", "revoked", (json_int_t)n);
 	return 0;
 }
-const struct http_api_proc http_api_report = {NULL, 1, run_report};
+const struct http_api_proc http_api_report = {NULL, 0, 1, run_report};
 
 static int run_applications(json_t **out, struct jpki_http *srv,
 			    struct http_request *req, void *in, json_t *body)
@@ -1205,7 +1207,7 @@ static int run_applications(json_t **out, struct jpki_http *srv,
 	free(apps);
 	return 0;
 }
-const struct http_api_proc http_api_applications = {NULL, 0,
+const struct http_api_proc http_api_applications = {NULL, 0, 0,
 						    run_applications};
 
 static int run_audit_verify(json_t **out, struct jpki_http *srv,
@@ -1221,7 +1223,7 @@ static int run_audit_verify(json_t **out, struct jpki_http *srv,
 			 (json_int_t)rep.bad_seq, "why", rep.why);
 	return 0;
 }
-const struct http_api_proc http_api_audit_verify = {NULL, 0,
+const struct http_api_proc http_api_audit_verify = {NULL, 0, 0,
 						    run_audit_verify};
 
 /* The largest struct a procedure's fields decode into. */
@@ -1240,8 +1242,7 @@ union api_in {
 
 /*
  * Every API row but /api/login: the body (POST) parsed and decoded by the
- * procedure's fields, or by its record's codec (nfields 1 without
- * fields), then the procedure; a refusal of the body is 400 with the
+ * procedure's fields, or by its record's codec, then the procedure; a refusal of the body is 400 with the
  * field's name and nothing is done.
  */
 enum MHD_Result http_api_call(struct jpki_http *srv,
@@ -1266,7 +1267,7 @@ enum MHD_Result http_api_call(struct jpki_http *srv,
 					      jpki_err_detail(),
 					      jpki_codec_field());
 		}
-		if (proc->fields == NULL && proc->nfields == 0 &&
+		if (proc->fields == NULL && !proc->record &&
 		    json_object_size(body) > 0) {
 			/* logout: a body, if any, is empty */
 			char key[65], no[128];
@@ -1281,8 +1282,8 @@ enum MHD_Result http_api_call(struct jpki_http *srv,
 		}
 	}
 	r = proc->run(&out, srv, req, &in, body);
-	if (r != 0 && proc->fields == NULL && proc->nfields == 1 &&
-	    jpki_codec_field()[0] != '\0' && r == JPKI_ERR_INVALID) {
+	if (r == JPKI_ERR_INVALID && proc->record &&
+	    jpki_codec_field()[0] != '\0') {
 		/* the record's codec refused the body */
 		char why_copy[512];
 

@@ -60,8 +60,8 @@ static void resident_refused(const char *key, const char *value,
 			     const char *field)
 {
 	struct jpki_resident r;
-	json_t *in = parse(resident_text), *v = json_loads(value, JSON_DECODE_ANY,
-							  NULL);
+	json_t *in = parse(resident_text),
+	       *v = json_loads(value, JSON_DECODE_ANY, NULL);
 
 	assert_non_null(v);
 	json_object_set_new(in, key, v);
@@ -270,7 +270,7 @@ static void test_text_check(void **state)
 	assert_int_equal(jpki_text_check("a\xe2\x80\x8f", "x"),
 			 JPKI_ERR_INVALID); /* U+200F */
 	assert_int_equal(jpki_text_check("a\xe2\x81\xa9", "x"),
-			 JPKI_ERR_INVALID); /* U+2069 */
+			 JPKI_ERR_INVALID);                         /* U+2069 */
 	assert_int_equal(jpki_text_check("a\xe2\x81\xaa", "x"), 0); /* U+206A */
 	assert_int_equal(jpki_text_check("\xc0\xaf", "the name"),
 			 JPKI_ERR_INVALID);
