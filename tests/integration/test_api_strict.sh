@@ -44,6 +44,7 @@ for op in "reg1 registry-clerk 131016" "win1 window-clerk 131016"; do
 	JPKI_NEW_OPERATOR_PASSWORD="pw-$1-012345" jpki operator add "$1" \
 		--role "$2" --municipality-code "$3" >/dev/null
 done
+JPKI_NEW_OPERATOR_PASSWORD=pw-aud1-012345 jpki operator add aud1 --role auditor >/dev/null
 unset JPKI_OPERATOR JPKI_OPERATOR_PASSWORD
 "$JPKI" --data "$work/var" --log warn serve --listen "127.0.0.1:$port" \
 	>serve.log 2>&1 &
@@ -186,6 +187,26 @@ for path, (token, good, kinds) in table.items():
         assert snapshot() == before, (path, field)
         n += 1
 print(f"ok - {n} refusals over {len(table)} endpoints: 400 naming the field, nothing changed")
+
+# the route table's callers: another role's endpoint is 403 before its body
+# is read; the auditor reads no letter codes
+aud = login("aud1", "pw-aud1-012345")
+for path, token in (("/api/registry/sex", win), ("/api/window/report", reg),
+                    ("/api/window/apply", aud)):
+    before = snapshot()
+    st, o = call("POST", path, {"bogus": 1}, token)
+    assert st == 403 and "may not call" in o["error"], (path, st, o)
+    assert snapshot() == before
+for path, token in (("/api/window/applications", aud),
+                    ("/api/window/applications", reg),
+                    ("/api/residents/" + P, aud)):
+    st, o = call("GET", path, token=token)
+    assert st == 403, (path, st, o)
+st, o = call("GET", "/api/window/applications", token=win)
+assert st == 200, (st, o)
+st, o = call("GET", "/api/audit/verify", token=aud)
+assert st == 200 and o["ok"], (st, o)
+print("ok - another role's endpoint: 403 before the body is read; no letter codes for the registry or the auditor")
 
 # a body that is no JSON object: 400, nothing changed
 for path, (token, good, kinds) in table.items():
