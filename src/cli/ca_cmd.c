@@ -59,7 +59,7 @@ static void ca_usage(FILE *f)
 
 static const char *type_name(enum jpki_cert_type t)
 {
-	return t == JPKI_CERT_AUTH ? "auth" : "sign";
+	return jpki_codec_word(jpki_codec_type_words, (int)t);
 }
 
 /* The certificate's one JSON form (codec), as the API shows it. */

@@ -36,10 +36,7 @@ static void window_usage(FILE *f)
 
 static const char *state_name(enum jpki_application_state s)
 {
-	static const char *const names[] = {"", "waiting-letter", "ready",
-					    "issued", "cancelled"};
-
-	return s >= 1 && s <= 4 ? names[s] : "?";
+	return jpki_codec_word(jpki_codec_state_words, (int)s);
 }
 
 /* The application's one JSON form (codec), as the API shows it. */
