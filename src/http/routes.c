@@ -175,17 +175,22 @@ static enum MHD_Result refuse(struct MHD_Connection *conn,
 static enum MHD_Result not_allowed(struct MHD_Connection *conn,
 				   const struct http_route *rt)
 {
+	int json = (rt->flags & HTTP_JSON) != 0;
 	struct MHD_Response *resp;
-	char text[64];
+	char text[96];
 	enum MHD_Result ret;
 
-	snprintf(text, sizeof(text), "use %s\n", http_route_allow(rt));
+	snprintf(text, sizeof(text),
+		 json ? "{\"result\":\"refused\",\"error\":\"use %s\"}"
+		      : "use %s\n",
+		 http_route_allow(rt));
 	resp = MHD_create_response_from_buffer(strlen(text), text,
 					       MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"text/plain; charset=utf-8");
+				json ? "application/json"
+				     : "text/plain; charset=utf-8");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 				http_route_allow(rt));
 	ret = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, resp);

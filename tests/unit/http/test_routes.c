@@ -129,6 +129,8 @@ static void test_405_with_allow(void **state)
 		if (a.status != 405)
 			fail_msg("%s %s: %ld, not 405", wrong, url, a.status);
 		assert_string_equal(a.allow, http_route_allow(&rt[i]));
+		if (rt[i].flags & HTTP_JSON)
+			assert_non_null(strstr(a.body, "\"error\""));
 		answer_free(&a);
 		/* negative: a method it takes is not refused so */
 		call(&a, srv, (rt[i].methods & HTTP_GET) ? "GET" : "POST", url,
