@@ -247,5 +247,12 @@ int jpki_mkdir_p(const char *path) JPKI_MUST_CHECK;
 char *jpki_hex(const unsigned char *p, size_t n);
 /* Counts the characters of a UTF-8 string; -1 if it is not valid UTF-8. */
 long jpki_utf8_chars(const char *s);
+/*
+ * Checks text that may go into a certificate or onto a printed record:
+ * valid UTF-8 with no C0 or C1 control, no DEL and no bidirectional
+ * control (U+200E, U+200F, U+202A..U+202E, U+2066..U+2069). Returns 0, or
+ * JPKI_ERR_INVALID with a sentence that names `what` and the character.
+ */
+int jpki_text_check(const char *s, const char *what) JPKI_MUST_CHECK;
 
 #endif

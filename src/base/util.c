@@ -197,43 +197,80 @@ char *jpki_hex(const unsigned char *p, size_t n)
 	return s;
 }
 
+/* The code point at *p, advancing *p past it; -1 for bytes that are not
+ * UTF-8 (overlong forms, surrogates, values past U+10FFFF). */
+static long utf8_next(const unsigned char **pp)
+{
+	const unsigned char *p = *pp;
+	unsigned cp;
+	int extra;
+
+	if (*p < 0x80) {
+		*pp = p + 1;
+		return *p;
+	} else if ((*p & 0xe0) == 0xc0) {
+		cp = *p & 0x1f;
+		extra = 1;
+	} else if ((*p & 0xf0) == 0xe0) {
+		cp = *p & 0x0f;
+		extra = 2;
+	} else if ((*p & 0xf8) == 0xf0) {
+		cp = *p & 0x07;
+		extra = 3;
+	} else {
+		return -1;
+	}
+	p++;
+	for (int i = 0; i < extra; i++, p++) {
+		if ((*p & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (*p & 0x3f);
+	}
+	if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
+	    (extra == 3 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*pp = p;
+	return (long)cp;
+}
+
 long jpki_utf8_chars(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	long count = 0;
 
 	while (*p) {
-		unsigned cp;
-		int extra;
-
-		if (*p < 0x80) {
-			p++;
-			count++;
-			continue;
-		} else if ((*p & 0xe0) == 0xc0) {
-			cp = *p & 0x1f;
-			extra = 1;
-		} else if ((*p & 0xf0) == 0xe0) {
-			cp = *p & 0x0f;
-			extra = 2;
-		} else if ((*p & 0xf8) == 0xf0) {
-			cp = *p & 0x07;
-			extra = 3;
-		} else {
-			return -1;
-		}
-		p++;
-		for (int i = 0; i < extra; i++, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return -1;
-			cp = cp << 6 | (*p & 0x3f);
-		}
-		/* overlong forms, surrogates and values past U+10FFFF */
-		if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
-		    (extra == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
+		if (utf8_next(&p) < 0)
 			return -1;
 		count++;
 	}
 	return count;
+}
+
+int jpki_text_check(const char *s, const char *what)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (s == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "%s is missing", what);
+	while (*p) {
+		long cp = utf8_next(&p);
+
+		if (cp < 0)
+			return jpki_err_set(JPKI_ERR_INVALID,
+					    "%s is not valid UTF-8", what);
+		/* Controls would break the printed letter and the
+		 * certificate's display; bidirectional controls make a name
+		 * read otherwise than it is stored. */
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+		    cp == 0x200e || cp == 0x200f ||
+		    (cp >= 0x202a && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069))
+			return jpki_err_set(JPKI_ERR_INVALID,
+					    "%s contains the control character "
+					    "U+%04lX; only printable characters "
+					    "are allowed",
+					    what, (unsigned long)cp);
+	}
+	return 0;
 }

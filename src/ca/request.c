@@ -36,11 +36,12 @@ static int parse_card(enum jpki_card_kind *out, const char *s)
 
 static int parse_sex(enum jpki_sex *out, const char *s)
 {
-	if (strcmp(s, "male") == 0 || strcmp(s, "1") == 0)
+	/* the words of the API and of every --json (codec.h), no numbers */
+	if (strcmp(s, "male") == 0)
 		*out = JPKI_SEX_MALE;
-	else if (strcmp(s, "female") == 0 || strcmp(s, "2") == 0)
+	else if (strcmp(s, "female") == 0)
 		*out = JPKI_SEX_FEMALE;
-	else if (strcmp(s, "unknown") == 0 || strcmp(s, "3") == 0)
+	else if (strcmp(s, "unknown") == 0)
 		*out = JPKI_SEX_UNKNOWN;
 	else
 		return jpki_err_set(JPKI_ERR_INVALID,

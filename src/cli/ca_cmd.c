@@ -60,33 +60,13 @@ static void ca_usage(FILE *f)
 
 static const char *type_name(enum jpki_cert_type t)
 {
-	return t == JPKI_CERT_AUTH ? "auth" : "sign";
+	return jpki_codec_word(jpki_codec_type_words, (int)t);
 }
 
+/* The certificate's one JSON form (codec), as the API shows it. */
 static json_t *info_json(const struct jpki_cert_info *info)
 {
-	char nb[32], na[32], issued[32], rev[32];
-	json_t *o;
-
-	cli_time(nb, info->not_before);
-	cli_time(na, info->not_after);
-	cli_time(issued, info->issued_at);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-		      "serial", info->serial, "type", type_name(info->type),
-		      "card",
-		      info->card == JPKI_CARD_JUKI ? "juki" : "mynumber",
-		      "person", info->person, "municipality_code",
-		      info->municipality_code, "subject", info->subject,
-		      "status", jpki_ca_status_name(info->status),
-		      "not_before", nb, "not_after", na, "issued_at", issued);
-	if (o != NULL && info->status != JPKI_STATUS_GOOD) {
-		cli_time(rev, info->revoked_at);
-		json_object_set_new(o, "reason",
-				    json_string(jpki_ca_reason_name(
-					    info->reason)));
-		json_object_set_new(o, "revoked_at", json_string(rev));
-	}
-	return o;
+	return jpki_codec_certificate_encode(info);
 }
 
 /* Prints a freshly issued certificate: PEM to --out (or stdout), a summary

@@ -6,6 +6,7 @@
 
 #include "jpki/base.h"
 #include "jpki/ca.h"
+#include "jpki/codec.h"
 #include "jpki/http.h"
 #include "jpki/store.h"
 

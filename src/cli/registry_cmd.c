@@ -27,47 +27,32 @@ static void registry_usage(FILE *f)
 	      f);
 }
 
+/* The words of the API and of --json (codec.h). */
 static const char *sex_name(enum jpki_sex s)
 {
-	return s == JPKI_SEX_MALE     ? "male"
-	       : s == JPKI_SEX_FEMALE ? "female"
-				      : "unknown";
+	return jpki_codec_word(jpki_codec_sex_words, (int)s);
 }
 
 static int parse_sex(enum jpki_sex *out, const char *s)
 {
-	if (strcmp(s, "male") == 0)
-		*out = JPKI_SEX_MALE;
-	else if (strcmp(s, "female") == 0)
-		*out = JPKI_SEX_FEMALE;
-	else if (strcmp(s, "unknown") == 0)
-		*out = JPKI_SEX_UNKNOWN;
-	else
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "sex is male, female or unknown, not '%s'",
-				    s);
+	int v, r;
+
+	if ((r = jpki_codec_word_parse(&v, jpki_codec_sex_words, s,
+				       "--sex")) != 0)
+		return r;
+	*out = (enum jpki_sex)v;
 	return 0;
 }
 
 static const char *status_name(enum jpki_resident_status s)
 {
-	return s == JPKI_RESIDENT_REGISTERED ? "registered"
-	       : s == JPKI_RESIDENT_DEAD     ? "dead"
-					     : "removed";
+	return jpki_codec_word(jpki_codec_status_words, (int)s);
 }
 
+/* The resident's one JSON form (codec), as the API shows it. */
 static json_t *resident_json(const struct jpki_resident *r)
 {
-	char birth[11];
-
-	jpki_date_format(&r->facts.birth, birth);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}",
-			 "person", r->person, "municipality_code",
-			 r->municipality_code, "prefecture", r->prefecture,
-			 "municipality", r->municipality, "name", r->facts.name,
-			 "sex", sex_name(r->facts.sex), "birth", birth,
-			 "address", r->facts.address, "guardianship",
-			 r->guardianship, "status", status_name(r->status));
+	return jpki_codec_resident_encode(r);
 }
 
 static void print_resident(const struct jpki_resident *r)

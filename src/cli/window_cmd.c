@@ -12,7 +12,7 @@ static void window_usage(FILE *f)
 	fputs("usage: jpki window <verb> [options] --operator ID\n"
 	      "\n"
 	      "  apply PERSON [--card-kind mynumber|juki] [--sign] [--auth]\n"
-	      "        --id photo|none|proxy [--photo-id KIND\n"
+	      "        --id photo|letter|proxy [--photo-id KIND\n"
 	      "        --photo-id-address A] [--power-of-attorney\n"
 	      "        --seal-certificate --proxy-name N]\n"
 	      "        [--special-circumstance TEXT] [--json]\n"
@@ -36,22 +36,13 @@ static void window_usage(FILE *f)
 
 static const char *state_name(enum jpki_application_state s)
 {
-	static const char *const names[] = {"", "waiting-letter", "ready",
-					    "issued", "cancelled"};
-
-	return s >= 1 && s <= 4 ? names[s] : "?";
+	return jpki_codec_word(jpki_codec_state_words, (int)s);
 }
 
+/* The application's one JSON form (codec), as the API shows it. */
 static json_t *app_json(const struct jpki_application *a)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s, s:s}",
-			 "id", (json_int_t)a->id, "person", a->person,
-			 "municipality_code", a->municipality_code, "card",
-			 a->card == JPKI_CARD_JUKI ? "juki" : "mynumber",
-			 "sign", a->want_sign, "auth", a->want_auth, "state",
-			 state_name(a->state), "letter_code", a->letter_code,
-			 "sign_serial", a->sign_serial, "auth_serial",
-			 a->auth_serial);
+	return jpki_codec_application_encode(a);
 }
 
 static void print_app(const struct jpki_application *a)
@@ -253,19 +244,16 @@ static int verb_apply(struct cli *cli, struct wopts *w, const char *person)
 {
 	struct jpki_application app;
 	struct office of;
-	int r;
+	int r, path;
 
 	if (w->id == NULL)
-		return cli_usage("--id photo|none|proxy: how was the "
+		return cli_usage("--id photo|letter|proxy: how was the "
 				 "resident identified?");
-	if (strcmp(w->id, "photo") == 0)
-		w->req.path = JPKI_ID_PHOTO;
-	else if (strcmp(w->id, "none") == 0)
-		w->req.path = JPKI_ID_NO_PHOTO;
-	else if (strcmp(w->id, "proxy") == 0)
-		w->req.path = JPKI_ID_PROXY;
-	else
-		return cli_usage("--id is photo, none or proxy");
+	/* the API's words (codec.h) */
+	if (jpki_codec_word_parse(&path, jpki_codec_path_words, w->id,
+				  "--id") != 0)
+		return cli_usage("--id is photo, letter or proxy");
+	w->req.path = (enum jpki_identity_path)path;
 	if (!w->req.want_sign && !w->req.want_auth) {
 		/* both by default, as SPEC section 2 says */
 		w->req.want_auth = w->req.card != JPKI_CARD_JUKI;

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "jpki/audit.h"
 #include "jpki/http.h"
 
 struct jpki_http {
@@ -97,9 +98,13 @@ int http_limit_take(struct http_limit *l, const struct sockaddr *sa,
 int http_framing_ok(struct MHD_Connection *conn);
 /* 400 with "Connection: close" for a request http_framing_ok() refused. */
 enum MHD_Result http_framing_refuse(struct MHD_Connection *conn);
+struct http_route;
 
 /* What a connection collects of its request body. */
 struct upload {
+	/* its row of the route table (routes.c), NULL for none; found once
+	 * with the headers so the body is capped by the row */
+	const struct http_route *route;
 	unsigned char *data;
 	size_t len;
 	int too_large;
@@ -145,20 +150,167 @@ void http_tls_free(struct jpki_http *srv);
 int http_tls_client(char *subject, size_t size, struct jpki_http *srv,
 		    struct MHD_Connection *conn) JPKI_MUST_CHECK;
 
-/* Whether url is the window role's (/window..., /api/...): the internal
- * role that a client certificate guards. */
-int http_window_owns(const char *url);
-/* The window role: /window (the clerk's pages) and /api (JSON). Sets
- * *handled when the URL is the window's. */
-enum MHD_Result http_window(struct jpki_http *srv, struct MHD_Connection *conn,
-			    const char *url, const char *method,
-			    const struct upload *up, int *handled);
+/* ---- the route table (routes.c) -------------------------------------------
+ */
 
-/* The portal role: /portal (SPEC section 4). Sets *handled when the URL
- * is the portal's. */
-enum MHD_Result http_portal(struct jpki_http *srv, struct MHD_Connection *conn,
-			    const char *url, const char *method,
-			    const struct upload *up, int *handled);
+/* Methods of a row (HEAD goes with GET). */
+#define HTTP_GET 1u
+#define HTTP_POST 2u
+
+/* Who may call a row: HTTP_PUBLIC, HTTP_OPERATOR (any operator logged in)
+ * or HTTP_ROLE() of one or more operator roles. */
+#define HTTP_PUBLIC 0u
+#define HTTP_OPERATOR (1u << 31)
+#define HTTP_ROLE(r) (HTTP_OPERATOR | 1u << (r))
+
+/* Row flags. */
+#define HTTP_JSON 1u     /* answers are JSON: 401/403/413 as {"error"} */
+#define HTTP_OWN_413 2u  /* the handler answers a body over the cap */
+
+/* One request as the table hands it to a handler. */
+struct http_request {
+	const char *url;    /* the whole path */
+	const char *rest;   /* past the row's path (prefix rows), else "" */
+	const char *method;
+	int post;
+	const struct upload *up;
+	const struct http_route *route;
+	/* rows with callers: the session's token and operator */
+	const char *token;
+	struct jpki_actor who;
+};
+
+typedef enum MHD_Result (*http_handler)(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req);
+
+struct http_route {
+	const char *path;
+	int prefix;         /* 1: path is a prefix of the URL */
+	unsigned role;      /* enum jpki_http_role */
+	unsigned methods;   /* HTTP_GET | HTTP_POST */
+	size_t body_cap;    /* bytes kept of a body */
+	unsigned callers;   /* HTTP_PUBLIC, HTTP_OPERATOR or HTTP_ROLE()s */
+	unsigned flags;     /* HTTP_JSON, HTTP_OWN_413 */
+	http_handler handler;
+	/* a page row whose caller is not allowed: the page that says so
+	 * (a log-in form); NULL for the plain 401/403 */
+	http_handler deny;
+	const void *arg;    /* the handler's own (the API's procedure) */
+};
+
+/* The row of `url` among the rows of `roles`, NULL for none. */
+const struct http_route *http_route_find(unsigned roles, const char *url);
+/* The table itself, for tests that walk every row. */
+const struct http_route *http_route_table(size_t *n);
+/* The "Allow" header of a row: "GET, HEAD", "POST" or both. */
+const char *http_route_allow(const struct http_route *route);
+/*
+ * Answers one request from the table: 404 without a row, 405 with Allow
+ * for a method the row does not take, 413 for a body over its cap, 503
+ * when the role lacks what it needs, 401/403 for a caller it does not
+ * allow; else the row's handler.
+ */
+enum MHD_Result http_route_dispatch(struct jpki_http *srv,
+				    struct MHD_Connection *conn,
+				    const char *url, const char *method,
+				    struct upload *up);
+
+/* The handlers of the rows (each file's own). */
+enum MHD_Result http_healthz(struct jpki_http *srv, struct MHD_Connection *conn,
+			     struct http_request *req);
+enum MHD_Result http_ocsp(struct jpki_http *srv, struct MHD_Connection *conn,
+			  struct http_request *req);
+enum MHD_Result http_login_challenge(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req);
+enum MHD_Result http_login_response(struct jpki_http *srv,
+				    struct MHD_Connection *conn,
+				    struct http_request *req);
+enum MHD_Result http_repository_index(struct jpki_http *srv,
+				      struct MHD_Connection *conn,
+				      struct http_request *req);
+enum MHD_Result http_repository_ca(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
+enum MHD_Result http_repository_crl(struct jpki_http *srv,
+				    struct MHD_Connection *conn,
+				    struct http_request *req);
+/* window.c: the pages */
+enum MHD_Result http_window_login(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req);
+enum MHD_Result http_window_login_form(struct jpki_http *srv,
+				       struct MHD_Connection *conn,
+				       struct http_request *req);
+enum MHD_Result http_window_logout(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
+enum MHD_Result http_window_dashboard(struct jpki_http *srv,
+				      struct MHD_Connection *conn,
+				      struct http_request *req);
+enum MHD_Result http_window_resident(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req);
+enum MHD_Result http_window_application(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req);
+enum MHD_Result http_window_apply(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req);
+enum MHD_Result http_window_issue(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req);
+enum MHD_Result http_window_copy(struct jpki_http *srv,
+				 struct MHD_Connection *conn,
+				 struct http_request *req);
+enum MHD_Result http_window_letter(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
+/* window.c: the JSON API; a row's arg is its procedure */
+enum MHD_Result http_api_login(struct jpki_http *srv,
+			       struct MHD_Connection *conn,
+			       struct http_request *req);
+enum MHD_Result http_api_call(struct jpki_http *srv,
+			      struct MHD_Connection *conn,
+			      struct http_request *req);
+/* {"result":"refused","error":why} with status (and "field" when not
+ * NULL). */
+enum MHD_Result http_api_error(struct MHD_Connection *conn, unsigned status,
+			       const char *why, const char *field);
+struct http_api_proc;
+extern const struct http_api_proc http_api_logout, http_api_resident,
+    http_api_register, http_api_move, http_api_name, http_api_birth,
+    http_api_sex, http_api_guardianship, http_api_death, http_api_remove,
+    http_api_apply, http_api_returned, http_api_issue, http_api_renew,
+    http_api_pin_reset, http_api_capacity, http_api_hours, http_api_fees,
+    http_api_report, http_api_applications, http_api_audit_verify;
+/* portal.c */
+enum MHD_Result http_portal_choose(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
+enum MHD_Result http_portal_agency_cert(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req);
+enum MHD_Result http_portal_submit(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
+enum MHD_Result http_portal_form(struct jpki_http *srv,
+				 struct MHD_Connection *conn,
+				 struct http_request *req);
+enum MHD_Result http_portal_application(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req);
+enum MHD_Result http_portal_login(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req);
+enum MHD_Result http_portal_inbox(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req);
+enum MHD_Result http_portal_inbox_login(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req);
+
 /* The kiosk role: /kiosk. Sets *handled when the URL is the kiosk's. */
 enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 			   const char *url, const char *method,

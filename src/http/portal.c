@@ -765,20 +765,6 @@ static enum MHD_Result inbox(struct jpki_http *srv, struct MHD_Connection *conn,
 	return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
 }
 
-/* The operator behind the request's session, if a CA officer. */
-static int inbox_actor(struct jpki_actor *who, struct jpki_http *srv,
-		       struct MHD_Connection *conn)
-{
-	const char *token = http_session_token(conn);
-	int r;
-
-	if (token == NULL)
-		return jpki_err_set(JPKI_ERR_POLICY, "log in first");
-	if ((r = jpki_audit_session(who, srv->st, token)) != 0)
-		return r;
-	return jpki_audit_authorize(who, JPKI_ROLE_CA_OFFICER, NULL);
-}
-
 static enum MHD_Result agency_cert(struct jpki_http *srv,
 				   struct MHD_Connection *conn)
 {
@@ -813,68 +799,83 @@ static void form_from_urlencoded(struct form *fm, const struct upload *up)
 				   fm->proc->fields[i].key);
 }
 
-enum MHD_Result http_portal(struct jpki_http *srv, struct MHD_Connection *conn,
-			    const char *url, const char *method,
-			    const struct upload *up, int *handled)
+enum MHD_Result http_portal_choose(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req)
 {
-	int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-	struct jpki_actor who;
+	return choose_page(conn);
+}
+
+enum MHD_Result http_portal_agency_cert(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req)
+{
+	return agency_cert(srv, conn);
+}
+
+enum MHD_Result http_portal_submit(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req)
+{
+	return submit(srv, conn, req->up);
+}
+
+enum MHD_Result http_portal_form(struct jpki_http *srv,
+				 struct MHD_Connection *conn,
+				 struct http_request *req)
+{
 	struct form fm;
 
-	*handled = 0;
-	if (strncmp(url, "/portal", 7) != 0 ||
-	    (url[7] != '\0' && url[7] != '/'))
-		return MHD_NO;
-	*handled = 1;
-	if (srv->st == NULL || srv->agency_key == NULL ||
-	    srv->agency_cert == NULL)
-		return http_send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				      "the portal role has no store or no "
-				      "agency key\n");
-	if (strcmp(url, "/portal") == 0 || strcmp(url, "/portal/") == 0)
-		return choose_page(conn);
-	if (strcmp(url, "/portal/agency.crt") == 0)
-		return agency_cert(srv, conn);
-	if (strcmp(url, "/portal/submit") == 0 && post)
-		return submit(srv, conn, up);
-	if (post && up->too_large)
-		return http_send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-				      "the form is too large\n");
-	if (strcmp(url, "/portal/form") == 0 && !post) {
-		memset(&fm, 0, sizeof(fm));
-		fm.proc = procedure_of(http_query(conn, "proc"));
-		return form_page(conn, &fm, NULL);
-	}
-	if (strcmp(url, "/portal/application") == 0 && post) {
-		form_from_urlencoded(&fm, up);
-		if (form_check(&fm) != 0)
-			return form_page(conn, &fm, jpki_err_detail());
-		return application_page(conn, &fm);
-	}
-	if (strcmp(url, "/portal/login") == 0 && post) {
-		char op[FIELD], pw[FIELD], *tok = NULL, cookie[160];
-		int r;
+	memset(&fm, 0, sizeof(fm));
+	fm.proc = procedure_of(http_query(conn, "proc"));
+	return form_page(conn, &fm, NULL);
+}
 
-		http_field(op, FIELD, up, "operator");
-		http_field(pw, FIELD, up, "password");
-		r = jpki_audit_login(&tok, srv->st, op, pw, 0);
-		jpki_wipe(pw, sizeof(pw));
-		if (r != 0)
-			return inbox_login(conn, jpki_err_detail());
-		snprintf(cookie, sizeof(cookie),
-			 "jpki_session=%s; Path=/; HttpOnly; SameSite=Strict",
-			 tok);
-		free(tok);
-		return http_redirect(conn, "/portal/inbox", cookie);
-	}
-	if (strcmp(url, "/portal/inbox") == 0 && !post) {
-		int r = inbox_actor(&who, srv, conn);
+enum MHD_Result http_portal_application(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req)
+{
+	struct form fm;
 
-		if (r != 0)
-			return inbox_login(conn, http_session_token(conn)
-						     ? jpki_err_detail()
-						     : NULL);
-		return inbox(srv, conn, &who);
-	}
-	return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	form_from_urlencoded(&fm, req->up);
+	if (form_check(&fm) != 0)
+		return form_page(conn, &fm, jpki_err_detail());
+	return application_page(conn, &fm);
+}
+
+enum MHD_Result http_portal_login(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req)
+{
+	const struct upload *up = req->up;
+	char op[FIELD], pw[FIELD], *tok = NULL, cookie[160];
+	int r;
+
+	http_field(op, FIELD, up, "operator");
+	http_field(pw, FIELD, up, "password");
+	r = jpki_audit_login(&tok, srv->st, op, pw, 0);
+	jpki_wipe(pw, sizeof(pw));
+	if (r != 0)
+		return inbox_login(conn, jpki_err_detail());
+	snprintf(cookie, sizeof(cookie),
+		 "jpki_session=%s; Path=/; HttpOnly; SameSite=Strict", tok);
+	free(tok);
+	return http_redirect(conn, "/portal/inbox", cookie);
+}
+
+/* The table lets only a CA officer's session through. */
+enum MHD_Result http_portal_inbox(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req)
+{
+	return inbox(srv, conn, &req->who);
+}
+
+/* The inbox's caller without a CA officer's session: the log-in form,
+ * saying why when a session was shown. */
+enum MHD_Result http_portal_inbox_login(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req)
+{
+	return inbox_login(conn, req->token ? jpki_err_detail() : NULL);
 }

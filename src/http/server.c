@@ -132,8 +132,9 @@ enum MHD_Result http_send_json(struct MHD_Connection *conn, unsigned status,
 }
 
 /* GET /login/challenge: a fresh challenge, remembered until answered. */
-static enum MHD_Result login_challenge(struct jpki_http *srv,
-				       struct MHD_Connection *conn)
+enum MHD_Result http_login_challenge(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
 		conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -176,10 +177,11 @@ static enum MHD_Result login_challenge(struct jpki_http *srv,
 }
 
 /* POST /login/response: the verdict on an answer, 200, 400 or 401. */
-static enum MHD_Result login_response(struct jpki_http *srv,
-				      struct MHD_Connection *conn,
-				      const struct upload *up)
+enum MHD_Result http_login_response(struct jpki_http *srv,
+				    struct MHD_Connection *conn,
+				    struct http_request *req)
 {
+	const struct upload *up = req->up;
 	struct jpki_verify_login_result res;
 	char *json = NULL;
 
@@ -254,8 +256,9 @@ void http_html_escape(FILE *f, const char *s)
 }
 
 /* The repository's front page (the portal site's CA section). */
-static enum MHD_Result index_page(struct jpki_http *srv,
-				  struct MHD_Connection *conn)
+enum MHD_Result http_repository_index(struct jpki_http *srv,
+				      struct MHD_Connection *conn,
+				      struct http_request *req)
 {
 	static const struct {
 		enum jpki_cert_type type;
@@ -315,9 +318,12 @@ static enum MHD_Result index_page(struct jpki_http *srv,
 	return ret;
 }
 
-static enum MHD_Result ca_cert(struct jpki_http *srv,
-			       struct MHD_Connection *conn, const char *name)
+/* GET /ca/{sign,auth}.{crt,cer,pem} */
+enum MHD_Result http_repository_ca(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req)
 {
+	const char *name = req->rest;
 	enum jpki_cert_type type;
 	unsigned char *der = NULL;
 	const char *ext = strchr(name, '.');
@@ -358,9 +364,12 @@ static enum MHD_Result ca_cert(struct jpki_http *srv,
 	return ret;
 }
 
-static enum MHD_Result crl(struct jpki_http *srv, struct MHD_Connection *conn,
-			   const char *path)
+/* GET /crl/<scope>.crl */
+enum MHD_Result http_repository_crl(struct jpki_http *srv,
+				    struct MHD_Connection *conn,
+				    struct http_request *req)
 {
+	const char *path = req->rest;
 	size_t n = strlen(path);
 	unsigned char *der = NULL;
 	size_t len = 0;
@@ -401,6 +410,32 @@ static const char *ocsp_rest(const char *url)
 	return *url == '/' ? url + 1 : NULL;
 }
 
+enum MHD_Result http_healthz(struct jpki_http *srv, struct MHD_Connection *conn,
+			     struct http_request *req)
+{
+	return http_send_text(conn, MHD_HTTP_OK, "ok\n");
+}
+
+/* POST /ocsp[/sign|/auth] with the DER request, or GET with it in base64. */
+enum MHD_Result http_ocsp(struct jpki_http *srv, struct MHD_Connection *conn,
+			  struct http_request *req)
+{
+	const char *rest = ocsp_rest(req->url);
+
+	if (rest == NULL)
+		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (req->post)
+		return send_ocsp(srv, conn, req->up->data, req->up->len, 0);
+	return ocsp_get(srv, conn, rest);
+}
+
+/* The window's URLs: a client certificate guards them even where no row
+ * answers, so an unknown one tells nothing either. */
+static int window_url(const char *url)
+{
+	return strncmp(url, "/window", 7) == 0 || strncmp(url, "/api/", 5) == 0;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			      const char *url, const char *method,
 			      const char *version, const char *data,
@@ -408,10 +443,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 {
 	struct jpki_http *srv = cls;
 	struct upload *up = *con_cls;
-	int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-	int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-		     strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	const char *rest;
 	size_t cap;
 
 	if (up == NULL) {
@@ -419,21 +450,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			return http_framing_refuse(conn);
 		if ((up = calloc(1, sizeof(*up))) == NULL)
 			return MHD_NO;
+		/* the row, once: it caps the body that follows */
+		up->route = strlen(url) > JPKI_MAX_URL
+				? NULL
+				: http_route_find(srv->roles, url);
 		*con_cls = up;
 		return MHD_YES; /* headers only so far */
 	}
 	if (*data_size > 0) {
-		/* Collect the body up to its cap; past it, only count. */
-		cap = strcmp(url, "/portal/submit") == 0
-			      /* the signed file and the form around it */
-			      ? JPKI_MAX_SIGNED_APP + JPKI_MAX_LOGIN_ANSWER
-			  : strcmp(url, "/login/response") == 0 ||
-				      strncmp(url, "/window", 7) == 0 ||
-				      strncmp(url, "/api/", 5) == 0 ||
-				      strncmp(url, "/portal", 7) == 0 ||
-				      strncmp(url, "/kiosk", 6) == 0
-			      ? JPKI_MAX_LOGIN_ANSWER
-			      : JPKI_MAX_OCSP_REQUEST;
+		/* Collect the body up to its row's cap; past it, only
+		 * count. */
+		cap = up->route != NULL ? up->route->body_cap : 0;
 		if (!up->too_large && *data_size <= cap - up->len) {
 			unsigned char *grown = realloc(up->data,
 						       up->len + *data_size);
@@ -451,37 +478,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	}
 	if (strlen(url) > JPKI_MAX_URL)
 		return http_send_text(conn, MHD_HTTP_URI_TOO_LONG, "URL too long\n");
-	if (strcmp(url, "/healthz") == 0)
-		return http_send_text(conn, MHD_HTTP_OK, "ok\n");
-	if ((srv->roles & JPKI_ROLE_OCSP) && (rest = ocsp_rest(url)) != NULL) {
-		if (is_post) {
-			if (up->too_large)
-				return http_send_text(conn,
-						 MHD_HTTP_CONTENT_TOO_LARGE,
-						 "OCSP request too large\n");
-			return send_ocsp(srv, conn, up->data, up->len, 0);
-		}
-		if (is_get)
-			return ocsp_get(srv, conn, rest);
-		return http_send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-				 "use GET or POST\n");
-	}
-	if ((srv->roles & JPKI_ROLE_LOGIN) &&
-	    strcmp(url, "/login/challenge") == 0) {
-		if (!is_get)
-			return http_send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-					 "use GET\n");
-		return login_challenge(srv, conn);
-	}
-	if ((srv->roles & JPKI_ROLE_LOGIN) &&
-	    strcmp(url, "/login/response") == 0) {
-		if (!is_post)
-			return http_send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-					 "use POST\n");
-		return login_response(srv, conn, up);
-	}
 	if ((srv->roles & JPKI_ROLE_WINDOW) && srv->client_ca != NULL &&
-	    http_window_owns(url)) {
+	    ((up->route != NULL && up->route->role == JPKI_ROLE_WINDOW) ||
+	     (up->route == NULL && window_url(url)))) {
 		/* an internal role: only a terminal with a certificate of the
 		 * client CA reaches it, before any password is looked at */
 		char why[512];
@@ -500,42 +499,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		jpki_log(JPKI_LOG_DEBUG, "window: %s %s from client %s", method,
 			 url, up->client);
 	}
-	if (srv->roles & JPKI_ROLE_WINDOW) {
-		int handled = 0;
-		enum MHD_Result ret = http_window(srv, conn, url, method, up,
-						  &handled);
-
-		if (handled)
-			return ret;
-	}
-	if (srv->roles & JPKI_ROLE_PORTAL) {
-		int handled = 0;
-		enum MHD_Result ret = http_portal(srv, conn, url, method, up,
-						  &handled);
-
-		if (handled)
-			return ret;
-	}
-	if (srv->roles & JPKI_ROLE_KIOSK) {
-		int handled = 0;
-		enum MHD_Result ret = http_kiosk(srv, conn, url, method, up,
-						 &handled);
-
-		if (handled)
-			return ret;
-	}
-	if (srv->roles & JPKI_ROLE_REPOSITORY) {
-		if (!is_get)
-			return http_send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-					 "use GET\n");
-		if (strcmp(url, "/") == 0)
-			return index_page(srv, conn);
-		if (strncmp(url, "/ca/", 4) == 0)
-			return ca_cert(srv, conn, url + 4);
-		if (strncmp(url, "/crl/", 5) == 0)
-			return crl(srv, conn, url + 5);
-	}
-	return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	return http_route_dispatch(srv, conn, url, method, up);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -7,6 +7,8 @@
  * registry module's own, so its rules, refusals and audit entries are the
  * same whichever way it is reached.
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "http/http_internal.h"
 #include "jpki/audit.h"
 #include "jpki/card.h"
+#include "jpki/codec.h"
 #include "jpki/registry.h"
 #include "jpki/window.h"
 
@@ -241,7 +244,7 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	      "<label for=\"path\">本人確認 (identity check)</label>"
 	      "<select id=\"path\" name=\"path\">"
 	      "<option value=\"photo\">顔写真付き本人確認書類 (photo ID)"
-	      "</option><option value=\"none\">顔写真なし: 照会書を郵送 (no "
+	      "</option><option value=\"letter\">顔写真なし: 照会書を郵送 (no "
 	      "photo ID: inquiry letter)</option><option value=\"proxy\">"
 	      "代理人 (proxy)</option></select>"
 	      "<label for=\"photo_id\">書類 (document)</label>"
@@ -355,6 +358,7 @@ static int apply_from_form(struct jpki_application *out, struct jpki_http *srv,
 {
 	struct jpki_application_request req = JPKI_APPLICATION_REQUEST_INIT;
 	char card[FIELD], path[FIELD], kind[FIELD], addr[FIELD], v[FIELD];
+	int w, r;
 
 	http_field(person, FIELD, up, "person");
 	http_field(card, FIELD, up, "card");
@@ -362,15 +366,20 @@ static int apply_from_form(struct jpki_application *out, struct jpki_http *srv,
 	http_field(kind, FIELD, up, "photo_id");
 	http_field(addr, FIELD, up, "photo_id_address");
 	req.person = person;
-	req.card =
-	    strcmp(card, "juki") == 0 ? JPKI_CARD_JUKI : JPKI_CARD_MYNUMBER;
+	/* the API's words; an unknown one is refused, never guessed */
+	if ((r = jpki_codec_word_parse(&w, jpki_codec_card_words,
+				       card[0] ? card : "mynumber", "card")) !=
+	    0)
+		return r;
+	req.card = (enum jpki_card_kind)w;
 	http_field(v, FIELD, up, "sign");
 	req.want_sign = v[0] != '\0';
 	http_field(v, FIELD, up, "auth");
 	req.want_auth = v[0] != '\0';
-	req.path = strcmp(path, "none") == 0    ? JPKI_ID_NO_PHOTO
-		   : strcmp(path, "proxy") == 0 ? JPKI_ID_PROXY
-						: JPKI_ID_PHOTO;
+	if ((r = jpki_codec_word_parse(&w, jpki_codec_path_words, path,
+				       "path")) != 0)
+		return r;
+	req.path = (enum jpki_identity_path)w;
 	req.photo_id_kind = kind[0] ? kind : NULL;
 	req.photo_id_address = addr[0] ? addr : NULL;
 	return jpki_window_apply(out, srv->st, who, &req);
@@ -452,14 +461,15 @@ static void note_client(struct jpki_http *srv, const char *token,
 	free(detail);
 }
 
-static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
-			     const char *url, int post, const struct upload *up)
+/* POST /window/login: the password log-in; GET: its form. */
+enum MHD_Result http_window_login(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req)
 {
-	struct jpki_actor who;
-	const char *token = http_session_token(conn);
+	const struct upload *up = req->up;
 	char a[FIELD], b[FIELD];
 
-	if (strcmp(url, "/window/login") == 0 && post) {
+	if (req->post) {
 		char *tok = NULL, cookie[160];
 		int r;
 
@@ -476,69 +486,109 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 		free(tok);
 		return http_redirect(conn, "/window", cookie);
 	}
-	if (token == NULL || jpki_audit_session(&who, srv->st, token) != 0)
-		return login_page(conn, NULL);
-	if (strcmp(url, "/window/logout") == 0 && post) {
-		if (jpki_audit_logout(srv->st, token) != 0)
-			jpki_log(JPKI_LOG_WARN, "logout: %s",
-				 jpki_err_detail());
-		return http_redirect(conn, "/window",
-				     "jpki_session=; Path=/; Max-Age=0");
-	}
-	if (strcmp(url, "/window") == 0 || strcmp(url, "/window/") == 0)
-		return dashboard(srv, conn, &who);
-	if (strcmp(url, "/window/resident") == 0)
-		return resident_page(srv, conn, &who,
-				     http_query(conn, "person"), NULL);
-	if (strcmp(url, "/window/application") == 0)
-		return application_page(
-		    srv, conn, &who, atoll(http_query(conn, "id")), NULL, NULL);
-	if (strcmp(url, "/window/apply") == 0 && post) {
-		struct jpki_application app;
-		char to[64];
+	return login_page(conn, NULL);
+}
 
-		if (apply_from_form(&app, srv, &who, up, a) != 0)
-			return resident_page(srv, conn, &who, a,
-					     jpki_err_detail());
-		snprintf(to, sizeof(to), "/window/application?id=%lld",
-			 (long long)app.id);
-		return http_redirect(conn, to, NULL);
-	}
-	if (strcmp(url, "/window/issue") == 0 && post) {
-		struct jpki_window_issue_result res;
-		char reader[FIELD], ap[FIELD], sp[FIELD];
-		int64_t id;
-		int r;
+/* A page's caller without a session: the log-in form. */
+enum MHD_Result http_window_login_form(struct jpki_http *srv,
+				       struct MHD_Connection *conn,
+				       struct http_request *req)
+{
+	return login_page(conn, NULL);
+}
 
-		http_field(a, FIELD, up, "id");
-		http_field(reader, FIELD, up, "reader");
-		http_field(ap, FIELD, up, "auth_pin");
-		http_field(sp, FIELD, up, "sign_pin");
-		id = atoll(a);
-		r = issue_at_counter(&res, srv, &who, id, reader, ap, sp);
-		jpki_wipe(ap, sizeof(ap));
-		jpki_wipe(sp, sizeof(sp));
-		return application_page(srv, conn, &who, id,
-					r ? jpki_err_detail() : NULL,
-					r ? NULL : &res);
-	}
-	if (strcmp(url, "/window/copy") == 0) {
-		unsigned char *pdf = NULL;
-		size_t len = 0;
-		int r = jpki_window_cert_copy_pdf(&pdf, &len, srv->st, srv->ca,
-						  http_query(conn, "serial"));
+enum MHD_Result http_window_logout(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req)
+{
+	if (jpki_audit_logout(srv->st, req->token) != 0)
+		jpki_log(JPKI_LOG_WARN, "logout: %s", jpki_err_detail());
+	return http_redirect(conn, "/window",
+			     "jpki_session=; Path=/; Max-Age=0");
+}
 
-		return send_pdf(conn, r, pdf, len, "copy");
-	}
-	if (strcmp(url, "/window/letter") == 0) {
-		unsigned char *pdf = NULL;
-		size_t len = 0;
-		int r = jpki_window_letter_pdf(&pdf, &len, srv->st,
-					       atoll(http_query(conn, "id")));
+enum MHD_Result http_window_dashboard(struct jpki_http *srv,
+				      struct MHD_Connection *conn,
+				      struct http_request *req)
+{
+	return dashboard(srv, conn, &req->who);
+}
 
-		return send_pdf(conn, r, pdf, len, "letter");
-	}
-	return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+enum MHD_Result http_window_resident(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req)
+{
+	return resident_page(srv, conn, &req->who, http_query(conn, "person"),
+			     NULL);
+}
+
+enum MHD_Result http_window_application(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req)
+{
+	return application_page(srv, conn, &req->who,
+				atoll(http_query(conn, "id")), NULL, NULL);
+}
+
+enum MHD_Result http_window_apply(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req)
+{
+	struct jpki_application app;
+	char a[FIELD], to[64];
+
+	if (apply_from_form(&app, srv, &req->who, req->up, a) != 0)
+		return resident_page(srv, conn, &req->who, a,
+				     jpki_err_detail());
+	snprintf(to, sizeof(to), "/window/application?id=%lld",
+		 (long long)app.id);
+	return http_redirect(conn, to, NULL);
+}
+
+enum MHD_Result http_window_issue(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req)
+{
+	const struct upload *up = req->up;
+	struct jpki_window_issue_result res;
+	char a[FIELD], reader[FIELD], ap[FIELD], sp[FIELD];
+	int64_t id;
+	int r;
+
+	http_field(a, FIELD, up, "id");
+	http_field(reader, FIELD, up, "reader");
+	http_field(ap, FIELD, up, "auth_pin");
+	http_field(sp, FIELD, up, "sign_pin");
+	id = atoll(a);
+	r = issue_at_counter(&res, srv, &req->who, id, reader, ap, sp);
+	jpki_wipe(ap, sizeof(ap));
+	jpki_wipe(sp, sizeof(sp));
+	return application_page(srv, conn, &req->who, id,
+				r ? jpki_err_detail() : NULL, r ? NULL : &res);
+}
+
+enum MHD_Result http_window_copy(struct jpki_http *srv,
+				 struct MHD_Connection *conn,
+				 struct http_request *req)
+{
+	unsigned char *pdf = NULL;
+	size_t len = 0;
+	int r = jpki_window_cert_copy_pdf(&pdf, &len, srv->st, srv->ca,
+					  http_query(conn, "serial"));
+
+	return send_pdf(conn, r, pdf, len, "copy");
+}
+
+enum MHD_Result http_window_letter(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req)
+{
+	unsigned char *pdf = NULL;
+	size_t len = 0;
+	int r = jpki_window_letter_pdf(&pdf, &len, srv->st,
+				       atoll(http_query(conn, "id")));
+
+	return send_pdf(conn, r, pdf, len, "letter");
 }
 
 /* ---- the JSON API
@@ -554,12 +604,20 @@ static enum MHD_Result send_object(struct MHD_Connection *conn, unsigned status,
 	return http_send_json(conn, status, text);
 }
 
+enum MHD_Result http_api_error(struct MHD_Connection *conn, unsigned status,
+			       const char *why, const char *field)
+{
+	json_t *o = json_pack("{s:s, s:s}", "result", "refused", "error", why);
+
+	if (o != NULL && field != NULL)
+		json_object_set_new(o, "field", json_string(field));
+	return send_object(conn, status, o);
+}
+
 static enum MHD_Result api_error(struct MHD_Connection *conn, unsigned status,
 				 const char *why)
 {
-	return send_object(
-	    conn, status,
-	    json_pack("{s:s, s:s}", "result", "refused", "error", why));
+	return http_api_error(conn, status, why, NULL);
 }
 
 /* The status for a refusal of a procedure. */
@@ -589,131 +647,47 @@ static const char *jstr(json_t *o, const char *key)
 	return v ? v : "";
 }
 
-static json_t *resident_json(const struct jpki_resident *r)
+/* The body as a JSON object, or NULL (with *why) when it is none. */
+static json_t *api_body(const struct upload *up, const char **why)
 {
-	char birth[11];
+	json_t *in;
 
-	jpki_date_format(&r->facts.birth, birth);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:i}",
-			 "person", r->person, "municipality_code",
-			 r->municipality_code, "prefecture", r->prefecture,
-			 "municipality", r->municipality, "name", r->facts.name,
-			 "sex", (int)r->facts.sex, "birth", birth, "address",
-			 r->facts.address, "guardianship", r->guardianship,
-			 "status", (int)r->status);
-}
-
-static json_t *application_json(const struct jpki_application *a)
-{
-	return json_pack(
-	    "{s:I, s:s, s:i, s:s, s:s, s:s}", "id", (json_int_t)a->id, "person",
-	    a->person, "state", (int)a->state, "letter_code", a->letter_code,
-	    "sign_serial", a->sign_serial, "auth_serial", a->auth_serial);
-}
-
-/* A registry change named by the URL, with the body's fields. */
-static int api_registry_change(struct jpki_http *srv,
-			       const struct jpki_actor *who, const char *verb,
-			       json_t *in)
-{
-	const char *person = jstr(in, "person");
-	struct jpki_resident cur;
-	int r;
-
-	if (strcmp(verb, "move") == 0) {
-		if ((r = jpki_registry_get(&cur, srv->st, person)) != 0)
-			return r;
-		return jpki_registry_move(
-		    srv->st, who, person,
-		    json_object_get(in, "municipality_code")
-			? jstr(in, "municipality_code")
-			: cur.municipality_code,
-		    json_object_get(in, "prefecture") ? jstr(in, "prefecture")
-						      : cur.prefecture,
-		    json_object_get(in, "municipality")
-			? jstr(in, "municipality")
-			: cur.municipality,
-		    jstr(in, "address"));
+	*why = NULL;
+	in = json_loadb((const char *)up->data, up->len,
+			JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(in)) {
+		json_decref(in);
+		*why = "the body is not a JSON object";
+		return NULL;
 	}
-	if (strcmp(verb, "name") == 0) {
-		char name[JPKI_FACT_NAME_MAX];
-
-		if ((r = jpki_profile_name_normalize(name, sizeof(name),
-						     jstr(in, "name"))) != 0)
-			return r;
-		return jpki_registry_change_name(srv->st, who, person, name);
-	}
-	if (strcmp(verb, "birth") == 0) {
-		struct jpki_date d;
-
-		if ((r = jpki_date_parse(&d, jstr(in, "birth"))) != 0)
-			return r;
-		return jpki_registry_correct_birth(srv->st, who, person, &d);
-	}
-	if (strcmp(verb, "sex") == 0)
-		return jpki_registry_correct_sex(
-		    srv->st, who, person,
-		    (enum jpki_sex)json_integer_value(
-			json_object_get(in, "sex")));
-	if (strcmp(verb, "guardianship") == 0)
-		return jpki_registry_set_guardianship(
-		    srv->st, who, person,
-		    json_is_true(json_object_get(in, "on")));
-	if (strcmp(verb, "death") == 0)
-		return jpki_registry_death(srv->st, who, person);
-	if (strcmp(verb, "remove") == 0)
-		return jpki_registry_remove(srv->st, who, person);
-	return jpki_err_set(JPKI_ERR_NOT_FOUND, "no registry procedure '%s'",
-			    verb);
+	return in;
 }
 
-static int api_register(char person[64], struct jpki_http *srv,
-			const struct jpki_actor *who, json_t *in)
+/* POST /api/login {"operator", "password"}: a session token. */
+enum MHD_Result http_api_login(struct jpki_http *srv,
+			       struct MHD_Connection *conn,
+			       struct http_request *req)
 {
-	struct jpki_resident r;
-	int err;
-
-	memset(&r, 0, sizeof(r));
-	snprintf(r.municipality_code, sizeof(r.municipality_code), "%s",
-		 jstr(in, "municipality_code"));
-	snprintf(r.prefecture, sizeof(r.prefecture), "%s",
-		 jstr(in, "prefecture"));
-	snprintf(r.municipality, sizeof(r.municipality), "%s",
-		 jstr(in, "municipality"));
-	snprintf(r.facts.address, sizeof(r.facts.address), "%s",
-		 jstr(in, "address"));
-	r.facts.sex =
-	    (enum jpki_sex)json_integer_value(json_object_get(in, "sex"));
-	r.guardianship = json_is_true(json_object_get(in, "guardianship"));
-	if ((err = jpki_profile_name_normalize(
-		 r.facts.name, sizeof(r.facts.name), jstr(in, "name"))) != 0 ||
-	    (err = jpki_date_parse(&r.facts.birth, jstr(in, "birth"))) != 0)
-		return err;
-	return jpki_registry_register(person, srv->st, who, &r);
-}
-
-static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
-			   const char *url, int post, const struct upload *up)
-{
-	json_t *in = NULL, *out = NULL;
-	struct jpki_actor who;
-	const char *token = http_session_token(conn);
+	static const struct jpki_codec_field fields[] = {
+	    {"operator", JPKI_CODEC_TEXT, 0, 63, 0, 0, NULL,
+	     JPKI_CODEC_REQUIRED},
+	    {"password", JPKI_CODEC_TEXT, sizeof(const char *), 1024, 0, 0,
+	     NULL, JPKI_CODEC_REQUIRED},
+	};
+	const struct upload *up = req->up;
+	const char *strings[2], *why;
 	enum MHD_Result ret;
+	json_t *in;
 	int r = 0;
 
-	if (post) {
-		if (up->too_large)
-			return api_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-					 "the request body is too large");
-		in = json_loadb((const char *)up->data, up->len,
-				JSON_REJECT_DUPLICATES, NULL);
-		if (!json_is_object(in)) {
-			json_decref(in);
-			return api_error(conn, MHD_HTTP_BAD_REQUEST,
-					 "the body is not a JSON object");
-		}
+	if ((in = api_body(up, &why)) == NULL)
+		return api_error(conn, MHD_HTTP_BAD_REQUEST, why);
+	if (jpki_codec_decode(strings, fields, 2, in) != 0) {
+		json_decref(in);
+		return http_api_error(conn, MHD_HTTP_BAD_REQUEST,
+				      jpki_err_detail(), jpki_codec_field());
 	}
-	if (strcmp(url, "/api/login") == 0 && post) {
+	{
 		char *tok = NULL;
 
 		if ((r = jpki_audit_login(&tok, srv->st, jstr(in, "operator"),
@@ -729,206 +703,599 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 		free(tok);
 		return ret;
 	}
-	if (token == NULL || jpki_audit_session(&who, srv->st, token) != 0) {
-		json_decref(in);
-		return api_error(conn, MHD_HTTP_UNAUTHORIZED,
-				 "log in first (POST /api/login)");
-	}
-	if (strcmp(url, "/api/logout") == 0 && post) {
-		r = jpki_audit_logout(srv->st, token);
-		out = json_pack("{s:s}", "result", "ok");
-	} else if (strncmp(url, "/api/residents/", 15) == 0 && !post) {
-		struct jpki_resident res;
+}
 
-		if ((r = jpki_registry_get(&res, srv->st, url + 15)) == 0)
-			out = resident_json(&res);
-	} else if (strcmp(url, "/api/registry/register") == 0 && post) {
-		char person[64];
+/*
+ * One procedure of the API: its body's fields (NULL for a GET without
+ * one) decoded strictly into a struct of `size` bytes, then run. A refusal
+ * of the body is a 400 naming the field, before anything is touched.
+ */
+struct http_api_proc {
+	const struct jpki_codec_field *fields;
+	size_t nfields;
+	/* 1: run() decodes the body by its record's codec (register, apply,
+	 * report); else a POST body has only `fields` (none: it is {}) */
+	int record;
+	int (*run)(json_t **out, struct jpki_http *srv,
+		   struct http_request *req, void *in, json_t *body);
+};
 
-		if ((r = api_register(person, srv, &who, in)) == 0)
-			out = json_pack("{s:s}", "person", person);
-	} else if (strncmp(url, "/api/registry/", 14) == 0 && post) {
-		if ((r = api_registry_change(srv, &who, url + 14, in)) == 0)
-			out = json_pack("{s:s}", "result", "ok");
-	} else if (strcmp(url, "/api/window/apply") == 0 && post) {
-		struct jpki_application_request req =
-		    JPKI_APPLICATION_REQUEST_INIT;
-		struct jpki_application app;
-		const char *path = jstr(in, "path");
+/* The fields of the bodies, each a struct of its own. */
+#define F(st, m, type, size, min, max, words, flags)                          \
+	{#m, type, offsetof(st, m), size, min, max, words, flags}
+#define PERSON(st) F(st, person, JPKI_CODEC_TEXT, 63, 0, 0, NULL, JPKI_CODEC_REQUIRED)
+#define NFIELDS(a) (sizeof(a) / sizeof(a[0]))
 
-		req.person = jstr(in, "person");
-		req.card = strcmp(jstr(in, "card"), "juki") == 0
-			       ? JPKI_CARD_JUKI
-			       : JPKI_CARD_MYNUMBER;
-		req.want_sign = json_is_true(json_object_get(in, "sign"));
-		req.want_auth = json_is_true(json_object_get(in, "auth"));
-		req.path = strcmp(path, "none") == 0    ? JPKI_ID_NO_PHOTO
-			   : strcmp(path, "proxy") == 0 ? JPKI_ID_PROXY
-							: JPKI_ID_PHOTO;
-		req.photo_id_kind =
-		    json_string_value(json_object_get(in, "photo_id"));
-		req.photo_id_address =
-		    json_string_value(json_object_get(in, "photo_id_address"));
-		req.power_of_attorney_sealed =
-		    json_is_true(json_object_get(in, "power_of_attorney"));
-		req.seal_certificate =
-		    json_is_true(json_object_get(in, "seal_certificate"));
-		req.proxy_name =
-		    json_string_value(json_object_get(in, "proxy_name"));
-		req.special_circumstance = json_string_value(
-		    json_object_get(in, "special_circumstance"));
-		if ((r = jpki_window_apply(&app, srv->st, &who, &req)) == 0)
-			out = application_json(&app);
-	} else if (strcmp(url, "/api/window/returned") == 0 && post) {
-		struct jpki_application app;
+struct person_in {
+	const char *person;
+};
+static const struct jpki_codec_field person_fields[] = {
+    PERSON(struct person_in)};
 
-		if ((r = jpki_window_letter_returned(
-			 &app, srv->st, &who,
-			 json_integer_value(json_object_get(in, "id")),
-			 jstr(in, "code"), jstr(in, "document"))) == 0)
-			out = application_json(&app);
-	} else if (strcmp(url, "/api/window/issue") == 0 && post) {
-		struct jpki_window_issue_result res;
+static int ok(json_t **out)
+{
+	*out = json_pack("{s:s}", "result", "ok");
+	return 0;
+}
 
-		if ((r = issue_at_counter(
-			 &res, srv, &who,
-			 json_integer_value(json_object_get(in, "id")),
-			 jstr(in, "reader"), jstr(in, "auth_pin"),
-			 jstr(in, "sign_pin"))) == 0)
-			out =
-			    json_pack("{s:s, s:s, s:i}", "sign_serial",
-				      res.sign_serial, "auth_serial",
-				      res.auth_serial, "fee_yen", res.fee_yen);
-	} else if ((strcmp(url, "/api/window/renew") == 0 ||
-		    strcmp(url, "/api/window/pin-reset") == 0) &&
-		   post) {
-		enum jpki_cert_type type = strcmp(jstr(in, "type"), "auth") == 0
-					       ? JPKI_CERT_AUTH
-					       : JPKI_CERT_SIGN;
-		struct jpki_window_issue_result res;
-		struct jpki_reader *rd = NULL;
-		const char *reader = jstr(in, "reader");
+static int run_logout(json_t **out, struct jpki_http *srv,
+		      struct http_request *req, void *in, json_t *body)
+{
+	int r;
 
-		memset(&res, 0, sizeof(res));
-		if (srv->issuer == NULL)
-			r = jpki_err_set(JPKI_ERR_CONFIG,
-					 "this server has no card-issuer key");
-		else if ((r = jpki_reader_pcsc(&rd,
-					       reader[0] ? reader : NULL)) == 0)
-			r = url[12] == 'r'
-				? jpki_window_renew(&res, srv->st, srv->ca, rd,
-						    srv->issuer, &who,
-						    jstr(in, "person"), type)
-				: jpki_window_pin_reset(
-				      srv->st, srv->ca, rd, srv->issuer, &who,
-				      jstr(in, "person"),
-				      jstr(in, "photo_id_address"), type,
-				      jstr(in, "new_pin"));
-		jpki_reader_free(rd);
-		if (r == 0)
-			out = json_pack("{s:s, s:s}", "sign_serial",
-					res.sign_serial, "auth_serial",
-					res.auth_serial);
-	} else if (strcmp(url, "/api/window/capacity") == 0 && post) {
-		if ((r = jpki_window_set_capacity(
-			 srv->st, &who, jstr(in, "municipality_code"),
-			 (int)json_integer_value(
-			     json_object_get(in, "per_day")))) == 0)
-			out = json_pack("{s:s}", "result", "ok");
-	} else if (strcmp(url, "/api/window/hours") == 0 && post) {
-		if ((r = jpki_window_set_hours(
-			 srv->st, &who, jstr(in, "municipality_code"),
-			 (int)json_integer_value(
-			     json_object_get(in, "open_minute")),
-			 (int)json_integer_value(
-			     json_object_get(in, "close_minute")))) == 0)
-			out = json_pack("{s:s}", "result", "ok");
-	} else if (strcmp(url, "/api/window/fees") == 0 && !post) {
-		struct jpki_fee *fees = NULL;
-		size_t n = 0;
+	if ((r = jpki_audit_logout(srv->st, req->token)) != 0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_logout = {NULL, 0, 0, run_logout};
 
-		if ((r = jpki_window_fees(&fees, &n, srv->st,
-					  who.municipality_code[0]
-					      ? who.municipality_code
-					      : NULL)) == 0) {
-			out = json_array();
-			for (size_t i = 0; i < n; i++)
-				json_array_append_new(
-				    out,
-				    json_pack("{s:s, s:s, s:s, s:i, s:s}",
-					      "person", fees[i].person,
-					      "municipality_code",
-					      fees[i].municipality_code, "what",
-					      fees[i].what, "yen", fees[i].yen,
-					      "operator", fees[i].operator_id));
+static int run_resident(json_t **out, struct jpki_http *srv,
+			struct http_request *req, void *in, json_t *body)
+{
+	struct jpki_resident res;
+	int r;
+
+	if ((r = jpki_registry_get(&res, srv->st, req->rest)) != 0)
+		return r;
+	*out = jpki_codec_resident_encode(&res);
+	return 0;
+}
+const struct http_api_proc http_api_resident = {NULL, 0, 0, run_resident};
+
+static int run_register(json_t **out, struct jpki_http *srv,
+			struct http_request *req, void *in, json_t *body)
+{
+	struct jpki_resident res;
+	char person[64];
+	int r;
+
+	if ((r = jpki_codec_resident_decode(&res, body)) != 0)
+		return r;
+	if ((r = jpki_registry_register(person, srv->st, &req->who, &res)) !=
+	    0)
+		return r;
+	*out = json_pack("{s:s}", "person", person);
+	return 0;
+}
+const struct http_api_proc http_api_register = {NULL, 0, 1, run_register};
+
+struct move_in {
+	const char *person;
+	char municipality_code[8];
+	char prefecture[64];
+	char municipality[64];
+	char address[JPKI_FACT_ADDRESS_MAX];
+};
+static const struct jpki_codec_field move_fields[] = {
+    PERSON(struct move_in),
+    F(struct move_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0, NULL, 0),
+    F(struct move_in, prefecture, JPKI_CODEC_BUF, 64, 0, 0, NULL,
+      JPKI_CODEC_PRINTABLE),
+    F(struct move_in, municipality, JPKI_CODEC_BUF, 64, 0, 0, NULL,
+      JPKI_CODEC_PRINTABLE),
+    F(struct move_in, address, JPKI_CODEC_BUF, JPKI_FACT_ADDRESS_MAX, 0, 0,
+      NULL, JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
+};
+
+static int run_move(json_t **out, struct jpki_http *srv,
+		    struct http_request *req, void *in, json_t *body)
+{
+	struct move_in *m = in;
+	struct jpki_resident cur;
+	int r;
+
+	/* what the body leaves out stays as it is */
+	if ((r = jpki_registry_get(&cur, srv->st, m->person)) != 0)
+		return r;
+	if ((r = jpki_registry_move(
+		 srv->st, &req->who, m->person,
+		 m->municipality_code[0] ? m->municipality_code
+					 : cur.municipality_code,
+		 json_object_get(body, "prefecture") ? m->prefecture
+						     : cur.prefecture,
+		 json_object_get(body, "municipality") ? m->municipality
+						       : cur.municipality,
+		 m->address)) != 0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_move = {move_fields, NFIELDS(move_fields), 0,
+					    run_move};
+
+struct name_in {
+	const char *person;
+	const char *name;
+};
+static const struct jpki_codec_field name_fields[] = {
+    PERSON(struct name_in),
+    F(struct name_in, name, JPKI_CODEC_TEXT, JPKI_FACT_NAME_MAX - 1, 0, 0,
+      NULL, JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
+};
+
+static int run_name(json_t **out, struct jpki_http *srv,
+		    struct http_request *req, void *in, json_t *body)
+{
+	struct name_in *n = in;
+	char name[JPKI_FACT_NAME_MAX];
+	int r;
+
+	if ((r = jpki_profile_name_normalize(name, sizeof(name), n->name)) !=
+		0 ||
+	    (r = jpki_registry_change_name(srv->st, &req->who, n->person,
+					   name)) != 0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_name = {name_fields, NFIELDS(name_fields), 0,
+					    run_name};
+
+struct birth_in {
+	const char *person;
+	struct jpki_date birth;
+};
+static const struct jpki_codec_field birth_fields[] = {
+    PERSON(struct birth_in),
+    F(struct birth_in, birth, JPKI_CODEC_DATE, 0, 0, 0, NULL,
+      JPKI_CODEC_REQUIRED),
+};
+
+static int run_birth(json_t **out, struct jpki_http *srv,
+		     struct http_request *req, void *in, json_t *body)
+{
+	struct birth_in *b = in;
+	int r;
+
+	if ((r = jpki_registry_correct_birth(srv->st, &req->who, b->person,
+					     &b->birth)) != 0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_birth = {
+    birth_fields, NFIELDS(birth_fields), 0, run_birth};
+
+struct sex_in {
+	const char *person;
+	int sex;
+};
+static const struct jpki_codec_field sex_fields[] = {
+    PERSON(struct sex_in),
+    F(struct sex_in, sex, JPKI_CODEC_WORD, 0, 0, 0, jpki_codec_sex_words,
+      JPKI_CODEC_REQUIRED),
+};
+
+static int run_sex(json_t **out, struct jpki_http *srv,
+		   struct http_request *req, void *in, json_t *body)
+{
+	struct sex_in *x = in;
+	int r;
+
+	if ((r = jpki_registry_correct_sex(srv->st, &req->who, x->person,
+					   (enum jpki_sex)x->sex)) != 0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_sex = {sex_fields, NFIELDS(sex_fields), 0,
+					   run_sex};
+
+struct guardianship_in {
+	const char *person;
+	int on;
+};
+static const struct jpki_codec_field guardianship_fields[] = {
+    PERSON(struct guardianship_in),
+    F(struct guardianship_in, on, JPKI_CODEC_BOOL, 0, 0, 0, NULL,
+      JPKI_CODEC_REQUIRED),
+};
+
+static int run_guardianship(json_t **out, struct jpki_http *srv,
+			    struct http_request *req, void *in, json_t *body)
+{
+	struct guardianship_in *g = in;
+	int r;
+
+	if ((r = jpki_registry_set_guardianship(srv->st, &req->who, g->person,
+						g->on)) != 0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_guardianship = {
+    guardianship_fields, NFIELDS(guardianship_fields), 0, run_guardianship};
+
+static int run_death(json_t **out, struct jpki_http *srv,
+		     struct http_request *req, void *in, json_t *body)
+{
+	int r;
+
+	if ((r = jpki_registry_death(srv->st, &req->who,
+				     ((struct person_in *)in)->person)) != 0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_death = {person_fields, 1, 0, run_death};
+
+static int run_remove(json_t **out, struct jpki_http *srv,
+		      struct http_request *req, void *in, json_t *body)
+{
+	int r;
+
+	if ((r = jpki_registry_remove(srv->st, &req->who,
+				      ((struct person_in *)in)->person)) != 0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_remove = {person_fields, 1, 0, run_remove};
+
+static int run_apply(json_t **out, struct jpki_http *srv,
+		     struct http_request *req, void *in, json_t *body)
+{
+	struct jpki_application_request ar;
+	struct jpki_application app;
+	int r;
+
+	if ((r = jpki_codec_application_decode(&ar, body)) != 0)
+		return r;
+	if ((r = jpki_window_apply(&app, srv->st, &req->who, &ar)) != 0)
+		return r;
+	*out = jpki_codec_application_encode(&app);
+	return 0;
+}
+const struct http_api_proc http_api_apply = {NULL, 0, 1, run_apply};
+
+struct returned_in {
+	int64_t id;
+	const char *code, *document;
+};
+static const struct jpki_codec_field returned_fields[] = {
+    F(struct returned_in, id, JPKI_CODEC_INT, 8, 1, INT64_MAX, NULL,
+      JPKI_CODEC_REQUIRED),
+    F(struct returned_in, code, JPKI_CODEC_TEXT, 64, 0, 0, NULL,
+      JPKI_CODEC_REQUIRED),
+    F(struct returned_in, document, JPKI_CODEC_TEXT, 63, 0, 0, NULL, 0),
+};
+
+static int run_returned(json_t **out, struct jpki_http *srv,
+			struct http_request *req, void *in, json_t *body)
+{
+	struct returned_in *x = in;
+	struct jpki_application app;
+	int r;
+
+	if ((r = jpki_window_letter_returned(&app, srv->st, &req->who, x->id,
+					     x->code,
+					     x->document ? x->document : "")) !=
+	    0)
+		return r;
+	*out = jpki_codec_application_encode(&app);
+	return 0;
+}
+const struct http_api_proc http_api_returned = {
+    returned_fields, NFIELDS(returned_fields), 0, run_returned};
+
+struct issue_in {
+	int64_t id;
+	const char *reader, *auth_pin, *sign_pin;
+};
+static const struct jpki_codec_field issue_fields[] = {
+    F(struct issue_in, id, JPKI_CODEC_INT, 8, 1, INT64_MAX, NULL,
+      JPKI_CODEC_REQUIRED),
+    F(struct issue_in, reader, JPKI_CODEC_TEXT, 255, 0, 0, NULL, 0),
+    F(struct issue_in, auth_pin, JPKI_CODEC_TEXT, 16, 0, 0, NULL, 0),
+    F(struct issue_in, sign_pin, JPKI_CODEC_TEXT, 16, 0, 0, NULL, 0),
+};
+
+static const char *or_empty(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+static int run_issue(json_t **out, struct jpki_http *srv,
+		     struct http_request *req, void *in, json_t *body)
+{
+	struct issue_in *x = in;
+	struct jpki_window_issue_result res;
+	int r;
+
+	if ((r = issue_at_counter(&res, srv, &req->who, x->id,
+				  or_empty(x->reader), or_empty(x->auth_pin),
+				  or_empty(x->sign_pin))) != 0)
+		return r;
+	*out = json_pack("{s:s, s:s, s:i}", "sign_serial", res.sign_serial,
+			 "auth_serial", res.auth_serial, "fee_yen",
+			 res.fee_yen);
+	return 0;
+}
+const struct http_api_proc http_api_issue = {issue_fields,
+					     NFIELDS(issue_fields), 0, run_issue};
+
+/* renew and pin-reset: the card in the counter's reader */
+struct card_in {
+	const char *person;
+	int type;
+	const char *reader, *photo_id_address, *new_pin;
+};
+static const struct jpki_codec_field renew_fields[] = {
+    PERSON(struct card_in),
+    F(struct card_in, type, JPKI_CODEC_WORD, 0, 0, 0, jpki_codec_type_words,
+      JPKI_CODEC_REQUIRED),
+    F(struct card_in, reader, JPKI_CODEC_TEXT, 255, 0, 0, NULL, 0),
+};
+static const struct jpki_codec_field pin_reset_fields[] = {
+    PERSON(struct card_in),
+    F(struct card_in, type, JPKI_CODEC_WORD, 0, 0, 0, jpki_codec_type_words,
+      JPKI_CODEC_REQUIRED),
+    F(struct card_in, reader, JPKI_CODEC_TEXT, 255, 0, 0, NULL, 0),
+    F(struct card_in, photo_id_address, JPKI_CODEC_TEXT,
+      JPKI_FACT_ADDRESS_MAX - 1, 0, 0, NULL, 0),
+    F(struct card_in, new_pin, JPKI_CODEC_TEXT, 16, 0, 0, NULL,
+      JPKI_CODEC_REQUIRED),
+};
+
+static int card_proc(json_t **out, struct jpki_http *srv,
+		     struct http_request *req, struct card_in *x, int renew)
+{
+	struct jpki_window_issue_result res;
+	struct jpki_reader *rd = NULL;
+	const char *reader = or_empty(x->reader);
+	int r;
+
+	memset(&res, 0, sizeof(res));
+	if (srv->issuer == NULL)
+		return jpki_err_set(JPKI_ERR_CONFIG,
+				    "this server has no card-issuer key");
+	if ((r = jpki_reader_pcsc(&rd, reader[0] ? reader : NULL)) != 0)
+		return r;
+	r = renew ? jpki_window_renew(&res, srv->st, srv->ca, rd, srv->issuer,
+				      &req->who, x->person,
+				      (enum jpki_cert_type)x->type)
+		  : jpki_window_pin_reset(srv->st, srv->ca, rd, srv->issuer,
+					  &req->who, x->person,
+					  or_empty(x->photo_id_address),
+					  (enum jpki_cert_type)x->type,
+					  x->new_pin);
+	jpki_reader_free(rd);
+	if (r != 0)
+		return r;
+	*out = json_pack("{s:s, s:s}", "sign_serial", res.sign_serial,
+			 "auth_serial", res.auth_serial);
+	return 0;
+}
+
+static int run_renew(json_t **out, struct jpki_http *srv,
+		     struct http_request *req, void *in, json_t *body)
+{
+	return card_proc(out, srv, req, in, 1);
+}
+const struct http_api_proc http_api_renew = {renew_fields,
+					     NFIELDS(renew_fields), 0, run_renew};
+
+static int run_pin_reset(json_t **out, struct jpki_http *srv,
+			 struct http_request *req, void *in, json_t *body)
+{
+	return card_proc(out, srv, req, in, 0);
+}
+const struct http_api_proc http_api_pin_reset = {
+    pin_reset_fields, NFIELDS(pin_reset_fields), 0, run_pin_reset};
+
+struct capacity_in {
+	char municipality_code[8];
+	int per_day, open_minute, close_minute;
+};
+static const struct jpki_codec_field capacity_fields[] = {
+    F(struct capacity_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0, NULL,
+      JPKI_CODEC_REQUIRED),
+    /* 0: no limit */
+    F(struct capacity_in, per_day, JPKI_CODEC_INT, 4, 0, 1000000, NULL,
+      JPKI_CODEC_REQUIRED),
+};
+static const struct jpki_codec_field hours_fields[] = {
+    F(struct capacity_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0, NULL,
+      JPKI_CODEC_REQUIRED),
+    F(struct capacity_in, open_minute, JPKI_CODEC_INT, 4, 0, 24 * 60, NULL,
+      JPKI_CODEC_REQUIRED),
+    F(struct capacity_in, close_minute, JPKI_CODEC_INT, 4, 0, 24 * 60, NULL,
+      JPKI_CODEC_REQUIRED),
+};
+
+static int run_capacity(json_t **out, struct jpki_http *srv,
+			struct http_request *req, void *in, json_t *body)
+{
+	struct capacity_in *c = in;
+	int r;
+
+	if ((r = jpki_window_set_capacity(srv->st, &req->who,
+					  c->municipality_code, c->per_day)) !=
+	    0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_capacity = {
+    capacity_fields, NFIELDS(capacity_fields), 0, run_capacity};
+
+static int run_hours(json_t **out, struct jpki_http *srv,
+		     struct http_request *req, void *in, json_t *body)
+{
+	struct capacity_in *c = in;
+	int r;
+
+	if ((r = jpki_window_set_hours(srv->st, &req->who, c->municipality_code,
+				       c->open_minute, c->close_minute)) != 0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_hours = {
+    hours_fields, NFIELDS(hours_fields), 0, run_hours};
+
+static int run_fees(json_t **out, struct jpki_http *srv,
+		    struct http_request *req, void *in, json_t *body)
+{
+	struct jpki_fee *fees = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = jpki_window_fees(&fees, &n, srv->st,
+				  req->who.municipality_code[0]
+				      ? req->who.municipality_code
+				      : NULL)) != 0)
+		return r;
+	*out = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+		    *out, json_pack("{s:s, s:s, s:s, s:i, s:s}", "person",
+				    fees[i].person, "municipality_code",
+				    fees[i].municipality_code, "what",
+				    fees[i].what, "yen", fees[i].yen,
+				    "operator", fees[i].operator_id));
+	free(fees);
+	return 0;
+}
+const struct http_api_proc http_api_fees = {NULL, 0, 0, run_fees};
+
+static int run_report(json_t **out, struct jpki_http *srv,
+		      struct http_request *req, void *in, json_t *body)
+{
+	struct jpki_codec_report rep;
+	size_t n = 0;
+	int r;
+
+	if ((r = jpki_codec_report_decode(&rep, body)) != 0)
+		return r;
+	if ((r = jpki_window_report(&n, srv->st, srv->ca, &req->who,
+				    rep.person, rep.kind)) != 0)
+		return r;
+	*out = json_pack("{s:I}", "revoked", (json_int_t)n);
+	return 0;
+}
+const struct http_api_proc http_api_report = {NULL, 0, 1, run_report};
+
+static int run_applications(json_t **out, struct jpki_http *srv,
+			    struct http_request *req, void *in, json_t *body)
+{
+	struct jpki_application *apps = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = jpki_window_applications(&apps, &n, srv->st,
+					  req->who.municipality_code[0]
+					      ? req->who.municipality_code
+					      : NULL,
+					  100)) != 0)
+		return r;
+	*out = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(*out,
+				      jpki_codec_application_encode(&apps[i]));
+	free(apps);
+	return 0;
+}
+const struct http_api_proc http_api_applications = {NULL, 0, 0,
+						    run_applications};
+
+static int run_audit_verify(json_t **out, struct jpki_http *srv,
+			    struct http_request *req, void *in, json_t *body)
+{
+	struct jpki_audit_report rep;
+	int r;
+
+	if ((r = jpki_audit_verify(&rep, srv->st)) != 0)
+		return r;
+	*out = json_pack("{s:b, s:I, s:I, s:s}", "ok", rep.ok, "entries",
+			 (json_int_t)rep.entries, "bad_entry",
+			 (json_int_t)rep.bad_seq, "why", rep.why);
+	return 0;
+}
+const struct http_api_proc http_api_audit_verify = {NULL, 0, 0,
+						    run_audit_verify};
+
+/* The largest struct a procedure's fields decode into. */
+union api_in {
+	struct person_in person;
+	struct move_in move;
+	struct name_in name;
+	struct birth_in birth;
+	struct sex_in sex;
+	struct guardianship_in guardianship;
+	struct returned_in returned;
+	struct issue_in issue;
+	struct card_in card;
+	struct capacity_in capacity;
+};
+
+/*
+ * Every API row but /api/login: the body (POST) parsed and decoded by the
+ * procedure's fields, or by its record's codec, then the procedure; a refusal of the body is 400 with the
+ * field's name and nothing is done.
+ */
+enum MHD_Result http_api_call(struct jpki_http *srv,
+			      struct MHD_Connection *conn,
+			      struct http_request *req)
+{
+	const struct http_api_proc *proc = req->route->arg;
+	union api_in in;
+	json_t *body = NULL, *out = NULL;
+	const char *why;
+	int r;
+
+	memset(&in, 0, sizeof(in));
+	if (req->post) {
+		if ((body = api_body(req->up, &why)) == NULL)
+			return api_error(conn, MHD_HTTP_BAD_REQUEST, why);
+		if (proc->fields != NULL &&
+		    jpki_codec_decode(&in, proc->fields, proc->nfields, body) !=
+			0) {
+			json_decref(body);
+			return http_api_error(conn, MHD_HTTP_BAD_REQUEST,
+					      jpki_err_detail(),
+					      jpki_codec_field());
 		}
-		free(fees);
-	} else if (strcmp(url, "/api/window/report") == 0 && post) {
-		size_t n = 0;
+		if (proc->fields == NULL && !proc->record &&
+		    json_object_size(body) > 0) {
+			/* logout: a body, if any, is empty */
+			char key[65], no[128];
 
-		if ((r = jpki_window_report(
-			 &n, srv->st, srv->ca, &who, jstr(in, "person"),
-			 strcmp(jstr(in, "kind"), "card-fault") == 0
-			     ? JPKI_LOSS_CARD_FAULT
-			     : JPKI_LOSS_LOST)) == 0)
-			out = json_pack("{s:I}", "revoked", (json_int_t)n);
-	} else if (strcmp(url, "/api/window/applications") == 0 && !post) {
-		struct jpki_application *apps = NULL;
-		size_t n = 0;
-
-		if ((r = jpki_window_applications(&apps, &n, srv->st,
-						  who.municipality_code[0]
-						      ? who.municipality_code
-						      : NULL,
-						  100)) == 0) {
-			out = json_array();
-			for (size_t i = 0; i < n; i++)
-				json_array_append_new(
-				    out, application_json(&apps[i]));
+			snprintf(key, sizeof(key), "%s",
+				 json_object_iter_key(json_object_iter(body)));
+			snprintf(no, sizeof(no), "\"%s\" is not a field here",
+				 key);
+			json_decref(body);
+			return http_api_error(conn, MHD_HTTP_BAD_REQUEST, no,
+					      key);
 		}
-		free(apps);
-	} else if (strcmp(url, "/api/audit/verify") == 0 && !post) {
-		struct jpki_audit_report rep;
-
-		if ((r = jpki_audit_verify(&rep, srv->st)) == 0)
-			out = json_pack("{s:b, s:I, s:I, s:s}", "ok", rep.ok,
-					"entries", (json_int_t)rep.entries,
-					"bad_entry", (json_int_t)rep.bad_seq,
-					"why", rep.why);
-	} else {
-		json_decref(in);
-		return api_error(conn, MHD_HTTP_NOT_FOUND, "no such procedure");
 	}
-	json_decref(in);
+	r = proc->run(&out, srv, req, &in, body);
+	if (r == JPKI_ERR_INVALID && proc->record &&
+	    jpki_codec_field()[0] != '\0') {
+		/* the record's codec refused the body */
+		char why_copy[512];
+
+		snprintf(why_copy, sizeof(why_copy), "%s", jpki_err_detail());
+		json_decref(body);
+		return http_api_error(conn, MHD_HTTP_BAD_REQUEST, why_copy,
+				      jpki_codec_field());
+	}
+	json_decref(body);
 	if (r != 0) {
 		json_decref(out);
 		return api_error(conn, status_of(r), jpki_err_detail());
 	}
 	return send_object(conn, MHD_HTTP_OK, out);
-}
-
-int http_window_owns(const char *url)
-{
-	return strncmp(url, "/window", 7) == 0 || strncmp(url, "/api/", 5) == 0;
-}
-
-enum MHD_Result http_window(struct jpki_http *srv, struct MHD_Connection *conn,
-			    const char *url, const char *method,
-			    const struct upload *up, int *handled)
-{
-	int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-
-	*handled = 0;
-	if (!http_window_owns(url))
-		return MHD_NO;
-	*handled = 1;
-	if (srv->st == NULL)
-		return http_send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				      "the window role has no store\n");
-	if (post && up->too_large && url[1] == 'w')
-		return http_send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-				      "the form is too large\n");
-	if (url[1] == 'w')
-		return pages(srv, conn, url, post, up);
-	return api(srv, conn, url, post, up);
 }

@@ -12,11 +12,13 @@
 static int check_text(const char *value, const char *field, long min,
 		      long max)
 {
-	long n = jpki_utf8_chars(value);
+	long n;
+	int r;
 
-	if (n < 0)
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "%s is not valid UTF-8", field);
+	/* The facts go into the signing certificate: printable only. */
+	if ((r = jpki_text_check(value, field)) != 0)
+		return r;
+	n = jpki_utf8_chars(value);
 	if (n < min)
 		return jpki_err_set(JPKI_ERR_INVALID, "%s is empty", field);
 	if (n > max)

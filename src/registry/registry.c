@@ -87,14 +87,15 @@ static int check_code(const char *code)
 	return 0;
 }
 
-/* A place name (prefecture, municipality): 1..63 bytes of UTF-8. */
+/* A place name (prefecture, municipality): 1..63 bytes of printable
+ * UTF-8 (it is printed on letters and copies). */
 static int check_place(const char *s, const char *what)
 {
 	if (s == NULL || *s == '\0' || strlen(s) >= 64 ||
 	    jpki_utf8_chars(s) < 0)
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "%s must be 1 to 63 bytes of UTF-8", what);
-	return 0;
+	return jpki_text_check(s, what);
 }
 
 /* Copies a string into a fixed field, refusing what would not fit (a

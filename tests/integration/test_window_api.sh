@@ -79,9 +79,9 @@ expect 401 POST /api/login '{"operator":"reg1","password":"not it"}'
 pass "not logged in: 401; a wrong password: 401, said plainly"
 
 login reg1 pw-reg1-012345
-expect 200 POST /api/registry/register '{"municipality_code":"131016","prefecture":"東京都","municipality":"千代田区","name":"田中 一","sex":1,"birth":"1990-01-15","address":"千代田５番５号"}'
+expect 200 POST /api/registry/register '{"municipality_code":"131016","prefecture":"東京都","municipality":"千代田区","name":"田中 一","sex":"male","birth":"1990-01-15","address":"千代田５番５号"}'
 adult=$(field '["person"]')
-expect 200 POST /api/registry/register '{"municipality_code":"131016","prefecture":"東京都","municipality":"千代田区","name":"田中 二郎","sex":1,"birth":"2016-05-05","address":"千代田５番５号"}'
+expect 200 POST /api/registry/register '{"municipality_code":"131016","prefecture":"東京都","municipality":"千代田区","name":"田中 二郎","sex":"male","birth":"2016-05-05","address":"千代田５番５号"}'
 child=$(field '["person"]')
 expect 200 GET "/api/residents/$adult"
 [ "$(field '["name"]')" = "田中　一" ] || fail "resident: $(cat out.json)"
@@ -92,11 +92,11 @@ pass "registry over JSON: register, read back; malformed bodies 400"
 
 login win1 pw-win1-012345
 expect 200 POST /api/window/apply "{\"person\":\"$adult\",\"sign\":true,\"auth\":true,\"path\":\"photo\",\"photo_id\":\"driving-licence\",\"photo_id_address\":\"千代田５番５号\"}"
-[ "$(field '["state"]')" = 2 ] || fail "apply: not ready: $(cat out.json)"
+[ "$(field '["state"]')" = ready ] || fail "apply: not ready: $(cat out.json)"
 expect 403 POST /api/window/apply "{\"person\":\"$child\",\"sign\":true,\"auth\":false,\"path\":\"photo\",\"photo_id\":\"passport\",\"photo_id_address\":\"千代田５番５号\"}"
 grep -q "15" out.json || fail "under 15: $(cat out.json)"
-expect 200 POST /api/window/apply "{\"person\":\"$child\",\"sign\":false,\"auth\":true,\"path\":\"none\"}"
-[ "$(field '["state"]')" = 1 ] || fail "no photo ID: $(cat out.json)"
+expect 200 POST /api/window/apply "{\"person\":\"$child\",\"sign\":false,\"auth\":true,\"path\":\"letter\"}"
+[ "$(field '["state"]')" = waiting-letter ] || fail "no photo ID: $(cat out.json)"
 letter_app=$(field '["id"]')
 expect 200 GET /api/window/applications
 [ "$(python3 -c 'import json; print(len(json.load(open("out.json"))))')" = 2 ] ||

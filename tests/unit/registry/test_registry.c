@@ -217,6 +217,52 @@ static void test_register(void **state)
 	assert_non_null(strstr(jpki_err_detail(), "no resident"));
 }
 
+/* Text that reaches a certificate or a letter is printable: the rule is
+ * the registry's and the profile's, so the CLI and the API share it. */
+static void test_printable_only(void **state)
+{
+	static const char *const bad[] = {
+	    "田中\n一", "田中\a一", "田中\x7f一", "田中\xc2\x85一",
+	    "田中\xe2\x80\xae一", "田中\xe2\x80\x8f一", "田中\xe2\x81\xa6一",
+	};
+	struct fx *f = *state;
+	struct snapshot s = snap(f);
+	struct jpki_resident r;
+	char id[64];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = resident();
+		snprintf(r.facts.name, sizeof(r.facts.name), "%s", bad[i]);
+		assert_int_equal(jpki_registry_register(id, f->st, &f->chiyoda,
+							&r),
+				 JPKI_ERR_INVALID);
+		assert_non_null(strstr(jpki_err_detail(), "control character"));
+		r = resident();
+		snprintf(r.facts.address, sizeof(r.facts.address), "%s",
+			 bad[i]);
+		assert_int_equal(jpki_registry_register(id, f->st, &f->chiyoda,
+							&r),
+				 JPKI_ERR_INVALID);
+		r = resident();
+		snprintf(r.prefecture, sizeof(r.prefecture), "%s", bad[i]);
+		assert_int_equal(jpki_registry_register(id, f->st, &f->chiyoda,
+							&r),
+				 JPKI_ERR_INVALID);
+		assert_int_equal(jpki_registry_change_name(f->st, &f->chiyoda,
+							   f->person, bad[i]),
+				 JPKI_ERR_INVALID);
+		assert_int_equal(jpki_registry_move(f->st, &f->chiyoda,
+						    f->person, "131016",
+						    "東京都", bad[i], "千代田１"),
+				 JPKI_ERR_INVALID);
+	}
+	same(f, &s);
+	/* negative: the same names without the control are taken */
+	r = resident();
+	snprintf(r.facts.name, sizeof(r.facts.name), "田中\xe3\x80\x80一");
+	assert_int_equal(jpki_registry_register(id, f->st, &f->chiyoda, &r), 0);
+}
+
 static void test_find(void **state)
 {
 	struct fx *f = *state;
@@ -560,6 +606,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_register, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_printable_only, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_find, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_removal, setup, teardown),
