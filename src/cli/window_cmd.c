@@ -44,14 +44,14 @@ static const char *state_name(enum jpki_application_state s)
 
 static json_t *app_json(const struct jpki_application *a)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s, s:s}",
-			 "id", (json_int_t)a->id, "person", a->person,
+	/* no letter code: it is shown only on the printed letter */
+	return json_pack("{s:I, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s}", "id",
+			 (json_int_t)a->id, "person", a->person,
 			 "municipality_code", a->municipality_code, "card",
 			 a->card == JPKI_CARD_JUKI ? "juki" : "mynumber",
 			 "sign", a->want_sign, "auth", a->want_auth, "state",
-			 state_name(a->state), "letter_code", a->letter_code,
-			 "sign_serial", a->sign_serial, "auth_serial",
-			 a->auth_serial);
+			 state_name(a->state), "sign_serial", a->sign_serial,
+			 "auth_serial", a->auth_serial);
 }
 
 static void print_app(const struct jpki_application *a)
@@ -333,7 +333,7 @@ static int verb_issue(struct cli *cli, struct wopts *w, const char *app_s)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s.pdf", w->copy_dir, serial);
 		if ((r = jpki_window_cert_copy_pdf(&pdf, &len, of.st, of.ca,
-						   serial)) != 0 ||
+						   &of.actor, serial)) != 0 ||
 		    (r = write_pdf(pdf, len, path)) != 0) {
 			free(pdf);
 			office_close(&of);
@@ -413,9 +413,10 @@ static int verb_simple(struct cli *cli, struct wopts *w, const char *verb,
 		size_t len;
 
 		r = verb[0] == 'l'
-			? jpki_window_letter_pdf(&pdf, &len, of.st, id)
+			? jpki_window_letter_pdf(&pdf, &len, of.st, &of.actor,
+						 id)
 			: jpki_window_cert_copy_pdf(&pdf, &len, of.st, of.ca,
-						    args[0]);
+						    &of.actor, args[0]);
 		if (r == 0)
 			r = write_pdf(pdf, len, w->out);
 		free(pdf);
@@ -455,8 +456,9 @@ static int verb_simple(struct cli *cli, struct wopts *w, const char *verb,
 		struct jpki_application *apps = NULL;
 		size_t n = 0;
 
-		if ((r = jpki_window_applications(
-			 &apps, &n, of.st, nargs ? args[0] : NULL, 0)) == 0) {
+		if ((r = jpki_window_applications(&apps, &n, of.st, &of.actor,
+						  nargs ? args[0] : NULL, 0)) ==
+		    0) {
 			json_t *a = json_array();
 
 			for (size_t i = 0; i < n; i++) {

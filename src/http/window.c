@@ -84,6 +84,23 @@ static const char *state_name(enum jpki_application_state s)
 /* ---- the clerk's pages
  * -------------------------------------------------------- */
 
+/* A read the domain refused or could not do: 403 for a clerk of another
+ * municipality or a role that does not read it (the refusal is on the
+ * audit chain), 404 for what does not exist. */
+static enum MHD_Result read_refused(struct MHD_Connection *conn, int r)
+{
+	char text[600];
+
+	snprintf(text, sizeof(text), "%s\n", jpki_err_detail());
+	return http_send_text(conn,
+			      r == JPKI_ERR_POLICY	  ? MHD_HTTP_FORBIDDEN
+			      : r == JPKI_ERR_NOT_FOUND ? MHD_HTTP_NOT_FOUND
+			      : r == JPKI_ERR_STATE	  ? MHD_HTTP_CONFLICT
+			      : r == JPKI_ERR_INVALID	  ? MHD_HTTP_BAD_REQUEST
+						  : MHD_HTTP_INTERNAL_SERVER_ERROR,
+			      text);
+}
+
 static enum MHD_Result login_page(struct MHD_Connection *conn,
 				  const char *error)
 {
@@ -151,9 +168,17 @@ static enum MHD_Result dashboard(struct jpki_http *srv,
 	      f);
 	http_html_escape(f, name);
 	fputs("\"> <button id=\"find\">検索</button></form>", f);
-	if (jpki_registry_find(&list, &n, srv->st, code, name[0] ? name : NULL,
-			       50) == 0 &&
-	    n > 0) {
+	/* each search and listing is a recorded read (registry, window);
+	 * a role that reads neither is not asked to */
+	(void)code;
+	if (who->role != JPKI_ROLE_REGISTRY_CLERK &&
+	    who->role != JPKI_ROLE_WINDOW_CLERK) {
+		fputs("<p>この役割では住民の記録を読めません (this role does "
+		      "not read residents' records)</p>",
+		      f);
+	} else if (jpki_registry_search(&list, &n, srv->st, who,
+					name[0] ? name : NULL, 50) == 0 &&
+		   n > 0) {
 		fputs("<table id=\"residents\"><tr><th>ID</th><th>氏名</th>"
 		      "<th>生年月日</th><th>住所</th></tr>",
 		      f);
@@ -165,7 +190,9 @@ static enum MHD_Result dashboard(struct jpki_http *srv,
 	}
 	free(list);
 	fputs("</section><section><h2>申請 (applications)</h2>", f);
-	if (jpki_window_applications(&apps, &napps, srv->st, code, 20) == 0 &&
+	if (who->role == JPKI_ROLE_WINDOW_CLERK &&
+	    jpki_window_applications(&apps, &napps, srv->st, who, NULL, 20) ==
+		0 &&
 	    napps > 0) {
 		fputs("<table><tr><th>番号</th><th>住民</th><th>状態</th>"
 		      "</tr>",
@@ -197,10 +224,10 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	char *buf = NULL, born[64];
 	size_t len = 0;
 	FILE *f;
+	int err;
 
-	if (jpki_registry_get(&r, srv->st, person) != 0)
-		return http_send_text(conn, MHD_HTTP_NOT_FOUND,
-				      "no such resident\n");
+	if ((err = jpki_registry_read(&r, srv->st, who, person)) != 0)
+		return read_refused(conn, err);
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return MHD_NO;
 	page_start(f, r.facts.name, who);
@@ -268,10 +295,10 @@ application_page(struct jpki_http *srv, struct MHD_Connection *conn,
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
+	int err;
 
-	if (jpki_window_application(&a, srv->st, id) != 0)
-		return http_send_text(conn, MHD_HTTP_NOT_FOUND,
-				      "no such application\n");
+	if ((err = jpki_window_application(&a, srv->st, who, id)) != 0)
+		return read_refused(conn, err);
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return MHD_NO;
 	page_start(f, "申請", who);
@@ -405,8 +432,7 @@ static enum MHD_Result send_pdf(struct MHD_Connection *conn, int r,
 	enum MHD_Result ret;
 
 	if (r != 0)
-		return http_send_text(conn, MHD_HTTP_NOT_FOUND,
-				      jpki_err_detail());
+		return read_refused(conn, r);
 	ret = http_send(conn, MHD_HTTP_OK, "application/pdf", pdf, len,
 			"no-store");
 	free(pdf);
@@ -526,6 +552,7 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 		unsigned char *pdf = NULL;
 		size_t len = 0;
 		int r = jpki_window_cert_copy_pdf(&pdf, &len, srv->st, srv->ca,
+						  &who,
 						  http_query(conn, "serial"));
 
 		return send_pdf(conn, r, pdf, len, "copy");
@@ -533,7 +560,7 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 	if (strcmp(url, "/window/letter") == 0) {
 		unsigned char *pdf = NULL;
 		size_t len = 0;
-		int r = jpki_window_letter_pdf(&pdf, &len, srv->st,
+		int r = jpki_window_letter_pdf(&pdf, &len, srv->st, &who,
 					       atoll(http_query(conn, "id")));
 
 		return send_pdf(conn, r, pdf, len, "letter");
@@ -605,10 +632,11 @@ static json_t *resident_json(const struct jpki_resident *r)
 
 static json_t *application_json(const struct jpki_application *a)
 {
-	return json_pack(
-	    "{s:I, s:s, s:i, s:s, s:s, s:s}", "id", (json_int_t)a->id, "person",
-	    a->person, "state", (int)a->state, "letter_code", a->letter_code,
-	    "sign_serial", a->sign_serial, "auth_serial", a->auth_serial);
+	/* no letter code: it is shown only on the printed letter */
+	return json_pack("{s:I, s:s, s:i, s:s, s:s}", "id", (json_int_t)a->id,
+			 "person", a->person, "state", (int)a->state,
+			 "sign_serial", a->sign_serial, "auth_serial",
+			 a->auth_serial);
 }
 
 /* A registry change named by the URL, with the body's fields. */
@@ -740,7 +768,8 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 	} else if (strncmp(url, "/api/residents/", 15) == 0 && !post) {
 		struct jpki_resident res;
 
-		if ((r = jpki_registry_get(&res, srv->st, url + 15)) == 0)
+		if ((r = jpki_registry_read(&res, srv->st, &who, url + 15)) ==
+		    0)
 			out = resident_json(&res);
 	} else if (strcmp(url, "/api/registry/register") == 0 && post) {
 		char person[64];
@@ -876,11 +905,8 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 		struct jpki_application *apps = NULL;
 		size_t n = 0;
 
-		if ((r = jpki_window_applications(&apps, &n, srv->st,
-						  who.municipality_code[0]
-						      ? who.municipality_code
-						      : NULL,
-						  100)) == 0) {
+		if ((r = jpki_window_applications(&apps, &n, srv->st, &who,
+						  NULL, 100)) == 0) {
 			out = json_array();
 			for (size_t i = 0; i < n; i++)
 				json_array_append_new(
