@@ -129,6 +129,33 @@ void http_refusal(FILE *f, const char *what, const char *why);
 /* The session token of a request: a Bearer token, else the jpki_session
  * cookie; NULL when neither (borrowed from the connection). */
 const char *http_session_token(struct MHD_Connection *conn);
+/*
+ * csrf.c: what guards a state change made by cookie. The clerk's pages
+ * take the session from the cookie only (http_cookie_token) and the JSON
+ * API from the Bearer header only (http_bearer_token), so a browser, which
+ * attaches cookies by itself but never a Bearer header, cannot be made to
+ * call the API. A cookie POST needs both http_same_origin() (the Origin
+ * header is this server's scheme://Host; a missing one is refused) and the
+ * session's token in the form's "csrf" field: http_csrf_check() gives 0 or
+ * JPKI_ERR_POLICY with the reason.
+ */
+#define HTTP_CSRF_LEN 64
+const char *http_cookie_token(struct MHD_Connection *conn);
+const char *http_bearer_token(struct MHD_Connection *conn);
+int http_same_origin(struct jpki_http *srv, struct MHD_Connection *conn);
+/* The session's token (HMAC-SHA-256 of the session under a per-process
+ * key), hex. */
+int http_csrf_token(char out[HTTP_CSRF_LEN + 1],
+		    const char *session) JPKI_MUST_CHECK;
+int http_csrf_check(struct jpki_http *srv, struct MHD_Connection *conn,
+		    const struct upload *up,
+		    const char *session) JPKI_MUST_CHECK;
+/* The token of the request this thread answers, set by http_csrf_begin()
+ * and wiped by http_csrf_end(); http_csrf_field() writes it into a form
+ * as <input type=hidden name=csrf>. */
+int http_csrf_begin(const char *session) JPKI_MUST_CHECK;
+void http_csrf_end(void);
+void http_csrf_field(FILE *f);
 /* A query-string argument, "" when absent (borrowed). */
 const char *http_query(struct MHD_Connection *conn, const char *key);
 /* A urlencoded form field of the body into out, "" when absent or

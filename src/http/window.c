@@ -60,9 +60,10 @@ static void page_start(FILE *f, const char *title, const struct jpki_actor *who)
 		fprintf(f, " (%s %s) ", jpki_audit_role_name(who->role),
 			who->municipality_code);
 		fputs("<form class=\"inline\" method=\"post\" "
-		      "action=\"/window/logout\"><button>ログアウト (log "
-		      "out)</button></form>",
+		      "action=\"/window/logout\">",
 		      f);
+		http_csrf_field(f);
+		fputs("<button>ログアウト (log out)</button></form>", f);
 	}
 	fputs("</div></header><main>", f);
 }
@@ -253,9 +254,10 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	http_html_escape(f, r.facts.address);
 	fputs("</td></tr></table></section>", f);
 	fputs("<section><h2>電子証明書の発行申請 (apply for certificates)"
-	      "</h2><form method=\"post\" action=\"/window/apply\">"
-	      "<input type=\"hidden\" name=\"person\" value=\"",
+	      "</h2><form method=\"post\" action=\"/window/apply\">",
 	      f);
+	http_csrf_field(f);
+	fputs("<input type=\"hidden\" name=\"person\" value=\"", f);
 	http_html_escape(f, r.person);
 	fputs("\"><label for=\"card\">カード (card)</label>"
 	      "<select id=\"card\" name=\"card\"><option value=\"mynumber\">"
@@ -336,19 +338,28 @@ application_page(struct jpki_http *srv, struct MHD_Connection *conn,
 					 : "個人番号カード",
 		a.want_sign ? "署名用 " : "", a.want_auth ? "利用者証明用" : "",
 		state_name(a.state));
-	if (a.state == JPKI_APP_WAITING_LETTER)
+	/* printing makes a fresh code (the earlier one stops working), so
+	 * it is a POST with the session's token, never a link */
+	if (a.state == JPKI_APP_WAITING_LETTER) {
+		fputs("<form method=\"post\" action=\"/window/letter\">", f);
+		http_csrf_field(f);
 		fprintf(f,
-			"<p><a href=\"/window/letter?id=%lld\">照会書兼回答書 "
-			"(inquiry letter, PDF)</a></p>",
+			"<input type=\"hidden\" name=\"id\" value=\"%lld\">"
+			"<button id=\"letter\">照会書兼回答書を印刷 (print "
+			"the inquiry letter, PDF; a new code voids the "
+			"earlier one)</button></form>",
 			(long long)a.id);
+	}
 	fputs("</section>", f);
 	if (a.state == JPKI_APP_READY) {
-		fprintf(f,
-			"<section><h2>窓口での交付 (issue at the counter)"
+		fputs("<section><h2>窓口での交付 (issue at the counter)"
 			"</h2><p>カードをリーダに置き、暗証番号を住民に入力"
 			"してもらってください。 (Put the card in the reader; "
 			"the resident types the PINs.)</p>"
-			"<form method=\"post\" action=\"/window/issue\">"
+			"<form method=\"post\" action=\"/window/issue\">",
+		      f);
+		http_csrf_field(f);
+		fprintf(f,
 			"<input type=\"hidden\" name=\"id\" value=\"%lld\">"
 			"<label for=\"reader\">カードリーダ (reader)</label>"
 			"<input id=\"reader\" name=\"reader\" value=\"",
@@ -482,12 +493,20 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 			     const char *url, int post, const struct upload *up)
 {
 	struct jpki_actor who;
-	const char *token = http_session_token(conn);
+	/* the pages' session is the cookie's, and only the cookie's */
+	const char *token = http_cookie_token(conn);
 	char a[FIELD], b[FIELD];
 
 	if (strcmp(url, "/window/login") == 0 && post) {
 		char *tok = NULL, cookie[160];
 		int r;
+
+		/* no session yet to hold a token: the Origin alone keeps a
+		 * foreign page from logging the clerk in as someone else */
+		if (!http_same_origin(srv, conn))
+			return http_send_text(conn, MHD_HTTP_FORBIDDEN,
+					      "this log-in was not sent by this "
+					      "server's own page\n");
 
 		http_field(a, FIELD, up, "operator");
 		http_field(b, FIELD, up, "password");
@@ -504,6 +523,16 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 	}
 	if (token == NULL || jpki_audit_session(&who, srv->st, token) != 0)
 		return login_page(conn, NULL);
+	/* every state change by cookie: this server's Origin and the
+	 * session's token (csrf.c) */
+	if (post && http_csrf_check(srv, conn, up, token) != 0) {
+		char text[300];
+
+		jpki_log(JPKI_LOG_WARN, "window: %s refused for %s: %s", url,
+			 who.operator_id, jpki_err_detail());
+		snprintf(text, sizeof(text), "%s\n", jpki_err_detail());
+		return http_send_text(conn, MHD_HTTP_FORBIDDEN, text);
+	}
 	if (strcmp(url, "/window/logout") == 0 && post) {
 		if (jpki_audit_logout(srv->st, token) != 0)
 			jpki_log(JPKI_LOG_WARN, "logout: %s",
@@ -557,11 +586,13 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 
 		return send_pdf(conn, r, pdf, len, "copy");
 	}
-	if (strcmp(url, "/window/letter") == 0) {
+	if (strcmp(url, "/window/letter") == 0 && post) {
 		unsigned char *pdf = NULL;
 		size_t len = 0;
-		int r = jpki_window_letter_pdf(&pdf, &len, srv->st, &who,
-					       atoll(http_query(conn, "id")));
+		int r;
+
+		http_field(a, FIELD, up, "id");
+		r = jpki_window_letter_pdf(&pdf, &len, srv->st, &who, atoll(a));
 
 		return send_pdf(conn, r, pdf, len, "letter");
 	}
@@ -725,7 +756,9 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 {
 	json_t *in = NULL, *out = NULL;
 	struct jpki_actor who;
-	const char *token = http_session_token(conn);
+	/* the Bearer header only: a browser attaches the cookie to a
+	 * request another page makes it send, never this header */
+	const char *token = http_bearer_token(conn);
 	enum MHD_Result ret;
 	int r = 0;
 
@@ -954,7 +987,16 @@ enum MHD_Result http_window(struct jpki_http *srv, struct MHD_Connection *conn,
 	if (post && up->too_large && url[1] == 'w')
 		return http_send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE,
 				      "the form is too large\n");
-	if (url[1] == 'w')
-		return pages(srv, conn, url, post, up);
+	if (url[1] == 'w') {
+		enum MHD_Result ret;
+
+		/* the session's token for the forms this page renders (a
+		 * token of an unknown cookie is worth nothing) */
+		if (http_csrf_begin(http_cookie_token(conn)) != 0)
+			jpki_err_clear();
+		ret = pages(srv, conn, url, post, up);
+		http_csrf_end();
+		return ret;
+	}
 	return api(srv, conn, url, post, up);
 }
