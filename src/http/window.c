@@ -762,6 +762,12 @@ static enum MHD_Result api(struct jpki_http *srv, struct MHD_Connection *conn,
 	enum MHD_Result ret;
 	int r = 0;
 
+	/* without a Bearer token nothing but the log-in is looked at, not
+	 * even the body (a browser's form, which carries only a cookie) */
+	if (token == NULL && strcmp(url, "/api/login") != 0)
+		return api_error(conn, MHD_HTTP_UNAUTHORIZED,
+				 "log in first (POST /api/login) and send "
+				 "Authorization: Bearer TOKEN");
 	if (post) {
 		if (up->too_large)
 			return api_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
