@@ -15,11 +15,6 @@
 struct jpki_http {
 	struct MHD_Daemon *daemon;
 	int listen_fd; /* accepted by accept_thread, not by MHD */
-	/* The kiosk calls this server's own /login from inside a request:
-	 * its workers then accept for themselves, so a free one takes that
-	 * call (the accept thread hands a connection to a worker by socket
-	 * number, busy or not). */
-	int workers_accept;
 	pthread_t accept_thread;
 	atomic_int stopping;
 	struct jpki_ca *ca;
@@ -29,7 +24,7 @@ struct jpki_http {
 	struct jpki_verify_login *login; /* with the login role */
 	EVP_PKEY *agency_key;            /* the portal's (borrowed) */
 	X509 *agency_cert;               /* the portal's (borrowed) */
-	const char *kiosk_reader;        /* the kiosk's PC/SC reader */
+	const char *kiosk_reader;        /* the kiosk's own PC/SC reader */
 	unsigned roles;
 	uint16_t port;
 	/* HTTPS (tls.c): PEM for libmicrohttpd, NULL for plain HTTP */
@@ -38,6 +33,8 @@ struct jpki_http {
 	X509_STORE *client_ca;
 	/* log-in challenges per client address (limit.c) */
 	struct http_limit *challenge_limit;
+	/* the kiosk's card log-ins per terminal (kiosk.c) */
+	struct http_limit *kiosk_limit;
 };
 
 /* Token buckets per client address (limit.c). */
@@ -111,6 +108,8 @@ enum MHD_Result http_window(struct jpki_http *srv, struct MHD_Connection *conn,
 enum MHD_Result http_portal(struct jpki_http *srv, struct MHD_Connection *conn,
 			    const char *url, const char *method,
 			    const struct upload *up, int *handled);
+/* The kiosk's budget of card log-ins per terminal (kiosk.c). */
+int http_kiosk_limit_new(struct http_limit **out) JPKI_MUST_CHECK;
 /* The kiosk role: /kiosk. Sets *handled when the URL is the kiosk's. */
 enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 			   const char *url, const char *method,
