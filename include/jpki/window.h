@@ -150,8 +150,8 @@ int jpki_window_letter_returned(struct jpki_application *out,
  * chain ("window.application.read"; a refusal as
  * "window.application.read.refused").
  */
-int jpki_window_application(struct jpki_application *out,
-			    struct jpki_store *st, const struct jpki_actor *by,
+int jpki_window_application(struct jpki_application *out, struct jpki_store *st,
+			    const struct jpki_actor *by,
 			    int64_t app_id) JPKI_MUST_CHECK;
 
 /* The applications of the clerk's own municipality (`municipality_code`

@@ -216,12 +216,11 @@ static int verb_show(struct cli *cli, int argc, char **argv, int find)
 		return r;
 	/* an operator's reads are bound and recorded like changes */
 	if (find && code != NULL && strcmp(code, of.actor.municipality_code))
-		r = jpki_err_set(JPKI_ERR_POLICY,
-				 "%s reads only the residents of %s",
-				 of.actor.operator_id,
-				 of.actor.municipality_code[0]
-				     ? of.actor.municipality_code
-				     : "no municipality");
+		r = jpki_err_set(
+		    JPKI_ERR_POLICY, "%s reads only the residents of %s",
+		    of.actor.operator_id,
+		    of.actor.municipality_code[0] ? of.actor.municipality_code
+						  : "no municipality");
 	else if (find)
 		r = jpki_registry_search(&list, &n, of.st, &of.actor, name, 0);
 	else if ((r = jpki_registry_read(&one, of.st, &of.actor,

@@ -120,10 +120,8 @@ int http_csrf_check(struct jpki_http *srv, struct MHD_Connection *conn,
 		return jpki_err_set(JPKI_ERR_POLICY,
 				    "this form was not sent by this server's "
 				    "own page (Origin missing or foreign)");
-	if (http_form_value(got, sizeof(got), up->data, up->len, "csrf") !=
-		1 ||
-	    strlen(got) != HTTP_CSRF_LEN ||
-	    http_csrf_token(want, session) != 0)
+	if (http_form_value(got, sizeof(got), up->data, up->len, "csrf") != 1 ||
+	    strlen(got) != HTTP_CSRF_LEN || http_csrf_token(want, session) != 0)
 		return jpki_err_set(JPKI_ERR_POLICY,
 				    "this form carries no valid token of the "
 				    "session: reload the page");

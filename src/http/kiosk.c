@@ -30,8 +30,8 @@
 #include "jpki/window.h"
 
 #define FIELD 64
-#define KIOSK_BURST 2   /* a resident's mistake and a second try */
-#define KIOSK_EVERY 30  /* seconds for one more */
+#define KIOSK_BURST 2  /* a resident's mistake and a second try */
+#define KIOSK_EVERY 30 /* seconds for one more */
 #define SITE "コンビニ交付 — 住民票の写し (convenience-store kiosk)"
 #define COLOUR "#8a3b12"
 
@@ -116,9 +116,9 @@ static int kiosk_login(struct jpki_client_login_result *out,
 	/* select the JPKI AP first, as any client does; the card signs
 	 * for exactly the origin the verifier binds answers to */
 	if ((r = jpki_client_open_card(&kind, rd)) != 0 ||
-	    (r = jpki_client_login_answer(
-		 &answer, rd, jpki_verify_login_origin(srv->login),
-		 ch.challenge, pin)) != 0)
+	    (r = jpki_client_login_answer(&answer, rd,
+					  jpki_verify_login_origin(srv->login),
+					  ch.challenge, pin)) != 0)
 		goto out;
 	if ((r = jpki_verify_login_check(&res, srv->login,
 					 (const unsigned char *)answer,

@@ -94,11 +94,12 @@ static enum MHD_Result read_refused(struct MHD_Connection *conn, int r)
 
 	snprintf(text, sizeof(text), "%s\n", jpki_err_detail());
 	return http_send_text(conn,
-			      r == JPKI_ERR_POLICY	  ? MHD_HTTP_FORBIDDEN
+			      r == JPKI_ERR_POLICY      ? MHD_HTTP_FORBIDDEN
 			      : r == JPKI_ERR_NOT_FOUND ? MHD_HTTP_NOT_FOUND
-			      : r == JPKI_ERR_STATE	  ? MHD_HTTP_CONFLICT
-			      : r == JPKI_ERR_INVALID	  ? MHD_HTTP_BAD_REQUEST
-						  : MHD_HTTP_INTERNAL_SERVER_ERROR,
+			      : r == JPKI_ERR_STATE     ? MHD_HTTP_CONFLICT
+			      : r == JPKI_ERR_INVALID
+				  ? MHD_HTTP_BAD_REQUEST
+				  : MHD_HTTP_INTERNAL_SERVER_ERROR,
 			      text);
 }
 
@@ -156,8 +157,6 @@ static enum MHD_Result dashboard(struct jpki_http *srv,
 	size_t n = 0, napps = 0, len = 0;
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, &len);
-	const char *code =
-	    who->municipality_code[0] ? who->municipality_code : NULL;
 
 	if (f == NULL)
 		return MHD_NO;
@@ -171,7 +170,6 @@ static enum MHD_Result dashboard(struct jpki_http *srv,
 	fputs("\"> <button id=\"find\">検索</button></form>", f);
 	/* each search and listing is a recorded read (registry, window);
 	 * a role that reads neither is not asked to */
-	(void)code;
 	if (who->role != JPKI_ROLE_REGISTRY_CLERK &&
 	    who->role != JPKI_ROLE_WINDOW_CLERK) {
 		fputs("<p>この役割では住民の記録を読めません (this role does "
@@ -353,10 +351,10 @@ application_page(struct jpki_http *srv, struct MHD_Connection *conn,
 	fputs("</section>", f);
 	if (a.state == JPKI_APP_READY) {
 		fputs("<section><h2>窓口での交付 (issue at the counter)"
-			"</h2><p>カードをリーダに置き、暗証番号を住民に入力"
-			"してもらってください。 (Put the card in the reader; "
-			"the resident types the PINs.)</p>"
-			"<form method=\"post\" action=\"/window/issue\">",
+		      "</h2><p>カードをリーダに置き、暗証番号を住民に入力"
+		      "してもらってください。 (Put the card in the reader; "
+		      "the resident types the PINs.)</p>"
+		      "<form method=\"post\" action=\"/window/issue\">",
 		      f);
 		http_csrf_field(f);
 		fprintf(f,
@@ -504,9 +502,10 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 		/* no session yet to hold a token: the Origin alone keeps a
 		 * foreign page from logging the clerk in as someone else */
 		if (!http_same_origin(srv, conn))
-			return http_send_text(conn, MHD_HTTP_FORBIDDEN,
-					      "this log-in was not sent by this "
-					      "server's own page\n");
+			return http_send_text(
+			    conn, MHD_HTTP_FORBIDDEN,
+			    "this log-in was not sent by this "
+			    "server's own page\n");
 
 		http_field(a, FIELD, up, "operator");
 		http_field(b, FIELD, up, "password");
@@ -580,9 +579,9 @@ static enum MHD_Result pages(struct jpki_http *srv, struct MHD_Connection *conn,
 	if (strcmp(url, "/window/copy") == 0) {
 		unsigned char *pdf = NULL;
 		size_t len = 0;
-		int r = jpki_window_cert_copy_pdf(&pdf, &len, srv->st, srv->ca,
-						  &who,
-						  http_query(conn, "serial"));
+		int r =
+		    jpki_window_cert_copy_pdf(&pdf, &len, srv->st, srv->ca,
+					      &who, http_query(conn, "serial"));
 
 		return send_pdf(conn, r, pdf, len, "copy");
 	}

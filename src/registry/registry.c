@@ -232,8 +232,8 @@ int jpki_registry_search(struct jpki_resident **out, size_t *n,
 	if ((r = jpki_audit_authorize_read(by, READERS, NULL)) != 0)
 		return refuse_read(st, by, "registry.search.refused",
 				   by != NULL ? by->municipality_code : "", r);
-	snprintf(code, sizeof(code), "%.*s",
-		 (int)sizeof(by->municipality_code), by->municipality_code);
+	snprintf(code, sizeof(code), "%.*s", (int)sizeof(by->municipality_code),
+		 by->municipality_code);
 	if ((r = jpki_registry_find(out, n, st, code, name, limit)) != 0)
 		return r;
 	snprintf(detail, sizeof(detail), "{\"found\":%zu}", *n);

@@ -604,8 +604,8 @@ int jpki_window_cert_copy_pdf(unsigned char **pdf, size_t *len,
 	 * certificate's own municipality when the register forgot them) */
 	if ((r = jpki_audit_authorize_read(
 		 by, JPKI_AUDIT_ROLE_BIT(JPKI_ROLE_WINDOW_CLERK),
-		 have_res ? res.municipality_code
-			  : info->municipality_code)) != 0) {
+		 have_res ? res.municipality_code : info->municipality_code)) !=
+	    0) {
 		r = window_read_refused(st, by, "window.copy.print.refused",
 					info->serial, r);
 		goto out;

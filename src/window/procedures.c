@@ -668,9 +668,8 @@ int jpki_window_application(struct jpki_application *out, struct jpki_store *st,
 	if ((r = jpki_audit_authorize_read(by, APP_READERS,
 					   out->municipality_code)) != 0) {
 		memset(out, 0, sizeof(*out));
-		return window_read_refused(st, by,
-					   "window.application.read.refused",
-					   subject, r);
+		return window_read_refused(
+		    st, by, "window.application.read.refused", subject, r);
 	}
 	snprintf(detail, sizeof(detail), "{\"application\":%lld}",
 		 (long long)app_id);
@@ -698,11 +697,10 @@ int jpki_window_applications(struct jpki_application **out, size_t *n,
 		    st, by, "window.application.list.refused",
 		    municipality_code ? municipality_code : "", r);
 	/* a clerk always has a municipality: theirs is the one listed */
-	snprintf(code, sizeof(code), "%.*s",
-		 (int)sizeof(by->municipality_code), by->municipality_code);
+	snprintf(code, sizeof(code), "%.*s", (int)sizeof(by->municipality_code),
+		 by->municipality_code);
 	struct jpki_value p[] = {
-	    JPKI_V_TEXT(code),
-	    JPKI_V_INT(limit ? (int64_t)limit : INT64_MAX)};
+	    JPKI_V_TEXT(code), JPKI_V_INT(limit ? (int64_t)limit : INT64_MAX)};
 
 	if ((r = jpki_store_query(&rows, st,
 				  "SELECT " APP_COLUMNS " FROM "
@@ -747,8 +745,8 @@ int window_letter_code(char code[WINDOW_LETTER_CODE_LEN + 1],
 	snprintf(subject, sizeof(subject), "%lld", (long long)app_id);
 	if ((r = jpki_audit_authorize_read(by, APP_READERS,
 					   a.municipality_code)) != 0)
-		return window_read_refused(st, by, "window.letter.print.refused",
-					   subject, r);
+		return window_read_refused(
+		    st, by, "window.letter.print.refused", subject, r);
 	if (a.state != JPKI_APP_WAITING_LETTER)
 		return jpki_err_set(JPKI_ERR_STATE,
 				    "application %lld %s: it has no inquiry "
@@ -784,7 +782,8 @@ int window_letter_code(char code[WINDOW_LETTER_CODE_LEN + 1],
 	}
 	snprintf(detail, sizeof(detail),
 		 "{\"application\":%lld,\"earlier_code_void\":%s}",
-		 (long long)app_id, strlen(hash) == LETTER_HASH_LEN ? "true" : "false");
+		 (long long)app_id,
+		 strlen(hash) == LETTER_HASH_LEN ? "true" : "false");
 	if ((r = jpki_audit_append(st, by, "window.letter.print", a.person,
 				   detail)) != 0)
 		goto fail;
@@ -888,7 +887,8 @@ int jpki_window_issue(struct jpki_window_issue_result *out,
 	int n, fee, r = JPKI_ERR_INTERNAL;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = load_app(&a, special, sizeof(special), NULL, st, app_id)) != 0 ||
+	if ((r = load_app(&a, special, sizeof(special), NULL, st, app_id)) !=
+		0 ||
 	    (r = resident_for(&res, st, by, a.person, 1)) != 0)
 		return r;
 	if (a.state != JPKI_APP_READY)

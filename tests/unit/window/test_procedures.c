@@ -463,8 +463,7 @@ static void test_letter_path(void **state)
 		JPKI_ERR_STATE, "inquiry letter");
 	/* not on the day it was mailed, even with the right code */
 	at("2026-02-02T16:00:00");
-	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-					    code,
+	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
 					    "health-insurance-card"),
 		JPKI_ERR_POLICY, "same day");
 	at("2026-02-03T10:00:00");
@@ -473,19 +472,17 @@ static void test_letter_path(void **state)
 	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
 					    wrong, "health-insurance-card"),
 		JPKI_ERR_POLICY, "not the one");
-	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-					    code, NULL),
+	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
+					    NULL),
 		JPKI_ERR_POLICY, "another document");
-	refused(jpki_window_letter_returned(&back, f->st, &f->other, a.id,
-					    code,
+	refused(jpki_window_letter_returned(&back, f->st, &f->other, a.id, code,
 					    "health-insurance-card"),
 		JPKI_ERR_POLICY, "271004");
 	assert_true(snapshot(f) == before);
-	ok(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-				       code, "health-insurance-card"));
+	ok(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
+				       "health-insurance-card"));
 	assert_int_equal(back.state, JPKI_APP_READY);
-	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-					    code,
+	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
 					    "health-insurance-card"),
 		JPKI_ERR_STATE, NULL);
 	ok(jpki_window_issue(&res, f->st, f->ca, c.rd, f->issuer, &f->clerk,
@@ -527,12 +524,12 @@ static void test_proxy(void **state)
 	/* never same day, even with everything */
 	assert_int_equal(a.state, JPKI_APP_WAITING_LETTER);
 	ok(window_letter_code(code, &a, f->st, &f->clerk, a.id));
-	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-					    code, NULL),
+	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
+					    NULL),
 		JPKI_ERR_POLICY, "same day");
 	at("2026-02-04T09:00:00");
-	ok(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-				       code, NULL));
+	ok(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
+				       NULL));
 	assert_int_equal(back.state, JPKI_APP_READY);
 }
 
@@ -1121,8 +1118,8 @@ static void test_pdfs(void **state)
 	refused(jpki_window_letter_pdf(&pdf, &len, f->st, &f->clerk, a.id + 1),
 		JPKI_ERR_STATE, "no inquiry letter");
 	jpki_profile_fingerprint(fp, jpki_ca_cert(f->ca, JPKI_CERT_SIGN));
-	ok(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca,
-				     &f->clerk, res.sign_serial));
+	ok(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca, &f->clerk,
+				     res.sign_serial));
 	if ((text = pdf_text(f, pdf, len, "copy-sign.pdf")) != NULL) {
 		has(text, "電子証明書の写し");
 		has(text, "署名用電子証明書");
@@ -1137,8 +1134,8 @@ static void test_pdfs(void **state)
 		free(text);
 	}
 	free(pdf);
-	ok(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca,
-				     &f->clerk, res.auth_serial));
+	ok(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca, &f->clerk,
+				     res.auth_serial));
 	if ((text = pdf_text(f, pdf, len, "copy-auth.pdf")) != NULL) {
 		has(text, "利用者証明用電子証明書");
 		has(text, res.auth_serial);
@@ -1148,7 +1145,7 @@ static void test_pdfs(void **state)
 	}
 	free(pdf);
 	refused(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca, &f->clerk,
-				  "00"),
+					  "00"),
 		JPKI_ERR_NOT_FOUND, NULL);
 	close_card(&c);
 }
