@@ -1168,7 +1168,6 @@ static int64_t audited(struct wf *f, const char *action)
 static void test_reads_bound(void **state)
 {
 	struct wf *f = *state;
-	struct jpki_application_request req;
 	struct jpki_window_issue_result res;
 	struct jpki_application a, *list = NULL;
 	struct jpki_resident r, *found = NULL;
@@ -1186,7 +1185,6 @@ static void test_reads_bound(void **state)
 
 	resident(f, person, "1980-06-01", 0);
 	issue_both(f, person, &res, &c);
-	req = photo_req(person);
 
 	/* the resident: both clerks of 131016, recorded */
 	ok(jpki_registry_read(&r, f->st, &f->reg, person));
@@ -1257,7 +1255,6 @@ static void test_reads_bound(void **state)
 				     res.sign_serial));
 	free(pdf);
 	assert_int_equal(audited(f, "window.copy.print"), 1);
-	(void)req;
 	chain_ok(f);
 	close_card(&c);
 }
