@@ -63,8 +63,9 @@ for op in "registry 131016 registry-clerk" "window 131016 window-clerk"; do
 	JPKI_NEW_OPERATOR_PASSWORD="demo-pw-$1" as admin operator add "$1" \
 		--role "$3" --municipality-code "$2" | show
 done
+# the kiosk runs only with a reader of its own: the card's vpcd reader
 "$JPKI" --data "$work/var" --log warn serve --listen "127.0.0.1:$port" \
-	>serve.log 2>&1 &
+	--kiosk-reader "Virtual PCD 00 0$((VPCD_PORT - 35963))" >serve.log 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
 	curl -sf "$url/healthz" >/dev/null 2>&1 && break

@@ -92,6 +92,27 @@ int jpki_audit_authorize(const struct jpki_actor *actor, enum jpki_role role,
 			 const char *municipality_code) JPKI_MUST_CHECK;
 
 /*
+ * Whether `actor` may read the data of a resident of `municipality_code`
+ * (NULL: of the actor's own municipality, a listing) as one of the roles
+ * in `readers` (a bit per role: 1u << JPKI_ROLE_...). 0, or JPKI_ERR_POLICY
+ * with a sentence. Reads are bound like changes: a clerk reads only the
+ * residents of the clerk's own municipality; a role outside `readers` reads
+ * nothing, whatever its municipality.
+ */
+int jpki_audit_authorize_read(const struct jpki_actor *actor, unsigned readers,
+			      const char *municipality_code) JPKI_MUST_CHECK;
+#define JPKI_AUDIT_ROLE_BIT(role) (1u << (unsigned)(role))
+
+/*
+ * A read (or its refusal) on the chain: one entry in a transaction of its
+ * own, because a read changes nothing else to land with. Same arguments as
+ * jpki_audit_append().
+ */
+int jpki_audit_record(struct jpki_store *st, const struct jpki_actor *actor,
+		      const char *action, const char *subject,
+		      const char *detail) JPKI_MUST_CHECK;
+
+/*
  * Appends one entry to the chain. Must be called inside the caller's
  * transaction (jpki_store_begin ... commit), so the entry and the change it
  * records land together or not at all. `action` is a short verb

@@ -157,4 +157,14 @@ int jpki_client_login(struct jpki_client_login_result *out,
 		      struct jpki_reader *rd, const char *url,
 		      const char *pin) JPKI_MUST_CHECK;
 
+/*
+ * The card's part of a log-in, for a verifier in the same process (the
+ * kiosk): verifies the authentication PIN, has the card sign `challenge`
+ * bound to `origin`, and gives the JSON answer of POST .../response in
+ * *out (caller frees). Errors as jpki_client_login's.
+ */
+int jpki_client_login_answer(char **out, struct jpki_reader *rd,
+			     const char *origin, const char *challenge,
+			     const char *pin) JPKI_MUST_CHECK;
+
 #endif

@@ -88,8 +88,12 @@ struct jpki_http_options {
 	 * jpki_agency_migrate() */
 	EVP_PKEY *agency_key;
 	X509 *agency_cert;
-	/* kiosk: its PC/SC reader (NULL: the only card present); it logs in
-	 * at this server's own login role */
+	/* kiosk: its own PC/SC reader, required (the kiosk's page is public
+	 * and a PIN tried spends a try of the card in it). NULL: the role
+	 * is off within JPKI_ROLE_ALL, and jpki_http_start() refuses a role
+	 * list naming it (JPKI_ERR_CONFIG). It logs in with this server's
+	 * login verifier in-process, at most 2 log-ins at once and one per
+	 * 30 s per client address (429 with Retry-After beyond). */
 	const char *kiosk_reader;
 	/* HTTPS: PEM files of the server's certificate (chain) and its
 	 * unencrypted key; both NULL: plain HTTP. With tls_client_ca (PEM,
@@ -114,6 +118,9 @@ int jpki_http_start(struct jpki_http **out,
 uint16_t jpki_http_port(const struct jpki_http *srv);
 /* The OCSP listener's port; 0 without one. */
 uint16_t jpki_http_ocsp_port(const struct jpki_http *srv);
+/* The roles the server runs (the kiosk is dropped from "all" without a
+ * reader of its own). */
+unsigned jpki_http_roles(const struct jpki_http *srv);
 /* "https" when serving TLS, else "http". */
 const char *jpki_http_scheme(const struct jpki_http *srv);
 /* Stops the server and frees it (NULL is accepted). */

@@ -71,6 +71,26 @@ int jpki_registry_register(char person[64], struct jpki_store *st,
 int jpki_registry_get(struct jpki_resident *out, struct jpki_store *st,
 		      const char *person) JPKI_MUST_CHECK;
 
+/*
+ * A resident's record as an operator reads it: only a registry clerk or a
+ * window clerk of the resident's municipality (JPKI_ERR_POLICY for anyone
+ * else, the CA officer and the auditor included). Every read lands on the
+ * audit chain ("registry.read"), and so does every refusal
+ * ("registry.read.refused"); a read that cannot be recorded is not given.
+ * jpki_registry_get() is the service's own unrecorded look-up (procedures
+ * that check the actor themselves, the kiosk's resident).
+ */
+int jpki_registry_read(struct jpki_resident *out, struct jpki_store *st,
+		       const struct jpki_actor *by,
+		       const char *person) JPKI_MUST_CHECK;
+
+/* The search of jpki_registry_find() as an operator does it: the same
+ * clerks, the residents of their own municipality only, recorded
+ * ("registry.search" with the count found). free(*out). */
+int jpki_registry_search(struct jpki_resident **out, size_t *n,
+			 struct jpki_store *st, const struct jpki_actor *by,
+			 const char *name, size_t limit) JPKI_MUST_CHECK;
+
 /* Residents of a municipality (NULL: all) whose name contains `name`
  * (NULL: any), at most `limit` (0: 100); free(*out). */
 int jpki_registry_find(struct jpki_resident **out, size_t *n,

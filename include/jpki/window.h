@@ -107,7 +107,9 @@ struct jpki_application {
 	int want_sign, want_auth;
 	enum jpki_identity_path path;
 	enum jpki_application_state state;
-	char letter_code[17]; /* the code printed on the inquiry letter */
+	/* the code printed on the inquiry letter is in no struct: it is
+	 * made when the letter is printed, only its hash is kept, and the
+	 * letter's PDF is the one place it is shown */
 	time_t applied_at;
 	time_t letter_mailed_at;
 	time_t ready_at;
@@ -141,13 +143,22 @@ int jpki_window_letter_returned(struct jpki_application *out,
 				const char *letter_code,
 				const char *other_document) JPKI_MUST_CHECK;
 
-int jpki_window_application(struct jpki_application *out,
-			    struct jpki_store *st,
+/*
+ * An application as an operator reads it: only a window clerk of its
+ * municipality (JPKI_ERR_POLICY for anyone else: registry clerks, the CA
+ * officer, the auditor, clerks of other municipalities). Recorded on the
+ * chain ("window.application.read"; a refusal as
+ * "window.application.read.refused").
+ */
+int jpki_window_application(struct jpki_application *out, struct jpki_store *st,
+			    const struct jpki_actor *by,
 			    int64_t app_id) JPKI_MUST_CHECK;
 
-/* Applications of a municipality (NULL: all), newest first; free(*out). */
+/* The applications of the clerk's own municipality (`municipality_code`
+ * NULL, or the clerk's own; another is refused), newest first, recorded
+ * ("window.application.list"); free(*out). */
 int jpki_window_applications(struct jpki_application **out, size_t *n,
-			     struct jpki_store *st,
+			     struct jpki_store *st, const struct jpki_actor *by,
 			     const char *municipality_code,
 			     size_t limit) JPKI_MUST_CHECK;
 
@@ -237,15 +248,22 @@ int jpki_window_fees(struct jpki_fee **out, size_t *n, struct jpki_store *st,
 		     const char *municipality_code) JPKI_MUST_CHECK;
 
 /*
- * The paper a person takes home, as PDF bytes (caller frees *pdf): the
- * inquiry-and-answer letter (照会書兼回答書) of an application, and the copy
- * of an issued certificate (電子証明書の写し) with its serial, validity, the
- * 4 facts for a signing certificate and the CA's fingerprint.
+ * The paper a person takes home, as PDF bytes (caller frees *pdf), each
+ * printed by a window clerk of the resident's municipality only and
+ * recorded on the chain: the inquiry-and-answer letter (照会書兼回答書) of
+ * an application waiting for it ("window.letter.print"), with a fresh
+ * 照会番号 made for this print (the earlier one stops working; the letter
+ * counts as mailed now; the PDF is the only place the code ever appears),
+ * and the copy of an issued certificate (電子証明書の写し,
+ * "window.copy.print") with its serial, validity, the 4 facts for a
+ * signing certificate and the CA's fingerprint.
  */
 int jpki_window_letter_pdf(unsigned char **pdf, size_t *len,
-			   struct jpki_store *st, int64_t app_id) JPKI_MUST_CHECK;
+			   struct jpki_store *st, const struct jpki_actor *by,
+			   int64_t app_id) JPKI_MUST_CHECK;
 int jpki_window_cert_copy_pdf(unsigned char **pdf, size_t *len,
 			      struct jpki_store *st, struct jpki_ca *ca,
+			      const struct jpki_actor *by,
 			      const char *serial) JPKI_MUST_CHECK;
 
 /*

@@ -347,6 +347,21 @@ out:
 	return r;
 }
 
+int jpki_audit_record(struct jpki_store *st, const struct jpki_actor *actor,
+		      const char *action, const char *subject,
+		      const char *detail)
+{
+	int r;
+
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	if ((r = jpki_audit_append(st, actor, action, subject, detail)) != 0) {
+		jpki_store_rollback(st);
+		return r;
+	}
+	return jpki_store_commit(st);
+}
+
 static void entry_from_row(struct entry *e, const struct jpki_rows *rows,
 			   size_t i)
 {

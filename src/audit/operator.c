@@ -117,6 +117,20 @@ int jpki_audit_authorize(const struct jpki_actor *actor, enum jpki_role role,
 	return 0;
 }
 
+int jpki_audit_authorize_read(const struct jpki_actor *actor, unsigned readers,
+			      const char *municipality_code)
+{
+	if (actor == NULL || actor->operator_id[0] == '\0')
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "no operator is logged in");
+	if (!role_known(actor->role) ||
+	    (readers & JPKI_AUDIT_ROLE_BIT(actor->role)) == 0)
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "%s does not read residents' records",
+				    role_person(actor->role));
+	return jpki_audit_authorize(actor, actor->role, municipality_code);
+}
+
 static int test_cost(void)
 {
 	static int warned;

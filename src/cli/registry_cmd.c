@@ -199,9 +199,17 @@ static int verb_show(struct cli *cli, int argc, char **argv, int find)
 				      : "usage: jpki registry show PERSON");
 	if ((r = office_open(&of, cli, &l, 0)) != CLI_OK)
 		return r;
-	if (find)
-		r = jpki_registry_find(&list, &n, of.st, code, name, 0);
-	else if ((r = jpki_registry_get(&one, of.st, argv[optind])) == 0)
+	/* an operator's reads are bound and recorded like changes */
+	if (find && code != NULL && strcmp(code, of.actor.municipality_code))
+		r = jpki_err_set(
+		    JPKI_ERR_POLICY, "%s reads only the residents of %s",
+		    of.actor.operator_id,
+		    of.actor.municipality_code[0] ? of.actor.municipality_code
+						  : "no municipality");
+	else if (find)
+		r = jpki_registry_search(&list, &n, of.st, &of.actor, name, 0);
+	else if ((r = jpki_registry_read(&one, of.st, &of.actor,
+					 argv[optind])) == 0)
 		list = &one, n = 1;
 	if (r != 0) {
 		office_close(&of);

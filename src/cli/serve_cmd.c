@@ -53,6 +53,9 @@ static void serve_usage(FILE *f)
 	      "  --tls-cert  HTTPS: the server's certificate (PEM, chain\n"
 	      "              after it); config tls_cert\n"
 	      "  --tls-key   its key (PEM, unencrypted); config tls_key\n"
+	      "  --kiosk-reader  the kiosk's own PC/SC reader (config\n"
+	      "              kiosk_reader); without one the kiosk role is\n"
+	      "              off (\"all\") or refused (named in --roles)\n"
 	      "  --tls-client-ca  CA certificate(s) (PEM) of the terminals:\n"
 	      "              every client is asked for a certificate, and\n"
 	      "              the internal role (window: /window, /api) is\n"
@@ -98,6 +101,7 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"per-address", required_argument, NULL, 'P'},
 		{"header-timeout", required_argument, NULL, 'H'},
 		{"body-timeout", required_argument, NULL, 'B'},
+		{"kiosk-reader", required_argument, NULL, 'k'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct jpki_http_options opts = JPKI_HTTP_OPTIONS_INIT;
@@ -191,6 +195,9 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 				*limits[i].to = (unsigned)v;
 			}
 			break;
+		case 'k':
+			opts.kiosk_reader = optarg;
+			break;
 		case 'h':
 			serve_usage(stdout);
 			return CLI_OK;
@@ -242,8 +249,9 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 		opts.store = st;
-		opts.kiosk_reader =
-			jpki_config_get(cli->cfg, "kiosk_reader", NULL);
+		if (opts.kiosk_reader == NULL)
+			opts.kiosk_reader =
+			    jpki_config_get(cli->cfg, "kiosk_reader", NULL);
 	}
 	if (opts.roles & JPKI_ROLE_PORTAL) {
 		/* the agency's key and certificate: a development pair made
@@ -327,7 +335,11 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		       "agency certificate %s/portal/agency.crt, inbox "
 		       "%s/portal/inbox)\n",
 		       base, base, base);
-	if (opts.roles & JPKI_ROLE_KIOSK)
+	if (!(jpki_http_roles(srv) & JPKI_ROLE_KIOSK) &&
+	    (opts.roles & JPKI_ROLE_KIOSK))
+		printf("  kiosk       off: it needs a card reader of its own "
+		       "(--kiosk-reader NAME or config kiosk_reader)\n");
+	if (jpki_http_roles(srv) & JPKI_ROLE_KIOSK)
 		printf("  kiosk       %s/kiosk (コンビニ交付: a copy of the "
 		       "residence certificate)\n",
 		       base);

@@ -321,7 +321,7 @@ static int verb_issue(struct cli *cli, struct wopts *w, const char *app_s)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s.pdf", w->copy_dir, serial);
 		if ((r = jpki_window_cert_copy_pdf(&pdf, &len, of.st, of.ca,
-						   serial)) != 0 ||
+						   &of.actor, serial)) != 0 ||
 		    (r = write_pdf(pdf, len, path)) != 0) {
 			free(pdf);
 			office_close(&of);
@@ -401,9 +401,10 @@ static int verb_simple(struct cli *cli, struct wopts *w, const char *verb,
 		size_t len;
 
 		r = verb[0] == 'l'
-			? jpki_window_letter_pdf(&pdf, &len, of.st, id)
+			? jpki_window_letter_pdf(&pdf, &len, of.st, &of.actor,
+						 id)
 			: jpki_window_cert_copy_pdf(&pdf, &len, of.st, of.ca,
-						    args[0]);
+						    &of.actor, args[0]);
 		if (r == 0)
 			r = write_pdf(pdf, len, w->out);
 		free(pdf);
@@ -443,8 +444,9 @@ static int verb_simple(struct cli *cli, struct wopts *w, const char *verb,
 		struct jpki_application *apps = NULL;
 		size_t n = 0;
 
-		if ((r = jpki_window_applications(
-			 &apps, &n, of.st, nargs ? args[0] : NULL, 0)) == 0) {
+		if ((r = jpki_window_applications(&apps, &n, of.st, &of.actor,
+						  nargs ? args[0] : NULL, 0)) ==
+		    0) {
 			json_t *a = json_array();
 
 			for (size_t i = 0; i < n; i++) {

@@ -51,19 +51,63 @@ static int sign_text(unsigned char sig[512], size_t *sig_len, EVP_PKEY *key,
 	return 0;
 }
 
+int jpki_client_login_answer(char **out, struct jpki_reader *rd,
+			     const char *origin, const char *challenge,
+			     const char *pin)
+{
+	char text[JPKI_MAX_URL + 256];
+	unsigned char sig[512], *der = NULL;
+	size_t sig_len;
+	char *cert64 = NULL, *sig64 = NULL;
+	json_t *answer = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	int r = JPKI_ERR_INTERNAL, der_len;
+
+	*out = NULL;
+	if (origin == NULL || challenge == NULL ||
+	    strlen(origin) >= JPKI_MAX_URL || strlen(challenge) > 128 ||
+	    strchr(challenge, '\n') != NULL || strchr(origin, '\n') != NULL)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "no log-in challenge to answer");
+	snprintf(text, sizeof(text), "JPKI-LOGIN-1\n%s\n%s", origin, challenge);
+	/* the PIN first: a wrong one must cost no more than one try */
+	if ((r = jpki_client_pin_verify(rd, JPKI_PIN_AUTH, pin, NULL)) != 0 ||
+	    (r = jpki_client_read_cert(&cert, rd, JPKI_EF_AUTH_CERT)) != 0 ||
+	    (r = jpki_client_card_key(&key, rd, JPKI_PIN_AUTH, cert)) != 0 ||
+	    (r = sign_text(sig, &sig_len, key, text)) != 0)
+		goto out;
+	if ((der_len = i2d_X509(cert, &der)) <= 0 ||
+	    (cert64 = b64(der, (size_t)der_len)) == NULL ||
+	    (sig64 = b64(sig, sig_len)) == NULL ||
+	    (answer = json_pack("{s:s, s:s, s:s, s:s}", "challenge", challenge,
+				"origin", origin, "certificate", cert64,
+				"signature", sig64)) == NULL ||
+	    (*out = json_dumps(answer, JSON_COMPACT)) == NULL) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	r = 0;
+out:
+	OPENSSL_free(der);
+	OPENSSL_free(cert64);
+	OPENSSL_free(sig64);
+	json_decref(answer);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return r;
+}
+
 int jpki_client_login(struct jpki_client_login_result *out,
 		      struct jpki_reader *rd, const char *url, const char *pin)
 {
 	struct client_body b = {NULL, LOGIN_BODY_MAX, 0};
-	char *origin = NULL, text[JPKI_MAX_URL + 256], endpoint[JPKI_MAX_URL];
-	unsigned char sig[512], *der = NULL;
-	size_t sig_len, base = strlen(url);
+	char *origin = NULL, endpoint[JPKI_MAX_URL];
+	size_t base = strlen(url);
 	const char *challenge;
-	char *cert64 = NULL, *sig64 = NULL, *post = NULL;
-	json_t *j = NULL, *answer = NULL;
-	X509 *cert = NULL;
-	EVP_PKEY *key = NULL;
-	int r, der_len;
+	char *post = NULL;
+	json_t *j = NULL;
+	int r;
 	long code;
 
 	memset(out, 0, sizeof(*out));
@@ -92,23 +136,9 @@ int jpki_client_login(struct jpki_client_login_result *out,
 				 endpoint, code);
 		goto out;
 	}
-	snprintf(text, sizeof(text), "JPKI-LOGIN-1\n%s\n%s", origin, challenge);
-	/* the PIN first: a wrong one must cost no more than one try */
-	if ((r = jpki_client_pin_verify(rd, JPKI_PIN_AUTH, pin, NULL)) != 0 ||
-	    (r = jpki_client_read_cert(&cert, rd, JPKI_EF_AUTH_CERT)) != 0 ||
-	    (r = jpki_client_card_key(&key, rd, JPKI_PIN_AUTH, cert)) != 0 ||
-	    (r = sign_text(sig, &sig_len, key, text)) != 0)
+	if ((r = jpki_client_login_answer(&post, rd, origin, challenge, pin)) !=
+	    0)
 		goto out;
-	if ((der_len = i2d_X509(cert, &der)) <= 0 ||
-	    (cert64 = b64(der, (size_t)der_len)) == NULL ||
-	    (sig64 = b64(sig, sig_len)) == NULL ||
-	    (answer = json_pack("{s:s, s:s, s:s, s:s}", "challenge", challenge,
-				"origin", origin, "certificate", cert64,
-				"signature", sig64)) == NULL ||
-	    (post = json_dumps(answer, JSON_COMPACT)) == NULL) {
-		r = JPKI_ERR_NOMEM;
-		goto out;
-	}
 	snprintf(endpoint, sizeof(endpoint), "%.*s/response", (int)base, url);
 	if ((r = client_http(&b, &code, endpoint, "application/json", post,
 			     strlen(post), LOGIN_TIMEOUT_MS)) != 0)
@@ -137,13 +167,7 @@ int jpki_client_login(struct jpki_client_login_result *out,
 out:
 	free(origin);
 	free(b.buf);
-	OPENSSL_free(der);
-	OPENSSL_free(cert64);
-	OPENSSL_free(sig64);
 	free(post);
 	json_decref(j);
-	json_decref(answer);
-	EVP_PKEY_free(key);
-	X509_free(cert);
 	return r;
 }

@@ -383,14 +383,15 @@ int jpki_codec_resident_decode(struct jpki_resident *out, const json_t *in)
 json_t *jpki_codec_application_encode(const struct jpki_application *a)
 {
 	return json_pack(
-	    "{s:I, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s, s:s, s:s}", "id",
+	    /* no letter code: it is shown only on the printed letter */
+	    "{s:I, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s, s:s}", "id",
 	    (json_int_t)a->id, "person", a->person, "municipality_code",
 	    a->municipality_code, "card",
 	    jpki_codec_word(jpki_codec_card_words, (int)a->card), "sign",
 	    a->want_sign, "auth", a->want_auth, "path",
 	    jpki_codec_word(jpki_codec_path_words, (int)a->path), "state",
 	    jpki_codec_word(jpki_codec_state_words, (int)a->state),
-	    "letter_code", a->letter_code, "sign_serial", a->sign_serial,
+	    "sign_serial", a->sign_serial,
 	    "auth_serial", a->auth_serial);
 }
 

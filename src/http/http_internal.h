@@ -16,11 +16,6 @@
 struct jpki_http {
 	struct MHD_Daemon *daemon;
 	int listen_fd; /* accepted by accept_thread, not by MHD */
-	/* The kiosk calls this server's own /login from inside a request:
-	 * its workers then accept for themselves, so a free one takes that
-	 * call (the accept thread hands a connection to a worker by socket
-	 * number, busy or not). */
-	int workers_accept;
 	pthread_t accept_thread;
 	int accepting; /* accept_thread runs */
 	atomic_int stopping;
@@ -31,7 +26,7 @@ struct jpki_http {
 	struct jpki_verify_login *login; /* with the login role */
 	EVP_PKEY *agency_key;            /* the portal's (borrowed) */
 	X509 *agency_cert;               /* the portal's (borrowed) */
-	const char *kiosk_reader;        /* the kiosk's PC/SC reader */
+	const char *kiosk_reader;        /* the kiosk's own PC/SC reader */
 	unsigned roles;
 	uint16_t port;
 	/* HTTPS (tls.c): PEM for libmicrohttpd, NULL for plain HTTP */
@@ -48,6 +43,8 @@ struct jpki_http {
 	/* what conns.c's wrappers hand each request and its end to */
 	MHD_AccessHandlerCallback route;
 	MHD_RequestCompletedCallback done;
+	/* the kiosk's card log-ins per terminal (kiosk.c) */
+	struct http_limit *kiosk_limit;
 };
 
 /* conns.c: the connections held, their addresses and deadlines. */
@@ -311,6 +308,8 @@ enum MHD_Result http_portal_inbox_login(struct jpki_http *srv,
 					struct MHD_Connection *conn,
 					struct http_request *req);
 
+/* The kiosk's budget of card log-ins per terminal (kiosk.c). */
+int http_kiosk_limit_new(struct http_limit **out) JPKI_MUST_CHECK;
 /* The kiosk role: /kiosk. Sets *handled when the URL is the kiosk's. */
 enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 			   const char *url, const char *method,
@@ -329,6 +328,33 @@ void http_refusal(FILE *f, const char *what, const char *why);
 /* The session token of a request: a Bearer token, else the jpki_session
  * cookie; NULL when neither (borrowed from the connection). */
 const char *http_session_token(struct MHD_Connection *conn);
+/*
+ * csrf.c: what guards a state change made by cookie. The clerk's pages
+ * take the session from the cookie only (http_cookie_token) and the JSON
+ * API from the Bearer header only (http_bearer_token), so a browser, which
+ * attaches cookies by itself but never a Bearer header, cannot be made to
+ * call the API. A cookie POST needs both http_same_origin() (the Origin
+ * header is this server's scheme://Host; a missing one is refused) and the
+ * session's token in the form's "csrf" field: http_csrf_check() gives 0 or
+ * JPKI_ERR_POLICY with the reason.
+ */
+#define HTTP_CSRF_LEN 64
+const char *http_cookie_token(struct MHD_Connection *conn);
+const char *http_bearer_token(struct MHD_Connection *conn);
+int http_same_origin(struct jpki_http *srv, struct MHD_Connection *conn);
+/* The session's token (HMAC-SHA-256 of the session under a per-process
+ * key), hex. */
+int http_csrf_token(char out[HTTP_CSRF_LEN + 1],
+		    const char *session) JPKI_MUST_CHECK;
+int http_csrf_check(struct jpki_http *srv, struct MHD_Connection *conn,
+		    const struct upload *up,
+		    const char *session) JPKI_MUST_CHECK;
+/* The token of the request this thread answers, set by http_csrf_begin()
+ * and wiped by http_csrf_end(); http_csrf_field() writes it into a form
+ * as <input type=hidden name=csrf>. */
+int http_csrf_begin(const char *session) JPKI_MUST_CHECK;
+void http_csrf_end(void);
+void http_csrf_field(FILE *f);
 /* A query-string argument, "" when absent (borrowed). */
 const char *http_query(struct MHD_Connection *conn, const char *key);
 /* A urlencoded form field of the body into out, "" when absent or

@@ -2,12 +2,20 @@
  * The kiosk role of `jpki serve`: the multi-copy machine of a convenience
  * store (コンビニ交付). The resident puts the card in the kiosk's reader
  * and types the 4-digit PIN of the authentication certificate; the kiosk
- * logs in through the real exchange of docs/LOGIN.md against this same
- * server's /login (a fresh challenge, the origin binding, the chain and the
- * CA's revocation status are all checked there, not here), maps the
+ * logs in through the real exchange of docs/LOGIN.md with this server's
+ * log-in verifier, called in-process (a fresh challenge, the origin
+ * binding, the chain and the CA's revocation status are all checked there,
+ * not here), maps the
  * accepted certificate to the person through the CA's records, reads the
  * register and prints a copy of the residence certificate (住民票の写し)
  * as a PDF. Every copy handed out lands in the audit chain.
+ *
+ * The page is public, and a PIN tried is a try spent on whatever card is
+ * in the reader: the role runs only with a reader of its own (config
+ * kiosk_reader, --kiosk-reader; never "the only card present"), and each
+ * terminal (client address) has a small budget of log-ins (KIOSK_BURST at
+ * once, one more every KIOSK_EVERY seconds); past it 429 with Retry-After
+ * and the card is not touched.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +30,8 @@
 #include "jpki/window.h"
 
 #define FIELD 64
+#define KIOSK_BURST 2  /* a resident's mistake and a second try */
+#define KIOSK_EVERY 30 /* seconds for one more */
 #define SITE "コンビニ交付 — 住民票の写し (convenience-store kiosk)"
 #define COLOUR "#8a3b12"
 
@@ -82,27 +92,77 @@ out:
 	return r;
 }
 
-/* Logs in with the card in the kiosk's reader at this server's /login. */
+/* Logs in with the card in the kiosk's reader, with this server's own
+ * log-in verifier in-process: the same challenge, origin binding, chain
+ * and revocation checks as an answer sent to /login/response. */
 static int kiosk_login(struct jpki_client_login_result *out,
 		       struct jpki_http *srv, const char *pin)
 {
+	struct jpki_verify_challenge ch;
+	struct jpki_verify_login_result res;
 	struct jpki_reader *rd = NULL;
 	enum jpki_card_kind kind;
-	char url[JPKI_MAX_URL];
+	char *answer = NULL;
 	int r = JPKI_ERR_INTERNAL;
 
 	memset(out, 0, sizeof(*out));
-	/* the URL whose origin the login role binds answers to, so the
-	 * card signs for exactly this relying party */
-	snprintf(url, sizeof(url), "%s/login",
-		 jpki_verify_login_origin(srv->login));
+	if (srv->kiosk_reader == NULL)
+		return jpki_err_set(JPKI_ERR_CONFIG,
+				    "the kiosk has no reader of its own");
+	if ((r = jpki_verify_login_challenge(&ch, srv->login)) != 0)
+		return r;
 	if ((r = jpki_reader_pcsc(&rd, srv->kiosk_reader)) != 0)
 		return r;
-	/* select the JPKI AP first, as any client does */
-	if ((r = jpki_client_open_card(&kind, rd)) == 0)
-		r = jpki_client_login(out, rd, url, pin);
+	/* select the JPKI AP first, as any client does; the card signs
+	 * for exactly the origin the verifier binds answers to */
+	if ((r = jpki_client_open_card(&kind, rd)) != 0 ||
+	    (r = jpki_client_login_answer(&answer, rd,
+					  jpki_verify_login_origin(srv->login),
+					  ch.challenge, pin)) != 0)
+		goto out;
+	if ((r = jpki_verify_login_check(&res, srv->login,
+					 (const unsigned char *)answer,
+					 strlen(answer))) != 0)
+		goto out;
+	out->accepted = res.accepted;
+	out->http_status = (int)res.http_status;
+	snprintf(out->serial, sizeof(out->serial), "%s", res.serial);
+	snprintf(out->account, sizeof(out->account), "%.*s",
+		 (int)sizeof(out->account) - 1, res.account);
+	snprintf(out->message, sizeof(out->message), "%.*s",
+		 (int)sizeof(out->message) - 1,
+		 res.accepted ? "accepted" : res.reason);
+	r = 0;
+out:
+	free(answer);
 	jpki_reader_free(rd);
 	return r;
+}
+
+/* 429 with Retry-After: this terminal has used its log-ins for now. */
+static enum MHD_Result too_many(struct MHD_Connection *conn, unsigned retry)
+{
+	static const char text[] =
+	    "too many log-ins from this terminal: try again later\n";
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+	char after[16];
+	enum MHD_Result ret;
+
+	if (resp == NULL)
+		return MHD_NO;
+	snprintf(after, sizeof(after), "%u", retry);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
+	ret = MHD_queue_response(conn, MHD_HTTP_TOO_MANY_REQUESTS, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+int http_kiosk_limit_new(struct http_limit **out)
+{
+	return http_limit_new(out, 1.0 / KIOSK_EVERY, KIOSK_BURST);
 }
 
 /* One audit entry for the copy handed out, in its own transaction. */
@@ -139,6 +199,22 @@ static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
 	enum MHD_Result ret;
 	int r;
 
+	/* the budget before the card: a log-in refused here spends no try */
+	{
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		unsigned retry = KIOSK_EVERY;
+
+		if (srv->kiosk_limit == NULL ||
+		    !http_limit_take(srv->kiosk_limit,
+				     ci != NULL ? ci->client_addr : NULL,
+				     &retry)) {
+			jpki_log(JPKI_LOG_WARN,
+				 "kiosk: log-in refused, over the terminal's "
+				 "budget");
+			return too_many(conn, retry);
+		}
+	}
 	if (http_form_value(pin, sizeof(pin), up->data, up->len, "pin") != 1)
 		pin[0] = '\0';
 	r = kiosk_login(&login, srv, pin);

@@ -64,7 +64,8 @@ static const struct http_route routes[] = {
     PAGE("/window/apply", POST, FORM, http_window_apply),
     PAGE("/window/issue", POST, FORM, http_window_issue),
     PAGE("/window/copy", GET, 0, http_window_copy),
-    PAGE("/window/letter", GET, 0, http_window_letter),
+    /* a POST: printing makes the letter's code anew */
+    PAGE("/window/letter", POST, FORM, http_window_letter),
     /* window: the JSON API */
     {"/api/login", 0, JPKI_ROLE_WINDOW, POST, FORM, HTTP_PUBLIC, HTTP_JSON,
      http_api_login, NULL, NULL},
@@ -255,13 +256,18 @@ enum MHD_Result http_route_dispatch(struct jpki_http *srv,
 	req.up = up;
 	req.route = rt;
 	if (rt->callers != HTTP_PUBLIC) {
-		req.token = http_session_token(conn);
+		/* the JSON API's session is the Bearer header's only, the
+		 * pages' the cookie's only: a browser attaches the cookie to
+		 * what another site's page makes it send, never the header */
+		req.token = (rt->flags & HTTP_JSON) ? http_bearer_token(conn)
+						    : http_cookie_token(conn);
 		if (req.token == NULL || srv->st == NULL ||
 		    jpki_audit_session(&req.who, srv->st, req.token) != 0) {
 			if (rt->deny != NULL)
 				return rt->deny(srv, conn, &req);
 			return refuse(conn, rt, MHD_HTTP_UNAUTHORIZED,
-				      "log in first (POST /api/login)");
+				      "log in first (POST /api/login) and "
+				      "send Authorization: Bearer TOKEN");
 		}
 		if (rt->callers != HTTP_OPERATOR &&
 		    ((unsigned)req.who.role > 30 ||
@@ -273,6 +279,26 @@ enum MHD_Result http_route_dispatch(struct jpki_http *srv,
 				return rt->deny(srv, conn, &req);
 			return refuse(conn, rt, MHD_HTTP_FORBIDDEN,
 				      jpki_err_detail());
+		}
+		/* every state change by cookie: this server's Origin and
+		 * the session's token (csrf.c) */
+		if (!(rt->flags & HTTP_JSON) && req.post &&
+		    http_csrf_check(srv, conn, up, req.token) != 0) {
+			jpki_log(JPKI_LOG_WARN, "window: %s refused for %s: %s",
+				 url, req.who.operator_id, jpki_err_detail());
+			return refuse(conn, rt, MHD_HTTP_FORBIDDEN,
+				      jpki_err_detail());
+		}
+		if (!(rt->flags & HTTP_JSON)) {
+			enum MHD_Result ret;
+
+			/* the session's token for the forms the page
+			 * renders */
+			if (http_csrf_begin(req.token) != 0)
+				return MHD_NO;
+			ret = rt->handler(srv, conn, &req);
+			http_csrf_end();
+			return ret;
 		}
 	}
 	return rt->handler(srv, conn, &req);

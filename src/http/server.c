@@ -582,9 +582,6 @@ static void *accept_loop(void *arg)
 					{srv->ocsp_fd, POLLIN, 0}};
 		nfds_t n = srv->ocsp_fd >= 0 ? 2 : 1;
 
-		/* with the kiosk the workers take the main listener */
-		if (srv->workers_accept)
-			pfd[0].fd = -1;
 		if (poll(pfd, n, 250) <= 0)
 			continue;
 		for (nfds_t i = 0; i < n; i++) {
@@ -652,6 +649,7 @@ static void start_undo(struct jpki_http *srv)
 	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);
 	http_limit_free(srv->challenge_limit);
+	http_limit_free(srv->kiosk_limit);
 	free(srv);
 }
 
@@ -702,26 +700,41 @@ int jpki_http_start(struct jpki_http **out,
 	srv->agency_cert = opts->agency_cert;
 	srv->kiosk_reader = opts->kiosk_reader;
 	srv->roles = opts->roles ? opts->roles : JPKI_ROLE_ALL;
+	/* The kiosk spends PIN tries of the card in its reader: never of
+	 * "the only card present". Asked for by name it needs its reader;
+	 * within "all" it stays off without one. */
+	if ((srv->roles & JPKI_ROLE_KIOSK) && srv->kiosk_reader == NULL) {
+		if (srv->roles != JPKI_ROLE_ALL) {
+			start_undo(srv);
+			return jpki_err_set(
+			    JPKI_ERR_CONFIG,
+			    "the kiosk role needs a card reader of its own "
+			    "(--kiosk-reader NAME or config kiosk_reader)");
+		}
+		srv->roles &= ~(unsigned)JPKI_ROLE_KIOSK;
+		jpki_log(JPKI_LOG_WARN,
+			 "the kiosk role is off: it needs a card reader of "
+			 "its own (--kiosk-reader NAME or config "
+			 "kiosk_reader)");
+	}
 	srv->route = handle;
 	srv->done = completed;
-	if ((srv->roles & JPKI_ROLE_LOGIN) &&
-	    ((r = jpki_http_login_new(&srv->login, srv->ca,
-				      opts->login_origin)) != 0 ||
-	     (r = http_limit_new(&srv->challenge_limit,
-				 opts->challenge_rate > 0 ? opts->challenge_rate
-							  : 1.0,
-				 opts->challenge_burst > 0
-					 ? (double)opts->challenge_burst
-					 : 120.0)) != 0)) {
+	if (((srv->roles & JPKI_ROLE_LOGIN) &&
+	     ((r = jpki_http_login_new(&srv->login, srv->ca,
+				       opts->login_origin)) != 0 ||
+	      (r = http_limit_new(&srv->challenge_limit,
+				  opts->challenge_rate > 0 ? opts->challenge_rate
+							   : 1.0,
+				  opts->challenge_burst > 0
+					  ? (double)opts->challenge_burst
+					  : 120.0)) != 0)) ||
+	    ((srv->roles & JPKI_ROLE_KIOSK) &&
+	     (r = http_kiosk_limit_new(&srv->kiosk_limit)) != 0)) {
 		start_undo(srv);
 		return r;
 	}
 	threads = opts->threads ? opts->threads
 				: (unsigned)(cores > 0 ? cores : 2);
-	/* The kiosk logs in at this server's own /login while it holds one
-	 * worker: another must be free to answer. */
-	if ((srv->roles & JPKI_ROLE_KIOSK) && threads < 2)
-		threads = 2;
 	if ((opts->tls_cert != NULL || opts->tls_key != NULL ||
 	     opts->tls_client_ca != NULL) &&
 	    (r = http_tls_load(srv, opts->tls_cert, opts->tls_key,
@@ -760,24 +773,14 @@ int jpki_http_start(struct jpki_http **out,
 		{MHD_OPTION_END, 0, NULL},
 	};
 	/* The accept thread (accept_loop) hands each connection to the
-	 * daemon, which spreads them evenly over its workers; with the kiosk
-	 * the workers take the listening socket themselves (see
-	 * workers_accept), and libmicrohttpd counts their addresses. */
-	srv->workers_accept = (srv->roles & JPKI_ROLE_KIOSK) != 0;
-	struct MHD_OptionItem workers_listen[] = {
-		{MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, NULL},
-		{MHD_OPTION_PER_IP_CONNECTION_LIMIT, lim.per_address, NULL},
-		{MHD_OPTION_END, 0, NULL},
-	};
+	 * daemon, which spreads them evenly over its workers. */
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			(srv->workers_accept ? 0 : MHD_USE_NO_LISTEN_SOCKET) |
-			MHD_USE_ERROR_LOG |
+			MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG |
 			(srv->tls_cert_pem ? MHD_USE_TLS : 0),
 		0, NULL, NULL, http_conns_request, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY,
-		srv->tls_cert_pem ? tls : tls + 4, MHD_OPTION_ARRAY,
-		srv->workers_accept ? workers_listen : workers_listen + 2,
+		srv->tls_cert_pem ? tls : tls + 4,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		opts->timeout ? opts->timeout : 10u,
@@ -787,12 +790,9 @@ int jpki_http_start(struct jpki_http **out,
 		MHD_OPTION_NOTIFY_COMPLETED, http_conns_completed, srv,
 		MHD_OPTION_NOTIFY_CONNECTION, http_conns_notify, srv,
 		MHD_OPTION_END);
-	if (srv->daemon != NULL && srv->workers_accept)
-		srv->listen_fd = -1; /* the daemon's to close */
 	if (srv->daemon == NULL ||
-	    ((!srv->workers_accept || srv->ocsp_fd >= 0) &&
-	     (srv->accepting = pthread_create(&srv->accept_thread, NULL,
-					      accept_loop, srv) == 0) == 0)) {
+	    (srv->accepting = pthread_create(&srv->accept_thread, NULL,
+					     accept_loop, srv) == 0) == 0) {
 		r = jpki_err_set(JPKI_ERR_IO,
 				 srv->tls_cert_pem
 					 ? "cannot start the server on %s: TLS "
@@ -812,6 +812,11 @@ int jpki_http_start(struct jpki_http **out,
 uint16_t jpki_http_port(const struct jpki_http *srv)
 {
 	return srv->port;
+}
+
+unsigned jpki_http_roles(const struct jpki_http *srv)
+{
+	return srv->roles;
 }
 
 const char *jpki_http_scheme(const struct jpki_http *srv)
@@ -843,5 +848,6 @@ void jpki_http_stop(struct jpki_http *srv)
 	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);
 	http_limit_free(srv->challenge_limit);
+	http_limit_free(srv->kiosk_limit);
 	free(srv);
 }

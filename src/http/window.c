@@ -63,9 +63,10 @@ static void page_start(FILE *f, const char *title, const struct jpki_actor *who)
 		fprintf(f, " (%s %s) ", jpki_audit_role_name(who->role),
 			who->municipality_code);
 		fputs("<form class=\"inline\" method=\"post\" "
-		      "action=\"/window/logout\"><button>ログアウト (log "
-		      "out)</button></form>",
+		      "action=\"/window/logout\">",
 		      f);
+		http_csrf_field(f);
+		fputs("<button>ログアウト (log out)</button></form>", f);
 	}
 	fputs("</div></header><main>", f);
 }
@@ -86,6 +87,24 @@ static const char *state_name(enum jpki_application_state s)
 
 /* ---- the clerk's pages
  * -------------------------------------------------------- */
+
+/* A read the domain refused or could not do: 403 for a clerk of another
+ * municipality or a role that does not read it (the refusal is on the
+ * audit chain), 404 for what does not exist. */
+static enum MHD_Result read_refused(struct MHD_Connection *conn, int r)
+{
+	char text[600];
+
+	snprintf(text, sizeof(text), "%s\n", jpki_err_detail());
+	return http_send_text(conn,
+			      r == JPKI_ERR_POLICY      ? MHD_HTTP_FORBIDDEN
+			      : r == JPKI_ERR_NOT_FOUND ? MHD_HTTP_NOT_FOUND
+			      : r == JPKI_ERR_STATE     ? MHD_HTTP_CONFLICT
+			      : r == JPKI_ERR_INVALID
+				  ? MHD_HTTP_BAD_REQUEST
+				  : MHD_HTTP_INTERNAL_SERVER_ERROR,
+			      text);
+}
 
 static enum MHD_Result login_page(struct MHD_Connection *conn,
 				  const char *error)
@@ -141,8 +160,6 @@ static enum MHD_Result dashboard(struct jpki_http *srv,
 	size_t n = 0, napps = 0, len = 0;
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, &len);
-	const char *code =
-	    who->municipality_code[0] ? who->municipality_code : NULL;
 
 	if (f == NULL)
 		return MHD_NO;
@@ -154,9 +171,16 @@ static enum MHD_Result dashboard(struct jpki_http *srv,
 	      f);
 	http_html_escape(f, name);
 	fputs("\"> <button id=\"find\">検索</button></form>", f);
-	if (jpki_registry_find(&list, &n, srv->st, code, name[0] ? name : NULL,
-			       50) == 0 &&
-	    n > 0) {
+	/* each search and listing is a recorded read (registry, window);
+	 * a role that reads neither is not asked to */
+	if (who->role != JPKI_ROLE_REGISTRY_CLERK &&
+	    who->role != JPKI_ROLE_WINDOW_CLERK) {
+		fputs("<p>この役割では住民の記録を読めません (this role does "
+		      "not read residents' records)</p>",
+		      f);
+	} else if (jpki_registry_search(&list, &n, srv->st, who,
+					name[0] ? name : NULL, 50) == 0 &&
+		   n > 0) {
 		fputs("<table id=\"residents\"><tr><th>ID</th><th>氏名</th>"
 		      "<th>生年月日</th><th>住所</th></tr>",
 		      f);
@@ -168,7 +192,9 @@ static enum MHD_Result dashboard(struct jpki_http *srv,
 	}
 	free(list);
 	fputs("</section><section><h2>申請 (applications)</h2>", f);
-	if (jpki_window_applications(&apps, &napps, srv->st, code, 20) == 0 &&
+	if (who->role == JPKI_ROLE_WINDOW_CLERK &&
+	    jpki_window_applications(&apps, &napps, srv->st, who, NULL, 20) ==
+		0 &&
 	    napps > 0) {
 		fputs("<table><tr><th>番号</th><th>住民</th><th>状態</th>"
 		      "</tr>",
@@ -200,10 +226,10 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	char *buf = NULL, born[64];
 	size_t len = 0;
 	FILE *f;
+	int err;
 
-	if (jpki_registry_get(&r, srv->st, person) != 0)
-		return http_send_text(conn, MHD_HTTP_NOT_FOUND,
-				      "no such resident\n");
+	if ((err = jpki_registry_read(&r, srv->st, who, person)) != 0)
+		return read_refused(conn, err);
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return MHD_NO;
 	page_start(f, r.facts.name, who);
@@ -229,9 +255,10 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	http_html_escape(f, r.facts.address);
 	fputs("</td></tr></table></section>", f);
 	fputs("<section><h2>電子証明書の発行申請 (apply for certificates)"
-	      "</h2><form method=\"post\" action=\"/window/apply\">"
-	      "<input type=\"hidden\" name=\"person\" value=\"",
+	      "</h2><form method=\"post\" action=\"/window/apply\">",
 	      f);
+	http_csrf_field(f);
+	fputs("<input type=\"hidden\" name=\"person\" value=\"", f);
 	http_html_escape(f, r.person);
 	fputs("\"><label for=\"card\">カード (card)</label>"
 	      "<select id=\"card\" name=\"card\"><option value=\"mynumber\">"
@@ -271,10 +298,10 @@ application_page(struct jpki_http *srv, struct MHD_Connection *conn,
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
+	int err;
 
-	if (jpki_window_application(&a, srv->st, id) != 0)
-		return http_send_text(conn, MHD_HTTP_NOT_FOUND,
-				      "no such application\n");
+	if ((err = jpki_window_application(&a, srv->st, who, id)) != 0)
+		return read_refused(conn, err);
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return MHD_NO;
 	page_start(f, "申請", who);
@@ -312,19 +339,28 @@ application_page(struct jpki_http *srv, struct MHD_Connection *conn,
 					 : "個人番号カード",
 		a.want_sign ? "署名用 " : "", a.want_auth ? "利用者証明用" : "",
 		state_name(a.state));
-	if (a.state == JPKI_APP_WAITING_LETTER)
+	/* printing makes a fresh code (the earlier one stops working), so
+	 * it is a POST with the session's token, never a link */
+	if (a.state == JPKI_APP_WAITING_LETTER) {
+		fputs("<form method=\"post\" action=\"/window/letter\">", f);
+		http_csrf_field(f);
 		fprintf(f,
-			"<p><a href=\"/window/letter?id=%lld\">照会書兼回答書 "
-			"(inquiry letter, PDF)</a></p>",
+			"<input type=\"hidden\" name=\"id\" value=\"%lld\">"
+			"<button id=\"letter\">照会書兼回答書を印刷 (print "
+			"the inquiry letter, PDF; a new code voids the "
+			"earlier one)</button></form>",
 			(long long)a.id);
+	}
 	fputs("</section>", f);
 	if (a.state == JPKI_APP_READY) {
+		fputs("<section><h2>窓口での交付 (issue at the counter)"
+		      "</h2><p>カードをリーダに置き、暗証番号を住民に入力"
+		      "してもらってください。 (Put the card in the reader; "
+		      "the resident types the PINs.)</p>"
+		      "<form method=\"post\" action=\"/window/issue\">",
+		      f);
+		http_csrf_field(f);
 		fprintf(f,
-			"<section><h2>窓口での交付 (issue at the counter)"
-			"</h2><p>カードをリーダに置き、暗証番号を住民に入力"
-			"してもらってください。 (Put the card in the reader; "
-			"the resident types the PINs.)</p>"
-			"<form method=\"post\" action=\"/window/issue\">"
 			"<input type=\"hidden\" name=\"id\" value=\"%lld\">"
 			"<label for=\"reader\">カードリーダ (reader)</label>"
 			"<input id=\"reader\" name=\"reader\" value=\"",
@@ -414,8 +450,7 @@ static enum MHD_Result send_pdf(struct MHD_Connection *conn, int r,
 	enum MHD_Result ret;
 
 	if (r != 0)
-		return http_send_text(conn, MHD_HTTP_NOT_FOUND,
-				      jpki_err_detail());
+		return read_refused(conn, r);
 	ret = http_send(conn, MHD_HTTP_OK, "application/pdf", pdf, len,
 			"no-store");
 	free(pdf);
@@ -472,6 +507,14 @@ enum MHD_Result http_window_login(struct jpki_http *srv,
 	if (req->post) {
 		char *tok = NULL, cookie[160];
 		int r;
+
+		/* no session yet to hold a token: the Origin alone keeps a
+		 * foreign page from logging the clerk in as someone else */
+		if (!http_same_origin(srv, conn))
+			return http_send_text(
+			    conn, MHD_HTTP_FORBIDDEN,
+			    "this log-in was not sent by this "
+			    "server's own page\n");
 
 		http_field(a, FIELD, up, "operator");
 		http_field(b, FIELD, up, "password");
@@ -574,7 +617,7 @@ enum MHD_Result http_window_copy(struct jpki_http *srv,
 	unsigned char *pdf = NULL;
 	size_t len = 0;
 	int r = jpki_window_cert_copy_pdf(&pdf, &len, srv->st, srv->ca,
-					  http_query(conn, "serial"));
+					  &req->who, http_query(conn, "serial"));
 
 	return send_pdf(conn, r, pdf, len, "copy");
 }
@@ -585,9 +628,13 @@ enum MHD_Result http_window_letter(struct jpki_http *srv,
 {
 	unsigned char *pdf = NULL;
 	size_t len = 0;
-	int r = jpki_window_letter_pdf(&pdf, &len, srv->st,
-				       atoll(http_query(conn, "id")));
+	char id[FIELD];
+	int r;
 
+	/* a POST: printing makes the letter's code anew (the old one stops
+	 * working), so no link or image of another page may do it */
+	http_field(id, FIELD, req->up, "id");
+	r = jpki_window_letter_pdf(&pdf, &len, srv->st, &req->who, atoll(id));
 	return send_pdf(conn, r, pdf, len, "letter");
 }
 
@@ -755,7 +802,7 @@ static int run_resident(json_t **out, struct jpki_http *srv,
 	struct jpki_resident res;
 	int r;
 
-	if ((r = jpki_registry_get(&res, srv->st, req->rest)) != 0)
+	if ((r = jpki_registry_read(&res, srv->st, &req->who, req->rest)) != 0)
 		return r;
 	*out = jpki_codec_resident_encode(&res);
 	return 0;
@@ -1194,10 +1241,7 @@ static int run_applications(json_t **out, struct jpki_http *srv,
 	size_t n = 0;
 	int r;
 
-	if ((r = jpki_window_applications(&apps, &n, srv->st,
-					  req->who.municipality_code[0]
-					      ? req->who.municipality_code
-					      : NULL,
+	if ((r = jpki_window_applications(&apps, &n, srv->st, &req->who, NULL,
 					  100)) != 0)
 		return r;
 	*out = json_array();

@@ -180,6 +180,73 @@ int jpki_registry_get(struct jpki_resident *out, struct jpki_store *st,
 	return r;
 }
 
+/* Who reads residents' records: the clerks of their municipality. */
+#define READERS                                                                \
+	(JPKI_AUDIT_ROLE_BIT(JPKI_ROLE_REGISTRY_CLERK) |                       \
+	 JPKI_AUDIT_ROLE_BIT(JPKI_ROLE_WINDOW_CLERK))
+
+/* A refused read on the chain, keeping the refusal's sentence as the
+ * error: who tried to read whom is what an audit of snooping needs. */
+static int refuse_read(struct jpki_store *st, const struct jpki_actor *by,
+		       const char *action, const char *subject, int r)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", jpki_err_detail());
+	if (by != NULL && by->operator_id[0] != '\0' &&
+	    jpki_audit_record(st, by, action, subject, NULL) != 0)
+		jpki_log(JPKI_LOG_ERROR, "registry: %s not recorded: %s",
+			 action, jpki_err_detail());
+	return jpki_err_set(r, "%s", why);
+}
+
+int jpki_registry_read(struct jpki_resident *out, struct jpki_store *st,
+		       const struct jpki_actor *by, const char *person)
+{
+	char detail[64];
+	int r;
+
+	if ((r = jpki_registry_get(out, st, person)) != 0)
+		return r;
+	if ((r = jpki_audit_authorize_read(by, READERS,
+					   out->municipality_code)) != 0) {
+		memset(out, 0, sizeof(*out));
+		return refuse_read(st, by, "registry.read.refused", person, r);
+	}
+	snprintf(detail, sizeof(detail), "{\"municipality_code\":\"%s\"}",
+		 out->municipality_code);
+	if ((r = jpki_audit_record(st, by, "registry.read", out->person,
+				   detail)) != 0)
+		memset(out, 0, sizeof(*out));
+	return r;
+}
+
+int jpki_registry_search(struct jpki_resident **out, size_t *n,
+			 struct jpki_store *st, const struct jpki_actor *by,
+			 const char *name, size_t limit)
+{
+	char code[sizeof(by->municipality_code) + 1], detail[64];
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if ((r = jpki_audit_authorize_read(by, READERS, NULL)) != 0)
+		return refuse_read(st, by, "registry.search.refused",
+				   by != NULL ? by->municipality_code : "", r);
+	snprintf(code, sizeof(code), "%.*s", (int)sizeof(by->municipality_code),
+		 by->municipality_code);
+	if ((r = jpki_registry_find(out, n, st, code, name, limit)) != 0)
+		return r;
+	snprintf(detail, sizeof(detail), "{\"found\":%zu}", *n);
+	if ((r = jpki_audit_record(st, by, "registry.search", code, detail)) !=
+	    0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return r;
+}
+
 /* `s` with LIKE's wildcards and the escape character escaped. */
 static char *like_escape(const char *s)
 {

@@ -278,7 +278,7 @@ static void office(cairo_t *cr, double y, const struct jpki_resident *res,
  * --------------------------------------------------------------- */
 
 static void draw_letter(cairo_t *cr, const struct jpki_application *a,
-			const struct jpki_resident *res)
+			const struct jpki_resident *res, const char *code)
 {
 	double y, x = MARGIN, w = PAGE_W - 2 * MARGIN;
 	char line[JPKI_FACT_ADDRESS_MAX + 64], day[64], applied[64];
@@ -337,8 +337,8 @@ static void draw_letter(cairo_t *cr, const struct jpki_application *a,
 			  : "ご本人による申請"
 			    "（写真付き本人確認書類なし）");
 	/* the code, spaced in fours so that it is read back without slips */
-	snprintf(line, sizeof(line), "%.4s %.4s %.4s %.4s", a->letter_code,
-		 a->letter_code + 4, a->letter_code + 8, a->letter_code + 12);
+	snprintf(line, sizeof(line), "%.4s %.4s %.4s %.4s", code, code + 4,
+		 code + 8, code + 12);
 	cairo_set_source_rgb(cr, 0.92, 0.92, 0.92);
 	cairo_rectangle(cr, x, y, 130, 34);
 	cairo_fill(cr);
@@ -413,31 +413,34 @@ static void draw_letter(cairo_t *cr, const struct jpki_application *a,
 }
 
 int jpki_window_letter_pdf(unsigned char **pdf, size_t *len,
-			   struct jpki_store *st, int64_t app_id)
+			   struct jpki_store *st, const struct jpki_actor *by,
+			   int64_t app_id)
 {
 	struct jpki_application a;
 	struct jpki_resident res;
 	struct pdf_buf buf = {0};
 	cairo_surface_t *surface = NULL;
 	cairo_t *cr = NULL;
+	char code[WINDOW_LETTER_CODE_LEN + 1];
 	int r = JPKI_ERR_INTERNAL;
 
 	*pdf = NULL;
 	*len = 0;
-	if ((r = jpki_window_application(&a, st, app_id)) != 0 ||
-	    (r = jpki_registry_get(&res, st, a.person)) != 0)
+	/* the code is made (and recorded) first: a print that fails after
+	 * it leaves a code nobody saw, and the clerk prints again */
+	if ((r = window_letter_code(code, &a, st, by, app_id)) != 0)
 		return r;
-	if (a.letter_code[0] == '\0')
-		return jpki_err_set(JPKI_ERR_STATE,
-				    "application %lld was taken with a photo "
-				    "ID: it has no inquiry letter",
-				    (long long)app_id);
+	if ((r = jpki_registry_get(&res, st, a.person)) != 0)
+		goto out;
 	if ((r = pdf_begin(&surface, &cr, &buf, "照会書兼回答書")) != 0) {
 		cairo_surface_destroy(surface);
-		return r;
+		goto out;
 	}
-	draw_letter(cr, &a, &res);
-	return pdf_end(pdf, len, surface, cr, &buf);
+	draw_letter(cr, &a, &res, code);
+	r = pdf_end(pdf, len, surface, cr, &buf);
+out:
+	jpki_wipe(code, sizeof(code));
+	return r;
 }
 
 /* ---- 電子証明書の写し
@@ -572,7 +575,7 @@ static void draw_copy(cairo_t *cr, const struct jpki_cert_info *info,
 
 int jpki_window_cert_copy_pdf(unsigned char **pdf, size_t *len,
 			      struct jpki_store *st, struct jpki_ca *ca,
-			      const char *serial)
+			      const struct jpki_actor *by, const char *serial)
 {
 	struct jpki_cert_info *info = NULL;
 	struct jpki_resident res;
@@ -597,6 +600,25 @@ int jpki_window_cert_copy_pdf(unsigned char **pdf, size_t *len,
 	have_res = jpki_registry_get(&res, st, info->person) == 0;
 	if (!have_res)
 		jpki_err_clear();
+	/* printed by the window of where the person lives now (the
+	 * certificate's own municipality when the register forgot them) */
+	if ((r = jpki_audit_authorize_read(
+		 by, JPKI_AUDIT_ROLE_BIT(JPKI_ROLE_WINDOW_CLERK),
+		 have_res ? res.municipality_code : info->municipality_code)) !=
+	    0) {
+		r = window_read_refused(st, by, "window.copy.print.refused",
+					info->serial, r);
+		goto out;
+	}
+	{
+		char detail[96];
+
+		snprintf(detail, sizeof(detail), "{\"serial\":\"%s\"}",
+			 info->serial);
+		if ((r = jpki_audit_record(st, by, "window.copy.print",
+					   info->person, detail)) != 0)
+			goto out;
+	}
 	if ((r = pdf_begin(&surface, &cr, &buf, "電子証明書の写し")) != 0) {
 		cairo_surface_destroy(surface);
 		goto out;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <openssl/bn.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
@@ -26,7 +27,8 @@
  * this many seconds. */
 #define CLAIM_SECONDS 600
 
-#define LETTER_CODE_LEN 16
+#define LETTER_CODE_LEN WINDOW_LETTER_CODE_LEN
+#define LETTER_HASH_LEN 64 /* SHA-256 in hex */
 
 static const struct jpki_migration migrations[] = {
     {1, "CREATE TABLE window_application ("
@@ -83,6 +85,11 @@ static const struct jpki_migration migrations[] = {
 	" kind INTEGER NOT NULL,"
 	" at BIGINT NOT NULL,"
 	" operator_id TEXT NOT NULL)"},
+    /* letter codes kept only as SHA-256 (hex), made when the letter is
+     * printed; the codes kept in clear before are dropped, so a letter
+     * still out must be printed again */
+    {2, "ALTER TABLE window_application ADD COLUMN letter_hash TEXT;"
+	"UPDATE window_application SET letter_code = NULL"},
 };
 
 int jpki_window_migrate(struct jpki_store *st)
@@ -241,9 +248,25 @@ static int random_letter_code(char out[LETTER_CODE_LEN + 1])
 	return 0;
 }
 
+/* SHA-256 of a letter code, in hex: the code has 80 random bits, so a
+ * plain hash keeps it from anyone who reads the table. */
+static int letter_hash_of(char out[LETTER_HASH_LEN + 1], const char *code)
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	if (EVP_Digest(code, strlen(code), md, &n, EVP_sha256(), NULL) != 1 ||
+	    n != sizeof(md))
+		return jpki_err_set(JPKI_ERR_CRYPTO,
+				    "the letter code cannot be hashed");
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
 #define APP_COLUMNS                                                            \
 	"id, person, municipality_code, card, want_sign, want_auth, path,"     \
-	" state, letter_code, applied_at, letter_mailed_at, ready_at,"         \
+	" state, letter_hash, applied_at, letter_mailed_at, ready_at,"         \
 	" sign_serial, auth_serial, special_circumstance"
 
 static void app_from_row(struct jpki_application *a,
@@ -259,8 +282,6 @@ static void app_from_row(struct jpki_application *a,
 	a->want_auth = (int)jpki_rows_int(rows, i, 5);
 	a->path = (enum jpki_identity_path)jpki_rows_int(rows, i, 6);
 	a->state = (enum jpki_application_state)jpki_rows_int(rows, i, 7);
-	copy_text(a->letter_code, sizeof(a->letter_code),
-		  jpki_rows_text(rows, i, 8));
 	a->applied_at = (time_t)jpki_rows_int(rows, i, 9);
 	a->letter_mailed_at = (time_t)jpki_rows_int(rows, i, 10);
 	a->ready_at = (time_t)jpki_rows_int(rows, i, 11);
@@ -270,9 +291,10 @@ static void app_from_row(struct jpki_application *a,
 		  jpki_rows_text(rows, i, 13));
 }
 
-/* The application and its recorded special circumstance (may be NULL). */
+/* The application, its recorded special circumstance (may be NULL) and
+ * the hash of its letter's code (may be NULL; "" when none was printed). */
 static int load_app(struct jpki_application *out, char *special, size_t cap,
-		    struct jpki_store *st, int64_t app_id)
+		    char *letter_hash, struct jpki_store *st, int64_t app_id)
 {
 	struct jpki_value p[] = {JPKI_V_INT(app_id)};
 	struct jpki_rows *rows = NULL;
@@ -292,6 +314,9 @@ static int load_app(struct jpki_application *out, char *special, size_t cap,
 	app_from_row(out, rows, 0);
 	if (special != NULL)
 		copy_text(special, cap, jpki_rows_text(rows, 0, 14));
+	if (letter_hash != NULL)
+		copy_text(letter_hash, LETTER_HASH_LEN + 1,
+			  jpki_rows_text(rows, 0, 8));
 	jpki_rows_free(rows);
 	return 0;
 }
@@ -435,8 +460,6 @@ int jpki_window_apply(struct jpki_application *out, struct jpki_store *st,
 		 * resident there can say the application is theirs */
 		a.state = JPKI_APP_WAITING_LETTER;
 		a.letter_mailed_at = now;
-		if ((r = random_letter_code(a.letter_code)) != 0)
-			return r;
 	}
 	json_escape(special, sizeof(special), req->special_circumstance);
 	json_escape(proxy, sizeof(proxy), req->proxy_name);
@@ -456,7 +479,8 @@ int jpki_window_apply(struct jpki_application *out, struct jpki_store *st,
 		    JPKI_V_INT(a.want_auth),
 		    JPKI_V_INT(a.path),
 		    JPKI_V_INT(a.state),
-		    letter ? JPKI_V_TEXT(a.letter_code) : JPKI_V_NULL,
+		    JPKI_V_NULL, /* the code is made when the letter is
+				    printed (window_letter_code) */
 		    JPKI_V_INT((int64_t)now),
 		    letter ? JPKI_V_INT((int64_t)now) : JPKI_V_NULL,
 		    letter ? JPKI_V_NULL : JPKI_V_INT((int64_t)now),
@@ -518,13 +542,14 @@ int jpki_window_letter_returned(struct jpki_application *out,
 	struct jpki_application a;
 	struct jpki_resident res;
 	struct jpki_date mailed, today = jpki_date_today();
-	char detail[768], doc[640], day[11];
+	char detail[768], doc[640], day[11], hash[LETTER_HASH_LEN + 1],
+	    given[LETTER_HASH_LEN + 1];
 	time_t now = jpki_clock_now();
 	int64_t changes = 0;
 	int r = JPKI_ERR_INTERNAL;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = load_app(&a, NULL, 0, st, app_id)) != 0 ||
+	if ((r = load_app(&a, NULL, 0, hash, st, app_id)) != 0 ||
 	    (r = resident_for(&res, st, by, a.person, 1)) != 0)
 		return r;
 	if (a.state != JPKI_APP_WAITING_LETTER)
@@ -543,8 +568,16 @@ int jpki_window_letter_returned(struct jpki_application *out,
 				    "from the next day, never the same day",
 				    (long long)app_id, day);
 	}
+	if (strlen(hash) != LETTER_HASH_LEN)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "no inquiry letter of application %lld "
+				    "has been printed: print it and mail it",
+				    (long long)app_id);
+	/* only the code's hash is kept; the hashes are compared in
+	 * constant time */
 	if (letter_code == NULL || strlen(letter_code) != LETTER_CODE_LEN ||
-	    !jpki_ct_equal(letter_code, a.letter_code, LETTER_CODE_LEN))
+	    letter_hash_of(given, letter_code) != 0 ||
+	    !jpki_ct_equal(given, hash, LETTER_HASH_LEN))
 		return jpki_err_set(JPKI_ERR_POLICY,
 				    "the code is not the one on the inquiry "
 				    "letter of application %lld",
@@ -574,7 +607,8 @@ int jpki_window_letter_returned(struct jpki_application *out,
 		if ((r = jpki_store_exec(st,
 					 "UPDATE window_application SET "
 					 "state = $2, ready_at = $3,"
-					 " other_document = $4 WHERE id = $1"
+					 " other_document = $4,"
+					 " letter_hash = NULL WHERE id = $1"
 					 " AND state = $5",
 					 p, 5, &changes)) != 0)
 			goto fail;
@@ -599,19 +633,57 @@ fail:
 	return r;
 }
 
-int jpki_window_application(struct jpki_application *out, struct jpki_store *st,
-			    int64_t app_id)
+/* Who reads applications, letters and copies: the window clerks of the
+ * resident's municipality. */
+#define APP_READERS JPKI_AUDIT_ROLE_BIT(JPKI_ROLE_WINDOW_CLERK)
+
+int window_read_refused(struct jpki_store *st, const struct jpki_actor *by,
+			const char *action, const char *subject, int r)
 {
-	return load_app(out, NULL, 0, st, app_id);
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", jpki_err_detail());
+	if (by != NULL && by->operator_id[0] != '\0' &&
+	    jpki_audit_record(st, by, action, subject, NULL) != 0)
+		jpki_log(JPKI_LOG_ERROR, "window: %s not recorded: %s", action,
+			 jpki_err_detail());
+	return jpki_err_set(r, "%s", why);
+}
+
+int window_load_app(struct jpki_application *out, struct jpki_store *st,
+		    int64_t app_id)
+{
+	return load_app(out, NULL, 0, NULL, st, app_id);
+}
+
+int jpki_window_application(struct jpki_application *out, struct jpki_store *st,
+			    const struct jpki_actor *by, int64_t app_id)
+{
+	char subject[32], detail[64];
+	int r;
+
+	if ((r = load_app(out, NULL, 0, NULL, st, app_id)) != 0)
+		return r;
+	snprintf(subject, sizeof(subject), "%lld", (long long)app_id);
+	if ((r = jpki_audit_authorize_read(by, APP_READERS,
+					   out->municipality_code)) != 0) {
+		memset(out, 0, sizeof(*out));
+		return window_read_refused(
+		    st, by, "window.application.read.refused", subject, r);
+	}
+	snprintf(detail, sizeof(detail), "{\"application\":%lld}",
+		 (long long)app_id);
+	if ((r = jpki_audit_record(st, by, "window.application.read",
+				   out->person, detail)) != 0)
+		memset(out, 0, sizeof(*out));
+	return r;
 }
 
 int jpki_window_applications(struct jpki_application **out, size_t *n,
-			     struct jpki_store *st,
+			     struct jpki_store *st, const struct jpki_actor *by,
 			     const char *municipality_code, size_t limit)
 {
-	struct jpki_value p[] = {
-	    municipality_code ? JPKI_V_TEXT(municipality_code) : JPKI_V_NULL,
-	    JPKI_V_INT(limit ? (int64_t)limit : INT64_MAX)};
+	char code[sizeof(by->municipality_code) + 1], detail[64];
 	struct jpki_rows *rows = NULL;
 	struct jpki_application *list = NULL;
 	size_t count;
@@ -619,6 +691,17 @@ int jpki_window_applications(struct jpki_application **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
+	if ((r = jpki_audit_authorize_read(by, APP_READERS,
+					   municipality_code)) != 0)
+		return window_read_refused(
+		    st, by, "window.application.list.refused",
+		    municipality_code ? municipality_code : "", r);
+	/* a clerk always has a municipality: theirs is the one listed */
+	snprintf(code, sizeof(code), "%.*s", (int)sizeof(by->municipality_code),
+		 by->municipality_code);
+	struct jpki_value p[] = {
+	    JPKI_V_TEXT(code), JPKI_V_INT(limit ? (int64_t)limit : INT64_MAX)};
+
 	if ((r = jpki_store_query(&rows, st,
 				  "SELECT " APP_COLUMNS " FROM "
 				  "window_application WHERE municipality_code "
@@ -634,9 +717,87 @@ int jpki_window_applications(struct jpki_application **out, size_t *n,
 	for (size_t i = 0; i < count; i++)
 		app_from_row(&list[i], rows, i);
 	jpki_rows_free(rows);
+	snprintf(detail, sizeof(detail), "{\"count\":%zu}", count);
+	if ((r = jpki_audit_record(st, by, "window.application.list", code,
+				   detail)) != 0) {
+		free(list);
+		return r;
+	}
 	*out = list;
 	*n = count;
 	return 0;
+}
+
+int window_letter_code(char code[WINDOW_LETTER_CODE_LEN + 1],
+		       struct jpki_application *out, struct jpki_store *st,
+		       const struct jpki_actor *by, int64_t app_id)
+{
+	struct jpki_application a;
+	char subject[32], detail[128], hash[LETTER_HASH_LEN + 1];
+	time_t now = jpki_clock_now();
+	int64_t changes = 0;
+	int r = JPKI_ERR_INTERNAL;
+
+	code[0] = '\0';
+	memset(out, 0, sizeof(*out));
+	if ((r = load_app(&a, NULL, 0, hash, st, app_id)) != 0)
+		return r;
+	snprintf(subject, sizeof(subject), "%lld", (long long)app_id);
+	if ((r = jpki_audit_authorize_read(by, APP_READERS,
+					   a.municipality_code)) != 0)
+		return window_read_refused(
+		    st, by, "window.letter.print.refused", subject, r);
+	if (a.state != JPKI_APP_WAITING_LETTER)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "application %lld %s: it has no inquiry "
+				    "letter to print",
+				    (long long)app_id,
+				    a.path == JPKI_ID_PHOTO
+					? "was taken with a photo ID"
+					: state_sentence(a.state));
+	if ((r = random_letter_code(code)) != 0 ||
+	    (r = letter_hash_of(hash, code)) != 0)
+		goto fail_code;
+	{
+		struct jpki_value p[] = {JPKI_V_INT(app_id), JPKI_V_TEXT(hash),
+					 JPKI_V_INT((int64_t)now),
+					 JPKI_V_INT(JPKI_APP_WAITING_LETTER)};
+
+		if ((r = jpki_store_begin(st)) != 0)
+			goto fail_code;
+		/* a new print is a new mailing: the earlier code stops
+		 * working, and the day counts from now */
+		if ((r = jpki_store_exec(st,
+					 "UPDATE window_application SET "
+					 "letter_hash = $2, letter_mailed_at ="
+					 " $3 WHERE id = $1 AND state = $4",
+					 p, 4, &changes)) != 0)
+			goto fail;
+	}
+	if (changes != 1) {
+		r = jpki_err_set(JPKI_ERR_STATE,
+				 "application %lld changed meanwhile",
+				 (long long)app_id);
+		goto fail;
+	}
+	snprintf(detail, sizeof(detail),
+		 "{\"application\":%lld,\"earlier_code_void\":%s}",
+		 (long long)app_id,
+		 strlen(hash) == LETTER_HASH_LEN ? "true" : "false");
+	if ((r = jpki_audit_append(st, by, "window.letter.print", a.person,
+				   detail)) != 0)
+		goto fail;
+	if ((r = jpki_store_commit(st)) != 0)
+		goto fail_code;
+	a.letter_mailed_at = now;
+	*out = a;
+	return 0;
+fail:
+	jpki_store_rollback(st);
+fail_code:
+	jpki_wipe(code, WINDOW_LETTER_CODE_LEN + 1);
+	code[0] = '\0';
+	return r;
 }
 
 /* ---- issue at the counter
@@ -726,7 +887,8 @@ int jpki_window_issue(struct jpki_window_issue_result *out,
 	int n, fee, r = JPKI_ERR_INTERNAL;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = load_app(&a, special, sizeof(special), st, app_id)) != 0 ||
+	if ((r = load_app(&a, special, sizeof(special), NULL, st, app_id)) !=
+		0 ||
 	    (r = resident_for(&res, st, by, a.person, 1)) != 0)
 		return r;
 	if (a.state != JPKI_APP_READY)

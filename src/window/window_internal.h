@@ -4,6 +4,32 @@
 
 #include "jpki/window.h"
 
+/* ---- reads and the inquiry letter (procedures.c) ---------------------------
+ */
+
+#define WINDOW_LETTER_CODE_LEN 16
+
+/* An application as the service itself loads it: no actor, not recorded. */
+int window_load_app(struct jpki_application *out, struct jpki_store *st,
+		    int64_t app_id) JPKI_MUST_CHECK;
+
+/* Records a refused read (`action`, the acting operator, `subject`) and
+ * returns r with the refusal's sentence kept as the error. */
+int window_read_refused(struct jpki_store *st, const struct jpki_actor *by,
+			const char *action, const char *subject, int r);
+
+/*
+ * A fresh code for the inquiry letter of a WAITING_LETTER application
+ * (a window clerk of its municipality): only its SHA-256 is stored, the
+ * earlier code stops working, the letter counts as mailed now, and
+ * "window.letter.print" lands on the chain. `code` is the only copy; the
+ * caller prints it on the letter and wipes it. *out gets the application.
+ */
+int window_letter_code(char code[WINDOW_LETTER_CODE_LEN + 1],
+		       struct jpki_application *out, struct jpki_store *st,
+		       const struct jpki_actor *by,
+		       int64_t app_id) JPKI_MUST_CHECK;
+
 /* ---- calendar (holiday.c) -------------------------------------------------
  */
 

@@ -80,8 +80,9 @@ export JPKI_NOW=2026-11-17T01:10:00Z
 
 pcsc_start
 card_serve card.bin
+# the kiosk runs only with a reader of its own
 "$JPKI" --data "$work/var" --log info serve --listen "127.0.0.1:$port" \
-	>serve.log 2>&1 &
+	--kiosk-reader "Virtual PCD 00 0$((VPCD_PORT - 35963))" >serve.log 2>&1 &
 server_pid=$!
 for _ in $(seq 200); do
 	curl -sf "$url/healthz" >/dev/null 2>&1 && break

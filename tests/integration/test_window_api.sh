@@ -3,7 +3,10 @@
 # an application with photo ID and one by inquiry letter, the letter's PDF,
 # a loss report, the audit verdict, and the refusals with their status
 # codes: not logged in, a wrong password, a clerk of another municipality, a
-# rule (under 15), malformed bodies.
+# rule (under 15), malformed bodies. Reads bound to the clerk's municipality
+# and role and on the audit chain; no letter code from any API; the API
+# takes no cookie and a cookie POST needs this server's Origin and the
+# session's token.
 #
 # usage: test_window_api.sh PATH/TO/jpki
 set -euo pipefail
@@ -38,11 +41,13 @@ jpki ca init --public-url "$url" >/dev/null
 JPKI_NEW_OPERATOR_PASSWORD=pw-admin-0123 jpki operator add admin --role ca-officer >/dev/null
 export JPKI_OPERATOR=admin JPKI_OPERATOR_PASSWORD=pw-admin-0123
 for op in "reg1 registry-clerk 131016" "win1 window-clerk 131016" \
-	"win2 window-clerk 271004"; do
+	"win2 window-clerk 271004" "win3 window-clerk 011002"; do
 	set -- $op
 	JPKI_NEW_OPERATOR_PASSWORD="pw-$1-012345" jpki operator add "$1" \
 		--role "$2" --municipality-code "$3" >/dev/null
 done
+JPKI_NEW_OPERATOR_PASSWORD=pw-aud1-012345 jpki operator add aud1 \
+	--role auditor >/dev/null
 unset JPKI_OPERATOR JPKI_OPERATOR_PASSWORD
 "$JPKI" --data "$work/var" --log warn serve --listen "127.0.0.1:$port" \
 	>serve.log 2>&1 &
@@ -103,11 +108,70 @@ expect 200 GET /api/window/applications
 	fail "applications: $(cat out.json)"
 pass "window over JSON: photo ID ready at once, under 15 refused (403), no photo ID waits for the letter"
 
-# the letter as the clerk's page serves it, with the session cookie
-curl -s -o letter.pdf -b "jpki_session=$token" "$url/window/letter?id=$letter_app"
+grep -q letter_code out.json && fail "the API lists letter codes: $(cat out.json)"
+pass "no letter code in the window clerk's list"
+
+# the letter as the clerk's page prints it: a POST from the application's
+# page, with the session's token and this server's Origin
+curl -s -o app.html -b "jpki_session=$token" "$url/window/application?id=$letter_app"
+csrf=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' app.html | head -1)
+[ ${#csrf} = 64 ] || fail "the application page has no CSRF token"
+post_form() { # PATH BODY [ORIGIN]: prints the status, body to form.out
+	local args=(-s -o form.out -w '%{http_code}' -b "jpki_session=$token"
+		--data "$2" "$url$1")
+	[ $# -ge 3 ] && args+=(-H "Origin: $3")
+	curl "${args[@]}"
+}
+[ "$(post_form /window/letter "id=$letter_app&csrf=$csrf" "$url")" = 200 ] ||
+	fail "the letter: $(cat form.out)"
+cp form.out letter.pdf
 [ "$(head -c 5 letter.pdf)" = "%PDF-" ] || fail "the inquiry letter is not a PDF"
 pdftotext letter.pdf - | grep -q "照会書" || fail "the letter does not say 照会書"
-pass "the inquiry letter PDF"
+code1=$(pdftotext letter.pdf - | grep -oE '^[A-Z2-9]{4} [A-Z2-9]{4} [A-Z2-9]{4} [A-Z2-9]{4}$' | tr -d ' ')
+[ ${#code1} = 16 ] || fail "no code on the letter"
+pass "the inquiry letter PDF, with its code"
+[ "$(post_form /window/letter "id=$letter_app&csrf=$csrf")" = 403 ] ||
+	fail "a cookie POST without Origin: $(cat form.out)"
+[ "$(post_form /window/letter "id=$letter_app&csrf=$csrf" "http://127.0.0.1:1")" = 403 ] ||
+	fail "a cookie POST from another origin: $(cat form.out)"
+[ "$(post_form /window/letter "id=$letter_app" "$url")" = 403 ] ||
+	fail "a cookie POST without the token: $(cat form.out)"
+[ "$(post_form /window/letter "id=$letter_app&csrf=${csrf%?}0" "$url")" = 403 ] ||
+	fail "a cookie POST with a wrong token: $(cat form.out)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -b "jpki_session=$token" "$url/window/letter?id=$letter_app")" != 200 ] ||
+	fail "the letter by GET"
+saved=$token
+token=""
+code=$(curl -s -o out.json -w '%{http_code}' -b "jpki_session=$saved" \
+	-H 'Content-Type: text/plain' --data "{\"person\":\"$adult\",\"kind\":\"lost\"}" \
+	"$url/api/window/report")
+[ "$code" = 401 ] || fail "the API took the cookie: $code $(cat out.json)"
+token=$saved
+pass "a cookie POST needs this server's Origin and the session's token; the API takes no cookie"
+
+# a second print makes a new code; the first stops working (the day after)
+[ "$(post_form /window/letter "id=$letter_app&csrf=$csrf" "$url")" = 200 ] || fail "reprint"
+code2=$(pdftotext form.out - | grep -oE '^[A-Z2-9]{4} [A-Z2-9]{4} [A-Z2-9]{4} [A-Z2-9]{4}$' | tr -d ' ')
+[ ${#code2} = 16 ] && [ "$code1" != "$code2" ] || fail "the reprint has no new code"
+pass "a reprint makes a new code"
+
+# reads: the clerks of 131016 only, each on the audit chain
+login win3 pw-win3-012345
+expect 403 GET "/api/residents/$adult"
+grep -q "011002" out.json || fail "refusal: $(cat out.json)"
+expect 200 GET /api/window/applications
+[ "$(cat out.json)" = "[]" ] || fail "011002 sees applications: $(cat out.json)"
+curl -s -o page.html -w '%{http_code}' -b "jpki_session=$token" "$url/window/resident?person=$adult" | grep -q 403 ||
+	fail "/window/resident for another municipality"
+curl -s -o page.html -w '%{http_code}' -b "jpki_session=$token" "$url/window/application?id=$letter_app" | grep -q 403 ||
+	fail "/window/application for another municipality"
+login aud1 pw-aud1-012345
+expect 403 GET /api/window/applications
+expect 403 GET "/api/residents/$adult"
+login reg1 pw-reg1-012345
+expect 403 GET /api/window/applications
+grep -q letter_code out.json && fail "a letter code for the registry clerk"
+pass "a clerk of 011002: 403 for a 131016 resident (page and API); auditor and registry clerk get no applications"
 
 login win2 pw-win2-012345
 expect 403 POST /api/window/apply "{\"person\":\"$adult\",\"sign\":true,\"path\":\"photo\",\"photo_id\":\"passport\",\"photo_id_address\":\"千代田５番５号\"}"
@@ -122,6 +186,17 @@ expect 200 POST /api/window/hours '{"municipality_code":"131016","open_minute":5
 expect 200 GET /api/window/fees
 expect 200 GET /api/audit/verify
 [ "$(field '["ok"]')" = True ] || fail "audit: $(cat out.json)"
+db=$(ls var/*.db 2>/dev/null | head -1)
+if [ -n "$db" ] && command -v sqlite3 >/dev/null; then
+	for a in registry.read registry.read.refused window.application.list \
+		window.application.read.refused window.letter.print; do
+		[ "$(sqlite3 "$db" "SELECT COUNT(*) FROM audit_log WHERE action = '$a'")" -gt 0 ] ||
+			fail "no $a on the audit chain"
+	done
+	[ "$(sqlite3 "$db" "SELECT COUNT(*) FROM audit_log WHERE action = 'window.letter.print'")" = 2 ] ||
+		fail "two prints, not two entries"
+	pass "reads, refusals and prints are on the audit chain"
+fi
 expect 200 POST /api/logout '{}'
 expect 401 GET /api/window/applications
 pass "loss report, capacity, hours, fee ledger, the audit chain holds, and a session ends at log-out"

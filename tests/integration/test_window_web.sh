@@ -84,4 +84,23 @@ pass "the clerk's page issued $serials onto the card in the reader; screenshots 
 grep -q "$(echo "$serials" | cut -d' ' -f1)\|$(echo "$serials" | cut -d' ' -f2)" show.json ||
 	fail "the card does not hold what the page issued"
 pass "the card holds what the page issued"
+
+# cross-site request forgery: a page on another port of 127.0.0.1 makes the
+# logged-in clerk's browser post forms (urlencoded, text/plain) to
+# /window/apply and /api/window/report; each refused, nothing changed
+person=$(JPKI_OPERATOR=reg1 JPKI_OPERATOR_PASSWORD=pw-reg-01234 jpki registry find --json |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["person"])')
+apps() {
+	JPKI_OPERATOR=clerk1 JPKI_OPERATOR_PASSWORD=pw-window-01 jpki window list --json |
+		python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+before=$(apps)
+node "$browser_dir/window_csrf.mjs" "$url" clerk1 pw-window-01 "$person" \
+	"千代田４番４号" "$shots" || fail "the cross-site run failed"
+for s in $serials; do
+	[ "$(jpki ca status "$s" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = good ] ||
+		fail "certificate $s was changed by a foreign page"
+done
+[ "$(apps)" = "$before" ] || fail "a foreign page made an application"
+pass "forms posted by a page of another origin (urlencoded, text/plain) to /window/apply and /api/window/report: refused, the certificates stay good, no application made"
 echo "all window web checks passed"

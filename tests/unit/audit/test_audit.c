@@ -278,6 +278,41 @@ static void test_authorize(void **state)
 	    JPKI_ERR_POLICY);
 }
 
+/* Reads are bound like changes: the roles allowed, the municipality. */
+static void test_authorize_read(void **state)
+{
+	struct jpki_actor reg = actor("r1", JPKI_ROLE_REGISTRY_CLERK, "131016");
+	struct jpki_actor win = actor("w1", JPKI_ROLE_WINDOW_CLERK, "011002");
+	struct jpki_actor off = actor("o1", JPKI_ROLE_CA_OFFICER, "");
+	struct jpki_actor aud = actor("a1", JPKI_ROLE_AUDITOR, "");
+	struct jpki_actor bad = actor("x1", JPKI_ROLE_WINDOW_CLERK, "");
+	unsigned clerks = JPKI_AUDIT_ROLE_BIT(JPKI_ROLE_REGISTRY_CLERK) |
+			  JPKI_AUDIT_ROLE_BIT(JPKI_ROLE_WINDOW_CLERK);
+
+	(void)state;
+	assert_int_equal(jpki_audit_authorize_read(&reg, clerks, "131016"), 0);
+	assert_int_equal(jpki_audit_authorize_read(&reg, clerks, NULL), 0);
+	assert_int_equal(jpki_audit_authorize_read(&win, clerks, "131016"),
+			 JPKI_ERR_POLICY);
+	assert_string_equal(jpki_err_detail(),
+			    "a window clerk of 011002 cannot act on a "
+			    "resident of 131016");
+	/* a role outside the readers reads nothing, "" municipality or not */
+	assert_int_equal(
+	    jpki_audit_authorize_read(
+		&reg, JPKI_AUDIT_ROLE_BIT(JPKI_ROLE_WINDOW_CLERK), "131016"),
+	    JPKI_ERR_POLICY);
+	assert_int_equal(jpki_audit_authorize_read(&aud, clerks, "131016"),
+			 JPKI_ERR_POLICY);
+	assert_non_null(strstr(jpki_err_detail(), "does not read"));
+	assert_int_equal(jpki_audit_authorize_read(&off, clerks, NULL),
+			 JPKI_ERR_POLICY);
+	assert_int_equal(jpki_audit_authorize_read(&bad, clerks, NULL),
+			 JPKI_ERR_POLICY);
+	assert_int_equal(jpki_audit_authorize_read(NULL, clerks, "131016"),
+			 JPKI_ERR_POLICY);
+}
+
 /* Ten entries, committed one by one. */
 static void fill(struct fx *f, int n)
 {
@@ -500,6 +535,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_login_and_sessions, setup,
 					    teardown),
 	    cmocka_unit_test(test_authorize),
+	    cmocka_unit_test(test_authorize_read),
 	    cmocka_unit_test_setup_teardown(test_chain_intact, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_edited, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_edited_hash, setup,

@@ -259,11 +259,11 @@ static void test_photo_same_day(void **state)
 	assert_true(info.key_present[JPKI_PIN_AUTH] &&
 		    info.key_present[JPKI_PIN_SIGN]);
 
-	ok(jpki_window_applications(&list, &n, f->st, CODE, 0));
+	ok(jpki_window_applications(&list, &n, f->st, &f->clerk, CODE, 0));
 	assert_int_equal(n, 1);
 	assert_int_equal(list[0].state, JPKI_APP_ISSUED);
 	assert_string_equal(list[0].sign_serial, res.sign_serial);
-	ok(jpki_window_application(&a, f->st, list[0].id));
+	ok(jpki_window_application(&a, f->st, &f->clerk, list[0].id));
 	assert_string_equal(a.auth_serial, res.auth_serial);
 	free(list);
 
@@ -434,7 +434,7 @@ static void test_letter_path(void **state)
 	struct jpki_window_issue_result res;
 	struct jpki_application a, back;
 	struct tcard c;
-	char person[64], wrong[17];
+	char person[64], wrong[17], code[WINDOW_LETTER_CODE_LEN + 1];
 	int64_t before;
 
 	resident(f, person, "1980-06-01", 0);
@@ -444,8 +444,16 @@ static void test_letter_path(void **state)
 	req.path = JPKI_ID_NO_PHOTO;
 	ok(jpki_window_apply(&a, f->st, &f->clerk, &req));
 	assert_int_equal(a.state, JPKI_APP_WAITING_LETTER);
-	assert_int_equal(strlen(a.letter_code), 16);
 	assert_true(a.letter_mailed_at == jpki_clock_now());
+	/* no code before the letter is printed: nothing to bring back */
+	at("2026-02-03T10:00:00");
+	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
+					    "ABCDEFGHJKLMNPQR",
+					    "health-insurance-card"),
+		JPKI_ERR_STATE, "printed");
+	at("2026-02-02T10:00:00");
+	ok(window_letter_code(code, &a, f->st, &f->clerk, a.id));
+	assert_int_equal(strlen(code), 16);
 
 	new_card(f, &c, JPKI_CARD_MYNUMBER);
 	before = snapshot(f);
@@ -455,29 +463,26 @@ static void test_letter_path(void **state)
 		JPKI_ERR_STATE, "inquiry letter");
 	/* not on the day it was mailed, even with the right code */
 	at("2026-02-02T16:00:00");
-	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-					    a.letter_code,
+	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
 					    "health-insurance-card"),
 		JPKI_ERR_POLICY, "same day");
 	at("2026-02-03T10:00:00");
-	snprintf(wrong, sizeof(wrong), "%s", a.letter_code);
+	snprintf(wrong, sizeof(wrong), "%s", code);
 	wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
 	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
 					    wrong, "health-insurance-card"),
 		JPKI_ERR_POLICY, "not the one");
-	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-					    a.letter_code, NULL),
+	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
+					    NULL),
 		JPKI_ERR_POLICY, "another document");
-	refused(jpki_window_letter_returned(&back, f->st, &f->other, a.id,
-					    a.letter_code,
+	refused(jpki_window_letter_returned(&back, f->st, &f->other, a.id, code,
 					    "health-insurance-card"),
 		JPKI_ERR_POLICY, "271004");
 	assert_true(snapshot(f) == before);
-	ok(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-				       a.letter_code, "health-insurance-card"));
+	ok(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
+				       "health-insurance-card"));
 	assert_int_equal(back.state, JPKI_APP_READY);
-	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-					    a.letter_code,
+	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
 					    "health-insurance-card"),
 		JPKI_ERR_STATE, NULL);
 	ok(jpki_window_issue(&res, f->st, f->ca, c.rd, f->issuer, &f->clerk,
@@ -492,7 +497,7 @@ static void test_proxy(void **state)
 	struct wf *f = *state;
 	struct jpki_application_request req = JPKI_APPLICATION_REQUEST_INIT;
 	struct jpki_application a, back;
-	char person[64];
+	char person[64], code[WINDOW_LETTER_CODE_LEN + 1];
 	int64_t before;
 
 	resident(f, person, "1980-06-01", 0);
@@ -518,12 +523,13 @@ static void test_proxy(void **state)
 	ok(jpki_window_apply(&a, f->st, &f->clerk, &req));
 	/* never same day, even with everything */
 	assert_int_equal(a.state, JPKI_APP_WAITING_LETTER);
-	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-					    a.letter_code, NULL),
+	ok(window_letter_code(code, &a, f->st, &f->clerk, a.id));
+	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
+					    NULL),
 		JPKI_ERR_POLICY, "same day");
 	at("2026-02-04T09:00:00");
-	ok(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
-				       a.letter_code, NULL));
+	ok(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, code,
+				       NULL));
 	assert_int_equal(back.state, JPKI_APP_READY);
 }
 
@@ -606,7 +612,7 @@ static void test_bad_pin(void **state)
 				  &f->clerk, a.id, NULL, "ABC123"),
 		JPKI_ERR_INVALID, NULL);
 	assert_true(snapshot(f) == before);
-	ok(jpki_window_application(&a, f->st, a.id));
+	ok(jpki_window_application(&a, f->st, &f->clerk, a.id));
 	assert_int_equal(a.state, JPKI_APP_READY);
 	close_card(&c);
 }
@@ -708,7 +714,7 @@ static void test_capacity(void **state)
 				  &f->clerk, a2.id, "1234", "ABC123"),
 		JPKI_ERR_POLICY, "capacity");
 	assert_true(snapshot(f) == before);
-	ok(jpki_window_application(&a2, f->st, a2.id));
+	ok(jpki_window_application(&a2, f->st, &f->clerk, a2.id));
 	assert_int_equal(a2.state, JPKI_APP_READY);
 
 	/* a failed issue gives its capacity back: p1 applies again, and
@@ -721,7 +727,7 @@ static void test_capacity(void **state)
 				  &f->clerk, again.id, "1234", NULL),
 		JPKI_ERR_STATE, "already holds");
 	assert_int_equal(count(f, "SELECT used FROM window_capacity_use"), 2);
-	ok(jpki_window_application(&again, f->st, again.id));
+	ok(jpki_window_application(&again, f->st, &f->clerk, again.id));
 	assert_int_equal(again.state, JPKI_APP_READY);
 
 	/* the next day there is room again */
@@ -1087,7 +1093,7 @@ static void test_pdfs(void **state)
 	req.want_auth = 1;
 	req.path = JPKI_ID_NO_PHOTO;
 	ok(jpki_window_apply(&a, f->st, &f->clerk, &req));
-	ok(jpki_window_letter_pdf(&pdf, &len, f->st, a.id));
+	ok(jpki_window_letter_pdf(&pdf, &len, f->st, &f->clerk, a.id));
 	if ((text = pdf_text(f, pdf, len, "letter.pdf")) != NULL) {
 		has(text, "照会書兼回答書");
 		has(text, "山田");
@@ -1096,25 +1102,23 @@ static void test_pdfs(void **state)
 		has(text, "令和8年2月2日");
 		has(text, "私が申請したものです");
 		has(text, "健康保険証");
-		snprintf(group, sizeof(group), "%.4s", a.letter_code);
-		has(text, group);
-		snprintf(group, sizeof(group), "%.4s", a.letter_code + 12);
-		has(text, group);
+		/* the code's four groups of four */
+		has(text, "照会番号");
 		free(text);
 	} else {
 		print_message("pdftotext missing: text of the letter not "
 			      "checked\n");
 	}
 	free(pdf);
-	refused(jpki_window_letter_pdf(&pdf, &len, f->st, 999),
+	refused(jpki_window_letter_pdf(&pdf, &len, f->st, &f->clerk, 999),
 		JPKI_ERR_NOT_FOUND, NULL);
 
 	/* the copies of the certificates of a same-day issue */
 	issue_both(f, person, &res, &c);
-	refused(jpki_window_letter_pdf(&pdf, &len, f->st, a.id + 1),
+	refused(jpki_window_letter_pdf(&pdf, &len, f->st, &f->clerk, a.id + 1),
 		JPKI_ERR_STATE, "no inquiry letter");
 	jpki_profile_fingerprint(fp, jpki_ca_cert(f->ca, JPKI_CERT_SIGN));
-	ok(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca,
+	ok(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca, &f->clerk,
 				     res.sign_serial));
 	if ((text = pdf_text(f, pdf, len, "copy-sign.pdf")) != NULL) {
 		has(text, "電子証明書の写し");
@@ -1130,7 +1134,7 @@ static void test_pdfs(void **state)
 		free(text);
 	}
 	free(pdf);
-	ok(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca,
+	ok(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca, &f->clerk,
 				     res.auth_serial));
 	if ((text = pdf_text(f, pdf, len, "copy-auth.pdf")) != NULL) {
 		has(text, "利用者証明用電子証明書");
@@ -1140,9 +1144,182 @@ static void test_pdfs(void **state)
 		free(text);
 	}
 	free(pdf);
-	refused(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca, "00"),
+	refused(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca, &f->clerk,
+					  "00"),
 		JPKI_ERR_NOT_FOUND, NULL);
 	close_card(&c);
+}
+
+/* ---- who reads what (issue 18 item 1) ------------------------------------
+ */
+
+static int64_t audited(struct wf *f, const char *action)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT COUNT(*) FROM audit_log WHERE action = '%s'", action);
+	return count(f, sql);
+}
+
+/* Residents, applications, letters and copies are read only by the
+ * clerks of the resident's municipality, and every read and refusal is
+ * on the chain. */
+static void test_reads_bound(void **state)
+{
+	struct wf *f = *state;
+	struct jpki_window_issue_result res;
+	struct jpki_application a, *list = NULL;
+	struct jpki_resident r, *found = NULL;
+	struct jpki_actor auditor = {.operator_id = "aud1",
+				     .role = JPKI_ROLE_AUDITOR},
+			  officer = {.operator_id = "ca1",
+				     .role = JPKI_ROLE_CA_OFFICER},
+			  other_reg = {.operator_id = "reg2",
+				       .role = JPKI_ROLE_REGISTRY_CLERK,
+				       .municipality_code = "271004"};
+	unsigned char *pdf = NULL;
+	size_t n = 0, len = 0;
+	char person[64];
+	struct tcard c;
+
+	resident(f, person, "1980-06-01", 0);
+	issue_both(f, person, &res, &c);
+
+	/* the resident: both clerks of 131016, recorded */
+	ok(jpki_registry_read(&r, f->st, &f->reg, person));
+	assert_string_equal(r.person, person);
+	ok(jpki_registry_read(&r, f->st, &f->clerk, person));
+	assert_int_equal(audited(f, "registry.read"), 2);
+	refused(jpki_registry_read(&r, f->st, &f->other, person),
+		JPKI_ERR_POLICY, "271004");
+	assert_string_equal(r.person, "");
+	refused(jpki_registry_read(&r, f->st, &other_reg, person),
+		JPKI_ERR_POLICY, "271004");
+	refused(jpki_registry_read(&r, f->st, &auditor, person),
+		JPKI_ERR_POLICY, "does not read");
+	refused(jpki_registry_read(&r, f->st, &officer, person),
+		JPKI_ERR_POLICY, "does not read");
+	assert_int_equal(audited(f, "registry.read.refused"), 4);
+	assert_int_equal(audited(f, "registry.read"), 2);
+	refused(jpki_registry_read(&r, f->st, &f->clerk, "R0000000000000000"),
+		JPKI_ERR_NOT_FOUND, NULL);
+
+	/* the search: one's own municipality only */
+	ok(jpki_registry_search(&found, &n, f->st, &f->reg, NULL, 0));
+	assert_int_equal(n, 1);
+	free(found);
+	ok(jpki_registry_search(&found, &n, f->st, &f->other, NULL, 0));
+	assert_int_equal(n, 0);
+	free(found);
+	refused(jpki_registry_search(&found, &n, f->st, &auditor, NULL, 0),
+		JPKI_ERR_POLICY, NULL);
+	assert_null(found);
+	assert_int_equal(audited(f, "registry.search"), 2);
+
+	/* applications: the window clerk of 131016 only */
+	ok(jpki_window_applications(&list, &n, f->st, &f->clerk, NULL, 0));
+	assert_int_equal(n, 1);
+	ok(jpki_window_application(&a, f->st, &f->clerk, list[0].id));
+	assert_int_equal(audited(f, "window.application.read"), 1);
+	assert_int_equal(audited(f, "window.application.list"), 1);
+	refused(jpki_window_application(&a, f->st, &f->other, list[0].id),
+		JPKI_ERR_POLICY, "271004");
+	assert_string_equal(a.person, "");
+	refused(jpki_window_application(&a, f->st, &f->reg, list[0].id),
+		JPKI_ERR_POLICY, NULL);
+	refused(jpki_window_application(&a, f->st, &auditor, list[0].id),
+		JPKI_ERR_POLICY, NULL);
+	assert_int_equal(audited(f, "window.application.read.refused"), 3);
+	refused(jpki_window_applications(&list, &n, f->st, &f->other, CODE, 0),
+		JPKI_ERR_POLICY, NULL);
+	assert_null(list);
+	refused(jpki_window_applications(&list, &n, f->st, &auditor, NULL, 0),
+		JPKI_ERR_POLICY, NULL);
+	refused(jpki_window_applications(&list, &n, f->st, &f->reg, NULL, 0),
+		JPKI_ERR_POLICY, NULL);
+	ok(jpki_window_applications(&list, &n, f->st, &f->other, NULL, 0));
+	assert_int_equal(n, 0);
+	free(list);
+
+	/* the certificate's copy */
+	refused(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca, &f->other,
+					  res.sign_serial),
+		JPKI_ERR_POLICY, "271004");
+	assert_null(pdf);
+	refused(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca, &auditor,
+					  res.sign_serial),
+		JPKI_ERR_POLICY, NULL);
+	assert_int_equal(audited(f, "window.copy.print.refused"), 2);
+	ok(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca, &f->clerk,
+				     res.sign_serial));
+	free(pdf);
+	assert_int_equal(audited(f, "window.copy.print"), 1);
+	chain_ok(f);
+	close_card(&c);
+}
+
+/* The letter's code: made when printed, kept only as a hash, a reprint
+ * voids the earlier one, each print recorded, printed only by the
+ * window clerk of the resident's municipality. */
+static void test_letter_code(void **state)
+{
+	struct wf *f = *state;
+	struct jpki_application_request req = JPKI_APPLICATION_REQUEST_INIT;
+	struct jpki_application a, back;
+	char person[64], first[WINDOW_LETTER_CODE_LEN + 1],
+	    second[WINDOW_LETTER_CODE_LEN + 1], sql[256];
+	unsigned char *pdf = NULL;
+	struct jpki_rows *rows = NULL;
+	size_t len = 0;
+	int64_t before;
+
+	resident(f, person, "1980-06-01", 0);
+	req.person = person;
+	req.want_auth = 1;
+	req.path = JPKI_ID_NO_PHOTO;
+	ok(jpki_window_apply(&a, f->st, &f->clerk, &req));
+
+	/* nobody else prints it, and a refusal makes no code */
+	refused(window_letter_code(first, &back, f->st, &f->other, a.id),
+		JPKI_ERR_POLICY, "271004");
+	refused(jpki_window_letter_pdf(&pdf, &len, f->st, &f->reg, a.id),
+		JPKI_ERR_POLICY, NULL);
+	assert_null(pdf);
+	assert_int_equal(audited(f, "window.letter.print.refused"), 2);
+	assert_int_equal(count(f, "SELECT COUNT(*) FROM window_application "
+				  "WHERE letter_hash IS NOT NULL"),
+			 0);
+
+	ok(window_letter_code(first, &back, f->st, &f->clerk, a.id));
+	/* the store holds neither the code nor anything but its hash */
+	snprintf(sql, sizeof(sql),
+		 "SELECT letter_code, letter_hash FROM window_application "
+		 "WHERE id = %lld",
+		 (long long)a.id);
+	assert_int_equal(jpki_store_query(&rows, f->st, sql, NULL, 0), 0);
+	assert_null(jpki_rows_text(rows, 0, 0));
+	assert_int_equal(strlen(jpki_rows_text(rows, 0, 1)), 64);
+	assert_null(strstr(jpki_rows_text(rows, 0, 1), first));
+	jpki_rows_free(rows);
+
+	ok(window_letter_code(second, &back, f->st, &f->clerk, a.id));
+	assert_string_not_equal(first, second);
+	assert_int_equal(audited(f, "window.letter.print"), 2);
+
+	at("2026-02-03T10:00:00");
+	before = snapshot(f);
+	refused(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id,
+					    first, "health-insurance-card"),
+		JPKI_ERR_POLICY, "not the one");
+	assert_true(snapshot(f) == before);
+	ok(jpki_window_letter_returned(&back, f->st, &f->clerk, a.id, second,
+				       "health-insurance-card"));
+	assert_int_equal(back.state, JPKI_APP_READY);
+	/* and no letter once it is back */
+	refused(window_letter_code(first, &back, f->st, &f->clerk, a.id),
+		JPKI_ERR_STATE, "no inquiry letter");
+	chain_ok(f);
 }
 
 int main(void)
@@ -1173,6 +1350,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pin_reset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_report, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pdfs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reads_bound, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_letter_code, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# No public endpoint spends a card's PIN try (docs/SECURITY.md): the kiosk
+# is off unless it has a reader of its own, so three anonymous wrong-PIN
+# POST /kiosk on the defaults leave the card's tries as they were; named
+# without a reader it does not start; with its reader it logs in with the
+# verifier in-process (the right PIN gives the 住民票の写し) and each
+# terminal has a budget of two log-ins, past it 429 + Retry-After and the
+# card untouched.
+#
+# usage: test_kiosk.sh PATH/TO/jpki
+set -euo pipefail
+
+JPKI=$(realpath "$1")
+here=$(dirname "$(realpath "$0")")
+work=$(mktemp -d /tmp/jpki-kiosk-XXXXXX)
+server_pid=""
+
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$work/serve.log" ] && tail -5 "$work/serve.log" >&2
+	exit 1
+}
+pass() { echo "ok - $*"; }
+
+# shellcheck source=pcsc_lib.sh
+. "$here/pcsc_lib.sh"
+stop_server() {
+	if [ -n "$server_pid" ]; then
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+		server_pid=""
+	fi
+}
+cleanup() {
+	stop_server
+	pcsc_cleanup
+	rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+
+export JPKI_NOW=2026-11-17T01:00:00Z
+export JPKI_ARGON2_TEST=1
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+jpki() { "$JPKI" --data "$work/var" --log warn "$@"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+jpki ca init --public-url "$url" >/dev/null
+JPKI_NEW_OPERATOR_PASSWORD=pw-admin-0123 jpki operator add admin --role ca-officer >/dev/null
+export JPKI_OPERATOR=admin JPKI_OPERATOR_PASSWORD=pw-admin-0123
+JPKI_NEW_OPERATOR_PASSWORD=pw-reg-01234 jpki operator add reg1 \
+	--role registry-clerk --municipality-code 131016 >/dev/null
+JPKI_NEW_OPERATOR_PASSWORD=pw-window-01 jpki operator add clerk1 \
+	--role window-clerk --municipality-code 131016 >/dev/null
+person=$(JPKI_OPERATOR=reg1 JPKI_OPERATOR_PASSWORD=pw-reg-01234 jpki registry register \
+	--municipality-code 131016 --prefecture 東京都 --municipality 千代田区 \
+	--name "鈴木 一郎" --sex male --birth 1985-04-10 \
+	--address "千代田４番４号" --json | json 'd["person"]')
+jpki card new --kind mynumber card.bin >/dev/null
+app=$(JPKI_OPERATOR=clerk1 JPKI_OPERATOR_PASSWORD=pw-window-01 jpki window apply "$person" \
+	--id photo --photo-id driving-licence --photo-id-address "千代田４番４号" \
+	--json | json 'd["id"]')
+JPKI_OPERATOR=clerk1 JPKI_OPERATOR_PASSWORD=pw-window-01 jpki window issue "$app" \
+	--card card.bin --auth-pin 1234 --sign-pin ABC123 >issue.txt ||
+	fail "issue: $(cat issue.txt)"
+unset JPKI_OPERATOR JPKI_OPERATOR_PASSWORD
+export JPKI_NOW=2026-11-17T01:10:00Z
+
+pcsc_start
+card_serve card.bin
+wait_card
+reader="Virtual PCD 00 0$((VPCD_PORT - 35963))"
+tries() {
+	"$JPKI" --log warn pin status --reader "$reader" --json |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["authentication"]["tries_left"])'
+}
+start() { # serve with extra options; waits until it answers
+	"$JPKI" --data "$work/var" --log info serve --listen "127.0.0.1:$port" \
+		"$@" >serve.log 2>&1 &
+	server_pid=$!
+	for _ in $(seq 200); do
+		curl -sf "$url/healthz" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "the server did not start"
+}
+kiosk() { # PIN: prints the status, the body to kiosk.out, headers to kiosk.h
+	curl -s -o kiosk.out -D kiosk.h -w '%{http_code}' --data "pin=$1" "$url/kiosk"
+}
+
+before=$(tries)
+[ "$before" = 3 ] || fail "the card's authentication PIN has $before tries, not 3"
+
+# the defaults ("all"): no kiosk, and it says so
+start
+grep -q "kiosk .*off" serve.log || fail "serve does not say the kiosk is off: $(cat serve.log)"
+for _ in 1 2 3; do
+	code=$(kiosk 9999)
+	# no kiosk route: the repository's "use GET" or not found
+	[ "$code" = 404 ] || [ "$code" = 405 ] || fail "POST /kiosk on the defaults: HTTP $code"
+done
+[ "$(tries)" = "$before" ] || fail "anonymous POST /kiosk spent PIN tries: $(tries) left"
+stop_server
+pass "three anonymous wrong-PIN POST /kiosk on the defaults: no kiosk (404/405), the card's tries unchanged ($before)"
+
+# named without a reader: refused at start
+if "$JPKI" --data "$work/var" --log warn serve --listen "127.0.0.1:0" \
+	--roles login,kiosk >refused.log 2>&1; then
+	fail "serve --roles login,kiosk started without a kiosk reader"
+fi
+grep -q "reader of its own" refused.log || fail "no reason given: $(cat refused.log)"
+pass "--roles kiosk without a reader of its own: refused at start, with the reason"
+
+# with its reader: the in-process log-in works, then the budget
+start --kiosk-reader "$reader"
+code=$(kiosk 1234)
+[ "$code" = 200 ] && [ "$(head -c 5 kiosk.out)" = "%PDF-" ] ||
+	fail "the right PIN: HTTP $code $(head -c 300 kiosk.out)"
+pass "the kiosk logs in with the verifier in-process: the 住民票の写し"
+code=$(kiosk 9999)
+[ "$code" = 403 ] || fail "a wrong PIN: HTTP $code"
+[ "$(tries)" = 2 ] || fail "a wrong PIN at the kiosk: $(tries) tries left, not 2"
+code=$(kiosk 9999)
+[ "$code" = 429 ] || fail "over the terminal's budget: HTTP $code"
+grep -qi '^Retry-After: [0-9]' kiosk.h || fail "429 without Retry-After: $(cat kiosk.h)"
+[ "$(tries)" = 2 ] || fail "a log-in over the budget reached the card: $(tries) tries left"
+stop_server
+pass "two log-ins per terminal, then 429 with Retry-After; the card untouched (2 tries left)"
+echo "all kiosk checks passed"
