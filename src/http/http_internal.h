@@ -38,6 +38,9 @@ struct jpki_http {
 	X509_STORE *client_ca;
 	/* log-in challenges per client address (limit.c) */
 	struct http_limit *challenge_limit;
+	/* the operators' password checks (login_pool.c), made at the
+	 * first log-in */
+	struct http_pool *_Atomic login_pool;
 };
 
 /* Token buckets per client address (limit.c). */
@@ -58,7 +61,46 @@ struct upload {
 	/* the subject of the verified client certificate of an internal
 	 * role's request (RFC 2253), "" when none was verified */
 	char client[256];
+	/* an operator's log-in on the hashing pool (login_pool.c) */
+	struct http_login_job *login;
 };
+
+/*
+ * login_pool.c: operator log-ins (POST /window/login, /api/login) with
+ * the password checked on a pool of its own while the connection is
+ * suspended, so the workers keep answering everything else.
+ */
+struct http_login_job;
+struct http_login_result {
+	int r;                /* jpki_audit_login_ex's */
+	unsigned status;      /* 200, 401, 403 (locked, disabled), 429,
+				 503 (queue full), 500 */
+	unsigned retry_after; /* seconds for Retry-After; 0: none */
+	char *token;          /* the session's, when r == 0 (the job's) */
+	char why[256];        /* the sentence of a refusal */
+};
+/*
+ * One step of a log-in; call it from the route each time libmicrohttpd
+ * calls for the request. 1: the connection is suspended while the pool
+ * checks the password (return MHD_YES); 0 with *out the outcome, owned by
+ * the request (freed at its completion); a negative error when no job
+ * could be made.
+ */
+int http_login_step(const struct http_login_result **out,
+		    struct jpki_http *srv, struct MHD_Connection *conn,
+		    const struct upload *up, const char *operator_id,
+		    const char *password) JPKI_MUST_CHECK;
+void http_login_job_free(struct http_login_job *job);
+/* Closes the pool and waits for its jobs (each resumes its connection);
+ * before MHD_stop_daemon. */
+void http_login_pool_stop(struct jpki_http *srv);
+/* http_send with a Retry-After header when retry_after > 0. */
+enum MHD_Result http_send_retry(struct MHD_Connection *conn, unsigned status,
+				const char *type, const void *data, size_t len,
+				unsigned retry_after);
+/* The session cookie's attributes after its value: "; Path=/; HttpOnly;
+ * SameSite=Strict", with Secure when the server speaks TLS. */
+const char *http_cookie_attributes(const struct jpki_http *srv);
 
 enum MHD_Result http_send(struct MHD_Connection *conn, unsigned status,
 			  const char *type, const void *data, size_t len,

@@ -541,6 +541,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct upload *up = *con_cls;
 
 	if (up != NULL) {
+		http_login_job_free(up->login);
 		free(up->data);
 		free(up);
 		*con_cls = NULL;
@@ -726,6 +727,7 @@ int jpki_http_start(struct jpki_http **out,
 	};
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			MHD_ALLOW_SUSPEND_RESUME |
 			(srv->workers_accept ? 0 : MHD_USE_NO_LISTEN_SOCKET) |
 			MHD_USE_ERROR_LOG |
 			(srv->tls_cert_pem ? MHD_USE_TLS : 0),
@@ -787,6 +789,9 @@ void jpki_http_stop(struct jpki_http *srv)
 		pthread_join(srv->accept_thread, NULL);
 		close(srv->listen_fd);
 	}
+	/* No connection may stay suspended: the log-ins on the hashing pool
+	 * finish (each resumes its connection) first. */
+	http_login_pool_stop(srv);
 	MHD_stop_daemon(srv->daemon); /* closes a socket it listened on */
 	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);
