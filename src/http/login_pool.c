@@ -44,7 +44,7 @@ struct pool_job {
 
 struct http_pool {
 	pthread_mutex_t lock;
-	pthread_cond_t work, idle;
+	pthread_cond_t work;
 	struct pool_job queue[POOL_QUEUE];
 	size_t head, len;
 	unsigned busy; /* jobs being run */
@@ -82,8 +82,6 @@ static void *pool_main(void *arg)
 		job.fn(job.arg);
 		pthread_mutex_lock(&p->lock);
 		p->busy--;
-		if (p->len == 0 && p->busy == 0)
-			pthread_cond_broadcast(&p->idle);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -101,7 +99,6 @@ static void pool_free(struct http_pool *p)
 		pthread_join(p->threads[i], NULL);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->work);
-	pthread_cond_destroy(&p->idle);
 	free(p);
 }
 
@@ -116,7 +113,6 @@ static int pool_new(struct http_pool **out)
 		return JPKI_ERR_NOMEM;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
-	pthread_cond_init(&p->idle, NULL);
 	for (; p->nthreads < want; p->nthreads++)
 		if (pthread_create(&p->threads[p->nthreads], NULL, pool_main,
 				   p) != 0)
@@ -151,6 +147,15 @@ static int pool_submit(struct http_pool *p, pool_fn fn, void *arg,
 	return r;
 }
 
+/* What a stopping server's pool becomes: closed, so a log-in that comes
+ * while the daemon stops is answered busy instead of making a new pool
+ * (and a suspended connection the daemon must not be stopped with). */
+static struct http_pool closed_pool = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .work = PTHREAD_COND_INITIALIZER,
+    .closing = 1,
+};
+
 /* The server's pool, made at the first log-in (most servers never see
  * one: no threads or memory for them). */
 static struct http_pool *server_pool(struct jpki_http *srv)
@@ -170,7 +175,10 @@ static struct http_pool *server_pool(struct jpki_http *srv)
 
 void http_login_pool_stop(struct jpki_http *srv)
 {
-	pool_free(atomic_exchange(&srv->login_pool, NULL));
+	struct http_pool *p = atomic_exchange(&srv->login_pool, &closed_pool);
+
+	if (p != &closed_pool)
+		pool_free(p);
 }
 
 /* ---- one log-in ------------------------------------------------------ */
