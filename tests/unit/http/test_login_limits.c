@@ -269,7 +269,10 @@ static char *login_request(int i)
 	return req;
 }
 
-#define FLOOD 8
+/* As many as the pool queues (16), so none is answered busy; more than
+ * the hashing threads can finish while OCSP is asked, even on a fast
+ * machine. */
+#define FLOOD 16
 #define OCSP_ASKS 4
 
 static void test_ocsp_during_flood(void **state)
@@ -292,7 +295,7 @@ static void test_ocsp_during_flood(void **state)
 	}
 	/* Let the flood reach the server before asking OCSP (this wait
 	 * asserts nothing; it only puts the log-ins first in line). */
-	usleep(300 * 1000);
+	usleep(100 * 1000);
 	/* Each OCSP answer comes while most log-ins are still unanswered:
 	 * on the HTTP workers a hash would have held them up behind it. */
 	for (int k = 0; k < OCSP_ASKS; k++)
@@ -305,9 +308,13 @@ static void test_ocsp_during_flood(void **state)
 			"%d\n",
 		OCSP_ASKS, pending, FLOOD);
 	assert_true(pending >= FLOOD / 2);
-	/* And every log-in is answered in the end: wrong, 401. */
-	for (int i = 0; i < FLOOD; i++)
-		assert_int_equal(status_on(fds[i], NULL, 0), 401);
+	/* And every log-in is answered in the end: wrong (401), or, past
+	 * the address's tenth failure, told to wait (429). */
+	for (int i = 0; i < FLOOD; i++) {
+		int s = status_on(fds[i], NULL, 0);
+
+		assert_true(s == 401 || s == 429);
+	}
 	jpki_http_stop(srv);
 }
 
@@ -348,7 +355,9 @@ static void test_queue_full(void **state)
 		BURST, wrong, wait, busy);
 	/* The queue holds 16 and the pool at most 2: the rest, busy. */
 	assert_true(busy >= BURST - 16 - 2);
-	assert_true(wrong <= 10);
+	/* ten free failures for the address; a second hashing thread may
+	 * pass the gate beside the tenth */
+	assert_true(wrong >= 10 && wrong <= 11);
 	/* A stop with nothing in flight is clean; the store holds what the
 	 * hashed ones recorded. */
 	jpki_http_stop(srv);
