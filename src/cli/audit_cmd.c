@@ -200,16 +200,34 @@ static void iso_utc(char out[32], time_t t)
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
 }
 
+/* Text from the chain onto a terminal: control characters (an escape
+ * sequence someone managed to get recorded) shown as '?'. */
+static void put_plain(const char *s)
+{
+	for (; *s != '\0'; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
 static int show_text(void *ctx, const struct jpki_audit_entry *e)
 {
 	char at[32];
 
 	(void)ctx;
 	iso_utc(at, e->at);
-	printf("%lld  %s  %s (%s%s%s)  %s  %s%s%s\n", (long long)e->seq, at,
-	       e->operator_id, jpki_audit_role_name(e->role),
-	       e->municipality[0] ? " " : "", e->municipality, e->action,
-	       e->subject, e->detail ? "  " : "", e->detail ? e->detail : "");
+	printf("%lld  %s  ", (long long)e->seq, at);
+	put_plain(e->operator_id);
+	printf(" (%s%s", jpki_audit_role_name(e->role),
+	       e->municipality[0] ? " " : "");
+	put_plain(e->municipality);
+	fputs(")  ", stdout);
+	put_plain(e->action);
+	fputs("  ", stdout);
+	put_plain(e->subject);
+	if (e->detail != NULL) {
+		fputs("  ", stdout);
+		put_plain(e->detail);
+	}
+	putchar('\n');
 	return 0;
 }
 
