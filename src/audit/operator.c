@@ -454,8 +454,8 @@ int jpki_audit_login_gate(unsigned *retry_after, struct jpki_store *st,
 		*retry_after = (unsigned)wait;
 		r = jpki_err_set(JPKI_ERR_POLICY,
 				 "too many failed log-ins: try again in %u "
-				 "seconds",
-				 *retry_after);
+				 "second%s",
+				 *retry_after, *retry_after == 1 ? "" : "s");
 		goto out;
 	}
 	r = 0;
@@ -494,10 +494,12 @@ static int count_failure(int *locked, int64_t *failures, struct jpki_store *st,
 		*failures = jpki_rows_int(rows, 0, 0);
 		*locked = *failures >= (int64_t)l->account_lock;
 		{
+			int64_t d = delay_after(*failures, l->account_free,
+						l->max_delay);
+			/* No wait is 0, not "now": another process's clock
+			 * (JPKI_NOW) may read a moment earlier. */
 			struct jpki_value q[] = {
-			    JPKI_V_INT(now + delay_after(*failures,
-							 l->account_free,
-							 l->max_delay)),
+			    JPKI_V_INT(d > 0 ? now + d : 0),
 			    JPKI_V_INT(*locked), JPKI_V_TEXT(known_id)};
 
 			if ((r = jpki_store_exec(
@@ -529,11 +531,11 @@ static int count_failure(int *locked, int64_t *failures, struct jpki_store *st,
 		if (jpki_rows_count(rows) == 1)
 			n = jpki_rows_int(rows, 0, 0) + 1;
 		{
+			int64_t d = delay_after(n, l->address_free,
+						l->max_delay);
 			struct jpki_value q[] = {
 			    JPKI_V_TEXT(client), JPKI_V_INT(n),
-			    JPKI_V_INT(now + delay_after(n, l->address_free,
-							 l->max_delay)),
-			    JPKI_V_INT(now)};
+			    JPKI_V_INT(d > 0 ? now + d : 0), JPKI_V_INT(now)};
 
 			if ((r = jpki_store_exec(
 				 st,

@@ -123,6 +123,19 @@ static void test_account_delay(void **state)
 		assert_int_equal(retry, 0);
 	}
 	assert_int_equal(entries(f, "audit.login-failed"), 5);
+	/* The free ones set no wait at all (not "until now": another
+	 * process's clock may read a moment earlier). */
+	{
+		struct jpki_audit_login_opts a = o;
+
+		a.client = "192.0.2.9";
+		assert_int_equal(try_login(f, &retry, "ghost", "wrong guess!",
+					   &a),
+				 JPKI_ERR_POLICY);
+		assert_int_equal(count(f, "SELECT wait_until FROM"
+					  " audit_login_addr"),
+				 0);
+	}
 	/* Then 2^0 = 1 second: refused at once, even with the right
 	 * password, and without being checked (no entry written). */
 	assert_int_equal(try_login(f, &retry, "clerk", PW, &o),
@@ -131,7 +144,7 @@ static void test_account_delay(void **state)
 	assert_non_null(strstr(jpki_err_detail(), "try again in 1 second"));
 	assert_int_equal(jpki_audit_login_gate(&retry, f->st, "clerk", &o),
 			 JPKI_ERR_POLICY);
-	assert_int_equal(entries(f, "audit.login-failed"), 5);
+	assert_int_equal(entries(f, "audit.login-failed"), 6);
 	/* The wait passed: one more guess, then 2 seconds. */
 	later(f, 1);
 	assert_int_equal(jpki_audit_login_gate(&retry, f->st, "clerk", &o), 0);
@@ -160,6 +173,9 @@ static void test_account_delay(void **state)
 	assert_int_equal(try_login(f, &retry, "clerk", "wrong guess!", &o),
 			 JPKI_ERR_POLICY);
 	assert_int_equal(retry, 0);
+	assert_int_equal(count(f, "SELECT wait_until FROM audit_operator"
+				  " WHERE id = 'clerk'"),
+			 0);
 }
 
 static void test_account_lock(void **state)
