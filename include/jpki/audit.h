@@ -19,14 +19,15 @@
 
 enum jpki_role {
 	JPKI_ROLE_REGISTRY_CLERK = 1, /* 住民基本台帳の事務: registry changes */
-	JPKI_ROLE_WINDOW_CLERK = 2,   /* 窓口: applications, issue, PINs */
-	JPKI_ROLE_CA_OFFICER = 3,     /* the CA's operator */
-	JPKI_ROLE_AUDITOR = 4,        /* reads the chain, changes nothing */
+	JPKI_ROLE_WINDOW_CLERK = 2, /* 窓口: applications, issue, PINs */
+	JPKI_ROLE_CA_OFFICER = 3,   /* the CA's operator */
+	JPKI_ROLE_AUDITOR = 4,      /* reads the chain, changes nothing */
 };
 
 /* "registry-clerk", "window-clerk", "ca-officer", "auditor". */
 const char *jpki_audit_role_name(enum jpki_role role);
-int jpki_audit_role_parse(enum jpki_role *out, const char *name) JPKI_MUST_CHECK;
+int jpki_audit_role_parse(enum jpki_role *out,
+			  const char *name) JPKI_MUST_CHECK;
 
 /* Who is acting: every procedure of registry and window takes one. */
 struct jpki_actor {
@@ -97,7 +98,10 @@ struct jpki_audit_login_opts {
 	struct jpki_audit_limits limits;
 };
 #define JPKI_AUDIT_LOGIN_OPTS_VERSION 1
-#define JPKI_AUDIT_LOGIN_OPTS_INIT {.version = JPKI_AUDIT_LOGIN_OPTS_VERSION}
+#define JPKI_AUDIT_LOGIN_OPTS_INIT                                             \
+	{                                                                      \
+		.version = JPKI_AUDIT_LOGIN_OPTS_VERSION                       \
+	}
 
 /*
  * jpki_audit_login with limits: besides its outcomes, JPKI_ERR_POLICY
@@ -107,19 +111,19 @@ struct jpki_audit_login_opts {
  * recorded with the client address ("audit.login-failed"), a lock as
  * "audit.operator-locked". jpki_audit_login is this with no client.
  */
-int jpki_audit_login_ex(char **token, unsigned *retry_after,
-			struct jpki_store *st, const char *operator_id,
-			const char *password,
-			const struct jpki_audit_login_opts *opts) JPKI_MUST_CHECK;
+int jpki_audit_login_ex(
+    char **token, unsigned *retry_after, struct jpki_store *st,
+    const char *operator_id, const char *password,
+    const struct jpki_audit_login_opts *opts) JPKI_MUST_CHECK;
 
 /*
  * The same refusals as jpki_audit_login_ex, decided without hashing and
  * without writing: 0 when an attempt may go on. The HTTP server asks
  * first, so that a refused attempt takes no place in the hashing queue.
  */
-int jpki_audit_login_gate(unsigned *retry_after, struct jpki_store *st,
-			  const char *operator_id,
-			  const struct jpki_audit_login_opts *opts) JPKI_MUST_CHECK;
+int jpki_audit_login_gate(
+    unsigned *retry_after, struct jpki_store *st, const char *operator_id,
+    const struct jpki_audit_login_opts *opts) JPKI_MUST_CHECK;
 
 /*
  * Operator management; `by` must be a CA officer (a password change also
@@ -192,8 +196,7 @@ struct jpki_audit_filter {
  * for any other role. The reading itself is appended first ("audit.show",
  * the filter as detail), so who read what is on the chain too.
  */
-typedef int (*jpki_audit_entry_fn)(void *ctx,
-				   const struct jpki_audit_entry *e);
+typedef int (*jpki_audit_entry_fn)(void *ctx, const struct jpki_audit_entry *e);
 int jpki_audit_show(struct jpki_store *st, const struct jpki_actor *by,
 		    const struct jpki_audit_filter *filter,
 		    jpki_audit_entry_fn fn, void *ctx) JPKI_MUST_CHECK;
@@ -233,9 +236,9 @@ int jpki_audit_append(struct jpki_store *st, const struct jpki_actor *actor,
 /* The outcome of walking the chain. */
 struct jpki_audit_report {
 	int ok;
-	uint64_t entries;  /* entries checked */
-	uint64_t bad_seq;  /* the first entry that does not hold (0 if ok) */
-	char why[256];     /* "entry 17 was edited", "entry 9 is missing", ... */
+	uint64_t entries; /* entries checked */
+	uint64_t bad_seq; /* the first entry that does not hold (0 if ok) */
+	char why[256];    /* "entry 17 was edited", "entry 9 is missing", ... */
 };
 
 /* Walks the whole chain. 0 with report->ok set or cleared; an error only

@@ -46,9 +46,9 @@ static int end_sessions(int64_t *ended, struct jpki_store *st, const char *id)
 {
 	struct jpki_value p = JPKI_V_TEXT(id);
 
-	return jpki_store_exec(st,
-			       "DELETE FROM audit_session WHERE operator_id = $1",
-			       &p, 1, ended);
+	return jpki_store_exec(
+	    st, "DELETE FROM audit_session WHERE operator_id = $1", &p, 1,
+	    ended);
 }
 
 /*
@@ -145,8 +145,7 @@ int jpki_audit_operator_password(struct jpki_store *st,
 	if (by == NULL || by->operator_id[0] == '\0')
 		return jpki_err_set(JPKI_ERR_POLICY,
 				    "no operator is logged in");
-	if (operator_id == NULL ||
-	    strcmp(by->operator_id, operator_id) != 0) {
+	if (operator_id == NULL || strcmp(by->operator_id, operator_id) != 0) {
 		if ((r = need_officer(by)) != 0)
 			return r;
 	}
@@ -211,9 +210,9 @@ int jpki_audit_sessions(struct jpki_audit_session_info **out, size_t *n,
 	if ((r = audit_migrate(st)) != 0)
 		return r;
 	{
-		struct jpki_value p[] = {
-		    operator_id ? JPKI_V_TEXT(operator_id) : JPKI_V_NULL,
-		    JPKI_V_INT(jpki_clock_now())};
+		struct jpki_value p[] = {operator_id ? JPKI_V_TEXT(operator_id)
+						     : JPKI_V_NULL,
+					 JPKI_V_INT(jpki_clock_now())};
 
 		if ((r = jpki_store_query(
 			 &rows, st,
@@ -233,8 +232,8 @@ int jpki_audit_sessions(struct jpki_audit_session_info **out, size_t *n,
 	for (size_t i = 0; i < count; i++) {
 		snprintf(list[i].id, sizeof(list[i].id), "%.12s",
 			 jpki_rows_text(rows, i, 0));
-		snprintf(list[i].operator_id, sizeof(list[i].operator_id),
-			 "%s", jpki_rows_text(rows, i, 1));
+		snprintf(list[i].operator_id, sizeof(list[i].operator_id), "%s",
+			 jpki_rows_text(rows, i, 1));
 		list[i].created_at = (time_t)jpki_rows_int(rows, i, 2);
 		list[i].expires_at = (time_t)jpki_rows_int(rows, i, 3);
 	}

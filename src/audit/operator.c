@@ -353,7 +353,8 @@ static int token_hash(char out[65], const char *token)
 /* The limits with their defaults filled in. */
 static struct jpki_audit_limits limits_of(const struct jpki_audit_login_opts *o)
 {
-	struct jpki_audit_limits l = o ? o->limits : (struct jpki_audit_limits){0};
+	struct jpki_audit_limits l =
+	    o ? o->limits : (struct jpki_audit_limits){0};
 
 	if (l.account_free == 0)
 		l.account_free = 5;
@@ -531,8 +532,8 @@ static int count_failure(int *locked, int64_t *failures, struct jpki_store *st,
 		if (jpki_rows_count(rows) == 1)
 			n = jpki_rows_int(rows, 0, 0) + 1;
 		{
-			int64_t d = delay_after(n, l->address_free,
-						l->max_delay);
+			int64_t d =
+			    delay_after(n, l->address_free, l->max_delay);
 			struct jpki_value q[] = {
 			    JPKI_V_TEXT(client), JPKI_V_INT(n),
 			    JPKI_V_INT(d > 0 ? now + d : 0), JPKI_V_INT(now)};

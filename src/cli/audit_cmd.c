@@ -237,13 +237,12 @@ static int show_json(void *ctx, const struct jpki_audit_entry *e)
 	char at[32];
 
 	iso_utc(at, e->at);
-	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o?, s:s}", "seq",
-		      (json_int_t)e->seq, "at", at, "operator", e->operator_id,
-		      "role", jpki_audit_role_name(e->role), "municipality",
-		      e->municipality, "action", e->action, "subject",
-		      e->subject, "detail",
-		      e->detail ? json_loads(e->detail, 0, NULL) : NULL, "hash",
-		      e->hash);
+	o = json_pack(
+	    "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o?, s:s}", "seq",
+	    (json_int_t)e->seq, "at", at, "operator", e->operator_id, "role",
+	    jpki_audit_role_name(e->role), "municipality", e->municipality,
+	    "action", e->action, "subject", e->subject, "detail",
+	    e->detail ? json_loads(e->detail, 0, NULL) : NULL, "hash", e->hash);
 	if (o == NULL || json_array_append_new(list, o) != 0)
 		return JPKI_ERR_NOMEM;
 	return 0;
@@ -342,9 +341,10 @@ int cli_audit(struct cli *cli, int argc, char **argv)
 		return audit_show(cli, argc, argv);
 	if (argc < 2 || strcmp(argv[1], "verify") != 0 ||
 	    (argc == 3 && !json) || argc > 3)
-		return cli_usage("usage: jpki audit verify [--json]\n"
-				 "       jpki audit show [filters] --by AUDITOR "
-				 "(jpki audit show --help)");
+		return cli_usage(
+		    "usage: jpki audit verify [--json]\n"
+		    "       jpki audit show [filters] --by AUDITOR "
+		    "(jpki audit show --help)");
 	if ((r = cli_store_open(&st, cli)) != 0 ||
 	    (r = jpki_window_migrate(st)) != 0 ||
 	    (r = jpki_audit_verify(&rep, st)) != 0) {

@@ -86,9 +86,9 @@ struct http_login_result {
  * the request (freed at its completion); a negative error when no job
  * could be made.
  */
-int http_login_step(const struct http_login_result **out,
-		    struct jpki_http *srv, struct MHD_Connection *conn,
-		    const struct upload *up, const char *operator_id,
+int http_login_step(const struct http_login_result **out, struct jpki_http *srv,
+		    struct MHD_Connection *conn, const struct upload *up,
+		    const char *operator_id,
 		    const char *password) JPKI_MUST_CHECK;
 void http_login_job_free(struct http_login_job *job);
 /* Closes the pool and waits for its jobs (each resumes its connection);

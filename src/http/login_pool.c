@@ -32,8 +32,8 @@
 #include "http/http_internal.h"
 #include "jpki/audit.h"
 
-#define POOL_QUEUE 16  /* log-ins waiting for a hashing thread */
-#define POOL_NICE 10   /* how much lower the hashing threads run */
+#define POOL_QUEUE 16 /* log-ins waiting for a hashing thread */
+#define POOL_NICE 10  /* how much lower the hashing threads run */
 
 typedef void (*pool_fn)(void *arg);
 
@@ -257,10 +257,9 @@ static void login_admit(void *arg)
 	MHD_suspend_connection(job->conn);
 }
 
-int http_login_step(const struct http_login_result **out,
-		    struct jpki_http *srv, struct MHD_Connection *conn,
-		    const struct upload *cup, const char *operator_id,
-		    const char *password)
+int http_login_step(const struct http_login_result **out, struct jpki_http *srv,
+		    struct MHD_Connection *conn, const struct upload *cup,
+		    const char *operator_id, const char *password)
 {
 	/* The upload is the connection's own (server.c allocates it, its
 	 * completion frees it); the routes see it const. */
@@ -312,8 +311,8 @@ int http_login_step(const struct http_login_result **out,
 						      "window"),
 			0);
 		job->res.status = MHD_HTTP_SERVICE_UNAVAILABLE;
-	} else if ((r = jpki_audit_login_gate(&retry, srv->st,
-					      job->operator_id, &o)) != 0) {
+	} else if ((r = jpki_audit_login_gate(&retry, srv->st, job->operator_id,
+					      &o)) != 0) {
 		outcome(&job->res, r, retry);
 	} else if ((pool = server_pool(srv)) == NULL ||
 		   pool_submit(pool, login_run, job, login_admit) != 0) {

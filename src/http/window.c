@@ -587,8 +587,8 @@ static enum MHD_Result api_error(struct MHD_Connection *conn, unsigned status,
 static enum MHD_Result api_refusal(struct MHD_Connection *conn,
 				   const struct http_login_result *res)
 {
-	json_t *o = json_pack("{s:s, s:s}", "result", "refused", "error",
-			      res->why);
+	json_t *o =
+	    json_pack("{s:s, s:s}", "result", "refused", "error", res->why);
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	enum MHD_Result ret;
 
@@ -731,7 +731,7 @@ static int api_register(char person[64], struct jpki_http *srv,
 	return jpki_registry_register(person, srv->st, who, &r);
 }
 
-#define AUDIT_PAGE 1000     /* entries of GET /api/audit by default */
+#define AUDIT_PAGE 1000      /* entries of GET /api/audit by default */
 #define AUDIT_PAGE_MAX 10000 /* and at most */
 
 static int audit_entry_json(void *ctx, const struct jpki_audit_entry *e)
@@ -744,8 +744,7 @@ static int audit_entry_json(void *ctx, const struct jpki_audit_entry *e)
 		      (json_int_t)e->seq, "at", (json_int_t)e->at, "operator",
 		      e->operator_id, "role", jpki_audit_role_name(e->role),
 		      "municipality", e->municipality, "action", e->action,
-		      "subject", e->subject, "detail", detail, "hash",
-		      e->hash);
+		      "subject", e->subject, "detail", detail, "hash", e->hash);
 	if (o == NULL || json_array_append_new(list, o) != 0)
 		return JPKI_ERR_NOMEM;
 	return 0;
@@ -769,8 +768,8 @@ static int api_audit(json_t **out, struct jpki_http *srv,
 		return JPKI_ERR_NOMEM;
 	f.operator_id = http_query(conn, "operator");
 	f.municipality = http_query(conn, "municipality");
-	f.action = http_query(conn, "action")[0] ? http_query(conn, "action")
-						: NULL;
+	f.action =
+	    http_query(conn, "action")[0] ? http_query(conn, "action") : NULL;
 	f.limit = AUDIT_PAGE;
 	if (limit[0] != '\0') {
 		unsigned long n = strtoul(limit, &end, 10);
@@ -784,8 +783,10 @@ static int api_audit(json_t **out, struct jpki_http *srv,
 		}
 		f.limit = n;
 	}
-	if ((since[0] != '\0' && (r = jpki_clock_parse(&f.since, since)) != 0) ||
-	    (until[0] != '\0' && (r = jpki_clock_parse(&f.until, until)) != 0)) {
+	if ((since[0] != '\0' &&
+	     (r = jpki_clock_parse(&f.since, since)) != 0) ||
+	    (until[0] != '\0' &&
+	     (r = jpki_clock_parse(&f.until, until)) != 0)) {
 		json_decref(list);
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "since and until are times like "

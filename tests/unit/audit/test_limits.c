@@ -49,7 +49,8 @@ static int setup(void **state)
 	if (jpki_audit_operator_add(f->st, NULL, "officer",
 				    JPKI_ROLE_CA_OFFICER, "", PW) != 0 ||
 	    jpki_audit_operator_add(f->st, &f->officer, "clerk",
-				    JPKI_ROLE_WINDOW_CLERK, "131016", PW) != 0 ||
+				    JPKI_ROLE_WINDOW_CLERK, "131016",
+				    PW) != 0 ||
 	    jpki_audit_operator_add(f->st, &f->officer, "auditor",
 				    JPKI_ROLE_AUDITOR, "", PW) != 0)
 		return -1;
@@ -117,9 +118,9 @@ static void test_account_delay(void **state)
 
 	/* Five failures are free. */
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(try_login(f, &retry, "clerk", "wrong guess!",
-					   &o),
-				 JPKI_ERR_POLICY);
+		assert_int_equal(
+		    try_login(f, &retry, "clerk", "wrong guess!", &o),
+		    JPKI_ERR_POLICY);
 		assert_int_equal(retry, 0);
 	}
 	assert_int_equal(entries(f, "audit.login-failed"), 5);
@@ -129,9 +130,9 @@ static void test_account_delay(void **state)
 		struct jpki_audit_login_opts a = o;
 
 		a.client = "192.0.2.9";
-		assert_int_equal(try_login(f, &retry, "ghost", "wrong guess!",
-					   &a),
-				 JPKI_ERR_POLICY);
+		assert_int_equal(
+		    try_login(f, &retry, "ghost", "wrong guess!", &a),
+		    JPKI_ERR_POLICY);
 		assert_int_equal(count(f, "SELECT wait_until FROM"
 					  " audit_login_addr"),
 				 0);
@@ -187,9 +188,9 @@ static void test_account_lock(void **state)
 	o.limits.account_free = 100; /* no delays: only the lock */
 	o.limits.account_lock = 3;
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(try_login(f, &retry, "clerk", "wrong guess!",
-					   &o),
-				 JPKI_ERR_POLICY);
+		assert_int_equal(
+		    try_login(f, &retry, "clerk", "wrong guess!", &o),
+		    JPKI_ERR_POLICY);
 	assert_int_equal(entries(f, "audit.operator-locked"), 1);
 	/* Locked: the right password is refused too, a day later too. */
 	later(f, 86400);
@@ -360,18 +361,15 @@ static void test_sessions(void **state)
 	later(f, 1);
 	assert_int_equal(jpki_audit_login(&t2, f->st, "clerk", PW, 0), 0);
 	assert_int_equal(jpki_audit_login(&t3, f->st, "officer", PW, 0), 0);
-	assert_int_equal(jpki_audit_sessions(&list, &n, f->st, &f->clerk,
-					     NULL),
+	assert_int_equal(jpki_audit_sessions(&list, &n, f->st, &f->clerk, NULL),
 			 JPKI_ERR_POLICY);
 	assert_null(list);
-	assert_int_equal(jpki_audit_sessions(&list, &n, f->st, &f->auditor,
-					     NULL),
-			 0);
+	assert_int_equal(
+	    jpki_audit_sessions(&list, &n, f->st, &f->auditor, NULL), 0);
 	assert_int_equal(n, 3);
 	free(list);
-	assert_int_equal(jpki_audit_sessions(&list, &n, f->st, &f->officer,
-					     "clerk"),
-			 0);
+	assert_int_equal(
+	    jpki_audit_sessions(&list, &n, f->st, &f->officer, "clerk"), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(list[0].operator_id, "clerk");
 	assert_int_equal(strlen(list[0].id), 12);
@@ -417,9 +415,8 @@ static struct seen show(struct fx *f, int expect,
 {
 	struct seen s = {0};
 
-	assert_int_equal(jpki_audit_show(f->st, &f->auditor, filter, collect,
-					 &s),
-			 expect);
+	assert_int_equal(
+	    jpki_audit_show(f->st, &f->auditor, filter, collect, &s), expect);
 	return s;
 }
 
@@ -432,23 +429,21 @@ static void test_show(void **state)
 
 	/* The setup left 3 operator-add entries; add log-ins later on. */
 	later(f, 3600);
-	assert_int_equal(jpki_audit_append(f->st, &f->clerk, "window.issue",
-					   "P1", NULL),
-			 0);
+	assert_int_equal(
+	    jpki_audit_append(f->st, &f->clerk, "window.issue", "P1", NULL), 0);
 	later(f, 3600);
-	assert_int_equal(jpki_audit_append(f->st, &f->officer, "ca.revoke",
-					   "42", NULL),
-			 0);
+	assert_int_equal(
+	    jpki_audit_append(f->st, &f->officer, "ca.revoke", "42", NULL), 0);
 	/* Only the auditor reads, and nothing is shown to anyone else. */
 	{
 		struct seen none = {0};
 
-		assert_int_equal(jpki_audit_show(f->st, &f->officer, NULL,
-						 collect, &none),
-				 JPKI_ERR_POLICY);
-		assert_int_equal(jpki_audit_show(f->st, &f->clerk, NULL,
-						 collect, &none),
-				 JPKI_ERR_POLICY);
+		assert_int_equal(
+		    jpki_audit_show(f->st, &f->officer, NULL, collect, &none),
+		    JPKI_ERR_POLICY);
+		assert_int_equal(
+		    jpki_audit_show(f->st, &f->clerk, NULL, collect, &none),
+		    JPKI_ERR_POLICY);
 		assert_int_equal(none.n, 0);
 	}
 	s = show(f, 0, NULL);

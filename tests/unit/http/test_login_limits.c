@@ -36,7 +36,8 @@ static int setup(void **state)
 	    jpki_audit_operator_add(f->st, NULL, "officer",
 				    JPKI_ROLE_CA_OFFICER, "", PW) != 0 ||
 	    jpki_audit_operator_add(f->st, &officer, "clerk",
-				    JPKI_ROLE_WINDOW_CLERK, "131016", PW) != 0 ||
+				    JPKI_ROLE_WINDOW_CLERK, "131016",
+				    PW) != 0 ||
 	    jpki_audit_operator_add(f->st, &officer, "auditor",
 				    JPKI_ROLE_AUDITOR, "", PW) != 0)
 		return -1;
@@ -101,8 +102,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 
 /* One request; body NULL for GET. */
 static struct reply call(struct jpki_http *srv, const char *path,
-			 const char *type, const char *body,
-			 const char *bearer, const char *cainfo)
+			 const char *type, const char *body, const char *bearer,
+			 const char *cainfo)
 {
 	struct reply r = {0};
 	struct curl_slist *h = NULL;
@@ -110,8 +111,8 @@ static struct reply call(struct jpki_http *srv, const char *path,
 	CURL *c = curl_easy_init();
 
 	assert_non_null(c);
-	snprintf(url, sizeof(url), "%s://127.0.0.1:%u%s",
-		 jpki_http_scheme(srv), jpki_http_port(srv), path);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%u%s", jpki_http_scheme(srv),
+		 jpki_http_port(srv), path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
@@ -196,15 +197,14 @@ static void test_guessing_refused(void **state)
 		struct jpki_actor officer = {.operator_id = "officer",
 					     .role = JPKI_ROLE_CA_OFFICER};
 
-		assert_int_equal(jpki_audit_operator_disable(f->st, &officer,
-							     "auditor", 1),
-				 0);
+		assert_int_equal(
+		    jpki_audit_operator_disable(f->st, &officer, "auditor", 1),
+		    0);
 	}
 	r = api_login(srv, "auditor", PW);
 	assert_int_equal(r.status, 403);
 	r = call(srv, "/window/login", "application/x-www-form-urlencoded",
-		 "operator=auditor&password=correct+horse+battery", NULL,
-		 NULL);
+		 "operator=auditor&password=correct+horse+battery", NULL, NULL);
 	assert_int_equal(r.status, 403);
 	jpki_http_stop(srv);
 }
@@ -304,8 +304,9 @@ static void test_ocsp_during_flood(void **state)
 		    200);
 	for (int i = 0; i < FLOOD; i++)
 		pending += !answered(fds[i]);
-	fprintf(stderr, "log-ins still pending after %d OCSP answers: %d of "
-			"%d\n",
+	fprintf(stderr,
+		"log-ins still pending after %d OCSP answers: %d of "
+		"%d\n",
 		OCSP_ASKS, pending, FLOOD);
 	assert_true(pending >= FLOOD / 2);
 	/* And every log-in is answered in the end: wrong (401), or, past
@@ -350,8 +351,9 @@ static void test_queue_full(void **state)
 			wait++;
 		}
 	}
-	fprintf(stderr, "burst of %d: %d hashed (401), %d waited (429), %d "
-			"busy (503)\n",
+	fprintf(stderr,
+		"burst of %d: %d hashed (401), %d waited (429), %d "
+		"busy (503)\n",
 		BURST, wrong, wait, busy);
 	/* The queue holds 16 and the pool at most 2: the rest, busy. */
 	assert_true(busy >= BURST - 16 - 2);
@@ -392,9 +394,8 @@ static void write_tls(const char *dir, char **cert, char **key)
 	X509_gmtime_adj(X509_getm_notAfter(c), 7 * 86400);
 	X509_set_pubkey(c, k);
 	X509V3_set_ctx(&v3, c, c, NULL, NULL, 0);
-	assert_non_null(ext = X509V3_EXT_conf_nid(NULL, &v3,
-						  NID_subject_alt_name,
-						  "IP:127.0.0.1"));
+	assert_non_null(ext = X509V3_EXT_conf_nid(
+			    NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1"));
 	X509_add_ext(c, ext, -1);
 	X509_EXTENSION_free(ext);
 	assert_true(X509_sign(c, k, EVP_sha256()) > 0);
