@@ -19,14 +19,15 @@
 
 enum jpki_role {
 	JPKI_ROLE_REGISTRY_CLERK = 1, /* 住民基本台帳の事務: registry changes */
-	JPKI_ROLE_WINDOW_CLERK = 2,   /* 窓口: applications, issue, PINs */
-	JPKI_ROLE_CA_OFFICER = 3,     /* the CA's operator */
-	JPKI_ROLE_AUDITOR = 4,        /* reads the chain, changes nothing */
+	JPKI_ROLE_WINDOW_CLERK = 2, /* 窓口: applications, issue, PINs */
+	JPKI_ROLE_CA_OFFICER = 3,   /* the CA's operator */
+	JPKI_ROLE_AUDITOR = 4,      /* reads the chain, changes nothing */
 };
 
 /* "registry-clerk", "window-clerk", "ca-officer", "auditor". */
 const char *jpki_audit_role_name(enum jpki_role role);
-int jpki_audit_role_parse(enum jpki_role *out, const char *name) JPKI_MUST_CHECK;
+int jpki_audit_role_parse(enum jpki_role *out,
+			  const char *name) JPKI_MUST_CHECK;
 
 /* Who is acting: every procedure of registry and window takes one. */
 struct jpki_actor {
@@ -70,6 +71,135 @@ int jpki_audit_operator_add(struct jpki_store *st, const struct jpki_actor *by,
 int jpki_audit_login(char **token, struct jpki_store *st,
 		     const char *operator_id, const char *password,
 		     long ttl) JPKI_MUST_CHECK;
+
+/*
+ * Log-in limits. Per operator (durable, in audit_operator): after
+ * `account_free` consecutive failures each further attempt must wait
+ * 2^k seconds (k = failures - account_free, at most `max_delay`), and
+ * `account_lock` failures lock the operator until an administrator lifts
+ * it (jpki_audit_operator_unlock). Per client address (durable, in
+ * audit_login_addr, forgotten after a quiet day): the same growing delay
+ * after `address_free` failures, no lock (an office shares an address).
+ * A refused attempt spends no Argon2id time. 0 in a field: its default.
+ */
+struct jpki_audit_limits {
+	unsigned account_free; /* 0 = 5 */
+	unsigned account_lock; /* 0 = 20 */
+	unsigned address_free; /* 0 = 10 */
+	unsigned max_delay;    /* seconds; 0 = 3600 */
+};
+
+/* A log-in as the HTTP server makes it. */
+struct jpki_audit_login_opts {
+	int version;        /* JPKI_AUDIT_LOGIN_OPTS_VERSION */
+	long ttl;           /* as for jpki_audit_login */
+	const char *client; /* the client's address ("192.0.2.1"), recorded
+			       and limited; NULL: none (the CLI) */
+	struct jpki_audit_limits limits;
+};
+#define JPKI_AUDIT_LOGIN_OPTS_VERSION 1
+#define JPKI_AUDIT_LOGIN_OPTS_INIT                                             \
+	{                                                                      \
+		.version = JPKI_AUDIT_LOGIN_OPTS_VERSION                       \
+	}
+
+/*
+ * jpki_audit_login with limits: besides its outcomes, JPKI_ERR_POLICY
+ * with *retry_after > 0 (seconds) when the operator or the address must
+ * wait, and JPKI_ERR_STATE when the operator is locked or disabled; both
+ * without hashing. *retry_after is 0 in every other case. A failure is
+ * recorded with the client address ("audit.login-failed"), a lock as
+ * "audit.operator-locked". jpki_audit_login is this with no client.
+ */
+int jpki_audit_login_ex(
+    char **token, unsigned *retry_after, struct jpki_store *st,
+    const char *operator_id, const char *password,
+    const struct jpki_audit_login_opts *opts) JPKI_MUST_CHECK;
+
+/*
+ * The same refusals as jpki_audit_login_ex, decided without hashing and
+ * without writing: 0 when an attempt may go on. The HTTP server asks
+ * first, so that a refused attempt takes no place in the hashing queue.
+ */
+int jpki_audit_login_gate(
+    unsigned *retry_after, struct jpki_store *st, const char *operator_id,
+    const struct jpki_audit_login_opts *opts) JPKI_MUST_CHECK;
+
+/*
+ * Operator management; `by` must be a CA officer (a password change also
+ * by the operator themself). Each is one transaction with its entry on
+ * the chain: "audit.operator-disable", "audit.operator-enable" (disabling
+ * ends the operator's sessions and refuses log-ins; a CA officer cannot
+ * disable themself), "audit.operator-unlock" (clears failures, delay and
+ * lock), "audit.operator-password" (ends the operator's sessions; the
+ * rules of jpki_audit_operator_add), "audit.sessions-end" (*ended, if not
+ * NULL, gets how many). JPKI_ERR_NOT_FOUND for an unknown operator.
+ */
+int jpki_audit_operator_disable(struct jpki_store *st,
+				const struct jpki_actor *by,
+				const char *operator_id,
+				int disabled) JPKI_MUST_CHECK;
+int jpki_audit_operator_unlock(struct jpki_store *st,
+			       const struct jpki_actor *by,
+			       const char *operator_id) JPKI_MUST_CHECK;
+int jpki_audit_operator_password(struct jpki_store *st,
+				 const struct jpki_actor *by,
+				 const char *operator_id,
+				 const char *password) JPKI_MUST_CHECK;
+int jpki_audit_sessions_end(size_t *ended, struct jpki_store *st,
+			    const struct jpki_actor *by,
+			    const char *operator_id) JPKI_MUST_CHECK;
+
+/* One live session as listed; `id` is the first 12 hex digits of the
+ * token's SHA-256 (names it, opens nothing). */
+struct jpki_audit_session_info {
+	char id[13];
+	char operator_id[64];
+	time_t created_at;
+	time_t expires_at;
+};
+
+/*
+ * The live sessions, of `operator_id` (NULL: of everyone), oldest first,
+ * for a CA officer or an auditor. Caller frees *out with free().
+ */
+int jpki_audit_sessions(struct jpki_audit_session_info **out, size_t *n,
+			struct jpki_store *st, const struct jpki_actor *by,
+			const char *operator_id) JPKI_MUST_CHECK;
+
+/* One entry of the chain as shown; strings borrowed for the callback. */
+struct jpki_audit_entry {
+	int64_t seq;
+	time_t at;
+	const char *operator_id;
+	enum jpki_role role;
+	const char *municipality;
+	const char *action;
+	const char *subject;
+	const char *detail; /* JSON object text or NULL */
+	const char *hash;
+};
+
+/* Which entries to show; NULL or 0 fields do not filter. */
+struct jpki_audit_filter {
+	const char *operator_id;
+	const char *municipality;
+	const char *action; /* exact, or a prefix when it ends in '*' */
+	time_t since;       /* at >= since */
+	time_t until;       /* at <= until */
+	size_t limit;       /* 0: no limit */
+};
+
+/*
+ * Hands the matching entries to `fn` in chain order (a non-zero return
+ * stops and is returned). Only an auditor reads the chain: JPKI_ERR_POLICY
+ * for any other role. The reading itself is appended first ("audit.show",
+ * the filter as detail), so who read what is on the chain too.
+ */
+typedef int (*jpki_audit_entry_fn)(void *ctx, const struct jpki_audit_entry *e);
+int jpki_audit_show(struct jpki_store *st, const struct jpki_actor *by,
+		    const struct jpki_audit_filter *filter,
+		    jpki_audit_entry_fn fn, void *ctx) JPKI_MUST_CHECK;
 
 /* The actor behind a live session (refreshing it); JPKI_ERR_POLICY when
  * unknown or expired. Needs jpki_audit_migrate() run once first (it is
@@ -127,9 +257,9 @@ int jpki_audit_append(struct jpki_store *st, const struct jpki_actor *actor,
 /* The outcome of walking the chain. */
 struct jpki_audit_report {
 	int ok;
-	uint64_t entries;  /* entries checked */
-	uint64_t bad_seq;  /* the first entry that does not hold (0 if ok) */
-	char why[256];     /* "entry 17 was edited", "entry 9 is missing", ... */
+	uint64_t entries; /* entries checked */
+	uint64_t bad_seq; /* the first entry that does not hold (0 if ok) */
+	char why[256];    /* "entry 17 was edited", "entry 9 is missing", ... */
 };
 
 /* Walks the whole chain. 0 with report->ok set or cleared; an error only

@@ -87,6 +87,21 @@ static const struct jpki_migration migrations[] = {
 	" id INTEGER PRIMARY KEY,"
 	" seq BIGINT NOT NULL,"
 	" hash TEXT NOT NULL)"},
+    /* Log-in limits and disabled operators (operator.c, manage.c). */
+    {2, "ALTER TABLE audit_operator ADD COLUMN disabled INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE audit_operator ADD COLUMN failures INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE audit_operator ADD COLUMN wait_until BIGINT NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE audit_operator ADD COLUMN locked INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"CREATE TABLE audit_login_addr ("
+	" addr TEXT PRIMARY KEY,"
+	" failures INTEGER NOT NULL,"
+	" wait_until BIGINT NOT NULL,"
+	" last_at BIGINT NOT NULL);"
+	"CREATE INDEX audit_login_addr_last ON audit_login_addr (last_at)"},
 };
 
 int audit_migrate(struct jpki_store *st)

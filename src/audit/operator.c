@@ -161,7 +161,7 @@ static void argon2_cost(uint32_t *t, uint32_t *m, uint32_t *p)
 
 /* Operator names: what a person types at a log-in prompt; "system" is the
  * CA's own consumer and cannot be an operator. */
-static int check_operator_id(const char *id)
+int audit_operator_id_check(const char *id)
 {
 	size_t n = id ? strlen(id) : 0;
 
@@ -178,7 +178,19 @@ static int check_operator_id(const char *id)
 	return 0;
 }
 
-static int hash_password(char **out, const char *password)
+int audit_password_check(const char *password)
+{
+	long chars = password ? jpki_utf8_chars(password) : -1;
+
+	if (chars < MIN_PASSWORD_CHARS || strlen(password) > MAX_PASSWORD_BYTES)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "a password is %d to %d characters of "
+				    "UTF-8",
+				    MIN_PASSWORD_CHARS, MAX_PASSWORD_BYTES);
+	return 0;
+}
+
+int audit_password_hash(char **out, const char *password)
 {
 	unsigned char salt[SALT_LEN];
 	uint32_t t, m, p;
@@ -229,13 +241,12 @@ int jpki_audit_operator_add(struct jpki_store *st, const struct jpki_actor *by,
 	struct jpki_rows *rows = NULL;
 	const char *mun = municipality_code ? municipality_code : "";
 	char *enc = NULL, detail[160];
-	long chars;
 	int64_t count;
 	int r = JPKI_ERR_INTERNAL;
 
 	if (st == NULL)
 		return jpki_err_set(JPKI_ERR_INVALID, "no store");
-	if ((r = check_operator_id(operator_id)) != 0)
+	if ((r = audit_operator_id_check(operator_id)) != 0)
 		return r;
 	if (!role_known(role))
 		return jpki_err_set(JPKI_ERR_INVALID, "unknown role %d",
@@ -250,12 +261,8 @@ int jpki_audit_operator_add(struct jpki_store *st, const struct jpki_actor *by,
 				    "%s works for every municipality: give no "
 				    "municipality code",
 				    role_person(role));
-	chars = password ? jpki_utf8_chars(password) : -1;
-	if (chars < MIN_PASSWORD_CHARS || strlen(password) > MAX_PASSWORD_BYTES)
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "a password is %d to %d characters of "
-				    "UTF-8",
-				    MIN_PASSWORD_CHARS, MAX_PASSWORD_BYTES);
+	if ((r = audit_password_check(password)) != 0)
+		return r;
 	if (by != NULL &&
 	    (r = jpki_audit_authorize(by, JPKI_ROLE_CA_OFFICER, NULL)) != 0)
 		return r;
@@ -267,7 +274,7 @@ int jpki_audit_operator_add(struct jpki_store *st, const struct jpki_actor *by,
 		return r;
 	/* Hash before the transaction: Argon2id takes a while, and the
 	 * store's writers should not wait for it. */
-	if ((r = hash_password(&enc, password)) != 0)
+	if ((r = audit_password_hash(&enc, password)) != 0)
 		return r;
 	if ((r = jpki_store_begin(st)) != 0)
 		goto out;
@@ -357,19 +364,245 @@ static int token_hash(char out[65], const char *token)
 	return audit_sha256_hex(out, token, 64);
 }
 
+/* The limits with their defaults filled in. */
+static struct jpki_audit_limits limits_of(const struct jpki_audit_login_opts *o)
+{
+	struct jpki_audit_limits l =
+	    o ? o->limits : (struct jpki_audit_limits){0};
+
+	if (l.account_free == 0)
+		l.account_free = 5;
+	if (l.account_lock == 0)
+		l.account_lock = 20;
+	if (l.address_free == 0)
+		l.address_free = 10;
+	if (l.max_delay == 0)
+		l.max_delay = 3600;
+	return l;
+}
+
+/* The wait after `failures`, when `free_failures` are free: 2^k seconds,
+ * k = failures - free_failures, at most max_delay; 0 before that. */
+static int64_t delay_after(int64_t failures, unsigned free_failures,
+			   unsigned max_delay)
+{
+	int64_t k = failures - (int64_t)free_failures;
+
+	if (k < 0)
+		return 0;
+	if (k >= 31 || ((int64_t)1 << k) > (int64_t)max_delay)
+		return max_delay;
+	return (int64_t)1 << k;
+}
+
+/* A client address as kept: printable, bounded; "" when none. */
+static void client_of(char out[64], const struct jpki_audit_login_opts *o)
+{
+	const char *c = o && o->client ? o->client : "";
+
+	if (strlen(c) >= 64 ||
+	    strspn(c, "0123456789abcdefABCDEF.:") != strlen(c))
+		c = "?";
+	snprintf(out, 64, "%s", c);
+}
+
+int jpki_audit_login_gate(unsigned *retry_after, struct jpki_store *st,
+			  const char *operator_id,
+			  const struct jpki_audit_login_opts *opts)
+{
+	struct jpki_rows *rows = NULL;
+	char client[64];
+	time_t now = jpki_clock_now();
+	int64_t wait = 0;
+	int r = JPKI_ERR_INTERNAL;
+
+	*retry_after = 0;
+	if (st == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no store");
+	if ((r = audit_migrate(st)) != 0)
+		return r;
+	client_of(client, opts);
+	if (operator_id != NULL && audit_operator_id_check(operator_id) == 0) {
+		struct jpki_value p = JPKI_V_TEXT(operator_id);
+
+		if ((r = jpki_store_query(&rows, st,
+					  "SELECT disabled, locked, wait_until"
+					  " FROM audit_operator WHERE id = $1",
+					  &p, 1)) != 0)
+			return r;
+		if (jpki_rows_count(rows) == 1) {
+			if (jpki_rows_int(rows, 0, 0) != 0) {
+				r = jpki_err_set(JPKI_ERR_STATE,
+						 "operator %s is disabled",
+						 operator_id);
+				goto out;
+			}
+			if (jpki_rows_int(rows, 0, 1) != 0) {
+				r = jpki_err_set(
+				    JPKI_ERR_STATE,
+				    "operator %s is locked after too many "
+				    "failed log-ins: an administrator must "
+				    "unlock it (jpki operator unlock %s)",
+				    operator_id, operator_id);
+				goto out;
+			}
+			wait = jpki_rows_int(rows, 0, 2) - now;
+		}
+		jpki_rows_free(rows);
+		rows = NULL;
+	}
+	jpki_err_clear();
+	if (client[0] != '\0') {
+		struct jpki_value p = JPKI_V_TEXT(client);
+		int64_t w;
+
+		if ((r = jpki_store_query(&rows, st,
+					  "SELECT wait_until FROM"
+					  " audit_login_addr WHERE addr = $1",
+					  &p, 1)) != 0)
+			return r;
+		if (jpki_rows_count(rows) == 1 &&
+		    (w = jpki_rows_int(rows, 0, 0) - now) > wait)
+			wait = w;
+	}
+	if (wait > 0) {
+		*retry_after = (unsigned)wait;
+		r = jpki_err_set(JPKI_ERR_POLICY,
+				 "too many failed log-ins: try again in %u "
+				 "second%s",
+				 *retry_after, *retry_after == 1 ? "" : "s");
+		goto out;
+	}
+	r = 0;
+out:
+	jpki_rows_free(rows);
+	return r;
+}
+
+/*
+ * Inside the failure's transaction: one more failure for the operator (if
+ * known) and for the address (if any), their waits, and the lock. Sets
+ * *locked when this failure locked the operator; *failures to the
+ * operator's count (0 when unknown).
+ */
+static int count_failure(int *locked, int64_t *failures, struct jpki_store *st,
+			 const char *known_id, const char *client,
+			 const struct jpki_audit_limits *l, time_t now)
+{
+	struct jpki_rows *rows = NULL;
+	int r;
+
+	*locked = 0;
+	*failures = 0;
+	if (known_id != NULL) {
+		struct jpki_value p = JPKI_V_TEXT(known_id);
+
+		if ((r = jpki_store_exec(st,
+					 "UPDATE audit_operator SET failures ="
+					 " failures + 1 WHERE id = $1",
+					 &p, 1, NULL)) != 0 ||
+		    (r = jpki_store_query(&rows, st,
+					  "SELECT failures FROM audit_operator"
+					  " WHERE id = $1",
+					  &p, 1)) != 0)
+			goto out;
+		*failures = jpki_rows_int(rows, 0, 0);
+		*locked = *failures >= (int64_t)l->account_lock;
+		{
+			int64_t d = delay_after(*failures, l->account_free,
+						l->max_delay);
+			/* No wait is 0, not "now": another process's clock
+			 * (JPKI_NOW) may read a moment earlier. */
+			struct jpki_value q[] = {
+			    JPKI_V_INT(d > 0 ? now + d : 0),
+			    JPKI_V_INT(*locked), JPKI_V_TEXT(known_id)};
+
+			if ((r = jpki_store_exec(
+				 st,
+				 "UPDATE audit_operator SET wait_until = $1,"
+				 " locked = $2 WHERE id = $3",
+				 q, 3, NULL)) != 0)
+				goto out;
+		}
+		jpki_rows_free(rows);
+		rows = NULL;
+	}
+	if (client[0] != '\0') {
+		struct jpki_value p = JPKI_V_TEXT(client);
+		struct jpki_value old = JPKI_V_INT(now - 86400);
+		int64_t n = 1;
+
+		/* A quiet day forgets an address, which also bounds the
+		 * table. */
+		if ((r = jpki_store_exec(st,
+					 "DELETE FROM audit_login_addr"
+					 " WHERE last_at < $1",
+					 &old, 1, NULL)) != 0 ||
+		    (r = jpki_store_query(&rows, st,
+					  "SELECT failures FROM"
+					  " audit_login_addr WHERE addr = $1",
+					  &p, 1)) != 0)
+			goto out;
+		if (jpki_rows_count(rows) == 1)
+			n = jpki_rows_int(rows, 0, 0) + 1;
+		{
+			int64_t d =
+			    delay_after(n, l->address_free, l->max_delay);
+			struct jpki_value q[] = {
+			    JPKI_V_TEXT(client), JPKI_V_INT(n),
+			    JPKI_V_INT(d > 0 ? now + d : 0), JPKI_V_INT(now)};
+
+			if ((r = jpki_store_exec(
+				 st,
+				 "INSERT INTO audit_login_addr (addr,"
+				 " failures, wait_until, last_at) VALUES"
+				 " ($1, $2, $3, $4) ON CONFLICT (addr) DO"
+				 " UPDATE SET failures = excluded.failures,"
+				 " wait_until = excluded.wait_until,"
+				 " last_at = excluded.last_at",
+				 q, 4, NULL)) != 0)
+				goto out;
+		}
+	}
+	r = 0;
+out:
+	jpki_rows_free(rows);
+	return r;
+}
+
 int jpki_audit_login(char **token, struct jpki_store *st,
 		     const char *operator_id, const char *password, long ttl)
 {
+	struct jpki_audit_login_opts o = JPKI_AUDIT_LOGIN_OPTS_INIT;
+	unsigned retry_after;
+
+	o.ttl = ttl;
+	return jpki_audit_login_ex(token, &retry_after, st, operator_id,
+				   password, &o);
+}
+
+int jpki_audit_login_ex(char **token, unsigned *retry_after,
+			struct jpki_store *st, const char *operator_id,
+			const char *password,
+			const struct jpki_audit_login_opts *opts)
+{
+	struct jpki_audit_limits lim = limits_of(opts);
 	struct jpki_rows *rows = NULL;
 	struct jpki_actor who = {0};
 	unsigned char raw[32];
-	char *tok = NULL, th[65], subject[64];
+	char *tok = NULL, th[65], subject[64], client[64], detail[160];
 	time_t now = jpki_clock_now();
-	int known = 0, good = 0, r = JPKI_ERR_INTERNAL;
+	long ttl = opts ? opts->ttl : 0;
+	int64_t failures = 0;
+	int known = 0, good = 0, locked = 0, r = JPKI_ERR_INTERNAL;
 
 	*token = NULL;
+	*retry_after = 0;
 	if (st == NULL)
 		return jpki_err_set(JPKI_ERR_INVALID, "no store");
+	if (opts != NULL && opts->version != JPKI_AUDIT_LOGIN_OPTS_VERSION)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "log-in options of an unknown version");
 	if (ttl < 0 || ttl > MAX_TTL)
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "a session lasts at most %d seconds",
@@ -379,9 +612,13 @@ int jpki_audit_login(char **token, struct jpki_store *st,
 	if (operator_id == NULL || password == NULL ||
 	    strlen(password) > MAX_PASSWORD_BYTES)
 		return jpki_err_set(JPKI_ERR_POLICY, WRONG_LOGIN);
-	if ((r = audit_migrate(st)) != 0)
+	client_of(client, opts);
+	/* Refusals first, without hashing: a guesser who must wait spends
+	 * none of the server's time. */
+	if ((r = jpki_audit_login_gate(retry_after, st, operator_id, opts)) !=
+	    0)
 		return r;
-	if (check_operator_id(operator_id) == 0) {
+	if (audit_operator_id_check(operator_id) == 0) {
 		struct jpki_value p = JPKI_V_TEXT(operator_id);
 
 		if ((r = jpki_store_query(&rows, st,
@@ -432,7 +669,7 @@ int jpki_audit_login(char **token, struct jpki_store *st,
 	 * auditor looks for. The name typed is kept only if it is one a
 	 * person could have meant (printable, bounded). */
 	snprintf(subject, sizeof(subject), "%s",
-		 check_operator_id(operator_id) == 0 ? operator_id : "?");
+		 audit_operator_id_check(operator_id) == 0 ? operator_id : "?");
 	jpki_err_clear();
 	if ((r = jpki_store_begin(st)) != 0)
 		goto out;
@@ -440,21 +677,43 @@ int jpki_audit_login(char **token, struct jpki_store *st,
 		struct jpki_value p[] = {
 		    JPKI_V_TEXT(th), JPKI_V_TEXT(operator_id), JPKI_V_INT(ttl),
 		    JPKI_V_INT(now), JPKI_V_INT(now + ttl)};
+		struct jpki_value q = JPKI_V_TEXT(operator_id);
 
 		if ((r = jpki_store_exec(st,
 					 "INSERT INTO audit_session"
 					 " (token_hash, operator_id, ttl,"
 					 " created_at, expires_at)"
 					 " VALUES ($1, $2, $3, $4, $5)",
-					 p, 5, NULL)) != 0)
+					 p, 5, NULL)) != 0 ||
+		    (r = jpki_store_exec(st,
+					 "UPDATE audit_operator SET failures ="
+					 " 0, wait_until = 0 WHERE id = $1",
+					 &q, 1, NULL)) != 0)
 			goto fail;
+	} else if ((r = count_failure(&locked, &failures, st,
+				      known ? operator_id : NULL, client, &lim,
+				      now)) != 0) {
+		goto fail;
 	}
+	if (client[0] != '\0')
+		snprintf(detail, sizeof(detail), "{\"client\":\"%s\"}", client);
 	if ((r = jpki_audit_append(st, &who,
 				   good ? "audit.login" : "audit.login-failed",
-				   subject, NULL)) != 0)
+				   subject, client[0] ? detail : NULL)) != 0)
 		goto fail;
+	if (locked) {
+		snprintf(detail, sizeof(detail), "{\"failures\":%lld}",
+			 (long long)failures);
+		if ((r = jpki_audit_append(st, &who, "audit.operator-locked",
+					   subject, detail)) != 0)
+			goto fail;
+	}
 	if ((r = jpki_store_commit(st)) != 0)
 		goto out;
+	if (locked)
+		jpki_log(JPKI_LOG_WARN,
+			 "operator %s is locked after %lld failed log-ins",
+			 subject, (long long)failures);
 	if (!good) {
 		r = jpki_err_set(JPKI_ERR_POLICY, WRONG_LOGIN);
 		goto out;
@@ -495,7 +754,7 @@ int jpki_audit_session(struct jpki_actor *out, struct jpki_store *st,
 			 "SELECT o.id, o.role, o.municipality,"
 			 " s.expires_at, s.ttl FROM audit_session s"
 			 " JOIN audit_operator o ON o.id = s.operator_id"
-			 " WHERE s.token_hash = $1",
+			 " WHERE s.token_hash = $1 AND o.disabled = 0",
 			 &p, 1)) != 0)
 			return r;
 	}

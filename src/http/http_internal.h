@@ -45,6 +45,9 @@ struct jpki_http {
 	MHD_RequestCompletedCallback done;
 	/* the kiosk's card log-ins per terminal (kiosk.c) */
 	struct http_limit *kiosk_limit;
+	/* the operators' password checks (login_pool.c), made at the
+	 * first log-in */
+	struct http_pool *_Atomic login_pool;
 };
 
 /* conns.c: the connections held, their addresses and deadlines. */
@@ -108,7 +111,46 @@ struct upload {
 	/* the subject of the verified client certificate of an internal
 	 * role's request (RFC 2253), "" when none was verified */
 	char client[256];
+	/* an operator's log-in on the hashing pool (login_pool.c) */
+	struct http_login_job *login;
 };
+
+/*
+ * login_pool.c: operator log-ins (POST /window/login, /api/login) with
+ * the password checked on a pool of its own while the connection is
+ * suspended, so the workers keep answering everything else.
+ */
+struct http_login_job;
+struct http_login_result {
+	int r;                /* jpki_audit_login_ex's */
+	unsigned status;      /* 200, 401, 403 (locked, disabled), 429,
+				 503 (queue full), 500 */
+	unsigned retry_after; /* seconds for Retry-After; 0: none */
+	char *token;          /* the session's, when r == 0 (the job's) */
+	char why[256];        /* the sentence of a refusal */
+};
+/*
+ * One step of a log-in; call it from the route each time libmicrohttpd
+ * calls for the request. 1: the connection is suspended while the pool
+ * checks the password (return MHD_YES); 0 with *out the outcome, owned by
+ * the request (freed at its completion); a negative error when no job
+ * could be made.
+ */
+int http_login_step(const struct http_login_result **out, struct jpki_http *srv,
+		    struct MHD_Connection *conn, const struct upload *up,
+		    const char *operator_id,
+		    const char *password) JPKI_MUST_CHECK;
+void http_login_job_free(struct http_login_job *job);
+/* Closes the pool and waits for its jobs (each resumes its connection);
+ * before MHD_stop_daemon. */
+void http_login_pool_stop(struct jpki_http *srv);
+/* http_send with a Retry-After header when retry_after > 0. */
+enum MHD_Result http_send_retry(struct MHD_Connection *conn, unsigned status,
+				const char *type, const void *data, size_t len,
+				unsigned retry_after);
+/* The session cookie's attributes after its value: "; Path=/; HttpOnly;
+ * SameSite=Strict", with Secure when the server speaks TLS. */
+const char *http_cookie_attributes(const struct jpki_http *srv);
 
 enum MHD_Result http_send(struct MHD_Connection *conn, unsigned status,
 			  const char *type, const void *data, size_t len,
@@ -266,6 +308,10 @@ enum MHD_Result http_window_letter(struct jpki_http *srv,
 				   struct http_request *req);
 /* window.c: the JSON API; a row's arg is its procedure */
 enum MHD_Result http_api_login(struct jpki_http *srv,
+			       struct MHD_Connection *conn,
+			       struct http_request *req);
+/* GET /api/audit?operator=&municipality=&action=&since=&until=&limit= */
+enum MHD_Result http_api_audit(struct jpki_http *srv,
 			       struct MHD_Connection *conn,
 			       struct http_request *req);
 enum MHD_Result http_api_call(struct jpki_http *srv,

@@ -95,6 +95,9 @@ static const struct http_route routes[] = {
 	WINDOW | HTTP_ROLE(JPKI_ROLE_CA_OFFICER) | HTTP_ROLE(JPKI_ROLE_AUDITOR),
 	http_api_fees),
     API("/api/audit/verify", GET, HTTP_OPERATOR, http_api_audit_verify),
+    /* the chain's entries: the audit module lets an auditor only */
+    {"/api/audit", 0, JPKI_ROLE_WINDOW, GET, 0, HTTP_OPERATOR, HTTP_JSON,
+     http_api_audit, NULL, NULL},
     /* portal */
     {"/portal", 0, JPKI_ROLE_PORTAL, GET, 0, HTTP_PUBLIC, 0, http_portal_choose,
      NULL, NULL},

@@ -508,6 +508,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct upload *up = *con_cls;
 
 	if (up != NULL) {
+		http_login_job_free(up->login);
 		free(up->data);
 		free(up);
 		*con_cls = NULL;
@@ -776,7 +777,8 @@ int jpki_http_start(struct jpki_http **out,
 	 * daemon, which spreads them evenly over its workers. */
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG |
+			MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET |
+			MHD_USE_ERROR_LOG |
 			(srv->tls_cert_pem ? MHD_USE_TLS : 0),
 		0, NULL, NULL, http_conns_request, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY,
@@ -842,6 +844,9 @@ void jpki_http_stop(struct jpki_http *srv)
 		close(srv->listen_fd);
 	if (srv->ocsp_fd >= 0)
 		close(srv->ocsp_fd);
+	/* No connection may stay suspended: the log-ins on the hashing pool
+	 * finish (each resumes its connection) first. */
+	http_login_pool_stop(srv);
 	MHD_stop_daemon(srv->daemon); /* closes a socket it listened on */
 	/* after the daemon: its last callbacks still look at the table */
 	http_conns_free(srv->conns);

@@ -106,11 +106,15 @@ static enum MHD_Result read_refused(struct MHD_Connection *conn, int r)
 			      text);
 }
 
-static enum MHD_Result login_page(struct MHD_Connection *conn,
-				  const char *error)
+/* The log-in form, with the refusal of the last attempt when error is not
+ * NULL, answered with `status` (and Retry-After when retry_after > 0). */
+static enum MHD_Result login_form(struct MHD_Connection *conn,
+				  const char *error, unsigned status,
+				  unsigned retry_after)
 {
 	char *buf = NULL;
 	size_t len = 0;
+	enum MHD_Result ret;
 	FILE *f = open_memstream(&buf, &len);
 
 	if (f == NULL)
@@ -128,9 +132,22 @@ static enum MHD_Result login_page(struct MHD_Connection *conn,
 	      "required><br><button id=\"login\">ログイン</button></form>"
 	      "</section>",
 	      f);
-	return http_page_end(f, &buf, &len, conn,
-			     error ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_OK);
+	fputs("</main></body></html>\n", f);
+	fclose(f);
+	ret = http_send_retry(conn, status, "text/html; charset=utf-8", buf,
+			      len, retry_after);
+	free(buf);
+	return ret;
 }
+
+static enum MHD_Result login_page(struct MHD_Connection *conn,
+				  const char *error)
+{
+	return login_form(conn, error,
+			  error ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_OK, 0);
+}
+
+
 
 static void resident_row(FILE *f, const struct jpki_resident *r)
 {
@@ -505,7 +522,8 @@ enum MHD_Result http_window_login(struct jpki_http *srv,
 	char a[FIELD], b[FIELD];
 
 	if (req->post) {
-		char *tok = NULL, cookie[160];
+		const struct http_login_result *res;
+		char cookie[192];
 		int r;
 
 		/* no session yet to hold a token: the Origin alone keeps a
@@ -515,18 +533,23 @@ enum MHD_Result http_window_login(struct jpki_http *srv,
 			    conn, MHD_HTTP_FORBIDDEN,
 			    "this log-in was not sent by this "
 			    "server's own page\n");
-
+		/* The password is checked on the hashing pool while this
+		 * connection waits suspended (login_pool.c); the table calls
+		 * this again when it resumes. */
 		http_field(a, FIELD, up, "operator");
 		http_field(b, FIELD, up, "password");
-		r = jpki_audit_login(&tok, srv->st, a, b, 0);
+		r = http_login_step(&res, srv, conn, up, a, b);
 		jpki_wipe(b, sizeof(b));
-		if (r != 0)
-			return login_page(conn, jpki_err_detail());
-		note_client(srv, tok, up);
-		snprintf(cookie, sizeof(cookie),
-			 "jpki_session=%s; Path=/; HttpOnly; SameSite=Strict",
-			 tok);
-		free(tok);
+		if (r == 1)
+			return MHD_YES;
+		if (r < 0)
+			return MHD_NO;
+		if (res->r != 0)
+			return login_form(conn, res->why, res->status,
+					  res->retry_after);
+		note_client(srv, res->token, up);
+		snprintf(cookie, sizeof(cookie), "jpki_session=%s%s",
+			 res->token, http_cookie_attributes(srv));
 		return http_redirect(conn, "/window", cookie);
 	}
 	return login_page(conn, NULL);
@@ -667,6 +690,24 @@ static enum MHD_Result api_error(struct MHD_Connection *conn, unsigned status,
 	return http_api_error(conn, status, why, NULL);
 }
 
+/* A refused log-in: its status, and Retry-After when it must wait. */
+static enum MHD_Result api_refusal(struct MHD_Connection *conn,
+				   const struct http_login_result *res)
+{
+	json_t *o =
+	    json_pack("{s:s, s:s}", "result", "refused", "error", res->why);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	enum MHD_Result ret;
+
+	json_decref(o);
+	if (text == NULL)
+		return MHD_NO;
+	ret = http_send_retry(conn, res->status, "application/json", text,
+			      strlen(text), res->retry_after);
+	free(text);
+	return ret;
+}
+
 /* The status for a refusal of a procedure. */
 static unsigned status_of(int r)
 {
@@ -710,6 +751,92 @@ static json_t *api_body(const struct upload *up, const char **why)
 	return in;
 }
 
+
+#define AUDIT_PAGE 1000      /* entries of GET /api/audit by default */
+#define AUDIT_PAGE_MAX 10000 /* and at most */
+
+static int audit_entry_json(void *ctx, const struct jpki_audit_entry *e)
+{
+	json_t *list = ctx, *o, *detail = NULL;
+
+	if (e->detail != NULL)
+		detail = json_loads(e->detail, 0, NULL);
+	o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:o?, s:s}", "seq",
+		      (json_int_t)e->seq, "at", (json_int_t)e->at, "operator",
+		      e->operator_id, "role", jpki_audit_role_name(e->role),
+		      "municipality", e->municipality, "action", e->action,
+		      "subject", e->subject, "detail", detail, "hash", e->hash);
+	if (o == NULL || json_array_append_new(list, o) != 0)
+		return JPKI_ERR_NOMEM;
+	return 0;
+}
+
+/* GET /api/audit?operator=&municipality=&action=&since=&until=&limit=:
+ * the chain's entries, to an auditor only (the audit module decides). */
+static int api_audit(json_t **out, struct jpki_http *srv,
+		     struct MHD_Connection *conn, const struct jpki_actor *who)
+{
+	struct jpki_audit_filter f = {0};
+	const char *since = http_query(conn, "since"),
+		   *until = http_query(conn, "until"),
+		   *limit = http_query(conn, "limit");
+	json_t *list = json_array();
+	char *end = NULL;
+	int r;
+
+	*out = NULL;
+	if (list == NULL)
+		return JPKI_ERR_NOMEM;
+	f.operator_id = http_query(conn, "operator");
+	f.municipality = http_query(conn, "municipality");
+	f.action =
+	    http_query(conn, "action")[0] ? http_query(conn, "action") : NULL;
+	f.limit = AUDIT_PAGE;
+	if (limit[0] != '\0') {
+		unsigned long n = strtoul(limit, &end, 10);
+
+		if (*end != '\0' || n == 0 || n > AUDIT_PAGE_MAX ||
+		    limit[0] == '-') {
+			json_decref(list);
+			return jpki_err_set(JPKI_ERR_INVALID,
+					    "limit is 1 to %d entries",
+					    AUDIT_PAGE_MAX);
+		}
+		f.limit = n;
+	}
+	if ((since[0] != '\0' &&
+	     (r = jpki_clock_parse(&f.since, since)) != 0) ||
+	    (until[0] != '\0' &&
+	     (r = jpki_clock_parse(&f.until, until)) != 0)) {
+		json_decref(list);
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "since and until are times like "
+				    "2026-01-10T09:00:00 (Japan) or "
+				    "2026-01-10T00:00:00Z");
+	}
+	if ((r = jpki_audit_show(srv->st, who, &f, audit_entry_json, list)) !=
+	    0) {
+		json_decref(list);
+		return r;
+	}
+	*out = json_pack("{s:o}", "entries", list);
+	return *out != NULL ? 0 : JPKI_ERR_NOMEM;
+}
+
+enum MHD_Result http_api_audit(struct jpki_http *srv,
+			       struct MHD_Connection *conn,
+			       struct http_request *req)
+{
+	json_t *out = NULL;
+	int r = api_audit(&out, srv, conn, &req->who);
+
+	if (r != 0) {
+		json_decref(out);
+		return api_error(conn, status_of(r), jpki_err_detail());
+	}
+	return send_object(conn, MHD_HTTP_OK, out);
+}
+
 /* POST /api/login {"operator", "password"}: a session token. */
 enum MHD_Result http_api_login(struct jpki_http *srv,
 			       struct MHD_Connection *conn,
@@ -723,7 +850,6 @@ enum MHD_Result http_api_login(struct jpki_http *srv,
 	};
 	const struct upload *up = req->up;
 	const char *strings[2], *why;
-	enum MHD_Result ret;
 	json_t *in;
 	int r = 0;
 
@@ -735,20 +861,21 @@ enum MHD_Result http_api_login(struct jpki_http *srv,
 				      jpki_err_detail(), jpki_codec_field());
 	}
 	{
-		char *tok = NULL;
+		const struct http_login_result *res;
 
-		if ((r = jpki_audit_login(&tok, srv->st, jstr(in, "operator"),
-					  jstr(in, "password"), 0)) != 0) {
-			json_decref(in);
-			return api_error(conn, MHD_HTTP_UNAUTHORIZED,
-					 jpki_err_detail());
-		}
+		/* As the page's: checked on the hashing pool. */
+		r = http_login_step(&res, srv, conn, up, jstr(in, "operator"),
+				    jstr(in, "password"));
 		json_decref(in);
-		note_client(srv, tok, up);
-		ret = send_object(conn, MHD_HTTP_OK,
-				  json_pack("{s:s}", "token", tok));
-		free(tok);
-		return ret;
+		if (r == 1)
+			return MHD_YES;
+		if (r < 0)
+			return MHD_NO;
+		if (res->r != 0)
+			return api_refusal(conn, res);
+		note_client(srv, res->token, up);
+		return send_object(conn, MHD_HTTP_OK,
+				   json_pack("{s:s}", "token", res->token));
 	}
 }
 
