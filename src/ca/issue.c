@@ -61,7 +61,12 @@ static int add_link(struct jpki_ca *ca, enum jpki_link_kind kind,
 			       p, 4, NULL);
 }
 
-/* The newest certificate of `type` the person holds, with its status. */
+/*
+ * The certificate of `type` the person holds, with its status: the valid
+ * one if there is one, else the newest. Valid first, because two issued in
+ * the same second (a revoked one and its successor) tie on issued_at, and
+ * the serial that breaks the tie is random.
+ */
 static int latest_of(char out[41], int *status, struct jpki_ca *ca,
 		     const char *person, enum jpki_cert_type type)
 {
@@ -74,7 +79,8 @@ static int latest_of(char out[41], int *status, struct jpki_ca *ca,
 	if ((r = jpki_store_query(&rows, ca->store,
 				  "SELECT serial, status FROM ca_cert"
 				  " WHERE person = $1 AND type = $2"
-				  " ORDER BY issued_at DESC, serial LIMIT 1",
+				  " ORDER BY CASE WHEN status = 0 THEN 0 ELSE 1"
+				  " END, issued_at DESC, serial LIMIT 1",
 				  p, 2)) != 0)
 		return r;
 	if (jpki_rows_count(rows) == 1) {

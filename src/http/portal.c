@@ -16,7 +16,9 @@
  * /portal/inbox shows the agency every submission, behind an operator
  * log-in (a CA officer: the operators of the audit module). Pages are
  * forms only, no JavaScript; the multipart body is parsed by
- * libmicrohttpd's post processor, not here.
+ * libmicrohttpd's post processor, not here. The agency's key and the
+ * submissions it keeps are the agency module's (jpki/agency.h): this file
+ * holds the pages only.
  */
 #include <stdio.h>
 #include <stdlib.h>

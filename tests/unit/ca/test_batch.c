@@ -315,6 +315,39 @@ static void test_batch_file_line_too_long(void **state)
 	free(text);
 }
 
+/*
+ * A person whose revoked certificate and its successor were issued in the
+ * same second (the clock is frozen here) holds the successor: a third
+ * request is refused. Their issued_at ties and the random serial broke the
+ * tie, so before the valid one came first, about every second person got
+ * a second valid certificate.
+ */
+static void test_holder_is_the_valid_one(void **state)
+{
+	struct ca_fixture *f = *state;
+
+	for (int i = 0; i < 12; i++) {
+		char person[16];
+		struct jpki_issue_request req;
+		struct jpki_cert_info *a, *b, *c = NULL;
+
+		snprintf(person, sizeof(person), "T%d", i);
+		req = fx_request(JPKI_CERT_AUTH, person);
+		a = fx_issue(f, JPKI_CERT_AUTH, person);
+		assert_int_equal(jpki_ca_revoke(f->ca, a->serial,
+						JPKI_REASON_KEY_COMPROMISE),
+				 0);
+		b = fx_issue(f, JPKI_CERT_AUTH, person);
+		assert_int_equal(jpki_ca_issue(&c, f->ca, &req, f->key),
+				 JPKI_ERR_STATE);
+		assert_null(c);
+		assert_non_null(strstr(jpki_err_detail(), b->serial));
+		jpki_cert_info_free(a);
+		jpki_cert_info_free(b);
+	}
+	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"), 24);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -323,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_request_line_refusals),
 		T(test_rerun_same_key),
 		T(test_rerun_other_key_and_twice),
+		T(test_holder_is_the_valid_one),
 		T(test_on_group),
 		T(test_batch_file_rerun_writes),
 		cmocka_unit_test(test_batch_file_line_too_long),
