@@ -126,6 +126,11 @@ static struct reply call(struct jpki_http *srv, const char *path,
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		snprintf(line, sizeof(line), "Content-Type: %s", type);
 		h = curl_slist_append(h, line);
+		/* a browser's form post names the page's origin: the
+		 * clerk's log-in takes only this server's own */
+		snprintf(line, sizeof(line), "Origin: %s://127.0.0.1:%u",
+			 jpki_http_scheme(srv), jpki_http_port(srv));
+		h = curl_slist_append(h, line);
 	}
 	if (bearer != NULL) {
 		snprintf(line, sizeof(line), "Authorization: Bearer %s",
