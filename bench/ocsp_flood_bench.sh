@@ -6,11 +6,13 @@
 #   log-in      while 4 clients post wrong passwords to /api/login for an
 #   flood       operator made by `jpki operator add` (each a full Argon2id,
 #               64 MiB), continuously;
-#   held        while 4 other loopback addresses hold every connection the
-#               per-address limit lets them (--per-address 32) and so the
-#               whole main listener (--max-connections 128), trickling
-#               headers and reconnecting when cut: wrk asks the OCSP
-#               listener (--ocsp-listen), which they cannot take.
+#   per-address while 3 other loopback addresses hold every connection the
+#   limits      per-address limit lets them (--per-address 32: 96 of the
+#               main listener's 128), trickling headers and reconnecting
+#               when cut: wrk asks the main listener;
+#   all held    while 4 such addresses hold the whole main listener
+#               (--max-connections 128): wrk asks the OCSP listener
+#               (--ocsp-listen), which they cannot take.
 #
 # Bounded: each phase SECONDS (default 5), 127.0.0.1-127.0.0.9 only.
 # usage: bench/ocsp_flood_bench.sh PATH/TO/jpki [SECONDS]
@@ -44,7 +46,8 @@ openssl ocsp -issuer sign-ca.pem -cert cert.pem -reqout req.der -no_nonce >/dev/
 # real Argon2id parameters (no JPKI_ARGON2_TEST): what a guess costs
 JPKI_NEW_OPERATOR_PASSWORD=pw-admin-0123 jpki operator add admin \
 	--role ca-officer >/dev/null
-JPKI_NEW_OPERATOR_PASSWORD=pw-clerk1-0123 jpki operator add clerk1 \
+JPKI_OPERATOR_PASSWORD=pw-admin-0123 JPKI_NEW_OPERATOR_PASSWORD=pw-clerk1-0123 \
+	jpki operator add clerk1 \
 	--role window-clerk --municipality-code 131016 --operator admin >/dev/null
 
 cat >post.lua <<'EOF'
@@ -99,6 +102,13 @@ sleep 1
 read -r f_rps f_p50 f_p99 f_err <<<"$(measure "http://127.0.0.1:$port/ocsp/sign")"
 wait "$flood"
 
+python3 "$here/flood_clients.py" hold "$port" 32 2 3 "$((secs + 2))" >hold3.txt &
+holders=$!
+pids+=($holders)
+sleep 1.5
+read -r a_rps a_p50 a_p99 a_err <<<"$(measure "http://127.0.0.1:$port/ocsp/sign")"
+wait "$holders"
+
 python3 "$here/flood_clients.py" hold "$port" 32 2 4 "$((secs + 2))" >hold.txt &
 holders=$!
 pids+=($holders)
@@ -107,13 +117,15 @@ read -r h_rps h_p50 h_p99 h_err <<<"$(measure "http://127.0.0.1:$oport/ocsp/sign
 wait "$holders"
 
 line() { # LABEL RPS P50 P99 ERRORS
-	printf '  %-34s %7.0f responses/s  p50 %7.2f ms  p99 %8.2f ms  errors %s\n' "$@"
+	printf '  %-36s %7.0f responses/s  p50 %7.2f ms  p99 %8.2f ms  errors %s\n' "$@"
 }
 printf 'OCSP beside hostile clients (wrk -t2 -c8 POST, %ss each, %s cores; load average before: %s)\n' \
 	"$secs" "$(nproc)" "$load"
 line "quiet" "$q_rps" "$q_p50" "$q_p99" "$q_err"
 line "log-in flood (4 clients)" "$f_rps" "$f_p50" "$f_p99" "$f_err"
+line "per-address limits reached" "$a_rps" "$a_p50" "$a_p99" "$a_err"
 line "main listener held (OCSP listener)" "$h_rps" "$h_p50" "$h_p99" "$h_err"
 echo "    log-in flood answers: $(cat flood.txt)"
-echo "    holders: $(cat hold.txt)"
+echo "    3 holding addresses: $(cat hold3.txt)"
+echo "    4 holding addresses: $(cat hold.txt)"
 echo "  target: p99 during the log-in flood under 5 ms"
