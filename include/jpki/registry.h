@@ -112,4 +112,9 @@ int jpki_registry_events(struct jpki_registry_event **out, size_t *n,
 			 struct jpki_store *st, int64_t after_seq,
 			 size_t limit) JPKI_MUST_CHECK;
 
+/* The newest event's seq (0 when there is none), by a plain read: lets a
+ * consumer that is up to date find so without a write transaction. */
+int jpki_registry_last_event(int64_t *seq,
+			     struct jpki_store *st) JPKI_MUST_CHECK;
+
 #endif

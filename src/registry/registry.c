@@ -738,3 +738,21 @@ int jpki_registry_events(struct jpki_registry_event **out, size_t *n,
 	*n = count;
 	return 0;
 }
+
+int jpki_registry_last_event(int64_t *seq, struct jpki_store *st)
+{
+	struct jpki_rows *rows = NULL;
+	int r;
+
+	*seq = 0;
+	if (st == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no store");
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT COALESCE(MAX(seq), 0)"
+				  " FROM registry_event",
+				  NULL, 0)) != 0)
+		return r;
+	*seq = jpki_rows_int(rows, 0, 0);
+	jpki_rows_free(rows);
+	return 0;
+}
