@@ -52,10 +52,11 @@ struct jpki_registry_event {
 };
 
 /*
- * Creates the registry tables (and the audit tables). Idempotent. The
- * changes below call it themselves; the reads (get, find, events) do not —
- * they open no transaction, so they may run inside the caller's — and need
- * it called once first.
+ * Creates the registry tables (and the audit tables). Idempotent. Run it
+ * once at the start of a process (jpki serve, each CLI verb): nothing below
+ * migrates, neither the changes (which the window's API calls per request)
+ * nor the reads (get, find, events, which open no transaction, so they may
+ * run inside the caller's).
  */
 int jpki_registry_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
 

@@ -365,8 +365,6 @@ int jpki_audit_login(char **token, struct jpki_store *st,
 	if (operator_id == NULL || password == NULL ||
 	    strlen(password) > MAX_PASSWORD_BYTES)
 		return jpki_err_set(JPKI_ERR_POLICY, WRONG_LOGIN);
-	if ((r = audit_migrate(st)) != 0)
-		return r;
 	if (check_operator_id(operator_id) == 0) {
 		struct jpki_value p = JPKI_V_TEXT(operator_id);
 
@@ -543,8 +541,6 @@ int jpki_audit_logout(struct jpki_store *st, const char *token)
 		jpki_err_clear();
 		return 0;
 	}
-	if ((r = audit_migrate(st)) != 0)
-		return r;
 	if ((r = jpki_store_begin(st)) != 0)
 		return r;
 	{

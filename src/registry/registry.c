@@ -383,8 +383,6 @@ int jpki_registry_register(char person[64], struct jpki_store *st,
 	if ((r = jpki_audit_authorize(by, JPKI_ROLE_REGISTRY_CLERK,
 				      res->municipality_code)) != 0)
 		return r;
-	if ((r = jpki_registry_migrate(st)) != 0)
-		return r;
 	rec = *res;
 	rec.status = JPKI_RESIDENT_REGISTERED;
 	rec.registered_at = rec.changed_at = jpki_clock_now();
@@ -585,8 +583,6 @@ static int change(struct jpki_store *st, const struct jpki_actor *by,
 	    ((r = check_code(c->municipality_code)) != 0 ||
 	     (r = check_place(c->prefecture, "the prefecture")) != 0 ||
 	     (r = check_place(c->municipality, "the municipality")) != 0))
-		return r;
-	if ((r = jpki_registry_migrate(st)) != 0)
 		return r;
 	if ((r = jpki_store_begin(st)) != 0)
 		return r;

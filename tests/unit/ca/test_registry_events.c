@@ -31,6 +31,7 @@ static void enrol(struct ca_fixture *f, char person[64])
 	snprintf(r.municipality, sizeof(r.municipality), "%s",
 		 req.municipality);
 	r.facts = req.facts;
+	assert_int_equal(jpki_registry_migrate(f->st), 0);
 	assert_int_equal(jpki_registry_register(person, f->st, &chiyoda, &r),
 			 0);
 }
