@@ -74,6 +74,7 @@ serve() { # NAME ROLES
 		--roles "$2" --listen "127.0.0.1:$p" >"serve-$1.out" \
 		2>"serve-$1.err" &
 	pids+=($!)
+	last_url="http://127.0.0.1:$p"
 	for _ in $(seq 1 200); do
 		curl -sf -o /dev/null "http://127.0.0.1:$p/healthz" && return 0
 		sleep 0.05
@@ -86,6 +87,8 @@ JPKI_NEW_OPERATOR_PASSWORD=pw-of-admin-0123 jpki operator add admin \
 	--role ca-officer >/dev/null
 JPKI_NEW_OPERATOR_PASSWORD=pw-of-reg-0123 as admin operator add reg \
 	--role registry-clerk --municipality-code 131016 >/dev/null
+JPKI_NEW_OPERATOR_PASSWORD=pw-of-win-0123 as admin operator add win \
+	--role window-clerk --municipality-code 131016 >/dev/null
 persons=()
 for i in $(seq 1 $N); do
 	person=$(as reg registry register --municipality-code 131016 \
@@ -115,6 +118,7 @@ pass "an OCSP-only server leaves the event alone (cursor 0 after 1.5 s)"
 
 # --- two window servers, a burst of moves from the CLI --------------------
 serve a window,ocsp
+url_a=$last_url
 serve b window,ocsp
 moves=0
 for round in 1 2; do
@@ -166,6 +170,18 @@ pass "the audit chain verifies"
 [ ! -e var/keys/card-issuer.key ] || fail "a card-issuer key before card new"
 grep -q "no card-issuer key" serve-a.err ||
 	fail "no warning about the missing card-issuer key"
+# the window's API, as a clerk: renewal onto a card (at a reader that is
+# not there) first needs the card-issuer key
+token=$(curl -s -X POST -d '{"operator":"win","password":"pw-of-win-0123"}' \
+	"$url_a/api/login" | json 'd["token"]')
+renew() {
+	curl -s -X POST -H "Authorization: Bearer $token" \
+		-d "{\"person\":\"${persons[1]}\",\"type\":\"sign\",\"reader\":\"no such reader (jpki test)\"}" \
+		"$url_a/api/window/renew"
+}
+before=$(renew)
+echo "$before" | grep -q "no card-issuer key" ||
+	fail "renew before the key: $before"
 jpki card new --kind mynumber card.bin >/dev/null
 for _ in $(seq 1 50); do
 	grep -q "card-issuer key .* loaded" serve-a.err && break
@@ -175,4 +191,8 @@ grep -q "card-issuer key .* loaded" serve-a.err ||
 	fail "the running window did not pick up the card-issuer key"
 grep -q "card-issuer key .* loaded" serve-ocsp.err &&
 	fail "the OCSP-only server looked for a card-issuer key"
-pass "a card-issuer key made by jpki card new reaches the running window within a second"
+after=$(renew)
+echo "$after" | grep -q "card-issuer key" &&
+	fail "renew after the key: $after"
+echo "$after" | grep -q '"error"' || fail "renew at no reader: $after"
+pass "a card-issuer key made by jpki card new reaches the running window within a second: its API renews (up to the reader) where it said \"no card-issuer key\""
