@@ -24,8 +24,8 @@ struct jpki_serve {
 	struct jpki_http *http;
 	unsigned roles;
 	unsigned tick_ms;
-	char *issuer_path;    /* NULL: no card-issuer key is looked for */
-	EVP_PKEY *issuer;     /* owned; handed to http (borrowed there) */
+	char *issuer_path; /* NULL: no card-issuer key is looked for */
+	EVP_PKEY *issuer;  /* owned; handed to http (borrowed there) */
 	atomic_int has_issuer;
 	EVP_PKEY *agency_key; /* owned */
 	X509 *agency_cert;    /* owned */
@@ -88,9 +88,8 @@ static void work(struct jpki_serve *sv, uint64_t tick)
 			jpki_log(JPKI_LOG_ERROR, "registry events: %s",
 				 jpki_err_detail());
 		else if (n > 0)
-			jpki_log(JPKI_LOG_INFO,
-				 "%zu registry change%s applied", n,
-				 n == 1 ? "" : "s");
+			jpki_log(JPKI_LOG_INFO, "%zu registry change%s applied",
+				 n, n == 1 ? "" : "s");
 		if (tick % per_second == 0)
 			issuer_look(sv, 0);
 	}
@@ -103,8 +102,8 @@ static void work(struct jpki_serve *sv, uint64_t tick)
 			jpki_log(JPKI_LOG_ERROR, "CRL refresh: %s",
 				 jpki_err_detail());
 		else if (n > 0)
-			jpki_log(JPKI_LOG_INFO, "%zu full CRL%s regenerated",
-				 n, n == 1 ? "" : "s");
+			jpki_log(JPKI_LOG_INFO, "%zu full CRL%s regenerated", n,
+				 n == 1 ? "" : "s");
 	}
 	/* Once a minute: CRLs that come near their nextUpdate. */
 	if (tick % (60 * (uint64_t)per_second) == 0 &&
@@ -119,7 +118,7 @@ static void *periodic(void *arg)
 	for (uint64_t tick = 0;; tick++) {
 		struct timespec until;
 
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += sv->tick_ms / 1000;
 		until.tv_nsec += (long)(sv->tick_ms % 1000) * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
@@ -129,7 +128,7 @@ static void *periodic(void *arg)
 		pthread_mutex_lock(&sv->lock);
 		while (!sv->stopping &&
 		       pthread_cond_timedwait(&sv->wake, &sv->lock, &until) !=
-			       ETIMEDOUT)
+			   ETIMEDOUT)
 			;
 		if (sv->stopping) {
 			pthread_mutex_unlock(&sv->lock);
@@ -149,8 +148,8 @@ static int migrate(struct jpki_serve *sv, const struct jpki_serve_options *o)
 {
 	int r;
 
-	if ((sv->roles & (JPKI_ROLE_WINDOW | JPKI_ROLE_PORTAL |
-			  JPKI_ROLE_KIOSK)) &&
+	if ((sv->roles &
+	     (JPKI_ROLE_WINDOW | JPKI_ROLE_PORTAL | JPKI_ROLE_KIOSK)) &&
 	    (r = jpki_window_migrate(sv->st)) != 0)
 		return r;
 	if (!(sv->roles & JPKI_ROLE_PORTAL))
@@ -196,7 +195,16 @@ int jpki_serve_start(struct jpki_serve **out,
 	if ((sv = calloc(1, sizeof(*sv))) == NULL)
 		return JPKI_ERR_NOMEM;
 	pthread_mutex_init(&sv->lock, NULL);
-	pthread_cond_init(&sv->wake, NULL);
+	{
+		/* ticks measured on the monotonic clock: a change of the
+		 * system's time neither stalls nor hurries them */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&sv->wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	atomic_init(&sv->has_issuer, 0);
 	atomic_init(&sv->ticks, 0);
 	sv->roles = o->roles ? o->roles : JPKI_ROLE_ALL;
