@@ -253,6 +253,11 @@ static void test_bad_options(void **state)
 	(void)state;
 	assert_int_equal(jpki_serve_start(&sv, &o), JPKI_ERR_INVALID);
 	assert_null(sv);
+	o.store_url = "sqlite::memory:";
+	o.version = JPKI_SERVE_OPTIONS_VERSION + 1;
+	assert_int_equal(jpki_serve_start(&sv, &o), JPKI_ERR_INVALID);
+	assert_null(sv);
+	o.version = JPKI_SERVE_OPTIONS_VERSION;
 	o.store_url = "sqlite:/nonexistent-dir/x/y.db";
 	assert_int_not_equal(jpki_serve_start(&sv, &o), 0);
 	assert_null(sv);
