@@ -67,6 +67,8 @@ int jpki_audit_operator_add(struct jpki_store *st, const struct jpki_actor *by,
  * for either mistake, alike (an unknown name spends the same Argon2id time).
  * Both outcomes are appended to the chain ("audit.login",
  * "audit.login-failed"). The store keeps only SHA-256 of the token.
+ * Called per request (the window's log-in), so it does not migrate: run
+ * jpki_audit_migrate() once first.
  */
 int jpki_audit_login(char **token, struct jpki_store *st,
 		     const char *operator_id, const char *password,
@@ -203,7 +205,8 @@ int jpki_audit_show(struct jpki_store *st, const struct jpki_actor *by,
 
 /* The actor behind a live session (refreshing it); JPKI_ERR_POLICY when
  * unknown or expired. Needs jpki_audit_migrate() run once first (it is
- * called per request, so it does not migrate itself). Logout of a session
+ * called per request, so it does not migrate itself; nor does logout).
+ * Logout of a session
  * that is unknown or gone returns 0; a real one appends "audit.logout". */
 int jpki_audit_session(struct jpki_actor *out, struct jpki_store *st,
 		       const char *token) JPKI_MUST_CHECK;

@@ -390,9 +390,16 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
  * to JPKI_CA_EVENT_BATCH events, one regeneration of each CRL they touch and
  * the cursor move commit in one transaction, so a process killed at any
  * point neither skips an event nor applies one twice. *count gets the
- * number of events applied.
+ * number of events applied. With no event after the cursor it only reads
+ * (no write transaction); while another process's consumer holds the
+ * consumer lock it skips (*count 0) and the next call catches up. The
+ * registry's tables must exist (jpki_registry_migrate(), run once at the
+ * caller's start).
  */
 #define JPKI_CA_EVENT_BATCH 256
+/* The key of the consumer's cross-process lock (jpki_store_try_lock):
+ * "JPRE" in ASCII; the store's writer lock is "JPKI". */
+#define JPKI_CA_CONSUMER_LOCK 1246777925
 int jpki_ca_apply_registry_events(size_t *count,
 				  struct jpki_ca *ca) JPKI_MUST_CHECK;
 

@@ -114,6 +114,13 @@ struct jpki_http;
  * jpki_http_stop(). */
 int jpki_http_start(struct jpki_http **out,
 		    const struct jpki_http_options *opts) JPKI_MUST_CHECK;
+/*
+ * Hands the window a card-issuer key made after start (borrowed: it must
+ * outlive the server). Only when it has none: JPKI_ERR_STATE otherwise.
+ * Safe while requests run: they see either no key or this one.
+ */
+int jpki_http_set_card_issuer(struct jpki_http *srv,
+			      EVP_PKEY *key) JPKI_MUST_CHECK;
 /* The port actually bound. */
 uint16_t jpki_http_port(const struct jpki_http *srv);
 /* The OCSP listener's port; 0 without one. */

@@ -52,10 +52,11 @@ struct jpki_registry_event {
 };
 
 /*
- * Creates the registry tables (and the audit tables). Idempotent. The
- * changes below call it themselves; the reads (get, find, events) do not —
- * they open no transaction, so they may run inside the caller's — and need
- * it called once first.
+ * Creates the registry tables (and the audit tables). Idempotent. Run it
+ * once at the start of a process (jpki serve, each CLI verb): nothing below
+ * migrates, neither the changes (which the window's API calls per request)
+ * nor the reads (get, find, events, which open no transaction, so they may
+ * run inside the caller's).
  */
 int jpki_registry_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
 
@@ -131,5 +132,10 @@ int jpki_registry_remove(struct jpki_store *st, const struct jpki_actor *by,
 int jpki_registry_events(struct jpki_registry_event **out, size_t *n,
 			 struct jpki_store *st, int64_t after_seq,
 			 size_t limit) JPKI_MUST_CHECK;
+
+/* The newest event's seq (0 when there is none), by a plain read: lets a
+ * consumer that is up to date find so without a write transaction. */
+int jpki_registry_last_event(int64_t *seq,
+			     struct jpki_store *st) JPKI_MUST_CHECK;
 
 #endif

@@ -121,6 +121,31 @@ const unsigned char *jpki_rows_blob(const struct jpki_rows *rows, size_t row,
 void jpki_rows_free(struct jpki_rows *rows);
 
 /*
+ * Write transactions begun on this handle since it was opened: each
+ * jpki_store_begin(), and each jpki_store_exec() outside a transaction
+ * (the database runs it as a transaction of its own). Reads are not
+ * counted. For tests that a path writes nothing (an OCSP responder, an
+ * idle consumer), and for the logs.
+ */
+uint64_t jpki_store_writes(const struct jpki_store *st);
+
+/*
+ * A lock named by `key` across every process on the same database, taken
+ * without waiting: *got is 1 when this handle now holds it (until
+ * jpki_store_unlock() or jpki_store_free()), 0 when another handle holds
+ * it. For work one process at a time should do, where the others should
+ * skip rather than queue on the writer lock (the CA's registry consumer).
+ * PostgreSQL: a session advisory lock (pg_try_advisory_lock) on the main
+ * connection, freed by the server when that connection dies. SQLite:
+ * always taken: a file's writers already take turns at BEGIN IMMEDIATE, so
+ * callers must be correct without the lock and use it only to save work.
+ * Not inside a transaction.
+ */
+int jpki_store_try_lock(struct jpki_store *st, int64_t key,
+			int *got) JPKI_MUST_CHECK;
+void jpki_store_unlock(struct jpki_store *st, int64_t key);
+
+/*
  * Fault injection for tests: the `nth` statement or commit from now fails
  * with JPKI_ERR_STORE (0 turns it off).
  */

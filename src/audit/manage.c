@@ -207,8 +207,6 @@ int jpki_audit_sessions(struct jpki_audit_session_info **out, size_t *n,
 	if (operator_id != NULL &&
 	    (r = audit_operator_id_check(operator_id)) != 0)
 		return r;
-	if ((r = audit_migrate(st)) != 0)
-		return r;
 	{
 		struct jpki_value p[] = {operator_id ? JPKI_V_TEXT(operator_id)
 						     : JPKI_V_NULL,
@@ -328,8 +326,6 @@ int jpki_audit_show(struct jpki_store *st, const struct jpki_actor *by,
 			f.action = NULL;
 		}
 	}
-	if ((r = audit_migrate(st)) != 0)
-		return r;
 	/* Who read what goes on the chain before the reading. The fields
 	 * were checked above to need no JSON escaping. */
 	snprintf(detail, sizeof(detail),

@@ -419,8 +419,8 @@ int jpki_audit_login_gate(unsigned *retry_after, struct jpki_store *st,
 	*retry_after = 0;
 	if (st == NULL)
 		return jpki_err_set(JPKI_ERR_INVALID, "no store");
-	if ((r = audit_migrate(st)) != 0)
-		return r;
+	/* no migration here: a log-in is a hot path; each process migrates
+	 * once at its start (jpki serve, each CLI verb) */
 	client_of(client, opts);
 	if (operator_id != NULL && audit_operator_id_check(operator_id) == 0) {
 		struct jpki_value p = JPKI_V_TEXT(operator_id);
@@ -816,8 +816,6 @@ int jpki_audit_logout(struct jpki_store *st, const char *token)
 		jpki_err_clear();
 		return 0;
 	}
-	if ((r = audit_migrate(st)) != 0)
-		return r;
 	if ((r = jpki_store_begin(st)) != 0)
 		return r;
 	{

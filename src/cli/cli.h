@@ -26,7 +26,14 @@ int cli_fail(int r, const char *what);
 /* Prints a usage error; returns CLI_USAGE. */
 int cli_usage(const char *fmt, ...) JPKI_PRINTF(1, 2);
 
+/* The store's URL: --store, or sqlite:<data>/jpki.db (the directory made);
+ * caller frees *out. */
+int cli_store_url(char **out, struct cli *cli) JPKI_MUST_CHECK;
 int cli_store_open(struct jpki_store **out, struct cli *cli) JPKI_MUST_CHECK;
+/* The CA's settings from the configuration (crl_period, ocsp_validity,
+ * crl_inline_max, pkcs11_pin_file). */
+int cli_ca_options(struct jpki_ca_options *opts,
+		   struct cli *cli) JPKI_MUST_CHECK;
 /* Opens the store and the CAs in it. */
 int cli_ca_open(struct jpki_ca **ca, struct jpki_store **st,
 		struct cli *cli) JPKI_MUST_CHECK;

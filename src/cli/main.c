@@ -84,20 +84,50 @@ int cli_usage(const char *fmt, ...)
 	return CLI_USAGE;
 }
 
+int cli_store_url(char **out, struct cli *cli)
+{
+	int r;
+
+	*out = NULL;
+	if (cli->store_url != NULL)
+		return (*out = strdup(cli->store_url)) ? 0 : JPKI_ERR_NOMEM;
+	if ((r = jpki_mkdir_p(cli->data_dir)) != 0)
+		return r;
+	if (asprintf(out, "sqlite:%s/jpki.db", cli->data_dir) < 0) {
+		*out = NULL;
+		return JPKI_ERR_NOMEM;
+	}
+	return 0;
+}
+
 int cli_store_open(struct jpki_store **out, struct cli *cli)
 {
 	char *url = NULL;
 	int r;
 
-	if (cli->store_url != NULL)
-		return jpki_store_open(out, cli->store_url);
-	if ((r = jpki_mkdir_p(cli->data_dir)) != 0)
+	*out = NULL;
+	if ((r = cli_store_url(&url, cli)) != 0)
 		return r;
-	if (asprintf(&url, "sqlite:%s/jpki.db", cli->data_dir) < 0)
-		return JPKI_ERR_NOMEM;
 	r = jpki_store_open(out, url);
 	free(url);
 	return r;
+}
+
+int cli_ca_options(struct jpki_ca_options *opts, struct cli *cli)
+{
+	int r;
+
+	if ((r = jpki_config_get_int(cli->cfg, "crl_period", 86400,
+				     &opts->crl_period)) != 0 ||
+	    (r = jpki_config_get_int(cli->cfg, "ocsp_validity", 3600,
+				     &opts->ocsp_validity)) != 0 ||
+	    (r = jpki_config_get_int(cli->cfg, "crl_inline_max",
+				     JPKI_CA_CRL_INLINE_MAX,
+				     &opts->crl_inline_max)) != 0)
+		return r;
+	opts->pkcs11_pin_file =
+		jpki_config_get(cli->cfg, "pkcs11_pin_file", NULL);
+	return 0;
 }
 
 int cli_ca_open(struct jpki_ca **ca, struct jpki_store **st, struct cli *cli)
@@ -107,16 +137,8 @@ int cli_ca_open(struct jpki_ca **ca, struct jpki_store **st, struct cli *cli)
 
 	*ca = NULL;
 	*st = NULL;
-	if ((r = jpki_config_get_int(cli->cfg, "crl_period", 86400,
-				     &opts.crl_period)) != 0 ||
-	    (r = jpki_config_get_int(cli->cfg, "ocsp_validity", 3600,
-				     &opts.ocsp_validity)) != 0 ||
-	    (r = jpki_config_get_int(cli->cfg, "crl_inline_max",
-				     JPKI_CA_CRL_INLINE_MAX,
-				     &opts.crl_inline_max)) != 0)
+	if ((r = cli_ca_options(&opts, cli)) != 0)
 		return r;
-	opts.pkcs11_pin_file =
-		jpki_config_get(cli->cfg, "pkcs11_pin_file", NULL);
 	if ((r = cli_store_open(st, cli)) != 0)
 		return r;
 	if ((r = jpki_ca_open(ca, *st, &opts)) != 0) {

@@ -1,4 +1,6 @@
-/* `jpki serve`: the HTTP services in the foreground until a signal. */
+/* `jpki serve`: the options of the server process and what it prints; the
+ * process itself (store, migrations, keys, HTTP, periodic work) is the
+ * serve module's (include/jpki/serve.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -8,8 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "jpki/agency.h"
-#include "jpki/window.h"
+#include "jpki/serve.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -85,6 +86,75 @@ static const char *flag_name(const struct option *o, int c)
 	return "?";
 }
 
+/* What the server answers where, for the person who started it. */
+static void print_urls(const struct jpki_serve *sv, const char *listen,
+		       const struct jpki_serve_options *o)
+{
+	struct jpki_ca *ca = jpki_serve_ca(sv);
+	unsigned roles = jpki_serve_roles(sv);
+	char base[64];
+
+	snprintf(base, sizeof(base), "%s://%.*s:%u", jpki_serve_scheme(sv),
+		 (int)(strrchr(listen, ':') - listen), listen,
+		 jpki_serve_port(sv));
+	printf("OpenJPKI is serving on %s (public URL in certificates: %s)\n",
+	       base, jpki_ca_public_url(ca));
+	if (roles & JPKI_ROLE_REPOSITORY)
+		printf("  repository  %s/\n"
+		       "  CA certs    %s/ca/sign.crt  %s/ca/auth.crt\n"
+		       "  CRLs        %s/crl/sign.crl  %s/crl/auth.crl  "
+		       "%s/crl/sign/<municipality>.crl\n",
+		       base, base, base, base, base, base);
+	if (roles & JPKI_ROLE_OCSP)
+		printf("  OCSP        %s/ocsp/sign  %s/ocsp/auth\n", base,
+		       base);
+	if (jpki_serve_ocsp_port(sv) != 0)
+		printf("  OCSP only   %s://%.*s:%u/ocsp (connections of its "
+		       "own)\n",
+		       jpki_serve_scheme(sv),
+		       (int)(strrchr(o->ocsp_listen, ':') - o->ocsp_listen),
+		       o->ocsp_listen, jpki_serve_ocsp_port(sv));
+	if (roles & JPKI_ROLE_LOGIN)
+		printf("  log-in      %s/login (answers bound to the origin "
+		       "of %s)\n",
+		       base,
+		       o->login_origin ? o->login_origin
+				       : jpki_ca_public_url(ca));
+	if (roles & JPKI_ROLE_WINDOW) {
+		printf("  window      %s/window (the clerk's pages), %s/api "
+		       "(JSON)\n",
+		       base, base);
+		/* the internal role: say how its link is authenticated */
+		if (o->tls_client_ca != NULL)
+			printf("              internal: a client certificate "
+			       "issued by %s is required\n",
+			       o->tls_client_ca);
+		else if (o->tls_cert != NULL)
+			printf("              internal, but HTTPS without "
+			       "client certificates (--tls-client-ca): any "
+			       "terminal may try the clerks' passwords\n");
+		else
+			printf("              internal, but plain HTTP without "
+			       "client certificates (--tls-cert, --tls-key, "
+			       "--tls-client-ca): keep it off shared "
+			       "networks\n");
+	}
+	if (roles & JPKI_ROLE_PORTAL)
+		printf("  portal      %s/portal (online applications; "
+		       "agency certificate %s/portal/agency.crt, inbox "
+		       "%s/portal/inbox)\n",
+		       base, base, base);
+	if (!(roles & JPKI_ROLE_KIOSK) && (o->roles & JPKI_ROLE_KIOSK))
+		printf("  kiosk       off: it needs a card reader of its own "
+		       "(--kiosk-reader NAME or config kiosk_reader)\n");
+	if (roles & JPKI_ROLE_KIOSK)
+		printf("  kiosk       %s/kiosk (コンビニ交付: a copy of the "
+		       "residence certificate)\n",
+		       base);
+	printf("Stop with Ctrl-C.\n");
+	fflush(stdout);
+}
+
 int cli_serve(struct cli *cli, int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -104,12 +174,10 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"kiosk-reader", required_argument, NULL, 'k'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	struct jpki_http_options opts = JPKI_HTTP_OPTIONS_INIT;
-	struct jpki_http *srv = NULL;
-	struct jpki_store *st = NULL;
-	struct jpki_ca *ca = NULL;
-	EVP_PKEY *issuer = NULL, *agency_key = NULL;
-	X509 *agency_cert = NULL;
+	struct jpki_serve_options opts = JPKI_SERVE_OPTIONS_INIT;
+	struct jpki_serve *sv = NULL;
+	char *url = NULL, *issuer = NULL, *agency_key = NULL,
+	     *agency_cert = NULL;
 	const char *pid_file = NULL;
 	/* the connection limits: config key, flag letter, option */
 	const struct {
@@ -124,7 +192,6 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"body_timeout", 'B', &opts.body_timeout},
 	};
 	struct sigaction sa;
-	char base[64];
 	int c, r;
 
 	opts.listen = jpki_config_get(cli->cfg, "listen", "127.0.0.1:8080");
@@ -132,6 +199,8 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	opts.tls_cert = jpki_config_get(cli->cfg, "tls_cert", NULL);
 	opts.tls_key = jpki_config_get(cli->cfg, "tls_key", NULL);
 	opts.tls_client_ca = jpki_config_get(cli->cfg, "tls_client_ca", NULL);
+	opts.counter_reader = jpki_config_get(cli->cfg, "window_reader", NULL);
+	opts.kiosk_reader = jpki_config_get(cli->cfg, "kiosk_reader", NULL);
 	opts.ocsp_listen = jpki_config_get(cli->cfg, "ocsp_listen", NULL);
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
 		long v;
@@ -218,133 +287,37 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 			 "--tls-client-ca: none of these roles is internal "
 			 "(window); client certificates are asked for but "
 			 "not required");
-	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
-		return cli_fail(r, "open CA");
-	if (!jpki_ca_keys_in_token(ca))
-		jpki_log(JPKI_LOG_WARN,
-			 "the CA keys are files under %s/keys, for "
-			 "development: a real service keeps them in a PKCS#11 "
-			 "token (jpki ca init --pkcs11)",
-			 cli->data_dir);
-	opts.ca = ca;
-	if (opts.roles & JPKI_ROLE_WINDOW) {
-		if ((r = jpki_window_migrate(st)) != 0) {
-			r = cli_fail(r, "window tables");
-			goto out;
-		}
-		opts.store = st;
-		opts.counter_reader =
-			jpki_config_get(cli->cfg, "window_reader", NULL);
-		/* without the key the pages work but cannot issue */
-		if (cli_issuer_key(&issuer, cli, 0) != 0)
-			jpki_log(JPKI_LOG_WARN,
-				 "no card-issuer key: the window cannot issue "
-				 "onto cards (%s)",
-				 jpki_err_detail());
-		opts.card_issuer = issuer;
+	if ((r = cli_ca_options(&opts.ca, cli)) != 0 ||
+	    (r = cli_store_url(&url, cli)) != 0) {
+		r = cli_fail(r, "configuration");
+		goto out;
 	}
-	if (opts.roles & (JPKI_ROLE_PORTAL | JPKI_ROLE_KIOSK)) {
-		if ((r = jpki_window_migrate(st)) != 0) {
-			r = cli_fail(r, "registry tables");
-			goto out;
-		}
-		opts.store = st;
-		if (opts.kiosk_reader == NULL)
-			opts.kiosk_reader =
-			    jpki_config_get(cli->cfg, "kiosk_reader", NULL);
+	if (asprintf(&issuer, "%s/keys/card-issuer.key", cli->data_dir) < 0 ||
+	    asprintf(&agency_key, "%s/keys/agency.key", cli->data_dir) < 0 ||
+	    asprintf(&agency_cert, "%s/keys/agency.crt", cli->data_dir) < 0) {
+		r = cli_fail(JPKI_ERR_NOMEM, "serve");
+		goto out;
 	}
-	if (opts.roles & JPKI_ROLE_PORTAL) {
-		/* the agency's key and certificate: a development pair made
-		 * on first start; a real agency puts its own there */
-		char *key_path = NULL, *cert_path = NULL, *dir = NULL;
-
-		if (asprintf(&dir, "%s/keys", cli->data_dir) < 0 ||
-		    asprintf(&key_path, "%s/agency.key", dir) < 0 ||
-		    asprintf(&cert_path, "%s/agency.crt", dir) < 0)
-			r = JPKI_ERR_NOMEM;
-		else if ((r = jpki_mkdir_p(dir)) == 0 &&
-			 (r = jpki_agency_migrate(st)) == 0)
-			r = jpki_agency_key(&agency_key, &agency_cert, key_path,
-					    cert_path);
-		free(dir);
-		free(key_path);
-		free(cert_path);
-		if (r != 0) {
-			r = cli_fail(r, "portal");
-			goto out;
-		}
-		opts.agency_key = agency_key;
-		opts.agency_cert = agency_cert;
-	}
+	opts.store_url = url;
+	opts.card_issuer_key = issuer;
+	opts.agency_key = agency_key;
+	opts.agency_cert = agency_cert;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if ((r = jpki_http_start(&srv, &opts)) != 0) {
+	if ((r = jpki_serve_start(&sv, &opts)) != 0) {
 		r = cli_fail(r, "serve");
 		goto out;
 	}
-	snprintf(base, sizeof(base), "%s://%.*s:%u", jpki_http_scheme(srv),
-		 (int)(strrchr(opts.listen, ':') - opts.listen), opts.listen,
-		 jpki_http_port(srv));
-	printf("OpenJPKI is serving on %s (public URL in certificates: %s)\n",
-	       base, jpki_ca_public_url(ca));
-	if (opts.roles & JPKI_ROLE_REPOSITORY)
-		printf("  repository  %s/\n"
-		       "  CA certs    %s/ca/sign.crt  %s/ca/auth.crt\n"
-		       "  CRLs        %s/crl/sign.crl  %s/crl/auth.crl  "
-		       "%s/crl/sign/<municipality>.crl\n",
-		       base, base, base, base, base, base);
-	if (opts.roles & JPKI_ROLE_OCSP)
-		printf("  OCSP        %s/ocsp/sign  %s/ocsp/auth\n", base,
-		       base);
-	if (jpki_http_ocsp_port(srv) != 0)
-		printf("  OCSP only   %s://%.*s:%u/ocsp (connections of its "
-		       "own)\n",
-		       jpki_http_scheme(srv),
-		       (int)(strrchr(opts.ocsp_listen, ':') - opts.ocsp_listen),
-		       opts.ocsp_listen, jpki_http_ocsp_port(srv));
-	if (opts.roles & JPKI_ROLE_LOGIN)
-		printf("  log-in      %s/login (answers bound to the origin "
-		       "of %s)\n",
-		       base,
-		       opts.login_origin ? opts.login_origin
-					 : jpki_ca_public_url(ca));
-	if (opts.roles & JPKI_ROLE_WINDOW) {
-		printf("  window      %s/window (the clerk's pages), %s/api "
-		       "(JSON)\n",
-		       base, base);
-		/* the internal role: say how its link is authenticated */
-		if (opts.tls_client_ca != NULL)
-			printf("              internal: a client certificate "
-			       "issued by %s is required\n",
-			       opts.tls_client_ca);
-		else if (opts.tls_cert != NULL)
-			printf("              internal, but HTTPS without "
-			       "client certificates (--tls-client-ca): any "
-			       "terminal may try the clerks' passwords\n");
-		else
-			printf("              internal, but plain HTTP without "
-			       "client certificates (--tls-cert, --tls-key, "
-			       "--tls-client-ca): keep it off shared "
-			       "networks\n");
-	}
-	if (opts.roles & JPKI_ROLE_PORTAL)
-		printf("  portal      %s/portal (online applications; "
-		       "agency certificate %s/portal/agency.crt, inbox "
-		       "%s/portal/inbox)\n",
-		       base, base, base);
-	if (!(jpki_http_roles(srv) & JPKI_ROLE_KIOSK) &&
-	    (opts.roles & JPKI_ROLE_KIOSK))
-		printf("  kiosk       off: it needs a card reader of its own "
-		       "(--kiosk-reader NAME or config kiosk_reader)\n");
-	if (jpki_http_roles(srv) & JPKI_ROLE_KIOSK)
-		printf("  kiosk       %s/kiosk (コンビニ交付: a copy of the "
-		       "residence certificate)\n",
-		       base);
-	printf("Stop with Ctrl-C.\n");
-	fflush(stdout);
+	if (!jpki_ca_keys_in_token(jpki_serve_ca(sv)))
+		jpki_log(JPKI_LOG_WARN,
+			 "the CA keys are files under %s/keys, for "
+			 "development: a real service keeps them in a PKCS#11 "
+			 "token (jpki ca init --pkcs11)",
+			 cli->data_dir);
+	print_urls(sv, opts.listen, &opts);
 	if (pid_file != NULL) {
 		char pid[32];
 
@@ -355,47 +328,20 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
-	for (unsigned tick = 0; !stopping; tick++) {
-		size_t n;
-
-		/* Five times a second: the registry's changes become
-		 * revocations (so OCSP says so within a second of the
-		 * change), whoever made them. */
-		usleep(200 * 1000);
-		if (jpki_ca_apply_registry_events(&n, ca) != 0)
-			jpki_log(JPKI_LOG_ERROR, "registry events: %s",
-				 jpki_err_detail());
-		else if (n > 0)
-			jpki_log(JPKI_LOG_INFO,
-				 "%zu registry change%s applied", n,
-				 n == 1 ? "" : "s");
-		/* Every second: the full CRLs too large to be regenerated
-		 * by each change (crl_inline_max) that changes marked. */
-		if ((opts.roles & JPKI_ROLE_REPOSITORY) && tick % 5 == 0) {
-			if (jpki_ca_crl_refresh_stale(ca, &n) != 0)
-				jpki_log(JPKI_LOG_ERROR, "CRL refresh: %s",
-					 jpki_err_detail());
-			else if (n > 0)
-				jpki_log(JPKI_LOG_INFO,
-					 "%zu full CRL%s regenerated", n,
-					 n == 1 ? "" : "s");
-		}
-		/* Once a minute: CRLs that come near their nextUpdate. */
-		if ((opts.roles & JPKI_ROLE_REPOSITORY) && tick % 300 == 0 &&
-		    jpki_ca_crl_refresh(ca, 0, &n) != 0)
-			jpki_log(JPKI_LOG_ERROR, "CRL refresh: %s",
-				 jpki_err_detail());
-	}
+	/* The server and its periodic work run in their own threads; any
+	 * of them may take the signal, so this one looks rather than
+	 * pause()s. */
+	while (!stopping)
+		usleep(100 * 1000);
 	printf("stopping\n");
 	r = CLI_OK;
 out:
-	jpki_http_stop(srv);
+	jpki_serve_stop(sv);
 	if (pid_file != NULL)
 		unlink(pid_file);
-	EVP_PKEY_free(issuer);
-	EVP_PKEY_free(agency_key);
-	X509_free(agency_cert);
-	jpki_ca_free(ca);
-	jpki_store_free(st);
+	free(url);
+	free(issuer);
+	free(agency_key);
+	free(agency_cert);
 	return r;
 }

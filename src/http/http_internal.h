@@ -21,7 +21,10 @@ struct jpki_http {
 	atomic_int stopping;
 	struct jpki_ca *ca;
 	struct jpki_store *st;           /* the window role's store */
-	EVP_PKEY *issuer;                /* the window's card-issuer key */
+	/* the window's card-issuer key (borrowed): set at start or once
+	 * later by jpki_http_set_card_issuer(), never changed after, so a
+	 * request that reads it NULL and then non-NULL is still right */
+	EVP_PKEY *_Atomic issuer;
 	const char *counter_reader;      /* the PC/SC reader at the counter */
 	struct jpki_verify_login *login; /* with the login role */
 	EVP_PKEY *agency_key;            /* the portal's (borrowed) */

@@ -695,7 +695,7 @@ int jpki_http_start(struct jpki_http **out,
 	srv->listen_fd = srv->ocsp_fd = -1;
 	srv->ca = opts->ca;
 	srv->st = opts->store;
-	srv->issuer = opts->card_issuer;
+	atomic_init(&srv->issuer, opts->card_issuer);
 	srv->counter_reader = opts->counter_reader;
 	srv->agency_key = opts->agency_key;
 	srv->agency_cert = opts->agency_cert;
@@ -808,6 +808,19 @@ int jpki_http_start(struct jpki_http **out,
 		return r;
 	}
 	*out = srv;
+	return 0;
+}
+
+int jpki_http_set_card_issuer(struct jpki_http *srv, EVP_PKEY *key)
+{
+	EVP_PKEY *none = NULL;
+
+	if (srv == NULL || key == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no server or no key");
+	/* Once only: a request may hold the pointer it read. */
+	if (!atomic_compare_exchange_strong(&srv->issuer, &none, key))
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "the server has a card-issuer key already");
 	return 0;
 }
 

@@ -451,8 +451,6 @@ int jpki_registry_register(char person[64], struct jpki_store *st,
 	if ((r = jpki_audit_authorize(by, JPKI_ROLE_REGISTRY_CLERK,
 				      res->municipality_code)) != 0)
 		return r;
-	if ((r = jpki_registry_migrate(st)) != 0)
-		return r;
 	rec = *res;
 	rec.status = JPKI_RESIDENT_REGISTERED;
 	rec.registered_at = rec.changed_at = jpki_clock_now();
@@ -654,8 +652,6 @@ static int change(struct jpki_store *st, const struct jpki_actor *by,
 	     (r = check_place(c->prefecture, "the prefecture")) != 0 ||
 	     (r = check_place(c->municipality, "the municipality")) != 0))
 		return r;
-	if ((r = jpki_registry_migrate(st)) != 0)
-		return r;
 	if ((r = jpki_store_begin(st)) != 0)
 		return r;
 	if ((r = load(&rec, st, person)) != 0)
@@ -804,5 +800,23 @@ int jpki_registry_events(struct jpki_registry_event **out, size_t *n,
 	jpki_rows_free(rows);
 	*out = list;
 	*n = count;
+	return 0;
+}
+
+int jpki_registry_last_event(int64_t *seq, struct jpki_store *st)
+{
+	struct jpki_rows *rows = NULL;
+	int r;
+
+	*seq = 0;
+	if (st == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no store");
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT COALESCE(MAX(seq), 0)"
+				  " FROM registry_event",
+				  NULL, 0)) != 0)
+		return r;
+	*seq = jpki_rows_int(rows, 0, 0);
+	jpki_rows_free(rows);
 	return 0;
 }

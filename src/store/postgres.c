@@ -370,6 +370,33 @@ static void pg_rollback(struct jpki_store *st)
 	(void)exec_plain(st, "ROLLBACK");
 }
 
+/* Session-level (not transaction-level) advisory locks: held across the
+ * transactions the holder runs, and let go by the server if the process
+ * dies. A key of its own, never WRITER_LOCK. */
+static int pg_try_lock(struct jpki_store *st, int64_t key, int *got)
+{
+	struct jpki_value p = JPKI_V_INT(key);
+	PGresult *res = NULL;
+	int r;
+
+	if ((r = run(&res, conn_of(st), st->in_txn,
+		     "SELECT pg_try_advisory_lock($1::bigint)", &p, 1)) != 0)
+		return r;
+	*got = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return 0;
+}
+
+static void pg_unlock(struct jpki_store *st, int64_t key)
+{
+	struct jpki_value p = JPKI_V_INT(key);
+	PGresult *res = NULL;
+
+	if (run(&res, conn_of(st), st->in_txn,
+		"SELECT pg_advisory_unlock($1::bigint)", &p, 1) == 0)
+		PQclear(res);
+}
+
 static void pg_close(struct jpki_store *st)
 {
 	PQfinish(conn_of(st));
@@ -459,6 +486,8 @@ static const struct jpki_store_ops pg_ops = {
     .reader_open = pg_reader_open,
     .reader_close = pg_reader_close,
     .reader_each = pg_reader_each,
+    .try_lock = pg_try_lock,
+    .unlock = pg_unlock,
 };
 
 int jpki_store_postgres_open(struct jpki_store **out, const char *url)

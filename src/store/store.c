@@ -80,6 +80,7 @@ void jpki_store_init(struct jpki_store *st, const struct jpki_store_ops *ops)
 	pthread_mutexattr_destroy(&attr);
 	pthread_mutex_init(&st->readers_lock, NULL);
 	atomic_init(&st->fail_after, 0);
+	atomic_init(&st->writes, 0);
 	/* Without a key (the process ran out of them) every query goes
 	 * through the lock, as it would on a backend without readers. */
 	st->have_key = ops->reader_open != NULL &&
@@ -147,6 +148,7 @@ int jpki_store_begin(struct jpki_store *st)
 		return r;
 	}
 	st->in_txn = 1;
+	atomic_fetch_add(&st->writes, 1);
 	return 0; /* the lock stays held until commit or rollback */
 }
 
@@ -185,10 +187,46 @@ int jpki_store_exec(struct jpki_store *st, const char *sql,
 	if (changes != NULL)
 		*changes = 0;
 	pthread_mutex_lock(&st->lock);
+	/* Outside a transaction the statement is one of its own. */
+	if (!st->in_txn)
+		atomic_fetch_add(&st->writes, 1);
 	if ((r = fault(st)) == 0)
 		r = st->ops->exec(st, sql, params, n, changes);
 	pthread_mutex_unlock(&st->lock);
 	return r;
+}
+
+uint64_t jpki_store_writes(const struct jpki_store *st)
+{
+	return atomic_load(&((struct jpki_store *)st)->writes);
+}
+
+int jpki_store_try_lock(struct jpki_store *st, int64_t key, int *got)
+{
+	int r = 0;
+
+	*got = 0;
+	pthread_mutex_lock(&st->lock);
+	if (st->in_txn)
+		r = jpki_err_set(JPKI_ERR_INTERNAL,
+				 "a cross-process lock taken inside a "
+				 "transaction");
+	else if ((r = fault(st)) == 0) {
+		if (st->ops->try_lock != NULL)
+			r = st->ops->try_lock(st, key, got);
+		else
+			*got = 1;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+void jpki_store_unlock(struct jpki_store *st, int64_t key)
+{
+	pthread_mutex_lock(&st->lock);
+	if (st->ops->unlock != NULL)
+		st->ops->unlock(st, key);
+	pthread_mutex_unlock(&st->lock);
 }
 
 /* The calling thread's read connection, opened on first use; NULL when it

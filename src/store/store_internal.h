@@ -42,6 +42,10 @@ struct jpki_store_ops {
 	int (*reader_each)(void *conn, const char *sql,
 			   const struct jpki_value *params, size_t n,
 			   jpki_row_fn fn, void *arg);
+	/* The cross-process lock of jpki_store_try_lock (NULL: always
+	 * granted); called with the handle's lock held. */
+	int (*try_lock)(struct jpki_store *st, int64_t key, int *got);
+	void (*unlock)(struct jpki_store *st, int64_t key);
 };
 
 struct store_reader;
@@ -52,6 +56,7 @@ struct jpki_store {
 	pthread_mutex_t lock; /* recursive: held across a transaction */
 	int in_txn;
 	atomic_int fail_after; /* fault injection: countdown, 0 = off */
+	atomic_uint_fast64_t writes; /* write transactions begun */
 	/* Each thread's read connection (opened on its first query that
 	 * finds the lock taken), and the list of them all, so that
 	 * jpki_store_free() closes those of threads still running. */

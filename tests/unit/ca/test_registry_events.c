@@ -31,6 +31,7 @@ static void enrol(struct ca_fixture *f, char person[64])
 	snprintf(r.municipality, sizeof(r.municipality), "%s",
 		 req.municipality);
 	r.facts = req.facts;
+	assert_int_equal(jpki_registry_migrate(f->st), 0);
 	assert_int_equal(jpki_registry_register(person, f->st, &chiyoda, &r),
 			 0);
 }
@@ -78,14 +79,81 @@ static int64_t cursor(struct ca_fixture *f)
 			   " ca_registry_cursor");
 }
 
+/* The consumer migrates nothing: without the registry's tables it says
+ * so and changes nothing; once they exist, an empty outbox is read, not
+ * written. */
 static void test_no_registry_yet(void **state)
 {
 	struct ca_fixture *f = *state;
 	size_t n = 99;
+	uint64_t writes;
 
+	assert_int_not_equal(jpki_ca_apply_registry_events(&n, f->ca), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(cursor(f), 0);
+	assert_int_equal(jpki_registry_migrate(f->st), 0);
+	writes = jpki_store_writes(f->st);
 	assert_int_equal(jpki_ca_apply_registry_events(&n, f->ca), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(cursor(f), 0);
+	assert_int_equal(jpki_store_writes(f->st), writes);
+}
+
+/* Idle means no write transaction at all (no writer lock taken from the
+ * clerks); an event means one. */
+static void test_idle_consumer_does_not_write(void **state)
+{
+	struct ca_fixture *f = *state;
+	char a[64];
+	size_t n = 0;
+	uint64_t writes;
+
+	enrol(f, a);
+	assert_int_equal(jpki_ca_apply_registry_events(&n, f->ca), 0);
+	writes = jpki_store_writes(f->st);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(jpki_ca_apply_registry_events(&n, f->ca), 0);
+		assert_int_equal(n, 0);
+	}
+	assert_int_equal(jpki_store_writes(f->st), writes);
+	/* the negative: an event is applied in a write transaction */
+	assert_int_equal(jpki_registry_death(f->st, &chiyoda, a), 0);
+	writes = jpki_store_writes(f->st);
+	assert_int_equal(jpki_ca_apply_registry_events(&n, f->ca), 0);
+	assert_int_equal(n, 1);
+	assert_true(jpki_store_writes(f->st) > writes);
+	assert_int_equal(cursor(f), 1);
+}
+
+/* Another process's consumer holds the consumer lock: this one skips its
+ * turn (no queueing on the writer lock) and catches up once it is let go.
+ * The lock is PostgreSQL's (SQLite's writers already take turns). */
+static void test_consumer_skips_while_another_holds_the_lock(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_store *other = NULL;
+	char a[64];
+	size_t n = 99;
+	int got = 0;
+
+	if (!tu_store_is_pg()) {
+		skip();
+		return;
+	}
+	enrol(f, a);
+	assert_int_equal(jpki_registry_death(f->st, &chiyoda, a), 0);
+	assert_int_equal(jpki_store_open(&other, f->url), 0);
+	assert_int_equal(
+	    jpki_store_try_lock(other, JPKI_CA_CONSUMER_LOCK, &got), 0);
+	assert_int_equal(got, 1);
+	assert_int_equal(jpki_ca_apply_registry_events(&n, f->ca), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(cursor(f), 0);
+	jpki_store_unlock(other, JPKI_CA_CONSUMER_LOCK);
+	assert_int_equal(jpki_ca_apply_registry_events(&n, f->ca), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(cursor(f), 1);
+	jpki_store_free(other);
 }
 
 static void test_move_revokes_signing_only(void **state)
@@ -327,6 +395,11 @@ static void test_unknown_kind_stops_the_batch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_idle_consumer_does_not_write,
+					    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_consumer_skips_while_another_holds_the_lock, fx_setup,
+		fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_no_registry_yet, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_move_revokes_signing_only,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jpki/store.h"
 #include "testutil.h"
@@ -540,6 +541,82 @@ static void test_reader_refuses_writes(void **state)
 	assert_int_equal(count_rows(f->st), 0);
 }
 
+/* Writes are counted, reads are not: what the serve tests rest on. */
+static void test_writes_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value v[] = {JPKI_V_TEXT("w"), JPKI_V_INT(1)};
+	struct jpki_rows *rows = NULL;
+	uint64_t w = jpki_store_writes(f->st);
+
+	/* reads and a failed begin: none */
+	assert_int_equal(jpki_store_query(&rows, f->st, "SELECT k FROM t",
+					  NULL, 0),
+			 0);
+	jpki_rows_free(rows);
+	(void)count_rows(f->st);
+	jpki_store_fail_after(f->st, 1);
+	assert_int_equal(jpki_store_begin(f->st), JPKI_ERR_STORE);
+	assert_int_equal(jpki_store_writes(f->st), w);
+	/* a transaction with two statements: one */
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	assert_int_equal(jpki_store_exec(f->st,
+					 "INSERT INTO t (k, n) VALUES ($1, $2)",
+					 v, 2, NULL),
+			 0);
+	assert_int_equal(jpki_store_exec(f->st, "UPDATE t SET n = 2", NULL, 0,
+					 NULL),
+			 0);
+	assert_int_equal(jpki_store_commit(f->st), 0);
+	assert_int_equal(jpki_store_writes(f->st), w + 1);
+	/* a statement outside a transaction is one of its own */
+	assert_int_equal(
+	    jpki_store_exec(f->st, "UPDATE t SET n = 3", NULL, 0, NULL), 0);
+	assert_int_equal(jpki_store_writes(f->st), w + 2);
+}
+
+/* The cross-process try-lock: PostgreSQL refuses a second holder and
+ * grants it once let go; SQLite always grants. Never inside a
+ * transaction. */
+static void test_try_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_store *other = NULL;
+	int got = -1;
+
+	assert_int_equal(jpki_store_open(&other, f->path), 0);
+	assert_int_equal(jpki_store_try_lock(f->st, 42, &got), 0);
+	assert_int_equal(got, 1);
+	assert_int_equal(jpki_store_try_lock(other, 42, &got), 0);
+	assert_int_equal(got, tu_store_is_pg() ? 0 : 1);
+	/* another key is another lock */
+	assert_int_equal(jpki_store_try_lock(other, 43, &got), 0);
+	assert_int_equal(got, 1);
+	jpki_store_unlock(other, 43);
+	jpki_store_unlock(f->st, 42);
+	assert_int_equal(jpki_store_try_lock(other, 42, &got), 0);
+	assert_int_equal(got, 1);
+	jpki_store_unlock(other, 42);
+	/* the handle's close lets go too (the server ends the session a
+	 * moment after the client has gone) */
+	assert_int_equal(jpki_store_try_lock(other, 44, &got), 0);
+	jpki_store_free(other);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(jpki_store_try_lock(f->st, 44, &got), 0);
+		if (got)
+			break;
+		usleep(10 * 1000);
+	}
+	assert_int_equal(got, 1);
+	jpki_store_unlock(f->st, 44);
+	/* inside a transaction: refused */
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	assert_int_equal(jpki_store_try_lock(f->st, 45, &got),
+			 JPKI_ERR_INTERNAL);
+	assert_int_equal(got, 0);
+	jpki_store_rollback(f->st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +657,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_fault_injected,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writes_counted, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_try_lock, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_reader_refuses_writes,
 						setup, teardown),
 	};
