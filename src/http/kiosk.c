@@ -172,20 +172,13 @@ static int record_issue(struct jpki_http *srv, const struct jpki_resident *res,
 	struct jpki_actor kiosk = {.operator_id = "kiosk",
 				   .role = JPKI_ROLE_REGISTRY_CLERK};
 	char detail[256];
-	int r;
 
 	snprintf(kiosk.municipality_code, sizeof(kiosk.municipality_code), "%s",
 		 res->municipality_code);
 	snprintf(detail, sizeof(detail),
 		 "{\"certificate\":\"%s\",\"number\":\"%s\"}", serial, number);
-	if ((r = jpki_store_begin(srv->st)) != 0)
-		return r;
-	if ((r = jpki_audit_append(srv->st, &kiosk, "kiosk.residence_copy",
-				   res->person, detail)) != 0) {
-		jpki_store_rollback(srv->st);
-		return r;
-	}
-	return jpki_store_commit(srv->st);
+	return jpki_audit_record(srv->st, &kiosk, "kiosk.residence_copy",
+				 res->person, detail);
 }
 
 static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,

@@ -498,18 +498,11 @@ static void note_client(struct jpki_http *srv, const char *token,
 	if ((o = json_pack("{s:s}", "client_certificate", up->client)) != NULL)
 		detail = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (detail == NULL || jpki_store_begin(srv->st) != 0) {
+	if (detail == NULL ||
+	    jpki_audit_record(srv->st, &who, "window.client", who.operator_id,
+			      detail) != 0)
 		jpki_log(JPKI_LOG_ERROR, "window: audit of the client: %s",
 			 jpki_err_detail());
-	} else if (jpki_audit_append(srv->st, &who, "window.client",
-				     who.operator_id, detail) != 0) {
-		jpki_log(JPKI_LOG_ERROR, "window: audit of the client: %s",
-			 jpki_err_detail());
-		jpki_store_rollback(srv->st);
-	} else if (jpki_store_commit(srv->st) != 0) {
-		jpki_log(JPKI_LOG_ERROR, "window: audit of the client: %s",
-			 jpki_err_detail());
-	}
 	free(detail);
 }
 
