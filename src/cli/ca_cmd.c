@@ -276,6 +276,20 @@ static int verb_init(struct cli *cli, int argc, char **argv)
 		return cli_fail(r, "ca init");
 	}
 	printf("created the signing and user authentication CAs\n");
+	/* the window's card-issuer key too, so that a server started now
+	 * can issue onto cards at the counter (jpki card new uses it) */
+	{
+		EVP_PKEY *issuer = NULL;
+
+		if ((r = cli_issuer_key(&issuer, cli, 1)) != 0) {
+			free(keys);
+			return cli_fail(r, "the card-issuer key");
+		}
+		EVP_PKEY_free(issuer);
+		printf("  card-issuer key (the window's): "
+		       "%s/card-issuer.key\n",
+		       keys);
+	}
 	if (opts.pkcs11_module != NULL)
 		printf("  keys: in PKCS#11 token '%s' (%s), labels sign-ca,\n"
 		       "        sign-ocsp, auth-ca, auth-ocsp; not extractable\n",

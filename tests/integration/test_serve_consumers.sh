@@ -83,6 +83,10 @@ serve() { # NAME ROLES
 }
 
 jpki ca init --public-url "http://127.0.0.1:1" >/dev/null
+# ca init makes the card-issuer key; take it away to show one made after
+# the servers started (an installation upgraded from before, a key rotated)
+# is picked up without a restart
+rm -f var/keys/card-issuer.key
 JPKI_NEW_OPERATOR_PASSWORD=pw-of-admin-0123 jpki operator add admin \
 	--role ca-officer >/dev/null
 JPKI_NEW_OPERATOR_PASSWORD=pw-of-reg-0123 as admin operator add reg \
