@@ -292,6 +292,7 @@ static void test_nonce_bounds(void **state)
 		assert_int_equal(status_of(f, resp, x, JPKI_CERT_SIGN, NULL,
 					   NULL),
 				 V_OCSP_CERTSTATUS_GOOD);
+		OCSP_RESPONSE_free(resp);
 		OPENSSL_free(req);
 	}
 	/* 0 and 33 octets */

@@ -1231,6 +1231,7 @@ static void test_reads_bound(void **state)
 	refused(jpki_window_application(&a, f->st, &auditor, list[0].id),
 		JPKI_ERR_POLICY, NULL);
 	assert_int_equal(audited(f, "window.application.read.refused"), 3);
+	free(list);
 	refused(jpki_window_applications(&list, &n, f->st, &f->other, CODE, 0),
 		JPKI_ERR_POLICY, NULL);
 	assert_null(list);
