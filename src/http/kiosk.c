@@ -208,7 +208,12 @@ static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
 			return too_many(conn, retry);
 		}
 	}
-	if (http_form_value(pin, sizeof(pin), up->data, up->len, "pin") != 1)
+	/* a PIN that does not fit is refused, never tried as "" */
+	if ((r = http_form_value(pin, sizeof(pin), up->data, up->len,
+				 "pin")) < 0)
+		return http_form_refused(conn, "the form field \"pin\" is "
+					       "too long or malformed");
+	if (r == 0)
 		pin[0] = '\0';
 	r = kiosk_login(&login, srv, pin);
 	jpki_wipe(pin, sizeof(pin));
