@@ -48,6 +48,10 @@ struct jpki_http {
 	MHD_RequestCompletedCallback done;
 	/* the kiosk's card log-ins per terminal (kiosk.c) */
 	struct http_limit *kiosk_limit;
+	unsigned kiosk_burst, kiosk_every; /* its budget, defaults filled */
+	/* the operators' log-in limits, defaults filled (0 stays 0 for the
+	 * audit module's own default) */
+	struct jpki_audit_limits login_limits;
 	/* the operators' password checks (login_pool.c), made at the
 	 * first log-in */
 	struct http_pool *_Atomic login_pool;
@@ -372,7 +376,8 @@ enum MHD_Result http_portal_inbox_login(struct jpki_http *srv,
 					struct http_request *req);
 
 /* The kiosk's budget of card log-ins per terminal (kiosk.c). */
-int http_kiosk_limit_new(struct http_limit **out) JPKI_MUST_CHECK;
+int http_kiosk_limit_new(struct http_limit **out,
+			 const struct jpki_http *srv) JPKI_MUST_CHECK;
 /* The kiosk role: /kiosk. Sets *handled when the URL is the kiosk's. */
 enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 			   const char *url, const char *method,
