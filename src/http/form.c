@@ -75,8 +75,9 @@ int http_form_value(char *out, size_t size, const unsigned char *body,
 	return 0;
 }
 
-/* One name or value of a form: a sentence into why for a bad escape, a
- * decoded length over max, a NUL or another control character. */
+/* One name or value of a form: JPKI_ERR_PARSE with the end of a sentence
+ * ("has a bad %-escape", ...) for a bad escape, a decoded length over max,
+ * a NUL or another control character; else 0 and its decoded length. */
 static int check_part(const unsigned char *p, size_t n, size_t max,
 		      size_t *decoded)
 {
