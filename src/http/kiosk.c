@@ -208,8 +208,8 @@ static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
 		}
 	}
 	/* a PIN that does not fit is refused, never tried as "" */
-	if ((r = http_form_value(pin, sizeof(pin), up->data, up->len,
-				 "pin")) < 0)
+	if ((r = http_form_value(pin, sizeof(pin), up->data, up->len, "pin")) <
+	    0)
 		return http_form_refused(conn, "the form field \"pin\" is "
 					       "too long or malformed");
 	if (r == 0)

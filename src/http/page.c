@@ -116,8 +116,7 @@ void http_field(char *out, size_t size, const struct upload *up,
 		out[0] = '\0';
 }
 
-enum MHD_Result http_form_refused(struct MHD_Connection *conn,
-				  const char *why)
+enum MHD_Result http_form_refused(struct MHD_Connection *conn, const char *why)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -126,8 +125,9 @@ enum MHD_Result http_form_refused(struct MHD_Connection *conn,
 	if (f == NULL)
 		return MHD_NO;
 	http_page_start(f, "入力の誤り", "OpenJPKI", "#8a1c1c");
-	http_refusal(f, "入力の誤り (the form was refused; nothing was "
-			"changed)",
+	http_refusal(f,
+		     "入力の誤り (the form was refused; nothing was "
+		     "changed)",
 		     why);
 	fputs("<section><p>戻って入力を直してください。 (Go back and correct "
 	      "the field.)</p></section>",

@@ -22,8 +22,7 @@ static enum MHD_Result kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 #define PAGE(path, methods, cap, handler)                                      \
 	{                                                                      \
 		path, 0, JPKI_ROLE_WINDOW, methods, cap, HTTP_OPERATOR,        \
-		    HTTP_FORM,                                                 \
-		    handler, http_window_login_form, NULL                      \
+		    HTTP_FORM, handler, http_window_login_form, NULL           \
 	}
 #define API(path, methods, callers, proc)                                      \
 	{                                                                      \
@@ -56,8 +55,7 @@ static const struct http_route routes[] = {
      HTTP_PUBLIC, HTTP_OWN_413, http_login_response, NULL, NULL},
     /* window: the clerk's pages */
     {"/window/login", 0, JPKI_ROLE_WINDOW, GET | POST, FORM, HTTP_PUBLIC,
-     HTTP_FORM,
-     http_window_login, NULL, NULL},
+     HTTP_FORM, http_window_login, NULL, NULL},
     PAGE("/window", GET, 0, http_window_dashboard),
     PAGE("/window/", GET, 0, http_window_dashboard),
     PAGE("/window/logout", POST, FORM, http_window_logout),
@@ -115,10 +113,8 @@ static const struct http_route routes[] = {
     {"/portal/form", 0, JPKI_ROLE_PORTAL, GET, 0, HTTP_PUBLIC, 0,
      http_portal_form, NULL, NULL},
     {"/portal/application", 0, JPKI_ROLE_PORTAL, POST, FORM, HTTP_PUBLIC,
-     HTTP_FORM,
-     http_portal_application, NULL, NULL},
-    {"/portal/login", 0, JPKI_ROLE_PORTAL, POST, FORM, HTTP_PUBLIC,
-     HTTP_FORM,
+     HTTP_FORM, http_portal_application, NULL, NULL},
+    {"/portal/login", 0, JPKI_ROLE_PORTAL, POST, FORM, HTTP_PUBLIC, HTTP_FORM,
      http_portal_login, NULL, NULL},
     {"/portal/inbox", 0, JPKI_ROLE_PORTAL, GET, 0,
      HTTP_ROLE(JPKI_ROLE_CA_OFFICER), 0, http_portal_inbox,

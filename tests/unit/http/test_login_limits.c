@@ -539,7 +539,8 @@ static void test_limits_out_of_range(void **state)
 	    {0, 0, 0, 86401, 0, 0, "longest wait (seconds) is 86401"},
 	    {0, 0, 0, 0, 101, 0, "at once per terminal is 101"},
 	    {0, 0, 0, 0, 0, 3601, "one more log-in is 3601"},
-	    {21, 0, 0, 0, 0, 0, "(20) must be more than the free failures (21)"},
+	    {21, 0, 0, 0, 0, 0,
+	     "(20) must be more than the free failures (21)"},
 	    {0, 5, 0, 0, 0, 0, "(5) must be more than the free failures (5)"},
 	};
 
