@@ -1,7 +1,9 @@
 /*
  * The window's form parser on arbitrary bytes: every lookup either finds a
  * NUL-terminated value that fits, finds nothing, or refuses; never reads
- * past the body.
+ * past the body. The whole-body check (http_form_check) either passes, and
+ * then every value it let through fits and holds no control character, or
+ * refuses with a name that fits.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +28,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (r != 1 && r != 0 && r != JPKI_ERR_PARSE)
 			abort();
+	}
+	{
+		char name[16];
+		int r = http_form_check(body, size, 32, name, sizeof(name));
+
+		if (r != 0 && r != JPKI_ERR_PARSE)
+			abort();
+		if (strlen(name) >= sizeof(name))
+			abort();
+		if (r == 0 && size > 0 && memchr(body, '\0', size) != NULL)
+			abort(); /* a raw NUL is a control character */
 	}
 	free(body);
 	return 0;

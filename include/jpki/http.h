@@ -73,6 +73,18 @@ struct jpki_http_options {
 	 * (0 = 1); beyond it 429 with Retry-After. */
 	double challenge_rate;
 	unsigned challenge_burst;
+	/* The operators' log-in limits (jpki_audit_limits in audit.h; 0 =
+	 * its default): failures free of any wait per operator (1-1000,
+	 * default 5) and per client address (1-100000, default 10), the
+	 * failures that lock an operator (above the free ones, at most
+	 * 100000, default 20) and the longest wait in seconds (1-86400,
+	 * default 3600). jpki_http_start() refuses a value out of range. */
+	unsigned login_account_free, login_account_lock;
+	unsigned login_address_free, login_max_wait;
+	/* The kiosk's budget per terminal (client address): kiosk_burst
+	 * log-ins at once (1-100, default 2), one more every kiosk_every
+	 * seconds (1-3600, default 30). */
+	unsigned kiosk_burst, kiosk_every;
 	struct jpki_ca *ca;    /* borrowed; must outlive the server */
 	/* login: the origin answers are bound to (its scheme://host[:port]
 	 * is used); NULL = the CA's public URL */
@@ -92,8 +104,9 @@ struct jpki_http_options {
 	 * and a PIN tried spends a try of the card in it). NULL: the role
 	 * is off within JPKI_ROLE_ALL, and jpki_http_start() refuses a role
 	 * list naming it (JPKI_ERR_CONFIG). It logs in with this server's
-	 * login verifier in-process, at most 2 log-ins at once and one per
-	 * 30 s per client address (429 with Retry-After beyond). */
+	 * login verifier in-process, at most kiosk_burst log-ins at once and
+	 * one per kiosk_every seconds per client address (429 with
+	 * Retry-After beyond). */
 	const char *kiosk_reader;
 	/* HTTPS: PEM files of the server's certificate (chain) and its
 	 * unencrypted key; both NULL: plain HTTP. With tls_client_ca (PEM,

@@ -54,6 +54,11 @@ struct jpki_serve_options {
 	const char *ocsp_listen;
 	unsigned max_connections, ocsp_connections, per_address;
 	unsigned header_timeout, body_timeout;
+	/* the operators' log-in limits and the kiosk's budget (http.h; 0:
+	 * the defaults; out of range: jpki_serve_start() refuses) */
+	unsigned login_account_free, login_account_lock;
+	unsigned login_address_free, login_max_wait;
+	unsigned kiosk_burst, kiosk_every;
 	unsigned tick_ms;         /* the periodic work's tick; 0 = 200 */
 };
 #define JPKI_SERVE_OPTIONS_VERSION 1

@@ -26,7 +26,12 @@ static void serve_usage(FILE *f)
 	      "                  [--pid-file FILE] [--ocsp-listen ADDR:PORT]\n"
 	      "                  [--max-connections N] [--per-address N]\n"
 	      "                  [--ocsp-connections N] [--header-timeout S]\n"
-	      "                  [--body-timeout S]\n"
+	      "                  [--body-timeout S] [--kiosk-reader NAME]\n"
+	      "                  [--login-free-failures N] "
+	      "[--login-lock-failures N]\n"
+	      "                  [--login-address-failures N] "
+	      "[--login-max-wait S]\n"
+	      "                  [--kiosk-burst N] [--kiosk-every S]\n"
 	      "                  [--tls-cert FILE --tls-key FILE "
 	      "[--tls-client-ca FILE]]\n"
 	      "\n"
@@ -51,6 +56,21 @@ static void serve_usage(FILE *f)
 	      "              answer (default 10); config header_timeout\n"
 	      "  --body-timeout  seconds from the headers to the answer\n"
 	      "              sent (default 30); config body_timeout\n"
+	      "  --login-free-failures  wrong passwords an operator may\n"
+	      "              give before each next try waits 2^k s (default\n"
+	      "              5, at most 1000); config login_free_failures\n"
+	      "  --login-lock-failures  wrong passwords that lock the\n"
+	      "              operator (default 20, more than the free ones);\n"
+	      "              config login_lock_failures\n"
+	      "  --login-address-failures  wrong passwords one client\n"
+	      "              address may give before it waits (default 10);\n"
+	      "              config login_address_failures\n"
+	      "  --login-max-wait  the longest wait, seconds (default\n"
+	      "              3600, at most 86400); config login_max_wait\n"
+	      "  --kiosk-burst  kiosk log-ins a terminal may make at once\n"
+	      "              (default 2, at most 100); config kiosk_burst\n"
+	      "  --kiosk-every  seconds for one more (default 30, at most\n"
+	      "              3600); config kiosk_every\n"
 	      "  --tls-cert  HTTPS: the server's certificate (PEM, chain\n"
 	      "              after it); config tls_cert\n"
 	      "  --tls-key   its key (PEM, unencrypted); config tls_key\n"
@@ -172,6 +192,12 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"header-timeout", required_argument, NULL, 'H'},
 		{"body-timeout", required_argument, NULL, 'B'},
 		{"kiosk-reader", required_argument, NULL, 'k'},
+		{"login-free-failures", required_argument, NULL, 1001},
+		{"login-lock-failures", required_argument, NULL, 1002},
+		{"login-address-failures", required_argument, NULL, 1003},
+		{"login-max-wait", required_argument, NULL, 1004},
+		{"kiosk-burst", required_argument, NULL, 1005},
+		{"kiosk-every", required_argument, NULL, 1006},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct jpki_serve_options opts = JPKI_SERVE_OPTIONS_INIT;
@@ -179,17 +205,25 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	char *url = NULL, *issuer = NULL, *agency_key = NULL,
 	     *agency_cert = NULL;
 	const char *pid_file = NULL;
-	/* the connection limits: config key, flag letter, option */
+	/* the limits: config key, flag, option, the largest value taken */
 	const struct {
 		const char *key;
 		int flag;
 		unsigned *to;
+		unsigned long max;
 	} limits[] = {
-		{"max_connections", 'M', &opts.max_connections},
-		{"ocsp_connections", 'N', &opts.ocsp_connections},
-		{"per_address_connections", 'P', &opts.per_address},
-		{"header_timeout", 'H', &opts.header_timeout},
-		{"body_timeout", 'B', &opts.body_timeout},
+		{"max_connections", 'M', &opts.max_connections, 65535},
+		{"ocsp_connections", 'N', &opts.ocsp_connections, 65535},
+		{"per_address_connections", 'P', &opts.per_address, 65535},
+		{"header_timeout", 'H', &opts.header_timeout, 65535},
+		{"body_timeout", 'B', &opts.body_timeout, 65535},
+		{"login_free_failures", 1001, &opts.login_account_free, 1000},
+		{"login_lock_failures", 1002, &opts.login_account_lock, 100000},
+		{"login_address_failures", 1003, &opts.login_address_free,
+		 100000},
+		{"login_max_wait", 1004, &opts.login_max_wait, 86400},
+		{"kiosk_burst", 1005, &opts.kiosk_burst, 100},
+		{"kiosk_every", 1006, &opts.kiosk_every, 3600},
 	};
 	struct sigaction sa;
 	int c, r;
@@ -207,10 +241,10 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 
 		if ((r = jpki_config_get_int(cli->cfg, limits[i].key, 0, &v)) !=
 			    0 ||
-		    v < 0 || v > 65535)
+		    v < 0 || (unsigned long)v > limits[i].max)
 			return cli_usage("config %s takes 0 (the default) to "
-					 "65535",
-					 limits[i].key);
+					 "%lu",
+					 limits[i].key, limits[i].max);
 		*limits[i].to = (unsigned)v;
 	}
 	opts.roles = JPKI_ROLE_ALL;
@@ -248,6 +282,12 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		case 'P':
 		case 'H':
 		case 'B':
+		case 1001:
+		case 1002:
+		case 1003:
+		case 1004:
+		case 1005:
+		case 1006:
 			for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]);
 			     i++) {
 				char *end;
@@ -258,9 +298,11 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 				errno = 0;
 				v = strtoul(optarg, &end, 10);
 				if (*optarg < '1' || *optarg > '9' ||
-				    *end != '\0' || errno != 0 || v > 65535)
-					return cli_usage("--%s takes 1 to 65535",
-							 flag_name(o, c));
+				    *end != '\0' || errno != 0 ||
+				    v > limits[i].max)
+					return cli_usage("--%s takes 1 to %lu",
+							 flag_name(o, c),
+							 limits[i].max);
 				*limits[i].to = (unsigned)v;
 			}
 			break;

@@ -48,6 +48,10 @@ struct jpki_http {
 	MHD_RequestCompletedCallback done;
 	/* the kiosk's card log-ins per terminal (kiosk.c) */
 	struct http_limit *kiosk_limit;
+	unsigned kiosk_burst, kiosk_every; /* its budget, defaults filled */
+	/* the operators' log-in limits, defaults filled (0 stays 0 for the
+	 * audit module's own default) */
+	struct jpki_audit_limits login_limits;
 	/* the operators' password checks (login_pool.c), made at the
 	 * first log-in */
 	struct http_pool *_Atomic login_pool;
@@ -173,6 +177,18 @@ void http_html_escape(FILE *f, const char *s);
 int http_form_value(char *out, size_t size, const unsigned char *body,
 		    size_t len, const char *key);
 
+/* The longest value a page's form field may carry, decoded. */
+#define HTTP_FIELD_MAX 511
+/*
+ * Checks every field of a urlencoded form body before any is used: 0 when
+ * each name and value decodes cleanly, is at most max bytes and holds no
+ * control character; else JPKI_ERR_PARSE with a sentence naming the field,
+ * and the field's name in name ("" when the name itself is bad). A bad
+ * field is refused, never read as "" (http_field would).
+ */
+int http_form_check(const unsigned char *body, size_t len, size_t max,
+		    char *name, size_t name_size) JPKI_MUST_CHECK;
+
 /*
  * tls.c: reads and checks the server's certificate and key and the client
  * CA (NULL: none) into srv for libmicrohttpd; JPKI_ERR_CONFIG with a
@@ -208,6 +224,8 @@ int http_tls_client(char *subject, size_t size, struct jpki_http *srv,
 /* Row flags. */
 #define HTTP_JSON 1u     /* answers are JSON: 401/403/413 as {"error"} */
 #define HTTP_OWN_413 2u  /* the handler answers a body over the cap */
+#define HTTP_FORM 4u     /* a POST body is a urlencoded form: checked whole
+			  * (http_form_check) before the handler */
 
 /* One request as the table hands it to a handler. */
 struct http_request {
@@ -233,7 +251,7 @@ struct http_route {
 	unsigned methods;   /* HTTP_GET | HTTP_POST */
 	size_t body_cap;    /* bytes kept of a body */
 	unsigned callers;   /* HTTP_PUBLIC, HTTP_OPERATOR or HTTP_ROLE()s */
-	unsigned flags;     /* HTTP_JSON, HTTP_OWN_413 */
+	unsigned flags;     /* HTTP_JSON, HTTP_OWN_413, HTTP_FORM */
 	http_handler handler;
 	/* a page row whose caller is not allowed: the page that says so
 	 * (a log-in form); NULL for the plain 401/403 */
@@ -358,7 +376,8 @@ enum MHD_Result http_portal_inbox_login(struct jpki_http *srv,
 					struct http_request *req);
 
 /* The kiosk's budget of card log-ins per terminal (kiosk.c). */
-int http_kiosk_limit_new(struct http_limit **out) JPKI_MUST_CHECK;
+int http_kiosk_limit_new(struct http_limit **out,
+			 const struct jpki_http *srv) JPKI_MUST_CHECK;
 /* The kiosk role: /kiosk. Sets *handled when the URL is the kiosk's. */
 enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 			   const char *url, const char *method,
@@ -406,8 +425,12 @@ void http_csrf_end(void);
 void http_csrf_field(FILE *f);
 /* A query-string argument, "" when absent (borrowed). */
 const char *http_query(struct MHD_Connection *conn, const char *key);
-/* A urlencoded form field of the body into out, "" when absent or
- * unreadable. */
+/* 400 with a page that says which form field was refused and why. */
+enum MHD_Result http_form_refused(struct MHD_Connection *conn,
+				  const char *why);
+/* A urlencoded form field of the body into out, "" when absent. Only for
+ * rows with HTTP_FORM: the table has refused a body with a field that is
+ * too long, badly escaped or not one line, so none reads as "" here. */
 void http_field(char *out, size_t size, const struct upload *up,
 		const char *key);
 /* 303 to `to`, with a Set-Cookie when cookie is not NULL. */

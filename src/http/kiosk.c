@@ -13,8 +13,9 @@
  * The page is public, and a PIN tried is a try spent on whatever card is
  * in the reader: the role runs only with a reader of its own (config
  * kiosk_reader, --kiosk-reader; never "the only card present"), and each
- * terminal (client address) has a small budget of log-ins (KIOSK_BURST at
- * once, one more every KIOSK_EVERY seconds); past it 429 with Retry-After
+ * terminal (client address) has a small budget of log-ins (kiosk_burst at
+ * once, default 2; one more every kiosk_every seconds, default 30: both
+ * options of jpki_http_options); past it 429 with Retry-After
  * and the card is not touched.
  */
 #include <stdio.h>
@@ -30,8 +31,6 @@
 #include "jpki/window.h"
 
 #define FIELD 64
-#define KIOSK_BURST 2  /* a resident's mistake and a second try */
-#define KIOSK_EVERY 30 /* seconds for one more */
 #define SITE "コンビニ交付 — 住民票の写し (convenience-store kiosk)"
 #define COLOUR "#8a3b12"
 
@@ -160,9 +159,9 @@ static enum MHD_Result too_many(struct MHD_Connection *conn, unsigned retry)
 	return ret;
 }
 
-int http_kiosk_limit_new(struct http_limit **out)
+int http_kiosk_limit_new(struct http_limit **out, const struct jpki_http *srv)
 {
-	return http_limit_new(out, 1.0 / KIOSK_EVERY, KIOSK_BURST);
+	return http_limit_new(out, 1.0 / srv->kiosk_every, srv->kiosk_burst);
 }
 
 /* One audit entry for the copy handed out, in its own transaction. */
@@ -196,7 +195,7 @@ static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
 	{
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
 		    conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		unsigned retry = KIOSK_EVERY;
+		unsigned retry = srv->kiosk_every;
 
 		if (srv->kiosk_limit == NULL ||
 		    !http_limit_take(srv->kiosk_limit,
@@ -208,7 +207,12 @@ static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
 			return too_many(conn, retry);
 		}
 	}
-	if (http_form_value(pin, sizeof(pin), up->data, up->len, "pin") != 1)
+	/* a PIN that does not fit is refused, never tried as "" */
+	if ((r = http_form_value(pin, sizeof(pin), up->data, up->len, "pin")) <
+	    0)
+		return http_form_refused(conn, "the form field \"pin\" is "
+					       "too long or malformed");
+	if (r == 0)
 		pin[0] = '\0';
 	r = kiosk_login(&login, srv, pin);
 	jpki_wipe(pin, sizeof(pin));

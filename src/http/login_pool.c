@@ -228,6 +228,7 @@ static void login_opts(struct jpki_audit_login_opts *o,
 {
 	*o = (struct jpki_audit_login_opts)JPKI_AUDIT_LOGIN_OPTS_INIT;
 	o->client = job->client;
+	o->limits = job->srv->login_limits;
 }
 
 /* On a pool thread. */

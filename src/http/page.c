@@ -115,3 +115,22 @@ void http_field(char *out, size_t size, const struct upload *up,
 	if (http_form_value(out, size, up->data, up->len, key) != 1)
 		out[0] = '\0';
 }
+
+enum MHD_Result http_form_refused(struct MHD_Connection *conn, const char *why)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return MHD_NO;
+	http_page_start(f, "入力の誤り", "OpenJPKI", "#8a1c1c");
+	http_refusal(f,
+		     "入力の誤り (the form was refused; nothing was "
+		     "changed)",
+		     why);
+	fputs("<section><p>戻って入力を直してください。 (Go back and correct "
+	      "the field.)</p></section>",
+	      f);
+	return http_page_end(f, &buf, &len, conn, MHD_HTTP_BAD_REQUEST);
+}

@@ -32,7 +32,7 @@
 #include "jpki/audit.h"
 #include "jpki/verify.h"
 
-#define FIELD 512 /* the longest form field kept */
+#define FIELD (HTTP_FIELD_MAX + 1) /* the longest form field kept */
 #define NFIELDS 3 /* the fields of a procedure beyond name and address */
 #define SITE "公的個人認証サービス — 行政機関のオンライン申請 (agency portal)"
 #define COLOUR "#1e5631"

@@ -21,8 +21,8 @@ static enum MHD_Result kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 #define FORM JPKI_MAX_LOGIN_ANSWER /* a clerk's form or an API body */
 #define PAGE(path, methods, cap, handler)                                      \
 	{                                                                      \
-		path, 0, JPKI_ROLE_WINDOW, methods, cap, HTTP_OPERATOR, 0,     \
-		    handler, http_window_login_form, NULL                      \
+		path, 0, JPKI_ROLE_WINDOW, methods, cap, HTTP_OPERATOR,        \
+		    HTTP_FORM, handler, http_window_login_form, NULL           \
 	}
 #define API(path, methods, callers, proc)                                      \
 	{                                                                      \
@@ -54,8 +54,8 @@ static const struct http_route routes[] = {
     {"/login/response", 0, JPKI_ROLE_LOGIN, POST, JPKI_MAX_LOGIN_ANSWER,
      HTTP_PUBLIC, HTTP_OWN_413, http_login_response, NULL, NULL},
     /* window: the clerk's pages */
-    {"/window/login", 0, JPKI_ROLE_WINDOW, GET | POST, FORM, HTTP_PUBLIC, 0,
-     http_window_login, NULL, NULL},
+    {"/window/login", 0, JPKI_ROLE_WINDOW, GET | POST, FORM, HTTP_PUBLIC,
+     HTTP_FORM, http_window_login, NULL, NULL},
     PAGE("/window", GET, 0, http_window_dashboard),
     PAGE("/window/", GET, 0, http_window_dashboard),
     PAGE("/window/logout", POST, FORM, http_window_logout),
@@ -112,18 +112,18 @@ static const struct http_route routes[] = {
      http_portal_submit, NULL, NULL},
     {"/portal/form", 0, JPKI_ROLE_PORTAL, GET, 0, HTTP_PUBLIC, 0,
      http_portal_form, NULL, NULL},
-    {"/portal/application", 0, JPKI_ROLE_PORTAL, POST, FORM, HTTP_PUBLIC, 0,
-     http_portal_application, NULL, NULL},
-    {"/portal/login", 0, JPKI_ROLE_PORTAL, POST, FORM, HTTP_PUBLIC, 0,
+    {"/portal/application", 0, JPKI_ROLE_PORTAL, POST, FORM, HTTP_PUBLIC,
+     HTTP_FORM, http_portal_application, NULL, NULL},
+    {"/portal/login", 0, JPKI_ROLE_PORTAL, POST, FORM, HTTP_PUBLIC, HTTP_FORM,
      http_portal_login, NULL, NULL},
     {"/portal/inbox", 0, JPKI_ROLE_PORTAL, GET, 0,
      HTTP_ROLE(JPKI_ROLE_CA_OFFICER), 0, http_portal_inbox,
      http_portal_inbox_login, NULL},
     /* kiosk */
-    {"/kiosk", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, 0, kiosk,
-     NULL, NULL},
-    {"/kiosk/", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, 0, kiosk,
-     NULL, NULL},
+    {"/kiosk", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_FORM,
+     kiosk, NULL, NULL},
+    {"/kiosk/", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_FORM,
+     kiosk, NULL, NULL},
 };
 
 const struct http_route *http_route_table(size_t *n)
@@ -251,6 +251,19 @@ enum MHD_Result http_route_dispatch(struct jpki_http *srv,
 			      "the request body is too large");
 	if ((why = unready(srv, rt->role)) != NULL)
 		return refuse(conn, rt, MHD_HTTP_SERVICE_UNAVAILABLE, why);
+	/* a form's field that is too long, badly escaped or carries a
+	 * control character is refused whole, before anyone reads it: the
+	 * handlers' http_field() would make it "" and go on */
+	if ((rt->flags & HTTP_FORM) && m == HTTP_POST) {
+		char name[64];
+
+		if (http_form_check(up->data, up->len, HTTP_FIELD_MAX, name,
+				    sizeof(name)) != 0) {
+			jpki_log(JPKI_LOG_WARN, "%s refused: %s", url,
+				 jpki_err_detail());
+			return http_form_refused(conn, jpki_err_detail());
+		}
+	}
 	memset(&req, 0, sizeof(req));
 	req.url = url;
 	req.rest = rt->prefix ? url + strlen(rt->path) : "";

@@ -654,6 +654,44 @@ static void start_undo(struct jpki_http *srv)
 	free(srv);
 }
 
+/* The log-in limits and the kiosk's budget: 0 is the default, anything
+ * else within its range; a value out of range is refused at start with a
+ * sentence rather than clamped. */
+static int check_limits(const struct jpki_http_options *o)
+{
+	const struct {
+		const char *what;
+		unsigned v, max;
+	} rows[] = {
+	    {"the log-in's free failures per operator", o->login_account_free,
+	     1000},
+	    {"the log-in's failures that lock an operator",
+	     o->login_account_lock, 100000},
+	    {"the log-in's free failures per address", o->login_address_free,
+	     100000},
+	    {"the log-in's longest wait (seconds)", o->login_max_wait, 86400},
+	    {"the kiosk's log-ins at once per terminal", o->kiosk_burst, 100},
+	    {"the kiosk's seconds for one more log-in", o->kiosk_every, 3600},
+	};
+	unsigned free_ = o->login_account_free ? o->login_account_free : 5;
+	unsigned lock = o->login_account_lock ? o->login_account_lock : 20;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (rows[i].v > rows[i].max)
+			return jpki_err_set(JPKI_ERR_CONFIG,
+					    "%s is %u: it takes 1 to %u (0: "
+					    "the default)",
+					    rows[i].what, rows[i].v,
+					    rows[i].max);
+	if (lock <= free_)
+		return jpki_err_set(JPKI_ERR_CONFIG,
+				    "the log-in's failures that lock an "
+				    "operator (%u) must be more than the free "
+				    "failures (%u)",
+				    lock, free_);
+	return 0;
+}
+
 int jpki_http_start(struct jpki_http **out,
 		    const struct jpki_http_options *opts)
 {
@@ -681,6 +719,8 @@ int jpki_http_start(struct jpki_http **out,
 					    "ocsp role",
 					    opts->ocsp_listen);
 	}
+	if ((r = check_limits(opts)) != 0)
+		return r;
 	lim.max_connections = opts->max_connections ? opts->max_connections
 						    : 512u;
 	lim.ocsp_connections =
@@ -700,6 +740,12 @@ int jpki_http_start(struct jpki_http **out,
 	srv->agency_key = opts->agency_key;
 	srv->agency_cert = opts->agency_cert;
 	srv->kiosk_reader = opts->kiosk_reader;
+	srv->kiosk_burst = opts->kiosk_burst ? opts->kiosk_burst : 2u;
+	srv->kiosk_every = opts->kiosk_every ? opts->kiosk_every : 30u;
+	srv->login_limits.account_free = opts->login_account_free;
+	srv->login_limits.account_lock = opts->login_account_lock;
+	srv->login_limits.address_free = opts->login_address_free;
+	srv->login_limits.max_delay = opts->login_max_wait;
 	srv->roles = opts->roles ? opts->roles : JPKI_ROLE_ALL;
 	/* The kiosk spends PIN tries of the card in its reader: never of
 	 * "the only card present". Asked for by name it needs its reader;
@@ -730,7 +776,7 @@ int jpki_http_start(struct jpki_http **out,
 					  ? (double)opts->challenge_burst
 					  : 120.0)) != 0)) ||
 	    ((srv->roles & JPKI_ROLE_KIOSK) &&
-	     (r = http_kiosk_limit_new(&srv->kiosk_limit)) != 0)) {
+	     (r = http_kiosk_limit_new(&srv->kiosk_limit, srv)) != 0)) {
 		start_undo(srv);
 		return r;
 	}

@@ -22,7 +22,7 @@
 #include "jpki/registry.h"
 #include "jpki/window.h"
 
-#define FIELD 512 /* the longest form field kept */
+#define FIELD (HTTP_FIELD_MAX + 1) /* the longest form field kept */
 
 /* ---- pieces -----------------------------------------------------------------
  */
@@ -728,22 +728,75 @@ static const char *jstr(json_t *o, const char *key)
 	return v ? v : "";
 }
 
-/* The body as a JSON object, or NULL (with *why) when it is none. */
-static json_t *api_body(const struct upload *up, const char **why)
+/* The key whose value jansson stopped in at byte `pos` of text: the last
+ * "key" followed by ':' before it; "" when none (a number in an array). */
+static void key_before(char *key, size_t size, const char *text, size_t pos)
 {
+	size_t i = pos, end, start;
+
+	key[0] = '\0';
+	while (i > 0 && text[i - 1] != ':' && text[i - 1] != ',' &&
+	       text[i - 1] != '[' && text[i - 1] != '{')
+		i--;
+	if (i == 0 || text[i - 1] != ':')
+		return;
+	i--;
+	while (i > 0 && (text[i - 1] == ' ' || text[i - 1] == '\t' ||
+			 text[i - 1] == '\n' || text[i - 1] == '\r'))
+		i--;
+	if (i < 2 || text[i - 1] != '"')
+		return;
+	end = i - 1;
+	start = end;
+	while (start > 0 && text[start - 1] != '"')
+		start--;
+	if (start == 0 || end - start >= size)
+		return;
+	/* an escaped key is not named: the sentence says the rest */
+	if (memchr(text + start, '\\', end - start) != NULL)
+		return;
+	memcpy(key, text + start, end - start);
+	key[end - start] = '\0';
+}
+
+/* The body as a JSON object, or NULL with a sentence in why (and the
+ * field it is about in field, "" when none is known). */
+static json_t *api_body(const struct upload *up, char *why, size_t why_size,
+			char *field, size_t field_size)
+{
+	json_error_t err;
 	json_t *in;
 
-	*why = NULL;
+	why[0] = field[0] = '\0';
 	in = json_loadb((const char *)up->data, up->len,
-			JSON_REJECT_DUPLICATES, NULL);
+			JSON_REJECT_DUPLICATES, &err);
+	if (in == NULL &&
+	    json_error_code(&err) == json_error_numeric_overflow) {
+		/* jansson holds 64-bit integers and doubles; a larger
+		 * number is refused, and the clerk is told which field
+		 * rather than "not JSON" */
+		key_before(field, field_size, (const char *)up->data,
+			   (size_t)err.position <= up->len ? (size_t)err.position
+							   : up->len);
+		if (field[0] != '\0')
+			snprintf(why, why_size,
+				 "the field \"%s\" holds a number beyond "
+				 "64 bits",
+				 field);
+		else
+			snprintf(why, why_size,
+				 "the body holds a number beyond 64 bits "
+				 "(at byte %d)",
+				 err.position);
+		return NULL;
+	}
 	if (!json_is_object(in)) {
 		json_decref(in);
-		*why = "the body is not a JSON object";
+		snprintf(why, why_size, "the body is not a JSON object");
 		return NULL;
 	}
 	return in;
 }
-
 
 #define AUDIT_PAGE 1000      /* entries of GET /api/audit by default */
 #define AUDIT_PAGE_MAX 10000 /* and at most */
@@ -842,12 +895,15 @@ enum MHD_Result http_api_login(struct jpki_http *srv,
 	     NULL, JPKI_CODEC_REQUIRED},
 	};
 	const struct upload *up = req->up;
-	const char *strings[2], *why;
+	const char *strings[2];
+	char why[160], field[64];
 	json_t *in;
 	int r = 0;
 
-	if ((in = api_body(up, &why)) == NULL)
-		return api_error(conn, MHD_HTTP_BAD_REQUEST, why);
+	if ((in = api_body(up, why, sizeof(why), field, sizeof(field))) ==
+	    NULL)
+		return http_api_error(conn, MHD_HTTP_BAD_REQUEST, why,
+				      field[0] ? field : NULL);
 	if (jpki_codec_decode(strings, fields, 2, in) != 0) {
 		json_decref(in);
 		return http_api_error(conn, MHD_HTTP_BAD_REQUEST,
@@ -1416,13 +1472,16 @@ enum MHD_Result http_api_call(struct jpki_http *srv,
 	const struct http_api_proc *proc = req->route->arg;
 	union api_in in;
 	json_t *body = NULL, *out = NULL;
-	const char *why;
 	int r;
 
 	memset(&in, 0, sizeof(in));
 	if (req->post) {
-		if ((body = api_body(req->up, &why)) == NULL)
-			return api_error(conn, MHD_HTTP_BAD_REQUEST, why);
+		char why[160], field[64];
+
+		if ((body = api_body(req->up, why, sizeof(why), field,
+				     sizeof(field))) == NULL)
+			return http_api_error(conn, MHD_HTTP_BAD_REQUEST, why,
+					      field[0] ? field : NULL);
 		if (proc->fields != NULL &&
 		    jpki_codec_decode(&in, proc->fields, proc->nfields, body) !=
 			0) {

@@ -241,6 +241,12 @@ int jpki_serve_start(struct jpki_serve **out,
 	h.per_address = o->per_address;
 	h.header_timeout = o->header_timeout;
 	h.body_timeout = o->body_timeout;
+	h.login_account_free = o->login_account_free;
+	h.login_account_lock = o->login_account_lock;
+	h.login_address_free = o->login_address_free;
+	h.login_max_wait = o->login_max_wait;
+	h.kiosk_burst = o->kiosk_burst;
+	h.kiosk_every = o->kiosk_every;
 	if ((r = jpki_http_start(&sv->http, &h)) != 0)
 		goto fail;
 	if (pthread_create(&sv->thread, NULL, periodic, sv) != 0) {

@@ -239,6 +239,78 @@ for bad in ("田中\n一", "田中\a一", "田中\u202e一"):
     assert st == 400 and o["field"] == "name", (bad, o)
     assert snapshot() == before
 print("ok - the API refuses a 66-byte prefecture and newline, BEL, U+202E in a name")
+
+# a number beyond 64 bits is no "not a JSON object": 400 naming the field
+for path, raw, field in (
+        ("/api/window/capacity",
+         b'{"municipality_code":"131016","per_day":99999999999999999999999}',
+         "per_day"),
+        ("/api/window/hours",
+         b'{"municipality_code":"131016", "open_minute" : 1e99999, "close_minute":1035}',
+         "open_minute")):
+    before = snapshot()
+    st, o = call("POST", path, None, win, raw=raw)
+    assert st == 400 and o.get("field") == field and field in o["error"], (path, st, o)
+    assert snapshot() == before
+st, o = call("POST", "/api/window/capacity", None, win, raw=b'{"per_day":[99999999999999999999999]}')
+assert st == 400 and "64 bits" in o["error"], (st, o)
+print("ok - an integer beyond 64 bits: 400 naming the field")
+
+# the window's pages: a form field that is too long, badly %-escaped or
+# carries a control character is refused with 400 naming it, never read
+# as "" (the apply form's photo_id would be dropped, the person emptied)
+import http.client, re, urllib.parse
+host = url[len("http://"):]
+
+def page(method, path, body=None, cookie=None, origin=True):
+    c = http.client.HTTPConnection(host)
+    h = {}
+    if body is not None:
+        h["Content-Type"] = "application/x-www-form-urlencoded"
+    if cookie:
+        h["Cookie"] = "jpki_session=" + cookie
+    if origin:
+        h["Origin"] = url
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    out = (r.status, r.getheader("Set-Cookie") or "", r.read().decode())
+    c.close()
+    return out
+
+st, setc, _ = page("POST", "/window/login", "operator=win1&password=pw-win1-012345")
+assert st == 303, (st, setc, _)
+cookie = re.search(r"jpki_session=([^;]+)", setc).group(1)
+# a resident of its own: P has an application already
+st, o = call("POST", "/api/registry/register", dict(resident, name="田中 四"), reg)
+assert st == 200, (st, o)
+P = o["person"]
+st, _, html = page("GET", "/window/resident?person=" + P, cookie=cookie)
+assert st == 200, (st, html[-500:])
+csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+good = "person=%s&path=photo&auth=on&photo_id=driving-licence&photo_id_address=%s&csrf=%s" % (P, urllib.parse.quote(resident["address"]), csrf)
+for body, field, why in (
+        (good.replace("photo_id=driving-licence", "photo_id=" + "A" * 600), "photo_id", "longer than"),
+        (good.replace("photo_id=driving-licence", "photo_id=driv%zzing-licence"), "photo_id", "%-escape"),
+        (good.replace("photo_id=driving-licence", "photo_id=driv%0aing-licence"), "photo_id", "control character"),
+        (good.replace("photo_id=driving-licence", "photo_id=driv%7fing-licence"), "photo_id", "control character"),
+        (good.replace("person=" + P, "person=" + P + "%"), "person", "%-escape"),
+        (good + "&path%zz=1", None, "name is malformed")):
+    before = snapshot()
+    st, _, html = page("POST", "/window/apply", body, cookie)
+    assert st == 400, (body[:80], st)
+    assert why in html, (body[:80], html[-400:])
+    if field:
+        assert "&quot;%s&quot;" % field in html, (field, html[-400:])
+    assert snapshot() == before, body[:80]
+# the log-in form too: an over-long operator is no empty one (no failure
+# counted against anyone)
+st, _, html = page("POST", "/window/login", "operator=" + "w" * 700 + "&password=x")
+assert st == 400 and "&quot;operator&quot;" in html, (st, html[-300:])
+before = snapshot()
+st, _, html = page("POST", "/window/apply", good, cookie)
+assert st == 303, (st, re.findall(r"<section class=\"refused\".*?</section>", html))
+assert snapshot() != before
+print("ok - the window's forms: a field too long, badly escaped or with a control character is 400 naming it and changes nothing; the good form is taken")
 EOF
 
 export JPKI_OPERATOR=reg1 JPKI_OPERATOR_PASSWORD=pw-reg1-012345

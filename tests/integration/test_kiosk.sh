@@ -127,4 +127,24 @@ grep -qi '^Retry-After: [0-9]' kiosk.h || fail "429 without Retry-After: $(cat k
 [ "$(tries)" = 2 ] || fail "a log-in over the budget reached the card: $(tries) tries left"
 stop_server
 pass "two log-ins per terminal, then 429 with Retry-After; the card untouched (2 tries left)"
+
+# bad input is refused, never tried as "": a control character (the route
+# table's check, before the budget) and a PIN too long for the field; then
+# a budget of 3 (--kiosk-burst) lets a third log-in through
+start --kiosk-reader "$reader" --kiosk-burst 3
+code=$(kiosk "12%0a34")
+[ "$code" = 400 ] && grep -q '&quot;pin&quot;' kiosk.out ||
+	fail "a PIN with a control character: HTTP $code $(head -c 300 kiosk.out)"
+code=$(kiosk "$(printf '1%.0s' $(seq 100))")
+[ "$code" = 400 ] && grep -q '&quot;pin&quot;' kiosk.out ||
+	fail "a 100-digit PIN: HTTP $code $(head -c 300 kiosk.out)"
+[ "$(tries)" = 2 ] || fail "a refused PIN reached the card: $(tries) tries left"
+for n in 2 3; do
+	code=$(kiosk 1234)
+	[ "$code" = 200 ] || fail "log-in $n of a budget of 3: HTTP $code"
+done
+code=$(kiosk 1234)
+[ "$code" = 429 ] || fail "log-in 4 of a budget of 3: HTTP $code"
+stop_server
+pass "a PIN with a control character or too long: 400 naming the field, the card untouched; --kiosk-burst 3: three log-ins, then 429"
 echo "all kiosk checks passed"

@@ -67,6 +67,20 @@ static struct jpki_http *start(struct ca_fixture *f, const char *cert,
 	return srv;
 }
 
+static struct jpki_http *start_with(struct ca_fixture *f,
+				    struct jpki_http_options *opts)
+{
+	struct jpki_http *srv = NULL;
+
+	opts->listen = "127.0.0.1:0";
+	opts->roles = JPKI_ROLE_WINDOW | JPKI_ROLE_OCSP;
+	opts->threads = 2;
+	opts->ca = f->ca;
+	opts->store = f->st;
+	assert_int_equal(jpki_http_start(&srv, opts), 0);
+	return srv;
+}
+
 /* ---- libcurl, for whole exchanges ---------------------------------------- */
 
 struct reply {
@@ -485,6 +499,74 @@ static void test_audit_api(void **state)
 	jpki_http_stop(srv);
 }
 
+/* The limits are the server's options: 2 free failures, and the third
+ * wrong password already waits (the default lets 5 go, see above). */
+static void test_configured_limits(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_http_options opts = JPKI_HTTP_OPTIONS_INIT;
+	struct jpki_http *srv;
+	struct reply r;
+
+	opts.login_account_free = 2;
+	opts.login_account_lock = 4;
+	srv = start_with(f, &opts);
+	for (int i = 0; i < 2; i++) {
+		r = api_login(srv, "clerk", "not the password");
+		assert_int_equal(r.status, 401);
+	}
+	r = api_login(srv, "clerk", "not the password");
+	assert_int_equal(r.status, 429);
+	assert_non_null(strcasestr(r.headers, "Retry-After: 1"));
+	jpki_http_stop(srv);
+	/* the refused third try is not hashed, so not counted */
+	assert_int_equal(fx_count(f, "SELECT failures FROM audit_operator"
+				     " WHERE id = 'clerk'"),
+			 2);
+}
+
+/* Out of range: refused at start with a sentence, nothing listens. */
+static void test_limits_out_of_range(void **state)
+{
+	struct ca_fixture *f = *state;
+	static const struct {
+		unsigned free_, lock, addr, wait, burst, every;
+		const char *says;
+	} bad[] = {
+	    {1001, 0, 0, 0, 0, 0, "free failures per operator is 1001"},
+	    {0, 100001, 0, 0, 0, 0, "lock an operator is 100001"},
+	    {0, 0, 100001, 0, 0, 0, "per address is 100001"},
+	    {0, 0, 0, 86401, 0, 0, "longest wait (seconds) is 86401"},
+	    {0, 0, 0, 0, 101, 0, "at once per terminal is 101"},
+	    {0, 0, 0, 0, 0, 3601, "one more log-in is 3601"},
+	    {21, 0, 0, 0, 0, 0,
+	     "(20) must be more than the free failures (21)"},
+	    {0, 5, 0, 0, 0, 0, "(5) must be more than the free failures (5)"},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct jpki_http_options opts = JPKI_HTTP_OPTIONS_INIT;
+		struct jpki_http *srv = NULL;
+
+		opts.listen = "127.0.0.1:0";
+		opts.roles = JPKI_ROLE_WINDOW;
+		opts.ca = f->ca;
+		opts.store = f->st;
+		opts.login_account_free = bad[i].free_;
+		opts.login_account_lock = bad[i].lock;
+		opts.login_address_free = bad[i].addr;
+		opts.login_max_wait = bad[i].wait;
+		opts.kiosk_burst = bad[i].burst;
+		opts.kiosk_every = bad[i].every;
+		if (jpki_http_start(&srv, &opts) != JPKI_ERR_CONFIG)
+			fail_msg("row %zu started", i);
+		assert_null(srv);
+		if (strstr(jpki_err_detail(), bad[i].says) == NULL)
+			fail_msg("row %zu: \"%s\" does not say \"%s\"", i,
+				 jpki_err_detail(), bad[i].says);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +578,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_secure_cookie, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_api, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_configured_limits, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_limits_out_of_range, setup,
+					    teardown),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
