@@ -639,13 +639,21 @@ static int listen_on(int *out, uint16_t *port, const struct sockaddr_in *sa)
 	return 0;
 }
 
-/* Frees what jpki_http_start() made before it failed. */
-static void start_undo(struct jpki_http *srv)
+/* Closes the listening sockets (those still open). */
+static void close_listeners(struct jpki_http *srv)
 {
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	if (srv->ocsp_fd >= 0)
 		close(srv->ocsp_fd);
+	srv->listen_fd = srv->ocsp_fd = -1;
+}
+
+/* Frees what jpki_http_start() made: on its failure, and at the end of
+ * jpki_http_stop() (which closed the listeners and the daemon first). */
+static void start_undo(struct jpki_http *srv)
+{
+	close_listeners(srv);
 	http_conns_free(srv->conns);
 	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);
@@ -853,19 +861,11 @@ void jpki_http_stop(struct jpki_http *srv)
 	atomic_store(&srv->stopping, 1);
 	if (srv->accepting)
 		pthread_join(srv->accept_thread, NULL);
-	if (srv->listen_fd >= 0)
-		close(srv->listen_fd);
-	if (srv->ocsp_fd >= 0)
-		close(srv->ocsp_fd);
+	close_listeners(srv);
 	/* No connection may stay suspended: the log-ins on the hashing pool
 	 * finish (each resumes its connection) first. */
 	http_login_pool_stop(srv);
 	MHD_stop_daemon(srv->daemon); /* closes a socket it listened on */
 	/* after the daemon: its last callbacks still look at the table */
-	http_conns_free(srv->conns);
-	http_tls_free(srv);
-	jpki_verify_login_free(srv->login);
-	http_limit_free(srv->challenge_limit);
-	http_limit_free(srv->kiosk_limit);
-	free(srv);
+	start_undo(srv);
 }
