@@ -28,9 +28,7 @@ static int operator_add(struct cli *cli, int argc, char **argv)
 	argc--;
 	argv++;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (office_option(&l, c, optarg) == 0)
-			continue;
+	while ((c = office_getopt(&l, argc, argv, o)) != -1) {
 		if (c == 'r') {
 			if ((r = jpki_audit_role_parse(&role, optarg)) != 0)
 				return cli_fail(r, "--role");
@@ -103,9 +101,7 @@ static int operator_manage(struct cli *cli, int argc, char **argv)
 	argc--;
 	argv++;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (office_option(&l, c, optarg) == 0)
-			continue;
+	while ((c = office_getopt(&l, argc, argv, o)) != -1) {
 		if (c == 'N' && strcmp(verb, "password") == 0)
 			new_file = optarg;
 		else if (c == 'E' && sessions)
@@ -272,9 +268,7 @@ static int audit_show(struct cli *cli, int argc, char **argv)
 	argc--;
 	argv++;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (office_option(&l, c, optarg) == 0)
-			continue;
+	while ((c = office_getopt(&l, argc, argv, o)) != -1) {
 		switch (c) {
 		case 'o':
 			f.operator_id = optarg;
