@@ -48,29 +48,30 @@ measure() { # URL -> "rps p50 p99 errors"
 	wrk -t2 -c8 -d"${secs}s" --latency -s post.lua "$1" >wrk.txt
 	bench_wrk_parse wrk.txt
 }
+main="http://127.0.0.1:$port/ocsp/sign"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
-read -r q_rps q_p50 q_p99 q_err <<<"$(measure "http://127.0.0.1:$port/ocsp/sign")"
+read -r q_rps q_p50 q_p99 q_err <<<"$(measure "$main")"
 
-python3 "$here/flood_clients.py" login "$port" "$flooders" "$((secs + 2))" >flood.txt &
-flood=$!
-bench_track $flood
-sleep 1
-read -r f_rps f_p50 f_p99 f_err <<<"$(measure "http://127.0.0.1:$port/ocsp/sign")"
-wait "$flood"
-
-python3 "$here/flood_clients.py" hold "$port" 32 2 3 "$((secs + 2))" >hold3.txt &
-holders=$!
-bench_track $holders
-sleep 1.5
-read -r a_rps a_p50 a_p99 a_err <<<"$(measure "http://127.0.0.1:$port/ocsp/sign")"
-wait "$holders"
-
-python3 "$here/flood_clients.py" hold "$port" 32 2 4 "$((secs + 2))" >hold.txt &
-holders=$!
-bench_track $holders
-sleep 1.5
-read -r h_rps h_p50 h_p99 h_err <<<"$(measure "http://127.0.0.1:$oport/ocsp/sign")"
-wait "$holders"
+# beside OUT SETTLE URL ARGS...: wrk at URL while `flood_clients.py ARGS`
+# runs (its counts to OUT), from SETTLE seconds after it starts; the
+# figures in $got.
+beside() {
+	local out=$1 settle=$2 url=$3 pid
+	shift 3
+	python3 "$here/flood_clients.py" "$@" >"$out" &
+	pid=$!
+	bench_track $pid
+	sleep "$settle"
+	got=$(measure "$url")
+	wait "$pid"
+}
+beside flood.txt 1 "$main" login "$port" "$flooders" "$((secs + 2))"
+read -r f_rps f_p50 f_p99 f_err <<<"$got"
+beside hold3.txt 1.5 "$main" hold "$port" 32 2 3 "$((secs + 2))"
+read -r a_rps a_p50 a_p99 a_err <<<"$got"
+beside hold.txt 1.5 "http://127.0.0.1:$oport/ocsp/sign" \
+	hold "$port" 32 2 4 "$((secs + 2))"
+read -r h_rps h_p50 h_p99 h_err <<<"$got"
 
 line() { # LABEL RPS P50 P99 ERRORS
 	printf '  %-36s %7.0f responses/s  p50 %7.2f ms  p99 %8.2f ms  errors %s\n' "$@"

@@ -651,7 +651,7 @@ static void close_listeners(struct jpki_http *srv)
 
 /* Frees what jpki_http_start() made: on its failure, and at the end of
  * jpki_http_stop() (which closed the listeners and the daemon first). */
-static void start_undo(struct jpki_http *srv)
+static void server_free(struct jpki_http *srv)
 {
 	close_listeners(srv);
 	http_conns_free(srv->conns);
@@ -714,7 +714,7 @@ int jpki_http_start(struct jpki_http **out,
 	 * within "all" it stays off without one. */
 	if ((srv->roles & JPKI_ROLE_KIOSK) && srv->kiosk_reader == NULL) {
 		if (srv->roles != JPKI_ROLE_ALL) {
-			start_undo(srv);
+			server_free(srv);
 			return jpki_err_set(
 			    JPKI_ERR_CONFIG,
 			    "the kiosk role needs a card reader of its own "
@@ -739,7 +739,7 @@ int jpki_http_start(struct jpki_http **out,
 					  : 120.0)) != 0)) ||
 	    ((srv->roles & JPKI_ROLE_KIOSK) &&
 	     (r = http_kiosk_limit_new(&srv->kiosk_limit)) != 0)) {
-		start_undo(srv);
+		server_free(srv);
 		return r;
 	}
 	threads = opts->threads ? opts->threads
@@ -748,11 +748,11 @@ int jpki_http_start(struct jpki_http **out,
 	     opts->tls_client_ca != NULL) &&
 	    (r = http_tls_load(srv, opts->tls_cert, opts->tls_key,
 			       opts->tls_client_ca)) != 0) {
-		start_undo(srv);
+		server_free(srv);
 		return r;
 	}
 	if ((r = http_conns_new(&srv->conns, &lim)) != 0) {
-		start_undo(srv);
+		server_free(srv);
 		return r;
 	}
 	if (listen_on(&srv->listen_fd, &srv->port, &sa) != 0 ||
@@ -763,7 +763,7 @@ int jpki_http_start(struct jpki_http **out,
 							       ? opts->listen
 							       : "127.0.0.1:8080")
 						    : opts->ocsp_listen);
-		start_undo(srv);
+		server_free(srv);
 		return r;
 	}
 	/* Plain HTTP passes only the array's last entry (END): libmicrohttpd
@@ -812,7 +812,7 @@ int jpki_http_start(struct jpki_http **out,
 				 opts->listen ? opts->listen
 					      : "127.0.0.1:8080");
 		MHD_stop_daemon(srv->daemon);
-		start_undo(srv);
+		server_free(srv);
 		return r;
 	}
 	*out = srv;
@@ -867,5 +867,5 @@ void jpki_http_stop(struct jpki_http *srv)
 	http_login_pool_stop(srv);
 	MHD_stop_daemon(srv->daemon); /* closes a socket it listened on */
 	/* after the daemon: its last callbacks still look at the table */
-	start_undo(srv);
+	server_free(srv);
 }
