@@ -36,6 +36,27 @@ static inline _Noreturn void bench_fail(const char *what)
 	exit(1);
 }
 
+/* A signing certificate's request of `person` (borrowed): Yamada Taro of
+ * Chiyoda-ku on a My Number card, what each bench changes set after. */
+static inline struct jpki_issue_request bench_request(const char *person)
+{
+	struct jpki_issue_request req = JPKI_ISSUE_REQUEST_INIT;
+
+	req.type = JPKI_CERT_SIGN;
+	req.card = JPKI_CARD_MYNUMBER;
+	req.person = person;
+	req.municipality_code = "131016";
+	req.prefecture = "Tokyo-to";
+	req.municipality = "Chiyoda-ku";
+	snprintf(req.facts.name, sizeof(req.facts.name), "山田　太郎");
+	snprintf(req.facts.address, sizeof(req.facts.address),
+		 "東京都千代田区千代田１番１号");
+	req.facts.sex = JPKI_SEX_MALE;
+	req.facts.birth = (struct jpki_date){1980, 6, 1};
+	req.card_expiry = (struct jpki_date){2035, 6, 1};
+	return req;
+}
+
 /* A bench's CA: both CAs with file keys in a fresh temporary directory,
  * the clock frozen at 2026-01-10. */
 struct bench_ca {

@@ -382,7 +382,7 @@ static double openssl_gencrl(const char *dir)
 
 static void run(long n, uint64_t seed)
 {
-	struct jpki_issue_request req = JPKI_ISSUE_REQUEST_INIT;
+	struct jpki_issue_request req;
 	struct bench_ca b;
 	char keys[64], ref[64], path[128], *dir = b.dir;
 	struct jpki_cert_info *info = NULL;
@@ -406,18 +406,8 @@ static void run(long n, uint64_t seed)
 	snprintf(ref, sizeof(ref), "%s/openssl", dir);
 	if ((subject = EVP_RSA_gen(2048)) == NULL)
 		bench_fail("key generation");
-	req.type = JPKI_CERT_SIGN;
-	req.card = JPKI_CARD_MYNUMBER;
-	req.person = "P0";
+	req = bench_request("P0");
 	req.municipality_code = munis[0];
-	req.prefecture = "Tokyo-to";
-	req.municipality = "Chiyoda-ku";
-	snprintf(req.facts.name, sizeof(req.facts.name), "山田　太郎");
-	snprintf(req.facts.address, sizeof(req.facts.address),
-		 "東京都千代田区千代田１番１号");
-	req.facts.sex = JPKI_SEX_MALE;
-	req.facts.birth = (struct jpki_date){1980, 6, 1};
-	req.card_expiry = (struct jpki_date){2035, 6, 1};
 	if (jpki_ca_issue(&info, ca, &req, subject) != 0)
 		bench_fail("issue");
 

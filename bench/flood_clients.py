@@ -3,8 +3,12 @@
 loopback only.
 
   login PORT CLIENTS SECONDS
-      CLIENTS threads post wrong passwords to /api/login (one operator)
-      for SECONDS; prints the answers counted by status.
+      CLIENTS threads post wrong passwords to /api/login for SECONDS, as
+      fast as they are answered, each guess from a new loopback address
+      (127.x.y.z, x = the client + 1) and for a new name, so that neither
+      the per-address nor the per-operator wait answers it cheaply: each
+      costs the server a password hash. Prints the answers counted by
+      status.
   hold PORT PER_ADDRESS FIRST_ADDRESS ADDRESSES SECONDS
       from ADDRESSES loopback addresses (127.0.0.FIRST_ADDRESS on), each
       holds PER_ADDRESS connections trickling a request's headers and
@@ -29,12 +33,18 @@ def count(key):
         counts[key] = counts.get(key, 0) + 1
 
 
-def login(stop):
-    body = json.dumps({"operator": "clerk1", "password": "not the password"})
+def login(k, stop):
+    n = 0
     while time.time() < stop:
+        n += 1
+        a = 1 + (k * 1000003 + n) % 250
+        b = (k * 7919 + n // 250) % 250
+        body = json.dumps({"operator": "guess%d-%d" % (k, n),
+                           "password": "not the password"})
         try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
-                                           source_address=("127.0.0.9", 0))
+            c = http.client.HTTPConnection(
+                "127.0.0.1", port, timeout=60,
+                source_address=("127.%d.%d.%d" % (k + 1, b, a), 0))
             c.request("POST", "/api/login", body=body,
                       headers={"Content-Type": "application/json"})
             r = c.getresponse()
@@ -72,8 +82,8 @@ def hold(src, stop):
 if mode == "login":
     clients, secs = int(sys.argv[3]), float(sys.argv[4])
     stop = time.time() + secs
-    threads = [threading.Thread(target=login, args=(stop,))
-               for _ in range(clients)]
+    threads = [threading.Thread(target=login, args=(k, stop))
+               for k in range(clients)]
 else:
     per, first, addrs, secs = (int(sys.argv[3]), int(sys.argv[4]),
                                int(sys.argv[5]), float(sys.argv[6]))

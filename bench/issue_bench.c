@@ -40,21 +40,14 @@
 static struct jpki_issue_request request(char *person, size_t size, long i,
 					 const char *tag)
 {
-	struct jpki_issue_request req = JPKI_ISSUE_REQUEST_INIT;
+	struct jpki_issue_request req;
 
 	snprintf(person, size, "%s%ld", tag, i);
-	req.type = JPKI_CERT_SIGN;
-	req.card = JPKI_CARD_MYNUMBER;
-	req.person = person;
+	req = bench_request(person);
 	req.municipality_code = i % 2 ? "131016" : "131032";
-	req.prefecture = "Tokyo-to";
 	req.municipality = i % 2 ? "Chiyoda-ku" : "Minato-ku";
-	snprintf(req.facts.name, sizeof(req.facts.name), "山田　太郎");
 	snprintf(req.facts.address, sizeof(req.facts.address),
 		 "東京都千代田区千代田１番%ld号", i % 1000);
-	req.facts.sex = JPKI_SEX_MALE;
-	req.facts.birth = (struct jpki_date){1980, 6, 1};
-	req.card_expiry = (struct jpki_date){2035, 6, 1};
 	return req;
 }
 

@@ -13,17 +13,9 @@
 # usage: bench/issue_peers.sh N
 set -euo pipefail
 n=${1:-4000}
-work=$(mktemp -d /tmp/jpki-issue-peers-XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+here=$(dirname "$(realpath "$0")")
+. "$here/bench_lib.sh"
+bench_work jpki-issue-peers
 now() { date +%s.%N; }
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
@@ -84,10 +76,10 @@ cat >cfssl.json <<'CFG'
   "ocsp_url": "http://127.0.0.1:8080/ocsp/sign",
   "crl_url": "http://127.0.0.1:8080/crl/sign/131016.crl"}}}
 CFG
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 cfssl serve -address 127.0.0.1 -port "$port" -ca ca.pem -ca-key ca.key \
 	-config cfssl.json >cfssl.log 2>&1 &
-pids+=($!)
+bench_track $!
 python3 - s.csr >body.json <<'PY'
 import json, sys
 print(json.dumps({"certificate_request": open(sys.argv[1]).read()}))

@@ -26,66 +26,20 @@
 set -euo pipefail
 JPKI=$(realpath "$1")
 secs=${2:-5}
-work=$(mktemp -d /tmp/jpki-ocsp-bench-XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-command -v wrk >/dev/null || { echo "wrk is not installed (scripts/setup.sh)" >&2; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+here=$(dirname "$(realpath "$0")")
+. "$here/bench_lib.sh"
+bench_need wrk
+bench_work jpki-ocsp-bench
 p1=$(free_port)
-jpki() { "$JPKI" --data "$work/var" --log error "$@"; }
-jpki ca init --public-url "http://127.0.0.1:$p1" >/dev/null
-jpki ca cert sign >sign-ca.pem
+bench_ca "http://127.0.0.1:$p1"
 jpki ca cert sign --ocsp >sign-ocsp.pem
-openssl req -new -newkey rsa:2048 -nodes -subj /CN=x -keyout k.pem -out r.pem 2>/dev/null
-jpki ca issue --csr r.pem --type sign --person P-1 --municipality-code 131016 \
-	--prefecture Tokyo-to --municipality Chiyoda-ku --name "山田 太郎" \
-	--sex male --birth 1980-06-01 --address "千代田１番１号" --out cert.pem >/dev/null
-openssl ocsp -issuer sign-ca.pem -cert cert.pem -reqout req.der -no_nonce >/dev/null
 b64=$(base64 -w0 req.der | python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.stdin.read(), safe=""))')
+bench_post_lua
 
-# POST req.der. wrk.resolve is replaced by one that does not probe the
-# address with an empty connection first: `openssl ocsp` (3.0) spins on a
-# connection closed before its request and answers nobody after it.
-cat >post.lua <<'EOF'
-local f = assert(io.open("req.der", "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*all")
-f:close()
-wrk.headers["Content-Type"] = "application/ocsp-request"
-wrk.resolve = function(host, service)
-	wrk.addrs = wrk.lookup(host, service)
-end
-EOF
-
-wait_up() { # URL: until it answers a POST
-	for _ in $(seq 100); do
-		curl -sf -o /dev/null --data-binary @req.der \
-			-H 'Content-Type: application/ocsp-request' "$1" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-# each answers "good" for the serial before anything is measured
-check_good() { # URL
-	openssl ocsp -issuer sign-ca.pem -cert cert.pem -url "$1" \
-		-CAfile sign-ca.pem -no_nonce 2>/dev/null | grep -q ": good" ||
-		{ echo "the responder at $1 does not answer good" >&2; exit 1; }
-}
-
-"$JPKI" --data "$work/var" --log error serve --roles ocsp \
-	--listen "127.0.0.1:$p1" >jpki.log 2>&1 &
-pids+=($!)
+bench_serve jpki.log "$JPKI" --roles ocsp --listen "127.0.0.1:$p1"
 u1="http://127.0.0.1:$p1/ocsp/sign"
-wait_up "$u1" || { echo "jpki serve did not start: $(cat jpki.log)" >&2; exit 1; }
-check_good "$u1"
+bench_wait_ocsp "$u1" || { echo "jpki serve did not start: $(cat jpki.log)" >&2; exit 1; }
+bench_check_good "$u1"
 
 have_cfssl=0
 if command -v cfssl >/dev/null; then
@@ -97,38 +51,19 @@ if command -v cfssl >/dev/null; then
 			>responses.txt
 	cfssl ocspserve -address 127.0.0.1 -port "$p2" \
 		-responses responses.txt -loglevel 5 >cfssl.log 2>&1 &
-	pids+=($!)
+	bench_track $!
 	u2="http://127.0.0.1:$p2/"
-	wait_up "$u2" || { echo "cfssl ocspserve did not start: $(cat cfssl.log)" >&2; exit 1; }
-	check_good "$u2"
+	bench_wait_ocsp "$u2" || { echo "cfssl ocspserve did not start: $(cat cfssl.log)" >&2; exit 1; }
+	bench_check_good "$u2"
 	have_cfssl=1
 fi
 
-# The share of the run in which some task waited for a CPU (Linux PSI):
-# on a shared machine, what the tail latencies mostly measure.
-psi() { awk '/^some/ {sub("total=", "", $5); print $5}' /proc/pressure/cpu 2>/dev/null || echo 0; }
-pressure() { # TOTAL_BEFORE TOTAL_AFTER SECONDS
-	python3 -c "print('%.0f%%' % (($2 - $1) / ($3 * 1e4)))"
-}
 measure() { # URL [wrk script] -> file wrk.txt; prints "rps p99_ms errors psi"
-	local p0
-	p0=$(psi)
+	local p0 rps p50 p99 errs
+	p0=$(bench_psi)
 	wrk -t2 -c8 -d"${secs}s" --latency ${2:+-s "$2"} "$1" >wrk.txt
-	echo "$(parse wrk.txt) $(pressure "$p0" "$(psi)" "$secs")"
-}
-parse() { # wrk output file: "rps p99_ms errors"
-	local rps p99 errs
-	rps=$(awk '/^Requests\/sec/ {print $2}' "$1")
-	p99=$(awk '$1 == "99%" {print $2}' "$1")
-	case $p99 in
-	*us) p99=$(python3 -c "print(${p99%us} / 1000)") ;;
-	*ms) p99=${p99%ms} ;;
-	*s) p99=$(python3 -c "print(${p99%s} * 1000)") ;;
-	esac
-	# socket errors (connect, read, write, timeout) and non-2xx answers
-	errs=$(awk '/Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10}
-		/Non-2xx/ {n += $NF} END {print n + 0}' "$1")
-	echo "$rps $p99 $errs"
+	read -r rps p50 p99 errs <<<"$(bench_wrk_parse wrk.txt)"
+	echo "$rps $p99 $errs $(bench_pressure "$p0" "$(bench_psi)" "$secs")"
 }
 
 # openssl ocsp, in a private network namespace with its wrk; prints
@@ -142,27 +77,23 @@ openssl_ocsp() {
 	cat >ns.sh <<'EOF'
 set -euo pipefail
 secs=$1
+. "$2"
 ip link set lo up
 openssl ocsp -port 8888 -index index.txt -CA sign-ca.pem \
 	-rsigner sign-ocsp.pem -rkey var/keys/sign-ocsp.key -nmin 5 \
 	-ignore_err >ossl.log 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-	curl -sf -o /dev/null --data-binary @req.der \
-		-H 'Content-Type: application/ocsp-request' http://127.0.0.1:8888/ && break
-	sleep 0.05
-done
-openssl ocsp -issuer sign-ca.pem -cert cert.pem -url http://127.0.0.1:8888/ \
-	-CAfile sign-ca.pem -no_nonce 2>/dev/null | grep -q ": good" ||
-	{ echo "openssl ocsp does not answer good" >&2; exit 1; }
+bench_wait_ocsp http://127.0.0.1:8888/ || true
+bench_check_good http://127.0.0.1:8888/
 before=$(grep -c "Received request" ossl.log || true)
 wrk -t2 -c8 -d"${secs}s" --latency -s post.lua http://127.0.0.1:8888/ >wrk-openssl.txt
 sleep 0.2
 echo $(($(grep -c "Received request" ossl.log || true) - before)) >received.txt
 EOF
-	unshare --net bash ns.sh "$secs" >&2 || return 0
-	echo "$(parse wrk-openssl.txt) $(cat received.txt)"
+	unshare --net bash ns.sh "$secs" "$here/bench_lib.sh" >&2 || return 0
+	read -r rps p50 p99 errs <<<"$(bench_wrk_parse wrk-openssl.txt)"
+	echo "$rps $p99 $errs $(cat received.txt)"
 }
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -171,9 +102,9 @@ read -r jg_rps jg_p99 jg_err jg_psi <<<"$(measure "$u1/$b64")"
 if [ "$have_cfssl" = 1 ]; then
 	read -r c_rps c_p99 c_err c_psi <<<"$(measure "$u2" post.lua)"
 fi
-p0=$(psi)
+p0=$(bench_psi)
 o=$(openssl_ocsp)
-o_psi=$(pressure "$p0" "$(psi)" "$secs")
+o_psi=$(bench_pressure "$p0" "$(bench_psi)" "$secs")
 speed=$(openssl speed -seconds 2 -multi "$(nproc)" rsa2048 2>/dev/null |
 	awk '/^rsa 2048 bits/ {print $6}')
 

@@ -3,9 +3,13 @@
 # `jpki serve --roles ocsp,login,window`, three ways side by side:
 #
 #   quiet       nothing else;
-#   log-in      while 4 clients post wrong passwords to /api/login for an
-#   flood       operator made by `jpki operator add` (each a full Argon2id,
-#               64 MiB), continuously;
+#   log-in      while FLOODERS clients (default 4) post wrong passwords to
+#   flood       /api/login as fast as they are answered, each guess from a
+#               new loopback address (127.x.y.z) and for a new name, so that
+#               neither the per-address nor the per-operator wait turns the
+#               flood into cheap 429s: every guess costs an Argon2id hash at
+#               the production cost (64 MiB, t = 3); the answers are counted
+#               by status (401 hashed, 503 queue full, 429 waited);
 #   per-address while 3 other loopback addresses hold every connection the
 #   limits      per-address limit lets them (--per-address 32: 96 of the
 #               main listener's 128), trickling headers and reconnecting
@@ -14,107 +18,60 @@
 #               (--max-connections 128): wrk asks the OCSP listener
 #               (--ocsp-listen), which they cannot take.
 #
-# Bounded: each phase SECONDS (default 5), 127.0.0.1-127.0.0.9 only.
-# usage: bench/ocsp_flood_bench.sh PATH/TO/jpki [SECONDS]
+# Bounded: each phase SECONDS (default 5), loopback addresses only.
+# usage: bench/ocsp_flood_bench.sh PATH/TO/jpki [SECONDS] [FLOODERS]
 set -euo pipefail
 JPKI=$(realpath "$1")
 secs=${2:-5}
+flooders=${3:-4}
 here=$(dirname "$(realpath "$0")")
-work=$(mktemp -d /tmp/jpki-flood-bench-XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-command -v wrk >/dev/null || { echo "wrk is not installed (scripts/setup.sh)" >&2; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$here/bench_lib.sh"
+bench_need wrk
+bench_work jpki-flood-bench
+# real Argon2id parameters: what a guess costs
+unset JPKI_ARGON2_TEST
 port=$(free_port)
 oport=$(free_port)
-jpki() { "$JPKI" --data "$work/var" --log error "$@"; }
-jpki ca init --public-url "http://127.0.0.1:$port" >/dev/null
-jpki ca cert sign >sign-ca.pem
-openssl req -new -newkey rsa:2048 -nodes -subj /CN=x -keyout k.pem -out r.pem 2>/dev/null
-jpki ca issue --csr r.pem --type sign --person P-1 --municipality-code 131016 \
-	--prefecture Tokyo-to --municipality Chiyoda-ku --name "山田 太郎" \
-	--sex male --birth 1980-06-01 --address "千代田１番１号" --out cert.pem >/dev/null
-openssl ocsp -issuer sign-ca.pem -cert cert.pem -reqout req.der -no_nonce >/dev/null
-# real Argon2id parameters (no JPKI_ARGON2_TEST): what a guess costs
+bench_ca "http://127.0.0.1:$port"
 JPKI_NEW_OPERATOR_PASSWORD=pw-admin-0123 jpki operator add admin \
 	--role ca-officer >/dev/null
-JPKI_OPERATOR_PASSWORD=pw-admin-0123 JPKI_NEW_OPERATOR_PASSWORD=pw-clerk1-0123 \
-	jpki operator add clerk1 \
-	--role window-clerk --municipality-code 131016 --operator admin >/dev/null
+bench_post_lua
 
-cat >post.lua <<'EOF'
-local f = assert(io.open("req.der", "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*all")
-f:close()
-wrk.headers["Content-Type"] = "application/ocsp-request"
-EOF
-
-"$JPKI" --data "$work/var" --log error serve --roles ocsp,login,window \
+bench_serve jpki.log "$JPKI" --roles ocsp,login,window \
 	--listen "127.0.0.1:$port" --ocsp-listen "127.0.0.1:$oport" \
-	--max-connections 128 --per-address 32 >jpki.log 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-	curl -sf -o /dev/null --data-binary @req.der \
-		-H 'Content-Type: application/ocsp-request' \
-		"http://127.0.0.1:$port/ocsp/sign" && break
-	sleep 0.05
-done
-openssl ocsp -issuer sign-ca.pem -cert cert.pem -url "http://127.0.0.1:$oport/ocsp/sign" \
-	-CAfile sign-ca.pem -no_nonce 2>/dev/null | grep -q ": good" ||
-	{ echo "jpki serve does not answer good: $(cat jpki.log)" >&2; exit 1; }
+	--max-connections 128 --per-address 32
+bench_wait_ocsp "http://127.0.0.1:$port/ocsp/sign" ||
+	{ echo "jpki serve did not start: $(cat jpki.log)" >&2; exit 1; }
+bench_check_good "http://127.0.0.1:$oport/ocsp/sign"
 
-parse() { # wrk output file: "rps p50_ms p99_ms errors"
-	python3 - "$1" <<'EOF'
-import re, sys
-text = open(sys.argv[1]).read()
-def ms(v):
-    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
-errs = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
-m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-errs += int(m.group(1)) if m else 0
-print("%.0f %.2f %.2f %d" % (rps, p50, p99, errs))
-EOF
-}
 measure() { # URL -> "rps p50 p99 errors"
 	wrk -t2 -c8 -d"${secs}s" --latency -s post.lua "$1" >wrk.txt
-	parse wrk.txt
+	bench_wrk_parse wrk.txt
 }
+main="http://127.0.0.1:$port/ocsp/sign"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
-read -r q_rps q_p50 q_p99 q_err <<<"$(measure "http://127.0.0.1:$port/ocsp/sign")"
+read -r q_rps q_p50 q_p99 q_err <<<"$(measure "$main")"
 
-python3 "$here/flood_clients.py" login "$port" 4 "$((secs + 2))" >flood.txt &
-flood=$!
-pids+=($flood)
-sleep 1
-read -r f_rps f_p50 f_p99 f_err <<<"$(measure "http://127.0.0.1:$port/ocsp/sign")"
-wait "$flood"
-
-python3 "$here/flood_clients.py" hold "$port" 32 2 3 "$((secs + 2))" >hold3.txt &
-holders=$!
-pids+=($holders)
-sleep 1.5
-read -r a_rps a_p50 a_p99 a_err <<<"$(measure "http://127.0.0.1:$port/ocsp/sign")"
-wait "$holders"
-
-python3 "$here/flood_clients.py" hold "$port" 32 2 4 "$((secs + 2))" >hold.txt &
-holders=$!
-pids+=($holders)
-sleep 1.5
-read -r h_rps h_p50 h_p99 h_err <<<"$(measure "http://127.0.0.1:$oport/ocsp/sign")"
-wait "$holders"
+# beside OUT SETTLE URL ARGS...: wrk at URL while `flood_clients.py ARGS`
+# runs (its counts to OUT), from SETTLE seconds after it starts; the
+# figures in $got.
+beside() {
+	local out=$1 settle=$2 url=$3 pid
+	shift 3
+	python3 "$here/flood_clients.py" "$@" >"$out" &
+	pid=$!
+	bench_track $pid
+	sleep "$settle"
+	got=$(measure "$url")
+	wait "$pid"
+}
+beside flood.txt 1 "$main" login "$port" "$flooders" "$((secs + 2))"
+read -r f_rps f_p50 f_p99 f_err <<<"$got"
+beside hold3.txt 1.5 "$main" hold "$port" 32 2 3 "$((secs + 2))"
+read -r a_rps a_p50 a_p99 a_err <<<"$got"
+beside hold.txt 1.5 "http://127.0.0.1:$oport/ocsp/sign" \
+	hold "$port" 32 2 4 "$((secs + 2))"
+read -r h_rps h_p50 h_p99 h_err <<<"$got"
 
 line() { # LABEL RPS P50 P99 ERRORS
 	printf '  %-36s %7.0f responses/s  p50 %7.2f ms  p99 %8.2f ms  errors %s\n' "$@"
@@ -122,7 +79,7 @@ line() { # LABEL RPS P50 P99 ERRORS
 printf 'OCSP beside hostile clients (wrk -t2 -c8 POST, %ss each, %s cores; load average before: %s)\n' \
 	"$secs" "$(nproc)" "$load"
 line "quiet" "$q_rps" "$q_p50" "$q_p99" "$q_err"
-line "log-in flood (4 clients)" "$f_rps" "$f_p50" "$f_p99" "$f_err"
+line "log-in flood ($flooders clients)" "$f_rps" "$f_p50" "$f_p99" "$f_err"
 line "per-address limits reached" "$a_rps" "$a_p50" "$a_p99" "$a_err"
 line "main listener held (OCSP listener)" "$h_rps" "$h_p50" "$h_p99" "$h_err"
 echo "    log-in flood answers: $(cat flood.txt)"

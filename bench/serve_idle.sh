@@ -4,22 +4,22 @@
 #
 # usage: bench/serve_idle.sh OLD/jpki NEW/jpki [ROLES] [SECONDS]
 set -euo pipefail
-OLD=$1 NEW=$2 roles=${3:-ocsp} secs=${4:-10}
-work=$(mktemp -d /tmp/jpki-idle-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-"$NEW" --data "$work/var" --log error ca init --public-url http://127.0.0.1:1 >/dev/null
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+OLD=$(realpath "$1") NEW=$(realpath "$2") roles=${3:-ocsp} secs=${4:-10}
+here=$(dirname "$(realpath "$0")")
+. "$here/bench_lib.sh"
+bench_work jpki-idle
+JPKI=$NEW
+jpki ca init --public-url http://127.0.0.1:1 >/dev/null
 for which in old new; do
 	bin=$OLD; [ $which = new ] && bin=$NEW
 	p=$(free_port)
-	"$bin" --data "$work/var" --log error serve --roles "$roles" --listen "127.0.0.1:$p" >serve.log 2>&1 &
-	pid=$!
+	bench_serve serve.log "$bin" --roles "$roles" --listen "127.0.0.1:$p"
+	pid=$served
 	sleep 1
 	t0=$(awk '{print $14 + $15}' /proc/$pid/stat)
 	timeout -s INT $secs strace -f -c -p $pid -o strace.txt 2>/dev/null || true
 	t1=$(awk '{print $14 + $15}' /proc/$pid/stat)
-	kill $pid; wait $pid 2>/dev/null || true
+	bench_stop $pid
 	tk=$(getconf CLK_TCK)
 	calls=$(awk '$NF == "total" {print $(NF-1)}' strace.txt)
 	fs=$(awk '$NF ~ /^f(data)?sync$/ {s += $4} END {print s + 0}' strace.txt)

@@ -42,7 +42,7 @@ static int from_records(void *arg, X509 *cert, X509 *issuer,
 
 int main(int argc, char **argv)
 {
-	struct jpki_issue_request req = JPKI_ISSUE_REQUEST_INIT;
+	struct jpki_issue_request req;
 	struct jpki_verify_options vo = JPKI_VERIFY_OPTIONS_INIT;
 	struct bench_ca b;
 	double seconds = argc > 1 ? strtod(argv[1], NULL) : 3;
@@ -63,18 +63,7 @@ int main(int argc, char **argv)
 	bench_ca_open(&b);
 	if ((subject = EVP_RSA_gen(2048)) == NULL)
 		bench_fail("key generation");
-	req.type = JPKI_CERT_SIGN;
-	req.card = JPKI_CARD_MYNUMBER;
-	req.person = "P1";
-	req.municipality_code = "131016";
-	req.prefecture = "Tokyo-to";
-	req.municipality = "Chiyoda-ku";
-	snprintf(req.facts.name, sizeof(req.facts.name), "山田　太郎");
-	snprintf(req.facts.address, sizeof(req.facts.address),
-		 "東京都千代田区千代田１番１号");
-	req.facts.sex = JPKI_SEX_MALE;
-	req.facts.birth = (struct jpki_date){1980, 6, 1};
-	req.card_expiry = (struct jpki_date){2035, 6, 1};
+	req = bench_request("P1");
 	if (jpki_ca_issue(&info, b.ca, &req, subject) != 0)
 		bench_fail("issue");
 	p = info->der;

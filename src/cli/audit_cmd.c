@@ -25,12 +25,8 @@ static int operator_add(struct cli *cli, int argc, char **argv)
 	struct office of;
 	int c, r, bootstrap;
 
-	argc--;
-	argv++;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (office_option(&l, c, optarg) == 0)
-			continue;
+	while ((c = office_getopt(&l, argc, argv, o)) != -1) {
 		if (c == 'r') {
 			if ((r = jpki_audit_role_parse(&role, optarg)) != 0)
 				return cli_fail(r, "--role");
@@ -96,16 +92,12 @@ static int operator_manage(struct cli *cli, int argc, char **argv)
 	    {"end", no_argument, NULL, 'E'},
 	    {NULL, 0, NULL, 0}};
 	struct office_login l = {0};
-	const char *verb = argv[1], *new_file = NULL, *id;
+	const char *verb = argv[0], *new_file = NULL, *id;
 	int c, r = 0, end = 0, sessions = strcmp(verb, "sessions") == 0;
 	struct office of;
 
-	argc--;
-	argv++;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (office_option(&l, c, optarg) == 0)
-			continue;
+	while ((c = office_getopt(&l, argc, argv, o)) != -1) {
 		if (c == 'N' && strcmp(verb, "password") == 0)
 			new_file = optarg;
 		else if (c == 'E' && sessions)
@@ -185,10 +177,10 @@ int cli_operator(struct cli *cli, int argc, char **argv)
 		return argc < 2 ? CLI_USAGE : CLI_OK;
 	}
 	if (strcmp(argv[1], "add") == 0)
-		return operator_add(cli, argc, argv);
+		return operator_add(cli, argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (strcmp(argv[1], verbs[i]) == 0)
-			return operator_manage(cli, argc, argv);
+			return operator_manage(cli, argc - 1, argv + 1);
 	fputs(operator_usage, stderr);
 	return CLI_USAGE;
 }
@@ -269,12 +261,8 @@ static int audit_show(struct cli *cli, int argc, char **argv)
 	char *end;
 	int c, r, json = 0;
 
-	argc--;
-	argv++;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (office_option(&l, c, optarg) == 0)
-			continue;
+	while ((c = office_getopt(&l, argc, argv, o)) != -1) {
 		switch (c) {
 		case 'o':
 			f.operator_id = optarg;
@@ -338,7 +326,7 @@ int cli_audit(struct cli *cli, int argc, char **argv)
 	int json = argc == 3 && strcmp(argv[2], "--json") == 0, r;
 
 	if (argc >= 2 && strcmp(argv[1], "show") == 0)
-		return audit_show(cli, argc, argv);
+		return audit_show(cli, argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "verify") != 0 ||
 	    (argc == 3 && !json) || argc > 3)
 		return cli_usage(

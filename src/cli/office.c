@@ -4,15 +4,20 @@
 
 #include "cli/office.h"
 
-int office_option(struct office_login *l, int c, const char *arg)
+int office_getopt(struct office_login *l, int argc, char **argv,
+		  const struct option *o)
 {
-	if (c == 'O')
-		l->operator_id = arg;
-	else if (c == 'W')
-		l->password_file = arg;
-	else
-		return 1;
-	return 0;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		if (c == 'O')
+			l->operator_id = optarg;
+		else if (c == 'W')
+			l->password_file = optarg;
+		else
+			break;
+	}
+	return c;
 }
 
 int office_open(struct office *o, struct cli *cli, const struct office_login *l,

@@ -7,6 +7,8 @@
 #ifndef JPKI_CLI_OFFICE_H
 #define JPKI_CLI_OFFICE_H
 
+#include <getopt.h>
+
 #include "cli/cli.h"
 #include "jpki/audit.h"
 #include "jpki/registry.h"
@@ -31,8 +33,11 @@ struct office_login {
 	const char *password_file;
 };
 
-/* 0 taken, 1 not an office option. */
-int office_option(struct office_login *l, int c, const char *arg);
+/* getopt_long() over a verb's options `o` (long ones only) that keeps the
+ * OFFICE_OPTIONS in `l` itself: the next option that is the verb's own,
+ * or -1 at the end. */
+int office_getopt(struct office_login *l, int argc, char **argv,
+		  const struct option *o);
 
 /* Opens the store (migrated), the CA if asked, and logs the operator in
  * (password: the file, $JPKI_OPERATOR_PASSWORD, or asked for). Prints

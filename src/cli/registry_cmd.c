@@ -100,9 +100,7 @@ static int verb_register(struct cli *cli, int argc, char **argv)
 
 	memset(&res, 0, sizeof(res));
 	optind = 0;
-	while (r == 0 && (c = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (office_option(&l, c, optarg) == 0)
-			continue;
+	while (r == 0 && (c = office_getopt(&l, argc, argv, o)) != -1) {
 		switch (c) {
 		case 'C':
 			code = optarg;
@@ -181,9 +179,7 @@ static int verb_show(struct cli *cli, int argc, char **argv, int find)
 	int c, r, json = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (office_option(&l, c, optarg) == 0)
-			continue;
+	while ((c = office_getopt(&l, argc, argv, o)) != -1) {
 		if (c == 'C')
 			code = optarg;
 		else if (c == 'n')
@@ -263,9 +259,7 @@ static int verb_change(struct cli *cli, int argc, char **argv, enum change ch)
 	int c, r;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (office_option(&l, c, optarg) == 0)
-			continue;
+	while ((c = office_getopt(&l, argc, argv, o)) != -1) {
 		if (ch != CH_MOVE)
 			return CLI_USAGE;
 		if (c == 'C')
@@ -359,9 +353,7 @@ static int verb_events(struct cli *cli, int argc, char **argv)
 	int c, r, json = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (office_option(&l, c, optarg) == 0)
-			continue;
+	while ((c = office_getopt(&l, argc, argv, o)) != -1) {
 		if (c == 'a')
 			after = strtoll(optarg, NULL, 10);
 		else if (c == 'j')

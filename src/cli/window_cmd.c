@@ -156,9 +156,7 @@ static int parse_opts(struct wopts *w, int argc, char **argv)
 	w->sign_pin = getenv("JPKI_SIGN_PIN");
 	w->new_pin = getenv("JPKI_NEW_PIN");
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", window_opts, NULL)) != -1) {
-		if (office_option(&w->l, c, optarg) == 0)
-			continue;
+	while ((c = office_getopt(&w->l, argc, argv, window_opts)) != -1) {
 		switch (c) {
 		case 'k':
 			if (strcmp(optarg, "juki") == 0)

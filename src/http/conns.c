@@ -303,6 +303,26 @@ void http_conns_notify(void *cls, struct MHD_Connection *conn,
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Moves the connection on `fd` to its answer (`body`: headers in) or back
+ * to waiting for the next request's headers, with that phase's deadline;
+ * returns whether it came in on the OCSP listener. */
+static int slot_phase(struct http_conns *c, int fd, int body)
+{
+	struct conn_slot *s;
+	int ocsp = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (fd >= 0 && (s = find(c, fd)) != NULL) {
+		s->body = body;
+		s->deadline = now_ms() + (long long)(body ? c->lim.body_timeout
+							  : c->lim.header_timeout) *
+					     1000;
+		ocsp = s->ocsp;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ocsp;
+}
+
 /* /ocsp..., /healthz: what the OCSP listener answers. */
 static int ocsp_url(const char *url)
 {
@@ -320,21 +340,7 @@ enum MHD_Result http_conns_request(void *cls, struct MHD_Connection *conn,
 
 	if (*con_cls == NULL) {
 		/* the first call of a request: its headers are in */
-		struct http_conns *c = srv->conns;
-		struct conn_slot *s;
-		int ocsp = 0;
-
-		int fd = conn_fd(conn);
-
-		pthread_mutex_lock(&c->lock);
-		if (fd >= 0 && (s = find(c, fd)) != NULL) {
-			s->body = 1;
-			s->deadline =
-			    now_ms() + (long long)c->lim.body_timeout * 1000;
-			ocsp = s->ocsp;
-		}
-		pthread_mutex_unlock(&c->lock);
-		if (ocsp && !ocsp_url(url))
+		if (slot_phase(srv->conns, conn_fd(conn), 1) && !ocsp_url(url))
 			return http_send_text(conn, MHD_HTTP_NOT_FOUND,
 					      "this listener answers OCSP "
 					      "only\n");
@@ -347,17 +353,8 @@ void http_conns_completed(void *cls, struct MHD_Connection *conn,
 			  void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	struct jpki_http *srv = cls;
-	struct http_conns *c = srv->conns;
-	struct conn_slot *s;
-	int fd = conn_fd(conn);
 
 	/* The next request on this connection has its own header deadline. */
-	pthread_mutex_lock(&c->lock);
-	if (fd >= 0 && (s = find(c, fd)) != NULL) {
-		s->body = 0;
-		s->deadline =
-		    now_ms() + (long long)c->lim.header_timeout * 1000;
-	}
-	pthread_mutex_unlock(&c->lock);
+	slot_phase(srv->conns, conn_fd(conn), 0);
 	srv->done(cls, conn, con_cls, toe);
 }

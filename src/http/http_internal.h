@@ -393,6 +393,12 @@ void http_page_start(FILE *f, const char *title, const char *site,
 enum MHD_Result http_page_end(FILE *f, char **buf, size_t *len,
 			      struct MHD_Connection *conn, unsigned status);
 void http_refusal(FILE *f, const char *what, const char *why);
+/* The operators' log-in form (the window's and the portal's inbox) under
+ * the heading `title`, posted to `action` (both this program's own text,
+ * not escaped), after the refusal of the last attempt when `error` is not
+ * NULL. */
+void http_login_form(FILE *f, const char *title, const char *action,
+		     const char *error);
 /* The session token of a request: a Bearer token, else the jpki_session
  * cookie; NULL when neither (borrowed from the connection). */
 const char *http_session_token(struct MHD_Connection *conn);

@@ -72,6 +72,24 @@ void http_refusal(FILE *f, const char *what, const char *why)
 	fputs("</p></section>", f);
 }
 
+void http_login_form(FILE *f, const char *title, const char *action,
+		     const char *error)
+{
+	if (error != NULL)
+		http_refusal(f, "ログインできません (cannot log in)", error);
+	fprintf(f,
+		"<section><h2>%s</h2><form method=\"post\" action=\"%s\">",
+		title, action);
+	fputs("<label for=\"operator\">職員ID (operator)</label>"
+	      "<input id=\"operator\" name=\"operator\" autocomplete=\"off\" "
+	      "required>"
+	      "<label for=\"password\">パスワード (password)</label>"
+	      "<input id=\"password\" name=\"password\" type=\"password\" "
+	      "required><br><button id=\"login\">ログイン</button></form>"
+	      "</section>",
+	      f);
+}
+
 enum MHD_Result http_redirect(struct MHD_Connection *conn, const char *to,
 			      const char *cookie)
 {

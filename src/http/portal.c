@@ -688,17 +688,8 @@ static enum MHD_Result inbox_login(struct MHD_Connection *conn,
 	if (f == NULL)
 		return MHD_NO;
 	http_page_start(f, "職員ログイン", SITE, COLOUR);
-	if (error != NULL)
-		http_refusal(f, "ログインできません (cannot log in)", error);
-	fputs("<section><h2>受付箱 — 職員ログイン (the inbox: operator "
-	      "log-in)</h2><form method=\"post\" action=\"/portal/login\">"
-	      "<label for=\"operator\">職員ID (operator)</label>"
-	      "<input id=\"operator\" name=\"operator\" autocomplete=\"off\" "
-	      "required><label for=\"password\">パスワード (password)</label>"
-	      "<input id=\"password\" name=\"password\" type=\"password\" "
-	      "required><br><button id=\"login\">ログイン</button></form>"
-	      "</section>",
-	      f);
+	http_login_form(f, "受付箱 — 職員ログイン (the inbox: operator log-in)",
+			"/portal/login", error);
 	return http_page_end(f, &buf, &len, conn,
 			     error ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_OK);
 }

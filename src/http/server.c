@@ -639,13 +639,21 @@ static int listen_on(int *out, uint16_t *port, const struct sockaddr_in *sa)
 	return 0;
 }
 
-/* Frees what jpki_http_start() made before it failed. */
-static void start_undo(struct jpki_http *srv)
+/* Closes the listening sockets (those still open). */
+static void close_listeners(struct jpki_http *srv)
 {
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	if (srv->ocsp_fd >= 0)
 		close(srv->ocsp_fd);
+	srv->listen_fd = srv->ocsp_fd = -1;
+}
+
+/* Frees what jpki_http_start() made: on its failure, and at the end of
+ * jpki_http_stop() (which closed the listeners and the daemon first). */
+static void server_free(struct jpki_http *srv)
+{
+	close_listeners(srv);
 	http_conns_free(srv->conns);
 	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);
@@ -752,7 +760,7 @@ int jpki_http_start(struct jpki_http **out,
 	 * within "all" it stays off without one. */
 	if ((srv->roles & JPKI_ROLE_KIOSK) && srv->kiosk_reader == NULL) {
 		if (srv->roles != JPKI_ROLE_ALL) {
-			start_undo(srv);
+			server_free(srv);
 			return jpki_err_set(
 			    JPKI_ERR_CONFIG,
 			    "the kiosk role needs a card reader of its own "
@@ -777,7 +785,7 @@ int jpki_http_start(struct jpki_http **out,
 					  : 120.0)) != 0)) ||
 	    ((srv->roles & JPKI_ROLE_KIOSK) &&
 	     (r = http_kiosk_limit_new(&srv->kiosk_limit, srv)) != 0)) {
-		start_undo(srv);
+		server_free(srv);
 		return r;
 	}
 	threads = opts->threads ? opts->threads
@@ -786,11 +794,11 @@ int jpki_http_start(struct jpki_http **out,
 	     opts->tls_client_ca != NULL) &&
 	    (r = http_tls_load(srv, opts->tls_cert, opts->tls_key,
 			       opts->tls_client_ca)) != 0) {
-		start_undo(srv);
+		server_free(srv);
 		return r;
 	}
 	if ((r = http_conns_new(&srv->conns, &lim)) != 0) {
-		start_undo(srv);
+		server_free(srv);
 		return r;
 	}
 	if (listen_on(&srv->listen_fd, &srv->port, &sa) != 0 ||
@@ -801,7 +809,7 @@ int jpki_http_start(struct jpki_http **out,
 							       ? opts->listen
 							       : "127.0.0.1:8080")
 						    : opts->ocsp_listen);
-		start_undo(srv);
+		server_free(srv);
 		return r;
 	}
 	/* Plain HTTP passes only the array's last entry (END): libmicrohttpd
@@ -850,7 +858,7 @@ int jpki_http_start(struct jpki_http **out,
 				 opts->listen ? opts->listen
 					      : "127.0.0.1:8080");
 		MHD_stop_daemon(srv->daemon);
-		start_undo(srv);
+		server_free(srv);
 		return r;
 	}
 	*out = srv;
@@ -899,19 +907,11 @@ void jpki_http_stop(struct jpki_http *srv)
 	atomic_store(&srv->stopping, 1);
 	if (srv->accepting)
 		pthread_join(srv->accept_thread, NULL);
-	if (srv->listen_fd >= 0)
-		close(srv->listen_fd);
-	if (srv->ocsp_fd >= 0)
-		close(srv->ocsp_fd);
+	close_listeners(srv);
 	/* No connection may stay suspended: the log-ins on the hashing pool
 	 * finish (each resumes its connection) first. */
 	http_login_pool_stop(srv);
 	MHD_stop_daemon(srv->daemon); /* closes a socket it listened on */
 	/* after the daemon: its last callbacks still look at the table */
-	http_conns_free(srv->conns);
-	http_tls_free(srv);
-	jpki_verify_login_free(srv->login);
-	http_limit_free(srv->challenge_limit);
-	http_limit_free(srv->kiosk_limit);
-	free(srv);
+	server_free(srv);
 }

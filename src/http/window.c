@@ -120,18 +120,8 @@ static enum MHD_Result login_form(struct MHD_Connection *conn,
 	if (f == NULL)
 		return MHD_NO;
 	page_start(f, "ログイン", NULL);
-	if (error != NULL)
-		http_refusal(f, "ログインできません (cannot log in)", error);
-	fputs("<section><h2>職員ログイン (operator log-in)</h2>"
-	      "<form method=\"post\" action=\"/window/login\">"
-	      "<label for=\"operator\">職員ID (operator)</label>"
-	      "<input id=\"operator\" name=\"operator\" autocomplete=\"off\" "
-	      "required>"
-	      "<label for=\"password\">パスワード (password)</label>"
-	      "<input id=\"password\" name=\"password\" type=\"password\" "
-	      "required><br><button id=\"login\">ログイン</button></form>"
-	      "</section>",
-	      f);
+	http_login_form(f, "職員ログイン (operator log-in)", "/window/login",
+			error);
 	fputs("</main></body></html>\n", f);
 	fclose(f);
 	ret = http_send_retry(conn, status, "text/html; charset=utf-8", buf,

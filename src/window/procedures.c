@@ -533,6 +533,39 @@ fail:
 	return r;
 }
 
+/*
+ * Moves application `app_id` on in one transaction: the UPDATE `sql` (of
+ * that one row, guarded by its state) and the audit entry. A change by
+ * another clerk in between leaves the row alone: JPKI_ERR_STATE, nothing
+ * written.
+ */
+static int app_update_audited(struct jpki_store *st,
+			      const struct jpki_actor *by, int64_t app_id,
+			      const char *sql, const struct jpki_value *p,
+			      size_t n, const char *action,
+			      const char *subject, const char *detail)
+{
+	int64_t changes = 0;
+	int r = JPKI_ERR_INTERNAL;
+
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	if ((r = jpki_store_exec(st, sql, p, n, &changes)) != 0)
+		goto fail;
+	if (changes != 1) {
+		r = jpki_err_set(JPKI_ERR_STATE,
+				 "application %lld changed meanwhile",
+				 (long long)app_id);
+		goto fail;
+	}
+	if ((r = jpki_audit_append(st, by, action, subject, detail)) != 0)
+		goto fail;
+	return jpki_store_commit(st);
+fail:
+	jpki_store_rollback(st);
+	return r;
+}
+
 int jpki_window_letter_returned(struct jpki_application *out,
 				struct jpki_store *st,
 				const struct jpki_actor *by, int64_t app_id,
@@ -545,7 +578,6 @@ int jpki_window_letter_returned(struct jpki_application *out,
 	char detail[768], doc[640], day[11], hash[LETTER_HASH_LEN + 1],
 	    given[LETTER_HASH_LEN + 1];
 	time_t now = jpki_clock_now();
-	int64_t changes = 0;
 	int r = JPKI_ERR_INTERNAL;
 
 	memset(out, 0, sizeof(*out));
@@ -602,35 +634,20 @@ int jpki_window_letter_returned(struct jpki_application *out,
 		    other_document ? JPKI_V_TEXT(other_document) : JPKI_V_NULL,
 		    JPKI_V_INT(JPKI_APP_WAITING_LETTER)};
 
-		if ((r = jpki_store_begin(st)) != 0)
+		if ((r = app_update_audited(
+			 st, by, app_id,
+			 "UPDATE window_application SET "
+			 "state = $2, ready_at = $3,"
+			 " other_document = $4,"
+			 " letter_hash = NULL WHERE id = $1"
+			 " AND state = $5",
+			 p, 5, "window.letter_returned", a.person, detail)) != 0)
 			return r;
-		if ((r = jpki_store_exec(st,
-					 "UPDATE window_application SET "
-					 "state = $2, ready_at = $3,"
-					 " other_document = $4,"
-					 " letter_hash = NULL WHERE id = $1"
-					 " AND state = $5",
-					 p, 5, &changes)) != 0)
-			goto fail;
 	}
-	if (changes != 1) {
-		r = jpki_err_set(JPKI_ERR_STATE,
-				 "application %lld changed meanwhile",
-				 (long long)app_id);
-		goto fail;
-	}
-	if ((r = jpki_audit_append(st, by, "window.letter_returned", a.person,
-				   detail)) != 0)
-		goto fail;
-	if ((r = jpki_store_commit(st)) != 0)
-		return r;
 	a.state = JPKI_APP_READY;
 	a.ready_at = now;
 	*out = a;
 	return 0;
-fail:
-	jpki_store_rollback(st);
-	return r;
 }
 
 /* Who reads applications, letters and copies: the window clerks of the
@@ -735,7 +752,6 @@ int window_letter_code(char code[WINDOW_LETTER_CODE_LEN + 1],
 	struct jpki_application a;
 	char subject[32], detail[128], hash[LETTER_HASH_LEN + 1];
 	time_t now = jpki_clock_now();
-	int64_t changes = 0;
 	int r = JPKI_ERR_INTERNAL;
 
 	code[0] = '\0';
@@ -763,37 +779,23 @@ int window_letter_code(char code[WINDOW_LETTER_CODE_LEN + 1],
 					 JPKI_V_INT((int64_t)now),
 					 JPKI_V_INT(JPKI_APP_WAITING_LETTER)};
 
-		if ((r = jpki_store_begin(st)) != 0)
-			goto fail_code;
+		snprintf(detail, sizeof(detail),
+			 "{\"application\":%lld,\"earlier_code_void\":%s}",
+			 (long long)app_id,
+			 strlen(hash) == LETTER_HASH_LEN ? "true" : "false");
 		/* a new print is a new mailing: the earlier code stops
 		 * working, and the day counts from now */
-		if ((r = jpki_store_exec(st,
-					 "UPDATE window_application SET "
-					 "letter_hash = $2, letter_mailed_at ="
-					 " $3 WHERE id = $1 AND state = $4",
-					 p, 4, &changes)) != 0)
-			goto fail;
+		if ((r = app_update_audited(
+			 st, by, app_id,
+			 "UPDATE window_application SET "
+			 "letter_hash = $2, letter_mailed_at ="
+			 " $3 WHERE id = $1 AND state = $4",
+			 p, 4, "window.letter.print", a.person, detail)) != 0)
+			goto fail_code;
 	}
-	if (changes != 1) {
-		r = jpki_err_set(JPKI_ERR_STATE,
-				 "application %lld changed meanwhile",
-				 (long long)app_id);
-		goto fail;
-	}
-	snprintf(detail, sizeof(detail),
-		 "{\"application\":%lld,\"earlier_code_void\":%s}",
-		 (long long)app_id,
-		 strlen(hash) == LETTER_HASH_LEN ? "true" : "false");
-	if ((r = jpki_audit_append(st, by, "window.letter.print", a.person,
-				   detail)) != 0)
-		goto fail;
-	if ((r = jpki_store_commit(st)) != 0)
-		goto fail_code;
 	a.letter_mailed_at = now;
 	*out = a;
 	return 0;
-fail:
-	jpki_store_rollback(st);
 fail_code:
 	jpki_wipe(code, WINDOW_LETTER_CODE_LEN + 1);
 	code[0] = '\0';
