@@ -678,11 +678,16 @@ out:
 /* ---- the agency's inbox ----------------------------------------------------
  */
 
-static enum MHD_Result inbox_login(struct MHD_Connection *conn,
-				   const char *error)
+/* The inbox's log-in form, with the refusal of the last attempt when error
+ * is not NULL, answered with `status` (and Retry-After when retry_after >
+ * 0). */
+static enum MHD_Result inbox_login_status(struct MHD_Connection *conn,
+					  const char *error, unsigned status,
+					  unsigned retry_after)
 {
 	char *buf = NULL;
 	size_t len = 0;
+	enum MHD_Result ret;
 	FILE *f = open_memstream(&buf, &len);
 
 	if (f == NULL)
@@ -690,8 +695,19 @@ static enum MHD_Result inbox_login(struct MHD_Connection *conn,
 	http_page_start(f, "職員ログイン", SITE, COLOUR);
 	http_login_form(f, "受付箱 — 職員ログイン (the inbox: operator log-in)",
 			"/portal/login", error);
-	return http_page_end(f, &buf, &len, conn,
-			     error ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_OK);
+	fputs("</main></body></html>\n", f);
+	fclose(f);
+	ret = http_send_retry(conn, status, "text/html; charset=utf-8", buf,
+			      len, retry_after);
+	free(buf);
+	return ret;
+}
+
+static enum MHD_Result inbox_login(struct MHD_Connection *conn,
+				   const char *error)
+{
+	return inbox_login_status(
+	    conn, error, error ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_OK, 0);
 }
 
 static const char *verdict_name(enum jpki_agency_verdict v)
@@ -841,18 +857,32 @@ enum MHD_Result http_portal_login(struct jpki_http *srv,
 				  struct http_request *req)
 {
 	const struct upload *up = req->up;
-	char op[FIELD], pw[FIELD], *tok = NULL, cookie[160];
+	const struct http_login_result *res;
+	char op[FIELD], pw[FIELD], cookie[192];
 	int r;
 
+	/* as the window's log-in: no session yet to hold a CSRF token, so
+	 * the Origin keeps a foreign page from logging the officer in */
+	if (!http_same_origin(srv, conn))
+		return http_send_text(conn, MHD_HTTP_FORBIDDEN,
+				      "this log-in was not sent by this "
+				      "server's own page\n");
+	/* checked on the hashing pool while the connection waits suspended
+	 * (login_pool.c), under the same log-in limits; the table calls this
+	 * again when it resumes */
 	http_field(op, FIELD, up, "operator");
 	http_field(pw, FIELD, up, "password");
-	r = jpki_audit_login(&tok, srv->st, op, pw, 0);
+	r = http_login_step(&res, srv, conn, up, op, pw);
 	jpki_wipe(pw, sizeof(pw));
-	if (r != 0)
-		return inbox_login(conn, jpki_err_detail());
-	snprintf(cookie, sizeof(cookie),
-		 "jpki_session=%s; Path=/; HttpOnly; SameSite=Strict", tok);
-	free(tok);
+	if (r == 1)
+		return MHD_YES;
+	if (r < 0)
+		return MHD_NO;
+	if (res->r != 0)
+		return inbox_login_status(conn, res->why, res->status,
+					  res->retry_after);
+	snprintf(cookie, sizeof(cookie), "jpki_session=%s%s", res->token,
+		 http_cookie_attributes(srv));
 	return http_redirect(conn, "/portal/inbox", cookie);
 }
 

@@ -752,12 +752,15 @@ int window_letter_code(char code[WINDOW_LETTER_CODE_LEN + 1],
 	struct jpki_application a;
 	char subject[32], detail[128], hash[LETTER_HASH_LEN + 1];
 	time_t now = jpki_clock_now();
-	int r = JPKI_ERR_INTERNAL;
+	int r = JPKI_ERR_INTERNAL, earlier;
 
 	code[0] = '\0';
 	memset(out, 0, sizeof(*out));
 	if ((r = load_app(&a, NULL, 0, hash, st, app_id)) != 0)
 		return r;
+	/* whether a code printed before stops working now (for the chain),
+	 * read before hash holds the new code's */
+	earlier = strlen(hash) == LETTER_HASH_LEN;
 	snprintf(subject, sizeof(subject), "%lld", (long long)app_id);
 	if ((r = jpki_audit_authorize_read(by, APP_READERS,
 					   a.municipality_code)) != 0)
@@ -781,8 +784,7 @@ int window_letter_code(char code[WINDOW_LETTER_CODE_LEN + 1],
 
 		snprintf(detail, sizeof(detail),
 			 "{\"application\":%lld,\"earlier_code_void\":%s}",
-			 (long long)app_id,
-			 strlen(hash) == LETTER_HASH_LEN ? "true" : "false");
+			 (long long)app_id, earlier ? "true" : "false");
 		/* a new print is a new mailing: the earlier code stops
 		 * working, and the day counts from now */
 		if ((r = app_update_audited(

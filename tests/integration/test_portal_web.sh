@@ -122,6 +122,17 @@ pass "the inbox lists both"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url/portal/inbox")
 [ "$code" = 200 ] && curl -s "$url/portal/inbox" | grep -q 'id="inbox"' &&
 	fail "the inbox opens without a log-in"
+# the officer's log-in: only from this server's own page (Origin), and
+# under the log-in limits of every password check (the hashing pool)
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Origin: http://127.0.0.1:1" \
+	--data 'operator=admin&password=pw-admin-0123' "$url/portal/login")
+[ "$code" = 403 ] || fail "a foreign page's log-in to the inbox: $code, not 403"
+for i in $(seq 1 12); do
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Origin: $url" \
+		--data "operator=nobody$i&password=wrong-guess" "$url/portal/login")
+done
+[ "$code" = 429 ] || fail "guessing at the inbox's log-in: $code, not 429"
+pass "the inbox's log-in refuses a foreign Origin and a guesser (429)"
 
 # --- garbage uploads ------------------------------------------------------------
 head -c 5000 /dev/urandom >garbage.p7m

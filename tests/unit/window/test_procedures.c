@@ -1307,6 +1307,17 @@ static void test_letter_code(void **state)
 	ok(window_letter_code(second, &back, f->st, &f->clerk, a.id));
 	assert_string_not_equal(first, second);
 	assert_int_equal(audited(f, "window.letter.print"), 2);
+	/* the chain says which print voided a code printed before */
+	assert_int_equal(
+	    count(f, "SELECT COUNT(*) FROM audit_log WHERE action = "
+		     "'window.letter.print' AND detail LIKE "
+		     "'%\"earlier_code_void\":false%'"),
+	    1);
+	assert_int_equal(
+	    count(f, "SELECT COUNT(*) FROM audit_log WHERE action = "
+		     "'window.letter.print' AND detail LIKE "
+		     "'%\"earlier_code_void\":true%'"),
+	    1);
 
 	at("2026-02-03T10:00:00");
 	before = snapshot(f);
