@@ -251,19 +251,6 @@ enum MHD_Result http_route_dispatch(struct jpki_http *srv,
 			      "the request body is too large");
 	if ((why = unready(srv, rt->role)) != NULL)
 		return refuse(conn, rt, MHD_HTTP_SERVICE_UNAVAILABLE, why);
-	/* a form's field that is too long, badly escaped or carries a
-	 * control character is refused whole, before anyone reads it: the
-	 * handlers' http_field() would make it "" and go on */
-	if ((rt->flags & HTTP_FORM) && m == HTTP_POST) {
-		char name[64];
-
-		if (http_form_check(up->data, up->len, HTTP_FIELD_MAX, name,
-				    sizeof(name)) != 0) {
-			jpki_log(JPKI_LOG_WARN, "%s refused: %s", url,
-				 jpki_err_detail());
-			return http_form_refused(conn, jpki_err_detail());
-		}
-	}
 	memset(&req, 0, sizeof(req));
 	req.url = url;
 	req.rest = rt->prefix ? url + strlen(rt->path) : "";
@@ -305,17 +292,30 @@ enum MHD_Result http_route_dispatch(struct jpki_http *srv,
 			return refuse(conn, rt, MHD_HTTP_FORBIDDEN,
 				      jpki_err_detail());
 		}
-		if (!(rt->flags & HTTP_JSON)) {
-			enum MHD_Result ret;
+	}
+	/* a form's field that is too long, badly escaped or carries a
+	 * control character is refused whole, before its handler reads it
+	 * (http_field() would make it "" and go on); after the callers'
+	 * checks, so a foreign page's post is refused as such (403) */
+	if ((rt->flags & HTTP_FORM) && m == HTTP_POST) {
+		char name[64];
 
-			/* the session's token for the forms the page
-			 * renders */
-			if (http_csrf_begin(req.token) != 0)
-				return MHD_NO;
-			ret = rt->handler(srv, conn, &req);
-			http_csrf_end();
-			return ret;
+		if (http_form_check(up->data, up->len, HTTP_FIELD_MAX, name,
+				    sizeof(name)) != 0) {
+			jpki_log(JPKI_LOG_WARN, "%s refused: %s", url,
+				 jpki_err_detail());
+			return http_form_refused(conn, jpki_err_detail());
 		}
+	}
+	if (rt->callers != HTTP_PUBLIC && !(rt->flags & HTTP_JSON)) {
+		enum MHD_Result ret;
+
+		/* the session's token for the forms the page renders */
+		if (http_csrf_begin(req.token) != 0)
+			return MHD_NO;
+		ret = rt->handler(srv, conn, &req);
+		http_csrf_end();
+		return ret;
 	}
 	return rt->handler(srv, conn, &req);
 }
