@@ -148,6 +148,25 @@ int http_login_step(const struct http_login_result **out, struct jpki_http *srv,
 		    const char *operator_id,
 		    const char *password) JPKI_MUST_CHECK;
 void http_login_job_free(struct http_login_job *job);
+/* A page's answer to a refused log-in: the form again with `why`, as
+ * `status` (and Retry-After when retry_after > 0). */
+typedef enum MHD_Result (*http_login_refused)(struct MHD_Connection *conn,
+					      const char *why, unsigned status,
+					      unsigned retry_after);
+/*
+ * POST of a page's log-in form ("operator", "password"): only from this
+ * server's own page (Origin; 403 otherwise), checked on the hashing pool
+ * under the log-in limits; refused: `refused`; admitted: `admitted` (may be
+ * NULL) with the new session's token, then a 303 to `to` setting the
+ * session cookie.
+ */
+enum MHD_Result http_page_login(struct jpki_http *srv,
+				struct MHD_Connection *conn,
+				const struct upload *up, const char *to,
+				http_login_refused refused,
+				void (*admitted)(struct jpki_http *srv,
+						 const char *token,
+						 const struct upload *up));
 /* Closes the pool and waits for its jobs (each resumes its connection);
  * before MHD_stop_daemon. */
 void http_login_pool_stop(struct jpki_http *srv);

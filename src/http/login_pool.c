@@ -370,3 +370,41 @@ const char *http_cookie_attributes(const struct jpki_http *srv)
 		   ? "; Path=/; HttpOnly; Secure; SameSite=Strict"
 		   : "; Path=/; HttpOnly; SameSite=Strict";
 }
+
+enum MHD_Result http_page_login(struct jpki_http *srv,
+				struct MHD_Connection *conn,
+				const struct upload *up, const char *to,
+				http_login_refused refused,
+				void (*admitted)(struct jpki_http *srv,
+						 const char *token,
+						 const struct upload *up))
+{
+	const struct http_login_result *res;
+	char op[HTTP_FIELD_MAX + 1], pw[HTTP_FIELD_MAX + 1], cookie[192];
+	int r;
+
+	/* no session yet to hold a CSRF token: the Origin alone keeps a
+	 * foreign page from logging someone in as someone else */
+	if (!http_same_origin(srv, conn))
+		return http_send_text(conn, MHD_HTTP_FORBIDDEN,
+				      "this log-in was not sent by this "
+				      "server's own page\n");
+	/* The password is checked on the hashing pool while this connection
+	 * waits suspended; the route table calls the handler again when it
+	 * resumes, and this finds the verdict. */
+	http_field(op, sizeof(op), up, "operator");
+	http_field(pw, sizeof(pw), up, "password");
+	r = http_login_step(&res, srv, conn, up, op, pw);
+	jpki_wipe(pw, sizeof(pw));
+	if (r == 1)
+		return MHD_YES;
+	if (r < 0)
+		return MHD_NO;
+	if (res->r != 0)
+		return refused(conn, res->why, res->status, res->retry_after);
+	if (admitted != NULL)
+		admitted(srv, res->token, up);
+	snprintf(cookie, sizeof(cookie), "jpki_session=%s%s", res->token,
+		 http_cookie_attributes(srv));
+	return http_redirect(conn, to, cookie);
+}

@@ -856,34 +856,9 @@ enum MHD_Result http_portal_login(struct jpki_http *srv,
 				  struct MHD_Connection *conn,
 				  struct http_request *req)
 {
-	const struct upload *up = req->up;
-	const struct http_login_result *res;
-	char op[FIELD], pw[FIELD], cookie[192];
-	int r;
-
-	/* as the window's log-in: no session yet to hold a CSRF token, so
-	 * the Origin keeps a foreign page from logging the officer in */
-	if (!http_same_origin(srv, conn))
-		return http_send_text(conn, MHD_HTTP_FORBIDDEN,
-				      "this log-in was not sent by this "
-				      "server's own page\n");
-	/* checked on the hashing pool while the connection waits suspended
-	 * (login_pool.c), under the same log-in limits; the table calls this
-	 * again when it resumes */
-	http_field(op, FIELD, up, "operator");
-	http_field(pw, FIELD, up, "password");
-	r = http_login_step(&res, srv, conn, up, op, pw);
-	jpki_wipe(pw, sizeof(pw));
-	if (r == 1)
-		return MHD_YES;
-	if (r < 0)
-		return MHD_NO;
-	if (res->r != 0)
-		return inbox_login_status(conn, res->why, res->status,
-					  res->retry_after);
-	snprintf(cookie, sizeof(cookie), "jpki_session=%s%s", res->token,
-		 http_cookie_attributes(srv));
-	return http_redirect(conn, "/portal/inbox", cookie);
+	/* as the window's: the Origin, the hashing pool, the limits */
+	return http_page_login(srv, conn, req->up, "/portal/inbox",
+			       inbox_login_status, NULL);
 }
 
 /* The table lets only a CA officer's session through. */

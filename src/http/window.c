@@ -501,40 +501,9 @@ enum MHD_Result http_window_login(struct jpki_http *srv,
 				  struct MHD_Connection *conn,
 				  struct http_request *req)
 {
-	const struct upload *up = req->up;
-	char a[FIELD], b[FIELD];
-
-	if (req->post) {
-		const struct http_login_result *res;
-		char cookie[192];
-		int r;
-
-		/* no session yet to hold a token: the Origin alone keeps a
-		 * foreign page from logging the clerk in as someone else */
-		if (!http_same_origin(srv, conn))
-			return http_send_text(
-			    conn, MHD_HTTP_FORBIDDEN,
-			    "this log-in was not sent by this "
-			    "server's own page\n");
-		/* The password is checked on the hashing pool while this
-		 * connection waits suspended (login_pool.c); the table calls
-		 * this again when it resumes. */
-		http_field(a, FIELD, up, "operator");
-		http_field(b, FIELD, up, "password");
-		r = http_login_step(&res, srv, conn, up, a, b);
-		jpki_wipe(b, sizeof(b));
-		if (r == 1)
-			return MHD_YES;
-		if (r < 0)
-			return MHD_NO;
-		if (res->r != 0)
-			return login_form(conn, res->why, res->status,
-					  res->retry_after);
-		note_client(srv, res->token, up);
-		snprintf(cookie, sizeof(cookie), "jpki_session=%s%s",
-			 res->token, http_cookie_attributes(srv));
-		return http_redirect(conn, "/window", cookie);
-	}
+	if (req->post)
+		return http_page_login(srv, conn, req->up, "/window", login_form,
+				       note_client);
 	return login_page(conn, NULL);
 }
 
