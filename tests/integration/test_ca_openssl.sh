@@ -6,29 +6,12 @@
 # usage: test_ca_openssl.sh PATH/TO/jpki
 set -euo pipefail
 
-JPKI=$(realpath "$1")
-work=$(mktemp -d /tmp/jpki-it-XXXXXX)
-server_pid=""
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-pass() { echo "ok - $*"; }
+. "$(dirname "$(realpath "$0")")/lib.sh"
+lib_init it "$1"
 
 # A free port on loopback.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 url="http://127.0.0.1:$port"
-jpki() { "$JPKI" --data "$work/var" --log warn "$@"; }
 
 jpki ca init --public-url "$url" >/dev/null
 jpki ca init --public-url "$url" 2>err.txt && fail "a second init succeeded"

@@ -8,31 +8,15 @@
 # usage: test_operator_cli.sh PATH/TO/jpki
 set -euo pipefail
 
-JPKI=$(realpath "$1")
-work=$(mktemp -d /tmp/jpki-operator-XXXXXX)
-server_pid=""
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-pass() { echo "ok - $*"; }
+. "$(dirname "$(realpath "$0")")/lib.sh"
+lib_init operator "$1"
 
 # A moved clock (each process starts at JPKI_NOW): a log-in delay, once
 # due, does not pass between two commands.
 export JPKI_NOW=2026-11-17T01:00:00Z
 export JPKI_ARGON2_TEST=1
 unset JPKI_OPERATOR JPKI_OPERATOR_PASSWORD
-jpki() { "$JPKI" --data "$work/var" --log error "$@"; }
+JPKI_LOG=error
 # as WHO PASSWORD ARGS...: one command acting as an operator
 as() {
 	local who=$1 pw=$2
@@ -50,18 +34,11 @@ expect() {
 	}
 }
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 url="http://127.0.0.1:$port"
-jpki ca init --public-url "$url" >/dev/null
-JPKI_NEW_OPERATOR_PASSWORD=pw-admin-0123 jpki operator add admin \
-	--role ca-officer >/dev/null
-for op in "clerk window-clerk 131016" "aud auditor -"; do
-	set -- $op
-	code=()
-	[ "$3" != - ] && code=(--municipality-code "$3")
-	JPKI_NEW_OPERATOR_PASSWORD="pw-$1-012345" as admin pw-admin-0123 \
-		operator add "$1" --role "$2" "${code[@]}" >/dev/null
-done
+ca_and_admin "$url"
+add_operator clerk window-clerk 131016
+add_operator aud auditor
 A=(admin pw-admin-0123)
 C=(clerk pw-clerk-012345)
 V=(aud pw-aud-012345)
@@ -114,13 +91,7 @@ C=(clerk pw-clerk-012345)
 pass "a new password from a file or the environment; the old one fails"
 
 # --- sessions, one opened through the server -------------------------------
-"$JPKI" --data "$work/var" --log warn serve --listen "127.0.0.1:$port" \
-	--roles window,ocsp >serve.log 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-	curl -sf "$url/healthz" >/dev/null 2>&1 && break
-	sleep 0.05
-done
+serve_bg "$url" --listen "127.0.0.1:$port" --roles window,ocsp
 token=$(curl -sf -H 'Content-Type: application/json' \
 	--data '{"operator":"clerk","password":"pw-clerk-012345"}' \
 	"$url/api/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')

@@ -7,33 +7,11 @@
 # usage: test_serve_limits.sh PATH/TO/jpki
 set -euo pipefail
 
-JPKI=$(realpath "$1")
-work=$(mktemp -d /tmp/jpki-serve-limits-XXXXXX)
-server_pid=""
-stop() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-		server_pid=""
-	fi
-}
-cleanup() {
-	stop
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-pass() { echo "ok - $*"; }
+. "$(dirname "$(realpath "$0")")/lib.sh"
+lib_init serve-limits "$1"
 
 export JPKI_NOW=2026-11-17T01:00:00Z
 export JPKI_ARGON2_TEST=1
-jpki() { "$JPKI" --data "$work/var" --log warn "$@"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 jpki ca init --public-url http://127.0.0.1:1 >/dev/null 2>&1
 JPKI_NEW_OPERATOR_PASSWORD=pw-admin-0123 jpki operator add admin --role ca-officer >/dev/null 2>&1
@@ -44,14 +22,8 @@ JPKI_OPERATOR=admin JPKI_OPERATOR_PASSWORD=pw-admin-0123 \
 serve() { # PORT ARGS...: starts jpki serve, waits for it
 	local port=$1
 	shift
-	"$JPKI" --data "$work/var" --log warn serve --roles window \
-		--listen "127.0.0.1:$port" "$@" >serve.log 2>&1 &
-	server_pid=$!
-	for _ in $(seq 100); do
-		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	fail "jpki serve did not start: $(cat serve.log)"
+	serve_bg "http://127.0.0.1:$port" --roles window \
+		--listen "127.0.0.1:$port" "$@"
 }
 wrong() { # PORT OPERATOR: the status of a wrong password
 	curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
@@ -64,7 +36,7 @@ port=$(free_port)
 serve "$port" --login-free-failures 2
 s="$(wrong "$port" admin) $(wrong "$port" admin) $(wrong "$port" admin)"
 [ "$s" = "401 401 429" ] || fail "--login-free-failures 2: $s"
-stop
+stop_server
 pass "--login-free-failures 2: the third wrong password is 429"
 
 # the config key, for another operator (the default would be 401 x 3)
@@ -73,7 +45,7 @@ port=$(free_port)
 serve "$port"
 s="$(wrong "$port" aud1) $(wrong "$port" aud1)"
 [ "$s" = "401 429" ] || fail "config login_free_failures 1: $s"
-stop
+stop_server
 rm "$work/var/jpki.conf"
 pass "config login_free_failures = 1: the second wrong password is 429"
 

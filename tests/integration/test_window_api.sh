@@ -11,51 +11,22 @@
 # usage: test_window_api.sh PATH/TO/jpki
 set -euo pipefail
 
-JPKI=$(realpath "$1")
-work=$(mktemp -d /tmp/jpki-api-XXXXXX)
-server_pid=""
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-pass() { echo "ok - $*"; }
+. "$(dirname "$(realpath "$0")")/lib.sh"
+lib_init api "$1"
 
 # a working Tuesday, 10:00 in Japan
 export JPKI_NOW=2026-11-17T01:00:00Z
 export JPKI_ARGON2_TEST=1
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 url="http://127.0.0.1:$port"
-jpki() { "$JPKI" --data "$work/var" --log warn "$@"; }
 
-jpki ca init --public-url "$url" >/dev/null
-JPKI_NEW_OPERATOR_PASSWORD=pw-admin-0123 jpki operator add admin --role ca-officer >/dev/null
-export JPKI_OPERATOR=admin JPKI_OPERATOR_PASSWORD=pw-admin-0123
-for op in "reg1 registry-clerk 131016" "win1 window-clerk 131016" \
-	"win2 window-clerk 271004" "win3 window-clerk 011002"; do
-	set -- $op
-	JPKI_NEW_OPERATOR_PASSWORD="pw-$1-012345" jpki operator add "$1" \
-		--role "$2" --municipality-code "$3" >/dev/null
-done
-JPKI_NEW_OPERATOR_PASSWORD=pw-aud1-012345 jpki operator add aud1 \
-	--role auditor >/dev/null
-unset JPKI_OPERATOR JPKI_OPERATOR_PASSWORD
-"$JPKI" --data "$work/var" --log warn serve --listen "127.0.0.1:$port" \
-	>serve.log 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-	curl -sf "$url/healthz" >/dev/null 2>&1 && break
-	sleep 0.05
-done
+ca_and_admin "$url"
+add_operator reg1 registry-clerk 131016
+add_operator win1 window-clerk 131016
+add_operator win2 window-clerk 271004
+add_operator win3 window-clerk 011002
+add_operator aud1 auditor
+serve_bg "$url" --listen "127.0.0.1:$port"
 
 # call METHOD PATH [BODY]: prints the HTTP status, the body goes to out.json
 call() {
