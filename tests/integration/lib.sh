@@ -8,7 +8,7 @@
 #
 # A script may redefine fail (to show a log) after sourcing, and define
 # cleanup_more, which the exit trap calls before the work dir is removed.
-# The jpki wrapper logs at $JPKI_LOG (warn unless set).
+# The jpki wrapper logs at $jpki_log_level (warn unless set).
 
 # lib_init NAME JPKI: $JPKI, $work (/tmp/jpki-NAME-XXXXXX), the exit trap,
 # and cd "$work"
@@ -50,11 +50,12 @@ free_port() {
 # json EXPR: EXPR of the JSON document d read from stdin
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-jpki() { "$JPKI" --data "$work/var" --log "${JPKI_LOG:-warn}" "$@"; }
+jpki() { "$JPKI" --data "$work/var" --log "${jpki_log_level:-warn}" "$@"; }
 
-# wait_healthz URL: until URL/healthz answers (5 s at most); 1 if never
+# wait_healthz URL [TRIES]: until URL/healthz answers (TRIES x 0.05 s at
+# most, 100 unless given); 1 if never
 wait_healthz() {
-	for _ in $(seq 100); do
+	for _ in $(seq "${2:-100}"); do
 		curl -sf "$1/healthz" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
@@ -62,12 +63,12 @@ wait_healthz() {
 }
 
 # serve_bg URL ARGS...: `jpki serve ARGS` in the background (log level
-# $SERVE_LOG, warn unless set; output to serve.log), its PID in
+# $serve_log_level, warn unless set; output to serve.log), its PID in
 # $server_pid, and waits for URL/healthz
 serve_bg() {
 	local u=$1
 	shift
-	"$JPKI" --data "$work/var" --log "${SERVE_LOG:-warn}" serve "$@" \
+	"$JPKI" --data "$work/var" --log "${serve_log_level:-warn}" serve "$@" \
 		>serve.log 2>&1 &
 	server_pid=$!
 	wait_healthz "$u" || fail "jpki serve did not start: $(cat serve.log)"

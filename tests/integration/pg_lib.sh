@@ -52,3 +52,17 @@ pg_stop() {
 		fi
 	fi
 }
+
+# pg_start PORT: a fresh cluster in $work/pg, listening on 127.0.0.1:PORT
+# (its socket in $work), started; then pg_psql ARGS... is psql as postgres
+# on it. Needs $work and the caller's fail.
+pg_start() {
+	pg_port=$1
+	as_pg "$pgbin/initdb" -D "$work/pg" -A trust -U postgres -E UTF8 \
+		--locale=C >"$work/initdb.log" 2>&1 ||
+		fail "initdb: $(cat "$work/initdb.log")"
+	as_pg "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w -t 60 \
+		-o "-p $pg_port -k $work -c listen_addresses=127.0.0.1" start >/dev/null ||
+		fail "pg_ctl start: $(cat "$work/pg.log")"
+}
+pg_psql() { as_pg "$pgbin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qAt "$@"; }

@@ -11,7 +11,7 @@ lib_init conn "$1"
 port=$(free_port)
 oport=$(free_port)
 ocsp_request_fixture "$port"
-SERVE_LOG=error serve_bg "http://127.0.0.1:$port" --roles ocsp,repository \
+serve_log_level=error serve_bg "http://127.0.0.1:$port" --roles ocsp,repository \
 	--listen "127.0.0.1:$port" --ocsp-listen "127.0.0.1:$oport" \
 	--max-connections 64 --per-address 16 --header-timeout 3 \
 	--body-timeout 3

@@ -10,10 +10,9 @@
 # usage: test_kiosk.sh PATH/TO/jpki
 set -euo pipefail
 
-JPKI=$(realpath "$1")
 here=$(dirname "$(realpath "$0")")
-work=$(mktemp -d /tmp/jpki-kiosk-XXXXXX)
-server_pid=""
+. "$here/lib.sh"
+lib_init kiosk "$1"
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -24,47 +23,14 @@ pass() { echo "ok - $*"; }
 
 # shellcheck source=pcsc_lib.sh
 . "$here/pcsc_lib.sh"
-stop_server() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-		server_pid=""
-	fi
-}
-cleanup() {
-	stop_server
-	pcsc_cleanup
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+cleanup_more() { pcsc_cleanup; }
 
 export JPKI_NOW=2026-11-17T01:00:00Z
 export JPKI_ARGON2_TEST=1
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 url="http://127.0.0.1:$port"
-jpki() { "$JPKI" --data "$work/var" --log warn "$@"; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-jpki ca init --public-url "$url" >/dev/null
-JPKI_NEW_OPERATOR_PASSWORD=pw-admin-0123 jpki operator add admin --role ca-officer >/dev/null
-export JPKI_OPERATOR=admin JPKI_OPERATOR_PASSWORD=pw-admin-0123
-JPKI_NEW_OPERATOR_PASSWORD=pw-reg-01234 jpki operator add reg1 \
-	--role registry-clerk --municipality-code 131016 >/dev/null
-JPKI_NEW_OPERATOR_PASSWORD=pw-window-01 jpki operator add clerk1 \
-	--role window-clerk --municipality-code 131016 >/dev/null
-person=$(JPKI_OPERATOR=reg1 JPKI_OPERATOR_PASSWORD=pw-reg-01234 jpki registry register \
-	--municipality-code 131016 --prefecture 東京都 --municipality 千代田区 \
-	--name "鈴木 一郎" --sex male --birth 1985-04-10 \
-	--address "千代田４番４号" --json | json 'd["person"]')
-jpki card new --kind mynumber card.bin >/dev/null
-app=$(JPKI_OPERATOR=clerk1 JPKI_OPERATOR_PASSWORD=pw-window-01 jpki window apply "$person" \
-	--id photo --photo-id driving-licence --photo-id-address "千代田４番４号" \
-	--json | json 'd["id"]')
-JPKI_OPERATOR=clerk1 JPKI_OPERATOR_PASSWORD=pw-window-01 jpki window issue "$app" \
-	--card card.bin --auth-pin 1234 --sign-pin ABC123 >issue.txt ||
-	fail "issue: $(cat issue.txt)"
-unset JPKI_OPERATOR JPKI_OPERATOR_PASSWORD
+issued_card "$url"
 export JPKI_NOW=2026-11-17T01:10:00Z
 
 pcsc_start
@@ -79,11 +45,7 @@ start() { # serve with extra options; waits until it answers
 	"$JPKI" --data "$work/var" --log info serve --listen "127.0.0.1:$port" \
 		"$@" >serve.log 2>&1 &
 	server_pid=$!
-	for _ in $(seq 200); do
-		curl -sf "$url/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	fail "the server did not start"
+	wait_healthz "$url" 200 || fail "the server did not start"
 }
 kiosk() { # PIN: prints the status, the body to kiosk.out, headers to kiosk.h
 	curl -s -o kiosk.out -D kiosk.h -w '%{http_code}' --data "pin=$1" "$url/kiosk"

@@ -64,13 +64,8 @@ pass() { echo "ok - $*"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 port=$(free_port)
-as_pg "$pgbin/initdb" -D "$work/pg" -A trust -U postgres -E UTF8 \
-	--locale=C >"$work/initdb.log" 2>&1 ||
-	fail "initdb: $(cat "$work/initdb.log")"
-as_pg "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w -t 60 \
-	-o "-p $port -k $work -c listen_addresses=127.0.0.1" start >/dev/null ||
-	fail "pg_ctl start: $(cat "$work/pg.log")"
-psql() { as_pg "$pgbin/psql" -h 127.0.0.1 -p "$port" -U postgres -qAt "$@"; }
+pg_start "$port"
+psql() { pg_psql "$@"; }
 pg="postgres://postgres@127.0.0.1:$port"
 pass "a private PostgreSQL on 127.0.0.1:$port"
 cd "$work"

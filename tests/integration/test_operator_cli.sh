@@ -16,7 +16,7 @@ lib_init operator "$1"
 export JPKI_NOW=2026-11-17T01:00:00Z
 export JPKI_ARGON2_TEST=1
 unset JPKI_OPERATOR JPKI_OPERATOR_PASSWORD
-JPKI_LOG=error
+jpki_log_level=error
 # as WHO PASSWORD ARGS...: one command acting as an operator
 as() {
 	local who=$1 pw=$2

@@ -13,12 +13,11 @@
 # usage: test_portal_web.sh PATH/TO/jpki
 set -euo pipefail
 
-JPKI=$(realpath "$1")
 here=$(dirname "$(realpath "$0")")
+. "$here/lib.sh"
 browser_dir=$(realpath "$here/../browser")
 shots=${JPKI_SCREENSHOTS:-$PWD/screenshots}
-work=$(mktemp -d /tmp/jpki-portal-XXXXXX)
-server_pid=""
+lib_init portal "$1"
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -29,16 +28,7 @@ pass() { echo "ok - $*"; }
 
 # shellcheck source=pcsc_lib.sh
 . "$here/pcsc_lib.sh"
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	pcsc_cleanup
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+cleanup_more() { pcsc_cleanup; }
 
 [ -d "$browser_dir/node_modules/puppeteer-core" ] ||
 	fail "puppeteer-core is not installed (scripts/setup.sh installs it)"
@@ -48,31 +38,11 @@ command -v pdftotext >/dev/null || fail "pdftotext (poppler-utils) is not instal
 # a working day at the window, 10:00 in Japan
 export JPKI_NOW=2026-11-17T01:00:00Z
 export JPKI_ARGON2_TEST=1
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 url="http://127.0.0.1:$port"
-jpki() { "$JPKI" --data "$work/var" --log warn "$@"; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # --- the installation, a resident, a card issued at the window ---------------
-jpki ca init --public-url "$url" >/dev/null
-JPKI_NEW_OPERATOR_PASSWORD=pw-admin-0123 jpki operator add admin --role ca-officer >/dev/null
-export JPKI_OPERATOR=admin JPKI_OPERATOR_PASSWORD=pw-admin-0123
-JPKI_NEW_OPERATOR_PASSWORD=pw-reg-01234 jpki operator add reg1 \
-	--role registry-clerk --municipality-code 131016 >/dev/null
-JPKI_NEW_OPERATOR_PASSWORD=pw-window-01 jpki operator add clerk1 \
-	--role window-clerk --municipality-code 131016 >/dev/null
-person=$(JPKI_OPERATOR=reg1 JPKI_OPERATOR_PASSWORD=pw-reg-01234 jpki registry register \
-	--municipality-code 131016 --prefecture 東京都 --municipality 千代田区 \
-	--name "鈴木 一郎" --sex male --birth 1985-04-10 \
-	--address "千代田４番４号" --json | json 'd["person"]')
-jpki card new --kind mynumber card.bin >/dev/null
-app=$(JPKI_OPERATOR=clerk1 JPKI_OPERATOR_PASSWORD=pw-window-01 jpki window apply "$person" \
-	--id photo --photo-id driving-licence --photo-id-address "千代田４番４号" \
-	--json | json 'd["id"]')
-JPKI_OPERATOR=clerk1 JPKI_OPERATOR_PASSWORD=pw-window-01 jpki window issue "$app" \
-	--card card.bin --auth-pin 1234 --sign-pin ABC123 >issue.txt ||
-	fail "issue: $(cat issue.txt)"
-unset JPKI_OPERATOR JPKI_OPERATOR_PASSWORD
+issued_card "$url"
 pass "a resident with both certificates on a card issued at the window"
 # Each process starts its clock at JPKI_NOW: the rest happens ten minutes
 # after the issue, so no certificate is "not valid yet" to the signer.
@@ -84,10 +54,7 @@ card_serve card.bin
 "$JPKI" --data "$work/var" --log info serve --listen "127.0.0.1:$port" \
 	--kiosk-reader "Virtual PCD 00 0$((VPCD_PORT - 35963))" >serve.log 2>&1 &
 server_pid=$!
-for _ in $(seq 200); do
-	curl -sf "$url/healthz" >/dev/null 2>&1 && break
-	sleep 0.05
-done
+wait_healthz "$url" 200 || true
 curl -sf "$url/healthz" >/dev/null || fail "the server did not start"
 [ -s var/keys/agency.key ] && [ -s var/keys/agency.crt ] ||
 	fail "serve made no agency key"

@@ -10,7 +10,7 @@ here=$(dirname "$(realpath "$0")")
 lib_init slow "$1"
 port=$(free_port)
 ocsp_request_fixture "$port"
-SERVE_LOG=error serve_bg "http://127.0.0.1:$port" --roles ocsp \
+serve_log_level=error serve_bg "http://127.0.0.1:$port" --roles ocsp \
 	--listen "127.0.0.1:$port"
 python3 "$here/slow_clients.py" "$port" req.der
 kill -0 "$server_pid" || { echo "FAIL: the server died" >&2; exit 1; }

@@ -41,12 +41,7 @@ fail() {
 pass() { echo "ok - $*"; }
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-as_pg "$pgbin/initdb" -D "$work/pg" -A trust -U postgres -E UTF8 \
-	--locale=C >"$work/initdb.log" 2>&1 ||
-	fail "initdb: $(cat "$work/initdb.log")"
-as_pg "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w -t 60 \
-	-o "-p $port -k $work -c listen_addresses=127.0.0.1" start >/dev/null ||
-	fail "pg_ctl start: $(cat "$work/pg.log")"
+pg_start "$port"
 pg="postgres://postgres@127.0.0.1:$port/postgres"
 pass "a private PostgreSQL on 127.0.0.1:$port"
 

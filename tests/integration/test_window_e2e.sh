@@ -12,25 +12,14 @@
 # usage: test_window_e2e.sh PATH/TO/jpki
 set -euo pipefail
 
-JPKI=$(realpath "$1")
-work=$(mktemp -d /tmp/jpki-window-XXXXXX)
-server_pid=""
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+. "$(dirname "$(realpath "$0")")/lib.sh"
+lib_init window "$1"
 
 fail() {
 	echo "FAIL: $*" >&2
 	[ -f serve.log ] && grep -v "^  \|^OpenJPKI\|^Stop" serve.log | tail -8 >&2
 	exit 1
 }
-pass() { echo "ok - $*"; }
 
 # A working Tuesday morning at the window (10:00 in Japan). The server's
 # clock starts there; each command of the test stands one minute later than
@@ -44,10 +33,9 @@ next_now() {
 	echo "$m" >"$work/minute"
 	date -u -d "2026-11-17 01:00:00 UTC + $m minutes" +%Y-%m-%dT%H:%M:%SZ
 }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 url="http://127.0.0.1:$port"
 jpki() { "$JPKI" --data "$work/var" --log warn --now "$(next_now)" "$@"; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 as() { # OPERATOR command...: run as an operator (password from the env)
 	local who=$1
 	shift
@@ -58,11 +46,7 @@ start_server() {
 	"$JPKI" --data "$work/var" --log info serve --listen "127.0.0.1:$port" \
 		>>serve.log 2>&1 &
 	server_pid=$!
-	for _ in $(seq 100); do
-		curl -sf "$url/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	fail "the server did not start"
+	wait_healthz "$url" || fail "the server did not start"
 }
 
 # OCSP status of a serial as openssl sees it: good, revoked (reason) ...

@@ -7,12 +7,11 @@
 # usage: test_window_web.sh PATH/TO/jpki
 set -euo pipefail
 
-JPKI=$(realpath "$1")
 here=$(dirname "$(realpath "$0")")
+. "$here/lib.sh"
 browser_dir=$(realpath "$here/../browser")
 shots=${JPKI_SCREENSHOTS:-$PWD/screenshots/window}
-work=$(mktemp -d /tmp/jpki-web-XXXXXX)
-server_pid=""
+lib_init web "$1"
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -23,16 +22,7 @@ pass() { echo "ok - $*"; }
 
 # shellcheck source=pcsc_lib.sh
 . "$here/pcsc_lib.sh"
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	pcsc_cleanup
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+cleanup_more() { pcsc_cleanup; }
 
 [ -d "$browser_dir/node_modules/puppeteer-core" ] ||
 	fail "puppeteer-core is not installed (scripts/setup.sh installs it)"
@@ -41,33 +31,19 @@ command -v chromium >/dev/null || fail "chromium is not installed"
 # a working day at the window, 10:00 in Japan
 export JPKI_NOW=2026-11-17T01:00:00Z
 export JPKI_ARGON2_TEST=1
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 url="http://127.0.0.1:$port"
-jpki() { "$JPKI" --data "$work/var" --log warn "$@"; }
 
-jpki ca init --public-url "$url" >/dev/null
-JPKI_NEW_OPERATOR_PASSWORD=pw-admin-0123 jpki operator add admin --role ca-officer >/dev/null
-export JPKI_OPERATOR=admin JPKI_OPERATOR_PASSWORD=pw-admin-0123
-JPKI_NEW_OPERATOR_PASSWORD=pw-reg-01234 jpki operator add reg1 \
-	--role registry-clerk --municipality-code 131016 >/dev/null
-JPKI_NEW_OPERATOR_PASSWORD=pw-window-01 jpki operator add clerk1 \
-	--role window-clerk --municipality-code 131016 >/dev/null
+window_staff "$url"
 JPKI_OPERATOR=reg1 JPKI_OPERATOR_PASSWORD=pw-reg-01234 jpki registry register \
 	--municipality-code 131016 --prefecture 東京都 --municipality 千代田区 \
 	--name "鈴木 一郎" --sex male --birth 1985-04-10 \
 	--address "千代田４番４号" >/dev/null
-unset JPKI_OPERATOR JPKI_OPERATOR_PASSWORD
 jpki card new --kind mynumber card.bin >/dev/null
 
 pcsc_start
 card_serve card.bin
-"$JPKI" --data "$work/var" --log info serve --listen "127.0.0.1:$port" \
-	>serve.log 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-	curl -sf "$url/healthz" >/dev/null 2>&1 && break
-	sleep 0.05
-done
+serve_log_level=info serve_bg "$url" --listen "127.0.0.1:$port"
 
 serials=$(node "$browser_dir/window_issue.mjs" "$url" clerk1 pw-window-01 \
 	"鈴木 一郎" "Virtual PCD 00 00" 1234 ABC123 "千代田４番４号" "$shots") ||
