@@ -81,3 +81,40 @@ void tu_store_drop(const char *url)
 		 (int)strcspn(name, "?"), name);
 	(void)pg_admin(sql);
 }
+
+int tu_store_new(struct jpki_store **st, char **url, char **dir)
+{
+	*st = NULL;
+	*url = NULL;
+	if ((*dir = tu_tmpdir()) == NULL)
+		return -1;
+	if ((*url = tu_store_url(*dir)) == NULL)
+		return -1;
+	if (jpki_store_open(st, *url) != 0) {
+		fprintf(stderr, "store open: %s\n", jpki_err_detail());
+		return -1;
+	}
+	return 0;
+}
+
+void tu_store_close(struct jpki_store *st, char *url, char *dir)
+{
+	jpki_store_free(st);
+	if (url != NULL)
+		tu_store_drop(url);
+	free(url);
+	if (dir != NULL)
+		tu_rmtree(dir);
+	free(dir);
+}
+
+int64_t tu_count(struct jpki_store *st, const char *sql)
+{
+	struct jpki_rows *rows = NULL;
+	int64_t n;
+
+	assert_int_equal(jpki_store_query(&rows, st, sql, NULL, 0), 0);
+	n = jpki_rows_int(rows, 0, 0);
+	jpki_rows_free(rows);
+	return n;
+}

@@ -20,9 +20,7 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	jpki_clock_freeze(1767225600); /* 2026-01-01T00:00:00Z */
-	f->dir = tu_tmpdir();
-	f->url = tu_store_url(f->dir);
-	assert_int_equal(jpki_store_open(&f->st, f->url), 0);
+	assert_int_equal(tu_store_new(&f->st, &f->url, &f->dir), 0);
 	assert_int_equal(jpki_agency_migrate(f->st), 0);
 	*state = f;
 	return 0;
@@ -32,11 +30,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	jpki_store_free(f->st);
-	tu_store_drop(f->url);
-	tu_rmtree(f->dir);
-	free(f->url);
-	free(f->dir);
+	tu_store_close(f->st, f->url, f->dir);
 	free(f);
 	jpki_clock_reset();
 	return 0;

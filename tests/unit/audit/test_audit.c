@@ -37,14 +37,10 @@ static struct jpki_actor actor(const char *id, enum jpki_role role,
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char *db = NULL;
 
 	at("2026-01-10T09:00:00");
-	f->dir = tu_tmpdir();
-	if ((db = tu_store_url(f->dir)) == NULL)
-		return -1;
-	f->url = db;
-	if (jpki_store_open(&f->st, db) != 0 || jpki_audit_migrate(f->st) != 0)
+	if (tu_store_new(&f->st, &f->url, &f->dir) != 0 ||
+	    jpki_audit_migrate(f->st) != 0)
 		return -1;
 	f->officer = actor("officer", JPKI_ROLE_CA_OFFICER, "");
 	if (jpki_audit_operator_add(f->st, NULL, "officer",
@@ -60,25 +56,10 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	jpki_store_free(f->st);
-	tu_store_drop(f->url);
-	free(f->url);
-	tu_rmtree(f->dir);
-	free(f->dir);
+	tu_store_close(f->st, f->url, f->dir);
 	free(f);
 	jpki_clock_reset();
 	return 0;
-}
-
-static int64_t count(struct fx *f, const char *sql)
-{
-	struct jpki_rows *rows = NULL;
-	int64_t n;
-
-	assert_int_equal(jpki_store_query(&rows, f->st, sql, NULL, 0), 0);
-	n = jpki_rows_int(rows, 0, 0);
-	jpki_rows_free(rows);
-	return n;
 }
 
 static void exec(struct fx *f, const char *sql)
@@ -141,15 +122,15 @@ static void test_bootstrap_once(void **state)
 	assert_int_equal(jpki_audit_operator_add(f->st, &f->officer, "a b",
 						 JPKI_ROLE_CA_OFFICER, "", PW),
 			 JPKI_ERR_INVALID);
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_operator"), 2);
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM audit_operator"), 2);
 	/* Each addition is on the chain; the password is not, anywhere. */
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_log WHERE"
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM audit_log WHERE"
 				  " action = 'audit.operator-add'"),
 			 2);
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_operator WHERE"
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM audit_operator WHERE"
 				  " password LIKE '$argon2id$%'"),
 			 2);
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_operator WHERE"
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM audit_operator WHERE"
 				  " password LIKE '%horse%'"),
 			 0);
 }
@@ -177,7 +158,7 @@ static void test_login_and_sessions(void **state)
 	assert_null(token);
 	assert_string_equal(jpki_err_detail(), detail_unknown);
 	assert_string_equal(detail_unknown, "wrong operator or password");
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_log WHERE"
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM audit_log WHERE"
 				  " action = 'audit.login-failed'"),
 			 2);
 

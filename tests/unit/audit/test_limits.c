@@ -38,9 +38,7 @@ static int setup(void **state)
 
 	assert_int_equal(jpki_clock_parse(&f->t0, "2026-01-10T09:00:00"), 0);
 	jpki_clock_freeze(f->t0);
-	f->dir = tu_tmpdir();
-	if ((f->url = tu_store_url(f->dir)) == NULL ||
-	    jpki_store_open(&f->st, f->url) != 0 ||
+	if (tu_store_new(&f->st, &f->url, &f->dir) != 0 ||
 	    jpki_audit_migrate(f->st) != 0)
 		return -1;
 	f->officer = actor("officer", JPKI_ROLE_CA_OFFICER, "");
@@ -62,25 +60,10 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	jpki_store_free(f->st);
-	tu_store_drop(f->url);
-	free(f->url);
-	tu_rmtree(f->dir);
-	free(f->dir);
+	tu_store_close(f->st, f->url, f->dir);
 	free(f);
 	jpki_clock_reset();
 	return 0;
-}
-
-static int64_t count(struct fx *f, const char *sql)
-{
-	struct jpki_rows *rows = NULL;
-	int64_t n;
-
-	assert_int_equal(jpki_store_query(&rows, f->st, sql, NULL, 0), 0);
-	n = jpki_rows_int(rows, 0, 0);
-	jpki_rows_free(rows);
-	return n;
 }
 
 static int64_t entries(struct fx *f, const char *action)
@@ -89,7 +72,7 @@ static int64_t entries(struct fx *f, const char *action)
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT COUNT(*) FROM audit_log WHERE action = '%s'", action);
-	return count(f, sql);
+	return tu_count(f->st, sql);
 }
 
 /* A log-in with options; the token is freed. */
@@ -133,7 +116,7 @@ static void test_account_delay(void **state)
 		assert_int_equal(
 		    try_login(f, &retry, "ghost", "wrong guess!", &a),
 		    JPKI_ERR_POLICY);
-		assert_int_equal(count(f, "SELECT wait_until FROM"
+		assert_int_equal(tu_count(f->st, "SELECT wait_until FROM"
 					  " audit_login_addr"),
 				 0);
 	}
@@ -168,13 +151,13 @@ static void test_account_delay(void **state)
 	/* After the wait the right password works and clears the count. */
 	later(f, 2);
 	assert_int_equal(try_login(f, &retry, "clerk", PW, &o), 0);
-	assert_int_equal(count(f, "SELECT failures FROM audit_operator"
+	assert_int_equal(tu_count(f->st, "SELECT failures FROM audit_operator"
 				  " WHERE id = 'clerk'"),
 			 0);
 	assert_int_equal(try_login(f, &retry, "clerk", "wrong guess!", &o),
 			 JPKI_ERR_POLICY);
 	assert_int_equal(retry, 0);
-	assert_int_equal(count(f, "SELECT wait_until FROM audit_operator"
+	assert_int_equal(tu_count(f->st, "SELECT wait_until FROM audit_operator"
 				  " WHERE id = 'clerk'"),
 			 0);
 }
@@ -212,7 +195,7 @@ static void test_account_lock(void **state)
 	    jpki_audit_operator_unlock(f->st, &f->officer, "clerk"), 0);
 	assert_int_equal(entries(f, "audit.operator-unlock"), 1);
 	assert_int_equal(try_login(f, &retry, "clerk", PW, &o), 0);
-	assert_int_equal(count(f, "SELECT locked + failures FROM"
+	assert_int_equal(tu_count(f->st, "SELECT locked + failures FROM"
 				  " audit_operator WHERE id = 'clerk'"),
 			 0);
 	{
@@ -247,7 +230,7 @@ static void test_address_delay(void **state)
 			 JPKI_ERR_POLICY);
 	assert_int_equal(retry, 1);
 	/* Recorded with the address. */
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_log WHERE"
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM audit_log WHERE"
 				  " action = 'audit.login-failed' AND detail ="
 				  " '{\"client\":\"192.0.2.1\"}'"),
 			 2);
@@ -264,7 +247,7 @@ static void test_address_delay(void **state)
 	later(f, 86400 + 1);
 	assert_int_equal(try_login(f, &retry, "ghost4", "wrong guess!", &b),
 			 JPKI_ERR_POLICY);
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_login_addr"
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM audit_login_addr"
 				  " WHERE addr = '192.0.2.1'"),
 			 0);
 	assert_int_equal(try_login(f, &retry, "clerk", PW, &a), 0);
@@ -272,7 +255,7 @@ static void test_address_delay(void **state)
 	a.client = "1.2.3.4\"}";
 	assert_int_equal(try_login(f, &retry, "ghost5", "wrong guess!", &a),
 			 JPKI_ERR_POLICY);
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_login_addr"
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM audit_login_addr"
 				  " WHERE addr = '?'"),
 			 1);
 }
@@ -303,7 +286,7 @@ static void test_disable(void **state)
 			 JPKI_ERR_STATE);
 	assert_non_null(strstr(jpki_err_detail(), "disabled"));
 	assert_int_equal(entries(f, "audit.operator-disable"), 1);
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_log WHERE"
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM audit_log WHERE"
 				  " action = 'audit.operator-disable' AND"
 				  " detail = '{\"sessions_ended\":1}'"),
 			 1);
@@ -483,7 +466,7 @@ static void test_show(void **state)
 	assert_int_equal(s.n, 2);
 	/* Bad filters are refused, and nothing is shown or recorded. */
 	{
-		int64_t before = count(f, "SELECT COUNT(*) FROM audit_log");
+		int64_t before = tu_count(f->st, "SELECT COUNT(*) FROM audit_log");
 		struct jpki_audit_filter bad = {0};
 
 		bad.action = "x'; DROP TABLE audit_log; --";
@@ -499,7 +482,7 @@ static void test_show(void **state)
 		bad.until = start;
 		s = show(f, JPKI_ERR_INVALID, &bad);
 		assert_int_equal(s.n, 0);
-		assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_log"),
+		assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM audit_log"),
 				 before);
 	}
 	assert_int_equal(entries(f, "audit.show"), 9);

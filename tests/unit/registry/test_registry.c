@@ -48,17 +48,12 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct jpki_resident r = resident();
-	char *db = NULL;
 	time_t t;
 
 	if (jpki_clock_parse(&t, "2026-01-10T10:00:00") != 0)
 		return -1;
 	jpki_clock_freeze(t);
-	f->dir = tu_tmpdir();
-	if ((db = tu_store_url(f->dir)) == NULL)
-		return -1;
-	f->url = db;
-	if (jpki_store_open(&f->st, db) != 0 ||
+	if (tu_store_new(&f->st, &f->url, &f->dir) != 0 ||
 	    jpki_registry_migrate(f->st) != 0)
 		return -1;
 	f->chiyoda = actor("chiyoda", JPKI_ROLE_REGISTRY_CLERK, "131016");
@@ -77,25 +72,10 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	jpki_store_free(f->st);
-	tu_store_drop(f->url);
-	free(f->url);
-	tu_rmtree(f->dir);
-	free(f->dir);
+	tu_store_close(f->st, f->url, f->dir);
 	free(f);
 	jpki_clock_reset();
 	return 0;
-}
-
-static int64_t count(struct fx *f, const char *sql)
-{
-	struct jpki_rows *rows = NULL;
-	int64_t n;
-
-	assert_int_equal(jpki_store_query(&rows, f->st, sql, NULL, 0), 0);
-	n = jpki_rows_int(rows, 0, 0);
-	jpki_rows_free(rows);
-	return n;
 }
 
 static int64_t audit_count(struct fx *f, const char *action)
@@ -125,9 +105,9 @@ static struct snapshot snap(struct fx *f)
 	struct snapshot s;
 
 	assert_int_equal(jpki_registry_get(&s.r, f->st, f->person), 0);
-	s.residents = count(f, "SELECT COUNT(*) FROM registry_resident");
-	s.events = count(f, "SELECT COUNT(*) FROM registry_event");
-	s.audit = count(f, "SELECT COUNT(*) FROM audit_log");
+	s.residents = tu_count(f->st, "SELECT COUNT(*) FROM registry_resident");
+	s.events = tu_count(f->st, "SELECT COUNT(*) FROM registry_event");
+	s.audit = tu_count(f->st, "SELECT COUNT(*) FROM audit_log");
 	return s;
 }
 
@@ -160,7 +140,7 @@ static void test_register(void **state)
 	assert_int_equal(got.registered_at, jpki_clock_now());
 	/* Registered, audited, no event (no certificate can exist yet). */
 	assert_int_equal(audit_count(f, "registry.register"), 1);
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM registry_event"), 0);
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM registry_event"), 0);
 
 	/* A second resident gets another id. */
 	assert_int_equal(jpki_registry_register(other, f->st, &f->chiyoda, &r),
@@ -374,7 +354,7 @@ static void test_changes(void **state)
 	assert_int_equal(
 	    jpki_registry_set_guardianship(f->st, &f->osaka, f->person, 1), 0);
 	assert_int_equal(audit_count(f, "registry.guardianship"), 1);
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM registry_event"), 5);
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM registry_event"), 5);
 	assert_int_equal(jpki_registry_get(&got, f->st, f->person), 0);
 	assert_string_equal(got.facts.name, "田中　太郎");
 	assert_int_equal(got.facts.birth.day, 2);
@@ -534,9 +514,9 @@ static void walk_faults(struct fx *f, int (*op)(struct fx *f),
 		same(f, &s);
 	}
 	assert_true(failures >= 4);
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM registry_event"),
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM registry_event"),
 			 events_after);
-	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_log"),
+	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM audit_log"),
 			 s.audit + 1);
 	{
 		struct jpki_audit_report rep;
