@@ -86,6 +86,18 @@ static void answer_free(struct answer *a)
 	a->body = NULL;
 }
 
+/* METHOD path with `body_len` bytes answers `status` (nothing else read). */
+static void expect_status(struct jpki_http *srv, const char *method,
+			  const char *path, size_t body_len, long status)
+{
+	struct answer a;
+
+	call(&a, srv, method, path, body_len);
+	if (a.status != status)
+		fail_msg("%s %s: %ld, not %ld", method, path, a.status, status);
+	answer_free(&a);
+}
+
 static struct jpki_http *start(struct ca_fixture *f, unsigned roles)
 {
 	struct jpki_http_options opts = JPKI_HTTP_OPTIONS_INIT;
@@ -169,12 +181,8 @@ static void test_413_per_row(void **state)
 	}
 	/* negative: a body at the cap passes the table (the OCSP
 	 * responder answers it, malformed) */
-	call(&a, srv, "POST", "/ocsp", JPKI_MAX_OCSP_REQUEST);
-	assert_int_equal(a.status, 200);
-	answer_free(&a);
-	call(&a, srv, "POST", "/api/login", JPKI_MAX_LOGIN_ANSWER);
-	assert_int_equal(a.status, 400);
-	answer_free(&a);
+	expect_status(srv, "POST", "/ocsp", JPKI_MAX_OCSP_REQUEST, 200);
+	expect_status(srv, "POST", "/api/login", JPKI_MAX_LOGIN_ANSWER, 400);
 	/* the log-in verifier's own verdict past its cap */
 	call(&a, srv, "POST", "/login/response", JPKI_MAX_LOGIN_ANSWER + 1);
 	assert_int_equal(a.status, 400);
@@ -189,36 +197,22 @@ static void test_404_and_roles(void **state)
 	struct jpki_http *srv = start(f, JPKI_ROLE_ALL);
 	struct answer a;
 
-	call(&a, srv, "GET", "/nowhere", 0);
-	assert_int_equal(a.status, 404);
-	answer_free(&a);
+	expect_status(srv, "GET", "/nowhere", 0, 404);
 	call(&a, srv, "POST", "/api/window/nothing", 2);
 	assert_int_equal(a.status, 404);
 	assert_non_null(strstr(a.body, "\"error\""));
 	answer_free(&a);
 	/* a prefix row takes only what is below it */
-	call(&a, srv, "GET", "/ocspx", 0);
-	assert_int_equal(a.status, 404);
-	answer_free(&a);
-	call(&a, srv, "GET", "/ca/sign.pem", 0);
-	assert_int_equal(a.status, 200);
-	answer_free(&a);
+	expect_status(srv, "GET", "/ocspx", 0, 404);
+	expect_status(srv, "GET", "/ca/sign.pem", 0, 200);
 	jpki_http_stop(srv);
 
 	/* the rows of roles not served are not there */
 	srv = start(f, JPKI_ROLE_OCSP);
-	call(&a, srv, "GET", "/", 0);
-	assert_int_equal(a.status, 404);
-	answer_free(&a);
-	call(&a, srv, "GET", "/api/window/fees", 0);
-	assert_int_equal(a.status, 404);
-	answer_free(&a);
-	call(&a, srv, "GET", "/ocsp/AA==", 0);
-	assert_int_equal(a.status, 200);
-	answer_free(&a);
-	call(&a, srv, "GET", "/healthz", 0);
-	assert_int_equal(a.status, 200);
-	answer_free(&a);
+	expect_status(srv, "GET", "/", 0, 404);
+	expect_status(srv, "GET", "/api/window/fees", 0, 404);
+	expect_status(srv, "GET", "/ocsp/AA==", 0, 200);
+	expect_status(srv, "GET", "/healthz", 0, 200);
 	jpki_http_stop(srv);
 }
 
@@ -254,9 +248,7 @@ static void test_callers(void **state)
 		answer_free(&a);
 	}
 	/* negative: a public row answers without a session */
-	call(&a, srv, "GET", "/login/challenge", 0);
-	assert_int_equal(a.status, 200);
-	answer_free(&a);
+	expect_status(srv, "GET", "/login/challenge", 0, 200);
 	jpki_http_stop(srv);
 }
 
