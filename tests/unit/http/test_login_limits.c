@@ -90,28 +90,32 @@ struct reply {
 	size_t hlen, blen;
 };
 
+/* Appends what fits of p to buf (cap bytes, *used of them taken), which
+ * stays a string; the rest is dropped. */
+static void append(char *buf, size_t cap, size_t *used, const char *p,
+		   size_t len)
+{
+	size_t room = cap - 1 - *used;
+
+	memcpy(buf + *used, p, len < room ? len : room);
+	*used += len < room ? len : room;
+	buf[*used] = '\0';
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
 	struct reply *r = ctx;
-	size_t len = size * n;
-	size_t room = sizeof(r->body) - 1 - r->blen;
 
-	memcpy(r->body + r->blen, p, len < room ? len : room);
-	r->blen += len < room ? len : room;
-	r->body[r->blen] = '\0';
-	return len;
+	append(r->body, sizeof(r->body), &r->blen, p, size * n);
+	return size * n;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 {
 	struct reply *r = ctx;
-	size_t len = size * n;
-	size_t room = sizeof(r->headers) - 1 - r->hlen;
 
-	memcpy(r->headers + r->hlen, p, len < room ? len : room);
-	r->hlen += len < room ? len : room;
-	r->headers[r->hlen] = '\0';
-	return len;
+	append(r->headers, sizeof(r->headers), &r->hlen, p, size * n);
+	return size * n;
 }
 
 /* One request; body NULL for GET. */
