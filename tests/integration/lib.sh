@@ -6,8 +6,10 @@
 #   . "$(dirname "$(realpath "$0")")/lib.sh"
 #   lib_init NAME "$1"
 #
-# A script may redefine fail (to show a log) after sourcing, and define
-# cleanup_more, which the exit trap calls before the work dir is removed.
+# A script may redefine fail after sourcing, or define fail_more (what fail
+# shows before it exits); it may define cleanup_more, which the exit trap
+# calls before the work dir is removed. Background processes whose PIDs it
+# adds to the array pids are stopped at exit, by PID, like $server_pid.
 # The jpki wrapper logs at $jpki_log_level (warn unless set).
 
 # lib_init NAME JPKI: $JPKI, $work (/tmp/jpki-NAME-XXXXXX), the exit trap,
@@ -16,6 +18,7 @@ lib_init() {
 	JPKI=$(realpath "$2")
 	work=$(mktemp -d "/tmp/jpki-$1-XXXXXX")
 	server_pid=""
+	pids=()
 	trap lib_cleanup EXIT
 	cd "$work"
 }
@@ -30,7 +33,12 @@ stop_server() {
 }
 
 lib_cleanup() {
+	local p
 	stop_server
+	for p in ${pids[@]+"${pids[@]}"}; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	if declare -F cleanup_more >/dev/null; then
 		cleanup_more
 	fi
@@ -39,7 +47,19 @@ lib_cleanup() {
 
 fail() {
 	echo "FAIL: $*" >&2
+	if declare -F fail_more >/dev/null; then
+		fail_more
+	fi
 	exit 1
+}
+
+# serve_errs: the last lines of each serve*.err in $work (for fail_more)
+serve_errs() {
+	local f
+	for f in "$work"/serve*.err; do
+		[ -s "$f" ] && echo "$(basename "$f"): $(tail -5 "$f")" >&2
+	done
+	return 0
 }
 pass() { echo "ok - $*"; }
 

@@ -18,8 +18,7 @@
 # Skipped (77) when PostgreSQL's server binaries are not installed.
 set -euo pipefail
 
-JPKI=$(realpath "$1")
-
+. "$(dirname "$(realpath "$0")")/lib.sh"
 . "$(dirname "$(realpath "$0")")/pg_lib.sh"
 pg_find_bin || exit 77
 command -v curl >/dev/null || {
@@ -27,32 +26,9 @@ command -v curl >/dev/null || {
 	exit 77
 }
 
-work=$(mktemp -d /tmp/jpki-mtls-XXXXXX)
-server_pid=""
-
-if ! pg_own "$work"; then
-	rm -rf "$work"
-	exit 77
-fi
-
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
-	pg_stop "$work/pg"
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-pass() { echo "ok - $*"; }
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+lib_init mtls "$1"
+pg_own "$work" || exit 77
+cleanup_more() { pg_stop "$work/pg"; }
 
 # ---- the test PKI -------------------------------------------------------
 pki=$work/pki

@@ -13,38 +13,16 @@
 # Skipped (77) without PostgreSQL's server binaries.
 set -euo pipefail
 
-JPKI=$(realpath "$1")
 N=12 # residents, each with a signing certificate; two moves each
 
+. "$(dirname "$(realpath "$0")")/lib.sh"
 . "$(dirname "$(realpath "$0")")/pg_lib.sh"
 pg_find_bin || exit 77
 
-work=$(mktemp -d /tmp/jpki-consumers-XXXXXX)
-pids=()
-if ! pg_own "$work"; then
-	rm -rf "$work"
-	exit 77
-fi
-cleanup() {
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	pg_stop "$work/pg"
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$work"/serve*.err; do
-		[ -s "$f" ] && echo "$(basename "$f"): $(tail -5 "$f")" >&2
-	done
-	exit 1
-}
-pass() { echo "ok - $*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+lib_init consumers "$1"
+pg_own "$work" || exit 77
+cleanup_more() { pg_stop "$work/pg"; }
+fail_more() { serve_errs; }
 
 port=$(free_port)
 pg_start "$port"
