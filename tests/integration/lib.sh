@@ -53,6 +53,12 @@ fail() {
 	exit 1
 }
 
+# serve_log_tail N: the last N lines of serve.log in $work (for fail_more)
+serve_log_tail() {
+	[ -f "$work/serve.log" ] && tail -"$1" "$work/serve.log" >&2
+	return 0
+}
+
 # serve_errs: the last lines of each serve*.err in $work (for fail_more)
 serve_errs() {
 	local f

@@ -14,12 +14,7 @@ here=$(dirname "$(realpath "$0")")
 . "$here/lib.sh"
 lib_init kiosk "$1"
 
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$work/serve.log" ] && tail -5 "$work/serve.log" >&2
-	exit 1
-}
-pass() { echo "ok - $*"; }
+fail_more() { serve_log_tail 5; }
 
 # shellcheck source=pcsc_lib.sh
 . "$here/pcsc_lib.sh"

@@ -19,12 +19,7 @@ browser_dir=$(realpath "$here/../browser")
 shots=${JPKI_SCREENSHOTS:-$PWD/screenshots}
 lib_init portal "$1"
 
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$work/serve.log" ] && tail -8 "$work/serve.log" >&2
-	exit 1
-}
-pass() { echo "ok - $*"; }
+fail_more() { serve_log_tail 8; }
 
 # shellcheck source=pcsc_lib.sh
 . "$here/pcsc_lib.sh"

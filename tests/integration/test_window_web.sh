@@ -13,12 +13,7 @@ browser_dir=$(realpath "$here/../browser")
 shots=${JPKI_SCREENSHOTS:-$PWD/screenshots/window}
 lib_init web "$1"
 
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$work/serve.log" ] && tail -5 "$work/serve.log" >&2
-	exit 1
-}
-pass() { echo "ok - $*"; }
+fail_more() { serve_log_tail 5; }
 
 # shellcheck source=pcsc_lib.sh
 . "$here/pcsc_lib.sh"

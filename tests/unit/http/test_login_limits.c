@@ -292,6 +292,18 @@ static char *login_request(int i)
 	return req;
 }
 
+/* n wrong log-ins (login_request 0..n-1) sent, each on a connection of its
+ * own, left unread in fds. */
+static void send_logins(struct jpki_http *srv, int *fds, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char *req = login_request(i);
+
+		fds[i] = open_send(jpki_http_port(srv), req);
+		free(req);
+	}
+}
+
 /* As many as the pool queues (16), so none is answered busy; more than
  * the hashing threads can finish while OCSP is asked, even on a fast
  * machine. */
@@ -310,12 +322,7 @@ static void test_ocsp_during_flood(void **state)
 	 * busy for a good while. */
 	unsetenv("JPKI_ARGON2_TEST");
 	srv = start(f, NULL, NULL);
-	for (int i = 0; i < FLOOD; i++) {
-		char *req = login_request(i);
-
-		fds[i] = open_send(jpki_http_port(srv), req);
-		free(req);
-	}
+	send_logins(srv, fds, FLOOD);
 	/* Let the flood reach the server before asking OCSP (this wait
 	 * asserts nothing; it only puts the log-ins first in line). */
 	usleep(100 * 1000);
@@ -353,12 +360,7 @@ static void test_queue_full(void **state)
 
 	unsetenv("JPKI_ARGON2_TEST");
 	srv = start(f, NULL, NULL);
-	for (int i = 0; i < BURST; i++) {
-		char *req = login_request(i);
-
-		fds[i] = open_send(jpki_http_port(srv), req);
-		free(req);
-	}
+	send_logins(srv, fds, BURST);
 	for (int i = 0; i < BURST; i++) {
 		int s = status_on(fds[i], head, sizeof(head));
 
