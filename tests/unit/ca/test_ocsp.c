@@ -271,6 +271,18 @@ static unsigned char *nonce_request(size_t *len, struct ca_fixture *f, X509 *x,
 	return der;
 }
 
+/* A request with `times` such nonces is answered malformedRequest. */
+static void nonce_malformed(struct ca_fixture *f, X509 *x,
+			    const unsigned char *value, size_t n, int times)
+{
+	size_t len;
+	unsigned char *req = nonce_request(&len, f, x, value, n, times);
+
+	assert_int_equal(error_status(f, req, len),
+			 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	OPENSSL_free(req);
+}
+
 /* RFC 9654: a nonce is 1 to 32 octets; an empty one, a longer one, one
  * that is not an OCTET STRING and two of them are malformedRequest. */
 static void test_nonce_bounds(void **state)
@@ -299,10 +311,7 @@ static void test_nonce_bounds(void **state)
 	for (size_t n = 0; n <= 33; n += 33) {
 		value[0] = 0x04;
 		value[1] = (unsigned char)n;
-		req = nonce_request(&len, f, x, value, 2 + n, 1);
-		assert_int_equal(error_status(f, req, len),
-				 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
-		OPENSSL_free(req);
+		nonce_malformed(f, x, value, 2 + n, 1);
 	}
 	/* 7.8 KB, as was once echoed */
 	{
@@ -313,29 +322,17 @@ static void test_nonce_bounds(void **state)
 		big[1] = 0x82;
 		big[2] = 7800 >> 8;
 		big[3] = 7800 & 0xff;
-		req = nonce_request(&len, f, x, big, sizeof(big), 1);
-		assert_int_equal(error_status(f, req, len),
-				 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
-		OPENSSL_free(req);
+		nonce_malformed(f, x, big, sizeof(big), 1);
 	}
 	/* raw bytes, not an OCTET STRING; an OCTET STRING with bytes after
 	 * it; two nonces */
 	value[0] = 0x02;
 	value[1] = 16;
-	req = nonce_request(&len, f, x, value, 18, 1);
-	assert_int_equal(error_status(f, req, len),
-			 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
-	OPENSSL_free(req);
+	nonce_malformed(f, x, value, 18, 1);
 	value[0] = 0x04;
 	value[1] = 16;
-	req = nonce_request(&len, f, x, value, 19, 1);
-	assert_int_equal(error_status(f, req, len),
-			 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
-	OPENSSL_free(req);
-	req = nonce_request(&len, f, x, value, 18, 2);
-	assert_int_equal(error_status(f, req, len),
-			 OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
-	OPENSSL_free(req);
+	nonce_malformed(f, x, value, 19, 1);
+	nonce_malformed(f, x, value, 18, 2);
 	X509_free(x);
 	jpki_cert_info_free(c);
 }
