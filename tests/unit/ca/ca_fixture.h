@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "jpki/ca.h"
+#include "jpki/registry.h"
 #include "testutil.h"
 
 struct ca_fixture {
@@ -62,12 +63,8 @@ static inline int fx_teardown(void **state)
 	struct ca_fixture *f = *state;
 
 	jpki_ca_free(f->ca);
-	jpki_store_free(f->st);
-	tu_store_drop(f->url);
-	free(f->url);
+	tu_store_close(f->st, f->url, f->dir);
 	EVP_PKEY_free(f->key);
-	tu_rmtree(f->dir);
-	free(f->dir);
 	free(f);
 	jpki_clock_reset();
 	return 0;
@@ -136,13 +133,22 @@ static inline unsigned char *fx_csr(EVP_PKEY *key, size_t *len)
 
 static inline int64_t fx_count(struct ca_fixture *f, const char *sql)
 {
-	struct jpki_rows *rows = NULL;
-	int64_t n;
+	return tu_count(f->st, sql);
+}
 
-	assert_int_equal(jpki_store_query(&rows, f->st, sql, NULL, 0), 0);
-	n = jpki_rows_int(rows, 0, 0);
-	jpki_rows_free(rows);
-	return n;
+/* The resident fx_request() describes (Chiyoda-ku), to register. */
+static inline struct jpki_resident fx_resident(void)
+{
+	struct jpki_issue_request req = fx_request(JPKI_CERT_SIGN, "x");
+	struct jpki_resident r = {0};
+
+	snprintf(r.municipality_code, sizeof(r.municipality_code), "%s",
+		 req.municipality_code);
+	snprintf(r.prefecture, sizeof(r.prefecture), "%s", req.prefecture);
+	snprintf(r.municipality, sizeof(r.municipality), "%s",
+		 req.municipality);
+	r.facts = req.facts;
+	return r;
 }
 
 #endif

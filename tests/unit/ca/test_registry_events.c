@@ -22,15 +22,8 @@ static const struct jpki_actor osaka = {
  * one, into `person`. */
 static void enrol(struct ca_fixture *f, char person[64])
 {
-	struct jpki_issue_request req = fx_request(JPKI_CERT_SIGN, "x");
-	struct jpki_resident r = {0};
+	struct jpki_resident r = fx_resident();
 
-	snprintf(r.municipality_code, sizeof(r.municipality_code), "%s",
-		 req.municipality_code);
-	snprintf(r.prefecture, sizeof(r.prefecture), "%s", req.prefecture);
-	snprintf(r.municipality, sizeof(r.municipality), "%s",
-		 req.municipality);
-	r.facts = req.facts;
 	assert_int_equal(jpki_registry_migrate(f->st), 0);
 	assert_int_equal(jpki_registry_register(person, f->st, &chiyoda, &r),
 			 0);

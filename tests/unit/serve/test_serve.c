@@ -30,19 +30,11 @@ struct sfx {
 static int setup(void **state)
 {
 	struct sfx *s = calloc(1, sizeof(*s));
-	struct jpki_issue_request req;
-	struct jpki_resident r = {0};
+	struct jpki_resident r = fx_resident();
 	struct jpki_cert_info *info;
 
 	if (s == NULL || fx_setup((void **)&s->f) != 0)
 		return -1;
-	req = fx_request(JPKI_CERT_SIGN, "x");
-	snprintf(r.municipality_code, sizeof(r.municipality_code), "%s",
-		 req.municipality_code);
-	snprintf(r.prefecture, sizeof(r.prefecture), "%s", req.prefecture);
-	snprintf(r.municipality, sizeof(r.municipality), "%s",
-		 req.municipality);
-	r.facts = req.facts;
 	if (jpki_window_migrate(s->f->st) != 0 ||
 	    jpki_registry_register(s->person, s->f->st, &chiyoda, &r) != 0)
 		return -1;
