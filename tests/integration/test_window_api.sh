@@ -107,7 +107,10 @@ pass "the inquiry letter PDF, with its code"
 	fail "a cookie POST from another origin: $(cat form.out)"
 [ "$(post_form /window/letter "id=$letter_app" "$url")" = 403 ] ||
 	fail "a cookie POST without the token: $(cat form.out)"
-[ "$(post_form /window/letter "id=$letter_app&csrf=${csrf%?}0" "$url")" = 403 ] ||
+# another token: the last character changed (to 0, or to 1 where it was 0)
+wrong=${csrf%?}0
+[ "$wrong" != "$csrf" ] || wrong=${csrf%?}1
+[ "$(post_form /window/letter "id=$letter_app&csrf=$wrong" "$url")" = 403 ] ||
 	fail "a cookie POST with a wrong token: $(cat form.out)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -b "jpki_session=$token" "$url/window/letter?id=$letter_app")" != 200 ] ||
 	fail "the letter by GET"
