@@ -21,6 +21,45 @@ pcsc_cleanup() {
 	fi
 }
 
+# The vpcd driver binds its readers' ports (VPCD_PORT and the next) when
+# pcscd starts and gives up on a port in use: then pcscd has no vpcd
+# reader at all (its SO_REUSEADDR does not help against another program's
+# socket in TIME_WAIT, which did not set it). The other tests' many connections walk
+# through the ephemeral range, so a client's socket on that port (or one in
+# TIME_WAIT, for a minute) was enough to fail the next pcscd test.
+# vpcd_ports_reserve keeps the ports out of the ephemeral range (root);
+# vpcd_ports_wait waits until nothing holds them.
+vpcd_ports_reserve() {
+	local f=/proc/sys/net/ipv4/ip_local_reserved_ports range cur
+	range="$VPCD_PORT-$((VPCD_PORT + 1))"
+	[ -w "$f" ] || return 0
+	cur=$(cat "$f")
+	case ",$cur," in *",$range,"*) return 0 ;; esac
+	echo "${cur:+$cur,}$range" >"$f" 2>/dev/null || true
+}
+
+vpcd_ports_wait() {
+	for _ in $(seq 70); do
+		python3 - "$VPCD_PORT" <<'PY' && return 0
+import socket, sys
+port = int(sys.argv[1])
+for p in (port, port + 1):
+    s = socket.socket()
+    # as vpcd binds: its own sockets in TIME_WAIT (a pcscd restarted) do
+    # not stop it, another program's do
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("", p))
+    except OSError:
+        sys.exit(1)
+    finally:
+        s.close()
+PY
+		sleep 1
+	done
+	fail "port $VPCD_PORT or $((VPCD_PORT + 1)) stays in use: vpcd cannot listen"
+}
+
 # Starts pcscd in the foreground of a background job unless one runs
 # already. A pcscd we did not start is used as it is and never stopped.
 pcsc_start() {
@@ -31,6 +70,8 @@ pcsc_start() {
 		return 0
 	fi
 	[ "$(id -u)" -eq 0 ] || fail "no pcscd runs and only root can start one"
+	vpcd_ports_reserve
+	vpcd_ports_wait
 	pcscd --foreground >"$work/pcscd.log" 2>&1 &
 	pcscd_pid=$!
 	pcscd_owned=1
