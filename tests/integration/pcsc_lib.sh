@@ -11,6 +11,13 @@ card_pid=""
 pcscd_owned=0
 
 pcsc_cleanup() {
+	pcsc_cleanup_owned
+	# unlocking the open file description releases it for the children
+	# that inherited it too (a card server or pcscd left behind)
+	[ -n "${pcsc_lock_fd:-}" ] && flock -u "$pcsc_lock_fd" 2>/dev/null || true
+}
+
+pcsc_cleanup_owned() {
 	if [ -n "$card_pid" ]; then
 		kill "$card_pid" 2>/dev/null || true
 		wait "$card_pid" 2>/dev/null || true
@@ -63,6 +70,13 @@ PY
 # Starts pcscd in the foreground of a background job unless one runs
 # already. A pcscd we did not start is used as it is and never stopped.
 pcsc_start() {
+	# One reader for the whole machine: tests of other build trees (or
+	# other ctest runs) wait here instead of sharing pcscd's vpcd reader.
+	# ctest's RESOURCE_LOCK covers one run only.
+	if [ -z "${pcsc_lock_fd:-}" ]; then
+		exec {pcsc_lock_fd}>/tmp/jpki-pcscd.lock
+		flock -w 1200 "$pcsc_lock_fd" || fail "another test held the pcscd lock for 20 minutes"
+	fi
 	command -v pcscd >/dev/null || fail "pcscd is not installed (scripts/setup.sh installs it)"
 	[ -e /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] ||
 		fail "vsmartcard-vpcd is not installed"
