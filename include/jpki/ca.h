@@ -46,7 +46,7 @@ struct jpki_ca_init_options {
 	int version;              /* JPKI_CA_INIT_OPTIONS_VERSION */
 	const char *key_dir;      /* where the CA and OCSP key files go */
 	const char *public_url;   /* base of CRL / OCSP / CA cert URLs */
-	int ca_years;             /* CA certificate lifetime; 0 = 12 */
+	int ca_years;             /* CA certificate lifetime; 0 = 10 */
 	int ocsp_days;            /* OCSP signer lifetime; 0 = 400 */
 	/* Keys in a PKCS#11 token instead of files: the module's path and
 	 * the token's label; the user PIN comes from pkcs11_pin_file, or

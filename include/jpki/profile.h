@@ -123,9 +123,13 @@ int jpki_profile_age(const struct jpki_date *birth, const struct jpki_date *on);
 X509_NAME *jpki_profile_ca_name(enum jpki_cert_type type);
 
 /*
- * A self-signed CA certificate for `key` (already signed, sha256WithRSA).
- * basicConstraints CA, keyUsage keyCertSign + cRLSign (critical), subject and
- * authority key identifiers, issuerAltName DirName C=JP, O=公的個人認証サービス.
+ * A self-signed CA certificate for `key` (already signed, sha256WithRSA),
+ * with the extensions of the real JPKI CAs in their order: keyUsage
+ * keyCertSign + cRLSign (critical), subjectAltName DirName C=JP,
+ * O=公的個人認証サービス, OU=公的個人認証サービス署名用 (利用者証明用),
+ * OU=地方公共団体情報システム機構, basicConstraints CA (critical),
+ * cRLDistributionPoints DirName (its own DN), subject key identifier; no
+ * authority key identifier. Every CA generation is built here.
  */
 int jpki_profile_build_ca(X509 **out, enum jpki_cert_type type, EVP_PKEY *key,
 			  const unsigned char *serial, size_t serial_len,

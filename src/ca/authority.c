@@ -299,10 +299,12 @@ static int init_one(struct jpki_store *st, enum jpki_cert_type type,
 	snprintf(label, sizeof(label), "%s-ocsp", name);
 	if ((r = make_key(&okey, &okey_ref, t, dir, label)) != 0)
 		goto out;
-	end = jpki_date_add_years(&today, opts->ca_years ? opts->ca_years : 12);
+	/* As the real CAs: to the end (in Japan) of the day before the 10th
+	 * anniversary (2023-07-16 .. 2033-07-15 23:59:59 JST). */
+	end = jpki_date_add_years(&today, opts->ca_years ? opts->ca_years : 10);
 	if ((r = random_serial(serial)) != 0 ||
 	    (r = jpki_profile_build_ca(&cert, type, key, serial, sizeof(serial),
-				       now, jpki_date_end(&end))) != 0)
+				       now, jpki_date_end(&end) - 86400)) != 0)
 		goto out;
 	if ((r = jpki_profile_build_ocsp_signer(
 		     &ocsp, cert, okey, now,

@@ -2,9 +2,16 @@
  * The certificate profiles of SPEC section 5, built with OpenSSL's X509
  * objects. Every extension is made here, so this file reads as the profile.
  *
- *   CA (self-signed root)     basicConstraints CA (critical), keyUsage
- *                             keyCertSign cRLSign (critical), SKI, AKI,
- *                             issuerAltName DirName C=JP, O=公的個人認証サービス
+ *   CA (self-signed root)     as the real JPKI CAs (2015 and 2023, in
+ *                             tests/data/real_ca), in their order:
+ *                             keyUsage keyCertSign cRLSign (critical);
+ *                             subjectAltName DirName C=JP,
+ *                             O=公的個人認証サービス, OU=公的個人認証サービス
+ *                             署名用 (or 利用者証明用), OU=地方公共団体情報
+ *                             システム機構; basicConstraints CA (critical);
+ *                             cRLDistributionPoints DirName = the CA's own
+ *                             DN (its authority revocation list); SKI; no
+ *                             AKI (docs/CA.md)
  *   OCSP signer               keyUsage digitalSignature (critical), EKU
  *                             OCSPSigning, id-pkix-ocsp-nocheck, SKI, AKI
  *   signing (署名用)           subject C=JP, L=<pref>, L=<muni>, CN=<id>;
@@ -14,7 +21,7 @@
  *                             subjectAltName: six otherNames under
  *                             1.2.392.200149.8.5.5; cRLDistributionPoints of
  *                             the municipality; AIA OCSP; SKI; AKI;
- *                             issuerAltName
+ *                             issuerAltName (the CA's subjectAltName)
  *   authentication (利用者証明用) subject C=JP, CN=<id>; keyUsage
  *                             digitalSignature (critical);
  *                             certificatePolicies 1.2.392.200149.8.5.1.3.30
@@ -33,7 +40,10 @@
 #define OU_SIGN "JPKI for digital signature"
 #define OU_AUTH "JPKI for user authentication"
 #define OU_AGENCY "Japan Agency for Local Authority Information Systems"
-#define ISSUER_ALT_O "公的個人認証サービス"
+#define ALT_O "公的個人認証サービス"
+#define ALT_OU_SIGN "公的個人認証サービス署名用"
+#define ALT_OU_AUTH "公的個人認証サービス利用者証明用"
+#define ALT_OU_AGENCY "地方公共団体情報システム機構"
 
 static int add_text(X509_NAME *name, const char *field, const char *value)
 {
@@ -57,8 +67,23 @@ X509_NAME *jpki_profile_ca_name(enum jpki_cert_type type)
 	return name;
 }
 
-/* issuerAltName: DirName C=JP, O=公的個人認証サービス (UTF8String). */
-static int add_issuer_alt_name(X509 *cert)
+/* A UTF8String attribute, whatever OpenSSL's default string mask is: the
+ * real CAs encode every Japanese value so. */
+static int add_utf8(X509_NAME *name, const char *field, const char *value)
+{
+	return X509_NAME_add_entry_by_txt(name, field, V_ASN1_UTF8STRING,
+					  (const unsigned char *)value, -1, -1,
+					  0);
+}
+
+/*
+ * The service's alternative name, a DirName, as the real CA certificates
+ * carry it in their subjectAltName: C=JP, O=公的個人認証サービス,
+ * OU=公的個人認証サービス署名用 (or 利用者証明用), OU=地方公共団体情報システム
+ * 機構. A CA puts it in its subjectAltName, a certificate it issues in its
+ * issuerAltName (RFC 5280 4.2.1.7: the issuer's alternative name).
+ */
+static int add_alt_name(X509 *cert, int nid, enum jpki_cert_type type)
 {
 	GENERAL_NAMES *names = GENERAL_NAMES_new();
 	GENERAL_NAME *gn = GENERAL_NAME_new();
@@ -66,22 +91,57 @@ static int add_issuer_alt_name(X509 *cert)
 	int ok = 0;
 
 	if (names == NULL || gn == NULL || dn == NULL ||
-	    !add_text(dn, "C", "JP") ||
-	    !X509_NAME_add_entry_by_txt(dn, "O", V_ASN1_UTF8STRING,
-					(const unsigned char *)ISSUER_ALT_O,
-					-1, -1, 0))
+	    !add_text(dn, "C", "JP") || !add_utf8(dn, "O", ALT_O) ||
+	    !add_utf8(dn, "OU",
+		      type == JPKI_CERT_AUTH ? ALT_OU_AUTH : ALT_OU_SIGN) ||
+	    !add_utf8(dn, "OU", ALT_OU_AGENCY))
 		goto out;
 	GENERAL_NAME_set0_value(gn, GEN_DIRNAME, dn);
 	dn = NULL;
 	if (!sk_GENERAL_NAME_push(names, gn))
 		goto out;
 	gn = NULL;
-	ok = X509_add1_ext_i2d(cert, NID_issuer_alt_name, names, 0,
-			       X509V3_ADD_DEFAULT) == 1;
+	ok = X509_add1_ext_i2d(cert, nid, names, 0, X509V3_ADD_DEFAULT) == 1;
 out:
 	X509_NAME_free(dn);
 	GENERAL_NAME_free(gn);
 	GENERAL_NAMES_free(names);
+	return ok;
+}
+
+/*
+ * cRLDistributionPoints with one point whose full name is the DirName
+ * `name`: the real CAs name their own DN, the directory entry of the
+ * authority revocation list (ARL) that would revoke a CA certificate.
+ */
+static int add_crldp_dirname(X509 *cert, const X509_NAME *name)
+{
+	CRL_DIST_POINTS *dps = sk_DIST_POINT_new_null();
+	DIST_POINT *dp = DIST_POINT_new();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	X509_NAME *dn = X509_NAME_dup(name);
+	int ok = 0;
+
+	if (dps == NULL || dp == NULL || gn == NULL || dn == NULL ||
+	    (dp->distpoint = DIST_POINT_NAME_new()) == NULL ||
+	    (dp->distpoint->name.fullname = GENERAL_NAMES_new()) == NULL)
+		goto out;
+	dp->distpoint->type = 0; /* fullName */
+	GENERAL_NAME_set0_value(gn, GEN_DIRNAME, dn);
+	dn = NULL;
+	if (!sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn))
+		goto out;
+	gn = NULL;
+	if (!sk_DIST_POINT_push(dps, dp))
+		goto out;
+	dp = NULL;
+	ok = X509_add1_ext_i2d(cert, NID_crl_distribution_points, dps, 0,
+			       X509V3_ADD_DEFAULT) == 1;
+out:
+	X509_NAME_free(dn);
+	GENERAL_NAME_free(gn);
+	DIST_POINT_free(dp);
+	CRL_DIST_POINTS_free(dps);
 	return ok;
 }
 
@@ -168,12 +228,13 @@ int jpki_profile_build_ca(X509 **out, enum jpki_cert_type type, EVP_PKEY *key,
 	    !X509_set_issuer_name(cert, name) ||
 	    !set_validity(cert, not_before, not_after) ||
 	    !X509_set_pubkey(cert, key) ||
-	    !add_conf(cert, cert, NID_basic_constraints, "critical,CA:TRUE") ||
+	    /* the real CAs' extensions, in their order */
 	    !add_key_usage(cert, BIT_KEY_CERT_SIGN | BIT_CRL_SIGN) ||
+	    !add_alt_name(cert, NID_subject_alt_name, type) ||
+	    !add_conf(cert, cert, NID_basic_constraints, "critical,CA:TRUE") ||
+	    !add_crldp_dirname(cert, name) ||
 	    !add_conf(cert, cert, NID_subject_key_identifier, "hash") ||
-	    !add_conf(cert, cert, NID_authority_key_identifier,
-		      "keyid:always") ||
-	    !add_issuer_alt_name(cert) || !X509_sign(cert, key, EVP_sha256())) {
+	    !X509_sign(cert, key, EVP_sha256())) {
 		r = jpki_err_set(JPKI_ERR_CRYPTO,
 				 "cannot build the CA certificate");
 		goto out;
@@ -407,7 +468,7 @@ int jpki_profile_build(X509 **out, const struct jpki_profile_request *req,
 	    !add_conf(cert, issuer, NID_subject_key_identifier, "hash") ||
 	    !add_conf(cert, issuer, NID_authority_key_identifier,
 		      "keyid:always") ||
-	    !add_issuer_alt_name(cert))
+	    !add_alt_name(cert, NID_issuer_alt_name, req->type))
 		goto crypto;
 	*out = cert;
 	cert = NULL;

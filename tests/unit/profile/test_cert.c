@@ -102,32 +102,66 @@ static void test_ca_profile(void **state)
 				       X509_get_issuer_name(f->ca)),
 			 0);
 	assert_int_equal(jpki_profile_cert_type(f->ca), JPKI_CERT_SIGN);
-	assert_true(X509_get_ext_by_NID(f->ca, NID_issuer_alt_name, -1) >= 0);
+	/* as the real CAs: the service's name as subjectAltName, a CRL
+	 * distribution point, no issuerAltName and no authority key id */
+	assert_true(X509_get_ext_by_NID(f->ca, NID_subject_alt_name, -1) >= 0);
+	assert_true(X509_get_ext_by_NID(f->ca, NID_crl_distribution_points,
+					-1) >= 0);
+	assert_int_equal(X509_get_ext_by_NID(f->ca, NID_issuer_alt_name, -1),
+			 -1);
+	assert_null(X509_get0_authority_key_id(f->ca));
+	assert_non_null(X509_get0_subject_key_id(f->ca));
 }
 
-static void test_issuer_alt_name(void **state)
+static ASN1_OCTET_STRING *ext_data(X509 *cert, int nid)
+{
+	int i = X509_get_ext_by_NID(cert, nid, -1);
+
+	assert_true(i >= 0);
+	return X509_EXTENSION_get_data(X509_get_ext(cert, i));
+}
+
+/* The CA's subjectAltName: DirName C=JP, O=公的個人認証サービス,
+ * OU=公的個人認証サービス署名用, OU=地方公共団体情報システム機構, every
+ * Japanese value a UTF8String; a certificate it issues names the same in
+ * its issuerAltName. */
+static void test_alt_name(void **state)
 {
 	struct fx *f = *state;
-	GENERAL_NAMES *ian = X509_get_ext_d2i(f->ca, NID_issuer_alt_name, NULL,
+	GENERAL_NAMES *san = X509_get_ext_d2i(f->ca, NID_subject_alt_name, NULL,
 					      NULL);
+	static const char *want[] = {"公的個人認証サービス",
+				     "公的個人認証サービス署名用",
+				     "地方公共団体情報システム機構"};
+	struct jpki_facts in = facts();
+	struct jpki_profile_request req = request(JPKI_CERT_SIGN, &in);
+	X509 *cert = build_signed(f, &req);
 	GENERAL_NAME *gn;
-	X509_NAME_ENTRY *o;
-	ASN1_STRING *value;
+	X509_NAME *dn;
 
-	assert_non_null(ian);
-	gn = sk_GENERAL_NAME_value(ian, 0);
+	assert_non_null(san);
+	assert_int_equal(sk_GENERAL_NAME_num(san), 1);
+	gn = sk_GENERAL_NAME_value(san, 0);
 	assert_int_equal(gn->type, GEN_DIRNAME);
-	o = X509_NAME_get_entry(
-		gn->d.directoryName,
-		X509_NAME_get_index_by_NID(gn->d.directoryName,
-					   NID_organizationName, -1));
-	value = X509_NAME_ENTRY_get_data(o);
-	assert_int_equal(ASN1_STRING_type(value), V_ASN1_UTF8STRING);
-	assert_int_equal(ASN1_STRING_length(value),
-			 (int)strlen("公的個人認証サービス"));
-	assert_memory_equal(ASN1_STRING_get0_data(value), "公的個人認証サービス",
-			    strlen("公的個人認証サービス"));
-	GENERAL_NAMES_free(ian);
+	dn = gn->d.directoryName;
+	assert_int_equal(X509_NAME_entry_count(dn), 4);
+	assert_int_equal(OBJ_obj2nid(X509_NAME_ENTRY_get_object(
+				 X509_NAME_get_entry(dn, 0))),
+			 NID_countryName);
+	for (int i = 1; i < 4; i++) {
+		ASN1_STRING *v =
+			X509_NAME_ENTRY_get_data(X509_NAME_get_entry(dn, i));
+
+		assert_int_equal(ASN1_STRING_type(v), V_ASN1_UTF8STRING);
+		assert_int_equal(ASN1_STRING_length(v), (int)strlen(want[i - 1]));
+		assert_memory_equal(ASN1_STRING_get0_data(v), want[i - 1],
+				    strlen(want[i - 1]));
+	}
+	GENERAL_NAMES_free(san);
+	assert_int_equal(ASN1_STRING_cmp(ext_data(cert, NID_issuer_alt_name),
+					 ext_data(f->ca, NID_subject_alt_name)),
+			 0);
+	X509_free(cert);
 }
 
 static void test_signing_profile(void **state)
@@ -324,7 +358,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ca_profile),
-		cmocka_unit_test(test_issuer_alt_name),
+		cmocka_unit_test(test_alt_name),
 		cmocka_unit_test(test_signing_profile),
 		cmocka_unit_test(test_othername_der),
 		cmocka_unit_test(test_auth_profile),
