@@ -82,7 +82,21 @@ struct jpki_ca_options {
 	/* For keys in a PKCS#11 token: a file holding the user PIN (config
 	 * pkcs11_pin_file); NULL reads $JPKI_PKCS11_PIN. */
 	const char *pkcs11_pin_file;
+	/* Who signs OCSP responses: JPKI_OCSP_SIGNER_DELEGATED (0, the
+	 * default) or JPKI_OCSP_SIGNER_CA (docs/CA.md). */
+	int ocsp_signer;
 };
+/* The OCSP response signer (RFC 6960 4.2.2.2). */
+enum jpki_ocsp_signer {
+	/* The CA's delegated OCSP signer; its certificate goes in every
+	 * response (about 1 KB). */
+	JPKI_OCSP_SIGNER_DELEGATED = 0,
+	/* The CA key itself; no certificate in the response, so the CA key
+	 * must be where the responder runs. */
+	JPKI_OCSP_SIGNER_CA = 1,
+};
+/* "delegated" or "ca" into *out; JPKI_ERR_INVALID for anything else. */
+int jpki_ca_ocsp_signer_parse(int *out, const char *text) JPKI_MUST_CHECK;
 #define JPKI_CA_OPTIONS_VERSION 1
 #define JPKI_CA_CRL_INLINE_MAX 100000
 #define JPKI_CA_OPTIONS_INIT {.version = JPKI_CA_OPTIONS_VERSION}

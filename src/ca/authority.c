@@ -562,6 +562,14 @@ int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
 	ca->ocsp_validity = opts && opts->ocsp_validity > 0
 				    ? opts->ocsp_validity
 				    : 3600;
+	if (opts != NULL && opts->ocsp_signer != JPKI_OCSP_SIGNER_DELEGATED &&
+	    opts->ocsp_signer != JPKI_OCSP_SIGNER_CA) {
+		r = jpki_err_set(JPKI_ERR_INVALID, "unknown OCSP signer %d",
+				 opts->ocsp_signer);
+		goto out;
+	}
+	ca->ocsp_signer = opts != NULL ? opts->ocsp_signer
+				       : JPKI_OCSP_SIGNER_DELEGATED;
 	if (opts != NULL && opts->pkcs11_pin_file != NULL &&
 	    (ca->pkcs11_pin_file = strdup(opts->pkcs11_pin_file)) == NULL) {
 		r = JPKI_ERR_NOMEM;

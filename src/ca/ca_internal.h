@@ -50,6 +50,7 @@ struct jpki_ca {
 	long crl_period;
 	long crl_inline_max; /* ca_crl_touch: larger full CRLs wait */
 	long ocsp_validity;
+	int ocsp_signer; /* enum jpki_ocsp_signer */
 	pthread_mutex_t cache_lock;
 	struct ocsp_cached cache[OCSP_CACHE_SLOTS];
 	struct ca_p11 *p11; /* the token session, when keys are there */

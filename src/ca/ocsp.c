@@ -4,7 +4,10 @@
  * A request is read only by OpenSSL's DER parser, after the size cap. Each
  * CertID is matched to a CA by issuer name and key hash (whatever hash the
  * client chose among SHA-1 and SHA-2), and answered from the store, signed by
- * that CA's delegated OCSP signer. A request for one certificate without a
+ * that CA's delegated OCSP signer (its certificate in the response), or,
+ * with JPKI_OCSP_SIGNER_CA, by the CA key itself with no certificate in the
+ * response (RFC 6960 4.2.2.2: the client has the CA certificate already;
+ * 1.5 KB become about 0.5). A request for one certificate without a
  * nonce is answered from a cache of signed responses that is keyed by the
  * certificate's status version, so a status change is visible at once.
  * A nonce outside RFC 9654's bounds (1..32 octets) is malformedRequest.
@@ -358,8 +361,13 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 			goto crypto;
 	}
 	if (OCSP_copy_nonce(basic, oreq) <= 0 ||
-	    !OCSP_basic_sign(basic, signer->ocsp_cert, signer->ocsp_key,
-			     EVP_sha256(), NULL, OCSP_RESPID_KEY) ||
+	    !(ca->ocsp_signer == JPKI_OCSP_SIGNER_CA
+		      ? OCSP_basic_sign(basic, signer->cert, signer->key,
+					EVP_sha256(), NULL,
+					OCSP_RESPID_KEY | OCSP_NOCERTS)
+		      : OCSP_basic_sign(basic, signer->ocsp_cert,
+					signer->ocsp_key, EVP_sha256(), NULL,
+					OCSP_RESPID_KEY)) ||
 	    (resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL,
 					 basic)) == NULL)
 		goto crypto;
@@ -380,4 +388,18 @@ out:
 	ASN1_TIME_free(next_upd);
 	ASN1_TIME_free(rev_time);
 	return r;
+}
+
+int jpki_ca_ocsp_signer_parse(int *out, const char *text)
+{
+	if (text != NULL && strcmp(text, "delegated") == 0)
+		*out = JPKI_OCSP_SIGNER_DELEGATED;
+	else if (text != NULL && strcmp(text, "ca") == 0)
+		*out = JPKI_OCSP_SIGNER_CA;
+	else
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "the OCSP signer is 'delegated' or 'ca', "
+				    "not '%s'",
+				    text != NULL ? text : "");
+	return 0;
 }

@@ -127,7 +127,9 @@ int cli_ca_options(struct jpki_ca_options *opts, struct cli *cli)
 		return r;
 	opts->pkcs11_pin_file =
 		jpki_config_get(cli->cfg, "pkcs11_pin_file", NULL);
-	return 0;
+	return jpki_ca_ocsp_signer_parse(
+		&opts->ocsp_signer,
+		jpki_config_get(cli->cfg, "ocsp_signer", "delegated"));
 }
 
 int cli_ca_open(struct jpki_ca **ca, struct jpki_store **st, struct cli *cli)

@@ -24,6 +24,7 @@ static void serve_usage(FILE *f)
 	fputs("usage: jpki serve [--listen ADDR:PORT] [--roles LIST] "
 	      "[--threads N]\n"
 	      "                  [--pid-file FILE] [--ocsp-listen ADDR:PORT]\n"
+	      "                  [--ocsp-signer delegated|ca]\n"
 	      "                  [--max-connections N] [--per-address N]\n"
 	      "                  [--ocsp-connections N] [--header-timeout S]\n"
 	      "                  [--body-timeout S] [--kiosk-reader NAME]\n"
@@ -44,6 +45,11 @@ static void serve_usage(FILE *f)
 	      "  --ocsp-listen  a second listener that answers OCSP only,\n"
 	      "              with connections no other client can take;\n"
 	      "              config ocsp_listen\n"
+	      "  --ocsp-signer  who signs OCSP responses: delegated (the\n"
+	      "              default: the OCSP signer, its certificate in\n"
+	      "              each response) or ca (the CA key itself, no\n"
+	      "              certificate: a third of the size, but the CA\n"
+	      "              key on the responder); config ocsp_signer\n"
 	      "  --max-connections  on the main listener (default 512);\n"
 	      "              config max_connections\n"
 	      "  --ocsp-connections  on the OCSP listener (default 128);\n"
@@ -186,6 +192,7 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"tls-key", required_argument, NULL, 'K'},
 		{"tls-client-ca", required_argument, NULL, 'A'},
 		{"ocsp-listen", required_argument, NULL, 'O'},
+		{"ocsp-signer", required_argument, NULL, 1007},
 		{"max-connections", required_argument, NULL, 'M'},
 		{"ocsp-connections", required_argument, NULL, 'N'},
 		{"per-address", required_argument, NULL, 'P'},
@@ -204,7 +211,7 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	struct jpki_serve *sv = NULL;
 	char *url = NULL, *issuer = NULL, *agency_key = NULL,
 	     *agency_cert = NULL;
-	const char *pid_file = NULL;
+	const char *pid_file = NULL, *ocsp_signer = NULL;
 	/* the limits: config key, flag, option, the largest value taken */
 	const struct {
 		const char *key;
@@ -309,6 +316,9 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		case 'k':
 			opts.kiosk_reader = optarg;
 			break;
+		case 1007:
+			ocsp_signer = optarg;
+			break;
 		case 'h':
 			serve_usage(stdout);
 			return CLI_OK;
@@ -332,6 +342,12 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	if ((r = cli_ca_options(&opts.ca, cli)) != 0 ||
 	    (r = cli_store_url(&url, cli)) != 0) {
 		r = cli_fail(r, "configuration");
+		goto out;
+	}
+	if (ocsp_signer != NULL &&
+	    jpki_ca_ocsp_signer_parse(&opts.ca.ocsp_signer, ocsp_signer) !=
+		    0) {
+		r = cli_usage("--ocsp-signer takes delegated or ca");
 		goto out;
 	}
 	if (asprintf(&issuer, "%s/keys/card-issuer.key", cli->data_dir) < 0 ||
