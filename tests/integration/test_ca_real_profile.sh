@@ -52,9 +52,11 @@ openssl req -x509 -new -key var/keys/sign-ca.key -days 3650 \
 	-subj "/C=JP/O=JPKI/OU=JPKI for digital signature/OU=Japan Agency for Local Authority Information Systems" \
 	-addext "basicConstraints=critical,CA:TRUE" \
 	-addext "keyUsage=critical,keyCertSign,cRLSign" \
+	-addext "subjectKeyIdentifier=hash" \
+	-addext "authorityKeyIdentifier=keyid:always" \
 	-addext "issuerAltName=dirName:ian" -config <(printf '[req]\ndistinguished_name=dn\n[dn]\n[ian]\nC=JP\nO=JPKI\n') \
 	-out old-ca.pem 2>/dev/null
-[ "$(extensions old-ca.pem | wc -l)" = 3 ] || fail "the old-profile CA was not made"
+[ "$(extensions old-ca.pem | wc -l)" = 5 ] || fail "the old-profile CA was not made"
 extensions old-ca.pem | diff -q real-sign.txt - >/dev/null &&
 	fail "the comparison does not see a different extension list"
 pass "the comparison refuses the old profile's extension list"
