@@ -144,6 +144,7 @@ static int ask_ocsp(struct jpki_verify_revocation *out,
 	OCSP_RESPONSE *resp = NULL;
 	OCSP_BASICRESP *basic = NULL;
 	X509_STORE *store = X509_STORE_new();
+	STACK_OF(X509) *signers = NULL;
 	ASN1_GENERALIZEDTIME *rev = NULL, *this_upd = NULL, *next_upd = NULL;
 	unsigned char *der = NULL;
 	const unsigned char *p;
@@ -195,10 +196,14 @@ static int ask_ocsp(struct jpki_verify_revocation *out,
 	}
 	/* The issuer the certificate chained to is the only anchor: the
 	 * answer must come from it or a signer it delegated to, checked at
-	 * our clock's time, not the system's. */
+	 * our clock's time, not the system's. The issuer is also offered as
+	 * the signer, for an answer signed by the CA key itself, which
+	 * carries no certificate (jpki serve --ocsp-signer ca). */
 	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), now);
-	if (!X509_STORE_add_cert(store, issuer) ||
-	    OCSP_basic_verify(basic, NULL, store, 0) != 1) {
+	if ((signers = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(signers, issuer) ||
+	    !X509_STORE_add_cert(store, issuer) ||
+	    OCSP_basic_verify(basic, signers, store, 0) != 1) {
 		snprintf(out->detail, sizeof(out->detail),
 			 "the OCSP answer is not signed for the certificate's "
 			 "CA");
@@ -238,6 +243,7 @@ out:
 	OCSP_REQUEST_free(req);
 	OCSP_RESPONSE_free(resp);
 	OCSP_BASICRESP_free(basic);
+	sk_X509_free(signers);
 	X509_STORE_free(store);
 	return r;
 }

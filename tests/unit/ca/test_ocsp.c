@@ -426,6 +426,114 @@ static void test_foreign_ca_is_unauthorized(void **state)
 	jpki_cert_info_free(c);
 }
 
+/* The two signers: the delegated one puts its certificate in the answer;
+ * the CA key (JPKI_OCSP_SIGNER_CA) signs with none, and a client that
+ * holds the CA certificate verifies it with that alone. */
+static OCSP_BASICRESP *basic_of(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+	OCSP_BASICRESP *bs;
+
+	assert_non_null(resp);
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	OCSP_RESPONSE_free(resp);
+	return bs;
+}
+
+static void test_ca_key_signer(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_cert_info *c = fx_issue(f, JPKI_CERT_SIGN, "O9");
+	struct jpki_ca_options opts = JPKI_CA_OPTIONS_INIT;
+	struct jpki_ca *byca = NULL;
+	X509 *x = fx_x509(c), *issuer = jpki_ca_cert(f->ca, JPKI_CERT_SIGN);
+	X509_STORE *trust = X509_STORE_new();
+	STACK_OF(X509) *cas = sk_X509_new_null();
+	OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), x, issuer);
+	unsigned char *req, *d1 = NULL, *d2 = NULL;
+	size_t len, l1 = 0, l2 = 0;
+	OCSP_BASICRESP *bs;
+	int status = -1, type = -1;
+
+	X509_STORE_add_cert(trust, issuer);
+	sk_X509_push(cas, issuer);
+	req = make_request(&len, &x, 1, issuer, EVP_sha1(), 1);
+	/* delegated (the default): one certificate, the OCSP signer's */
+	assert_int_equal(jpki_ca_ocsp_respond(&d1, &l1, f->ca, req, len), 0);
+	bs = basic_of(d1, l1);
+	assert_int_equal(sk_X509_num(OCSP_resp_get0_certs(bs)), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(OCSP_resp_get0_certs(bs), 0),
+				  jpki_ca_ocsp_cert(f->ca, JPKI_CERT_SIGN)),
+			 0);
+	OCSP_BASICRESP_free(bs);
+
+	/* the CA key: no certificate, verified with the CA certificate */
+	opts.ocsp_signer = JPKI_OCSP_SIGNER_CA;
+	assert_int_equal(jpki_ca_open(&byca, f->st, &opts), 0);
+	assert_int_equal(jpki_ca_ocsp_respond(&d2, &l2, byca, req, len), 0);
+	bs = basic_of(d2, l2);
+	/* (no certificates: the optional field is absent, a NULL stack) */
+	assert_true(sk_X509_num(OCSP_resp_get0_certs(bs)) <= 0);
+	assert_int_equal(OCSP_basic_verify(bs, cas, trust, 0), 1);
+	assert_int_equal(OCSP_resp_find_status(bs, id, &status, &type, NULL,
+					       NULL, NULL),
+			 1);
+	assert_int_equal(status, V_OCSP_CERTSTATUS_GOOD);
+	/* the responder id names the CA's own key */
+	{
+		X509 *signer = NULL;
+
+		assert_int_equal(OCSP_resp_get0_signer(bs, &signer, cas), 1);
+		assert_ptr_equal(signer, issuer);
+	}
+	assert_true(l2 + 500 < l1);
+	OCSP_BASICRESP_free(bs);
+	/* another CA's certificate does not verify it */
+	{
+		X509_STORE *other = X509_STORE_new();
+		STACK_OF(X509) *oc = sk_X509_new_null();
+
+		X509_STORE_add_cert(other, jpki_ca_cert(f->ca, JPKI_CERT_AUTH));
+		sk_X509_push(oc, jpki_ca_cert(f->ca, JPKI_CERT_AUTH));
+		bs = basic_of(d2, l2);
+		assert_int_not_equal(OCSP_basic_verify(bs, oc, other, 0), 1);
+		OCSP_BASICRESP_free(bs);
+		sk_X509_free(oc);
+		X509_STORE_free(other);
+	}
+	jpki_ca_free(byca);
+	byca = NULL;
+	/* an unknown signer is refused */
+	opts.ocsp_signer = 7;
+	assert_int_equal(jpki_ca_open(&byca, f->st, &opts), JPKI_ERR_INVALID);
+	assert_null(byca);
+	free(d1);
+	free(d2);
+	OCSP_CERTID_free(id);
+	sk_X509_free(cas);
+	X509_STORE_free(trust);
+	OPENSSL_free(req);
+	X509_free(x);
+	jpki_cert_info_free(c);
+}
+
+static void test_ocsp_signer_parse(void **state)
+{
+	int s = -1;
+
+	(void)state;
+	assert_int_equal(jpki_ca_ocsp_signer_parse(&s, "ca"), 0);
+	assert_int_equal(s, JPKI_OCSP_SIGNER_CA);
+	assert_int_equal(jpki_ca_ocsp_signer_parse(&s, "delegated"), 0);
+	assert_int_equal(s, JPKI_OCSP_SIGNER_DELEGATED);
+	assert_int_equal(jpki_ca_ocsp_signer_parse(&s, "CA"), JPKI_ERR_INVALID);
+	assert_int_equal(jpki_ca_ocsp_signer_parse(&s, ""), JPKI_ERR_INVALID);
+	assert_int_equal(jpki_ca_ocsp_signer_parse(&s, NULL), JPKI_ERR_INVALID);
+	assert_int_equal(s, JPKI_OCSP_SIGNER_DELEGATED);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -437,6 +545,8 @@ int main(void)
 		T(test_unknown_serial_and_several_ids),
 		T(test_malformed_requests),
 		T(test_foreign_ca_is_unauthorized),
+		T(test_ca_key_signer),
+		cmocka_unit_test(test_ocsp_signer_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,9 +45,13 @@ static uint16_t free_port(void)
 	return ntohs(a.sin_port);
 }
 
+/* Who signs the fixture CA's OCSP answers (setup_ca_signer changes it). */
+static int fixture_ocsp_signer = JPKI_OCSP_SIGNER_DELEGATED;
+
 /* A CA in a fresh directory whose URLs name 127.0.0.1:port. */
 static int ca_at(struct ca_fixture *f, uint16_t port)
 {
+	struct jpki_ca_options open_opts = JPKI_CA_OPTIONS_INIT;
 	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
 	char *db = NULL, *keys = NULL, url[64];
 	int r;
@@ -62,8 +66,9 @@ static int ca_at(struct ca_fixture *f, uint16_t port)
 	r = jpki_store_open(&f->st, db);
 	if (r == 0)
 		r = jpki_ca_init(f->st, &opts);
+	open_opts.ocsp_signer = fixture_ocsp_signer;
 	if (r == 0)
-		r = jpki_ca_open(&f->ca, f->st, NULL);
+		r = jpki_ca_open(&f->ca, f->st, &open_opts);
 	free(db);
 	free(keys);
 	if (r != 0)
@@ -112,12 +117,21 @@ static int setup_roles(void **state, unsigned roles)
 
 static int setup(void **state)
 {
+	fixture_ocsp_signer = JPKI_OCSP_SIGNER_DELEGATED;
+	return setup_roles(state, JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP);
+}
+
+/* OCSP answers signed by the CA key itself, with no certificate. */
+static int setup_ca_signer(void **state)
+{
+	fixture_ocsp_signer = JPKI_OCSP_SIGNER_CA;
 	return setup_roles(state, JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP);
 }
 
 /* The OCSP responder is down: only the repository (CRLs) answers. */
 static int setup_repository(void **state)
 {
+	fixture_ocsp_signer = JPKI_OCSP_SIGNER_DELEGATED;
 	return setup_roles(state, JPKI_ROLE_REPOSITORY);
 }
 
@@ -777,6 +791,112 @@ static void test_malformed(void **state)
 	X509_free(cert);
 }
 
+/* ---- the real profile ----------------------------------------------------
+ */
+
+static X509 *real_ca(const char *name)
+{
+	char path[512];
+	FILE *f;
+	X509 *x;
+
+	snprintf(path, sizeof(path), "%s/real_ca/%s.pem", JPKI_TEST_DATA, name);
+	assert_non_null(f = fopen(path, "r"));
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	return x;
+}
+
+/*
+ * The fixture CA carries the real signing CA's name and extensions (its
+ * own key: the real one is not ours), and the verifier accepts an
+ * application signed under a certificate of the real end-entity profile it
+ * issued, with both real generations beside it as anchors (they load and
+ * are passed over: their key ids differ). With the real CAs alone it is
+ * untrusted.
+ */
+static void test_real_profile(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *r2015 = real_ca("sign_ca_2015"), *r2023 = real_ca("sign_ca_2023");
+	X509 *fixture = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *all[] = {r2015, r2023, fixture};
+	struct jpki_verify_options o = options(af, all);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+
+	assert_int_equal(X509_NAME_cmp(X509_get_subject_name(fixture),
+				       X509_get_subject_name(r2023)),
+			 0);
+	assert_int_equal(X509_get_ext_count(fixture),
+			 X509_get_ext_count(r2023));
+	for (int i = 0; i < X509_get_ext_count(r2023); i++) {
+		X509_EXTENSION *a = X509_get_ext(fixture, i),
+			       *e = X509_get_ext(r2023, i);
+
+		assert_int_equal(OBJ_cmp(X509_EXTENSION_get_object(a),
+					 X509_EXTENSION_get_object(e)),
+				 0);
+		assert_int_equal(X509_EXTENSION_get_critical(a),
+				 X509_EXTENSION_get_critical(e));
+	}
+	/* the end-entity certificate names the CA's alternative name */
+	assert_int_equal(
+	    ASN1_STRING_cmp(
+		X509_EXTENSION_get_data(X509_get_ext(
+		    cert, X509_get_ext_by_NID(cert, NID_issuer_alt_name, -1))),
+		X509_EXTENSION_get_data(X509_get_ext(
+		    fixture,
+		    X509_get_ext_by_NID(fixture, NID_subject_alt_name, -1)))),
+	    0);
+
+	o.n_anchors = 3;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	assert_string_equal(rep.revocation_source, "ocsp");
+	jpki_verify_report_clear(&rep);
+
+	o.n_anchors = 2; /* the real CAs only */
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	jpki_verify_report_clear(&rep);
+
+	free(b.p);
+	X509_free(cert);
+	X509_free(r2015);
+	X509_free(r2023);
+}
+
+/* OCSP answers signed by the CA key itself (no certificate in them) are
+ * checked against the anchor and answer the status; revoked shows. */
+static void test_ca_key_ocsp(void **state)
+{
+	struct app_fixture *af = *state;
+	char serial[41];
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", serial);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 0);
+
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	assert_string_equal(rep.revocation_source, "ocsp");
+	jpki_verify_report_clear(&rep);
+
+	assert_int_equal(jpki_ca_revoke(af->f.ca, serial,
+					JPKI_REASON_KEY_COMPROMISE),
+			 0);
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_REVOKED);
+	assert_string_equal(rep.revocation_source, "ocsp");
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	X509_free(cert);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -796,6 +916,9 @@ int main(void)
 	    T(test_enveloped),
 	    T(test_detached),
 	    T(test_malformed),
+	    T(test_real_profile),
+	    cmocka_unit_test_setup_teardown(test_ca_key_ocsp, setup_ca_signer,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
