@@ -80,6 +80,11 @@ openssl req -new -newkey rsa:2048 -nodes -subj "/CN=x" -keyout key.pem \
 	-out req.pem 2>/dev/null
 jpki ca issue --csr req.pem --type auth --person P-0001 \
 	--municipality-code 131016 --birth 1980-06-01 --out auth.pem >/dev/null
+jpki ca issue --csr req.pem --type sign --person P-0001 \
+	--municipality-code 131016 --prefecture Tokyo-to \
+	--municipality Chiyoda-ku --name "山田 太郎" --sex male \
+	--birth 1980-06-01 --address "東京都千代田区千代田１番１号" \
+	--name-subst "" --out sign.pem >/dev/null
 
 ask() { # MODE -> resp-MODE.der and ocsp-MODE.txt
 	openssl ocsp -issuer auth-ca.pem -cert auth.pem -CAfile auth-ca.pem \
@@ -107,11 +112,27 @@ openssl ocsp -respin resp-ca.der -issuer auth-ca.pem -cert auth.pem \
 	-CAfile sign-ca.pem >wrong.txt 2>&1 &&
 	grep -q "Response verify OK" wrong.txt &&
 	fail "the CA-key answer verifies under the other CA"
+# jpki verify: an application signed under the signing certificate, our
+# real-profile CA beside both real generations as --ca; then the real ones
+# alone. Its OCSP answers come signed by the CA key.
+printf '転入届\n' >doc.txt
+openssl cms -sign -in doc.txt -signer sign.pem -inkey key.pem -md sha256 \
+	-nodetach -binary -outform DER -out app.der
+jpki verify app.der --ca "$real/sign_ca_2015.pem" --ca "$real/sign_ca_2023.pem" \
+	--ca sign-ca.pem --json >verify.json || fail "jpki verify refused: $(cat verify.json)"
+json 'd["accepted"] and d["revocation"] == "ocsp"' <verify.json | grep -q True ||
+	fail "jpki verify: $(cat verify.json)"
+rc=0
+jpki verify app.der --ca "$real/sign_ca_2015.pem" --ca "$real/sign_ca_2023.pem" \
+	--json >verify2.json || rc=$?
+[ "$rc" = 1 ] || fail "jpki verify under the real CAs alone: exit $rc $(cat verify2.json)"
+grep -q untrusted verify2.json || fail "not untrusted: $(cat verify2.json)"
 ds=$(stat -c %s resp-delegated.der)
 cs=$(stat -c %s resp-ca.der)
 [ "$cs" -lt $((ds - 500)) ] || fail "sizes: CA key $cs, delegated $ds"
 stop_server
 pass "openssl ocsp accepts both signers with only the CA as trust; CA key: $cs bytes, no certificate; delegated: $ds"
+pass "jpki verify accepts a real-profile application (both real generations as --ca beside ours), refuses it under the real CAs alone"
 
 "$JPKI" --data "$work/var" serve --listen "127.0.0.1:0" --ocsp-signer cakey \
 	>bad.txt 2>&1 && fail "--ocsp-signer cakey accepted"
