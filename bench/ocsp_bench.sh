@@ -17,6 +17,13 @@
 #                     at full CPU after the run, which would load the
 #                     machine for the others.
 #
+# jpki is measured with both signers of its responses (docs/CA.md): the
+# delegated OCSP signer (the default; its certificate in every response)
+# and the CA key itself (`--ocsp-signer ca`, no certificate), each with the
+# response size, the rate of the nonce-less request (answered from the
+# cache of signed responses) and the rate of a request with a nonce (signed
+# for each answer).
+#
 # All three are measured with POST: cfssl 1.2's GET handler cannot decode
 # the base64 path (it keeps the leading '/'). jpki's GET figure is printed
 # too. The machine's RSA-2048 signing rate from `openssl speed` is the
@@ -40,6 +47,22 @@ bench_serve jpki.log "$JPKI" --roles ocsp --listen "127.0.0.1:$p1"
 u1="http://127.0.0.1:$p1/ocsp/sign"
 bench_wait_ocsp "$u1" || { echo "jpki serve did not start: $(cat jpki.log)" >&2; exit 1; }
 bench_check_good "$u1"
+# the same CA, its responses signed by the CA key (another port)
+p3=$(free_port)
+bench_serve jpki-ca.log "$JPKI" --roles ocsp --listen "127.0.0.1:$p3" \
+	--ocsp-signer ca
+u3="http://127.0.0.1:$p3/ocsp/sign"
+bench_wait_ocsp "$u3" || { echo "jpki serve --ocsp-signer ca did not start: $(cat jpki-ca.log)" >&2; exit 1; }
+bench_check_good "$u3"
+# a request with a nonce: no cached answer, a signature for each
+openssl ocsp -issuer sign-ca.pem -cert cert.pem -reqout req-nonce.der >/dev/null
+sed 's/req.der/req-nonce.der/' post.lua >post-nonce.lua
+size_of() { # URL -> bytes of its answer to req.der
+	curl -sf --data-binary @req.der -H 'Content-Type: application/ocsp-request' \
+		"$1" -o answer.der && stat -c %s answer.der
+}
+d_size=$(size_of "$u1")
+c_size=$(size_of "$u3")
 
 have_cfssl=0
 if command -v cfssl >/dev/null; then
@@ -99,6 +122,9 @@ EOF
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 read -r j_rps j_p99 j_err j_psi <<<"$(measure "$u1" post.lua)"
 read -r jg_rps jg_p99 jg_err jg_psi <<<"$(measure "$u1/$b64")"
+read -r jn_rps jn_p99 jn_err jn_psi <<<"$(measure "$u1" post-nonce.lua)"
+read -r k_rps k_p99 k_err k_psi <<<"$(measure "$u3" post.lua)"
+read -r kn_rps kn_p99 kn_err kn_psi <<<"$(measure "$u3" post-nonce.lua)"
 if [ "$have_cfssl" = 1 ]; then
 	read -r c_rps c_p99 c_err c_psi <<<"$(measure "$u2" post.lua)"
 fi
@@ -116,6 +142,11 @@ printf 'OCSP (wrk -t2 -c8, %ss, %s cores, POST unless said; load average before:
 	"$secs" "$(nproc)" "$load"
 line "jpki serve --roles ocsp" "$j_rps" "$j_p99" "$j_err" "$j_psi"
 line "jpki serve (GET)" "$jg_rps" "$jg_p99" "$jg_err" "$jg_psi"
+line "jpki (delegated), nonce" "$jn_rps" "$jn_p99" "$jn_err" "$jn_psi"
+line "jpki --ocsp-signer ca""$k_rps" "$k_p99" "$k_err" "$k_psi"
+line "jpki (CA key), nonce" "$kn_rps" "$kn_p99" "$kn_err" "$kn_psi"
+printf '  response size: delegated signer %s bytes (its certificate inside), CA key %s bytes\n' \
+	"$d_size" "$c_size"
 if [ "$have_cfssl" = 1 ]; then
 	line "cfssl ocspserve" "$c_rps" "$c_p99" "$c_err" "$c_psi"
 else
