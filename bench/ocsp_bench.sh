@@ -143,7 +143,7 @@ printf 'OCSP (wrk -t2 -c8, %ss, %s cores, POST unless said; load average before:
 line "jpki serve --roles ocsp" "$j_rps" "$j_p99" "$j_err" "$j_psi"
 line "jpki serve (GET)" "$jg_rps" "$jg_p99" "$jg_err" "$jg_psi"
 line "jpki (delegated), nonce" "$jn_rps" "$jn_p99" "$jn_err" "$jn_psi"
-line "jpki --ocsp-signer ca""$k_rps" "$k_p99" "$k_err" "$k_psi"
+line "jpki --ocsp-signer ca" "$k_rps" "$k_p99" "$k_err" "$k_psi"
 line "jpki (CA key), nonce" "$kn_rps" "$kn_p99" "$kn_err" "$kn_psi"
 printf '  response size: delegated signer %s bytes (its certificate inside), CA key %s bytes\n' \
 	"$d_size" "$c_size"
