@@ -65,8 +65,8 @@ static int same_extensions(X509 *ours, X509 *real, char why[256])
 		OBJ_obj2txt(oa, sizeof(oa), X509_EXTENSION_get_object(a), 1);
 		OBJ_obj2txt(ob, sizeof(ob), X509_EXTENSION_get_object(b), 1);
 		if (strcmp(oa, ob) != 0) {
-			snprintf(why, 256, "extension %d is %s, real %s", i,
-				 oa, ob);
+			snprintf(why, 256, "extension %d is %s, real %s", i, oa,
+				 ob);
 			return 0;
 		}
 		if (X509_EXTENSION_get_critical(a) !=
@@ -75,7 +75,7 @@ static int same_extensions(X509 *ours, X509 *real, char why[256])
 			return 0;
 		}
 		if (OBJ_obj2nid(X509_EXTENSION_get_object(a)) !=
-			    NID_subject_key_identifier &&
+			NID_subject_key_identifier &&
 		    ASN1_STRING_cmp(X509_EXTENSION_get_data(a),
 				    X509_EXTENSION_get_data(b)) != 0) {
 			snprintf(why, 256, "%s differs in value", oa);
@@ -108,7 +108,8 @@ static void check_type(enum jpki_cert_type type, const char *real_2023,
 		OPENSSL_free(b);
 		assert_int_equal(X509_get_signature_nid(ours),
 				 X509_get_signature_nid(real));
-		assert_int_equal(X509_get_version(ours), X509_get_version(real));
+		assert_int_equal(X509_get_version(ours),
+				 X509_get_version(real));
 		X509_free(real);
 	}
 	X509_free(ours);
@@ -162,9 +163,9 @@ static void test_differences_seen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sign_ca_as_real),
-		cmocka_unit_test(test_auth_ca_as_real),
-		cmocka_unit_test(test_differences_seen),
+	    cmocka_unit_test(test_sign_ca_as_real),
+	    cmocka_unit_test(test_auth_ca_as_real),
+	    cmocka_unit_test(test_differences_seen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
