@@ -116,7 +116,7 @@ void jpki_client_status_text(char *buf, size_t size,
  * broken", ...). */
 const char *jpki_client_reason_text(int reason);
 
-/* ---- a certificate file (jpki cert show FILE) ----------------------------- */
+/* ---- a certificate file (jpki cert show FILE) ---------------------------- */
 
 /* The largest certificate file read: a PEM of JPKI_MAX_CERT bytes of DER
  * with room for text around it. */
@@ -142,14 +142,17 @@ struct jpki_client_cert_summary {
 	char crl_dp[512];   /* CRL distribution points, the same way */
 	char serial[80];    /* upper-case hex */
 	char not_before[11], not_after[11]; /* the day in Japan, YYYY-MM-DD */
-	char key[32];       /* "RSA-2048", "EC P-256" ... */
-	char key_id[64];    /* subjectKeyIdentifier, AA:BB:... */
+	/* "RSA-2048", "EC P-256" ... */
+	char key[32];
+	/* subjectKeyIdentifier, AA:BB:...; "" when absent */
+	char key_id[64];
 	char authority_key_id[64];
 	char key_usage[128]; /* "keyCertSign, cRLSign" */
 	int is_ca;           /* basicConstraints cA */
 	long path_len;       /* -1: no limit */
 	int self_signed;     /* issuer = subject and its own key verifies it */
-	int type;            /* JPKI_CERT_SIGN / _AUTH by jpki_profile_cert_type(), 0 */
+	/* JPKI_CERT_SIGN / _AUTH by jpki_profile_cert_type(), or 0 */
+	int type;
 };
 
 /* Fills *out from cert. JPKI_ERR_PARSE if an extension it reads

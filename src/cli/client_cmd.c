@@ -250,10 +250,9 @@ static int cert_show_file(const char *path, int json)
 		goto out;
 	}
 	printf("%s%s%s\n",
-	       s.type == JPKI_CERT_SIGN ? "署名用 (signing) "
-	       : s.type == JPKI_CERT_AUTH
-		   ? "利用者証明用 (authentication) "
-		   : "",
+	       s.type == JPKI_CERT_SIGN   ? "署名用 (signing) "
+	       : s.type == JPKI_CERT_AUTH ? "利用者証明用 (authentication) "
+					  : "",
 	       s.is_ca ? "CA certificate" : "certificate",
 	       s.self_signed ? ", self-signed" : "");
 	printf("  %-16s %s\n", "subject", s.subject);

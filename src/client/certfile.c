@@ -130,9 +130,9 @@ out:
  * order. */
 static void name_line(char *buf, size_t size, const X509_NAME *name)
 {
-	unsigned long flags = (XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB &
-			       ~XN_FLAG_SPC_EQ) |
-			      ASN1_STRFLGS_UTF8_CONVERT;
+	unsigned long flags =
+	    (XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_SPC_EQ) |
+	    ASN1_STRFLGS_UTF8_CONVERT;
 	BIO *b = BIO_new(BIO_s_mem());
 	int n;
 
@@ -143,6 +143,20 @@ static void name_line(char *buf, size_t size, const X509_NAME *name)
 	    (n = BIO_read(b, buf, (int)size - 1)) > 0)
 		buf[n] = '\0';
 	BIO_free(b);
+}
+
+/* An IA5String name (URI, DNS name, e-mail) as text; control bytes and
+ * bytes above ASCII become '?', so that a name cannot drive the terminal. */
+static void ia5_text(char *buf, size_t size, const char *prefix,
+		     const ASN1_IA5STRING *s)
+{
+	const unsigned char *d = ASN1_STRING_get0_data(s);
+	size_t n = (size_t)ASN1_STRING_length(s),
+	       used = (size_t)snprintf(buf, size, "%s", prefix);
+
+	for (size_t i = 0; i < n && used + 1 < size; i++)
+		buf[used++] = d[i] < 0x20 || d[i] > 0x7E ? '?' : (char)d[i];
+	buf[used < size ? used : size - 1] = '\0';
 }
 
 /* Directory names and URIs of GENERAL_NAMES, "; " between them. */
@@ -158,10 +172,11 @@ static void general_names(char *buf, size_t size, const GENERAL_NAMES *gns)
 		if (gn->type == GEN_DIRNAME)
 			name_line(one, sizeof(one), gn->d.directoryName);
 		else if (gn->type == GEN_URI)
-			snprintf(one, sizeof(one), "%.*s",
-				 ASN1_STRING_length(gn->d.uniformResourceIdentifier),
-				 (const char *)ASN1_STRING_get0_data(
-				     gn->d.uniformResourceIdentifier));
+			ia5_text(one, sizeof(one), "", gn->d.ia5);
+		else if (gn->type == GEN_DNS)
+			ia5_text(one, sizeof(one), "DNS:", gn->d.ia5);
+		else if (gn->type == GEN_EMAIL)
+			ia5_text(one, sizeof(one), "email:", gn->d.ia5);
 		else
 			snprintf(one, sizeof(one), "(a name of type %d)",
 				 gn->type);
@@ -191,11 +206,10 @@ static int ext_d2i(void **out, X509 *cert, int nid)
 
 	*out = X509_get_ext_d2i(cert, nid, &crit, NULL);
 	if (*out == NULL && crit != -1)
-		return jpki_err_set(JPKI_ERR_PARSE,
-				    "the certificate's %s extension %s",
-				    OBJ_nid2ln(nid),
-				    crit == -2 ? "appears twice"
-					       : "cannot be read");
+		return jpki_err_set(
+		    JPKI_ERR_PARSE, "the certificate's %s extension %s",
+		    OBJ_nid2ln(nid),
+		    crit == -2 ? "appears twice" : "cannot be read");
 	return 0;
 }
 
@@ -219,13 +233,12 @@ static void key_usage(char *buf, size_t size, X509 *cert)
 		return;
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		if ((ku & bits[i].bit) && used < size)
-			used += (size_t)snprintf(buf + used, size - used,
-						 "%s%s", used ? ", " : "",
-						 bits[i].name);
+			used +=
+			    (size_t)snprintf(buf + used, size - used, "%s%s",
+					     used ? ", " : "", bits[i].name);
 }
 
-int jpki_client_cert_summarize(struct jpki_client_cert_summary *out,
-			       X509 *cert)
+int jpki_client_cert_summarize(struct jpki_client_cert_summary *out, X509 *cert)
 {
 	BASIC_CONSTRAINTS *bc = NULL;
 	ASN1_OCTET_STRING *skid = NULL;
@@ -243,8 +256,8 @@ int jpki_client_cert_summarize(struct jpki_client_cert_summary *out,
 	if ((r = ext_d2i((void **)&bc, cert, NID_basic_constraints)) != 0 ||
 	    (r = ext_d2i((void **)&skid, cert, NID_subject_key_identifier)) !=
 		0 ||
-	    (r = ext_d2i((void **)&akid, cert,
-			 NID_authority_key_identifier)) != 0 ||
+	    (r = ext_d2i((void **)&akid, cert, NID_authority_key_identifier)) !=
+		0 ||
 	    (r = ext_d2i((void **)&san, cert, NID_subject_alt_name)) != 0 ||
 	    (r = ext_d2i((void **)&dps, cert, NID_crl_distribution_points)) !=
 		0)
@@ -260,10 +273,9 @@ int jpki_client_cert_summarize(struct jpki_client_cert_summary *out,
 		if (dp->distpoint != NULL && dp->distpoint->type == 0 &&
 		    used + 2 < sizeof(out->crl_dp)) {
 			if (used > 0)
-				used += (size_t)snprintf(out->crl_dp + used,
-							 sizeof(out->crl_dp) -
-							     used,
-							 "; ");
+				used += (size_t)snprintf(
+				    out->crl_dp + used,
+				    sizeof(out->crl_dp) - used, "; ");
 			general_names(out->crl_dp + used,
 				      sizeof(out->crl_dp) - used,
 				      dp->distpoint->name.fullname);
@@ -294,10 +306,9 @@ int jpki_client_cert_summarize(struct jpki_client_cert_summary *out,
 	out->is_ca = bc != NULL && bc->ca;
 	if (out->is_ca && bc->pathlen != NULL)
 		out->path_len = ASN1_INTEGER_get(bc->pathlen);
-	out->self_signed =
-	    X509_NAME_cmp(X509_get_subject_name(cert),
-			  X509_get_issuer_name(cert)) == 0 &&
-	    pub != NULL && X509_verify(cert, pub) == 1;
+	out->self_signed = X509_NAME_cmp(X509_get_subject_name(cert),
+					 X509_get_issuer_name(cert)) == 0 &&
+			   pub != NULL && X509_verify(cert, pub) == 1;
 	out->type = jpki_profile_cert_type(cert);
 	r = 0;
 out:
