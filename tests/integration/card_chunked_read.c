@@ -28,9 +28,9 @@
 
 #define MAX_FILE 65536
 
-static const uint8_t select_ap[] = {0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3,
-				    0x92, 0xF0, 0x00, 0x26, 0x01, 0x00,
-				    0x00, 0x00, 0x01};
+static const uint8_t select_ap[] = {0x00, 0xA4, 0x04, 0x0C, 0x0A,
+				    0xD3, 0x92, 0xF0, 0x00, 0x26,
+				    0x01, 0x00, 0x00, 0x00, 0x01};
 
 static SCARDHANDLE card;
 static const SCARD_IO_REQUEST *pci;
@@ -44,7 +44,8 @@ static unsigned transmit(const uint8_t *apdu, size_t len, uint8_t *out,
 	LONG rv = SCardTransmit(card, pci, apdu, (DWORD)len, NULL, resp, &n);
 
 	if (rv != SCARD_S_SUCCESS) {
-		fprintf(stderr, "SCardTransmit: %s\n", pcsc_stringify_error(rv));
+		fprintf(stderr, "SCardTransmit: %s\n",
+			pcsc_stringify_error(rv));
 		exit(1);
 	}
 	if (n < 2) {
@@ -70,8 +71,8 @@ static void expect_ok(const uint8_t *apdu, size_t len, const char *what)
 
 static void select_ef(uint16_t fid)
 {
-	uint8_t apdu[] = {0x00, 0xA4, 0x02, 0x0C, 0x02, (uint8_t)(fid >> 8),
-			  (uint8_t)fid};
+	uint8_t apdu[] = {
+	    0x00, 0xA4, 0x02, 0x0C, 0x02, (uint8_t)(fid >> 8), (uint8_t)fid};
 	char what[32];
 
 	snprintf(what, sizeof(what), "SELECT %04X", fid);
@@ -95,8 +96,8 @@ static void read_file(uint16_t fid, size_t chunk, const char *dir)
 		unsigned sw;
 
 		if (off > 0x7FFF || off + chunk > sizeof(buf)) {
-			fprintf(stderr, "%04X: no 6B 00 after %zu bytes\n",
-				fid, off);
+			fprintf(stderr, "%04X: no 6B 00 after %zu bytes\n", fid,
+				off);
 			exit(1);
 		}
 		sw = transmit(apdu, sizeof(apdu), data, &n);
@@ -118,8 +119,8 @@ static void read_file(uint16_t fid, size_t chunk, const char *dir)
 		exit(1);
 	}
 	snprintf(path, sizeof(path), "%s/%04X.der", dir, fid);
-	if ((f = fopen(path, "wb")) == NULL ||
-	    fwrite(buf, 1, off, f) != off || fclose(f) != 0) {
+	if ((f = fopen(path, "wb")) == NULL || fwrite(buf, 1, off, f) != off ||
+	    fclose(f) != 0) {
 		perror(path);
 		exit(1);
 	}
