@@ -153,6 +153,11 @@ struct jpki_client_cert_summary {
 	int self_signed;     /* issuer = subject and its own key verifies it */
 	/* JPKI_CERT_SIGN / _AUTH by jpki_profile_cert_type(), or 0 */
 	int type;
+	/* against today in Japan (jpki_clock_now()): days from today to the
+	 * last valid day, negative once expired; not yet valid before
+	 * not_before */
+	long days_left;
+	int expired, not_yet_valid;
 };
 
 /* Fills *out from cert. JPKI_ERR_PARSE if an extension it reads

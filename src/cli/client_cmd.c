@@ -243,6 +243,11 @@ static int cert_show_file(const char *path, int json)
 	}
 	if (s.is_ca && s.path_len >= 0)
 		json_object_set_new(o, "path_len", json_integer(s.path_len));
+	json_object_set_new(o, "status",
+			    json_string(s.expired         ? "expired"
+					: s.not_yet_valid ? "not_yet_valid"
+							  : "valid"));
+	json_object_set_new(o, "days_left", json_integer(s.days_left));
 	if (json) {
 		cli_json_print(o);
 		o = NULL;
@@ -259,7 +264,14 @@ static int cert_show_file(const char *path, int json)
 	printf("  %-16s %s\n", "issuer", s.issuer);
 	printf("  %-16s %s\n", "serial", s.serial);
 	printf("  %-16s %s\n", "valid from", s.not_before);
-	printf("  %-16s %s\n", "valid until", s.not_after);
+	if (s.expired)
+		printf("  %-16s %s (expired)\n", "valid until", s.not_after);
+	else if (s.not_yet_valid)
+		printf("  %-16s %s (not valid before %s)\n", "valid until",
+		       s.not_after, s.not_before);
+	else
+		printf("  %-16s %s (%ld days left)\n", "valid until",
+		       s.not_after, s.days_left);
 	printf("  %-16s %s\n", "key", s.key);
 	printf("  %-16s %s\n", "key id", s.key_id[0] ? s.key_id : "(none)");
 	printf("  %-16s %s\n", "authority key id",

@@ -249,6 +249,9 @@ int jpki_client_cert_summarize(struct jpki_client_cert_summary *out, X509 *cert)
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
 	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	struct jpki_date today = jpki_date_today();
+	time_t now = jpki_clock_now();
+	struct tm tm;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -310,6 +313,14 @@ int jpki_client_cert_summarize(struct jpki_client_cert_summary *out, X509 *cert)
 					 X509_get_issuer_name(cert)) == 0 &&
 			   pub != NULL && X509_verify(cert, pub) == 1;
 	out->type = jpki_profile_cert_type(cert);
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm)) {
+		struct jpki_date last = jpki_date_of(timegm(&tm));
+
+		out->days_left = jpki_date_days_between(&today, &last);
+		out->expired =
+		    X509_cmp_time(X509_get0_notAfter(cert), &now) < 0;
+	}
+	out->not_yet_valid = X509_cmp_time(X509_get0_notBefore(cert), &now) > 0;
 	r = 0;
 out:
 	ERR_clear_error();

@@ -28,6 +28,10 @@ ossl_day() { # openssl date -> the day in Japan (UTC+9), YYYY-MM-DD
 	TZ=Asia/Tokyo date -d "$1" +%F
 }
 
+# the day the certificates are looked at: after the 2015 generation ended
+today=2026-01-10
+export JPKI_NOW=$today
+
 n=0
 for pem in "$real"/auth_ca_2015.pem "$real"/auth_ca_2023.pem \
 	"$real"/sign_ca_2015.pem "$real"/sign_ca_2023.pem; do
@@ -40,6 +44,12 @@ for pem in "$real"/auth_ca_2015.pem "$real"/auth_ca_2023.pem \
 	until=$(ossl_day "$(openssl x509 -in "$pem" -noout -enddate | sed 's/^notAfter=//')")
 	skid=$(openssl x509 -in "$pem" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' ')
 	fp=$(openssl x509 -in "$pem" -noout -fingerprint -sha256 | sed 's/^.*=//')
+	# on JPKI_NOW (below) the 2015 generation has expired
+	if [ "$(date -d "$until" +%s)" -lt "$(date -d "$today" +%s)" ]; then
+		state="expired"
+	else
+		state="$((($(date -u -d "$until" +%s) - $(date -u -d "$today" +%s)) / 86400)) days left"
+	fi
 	case "$base" in
 	auth_*) kind="利用者証明用 (authentication)" ou="公的個人認証サービス利用者証明用" ;;
 	sign_*) kind="署名用 (signing)" ou="公的個人認証サービス署名用" ;;
@@ -56,8 +66,8 @@ for pem in "$real"/auth_ca_2015.pem "$real"/auth_ca_2023.pem \
 			fail "$form: serial '$(row show.txt serial)', openssl '$serial'"
 		[ "$(row show.txt "valid from")" = "$from" ] ||
 			fail "$form: valid from '$(row show.txt "valid from")', openssl '$from'"
-		[ "$(row show.txt "valid until")" = "$until" ] ||
-			fail "$form: valid until '$(row show.txt "valid until")', openssl '$until'"
+		[ "$(row show.txt "valid until")" = "$until ($state)" ] ||
+			fail "$form: valid until '$(row show.txt "valid until")', openssl '$until' ($state)"
 		[ "$(row show.txt "key id")" = "$skid" ] ||
 			fail "$form: key id '$(row show.txt "key id")', openssl '$skid'"
 		[ "$(row show.txt "authority key id")" = "(none)" ] ||
@@ -77,6 +87,7 @@ o = json.load(open(sys.argv[2]))
 assert o["ca"] is True and o["self_signed"] is True, o
 assert o["key_id"] == sys.argv[1] and o["authority_key_id"] == "", o
 assert o["jpki"] in ("signing", "authentication"), o
+assert o["status"] == ("expired" if "2015" in o["not_before"] else "valid"), o
 PY
 	n=$((n + 1))
 done

@@ -53,6 +53,28 @@ static unsigned char *read_real(const char *name, size_t *len)
 	return data;
 }
 
+/* Before 2015-10-20 neither generation is valid yet. */
+static void test_not_yet_valid(void **state)
+{
+	struct jpki_client_cert_summary s;
+	size_t len;
+	unsigned char *pem = read_real("sign_ca_2015.pem", &len);
+	X509 *x = NULL;
+	time_t t;
+
+	(void)state;
+	assert_int_equal(jpki_clock_parse(&t, "2015-10-19"), 0);
+	jpki_clock_freeze(t);
+	assert_int_equal(jpki_client_cert_parse(&x, pem, len), 0);
+	assert_int_equal(jpki_client_cert_summarize(&s, x), 0);
+	assert_true(s.not_yet_valid);
+	assert_false(s.expired);
+	X509_free(x);
+	free(pem);
+	assert_int_equal(jpki_clock_parse(&t, "2026-01-10"), 0);
+	jpki_clock_freeze(t);
+}
+
 /* The DER of a PEM file, through OpenSSL. */
 static unsigned char *der_of(const unsigned char *pem, size_t pem_len,
 			     size_t *len)
@@ -91,6 +113,15 @@ static void check_real(const struct real_ca *c, const unsigned char *buf,
 	assert_int_equal(s.path_len, -1);
 	assert_true(s.self_signed);
 	assert_int_equal(s.type, c->type);
+	/* on 2026-01-10 (main) the 2015 generation has expired */
+	if (strcmp(c->until, "2025-10-19") == 0) {
+		assert_true(s.expired);
+		assert_true(s.days_left < 0);
+	} else {
+		assert_false(s.expired);
+		assert_int_equal(s.days_left, 2743); /* to 2033-07-15 */
+	}
+	assert_false(s.not_yet_valid);
 	/* the Japanese names of the subjectAltName come out as UTF-8 */
 	assert_non_null(strstr(s.alt_name, "O=公的個人認証サービス"));
 	assert_non_null(strstr(s.crl_dp, c->subject));
@@ -214,9 +245,15 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_real_ca_certificates),
+	    cmocka_unit_test(test_not_yet_valid),
 	    cmocka_unit_test(test_cut_short),
 	    cmocka_unit_test(test_not_a_certificate),
 	};
 
+	time_t t;
+
+	if (jpki_clock_parse(&t, "2026-01-10") != 0)
+		return 1;
+	jpki_clock_freeze(t);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
