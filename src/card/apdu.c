@@ -244,9 +244,10 @@ static void read_binary(struct jpki_card *card, const struct cmd *c,
 		sw(r, SW_WRONG_OFFSET);
 		return;
 	}
-	/* A read crossing the end answers what there is with 90 00, as the
-	 * real card does: clients that read fixed chunks until 6B 00 take
-	 * 62 82 for an error (issue #19). OpenSC reads exact lengths. */
+	/* A read crossing the end answers what there is with 90 00, as
+	 * clients of the real card expect: those that read fixed chunks until
+	 * 6B 00 take 62 82 for an error (issue #19). OpenSC reads exact
+	 * lengths. */
 	n = f->len - off < c->le ? f->len - off : c->le;
 	data(r, f->data + off, n);
 	sw(r, SW_OK);
