@@ -24,9 +24,10 @@
  * not persisted, so nothing carries over from one input to the next.
  *
  * After every APDU: the response is 2 to JPKI_CARD_MAX_RESPONSE bytes,
- * ends in an ISO 7816-4 status word, carries data only with 90 00, 61 xx
- * or 62 82; the return is 0 or a defined error with 65 81; no PIN counter
- * is above its maximum; no response holds a piece of a private key or a PIN
+ * ends in an ISO 7816-4 status word, carries data only with 90 00 or
+ * 61 xx (a READ BINARY crossing the end of a file answers 90 00); the
+ * return is 0 or a defined error with 65 81; no PIN counter is above its
+ * maximum; no response holds a piece of a private key or a PIN
  * hash; the signing certificate comes out only after its PIN; and without
  * issuer authentication no key, PIN or file has changed.
  *
@@ -172,10 +173,6 @@ static void check(struct jpki_card *card, int r, const uint8_t *resp,
 			abort();
 		break;
 	case 0x61:
-		break;
-	case 0x62:
-		if (sw2 != 0x82)
-			abort();
 		break;
 	case 0x63:
 	case 0x65:

@@ -116,6 +116,55 @@ void jpki_client_status_text(char *buf, size_t size,
  * broken", ...). */
 const char *jpki_client_reason_text(int reason);
 
+/* ---- a certificate file (jpki cert show FILE) ---------------------------- */
+
+/* The largest certificate file read: a PEM of JPKI_MAX_CERT bytes of DER
+ * with room for text around it. */
+#define JPKI_CLIENT_MAX_CERT_FILE (4 * JPKI_MAX_CERT)
+
+/*
+ * One certificate from a file's bytes, PEM (the first CERTIFICATE block)
+ * or DER (the whole input, nothing after it). JPKI_ERR_PARSE with a
+ * sentence saying what is wrong, e.g. that the certificate is cut short
+ * (its DER header claims more bytes than there are, or the PEM block has no
+ * END line); JPKI_ERR_TOO_LARGE over JPKI_CLIENT_MAX_CERT_FILE. Caller frees
+ * *out.
+ */
+int jpki_client_cert_parse(X509 **out, const uint8_t *buf,
+			   size_t len) JPKI_MUST_CHECK;
+
+/* What a person checking a certificate (a CA's, to trust it) wants to see.
+ * Names are one line, UTF-8 ("C=JP, O=JPKI, OU=..."); "" when absent. */
+struct jpki_client_cert_summary {
+	char subject[512];
+	char issuer[512];
+	char alt_name[512]; /* subjectAltName, directory names and URIs */
+	char crl_dp[512];   /* CRL distribution points, the same way */
+	char serial[80];    /* upper-case hex */
+	char not_before[11], not_after[11]; /* the day in Japan, YYYY-MM-DD */
+	/* "RSA-2048", "EC P-256" ... */
+	char key[32];
+	/* subjectKeyIdentifier, AA:BB:...; "" when absent */
+	char key_id[64];
+	char authority_key_id[64];
+	char key_usage[128]; /* "keyCertSign, cRLSign" */
+	int is_ca;           /* basicConstraints cA */
+	long path_len;       /* -1: no limit */
+	int self_signed;     /* issuer = subject and its own key verifies it */
+	/* JPKI_CERT_SIGN / _AUTH by jpki_profile_cert_type(), or 0 */
+	int type;
+	/* against today in Japan (jpki_clock_now()): days from today to the
+	 * last valid day, negative once expired; not yet valid before
+	 * not_before */
+	long days_left;
+	int expired, not_yet_valid;
+};
+
+/* Fills *out from cert. JPKI_ERR_PARSE if an extension it reads
+ * (basicConstraints, key identifiers, key usage, names) is malformed. */
+int jpki_client_cert_summarize(struct jpki_client_cert_summary *out,
+			       X509 *cert) JPKI_MUST_CHECK;
+
 /* ---- signing ------------------------------------------------------------- */
 
 /*

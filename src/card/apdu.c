@@ -23,7 +23,6 @@
 #include "card/card_internal.h"
 
 #define SW_OK 0x9000
-#define SW_END_OF_FILE 0x6282
 #define SW_MEMORY_FAILURE 0x6581
 #define SW_WRONG_LENGTH 0x6700
 #define SW_SECURITY 0x6982     /* security status not satisfied */
@@ -245,9 +244,13 @@ static void read_binary(struct jpki_card *card, const struct cmd *c,
 		sw(r, SW_WRONG_OFFSET);
 		return;
 	}
+	/* A read crossing the end answers what there is with 90 00, as
+	 * clients of the real card expect: those that read fixed chunks until
+	 * 6B 00 take 62 82 for an error (issue #19). OpenSC reads exact
+	 * lengths. */
 	n = f->len - off < c->le ? f->len - off : c->le;
 	data(r, f->data + off, n);
-	sw(r, n < c->le ? SW_END_OF_FILE : SW_OK);
+	sw(r, SW_OK);
 }
 
 /* Counts a try as spent on disk before the PIN is even compared. */

@@ -205,6 +205,96 @@ static void print_cert(json_t *c)
 	}
 }
 
+/* `jpki cert show FILE`: one certificate from a file (PEM or DER), e.g. a
+ * JPKI CA certificate before trusting it. */
+static int cert_show_file(const char *path, int json)
+{
+	struct jpki_client_cert_summary s;
+	unsigned char *data = NULL;
+	size_t len = 0;
+	X509 *cert = NULL;
+	json_t *o = NULL;
+	char fp[96];
+	int r, rc = CLI_FAILED;
+
+	if ((r = jpki_file_read(&data, &len, path,
+				JPKI_CLIENT_MAX_CERT_FILE)) != 0 ||
+	    (r = jpki_client_cert_parse(&cert, data, len)) != 0 ||
+	    (r = jpki_client_cert_summarize(&s, cert)) != 0) {
+		rc = cli_fail(r, path);
+		goto out;
+	}
+	jpki_profile_fingerprint(fp, cert);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+		      "s:s, s:b, s:b, s:s, s:s}",
+		      "subject", s.subject, "issuer", s.issuer, "serial",
+		      s.serial, "not_before", s.not_before, "not_after",
+		      s.not_after, "key", s.key, "key_id", s.key_id,
+		      "authority_key_id", s.authority_key_id, "key_usage",
+		      s.key_usage, "alt_name", s.alt_name, "crl_dp", s.crl_dp,
+		      "ca", s.is_ca, "self_signed", s.self_signed, "jpki",
+		      s.type == JPKI_CERT_SIGN   ? "signing"
+		      : s.type == JPKI_CERT_AUTH ? "authentication"
+						 : "",
+		      "sha256", fp);
+	if (o == NULL) {
+		rc = cli_fail(JPKI_ERR_NOMEM, path);
+		goto out;
+	}
+	if (s.is_ca && s.path_len >= 0)
+		json_object_set_new(o, "path_len", json_integer(s.path_len));
+	json_object_set_new(o, "status",
+			    json_string(s.expired         ? "expired"
+					: s.not_yet_valid ? "not_yet_valid"
+							  : "valid"));
+	json_object_set_new(o, "days_left", json_integer(s.days_left));
+	if (json) {
+		cli_json_print(o);
+		o = NULL;
+		rc = CLI_OK;
+		goto out;
+	}
+	printf("%s%s%s\n",
+	       s.type == JPKI_CERT_SIGN   ? "署名用 (signing) "
+	       : s.type == JPKI_CERT_AUTH ? "利用者証明用 (authentication) "
+					  : "",
+	       s.is_ca ? "CA certificate" : "certificate",
+	       s.self_signed ? ", self-signed" : "");
+	printf("  %-16s %s\n", "subject", s.subject);
+	printf("  %-16s %s\n", "issuer", s.issuer);
+	printf("  %-16s %s\n", "serial", s.serial);
+	printf("  %-16s %s\n", "valid from", s.not_before);
+	if (s.expired)
+		printf("  %-16s %s (expired)\n", "valid until", s.not_after);
+	else if (s.not_yet_valid)
+		printf("  %-16s %s (not valid before %s)\n", "valid until",
+		       s.not_after, s.not_before);
+	else
+		printf("  %-16s %s (%ld days left)\n", "valid until",
+		       s.not_after, s.days_left);
+	printf("  %-16s %s\n", "key", s.key);
+	printf("  %-16s %s\n", "key id", s.key_id[0] ? s.key_id : "(none)");
+	printf("  %-16s %s\n", "authority key id",
+	       s.authority_key_id[0] ? s.authority_key_id : "(none)");
+	if (s.is_ca && s.path_len >= 0)
+		printf("  %-16s yes, path length %ld\n", "CA", s.path_len);
+	else
+		printf("  %-16s %s\n", "CA", s.is_ca ? "yes" : "no");
+	printf("  %-16s %s\n", "key usage",
+	       s.key_usage[0] ? s.key_usage : "(any)");
+	if (s.alt_name[0])
+		printf("  %-16s %s\n", "alt name", s.alt_name);
+	if (s.crl_dp[0])
+		printf("  %-16s %s\n", "CRL at", s.crl_dp);
+	printf("  %-16s %s\n", "SHA-256", fp);
+	rc = CLI_OK;
+out:
+	json_decref(o);
+	X509_free(cert);
+	free(data);
+	return rc;
+}
+
 static int cert_show(struct cli *cli, int argc, char **argv)
 {
 	static const struct option o[] = {CLIENT_OPTIONS,
@@ -227,10 +317,19 @@ static int cert_show(struct cli *cli, int argc, char **argv)
 			       "  the certificates on the card; --sign also "
 			       "the signing certificate and its 4 facts,\n"
 			       "  after the signing PIN ($JPKI_PIN, "
-			       "--pin-file, or asked for)\n");
+			       "--pin-file, or asked for)\n"
+			       "usage: jpki cert show [--json] CERT-FILE\n"
+			       "  one certificate from a file (PEM or DER), "
+			       "e.g. a JPKI CA certificate to trust\n");
 			return CLI_OK;
 		} else if (common_option(&opt, c, optarg) != 0)
 			return CLI_USAGE;
+	}
+	if (optind == argc - 1) {
+		if (want_sign || opt.reader || opt.card || opt.pin_file)
+			return cli_usage("usage: jpki cert show [--json] "
+					 "CERT-FILE (no card options)");
+		return cert_show_file(argv[optind], opt.json);
 	}
 	if (optind != argc)
 		return cli_usage("usage: jpki cert show [--sign] [--json]");
@@ -302,7 +401,8 @@ int cli_cert(struct cli *cli, int argc, char **argv)
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
 		printf("usage: jpki cert show [--sign] [--json] "
-		       "[--reader NAME | --card FILE]\n");
+		       "[--reader NAME | --card FILE]\n"
+		       "       jpki cert show [--json] CERT-FILE\n");
 		return CLI_OK;
 	}
 	return cli_usage("usage: jpki cert show [--sign] [--json]");
