@@ -134,6 +134,40 @@ int jpki_audit_operator_unlock(struct jpki_store *st,
 		      NULL, 0, "audit.operator-unlock", NULL);
 }
 
+/* An office code as the window module makes them: 1-15 of [0-9A-Za-z-]. */
+static int office_code_valid(const char *code)
+{
+	size_t n = strlen(code);
+
+	if (n > 15)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((code[i] >= '0' && code[i] <= '9') ||
+		      (code[i] >= 'A' && code[i] <= 'Z') ||
+		      (code[i] >= 'a' && code[i] <= 'z') || code[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int jpki_audit_operator_set_office(struct jpki_store *st,
+				   const struct jpki_actor *by,
+				   const char *operator_id,
+				   const char *office_code)
+{
+	const char *code = office_code ? office_code : "";
+	int r;
+
+	if ((r = need_officer(by)) != 0)
+		return r;
+	if (!office_code_valid(code))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "an office code is 1-15 letters, digits "
+				    "or '-'");
+	return change(st, by, operator_id,
+		      "UPDATE audit_operator SET office = $1 WHERE id = $2",
+		      code, 1, "audit.operator-office", NULL);
+}
+
 int jpki_audit_operator_password(struct jpki_store *st,
 				 const struct jpki_actor *by,
 				 const char *operator_id, const char *password)
