@@ -183,6 +183,7 @@ struct jpki_office {
 	int counters;
 	int open_minute, close_minute; /* minutes after midnight, Japan */
 	int per_day;                   /* 0: no limit */
+	int used_today;                /* certificates issued today */
 };
 
 /*
@@ -295,6 +296,12 @@ struct jpki_fee {
 };
 int jpki_window_fees(struct jpki_fee **out, size_t *n, struct jpki_store *st,
 		     const char *municipality_code) JPKI_MUST_CHECK;
+/* The fee ledger of the clerk's municipality as a window clerk reads it:
+ * refused for anyone else, recorded ("window.fees.read", a refusal as
+ * "window.fees.read.refused"); free(*out). */
+int jpki_window_fees_read(struct jpki_fee **out, size_t *n,
+			  struct jpki_store *st,
+			  const struct jpki_actor *by) JPKI_MUST_CHECK;
 
 /*
  * The paper a person takes home, as PDF bytes (caller frees *pdf), each

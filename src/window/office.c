@@ -105,6 +105,24 @@ static int office_settings(struct jpki_office *o, struct jpki_store *st)
 	if (jpki_rows_count(rows) == 1)
 		o->per_day = (int)jpki_rows_int(rows, 0, 0);
 	jpki_rows_free(rows);
+	{
+		struct jpki_date today = jpki_date_today();
+		char day[11];
+		struct jpki_value q[] = {JPKI_V_TEXT(o->code),
+					 JPKI_V_TEXT(day)};
+
+		jpki_date_format(&today, day);
+		if ((r = jpki_store_query(&rows, st,
+					  "SELECT used FROM window_capacity_use"
+					  " WHERE municipality_code = $1 AND"
+					  " day = $2",
+					  q, 2)) != 0)
+			return r;
+		o->used_today = jpki_rows_count(rows) == 1
+				    ? (int)jpki_rows_int(rows, 0, 0)
+				    : 0;
+		jpki_rows_free(rows);
+	}
 	return 0;
 }
 
@@ -390,4 +408,24 @@ int window_check_issue(struct jpki_store *st, const struct jpki_actor *by,
 		     "takes PIN resets and loss reports",
 		     where);
 	return window_read_refused(st, by, action, subject, JPKI_ERR_POLICY);
+}
+
+int jpki_window_fees_read(struct jpki_fee **out, size_t *n,
+			  struct jpki_store *st, const struct jpki_actor *by)
+{
+	char code[sizeof(by->municipality_code) + 1];
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if ((r = jpki_audit_authorize_read(
+		 by, JPKI_AUDIT_ROLE_BIT(JPKI_ROLE_WINDOW_CLERK), NULL)) != 0)
+		return window_read_refused(st, by, "window.fees.read.refused",
+					   "", r);
+	snprintf(code, sizeof(code), "%.*s", (int)sizeof(by->municipality_code),
+		 by->municipality_code);
+	if ((r = jpki_audit_record(st, by, "window.fees.read", code, NULL)) !=
+	    0)
+		return r;
+	return jpki_window_fees(out, n, st, code);
 }
