@@ -1299,8 +1299,8 @@ static int run_pin_reset(json_t **out, struct jpki_http *srv,
 const struct http_api_proc http_api_pin_reset = {
     pin_reset_fields, NFIELDS(pin_reset_fields), 0, run_pin_reset};
 
-/* an office's settings: `office` names a branch; `municipality_code`
- * alone names the municipality's main office */
+/* an office's settings: `municipality_code` alone names the
+ * municipality's main office, with `office` one of its branches */
 struct capacity_in {
 	char municipality_code[8];
 	char office[16];
@@ -1308,7 +1308,7 @@ struct capacity_in {
 };
 static const struct jpki_codec_field capacity_fields[] = {
     F(struct capacity_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0, NULL,
-      0),
+      JPKI_CODEC_REQUIRED),
     F(struct capacity_in, office, JPKI_CODEC_BUF, 15, 0, 0, NULL, 0),
     /* 0: no limit */
     F(struct capacity_in, per_day, JPKI_CODEC_INT, 4, 0, 1000000, NULL,
@@ -1316,7 +1316,7 @@ static const struct jpki_codec_field capacity_fields[] = {
 };
 static const struct jpki_codec_field hours_fields[] = {
     F(struct capacity_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0, NULL,
-      0),
+      JPKI_CODEC_REQUIRED),
     F(struct capacity_in, office, JPKI_CODEC_BUF, 15, 0, 0, NULL, 0),
     F(struct capacity_in, open_minute, JPKI_CODEC_INT, 4, 0, 24 * 60, NULL,
       JPKI_CODEC_REQUIRED),
@@ -1330,15 +1330,18 @@ static const struct jpki_codec_field counters_fields[] = {
       JPKI_CODEC_REQUIRED),
 };
 
-/* The office a settings body names, or why it names none. */
+/* The office a settings body names: a branch's code begins with its
+ * municipality's. */
 static int office_named(const char **code, const struct capacity_in *c)
 {
-	*code = c->office[0] ? c->office : c->municipality_code;
-	if ((*code)[0] == '\0')
+	*code = c->municipality_code;
+	if (c->office[0] == '\0')
+		return 0;
+	if (strncmp(c->office, c->municipality_code, 6) != 0)
 		return jpki_err_set(JPKI_ERR_INVALID,
-				    "name the office (\"office\"), or the "
-				    "municipality (\"municipality_code\") "
-				    "for its main office");
+				    "office %s is not of municipality %s",
+				    c->office, c->municipality_code);
+	*code = c->office;
 	return 0;
 }
 

@@ -385,7 +385,7 @@ static void office_row(FILE *f, const struct jpki_office *o)
 	fprintf(f,
 		"%s</td><td>%02d:%02d–%02d:%02d</td><td>%d</td>"
 		"<td>%d / %s</td><td>%s</td></tr>",
-		o->main ? " (本庁)" : "", o->open_minute / 60,
+		o->main ? " (main office)" : "", o->open_minute / 60,
 		o->open_minute % 60, o->close_minute / 60, o->close_minute % 60,
 		o->counters, o->used_today, limit,
 		o->may_issue ? "交付する (issues)"

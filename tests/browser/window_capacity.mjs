@@ -12,7 +12,7 @@ export default async function (t, c) {
 	await t.done(main, s, 'capacity of the main office');
 	const table = await main.$eval('#offices', (e) => e.innerText);
 	// the renewal took one today
-	if (!/本庁 \(本庁\)[^\n]*\t1 \/ 1\t/.test(table))
+	if (!/本庁 \(main office\)[^\n]*\t1 \/ 1\t/.test(table))
 		fail(`the main office's use and capacity: ${table}`);
 	await t.shot(main, 'capacity', 'set');
 	console.log('ok capacity: 1 a day set for the main office, 1 used shown');

@@ -428,6 +428,31 @@ static void test_any_office(void **state)
 	chain_ok(f);
 }
 
+/* ---- the fee ledger as a clerk reads it ----------------------------------- */
+
+static void test_fees_read(void **state)
+{
+	struct wf *f = *state;
+	struct jpki_fee *fees = NULL;
+	size_t n = 7;
+
+	ok(jpki_window_fees_read(&fees, &n, f->st, &f->branch));
+	assert_int_equal(n, 0);
+	free(fees);
+	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_log WHERE"
+				  " action = 'window.fees.read' AND subject ="
+				  " '" CODE "'"),
+			 1);
+	/* a registry clerk does not read it; the refusal is recorded */
+	refused(jpki_window_fees_read(&fees, &n, f->st, &f->reg),
+		JPKI_ERR_POLICY, "does not read");
+	assert_null(fees);
+	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit_log WHERE"
+				  " action = 'window.fees.read.refused'"),
+			 1);
+	chain_ok(f);
+}
+
 /* ---- the hours and capacity set before offices became the main office's - */
 
 static void test_migration(void **state)
@@ -476,6 +501,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_issue_main_only, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_any_office, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fees_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migration, setup, teardown),
 	};
 
