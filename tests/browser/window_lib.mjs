@@ -15,7 +15,7 @@ export async function launch(url, shots) {
 	});
 	const pages = new Map();
 	const t = {
-		url, browser,
+		url, browser, shots,
 		// the logged-in page of an operator (one context each, so the
 		// session cookies of two clerks never mix)
 		async as(operator, password) {

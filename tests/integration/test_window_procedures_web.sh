@@ -88,6 +88,10 @@ letter_app=$(clerk window apply "$d" --id letter --json | json 'd["id"]')
 clerk window letter "$letter_app" --out letter.pdf >/dev/null
 letter_code=$(pdftotext letter.pdf - | grep -oE '^[A-Z2-9]{4} [A-Z2-9]{4} [A-Z2-9]{4} [A-Z2-9]{4}$' | tr -d ' ')
 [ -n "$letter_code" ] || fail "no code on the letter"
+d2=$(register "山本 七郎" 1995-10-10)
+letter_app2=$(clerk window apply "$d2" --id letter --json | json 'd["id"]')
+clerk window letter "$letter_app2" --out letter2.pdf >/dev/null
+letter_code2=$(pdftotext letter2.pdf - | grep -oE '^[A-Z2-9]{4} [A-Z2-9]{4} [A-Z2-9]{4} [A-Z2-9]{4}$' | tr -d ' ')
 
 pcsc_start
 card_serve card.bin
@@ -95,13 +99,15 @@ reader="Virtual PCD 00 0$((VPCD_PORT - 35963))"
 export JPKI_NOW=2031-04-01T01:00:00Z
 serve_log_level=info serve_bg "$url" --listen "127.0.0.1:$port"
 
-python3 - "$reader" "$a" "$b" "$c" "$e" "$f" "$letter_app" "$letter_code" >cfg.json <<'PY'
+python3 - "$reader" "$a" "$b" "$c" "$e" "$f" "$letter_app" "$letter_code" \
+	"$letter_app2" "$letter_code2" >cfg.json <<'PY'
 import json, sys
-reader, a, b, c, e, f, app, code = sys.argv[1:]
+reader, a, b, c, e, f, app, code, app2, code2 = sys.argv[1:]
 print(json.dumps({
     "reader": reader, "address": "千代田４番４号",
     "a": a, "b": b, "c": c, "e": e, "f": f,
     "letterApp": app, "letterCode": code,
+    "letterApp2": app2, "letterCode2": code2,
     "pw": {"clerk1": "pw-window-01", "reg1": "pw-reg-01234",
            "kanda1": "pw-kanda-012345",
            "fuji1": "pw-fuji-012345", "eki1": "pw-ekimae-012345"},
