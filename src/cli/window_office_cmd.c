@@ -30,10 +30,9 @@ static json_t *office_json(const struct jpki_office *o)
 		 o->close_minute % 60);
 	return json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:s, s:s, s:i}",
 			 "code", o->code, "municipality_code",
-			 o->municipality_code, "name", o->name, "main",
-			 o->main, "may_issue", o->may_issue, "counters",
-			 o->counters, "open", open, "close", close, "per_day",
-			 o->per_day);
+			 o->municipality_code, "name", o->name, "main", o->main,
+			 "may_issue", o->may_issue, "counters", o->counters,
+			 "open", open, "close", close, "per_day", o->per_day);
 }
 
 static int parse_count(int *out, const char *s)
@@ -73,8 +72,11 @@ int cli_window_office(struct cli *cli, int argc, char **argv)
 	static const struct {
 		const char *verb;
 		int args;
-	} verbs[] = {{"add", 1},      {"list", 1},     {"hours", 3},
-		     {"capacity", 2}, {"counters", 2}};
+	} verbs[] = {{"add", 1},
+		     {"list", 1},
+		     {"hours", 3},
+		     {"capacity", 2},
+		     {"counters", 2}};
 	struct office_login l = {0};
 	const char *verb = argc > 1 ? argv[1] : NULL, *code = NULL,
 		   *name = NULL;

@@ -160,8 +160,8 @@ void http_window_returned_form(FILE *f, const struct jpki_application *a)
  * escaped by the caller) or the refusal of `r`, and the way back. */
 static enum MHD_Result result_page(struct MHD_Connection *conn,
 				   const struct jpki_actor *who,
-				   const char *title, const char *person,
-				   int r, const char *done)
+				   const char *title, const char *person, int r,
+				   const char *done)
 {
 	char *buf = NULL, why[600];
 	size_t len = 0;
@@ -183,8 +183,9 @@ static enum MHD_Result result_page(struct MHD_Connection *conn,
 		fputs("<section><a id=\"back\" href=\"/window/resident?person=",
 		      f);
 		http_html_escape(f, person);
-		fputs("\">住民の画面に戻る (back to the resident)</a></section>",
-		      f);
+		fputs(
+		    "\">住民の画面に戻る (back to the resident)</a></section>",
+		    f);
 	}
 	return http_page_end(f, &buf, &len, conn,
 			     r != 0 ? http_window_status(r) : MHD_HTTP_OK);
@@ -252,8 +253,7 @@ enum MHD_Result http_window_pin_reset(struct jpki_http *srv,
 				      struct http_request *req)
 {
 	struct jpki_reader *rd = NULL;
-	char person[FIELD], type[FIELD], reader[FIELD], addr[FIELD],
-	    pin[FIELD];
+	char person[FIELD], type[FIELD], reader[FIELD], addr[FIELD], pin[FIELD];
 	int t = 0, r;
 
 	http_field(person, FIELD, req->up, "person");
@@ -264,16 +264,15 @@ enum MHD_Result http_window_pin_reset(struct jpki_http *srv,
 	if ((r = jpki_codec_word_parse(&t, jpki_codec_type_words, type,
 				       "type")) == 0 &&
 	    (r = counter_reader(&rd, srv, reader)) == 0)
-		r = jpki_window_pin_reset(srv->st, srv->ca, rd, srv->issuer,
-					  &req->who, person, addr,
-					  (enum jpki_cert_type)t,
-					  pin[0] ? pin : NULL);
+		r = jpki_window_pin_reset(
+		    srv->st, srv->ca, rd, srv->issuer, &req->who, person, addr,
+		    (enum jpki_cert_type)t, pin[0] ? pin : NULL);
 	jpki_wipe(pin, sizeof(pin));
 	jpki_reader_free(rd);
-	return result_page(conn, &req->who,
-			   "暗証番号の初期化 (PIN reset)", person, r,
-			   "暗証番号を設定し、ロックを解除しました。 (the PIN is "
-			   "set and unlocked)");
+	return result_page(
+	    conn, &req->who, "暗証番号の初期化 (PIN reset)", person, r,
+	    "暗証番号を設定し、ロックを解除しました。 (the PIN is "
+	    "set and unlocked)");
 }
 
 enum MHD_Result http_window_report(struct jpki_http *srv,
@@ -320,8 +319,8 @@ enum MHD_Result http_window_returned(struct jpki_http *srv,
 			 (long long)app.id);
 		return http_redirect(conn, to, NULL);
 	}
-	return result_page(conn, &req->who,
-			   "照会書の受付 (the inquiry letter)", NULL, r, "");
+	return result_page(conn, &req->who, "照会書の受付 (the inquiry letter)",
+			   NULL, r, "");
 }
 
 enum MHD_Result http_window_fees(struct jpki_http *srv,
@@ -537,8 +536,8 @@ enum MHD_Result http_window_office(struct jpki_http *srv,
 		http_field(b, FIELD, req->up, "close");
 		if ((r = parse_minute(&x, a)) == 0 &&
 		    (r = parse_minute(&y, b)) == 0)
-			r = jpki_window_set_hours(srv->st, &req->who, office,
-						  x, y);
+			r = jpki_window_set_hours(srv->st, &req->who, office, x,
+						  y);
 		snprintf(done, sizeof(done),
 			 "受付時間を %02d:%02d–%02d:%02d にしました。 (hours "
 			 "set)",
@@ -553,8 +552,8 @@ enum MHD_Result http_window_office(struct jpki_http *srv,
 	} else if (strcmp(what, "counters") == 0) {
 		http_field(a, FIELD, req->up, "counters");
 		if ((r = parse_number(&x, a, "the number of counters")) == 0)
-			r = jpki_window_set_counters(srv->st, &req->who,
-						     office, x);
+			r = jpki_window_set_counters(srv->st, &req->who, office,
+						     x);
 		snprintf(done, sizeof(done),
 			 "窓口数を %d にしました。 (counters set)", x);
 	} else {

@@ -144,7 +144,8 @@ static void office_from_row(struct jpki_office *o, struct jpki_rows *rows,
 	o->counters = (int)jpki_rows_int(rows, i, 5);
 }
 
-#define OFFICE_COLUMNS "code, municipality_code, name, main, may_issue, counters"
+#define OFFICE_COLUMNS                                                         \
+	"code, municipality_code, name, main, may_issue, counters"
 
 int jpki_window_office_get(struct jpki_office *out, struct jpki_store *st,
 			   const char *code)

@@ -88,9 +88,8 @@ static void test_office(void **state)
 	/* added before any office: the main office ("") */
 	session_office(f, "");
 	assert_int_equal(jpki_audit_login(&token, f->st, "clerk1", PW, 0), 0);
-	assert_int_equal(jpki_audit_operator_set_office(f->st, &f->officer,
-							"clerk1",
-							"131016-kanda"),
+	assert_int_equal(jpki_audit_operator_set_office(
+			     f->st, &f->officer, "clerk1", "131016-kanda"),
 			 0);
 	/* the session from before the move is ended */
 	assert_int_not_equal(jpki_audit_session(&who, f->st, token), 0);
@@ -108,9 +107,9 @@ static void test_office(void **state)
 	assert_int_equal(jpki_audit_operator_set_office(f->st, &f->officer,
 							"clerk1", "a\"b"),
 			 JPKI_ERR_INVALID);
-	assert_int_equal(jpki_audit_operator_set_office(
-			     f->st, &f->officer, "clerk1",
-			     "131016-much-too-long"),
+	assert_int_equal(jpki_audit_operator_set_office(f->st, &f->officer,
+							"clerk1",
+							"131016-much-too-long"),
 			 JPKI_ERR_INVALID);
 	assert_int_equal(jpki_audit_operator_set_office(f->st, &f->officer,
 							"nobody", "131016"),

@@ -197,7 +197,6 @@ static void chain_ok(struct wf *f)
 		fail_msg("audit chain: %s", rep.why);
 }
 
-
 static void two_branches(struct wf *f)
 {
 	ok(jpki_window_office_add(f->st, &f->clerk, CODE "-kanda", CODE,
@@ -243,15 +242,15 @@ static void test_offices(void **state)
 	refused(jpki_window_office_add(f->st, &f->clerk, CODE "-kanda", CODE,
 				       "神田", 0),
 		JPKI_ERR_EXISTS, "exists");
-	refused(jpki_window_office_add(f->st, &f->clerk, "271004-x", CODE,
-				       "x", 0),
-		JPKI_ERR_INVALID, "branch");
-	refused(jpki_window_office_add(f->st, &f->clerk, CODE "-a b", CODE,
-				       "x", 0),
-		JPKI_ERR_INVALID, NULL);
-	refused(jpki_window_office_add(f->st, &f->other, CODE "-y", CODE,
-				       "y", 0),
-		JPKI_ERR_POLICY, "271004");
+	refused(
+	    jpki_window_office_add(f->st, &f->clerk, "271004-x", CODE, "x", 0),
+	    JPKI_ERR_INVALID, "branch");
+	refused(
+	    jpki_window_office_add(f->st, &f->clerk, CODE "-a b", CODE, "x", 0),
+	    JPKI_ERR_INVALID, NULL);
+	refused(
+	    jpki_window_office_add(f->st, &f->other, CODE "-y", CODE, "y", 0),
+	    JPKI_ERR_POLICY, "271004");
 	refused(jpki_window_office_add(f->st, &f->clerk, CODE "-z", CODE,
 				       "a\nb", 0),
 		JPKI_ERR_INVALID, NULL);
@@ -268,7 +267,8 @@ static void test_offices(void **state)
 	chain_ok(f);
 }
 
-/* ---- hours per office ----------------------------------------------------- */
+/* ---- hours per office -----------------------------------------------------
+ */
 
 static void test_hours_per_office(void **state)
 {
@@ -286,8 +286,8 @@ static void test_hours_per_office(void **state)
 	ok(jpki_window_office_get(&o, f->st, CODE "-kanda"));
 	assert_int_equal(o.open_minute, 10 * 60 + 30);
 	req = photo_req(person);
-	refused(jpki_window_apply(&a, f->st, &f->branch, &req),
-		JPKI_ERR_POLICY, "神田出張所 (" CODE "-kanda) is closed at 10:00");
+	refused(jpki_window_apply(&a, f->st, &f->branch, &req), JPKI_ERR_POLICY,
+		"神田出張所 (" CODE "-kanda) is closed at 10:00");
 	/* the main office and the other branch keep their own hours */
 	ok(jpki_window_apply(&a, f->st, &f->clerk, &req));
 	ok(jpki_window_apply(&a, f->st, &f->branch2, &req));
@@ -381,7 +381,8 @@ static void test_issue_main_only(void **state)
 	chain_ok(f);
 }
 
-/* ---- PIN reset and loss report at any office ------------------------------ */
+/* ---- PIN reset and loss report at any office ------------------------------
+ */
 
 static void test_any_office(void **state)
 {
@@ -428,7 +429,8 @@ static void test_any_office(void **state)
 	chain_ok(f);
 }
 
-/* ---- the fee ledger as a clerk reads it ----------------------------------- */
+/* ---- the fee ledger as a clerk reads it -----------------------------------
+ */
 
 static void test_fees_read(void **state)
 {
@@ -468,10 +470,9 @@ static void test_migration(void **state)
 			   "DELETE FROM jpki_schema WHERE module ="
 			   " 'window_office'",
 			   NULL, 0, NULL));
-	ok(jpki_store_exec(f->st,
-			   "INSERT INTO window_hours VALUES ('" CODE
-			   "', 510, 1035)",
-			   NULL, 0, NULL));
+	ok(jpki_store_exec(
+	    f->st, "INSERT INTO window_hours VALUES ('" CODE "', 510, 1035)",
+	    NULL, 0, NULL));
 	ok(jpki_store_exec(f->st,
 			   "INSERT INTO window_capacity VALUES ('" CODE
 			   "', 40), ('271004', 7)",
