@@ -241,9 +241,10 @@ enum MHD_Result http_window_renew(struct jpki_http *srv,
 	jpki_reader_free(rd);
 	snprintf(done, sizeof(done),
 		 "新しい証明書 <code id=\"serial\">%s</code> をカードに書き込み"
-		 "ました。 (the new certificate is on the card)%s",
+		 "ました。 (the new certificate is on the card) 手数料 (fee): "
+		 "<span id=\"fee\">%d</span> 円",
 		 t == JPKI_CERT_SIGN ? res.sign_serial : res.auth_serial,
-		 res.fee_yen > 0 ? " 手数料 (fee) 500 円" : "");
+		 res.fee_yen);
 	return result_page(conn, &req->who, "電子証明書の更新 (renewal)",
 			   person, r, done);
 }
