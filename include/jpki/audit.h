@@ -35,6 +35,9 @@ struct jpki_actor {
 	enum jpki_role role;
 	char municipality_code[8]; /* "" for the CA officer and auditor:
 				      every municipality */
+	char office_code[16]; /* the window office (支所・出張所) a clerk
+				 works at; "": the municipality's main
+				 office (the window module resolves it) */
 };
 
 /* Creates the audit tables (migrations). Idempotent. */
@@ -144,6 +147,19 @@ int jpki_audit_operator_disable(struct jpki_store *st,
 int jpki_audit_operator_unlock(struct jpki_store *st,
 			       const struct jpki_actor *by,
 			       const char *operator_id) JPKI_MUST_CHECK;
+/*
+ * The office an operator works at (a CA officer's change, "audit.operator-
+ * office" on the chain; "" or NULL: the municipality's main office, which
+ * is also where every operator added before offices existed works). The
+ * audit module keeps the code only: whether the office exists and belongs
+ * to the operator's municipality is the window module's to check
+ * (jpki_window_office_get) before this is called. Ends the operator's
+ * sessions, so a session never carries an office it no longer has.
+ */
+int jpki_audit_operator_set_office(struct jpki_store *st,
+				   const struct jpki_actor *by,
+				   const char *operator_id,
+				   const char *office_code) JPKI_MUST_CHECK;
 int jpki_audit_operator_password(struct jpki_store *st,
 				 const struct jpki_actor *by,
 				 const char *operator_id,

@@ -162,14 +162,64 @@ int jpki_window_applications(struct jpki_application **out, size_t *n,
 			     const char *municipality_code,
 			     size_t limit) JPKI_MUST_CHECK;
 
-/* The daily capacity of a municipality (certificates a day; 0: none set,
- * no limit). */
+/* ---- offices (本庁, 支所・出張所) ------------------------------------------- */
+
+/*
+ * An office of a municipality's window. The main office's code is the
+ * municipality's six digits (and is there even if nobody recorded it:
+ * default hours, one counter, no capacity limit); a branch's code is the
+ * municipality's, '-' and 1-8 letters or digits ("131016-kanda"). Each
+ * office has its own reception hours, counters and daily capacity, and may
+ * or may not issue certificates (the main office always does). PIN resets,
+ * renewals' and issues' identity checks, loss and card-fault reports are
+ * taken at any office of the resident's municipality.
+ */
+struct jpki_office {
+	char code[16];
+	char municipality_code[8];
+	char name[128];
+	int main;      /* 本庁 */
+	int may_issue; /* certificates issued (and renewed) here */
+	int counters;
+	int open_minute, close_minute; /* minutes after midnight, Japan */
+	int per_day;                   /* 0: no limit */
+	int used_today;                /* certificates issued today */
+};
+
+/*
+ * Adds an office (a window clerk of its municipality; "window.office.add"
+ * on the chain). A branch issues only when `may_issue`; naming the main
+ * office (code = municipality code) sets its name. JPKI_ERR_EXISTS for a
+ * branch code taken, JPKI_ERR_INVALID for a code of the wrong form.
+ */
+int jpki_window_office_add(struct jpki_store *st, const struct jpki_actor *by,
+			   const char *code, const char *municipality_code,
+			   const char *name, int may_issue) JPKI_MUST_CHECK;
+
+/* One office with its hours and capacity (the service's own look-up, not
+ * recorded: offices are no resident's record). JPKI_ERR_NOT_FOUND. */
+int jpki_window_office_get(struct jpki_office *out, struct jpki_store *st,
+			   const char *code) JPKI_MUST_CHECK;
+
+/* The offices of a municipality, main office first; free(*out). */
+int jpki_window_offices(struct jpki_office **out, size_t *n,
+			struct jpki_store *st,
+			const char *municipality_code) JPKI_MUST_CHECK;
+
+/* The number of counters of an office (1-1000). */
+int jpki_window_set_counters(struct jpki_store *st, const struct jpki_actor *by,
+			     const char *office_code,
+			     int counters) JPKI_MUST_CHECK;
+
+/* The daily capacity of an office (certificates a day; 0: none set, no
+ * limit). `municipality_code` names an office: a municipality's code is
+ * its main office. */
 int jpki_window_set_capacity(struct jpki_store *st, const struct jpki_actor *by,
 			     const char *municipality_code,
 			     int per_day) JPKI_MUST_CHECK;
 
-/* Reception hours of a municipality, minutes after midnight Japan time
- * (default 9:00-17:00 on working days). */
+/* Reception hours of an office (a municipality's code: its main office),
+ * minutes after midnight Japan time (default 9:00-17:00 on working days). */
 int jpki_window_set_hours(struct jpki_store *st, const struct jpki_actor *by,
 			  const char *municipality_code, int open_minute,
 			  int close_minute) JPKI_MUST_CHECK;
@@ -246,6 +296,12 @@ struct jpki_fee {
 };
 int jpki_window_fees(struct jpki_fee **out, size_t *n, struct jpki_store *st,
 		     const char *municipality_code) JPKI_MUST_CHECK;
+/* The fee ledger of the clerk's municipality as a window clerk reads it:
+ * refused for anyone else, recorded ("window.fees.read", a refusal as
+ * "window.fees.read.refused"); free(*out). */
+int jpki_window_fees_read(struct jpki_fee **out, size_t *n,
+			  struct jpki_store *st,
+			  const struct jpki_actor *by) JPKI_MUST_CHECK;
 
 /*
  * The paper a person takes home, as PDF bytes (caller frees *pdf), each

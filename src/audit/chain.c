@@ -102,6 +102,10 @@ static const struct jpki_migration migrations[] = {
 	" wait_until BIGINT NOT NULL,"
 	" last_at BIGINT NOT NULL);"
 	"CREATE INDEX audit_login_addr_last ON audit_login_addr (last_at)"},
+    /* The window office an operator works at; "" (every operator added
+     * before offices existed) is the municipality's main office. */
+    {3, "ALTER TABLE audit_operator ADD COLUMN office TEXT NOT NULL"
+	" DEFAULT ''"},
 };
 
 int audit_migrate(struct jpki_store *st)

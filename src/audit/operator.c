@@ -752,7 +752,7 @@ int jpki_audit_session(struct jpki_actor *out, struct jpki_store *st,
 		if ((r = jpki_store_query(
 			 &rows, st,
 			 "SELECT o.id, o.role, o.municipality,"
-			 " s.expires_at, s.ttl FROM audit_session s"
+			 " s.expires_at, s.ttl, o.office FROM audit_session s"
 			 " JOIN audit_operator o ON o.id = s.operator_id"
 			 " WHERE s.token_hash = $1 AND o.disabled = 0",
 			 &p, 1)) != 0)
@@ -794,6 +794,8 @@ int jpki_audit_session(struct jpki_actor *out, struct jpki_store *st,
 	out->role = (enum jpki_role)jpki_rows_int(rows, 0, 1);
 	snprintf(out->municipality_code, sizeof(out->municipality_code), "%s",
 		 jpki_rows_text(rows, 0, 2) ? jpki_rows_text(rows, 0, 2) : "");
+	snprintf(out->office_code, sizeof(out->office_code), "%s",
+		 jpki_rows_text(rows, 0, 5) ? jpki_rows_text(rows, 0, 5) : "");
 	r = 0;
 out:
 	jpki_rows_free(rows);

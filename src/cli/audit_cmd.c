@@ -16,10 +16,11 @@ static int operator_add(struct cli *cli, int argc, char **argv)
 	    OFFICE_OPTIONS,
 	    {"role", required_argument, NULL, 'r'},
 	    {"municipality-code", required_argument, NULL, 'C'},
+	    {"office", required_argument, NULL, 'f'},
 	    {"new-password-file", required_argument, NULL, 'N'},
 	    {NULL, 0, NULL, 0}};
 	struct office_login l = {0};
-	const char *code = "", *new_file = NULL;
+	const char *code = "", *new_file = NULL, *office = NULL;
 	enum jpki_role role = 0;
 	char password[256];
 	struct office of;
@@ -34,12 +35,16 @@ static int operator_add(struct cli *cli, int argc, char **argv)
 			code = optarg;
 		} else if (c == 'N') {
 			new_file = optarg;
+		} else if (c == 'f') {
+			office = optarg;
 		} else {
 			return CLI_USAGE;
 		}
 	}
 	if (optind != argc - 1 || role == 0)
 		return cli_usage("usage: jpki operator add ID --role ROLE");
+	if (office != NULL && role != JPKI_ROLE_WINDOW_CLERK)
+		return cli_usage("--office is a window clerk's");
 	bootstrap = l.operator_id == NULL && getenv("JPKI_OPERATOR") == NULL;
 	if (bootstrap) {
 		memset(&of, 0, sizeof(of));
@@ -51,23 +56,43 @@ static int operator_add(struct cli *cli, int argc, char **argv)
 	} else if ((r = office_open(&of, cli, &l, 0)) != CLI_OK) {
 		return r;
 	}
+	/* the office must be one of the operator's municipality, which
+	 * only the window module knows */
+	if (office != NULL && !bootstrap) {
+		struct jpki_office where;
+
+		if ((r = jpki_window_office_get(&where, of.st, office)) != 0 ||
+		    (strcmp(where.municipality_code, code) != 0 &&
+		     (r = jpki_err_set(JPKI_ERR_INVALID,
+				       "office %s is not of municipality %s",
+				       office, code)) != 0)) {
+			office_close(&of);
+			return cli_fail(r, "--office");
+		}
+	}
 	if ((r = cli_read_secret(password, sizeof(password), new_file,
 				 "JPKI_NEW_OPERATOR_PASSWORD",
 				 "the new operator's password")) == 0)
 		r = jpki_audit_operator_add(of.st, bootstrap ? NULL : &of.actor,
 					    argv[optind], role, code, password);
+	if (r == 0 && office != NULL)
+		r = jpki_audit_operator_set_office(of.st, &of.actor,
+						   argv[optind], office);
 	jpki_wipe(password, sizeof(password));
 	office_close(&of);
 	if (r != 0)
 		return cli_fail(r, "operator add");
-	printf("operator %s added as %s%s%s\n", argv[optind],
-	       jpki_audit_role_name(role), code[0] ? " of " : "", code);
+	printf("operator %s added as %s%s%s%s%s\n", argv[optind],
+	       jpki_audit_role_name(role), code[0] ? " of " : "", code,
+	       office ? " at " : "", office ? office : "");
 	return CLI_OK;
 }
 
 static const char operator_usage[] =
     "usage: jpki operator VERB ... --operator BY [--password-file F]\n"
-    "  add ID --role ROLE [--municipality-code C] [--new-password-file F]\n"
+    "  add ID --role ROLE [--municipality-code C] [--office CODE]\n"
+    "      [--new-password-file F]   a window clerk works at --office (a\n"
+    "      branch; left out: the municipality's main office)\n"
     "      ROLE: registry-clerk, window-clerk, ca-officer, auditor. The\n"
     "      very first operator is added without --operator.\n"
     "  disable ID | enable ID   refuse / allow its log-ins (disabling ends\n"

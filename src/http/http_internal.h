@@ -346,6 +346,36 @@ enum MHD_Result http_window_copy(struct jpki_http *srv,
 enum MHD_Result http_window_letter(struct jpki_http *srv,
 				   struct MHD_Connection *conn,
 				   struct http_request *req);
+/* window.c: the frame of the clerk's pages, and the HTTP status of a
+ * procedure's refusal (403 a rule, 404, 409 a state, 400 bad input) */
+void http_window_page_start(FILE *f, const char *title,
+			    const struct jpki_actor *who);
+unsigned http_window_status(int r);
+/* window_pages.c: every other procedure of the clerk's pages */
+struct jpki_resident;
+struct jpki_application;
+void http_window_nav(FILE *f, const struct jpki_actor *who);
+void http_window_resident_forms(FILE *f, struct jpki_http *srv,
+				const struct jpki_resident *r);
+void http_window_returned_form(FILE *f, const struct jpki_application *a);
+enum MHD_Result http_window_renew(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req);
+enum MHD_Result http_window_pin_reset(struct jpki_http *srv,
+				      struct MHD_Connection *conn,
+				      struct http_request *req);
+enum MHD_Result http_window_report(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
+enum MHD_Result http_window_returned(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req);
+enum MHD_Result http_window_fees(struct jpki_http *srv,
+				 struct MHD_Connection *conn,
+				 struct http_request *req);
+enum MHD_Result http_window_office(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
 /* window.c: the JSON API; a row's arg is its procedure */
 enum MHD_Result http_api_login(struct jpki_http *srv,
 			       struct MHD_Connection *conn,
@@ -367,7 +397,8 @@ extern const struct http_api_proc http_api_logout, http_api_resident,
     http_api_sex, http_api_guardianship, http_api_death, http_api_remove,
     http_api_apply, http_api_returned, http_api_issue, http_api_renew,
     http_api_pin_reset, http_api_capacity, http_api_hours, http_api_fees,
-    http_api_report, http_api_applications, http_api_audit_verify;
+    http_api_report, http_api_applications, http_api_audit_verify,
+    http_api_counters, http_api_office_add, http_api_offices;
 /* portal.c */
 enum MHD_Result http_portal_choose(struct jpki_http *srv,
 				   struct MHD_Connection *conn,

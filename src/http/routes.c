@@ -66,6 +66,15 @@ static const struct http_route routes[] = {
     PAGE("/window/copy", GET, 0, http_window_copy),
     /* a POST: printing makes the letter's code anew */
     PAGE("/window/letter", POST, FORM, http_window_letter),
+    /* the other procedures of the counter (window_pages.c) */
+    PAGE("/window/renew", POST, FORM, http_window_renew),
+    PAGE("/window/pin-reset", POST, FORM, http_window_pin_reset),
+    PAGE("/window/report", POST, FORM, http_window_report),
+    PAGE("/window/returned", POST, FORM, http_window_returned),
+    PAGE("/window/fees", GET, 0, http_window_fees),
+    /* GET: the offices with today's use; POST: an office's hours,
+     * capacity or counters */
+    PAGE("/window/office", GET | POST, FORM, http_window_office),
     /* window: the JSON API */
     {"/api/login", 0, JPKI_ROLE_WINDOW, POST, FORM, HTTP_PUBLIC, HTTP_JSON,
      http_api_login, NULL, NULL},
@@ -88,6 +97,9 @@ static const struct http_route routes[] = {
     API("/api/window/capacity", POST, WINDOW, http_api_capacity),
     API("/api/window/hours", POST, WINDOW, http_api_hours),
     API("/api/window/report", POST, WINDOW, http_api_report),
+    API("/api/window/counters", POST, WINDOW, http_api_counters),
+    API("/api/window/office", POST, WINDOW, http_api_office_add),
+    API("/api/window/offices", GET, WINDOW, http_api_offices),
     /* letter codes are the window's: not the registry's nor the
      * auditor's to read */
     API("/api/window/applications", GET, WINDOW, http_api_applications),

@@ -59,9 +59,16 @@ static void page_start(FILE *f, const char *title, const struct jpki_actor *who)
 	      "市区町村窓口</h1><div>",
 	      f);
 	if (who != NULL) {
+		/* every procedure one click away (window_pages.c) */
+		http_window_nav(f, who);
 		http_html_escape(f, who->operator_id);
-		fprintf(f, " (%s %s) ", jpki_audit_role_name(who->role),
+		fprintf(f, " (%s %s", jpki_audit_role_name(who->role),
 			who->municipality_code);
+		if (who->office_code[0] != '\0') {
+			fputs(" ", f);
+			http_html_escape(f, who->office_code);
+		}
+		fputs(") ", f);
 		fputs("<form class=\"inline\" method=\"post\" "
 		      "action=\"/window/logout\">",
 		      f);
@@ -128,6 +135,12 @@ static enum MHD_Result login_form(struct MHD_Connection *conn,
 			      len, retry_after);
 	free(buf);
 	return ret;
+}
+
+void http_window_page_start(FILE *f, const char *title,
+			    const struct jpki_actor *who)
+{
+	page_start(f, title, who);
 }
 
 static enum MHD_Result login_page(struct MHD_Connection *conn,
@@ -292,6 +305,8 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	      "<br><button id=\"apply\">受付 (take the application)</button>"
 	      "</form></section>",
 	      f);
+	/* renewal, PIN reset, loss and card-fault reports (window_pages.c) */
+	http_window_resident_forms(f, srv, &r);
 	return http_page_end(f, &buf, &len, conn,
 			     error ? MHD_HTTP_FORBIDDEN : MHD_HTTP_OK);
 }
@@ -357,6 +372,7 @@ application_page(struct jpki_http *srv, struct MHD_Connection *conn,
 			"the inquiry letter, PDF; a new code voids the "
 			"earlier one)</button></form>",
 			(long long)a.id);
+		http_window_returned_form(f, &a);
 	}
 	fputs("</section>", f);
 	if (a.state == JPKI_APP_READY) {
@@ -678,6 +694,11 @@ static unsigned status_of(int r)
 	default:
 		return MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
+}
+
+unsigned http_window_status(int r)
+{
+	return status_of(r);
 }
 
 static const char *jstr(json_t *o, const char *key)
@@ -1278,13 +1299,17 @@ static int run_pin_reset(json_t **out, struct jpki_http *srv,
 const struct http_api_proc http_api_pin_reset = {
     pin_reset_fields, NFIELDS(pin_reset_fields), 0, run_pin_reset};
 
+/* an office's settings: `municipality_code` alone names the
+ * municipality's main office, with `office` one of its branches */
 struct capacity_in {
 	char municipality_code[8];
-	int per_day, open_minute, close_minute;
+	char office[16];
+	int per_day, open_minute, close_minute, counters;
 };
 static const struct jpki_codec_field capacity_fields[] = {
     F(struct capacity_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0, NULL,
       JPKI_CODEC_REQUIRED),
+    F(struct capacity_in, office, JPKI_CODEC_BUF, 15, 0, 0, NULL, 0),
     /* 0: no limit */
     F(struct capacity_in, per_day, JPKI_CODEC_INT, 4, 0, 1000000, NULL,
       JPKI_CODEC_REQUIRED),
@@ -1292,11 +1317,33 @@ static const struct jpki_codec_field capacity_fields[] = {
 static const struct jpki_codec_field hours_fields[] = {
     F(struct capacity_in, municipality_code, JPKI_CODEC_BUF, 7, 0, 0, NULL,
       JPKI_CODEC_REQUIRED),
+    F(struct capacity_in, office, JPKI_CODEC_BUF, 15, 0, 0, NULL, 0),
     F(struct capacity_in, open_minute, JPKI_CODEC_INT, 4, 0, 24 * 60, NULL,
       JPKI_CODEC_REQUIRED),
     F(struct capacity_in, close_minute, JPKI_CODEC_INT, 4, 0, 24 * 60, NULL,
       JPKI_CODEC_REQUIRED),
 };
+static const struct jpki_codec_field counters_fields[] = {
+    F(struct capacity_in, office, JPKI_CODEC_BUF, 15, 0, 0, NULL,
+      JPKI_CODEC_REQUIRED),
+    F(struct capacity_in, counters, JPKI_CODEC_INT, 4, 1, 1000, NULL,
+      JPKI_CODEC_REQUIRED),
+};
+
+/* The office a settings body names: a branch's code begins with its
+ * municipality's. */
+static int office_named(const char **code, const struct capacity_in *c)
+{
+	*code = c->municipality_code;
+	if (c->office[0] == '\0')
+		return 0;
+	if (strncmp(c->office, c->municipality_code, 6) != 0)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "office %s is not of municipality %s",
+				    c->office, c->municipality_code);
+	*code = c->office;
+	return 0;
+}
 
 static int run_capacity(json_t **out, struct jpki_http *srv,
 			struct http_request *req, void *in, json_t *body)
@@ -1304,9 +1351,11 @@ static int run_capacity(json_t **out, struct jpki_http *srv,
 	struct capacity_in *c = in;
 	int r;
 
-	if ((r = jpki_window_set_capacity(srv->st, &req->who,
-					  c->municipality_code, c->per_day)) !=
-	    0)
+	const char *code;
+
+	if ((r = office_named(&code, c)) != 0 ||
+	    (r = jpki_window_set_capacity(srv->st, &req->who, code,
+					  c->per_day)) != 0)
 		return r;
 	return ok(out);
 }
@@ -1319,13 +1368,89 @@ static int run_hours(json_t **out, struct jpki_http *srv,
 	struct capacity_in *c = in;
 	int r;
 
-	if ((r = jpki_window_set_hours(srv->st, &req->who, c->municipality_code,
+	const char *code;
+
+	if ((r = office_named(&code, c)) != 0 ||
+	    (r = jpki_window_set_hours(srv->st, &req->who, code,
 				       c->open_minute, c->close_minute)) != 0)
 		return r;
 	return ok(out);
 }
 const struct http_api_proc http_api_hours = {
     hours_fields, NFIELDS(hours_fields), 0, run_hours};
+
+static int run_counters(json_t **out, struct jpki_http *srv,
+			struct http_request *req, void *in, json_t *body)
+{
+	struct capacity_in *c = in;
+	int r;
+
+	if ((r = jpki_window_set_counters(srv->st, &req->who, c->office,
+					  c->counters)) != 0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_counters = {
+    counters_fields, NFIELDS(counters_fields), 0, run_counters};
+
+struct office_in {
+	const char *code, *name;
+	int issue;
+};
+static const struct jpki_codec_field office_fields[] = {
+    F(struct office_in, code, JPKI_CODEC_TEXT, 15, 0, 0, NULL,
+      JPKI_CODEC_REQUIRED),
+    F(struct office_in, name, JPKI_CODEC_TEXT, 127, 0, 0, NULL,
+      JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
+    F(struct office_in, issue, JPKI_CODEC_BOOL, 0, 0, 0, NULL, 0),
+};
+
+/* POST /api/window/office: a branch (or the main office's name) of the
+ * clerk's own municipality */
+static int run_office_add(json_t **out, struct jpki_http *srv,
+			  struct http_request *req, void *in, json_t *body)
+{
+	struct office_in *o = in;
+	int r;
+
+	if ((r = jpki_window_office_add(srv->st, &req->who, o->code,
+					req->who.municipality_code, o->name,
+					o->issue)) != 0)
+		return r;
+	return ok(out);
+}
+const struct http_api_proc http_api_office_add = {
+    office_fields, NFIELDS(office_fields), 0, run_office_add};
+
+static json_t *http_office_json(const struct jpki_office *o)
+{
+	return json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:i}",
+			 "code", o->code, "municipality_code",
+			 o->municipality_code, "name", o->name, "main",
+			 o->main, "may_issue", o->may_issue, "counters",
+			 o->counters, "open_minute", o->open_minute,
+			 "close_minute", o->close_minute, "per_day",
+			 o->per_day, "used_today", o->used_today);
+}
+
+/* GET /api/window/offices: the clerk's municipality's offices */
+static int run_offices(json_t **out, struct jpki_http *srv,
+		       struct http_request *req, void *in, json_t *body)
+{
+	struct jpki_office *list = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = jpki_window_offices(&list, &n, srv->st,
+				     req->who.municipality_code)) != 0)
+		return r;
+	*out = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(*out, http_office_json(&list[i]));
+	free(list);
+	return 0;
+}
+const struct http_api_proc http_api_offices = {NULL, 0, 0, run_offices};
 
 static int run_fees(json_t **out, struct jpki_http *srv,
 		    struct http_request *req, void *in, json_t *body)
@@ -1417,6 +1542,7 @@ union api_in {
 	struct issue_in issue;
 	struct card_in card;
 	struct capacity_in capacity;
+	struct office_in office;
 };
 
 /*

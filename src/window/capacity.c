@@ -8,8 +8,6 @@
 
 #include "window/window_internal.h"
 
-#define DEFAULT_OPEN (9 * 60)
-#define DEFAULT_CLOSE (17 * 60)
 
 int window_next_id(int64_t *out, struct jpki_store *st, const char *table)
 {
@@ -28,29 +26,8 @@ int window_next_id(int64_t *out, struct jpki_store *st, const char *table)
 	return 0;
 }
 
-static int hours_of(int *open, int *close, struct jpki_store *st,
-		    const char *municipality_code)
-{
-	struct jpki_rows *rows = NULL;
-	struct jpki_value p[] = {JPKI_V_TEXT(municipality_code)};
-	int r;
-
-	*open = DEFAULT_OPEN;
-	*close = DEFAULT_CLOSE;
-	if ((r = jpki_store_query(&rows, st,
-				  "SELECT open_minute, close_minute FROM "
-				  "window_hours WHERE municipality_code = $1",
-				  p, 1)) != 0)
-		return r;
-	if (jpki_rows_count(rows) == 1) {
-		*open = (int)jpki_rows_int(rows, 0, 0);
-		*close = (int)jpki_rows_int(rows, 0, 1);
-	}
-	jpki_rows_free(rows);
-	return 0;
-}
-
-int window_check_hours(struct jpki_store *st, const char *municipality_code)
+int window_check_hours(struct jpki_store *st, const struct jpki_actor *by,
+		       const char *municipality_code)
 {
 	static const char *const days[] = {"Sunday",    "Monday",   "Tuesday",
 					   "Wednesday", "Thursday", "Friday",
@@ -59,11 +36,15 @@ int window_check_hours(struct jpki_store *st, const char *municipality_code)
 	struct jpki_date today = jpki_date_of(now);
 	/* minutes after midnight in Japan (UTC+9, no summer time) */
 	int minute = (int)(((now + 9 * 3600) % 86400 + 86400) % 86400 / 60);
+	struct jpki_office o;
 	int open, close, r;
-	char day[11];
+	char day[11], where[160];
 
-	if ((r = hours_of(&open, &close, st, municipality_code)) != 0)
+	if ((r = window_office_of(&o, st, by, municipality_code)) != 0)
 		return r;
+	open = o.open_minute;
+	close = o.close_minute;
+	window_office_describe(where, sizeof(where), &o);
 	jpki_date_format(&today, day);
 	if (!window_is_working_day(&today))
 		return jpki_err_set(
@@ -71,7 +52,7 @@ int window_check_hours(struct jpki_store *st, const char *municipality_code)
 		    "the window of %s is closed on %s %s (%s): it takes "
 		    "applications on working days from %02d:%02d to "
 		    "%02d:%02d",
-		    municipality_code, days[window_weekday(&today)], day,
+		    where, days[window_weekday(&today)], day,
 		    window_is_holiday(&today) ? "a national holiday"
 		    : (today.month == 12 || today.month == 1)
 			? "the year-end holidays"
@@ -82,8 +63,8 @@ int window_check_hours(struct jpki_store *st, const char *municipality_code)
 		    JPKI_ERR_POLICY,
 		    "the window of %s is closed at %02d:%02d: it takes "
 		    "applications from %02d:%02d to %02d:%02d",
-		    municipality_code, minute / 60, minute % 60, open / 60,
-		    open % 60, close / 60, close % 60);
+		    where, minute / 60, minute % 60, open / 60, open % 60,
+		    close / 60, close % 60);
 	return 0;
 }
 
@@ -94,6 +75,7 @@ int jpki_window_set_hours(struct jpki_store *st, const struct jpki_actor *by,
 	struct jpki_value p[] = {JPKI_V_TEXT(municipality_code),
 				 JPKI_V_INT(open_minute),
 				 JPKI_V_INT(close_minute)};
+	struct jpki_office o;
 	char detail[96];
 	int r = JPKI_ERR_INTERNAL;
 
@@ -103,14 +85,14 @@ int jpki_window_set_hours(struct jpki_store *st, const struct jpki_actor *by,
 				    "reception hours must be a municipality "
 				    "and an opening minute before the closing "
 				    "one within the day");
-	if ((r = jpki_audit_authorize(by, JPKI_ROLE_WINDOW_CLERK,
-				      municipality_code)) != 0)
-		return r;
 	snprintf(detail, sizeof(detail), "{\"open\":%d,\"close\":%d}",
 		 open_minute, close_minute);
 	if ((r = jpki_store_begin(st)) != 0)
 		return r;
-	if ((r = jpki_store_exec(
+	/* `municipality_code` names an office: a municipality's code is
+	 * its main office */
+	if ((r = window_office_settable(&o, st, by, municipality_code)) != 0 ||
+	    (r = jpki_store_exec(
 		 st,
 		 "INSERT INTO window_hours (municipality_code, "
 		 "open_minute, close_minute) VALUES ($1, $2, $3) "
@@ -131,6 +113,7 @@ int jpki_window_set_capacity(struct jpki_store *st, const struct jpki_actor *by,
 {
 	struct jpki_value p[] = {JPKI_V_TEXT(municipality_code),
 				 JPKI_V_INT(per_day)};
+	struct jpki_office o;
 	char detail[64];
 	int r = JPKI_ERR_INTERNAL;
 
@@ -138,13 +121,11 @@ int jpki_window_set_capacity(struct jpki_store *st, const struct jpki_actor *by,
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "a daily capacity is a municipality and a "
 				    "number of certificates (0: no limit)");
-	if ((r = jpki_audit_authorize(by, JPKI_ROLE_WINDOW_CLERK,
-				      municipality_code)) != 0)
-		return r;
 	snprintf(detail, sizeof(detail), "{\"per_day\":%d}", per_day);
 	if ((r = jpki_store_begin(st)) != 0)
 		return r;
-	if ((r = jpki_store_exec(
+	if ((r = window_office_settable(&o, st, by, municipality_code)) != 0 ||
+	    (r = jpki_store_exec(
 		 st,
 		 "INSERT INTO window_capacity (municipality_code, per_day)"
 		 " VALUES ($1, $2) ON CONFLICT (municipality_code) DO "
@@ -163,26 +144,21 @@ int window_capacity_take(struct jpki_store *st, const struct jpki_actor *by,
 			 const char *subject)
 {
 	struct jpki_date today = jpki_date_today();
-	struct jpki_rows *rows = NULL;
 	char day[11], detail[96];
 	int64_t per_day = 0, changes = 0;
+	struct jpki_office o;
+	char where[160];
 	int r = JPKI_ERR_INTERNAL;
 
 	jpki_date_format(&today, day);
+	/* the office's own capacity: the rows are keyed by its code (a
+	 * main office's is its municipality's) */
+	if ((r = window_office_of(&o, st, by, municipality_code)) != 0)
+		return r;
+	per_day = o.per_day;
+	window_office_describe(where, sizeof(where), &o);
 	{
-		struct jpki_value p[] = {JPKI_V_TEXT(municipality_code)};
-
-		if ((r = jpki_store_query(&rows, st,
-					  "SELECT per_day FROM window_capacity"
-					  " WHERE municipality_code = $1",
-					  p, 1)) != 0)
-			return r;
-		if (jpki_rows_count(rows) == 1)
-			per_day = jpki_rows_int(rows, 0, 0);
-		jpki_rows_free(rows);
-	}
-	{
-		struct jpki_value p[] = {JPKI_V_TEXT(municipality_code),
+		struct jpki_value p[] = {JPKI_V_TEXT(o.code),
 					 JPKI_V_TEXT(day), JPKI_V_INT(n),
 					 JPKI_V_INT(per_day)};
 
@@ -213,8 +189,10 @@ int window_capacity_take(struct jpki_store *st, const struct jpki_actor *by,
 		    "today's capacity of the window of %s (%lld "
 		    "certificates a day) is used up; the "
 		    "application waits for another day",
-		    municipality_code, (long long)per_day);
-	snprintf(detail, sizeof(detail), "{\"day\":\"%s\",\"n\":%d}", day, n);
+		    where, (long long)per_day);
+	snprintf(detail, sizeof(detail),
+		 "{\"day\":\"%s\",\"n\":%d,\"office\":\"%s\"}", day, n,
+		 o.code);
 	return jpki_audit_append(st, by, "window.capacity.take", subject,
 				 detail);
 }
@@ -226,12 +204,17 @@ int window_capacity_give_back(struct jpki_store *st,
 {
 	struct jpki_date today = jpki_date_today();
 	char day[11], detail[96];
+	struct jpki_office o;
 	int r = JPKI_ERR_INTERNAL;
 
 	jpki_date_format(&today, day);
-	snprintf(detail, sizeof(detail), "{\"day\":\"%s\",\"n\":%d}", day, n);
+	if ((r = window_office_of(&o, st, by, municipality_code)) != 0)
+		return r;
+	snprintf(detail, sizeof(detail),
+		 "{\"day\":\"%s\",\"n\":%d,\"office\":\"%s\"}", day, n,
+		 o.code);
 	{
-		struct jpki_value p[] = {JPKI_V_TEXT(municipality_code),
+		struct jpki_value p[] = {JPKI_V_TEXT(o.code),
 					 JPKI_V_TEXT(day), JPKI_V_INT(n)};
 
 		if ((r = jpki_store_exec(st,

@@ -98,8 +98,11 @@ int jpki_window_migrate(struct jpki_store *st)
 
 	if ((r = jpki_registry_migrate(st)) != 0)
 		return r;
-	return jpki_store_migrate(st, "window", migrations,
-				  sizeof(migrations) / sizeof(migrations[0]));
+	if ((r = jpki_store_migrate(st, "window", migrations,
+				   sizeof(migrations) / sizeof(migrations[0]))) !=
+	    0)
+		return r;
+	return window_office_migrate(st);
 }
 
 /* ---- helpers ---------------------------------------------------------------
@@ -191,9 +194,12 @@ static int resident_for(struct jpki_resident *res, struct jpki_store *st,
 					    person);
 		return r;
 	}
+	/* a clerk reaching for another municipality's resident is on the
+	 * chain, as a refused read is */
 	if ((r = jpki_audit_authorize(by, JPKI_ROLE_WINDOW_CLERK,
 				      res->municipality_code)) != 0)
-		return r;
+		return window_read_refused(st, by, "window.refused", person,
+					   r);
 	if (must_be_registered && res->status != JPKI_RESIDENT_REGISTERED)
 		return jpki_err_set(
 		    JPKI_ERR_POLICY,
@@ -435,7 +441,7 @@ int jpki_window_apply(struct jpki_application *out, struct jpki_store *st,
 	memset(&a, 0, sizeof(a));
 	if ((r = check_request(req)) != 0 ||
 	    (r = resident_for(&res, st, by, req->person, 1)) != 0 ||
-	    (r = window_check_hours(st, res.municipality_code)) != 0)
+	    (r = window_check_hours(st, by, res.municipality_code)) != 0)
 		return r;
 	if (req->card == JPKI_CARD_JUKI && juki_ended())
 		return jpki_err_set(JPKI_ERR_POLICY, "%s", juki_ended_sentence);
@@ -589,7 +595,7 @@ int jpki_window_letter_returned(struct jpki_application *out,
 				    "application %lld %s: there is no "
 				    "inquiry letter to return",
 				    (long long)app_id, state_sentence(a.state));
-	if ((r = window_check_hours(st, res.municipality_code)) != 0)
+	if ((r = window_check_hours(st, by, res.municipality_code)) != 0)
 		return r;
 	mailed = jpki_date_of(a.letter_mailed_at);
 	if (jpki_date_cmp(&today, &mailed) <= 0) {
@@ -898,7 +904,9 @@ int jpki_window_issue(struct jpki_window_issue_result *out,
 	if (a.state != JPKI_APP_READY)
 		return jpki_err_set(JPKI_ERR_STATE, "application %lld %s",
 				    (long long)app_id, state_sentence(a.state));
-	if ((r = window_check_hours(st, res.municipality_code)) != 0)
+	if ((r = window_check_hours(st, by, res.municipality_code)) != 0 ||
+	    (r = window_check_issue(st, by, res.municipality_code,
+				    "window.issue.refused", a.person)) != 0)
 		return r;
 	if (a.card == JPKI_CARD_JUKI && juki_ended())
 		return jpki_err_set(JPKI_ERR_POLICY, "%s", juki_ended_sentence);
@@ -1101,7 +1109,9 @@ int jpki_window_renew(struct jpki_window_issue_result *out,
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "unknown certificate type");
 	if ((r = resident_for(&res, st, by, person, 1)) != 0 ||
-	    (r = window_check_hours(st, res.municipality_code)) != 0)
+	    (r = window_check_hours(st, by, res.municipality_code)) != 0 ||
+	    (r = window_check_issue(st, by, res.municipality_code,
+				    "window.renew.refused", res.person)) != 0)
 		return r;
 	filter.type = type;
 	filter.person = res.person;
@@ -1211,7 +1221,7 @@ int jpki_window_pin_reset(struct jpki_store *st, struct jpki_ca *ca,
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "unknown certificate type");
 	if ((r = resident_for(&res, st, by, person, 1)) != 0 ||
-	    (r = window_check_hours(st, res.municipality_code)) != 0)
+	    (r = window_check_hours(st, by, res.municipality_code)) != 0)
 		return r;
 	if (photo_id_address == NULL ||
 	    !same_address(photo_id_address, res.facts.address))

@@ -44,13 +44,15 @@ int window_is_working_day(const struct jpki_date *d);
 /* ---- counter rules (capacity.c) --------------------------------------------
  */
 
-/* JPKI_ERR_POLICY with a sentence unless the window of `municipality_code`
- * takes procedures now (its hours, a working day). */
-int window_check_hours(struct jpki_store *st,
+/* JPKI_ERR_POLICY with a sentence unless the office where `by` works (for
+ * a resident of `municipality_code`) takes procedures now (its hours, a
+ * working day). */
+int window_check_hours(struct jpki_store *st, const struct jpki_actor *by,
 		       const char *municipality_code) JPKI_MUST_CHECK;
 
 /*
- * Takes `n` certificates of today's capacity of a municipality, with an
+ * Takes `n` certificates of today's capacity of the office where `by`
+ * works for a resident of `municipality_code`, with an
  * audit entry, inside the caller's transaction: JPKI_ERR_POLICY when fewer
  * than `n` are left. window_capacity_give_back() returns them after a
  * failed issue (also inside the caller's transaction).
@@ -62,6 +64,40 @@ int window_capacity_give_back(struct jpki_store *st,
 			      const struct jpki_actor *by,
 			      const char *municipality_code, int n,
 			      const char *subject) JPKI_MUST_CHECK;
+
+/* ---- offices (office.c) --------------------------------------------------
+ */
+
+/* The office track of migrations, run after the window's own. */
+int window_office_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
+
+/*
+ * The office where `by` works for a resident of `municipality_code`: the
+ * clerk's own office when it is of that municipality, otherwise (no office
+ * recorded, the CA officer) the municipality's main office.
+ */
+int window_office_of(struct jpki_office *out, struct jpki_store *st,
+		     const struct jpki_actor *by,
+		     const char *municipality_code) JPKI_MUST_CHECK;
+
+/* "NAME (CODE)" of an office, for sentences. */
+void window_office_describe(char *out, size_t cap,
+			    const struct jpki_office *o);
+
+/* The office `code` for a change of its settings by `by` (a window clerk
+ * of its municipality); the main office's row recorded if only implied. */
+int window_office_settable(struct jpki_office *out, struct jpki_store *st,
+			   const struct jpki_actor *by,
+			   const char *office_code) JPKI_MUST_CHECK;
+
+/*
+ * 0 when the office where `by` works may issue certificates; otherwise
+ * JPKI_ERR_POLICY "certificates are issued at the main office only ..."
+ * and the refusal recorded as `action` on `subject`.
+ */
+int window_check_issue(struct jpki_store *st, const struct jpki_actor *by,
+		       const char *municipality_code, const char *action,
+		       const char *subject) JPKI_MUST_CHECK;
 
 /* Adds a fee row; must run inside the caller's transaction. */
 int window_fee_record(struct jpki_store *st, const struct jpki_actor *by,

@@ -108,10 +108,15 @@ table = {
         {"person": "s", "type": "w", "reader": "s", "photo_id_address": "s",
          "new_pin": "s"}),
     "/api/window/capacity": (win, {"municipality_code": "131016", "per_day": 4},
-        {"municipality_code": "s", "per_day": "i"}),
+        {"municipality_code": "s", "office": "s", "per_day": "i"}),
     "/api/window/hours": (win, {"municipality_code": "131016", "open_minute": 510,
                                 "close_minute": 1035},
-        {"municipality_code": "s", "open_minute": "i", "close_minute": "i"}),
+        {"municipality_code": "s", "office": "s", "open_minute": "i",
+         "close_minute": "i"}),
+    "/api/window/counters": (win, {"office": "131016", "counters": 2},
+        {"office": "s", "counters": "i"}),
+    "/api/window/office": (win, {"code": "131016-kanda", "name": "神田出張所"},
+        {"code": "s", "name": "s", "issue": "b"}),
     "/api/window/report": (win, {"person": P, "kind": "lost"},
                            {"person": "s", "kind": "w"}),
 }
@@ -121,7 +126,8 @@ wrong = {"s": [7, True, None, ["x"], {"a": 1}], "b": ["yes", 1, None],
          "d": [19900115, "1990-02-30", "yesterday"]}
 # per_day "ten" was once "no limit", 2^32+1 once 1
 wrong_int = {"per_day": [4294967297, -1], "open_minute": [4294967297 + 510, -1],
-             "close_minute": [1441], "id": [0, -1]}
+             "close_minute": [1441], "id": [0, -1],
+             "counters": [0, 1001, 4294967297 + 2]}
 wrong_word = {"sex": ["1", "4294967297", "Male"], "path": ["none", "foo"],
               "kind": ["nonsense", "LOST"], "card": ["x"], "type": ["bogus", "signing"]}
 
@@ -153,7 +159,8 @@ for path, (token, good, kinds) in table.items():
         st, o = call("POST", path, body, token)
         if field in ("person", "path", "kind", "type", "id", "sex", "birth",
                      "name", "on", "new_pin", "per_day", "municipality_code",
-                     "open_minute", "close_minute", "code"):
+                     "open_minute", "close_minute", "code", "office",
+                     "counters"):
             assert st == 400 and o.get("field") == field, (path, field, st, o)
         assert snapshot() == before, (path, field)
         n += 1

@@ -158,6 +158,22 @@ expect 200 POST /api/window/report "{\"person\":\"$adult\",\"kind\":\"lost\"}"
 expect 200 POST /api/window/capacity '{"municipality_code":"131016","per_day":40}'
 expect 200 POST /api/window/hours '{"municipality_code":"131016","open_minute":510,"close_minute":1035}'
 expect 200 GET /api/window/fees
+# offices: a branch added, set up and listed; another municipality's
+# branch refused
+expect 200 POST /api/window/office '{"code":"131016-kanda","name":"神田出張所"}'
+expect 409 POST /api/window/office '{"code":"131016-kanda","name":"神田出張所"}'
+expect 400 POST /api/window/office '{"code":"271004-kita","name":"北"}'
+expect 200 POST /api/window/hours '{"municipality_code":"131016","office":"131016-kanda","open_minute":600,"close_minute":960}'
+expect 200 POST /api/window/capacity '{"municipality_code":"131016","office":"131016-kanda","per_day":7}'
+expect 400 POST /api/window/capacity '{"municipality_code":"131016","office":"271004-kita","per_day":7}'
+expect 200 POST /api/window/counters '{"office":"131016-kanda","counters":3}'
+expect 404 POST /api/window/counters '{"office":"131016-none","counters":3}'
+expect 200 GET /api/window/offices
+[ "$(field '[1]["code"]')" = 131016-kanda ] || fail "offices: $(cat out.json)"
+[ "$(field '[0]["open_minute"]')" = 510 ] || fail "the main office's hours: $(cat out.json)"
+[ "$(field '[1]["open_minute"]'),$(field '[1]["per_day"]'),$(field '[1]["counters"]'),$(field '[1]["may_issue"]')" = "600,7,3,False" ] ||
+	fail "the branch's settings: $(cat out.json)"
+pass "offices over the API: added (a taken code 409, another municipality's 400), hours, capacity and counters per office, listed main first"
 expect 200 GET /api/audit/verify
 [ "$(field '["ok"]')" = True ] || fail "audit: $(cat out.json)"
 db=$(ls var/*.db 2>/dev/null | head -1)
@@ -173,5 +189,5 @@ if [ -n "$db" ] && command -v sqlite3 >/dev/null; then
 fi
 expect 200 POST /api/logout '{}'
 expect 401 GET /api/window/applications
-pass "loss report, capacity, hours, fee ledger, the audit chain holds, and a session ends at log-out"
+pass "loss report, capacity, hours, fee ledger, offices, the audit chain holds, and a session ends at log-out"
 echo "all window API checks passed"

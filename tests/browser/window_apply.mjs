@@ -1,0 +1,30 @@
+// Taking an application at the counter (/window/apply): a photo ID whose
+// address is not the registered one is refused (403, the window's
+// sentence); with the right address the application is ready at once.
+// Leaves the application's number in cfg.app for the later procedures.
+import { fail } from './window_lib.mjs';
+
+export default async function (t, c) {
+	const page = await t.as('clerk1', c.pw.clerk1);
+	if (await t.resident(page, c.e) !== 200) fail('resident page of E');
+	await page.select('#path', 'photo');
+	await page.select('#photo_id', 'driving-licence');
+	await t.fill(page, '#photo_id_address', '千代田９番９号');
+	await t.shot(page, 'apply', 'wrong-address');
+	let s = await t.submit(page, '#apply');
+	await t.shot(page, 'apply', 'refused');
+	await t.refused(page, 403, s, 'is not the registered address',
+		'a photo ID of another address');
+	console.log('ok apply: a photo ID with another address refused (403)');
+
+	await page.select('#path', 'photo');
+	await page.select('#photo_id', 'passport');
+	await t.fill(page, '#photo_id_address', c.address);
+	s = await t.submit(page, '#apply');
+	const state = await page.$eval('#state', (e) => e.innerText);
+	if (s !== 200 || !state.includes('ready'))
+		fail(`application: HTTP ${s}, ${state}`);
+	c.app = new URL(page.url()).searchParams.get('id');
+	await t.shot(page, 'apply', 'ready');
+	console.log(`ok apply: application ${c.app} ready the same day`);
+}
