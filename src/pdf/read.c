@@ -278,7 +278,7 @@ static void note_changed(struct walk *w, int id, int gen)
 
 	if (w->n_changed++ < 8 && used + 24 < w->changed_size)
 		snprintf(w->changed + used, w->changed_size - used, "%s%d %d obj",
-			 used ? ", " : "", id, gen);
+			 used ? ", " : "a later update changed ", id, gen);
 }
 
 static int compare_revisions(struct jpki_pdf_signature *out, qpdf_data now,

@@ -233,7 +233,8 @@ static int new_object(struct update *u, qpdf_oh *oh)
 {
 	int id;
 
-	*oh = qpdf_make_indirect_object(u->q, qpdf_oh_new_null(u->q));
+	/* a dictionary: a reference to null would read as no value */
+	*oh = qpdf_make_indirect_object(u->q, qpdf_oh_new_dictionary(u->q));
 	id = qpdf_oh_get_object_id(u->q, *oh);
 	if (id <= 0 || qpdf_has_error(u->q))
 		return 0;
