@@ -184,8 +184,8 @@ static int enqueue(struct walk *w, int id, int gen)
 	return 0;
 }
 
-/* Queues the indirect objects a direct object of the signed revision
- * refers to. */
+/* Queues the indirect objects an object of the signed revision refers to
+ * (at depth 0 the object itself is looked into, not queued). */
 static int references(struct walk *w, qpdf_oh oh, int depth)
 {
 	qpdf_data q = w->old;
@@ -193,7 +193,7 @@ static int references(struct walk *w, qpdf_oh oh, int depth)
 	size_t n_keys = 0;
 	int r = 0;
 
-	if (qpdf_oh_is_indirect(q, oh))
+	if (depth > 0 && qpdf_oh_is_indirect(q, oh))
 		return enqueue(w, qpdf_oh_get_object_id(q, oh),
 			       qpdf_oh_get_generation(q, oh));
 	if (depth > MAX_DEPTH)
@@ -414,9 +414,10 @@ int jpki_pdf_signature_read(struct jpki_pdf_signature *out, const uint8_t *pdf,
 	if ((r = pdf_open(&q, pdf, len, "the PDF")) != 0)
 		return r;
 	root = qpdf_get_root(q);
+	/* get_key on a missing AcroForm would be a warning: _if_dict */
 	visit_fields(q,
-		     qpdf_oh_get_key(q, qpdf_oh_get_key(q, root, "/AcroForm"),
-				     "/Fields"),
+		     qpdf_oh_get_key_if_dict(
+			 q, qpdf_oh_get_key(q, root, "/AcroForm"), "/Fields"),
 		     0, &f);
 	if ((r = pdf_check(q, "reading the signature fields")) != 0)
 		goto out;
