@@ -111,9 +111,9 @@ static int take_range(struct jpki_pdf_signature *out, qpdf_data q,
 	if (r[0] != 0 || r[1] >= r[2] || r[2] > len || r[3] > len - r[2])
 		return jpki_err_set(
 		    JPKI_ERR_INVALID,
-		    "the signature's /ByteRange [%zu %zu %zu %zu] does not "
-		    "start at the file's first byte and stay inside its %zu "
-		    "bytes",
+		    "the signature's /ByteRange [%zu %zu %zu %zu] is not two "
+		    "ranges in order from the file's first byte, inside its "
+		    "%zu bytes",
 		    r[0], r[1], r[2], r[3], len);
 	if (!qpdf_oh_is_string(q, contents) ||
 	    (value = qpdf_oh_get_binary_string_value(q, contents, &clen)) ==
