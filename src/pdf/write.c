@@ -31,6 +31,7 @@
 #define MAX_REWRITE 4	 /* existing objects one update may rewrite */
 #define RANGE_DIGITS 10	 /* width of each /ByteRange number */
 #define STARTXREF_TAIL 1024
+#define MAX_OBJECT_NUMBER 8388607
 
 /* The offset of the last cross-reference section, for /Prev. qpdf's C API
  * does not give it; it is the number after the last "startxref", which
@@ -87,6 +88,7 @@ struct update {
 static int update_begin(struct update *u, const uint8_t *pdf, size_t len,
 			const char *what)
 {
+	long long size;
 	int r;
 
 	memset(u, 0, sizeof(*u));
@@ -100,12 +102,14 @@ static int update_begin(struct update *u, const uint8_t *pdf, size_t len,
 	}
 	if ((r = last_startxref(&u->prev, pdf, len)) != 0)
 		goto fail;
-	if ((u->size = (int)pdf_int(u->q, qpdf_get_trailer(u->q), "/Size")) <=
-	    0) {
+	size = pdf_int(u->q, qpdf_get_trailer(u->q), "/Size");
+	/* ISO 32000-1 C.2: at most 8,388,607 indirect objects */
+	if (size <= 0 || size > MAX_OBJECT_NUMBER - 2 * JPKI_PDF_DSS_MAX_ITEMS) {
 		r = jpki_err_set(JPKI_ERR_PARSE,
-				 "the PDF's trailer has no /Size");
+				 "the PDF's trailer has no usable /Size");
 		goto fail;
 	}
+	u->size = (int)size;
 	u->next = u->size;
 	u->sep = len > 0 && pdf[len - 1] != '\n' && pdf[len - 1] != '\r';
 	u->base = len + (size_t)u->sep;
