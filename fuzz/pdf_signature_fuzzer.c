@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    sig.later != (sig.signed_end < size) ||
 		    sig.n_ocsps > JPKI_PDF_DSS_MAX_ITEMS ||
 		    sig.n_certs > JPKI_PDF_DSS_MAX_ITEMS ||
-		    memchr(sig.subfilter, '\0', sizeof(sig.subfilter)) == NULL ||
+		    memchr(sig.subfilter, '\0', sizeof(sig.subfilter)) ==
+			NULL ||
 		    memchr(sig.changed, '\0', sizeof(sig.changed)) == NULL)
 			abort();
 		for (size_t i = 0; i < sig.n_ocsps; i++)

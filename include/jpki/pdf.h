@@ -37,9 +37,9 @@ struct jpki_pdf_blob {
 
 /* The last signature of a PDF, as jpki_pdf_signature_read found it. */
 struct jpki_pdf_signature {
-	size_t n_signatures;  /* signature fields with a value */
-	size_t range[4];      /* its /ByteRange */
-	uint8_t *cms;         /* /Contents without its zero padding, owned */
+	size_t n_signatures; /* signature fields with a value */
+	size_t range[4];     /* its /ByteRange */
+	uint8_t *cms;        /* /Contents without its zero padding, owned */
 	size_t cms_len;
 	uint8_t *signed_data; /* the bytes the ranges cover, owned */
 	size_t signed_len;
@@ -91,10 +91,10 @@ typedef int (*jpki_pdf_signer)(void *arg, uint8_t **cms, size_t *cms_len,
 			       const uint8_t *data, size_t len);
 
 struct jpki_pdf_sign_options {
-	int version;      /* JPKI_PDF_SIGN_OPTIONS_VERSION */
-	time_t when;      /* /M, the claimed signing time; 0 = the clock's */
-	const char *name; /* /Name, UTF-8, or NULL */
-	const char *reason;   /* /Reason, or NULL */
+	int version;        /* JPKI_PDF_SIGN_OPTIONS_VERSION */
+	time_t when;        /* /M, the claimed signing time; 0 = the clock's */
+	const char *name;   /* /Name, UTF-8, or NULL */
+	const char *reason; /* /Reason, or NULL */
 	const char *location; /* /Location, or NULL */
 };
 #define JPKI_PDF_SIGN_OPTIONS_VERSION 1

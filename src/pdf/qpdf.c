@@ -21,8 +21,9 @@ int pdf_check(qpdf_data q, const char *doing)
 
 		/* a warning means qpdf guessed at something; a signature
 		 * over a guess is not one */
-		return jpki_err_set(JPKI_ERR_PARSE, "%s: the PDF is damaged: %s",
-				    doing, qpdf_get_error_full_text(q, e));
+		return jpki_err_set(JPKI_ERR_PARSE,
+				    "%s: the PDF is damaged: %s", doing,
+				    qpdf_get_error_full_text(q, e));
 	}
 	return 0;
 }
@@ -54,8 +55,8 @@ int pdf_open(qpdf_data *out, const uint8_t *pdf, size_t len, const char *what)
 	    qpdf_more_warnings(q)) {
 		r = pdf_check(q, "qpdf cannot read it");
 		if (r == 0)
-			r = jpki_err_set(JPKI_ERR_PARSE,
-					 "qpdf cannot read %s", what);
+			r = jpki_err_set(JPKI_ERR_PARSE, "qpdf cannot read %s",
+					 what);
 		qpdf_cleanup(&q);
 		return r;
 	}

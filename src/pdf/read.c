@@ -23,8 +23,8 @@
 
 #include "pdf/pdf_internal.h"
 
-#define MAX_FIELDS 1000	  /* signature fields looked at */
-#define MAX_DEPTH 8	  /* /Kids levels, and nesting of direct objects */
+#define MAX_FIELDS 1000    /* signature fields looked at */
+#define MAX_DEPTH 8        /* /Kids levels, and nesting of direct objects */
 #define MAX_OBJECTS 200000 /* objects compared between revisions */
 
 /* ---- 1. the signature fields ------------------------------------------- */
@@ -79,8 +79,7 @@ static void visit_fields(qpdf_data q, qpdf_oh fields, int depth,
 			/* a value without a usable range still counts, so a
 			 * file with only a broken one is refused, not taken
 			 * as unsigned */
-			if (!f->have ||
-			    (end >= 0 && (size_t)end > f->end)) {
+			if (!f->have || (end >= 0 && (size_t)end > f->end)) {
 				f->have = 1;
 				f->sig = v;
 				f->end = end < 0 ? 0 : (size_t)end;
@@ -94,8 +93,8 @@ static void visit_fields(qpdf_data q, qpdf_oh fields, int depth,
 
 /* ---- 2. the byte range ------------------------------------------------- */
 
-static int take_range(struct jpki_pdf_signature *out, qpdf_data q,
-		      qpdf_oh sig, const uint8_t *pdf, size_t len)
+static int take_range(struct jpki_pdf_signature *out, qpdf_data q, qpdf_oh sig,
+		      const uint8_t *pdf, size_t len)
 {
 	qpdf_oh contents = qpdf_oh_get_key(q, sig, "/Contents");
 	const char *value;
@@ -152,12 +151,12 @@ static int take_range(struct jpki_pdf_signature *out, qpdf_data q,
 
 struct walk {
 	qpdf_data old, now;
-	int now_root;	     /* the catalog's id, compared without /DSS */
+	int now_root;        /* the catalog's id, compared without /DSS */
 	unsigned char *seen; /* by object id, below `size` */
 	size_t size;
 	struct {
 		int id, gen;
-	} *queue;
+	} * queue;
 	size_t n, head, cap;
 	size_t compared, n_changed;
 	char *changed;
@@ -277,8 +276,9 @@ static void note_changed(struct walk *w, int id, int gen)
 	size_t used = strlen(w->changed);
 
 	if (w->n_changed++ < 8 && used + 24 < w->changed_size)
-		snprintf(w->changed + used, w->changed_size - used, "%s%d %d obj",
-			 used ? ", " : "a later update changed ", id, gen);
+		snprintf(w->changed + used, w->changed_size - used,
+			 "%s%d %d obj", used ? ", " : "a later update changed ",
+			 id, gen);
 }
 
 static int compare_revisions(struct jpki_pdf_signature *out, qpdf_data now,
@@ -371,9 +371,8 @@ static int take_streams(struct jpki_pdf_blob *items, size_t *n, qpdf_data q,
 			qpdf_oh dss, const char *key)
 {
 	qpdf_oh list = qpdf_oh_get_key(q, dss, key);
-	int count = qpdf_oh_is_array(q, list)
-			? qpdf_oh_get_array_n_items(q, list)
-			: 0;
+	int count =
+	    qpdf_oh_is_array(q, list) ? qpdf_oh_get_array_n_items(q, list) : 0;
 
 	for (int i = 0; i < count && *n < JPKI_PDF_DSS_MAX_ITEMS; i++) {
 		qpdf_oh s = qpdf_oh_get_array_item(q, list, i);
@@ -439,10 +438,10 @@ int jpki_pdf_signature_read(struct jpki_pdf_signature *out, const uint8_t *pdf,
 			  qpdf_oh_get_string_value(q, v));
 	dss = qpdf_oh_get_key(q, root, "/DSS");
 	if (qpdf_oh_is_dictionary(q, dss) &&
-	    ((r = take_streams(out->ocsps, &out->n_ocsps, q, dss,
-			       "/OCSPs")) != 0 ||
-	     (r = take_streams(out->certs, &out->n_certs, q, dss,
-			       "/Certs")) != 0))
+	    ((r = take_streams(out->ocsps, &out->n_ocsps, q, dss, "/OCSPs")) !=
+		 0 ||
+	     (r = take_streams(out->certs, &out->n_certs, q, dss, "/Certs")) !=
+		 0))
 		goto out;
 	if ((r = pdf_check(q, "reading the signature")) != 0)
 		goto out;

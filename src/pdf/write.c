@@ -28,8 +28,8 @@
 
 #include "pdf/pdf_internal.h"
 
-#define MAX_REWRITE 4	 /* existing objects one update may rewrite */
-#define RANGE_DIGITS 10	 /* width of each /ByteRange number */
+#define MAX_REWRITE 4   /* existing objects one update may rewrite */
+#define RANGE_DIGITS 10 /* width of each /ByteRange number */
 #define STARTXREF_TAIL 1024
 #define MAX_OBJECT_NUMBER 8388607
 
@@ -48,8 +48,8 @@ static int last_startxref(size_t *out, const uint8_t *pdf, size_t len)
 	if (!found)
 		return jpki_err_set(JPKI_ERR_PARSE,
 				    "the PDF does not end with startxref");
-	for (i += klen; i < len && (pdf[i] == ' ' || pdf[i] == '\r' ||
-				    pdf[i] == '\n');
+	for (i += klen;
+	     i < len && (pdf[i] == ' ' || pdf[i] == '\r' || pdf[i] == '\n');
 	     i++)
 		;
 	for (; i < len && pdf[i] >= '0' && pdf[i] <= '9' && digits < 12;
@@ -104,7 +104,8 @@ static int update_begin(struct update *u, const uint8_t *pdf, size_t len,
 		goto fail;
 	size = pdf_int(u->q, qpdf_get_trailer(u->q), "/Size");
 	/* ISO 32000-1 C.2: at most 8,388,607 indirect objects */
-	if (size <= 0 || size > MAX_OBJECT_NUMBER - 2 * JPKI_PDF_DSS_MAX_ITEMS) {
+	if (size <= 0 ||
+	    size > MAX_OBJECT_NUMBER - 2 * JPKI_PDF_DSS_MAX_ITEMS) {
 		r = jpki_err_set(JPKI_ERR_PARSE,
 				 "the PDF's trailer has no usable /Size");
 		goto fail;
@@ -190,7 +191,8 @@ static int update_end(struct update *u)
 	for (size_t i = 0; i < u->n;) {
 		size_t run = 1;
 
-		while (i + run < u->n && u->e[i + run].id == u->e[i].id + (int)run)
+		while (i + run < u->n &&
+		       u->e[i + run].id == u->e[i].id + (int)run)
 			run++;
 		fprintf(u->f, "%d %zu\n", u->e[i].id, run);
 		for (size_t k = i; k < i + run; k++)
@@ -199,8 +201,8 @@ static int update_end(struct update *u)
 				u->e[k].gen);
 		i += run;
 	}
-	fprintf(u->f, "trailer\n<< /Size %d /Root %d %d R /Prev %zu",
-		u->next, qpdf_oh_get_object_id(u->q, root),
+	fprintf(u->f, "trailer\n<< /Size %d /Root %d %d R /Prev %zu", u->next,
+		qpdf_oh_get_object_id(u->q, root),
 		qpdf_oh_get_generation(u->q, root), u->prev);
 	if (qpdf_oh_is_indirect(u->q, info))
 		fprintf(u->f, " /Info %s", qpdf_oh_unparse(u->q, info));
@@ -275,7 +277,7 @@ static int link_field(struct update *u, qpdf_oh page, qpdf_oh field)
 		qpdf_oh_replace_key(q, acro, "/SigFlags",
 				    qpdf_oh_new_integer(q, 3));
 		if ((r = rewrite(u, qpdf_oh_is_indirect(q, acro) ? acro
-								: root)) != 0)
+								 : root)) != 0)
 			return r;
 	} else {
 		acro = qpdf_oh_parse(q, "<< /Fields [ ] /SigFlags 3 >>");
@@ -288,8 +290,8 @@ static int link_field(struct update *u, qpdf_oh page, qpdf_oh field)
 	annots = qpdf_oh_get_key(q, page, "/Annots");
 	if (qpdf_oh_is_array(q, annots)) {
 		qpdf_oh_append_item(q, annots, field);
-		return rewrite(u, qpdf_oh_is_indirect(q, annots) ? annots
-								 : page);
+		return rewrite(u,
+			       qpdf_oh_is_indirect(q, annots) ? annots : page);
 	}
 	annots = qpdf_oh_new_array(q);
 	qpdf_oh_append_item(q, annots, field);
@@ -302,8 +304,8 @@ static void text_entry(struct update *u, const char *key, const char *utf8)
 {
 	if (utf8 != NULL && utf8[0] != '\0')
 		fprintf(u->f, " %s %s", key,
-			qpdf_oh_unparse(u->q,
-					qpdf_oh_new_unicode_string(u->q, utf8)));
+			qpdf_oh_unparse(
+			    u->q, qpdf_oh_new_unicode_string(u->q, utf8)));
 }
 
 int jpki_pdf_sign(uint8_t **out, size_t *out_len, const uint8_t *pdf,
@@ -416,7 +418,8 @@ out:
 	return r;
 }
 
-/* ---- the DSS (B-LT) -------------------------------------------------------- */
+/* ---- the DSS (B-LT) --------------------------------------------------------
+ */
 
 static void stream_object(struct update *u, int id,
 			  const struct jpki_pdf_blob *item)

@@ -25,7 +25,7 @@
 
 static void add_reason(struct jpki_verify_report *rep,
 		       enum jpki_app_refusal why, const char *fmt, ...)
-	JPKI_PRINTF(3, 4);
+    JPKI_PRINTF(3, 4);
 
 static void add_reason(struct jpki_verify_report *rep,
 		       enum jpki_app_refusal why, const char *fmt, ...)
@@ -132,7 +132,7 @@ static int dss_one(struct dss *d, const struct jpki_pdf_blob *b, X509 *cert,
 			 "certificate when it signed");
 		goto out;
 	}
-	*status = st == V_OCSP_CERTSTATUS_GOOD	    ? JPKI_VERIFY_GOOD
+	*status = st == V_OCSP_CERTSTATUS_GOOD      ? JPKI_VERIFY_GOOD
 		  : st == V_OCSP_CERTSTATUS_REVOKED ? JPKI_VERIFY_REVOKED
 						    : JPKI_VERIFY_UNKNOWN;
 	*reason = why < 0 ? 0 : why;
@@ -247,8 +247,7 @@ int jpki_verify_pdf(struct jpki_verify_report *out,
 		add_reason(out, JPKI_APP_MALFORMED,
 			   "the PDF signature's /SubFilter is %s%s, not a "
 			   "detached CMS signature (ETSI.CAdES.detached)",
-			   sig.subfilter[0] ? "/" : "none",
-			   sig.subfilter);
+			   sig.subfilter[0] ? "/" : "none", sig.subfilter);
 
 	/* 3 */
 	if (sig.later && !sig.later_dss_only)

@@ -63,8 +63,8 @@ static uint8_t *sign_it(size_t *out_len, const uint8_t *pdf, size_t len,
 
 	o.when = 1764806400; /* 2025-12-04T00:00:00Z */
 	o.name = "山田　花子";
-	assert_int_equal(jpki_pdf_sign(&out, out_len, pdf, len, &o, stand_in, s),
-			 0);
+	assert_int_equal(
+	    jpki_pdf_sign(&out, out_len, pdf, len, &o, stand_in, s), 0);
 	return out;
 }
 
@@ -141,9 +141,8 @@ static void test_sign_refusals(void **state)
 
 	/* not a PDF, a damaged one, no options */
 	s.fail = 0;
-	assert_int_equal(jpki_pdf_sign(&out, &out_len,
-				       (const uint8_t *)"hello", 5, &o,
-				       stand_in, &s),
+	assert_int_equal(jpki_pdf_sign(&out, &out_len, (const uint8_t *)"hello",
+				       5, &o, stand_in, &s),
 			 JPKI_ERR_PARSE);
 	assert_int_equal(jpki_pdf_sign(&out, &out_len,
 				       (const uint8_t *)"%PDF-1.7\nno\n", 12,
@@ -251,13 +250,13 @@ static void test_dss_and_later_updates(void **state)
 	uint8_t *pdf = load(&len), *out = sign_it(&out_len, pdf, len, &s);
 	uint8_t *lt = NULL, *bad;
 
-	assert_int_equal(jpki_pdf_add_dss(&lt, &lt_len, out, out_len, NULL, 0,
-					  NULL, 0),
-			 JPKI_ERR_INVALID);
+	assert_int_equal(
+	    jpki_pdf_add_dss(&lt, &lt_len, out, out_len, NULL, 0, NULL, 0),
+	    JPKI_ERR_INVALID);
 	assert_null(lt);
-	assert_int_equal(jpki_pdf_add_dss(&lt, &lt_len, out, out_len, &cert, 1,
-					  &ocsp, 1),
-			 0);
+	assert_int_equal(
+	    jpki_pdf_add_dss(&lt, &lt_len, out, out_len, &cert, 1, &ocsp, 1),
+	    0);
 	assert_memory_equal(lt, out, out_len);
 	assert_int_equal(jpki_pdf_signature_read(&sig, lt, lt_len), 0);
 	assert_true(sig.later);
