@@ -588,8 +588,18 @@ static int sign_pdf(struct session *s, const char *in_path,
 	if (lt) {
 		/* B-LT: no signature without its validation data */
 		if ((r = jpki_client_ocsp_fetch(&ocsp.data, &ocsp.len, cert,
-						ca)) != 0 ||
-		    (r = cert_blob(&certs[0], ca)) != 0 ||
+						ca)) != 0) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", jpki_err_detail());
+			r = jpki_err_set(r,
+					 "B-LT needs the signing certificate's "
+					 "OCSP response, and nothing was "
+					 "written: %s",
+					 why);
+			goto out;
+		}
+		if ((r = cert_blob(&certs[0], ca)) != 0 ||
 		    (r = cert_blob(&certs[1], cert)) != 0 ||
 		    (r = jpki_pdf_add_dss(&lt_pdf, &lt_len, signed_pdf,
 					  signed_len, certs, 2, &ocsp, 1)) !=

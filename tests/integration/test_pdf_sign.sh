@@ -202,7 +202,10 @@ p = d["pdf"]
 assert p["later_updates"] and p["later_dss_only"] and p["revocation_from_dss"], p
 assert p["dss_ocsp_responses"] == 1, p
 EOF
+expect_fail "B-LT needs the signing certificate's OCSP response" \
+	client sign --pdf in.pdf --out lt2.pdf --pades-level b-lt --pin-file pin.txt
+[ ! -e lt2.pdf ] || fail "a B-LT signature without its OCSP response was written"
 expect_fail "revocation status unknown" client verify bb.pdf --ca sign-ca.pem --offline
 expect_fail "revocation status unknown" client verify lt.pdf --ca sign-ca.pem
-pass "B-LT: jpki verify --offline takes revocation from the DSS with the server stopped; B-B offline, and B-LT online without the server, cannot"
+pass "B-LT: jpki verify --offline takes revocation from the DSS with the server stopped; B-B offline, and B-LT online without the server, cannot; no B-LT signing without the responder"
 echo "all PDF signature checks passed"
