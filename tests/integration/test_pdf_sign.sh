@@ -191,8 +191,16 @@ grep -q "Cert Status: good" ocsp.txt || fail "the DSS's OCSP response: $(cat ocs
 grep -qi "Serial Number: $sign_serial" ocsp.txt || fail "the OCSP response is not about $sign_serial: $(cat ocsp.txt)"
 pass "B-LT: pdfsig valid, qpdf --check passes, the DSS holds the signer's good OCSP response"
 
+# a signature whose /M claims a later time than its OCSP evidence: the
+# evidence says nothing about the certificate when it signed
+later=$(date -u -d '+2 days' +%Y-%m-%d)
+client --now "$later" sign --pdf in.pdf --out late.pdf --pades-level b-lt \
+	--pin-file pin.txt >sign.txt 2>&1 || fail "sign --now $later: $(cat sign.txt)"
+
 # the CA's server goes away: offline, only the DSS can answer
 stop_server
+expect_fail "older than the signature's time" \
+	client --now "$later" verify late.pdf --ca sign-ca.pem --offline
 client verify lt.pdf --ca sign-ca.pem --offline --json >v.json 2>v.err || fail "verify --offline B-LT: $(cat v.json v.err)"
 python3 - <<'EOF' || fail "verify --offline B-LT: $(cat v.json)"
 import json
@@ -207,5 +215,5 @@ expect_fail "B-LT needs the signing certificate's OCSP response" \
 [ ! -e lt2.pdf ] || fail "a B-LT signature without its OCSP response was written"
 expect_fail "revocation status unknown" client verify bb.pdf --ca sign-ca.pem --offline
 expect_fail "revocation status unknown" client verify lt.pdf --ca sign-ca.pem
-pass "B-LT: jpki verify --offline takes revocation from the DSS with the server stopped; B-B offline, and B-LT online without the server, cannot; no B-LT signing without the responder"
+pass "B-LT: jpki verify --offline takes revocation from the DSS with the server stopped; B-B offline, and B-LT online without the server, cannot; no B-LT signing without the responder; OCSP evidence older than /M refused"
 echo "all PDF signature checks passed"
