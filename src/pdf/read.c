@@ -322,9 +322,11 @@ static int compare_revisions(struct jpki_pdf_signature *out, qpdf_data now,
 	r = JPKI_ERR_NOMEM;
 	if ((w.seen = calloc(w.size, 1)) == NULL)
 		goto out;
-	/* the DSS is B-LT's own addition: compare the catalog without it
-	 * (its streams are new objects, which nothing signed can reach) */
+	/* the DSS is B-LT's own addition, which a later update may add or
+	 * replace: compare the catalogs without it (the walk then never
+	 * reaches its objects, which nothing else refers to) */
 	qpdf_oh_remove_key(now, now_root, "/DSS");
+	qpdf_oh_remove_key(w.old, old_root, "/DSS");
 	if ((r = enqueue(&w, qpdf_oh_get_object_id(w.old, old_root),
 			 qpdf_oh_get_generation(w.old, old_root))) != 0)
 		goto out;

@@ -290,6 +290,29 @@ static void test_dss_and_later_updates(void **state)
 	jpki_pdf_signature_clear(&sig);
 	free(bad);
 
+	/* signed again over the B-LT file, and a second DSS replacing the
+	 * first: still only validation data after the last signature */
+	{
+		struct seen s2 = {0};
+		size_t again_len, lt2_len;
+		uint8_t *again = sign_it(&again_len, lt, lt_len, &s2), *lt2;
+
+		assert_int_equal(jpki_pdf_add_dss(&lt2, &lt2_len, again,
+						  again_len, &cert, 1, &ocsp,
+						  1),
+				 0);
+		assert_int_equal(jpki_pdf_signature_read(&sig, lt2, lt2_len),
+				 0);
+		assert_int_equal(sig.n_signatures, 2);
+		assert_int_equal(sig.signed_end, again_len);
+		assert_true(sig.later);
+		assert_true(sig.later_dss_only);
+		jpki_pdf_signature_clear(&sig);
+		free(lt2);
+		free(again);
+		free(s2.data);
+	}
+
 	free(lt);
 	free(s.data);
 	free(out);
