@@ -125,7 +125,13 @@ static int dss_one(struct dss *d, const struct jpki_pdf_blob *b, X509 *cert,
 			 "certificate's CA");
 		goto out;
 	}
-	if (d->signed_at == 0 || asn1_time(this_upd) < d->signed_at - d->skew) {
+	if (d->signed_at == 0) {
+		snprintf(d->why, sizeof(d->why),
+			 "the signature has no readable time (/M) to judge "
+			 "the DSS's OCSP response against");
+		goto out;
+	}
+	if (asn1_time(this_upd) < d->signed_at - d->skew) {
 		snprintf(d->why, sizeof(d->why),
 			 "the DSS's OCSP response is older than the "
 			 "signature's time (/M), so it says nothing about the "
