@@ -13,6 +13,7 @@ packages=(
 	libcurl4-openssl-dev
 	libargon2-dev
 	libcairo2-dev fonts-ipafont-gothic poppler-utils
+	libqpdf-dev qpdf
 	chromium
 	libcmocka-dev
 	libpcsclite-dev pcscd vsmartcard-vpcd opensc

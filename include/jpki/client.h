@@ -184,6 +184,26 @@ int jpki_client_cms_sign(CMS_ContentInfo **out, BIO *data, X509 *signer,
 int jpki_client_cms_envelope(CMS_ContentInfo **out, CMS_ContentInfo *signed_,
 			     X509 *recipient) JPKI_MUST_CHECK;
 
+/*
+ * The CMS of a PAdES B-B signature over `data` (the bytes a PDF signature's
+ * byte range covers): detached, SHA-256, signed attributes content-type,
+ * message-digest and ESS signing-certificate-v2 and no signing-time
+ * (ETSI EN 319 142-1), the signer's certificate and `extra` included. DER
+ * in *out, which the caller frees with OPENSSL_free().
+ */
+int jpki_client_pades_sign(uint8_t **out, size_t *out_len,
+			   const uint8_t *data, size_t len, X509 *signer,
+			   EVP_PKEY *key, STACK_OF(X509) * extra) JPKI_MUST_CHECK;
+
+/*
+ * The OCSP response (DER) about `cert` from the responder it names, its
+ * signature checked against `issuer`, for a PDF's DSS (PAdES B-LT). Caller
+ * frees *out with OPENSSL_free(). JPKI_ERR_IO when the responder cannot be
+ * reached, JPKI_ERR_POLICY when it says other than good.
+ */
+int jpki_client_ocsp_fetch(uint8_t **out, size_t *out_len, X509 *cert,
+			   X509 *issuer) JPKI_MUST_CHECK;
+
 /* ---- log-in (docs/LOGIN.md) ---------------------------------------------- */
 
 struct jpki_client_login_result {

@@ -186,6 +186,7 @@ enum jpki_app_refusal {
 	JPKI_APP_BAD_FACTS,      /* the certificate's 4 facts cannot be read */
 	JPKI_APP_NAME_MISMATCH,
 	JPKI_APP_ADDRESS_MISMATCH,
+	JPKI_APP_PDF_CHANGED, /* a PDF changed after its signature */
 };
 
 /* A short stable name for a refusal code ("revoked"), for JSON. */
@@ -312,6 +313,41 @@ void jpki_verify_report_clear(struct jpki_verify_report *rep);
  * length). Caller frees *out. */
 int jpki_verify_report_json(char **out, const struct jpki_verify_report *rep)
     JPKI_MUST_CHECK;
+
+/* ---- signed PDFs (PAdES, docs/RELYING_PARTY.md "PDFs") ------------------ */
+
+/* What the PDF around the signature showed. */
+struct jpki_verify_pdf_info {
+	size_t n_signatures; /* signature fields with a value */
+	char subfilter[64];
+	char when[64];	  /* the signature dictionary's /M, "" if none */
+	size_t signed_end; /* the signed revision's length */
+	size_t file_len;
+	int later;	    /* bytes follow the signed revision */
+	int later_dss_only; /* and they only add a DSS */
+	char changed[256];  /* else what they changed */
+	size_t n_dss_ocsps; /* OCSP responses in the DSS */
+	int used_dss;	    /* revocation was answered from the DSS */
+};
+
+/*
+ * Checks a signed PDF (`len` untrusted bytes): its last signature is found
+ * through qpdf (jpki_pdf_signature_read), the byte range must cover the
+ * file but for the /Contents hole, and the CMS in /Contents is checked
+ * over the ranges exactly as jpki_verify_application checks a detached
+ * application (opts as there; its content is ignored), with the same
+ * report. A PDF changed after the signed revision other than by adding a
+ * DSS is refused (JPKI_APP_PDF_CHANGED). With opts->offline and no status
+ * callback, the OCSP responses of the PDF's DSS (PAdES B-LT) answer for
+ * revocation: signed for the certificate's CA, about it, produced no
+ * earlier than the signature's /M less the allowed skew. *info (may be
+ * NULL) gets what the PDF showed. Returns as jpki_verify_application;
+ * release *out with jpki_verify_report_clear().
+ */
+int jpki_verify_pdf(struct jpki_verify_report *out,
+		    struct jpki_verify_pdf_info *info,
+		    const struct jpki_verify_options *opts, const uint8_t *pdf,
+		    size_t len) JPKI_MUST_CHECK;
 
 /*
  * 1 if the form's text and the certificate's say the same, ignoring all

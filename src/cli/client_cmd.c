@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "jpki/client.h"
+#include "jpki/pdf.h"
 
 #define PIN_MAX 16 /* the longest PIN of either card kind */
 
@@ -602,6 +603,131 @@ static int sign_usable(X509 *cert, X509 *ca)
 	return 0;
 }
 
+/* ---- sign --pdf (PAdES) ----------------------------------------------------
+ */
+
+/* What the PDF module's signer callback needs. */
+struct pades_signer {
+	X509 *cert;
+	EVP_PKEY *key;
+	STACK_OF(X509) * extra;
+};
+
+static int pades_cms(void *arg, uint8_t **cms, size_t *cms_len,
+		     const uint8_t *data, size_t len)
+{
+	const struct pades_signer *s = arg;
+
+	return jpki_client_pades_sign(cms, cms_len, data, len, s->cert, s->key,
+				      s->extra);
+}
+
+/* DER of a certificate as a DSS item; the blob's data is the caller's to
+ * OPENSSL_free(). */
+static int cert_blob(struct jpki_pdf_blob *b, X509 *x)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(x, &der);
+
+	if (n <= 0)
+		return JPKI_ERR_NOMEM;
+	b->data = der;
+	b->len = (size_t)n;
+	return 0;
+}
+
+/*
+ * jpki sign --pdf IN.pdf: PAdES B-B, and with --pades-level b-lt a second
+ * update with the signer's OCSP response and the certificates in the DSS.
+ * The output is written once, whole, after both updates are made.
+ */
+static int sign_pdf(struct session *s, const char *in_path,
+		    const char *out_path, int lt, const char *pin_file)
+{
+	struct jpki_pdf_sign_options po = JPKI_PDF_SIGN_OPTIONS_INIT;
+	struct pades_signer ps = {0};
+	struct jpki_pdf_blob certs[2] = {{0}}, ocsp = {0};
+	struct jpki_facts facts;
+	char pin[PIN_MAX + 2] = "";
+	unsigned char *pdf = NULL;
+	uint8_t *signed_pdf = NULL, *lt_pdf = NULL;
+	size_t len = 0, signed_len = 0, lt_len = 0;
+	X509 *cert = NULL, *ca = NULL;
+	int r;
+
+	if ((r = jpki_file_read(&pdf, &len, in_path, JPKI_MAX_PDF)) != 0)
+		goto out;
+	if (!jpki_pdf_is_pdf(pdf, len)) {
+		r = jpki_err_set(JPKI_ERR_PARSE,
+				 "%s is not a PDF (no %%PDF- header)", in_path);
+		goto out;
+	}
+	if ((r = cli_read_secret(pin, sizeof(pin), pin_file, "JPKI_PIN",
+				 "signing PIN (署名用パスワード)")) != 0 ||
+	    (r = jpki_client_pin_verify(s->rd, JPKI_PIN_SIGN, pin, NULL)) !=
+		0 ||
+	    (r = jpki_client_read_cert(&cert, s->rd, JPKI_EF_SIGN_CERT)) != 0 ||
+	    (r = jpki_client_read_cert(&ca, s->rd, JPKI_EF_SIGN_CA)) != 0 ||
+	    (r = sign_usable(cert, ca)) != 0 ||
+	    (r = jpki_client_card_key(&ps.key, s->rd, JPKI_PIN_SIGN, cert)) !=
+		0)
+		goto out;
+	ps.cert = cert;
+	if ((ps.extra = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(ps.extra, ca)) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	/* the signer's name as the certificate gives it, for PDF readers */
+	if (jpki_profile_facts_from_cert(&facts, cert) == 0)
+		po.name = facts.name;
+	jpki_err_clear();
+	if ((r = jpki_pdf_sign(&signed_pdf, &signed_len, pdf, len, &po,
+			       pades_cms, &ps)) != 0)
+		goto out;
+	if (lt) {
+		/* B-LT: no signature without its validation data */
+		if ((r = jpki_client_ocsp_fetch(&ocsp.data, &ocsp.len, cert,
+						ca)) != 0) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", jpki_err_detail());
+			r = jpki_err_set(r,
+					 "B-LT needs the signing certificate's "
+					 "OCSP response, and nothing was "
+					 "written: %s",
+					 why);
+			goto out;
+		}
+		if ((r = cert_blob(&certs[0], ca)) != 0 ||
+		    (r = cert_blob(&certs[1], cert)) != 0 ||
+		    (r = jpki_pdf_add_dss(&lt_pdf, &lt_len, signed_pdf,
+					  signed_len, certs, 2, &ocsp, 1)) !=
+			0)
+			goto out;
+	}
+	if ((r = jpki_file_write_atomic(out_path, lt ? lt_pdf : signed_pdf,
+					lt ? lt_len : signed_len, 0644)) != 0)
+		goto out;
+	printf("PAdES %s signature of %s written to %s\n",
+	       lt ? "B-LT (with the OCSP response in the DSS)" : "B-B",
+	       in_path, out_path);
+	r = 0;
+out:
+	jpki_wipe(pin, sizeof(pin));
+	sk_X509_free(ps.extra);
+	EVP_PKEY_free(ps.key);
+	X509_free(cert);
+	X509_free(ca);
+	OPENSSL_free(certs[0].data);
+	OPENSSL_free(certs[1].data);
+	OPENSSL_free(ocsp.data);
+	free(pdf);
+	free(signed_pdf);
+	free(lt_pdf);
+	return r;
+}
+
 static int sign_file(struct cli *cli, int argc, char **argv)
 {
 	static const struct option o[] = {CLIENT_OPTIONS,
@@ -609,9 +735,13 @@ static int sign_file(struct cli *cli, int argc, char **argv)
 					  {"detached", no_argument, NULL, 'D'},
 					  {"to", required_argument, NULL, 't'},
 					  {"pem", no_argument, NULL, 'P'},
+					  {"pdf", required_argument, NULL, 'd'},
+					  {"pades-level", required_argument,
+					   NULL, 'L'},
 					  {NULL, 0, NULL, 0}};
 	struct common opt = {0};
-	const char *out_path = NULL, *to = NULL;
+	const char *out_path = NULL, *to = NULL, *pdf_in = NULL;
+	const char *level = NULL;
 	char pin[PIN_MAX + 2] = "", *default_out = NULL;
 	int c, r, detached = 0, pem = 0, rc = CLI_FAILED;
 	struct session s = {0};
@@ -631,12 +761,42 @@ static int sign_file(struct cli *cli, int argc, char **argv)
 			to = optarg;
 		else if (c == 'P')
 			pem = 1;
+		else if (c == 'd')
+			pdf_in = optarg;
+		else if (c == 'L')
+			level = optarg;
 		else if (c == 'h' || common_option(&opt, c, optarg) != 0)
 			return cli_usage(
 			    "usage: jpki sign FILE [--out OUT] "
 			    "[--detached] [--to AGENCY_CERT] [--pem] "
 			    "[--pin-file F] [--reader NAME | --card F]");
 	}
+	if (pdf_in != NULL) {
+		int lt = level != NULL && strcmp(level, "b-lt") == 0;
+
+		if (optind != argc || detached || to != NULL || pem)
+			return cli_usage("usage: jpki sign --pdf IN.pdf "
+					 "[--out OUT.pdf] [--pades-level "
+					 "b-b|b-lt]");
+		if (level != NULL && !lt && strcmp(level, "b-b") != 0)
+			return cli_usage("--pades-level is b-b or b-lt");
+		if (out_path == NULL) {
+			if (asprintf(&default_out, "%s.signed.pdf", pdf_in) <
+			    0)
+				return cli_fail(JPKI_ERR_NOMEM, "sign");
+			out_path = default_out;
+		}
+		if ((r = session_open(&s, opt.reader, opt.card)) != 0) {
+			free(default_out);
+			return cli_fail(r, "card");
+		}
+		r = sign_pdf(&s, pdf_in, out_path, lt, opt.pin_file);
+		session_close(&s);
+		free(default_out);
+		return r != 0 ? cli_fail(r, "sign --pdf") : CLI_OK;
+	}
+	if (level != NULL)
+		return cli_usage("--pades-level goes with --pdf");
 	if (optind != argc - 1)
 		return cli_usage("usage: jpki sign FILE [--out OUT] "
 				 "[--detached] [--to AGENCY_CERT]");
@@ -730,6 +890,11 @@ int cli_sign(struct cli *cli, int argc, char **argv)
 		       "signing key (FILE.p7s);\n"
 		       "  --to encrypts it for the agency as CMS "
 		       "EnvelopedData (FILE.p7m)\n"
+		       "       jpki sign --pdf IN.pdf [--out OUT.pdf] "
+		       "[--pades-level b-b|b-lt]\n"
+		       "  a PAdES signature in an incremental update of the "
+		       "PDF; b-lt adds the OCSP\n"
+		       "  response and the certificates in a DSS\n"
 		       "  PIN: --pin-file F, $JPKI_PIN, or asked for; "
 		       "--reader NAME | --card FILE\n");
 		return CLI_OK;

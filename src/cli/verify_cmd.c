@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 
 #include "cli/cli.h"
+#include "jpki/pdf.h"
 #include "jpki/verify.h"
 
 #define MAX_ANCHORS 16
@@ -32,7 +33,12 @@ static void help(void)
 	       "else the CRL), and the\n"
 	       "  name and address against the form. --out writes the signed "
 	       "document when\n"
-	       "  accepted. Exit 0 accepted, 1 refused, 2 usage.\n");
+	       "  accepted. Exit 0 accepted, 1 refused, 2 usage.\n"
+	       "  A PDF (%%PDF header, or --pdf) is checked at its last "
+	       "signature (PAdES):\n"
+	       "  the byte range, the CMS over it, the same report; "
+	       "--offline uses the OCSP\n"
+	       "  response of its DSS (B-LT). --out then writes the PDF.\n");
 }
 
 /* Appends every certificate of a PEM (or one DER) file to anchors. */
@@ -173,6 +179,37 @@ static void print_report(const struct jpki_verify_report *rep)
 	printf("  revocation checked by %s\n", rep->revocation_source);
 }
 
+/* What the PDF around the signature showed (jpki_verify_pdf). */
+static json_t *pdf_json(const struct jpki_verify_pdf_info *p)
+{
+	return json_pack("{s:I, s:s, s:s, s:I, s:I, s:b, s:b, s:s, s:I, s:b}",
+			 "signatures", (json_int_t)p->n_signatures,
+			 "subfilter", p->subfilter, "signed_at_claimed",
+			 p->when, "signed_bytes", (json_int_t)p->signed_end,
+			 "file_bytes", (json_int_t)p->file_len,
+			 "later_updates", p->later, "later_dss_only",
+			 p->later_dss_only, "later_changed", p->changed,
+			 "dss_ocsp_responses", (json_int_t)p->n_dss_ocsps,
+			 "revocation_from_dss", p->used_dss);
+}
+
+static void print_pdf(const struct jpki_verify_pdf_info *p)
+{
+	if (p->file_len == 0)
+		return;
+	printf("  PDF:     %zu signature%s; the last (%s) covers %s\n",
+	       p->n_signatures, p->n_signatures == 1 ? "" : "s",
+	       p->subfilter[0] ? p->subfilter : "no SubFilter",
+	       !p->later ? "the whole document"
+	       : p->later_dss_only
+		   ? "the document; a later update only adds validation "
+		     "data (DSS)"
+		   : "an earlier revision");
+	if (p->used_dss)
+		printf("  revocation from the OCSP response kept in the PDF "
+		       "(DSS)\n");
+}
+
 int cli_verify(struct cli *cli, int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -186,11 +223,13 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"offline", no_argument, NULL, 'x'},
+	    {"pdf", no_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct jpki_verify_options opts = JPKI_VERIFY_OPTIONS_INIT;
 	struct jpki_verify_report rep = {0};
+	struct jpki_verify_pdf_info pdf = {0};
 	struct jpki_verify_crl_cache *cache = NULL;
 	const char *content_path = NULL, *key_path = NULL, *cert_path = NULL;
 	const char *out_path = NULL, *ca_paths[MAX_ANCHORS];
@@ -200,7 +239,7 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 	size_t len = 0, content_len = 0, n_ca = 0, n_anchors = 0;
 	X509 *anchors[MAX_ANCHORS] = {0}, *agency_cert = NULL;
 	EVP_PKEY *agency_key = NULL;
-	int c, r, as_json = 0, rc = CLI_FAILED;
+	int c, r, as_json = 0, rc = CLI_FAILED, is_pdf = 0;
 
 	(void)cli;
 	optind = 0;
@@ -246,6 +285,9 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 			break;
 		case 'x':
 			opts.offline = 1;
+			break;
+		case 'p':
+			is_pdf = 1;
 			break;
 		case 'h':
 			help();
@@ -305,21 +347,37 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 	opts.form_name = form_name;
 	opts.form_address = form_address;
 	opts.crl_cache = cache;
-	if ((r = jpki_verify_application(&rep, &opts, data, len)) != 0) {
+	is_pdf = is_pdf || jpki_pdf_is_pdf(data, len);
+	if ((r = is_pdf ? jpki_verify_pdf(&rep, &pdf, &opts, data, len)
+			: jpki_verify_application(&rep, &opts, data, len)) !=
+	    0) {
 		rc = cli_fail(r, "verify");
 		goto out;
 	}
 	if (as_json) {
+		json_t *j;
+
 		if ((r = jpki_verify_report_json(&json, &rep)) != 0) {
 			rc = cli_fail(r, "verify");
 			goto out;
 		}
-		cli_json_print(json_loads(json, 0, NULL));
+		j = json_loads(json, 0, NULL);
+		if (is_pdf)
+			json_object_set_new(j, "pdf", pdf_json(&pdf));
+		cli_json_print(j);
 	} else {
 		print_report(&rep);
+		if (is_pdf)
+			print_pdf(&pdf);
+	}
+	/* a PDF leaves whole: its signed bytes are the document */
+	if (is_pdf && rep.accepted && out_path != NULL &&
+	    (r = jpki_file_write_atomic(out_path, data, len, 0600)) != 0) {
+		rc = cli_fail(r, "--out");
+		goto out;
 	}
 	/* the document leaves only once the agency may rely on it */
-	if (rep.accepted && out_path != NULL &&
+	if (!is_pdf && rep.accepted && out_path != NULL &&
 	    (r = jpki_file_write_atomic(out_path, rep.content, rep.content_len,
 					0600)) != 0) {
 		rc = cli_fail(r, "--out");

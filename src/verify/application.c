@@ -65,6 +65,8 @@ const char *jpki_app_refusal_name(enum jpki_app_refusal why)
 		return "name_mismatch";
 	case JPKI_APP_ADDRESS_MISMATCH:
 		return "address_mismatch";
+	case JPKI_APP_PDF_CHANGED:
+		return "pdf_changed";
 	}
 	return "unknown";
 }

@@ -257,6 +257,76 @@ static void test_signed_data_verifies(void **state)
 	close_env(e);
 }
 
+/* PAdES B-B (ETSI EN 319 142-1): detached, content-type, message-digest and
+ * signing-certificate-v2 signed, no signing-time (the PDF's /M says when). */
+static void test_pades_signed_data(void **state)
+{
+	struct env *e = open_env(state);
+	static const uint8_t ranges[] = "%PDF-1.7 ... the bytes a range covers";
+	X509 *cert = NULL, *ca = NULL;
+	STACK_OF(X509) *extra = sk_X509_new_null();
+	EVP_PKEY *key = NULL;
+	uint8_t *der = NULL;
+	const uint8_t *p;
+	size_t der_len = 0;
+	CMS_ContentInfo *cms;
+	CMS_SignerInfo *si;
+	X509_STORE *st;
+	BIO *content;
+
+	assert_int_equal(
+	    jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "ABC123", NULL), 0);
+	assert_int_equal(jpki_client_read_cert(&cert, e->rd, JPKI_EF_SIGN_CERT),
+			 0);
+	assert_int_equal(jpki_client_read_cert(&ca, e->rd, JPKI_EF_SIGN_CA), 0);
+	assert_int_equal(jpki_client_card_key(&key, e->rd, JPKI_PIN_SIGN, cert),
+			 0);
+	sk_X509_push(extra, ca);
+	/* the card's key with another certificate: refused, nothing made */
+	assert_int_equal(jpki_client_pades_sign(&der, &der_len, ranges,
+						sizeof(ranges), ca, key, extra),
+			 JPKI_ERR_CRYPTO);
+	assert_null(der);
+	assert_int_equal(jpki_client_pades_sign(&der, &der_len, ranges,
+						sizeof(ranges), cert, key,
+						extra),
+			 0);
+	p = der;
+	assert_non_null(cms = d2i_CMS_ContentInfo(NULL, &p, (long)der_len));
+	assert_int_equal(CMS_is_detached(cms), 1);
+	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+	assert_true(CMS_signed_get_attr_by_NID(si, NID_pkcs9_contentType, -1) >=
+		    0);
+	assert_true(
+	    CMS_signed_get_attr_by_NID(si, NID_pkcs9_messageDigest, -1) >= 0);
+	assert_true(CMS_signed_get_attr_by_NID(
+			si, NID_id_smime_aa_signingCertificateV2, -1) >= 0);
+	assert_true(CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1) <
+		    0);
+	st = store_of(ca);
+	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(st), jpki_clock_now());
+	content = BIO_new_mem_buf(ranges, sizeof(ranges));
+	assert_int_equal(
+	    CMS_verify(cms, NULL, st, content, NULL, CMS_BINARY | CMS_DETACHED),
+	    1);
+	BIO_free(content);
+	/* over other bytes it does not verify */
+	content = BIO_new_mem_buf(ranges, sizeof(ranges) - 2);
+	assert_int_equal(
+	    CMS_verify(cms, NULL, st, content, NULL, CMS_BINARY | CMS_DETACHED),
+	    0);
+	ERR_clear_error();
+	BIO_free(content);
+	X509_STORE_free(st);
+	CMS_ContentInfo_free(cms);
+	OPENSSL_free(der);
+	sk_X509_free(extra);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	X509_free(ca);
+	close_env(e);
+}
+
 static void test_enveloped_for_the_agency(void **state)
 {
 	struct env *e = open_env(state);
@@ -436,6 +506,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_apdus_of_the_spec),
 	    cmocka_unit_test(test_signed_data_verifies),
+	    cmocka_unit_test(test_pades_signed_data),
 	    cmocka_unit_test(test_enveloped_for_the_agency),
 	    cmocka_unit_test(test_pin_change),
 	    cmocka_unit_test(test_wrong_pin_and_lock),
