@@ -186,6 +186,9 @@ enum jpki_app_refusal {
 	JPKI_APP_BAD_FACTS,      /* the certificate's 4 facts cannot be read */
 	JPKI_APP_NAME_MISMATCH,
 	JPKI_APP_ADDRESS_MISMATCH,
+	JPKI_APP_BIRTH_MISMATCH,
+	JPKI_APP_SEX_MISMATCH,
+	JPKI_APP_FORM_INVALID, /* the form's birth date or sex unreadable */
 };
 
 /* A short stable name for a refusal code ("revoked"), for JSON. */
@@ -240,6 +243,10 @@ struct jpki_verify_options {
 	struct jpki_verify_crl_cache *crl_cache; /* borrowed, may be NULL */
 	long timeout_ms; /* per HTTP exchange; 0 = 5000 */
 	long max_skew;   /* seconds of clock skew allowed; 0 = 300 */
+	/* The form's date of birth and sex as typed (UTF-8), or NULL:
+	 * read and matched by jpki_verify_facts_match's rules. */
+	const char *form_birth;
+	const char *form_sex;
 };
 #define JPKI_VERIFY_OPTIONS_VERSION 1
 /* clang-format off */
@@ -313,11 +320,63 @@ void jpki_verify_report_clear(struct jpki_verify_report *rep);
 int jpki_verify_report_json(char **out, const struct jpki_verify_report *rep)
     JPKI_MUST_CHECK;
 
+/* ---- the 4 facts against a form (docs/RELYING_PARTY.md, "Matching") ---- */
+
 /*
- * 1 if the form's text and the certificate's say the same, ignoring all
- * whitespace (ASCII, U+3000) and mapping the full-width forms U+FF01 ..
- * U+FF5E to ASCII; 0 if not, or if either is not valid UTF-8.
+ * 1 if the form's text and the certificate's say the same once both are
+ * in Unicode NFKC (full-width ASCII and half-width katakana folded, ICU's
+ * normaliser) with all whitespace dropped; 0 if not, or if either is not
+ * valid UTF-8 or longer than 4096 bytes.
  */
 int jpki_verify_text_match(const char *form, const char *cert);
+
+/*
+ * A date of birth as a form gives it, in NFKC without whitespace:
+ * YYYY-MM-DD, YYYY/MM/DD, YYYY年M月D日, an era (令和 平成 昭和 大正 明治)
+ * with its year (元 for 1) 年M月D日, or the certificate's EYYYYMMDD.
+ * JPKI_ERR_INVALID with the reason for anything else, a day that does not
+ * exist, or an era year outside its era (平成31年5月1日); never a guess.
+ */
+int jpki_verify_parse_birth(struct jpki_date *out,
+			    const char *text) JPKI_MUST_CHECK;
+
+/*
+ * A sex as a form gives it: male / female / unknown (any case), 男 男性 /
+ * 女 女性 / 不明, or the certificate's code 1 / 2 / 3. JPKI_ERR_INVALID with
+ * the reason for anything else.
+ */
+int jpki_verify_parse_sex(enum jpki_sex *out, const char *text) JPKI_MUST_CHECK;
+
+/* "male", "female", "unknown" (static). */
+const char *jpki_verify_sex_word(enum jpki_sex sex);
+
+/* What a person typed into a form's four fields (UTF-8, borrowed); a
+ * field the form does not ask is NULL and is not matched. */
+struct jpki_verify_form {
+	const char *name;
+	const char *birth;
+	const char *sex;
+	const char *address;
+};
+
+#define JPKI_VERIFY_MAX_MISMATCHES 4
+
+/* Each fact that differs, in the order name, birth, sex, address. */
+struct jpki_verify_mismatches {
+	size_t n;
+	struct jpki_verify_reason m[JPKI_VERIFY_MAX_MISMATCHES];
+};
+
+/*
+ * Matches a form against a certificate's facts: one entry per fact that
+ * differs, each named with both values ("date of birth differs: form
+ * 1980-05-02, certificate 1980-05-01"), or JPKI_APP_FORM_INVALID with the
+ * reason when the form's date or sex cannot be read. Returns 0 (n = 0:
+ * all asked facts match), or JPKI_ERR_INVALID for NULL arguments. Used by
+ * every kind of signed document the agency receives.
+ */
+int jpki_verify_facts_match(struct jpki_verify_mismatches *out,
+			    const struct jpki_verify_form *form,
+			    const struct jpki_facts *facts) JPKI_MUST_CHECK;
 
 #endif

@@ -22,7 +22,8 @@ static void help(void)
 	printf("usage: jpki verify FILE [--content DETACHED] "
 	       "[--agency-key KEY.pem --agency-cert CERT.pem]\n"
 	       "                   --ca CA.pem [--ca CA.pem]... "
-	       "[--form name=N,address=A | --name N --address A]\n"
+	       "[--form name=N,birth=B,sex=S,address=A |\n"
+	       "                    --name N --birth B --sex S --address A]\n"
 	       "                   [--json] [--out CONTENT_OUT] [--offline]\n"
 	       "  checks a signed application (CMS SignedData, or "
 	       "EnvelopedData for the agency):\n"
@@ -30,7 +31,9 @@ static void help(void)
 	       "certificates (each file may\n"
 	       "  hold several generations), validity, revocation (OCSP, "
 	       "else the CRL), and the\n"
-	       "  name and address against the form. --out writes the signed "
+	       "  name, date of birth, sex and address against the form "
+	       "(docs/RELYING_PARTY.md,\n"
+	       "  Matching). --out writes the signed "
 	       "document when\n"
 	       "  accepted. Exit 0 accepted, 1 refused, 2 usage.\n");
 }
@@ -114,31 +117,39 @@ static int load_cert(X509 **out, const char *path)
 }
 
 /*
- * --form name=...,address=...: each value runs to the next ",name=" or
- * ",address=", so an address may hold commas. Writes into `buf` (a copy
- * of the text); 0, or -1 for text of another shape.
+ * --form name=...,birth=...,sex=...,address=...: each value runs to the
+ * next ",KEY=" of the four, so an address may hold commas. Writes into
+ * `buf` (a copy of the text) and the form's fields; 0, or -1 for text of
+ * another shape.
  */
-static int parse_form(char *buf, const char **name, const char **address)
+static int parse_form(char *buf, struct jpki_verify_form *form)
 {
+	static const char *const keys[] = {"name=", "birth=", "sex=",
+					   "address="};
+	const char **slots[] = {&form->name, &form->birth, &form->sex,
+				&form->address};
 	char *p = buf;
 
 	while (*p != '\0') {
-		const char **slot;
-		char *next, *a, *b;
+		char *next = NULL;
+		size_t k;
 
-		if (strncmp(p, "name=", 5) == 0) {
-			slot = name;
-			p += 5;
-		} else if (strncmp(p, "address=", 8) == 0) {
-			slot = address;
-			p += 8;
-		} else {
+		for (k = 0; k < 4; k++)
+			if (strncmp(p, keys[k], strlen(keys[k])) == 0)
+				break;
+		if (k == 4)
 			return -1;
+		p += strlen(keys[k]);
+		*slots[k] = p;
+		for (size_t j = 0; j < 4; j++) {
+			char *at = p;
+
+			while ((at = strchr(at, ',')) != NULL &&
+			       strncmp(at + 1, keys[j], strlen(keys[j])) != 0)
+				at++;
+			if (at != NULL && (next == NULL || at < next))
+				next = at;
 		}
-		a = strstr(p, ",name=");
-		b = strstr(p, ",address=");
-		next = a == NULL || (b != NULL && b < a) ? b : a;
-		*slot = p;
 		if (next == NULL)
 			break;
 		*next = '\0';
@@ -161,8 +172,10 @@ static void print_report(const struct jpki_verify_report *rep)
 	       rep->enveloped ? " (sent encrypted for the agency)" : "");
 	if (rep->have_facts) {
 		jpki_profile_birth_format(&rep->facts.birth, birth);
-		printf("  name:    %s\n  address: %s\n  born:    %s\n",
-		       rep->facts.name, rep->facts.address, birth);
+		printf("  name:    %s\n  address: %s\n  born:    %s\n"
+		       "  sex:     %s\n",
+		       rep->facts.name, rep->facts.address, birth,
+		       jpki_verify_sex_word(rep->facts.sex));
 	}
 	if (rep->have_signing_time) {
 		char when[32];
@@ -183,6 +196,8 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 	    {"form", required_argument, NULL, 'f'},
 	    {"name", required_argument, NULL, 'n'},
 	    {"address", required_argument, NULL, 'd'},
+	    {"birth", required_argument, NULL, 'b'},
+	    {"sex", required_argument, NULL, 's'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"offline", no_argument, NULL, 'x'},
@@ -194,7 +209,7 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 	struct jpki_verify_crl_cache *cache = NULL;
 	const char *content_path = NULL, *key_path = NULL, *cert_path = NULL;
 	const char *out_path = NULL, *ca_paths[MAX_ANCHORS];
-	const char *form_name = NULL, *form_address = NULL;
+	struct jpki_verify_form fm = {0};
 	char *form = NULL, *json = NULL;
 	unsigned char *data = NULL, *content = NULL;
 	size_t len = 0, content_len = 0, n_ca = 0, n_anchors = 0;
@@ -226,17 +241,24 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 		case 'f':
 			free(form);
 			if ((form = strdup(optarg)) == NULL ||
-			    parse_form(form, &form_name, &form_address) != 0) {
-				rc = cli_usage("--form takes "
-					       "name=NAME,address=ADDRESS");
+			    parse_form(form, &fm) != 0) {
+				rc = cli_usage("--form takes name=NAME,birth="
+					       "DATE,sex=SEX,address=ADDRESS "
+					       "(any of them)");
 				goto out;
 			}
 			break;
 		case 'n':
-			form_name = optarg;
+			fm.name = optarg;
 			break;
 		case 'd':
-			form_address = optarg;
+			fm.address = optarg;
+			break;
+		case 'b':
+			fm.birth = optarg;
+			break;
+		case 's':
+			fm.sex = optarg;
 			break;
 		case 'j':
 			as_json = 1;
@@ -302,8 +324,10 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 	opts.content_len = content_len;
 	opts.agency_key = agency_key;
 	opts.agency_cert = agency_cert;
-	opts.form_name = form_name;
-	opts.form_address = form_address;
+	opts.form_name = fm.name;
+	opts.form_address = fm.address;
+	opts.form_birth = fm.birth;
+	opts.form_sex = fm.sex;
 	opts.crl_cache = cache;
 	if ((r = jpki_verify_application(&rep, &opts, data, len)) != 0) {
 		rc = cli_fail(r, "verify");

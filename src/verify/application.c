@@ -65,6 +65,12 @@ const char *jpki_app_refusal_name(enum jpki_app_refusal why)
 		return "name_mismatch";
 	case JPKI_APP_ADDRESS_MISMATCH:
 		return "address_mismatch";
+	case JPKI_APP_BIRTH_MISMATCH:
+		return "birth_mismatch";
+	case JPKI_APP_SEX_MISMATCH:
+		return "sex_mismatch";
+	case JPKI_APP_FORM_INVALID:
+		return "form_invalid";
 	}
 	return "unknown";
 }
@@ -559,16 +565,19 @@ int jpki_verify_application(struct jpki_verify_report *out,
 			       "sex and address cannot be read");
 		jpki_err_clear();
 	}
-	if (out->have_facts && opts->form_name != NULL &&
-	    !jpki_verify_text_match(opts->form_name, out->facts.name))
-		refuse(out, JPKI_APP_NAME_MISMATCH,
-		       "the name in the form is not the name in the signing "
-		       "certificate");
-	if (out->have_facts && opts->form_address != NULL &&
-	    !jpki_verify_text_match(opts->form_address, out->facts.address))
-		refuse(out, JPKI_APP_ADDRESS_MISMATCH,
-		       "the address in the form is not the address in the "
-		       "signing certificate");
+	if (out->have_facts) {
+		struct jpki_verify_form form = {opts->form_name,
+						opts->form_birth, opts->form_sex,
+						opts->form_address};
+		struct jpki_verify_mismatches mm;
+
+		if ((r = jpki_verify_facts_match(&mm, &form, &out->facts)) !=
+		    0)
+			goto out;
+		for (size_t i = 0; i < mm.n; i++)
+			refuse(out, mm.m[i].why, "%s", mm.m[i].text);
+		r = JPKI_ERR_INTERNAL;
+	}
 
 verdict:
 	out->accepted = out->n_reasons == 0;

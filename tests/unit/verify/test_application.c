@@ -338,6 +338,36 @@ static void test_form_variants_match(void **state)
 	assert_true(has_reason(&rep, JPKI_APP_NAME_MISMATCH));
 	assert_true(has_reason(&rep, JPKI_APP_ADDRESS_MISMATCH));
 	jpki_verify_report_clear(&rep);
+
+	/* the certificate's name and address, its birth date and sex in
+	 * other forms: accepted */
+	o.form_name = names[0];
+	o.form_address = addresses[0];
+	o.form_birth = "昭和55年6月1日";
+	o.form_sex = "男";
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	jpki_verify_report_clear(&rep);
+	/* the same, another birth date: refused with that reason */
+	o.form_birth = "1980-06-02";
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_BIRTH_MISMATCH);
+	assert_string_equal(rep.reasons[0].text,
+			    "date of birth differs: form 1980-06-02, "
+			    "certificate 1980-06-01");
+	jpki_verify_report_clear(&rep);
+	/* another sex */
+	o.form_birth = "1980/6/1";
+	o.form_sex = "female";
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_SEX_MISMATCH);
+	jpki_verify_report_clear(&rep);
+	/* a birth date that is no date: refused, never guessed */
+	o.form_sex = "1";
+	o.form_birth = "1980-06-31";
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_FORM_INVALID);
+	jpki_verify_report_clear(&rep);
 	free(b.p);
 	X509_free(cert);
 }
@@ -350,7 +380,8 @@ static void test_text_match(void **state)
 	assert_true(jpki_verify_text_match("", " 　"));
 	/* strict on everything else: case, kana, kanji variants */
 	assert_false(jpki_verify_text_match("abc", "ABC"));
-	assert_false(jpki_verify_text_match("ｱ", "ア"));
+	/* half-width katakana is the same letter (NFKC) */
+	assert_true(jpki_verify_text_match("ｱ", "ア"));
 	assert_false(jpki_verify_text_match("髙橋", "高橋"));
 	assert_false(jpki_verify_text_match("山田", "山田太郎"));
 	assert_false(jpki_verify_text_match("山田太郎", "山田"));
