@@ -247,6 +247,20 @@ struct jpki_verify_options {
 	 * read and matched by jpki_verify_facts_match's rules. */
 	const char *form_birth;
 	const char *form_sex;
+	/*
+	 * Receipt evidence (docs/RELYING_PARTY.md). `keep_evidence`: the
+	 * report keeps the SignedData and what revocation relied on (the
+	 * OCSP response's bytes, or the CRL's number and SHA-256). `at`:
+	 * check as of that time instead of jpki_clock_now() (0 = now).
+	 * `ocsp_response`: an OCSP response kept at receipt (borrowed)
+	 * answers revocation alone, verified as of `at`, nothing fetched.
+	 * `ocsp_url`: ask this responder instead of the certificate's.
+	 */
+	int keep_evidence;
+	time_t at;
+	const uint8_t *ocsp_response;
+	size_t ocsp_response_len;
+	const char *ocsp_url;
 };
 #define JPKI_VERIFY_OPTIONS_VERSION 1
 /* clang-format off */
@@ -260,6 +274,15 @@ struct jpki_verify_revocation {
 	time_t revoked_at;  /* when revoked and known */
 	const char *source; /* "ocsp", "crl" or "callback" (static) */
 	char detail[512];   /* why no source answered */
+	time_t this_update; /* OCSP thisUpdate, or the CRL's */
+	time_t produced_at; /* OCSP producedAt */
+	/* with opts->keep_evidence: the OCSP response relied on (owned,
+	 * freed by jpki_verify_revocation_clear), or the CRL's number
+	 * (decimal) and the SHA-256 of its DER (hex) */
+	uint8_t *ocsp_der;
+	size_t ocsp_der_len;
+	char crl_number[41];
+	char crl_sha256[65];
 };
 
 /*
@@ -272,6 +295,11 @@ struct jpki_verify_revocation {
 int jpki_verify_revocation(struct jpki_verify_revocation *out,
 			   const struct jpki_verify_options *opts, X509 *cert,
 			   X509 *issuer) JPKI_MUST_CHECK;
+/* RFC 5280's name of a CRLReason ("affiliationChanged"; static). */
+const char *jpki_verify_crl_reason_name(int reason);
+
+/* Frees what a revocation answer owns (the kept OCSP bytes). */
+void jpki_verify_revocation_clear(struct jpki_verify_revocation *rv);
 
 #define JPKI_VERIFY_MAX_REASONS 8
 
@@ -298,6 +326,18 @@ struct jpki_verify_report {
 	uint8_t *content;    /* the signed bytes, owned; NULL if
 			      * the signature did not verify */
 	size_t content_len;
+	time_t checked_at; /* the time the check was made as of */
+	/* with opts->keep_evidence (owned): the SignedData as DER (opened
+	 * from the envelope), the OCSP response relied on, or the CRL's
+	 * number and SHA-256; and when the status was known good */
+	uint8_t *signed_data;
+	size_t signed_data_len;
+	uint8_t *ocsp_response;
+	size_t ocsp_response_len;
+	char crl_number[41];
+	char crl_sha256[65];
+	time_t status_time; /* OCSP thisUpdate or the CRL's, 0 if none */
+	time_t ocsp_produced_at;
 };
 
 /*
@@ -378,5 +418,70 @@ struct jpki_verify_mismatches {
 int jpki_verify_facts_match(struct jpki_verify_mismatches *out,
 			    const struct jpki_verify_form *form,
 			    const struct jpki_facts *facts) JPKI_MUST_CHECK;
+
+/* ---- receipt evidence (docs/RELYING_PARTY.md, "Receipt evidence") ------- */
+
+/* A receipt directory read back, every file checked against SHA256SUMS. */
+struct jpki_verify_receipt {
+	time_t received;    /* the receipt time: the check was made as of it */
+	char *name, *birth, *sex, *address; /* the form, NULL if not asked */
+	char source[8];     /* "ocsp" or "crl" */
+	time_t status_time; /* OCSP thisUpdate or the CRL's */
+	char crl_number[41];
+	char crl_sha256[65];
+	uint8_t *application; /* the SignedData DER */
+	size_t application_len;
+	uint8_t *document; /* the signed bytes */
+	size_t document_len;
+	char *report; /* report.json at receipt, NUL-terminated */
+	uint8_t *ocsp; /* the OCSP response relied on, NULL for a CRL */
+	size_t ocsp_len;
+};
+
+/*
+ * Keeps an accepted application's evidence in a new directory `dir`:
+ * receipt.json (the receipt time, the form, the revocation evidence),
+ * application.p7s, document, report.json, ocsp.der (OCSP only) and
+ * SHA256SUMS, written under a temporary name, fsync'd and renamed into
+ * place. `rep` must be accepted and made with opts.keep_evidence; `form`
+ * is what was matched (may be NULL). JPKI_ERR_EXISTS when `dir` exists
+ * (never written over); nothing is left behind on failure.
+ */
+int jpki_verify_receipt_keep(const char *dir,
+			     const struct jpki_verify_report *rep,
+			     const struct jpki_verify_form *form)
+    JPKI_MUST_CHECK;
+
+/*
+ * Reads a receipt directory: SHA256SUMS first, then each file checked
+ * against it, so a changed or missing file is refused by its name
+ * (JPKI_ERR_SIGNATURE "ocsp.der was changed since receipt ..."). Caller
+ * frees *out with jpki_verify_receipt_free().
+ */
+int jpki_verify_receipt_load(struct jpki_verify_receipt **out,
+			     const char *dir) JPKI_MUST_CHECK;
+void jpki_verify_receipt_free(struct jpki_verify_receipt *rc);
+
+/* The two parsers of a receipt's outside bytes (fuzzed): receipt.json
+ * into a receipt without its files, and SHA256SUMS into the sums of the
+ * five files (receipt.json, application.p7s, document, report.json,
+ * ocsp.der; "" for one not listed). JPKI_ERR_PARSE with the reason. */
+int jpki_verify_receipt_parse(struct jpki_verify_receipt **out,
+			      const char *json, size_t len) JPKI_MUST_CHECK;
+int jpki_verify_receipt_sums(char sums[][65], const char *text,
+			     size_t len) JPKI_MUST_CHECK;
+
+/*
+ * Checks a kept application again, offline, as of its receipt time:
+ * signature, chain to opts' anchors and validity at that time, the kept
+ * OCSP response verified against the CA as of that time (thisUpdate not
+ * after it and not out of date; producedAt is only recorded), and the kept form's facts. A CRL receipt is
+ * answered by its kept record. Only opts' anchors, skew and timeouts are
+ * used. Returns as jpki_verify_application.
+ */
+int jpki_verify_as_of_receipt(struct jpki_verify_report *out,
+			      const struct jpki_verify_options *opts,
+			      const struct jpki_verify_receipt *rc)
+    JPKI_MUST_CHECK;
 
 #endif
