@@ -261,6 +261,17 @@ struct jpki_verify_options {
 	const uint8_t *ocsp_response;
 	size_t ocsp_response_len;
 	const char *ocsp_url;
+	/*
+	 * With `ocsp_ask` set (and no `status`), OCSP alone answers, through
+	 * it instead of HTTP (a relying party beside its CA asks the CA
+	 * in-process): it gets the DER request and sets *resp (malloc'd,
+	 * the caller's to free) to the DER response; 0 or a negative
+	 * jpki_err. The answer is checked as one from the network (nonce,
+	 * signature, freshness) and kept with keep_evidence.
+	 */
+	int (*ocsp_ask)(void *arg, const uint8_t *req, size_t req_len,
+			uint8_t **resp, size_t *resp_len);
+	void *ocsp_ask_arg;
 };
 #define JPKI_VERIFY_OPTIONS_VERSION 1
 /* clang-format off */

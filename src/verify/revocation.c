@@ -252,6 +252,8 @@ static int ask_ocsp(struct jpki_verify_revocation *out,
 
 	if (url == NULL && urls != NULL && sk_OPENSSL_STRING_num(urls) > 0)
 		url = sk_OPENSSL_STRING_value(urls, 0);
+	if (url == NULL && opts->ocsp_ask != NULL)
+		url = "(in-process)";
 	if (url == NULL) {
 		snprintf(out->detail, sizeof(out->detail),
 			 "the certificate names no OCSP responder");
@@ -270,8 +272,18 @@ static int ask_ocsp(struct jpki_verify_revocation *out,
 			 "cannot build the OCSP request");
 		goto out;
 	}
-	if (fetch(&b, why, sizeof(why), url, "application/ocsp-request", der,
-		  (size_t)der_len, timeout_ms) != 0) {
+	if (opts->ocsp_ask != NULL) {
+		if (opts->ocsp_ask(opts->ocsp_ask_arg, der, (size_t)der_len,
+				   &b.buf, &b.len) != 0 ||
+		    b.buf == NULL) {
+			snprintf(out->detail, sizeof(out->detail),
+				 "the OCSP responder did not answer: %s",
+				 jpki_err_detail());
+			goto out;
+		}
+	} else if (fetch(&b, why, sizeof(why), url,
+			 "application/ocsp-request", der, (size_t)der_len,
+			 timeout_ms) != 0) {
 		snprintf(out->detail, sizeof(out->detail),
 			 "the OCSP responder: %s", why);
 		goto out;
@@ -664,6 +676,11 @@ int jpki_verify_revocation(struct jpki_verify_revocation *out,
 	if (opts->ocsp_response != NULL)
 		return kept_ocsp(out, opts, cert, issuer, skew, now) == 0 ? 0
 									  : 1;
+	if (opts->ocsp_ask != NULL)
+		return ask_ocsp(out, opts, cert, issuer, timeout_ms, skew,
+				now) == 0
+			   ? 0
+			   : 1;
 	if (opts->offline) {
 		snprintf(out->detail, sizeof(out->detail),
 			 "revocation is not checked offline");

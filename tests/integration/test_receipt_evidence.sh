@@ -15,7 +15,7 @@ lib_init receipt "$1"
 
 port=$(free_port)
 url="http://127.0.0.1:$port"
-jpki ca init --public-url "$url" >/dev/null
+ca_and_admin "$url"
 jpki ca cert sign >sign-ca.pem
 openssl req -new -newkey rsa:2048 -nodes -subj /CN=x -keyout key.pem \
 	-out req.pem 2>/dev/null
@@ -27,7 +27,7 @@ serial=$(json 'd["serial"]' <cert.json)
 printf '転居届\n氏名: 山田 太郎\n' >doc.txt
 openssl cms -sign -in doc.txt -signer cert.pem -inkey key.pem -binary \
 	-nodetach -outform DER -out app.p7s
-serve_bg "$url" --listen "127.0.0.1:$port" --roles repository,ocsp
+serve_bg "$url" --listen "127.0.0.1:$port" --roles repository,ocsp,portal
 
 form=(--name "山田太郎" --birth "昭和55年6月1日" --sex 男 --address "千代田1番1号")
 
@@ -72,6 +72,38 @@ jpki verify app.p7s --ca sign-ca.pem --sex female --keep refused 2>/dev/null &&
 [ ! -e refused ] || fail "a refused application was kept"
 pass "jpki verify --keep: the evidence in a new directory, never over another"
 
+# ---- the portal's inbox keeps the same evidence --------------------------------
+curl -sf "$url/portal/agency.crt" -o agency.crt || fail "no agency certificate"
+printf '転居届\n手続コード (procedure code): moving\n氏名: 山田 太郎\n' >pdoc.txt
+openssl cms -sign -in pdoc.txt -signer cert.pem -inkey key.pem -binary \
+	-nodetach -outform DER -out papp.p7s
+openssl cms -encrypt -binary -in papp.p7s -outform DER -out papp.p7m \
+	-aes256 agency.crt
+submit() { # BIRTH SEX: the receipt page
+	curl -s -F proc=moving -F "name=山田 太郎" -F "address=千代田１番１号" \
+		-F "birth=$1" -F "sex=$2" -F "file=@papp.p7m" "$url/portal/submit"
+}
+submit 昭和55年6月1日 男 >p1.html
+receipt1=$(sed -n 's/.*id="receipt">\([0-9-]*\)<.*/\1/p' p1.html | head -1)
+[ -n "$receipt1" ] && grep -q 'id="accepted"' p1.html ||
+	fail "the portal refused the certificate's own facts: $(cat p1.html)"
+submit 1980-06-02 男 >p2.html
+grep -q "date of birth differs: form 1980-06-02, certificate 1980-06-01" p2.html ||
+	fail "the portal did not name the birth mismatch: $(cat p2.html)"
+curl -s -c jar -H "Origin: $url" -d "operator=admin&password=pw-admin-0123" \
+	"$url/portal/login" -o /dev/null
+inbox_row() { # RECEIPT: the inbox's row of it, one line
+	curl -s -b jar "$url/portal/inbox" | tr -d '\n' |
+		grep -o "<tr><td class=\"receipt\">$1</td>.*" | sed 's|</tr>.*||'
+}
+row=$(inbox_row "$receipt1")
+grep -q '受付時 (at receipt): OCSP good at 20[0-9T:-]*Z' <<<"$row" &&
+	grep -q '現在 (now): still good' <<<"$row" ||
+	fail "the inbox shows no evidence: $row"
+[ "$(sqlite3 var/jpki.db "SELECT COUNT(*), SUM(LENGTH(ocsp) > 0) FROM agency_evidence")" = "1|1" ] ||
+	fail "agency_evidence: $(sqlite3 var/jpki.db 'SELECT submission, LENGTH(ocsp) FROM agency_evidence')"
+pass "the portal matches birth and sex, and keeps the OCSP response with the accepted submission"
+
 jpki verify --as-of-receipt kept --ca sign-ca.pem >still.txt ||
 	fail "re-check before revocation: $(cat still.txt)"
 grep -Eq "^accepted at receipt \(OCSP good at 20[0-9T:-]+Z\), still good now$" still.txt ||
@@ -91,6 +123,12 @@ jpki verify --as-of-receipt kept --ca sign-ca.pem --json >now.json
 [ "$(json 'd["now"]["status"], d["now"]["reason"], d["at_receipt"]["accepted"]' <now.json)" = \
 	"revoked affiliationChanged True" ] || fail "JSON: $(cat now.json)"
 pass "after the move: accepted at receipt, revoked since (affiliationChanged)"
+row=$(inbox_row "$receipt1")
+grep -q '受付時 (at receipt): OCSP good at' <<<"$row" &&
+	grep -q '現在 (now): revoked since 20[0-9T:-]*Z (affiliationChanged)' <<<"$row" &&
+	grep -q '受付 (accepted)' <<<"$row" ||
+	fail "the inbox after the move: $row"
+pass "the inbox: accepted at receipt, revoked since (affiliationChanged)"
 
 stop_server
 jpki verify --as-of-receipt kept --ca sign-ca.pem --offline >off.txt ||
