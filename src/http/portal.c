@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
@@ -742,6 +743,44 @@ static const char *verdict_name(enum jpki_agency_verdict v)
 	}
 }
 
+/* What the CA's records say now of a certificate received earlier. */
+struct now_status {
+	const char *status; /* "good", "revoked", "unknown" */
+	char since[32];     /* revoked: when, UTC */
+	const char *reason; /* revoked: the CRLReason's name */
+};
+
+static void utc_text(char out[32], time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void status_now(struct now_status *out, struct jpki_http *srv,
+		       const char *serial)
+{
+	struct jpki_cert_info *info = NULL;
+
+	memset(out, 0, sizeof(*out));
+	out->status = "unknown";
+	if (jpki_ca_status(&info, srv->ca, serial) != 0) {
+		jpki_err_clear();
+		return;
+	}
+	if (info->status == JPKI_STATUS_GOOD) {
+		out->status = "good";
+	} else {
+		out->status = "revoked";
+		utc_text(out->since, info->revoked_at);
+		out->reason = info->status == JPKI_STATUS_HOLD
+				  ? "certificateHold"
+				  : jpki_verify_crl_reason_name((int)info->reason);
+	}
+	jpki_cert_info_free(info);
+}
+
 /*
  * The decision at receipt, which stands, and what the CA's records say
  * now (SPEC section 4): "OCSP good at ..." kept at receipt, then "still
@@ -750,32 +789,82 @@ static const char *verdict_name(enum jpki_agency_verdict v)
 static void evidence_cell(FILE *f, struct jpki_http *srv,
 			  const struct jpki_agency_entry *e)
 {
-	struct jpki_cert_info *info = NULL;
+	struct now_status now;
 	char when[32];
-	struct tm tm;
 
-	gmtime_r(&e->status_time, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	utc_text(when, e->status_time);
+	status_now(&now, srv, e->serial);
 	fprintf(f,
 		"<div class=\"at-receipt\">受付時 (at receipt): OCSP good at "
 		"%s</div><div class=\"now\">現在 (now): ",
 		when);
-	if (jpki_ca_status(&info, srv->ca, e->serial) != 0) {
-		jpki_err_clear();
-		fputs("unknown to the CA</div>", f);
-		return;
-	}
-	if (info->status == JPKI_STATUS_GOOD) {
+	if (strcmp(now.status, "good") == 0)
 		fputs("still good</div>", f);
-	} else {
-		gmtime_r(&info->revoked_at, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		fprintf(f, "revoked since %s (%s)</div>", when,
-			info->status == JPKI_STATUS_HOLD
-			    ? "certificateHold"
-			    : jpki_verify_crl_reason_name((int)info->reason));
+	else if (strcmp(now.status, "revoked") == 0)
+		fprintf(f, "revoked since %s (%s)</div>", now.since,
+			now.reason);
+	else
+		fputs("unknown to the CA</div>", f);
+}
+
+/* GET /portal/inbox.json: the inbox for a program, each accepted
+ * submission with its decision at receipt and the status now. */
+static enum MHD_Result inbox_json(struct jpki_http *srv,
+				  struct MHD_Connection *conn)
+{
+	struct jpki_agency_entry *list = NULL;
+	json_t *arr = json_array();
+	size_t n = 0;
+	char *out;
+
+	if (arr == NULL || jpki_agency_inbox(&list, &n, srv->st, 200) != 0) {
+		json_decref(arr);
+		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				      "the submissions cannot be read\n");
 	}
-	jpki_cert_info_free(info);
+	for (size_t i = 0; i < n; i++) {
+		const struct jpki_agency_entry *e = &list[i];
+		json_t *o;
+		char at[32];
+
+		utc_text(at, e->at);
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "receipt",
+			      e->receipt, "received", at, "procedure",
+			      e->proc, "name", e->name, "serial", e->serial,
+			      "verdict",
+			      e->verdict == JPKI_AGENCY_ACCEPTED   ? "accepted"
+			      : e->verdict == JPKI_AGENCY_REFUSED ? "refused"
+								   : "not_verified");
+		if (o != NULL && e->has_evidence) {
+			struct now_status now;
+			char when[32];
+
+			utc_text(when, e->status_time);
+			status_now(&now, srv, e->serial);
+			json_object_set_new(
+			    o, "at_receipt",
+			    json_pack("{s:s, s:s}", "revocation", "ocsp",
+				      "status_time", when));
+			json_object_set_new(
+			    o, "now",
+			    now.reason != NULL
+				? json_pack("{s:s, s:s, s:s}", "status",
+					    now.status, "revoked_at", now.since,
+					    "reason", now.reason)
+				: json_pack("{s:s}", "status", now.status));
+		}
+		if (o == NULL || json_array_append_new(arr, o) != 0) {
+			json_decref(arr);
+			jpki_agency_inbox_free(list, n);
+			return MHD_NO;
+		}
+	}
+	jpki_agency_inbox_free(list, n);
+	out = json_dumps(arr, JSON_SORT_KEYS);
+	json_decref(arr);
+	if (out == NULL)
+		return MHD_NO;
+	return http_send_json(conn, MHD_HTTP_OK, out);
 }
 
 static enum MHD_Result inbox(struct jpki_http *srv, struct MHD_Connection *conn,
@@ -928,6 +1017,14 @@ enum MHD_Result http_portal_inbox(struct jpki_http *srv,
 				  struct http_request *req)
 {
 	return inbox(srv, conn, &req->who);
+}
+
+enum MHD_Result http_portal_inbox_json(struct jpki_http *srv,
+				       struct MHD_Connection *conn,
+				       struct http_request *req)
+{
+	(void)req;
+	return inbox_json(srv, conn);
 }
 
 /* The inbox's caller without a CA officer's session: the log-in form,

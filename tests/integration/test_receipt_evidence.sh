@@ -102,6 +102,16 @@ grep -q '受付時 (at receipt): OCSP good at 20[0-9T:-]*Z' <<<"$row" &&
 	fail "the inbox shows no evidence: $row"
 [ "$(sqlite3 var/jpki.db "SELECT COUNT(*), SUM(LENGTH(ocsp) > 0) FROM agency_evidence")" = "1|1" ] ||
 	fail "agency_evidence: $(sqlite3 var/jpki.db 'SELECT submission, LENGTH(ocsp) FROM agency_evidence')"
+inbox_now() { # RECEIPT: its status now and at receipt, from the JSON inbox
+	curl -sf -b jar "$url/portal/inbox.json" | python3 -c '
+import json, sys
+e = [e for e in json.load(sys.stdin) if e["receipt"] == sys.argv[1]][0]
+print(e["verdict"], e["now"]["status"], e["now"].get("reason"), e["at_receipt"]["status_time"][:2])' "$1"
+}
+[ "$(inbox_now "$receipt1")" = "accepted good None 20" ] ||
+	fail "inbox.json: $(curl -s -b jar "$url/portal/inbox.json")"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$url/portal/inbox.json")
+[ "$code" = 401 ] || fail "inbox.json without a log-in: $code"
 pass "the portal matches birth and sex, and keeps the OCSP response with the accepted submission"
 
 jpki verify --as-of-receipt kept --ca sign-ca.pem >still.txt ||
@@ -128,6 +138,8 @@ grep -q '受付時 (at receipt): OCSP good at' <<<"$row" &&
 	grep -q '現在 (now): revoked since 20[0-9T:-]*Z (affiliationChanged)' <<<"$row" &&
 	grep -q '受付 (accepted)' <<<"$row" ||
 	fail "the inbox after the move: $row"
+[ "$(inbox_now "$receipt1")" = "accepted revoked affiliationChanged 20" ] ||
+	fail "inbox.json after the move: $(curl -s -b jar "$url/portal/inbox.json")"
 pass "the inbox: accepted at receipt, revoked since (affiliationChanged)"
 
 stop_server
