@@ -224,8 +224,8 @@ struct jpki_verify_options {
 	EVP_PKEY *agency_key;
 	X509 *agency_cert;
 	/* What the resident typed in the form (UTF-8), or NULL: matched
-	 * against the certificate's name and address ignoring whitespace and
-	 * the difference between full-width and ASCII forms. */
+	 * against the certificate's name and address by
+	 * jpki_verify_facts_match's rules (NFKC, whitespace dropped). */
 	const char *form_name;
 	const char *form_address;
 	/*

@@ -183,11 +183,18 @@ int jpki_verify_receipt_keep(const char *dir,
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "only an accepted application checked "
 				    "with its evidence kept can be kept");
-	if (lstat(dir, &st) == 0 || errno != ENOENT)
+	if (dir[strlen(dir) - 1] == '/')
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "name the receipt directory without a "
+				    "trailing /");
+	if (lstat(dir, &st) == 0)
 		return jpki_err_set(JPKI_ERR_EXISTS,
 				    "%s exists: a receipt is never written "
 				    "over",
 				    dir);
+	if (errno != ENOENT)
+		return jpki_err_set(JPKI_ERR_IO, "%s: %s", dir,
+				    strerror(errno));
 	if (form == NULL)
 		form = &none;
 	if ((index = index_json(rep, form)) == NULL ||
