@@ -159,8 +159,8 @@ static const struct {
 	enum jpki_era era;
 	int first_year; /* Gregorian year of the era's 元年 */
 } eras[] = {
-    {"令和", JPKI_ERA_REIWA, 2019},  {"平成", JPKI_ERA_HEISEI, 1989},
-    {"昭和", JPKI_ERA_SHOWA, 1926},  {"大正", JPKI_ERA_TAISHO, 1912},
+    {"令和", JPKI_ERA_REIWA, 2019}, {"平成", JPKI_ERA_HEISEI, 1989},
+    {"昭和", JPKI_ERA_SHOWA, 1926}, {"大正", JPKI_ERA_TAISHO, 1912},
     {"明治", JPKI_ERA_MEIJI, 1868},
 };
 
@@ -190,8 +190,9 @@ static int num(const char **p, int max, int *v)
 	return n > 0;
 }
 
-#define BIRTH_FORMS                                                           \
-	"write it as 1980-06-01, 1980/6/1, 1980年6月1日, 昭和55年6月1日 or the " \
+#define BIRTH_FORMS                                                                  \
+	"write it as 1980-06-01, 1980/6/1, 1980年6月1日, 昭和55年6月1日 or " \
+	"the "                                                                       \
 	"certificate's 319800601"
 
 /* The date in `t` (folded), or JPKI_ERR_INVALID naming what is wrong. */
@@ -278,10 +279,10 @@ static const struct {
 	const char *word;
 	enum jpki_sex sex;
 } sexes[] = {
-    {"male", JPKI_SEX_MALE},	   {"男", JPKI_SEX_MALE},
-    {"男性", JPKI_SEX_MALE},	   {"1", JPKI_SEX_MALE},
+    {"male", JPKI_SEX_MALE},       {"男", JPKI_SEX_MALE},
+    {"男性", JPKI_SEX_MALE},       {"1", JPKI_SEX_MALE},
     {"female", JPKI_SEX_FEMALE},   {"女", JPKI_SEX_FEMALE},
-    {"女性", JPKI_SEX_FEMALE},	   {"2", JPKI_SEX_FEMALE},
+    {"女性", JPKI_SEX_FEMALE},     {"2", JPKI_SEX_FEMALE},
     {"unknown", JPKI_SEX_UNKNOWN}, {"不明", JPKI_SEX_UNKNOWN},
     {"3", JPKI_SEX_UNKNOWN},
 };

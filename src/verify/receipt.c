@@ -90,7 +90,8 @@ void jpki_verify_receipt_free(struct jpki_verify_receipt *rc)
 	free(rc);
 }
 
-/* ---- writing -------------------------------------------------------------- */
+/* ---- writing --------------------------------------------------------------
+ */
 
 static int put_str(json_t *o, const char *key, const char *v)
 {
@@ -108,14 +109,13 @@ static char *index_json(const struct jpki_verify_report *rep,
 	int bad = j == NULL || f == NULL || rv == NULL;
 
 	utc(when, rep->checked_at);
-	bad = bad ||
-	      json_object_set_new(j, "version", json_integer(RECEIPT_VERSION)) ||
-	      put_str(j, "received", when) ||
-	      put_str(f, "name", form->name) ||
-	      put_str(f, "birth", form->birth) ||
-	      put_str(f, "sex", form->sex) ||
-	      put_str(f, "address", form->address) ||
-	      put_str(rv, "source", rep->revocation_source);
+	bad =
+	    bad ||
+	    json_object_set_new(j, "version", json_integer(RECEIPT_VERSION)) ||
+	    put_str(j, "received", when) || put_str(f, "name", form->name) ||
+	    put_str(f, "birth", form->birth) || put_str(f, "sex", form->sex) ||
+	    put_str(f, "address", form->address) ||
+	    put_str(rv, "source", rep->revocation_source);
 	if (!bad && rep->status_time != 0) {
 		utc(when, rep->status_time);
 		bad = put_str(rv, "status_time", when);
@@ -175,8 +175,7 @@ int jpki_verify_receipt_keep(const char *dir,
 	struct stat st;
 	int r = JPKI_ERR_NOMEM;
 
-	if (dir == NULL || dir[0] == '\0' || strlen(dir) > 4000 ||
-	    rep == NULL)
+	if (dir == NULL || dir[0] == '\0' || strlen(dir) > 4000 || rep == NULL)
 		return jpki_err_set(JPKI_ERR_INVALID, "no receipt directory");
 	if (!rep->accepted || rep->signed_data == NULL ||
 	    rep->content == NULL || rep->checked_at == 0)
@@ -241,8 +240,9 @@ int jpki_verify_receipt_keep(const char *dir,
 				       "%s exists: a receipt is never written "
 				       "over",
 				       dir)
-			: jpki_err_set(JPKI_ERR_IO, "cannot rename %s to %s: %s",
-				       tmp, dir, strerror(errno));
+			: jpki_err_set(JPKI_ERR_IO,
+				       "cannot rename %s to %s: %s", tmp, dir,
+				       strerror(errno));
 		goto out;
 	}
 	free(tmp);
@@ -274,7 +274,8 @@ out:
 	return r;
 }
 
-/* ---- reading -------------------------------------------------------------- */
+/* ---- reading --------------------------------------------------------------
+ */
 
 int jpki_verify_receipt_sums(char sums[][65], const char *text, size_t len)
 {
@@ -352,8 +353,7 @@ int jpki_verify_receipt_parse(struct jpki_verify_receipt **out,
 				    INDEX_MAX);
 	if ((rc = calloc(1, sizeof(*rc))) == NULL)
 		return JPKI_ERR_NOMEM;
-	if ((j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err)) ==
-		NULL ||
+	if ((j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err)) == NULL ||
 	    !json_is_object(j)) {
 		r = jpki_err_set(JPKI_ERR_PARSE, "receipt.json is not a JSON "
 						 "object");
@@ -366,8 +366,8 @@ int jpki_verify_receipt_parse(struct jpki_verify_receipt **out,
 				 RECEIPT_VERSION);
 		goto out;
 	}
-	if ((rc->received = utc_parse(json_string_value(
-		 json_object_get(j, "received")))) <= 0) {
+	if ((rc->received = utc_parse(
+		 json_string_value(json_object_get(j, "received")))) <= 0) {
 		r = jpki_err_set(JPKI_ERR_PARSE,
 				 "receipt.json has no receipt time");
 		goto out;
@@ -385,15 +385,16 @@ int jpki_verify_receipt_parse(struct jpki_verify_receipt **out,
 		goto out;
 	}
 	src = json_string_value(json_object_get(rv, "source"));
-	if (src == NULL || (strcmp(src, "ocsp") != 0 && strcmp(src, "crl") != 0)) {
+	if (src == NULL ||
+	    (strcmp(src, "ocsp") != 0 && strcmp(src, "crl") != 0)) {
 		r = jpki_err_set(JPKI_ERR_PARSE,
 				 "receipt.json names no revocation source "
 				 "(ocsp or crl)");
 		goto out;
 	}
 	snprintf(rc->source, sizeof(rc->source), "%s", src);
-	if ((rc->status_time = utc_parse(json_string_value(
-		 json_object_get(rv, "status_time")))) <= 0) {
+	if ((rc->status_time = utc_parse(
+		 json_string_value(json_object_get(rv, "status_time")))) <= 0) {
 		r = jpki_err_set(JPKI_ERR_PARSE,
 				 "receipt.json has no time of the revocation "
 				 "status");
@@ -451,8 +452,7 @@ static int read_checked(unsigned char **data, size_t *len, const char *dir,
 	return 0;
 }
 
-int jpki_verify_receipt_load(struct jpki_verify_receipt **out,
-			     const char *dir)
+int jpki_verify_receipt_load(struct jpki_verify_receipt **out, const char *dir)
 {
 	struct jpki_verify_receipt *rc = NULL;
 	unsigned char *text = NULL, *index = NULL;
@@ -465,8 +465,9 @@ int jpki_verify_receipt_load(struct jpki_verify_receipt **out,
 		return jpki_err_set(JPKI_ERR_INVALID, "no receipt directory");
 	snprintf(path, sizeof(path), "%s/SHA256SUMS", dir);
 	if ((r = jpki_file_read(&text, &len, path, 4096)) != 0) {
-		r = jpki_err_set(r, "%s is no receipt: SHA256SUMS cannot be "
-				    "read (%s)",
+		r = jpki_err_set(r,
+				 "%s is no receipt: SHA256SUMS cannot be "
+				 "read (%s)",
 				 dir, jpki_err_detail());
 		goto out;
 	}
@@ -496,8 +497,8 @@ int jpki_verify_receipt_load(struct jpki_verify_receipt **out,
 			      REPORT_MAX)) != 0)
 		goto out;
 	if (sums[F_OCSP][0] != '\0' &&
-	    (r = read_checked(&rc->ocsp, &rc->ocsp_len, dir,
-			      file_names[F_OCSP], sums[F_OCSP], OCSP_MAX)) != 0)
+	    (r = read_checked(&rc->ocsp, &rc->ocsp_len, dir, file_names[F_OCSP],
+			      sums[F_OCSP], OCSP_MAX)) != 0)
 		goto out;
 	*out = rc;
 	rc = NULL;
@@ -561,8 +562,8 @@ int jpki_verify_as_of_receipt(struct jpki_verify_report *out,
 	r = jpki_verify_application(out, &o, rc->application,
 				    rc->application_len);
 	if (r == 0 && strcmp(rc->source, "crl") == 0 && out->accepted) {
-		snprintf(out->revocation_source,
-			 sizeof(out->revocation_source), "crl");
+		snprintf(out->revocation_source, sizeof(out->revocation_source),
+			 "crl");
 		memcpy(out->crl_number, rc->crl_number, sizeof(rc->crl_number));
 		memcpy(out->crl_sha256, rc->crl_sha256, sizeof(rc->crl_sha256));
 		out->status_time = rc->status_time;

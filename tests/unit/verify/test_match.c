@@ -41,8 +41,7 @@ static void assert_no_birth(const char *text)
 {
 	struct jpki_date out;
 
-	assert_int_equal(jpki_verify_parse_birth(&out, text),
-			 JPKI_ERR_INVALID);
+	assert_int_equal(jpki_verify_parse_birth(&out, text), JPKI_ERR_INVALID);
 	assert_non_null(strstr(jpki_err_detail(), "date of birth"));
 }
 
@@ -131,11 +130,11 @@ static void test_sex(void **state)
 		const char *text;
 		enum jpki_sex sex;
 	} ok[] = {
-	    {"male", JPKI_SEX_MALE},	 {"Male", JPKI_SEX_MALE},
-	    {"男", JPKI_SEX_MALE},	 {"男性", JPKI_SEX_MALE},
-	    {"1", JPKI_SEX_MALE},	 {"１", JPKI_SEX_MALE},
-	    {"female", JPKI_SEX_FEMALE}, {"女", JPKI_SEX_FEMALE},
-	    {"女性", JPKI_SEX_FEMALE},	 {"2", JPKI_SEX_FEMALE},
+	    {"male", JPKI_SEX_MALE},       {"Male", JPKI_SEX_MALE},
+	    {"男", JPKI_SEX_MALE},         {"男性", JPKI_SEX_MALE},
+	    {"1", JPKI_SEX_MALE},          {"１", JPKI_SEX_MALE},
+	    {"female", JPKI_SEX_FEMALE},   {"女", JPKI_SEX_FEMALE},
+	    {"女性", JPKI_SEX_FEMALE},     {"2", JPKI_SEX_FEMALE},
 	    {"unknown", JPKI_SEX_UNKNOWN}, {"不明", JPKI_SEX_UNKNOWN},
 	    {" 3 ", JPKI_SEX_UNKNOWN},
 	};
