@@ -415,8 +415,7 @@ static int check_revocation(struct jpki_verify_report *rep, X509 *cert,
 	struct jpki_verify_revocation rv;
 	char day[11] = "";
 	int r = jpki_verify_revocation(&rv, opts, cert, issuer);
-
-	int answered = r == 0;
+	int answered = r == 0; /* 1: no source could answer */
 
 	if (r < 0)
 		goto out;
