@@ -95,13 +95,15 @@ curl -sf "$url/portal/agency.crt" -o agency.crt ||
 printf '転居届\n氏名: 山田 太郎\n住所: 東京都千代田区千代田１番１号\n' >application.txt
 JPKI_PIN=TARO2026 client sign application.txt --to agency.crt | show
 
-say "The agency checks signature, chain and revocation, and matches the facts: accepted"
+say "The agency checks signature, chain and revocation, matches the 4 facts, and keeps the evidence: accepted"
 agency_key="$work/var/keys/agency.key"
-verify_app() { # FILE: the agency's verdict
-	jpki verify "$1" --agency-key "$agency_key" --agency-cert agency.crt \
-		--ca sign-ca.pem --name "山田 太郎" --address "千代田１番１号"
+verify_app() { # FILE [--keep DIR]: the agency's verdict
+	jpki verify "$@" --agency-key "$agency_key" --agency-cert agency.crt \
+		--ca sign-ca.pem --name "山田 太郎" --birth 昭和55年6月1日 \
+		--sex 男 --address "千代田１番１号"
 }
-verify_app application.txt.p7m | show || fail "the agency refused the first application"
+verify_app application.txt.p7m --keep receipt-1 | show ||
+	fail "the agency refused the first application"
 
 say "He moves house; the registry tells the CA, which revokes his signing certificate"
 as registry registry move "$person" --address "千代田２番２号" | show
@@ -114,11 +116,14 @@ if JPKI_PIN=TARO2026 client sign application.txt --to agency.crt --out again.p7m
 	fail "signed with a revoked certificate"
 fi
 show <err.txt
-echo "   and the agency, checking his first application again:"
+echo "   and the agency, checking his first application again (a new check refuses it):"
 if verify_app application.txt.p7m >again.txt 2>&1; then
 	fail "the agency accepted a revoked certificate"
 fi
 show <again.txt
+echo "   but it decided at receipt, and re-checks from the evidence it kept:"
+jpki verify --as-of-receipt receipt-1 --ca sign-ca.pem | show ||
+	fail "the application accepted at receipt is no longer accepted"
 
 say "He gets a new signing certificate at the window, on the same card"
 app2=$(as window window apply "$person" --id photo --photo-id driving-licence \

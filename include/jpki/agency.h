@@ -48,6 +48,14 @@ struct jpki_agency_submission {
 	const char *report;  /* the verification report shown in the inbox */
 	const unsigned char *data; /* the file as sent (.p7m) */
 	size_t data_len;
+	/* Receipt evidence of an accepted submission (docs/RELYING_PARTY.md),
+	 * kept beside it in agency_evidence; signed_data NULL for none. */
+	const unsigned char *signed_data; /* the SignedData DER */
+	size_t signed_data_len;
+	const unsigned char *ocsp; /* the OCSP response relied on, or NULL */
+	size_t ocsp_len;
+	const char *birth, *sex; /* the form's, or NULL */
+	time_t status_time;	 /* when the status was known good */
 };
 #define JPKI_AGENCY_SUBMISSION_VERSION 1
 #define JPKI_AGENCY_SUBMISSION_INIT {.version = JPKI_AGENCY_SUBMISSION_VERSION}
@@ -70,6 +78,8 @@ struct jpki_agency_entry {
 	char *name;
 	char *serial;
 	char *report;
+	int has_evidence; /* receipt evidence is kept (agency_evidence) */
+	time_t status_time; /* its OCSP thisUpdate, when has_evidence */
 };
 
 /* The newest `limit` submissions (0: all), newest first. Caller frees
@@ -77,5 +87,26 @@ struct jpki_agency_entry {
 int jpki_agency_inbox(struct jpki_agency_entry **out, size_t *n,
 		      struct jpki_store *st, size_t limit) JPKI_MUST_CHECK;
 void jpki_agency_inbox_free(struct jpki_agency_entry *list, size_t n);
+
+/* The receipt evidence kept with one submission. */
+struct jpki_agency_evidence {
+	time_t received;
+	time_t status_time;
+	char *name, *birth, *sex, *address; /* the form; birth, sex may be NULL */
+	unsigned char *signed_data;
+	size_t signed_data_len;
+	unsigned char *ocsp;
+	size_t ocsp_len;
+};
+
+/*
+ * The evidence kept with submission `receipt`: JPKI_ERR_NOT_FOUND when
+ * there is no such submission or none was kept (refused ones keep
+ * none). Caller frees *out with jpki_agency_evidence_free().
+ */
+int jpki_agency_evidence(struct jpki_agency_evidence **out,
+			 struct jpki_store *st,
+			 const char *receipt) JPKI_MUST_CHECK;
+void jpki_agency_evidence_free(struct jpki_agency_evidence *ev);
 
 #endif

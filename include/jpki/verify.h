@@ -187,6 +187,9 @@ enum jpki_app_refusal {
 	JPKI_APP_NAME_MISMATCH,
 	JPKI_APP_ADDRESS_MISMATCH,
 	JPKI_APP_PDF_CHANGED, /* a PDF changed after its signature */
+	JPKI_APP_BIRTH_MISMATCH,
+	JPKI_APP_SEX_MISMATCH,
+	JPKI_APP_FORM_INVALID, /* the form's birth date or sex unreadable */
 };
 
 /* A short stable name for a refusal code ("revoked"), for JSON. */
@@ -222,8 +225,8 @@ struct jpki_verify_options {
 	EVP_PKEY *agency_key;
 	X509 *agency_cert;
 	/* What the resident typed in the form (UTF-8), or NULL: matched
-	 * against the certificate's name and address ignoring whitespace and
-	 * the difference between full-width and ASCII forms. */
+	 * against the certificate's name and address by
+	 * jpki_verify_facts_match's rules (NFKC, whitespace dropped). */
 	const char *form_name;
 	const char *form_address;
 	/*
@@ -241,6 +244,35 @@ struct jpki_verify_options {
 	struct jpki_verify_crl_cache *crl_cache; /* borrowed, may be NULL */
 	long timeout_ms; /* per HTTP exchange; 0 = 5000 */
 	long max_skew;   /* seconds of clock skew allowed; 0 = 300 */
+	/* The form's date of birth and sex as typed (UTF-8), or NULL:
+	 * read and matched by jpki_verify_facts_match's rules. */
+	const char *form_birth;
+	const char *form_sex;
+	/*
+	 * Receipt evidence (docs/RELYING_PARTY.md). `keep_evidence`: the
+	 * report keeps the SignedData and what revocation relied on (the
+	 * OCSP response's bytes, or the CRL's number and SHA-256). `at`:
+	 * check as of that time instead of jpki_clock_now() (0 = now).
+	 * `ocsp_response`: an OCSP response kept at receipt (borrowed)
+	 * answers revocation alone, verified as of `at`, nothing fetched.
+	 * `ocsp_url`: ask this responder instead of the certificate's.
+	 */
+	int keep_evidence;
+	time_t at;
+	const uint8_t *ocsp_response;
+	size_t ocsp_response_len;
+	const char *ocsp_url;
+	/*
+	 * With `ocsp_ask` set (and no `status`), OCSP alone answers, through
+	 * it instead of HTTP (a relying party beside its CA asks the CA
+	 * in-process): it gets the DER request and sets *resp (malloc'd,
+	 * the caller's to free) to the DER response; 0 or a negative
+	 * jpki_err. The answer is checked as one from the network (nonce,
+	 * signature, freshness) and kept with keep_evidence.
+	 */
+	int (*ocsp_ask)(void *arg, const uint8_t *req, size_t req_len,
+			uint8_t **resp, size_t *resp_len);
+	void *ocsp_ask_arg;
 };
 #define JPKI_VERIFY_OPTIONS_VERSION 1
 /* clang-format off */
@@ -254,6 +286,15 @@ struct jpki_verify_revocation {
 	time_t revoked_at;  /* when revoked and known */
 	const char *source; /* "ocsp", "crl" or "callback" (static) */
 	char detail[512];   /* why no source answered */
+	time_t this_update; /* OCSP thisUpdate, or the CRL's */
+	time_t produced_at; /* OCSP producedAt */
+	/* with opts->keep_evidence: the OCSP response relied on (owned,
+	 * freed by jpki_verify_revocation_clear), or the CRL's number
+	 * (decimal) and the SHA-256 of its DER (hex) */
+	uint8_t *ocsp_der;
+	size_t ocsp_der_len;
+	char crl_number[41];
+	char crl_sha256[65];
 };
 
 /*
@@ -266,6 +307,11 @@ struct jpki_verify_revocation {
 int jpki_verify_revocation(struct jpki_verify_revocation *out,
 			   const struct jpki_verify_options *opts, X509 *cert,
 			   X509 *issuer) JPKI_MUST_CHECK;
+/* RFC 5280's name of a CRLReason ("affiliationChanged"; static). */
+const char *jpki_verify_crl_reason_name(int reason);
+
+/* Frees what a revocation answer owns (the kept OCSP bytes). */
+void jpki_verify_revocation_clear(struct jpki_verify_revocation *rv);
 
 #define JPKI_VERIFY_MAX_REASONS 8
 
@@ -292,6 +338,18 @@ struct jpki_verify_report {
 	uint8_t *content;    /* the signed bytes, owned; NULL if
 			      * the signature did not verify */
 	size_t content_len;
+	time_t checked_at; /* the time the check was made as of */
+	/* with opts->keep_evidence (owned): the SignedData as DER (opened
+	 * from the envelope), the OCSP response relied on, or the CRL's
+	 * number and SHA-256; and when the status was known good */
+	uint8_t *signed_data;
+	size_t signed_data_len;
+	uint8_t *ocsp_response;
+	size_t ocsp_response_len;
+	char crl_number[41];
+	char crl_sha256[65];
+	time_t status_time; /* OCSP thisUpdate or the CRL's, 0 if none */
+	time_t ocsp_produced_at;
 };
 
 /*
@@ -349,11 +407,128 @@ int jpki_verify_pdf(struct jpki_verify_report *out,
 		    const struct jpki_verify_options *opts, const uint8_t *pdf,
 		    size_t len) JPKI_MUST_CHECK;
 
+/* ---- the 4 facts against a form (docs/RELYING_PARTY.md, "Matching") ---- */
+
 /*
- * 1 if the form's text and the certificate's say the same, ignoring all
- * whitespace (ASCII, U+3000) and mapping the full-width forms U+FF01 ..
- * U+FF5E to ASCII; 0 if not, or if either is not valid UTF-8.
+ * 1 if the form's text and the certificate's say the same once both are
+ * in Unicode NFKC (full-width ASCII and half-width katakana folded, ICU's
+ * normaliser) with all whitespace dropped; 0 if not, or if either is not
+ * valid UTF-8 or longer than 4096 bytes.
  */
 int jpki_verify_text_match(const char *form, const char *cert);
+
+/*
+ * A date of birth as a form gives it, in NFKC without whitespace:
+ * YYYY-MM-DD, YYYY/MM/DD, YYYY年M月D日, an era (令和 平成 昭和 大正 明治)
+ * with its year (元 for 1) 年M月D日, or the certificate's EYYYYMMDD.
+ * JPKI_ERR_INVALID with the reason for anything else, a day that does not
+ * exist, or an era year outside its era (平成31年5月1日); never a guess.
+ */
+int jpki_verify_parse_birth(struct jpki_date *out,
+			    const char *text) JPKI_MUST_CHECK;
+
+/*
+ * A sex as a form gives it: male / female / unknown (any case), 男 男性 /
+ * 女 女性 / 不明, or the certificate's code 1 / 2 / 3. JPKI_ERR_INVALID with
+ * the reason for anything else.
+ */
+int jpki_verify_parse_sex(enum jpki_sex *out, const char *text) JPKI_MUST_CHECK;
+
+/* "male", "female", "unknown" (static). */
+const char *jpki_verify_sex_word(enum jpki_sex sex);
+
+/* What a person typed into a form's four fields (UTF-8, borrowed); a
+ * field the form does not ask is NULL and is not matched. */
+struct jpki_verify_form {
+	const char *name;
+	const char *birth;
+	const char *sex;
+	const char *address;
+};
+
+#define JPKI_VERIFY_MAX_MISMATCHES 4
+
+/* Each fact that differs, in the order name, birth, sex, address. */
+struct jpki_verify_mismatches {
+	size_t n;
+	struct jpki_verify_reason m[JPKI_VERIFY_MAX_MISMATCHES];
+};
+
+/*
+ * Matches a form against a certificate's facts: one entry per fact that
+ * differs, each named with both values ("date of birth differs: form
+ * 1980-05-02, certificate 1980-05-01"), or JPKI_APP_FORM_INVALID with the
+ * reason when the form's date or sex cannot be read. Returns 0 (n = 0:
+ * all asked facts match), or JPKI_ERR_INVALID for NULL arguments. Used by
+ * every kind of signed document the agency receives.
+ */
+int jpki_verify_facts_match(struct jpki_verify_mismatches *out,
+			    const struct jpki_verify_form *form,
+			    const struct jpki_facts *facts) JPKI_MUST_CHECK;
+
+/* ---- receipt evidence (docs/RELYING_PARTY.md, "Receipt evidence") ------- */
+
+/* A receipt directory read back, every file checked against SHA256SUMS. */
+struct jpki_verify_receipt {
+	time_t received;    /* the receipt time: the check was made as of it */
+	char *name, *birth, *sex, *address; /* the form, NULL if not asked */
+	char source[8];     /* "ocsp" or "crl" */
+	time_t status_time; /* OCSP thisUpdate or the CRL's */
+	char crl_number[41];
+	char crl_sha256[65];
+	uint8_t *application; /* the SignedData DER */
+	size_t application_len;
+	uint8_t *document; /* the signed bytes */
+	size_t document_len;
+	char *report; /* report.json at receipt, NUL-terminated */
+	uint8_t *ocsp; /* the OCSP response relied on, NULL for a CRL */
+	size_t ocsp_len;
+};
+
+/*
+ * Keeps an accepted application's evidence in a new directory `dir`:
+ * receipt.json (the receipt time, the form, the revocation evidence),
+ * application.p7s, document, report.json, ocsp.der (OCSP only) and
+ * SHA256SUMS, written under a temporary name, fsync'd and renamed into
+ * place. `rep` must be accepted and made with opts.keep_evidence; `form`
+ * is what was matched (may be NULL). JPKI_ERR_EXISTS when `dir` exists
+ * (never written over); nothing is left behind on failure.
+ */
+int jpki_verify_receipt_keep(const char *dir,
+			     const struct jpki_verify_report *rep,
+			     const struct jpki_verify_form *form)
+    JPKI_MUST_CHECK;
+
+/*
+ * Reads a receipt directory: SHA256SUMS first, then each file checked
+ * against it, so a changed or missing file is refused by its name
+ * (JPKI_ERR_SIGNATURE "ocsp.der was changed since receipt ..."). Caller
+ * frees *out with jpki_verify_receipt_free().
+ */
+int jpki_verify_receipt_load(struct jpki_verify_receipt **out,
+			     const char *dir) JPKI_MUST_CHECK;
+void jpki_verify_receipt_free(struct jpki_verify_receipt *rc);
+
+/* The two parsers of a receipt's outside bytes (fuzzed): receipt.json
+ * into a receipt without its files, and SHA256SUMS into the sums of the
+ * five files (receipt.json, application.p7s, document, report.json,
+ * ocsp.der; "" for one not listed). JPKI_ERR_PARSE with the reason. */
+int jpki_verify_receipt_parse(struct jpki_verify_receipt **out,
+			      const char *json, size_t len) JPKI_MUST_CHECK;
+int jpki_verify_receipt_sums(char sums[][65], const char *text,
+			     size_t len) JPKI_MUST_CHECK;
+
+/*
+ * Checks a kept application again, offline, as of its receipt time:
+ * signature, chain to opts' anchors and validity at that time, the kept
+ * OCSP response verified against the CA as of that time (thisUpdate not
+ * after it and not out of date; producedAt is only recorded), and the kept form's facts. A CRL receipt is
+ * answered by its kept record. Only opts' anchors, skew and timeouts are
+ * used. Returns as jpki_verify_application.
+ */
+int jpki_verify_as_of_receipt(struct jpki_verify_report *out,
+			      const struct jpki_verify_options *opts,
+			      const struct jpki_verify_receipt *rc)
+    JPKI_MUST_CHECK;
 
 #endif

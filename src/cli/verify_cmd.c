@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -23,17 +25,28 @@ static void help(void)
 	printf("usage: jpki verify FILE [--content DETACHED] "
 	       "[--agency-key KEY.pem --agency-cert CERT.pem]\n"
 	       "                   --ca CA.pem [--ca CA.pem]... "
-	       "[--form name=N,address=A | --name N --address A]\n"
-	       "                   [--json] [--out CONTENT_OUT] [--offline]\n"
+	       "[--form name=N,birth=B,sex=S,address=A |\n"
+	       "                    --name N --birth B --sex S --address A]\n"
+	       "                   [--json] [--out CONTENT_OUT] [--offline] "
+	       "[--keep DIR]\n"
+	       "       jpki verify --as-of-receipt DIR --ca CA.pem "
+	       "[--ocsp URL] [--offline] [--json]\n"
 	       "  checks a signed application (CMS SignedData, or "
 	       "EnvelopedData for the agency):\n"
 	       "  signature, signing certificate, chain to the --ca "
 	       "certificates (each file may\n"
 	       "  hold several generations), validity, revocation (OCSP, "
 	       "else the CRL), and the\n"
-	       "  name and address against the form. --out writes the signed "
+	       "  name, date of birth, sex and address against the form "
+	       "(docs/RELYING_PARTY.md,\n"
+	       "  Matching). --out writes the signed "
 	       "document when\n"
-	       "  accepted. Exit 0 accepted, 1 refused, 2 usage.\n"
+	       "  accepted. --keep keeps the evidence of an accepted "
+	       "application in a new DIR;\n"
+	       "  --as-of-receipt re-checks it offline as of its receipt "
+	       "time and, unless\n"
+	       "  --offline, says what its CA answers now. Exit 0 accepted, "
+	       "1 refused, 2 usage.\n"
 	       "  A PDF (%%PDF header, or --pdf) is checked at its last "
 	       "signature (PAdES):\n"
 	       "  the byte range, the CMS over it, the same report; "
@@ -120,31 +133,39 @@ static int load_cert(X509 **out, const char *path)
 }
 
 /*
- * --form name=...,address=...: each value runs to the next ",name=" or
- * ",address=", so an address may hold commas. Writes into `buf` (a copy
- * of the text); 0, or -1 for text of another shape.
+ * --form name=...,birth=...,sex=...,address=...: each value runs to the
+ * next ",KEY=" of the four, so an address may hold commas. Writes into
+ * `buf` (a copy of the text) and the form's fields; 0, or -1 for text of
+ * another shape.
  */
-static int parse_form(char *buf, const char **name, const char **address)
+static int parse_form(char *buf, struct jpki_verify_form *form)
 {
+	static const char *const keys[] = {"name=", "birth=", "sex=",
+					   "address="};
+	const char **slots[] = {&form->name, &form->birth, &form->sex,
+				&form->address};
 	char *p = buf;
 
 	while (*p != '\0') {
-		const char **slot;
-		char *next, *a, *b;
+		char *next = NULL;
+		size_t k;
 
-		if (strncmp(p, "name=", 5) == 0) {
-			slot = name;
-			p += 5;
-		} else if (strncmp(p, "address=", 8) == 0) {
-			slot = address;
-			p += 8;
-		} else {
+		for (k = 0; k < 4; k++)
+			if (strncmp(p, keys[k], strlen(keys[k])) == 0)
+				break;
+		if (k == 4)
 			return -1;
+		p += strlen(keys[k]);
+		*slots[k] = p;
+		for (size_t j = 0; j < 4; j++) {
+			char *at = p;
+
+			while ((at = strchr(at, ',')) != NULL &&
+			       strncmp(at + 1, keys[j], strlen(keys[j])) != 0)
+				at++;
+			if (at != NULL && (next == NULL || at < next))
+				next = at;
 		}
-		a = strstr(p, ",name=");
-		b = strstr(p, ",address=");
-		next = a == NULL || (b != NULL && b < a) ? b : a;
-		*slot = p;
 		if (next == NULL)
 			break;
 		*next = '\0';
@@ -167,8 +188,10 @@ static void print_report(const struct jpki_verify_report *rep)
 	       rep->enveloped ? " (sent encrypted for the agency)" : "");
 	if (rep->have_facts) {
 		jpki_profile_birth_format(&rep->facts.birth, birth);
-		printf("  name:    %s\n  address: %s\n  born:    %s\n",
-		       rep->facts.name, rep->facts.address, birth);
+		printf("  name:    %s\n  address: %s\n  born:    %s\n"
+		       "  sex:     %s\n",
+		       rep->facts.name, rep->facts.address, birth,
+		       jpki_verify_sex_word(rep->facts.sex));
 	}
 	if (rep->have_signing_time) {
 		char when[32];
@@ -210,6 +233,140 @@ static void print_pdf(const struct jpki_verify_pdf_info *p)
 		       "(DSS)\n");
 }
 
+static void utc(char out[21], time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The reason of a refusal for `why`, or NULL. */
+static const struct jpki_verify_reason *
+reason_of(const struct jpki_verify_report *rep, enum jpki_app_refusal why)
+{
+	for (size_t i = 0; i < rep->n_reasons; i++)
+		if (rep->reasons[i].why == why)
+			return &rep->reasons[i];
+	return NULL;
+}
+
+/*
+ * `jpki verify --as-of-receipt DIR`: the decision at receipt from the
+ * kept evidence alone, then (unless offline) what the CA says now. The
+ * decision stands whatever happened since: exit 0 when it was accepted.
+ */
+static int as_of_receipt(const char *dir, const struct jpki_verify_options *base,
+			 int offline, int as_json)
+{
+	struct jpki_verify_receipt *rc = NULL;
+	struct jpki_verify_report rep = {0}, now = {0};
+	struct jpki_verify_options o = *base;
+	const struct jpki_verify_reason *why;
+	char at[21], since[21], line[600], *json = NULL;
+	const char *state = "not checked (offline)";
+	json_t *out = NULL, *jnow = NULL;
+	int r, rc_cli = CLI_FAILED, checked = 0;
+
+	if ((r = jpki_verify_receipt_load(&rc, dir)) != 0) {
+		fprintf(stderr, "jpki: verify: refused: %s: %s\n", dir,
+			jpki_err_detail());
+		goto out;
+	}
+	if ((r = jpki_verify_as_of_receipt(&rep, &o, rc)) != 0) {
+		rc_cli = cli_fail(r, "verify");
+		goto out;
+	}
+	if (!rep.accepted) {
+		fprintf(stderr, "jpki: verify: refused at receipt (%s):\n",
+			dir);
+		for (size_t i = 0; i < rep.n_reasons; i++)
+			fprintf(stderr, "  - %s\n", rep.reasons[i].text);
+		goto out;
+	}
+	utc(at, rep.status_time);
+	if (strcmp(rc->source, "crl") == 0)
+		snprintf(line, sizeof(line),
+			 "accepted at receipt (CRL number %s good at %s)",
+			 rc->crl_number, at);
+	else
+		snprintf(line, sizeof(line),
+			 "accepted at receipt (OCSP good at %s)", at);
+	jnow = json_object();
+	if (!offline) {
+		o.offline = 0;
+		o.content = rc->document;
+		o.content_len = rc->document_len;
+		if ((r = jpki_verify_application(&now, &o, rc->application,
+						 rc->application_len)) != 0) {
+			rc_cli = cli_fail(r, "verify");
+			goto out;
+		}
+		checked = 1;
+		if ((why = reason_of(&now, JPKI_APP_REVOKED)) != NULL) {
+			if (now.revoked_at != 0)
+				utc(since, now.revoked_at);
+			else
+				snprintf(since, sizeof(since), "(unknown)");
+			snprintf(line + strlen(line),
+				 sizeof(line) - strlen(line),
+				 ", revoked since %s (%s)", since,
+				 jpki_verify_crl_reason_name(
+				     now.revocation_reason));
+			state = "revoked";
+			json_object_set_new(jnow, "revoked_at",
+					    json_string(since));
+			json_object_set_new(
+			    jnow, "reason",
+			    json_string(jpki_verify_crl_reason_name(
+				now.revocation_reason)));
+		} else if ((why = reason_of(&now, JPKI_APP_STATUS_UNKNOWN)) !=
+			   NULL) {
+			snprintf(line + strlen(line),
+				 sizeof(line) - strlen(line),
+				 "; the status now is unknown: %s", why->text);
+			state = "unknown";
+		} else if (now.accepted) {
+			snprintf(line + strlen(line),
+				 sizeof(line) - strlen(line),
+				 ", still good now");
+			state = "good";
+		} else {
+			snprintf(line + strlen(line),
+				 sizeof(line) - strlen(line), "; now: %s",
+				 now.reasons[0].text);
+			state = "refused";
+		}
+	}
+	if (as_json) {
+		json_t *j = NULL;
+
+		if ((r = jpki_verify_report_json(&json, &rep)) != 0 ||
+		    (j = json_loads(json, 0, NULL)) == NULL) {
+			rc_cli = cli_fail(r ? r : JPKI_ERR_NOMEM, "verify");
+			goto out;
+		}
+		utc(since, rc->received);
+		json_object_set_new(jnow, "checked", json_boolean(checked));
+		json_object_set_new(jnow, "status", json_string(state));
+		out = json_pack("{s:o, s:s, s:s, s:O}", "at_receipt", j,
+				"received", since, "summary", line, "now",
+				jnow);
+		cli_json_print(out);
+		out = NULL;
+	} else {
+		printf("%s\n", line);
+	}
+	rc_cli = CLI_OK;
+out:
+	json_decref(jnow);
+	free(json);
+	jpki_verify_report_clear(&rep);
+	jpki_verify_report_clear(&now);
+	jpki_verify_receipt_free(rc);
+	return rc_cli;
+}
+
 int cli_verify(struct cli *cli, int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -220,10 +377,15 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 	    {"form", required_argument, NULL, 'f'},
 	    {"name", required_argument, NULL, 'n'},
 	    {"address", required_argument, NULL, 'd'},
+	    {"birth", required_argument, NULL, 'b'},
+	    {"sex", required_argument, NULL, 's'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"offline", no_argument, NULL, 'x'},
 	    {"pdf", no_argument, NULL, 'p'},
+	    {"keep", required_argument, NULL, 'K'},
+	    {"as-of-receipt", required_argument, NULL, 'R'},
+	    {"ocsp", required_argument, NULL, 'O'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -233,7 +395,8 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 	struct jpki_verify_crl_cache *cache = NULL;
 	const char *content_path = NULL, *key_path = NULL, *cert_path = NULL;
 	const char *out_path = NULL, *ca_paths[MAX_ANCHORS];
-	const char *form_name = NULL, *form_address = NULL;
+	const char *keep_dir = NULL, *receipt_dir = NULL;
+	struct jpki_verify_form fm = {0};
 	char *form = NULL, *json = NULL;
 	unsigned char *data = NULL, *content = NULL;
 	size_t len = 0, content_len = 0, n_ca = 0, n_anchors = 0;
@@ -265,17 +428,24 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 		case 'f':
 			free(form);
 			if ((form = strdup(optarg)) == NULL ||
-			    parse_form(form, &form_name, &form_address) != 0) {
-				rc = cli_usage("--form takes "
-					       "name=NAME,address=ADDRESS");
+			    parse_form(form, &fm) != 0) {
+				rc = cli_usage("--form takes name=NAME,birth="
+					       "DATE,sex=SEX,address=ADDRESS "
+					       "(any of them)");
 				goto out;
 			}
 			break;
 		case 'n':
-			form_name = optarg;
+			fm.name = optarg;
 			break;
 		case 'd':
-			form_address = optarg;
+			fm.address = optarg;
+			break;
+		case 'b':
+			fm.birth = optarg;
+			break;
+		case 's':
+			fm.sex = optarg;
 			break;
 		case 'j':
 			as_json = 1;
@@ -289,6 +459,15 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 		case 'p':
 			is_pdf = 1;
 			break;
+		case 'K':
+			keep_dir = optarg;
+			break;
+		case 'R':
+			receipt_dir = optarg;
+			break;
+		case 'O':
+			opts.ocsp_url = optarg;
+			break;
 		case 'h':
 			help();
 			rc = CLI_OK;
@@ -298,8 +477,23 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind != argc - 1) {
-		rc = cli_usage("usage: jpki verify FILE --ca CA.pem [options]");
+	if (receipt_dir != NULL
+		? optind != argc || keep_dir != NULL || key_path != NULL ||
+		      content_path != NULL || form != NULL ||
+		      fm.name != NULL || fm.birth != NULL || fm.sex != NULL ||
+		      fm.address != NULL
+		: optind != argc - 1) {
+		rc = cli_usage("usage: jpki verify FILE --ca CA.pem [options], "
+			       "or jpki verify --as-of-receipt DIR --ca "
+			       "CA.pem (the form and the file are the kept "
+			       "ones)");
+		goto out;
+	}
+	if (keep_dir != NULL && access(keep_dir, F_OK) == 0) {
+		fprintf(stderr,
+			"jpki: verify: refused: %s exists: a receipt is never "
+			"written over\n",
+			keep_dir);
 		goto out;
 	}
 	if ((key_path == NULL) != (cert_path == NULL)) {
@@ -317,6 +511,17 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 			rc = cli_fail(r, "--ca");
 			goto out;
 		}
+	if (receipt_dir != NULL) {
+		opts.anchors = anchors;
+		opts.n_anchors = n_anchors;
+		if ((r = jpki_verify_crl_cache_new(&cache)) != 0) {
+			rc = cli_fail(r, "verify");
+			goto out;
+		}
+		opts.crl_cache = cache;
+		rc = as_of_receipt(receipt_dir, &opts, opts.offline, as_json);
+		goto out;
+	}
 	if (key_path != NULL &&
 	    ((r = load_key(&agency_key, key_path)) != 0 ||
 	     (r = load_cert(&agency_cert, cert_path)) != 0)) {
@@ -344,10 +549,18 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 	opts.content_len = content_len;
 	opts.agency_key = agency_key;
 	opts.agency_cert = agency_cert;
-	opts.form_name = form_name;
-	opts.form_address = form_address;
+	opts.form_name = fm.name;
+	opts.form_address = fm.address;
+	opts.form_birth = fm.birth;
+	opts.form_sex = fm.sex;
 	opts.crl_cache = cache;
+	opts.keep_evidence = keep_dir != NULL;
 	is_pdf = is_pdf || jpki_pdf_is_pdf(data, len);
+	if (is_pdf && keep_dir != NULL) {
+		rc = cli_usage("--keep keeps a CMS application's evidence; a "
+			       "PDF keeps its own (PAdES B-LT, the DSS)");
+		goto out;
+	}
 	if ((r = is_pdf ? jpki_verify_pdf(&rep, &pdf, &opts, data, len)
 			: jpki_verify_application(&rep, &opts, data, len)) !=
 	    0) {
@@ -382,6 +595,14 @@ int cli_verify(struct cli *cli, int argc, char **argv)
 					0600)) != 0) {
 		rc = cli_fail(r, "--out");
 		goto out;
+	}
+	if (rep.accepted && keep_dir != NULL) {
+		if ((r = jpki_verify_receipt_keep(keep_dir, &rep, &fm)) != 0) {
+			rc = cli_fail(r, "--keep");
+			goto out;
+		}
+		if (!as_json)
+			printf("  evidence kept in %s\n", keep_dir);
 	}
 	rc = rep.accepted ? CLI_OK : CLI_FAILED;
 out:

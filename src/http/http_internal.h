@@ -421,6 +421,9 @@ enum MHD_Result http_portal_login(struct jpki_http *srv,
 enum MHD_Result http_portal_inbox(struct jpki_http *srv,
 				  struct MHD_Connection *conn,
 				  struct http_request *req);
+enum MHD_Result http_portal_inbox_json(struct jpki_http *srv,
+				       struct MHD_Connection *conn,
+				       struct http_request *req);
 enum MHD_Result http_portal_inbox_login(struct jpki_http *srv,
 					struct MHD_Connection *conn,
 					struct http_request *req);

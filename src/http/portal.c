@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
@@ -69,6 +70,7 @@ static const struct procedure {
 struct form {
 	const struct procedure *proc;
 	char name[FIELD], address[FIELD];
+	char birth[FIELD], sex[FIELD]; /* optional: matched when given */
 	char values[NFIELDS][FIELD];
 };
 
@@ -98,10 +100,11 @@ static int form_check(const struct form *fm)
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "the name and the address must be filled "
 				    "in");
-	if (!one_line(fm->name) || !one_line(fm->address))
+	if (!one_line(fm->name) || !one_line(fm->address) ||
+	    !one_line(fm->birth) || !one_line(fm->sex))
 		return jpki_err_set(JPKI_ERR_INVALID,
-				    "the name and the address must each be "
-				    "one line");
+				    "the name, date of birth, sex and address "
+				    "must each be one line");
 	for (int i = 0; i < NFIELDS; i++)
 		if (!one_line(fm->values[i]))
 			return jpki_err_set(JPKI_ERR_INVALID,
@@ -133,6 +136,10 @@ static char *application_text(const struct form *fm, time_t now)
 		"住所 (address): %s\n",
 		fm->proc->title, fm->proc->english, fm->proc->id, d.year,
 		d.month, d.day, fm->name, fm->address);
+	if (fm->birth[0] != '\0')
+		fprintf(f, "生年月日 (date of birth): %s\n", fm->birth);
+	if (fm->sex[0] != '\0')
+		fprintf(f, "性別 (sex): %s\n", fm->sex);
 	for (int i = 0; i < NFIELDS; i++)
 		fprintf(f, "%s: %s\n", fm->proc->fields[i].label,
 			fm->values[i]);
@@ -149,61 +156,20 @@ struct check {
 	char serial[41];
 	char *report;  /* for the inbox; malloc'd */
 	char *reasons; /* for the resident when refused; malloc'd */
+	/* receipt evidence when accepted (malloc'd) */
+	uint8_t *signed_data;
+	size_t signed_data_len;
+	uint8_t *ocsp;
+	size_t ocsp_len;
+	time_t status_time;
 };
 
 static void check_free(struct check *c)
 {
 	free(c->report);
 	free(c->reasons);
-}
-
-/*
- * Revocation status from the CA's own records. This agency runs beside the
- * CA of the installation, so it asks the records OCSP answers from; an
- * agency elsewhere leaves the callback out and the verify module asks the
- * certificate's OCSP responder, then its CRL.
- */
-static int ca_status(void *arg, X509 *cert, X509 *issuer, const char *serial,
-		     enum jpki_verify_status *status, int *reason)
-{
-	struct jpki_ca *ca = arg;
-	struct jpki_cert_info *info = NULL;
-	unsigned char *der = NULL;
-	int len, r = JPKI_ERR_INTERNAL;
-
-	(void)issuer;
-	*status = JPKI_VERIFY_UNKNOWN;
-	*reason = 0;
-	if ((r = jpki_ca_status(&info, ca, serial)) != 0) {
-		if (r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_INVALID) {
-			jpki_err_clear();
-			r = 0; /* not the CA's: unknown */
-		}
-		goto out;
-	}
-	/* the record must be this very certificate */
-	if ((len = i2d_X509(cert, &der)) <= 0) {
-		r = JPKI_ERR_NOMEM;
-		goto out;
-	}
-	if (info->type != JPKI_CERT_SIGN || info->der_len != (size_t)len ||
-	    memcmp(info->der, der, (size_t)len) != 0) {
-		r = 0;
-		goto out;
-	}
-	if (info->status == JPKI_STATUS_GOOD) {
-		*status = JPKI_VERIFY_GOOD;
-	} else {
-		*status = JPKI_VERIFY_REVOKED;
-		*reason = info->status == JPKI_STATUS_HOLD
-			      ? JPKI_REASON_CERTIFICATE_HOLD
-			      : (int)info->reason;
-	}
-	r = 0;
-out:
-	OPENSSL_free(der);
-	jpki_cert_info_free(info);
-	return r;
+	free(c->signed_data);
+	free(c->ocsp);
 }
 
 /*
@@ -226,6 +192,32 @@ static int content_has_line(const uint8_t *content, size_t len,
 			return 1;
 		pos += (eol ? (size_t)(eol - (content + pos)) + 1 : len - pos);
 	}
+	return 0;
+}
+
+/*
+ * OCSP from the CA of the installation, asked in-process: the agency
+ * runs beside it, and gets the same signed response the responder would
+ * send, which it keeps as its receipt evidence.
+ */
+static int ca_ocsp(void *arg, const uint8_t *req, size_t req_len,
+		   uint8_t **resp, size_t *resp_len)
+{
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int r = jpki_ca_ocsp_respond(&der, &len, arg, req, req_len);
+
+	*resp = NULL;
+	*resp_len = 0;
+	if (r != 0)
+		return r;
+	if ((*resp = malloc(len ? len : 1)) == NULL) {
+		free(der);
+		return JPKI_ERR_NOMEM;
+	}
+	memcpy(*resp, der, len);
+	*resp_len = len;
+	free(der);
 	return 0;
 }
 
@@ -256,9 +248,12 @@ static int verify_submission(struct check *out, struct jpki_http *srv,
 	opts.agency_cert = srv->agency_cert;
 	opts.form_name = fm->name;
 	opts.form_address = fm->address;
-	opts.status = ca_status;
-	opts.status_arg = srv->ca;
+	opts.form_birth = fm->birth[0] ? fm->birth : NULL;
+	opts.form_sex = fm->sex[0] ? fm->sex : NULL;
+	opts.ocsp_ask = ca_ocsp;
+	opts.ocsp_ask_arg = srv->ca;
 	opts.offline = 1;
+	opts.keep_evidence = 1;
 	if ((r = jpki_verify_application(&rep, &opts, p7m, len)) != 0)
 		goto out;
 	if ((f = open_memstream(&reasons, &rlen)) == NULL) {
@@ -283,6 +278,15 @@ static int verify_submission(struct check *out, struct jpki_http *srv,
 	out->verdict =
 	    rep.accepted && rlen == 0 ? JPKI_AGENCY_ACCEPTED : JPKI_AGENCY_REFUSED;
 	snprintf(out->serial, sizeof(out->serial), "%s", rep.serial);
+	if (out->verdict == JPKI_AGENCY_ACCEPTED) {
+		out->signed_data = rep.signed_data;
+		out->signed_data_len = rep.signed_data_len;
+		out->ocsp = rep.ocsp_response;
+		out->ocsp_len = rep.ocsp_response_len;
+		out->status_time = rep.status_time;
+		rep.signed_data = NULL;
+		rep.ocsp_response = NULL;
+	}
 	out->reasons = reasons;
 	reasons = NULL;
 	if ((r = jpki_verify_report_json(&json, &rep)) != 0)
@@ -324,6 +328,13 @@ static int store_submission(char receipt[32], struct jpki_store *st,
 	s.report = c->report;
 	s.data = data;
 	s.data_len = len;
+	s.signed_data = c->signed_data;
+	s.signed_data_len = c->signed_data_len;
+	s.ocsp = c->ocsp;
+	s.ocsp_len = c->ocsp_len;
+	s.birth = fm->birth[0] ? fm->birth : NULL;
+	s.sex = fm->sex[0] ? fm->sex : NULL;
+	s.status_time = c->status_time;
 	return jpki_agency_submit(receipt, st, &s);
 }
 
@@ -386,6 +397,10 @@ static enum MHD_Result multipart_field(void *cls, enum MHD_ValueKind kind,
 		append_field(mp->fm.name, &mp->too_long, data, off, size);
 	else if (strcmp(key, "address") == 0)
 		append_field(mp->fm.address, &mp->too_long, data, off, size);
+	else if (strcmp(key, "birth") == 0)
+		append_field(mp->fm.birth, &mp->too_long, data, off, size);
+	else if (strcmp(key, "sex") == 0)
+		append_field(mp->fm.sex, &mp->too_long, data, off, size);
 	/* other fields (the procedure's own) are in the signed text */
 	return mp->too_long ? MHD_NO : MHD_YES;
 }
@@ -491,6 +506,10 @@ static enum MHD_Result form_page(struct MHD_Connection *conn,
 	text_input(f, "name", "氏名 (name, as on your card)", fm->name);
 	text_input(f, "address", "住所 (address, as on your card)",
 		   fm->address);
+	text_input(f, "birth",
+		   "生年月日 (date of birth: 1980-06-01 or 昭和55年6月1日)",
+		   fm->birth);
+	text_input(f, "sex", "性別 (sex: 男 / 女, male / female)", fm->sex);
 	for (int i = 0; i < NFIELDS; i++)
 		text_input(f, fm->proc->fields[i].key,
 			   fm->proc->fields[i].label, fm->values[i]);
@@ -557,6 +576,8 @@ static enum MHD_Result application_page(struct MHD_Connection *conn,
 	hidden(f, "proc", fm->proc->id);
 	hidden(f, "name", fm->name);
 	hidden(f, "address", fm->address);
+	hidden(f, "birth", fm->birth);
+	hidden(f, "sex", fm->sex);
 	fputs("<label for=\"file\">署名・暗号化した申請書 (the signed file, "
 	      ".p7m)</label><input id=\"file\" name=\"file\" type=\"file\" "
 	      "accept=\".p7m\" required><br><button id=\"send\">送信 (send)"
@@ -722,6 +743,130 @@ static const char *verdict_name(enum jpki_agency_verdict v)
 	}
 }
 
+/* What the CA's records say now of a certificate received earlier. */
+struct now_status {
+	const char *status; /* "good", "revoked", "unknown" */
+	char since[32];     /* revoked: when, UTC */
+	const char *reason; /* revoked: the CRLReason's name */
+};
+
+static void utc_text(char out[32], time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void status_now(struct now_status *out, struct jpki_http *srv,
+		       const char *serial)
+{
+	struct jpki_cert_info *info = NULL;
+
+	memset(out, 0, sizeof(*out));
+	out->status = "unknown";
+	if (jpki_ca_status(&info, srv->ca, serial) != 0) {
+		jpki_err_clear();
+		return;
+	}
+	if (info->status == JPKI_STATUS_GOOD) {
+		out->status = "good";
+	} else {
+		out->status = "revoked";
+		utc_text(out->since, info->revoked_at);
+		out->reason = info->status == JPKI_STATUS_HOLD
+				  ? "certificateHold"
+				  : jpki_verify_crl_reason_name((int)info->reason);
+	}
+	jpki_cert_info_free(info);
+}
+
+/*
+ * The decision at receipt, which stands, and what the CA's records say
+ * now (SPEC section 4): "OCSP good at ..." kept at receipt, then "still
+ * good", or "revoked since ... (reason)" after a move.
+ */
+static void evidence_cell(FILE *f, struct jpki_http *srv,
+			  const struct jpki_agency_entry *e)
+{
+	struct now_status now;
+	char when[32];
+
+	utc_text(when, e->status_time);
+	status_now(&now, srv, e->serial);
+	fprintf(f,
+		"<div class=\"at-receipt\">受付時 (at receipt): OCSP good at "
+		"%s</div><div class=\"now\">現在 (now): ",
+		when);
+	if (strcmp(now.status, "good") == 0)
+		fputs("still good</div>", f);
+	else if (strcmp(now.status, "revoked") == 0)
+		fprintf(f, "revoked since %s (%s)</div>", now.since,
+			now.reason);
+	else
+		fputs("unknown to the CA</div>", f);
+}
+
+/* GET /portal/inbox.json: the inbox for a program, each accepted
+ * submission with its decision at receipt and the status now. */
+static enum MHD_Result inbox_json(struct jpki_http *srv,
+				  struct MHD_Connection *conn)
+{
+	struct jpki_agency_entry *list = NULL;
+	json_t *arr = json_array();
+	size_t n = 0;
+	char *out;
+
+	if (arr == NULL || jpki_agency_inbox(&list, &n, srv->st, 200) != 0) {
+		json_decref(arr);
+		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				      "the submissions cannot be read\n");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct jpki_agency_entry *e = &list[i];
+		json_t *o;
+		char at[32];
+
+		utc_text(at, e->at);
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "receipt",
+			      e->receipt, "received", at, "procedure",
+			      e->proc, "name", e->name, "serial", e->serial,
+			      "verdict",
+			      e->verdict == JPKI_AGENCY_ACCEPTED   ? "accepted"
+			      : e->verdict == JPKI_AGENCY_REFUSED ? "refused"
+								   : "not_verified");
+		if (o != NULL && e->has_evidence) {
+			struct now_status now;
+			char when[32];
+
+			utc_text(when, e->status_time);
+			status_now(&now, srv, e->serial);
+			json_object_set_new(
+			    o, "at_receipt",
+			    json_pack("{s:s, s:s}", "revocation", "ocsp",
+				      "status_time", when));
+			json_object_set_new(
+			    o, "now",
+			    now.reason != NULL
+				? json_pack("{s:s, s:s, s:s}", "status",
+					    now.status, "revoked_at", now.since,
+					    "reason", now.reason)
+				: json_pack("{s:s}", "status", now.status));
+		}
+		if (o == NULL || json_array_append_new(arr, o) != 0) {
+			json_decref(arr);
+			jpki_agency_inbox_free(list, n);
+			return MHD_NO;
+		}
+	}
+	jpki_agency_inbox_free(list, n);
+	out = json_dumps(arr, JSON_SORT_KEYS);
+	json_decref(arr);
+	if (out == NULL)
+		return MHD_NO;
+	return http_send_json(conn, MHD_HTTP_OK, out);
+}
+
 static enum MHD_Result inbox(struct jpki_http *srv, struct MHD_Connection *conn,
 			     const struct jpki_actor *who)
 {
@@ -762,8 +907,11 @@ static enum MHD_Result inbox(struct jpki_http *srv, struct MHD_Connection *conn,
 		http_html_escape(f, p ? p->title : list[i].proc);
 		fputs("</td><td class=\"name\">", f);
 		http_html_escape(f, list[i].name);
-		fprintf(f, "</td><td class=\"verdict\">%s</td><td><pre>",
+		fprintf(f, "</td><td class=\"verdict\">%s",
 			verdict_name(list[i].verdict));
+		if (list[i].has_evidence)
+			evidence_cell(f, srv, &list[i]);
+		fputs("</td><td><pre>", f);
 		http_html_escape(f, list[i].report);
 		fputs("</pre></td></tr>", f);
 	}
@@ -802,6 +950,8 @@ static void form_from_urlencoded(struct form *fm, const struct upload *up)
 	fm->proc = procedure_of(proc);
 	http_field(fm->name, FIELD, up, "name");
 	http_field(fm->address, FIELD, up, "address");
+	http_field(fm->birth, FIELD, up, "birth");
+	http_field(fm->sex, FIELD, up, "sex");
 	if (fm->proc != NULL)
 		for (int i = 0; i < NFIELDS; i++)
 			http_field(fm->values[i], FIELD, up,
@@ -867,6 +1017,14 @@ enum MHD_Result http_portal_inbox(struct jpki_http *srv,
 				  struct http_request *req)
 {
 	return inbox(srv, conn, &req->who);
+}
+
+enum MHD_Result http_portal_inbox_json(struct jpki_http *srv,
+				       struct MHD_Connection *conn,
+				       struct http_request *req)
+{
+	(void)req;
+	return inbox_json(srv, conn);
 }
 
 /* The inbox's caller without a CA officer's session: the log-in form,

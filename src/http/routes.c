@@ -131,6 +131,9 @@ static const struct http_route routes[] = {
     {"/portal/inbox", 0, JPKI_ROLE_PORTAL, GET, 0,
      HTTP_ROLE(JPKI_ROLE_CA_OFFICER), 0, http_portal_inbox,
      http_portal_inbox_login, NULL},
+    /* the same, as JSON, with the decision at receipt and the status now */
+    {"/portal/inbox.json", 0, JPKI_ROLE_PORTAL, GET, 0,
+     HTTP_ROLE(JPKI_ROLE_CA_OFFICER), 0, http_portal_inbox_json, NULL, NULL},
     /* kiosk */
     {"/kiosk", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_FORM,
      kiosk, NULL, NULL},

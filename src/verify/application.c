@@ -67,6 +67,12 @@ const char *jpki_app_refusal_name(enum jpki_app_refusal why)
 		return "address_mismatch";
 	case JPKI_APP_PDF_CHANGED:
 		return "pdf_changed";
+	case JPKI_APP_BIRTH_MISMATCH:
+		return "birth_mismatch";
+	case JPKI_APP_SEX_MISMATCH:
+		return "sex_mismatch";
+	case JPKI_APP_FORM_INVALID:
+		return "form_invalid";
 	}
 	return "unknown";
 }
@@ -411,24 +417,36 @@ static int check_revocation(struct jpki_verify_report *rep, X509 *cert,
 	struct jpki_verify_revocation rv;
 	char day[11] = "";
 	int r = jpki_verify_revocation(&rv, opts, cert, issuer);
+	int answered = r == 0; /* 1: no source could answer */
 
 	if (r < 0)
-		return r;
-	if (r == 1) {
+		goto out;
+	r = 0;
+	if (answered) {
+		/* what was relied on, good or not: the report shows it */
+		rep->status_time = rv.this_update;
+		rep->ocsp_produced_at = rv.produced_at;
+		rep->ocsp_response = rv.ocsp_der;
+		rep->ocsp_response_len = rv.ocsp_der_len;
+		rv.ocsp_der = NULL;
+		memcpy(rep->crl_number, rv.crl_number, sizeof(rv.crl_number));
+		memcpy(rep->crl_sha256, rv.crl_sha256, sizeof(rv.crl_sha256));
+	}
+	if (!answered) {
 		refuse(rep, JPKI_APP_STATUS_UNKNOWN,
 		       "revocation status unknown, so the certificate cannot "
 		       "be relied on: %s",
 		       rv.detail);
-		return 0;
+		goto out;
 	}
 	snprintf(rep->revocation_source, sizeof(rep->revocation_source), "%s",
 		 rv.source);
 	if (rv.status == JPKI_VERIFY_GOOD)
-		return 0;
+		goto out;
 	if (rv.status != JPKI_VERIFY_REVOKED) {
 		refuse(rep, JPKI_APP_STATUS_UNKNOWN,
 		       "the certificate is unknown to its CA (%s)", rv.source);
-		return 0;
+		goto out;
 	}
 	rep->revocation_reason = rv.reason;
 	rep->revoked_at = rv.revoked_at;
@@ -443,7 +461,9 @@ static int check_revocation(struct jpki_verify_report *rep, X509 *cert,
 		       "the certificate has been revoked (%s%s%s)",
 		       verify_reason_name(rv.reason), day[0] ? ", on " : "",
 		       day);
-	return 0;
+out:
+	jpki_verify_revocation_clear(&rv);
+	return r;
 }
 
 /* ---- the whole check ---------------------------------------------------- */
@@ -461,6 +481,9 @@ int jpki_verify_application(struct jpki_verify_report *out,
 
 	memset(out, 0, sizeof(*out));
 	out->revocation_reason = -1;
+	if (opts != NULL && opts->at != 0)
+		now = opts->at;
+	out->checked_at = now;
 	if (opts == NULL || opts->version != JPKI_VERIFY_OPTIONS_VERSION ||
 	    (data == NULL && len > 0) ||
 	    (opts->anchors == NULL && opts->n_anchors > 0) ||
@@ -495,6 +518,20 @@ int jpki_verify_application(struct jpki_verify_report *out,
 		       "the application is CMS but neither signed nor "
 		       "enveloped data");
 		goto verdict;
+	}
+
+	if (opts->keep_evidence) {
+		unsigned char *der = NULL;
+		int n = i2d_CMS_ContentInfo(cms, &der);
+
+		if (n <= 0 || (out->signed_data = malloc((size_t)n)) == NULL) {
+			OPENSSL_free(der);
+			r = JPKI_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(out->signed_data, der, (size_t)n);
+		out->signed_data_len = (size_t)n;
+		OPENSSL_free(der);
 	}
 
 	/* 3 */
@@ -561,16 +598,19 @@ int jpki_verify_application(struct jpki_verify_report *out,
 			       "sex and address cannot be read");
 		jpki_err_clear();
 	}
-	if (out->have_facts && opts->form_name != NULL &&
-	    !jpki_verify_text_match(opts->form_name, out->facts.name))
-		refuse(out, JPKI_APP_NAME_MISMATCH,
-		       "the name in the form is not the name in the signing "
-		       "certificate");
-	if (out->have_facts && opts->form_address != NULL &&
-	    !jpki_verify_text_match(opts->form_address, out->facts.address))
-		refuse(out, JPKI_APP_ADDRESS_MISMATCH,
-		       "the address in the form is not the address in the "
-		       "signing certificate");
+	if (out->have_facts) {
+		struct jpki_verify_form form = {opts->form_name,
+						opts->form_birth, opts->form_sex,
+						opts->form_address};
+		struct jpki_verify_mismatches mm;
+
+		if ((r = jpki_verify_facts_match(&mm, &form, &out->facts)) !=
+		    0)
+			goto out;
+		for (size_t i = 0; i < mm.n; i++)
+			refuse(out, mm.m[i].why, "%s", mm.m[i].text);
+		r = JPKI_ERR_INTERNAL;
+	}
 
 verdict:
 	out->accepted = out->n_reasons == 0;
@@ -590,6 +630,8 @@ void jpki_verify_report_clear(struct jpki_verify_report *rep)
 	if (rep->content != NULL)
 		jpki_wipe(rep->content, rep->content_len);
 	free(rep->content);
+	free(rep->signed_data);
+	free(rep->ocsp_response);
 	memset(rep, 0, sizeof(*rep));
 	rep->revocation_reason = -1;
 }
@@ -646,6 +688,21 @@ int jpki_verify_report_json(char **out, const struct jpki_verify_report *rep)
 		utc_text(when, rep->signing_time);
 		bad = put(j, "signing_time", json_string(when));
 	}
+	if (!bad && rep->checked_at != 0) {
+		utc_text(when, rep->checked_at);
+		bad = put(j, "checked_at", json_string(when));
+	}
+	if (!bad && rep->status_time != 0) {
+		utc_text(when, rep->status_time);
+		bad = put(j, "status_time", json_string(when));
+	}
+	if (!bad && rep->ocsp_produced_at != 0) {
+		utc_text(when, rep->ocsp_produced_at);
+		bad = put(j, "ocsp_produced_at", json_string(when));
+	}
+	if (!bad && rep->crl_number[0] != '\0')
+		bad = put(j, "crl_number", json_string(rep->crl_number)) ||
+		      put(j, "crl_sha256", json_string(rep->crl_sha256));
 	if (!bad && rep->have_facts) {
 		jpki_date_format(&rep->facts.birth, birth);
 		bad = put(j, "facts",

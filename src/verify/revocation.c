@@ -17,6 +17,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "verify/verify_internal.h"
@@ -42,6 +43,11 @@ const char *verify_reason_name(int reason)
 	if (reason < 0 || (size_t)reason >= sizeof(names) / sizeof(names[0]))
 		return "unknown reason";
 	return names[reason];
+}
+
+const char *jpki_verify_crl_reason_name(int reason)
+{
+	return verify_reason_name(reason);
 }
 
 /* ---- HTTP --------------------------------------------------------------- */
@@ -131,67 +137,44 @@ static time_t asn1_time_t(const ASN1_TIME *t)
 
 /* ---- OCSP --------------------------------------------------------------- */
 
-/* 0 answered into *out, -1 with out->detail. */
-static int ask_ocsp(struct jpki_verify_revocation *out,
-		    const struct jpki_verify_options *opts, X509 *cert,
-		    X509 *issuer, long timeout_ms, long skew)
+/*
+ * Reads the status of `id` from a response `der` (the bytes as the
+ * responder sent them) issued for `issuer`, checked as of `now`: signed
+ * by the issuer or its delegated signer, thisUpdate not after `now`, not
+ * out of date. With `req`, its nonce must be answered
+ * (a live exchange; a kept response was checked for it when it came).
+ * 0 answered into *out, -1 with a sentence in why.
+ */
+static int read_ocsp(struct jpki_verify_revocation *out, char *why,
+		     size_t why_size, const unsigned char *der, size_t len,
+		     OCSP_REQUEST *req, OCSP_CERTID *id, X509 *issuer,
+		     time_t now, long skew)
 {
-	struct body b = {NULL, OCSP_RESPONSE_MAX, 0};
-	STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(cert);
-	const char *url = NULL;
-	OCSP_REQUEST *req = OCSP_REQUEST_new();
-	OCSP_CERTID *id = OCSP_cert_to_id(NULL, cert, issuer), *asked;
+	const unsigned char *p = der;
 	OCSP_RESPONSE *resp = NULL;
 	OCSP_BASICRESP *basic = NULL;
 	X509_STORE *store = X509_STORE_new();
 	STACK_OF(X509) *signers = NULL;
 	ASN1_GENERALIZEDTIME *rev = NULL, *this_upd = NULL, *next_upd = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	char why[320];
-	int der_len, status, reason = -1, r = -1;
-	time_t now = jpki_clock_now();
+	const ASN1_GENERALIZEDTIME *produced;
+	int status, reason = -1, r = -1;
 
-	(void)opts;
-	if (urls != NULL && sk_OPENSSL_STRING_num(urls) > 0)
-		url = sk_OPENSSL_STRING_value(urls, 0);
-	if (url == NULL) {
-		snprintf(out->detail, sizeof(out->detail),
-			 "the certificate names no OCSP responder");
+	if (store == NULL) {
+		snprintf(why, why_size, "out of memory");
 		goto out;
 	}
-	if (req == NULL || id == NULL || store == NULL ||
-	    OCSP_request_add0_id(req, id) == NULL) {
-		snprintf(out->detail, sizeof(out->detail),
-			 "cannot build the OCSP request");
-		goto out;
-	}
-	asked = id; /* the request owns it now; borrowed below */
-	id = NULL;
-	if (!OCSP_request_add1_nonce(req, NULL, -1) ||
-	    (der_len = i2d_OCSP_REQUEST(req, &der)) <= 0) {
-		snprintf(out->detail, sizeof(out->detail),
-			 "cannot build the OCSP request");
-		goto out;
-	}
-	if (fetch(&b, why, sizeof(why), url, "application/ocsp-request", der,
-		  (size_t)der_len, timeout_ms) != 0) {
-		snprintf(out->detail, sizeof(out->detail),
-			 "the OCSP responder: %s", why);
-		goto out;
-	}
-	p = b.buf;
-	if ((resp = d2i_OCSP_RESPONSE(NULL, &p, (long)b.len)) == NULL ||
+	if (len > OCSP_RESPONSE_MAX ||
+	    (resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) == NULL ||
+	    p != der + len ||
 	    OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
 	    (basic = OCSP_response_get1_basic(resp)) == NULL) {
-		snprintf(out->detail, sizeof(out->detail),
-			 "the OCSP responder %s gave no usable answer", url);
+		snprintf(why, why_size, "it is no usable OCSP answer");
 		goto out;
 	}
 	/* a replayed answer would hide a revocation made since */
-	if (OCSP_check_nonce(req, basic) != 1) {
-		snprintf(out->detail, sizeof(out->detail),
-			 "the OCSP answer does not carry our nonce");
+	if (req != NULL && OCSP_check_nonce(req, basic) != 1) {
+		snprintf(why, why_size, "the OCSP answer does not carry our "
+					"nonce");
 		goto out;
 	}
 	/* The issuer the certificate chained to is the only anchor: the
@@ -204,23 +187,26 @@ static int ask_ocsp(struct jpki_verify_revocation *out,
 	    !sk_X509_push(signers, issuer) ||
 	    !X509_STORE_add_cert(store, issuer) ||
 	    OCSP_basic_verify(basic, signers, store, 0) != 1) {
-		snprintf(out->detail, sizeof(out->detail),
+		snprintf(why, why_size,
 			 "the OCSP answer is not signed for the certificate's "
 			 "CA");
 		goto out;
 	}
-	if (!OCSP_resp_find_status(basic, asked, &status, &reason, &rev,
+	if (!OCSP_resp_find_status(basic, id, &status, &reason, &rev,
 				   &this_upd, &next_upd)) {
-		snprintf(out->detail, sizeof(out->detail),
+		snprintf(why, why_size,
 			 "the OCSP answer is about another certificate");
 		goto out;
 	}
+	/* Recorded, not compared: OpenSSL stamps producedAt from the system
+	 * clock when the CA signs, while the service's clock may be moved
+	 * (JPKI_NOW); thisUpdate is the CA's own clock. */
+	produced = OCSP_resp_get0_produced_at(basic);
 	/* OCSP_check_validity reads the system clock; ours may be moved */
 	if (this_upd == NULL || asn1_time_t(this_upd) > now + skew ||
 	    (next_upd != NULL && asn1_time_t(next_upd) < now - skew) ||
 	    (next_upd == NULL && asn1_time_t(this_upd) < now - skew)) {
-		snprintf(out->detail, sizeof(out->detail),
-			 "the OCSP answer is out of date");
+		snprintf(why, why_size, "the OCSP answer is out of date");
 		goto out;
 	}
 	if (status == V_OCSP_CERTSTATUS_GOOD) {
@@ -232,7 +218,89 @@ static int ask_ocsp(struct jpki_verify_revocation *out,
 	} else {
 		out->status = JPKI_VERIFY_UNKNOWN;
 	}
+	out->this_update = asn1_time_t(this_upd);
+	out->produced_at = asn1_time_t(produced);
 	out->source = "ocsp";
+	r = 0;
+out:
+	ERR_clear_error();
+	OCSP_RESPONSE_free(resp);
+	OCSP_BASICRESP_free(basic);
+	sk_X509_free(signers);
+	X509_STORE_free(store);
+	return r;
+}
+
+/* Hands the response bytes to the caller who asked to keep them. */
+static void keep_ocsp(struct jpki_verify_revocation *out,
+		      const struct jpki_verify_options *opts, struct body *b)
+{
+	if (!opts->keep_evidence)
+		return;
+	out->ocsp_der = b->buf;
+	out->ocsp_der_len = b->len;
+	b->buf = NULL;
+}
+
+/* 0 answered into *out, -1 with out->detail. */
+static int ask_ocsp(struct jpki_verify_revocation *out,
+		    const struct jpki_verify_options *opts, X509 *cert,
+		    X509 *issuer, long timeout_ms, long skew, time_t now)
+{
+	struct body b = {NULL, OCSP_RESPONSE_MAX, 0};
+	STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(cert);
+	const char *url = opts->ocsp_url;
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	OCSP_CERTID *id = OCSP_cert_to_id(NULL, cert, issuer), *asked;
+	unsigned char *der = NULL;
+	char why[320];
+	int der_len, r = -1;
+
+	if (url == NULL && urls != NULL && sk_OPENSSL_STRING_num(urls) > 0)
+		url = sk_OPENSSL_STRING_value(urls, 0);
+	if (url == NULL && opts->ocsp_ask != NULL)
+		url = "(in-process)";
+	if (url == NULL) {
+		snprintf(out->detail, sizeof(out->detail),
+			 "the certificate names no OCSP responder");
+		goto out;
+	}
+	if (req == NULL || id == NULL || OCSP_request_add0_id(req, id) == NULL) {
+		snprintf(out->detail, sizeof(out->detail),
+			 "cannot build the OCSP request");
+		goto out;
+	}
+	asked = id; /* the request owns it now; borrowed below */
+	id = NULL;
+	if (!OCSP_request_add1_nonce(req, NULL, -1) ||
+	    (der_len = i2d_OCSP_REQUEST(req, &der)) <= 0) {
+		snprintf(out->detail, sizeof(out->detail),
+			 "cannot build the OCSP request");
+		goto out;
+	}
+	if (opts->ocsp_ask != NULL) {
+		if (opts->ocsp_ask(opts->ocsp_ask_arg, der, (size_t)der_len,
+				   &b.buf, &b.len) != 0 ||
+		    b.buf == NULL) {
+			snprintf(out->detail, sizeof(out->detail),
+				 "the OCSP responder did not answer: %s",
+				 jpki_err_detail());
+			goto out;
+		}
+	} else if (fetch(&b, why, sizeof(why), url,
+			 "application/ocsp-request", der, (size_t)der_len,
+			 timeout_ms) != 0) {
+		snprintf(out->detail, sizeof(out->detail),
+			 "the OCSP responder: %s", why);
+		goto out;
+	}
+	if (read_ocsp(out, why, sizeof(why), b.buf, b.len, req, asked, issuer,
+		      now, skew) != 0) {
+		snprintf(out->detail, sizeof(out->detail),
+			 "the OCSP responder %s: %s", url, why);
+		goto out;
+	}
+	keep_ocsp(out, opts, &b);
 	r = 0;
 out:
 	ERR_clear_error();
@@ -241,10 +309,30 @@ out:
 	OPENSSL_free(der);
 	OCSP_CERTID_free(id);
 	OCSP_REQUEST_free(req);
-	OCSP_RESPONSE_free(resp);
-	OCSP_BASICRESP_free(basic);
-	sk_X509_free(signers);
-	X509_STORE_free(store);
+	return r;
+}
+
+/* The status from an OCSP response kept at receipt, as of opts->at: 0
+ * answered, -1 with out->detail. */
+static int kept_ocsp(struct jpki_verify_revocation *out,
+		     const struct jpki_verify_options *opts, X509 *cert,
+		     X509 *issuer, long skew, time_t now)
+{
+	OCSP_CERTID *id = OCSP_cert_to_id(NULL, cert, issuer);
+	char why[320];
+	int r = -1;
+
+	if (id == NULL)
+		snprintf(why, sizeof(why), "cannot name the certificate");
+	else if (read_ocsp(out, why, sizeof(why), opts->ocsp_response,
+			   opts->ocsp_response_len, NULL, id, issuer, now,
+			   skew) == 0)
+		r = 0;
+	if (r != 0)
+		snprintf(out->detail, sizeof(out->detail),
+			 "the kept OCSP response: %s", why);
+	ERR_clear_error();
+	OCSP_CERTID_free(id);
 	return r;
 }
 
@@ -463,10 +551,33 @@ static int crl_usable(char *detail, size_t size, X509_CRL *crl, X509 *issuer,
 	return 0;
 }
 
+/* What identifies the CRL relied on: its number and the SHA-256 of its
+ * DER, so the CA's archived copy can be found and recognised later. */
+static void crl_evidence(struct jpki_verify_revocation *out, X509_CRL *crl)
+{
+	ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL,
+						 NULL);
+	BIGNUM *bn = num ? ASN1_INTEGER_to_BN(num, NULL) : NULL;
+	char *dec = bn ? BN_bn2dec(bn) : NULL;
+	unsigned char md[32], *der = NULL;
+	int len = i2d_X509_CRL(crl, &der);
+
+	if (dec != NULL && strlen(dec) < sizeof(out->crl_number))
+		memcpy(out->crl_number, dec, strlen(dec) + 1);
+	if (len > 0 && SHA256(der, (size_t)len, md) != NULL)
+		for (size_t i = 0; i < sizeof(md); i++)
+			snprintf(out->crl_sha256 + 2 * i, 3, "%02x", md[i]);
+	OPENSSL_free(der);
+	OPENSSL_free(dec);
+	BN_free(bn);
+	ASN1_INTEGER_free(num);
+	ERR_clear_error();
+}
+
 /* 0 answered into *out, -1 with out->detail (appended to OCSP's). */
 static int ask_crl(struct jpki_verify_revocation *out,
 		   const struct jpki_verify_options *opts, X509 *cert,
-		   X509 *issuer, long timeout_ms, long skew)
+		   X509 *issuer, long timeout_ms, long skew, time_t now)
 {
 	CRL_DIST_POINTS *dps =
 	    X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
@@ -474,7 +585,6 @@ static int ask_crl(struct jpki_verify_revocation *out,
 	struct body b = {NULL, CRL_MAX, 0};
 	X509_CRL *crl = NULL;
 	X509_REVOKED *rev = NULL;
-	time_t now = jpki_clock_now();
 	char why[320];
 	int r = -1;
 
@@ -523,6 +633,9 @@ static int ask_crl(struct jpki_verify_revocation *out,
 		ASN1_ENUMERATED_free(code);
 	}
 	out->source = "crl";
+	out->this_update = asn1_time_t(X509_CRL_get0_lastUpdate(crl));
+	if (opts->keep_evidence)
+		crl_evidence(out, crl);
 	r = 0;
 	goto out;
 fail : {
@@ -546,6 +659,7 @@ int jpki_verify_revocation(struct jpki_verify_revocation *out,
 	long timeout_ms =
 	    opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	long skew = opts->max_skew > 0 ? opts->max_skew : DEFAULT_SKEW;
+	time_t now = opts->at != 0 ? opts->at : jpki_clock_now();
 
 	memset(out, 0, sizeof(*out));
 	out->status = JPKI_VERIFY_UNKNOWN;
@@ -565,14 +679,31 @@ int jpki_verify_revocation(struct jpki_verify_revocation *out,
 		out->source = "callback";
 		return r;
 	}
+	if (opts->ocsp_response != NULL)
+		return kept_ocsp(out, opts, cert, issuer, skew, now) == 0 ? 0
+									  : 1;
+	if (opts->ocsp_ask != NULL)
+		return ask_ocsp(out, opts, cert, issuer, timeout_ms, skew,
+				now) == 0
+			   ? 0
+			   : 1;
 	if (opts->offline) {
 		snprintf(out->detail, sizeof(out->detail),
 			 "revocation is not checked offline");
 		return 1;
 	}
-	if (ask_ocsp(out, opts, cert, issuer, timeout_ms, skew) == 0)
+	if (ask_ocsp(out, opts, cert, issuer, timeout_ms, skew, now) == 0)
 		return 0;
-	if (ask_crl(out, opts, cert, issuer, timeout_ms, skew) == 0)
+	if (ask_crl(out, opts, cert, issuer, timeout_ms, skew, now) == 0)
 		return 0;
 	return 1;
+}
+
+void jpki_verify_revocation_clear(struct jpki_verify_revocation *rv)
+{
+	if (rv == NULL)
+		return;
+	free(rv->ocsp_der);
+	memset(rv, 0, sizeof(*rv));
+	rv->reason = -1;
 }

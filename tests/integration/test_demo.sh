@@ -14,6 +14,8 @@ bash "$here/../../scripts/demo.sh" "$1" >"$out" 2>&1 || {
 	exit 1
 }
 grep -q "9. He signs with the new certificate; the agency accepts" "$out" &&
+	grep -Eq "accepted at receipt \(OCSP good at 2026-[0-9T:-]+Z\), revoked since 2026-[0-9T:-]+Z \(affiliationChanged\)" "$out" &&
+	grep -q "evidence kept in receipt-1" "$out" &&
 	grep -A2 "the agency accepts" "$out" | grep -q "accepted: signed" &&
 	grep -q "logged in at" "$out" || {
 	cat "$out" >&2
@@ -22,4 +24,4 @@ grep -q "9. He signs with the new certificate; the agency accepts" "$out" &&
 }
 # (the demo sources pcsc_lib.sh: the name here puts this test in CTest's
 # pcscd resource lock with the other card tests)
-echo "ok - make demo: accepted after renewal, logged in at the kiosk"
+echo "ok - make demo: accepted at receipt and revoked since, accepted after renewal, logged in at the kiosk"

@@ -258,6 +258,60 @@ static void test_migrates_portal_table(void **state)
 	free(dir);
 }
 
+/* Receipt evidence kept beside an accepted submission and read back; the
+ * inbox says which have it; evidence with a refused verdict is refused
+ * and nothing recorded; a receipt without evidence is not found. */
+static void test_evidence(void **state)
+{
+	static const unsigned char sd[] = {0x30, 0x80, 0x01};
+	static const unsigned char ocsp[] = {0x30, 0x03, 0x0a, 0x01, 0x00};
+	struct fx *f = *state;
+	struct jpki_agency_submission a = sub("山田 太郎", JPKI_AGENCY_ACCEPTED);
+	struct jpki_agency_submission b = sub("山田 花子", JPKI_AGENCY_ACCEPTED);
+	struct jpki_agency_entry *list = NULL;
+	struct jpki_agency_evidence *ev = NULL;
+	char r1[32], r2[32];
+	size_t n;
+
+	a.signed_data = sd;
+	a.signed_data_len = sizeof(sd);
+	a.ocsp = ocsp;
+	a.ocsp_len = sizeof(ocsp);
+	a.birth = "昭和55年6月1日";
+	a.status_time = 1767225000;
+	assert_int_equal(jpki_agency_submit(r1, f->st, &a), 0);
+	assert_int_equal(jpki_agency_submit(r2, f->st, &b), 0);
+	assert_int_equal(jpki_agency_evidence(&ev, f->st, r1), 0);
+	assert_int_equal(ev->received, 1767225600);
+	assert_int_equal(ev->status_time, 1767225000);
+	assert_string_equal(ev->name, "山田 太郎");
+	assert_string_equal(ev->birth, "昭和55年6月1日");
+	assert_null(ev->sex);
+	assert_int_equal(ev->signed_data_len, sizeof(sd));
+	assert_memory_equal(ev->signed_data, sd, sizeof(sd));
+	assert_int_equal(ev->ocsp_len, sizeof(ocsp));
+	assert_memory_equal(ev->ocsp, ocsp, sizeof(ocsp));
+	jpki_agency_evidence_free(ev);
+	assert_int_equal(jpki_agency_evidence(&ev, f->st, r2),
+			 JPKI_ERR_NOT_FOUND);
+	assert_null(ev);
+	assert_int_equal(jpki_agency_evidence(&ev, f->st, "nope"),
+			 JPKI_ERR_NOT_FOUND);
+	assert_int_equal(jpki_agency_inbox(&list, &n, f->st, 0), 0);
+	assert_int_equal(n, 2);
+	assert_false(list[0].has_evidence);
+	assert_true(list[1].has_evidence);
+	assert_int_equal(list[1].status_time, 1767225000);
+	jpki_agency_inbox_free(list, n);
+
+	/* evidence is kept with an accepted submission only */
+	b = sub("山田 花子", JPKI_AGENCY_REFUSED);
+	b.signed_data = sd;
+	b.signed_data_len = sizeof(sd);
+	assert_int_equal(jpki_agency_submit(r2, f->st, &b), JPKI_ERR_INVALID);
+	assert_int_equal(count(f), 2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -267,6 +321,7 @@ int main(void)
 		T(test_submit_and_inbox),
 		T(test_submit_refusals),
 		T(test_migrates_portal_table),
+		T(test_evidence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -352,8 +352,243 @@ static void test_form_variants_match(void **state)
 	assert_true(has_reason(&rep, JPKI_APP_NAME_MISMATCH));
 	assert_true(has_reason(&rep, JPKI_APP_ADDRESS_MISMATCH));
 	jpki_verify_report_clear(&rep);
+
+	/* the certificate's name and address, its birth date and sex in
+	 * other forms: accepted */
+	o.form_name = names[0];
+	o.form_address = addresses[0];
+	o.form_birth = "昭和55年6月1日";
+	o.form_sex = "男";
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	jpki_verify_report_clear(&rep);
+	/* the same, another birth date: refused with that reason */
+	o.form_birth = "1980-06-02";
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_BIRTH_MISMATCH);
+	assert_string_equal(rep.reasons[0].text,
+			    "date of birth differs: form 1980-06-02, "
+			    "certificate 1980-06-01");
+	jpki_verify_report_clear(&rep);
+	/* another sex */
+	o.form_birth = "1980/6/1";
+	o.form_sex = "female";
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_SEX_MISMATCH);
+	jpki_verify_report_clear(&rep);
+	/* a birth date that is no date: refused, never guessed */
+	o.form_sex = "1";
+	o.form_birth = "1980-06-31";
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_FORM_INVALID);
+	jpki_verify_report_clear(&rep);
 	free(b.p);
 	X509_free(cert);
+}
+
+/* Flips one byte of DIR/name. */
+static void flip(const char *dir, const char *name, size_t at)
+{
+	char path[1100];
+	FILE *f;
+	int c;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "r+b"));
+	assert_int_equal(fseek(f, (long)at, SEEK_SET), 0);
+	c = fgetc(f);
+	assert_int_equal(fseek(f, (long)at, SEEK_SET), 0);
+	fputc(c ^ 0x01, f);
+	fclose(f);
+}
+
+static void copy_dir(const char *from, const char *to)
+{
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s'", from, to);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_receipt_evidence(void **state)
+{
+	struct app_fixture *af = *state;
+	char serial[41], dir[512], bad[512];
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", serial);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_form form = {"山田 太郎", "昭和55年6月1日", "男",
+					NULL};
+	struct jpki_verify_report rep;
+	struct jpki_verify_receipt *rc = NULL;
+	struct blob b = sign_doc(cert, af->f.key, DOC, 1);
+	time_t received;
+
+	snprintf(dir, sizeof(dir), "%s/receipt", af->f.dir);
+	o.content = (const uint8_t *)DOC;
+	o.content_len = strlen(DOC);
+	o.form_name = form.name;
+	o.form_birth = form.birth;
+	o.form_sex = form.sex;
+
+	/* without keep_evidence there is nothing to keep */
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	assert_null(rep.ocsp_response);
+	assert_int_equal(jpki_verify_receipt_keep(dir, &rep, &form),
+			 JPKI_ERR_INVALID);
+	jpki_verify_report_clear(&rep);
+
+	o.keep_evidence = 1;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	assert_non_null(rep.ocsp_response);
+	assert_non_null(rep.signed_data);
+	assert_true(rep.status_time != 0);
+	received = rep.checked_at;
+	assert_int_equal(jpki_verify_receipt_keep(dir, &rep, &form), 0);
+	/* a directory that exists is never written over */
+	assert_int_equal(jpki_verify_receipt_keep(dir, &rep, &form),
+			 JPKI_ERR_EXISTS);
+	jpki_verify_report_clear(&rep);
+
+	/* revoked later (a move): the check now refuses ... */
+	assert_int_equal(
+	    jpki_ca_revoke(af->f.ca, serial, JPKI_REASON_AFFILIATION_CHANGED),
+	    0);
+	o.keep_evidence = 0;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_REVOKED);
+	jpki_verify_report_clear(&rep);
+
+	/* ... and as of receipt, from the kept evidence, offline, with the
+	 * responder gone, it was accepted */
+	jpki_http_stop(af->srv);
+	af->srv = NULL;
+	assert_int_equal(jpki_verify_receipt_load(&rc, dir), 0);
+	assert_int_equal(rc->received, received);
+	assert_string_equal(rc->source, "ocsp");
+	assert_string_equal(rc->sex, "男");
+	assert_null(rc->address);
+	assert_int_equal(jpki_verify_as_of_receipt(&rep, &o, rc), 0);
+	assert_accepted(&rep);
+	assert_string_equal(rep.revocation_source, "ocsp");
+	assert_true(rep.status_time <= received + 300);
+	jpki_verify_report_clear(&rep);
+
+	/* the same evidence is no good for another time: two days later
+	 * the response is out of date */
+	rc->received = received + 2 * 86400;
+	assert_int_equal(jpki_verify_as_of_receipt(&rep, &o, rc), 0);
+	assert_only(&rep, JPKI_APP_STATUS_UNKNOWN);
+	assert_non_null(strstr(rep.reasons[0].text, "kept OCSP response"));
+	jpki_verify_report_clear(&rep);
+	jpki_verify_receipt_free(rc);
+	rc = NULL;
+
+	/* a kept form that differs is refused with the fact named */
+	{
+		struct jpki_verify_receipt *r2 = NULL;
+
+		assert_int_equal(jpki_verify_receipt_load(&r2, dir), 0);
+		free(r2->birth);
+		r2->birth = strdup("1980-06-02");
+		assert_int_equal(jpki_verify_as_of_receipt(&rep, &o, r2), 0);
+		assert_only(&rep, JPKI_APP_BIRTH_MISMATCH);
+		jpki_verify_report_clear(&rep);
+		jpki_verify_receipt_free(r2);
+	}
+
+	/* one byte changed in any kept file: refused by its name */
+	{
+		static const char *const files[] = {
+		    "ocsp.der", "application.p7s", "document", "report.json",
+		    "receipt.json",
+		};
+
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			snprintf(bad, sizeof(bad), "%s/bad%zu", af->f.dir, i);
+			copy_dir(dir, bad);
+			flip(bad, files[i], 7);
+			assert_int_equal(jpki_verify_receipt_load(&rc, bad),
+					 JPKI_ERR_SIGNATURE);
+			assert_null(rc);
+			assert_non_null(strstr(jpki_err_detail(), files[i]));
+		}
+		/* a file gone */
+		snprintf(bad, sizeof(bad), "%s/bad0/ocsp.der", af->f.dir);
+		assert_int_equal(unlink(bad), 0);
+		snprintf(bad, sizeof(bad), "%s/bad0", af->f.dir);
+		assert_true(jpki_verify_receipt_load(&rc, bad) != 0);
+		assert_non_null(strstr(jpki_err_detail(), "ocsp.der"));
+	}
+	free(b.p);
+	X509_free(cert);
+}
+
+static void test_receipt_parsers(void **state)
+{
+	struct jpki_verify_receipt *rc = NULL;
+	char sums[5][65];
+	static const char good[] =
+	    "{\"version\": 1, \"received\": \"2026-01-10T00:00:00Z\", "
+	    "\"form\": {\"name\": \"A\"}, \"revocation\": {\"source\": "
+	    "\"crl\", \"status_time\": \"2026-01-09T23:00:00Z\", "
+	    "\"crl_number\": \"12\", \"crl_sha256\": \""
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	    "\"}}";
+	static const char *const bad[] = {
+	    "[]",
+	    "{\"version\": 2}",
+	    "{\"version\": 1, \"received\": \"yesterday\"}",
+	    "{\"version\": 1, \"received\": \"2026-01-10T00:00:00Z\", "
+	    "\"form\": {}, \"revocation\": {\"source\": \"guess\"}}",
+	    "{\"version\": 1, \"received\": \"2026-01-10T00:00:00Z\", "
+	    "\"form\": {\"name\": 5}, \"revocation\": {}}",
+	    "{\"version\": 1, \"received\": \"2026-01-10T00:00:00Z\", "
+	    "\"form\": {}, \"revocation\": {\"source\": \"crl\", "
+	    "\"status_time\": \"2026-01-09T23:00:00Z\", \"crl_number\": "
+	    "\"x\", \"crl_sha256\": \"00\"}}",
+	};
+	static const char sum_text[] =
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	    "  receipt.json\n"
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	    "  application.p7s\n"
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	    "  document\n"
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	    "  report.json\n";
+
+	(void)state;
+	assert_int_equal(jpki_verify_receipt_parse(&rc, good, strlen(good)), 0);
+	assert_string_equal(rc->crl_number, "12");
+	assert_string_equal(rc->name, "A");
+	assert_null(rc->birth);
+	jpki_verify_receipt_free(rc);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+		    jpki_verify_receipt_parse(&rc, bad[i], strlen(bad[i])),
+		    JPKI_ERR_PARSE);
+		assert_null(rc);
+	}
+	assert_int_equal(
+	    jpki_verify_receipt_sums(sums, sum_text, strlen(sum_text)), 0);
+	assert_string_equal(sums[4], "");
+	/* a line short of its newline, a name twice, a file missing */
+	assert_int_equal(
+	    jpki_verify_receipt_sums(sums, sum_text, strlen(sum_text) - 1),
+	    JPKI_ERR_PARSE);
+	assert_int_equal(jpki_verify_receipt_sums(sums, sum_text, 81),
+			 JPKI_ERR_PARSE);
+	{
+		char twice[sizeof(sum_text) + 90];
+
+		snprintf(twice, sizeof(twice), "%s%.81s", sum_text, sum_text);
+		assert_int_equal(
+		    jpki_verify_receipt_sums(sums, twice, strlen(twice)),
+		    JPKI_ERR_PARSE);
+	}
 }
 
 static void test_text_match(void **state)
@@ -364,7 +599,8 @@ static void test_text_match(void **state)
 	assert_true(jpki_verify_text_match("", " 　"));
 	/* strict on everything else: case, kana, kanji variants */
 	assert_false(jpki_verify_text_match("abc", "ABC"));
-	assert_false(jpki_verify_text_match("ｱ", "ア"));
+	/* half-width katakana is the same letter (NFKC) */
+	assert_true(jpki_verify_text_match("ｱ", "ア"));
 	assert_false(jpki_verify_text_match("髙橋", "高橋"));
 	assert_false(jpki_verify_text_match("山田", "山田太郎"));
 	assert_false(jpki_verify_text_match("山田太郎", "山田"));
@@ -904,6 +1140,9 @@ int main(void)
 	    T(test_accepted),
 	    T(test_form_variants_match),
 	    cmocka_unit_test(test_text_match),
+	    cmocka_unit_test_setup_teardown(test_receipt_evidence, setup,
+					    teardown),
+	    cmocka_unit_test(test_receipt_parsers),
 	    T(test_tampered),
 	    T(test_foreign_ca),
 	    T(test_revoked_ocsp),
