@@ -66,6 +66,7 @@ void jpki_err_clear(void);
 #define JPKI_MAX_APDU (5 + 255 + 1)       /* a short command APDU */
 #define JPKI_MAX_SIGNED_APP (4 * 1024 * 1024) /* a signed application */
 #define JPKI_MAX_LOGIN_ANSWER (64 * 1024) /* a log-in answer, JSON */
+#define JPKI_MAX_LINK_ANSWER (64 * 1024)  /* a linking look-up's answer, CMS */
 #define JPKI_MAX_NAME_CHARS 100           /* resident name, characters */
 #define JPKI_MAX_ADDRESS_CHARS 200        /* resident address, characters */
 
