@@ -59,6 +59,7 @@ struct jpki_http {
 	 * each verifier was answered and the thread that flushes them */
 	int registered;
 	struct jpki_ca_usage *usage;
+	struct http_verified *verified; /* client certificates checked */
 	pthread_t flusher;
 	int flusher_running;
 };

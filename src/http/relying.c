@@ -18,10 +18,83 @@
  * thread of its own writes the counts every second in one transaction; a
  * crash loses at most that second's counts.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http/http_internal.h"
+
+/*
+ * Client certificates verified lately, by the SHA-256 of their DER: the
+ * X.509 verification depends only on those bytes, the client CA (fixed
+ * for the server's life) and the time, and with OpenSSL 3 parsing and
+ * verifying a certificate on every request cost five times an OCSP answer
+ * (the flood bench). A hit younger than RELYING_VERIFIED_FOR seconds skips
+ * it, so an expiry shows at most that late; the register is still read
+ * on every request, so a removal shows at once. The handshake has proved
+ * the client holds the key of what it sent, whatever the cache says.
+ */
+#define RELYING_VERIFIED_SLOTS 64
+#define RELYING_VERIFIED_FOR 60
+struct http_verified {
+	pthread_mutex_t lock;
+	struct {
+		char fp[65];
+		char subject[256];
+		time_t at; /* monotonic seconds */
+	} slot[RELYING_VERIFIED_SLOTS];
+};
+
+static time_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* 1 with the subject when fp was verified lately, else 0. */
+static int verified_lately(struct http_verified *c, char *subject,
+			   size_t size, const char *fp)
+{
+	time_t now = mono_now();
+	int hit = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < RELYING_VERIFIED_SLOTS && !hit; i++)
+		if (c->slot[i].fp[0] != '\0' &&
+		    strcmp(c->slot[i].fp, fp) == 0 &&
+		    now - c->slot[i].at < RELYING_VERIFIED_FOR) {
+			snprintf(subject, size, "%s", c->slot[i].subject);
+			hit = 1;
+		}
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+static void verified_now(struct http_verified *c, const char *fp,
+			 const char *subject)
+{
+	time_t now = mono_now();
+	size_t slot = 0;
+
+	pthread_mutex_lock(&c->lock);
+	/* its own slot, else the oldest */
+	for (size_t i = 0; i < RELYING_VERIFIED_SLOTS; i++) {
+		if (strcmp(c->slot[i].fp, fp) == 0) {
+			slot = i;
+			break;
+		}
+		if (c->slot[i].at < c->slot[slot].at)
+			slot = i;
+	}
+	snprintf(c->slot[slot].fp, sizeof(c->slot[slot].fp), "%s", fp);
+	snprintf(c->slot[slot].subject, sizeof(c->slot[slot].subject), "%s",
+		 subject);
+	c->slot[slot].at = now;
+	pthread_mutex_unlock(&c->lock);
+}
 
 int jpki_http_revocation_parse(int *out, const char *text)
 {
@@ -76,6 +149,9 @@ int http_relying_start(struct jpki_http *srv,
 		    "--tls-client-ca)");
 	if ((r = jpki_ca_usage_new(&srv->usage, srv->st)) != 0)
 		return r;
+	if ((srv->verified = calloc(1, sizeof(*srv->verified))) == NULL)
+		return JPKI_ERR_NOMEM;
+	pthread_mutex_init(&srv->verified->lock, NULL);
 	srv->registered = 1;
 	if (pthread_create(&srv->flusher, NULL, flush_loop, srv) != 0)
 		return jpki_err_set(JPKI_ERR_INTERNAL,
@@ -93,6 +169,11 @@ void http_relying_stop(struct jpki_http *srv)
 	}
 	jpki_ca_usage_free(srv->usage); /* the last counts */
 	srv->usage = NULL;
+	if (srv->verified != NULL) {
+		pthread_mutex_destroy(&srv->verified->lock);
+		free(srv->verified);
+		srv->verified = NULL;
+	}
 }
 
 int http_relying_guarded(const struct http_route *route)
@@ -110,9 +191,15 @@ int http_relying_admit(enum MHD_Result *ret, struct jpki_http *srv,
 	char why[768], fp[65];
 
 	up->verifier[0] = '\0';
-	if (http_tls_client(up->client, sizeof(up->client), srv, conn) != 0)
-		goto refused;
 	http_tls_client_fingerprint(fp, conn);
+	if (fp[0] == '\0' ||
+	    !verified_lately(srv->verified, up->client, sizeof(up->client),
+			     fp)) {
+		if (http_tls_client(up->client, sizeof(up->client), srv,
+				    conn) != 0)
+			goto refused;
+		verified_now(srv->verified, fp, up->client);
+	}
 	if (jpki_ca_verifier_find(&v, srv->st, fp) != 0)
 		goto refused;
 	snprintf(up->verifier, sizeof(up->verifier), "%s", v.name);
