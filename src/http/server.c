@@ -121,8 +121,12 @@ static enum MHD_Result send_ocsp(struct jpki_http *srv,
 		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				 "the OCSP responder failed\n");
 	}
+	/* a registered verifier's answer is its own: no shared cache */
 	ret = http_send(conn, MHD_HTTP_OK, "application/ocsp-response", resp,
-			  resp_len, is_get ? "max-age=300, public" : "no-store");
+			  resp_len,
+			  !is_get		  ? "no-store"
+			  : up->verifier[0] != '\0' ? "private, max-age=300"
+						  : "max-age=300, public");
 	free(resp);
 	if (ret == MHD_YES)
 		http_relying_count(srv, up, JPKI_QUERY_OCSP);
