@@ -189,8 +189,12 @@ int jpki_verify_link_lookup(char **body, unsigned char **der, size_t *len,
 	if (strspn(o->serial, "0123456789abcdefABCDEF") != strlen(o->serial) ||
 	    strspn(o->issuer_key_id, "0123456789abcdefABCDEF:") !=
 		strlen(o->issuer_key_id) ||
-	    snprintf(url, sizeof(url), "%s/link/%s/%s", o->url,
-		     o->issuer_key_id, o->serial) >= (int)sizeof(url))
+	    snprintf(url, sizeof(url), "%.*s/link/%s/%s",
+		     /* "https://host/" names the same base as without */
+		     (int)(strlen(o->url) -
+			   (strlen(o->url) > 0 &&
+			    o->url[strlen(o->url) - 1] == '/')),
+		     o->url, o->issuer_key_id, o->serial) >= (int)sizeof(url))
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "the serial and the key id are hex");
 	if ((c = curl_easy_init()) == NULL)
