@@ -7,7 +7,9 @@
 #      an unregistered one of the same client CA, with a removed
 #      verifier's; answered with a registered one and counted (`jpki
 #      verifier usage` one more); a verifier for authentication refused
-#      the signing CA's; CA certificates stay public;
+#      the signing CA's; CA certificates stay public; with stunnel4
+#      installed, `openssl ocsp` through it with the verifier's
+#      certificate is answered "good" and counted;
 #   3. the linking look-up: the renewed certificate for an old serial,
 #      "none" after a death in the registry, its CMS verified by
 #      `openssl cms -verify` with the CA certificate and by `jpki verifier
@@ -196,6 +198,28 @@ openssl ocsp -respin ans.bin -issuer sign-ca.pem -cert new.pem \
 sleep 1.5 # the counts are flushed every second
 after=$(usage_of bank ocsp)
 [ "$after" = $((before + 1)) ] || fail "bank's OCSP count went $before -> $after"
+# `openssl ocsp` itself has no TLS client certificate option: through a
+# local stunnel that presents bank's (scripts/setup.sh installs it)
+if command -v stunnel4 >/dev/null; then
+	sport=$(free_port)
+	printf 'foreground = yes\npid =\n[bank]\nclient = yes\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s\nkey = %s\nCAfile = %s\nverifyChain = yes\n' \
+		"$sport" "$port" "$pki/bank.crt" "$pki/bank.key" "$pki/infra.crt" \
+		>stunnel.conf
+	stunnel4 stunnel.conf >stunnel.log 2>&1 &
+	pids+=($!)
+	for _ in $(seq 50); do
+		out=$(openssl ocsp -issuer sign-ca.pem -cert new.pem \
+			-url "http://127.0.0.1:$sport/ocsp/sign" -CAfile sign-ca.pem \
+			-no_nonce 2>&1) && break
+		sleep 0.1
+	done
+	grep -q "new.pem: good" <<<"$out" || fail "openssl ocsp as bank: $out"
+	sleep 1.5
+	[ "$(usage_of bank ocsp)" = $((after + 1)) ] ||
+		fail "openssl ocsp's answer was not counted"
+	after=$((after + 1))
+	echo "  (openssl ocsp through stunnel with bank's certificate: good)"
+fi
 [ "$(ask bank /crl/sign/131016.crl)" = 200 ] || fail "bank's CRL"
 openssl crl -inform DER -in ans.bin -noout -CAfile sign-ca.pem 2>&1 |
 	grep -q "verify OK" || fail "bank's CRL does not verify"
