@@ -19,7 +19,7 @@ packages=(
 	libcmocka-dev
 	libpcsclite-dev pcscd vsmartcard-vpcd opensc
 	libp11-kit-dev softhsm2
-	curl python3 python3-cryptography wrk golang-cfssl
+	curl python3 python3-cryptography wrk golang-cfssl stunnel4
 )
 
 missing=()

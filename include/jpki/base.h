@@ -67,6 +67,7 @@ void jpki_err_clear(void);
 #define JPKI_MAX_SIGNED_APP (4 * 1024 * 1024) /* a signed application */
 #define JPKI_MAX_PDF JPKI_MAX_SIGNED_APP  /* a PDF to sign or verify */
 #define JPKI_MAX_LOGIN_ANSWER (64 * 1024) /* a log-in answer, JSON */
+#define JPKI_MAX_LINK_ANSWER (64 * 1024)  /* a linking look-up's answer, CMS */
 #define JPKI_MAX_NAME_CHARS 100           /* resident name, characters */
 #define JPKI_MAX_ADDRESS_CHARS 200        /* resident address, characters */
 

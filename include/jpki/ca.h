@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "jpki/audit.h"
 #include "jpki/base.h"
 #include "jpki/profile.h"
 #include "jpki/store.h"
@@ -416,5 +417,133 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 #define JPKI_CA_CONSUMER_LOCK 1246777925
 int jpki_ca_apply_registry_events(size_t *count,
 				  struct jpki_ca *ca) JPKI_MUST_CHECK;
+
+/*
+ * Registered relying parties (署名検証者 / 利用者証明検証者, SPEC section 5):
+ * the businesses and agencies to which `jpki serve --revocation-access
+ * registered` gives OCSP, CRLs and linking look-ups. Each is known by its
+ * TLS client certificate, pinned by the SHA-256 of its DER, and has one
+ * purpose: JPKI_CERT_SIGN (signing certificates' revocation and linking)
+ * or JPKI_CERT_AUTH (the authentication ones). The tables are
+ * ca_verifier and ca_verifier_usage, migrated by jpki_ca_open() under
+ * their own schema name ("ca_verifier").
+ */
+#define JPKI_VERIFIER_NAME_MAX 64
+struct jpki_verifier {
+	char name[JPKI_VERIFIER_NAME_MAX + 1];
+	enum jpki_cert_type purpose;
+	char fingerprint[65];  /* SHA-256 of the certificate's DER, hex */
+	char subject[256];     /* RFC 2253 */
+	time_t not_after;      /* of the certificate */
+	time_t added_at;
+	char added_by[64];
+	int enabled;           /* 0 after jpki_ca_verifier_remove() */
+};
+
+int jpki_ca_verifier_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
+
+/*
+ * Registers `name` (letters, digits, '.', '_', '-'; 1 to
+ * JPKI_VERIFIER_NAME_MAX) with the client certificate in `cert` (PEM or
+ * DER, at most JPKI_MAX_CSR bytes; not expired; if it has an extended key
+ * usage, clientAuth among it) for `purpose`, by a CA officer (`by`), with
+ * its audit entry ("verifier.add") in the same transaction. Refuses a name
+ * or a certificate already registered (JPKI_ERR_EXISTS), also a removed
+ * one: the usage kept under a name stays that verifier's.
+ */
+int jpki_ca_verifier_add(struct jpki_store *st, const struct jpki_actor *by,
+			 const char *name, enum jpki_cert_type purpose,
+			 const unsigned char *cert,
+			 size_t len) JPKI_MUST_CHECK;
+/* Disables a verifier (its row and usage are kept), by a CA officer, with
+ * its audit entry ("verifier.remove"). JPKI_ERR_NOT_FOUND, JPKI_ERR_STATE
+ * when already removed. */
+int jpki_ca_verifier_remove(struct jpki_store *st, const struct jpki_actor *by,
+			    const char *name) JPKI_MUST_CHECK;
+/* Every verifier, by name; caller frees *out with free(). */
+int jpki_ca_verifier_list(struct jpki_verifier **out, size_t *n,
+			  struct jpki_store *st) JPKI_MUST_CHECK;
+/*
+ * The enabled verifier whose certificate has SHA-256 `fingerprint` (hex,
+ * either case): 0 with *out filled; JPKI_ERR_NOT_FOUND for none,
+ * JPKI_ERR_POLICY for a removed one (a sentence saying which). One indexed
+ * read: the server calls it for every request in registered mode.
+ */
+int jpki_ca_verifier_find(struct jpki_verifier *out, struct jpki_store *st,
+			  const char *fingerprint) JPKI_MUST_CHECK;
+
+/* What a verifier was answered: kinds of query. */
+enum jpki_verifier_query {
+	JPKI_QUERY_OCSP = 0,
+	JPKI_QUERY_CRL = 1,
+	JPKI_QUERY_LINK = 2,
+};
+const char *jpki_ca_query_name(enum jpki_verifier_query q);
+
+/*
+ * The counts of answered queries per verifier, day (in Japan) and kind,
+ * kept in memory by jpki_ca_usage_count() (a mutex and a small table, no
+ * store access: the OCSP hot path) and added to ca_verifier_usage by
+ * jpki_ca_usage_flush() in one transaction (an UPSERT per verifier, day
+ * and kind counted since the last flush). `jpki serve` flushes every
+ * second and at stop: a crash loses at most the last second's counts.
+ */
+struct jpki_ca_usage;
+int jpki_ca_usage_new(struct jpki_ca_usage **out,
+		      struct jpki_store *st) JPKI_MUST_CHECK;
+/* One answered query of `verifier` now (jpki_clock_now()). Never fails:
+ * past JPKI_CA_USAGE_SLOTS distinct rows since the last flush it flushes
+ * first (on the caller's thread). */
+#define JPKI_CA_USAGE_SLOTS 4096
+void jpki_ca_usage_count(struct jpki_ca_usage *u, const char *verifier,
+			 enum jpki_verifier_query q);
+/* Writes the counts held; on failure they stay held for the next try.
+ * *rows: how many rows were written (may be NULL). */
+int jpki_ca_usage_flush(struct jpki_ca_usage *u, size_t *rows) JPKI_MUST_CHECK;
+/* Flushes what is held (a failure is logged) and frees; NULL accepted. */
+void jpki_ca_usage_free(struct jpki_ca_usage *u);
+
+struct jpki_verifier_usage {
+	char verifier[JPKI_VERIFIER_NAME_MAX + 1];
+	char day[11]; /* YYYY-MM-DD, Japan */
+	enum jpki_verifier_query query;
+	int64_t count;
+};
+/* The stored counts of one day (`day` NULL: every day), by day, verifier
+ * and kind; caller frees *out with free(). */
+int jpki_ca_verifier_usage(struct jpki_verifier_usage **out, size_t *n,
+			   struct jpki_store *st,
+			   const struct jpki_date *day) JPKI_MUST_CHECK;
+
+/*
+ * Which of our CAs the single requests of a DER OCSP request name, as bits
+ * 1u << JPKI_CERT_SIGN and 1u << JPKI_CERT_AUTH in *types (0 for bytes
+ * that are not a request or name no CA of ours: the responder answers those
+ * malformedRequest or unauthorized, which tells nothing). Lets the server
+ * keep a verifier of one purpose to its own CA's certificates.
+ */
+void jpki_ca_ocsp_request_types(unsigned *types, struct jpki_ca *ca,
+				const unsigned char *req, size_t len);
+
+/* The CA whose certificate has subject key identifier `key_id` (hex, either
+ * case, colons allowed): 0 with *type; JPKI_ERR_NOT_FOUND for none. */
+int jpki_ca_key_id_type(enum jpki_cert_type *type, struct jpki_ca *ca,
+			const char *key_id) JPKI_MUST_CHECK;
+
+/*
+ * The linking look-up (証明書新旧紐付け情報) of `serial`, a certificate
+ * of the CA of `type`: the renewal and reissue links from it to the
+ * person's newest certificate of that type, and that certificate when it is
+ * good or on hold ("current"), or "none" when the last one is revoked with
+ * no successor (death, removal from the register). The answer is a JSON
+ * object (docs/RELYING_PARTY.md, "Linking look-ups") signed as CMS
+ * SignedData (content attached, signing time, the OCSP signer's
+ * certificate inside) by that CA's OCSP signer, DER in *out; caller frees
+ * with free(). JPKI_ERR_NOT_FOUND: no certificate of that CA has the
+ * serial.
+ */
+int jpki_ca_link_answer(unsigned char **out, size_t *len, struct jpki_ca *ca,
+			enum jpki_cert_type type,
+			const char *serial) JPKI_MUST_CHECK;
 
 #endif

@@ -8,6 +8,8 @@
  *               GET /crl/{sign,auth}.crl, GET /crl/sign/<code>.crl
  *   ocsp        POST /ocsp, /ocsp/sign, /ocsp/auth (application/ocsp-request)
  *               GET  /ocsp[/sign|/auth]/<base64 of the DER request>
+ *               GET  /link/<issuer key id>/<serial>: the linking look-up,
+ *                                   signed (jpki_ca_link_answer)
  *   login       GET  /login/challenge, POST /login/response (docs/LOGIN.md)
  *   window      /window (the clerk's pages), /api/... (the same procedures
  *               as JSON; docs/WINDOW.md)
@@ -117,7 +119,24 @@ struct jpki_http_options {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_client_ca;
+	/* Who gets revocation and linking information (SPEC section 5):
+	 * JPKI_REVOCATION_OPEN (0, a sandbox) anyone; with
+	 * JPKI_REVOCATION_REGISTERED, OCSP, the CRLs (/crl/) and the linking
+	 * look-up (/link/) answer only a registered, enabled verifier
+	 * (jpki_ca_verifier_find) whose client certificate verifies to
+	 * tls_client_ca and whose fingerprint is registered, and only about
+	 * certificates of its purpose; anyone else gets 403. It needs
+	 * tls_cert, tls_key, tls_client_ca and `store`. Every answered query
+	 * is counted per verifier and day (jpki_ca_usage_*, flushed every
+	 * second). */
+	int revocation_access;
 };
+enum jpki_revocation_access {
+	JPKI_REVOCATION_OPEN = 0,
+	JPKI_REVOCATION_REGISTERED = 1,
+};
+/* "open" or "registered". */
+int jpki_http_revocation_parse(int *out, const char *text) JPKI_MUST_CHECK;
 #define JPKI_HTTP_OPTIONS_VERSION 1
 #define JPKI_HTTP_OPTIONS_INIT {.version = JPKI_HTTP_OPTIONS_VERSION}
 

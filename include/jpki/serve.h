@@ -40,6 +40,7 @@ struct jpki_serve_options {
 	unsigned threads;   /* HTTP workers; 0 = one per core */
 	const char *login_origin; /* NULL: the CA's public URL */
 	const char *tls_cert, *tls_key, *tls_client_ca; /* see http.h */
+	int revocation_access; /* JPKI_REVOCATION_OPEN or _REGISTERED */
 	/* window: the card-issuer key's PEM (DATA/keys/card-issuer.key);
 	 * looked for again every second while absent. NULL: no issuing. */
 	const char *card_issuer_key;

@@ -531,4 +531,48 @@ int jpki_verify_as_of_receipt(struct jpki_verify_report *out,
 			      const struct jpki_verify_receipt *rc)
     JPKI_MUST_CHECK;
 
+/*
+ * The linking look-up as a registered verifier makes it (docs/
+ * RELYING_PARTY.md, "Linking look-ups"): GET {url}/link/{issuer_key_id}/
+ * {serial} over HTTP(S) with the verifier's client certificate, then
+ * jpki_verify_link_check() of the answer against `ca`.
+ */
+struct jpki_verify_link_options {
+	int version;               /* JPKI_VERIFY_LINK_OPTIONS_VERSION */
+	const char *url;           /* the service's base URL */
+	const char *serial;        /* the serial received, hex */
+	const char *issuer_key_id; /* its issuer's key identifier, hex */
+	X509 *ca;                  /* the CA certificate (borrowed) */
+	const char *client_cert;   /* PEM file; NULL: none */
+	const char *client_key;    /* its key, PEM file */
+	const char *tls_ca;        /* PEM file trusted for the server's
+				    * certificate; NULL: the system's */
+	long timeout_ms;           /* 0 = 10000 */
+};
+#define JPKI_VERIFY_LINK_OPTIONS_VERSION 1
+#define JPKI_VERIFY_LINK_OPTIONS_INIT {.version = JPKI_VERIFY_LINK_OPTIONS_VERSION}
+
+/*
+ * Fetches and checks a linking answer: 0 with the signed JSON text in
+ * *body and the CMS as received in *der (both the caller's, free()), or
+ * a negative jpki_err with a sentence (unreachable, HTTP status and the
+ * server's sentence, or what the check refused).
+ */
+int jpki_verify_link_lookup(char **body, unsigned char **der, size_t *len,
+			    const struct jpki_verify_link_options *o)
+	JPKI_MUST_CHECK;
+
+/*
+ * Checks `len` untrusted bytes (at most JPKI_MAX_LINK_ANSWER) as a linking
+ * answer: CMS SignedData whose signer's certificate is issued by `ca` and
+ * is an OCSP signer (extended key usage OCSPSigning), the signature over
+ * the content verified, and the content a JSON object answering `serial`
+ * of `issuer_key_id` (either may be NULL: not compared) with "result"
+ * "current" or "none". 0 with the content in *body (caller frees), else
+ * JPKI_ERR_PARSE, JPKI_ERR_SIGNATURE or JPKI_ERR_POLICY with a sentence.
+ */
+int jpki_verify_link_check(char **body, const unsigned char *der, size_t len,
+			   X509 *ca, const char *serial,
+			   const char *issuer_key_id) JPKI_MUST_CHECK;
+
 #endif

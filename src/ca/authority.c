@@ -548,7 +548,9 @@ int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
 	int r = JPKI_ERR_INTERNAL;
 
 	*out = NULL;
-	if ((r = migrate(st)) != 0)
+	/* the registered verifiers' tables (verifier.c) under their own
+	 * schema name, so their steps and the CA's never collide */
+	if ((r = migrate(st)) != 0 || (r = jpki_ca_verifier_migrate(st)) != 0)
 		return r;
 	if ((ca = calloc(1, sizeof(*ca))) == NULL)
 		return JPKI_ERR_NOMEM;

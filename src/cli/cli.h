@@ -94,5 +94,6 @@ int cli_pin(struct cli *cli, int argc, char **argv);
 int cli_sign(struct cli *cli, int argc, char **argv);
 int cli_login(struct cli *cli, int argc, char **argv);
 int cli_verify(struct cli *cli, int argc, char **argv);
+int cli_verifier(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -42,6 +42,8 @@ static void usage(FILE *f)
 	      "          encrypted for the agency\n"
 	      "  login   log in at a relying party with your card\n"
 	      "  verify  check a signed application as the agency\n"
+	      "  verifier registered relying parties (add, remove, list,\n"
+	      "          usage) and the linking look-up (link)\n"
 	      "  serve   run the HTTP services: repository (CA certificates,\n"
 	      "          CRLs) and OCSP\n"
 	      "  version print the version\n"
@@ -286,6 +288,8 @@ int main(int argc, char **argv)
 		rc = cli_sign(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "verify") == 0)
 		rc = cli_verify(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "verifier") == 0)
+		rc = cli_verifier(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "serve") == 0)
 		rc = cli_serve(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "version") == 0) {

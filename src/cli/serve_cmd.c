@@ -35,6 +35,7 @@ static void serve_usage(FILE *f)
 	      "                  [--kiosk-burst N] [--kiosk-every S]\n"
 	      "                  [--tls-cert FILE --tls-key FILE "
 	      "[--tls-client-ca FILE]]\n"
+	      "                  [--revocation-access open|registered]\n"
 	      "\n"
 	      "  --listen    where to listen (default: config listen or\n"
 	      "              127.0.0.1:8080; port 0 picks a free port)\n"
@@ -90,6 +91,13 @@ static void serve_usage(FILE *f)
 	      "              them; the public roles (repository, ocsp,\n"
 	      "              login, portal, kiosk) do not need one; config\n"
 	      "              tls_client_ca\n"
+	      "  --revocation-access open|registered  open (default, a\n"
+	      "              sandbox): OCSP, CRLs and /link/ answer anyone;\n"
+	      "              registered: only a verifier registered with\n"
+	      "              `jpki verifier add` whose client certificate\n"
+	      "              verifies to --tls-client-ca (else 403), each\n"
+	      "              answer counted (`jpki verifier usage`); config\n"
+	      "              revocation_access\n"
 	      "\n"
 	      "Without --tls-cert the listener is plain HTTP and nothing\n"
 	      "authenticates the terminals of the window but the clerks'\n"
@@ -191,8 +199,9 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"tls-cert", required_argument, NULL, 'C'},
 		{"tls-key", required_argument, NULL, 'K'},
 		{"tls-client-ca", required_argument, NULL, 'A'},
+		{"revocation-access", required_argument, NULL, 1007},
 		{"ocsp-listen", required_argument, NULL, 'O'},
-		{"ocsp-signer", required_argument, NULL, 1007},
+		{"ocsp-signer", required_argument, NULL, 1008},
 		{"max-connections", required_argument, NULL, 'M'},
 		{"ocsp-connections", required_argument, NULL, 'N'},
 		{"per-address", required_argument, NULL, 'P'},
@@ -243,6 +252,10 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	opts.counter_reader = jpki_config_get(cli->cfg, "window_reader", NULL);
 	opts.kiosk_reader = jpki_config_get(cli->cfg, "kiosk_reader", NULL);
 	opts.ocsp_listen = jpki_config_get(cli->cfg, "ocsp_listen", NULL);
+	if ((r = jpki_http_revocation_parse(
+		 &opts.revocation_access,
+		 jpki_config_get(cli->cfg, "revocation_access", "open"))) != 0)
+		return cli_fail(r, "config revocation_access");
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
 		long v;
 
@@ -317,6 +330,11 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 			opts.kiosk_reader = optarg;
 			break;
 		case 1007:
+			if ((r = jpki_http_revocation_parse(
+				 &opts.revocation_access, optarg)) != 0)
+				return cli_fail(r, "--revocation-access");
+			break;
+		case 1008:
 			ocsp_signer = optarg;
 			break;
 		case 'h':
@@ -334,11 +352,17 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	if (opts.tls_client_ca != NULL && opts.tls_cert == NULL)
 		return cli_usage("--tls-client-ca needs --tls-cert and "
 				 "--tls-key (HTTPS)");
-	if (opts.tls_client_ca != NULL && !(opts.roles & JPKI_ROLE_WINDOW))
+	if (opts.tls_client_ca != NULL && !(opts.roles & JPKI_ROLE_WINDOW) &&
+	    opts.revocation_access == JPKI_REVOCATION_OPEN)
 		jpki_log(JPKI_LOG_WARN,
 			 "--tls-client-ca: none of these roles is internal "
 			 "(window); client certificates are asked for but "
 			 "not required");
+	if (opts.revocation_access == JPKI_REVOCATION_REGISTERED &&
+	    opts.tls_client_ca == NULL)
+		return cli_usage("--revocation-access registered needs HTTPS "
+				 "and the verifiers' client CA (--tls-cert, "
+				 "--tls-key, --tls-client-ca)");
 	if ((r = cli_ca_options(&opts.ca, cli)) != 0 ||
 	    (r = cli_store_url(&url, cli)) != 0) {
 		r = cli_fail(r, "configuration");

@@ -55,6 +55,13 @@ struct jpki_http {
 	/* the operators' password checks (login_pool.c), made at the
 	 * first log-in */
 	struct http_pool *_Atomic login_pool;
+	/* --revocation-access registered (relying.c): the counts of what
+	 * each verifier was answered and the thread that flushes them */
+	int registered;
+	struct jpki_ca_usage *usage;
+	struct http_verified *verified; /* client certificates checked */
+	pthread_t flusher;
+	int flusher_running;
 };
 
 /* conns.c: the connections held, their addresses and deadlines. */
@@ -120,6 +127,10 @@ struct upload {
 	char client[256];
 	/* an operator's log-in on the hashing pool (login_pool.c) */
 	struct http_login_job *login;
+	/* registered mode: the verifier whose certificate the request came
+	 * with, and its purpose (JPKI_CERT_SIGN or _AUTH); "" when open */
+	char verifier[JPKI_VERIFIER_NAME_MAX + 1];
+	enum jpki_cert_type purpose;
 };
 
 /*
@@ -227,6 +238,33 @@ void http_tls_free(struct jpki_http *srv);
 int http_tls_client(char *subject, size_t size, struct jpki_http *srv,
 		    struct MHD_Connection *conn) JPKI_MUST_CHECK;
 
+/*
+ * relying.c: --revocation-access registered. http_relying_start() checks
+ * what the mode needs and starts the counts' flusher (a no-op when open);
+ * http_relying_stop() stops it after a last flush. http_relying_guarded():
+ * 1 for a row the mode guards (OCSP, CRLs, the linking look-up).
+ * http_relying_admit(): the request's client certificate verifies to the
+ * client CA and is a registered, enabled verifier's: 0 with up->verifier
+ * and up->purpose set; else it has answered 403 (*ret its result).
+ * http_relying_scope(): 0 when a verifier of up->purpose may ask about a
+ * certificate of the CAs in `types` (bits 1u << type), else 403 sent.
+ * http_relying_count(): one answered query of the request's verifier.
+ */
+int http_relying_start(struct jpki_http *srv,
+		       const struct jpki_http_options *opts) JPKI_MUST_CHECK;
+void http_relying_stop(struct jpki_http *srv);
+int http_relying_guarded(const struct http_route *route);
+int http_relying_admit(enum MHD_Result *ret, struct jpki_http *srv,
+		       struct MHD_Connection *conn, struct upload *up,
+		       const char *url) JPKI_MUST_CHECK;
+int http_relying_scope(enum MHD_Result *ret, struct MHD_Connection *conn,
+		       const struct upload *up, unsigned types) JPKI_MUST_CHECK;
+void http_relying_count(struct jpki_http *srv, const struct upload *up,
+			enum jpki_verifier_query q);
+/* SHA-256 of the DER of the client certificate of conn's TLS session, hex;
+ * "" when none was sent. */
+void http_tls_client_fingerprint(char out[65], struct MHD_Connection *conn);
+
 /* ---- the route table (routes.c) -------------------------------------------
  */
 
@@ -315,6 +353,9 @@ enum MHD_Result http_repository_ca(struct jpki_http *srv,
 enum MHD_Result http_repository_crl(struct jpki_http *srv,
 				    struct MHD_Connection *conn,
 				    struct http_request *req);
+/* relying.c: GET /link/<issuer key id>/<serial> */
+enum MHD_Result http_link(struct jpki_http *srv, struct MHD_Connection *conn,
+			  struct http_request *req);
 /* window.c: the pages */
 enum MHD_Result http_window_login(struct jpki_http *srv,
 				  struct MHD_Connection *conn,

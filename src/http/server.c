@@ -97,6 +97,7 @@ enum MHD_Result http_send_text(struct MHD_Connection *conn, unsigned status,
 
 static enum MHD_Result send_ocsp(struct jpki_http *srv,
 				 struct MHD_Connection *conn,
+				 const struct upload *up,
 				 const unsigned char *req, size_t len,
 				 int is_get)
 {
@@ -105,6 +106,14 @@ static enum MHD_Result send_ocsp(struct jpki_http *srv,
 	enum MHD_Result ret;
 	int r;
 
+	/* registered mode: a verifier asks about its own purpose's CA */
+	if (up->verifier[0] != '\0') {
+		unsigned types;
+
+		jpki_ca_ocsp_request_types(&types, srv->ca, req, len);
+		if (http_relying_scope(&ret, conn, up, types) != 0)
+			return ret;
+	}
 	if ((r = jpki_ca_ocsp_respond(&resp, &resp_len, srv->ca, req, len)) !=
 	    0) {
 		jpki_log(JPKI_LOG_ERROR, "OCSP: %s: %s", jpki_strerror(r),
@@ -112,9 +121,15 @@ static enum MHD_Result send_ocsp(struct jpki_http *srv,
 		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				 "the OCSP responder failed\n");
 	}
+	/* a registered verifier's answer is its own: no shared cache */
 	ret = http_send(conn, MHD_HTTP_OK, "application/ocsp-response", resp,
-			  resp_len, is_get ? "max-age=300, public" : "no-store");
+			  resp_len,
+			  !is_get		  ? "no-store"
+			  : up->verifier[0] != '\0' ? "private, max-age=300"
+						  : "max-age=300, public");
 	free(resp);
+	if (ret == MHD_YES)
+		http_relying_count(srv, up, JPKI_QUERY_OCSP);
 	return ret;
 }
 
@@ -209,7 +224,8 @@ enum MHD_Result http_login_response(struct jpki_http *srv,
 /* RFC 6960 appendix A.1: GET {url}/{url-encoding of base64 of DER}.
  * libmicrohttpd has already undone the %-escapes of the path. */
 static enum MHD_Result ocsp_get(struct jpki_http *srv,
-				struct MHD_Connection *conn, const char *b64)
+				struct MHD_Connection *conn,
+				const struct upload *up, const char *b64)
 {
 	size_t n = strlen(b64), pad = 0;
 	unsigned char *der;
@@ -217,7 +233,7 @@ static enum MHD_Result ocsp_get(struct jpki_http *srv,
 	int len;
 
 	if (n == 0 || n % 4 != 0 || n > (JPKI_MAX_OCSP_REQUEST / 3 + 1) * 4)
-		return send_ocsp(srv, conn, NULL, 0, 1); /* malformed */
+		return send_ocsp(srv, conn, up, NULL, 0, 1); /* malformed */
 	if ((der = malloc(n / 4 * 3 + 1)) == NULL)
 		return MHD_NO;
 	len = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)n);
@@ -226,9 +242,9 @@ static enum MHD_Result ocsp_get(struct jpki_http *srv,
 	if (b64[n - 2] == '=')
 		pad++;
 	if (len < 0 || (size_t)len < pad)
-		ret = send_ocsp(srv, conn, NULL, 0, 1);
+		ret = send_ocsp(srv, conn, up, NULL, 0, 1);
 	else
-		ret = send_ocsp(srv, conn, der, (size_t)len - pad, 1);
+		ret = send_ocsp(srv, conn, up, der, (size_t)len - pad, 1);
 	free(der);
 	return ret;
 }
@@ -381,6 +397,12 @@ enum MHD_Result http_repository_crl(struct jpki_http *srv,
 		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 	memcpy(scope, path, n - 4);
 	scope[n - 4] = '\0';
+	/* registered mode: "sign", "sign/<code>" and "auth" by purpose */
+	if (http_relying_scope(&ret, conn, req->up,
+			       1u << (strncmp(scope, "auth", 4) == 0
+					  ? JPKI_CERT_AUTH
+					  : JPKI_CERT_SIGN)) != 0)
+		return ret;
 	if ((r = jpki_ca_crl_get(&der, &len, srv->ca, scope)) != 0) {
 		if (r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_INVALID)
 			return http_send_text(conn, MHD_HTTP_NOT_FOUND,
@@ -393,6 +415,8 @@ enum MHD_Result http_repository_crl(struct jpki_http *srv,
 	ret = http_send(conn, MHD_HTTP_OK, "application/pkix-crl", der, len,
 			  "max-age=300");
 	free(der);
+	if (ret == MHD_YES)
+		http_relying_count(srv, req->up, JPKI_QUERY_CRL);
 	return ret;
 }
 
@@ -425,8 +449,9 @@ enum MHD_Result http_ocsp(struct jpki_http *srv, struct MHD_Connection *conn,
 	if (rest == NULL)
 		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 	if (req->post)
-		return send_ocsp(srv, conn, req->up->data, req->up->len, 0);
-	return ocsp_get(srv, conn, rest);
+		return send_ocsp(srv, conn, req->up, req->up->data,
+				 req->up->len, 0);
+	return ocsp_get(srv, conn, req->up, rest);
 }
 
 /* The window's URLs: a client certificate guards them even where no row
@@ -478,6 +503,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	}
 	if (strlen(url) > JPKI_MAX_URL)
 		return http_send_text(conn, MHD_HTTP_URI_TOO_LONG, "URL too long\n");
+	if (srv->registered && http_relying_guarded(up->route)) {
+		enum MHD_Result ret;
+
+		/* revocation and linking: registered verifiers only */
+		if (http_relying_admit(&ret, srv, conn, up, url) != 0)
+			return ret;
+	}
 	if ((srv->roles & JPKI_ROLE_WINDOW) && srv->client_ca != NULL &&
 	    ((up->route != NULL && up->route->role == JPKI_ROLE_WINDOW) ||
 	     (up->route == NULL && window_url(url)))) {
@@ -655,6 +687,7 @@ static void server_free(struct jpki_http *srv)
 {
 	close_listeners(srv);
 	http_conns_free(srv->conns);
+	http_relying_stop(srv);
 	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);
 	http_limit_free(srv->challenge_limit);
@@ -797,7 +830,8 @@ int jpki_http_start(struct jpki_http **out,
 		server_free(srv);
 		return r;
 	}
-	if ((r = http_conns_new(&srv->conns, &lim)) != 0) {
+	if ((r = http_relying_start(srv, opts)) != 0 ||
+	    (r = http_conns_new(&srv->conns, &lim)) != 0) {
 		server_free(srv);
 		return r;
 	}

@@ -301,3 +301,24 @@ out:
 	sk_X509_pop_free(chain, X509_free);
 	return r;
 }
+
+void http_tls_client_fingerprint(char out[65], struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *peers = NULL;
+	unsigned char md[32];
+	unsigned n = 0, mdlen = 0;
+
+	out[0] = '\0';
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci != NULL && ci->tls_session != NULL)
+		peers = gnutls_certificate_get_peers(
+		    (gnutls_session_t)ci->tls_session, &n);
+	/* the leaf as sent: the DER http_tls_client() verified */
+	if (peers == NULL || n == 0 ||
+	    !EVP_Digest(peers[0].data, peers[0].size, md, &mdlen,
+			EVP_sha256(), NULL))
+		return;
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}

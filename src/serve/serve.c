@@ -228,7 +228,11 @@ int jpki_serve_start(struct jpki_serve **out,
 	h.tls_cert = o->tls_cert;
 	h.tls_key = o->tls_key;
 	h.tls_client_ca = o->tls_client_ca;
-	if (sv->roles & (JPKI_ROLE_WINDOW | JPKI_ROLE_PORTAL | JPKI_ROLE_KIOSK))
+	h.revocation_access = o->revocation_access;
+	/* registered verifiers are looked up and counted in the store */
+	if ((sv->roles & (JPKI_ROLE_WINDOW | JPKI_ROLE_PORTAL |
+			  JPKI_ROLE_KIOSK)) ||
+	    o->revocation_access != JPKI_REVOCATION_OPEN)
 		h.store = sv->st;
 	h.card_issuer = sv->issuer;
 	h.counter_reader = o->counter_reader;

@@ -2,13 +2,16 @@
  * HTTPS and the client certificates of the internal role: the server's
  * files refused at start when wrong, and over a real TLS connection (libcurl)
  * the window's URLs answered only to a client certificate of the client CA
- * while the public ones need none.
+ * while the public ones need none; in --revocation-access registered, OCSP
+ * only to a registered verifier's (not a foreign, expired, unregistered or
+ * server certificate), each answer counted.
  */
 #include <curl/curl.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca_fixture.h"
+#include "jpki/audit.h"
 #include "jpki/http.h"
 
 struct tls_fixture {
@@ -292,6 +295,94 @@ static void test_https_without_client_ca(void **state)
 	jpki_http_stop(srv);
 }
 
+/* start() in --revocation-access registered, with the fixture's store
+ * (NULL: none) behind it. */
+static int start_registered(struct jpki_http **srv, struct tls_fixture *tf,
+			    const char *client_ca, struct jpki_store *st)
+{
+	struct jpki_http_options opts = JPKI_HTTP_OPTIONS_INIT;
+	char *c = path_of(tf, "server.pem"), *k = path_of(tf, "server.key");
+	char *a = client_ca ? path_of(tf, client_ca) : NULL;
+	int r;
+
+	opts.listen = "127.0.0.1:0";
+	opts.roles = JPKI_ROLE_OCSP;
+	opts.threads = 2;
+	opts.ca = tf->f->ca;
+	opts.tls_cert = c;
+	opts.tls_key = k;
+	opts.tls_client_ca = a;
+	opts.store = st;
+	opts.revocation_access = JPKI_REVOCATION_REGISTERED;
+	r = jpki_http_start(srv, &opts);
+	free(c);
+	free(k);
+	free(a);
+	return r;
+}
+
+static void register_verifier(struct tls_fixture *tf, const char *who)
+{
+	static const struct jpki_actor officer = {
+	    .operator_id = "admin", .role = JPKI_ROLE_CA_OFFICER};
+	char name[32], *path;
+	unsigned char *pem = NULL;
+	size_t len = 0;
+
+	snprintf(name, sizeof(name), "%s.pem", who);
+	path = path_of(tf, name);
+	assert_int_equal(jpki_file_read(&pem, &len, path, JPKI_MAX_CSR), 0);
+	assert_int_equal(jpki_ca_verifier_add(tf->f->st, &officer, who,
+					      JPKI_CERT_SIGN, pem, len),
+			 0);
+	free(pem);
+	free(path);
+}
+
+static void test_registered_verifiers(void **state)
+{
+	struct tls_fixture *tf = *state;
+	struct jpki_http *srv = NULL;
+
+	assert_int_equal(jpki_audit_migrate(tf->f->st), 0);
+	/* it needs the client CA and the store */
+	assert_int_equal(start_registered(&srv, tf, NULL, tf->f->st),
+			 JPKI_ERR_CONFIG);
+	assert_non_null(strstr(jpki_err_detail(), "--tls-client-ca"));
+	assert_int_equal(start_registered(&srv, tf, "ca.pem", NULL),
+			 JPKI_ERR_CONFIG);
+	assert_null(srv);
+	/* the clock is frozen in January: the expired one registers, and
+	 * the TLS check at the system's time refuses it */
+	register_verifier(tf, "client");
+	register_verifier(tf, "expired");
+	assert_int_equal(start_registered(&srv, tf, "ca.pem", tf->f->st), 0);
+	assert_int_equal(get(tf, srv, "https", "/healthz", NULL), 200);
+	assert_int_equal(get(tf, srv, "https", "/ocsp/sign/AA==", "client"),
+			 200);
+	assert_int_equal(get(tf, srv, "https", "/ocsp/sign/AA==", NULL), 403);
+	assert_int_equal(get(tf, srv, "https", "/ocsp/sign/AA==", "foreign"),
+			 403);
+	assert_int_equal(get(tf, srv, "https", "/ocsp/sign/AA==", "expired"),
+			 403);
+	/* a server certificate verifies to the CA but is not for clients,
+	 * nor registered */
+	assert_int_equal(get(tf, srv, "https", "/ocsp/sign/AA==", "server"),
+			 403);
+	/* the second time from the verified-lately table */
+	assert_int_equal(get(tf, srv, "https", "/ocsp/auth/AA==", "client"),
+			 200);
+	jpki_http_stop(srv); /* flushes the counts */
+	assert_int_equal(tu_count(tf->f->st, "SELECT SUM(count) FROM "
+					     "ca_verifier_usage WHERE "
+					     "verifier = 'client'"),
+			 2);
+	assert_int_equal(tu_count(tf->f->st, "SELECT COUNT(*) FROM "
+					     "ca_verifier_usage WHERE "
+					     "verifier <> 'client'"),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +391,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_client_certificates, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_https_without_client_ca, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_registered_verifiers, setup,
 					    teardown),
 	};
 
