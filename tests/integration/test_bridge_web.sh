@@ -16,10 +16,8 @@ set -euo pipefail
 here=$(dirname "$(realpath "$0")")
 . "$here/lib.sh"
 browser_dir=$(realpath "$here/../browser")
-ext=$(realpath "$here/../../src/bridge/extension")
 shots=${JPKI_SCREENSHOTS:-$PWD/screenshots}/bridge
 lib_init bridge "$1"
-HOST=$(dirname "$JPKI")/jpki-native-host
 site_pid=""
 
 fail_more() { serve_log_tail 8; }
@@ -33,7 +31,7 @@ cleanup_more() {
 	pcsc_cleanup
 }
 
-[ -x "$HOST" ] || fail "no jpki-native-host beside $JPKI"
+[ -x "$(dirname "$JPKI")/jpki-native-host" ] || fail "no jpki-native-host beside $JPKI"
 [ -d "$browser_dir/node_modules/puppeteer-core" ] ||
 	fail "puppeteer-core is not installed (scripts/setup.sh installs it)"
 command -v chromium >/dev/null || fail "chromium is not installed"
@@ -71,20 +69,35 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
-# the host manifest as `make install` writes it, in the private profile
+# `make install` (cmake --install) into $work: the programs under prefix/,
+# the extension under prefix/share/openjpki/extension, the Chromium host
+# manifest into the private profile (where Chromium looks for a user's
+# hosts when --user-data-dir is given) and the Firefox one beside it
+JPKI_CHROMIUM_HOSTS_DIR="$work/profile/NativeMessagingHosts" \
+	JPKI_FIREFOX_HOSTS_DIR="$work/firefox-hosts" \
+	cmake --install "$(dirname "$JPKI")" --prefix "$work/prefix" >install.log 2>&1 ||
+	fail "cmake --install: $(tail -5 install.log)"
+ext="$work/prefix/share/openjpki/extension"
+HOST="$work/prefix/bin/jpki-native-host"
+[ -x "$HOST" ] && [ -s "$ext/manifest.json" ] && [ -s "$ext/background.js" ] ||
+	fail "make install left out the host or the extension"
 ext_id=$(python3 - "$ext/manifest.json" <<'PY'
 import base64, hashlib, json, sys
 key = base64.b64decode(json.load(open(sys.argv[1]))["key"])
 print("".join(chr(ord("a") + int(c, 16)) for c in hashlib.sha256(key).hexdigest()[:32]))
 PY
 )
-mkdir -p profile/NativeMessagingHosts
-cat >profile/NativeMessagingHosts/jp.openjpki.bridge.json <<JSON
-{"name": "jp.openjpki.bridge",
- "description": "OpenJPKI: the My Number card for web pages",
- "path": "$HOST", "type": "stdio",
- "allowed_origins": ["chrome-extension://$ext_id/"]}
-JSON
+python3 - "$work/profile/NativeMessagingHosts/jp.openjpki.bridge.json" \
+	"$work/firefox-hosts/jp.openjpki.bridge.json" "$HOST" "$ext_id" <<'PY' ||
+import json, sys
+c, f = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert c["name"] == f["name"] == "jp.openjpki.bridge", (c, f)
+assert c["path"] == f["path"] == sys.argv[3] and c["type"] == "stdio", (c, f)
+assert c["allowed_origins"] == ["chrome-extension://%s/" % sys.argv[4]], c
+assert f["allowed_extensions"] == ["bridge@openjpki.jp"], f
+PY
+	fail "the installed host manifests are wrong"
+pass "make install: host, extension (id $ext_id from its key) and both browsers' host manifests"
 
 export JPKI_PINENTRY="$here/bridge_pinentry.sh"
 export JPKI_TEST_PINENTRY_DIR="$work/pins"
