@@ -64,7 +64,7 @@ static int open_card(struct jpki_reader **rd, const char **code,
 	}
 	if ((r = jpki_client_open_card(&kind, *rd)) != 0) {
 		*code = "no_card";
-		jpki_reader_free(*rd);
+		jpki_reader_free_reset(*rd);
 		*rd = NULL;
 		return r;
 	}
@@ -296,6 +296,7 @@ int bridge_op(json_t **result, const char **code,
 		*code = "unknown_op";
 		r = jpki_err_set(JPKI_ERR_INVALID, "unknown op");
 	}
-	jpki_reader_free(rd);
+	/* no PIN verified for this page stays verified on the card */
+	jpki_reader_free_reset(rd);
 	return r;
 }

@@ -115,6 +115,16 @@ grep -q "転居届 (notice of moving)" pins/log || fail "the prompt did not show
 grep -q "$hexhash" pins/log || fail "the prompt did not show the hash"
 pass "sign: detached CMS verifies with openssl against the CA, messageDigest = the hash, the prompt named origin and document"
 
+# the card is reset when the host lets it go: the signing PIN verified for
+# that page is not left verified for the next program on the card
+di=3031300d060960864801650304020105000420$hexhash
+apdu=$(echo "802A0080$(printf '%02X' $((${#di} / 2)))${di}00" | sed 's/../&:/g; s/:$//')
+opensc-tool -r "$(reader_index)" -s 00:A4:02:0C:02:00:1A -s "$apdu" >after.txt 2>&1 || true
+grep -q "SW1=0x90, SW2=0x00" after.txt && [ "$(grep -c 'SW1=0x90, SW2=0x00' after.txt)" -ge 2 ] &&
+	fail "the card signed without a PIN after the host's sign: $(cat after.txt)"
+grep -q "Received" after.txt || fail "opensc-tool did not talk to the card: $(cat after.txt)"
+pass "after a sign the card is reset: no PIN stays verified for another program"
+
 # --- login -------------------------------------------------------------------------
 login() { # ORIGIN -> the verifier's verdict
 	local ch
