@@ -54,9 +54,16 @@ async function relay(text, sender) {
 	}
 }
 
+// One request at a time: each one opens the card, may ask a PIN and
+// resets the card at its end, so two must not interleave on the card (nor
+// two PIN prompts open at once).
+let queue = Promise.resolve();
+
 api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
 	if (msg === null || typeof msg !== 'object' || typeof msg.request !== 'string')
 		return false;
-	relay(msg.request, sender).then(sendResponse);
+	const turn = queue.then(() => relay(msg.request, sender));
+	queue = turn.catch(() => {});
+	turn.then(sendResponse, (e) => sendResponse(refuse('', 'internal', String(e))));
 	return true; // the answer comes later
 });
