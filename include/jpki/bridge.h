@@ -7,7 +7,8 @@
  * own pinentry (the Assuan protocol, as GnuPG does), never through the page.
  *
  * Three operations: "certificates" (the authentication certificate and both
- * CA certificates), "sign" (a detached CMS SignedData over a SHA-256 hash the
+ * CA certificates, after the person allowed the page to read them, as the
+ * certificate identifies the card to every site that reads it), "sign" (a detached CMS SignedData over a SHA-256 hash the
  * page computed: the card signs only the signed attributes the host builds)
  * and "login" (the docs/LOGIN.md answer bound to the origin the browser
  * reported for the page).
@@ -80,14 +81,22 @@ int jpki_bridge_origin_check(const char *origin) JPKI_MUST_CHECK;
 
 /*
  * Asks a PIN with the pinentry program `program` (Assuan: SETTITLE,
- * SETDESC `desc`, SETPROMPT `prompt`, SETERROR `error` when not NULL,
- * GETPIN). 0 with the PIN in pin (wipe it after use); JPKI_ERR_STATE
- * "cancelled" when the person cancelled; JPKI_ERR_IO when the program
+ * SETDESC `desc`, SETPROMPT `prompt`, SETTIMEOUT 120, SETERROR `error`
+ * when not NULL, GETPIN). 0 with the PIN in pin (wipe it after use);
+ * JPKI_ERR_STATE "cancelled" when the person cancelled or the prompt timed
+ * out; JPKI_ERR_IO when the program
  * cannot be run or talks nonsense.
  */
 int jpki_bridge_pinentry(char *pin, size_t size, const char *program,
 			 const char *desc, const char *prompt,
 			 const char *error) JPKI_MUST_CHECK;
+
+/*
+ * Asks the person a yes/no question with the same program (Assuan CONFIRM
+ * after SETDESC `desc`): 0 when allowed; JPKI_ERR_STATE when refused,
+ * cancelled or timed out; JPKI_ERR_IO as jpki_bridge_pinentry().
+ */
+int jpki_bridge_confirm(const char *program, const char *desc) JPKI_MUST_CHECK;
 
 struct jpki_bridge_options {
 	const char *pinentry; /* program; NULL: $JPKI_PINENTRY or "pinentry" */

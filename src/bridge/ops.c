@@ -71,6 +71,18 @@ static int open_card(struct jpki_reader **rd, const char **code,
 	return 0;
 }
 
+/* The prompt program: the options', $JPKI_PINENTRY, or GnuPG's. */
+static const char *prompt_program(const struct jpki_bridge_options *opt)
+{
+	const char *program = opt->pinentry;
+
+	if (program == NULL)
+		program = getenv("JPKI_PINENTRY");
+	if (program == NULL || program[0] == '\0')
+		program = "pinentry";
+	return program;
+}
+
 /* Asks the PIN by the host's prompt (pin gets it; the caller wipes it),
  * after the card said it is not locked. */
 static int ask_pin(char *pin, size_t size, const char **code,
@@ -78,15 +90,11 @@ static int ask_pin(char *pin, size_t size, const char **code,
 		   struct jpki_reader *rd, enum jpki_card_pin which,
 		   const char *desc)
 {
-	const char *program = opt->pinentry;
+	const char *program = prompt_program(opt);
 	char text[2048];
 	int tries, r;
 
 	pin[0] = '\0';
-	if (program == NULL)
-		program = getenv("JPKI_PINENTRY");
-	if (program == NULL || program[0] == '\0')
-		program = "pinentry";
 	if ((r = jpki_client_pin_tries(&tries, rd, which)) != 0) {
 		*code = "internal";
 		return r;
@@ -138,6 +146,8 @@ static const char *verify_code(int r, struct jpki_reader *rd,
 }
 
 static int op_certificates(json_t **result, const char **code,
+			   const struct jpki_bridge_options *opt,
+			   const struct jpki_bridge_request *req,
 			   struct jpki_reader *rd)
 {
 	static const struct {
@@ -146,10 +156,24 @@ static int op_certificates(json_t **result, const char **code,
 	} files[] = {{"authentication", JPKI_EF_AUTH_CERT},
 		     {"authentication_ca", JPKI_EF_AUTH_CA},
 		     {"signing_ca", JPKI_EF_SIGN_CA}};
-	json_t *j = json_object();
-	int r = JPKI_ERR_NOMEM;
+	char desc[512];
+	json_t *j = NULL;
+	int r;
 
-	if (j == NULL)
+	/* no PIN, but the person's word: the certificate is the same for
+	 * every site, so a page reading it unasked could follow the card
+	 * from site to site */
+	snprintf(desc, sizeof(desc),
+		 "%s asks to read the certificates of your My Number card "
+		 "(利用者証明用電子証明書). They identify your card to that "
+		 "site. Allow?",
+		 req->origin);
+	if ((r = jpki_bridge_confirm(prompt_program(opt), desc)) != 0) {
+		*code = r == JPKI_ERR_STATE ? "pin_cancelled" : "internal";
+		return r;
+	}
+	r = JPKI_ERR_NOMEM;
+	if ((j = json_object()) == NULL)
 		goto out;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		X509 *x = NULL;
@@ -284,7 +308,7 @@ int bridge_op(json_t **result, const char **code,
 		return r;
 	switch (req->op) {
 	case JPKI_BRIDGE_CERTIFICATES:
-		r = op_certificates(result, code, rd);
+		r = op_certificates(result, code, opt, req, rd);
 		break;
 	case JPKI_BRIDGE_SIGN:
 		r = op_sign(result, code, opt, req, rd);

@@ -95,9 +95,9 @@ static long read_answer(FILE *from, char *data, size_t size)
 	return -1;
 }
 
-int jpki_bridge_pinentry(char *pin, size_t size, const char *program,
-			 const char *desc, const char *prompt,
-			 const char *error)
+/* One conversation: GETPIN into pin, or, with pin NULL, CONFIRM. */
+static int converse(char *pin, size_t size, const char *program,
+		    const char *desc, const char *prompt, const char *error)
 {
 	int to_child[2] = {-1, -1}, from_child[2] = {-1, -1};
 	posix_spawn_file_actions_t fa;
@@ -107,7 +107,8 @@ int jpki_bridge_pinentry(char *pin, size_t size, const char *program,
 	long code;
 	int r = JPKI_ERR_IO;
 
-	pin[0] = '\0';
+	if (pin != NULL)
+		pin[0] = '\0';
 	if (pipe(to_child) != 0 || pipe(from_child) != 0) {
 		r = jpki_err_set(JPKI_ERR_IO, "cannot make a pipe: %s",
 				 strerror(errno));
@@ -143,25 +144,34 @@ int jpki_bridge_pinentry(char *pin, size_t size, const char *program,
 	    read_answer(from, NULL, 0) != 0 ||
 	    send_cmd(to, "SETDESC", desc) != 0 ||
 	    read_answer(from, NULL, 0) != 0 ||
-	    send_cmd(to, "SETPROMPT", prompt) != 0 ||
+	    (prompt != NULL && (send_cmd(to, "SETPROMPT", prompt) != 0 ||
+				read_answer(from, NULL, 0) != 0)) ||
+	    /* a prompt left alone ends: the browser's queue waits on it */
+	    send_cmd(to, "SETTIMEOUT", "120") != 0 ||
 	    read_answer(from, NULL, 0) != 0)
 		goto broken;
 	if (error != NULL && (send_cmd(to, "SETERROR", error) != 0 ||
 			      read_answer(from, NULL, 0) != 0))
 		goto broken;
-	if (send_cmd(to, "GETPIN", NULL) != 0)
+	if (send_cmd(to, pin != NULL ? "GETPIN" : "CONFIRM", NULL) != 0)
 		goto broken;
 	code = read_answer(from, pin, size);
 	if (code == 0) {
 		r = 0;
-	} else if ((code & 0xFFFF) == 99 || (code & 0xFFFF) == 198) {
+	} else if ((code & 0xFFFF) == 99 || (code & 0xFFFF) == 198 ||
+		   (code & 0xFFFF) == 62) {
 		/* GPG_ERR_CANCELED, GPG_ERR_FULLY_CANCELED: the person said
-		 * no */
-		jpki_wipe(pin, size);
-		r = jpki_err_set(JPKI_ERR_STATE, "the PIN was not given "
-						 "(cancelled)");
+		 * no; GPG_ERR_TIMEOUT: nobody answered */
+		if (pin != NULL)
+			jpki_wipe(pin, size);
+		r = jpki_err_set(JPKI_ERR_STATE,
+				 pin != NULL ? "the PIN was not given "
+					       "(cancelled)"
+					     : "the resident did not allow it "
+					       "(cancelled)");
 	} else {
-		jpki_wipe(pin, size);
+		if (pin != NULL)
+			jpki_wipe(pin, size);
 		goto broken;
 	}
 	/* its OK read too, so the program is not left writing to a closed
@@ -189,4 +199,18 @@ out:
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	return r;
+}
+
+int jpki_bridge_pinentry(char *pin, size_t size, const char *program,
+			 const char *desc, const char *prompt,
+			 const char *error)
+{
+	if (pin == NULL || size == 0)
+		return jpki_err_set(JPKI_ERR_INVALID, "no room for a PIN");
+	return converse(pin, size, program, desc, prompt, error);
+}
+
+int jpki_bridge_confirm(const char *program, const char *desc)
+{
+	return converse(NULL, 0, program, desc, NULL, NULL);
 }

@@ -86,8 +86,13 @@ for k in authentication authentication_ca signing_ca; do
 done
 openssl x509 -inform DER -in authentication.der -noout -serial | grep -qi "=$auth_serial$" ||
 	fail "certificates: not the card's authentication certificate"
-[ ! -s pins/log ] || fail "certificates asked for a PIN"
-pass "certificates: the authentication certificate and both CAs, without a PIN"
+[ "$(grep -c . pins/log)" = 4 ] && [ "$(grep -c "https://a.example asks to read the certificates" pins/log)" = 4 ] ||
+	fail "certificates: not one question a request: $(cat pins/log)"
+echo no >pins/confirm
+got=$(ask '{"id":"c2","op":"certificates","origin":"https://a.example"}' 'd["error"]["code"]+" "+d["id"]')
+[ "$got" = "pin_cancelled c2" ] || fail "certificates not allowed: $got"
+rm pins/confirm
+pass "certificates: the authentication certificate and both CAs, without a PIN, after the person allowed it (refused: pin_cancelled)"
 
 # --- sign ----------------------------------------------------------------------
 printf '転居届\nname: 山田 花子\n' >app.txt

@@ -2,8 +2,8 @@
  * The host's PIN prompt: a pinentry spoken to in Assuan (the test pinentry
  * tests/integration/bridge_pinentry.sh, which answers from files). The PIN
  * comes back unescaped; the description goes out escaped; a cancel, a
- * missing program, a program that is no pinentry and a PIN longer than the
- * buffer are errors.
+ * prompt that timed out, a missing program, a program that is no pinentry
+ * and a PIN longer than the buffer are errors.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,6 +85,10 @@ static void test_refusals(void **state)
 			 JPKI_ERR_STATE);
 	assert_string_equal(pin, "");
 	assert_non_null(strstr(jpki_err_detail(), "cancelled"));
+	put("auth", "timeout\n");
+	assert_int_equal(jpki_bridge_pinentry(pin, sizeof(pin), PINENTRY, "d",
+					      "Authentication PIN:", NULL),
+			 JPKI_ERR_STATE);
 	assert_int_equal(jpki_bridge_pinentry(pin, sizeof(pin),
 					      "/nonexistent/pinentry", "d",
 					      "Authentication PIN:", NULL),
@@ -99,11 +103,24 @@ static void test_refusals(void **state)
 	assert_string_equal(small, "");
 }
 
+static void test_confirm(void **state)
+{
+	put("confirm", "yes\n");
+	assert_int_equal(jpki_bridge_confirm(PINENTRY, "read?"), 0);
+	put("confirm", "no\n");
+	assert_int_equal(jpki_bridge_confirm(PINENTRY, "read?"),
+			 JPKI_ERR_STATE);
+	assert_non_null(strstr(jpki_err_detail(), "did not allow"));
+	assert_int_equal(jpki_bridge_confirm("/bin/true", "read?"),
+			 JPKI_ERR_IO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_answer),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_confirm),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
