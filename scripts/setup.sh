@@ -14,6 +14,7 @@ packages=(
 	libargon2-dev
 	libcairo2-dev fonts-ipafont-gothic poppler-utils
 	chromium
+	firefox-esr
 	libcmocka-dev
 	libpcsclite-dev pcscd vsmartcard-vpcd opensc
 	libp11-kit-dev softhsm2

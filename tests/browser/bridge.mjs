@@ -6,7 +6,11 @@
 // OTHER_URL (another origin) gets an answer that the verifier refuses.
 //
 //   node bridge.mjs EXTENSION USER_DATA_DIR PAGE_URL OTHER_URL LOGIN_URL SHOTS
+//   BRIDGE_BROWSER=firefox BRIDGE_HOME=DIR node bridge.mjs EXTENSION - ...
 //
+// Firefox (Debian's firefox-esr, over WebDriver BiDi) gets the extension as
+// a temporary add-on and finds the host manifest in
+// BRIDGE_HOME/.mozilla/native-messaging-hosts.
 // Prints one line a check; exits non-zero on the first failure.
 import puppeteer from 'puppeteer-core';
 import fs from 'node:fs';
@@ -16,15 +20,27 @@ fs.mkdirSync(shots, { recursive: true });
 const fail = (why) => { throw new Error(why); };
 const ok = (what) => console.log(`ok - ${what}`);
 
-const browser = await puppeteer.launch({
-	executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-	headless: true,
-	userDataDir: udd,
-	// Chromium 137+ honours --load-extension only with this feature off
-	args: ['--no-sandbox', '--disable-gpu', '--lang=ja',
-		`--load-extension=${ext}`, `--disable-extensions-except=${ext}`,
-		'--disable-features=DisableLoadExtensionCommandLineSwitch'],
-});
+const firefox = process.env.BRIDGE_BROWSER === 'firefox';
+const browser = firefox
+	? await puppeteer.launch({
+		browser: 'firefox',
+		executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr',
+		headless: true,
+		env: { ...process.env, HOME: process.env.BRIDGE_HOME },
+	})
+	: await puppeteer.launch({
+		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+		headless: true,
+		userDataDir: udd,
+		// Chromium 137+ honours --load-extension only with this feature off
+		args: ['--no-sandbox', '--disable-gpu', '--lang=ja',
+			`--load-extension=${ext}`, `--disable-extensions-except=${ext}`,
+			'--disable-features=DisableLoadExtensionCommandLineSwitch'],
+	});
+if (firefox) {
+	const id = await browser.installExtension(ext);
+	if (id !== 'bridge@openjpki.jp') fail(`the extension's id in Firefox: ${id}`);
+}
 const shot = (page, what) => page.screenshot({ path: `${shots}/${what}.png`, fullPage: true });
 
 // A fresh challenge from the login role, its answer made in the page, the
@@ -50,7 +66,7 @@ try {
 	const hello = await page.evaluate(() => jpki({ jpki: 'hello' }));
 	if (hello.version !== 1) fail(`hello: ${JSON.stringify(hello)}`);
 	await shot(page, '1-extension');
-	ok('the extension is in the page (hello, version 1)');
+	ok(`${firefox ? 'Firefox' : 'Chromium'}: the extension is in the page (hello, version 1)`);
 
 	const certs = await page.evaluate(() => jpki({ jpki: 'request', op: 'certificates' }));
 	if (!certs.ok || !certs.result.authentication || !certs.result.signing_ca ||

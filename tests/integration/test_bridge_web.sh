@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The browser bridge end to end in headless Chromium (tests/browser/
-# bridge.mjs): the WebExtension of src/bridge/extension loaded unpacked, the
+# The browser bridge end to end in headless Chromium and Firefox ESR
+# (tests/browser/bridge.mjs): the WebExtension of src/bridge/extension loaded unpacked, the
 # host manifest of jpki-native-host in the private profile (as `make
 # install` puts it in /etc/chromium/native-messaging-hosts), a virtual card
 # behind pcscd, PINs answered by tests/integration/bridge_pinentry.sh. A
@@ -35,6 +35,7 @@ cleanup_more() {
 [ -d "$browser_dir/node_modules/puppeteer-core" ] ||
 	fail "puppeteer-core is not installed (scripts/setup.sh installs it)"
 command -v chromium >/dev/null || fail "chromium is not installed"
+command -v firefox-esr >/dev/null || fail "firefox-esr is not installed (scripts/setup.sh installs it)"
 
 port=$(free_port)
 url="http://127.0.0.1:$port"
@@ -118,11 +119,24 @@ base64 -d "$shots/signed.p7s.b64" >app.p7s
 openssl cms -verify -binary -inform DER -in app.p7s -content app.txt \
 	-CAfile sign-ca.pem -out /dev/null 2>verify.txt || fail "the page's CMS: $(cat verify.txt)"
 pass "the CMS signed in the page verifies with openssl over the document"
+
+# the same in Firefox: the extension as a temporary add-on, the host
+# manifest `make install` wrote for Firefox, in the user's place for it
+mkdir -p home/.mozilla
+cp -r firefox-hosts home/.mozilla/native-messaging-hosts
+BRIDGE_BROWSER=firefox BRIDGE_HOME="$work/home" node "$browser_dir/bridge.mjs" "$ext" - \
+	"$page_origin/" "http://localhost:$pport/" "$url/login" "$shots/firefox" >firefox.txt 2>&1 ||
+	fail "in Firefox: $(cat firefox.txt)"
+cat firefox.txt
+base64 -d "$shots/firefox/signed.p7s.b64" >app-ff.p7s
+openssl cms -verify -binary -inform DER -in app-ff.p7s -content app.txt \
+	-CAfile sign-ca.pem -out /dev/null 2>verify.txt || fail "the Firefox page's CMS: $(cat verify.txt)"
+pass "Firefox: the CMS signed in the page verifies with openssl over the document"
 grep -q "$page_origin asks you to sign" pins/log || fail "the sign prompt did not name $page_origin"
 grep -q "http://localhost:$pport asks you to log in" pins/log ||
 	fail "the other page's prompt did not name its origin: $(cat pins/log)"
 pass "the PIN prompts named the page's origin as the browser reported it"
 for s in 1-extension 2-certificates 3-signed 4-login-accepted 5-other-origin-refused; do
-	[ -s "$shots/$s.png" ] || fail "no screenshot $s"
+	[ -s "$shots/$s.png" ] && [ -s "$shots/firefox/$s.png" ] || fail "no screenshot $s"
 done
 pass "screenshots in $shots"
