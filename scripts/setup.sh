@@ -16,6 +16,7 @@ packages=(
 	libcairo2-dev fonts-ipafont-gothic poppler-utils
 	libqpdf-dev qpdf
 	chromium
+	firefox-esr
 	libcmocka-dev
 	libpcsclite-dev pcscd vsmartcard-vpcd opensc
 	libp11-kit-dev softhsm2
