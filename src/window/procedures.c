@@ -1126,9 +1126,9 @@ int jpki_window_renew(struct jpki_window_issue_result *out,
 	/* refused here, before the card's key is replaced */
 	if (r)
 		return jpki_err_set(JPKI_ERR_STATE,
-				    "certificate %s has expired: a new "
-				    "certificate can be applied for, not a "
-				    "renewal",
+				    "certificate %s has expired and cannot be "
+				    "renewed: apply for a new issue (an "
+				    "expired certificate never blocks one)",
 				    old);
 	if (card == JPKI_CARD_JUKI && juki_ended())
 		return jpki_err_set(JPKI_ERR_POLICY, "%s", juki_ended_sentence);
