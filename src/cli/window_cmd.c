@@ -13,20 +13,27 @@ static void window_usage(FILE *f)
 	      "\n"
 	      "  apply PERSON [--card-kind mynumber|juki] [--sign] [--auth]\n"
 	      "        --id photo|letter|proxy [--photo-id KIND\n"
-	      "        --photo-id-address A] [--power-of-attorney\n"
-	      "        --seal-certificate --proxy-name N]\n"
-	      "        [--special-circumstance TEXT] [--json]\n"
+	      "        --photo-id-address A] [--photo-id-expiry DATE]\n"
+	      "        [--power-of-attorney --seal-certificate\n"
+	      "        --proxy-name N] [--special-circumstance TEXT]\n"
+	      "        [--renewal | --juki-card] [--json]\n"
 	      "  letter APP --out FILE.pdf      the inquiry letter\n"
 	      "  returned APP --code CODE [--document D]\n"
 	      "  issue APP --card FILE|--reader NAME [--auth-pin P]\n"
 	      "        [--sign-pin P] [--copy-dir DIR]\n"
 	      "  renew PERSON --type sign|auth --card FILE|--reader NAME\n"
+	      "        --id photo --photo-id KIND --photo-id-address A\n"
+	      "        [--photo-id-expiry DATE] | --id letter|proxy\n"
+	      "        --application APP (a renewal application, its\n"
+	      "        letter back)\n"
 	      "  pin-reset PERSON --type sign|auth --photo-id-address A\n"
 	      "        --new-pin P --card FILE|--reader NAME\n"
 	      "  report PERSON --lost|--card-fault\n"
 	      "  copy SERIAL --out FILE.pdf     電子証明書の写し\n"
 	      "  list [CODE] [--json] | fees [CODE] [--json]\n"
 	      "  capacity CODE PER_DAY | hours CODE HH:MM HH:MM\n"
+	      "  photo-ids CODE [--add KIND [--label L] | --remove KIND]\n"
+	      "        [--json]                 the photo IDs accepted\n"
 	      "\n"
 	      "PINs may also come from $JPKI_AUTH_PIN, $JPKI_SIGN_PIN,\n"
 	      "$JPKI_NEW_PIN. The operator's password: --password-file F,\n"
@@ -136,6 +143,13 @@ static const struct option window_opts[] = {
     {"type", required_argument, NULL, 't'},
     {"lost", no_argument, NULL, 'L'},
     {"card-fault", no_argument, NULL, 'B'},
+    {"photo-id-expiry", required_argument, NULL, 'E'},
+    {"application", required_argument, NULL, 'P'},
+    {"renewal", no_argument, NULL, 'w'},
+    {"juki-card", no_argument, NULL, 'J'},
+    {"add", required_argument, NULL, 'G'},
+    {"remove", required_argument, NULL, 'M'},
+    {"label", required_argument, NULL, 'b'},
     {NULL, 0, NULL, 0}};
 
 struct wopts {
@@ -143,6 +157,7 @@ struct wopts {
 	struct jpki_application_request req;
 	const char *id, *out, *code, *document, *card, *reader, *auth_pin,
 	    *sign_pin, *new_pin, *copy_dir, *type;
+	const char *application, *add, *remove, *label;
 	int json, lost, fault;
 };
 
@@ -230,6 +245,28 @@ static int parse_opts(struct wopts *w, int argc, char **argv)
 			break;
 		case 'B':
 			w->fault = 1;
+			break;
+		case 'E':
+			w->req.photo_id_expiry = optarg;
+			break;
+		case 'P':
+			w->application = optarg;
+			break;
+		case 'w':
+			w->req.kind = JPKI_APP_KIND_RENEWAL;
+			break;
+		case 'J':
+			w->req.kind = JPKI_APP_KIND_JUKI_CARD;
+			w->req.card = JPKI_CARD_JUKI;
+			break;
+		case 'G':
+			w->add = optarg;
+			break;
+		case 'M':
+			w->remove = optarg;
+			break;
+		case 'b':
+			w->label = optarg;
 			break;
 		default:
 			return CLI_USAGE;
@@ -335,16 +372,35 @@ static int verb_issue(struct cli *cli, struct wopts *w, const char *app_s)
 static int verb_card_op(struct cli *cli, struct wopts *w, const char *person,
 			int renew)
 {
+	struct jpki_renewal_request rr = JPKI_RENEWAL_REQUEST_INIT;
 	struct jpki_window_issue_result res;
 	enum jpki_cert_type type = JPKI_CERT_SIGN;
 	struct counter_card cc;
 	struct office of;
-	int r;
+	int r, path;
 
 	if (w->type == NULL)
 		return cli_usage("--type sign|auth");
 	if ((r = jpki_ca_type_parse(&type, w->type)) != 0)
 		return cli_fail(r, renew ? "renew" : "pin-reset");
+	if (renew) {
+		/* the identity check, as apply takes it */
+		if (w->id == NULL)
+			return cli_usage("--id photo|letter|proxy: how was the "
+					 "resident identified?");
+		if (jpki_codec_word_parse(&path, jpki_codec_path_words, w->id,
+					  "--id") != 0)
+			return cli_usage("--id is photo, letter or proxy");
+		if (w->application != NULL &&
+		    (r = parse_id(&rr.application, w->application)) != 0)
+			return cli_fail(r, "renew");
+		rr.person = person;
+		rr.type = type;
+		rr.path = (enum jpki_identity_path)path;
+		rr.photo_id_kind = w->req.photo_id_kind;
+		rr.photo_id_address = w->req.photo_id_address;
+		rr.photo_id_expiry = w->req.photo_id_expiry;
+	}
 	if (!renew && (w->new_pin == NULL || w->req.photo_id_address == NULL))
 		return cli_usage("pin-reset needs --photo-id-address and "
 				 "--new-pin");
@@ -356,7 +412,7 @@ static int verb_card_op(struct cli *cli, struct wopts *w, const char *person,
 	}
 	if (renew)
 		r = jpki_window_renew(&res, of.st, of.ca, cc.rd, cc.issuer,
-				      &of.actor, person, type);
+				      &of.actor, &rr);
 	else
 		r = jpki_window_pin_reset(of.st, of.ca, cc.rd, cc.issuer,
 					  &of.actor,
@@ -460,6 +516,43 @@ static int verb_simple(struct cli *cli, struct wopts *w, const char *verb,
 				json_decref(a);
 		}
 		free(apps);
+	} else if (strcmp(verb, "photo-ids") == 0) {
+		struct jpki_photo_id_kind *ids = NULL;
+		size_t n = 0;
+
+		if (w->add != NULL && w->remove != NULL)
+			r = jpki_err_set(JPKI_ERR_INVALID,
+					 "--add or --remove, not both");
+		else if (w->add != NULL)
+			r = jpki_window_photo_id_add(of.st, &of.actor, args[0],
+						     w->add, w->label);
+		else if (w->remove != NULL)
+			r = jpki_window_photo_id_remove(of.st, &of.actor,
+							args[0], w->remove);
+		if (r == 0 &&
+		    (r = jpki_window_photo_ids(&ids, &n, of.st, args[0])) ==
+			0) {
+			json_t *a = json_array();
+
+			for (size_t i = 0; i < n; i++) {
+				json_array_append_new(
+				    a, json_pack("{s:s, s:s, s:b}", "kind",
+						 ids[i].word, "label",
+						 ids[i].label, "national",
+						 ids[i].national));
+				if (!w->json)
+					printf("%-24s %s%s\n", ids[i].word,
+					       ids[i].label,
+					       ids[i].national ? ""
+							       : " (this "
+								 "municipality)");
+			}
+			if (w->json)
+				cli_json_print(a);
+			else
+				json_decref(a);
+		}
+		free(ids);
 	} else if (strcmp(verb, "fees") == 0) {
 		struct jpki_fee *fees = NULL;
 		size_t n = 0;
@@ -507,7 +600,8 @@ int cli_window(struct cli *cli, int argc, char **argv)
 	} verbs[] = {{"apply", 1, 1},  {"letter", 1, 1},   {"returned", 1, 1},
 		     {"issue", 1, 1},  {"renew", 1, 1},    {"pin-reset", 1, 1},
 		     {"report", 1, 1}, {"copy", 1, 1},     {"list", 0, 1},
-		     {"fees", 0, 1},   {"capacity", 2, 2}, {"hours", 3, 3}};
+		     {"fees", 0, 1},   {"capacity", 2, 2}, {"hours", 3, 3},
+		     {"photo-ids", 1, 1}};
 	const char *verb = argc > 1 ? argv[1] : NULL;
 	struct wopts w;
 	int r, nargs;
