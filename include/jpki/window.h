@@ -59,6 +59,14 @@ int jpki_window_issue_card(struct jpki_window_card_result *out,
 			   const struct jpki_window_card_request *req)
 	JPKI_MUST_CHECK;
 
+/* The notices every form, inquiry letter and certificate copy carries
+ * (SPEC 3): the pages of /window show them as the PDFs print them. */
+#define JPKI_WINDOW_NOTICE_FALSE_APPLICATION                                  \
+	"虚偽の申請は処罰されます。(A false application is punished.)"
+#define JPKI_WINDOW_NOTICE_CARD                                               \
+	"カードを他人に貸したり、暗証番号を他人に教えたりしないでください。" \
+	"(Do not lend the card to anyone or tell anyone its PINs.)"
+
 /* ---- procedures (SPEC section 3) ------------------------------------------ */
 
 /* Creates the window's tables (and the registry's and audit's). */

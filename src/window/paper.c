@@ -198,6 +198,20 @@ static double table_row(cairo_t *cr, double y, double label_w, double h,
 	return y + h;
 }
 
+/* SPEC 3's notices, framed above the footer of every form, letter and
+ * copy the window prints. */
+static void notices(cairo_t *cr)
+{
+	double x = MARGIN, w = PAGE_W - 2 * MARGIN, y = PAGE_H - MARGIN - 58;
+
+	rect(cr, x, y - 14, w, 50, 0.6);
+	font(cr, 9.5, 1);
+	y = text_wrapped(cr, x + 8, y, w - 16, 14,
+			 JPKI_WINDOW_NOTICE_FALSE_APPLICATION);
+	font(cr, 9.5, 0);
+	(void)text_wrapped(cr, x + 8, y, w - 16, 14, JPKI_WINDOW_NOTICE_CARD);
+}
+
 static void check_box(cairo_t *cr, double x, double y)
 {
 	rect(cr, x, y - 10, 11, 11, 0.8);
@@ -403,6 +417,7 @@ static void draw_letter(cairo_t *cr, const struct jpki_application *a,
 	    "を除く）");
 
 	/* footer */
+	notices(cr);
 	hline(cr, MARGIN, PAGE_W - MARGIN, PAGE_H - MARGIN - 14, 0.4);
 	font(cr, 8, 0);
 	snprintf(line, sizeof(line), "%s%s　公的個人認証サービス",
@@ -563,6 +578,7 @@ static void draw_copy(cairo_t *cr, const struct jpki_cert_info *info,
 	    "フィンガープリントは、公的個人認証サービスポータルサイトで公表"
 	    "しているものと照合してください。");
 
+	notices(cr);
 	hline(cr, MARGIN, PAGE_W - MARGIN, PAGE_H - MARGIN - 14, 0.4);
 	font(cr, 8, 0);
 	snprintf(line, sizeof(line), "%s%s　公的個人認証サービス",

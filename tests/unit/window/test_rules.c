@@ -662,6 +662,68 @@ static void test_juki_to_mynumber(void **state)
 	close_card(&juki);
 }
 
+/* ---- notices on the paper ------------------------------------------------ */
+
+/* The text of a PDF as pdftotext (poppler-utils) reads it. */
+static char *pdf_text(struct wf *f, const unsigned char *pdf, size_t len)
+{
+	char *path = NULL, *cmd = NULL, *text = calloc(1, 65536);
+	FILE *fp;
+	size_t n;
+
+	assert_non_null(text);
+	assert_true(asprintf(&path, "%s/paper.pdf", f->dir) > 0);
+	assert_true(asprintf(&cmd, "pdftotext '%s' -", path) > 0);
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(pdf, 1, len, fp), len);
+	fclose(fp);
+	fp = popen(cmd, "r");
+	assert_non_null(fp);
+	n = fread(text, 1, 65535, fp);
+	text[n] = '\0';
+	assert_int_equal(pclose(fp), 0);
+	free(path);
+	free(cmd);
+	return text;
+}
+
+static void test_notices(void **state)
+{
+	struct wf *f = *state;
+	struct jpki_application_request req = JPKI_APPLICATION_REQUEST_INIT;
+	struct jpki_window_issue_result res;
+	struct jpki_application a;
+	unsigned char *pdf = NULL;
+	struct tcard c;
+	char person[64], *text;
+	size_t len = 0;
+
+	resident(f, person, "1980-06-06", 0);
+	req.person = person;
+	req.want_auth = 1;
+	req.path = JPKI_ID_NO_PHOTO;
+	ok(jpki_window_apply(&a, f->st, &f->clerk, &req));
+	ok(jpki_window_letter_pdf(&pdf, &len, f->st, &f->clerk, a.id));
+	text = pdf_text(f, pdf, len);
+	assert_non_null(strstr(text, "照会書"));
+	assert_non_null(strstr(text, "虚偽の申請は処罰されます"));
+	assert_non_null(strstr(text, "暗証番号を他人に教えたりしないでください"));
+	free(text);
+	free(pdf);
+
+	issue_both(f, person, &res, &c);
+	ok(jpki_window_cert_copy_pdf(&pdf, &len, f->st, f->ca, &f->clerk,
+				     res.sign_serial));
+	text = pdf_text(f, pdf, len);
+	assert_non_null(strstr(text, res.sign_serial));
+	assert_non_null(strstr(text, "虚偽の申請は処罰されます"));
+	assert_non_null(strstr(text, "カードを他人に貸したり"));
+	free(text);
+	free(pdf);
+	close_card(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -675,6 +737,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_card_expired, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_juki_to_mynumber, setup_2015,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_notices, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
