@@ -1518,6 +1518,13 @@ int jpki_window_pin_reset(struct jpki_store *st, struct jpki_ca *ca,
 /* ---- loss and card-fault reports
  * ---------------------------------------------------- */
 
+/* What a loss report stops: not revoked and not past its last second (an
+ * expired certificate is dead already). */
+static int still_valid(const struct jpki_cert_info *c, time_t now)
+{
+	return c->status != JPKI_STATUS_REVOKED && c->not_after >= now;
+}
+
 int jpki_window_report(size_t *count, struct jpki_store *st, struct jpki_ca *ca,
 		       const struct jpki_actor *by, const char *person,
 		       enum jpki_loss_kind kind)
@@ -1527,6 +1534,7 @@ int jpki_window_report(size_t *count, struct jpki_store *st, struct jpki_ca *ca,
 	struct jpki_resident res;
 	char *detail = NULL;
 	size_t n = 0, len, done = 0;
+	time_t now = jpki_clock_now();
 	int64_t id;
 	int r = JPKI_ERR_INTERNAL;
 
@@ -1555,7 +1563,7 @@ int jpki_window_report(size_t *count, struct jpki_store *st, struct jpki_ca *ca,
 		int first = 1;
 
 		for (size_t i = 0; i < n; i++) {
-			if (certs[i]->status == JPKI_STATUS_REVOKED)
+			if (!still_valid(certs[i], now))
 				continue;
 			o += (size_t)snprintf(detail + o, len - o, "%s\"%s\"",
 					      first ? "" : ",",
@@ -1594,7 +1602,7 @@ int jpki_window_report(size_t *count, struct jpki_store *st, struct jpki_ca *ca,
 	if ((r = jpki_store_commit(st)) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		if (certs[i]->status == JPKI_STATUS_REVOKED)
+		if (!still_valid(certs[i], now))
 			continue;
 		if ((r = jpki_ca_revoke(ca, certs[i]->serial,
 					JPKI_REASON_KEY_COMPROMISE)) != 0)
