@@ -347,12 +347,30 @@ struct jpki_window_card {
 int jpki_window_card_record(struct jpki_window_card *out, struct jpki_store *st,
 			    struct jpki_reader *rd) JPKI_MUST_CHECK;
 
+/*
+ * The Juki card itself (SPEC 3, seed 000): a READY application of kind
+ * JPKI_APP_KIND_JUKI_CARD (the identity check as for any application)
+ * hands over the blank Juki card in `rd`: the card recorded as the
+ * person's, the municipality's fee (jpki_window_set_juki_card_fee; 500 yen
+ * unless set) in the fee ledger ("juki-card"), the application ISSUED,
+ * "window.juki_card" on the chain. jpki_window_issue refuses a Juki card
+ * the window did not hand over this way. Refused after 2015-12-22.
+ */
+int jpki_window_juki_card(struct jpki_window_card *out, int *fee_yen,
+			  struct jpki_store *st, const struct jpki_actor *by,
+			  int64_t app_id,
+			  struct jpki_reader *rd) JPKI_MUST_CHECK;
+int jpki_window_set_juki_card_fee(struct jpki_store *st,
+				  const struct jpki_actor *by,
+				  const char *municipality_code,
+				  int yen) JPKI_MUST_CHECK;
+
 /* One line of the fee ledger. */
 struct jpki_fee {
 	int64_t id;
 	char person[64];
 	char municipality_code[8];
-	char what[32]; /* "issue", "renewal" */
+	char what[32]; /* "issue", "renewal", "juki-card" */
 	int yen;
 	time_t at;
 	char operator_id[64];

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/office.h"
 #include "jpki/card.h"
@@ -32,6 +33,10 @@ static void window_usage(FILE *f)
 	      "  copy SERIAL --out FILE.pdf     電子証明書の写し\n"
 	      "  list [CODE] [--json] | fees [CODE] [--json]\n"
 	      "  capacity CODE PER_DAY | hours CODE HH:MM HH:MM\n"
+	      "  juki-card APP --card FILE|--reader NAME   the Juki card\n"
+	      "        itself, for its application (--juki-card); a FILE\n"
+	      "        that does not exist is made as a blank Juki card\n"
+	      "  juki-card-fee CODE YEN         the municipality's fee\n"
 	      "  photo-ids CODE [--add KIND [--label L] | --remove KIND]\n"
 	      "        [--json]                 the photo IDs accepted\n"
 	      "\n"
@@ -369,6 +374,43 @@ static int verb_issue(struct cli *cli, struct wopts *w, const char *app_s)
 	return CLI_OK;
 }
 
+static int verb_juki_card(struct cli *cli, struct wopts *w, const char *app_s)
+{
+	struct jpki_window_card card;
+	struct counter_card cc;
+	struct office of;
+	int64_t id;
+	int r, fee = 0;
+
+	if ((r = parse_id(&id, app_s)) != 0)
+		return cli_fail(r, "juki-card");
+	if (w->card != NULL && access(w->card, F_OK) != 0) {
+		/* the blank card the window hands over */
+		EVP_PKEY *issuer = NULL;
+
+		if ((r = cli_issuer_key(&issuer, cli, 0)) != 0)
+			return cli_fail(r, "card-issuer key");
+		r = jpki_card_create(w->card, JPKI_CARD_JUKI, issuer);
+		EVP_PKEY_free(issuer);
+		if (r != 0)
+			return cli_fail(r, "juki-card");
+	}
+	if ((r = counter_open(&cc, cli, w->card, w->reader)) != CLI_OK)
+		return r;
+	if ((r = office_open(&of, cli, &w->l, 0)) != CLI_OK) {
+		counter_close(&cc);
+		return r;
+	}
+	r = jpki_window_juki_card(&card, &fee, of.st, &of.actor, id, cc.rd);
+	counter_close(&cc);
+	office_close(&of);
+	if (r != 0)
+		return cli_fail(r, "juki-card");
+	printf("Juki card %s handed over to %s; fee: %d yen\n", card.serial,
+	       card.person, fee);
+	return CLI_OK;
+}
+
 static int verb_card_op(struct cli *cli, struct wopts *w, const char *person,
 			int renew)
 {
@@ -516,6 +558,12 @@ static int verb_simple(struct cli *cli, struct wopts *w, const char *verb,
 				json_decref(a);
 		}
 		free(apps);
+	} else if (strcmp(verb, "juki-card-fee") == 0) {
+		if ((r = jpki_window_set_juki_card_fee(of.st, &of.actor,
+						       args[0],
+						       atoi(args[1]))) == 0)
+			printf("the Juki card's fee in %s: %s yen\n", args[0],
+			       args[1]);
 	} else if (strcmp(verb, "photo-ids") == 0) {
 		struct jpki_photo_id_kind *ids = NULL;
 		size_t n = 0;
@@ -601,7 +649,8 @@ int cli_window(struct cli *cli, int argc, char **argv)
 		     {"issue", 1, 1},  {"renew", 1, 1},    {"pin-reset", 1, 1},
 		     {"report", 1, 1}, {"copy", 1, 1},     {"list", 0, 1},
 		     {"fees", 0, 1},   {"capacity", 2, 2}, {"hours", 3, 3},
-		     {"photo-ids", 1, 1}};
+		     {"photo-ids", 1, 1}, {"juki-card", 1, 1},
+		     {"juki-card-fee", 2, 2}};
 	const char *verb = argc > 1 ? argv[1] : NULL;
 	struct wopts w;
 	int r, nargs;
@@ -625,6 +674,8 @@ int cli_window(struct cli *cli, int argc, char **argv)
 			return verb_apply(cli, &w, argv[1 + optind]);
 		if (strcmp(verb, "issue") == 0)
 			return verb_issue(cli, &w, argv[1 + optind]);
+		if (strcmp(verb, "juki-card") == 0)
+			return verb_juki_card(cli, &w, argv[1 + optind]);
 		if (strcmp(verb, "renew") == 0 ||
 		    strcmp(verb, "pin-reset") == 0)
 			return verb_card_op(cli, &w, argv[1 + optind],

@@ -112,7 +112,10 @@ static const struct jpki_migration migrations[] = {
 	" expires_on TEXT,"
 	" state INTEGER NOT NULL,"
 	" returned_at BIGINT);"
-	"CREATE INDEX window_card_person ON window_card (person)"},
+	"CREATE INDEX window_card_person ON window_card (person);"
+	"CREATE TABLE window_juki_fee ("
+	" municipality_code TEXT PRIMARY KEY,"
+	" yen INTEGER NOT NULL)"},
 };
 
 int jpki_window_migrate(struct jpki_store *st)
@@ -386,7 +389,8 @@ static int check_request(const struct jpki_application_request *req)
 	} else if (!req->want_sign && !req->want_auth)
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "the application asks for no certificate");
-	if (req->card == JPKI_CARD_JUKI && req->want_auth)
+	if (req->card == JPKI_CARD_JUKI && req->want_auth &&
+	    req->kind != JPKI_APP_KIND_JUKI_CARD)
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "the Juki card carries a signing "
 				    "certificate only");
@@ -1050,6 +1054,15 @@ int jpki_window_issue(struct jpki_window_issue_result *out,
 	if ((r = card_kind_matches(rd, a.card)) != 0 ||
 	    (r = window_card_for(&card, &fresh, st, rd, &res, a.card)) != 0)
 		return r;
+	/* the Juki card itself is applied for and paid for first */
+	if (a.card == JPKI_CARD_JUKI && fresh)
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "the Juki card in the reader (%s) was not "
+				    "handed over at this window: the card "
+				    "itself is applied for and paid for first "
+				    "(jpki window apply --juki-card, then "
+				    "jpki window juki-card)",
+				    card.serial);
 
 	/* claim the application and take today's capacity, together */
 	n = a.want_sign + a.want_auth;
@@ -1161,6 +1174,140 @@ fail_made:
 		undo_take(st, by, a.municipality_code, n, app_id, a.person);
 		jpki_err_set(r, "%s", why);
 	}
+	return r;
+}
+
+/* ---- the Juki card itself ------------------------------------------------ */
+
+/* SPEC 3: "about 500 yen", each municipality its own. */
+#define JUKI_CARD_FEE_DEFAULT 500
+
+int jpki_window_set_juki_card_fee(struct jpki_store *st,
+				  const struct jpki_actor *by,
+				  const char *municipality_code, int yen)
+{
+	struct jpki_value p[] = {JPKI_V_TEXT(municipality_code),
+				 JPKI_V_INT(yen)};
+	char detail[64];
+	int r = JPKI_ERR_INTERNAL;
+
+	if (municipality_code == NULL || yen < 0 || yen > 100000)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "the Juki card's fee is a municipality and "
+				    "0 to 100000 yen");
+	if ((r = jpki_audit_authorize(by, JPKI_ROLE_WINDOW_CLERK,
+				      municipality_code)) != 0)
+		return r;
+	snprintf(detail, sizeof(detail), "{\"yen\":%d}", yen);
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	if ((r = jpki_store_exec(
+		 st,
+		 "INSERT INTO window_juki_fee (municipality_code, yen)"
+		 " VALUES ($1, $2) ON CONFLICT (municipality_code) DO "
+		 "UPDATE SET yen = excluded.yen",
+		 p, 2, NULL)) != 0 ||
+	    (r = jpki_audit_append(st, by, "window.set_juki_card_fee",
+				   municipality_code, detail)) != 0) {
+		jpki_store_rollback(st);
+		return r;
+	}
+	return jpki_store_commit(st);
+}
+
+static int juki_card_fee(int *yen, struct jpki_store *st,
+			 const char *municipality_code)
+{
+	struct jpki_value p[] = {JPKI_V_TEXT(municipality_code)};
+	struct jpki_rows *rows = NULL;
+	int r;
+
+	*yen = JUKI_CARD_FEE_DEFAULT;
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT yen FROM window_juki_fee WHERE"
+				  " municipality_code = $1",
+				  p, 1)) != 0)
+		return r;
+	if (jpki_rows_count(rows) == 1)
+		*yen = (int)jpki_rows_int(rows, 0, 0);
+	jpki_rows_free(rows);
+	return 0;
+}
+
+int jpki_window_juki_card(struct jpki_window_card *out, int *fee_yen,
+			  struct jpki_store *st, const struct jpki_actor *by,
+			  int64_t app_id, struct jpki_reader *rd)
+{
+	struct jpki_window_card card;
+	struct jpki_application a;
+	struct jpki_resident res;
+	char detail[160];
+	int fresh = 0, fee = 0, r = JPKI_ERR_INTERNAL;
+
+	memset(out, 0, sizeof(*out));
+	*fee_yen = 0;
+	if ((r = load_app(&a, NULL, 0, NULL, st, app_id)) != 0 ||
+	    (r = resident_for(&res, st, by, a.person, 1)) != 0)
+		return r;
+	if (a.kind != JPKI_APP_KIND_JUKI_CARD)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "application %lld is not for the Juki card "
+				    "itself",
+				    (long long)app_id);
+	if (a.state != JPKI_APP_READY)
+		return jpki_err_set(JPKI_ERR_STATE, "application %lld %s",
+				    (long long)app_id, state_sentence(a.state));
+	if ((r = window_check_hours(st, res.municipality_code)) != 0)
+		return r;
+	if (juki_ended())
+		return jpki_err_set(JPKI_ERR_POLICY, "%s", juki_ended_sentence);
+	if ((r = card_kind_matches(rd, JPKI_CARD_JUKI)) != 0 ||
+	    (r = window_card_for(&card, &fresh, st, rd, &res,
+				 JPKI_CARD_JUKI)) != 0)
+		return r;
+	if (!fresh)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "the card in the reader (%s) was handed "
+				    "over before",
+				    card.serial);
+	if ((r = juki_card_fee(&fee, st, res.municipality_code)) != 0)
+		return r;
+	snprintf(detail, sizeof(detail),
+		 "{\"application\":%lld,\"card\":\"%s\",\"fee_yen\":%d}",
+		 (long long)app_id, card.serial, fee);
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	{
+		struct jpki_value p[] = {JPKI_V_INT(app_id),
+					 JPKI_V_INT(JPKI_APP_ISSUED),
+					 JPKI_V_INT(JPKI_APP_READY)};
+		int64_t changes = 0;
+
+		if ((r = jpki_store_exec(st,
+					 "UPDATE window_application SET state ="
+					 " $2 WHERE id = $1 AND state = $3",
+					 p, 3, &changes)) != 0)
+			goto fail;
+		if (changes != 1) {
+			r = jpki_err_set(JPKI_ERR_STATE,
+					 "application %lld changed meanwhile",
+					 (long long)app_id);
+			goto fail;
+		}
+	}
+	if ((r = window_card_put(st, &card)) != 0 ||
+	    (r = window_fee_record(st, by, res.person, res.municipality_code,
+				   "juki-card", fee)) != 0 ||
+	    (r = jpki_audit_append(st, by, "window.juki_card", res.person,
+				   detail)) != 0)
+		goto fail;
+	if ((r = jpki_store_commit(st)) != 0)
+		return r;
+	*out = card;
+	*fee_yen = fee;
+	return 0;
+fail:
+	jpki_store_rollback(st);
 	return r;
 }
 

@@ -161,8 +161,15 @@ REG="--municipality-code 131016 --prefecture 東京都 --municipality 千代田�
 new_world juki 2015-11-30
 run_table "the Juki-card holder switches to My Number" <<EOF
 2015-12-01 | reg1   | ok | registry register $REG --name '佐藤 一郎' --sex male --birth 1970-01-15 --address '$ADDR_J' --json | J=json:d["person"]
-2015-12-01 | sh     | ok | card juki.card juki
+# the Juki card itself: a card nobody applied for takes no certificate;
+# applied for with an identity check, handed over, its fee recorded
+2015-12-01 | sh     | ok | card blank.card juki
 2015-12-01 | clerk1 | ok | window apply \$J --card-kind juki --id photo --photo-id driving-licence --photo-id-address '$ADDR_J' --json | appJ=json:d["id"]
+2015-12-01 | clerk1 | refused:applied for and paid for first | window issue \$appJ --card $work/blank.card --sign-pin ABCD
+2015-12-01 | clerk1 | ok | window juki-card-fee 131016 400
+2015-12-01 | clerk1 | ok | window apply \$J --juki-card --id photo --photo-id driving-licence --photo-id-address '$ADDR_J' --json | appC=json:d["id"]
+2015-12-01 | clerk1 | ok:fee: 400 yen | window juki-card \$appC --card $work/juki.card
+2015-12-01 | clerk1 | ok:juki-card 400 yen | window fees 131016
 2015-12-01 | clerk1 | ok | window issue \$appJ --card $work/juki.card --sign-pin ABCD | jukiSign=serial:sign
 # 発行の日から起算して3年: the day before the third anniversary
 2015-12-01 | -      | ok:2018-11-30T14:59:59Z | ca status \$jukiSign --json

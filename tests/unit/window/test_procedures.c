@@ -234,6 +234,23 @@ static int renew_photo(struct wf *f, struct jpki_window_issue_result *res,
 				 &f->clerk, &rr);
 }
 
+/* The Juki card itself, applied for with a photo ID and handed over
+ * blank (its fee in the ledger), in `c`. */
+static void juki_card(struct wf *f, struct tcard *c, const char *person)
+{
+	struct jpki_application_request req = photo_req(person);
+	struct jpki_window_card wc;
+	struct jpki_application a;
+	int fee = 0;
+
+	req.card = JPKI_CARD_JUKI;
+	req.kind = JPKI_APP_KIND_JUKI_CARD;
+	ok(jpki_window_apply(&a, f->st, &f->clerk, &req));
+	new_card(f, c, JPKI_CARD_JUKI);
+	ok(jpki_window_juki_card(&wc, &fee, f->st, &f->clerk, a.id, c->rd));
+	assert_int_equal(fee, 500);
+}
+
 static enum jpki_cert_status status_of(struct wf *f, const char *serial,
 				       enum jpki_reason *reason)
 {
@@ -673,15 +690,17 @@ static void test_juki_2015(void **state)
 				  &f->clerk, a.id, NULL, "ABCD"),
 		JPKI_ERR_STATE, "Juki");
 	close_card(&wrong);
-	new_card(f, &c, JPKI_CARD_JUKI);
+	juki_card(f, &c, person);
 	ok(jpki_window_issue(&res, f->st, f->ca, c.rd, f->issuer, &f->clerk,
 			     a.id, NULL, "ABCD"));
 	assert_int_equal(res.fee_yen, 500);
 	assert_true(res.sign_serial[0] != '\0');
 	assert_true(res.auth_serial[0] == '\0');
+	/* the card's fee, then the certificate's */
 	ok(jpki_window_fees(&fees, &n, f->st, NULL));
-	assert_int_equal(n, 1);
-	assert_int_equal(fees[0].yen, 500);
+	assert_int_equal(n, 2);
+	assert_string_equal(fees[0].what, "juki-card");
+	assert_int_equal(fees[1].yen, 500);
 	free(fees);
 
 	/* the last day, and the next working day (the 23rd is a holiday) */

@@ -223,6 +223,23 @@ static void issue_both(struct wf *f, const char *person,
 			     a.id, "1234", "ABC123"));
 }
 
+/* The Juki card itself, applied for with a photo ID and handed over
+ * blank (its fee in the ledger), in `c`. */
+static void juki_card(struct wf *f, struct tcard *c, const char *person)
+{
+	struct jpki_application_request req = photo_req(person);
+	struct jpki_window_card wc;
+	struct jpki_application a;
+	int fee = 0;
+
+	req.card = JPKI_CARD_JUKI;
+	req.kind = JPKI_APP_KIND_JUKI_CARD;
+	ok(jpki_window_apply(&a, f->st, &f->clerk, &req));
+	new_card(f, c, JPKI_CARD_JUKI);
+	ok(jpki_window_juki_card(&wc, &fee, f->st, &f->clerk, a.id, c->rd));
+	assert_int_equal(fee, 500);
+}
+
 static enum jpki_cert_status status_of(struct wf *f, const char *serial,
 				       enum jpki_reason *reason)
 {
@@ -618,7 +635,7 @@ static void test_juki_to_mynumber(void **state)
 	req.card = JPKI_CARD_JUKI;
 	req.want_auth = 0;
 	ok(jpki_window_apply(&a, f->st, &f->clerk, &req));
-	new_card(f, &juki, JPKI_CARD_JUKI);
+	juki_card(f, &juki, person);
 	ok(jpki_window_issue(&jr, f->st, f->ca, juki.rd, f->issuer, &f->clerk,
 			     a.id, NULL, "ABCD"));
 	/* 発行の日から起算して3年 */
@@ -660,6 +677,82 @@ static void test_juki_to_mynumber(void **state)
 	chain_ok(f);
 	close_card(&mn);
 	close_card(&juki);
+}
+
+/* ---- the Juki card itself (seed 000) ------------------------------------ */
+
+static void test_juki_card_application(void **state)
+{
+	struct wf *f = *state;
+	struct jpki_application_request req;
+	struct jpki_window_issue_result res;
+	struct jpki_window_card wc;
+	struct jpki_application card_app, cert_app, other;
+	struct jpki_fee *fees = NULL;
+	struct tcard blank, c;
+	char person[64];
+	size_t n = 0;
+	int fee = 0;
+
+	resident(f, person, "1970-01-15", 0);
+	req = photo_req(person);
+	req.card = JPKI_CARD_JUKI;
+	req.want_auth = 0;
+	ok(jpki_window_apply(&cert_app, f->st, &f->clerk, &req));
+	/* a Juki card nobody applied and paid for: no certificate onto it */
+	new_card(f, &blank, JPKI_CARD_JUKI);
+	refused(jpki_window_issue(&res, f->st, f->ca, blank.rd, f->issuer,
+				  &f->clerk, cert_app.id, NULL, "ABCD"),
+		JPKI_ERR_POLICY, "applied for and paid for first");
+	close_card(&blank);
+
+	/* the application for the card: an identity check as any other */
+	req.kind = JPKI_APP_KIND_JUKI_CARD;
+	req.photo_id_kind = "library-card";
+	refused(jpki_window_apply(&card_app, f->st, &f->clerk, &req),
+		JPKI_ERR_POLICY, "not accepted");
+	req.photo_id_kind = "driving-licence";
+	req.card = JPKI_CARD_MYNUMBER;
+	refused(jpki_window_apply(&card_app, f->st, &f->clerk, &req),
+		JPKI_ERR_INVALID, "for a Juki card");
+	req.card = JPKI_CARD_JUKI;
+	ok(jpki_window_apply(&card_app, f->st, &f->clerk, &req));
+	assert_int_equal(card_app.kind, JPKI_APP_KIND_JUKI_CARD);
+	refused(jpki_window_issue(&res, f->st, f->ca, blank.rd, f->issuer,
+				  &f->clerk, card_app.id, NULL, "ABCD"),
+		JPKI_ERR_STATE, "Juki card itself");
+	/* the municipality's own fee */
+	refused(jpki_window_set_juki_card_fee(f->st, &f->other, CODE, 600),
+		JPKI_ERR_POLICY, NULL);
+	ok(jpki_window_set_juki_card_fee(f->st, &f->clerk, CODE, 600));
+	new_card(f, &c, JPKI_CARD_JUKI);
+	ok(jpki_window_juki_card(&wc, &fee, f->st, &f->clerk, card_app.id,
+				 c.rd));
+	assert_int_equal(fee, 600);
+	assert_string_equal(wc.person, person);
+	assert_int_equal(wc.kind, JPKI_CARD_JUKI);
+	ok(jpki_window_fees(&fees, &n, f->st, CODE));
+	assert_int_equal(n, 1);
+	assert_string_equal(fees[0].what, "juki-card");
+	assert_int_equal(fees[0].yen, 600);
+	free(fees);
+	/* once: the application is used, the card handed over */
+	refused(jpki_window_juki_card(&wc, &fee, f->st, &f->clerk, card_app.id,
+				      c.rd),
+		JPKI_ERR_STATE, "issued already");
+	ok(jpki_window_apply(&other, f->st, &f->clerk, &req));
+	refused(jpki_window_juki_card(&wc, &fee, f->st, &f->clerk, other.id,
+				      c.rd),
+		JPKI_ERR_STATE, "handed over before");
+	/* now the certificate onto it */
+	ok(jpki_window_issue(&res, f->st, f->ca, c.rd, f->issuer, &f->clerk,
+			     cert_app.id, NULL, "ABCD"));
+	/* and no Juki card after 2015-12-22 */
+	at("2015-12-24T10:00:00");
+	refused(jpki_window_apply(&other, f->st, &f->clerk, &req),
+		JPKI_ERR_POLICY, "22 December 2015");
+	chain_ok(f);
+	close_card(&c);
 }
 
 /* ---- notices on the paper ------------------------------------------------ */
@@ -737,6 +830,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_card_expired, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_juki_to_mynumber, setup_2015,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_juki_card_application,
+					    setup_2015, teardown),
 	    cmocka_unit_test_setup_teardown(test_notices, setup, teardown),
 	};
 
