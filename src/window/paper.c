@@ -316,13 +316,13 @@ static void draw_letter(cairo_t *cr, const struct jpki_application *a,
 
 	/* title */
 	font(cr, 18, 1);
-	text_centered(cr, 190, "電子証明書新規発行／更新");
-	text_centered(cr, 216, "照会書兼回答書");
-	hline(cr, MARGIN + 110, PAGE_W - MARGIN - 110, 224, 0.6);
+	text_centered(cr, 160, "電子証明書新規発行／更新");
+	text_centered(cr, 186, "照会書兼回答書");
+	hline(cr, MARGIN + 110, PAGE_W - MARGIN - 110, 194, 0.6);
 
 	font(cr, 10.5, 0);
 	y = text_wrapped(
-	    cr, x, 252, w, 17,
+	    cr, x, 218, w, 17,
 	    a->path == JPKI_ID_PROXY
 		? "あなたの代理人から、次のとおり公的個人認証サービスの電子"
 		  "証明書の発行申請がありました。この申請があなたご本人の"
@@ -370,23 +370,23 @@ static void draw_letter(cairo_t *cr, const struct jpki_application *a,
 	font(cr, 12, 1);
 	text_at(cr, x, y, "回答欄（ご本人が記入してください）");
 	y += 10;
-	rect(cr, x, y, w, 150, 1.4);
+	rect(cr, x, y, w, 132, 1.4);
 	font(cr, 11, 0);
-	text_at(cr, x + 14, y + 26,
+	text_at(cr, x + 14, y + 24,
 		"上記の申請について、該当する□に印をつけてください。");
-	check_box(cr, x + 24, y + 52);
-	text_at(cr, x + 42, y + 52,
+	check_box(cr, x + 24, y + 48);
+	text_at(cr, x + 42, y + 48,
 		"私が申請したものです（電子証明書の発行を希望します）。");
-	check_box(cr, x + 24, y + 76);
-	text_at(cr, x + 42, y + 76, "私は申請していません。");
-	text_at(cr, x + 14, y + 110, "回答日");
-	text_at(cr, x + 70, y + 110, "令和　　　年　　　月　　　日");
-	text_at(cr, x + 14, y + 136, "氏名（自署）");
-	hline(cr, x + 100, x + w - 20, y + 138, 0.6);
-	y += 150;
+	check_box(cr, x + 24, y + 70);
+	text_at(cr, x + 42, y + 70, "私は申請していません。");
+	text_at(cr, x + 14, y + 98, "回答日");
+	text_at(cr, x + 70, y + 98, "令和　　　年　　　月　　　日");
+	text_at(cr, x + 14, y + 122, "氏名（自署）");
+	hline(cr, x + 100, x + w - 20, y + 124, 0.6);
+	y += 132;
 
 	/* what to do with it */
-	y += 26;
+	y += 22;
 	font(cr, 11, 1);
 	text_at(cr, x, y, "ご注意");
 	y += 18;
