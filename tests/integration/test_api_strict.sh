@@ -97,7 +97,7 @@ table = {
         {"person": "s", "card": "w", "sign": "b", "auth": "b", "path": "w",
          "photo_id": "s", "photo_id_address": "s", "power_of_attorney": "b",
          "seal_certificate": "b", "proxy_name": "s",
-         "special_circumstance": "s"}),
+         "special_circumstance": "s", "for": "w", "photo_id_expiry": "s"}),
     "/api/window/returned": (win, {"id": 1, "code": "x"},
         {"id": "i", "code": "s", "document": "s"}),
     "/api/window/issue": (win, {"id": 1},
