@@ -289,6 +289,8 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	      "<label for=\"photo_id_address\">書類の住所 (address on the "
 	      "document)</label><input id=\"photo_id_address\" "
 	      "name=\"photo_id_address\" size=\"50\">"
+	      "<p class=\"notice\"><strong>" JPKI_WINDOW_NOTICE_FALSE_APPLICATION
+	      "</strong><br>" JPKI_WINDOW_NOTICE_CARD "</p>"
 	      "<br><button id=\"apply\">受付 (take the application)</button>"
 	      "</form></section>",
 	      f);
