@@ -168,7 +168,12 @@ void jpki_cert_info_list_free(struct jpki_cert_info **list, size_t n);
 /*
  * Issues a certificate of req->type for `subject_key` with a fresh random
  * serial, the validity of the card kind counted from today, and records it,
- * with links to the person's other certificates. Caller frees *out.
+ * with links to the person's other certificates. Refused (JPKI_ERR_STATE)
+ * while the person holds a certificate of that type that is good and not
+ * expired; an expired one never blocks. The check is per card: a My Number
+ * card's signing certificate for the holder of a valid Juki-card one is
+ * issued, and the Juki one revoked (superseded) in the same transaction.
+ * Caller frees *out.
  */
 int jpki_ca_issue(struct jpki_cert_info **out, struct jpki_ca *ca,
 		  const struct jpki_issue_request *req,

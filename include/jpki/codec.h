@@ -10,6 +10,7 @@
  *   path         photo, letter, proxy        (how identity was checked)
  *   kind         lost, card-fault            (a report)
  *   state        waiting-letter, ready, issued, cancelled
+ *   for          issue, renewal, juki-card   (what an application is for)
  *   status       registered, dead, removed   (a resident)
  *   role         registry-clerk, window-clerk, ca-officer, auditor
  *
@@ -51,6 +52,7 @@ extern const struct jpki_codec_word jpki_codec_card_words[];
 extern const struct jpki_codec_word jpki_codec_path_words[];
 extern const struct jpki_codec_word jpki_codec_report_words[];
 extern const struct jpki_codec_word jpki_codec_state_words[];
+extern const struct jpki_codec_word jpki_codec_purpose_words[];
 extern const struct jpki_codec_word jpki_codec_status_words[];
 extern const struct jpki_codec_word jpki_codec_role_words[];
 

@@ -100,8 +100,9 @@ struct jpki_validity_input {
  *  - My Number card: the 5th birthday after the day of issue, or the card's
  *    expiry if earlier (a 29 February birthday falls on 28 February in other
  *    years);
- *  - Juki card: 3 years from the day of issue; refused (JPKI_ERR_POLICY)
- *    after 22 December 2015.
+ *  - Juki card: 3 years counted from the day of issue (発行の日から起算して
+ *    3年), as jpki_profile_period_last_day() counts them; refused
+ *    (JPKI_ERR_POLICY) after 22 December 2015.
  */
 int jpki_profile_validity(struct jpki_date *out_last_day,
 			  const struct jpki_validity_input *in) JPKI_MUST_CHECK;
@@ -113,6 +114,17 @@ int jpki_profile_validity(struct jpki_date *out_last_day,
  */
 struct jpki_date jpki_profile_card_expiry(const struct jpki_date *issue,
 					  const struct jpki_date *birth);
+
+/*
+ * The last day of a period of `years` years whose first day is `first`
+ * (the day of issue counts as day one; civil code art. 143): the day
+ * before the same date `years` later, or, when that year has no such date
+ * (29 February), the last day of that month. 2015-12-22 -> 2018-12-21;
+ * 2012-02-29 -> 2015-02-28 (no 29 February in 2015: the end of February);
+ * 2012-03-01 -> 2015-02-28.
+ */
+struct jpki_date jpki_profile_period_last_day(const struct jpki_date *first,
+					      int years);
 
 /* Completed years of age on `on` of a person born on `birth`. */
 int jpki_profile_age(const struct jpki_date *birth, const struct jpki_date *on);

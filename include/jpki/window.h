@@ -59,6 +59,14 @@ int jpki_window_issue_card(struct jpki_window_card_result *out,
 			   const struct jpki_window_card_request *req)
 	JPKI_MUST_CHECK;
 
+/* The notices every form, inquiry letter and certificate copy carries
+ * (SPEC 3): the pages of /window show them as the PDFs print them. */
+#define JPKI_WINDOW_NOTICE_FALSE_APPLICATION                                  \
+	"虚偽の申請は処罰されます。(A false application is punished.)"
+#define JPKI_WINDOW_NOTICE_CARD                                               \
+	"カードを他人に貸したり、暗証番号を他人に教えたりしないでください。" \
+	"(Do not lend the card to anyone or tell anyone its PINs.)"
+
 /* ---- procedures (SPEC section 3) ------------------------------------------ */
 
 /* Creates the window's tables (and the registry's and audit's). */
@@ -69,6 +77,18 @@ enum jpki_identity_path {
 	JPKI_ID_NO_PHOTO = 2, /* in person without: inquiry letter first */
 	JPKI_ID_PROXY = 3,    /* 代理人: letter answered, never same day */
 };
+
+/* What an application is for. */
+enum jpki_application_kind {
+	JPKI_APP_KIND_ISSUE = 1,     /* certificates: jpki_window_issue */
+	JPKI_APP_KIND_RENEWAL = 2,   /* a renewal without a photo ID at the
+					counter: jpki_window_renew */
+	JPKI_APP_KIND_JUKI_CARD = 3, /* the Juki card itself (fee) */
+};
+
+/* Wrong inquiry-letter codes after which an application is locked until a
+ * new letter is printed and mailed (docs/SECURITY.md, limits). */
+#define JPKI_WINDOW_LETTER_TRIES 3
 
 enum jpki_application_state {
 	JPKI_APP_WAITING_LETTER = 1, /* 照会書兼回答書 mailed; not yet back */
@@ -94,6 +114,10 @@ struct jpki_application_request {
 	const char *proxy_name;
 	/* under 15 or under guardianship asking for a signing certificate */
 	const char *special_circumstance; /* NULL: none recorded */
+	/* the photo ID's own expiry as printed ("YYYY-MM-DD"); NULL: none
+	 * printed. An expired photo ID does not count. */
+	const char *photo_id_expiry;
+	enum jpki_application_kind kind; /* 0: JPKI_APP_KIND_ISSUE */
 };
 #define JPKI_APPLICATION_REQUEST_VERSION 1
 #define JPKI_APPLICATION_REQUEST_INIT                                         \
@@ -114,6 +138,8 @@ struct jpki_application {
 	time_t letter_mailed_at;
 	time_t ready_at;
 	char sign_serial[41], auth_serial[41]; /* once issued */
+	enum jpki_application_kind kind;
+	int wrong_codes; /* wrong letter codes since the letter was printed */
 };
 
 /*
@@ -123,7 +149,9 @@ struct jpki_application {
  * a person under 15 or under guardianship without a special circumstance; a
  * photo ID whose address is not the registered one; a Juki card after
  * 2015-12-22; a proxy without the sealed power of attorney, the seal
- * certificate or the proxy's photo ID. Photo ID: READY at once. Otherwise
+ * certificate or the proxy's photo ID; a photo ID of a kind the
+ * municipality does not accept (jpki_window_photo_ids), or expired. Photo
+ * ID: READY at once. Otherwise
  * WAITING_LETTER, and the inquiry letter is mailed to the registered
  * address (its PDF: jpki_window_letter_pdf). *out gets the application.
  */
@@ -135,7 +163,11 @@ int jpki_window_apply(struct jpki_application *out, struct jpki_store *st,
  * The resident (or the proxy) comes back with the letter filled in: the code
  * must match, and for the no-photo path another document
  * (`other_document`, e.g. "health-insurance-card") is needed. Never on the
- * day the letter was mailed. The application becomes READY.
+ * day the letter was mailed. The application becomes READY. Each wrong
+ * code is recorded ("window.letter.wrong_code"); the
+ * JPKI_WINDOW_LETTER_TRIES-th locks the application
+ * ("window.letter.locked"): every code is then refused until a new letter
+ * is printed (jpki_window_letter_pdf), which makes a new code and unlocks.
  */
 int jpki_window_letter_returned(struct jpki_application *out,
 				struct jpki_store *st,
@@ -246,17 +278,73 @@ int jpki_window_issue(struct jpki_window_issue_result *out,
 		      const char *auth_pin,
 		      const char *sign_pin) JPKI_MUST_CHECK;
 
+/* What the resident brings to a renewal: the same identity check as a new
+ * issue (SPEC 3). */
+struct jpki_renewal_request {
+	int version; /* JPKI_RENEWAL_REQUEST_VERSION */
+	const char *person;
+	enum jpki_cert_type type;
+	enum jpki_identity_path path;
+	/* JPKI_ID_PHOTO: the resident's own photo ID, as for apply */
+	const char *photo_id_kind;
+	const char *photo_id_address;
+	const char *photo_id_expiry; /* "YYYY-MM-DD"; NULL: none printed */
+	/* JPKI_ID_NO_PHOTO, JPKI_ID_PROXY: the READY renewal application
+	 * (JPKI_APP_KIND_RENEWAL, its inquiry letter answered) */
+	int64_t application;
+};
+#define JPKI_RENEWAL_REQUEST_VERSION 1
+#define JPKI_RENEWAL_REQUEST_INIT                                             \
+	{.version = JPKI_RENEWAL_REQUEST_VERSION, .type = JPKI_CERT_SIGN,      \
+	 .path = JPKI_ID_PHOTO}
+
 /*
- * Renewal at the counter, from 3 months before expiry: a new key pair on
- * the card, the CA's jpki_ca_renew (the old certificate revoked as
- * superseded), the new certificate written to the card. The fee as for an
- * issue.
+ * Renewal at the counter: a new key pair on the card, the CA's
+ * jpki_ca_renew (the old certificate revoked as superseded), the new
+ * certificate written to the card, its validity capped by the card's own
+ * expiry as the window recorded it. The fee as for an issue.
+ * Refused (JPKI_ERR_POLICY, nothing changed): before the day 3 calendar
+ * months before the certificate's last valid day (same day number, or the
+ * month's last day; last day 2031-05-31 -> from 2031-02-28); a photo ID
+ * refused as at apply; a renewal without a photo ID (letter, proxy) that
+ * names no READY renewal application of the person's: never same-day.
+ * An expired certificate is refused (JPKI_ERR_STATE) with the way out,
+ * a new issue. The renewal application, if any, becomes ISSUED.
  */
 int jpki_window_renew(struct jpki_window_issue_result *out,
 		      struct jpki_store *st, struct jpki_ca *ca,
 		      struct jpki_reader *rd, EVP_PKEY *issuer,
-		      const struct jpki_actor *by, const char *person,
-		      enum jpki_cert_type type) JPKI_MUST_CHECK;
+		      const struct jpki_actor *by,
+		      const struct jpki_renewal_request *req) JPKI_MUST_CHECK;
+
+/* ---- photo ID kinds -------------------------------------------------------- */
+
+/* A kind of photo ID: a stable ASCII word (a-z, 0-9, '-') and its label. */
+struct jpki_photo_id_kind {
+	char word[33];
+	char label[97];
+	int national; /* one of the kinds every municipality accepts */
+};
+
+/*
+ * The photo IDs a municipality accepts, newest last: the national ones
+ * (driving-licence 運転免許証, passport 旅券, mynumber-card 個人番号カード,
+ * juki-card-photo 写真付き住民基本台帳カード) and the ones it added.
+ * free(*out).
+ */
+int jpki_window_photo_ids(struct jpki_photo_id_kind **out, size_t *n,
+			  struct jpki_store *st,
+			  const char *municipality_code) JPKI_MUST_CHECK;
+/* Adds (a window clerk of that municipality; recorded
+ * "window.photo_id.add") or removes ("window.photo_id.remove") a kind of
+ * the municipality's own; the national kinds cannot be removed. */
+int jpki_window_photo_id_add(struct jpki_store *st, const struct jpki_actor *by,
+			     const char *municipality_code, const char *word,
+			     const char *label) JPKI_MUST_CHECK;
+int jpki_window_photo_id_remove(struct jpki_store *st,
+				const struct jpki_actor *by,
+				const char *municipality_code,
+				const char *word) JPKI_MUST_CHECK;
 
 /*
  * A locked PIN unlocked, or a forgotten one re-initialised to `new_pin`,
@@ -284,12 +372,55 @@ int jpki_window_report(size_t *count, struct jpki_store *st,
 		       const char *person,
 		       enum jpki_loss_kind kind) JPKI_MUST_CHECK;
 
+/* ---- the cards the window handed over ------------------------------------ */
+
+enum jpki_window_card_state {
+	JPKI_WINDOW_CARD_IN_USE = 1,
+	JPKI_WINDOW_CARD_RETURNED = 2, /* a Juki card given back when its
+					  holder switched to My Number */
+};
+
+/* A card as the window recorded it when it first issued onto it. */
+struct jpki_window_card {
+	char serial[17]; /* the card serial (token information) */
+	enum jpki_card_kind kind;
+	char person[64];
+	char municipality_code[8];
+	struct jpki_date made_on;
+	struct jpki_date expires_on; /* My Number card: SPEC 3; Juki: none */
+	enum jpki_window_card_state state;
+	time_t returned_at;
+};
+
+/* The card in `rd` as recorded: JPKI_ERR_NOT_FOUND for a card the window
+ * never issued onto. */
+int jpki_window_card_record(struct jpki_window_card *out, struct jpki_store *st,
+			    struct jpki_reader *rd) JPKI_MUST_CHECK;
+
+/*
+ * The Juki card itself (SPEC 3, seed 000): a READY application of kind
+ * JPKI_APP_KIND_JUKI_CARD (the identity check as for any application)
+ * hands over the blank Juki card in `rd`: the card recorded as the
+ * person's, the municipality's fee (jpki_window_set_juki_card_fee; 500 yen
+ * unless set) in the fee ledger ("juki-card"), the application ISSUED,
+ * "window.juki_card" on the chain. jpki_window_issue refuses a Juki card
+ * the window did not hand over this way. Refused after 2015-12-22.
+ */
+int jpki_window_juki_card(struct jpki_window_card *out, int *fee_yen,
+			  struct jpki_store *st, const struct jpki_actor *by,
+			  int64_t app_id,
+			  struct jpki_reader *rd) JPKI_MUST_CHECK;
+int jpki_window_set_juki_card_fee(struct jpki_store *st,
+				  const struct jpki_actor *by,
+				  const char *municipality_code,
+				  int yen) JPKI_MUST_CHECK;
+
 /* One line of the fee ledger. */
 struct jpki_fee {
 	int64_t id;
 	char person[64];
 	char municipality_code[8];
-	char what[32]; /* "issue", "renewal" */
+	char what[32]; /* "issue", "renewal", "juki-card" */
 	int yen;
 	time_t at;
 	char operator_id[64];

@@ -107,6 +107,9 @@ static int batch_record_group(struct jpki_issue_result *results,
 			results[i].again = b->items[i].again;
 			memcpy(results[i].message, b->items[i].message,
 			       sizeof(results[i].message));
+			if (b->items[i].superseded[0] != '\0')
+				ca_ocsp_forget(b->ca, JPKI_CERT_SIGN,
+					       b->items[i].superseded);
 		}
 		return 0;
 	}

@@ -143,6 +143,9 @@ struct pending {
 	 * recorded */
 	int resume;
 	int again;
+	/* out: the Juki card's signing certificate this My Number card's
+	 * replaced (revoked as superseded), "" if none */
+	char superseded[41];
 };
 
 void ca_pending_clear(struct pending *p);

@@ -61,34 +61,59 @@ static int add_link(struct jpki_ca *ca, enum jpki_link_kind kind,
 			       p, 4, NULL);
 }
 
+/* The certificate of `type` a person holds, as latest_of finds it. */
+struct prior {
+	char serial[41];
+	int status; /* -1: none */
+	enum jpki_card_kind card;
+	time_t not_after;
+};
+
 /*
  * The certificate of `type` the person holds, with its status: the valid
  * one if there is one, else the newest. Valid first, because two issued in
  * the same second (a revoked one and its successor) tie on issued_at, and
  * the serial that breaks the tie is random.
  */
-static int latest_of(char out[41], int *status, struct jpki_ca *ca,
+static int latest_of(struct prior *out, struct jpki_ca *ca,
 		     const char *person, enum jpki_cert_type type)
 {
 	struct jpki_value p[] = {JPKI_V_TEXT(person), JPKI_V_INT(type)};
 	struct jpki_rows *rows = NULL;
 	int r;
 
-	out[0] = '\0';
-	*status = -1;
+	memset(out, 0, sizeof(*out));
+	out->status = -1;
 	if ((r = jpki_store_query(&rows, ca->store,
-				  "SELECT serial, status FROM ca_cert"
+				  "SELECT serial, status, card, not_after"
+				  " FROM ca_cert"
 				  " WHERE person = $1 AND type = $2"
 				  " ORDER BY CASE WHEN status = 0 THEN 0 ELSE 1"
 				  " END, issued_at DESC, serial LIMIT 1",
 				  p, 2)) != 0)
 		return r;
 	if (jpki_rows_count(rows) == 1) {
-		ca_copy_text(out, 41, jpki_rows_text(rows, 0, 0));
-		*status = (int)jpki_rows_int(rows, 0, 1);
+		ca_copy_text(out->serial, 41, jpki_rows_text(rows, 0, 0));
+		out->status = (int)jpki_rows_int(rows, 0, 1);
+		out->card = (enum jpki_card_kind)jpki_rows_int(rows, 0, 2);
+		out->not_after = (time_t)jpki_rows_int(rows, 0, 3);
 	}
 	jpki_rows_free(rows);
 	return 0;
+}
+
+/* Revokes a Juki card's signing certificate replaced by the My Number
+ * card's, inside the issue's transaction. */
+static int supersede(struct jpki_ca *ca, const char *serial)
+{
+	struct jpki_rows *rows = NULL;
+	int r;
+
+	if ((r = ca_load_row(&rows, ca, serial)) == 0)
+		r = ca_status_set_row(ca, rows, JPKI_STATUS_REVOKED,
+				      JPKI_REASON_SUPERSEDED);
+	jpki_rows_free(rows);
+	return r;
 }
 
 /* Does a CRL of this scope exist yet? */
@@ -312,29 +337,43 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 		    struct jpki_ca *ca, struct pending *p, const char *renewed)
 {
 	const struct jpki_issue_request *req = p->req;
-	char prior[41], birth[11] = "", expiry[11] = "", scope[32];
-	int r, prior_status, other_status, exists;
+	char birth[11] = "", expiry[11] = "", scope[32];
+	struct prior prior, other;
+	int r, exists, live, switching = 0;
 
 	*out = NULL;
 	*refused = 0;
-	if ((r = latest_of(prior, &prior_status, ca, req->person,
-			   req->type)) != 0)
+	p->superseded[0] = '\0';
+	if ((r = latest_of(&prior, ca, req->person, req->type)) != 0)
 		return r;
-	if (renewed == NULL && prior_status == JPKI_STATUS_GOOD) {
+	/* SPEC 3: an expired certificate never blocks a new issue; only one
+	 * still good and not past its last second does */
+	live = prior.status == JPKI_STATUS_GOOD && prior.not_after >= p->now;
+	if (renewed == NULL && live) {
 		if (p->resume) {
-			if ((r = issued_before(out, ca, prior, p->key)) != 0)
+			if ((r = issued_before(out, ca, prior.serial,
+					       p->key)) != 0)
 				return r;
 			if (*out != NULL) {
 				p->again = 1;
 				return 0;
 			}
 		}
-		*refused = 1;
-		return jpki_err_set(JPKI_ERR_STATE,
-				    "%s already holds a valid %s certificate "
-				    "(serial %s): renew it, or revoke it first",
-				    req->person, ca_type_name(req->type),
-				    prior);
+		/* The check is per card: a Juki-card holder switching to a
+		 * My Number card gets its signing certificate, and the one
+		 * on the Juki card is revoked below (SPEC 3). */
+		switching = req->type == JPKI_CERT_SIGN &&
+			    prior.card == JPKI_CARD_JUKI &&
+			    req->card == JPKI_CARD_MYNUMBER;
+		if (!switching) {
+			*refused = 1;
+			return jpki_err_set(
+				JPKI_ERR_STATE,
+				"%s already holds a valid %s certificate "
+				"(serial %s): renew it, or revoke it first",
+				req->person, ca_type_name(req->type),
+				prior.serial);
+		}
 	}
 	/* The primary key would catch a colliding serial (2^-126); draw
 	 * again and sign again instead of failing. */
@@ -388,18 +427,29 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 	if (renewed != NULL)
 		r = add_link(ca, JPKI_LINK_RENEWAL, renewed, p->serial,
 			     p->now);
-	else if (prior[0] != '\0')
-		r = add_link(ca, JPKI_LINK_REISSUE, prior, p->serial, p->now);
+	else if (prior.serial[0] != '\0')
+		r = add_link(ca, JPKI_LINK_REISSUE, prior.serial, p->serial,
+			     p->now);
 	if (r != 0)
 		return r;
-	if ((r = latest_of(prior, &other_status, ca, req->person,
+	/* the Juki card's certificate ends with the issue that replaces
+	 * it, in the same transaction: superseded, as by a renewal */
+	if (switching) {
+		if ((r = supersede(ca, prior.serial)) != 0)
+			return r;
+		ca_copy_text(p->superseded, sizeof(p->superseded),
+			     prior.serial);
+	}
+	if ((r = latest_of(&other, ca, req->person,
 			   req->type == JPKI_CERT_SIGN ? JPKI_CERT_AUTH
 						       : JPKI_CERT_SIGN)) != 0)
 		return r;
-	if (other_status == JPKI_STATUS_GOOD &&
+	if (other.status == JPKI_STATUS_GOOD &&
 	    (r = add_link(ca, JPKI_LINK_PAIR,
-			  req->type == JPKI_CERT_SIGN ? p->serial : prior,
-			  req->type == JPKI_CERT_SIGN ? prior : p->serial,
+			  req->type == JPKI_CERT_SIGN ? p->serial
+						      : other.serial,
+			  req->type == JPKI_CERT_SIGN ? other.serial
+						      : p->serial,
 			  p->now)) != 0)
 		return r;
 	/* The municipality's CRL partition must answer from the first
@@ -480,6 +530,8 @@ int jpki_ca_issue(struct jpki_cert_info **out, struct jpki_ca *ca,
 	if ((r = jpki_store_commit(ca->store)) != 0) {
 		jpki_cert_info_free(*out);
 		*out = NULL;
+	} else if (p.superseded[0] != '\0') {
+		ca_ocsp_forget(ca, JPKI_CERT_SIGN, p.superseded);
 	}
 out:
 	ca_pending_clear(&p);

@@ -66,7 +66,8 @@ int jpki_ca_renew(struct jpki_cert_info **out, struct jpki_ca *ca,
 	if (jpki_rows_int(rows, 0, 6) != JPKI_STATUS_GOOD) {
 		r = jpki_err_set(JPKI_ERR_STATE,
 				 "certificate %s is %s: only a valid "
-				 "certificate can be renewed; issue a new one",
+				 "certificate can be renewed; apply for a "
+				 "new issue",
 				 serial,
 				 jpki_ca_status_name((enum jpki_cert_status)
 							     jpki_rows_int(
@@ -77,8 +78,9 @@ int jpki_ca_renew(struct jpki_cert_info **out, struct jpki_ca *ca,
 	last = jpki_date_of((time_t)jpki_rows_int(rows, 0, 10));
 	if (jpki_clock_now() > (time_t)jpki_rows_int(rows, 0, 10)) {
 		r = jpki_err_set(JPKI_ERR_STATE,
-				 "certificate %s has expired: a new "
-				 "certificate can be issued, not a renewal",
+				 "certificate %s has expired and cannot be "
+				 "renewed: apply for a new issue (an expired "
+				 "certificate never blocks one)",
 				 serial);
 		goto fail;
 	}

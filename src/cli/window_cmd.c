@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/office.h"
 #include "jpki/card.h"
@@ -13,14 +14,19 @@ static void window_usage(FILE *f)
 	      "\n"
 	      "  apply PERSON [--card-kind mynumber|juki] [--sign] [--auth]\n"
 	      "        --id photo|letter|proxy [--photo-id KIND\n"
-	      "        --photo-id-address A] [--power-of-attorney\n"
-	      "        --seal-certificate --proxy-name N]\n"
-	      "        [--special-circumstance TEXT] [--json]\n"
+	      "        --photo-id-address A] [--photo-id-expiry DATE]\n"
+	      "        [--power-of-attorney --seal-certificate\n"
+	      "        --proxy-name N] [--special-circumstance TEXT]\n"
+	      "        [--renewal | --juki-card] [--json]\n"
 	      "  letter APP --out FILE.pdf      the inquiry letter\n"
 	      "  returned APP --code CODE [--document D]\n"
 	      "  issue APP --card FILE|--reader NAME [--auth-pin P]\n"
 	      "        [--sign-pin P] [--copy-dir DIR]\n"
 	      "  renew PERSON --type sign|auth --card FILE|--reader NAME\n"
+	      "        --id photo --photo-id KIND --photo-id-address A\n"
+	      "        [--photo-id-expiry DATE] | --id letter|proxy\n"
+	      "        --application APP (a renewal application, its\n"
+	      "        letter back)\n"
 	      "  pin-reset PERSON --type sign|auth --photo-id-address A\n"
 	      "        --new-pin P --card FILE|--reader NAME\n"
 	      "  report PERSON --lost|--card-fault\n"
@@ -29,6 +35,12 @@ static void window_usage(FILE *f)
 	      "  capacity CODE PER_DAY | hours CODE HH:MM HH:MM\n"
 	      "  office add|list|hours|capacity|counters ...   the offices\n"
 	      "        (本庁, 支所・出張所): jpki window office --help\n"
+	      "  juki-card APP --card FILE|--reader NAME   the Juki card\n"
+	      "        itself, for its application (--juki-card); a FILE\n"
+	      "        that does not exist is made as a blank Juki card\n"
+	      "  juki-card-fee CODE YEN         the municipality's fee\n"
+	      "  photo-ids CODE [--add KIND [--label L] | --remove KIND]\n"
+	      "        [--json]                 the photo IDs accepted\n"
 	      "\n"
 	      "PINs may also come from $JPKI_AUTH_PIN, $JPKI_SIGN_PIN,\n"
 	      "$JPKI_NEW_PIN. The operator's password: --password-file F,\n"
@@ -138,6 +150,13 @@ static const struct option window_opts[] = {
     {"type", required_argument, NULL, 't'},
     {"lost", no_argument, NULL, 'L'},
     {"card-fault", no_argument, NULL, 'B'},
+    {"photo-id-expiry", required_argument, NULL, 'E'},
+    {"application", required_argument, NULL, 'P'},
+    {"renewal", no_argument, NULL, 'w'},
+    {"juki-card", no_argument, NULL, 'J'},
+    {"add", required_argument, NULL, 'G'},
+    {"remove", required_argument, NULL, 'M'},
+    {"label", required_argument, NULL, 'b'},
     {NULL, 0, NULL, 0}};
 
 struct wopts {
@@ -145,6 +164,7 @@ struct wopts {
 	struct jpki_application_request req;
 	const char *id, *out, *code, *document, *card, *reader, *auth_pin,
 	    *sign_pin, *new_pin, *copy_dir, *type;
+	const char *application, *add, *remove, *label;
 	int json, lost, fault;
 };
 
@@ -232,6 +252,28 @@ static int parse_opts(struct wopts *w, int argc, char **argv)
 			break;
 		case 'B':
 			w->fault = 1;
+			break;
+		case 'E':
+			w->req.photo_id_expiry = optarg;
+			break;
+		case 'P':
+			w->application = optarg;
+			break;
+		case 'w':
+			w->req.kind = JPKI_APP_KIND_RENEWAL;
+			break;
+		case 'J':
+			w->req.kind = JPKI_APP_KIND_JUKI_CARD;
+			w->req.card = JPKI_CARD_JUKI;
+			break;
+		case 'G':
+			w->add = optarg;
+			break;
+		case 'M':
+			w->remove = optarg;
+			break;
+		case 'b':
+			w->label = optarg;
 			break;
 		default:
 			return CLI_USAGE;
@@ -334,19 +376,75 @@ static int verb_issue(struct cli *cli, struct wopts *w, const char *app_s)
 	return CLI_OK;
 }
 
+static int verb_juki_card(struct cli *cli, struct wopts *w, const char *app_s)
+{
+	struct jpki_window_card card;
+	struct counter_card cc;
+	struct office of;
+	int64_t id;
+	int r, fee = 0;
+
+	if ((r = parse_id(&id, app_s)) != 0)
+		return cli_fail(r, "juki-card");
+	if (w->card != NULL && access(w->card, F_OK) != 0) {
+		/* the blank card the window hands over */
+		EVP_PKEY *issuer = NULL;
+
+		if ((r = cli_issuer_key(&issuer, cli, 0)) != 0)
+			return cli_fail(r, "card-issuer key");
+		r = jpki_card_create(w->card, JPKI_CARD_JUKI, issuer);
+		EVP_PKEY_free(issuer);
+		if (r != 0)
+			return cli_fail(r, "juki-card");
+	}
+	if ((r = counter_open(&cc, cli, w->card, w->reader)) != CLI_OK)
+		return r;
+	if ((r = office_open(&of, cli, &w->l, 0)) != CLI_OK) {
+		counter_close(&cc);
+		return r;
+	}
+	r = jpki_window_juki_card(&card, &fee, of.st, &of.actor, id, cc.rd);
+	counter_close(&cc);
+	office_close(&of);
+	if (r != 0)
+		return cli_fail(r, "juki-card");
+	printf("Juki card %s handed over to %s; fee: %d yen\n", card.serial,
+	       card.person, fee);
+	return CLI_OK;
+}
+
 static int verb_card_op(struct cli *cli, struct wopts *w, const char *person,
 			int renew)
 {
+	struct jpki_renewal_request rr = JPKI_RENEWAL_REQUEST_INIT;
 	struct jpki_window_issue_result res;
 	enum jpki_cert_type type = JPKI_CERT_SIGN;
 	struct counter_card cc;
 	struct office of;
-	int r;
+	int r, path;
 
 	if (w->type == NULL)
 		return cli_usage("--type sign|auth");
 	if ((r = jpki_ca_type_parse(&type, w->type)) != 0)
 		return cli_fail(r, renew ? "renew" : "pin-reset");
+	if (renew) {
+		/* the identity check, as apply takes it */
+		if (w->id == NULL)
+			return cli_usage("--id photo|letter|proxy: how was the "
+					 "resident identified?");
+		if (jpki_codec_word_parse(&path, jpki_codec_path_words, w->id,
+					  "--id") != 0)
+			return cli_usage("--id is photo, letter or proxy");
+		if (w->application != NULL &&
+		    (r = parse_id(&rr.application, w->application)) != 0)
+			return cli_fail(r, "renew");
+		rr.person = person;
+		rr.type = type;
+		rr.path = (enum jpki_identity_path)path;
+		rr.photo_id_kind = w->req.photo_id_kind;
+		rr.photo_id_address = w->req.photo_id_address;
+		rr.photo_id_expiry = w->req.photo_id_expiry;
+	}
 	if (!renew && (w->new_pin == NULL || w->req.photo_id_address == NULL))
 		return cli_usage("pin-reset needs --photo-id-address and "
 				 "--new-pin");
@@ -358,7 +456,7 @@ static int verb_card_op(struct cli *cli, struct wopts *w, const char *person,
 	}
 	if (renew)
 		r = jpki_window_renew(&res, of.st, of.ca, cc.rd, cc.issuer,
-				      &of.actor, person, type);
+				      &of.actor, &rr);
 	else
 		r = jpki_window_pin_reset(of.st, of.ca, cc.rd, cc.issuer,
 					  &of.actor,
@@ -462,6 +560,49 @@ static int verb_simple(struct cli *cli, struct wopts *w, const char *verb,
 				json_decref(a);
 		}
 		free(apps);
+	} else if (strcmp(verb, "juki-card-fee") == 0) {
+		if ((r = jpki_window_set_juki_card_fee(of.st, &of.actor,
+						       args[0],
+						       atoi(args[1]))) == 0)
+			printf("the Juki card's fee in %s: %s yen\n", args[0],
+			       args[1]);
+	} else if (strcmp(verb, "photo-ids") == 0) {
+		struct jpki_photo_id_kind *ids = NULL;
+		size_t n = 0;
+
+		if (w->add != NULL && w->remove != NULL)
+			r = jpki_err_set(JPKI_ERR_INVALID,
+					 "--add or --remove, not both");
+		else if (w->add != NULL)
+			r = jpki_window_photo_id_add(of.st, &of.actor, args[0],
+						     w->add, w->label);
+		else if (w->remove != NULL)
+			r = jpki_window_photo_id_remove(of.st, &of.actor,
+							args[0], w->remove);
+		if (r == 0 &&
+		    (r = jpki_window_photo_ids(&ids, &n, of.st, args[0])) ==
+			0) {
+			json_t *a = json_array();
+
+			for (size_t i = 0; i < n; i++) {
+				json_array_append_new(
+				    a, json_pack("{s:s, s:s, s:b}", "kind",
+						 ids[i].word, "label",
+						 ids[i].label, "national",
+						 ids[i].national));
+				if (!w->json)
+					printf("%-24s %s%s\n", ids[i].word,
+					       ids[i].label,
+					       ids[i].national ? ""
+							       : " (this "
+								 "municipality)");
+			}
+			if (w->json)
+				cli_json_print(a);
+			else
+				json_decref(a);
+		}
+		free(ids);
 	} else if (strcmp(verb, "fees") == 0) {
 		struct jpki_fee *fees = NULL;
 		size_t n = 0;
@@ -509,7 +650,9 @@ int cli_window(struct cli *cli, int argc, char **argv)
 	} verbs[] = {{"apply", 1, 1},  {"letter", 1, 1},   {"returned", 1, 1},
 		     {"issue", 1, 1},  {"renew", 1, 1},    {"pin-reset", 1, 1},
 		     {"report", 1, 1}, {"copy", 1, 1},     {"list", 0, 1},
-		     {"fees", 0, 1},   {"capacity", 2, 2}, {"hours", 3, 3}};
+		     {"fees", 0, 1},   {"capacity", 2, 2}, {"hours", 3, 3},
+		     {"photo-ids", 1, 1}, {"juki-card", 1, 1},
+		     {"juki-card-fee", 2, 2}};
 	const char *verb = argc > 1 ? argv[1] : NULL;
 	struct wopts w;
 	int r, nargs;
@@ -535,6 +678,8 @@ int cli_window(struct cli *cli, int argc, char **argv)
 			return verb_apply(cli, &w, argv[1 + optind]);
 		if (strcmp(verb, "issue") == 0)
 			return verb_issue(cli, &w, argv[1 + optind]);
+		if (strcmp(verb, "juki-card") == 0)
+			return verb_juki_card(cli, &w, argv[1 + optind]);
 		if (strcmp(verb, "renew") == 0 ||
 		    strcmp(verb, "pin-reset") == 0)
 			return verb_card_op(cli, &w, argv[1 + optind],

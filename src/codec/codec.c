@@ -41,6 +41,12 @@ const struct jpki_codec_word jpki_codec_report_words[] = {
     {"card-fault", JPKI_LOSS_CARD_FAULT},
     {NULL, 0},
 };
+const struct jpki_codec_word jpki_codec_purpose_words[] = {
+    {"issue", JPKI_APP_KIND_ISSUE},
+    {"renewal", JPKI_APP_KIND_RENEWAL},
+    {"juki-card", JPKI_APP_KIND_JUKI_CARD},
+    {NULL, 0},
+};
 const struct jpki_codec_word jpki_codec_state_words[] = {
     {"waiting-letter", JPKI_APP_WAITING_LETTER},
     {"ready", JPKI_APP_READY},
@@ -384,7 +390,8 @@ json_t *jpki_codec_application_encode(const struct jpki_application *a)
 {
 	return json_pack(
 	    /* no letter code: it is shown only on the printed letter */
-	    "{s:I, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s, s:s}", "id",
+	    "{s:I, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:i}",
+	    "id",
 	    (json_int_t)a->id, "person", a->person, "municipality_code",
 	    a->municipality_code, "card",
 	    jpki_codec_word(jpki_codec_card_words, (int)a->card), "sign",
@@ -392,7 +399,10 @@ json_t *jpki_codec_application_encode(const struct jpki_application *a)
 	    jpki_codec_word(jpki_codec_path_words, (int)a->path), "state",
 	    jpki_codec_word(jpki_codec_state_words, (int)a->state),
 	    "sign_serial", a->sign_serial,
-	    "auth_serial", a->auth_serial);
+	    "auth_serial", a->auth_serial, "for",
+	    jpki_codec_word(jpki_codec_purpose_words,
+			    a->kind ? (int)a->kind : JPKI_APP_KIND_ISSUE),
+	    "wrong_codes", a->wrong_codes);
 }
 
 /* The request's members under the JSON's names. */
@@ -404,6 +414,8 @@ struct application_in {
 	const char *photo_id, *photo_id_address;
 	int power_of_attorney, seal_certificate;
 	const char *proxy_name, *special_circumstance;
+	int purpose;
+	const char *photo_id_expiry;
 };
 
 #define APP_TEXT(member, max, flags)                                           \
@@ -426,6 +438,10 @@ static const struct jpki_codec_field application_fields[] = {
     APP_BOOL(seal_certificate),
     APP_TEXT(proxy_name, JPKI_FACT_NAME_MAX - 1, JPKI_CODEC_PRINTABLE),
     APP_TEXT(special_circumstance, 400, 0),
+    /* "for": a C keyword, so the member has another name */
+    {"for", JPKI_CODEC_WORD, offsetof(struct application_in, purpose), 0, 0,
+     0, jpki_codec_purpose_words, 0},
+    APP_TEXT(photo_id_expiry, 10, JPKI_CODEC_PRINTABLE),
 };
 
 int jpki_codec_application_decode(struct jpki_application_request *out,
@@ -453,6 +469,9 @@ int jpki_codec_application_decode(struct jpki_application_request *out,
 	out->seal_certificate = ai.seal_certificate;
 	out->proxy_name = ai.proxy_name;
 	out->special_circumstance = ai.special_circumstance;
+	out->kind = ai.purpose ? (enum jpki_application_kind)ai.purpose
+			       : JPKI_APP_KIND_ISSUE;
+	out->photo_id_expiry = ai.photo_id_expiry;
 	return 0;
 }
 

@@ -302,6 +302,8 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	      "<label for=\"photo_id_address\">書類の住所 (address on the "
 	      "document)</label><input id=\"photo_id_address\" "
 	      "name=\"photo_id_address\" size=\"50\">"
+	      "<p class=\"notice\"><strong>" JPKI_WINDOW_NOTICE_FALSE_APPLICATION
+	      "</strong><br>" JPKI_WINDOW_NOTICE_CARD "</p>"
 	      "<br><button id=\"apply\">受付 (take the application)</button>"
 	      "</form></section>",
 	      f);
@@ -1235,12 +1237,24 @@ struct card_in {
 	const char *person;
 	int type;
 	const char *reader, *photo_id_address, *new_pin;
+	/* renew: the identity check, as for apply (path photo by default) */
+	int path;
+	const char *photo_id, *photo_id_expiry;
+	int64_t application;
 };
 static const struct jpki_codec_field renew_fields[] = {
     PERSON(struct card_in),
     F(struct card_in, type, JPKI_CODEC_WORD, 0, 0, 0, jpki_codec_type_words,
       JPKI_CODEC_REQUIRED),
     F(struct card_in, reader, JPKI_CODEC_TEXT, 255, 0, 0, NULL, 0),
+    F(struct card_in, path, JPKI_CODEC_WORD, 0, 0, 0, jpki_codec_path_words,
+      0),
+    F(struct card_in, photo_id, JPKI_CODEC_TEXT, 63, 0, 0, NULL, 0),
+    F(struct card_in, photo_id_address, JPKI_CODEC_TEXT,
+      JPKI_FACT_ADDRESS_MAX - 1, 0, 0, NULL, 0),
+    F(struct card_in, photo_id_expiry, JPKI_CODEC_TEXT, 10, 0, 0, NULL, 0),
+    F(struct card_in, application, JPKI_CODEC_INT, 8, 0, INT64_MAX, NULL,
+      0),
 };
 static const struct jpki_codec_field pin_reset_fields[] = {
     PERSON(struct card_in),
@@ -1267,9 +1281,17 @@ static int card_proc(json_t **out, struct jpki_http *srv,
 				    "this server has no card-issuer key");
 	if ((r = jpki_reader_pcsc(&rd, reader[0] ? reader : NULL)) != 0)
 		return r;
+	struct jpki_renewal_request rr = JPKI_RENEWAL_REQUEST_INIT;
+
+	rr.person = x->person;
+	rr.type = (enum jpki_cert_type)x->type;
+	rr.path = x->path ? (enum jpki_identity_path)x->path : JPKI_ID_PHOTO;
+	rr.photo_id_kind = x->photo_id;
+	rr.photo_id_address = x->photo_id_address;
+	rr.photo_id_expiry = x->photo_id_expiry;
+	rr.application = x->application;
 	r = renew ? jpki_window_renew(&res, srv->st, srv->ca, rd, srv->issuer,
-				      &req->who, x->person,
-				      (enum jpki_cert_type)x->type)
+				      &req->who, &rr)
 		  : jpki_window_pin_reset(srv->st, srv->ca, rd, srv->issuer,
 					  &req->who, x->person,
 					  or_empty(x->photo_id_address),

@@ -47,12 +47,18 @@ static void identity_fields(FILE *f, const char *form)
 		"<select id=\"%s_photo_id\" name=\"photo_id\"><option "
 		"value=\"driving-licence\">運転免許証</option><option "
 		"value=\"passport\">旅券</option><option "
-		"value=\"mynumber-card\">個人番号カード</option></select>",
+		"value=\"mynumber-card\">個人番号カード</option><option "
+		"value=\"juki-card-photo\">写真付き住基カード</option></select>",
 		form, form, form, form);
 	fprintf(f,
 		"<label for=\"%s_photo_id_address\">書類の住所 (address on "
 		"the document)</label><input id=\"%s_photo_id_address\" "
 		"name=\"photo_id_address\" size=\"50\">",
+		form, form);
+	fprintf(f,
+		"<label for=\"%s_photo_id_expiry\">書類の有効期限 (valid until, "
+		"YYYY-MM-DD)</label><input id=\"%s_photo_id_expiry\" "
+		"name=\"photo_id_expiry\" size=\"10\">",
 		form, form);
 }
 
@@ -210,8 +216,10 @@ enum MHD_Result http_window_renew(struct jpki_http *srv,
 {
 	struct jpki_window_issue_result res;
 	struct jpki_reader *rd = NULL;
+	struct jpki_renewal_request rr = JPKI_RENEWAL_REQUEST_INIT;
 	char person[FIELD], type[FIELD], reader[FIELD], path[FIELD],
-	    kind[FIELD], addr[FIELD], done[256];
+	    kind[FIELD], addr[FIELD], expiry[FIELD], app[FIELD], done[256];
+	char *end = NULL;
 	int t = 0, w = 0, r;
 
 	memset(&res, 0, sizeof(res));
@@ -221,23 +229,31 @@ enum MHD_Result http_window_renew(struct jpki_http *srv,
 	http_field(path, FIELD, req->up, "path");
 	http_field(kind, FIELD, req->up, "photo_id");
 	http_field(addr, FIELD, req->up, "photo_id_address");
-	/*
-	 * The identity check is sent as the apply page sends it (path,
-	 * photo_id, photo_id_address); renewal's own check of it is the
-	 * window module's (issue #13: jpki_window_renew takes it like
-	 * jpki_window_apply), to be handed over once it does.
-	 */
-	(void)kind;
-	(void)addr;
+	http_field(expiry, FIELD, req->up, "photo_id_expiry");
+	http_field(app, FIELD, req->up, "application");
+	/* the identity check of a new issue, as the apply page sends it; a
+	 * renewal without a photo ID names its READY renewal application */
 	if ((r = jpki_codec_word_parse(&t, jpki_codec_type_words, type,
 				       "type")) == 0 &&
 	    (r = jpki_codec_word_parse(&w, jpki_codec_path_words,
 				       path[0] ? path : "photo", "path")) ==
-		0 &&
-	    (r = counter_reader(&rd, srv, reader)) == 0)
+		0) {
+		rr.person = person;
+		rr.type = (enum jpki_cert_type)t;
+		rr.path = (enum jpki_identity_path)w;
+		rr.photo_id_kind = kind[0] ? kind : NULL;
+		rr.photo_id_address = addr[0] ? addr : NULL;
+		rr.photo_id_expiry = expiry[0] ? expiry : NULL;
+		if (app[0] != '\0') {
+			rr.application = strtoll(app, &end, 10);
+			if (*end != '\0' || rr.application <= 0)
+				r = jpki_err_set(JPKI_ERR_INVALID,
+						 "application: not a number");
+		}
+	}
+	if (r == 0 && (r = counter_reader(&rd, srv, reader)) == 0)
 		r = jpki_window_renew(&res, srv->st, srv->ca, rd, srv->issuer,
-				      &req->who, person,
-				      (enum jpki_cert_type)t);
+				      &req->who, &rr);
 	jpki_reader_free(rd);
 	snprintf(done, sizeof(done),
 		 "新しい証明書 <code id=\"serial\">%s</code> をカードに書き込み"

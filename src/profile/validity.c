@@ -1,7 +1,8 @@
 /*
  * How long a certificate lives (SPEC sections 2 and 3): the My Number card's
  * 5th birthday after issue, capped by the card's own expiry; the Juki card's
- * 3 years, and its end of issue on 22 December 2015.
+ * 3 years counted from the day of issue, and its end of issue on 22
+ * December 2015.
  */
 #include "jpki/profile.h"
 
@@ -26,6 +27,20 @@ static struct jpki_date nth_birthday_after(const struct jpki_date *birth,
 	if (jpki_date_cmp(&b, day) <= 0)
 		k++;
 	return jpki_date_add_years(birth, k + n - 1);
+}
+
+struct jpki_date jpki_profile_period_last_day(const struct jpki_date *first,
+					      int years)
+{
+	struct jpki_date same = {first->year + years, first->month,
+				 first->day};
+
+	/* no such date that year: the period ends with the month */
+	if (same.day > jpki_date_days_in_month(same.year, same.month)) {
+		same.day = jpki_date_days_in_month(same.year, same.month);
+		return same;
+	}
+	return jpki_date_of(jpki_date_start(&same) - 1);
 }
 
 struct jpki_date jpki_profile_card_expiry(const struct jpki_date *issue,
@@ -56,7 +71,8 @@ int jpki_profile_validity(struct jpki_date *out,
 				"Juki-card certificates can no longer be "
 				"issued or renewed: issue ended on 22 December "
 				"2015 (平成27年12月22日)");
-		*out = jpki_date_add_years(&in->issue, 3);
+		/* 発行の日から起算して3年: the day of issue is day one */
+		*out = jpki_profile_period_last_day(&in->issue, 3);
 		return 0;
 	case JPKI_CARD_MYNUMBER:
 		if (!jpki_date_valid(&in->birth))

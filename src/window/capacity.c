@@ -139,6 +139,48 @@ int jpki_window_set_capacity(struct jpki_store *st, const struct jpki_actor *by,
 	return jpki_store_commit(st);
 }
 
+static int used_up(const char *where, int64_t per_day)
+{
+	return jpki_err_set(JPKI_ERR_POLICY,
+			    "today's capacity of the window of %s (%lld "
+			    "certificates a day) is used up; the "
+			    "application waits for another day",
+			    where, (long long)per_day);
+}
+
+int window_capacity_check(struct jpki_store *st, const struct jpki_actor *by,
+			  const char *municipality_code, int n)
+{
+	struct jpki_date today = jpki_date_today();
+	struct jpki_rows *rows = NULL;
+	struct jpki_office o;
+	char day[11], where[160];
+	int64_t used;
+	int r;
+
+	jpki_date_format(&today, day);
+	if ((r = window_office_of(&o, st, by, municipality_code)) != 0)
+		return r;
+	if (o.per_day == 0)
+		return 0;
+	{
+		struct jpki_value p[] = {JPKI_V_TEXT(o.code), JPKI_V_TEXT(day)};
+
+		if ((r = jpki_store_query(
+			 &rows, st,
+			 "SELECT COALESCE(SUM(used), 0) FROM window_capacity_use"
+			 " WHERE municipality_code = $1 AND day = $2",
+			 p, 2)) != 0)
+			return r;
+	}
+	used = jpki_rows_int(rows, 0, 0);
+	jpki_rows_free(rows);
+	if (used + n <= o.per_day)
+		return 0;
+	window_office_describe(where, sizeof(where), &o);
+	return used_up(where, o.per_day);
+}
+
 int window_capacity_take(struct jpki_store *st, const struct jpki_actor *by,
 			 const char *municipality_code, int n,
 			 const char *subject)
@@ -184,12 +226,7 @@ int window_capacity_take(struct jpki_store *st, const struct jpki_actor *by,
 			return r;
 	}
 	if (changes != 1)
-		return jpki_err_set(
-		    JPKI_ERR_POLICY,
-		    "today's capacity of the window of %s (%lld "
-		    "certificates a day) is used up; the "
-		    "application waits for another day",
-		    where, (long long)per_day);
+		return used_up(where, per_day);
 	snprintf(detail, sizeof(detail),
 		 "{\"day\":\"%s\",\"n\":%d,\"office\":\"%s\"}", day, n,
 		 o.code);

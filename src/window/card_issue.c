@@ -290,7 +290,8 @@ fail:
 
 int window_card_renew(char new_serial[41], struct jpki_reader *rd,
 		      struct jpki_ca *ca, EVP_PKEY *issuer,
-		      const char *old_serial, enum jpki_cert_type type)
+		      const char *old_serial, enum jpki_cert_type type,
+		      const struct jpki_date *card_expiry)
 {
 	struct jpki_cert_info *info = NULL;
 	EVP_PKEY *pub = NULL;
@@ -300,7 +301,8 @@ int window_card_renew(char new_serial[41], struct jpki_reader *rd,
 	if ((r = jpki_window_card_authenticate(rd, issuer)) != 0 ||
 	    (r = generate_key(&pub, rd, type)) != 0)
 		goto out;
-	if ((r = jpki_ca_renew(&info, ca, old_serial, pub, NULL)) != 0)
+	if ((r = jpki_ca_renew(&info, ca, old_serial, pub,
+				 card_expiry)) != 0)
 		goto out;
 	if ((r = install_cert(rd, ca, type, info)) != 0) {
 		char why[512];

@@ -198,6 +198,20 @@ static double table_row(cairo_t *cr, double y, double label_w, double h,
 	return y + h;
 }
 
+/* SPEC 3's notices, framed above the footer of every form, letter and
+ * copy the window prints. */
+static void notices(cairo_t *cr)
+{
+	double x = MARGIN, w = PAGE_W - 2 * MARGIN, y = PAGE_H - MARGIN - 58;
+
+	rect(cr, x, y - 14, w, 50, 0.6);
+	font(cr, 9.5, 1);
+	y = text_wrapped(cr, x + 8, y, w - 16, 14,
+			 JPKI_WINDOW_NOTICE_FALSE_APPLICATION);
+	font(cr, 9.5, 0);
+	(void)text_wrapped(cr, x + 8, y, w - 16, 14, JPKI_WINDOW_NOTICE_CARD);
+}
+
 static void check_box(cairo_t *cr, double x, double y)
 {
 	rect(cr, x, y - 10, 11, 11, 0.8);
@@ -302,13 +316,13 @@ static void draw_letter(cairo_t *cr, const struct jpki_application *a,
 
 	/* title */
 	font(cr, 18, 1);
-	text_centered(cr, 190, "電子証明書新規発行／更新");
-	text_centered(cr, 216, "照会書兼回答書");
-	hline(cr, MARGIN + 110, PAGE_W - MARGIN - 110, 224, 0.6);
+	text_centered(cr, 160, "電子証明書新規発行／更新");
+	text_centered(cr, 186, "照会書兼回答書");
+	hline(cr, MARGIN + 110, PAGE_W - MARGIN - 110, 194, 0.6);
 
 	font(cr, 10.5, 0);
 	y = text_wrapped(
-	    cr, x, 252, w, 17,
+	    cr, x, 218, w, 17,
 	    a->path == JPKI_ID_PROXY
 		? "あなたの代理人から、次のとおり公的個人認証サービスの電子"
 		  "証明書の発行申請がありました。この申請があなたご本人の"
@@ -356,23 +370,23 @@ static void draw_letter(cairo_t *cr, const struct jpki_application *a,
 	font(cr, 12, 1);
 	text_at(cr, x, y, "回答欄（ご本人が記入してください）");
 	y += 10;
-	rect(cr, x, y, w, 150, 1.4);
+	rect(cr, x, y, w, 132, 1.4);
 	font(cr, 11, 0);
-	text_at(cr, x + 14, y + 26,
+	text_at(cr, x + 14, y + 24,
 		"上記の申請について、該当する□に印をつけてください。");
-	check_box(cr, x + 24, y + 52);
-	text_at(cr, x + 42, y + 52,
+	check_box(cr, x + 24, y + 48);
+	text_at(cr, x + 42, y + 48,
 		"私が申請したものです（電子証明書の発行を希望します）。");
-	check_box(cr, x + 24, y + 76);
-	text_at(cr, x + 42, y + 76, "私は申請していません。");
-	text_at(cr, x + 14, y + 110, "回答日");
-	text_at(cr, x + 70, y + 110, "令和　　　年　　　月　　　日");
-	text_at(cr, x + 14, y + 136, "氏名（自署）");
-	hline(cr, x + 100, x + w - 20, y + 138, 0.6);
-	y += 150;
+	check_box(cr, x + 24, y + 70);
+	text_at(cr, x + 42, y + 70, "私は申請していません。");
+	text_at(cr, x + 14, y + 98, "回答日");
+	text_at(cr, x + 70, y + 98, "令和　　　年　　　月　　　日");
+	text_at(cr, x + 14, y + 122, "氏名（自署）");
+	hline(cr, x + 100, x + w - 20, y + 124, 0.6);
+	y += 132;
 
 	/* what to do with it */
-	y += 26;
+	y += 22;
 	font(cr, 11, 1);
 	text_at(cr, x, y, "ご注意");
 	y += 18;
@@ -403,6 +417,7 @@ static void draw_letter(cairo_t *cr, const struct jpki_application *a,
 	    "を除く）");
 
 	/* footer */
+	notices(cr);
 	hline(cr, MARGIN, PAGE_W - MARGIN, PAGE_H - MARGIN - 14, 0.4);
 	font(cr, 8, 0);
 	snprintf(line, sizeof(line), "%s%s　公的個人認証サービス",
@@ -563,6 +578,7 @@ static void draw_copy(cairo_t *cr, const struct jpki_cert_info *info,
 	    "フィンガープリントは、公的個人認証サービスポータルサイトで公表"
 	    "しているものと照合してください。");
 
+	notices(cr);
 	hline(cr, MARGIN, PAGE_W - MARGIN, PAGE_H - MARGIN - 14, 0.4);
 	font(cr, 8, 0);
 	snprintf(line, sizeof(line), "%s%s　公的個人認証サービス",

@@ -90,6 +90,32 @@ static const struct jpki_migration migrations[] = {
      * still out must be printed again */
     {2, "ALTER TABLE window_application ADD COLUMN letter_hash TEXT;"
 	"UPDATE window_application SET letter_code = NULL"},
+    /* what an application is for, the wrong letter codes since its
+     * letter was printed, the photo IDs each municipality adds to the
+     * national ones, and the cards the window issued onto */
+    {3, "ALTER TABLE window_application ADD COLUMN kind INTEGER NOT NULL"
+	" DEFAULT 1;"
+	"ALTER TABLE window_application ADD COLUMN wrong_codes INTEGER NOT"
+	" NULL DEFAULT 0;"
+	"CREATE TABLE window_photo_id ("
+	" municipality_code TEXT NOT NULL,"
+	" word TEXT NOT NULL,"
+	" label TEXT,"
+	" added_at BIGINT NOT NULL,"
+	" PRIMARY KEY (municipality_code, word));"
+	"CREATE TABLE window_card ("
+	" serial TEXT PRIMARY KEY,"
+	" kind INTEGER NOT NULL,"
+	" person TEXT NOT NULL,"
+	" municipality_code TEXT NOT NULL,"
+	" made_on TEXT NOT NULL,"
+	" expires_on TEXT,"
+	" state INTEGER NOT NULL,"
+	" returned_at BIGINT);"
+	"CREATE INDEX window_card_person ON window_card (person);"
+	"CREATE TABLE window_juki_fee ("
+	" municipality_code TEXT PRIMARY KEY,"
+	" yen INTEGER NOT NULL)"},
 };
 
 int jpki_window_migrate(struct jpki_store *st)
@@ -273,7 +299,7 @@ static int letter_hash_of(char out[LETTER_HASH_LEN + 1], const char *code)
 #define APP_COLUMNS                                                            \
 	"id, person, municipality_code, card, want_sign, want_auth, path,"     \
 	" state, letter_hash, applied_at, letter_mailed_at, ready_at,"         \
-	" sign_serial, auth_serial, special_circumstance"
+	" sign_serial, auth_serial, special_circumstance, kind, wrong_codes"
 
 static void app_from_row(struct jpki_application *a,
 			 const struct jpki_rows *rows, size_t i)
@@ -295,6 +321,8 @@ static void app_from_row(struct jpki_application *a,
 		  jpki_rows_text(rows, i, 12));
 	copy_text(a->auth_serial, sizeof(a->auth_serial),
 		  jpki_rows_text(rows, i, 13));
+	a->kind = (enum jpki_application_kind)jpki_rows_int(rows, i, 15);
+	a->wrong_codes = (int)jpki_rows_int(rows, i, 16);
 }
 
 /* The application, its recorded special circumstance (may be NULL) and
@@ -354,10 +382,21 @@ static int check_request(const struct jpki_application_request *req)
 				    "version");
 	if (req->card != JPKI_CARD_MYNUMBER && req->card != JPKI_CARD_JUKI)
 		return jpki_err_set(JPKI_ERR_INVALID, "unknown card kind");
-	if (!req->want_sign && !req->want_auth)
+	if (req->kind != 0 && req->kind != JPKI_APP_KIND_ISSUE &&
+	    req->kind != JPKI_APP_KIND_RENEWAL &&
+	    req->kind != JPKI_APP_KIND_JUKI_CARD)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "unknown application kind");
+	if (req->kind == JPKI_APP_KIND_JUKI_CARD) {
+		if (req->card != JPKI_CARD_JUKI)
+			return jpki_err_set(JPKI_ERR_INVALID,
+					    "an application for the Juki card "
+					    "itself is for a Juki card");
+	} else if (!req->want_sign && !req->want_auth)
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "the application asks for no certificate");
-	if (req->card == JPKI_CARD_JUKI && req->want_auth)
+	if (req->card == JPKI_CARD_JUKI && req->want_auth &&
+	    req->kind != JPKI_APP_KIND_JUKI_CARD)
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "the Juki card carries a signing "
 				    "certificate only");
@@ -366,6 +405,8 @@ static int check_request(const struct jpki_application_request *req)
 	     strlen(req->special_circumstance) > 400) ||
 	    (req->proxy_name != NULL && strlen(req->proxy_name) > 200) ||
 	    (req->photo_id_kind != NULL && strlen(req->photo_id_kind) > 64) ||
+	    (req->photo_id_expiry != NULL &&
+	     strlen(req->photo_id_expiry) > 10) ||
 	    (req->photo_id_address != NULL &&
 	     strlen(req->photo_id_address) >= JPKI_FACT_ADDRESS_MAX))
 		return jpki_err_set(JPKI_ERR_INVALID,
@@ -378,11 +419,13 @@ static int check_request(const struct jpki_application_request *req)
 }
 
 /* The documents the identity path needs (SPEC section 3). */
-static int check_documents(const struct jpki_resident *res,
+static int check_documents(struct jpki_store *st,
+			   const struct jpki_resident *res,
 			   const struct jpki_application_request *req)
 {
 	int has_photo =
 	    req->photo_id_kind != NULL && *req->photo_id_kind != '\0';
+	int r;
 
 	switch (req->path) {
 	case JPKI_ID_PHOTO:
@@ -392,6 +435,9 @@ static int check_documents(const struct jpki_resident *res,
 			    "a same-day issue needs a photo ID (driving "
 			    "licence, passport, ...); without one the "
 			    "inquiry letter is mailed instead");
+		if ((r = window_check_photo_id(st, res, req->photo_id_kind,
+					       req->photo_id_expiry)) != 0)
+			return r;
 		if (req->photo_id_address == NULL ||
 		    !same_address(req->photo_id_address, res->facts.address))
 			return jpki_err_set(
@@ -419,6 +465,11 @@ static int check_documents(const struct jpki_resident *res,
 			return jpki_err_set(JPKI_ERR_POLICY,
 					    "a proxy must show their own "
 					    "photo ID");
+		/* the proxy's own ID: its kind and expiry count, its
+		 * address is the proxy's */
+		if ((r = window_check_photo_id(st, res, req->photo_id_kind,
+					       req->photo_id_expiry)) != 0)
+			return r;
 		if (req->proxy_name == NULL || *req->proxy_name == '\0')
 			return jpki_err_set(JPKI_ERR_POLICY,
 					    "the proxy's name is needed");
@@ -445,17 +496,21 @@ int jpki_window_apply(struct jpki_application *out, struct jpki_store *st,
 		return r;
 	if (req->card == JPKI_CARD_JUKI && juki_ended())
 		return jpki_err_set(JPKI_ERR_POLICY, "%s", juki_ended_sentence);
-	if ((r = check_eligible(&res, req->want_sign,
+	if ((r = check_eligible(&res,
+				req->kind == JPKI_APP_KIND_JUKI_CARD
+				    ? 0
+				    : req->want_sign,
 				req->special_circumstance)) != 0 ||
-	    (r = check_documents(&res, req)) != 0)
+	    (r = check_documents(st, &res, req)) != 0)
 		return r;
 
 	copy_text(a.person, sizeof(a.person), res.person);
 	copy_text(a.municipality_code, sizeof(a.municipality_code),
 		  res.municipality_code);
 	a.card = req->card;
-	a.want_sign = req->want_sign != 0;
-	a.want_auth = req->want_auth != 0;
+	a.kind = req->kind != 0 ? req->kind : JPKI_APP_KIND_ISSUE;
+	a.want_sign = a.kind != JPKI_APP_KIND_JUKI_CARD && req->want_sign != 0;
+	a.want_auth = a.kind != JPKI_APP_KIND_JUKI_CARD && req->want_auth != 0;
 	a.path = req->path;
 	a.applied_at = now;
 	if (req->path == JPKI_ID_PHOTO) {
@@ -498,6 +553,7 @@ int jpki_window_apply(struct jpki_application *out, struct jpki_store *st,
 		    req->path == JPKI_ID_PROXY ? JPKI_V_TEXT(req->proxy_name)
 					       : JPKI_V_NULL,
 		    JPKI_V_TEXT(by->operator_id),
+		    JPKI_V_INT(a.kind),
 		};
 
 		if ((r = jpki_store_exec(
@@ -507,19 +563,23 @@ int jpki_window_apply(struct jpki_application *out, struct jpki_store *st,
 			 " path, state, letter_code, applied_at,"
 			 " letter_mailed_at, ready_at,"
 			 " special_circumstance, photo_id_kind,"
-			 " proxy_name, operator_id) VALUES ($1, $2, $3,"
-			 " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-			 " $14, $15, $16)",
-			 p, 16, NULL)) != 0)
+			 " proxy_name, operator_id, kind) VALUES ($1, $2,"
+			 " $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+			 " $14, $15, $16, $17)",
+			 p, 17, NULL)) != 0)
 			goto fail;
 	}
 	/* the letter code stays out of the chain: it is the resident's
 	 * proof of having received the letter */
 	snprintf(detail, sizeof(detail),
-		 "{\"application\":%lld,\"card\":\"%s\",\"sign\":%s,"
+		 "{\"application\":%lld,\"kind\":\"%s\",\"card\":\"%s\","
+		 "\"sign\":%s,"
 		 "\"auth\":%s,\"path\":\"%s\",\"letter_mailed\":%s,"
 		 "\"special_circumstance\":\"%s\",\"proxy\":\"%s\"}",
 		 (long long)a.id,
+		 a.kind == JPKI_APP_KIND_RENEWAL     ? "renewal"
+		 : a.kind == JPKI_APP_KIND_JUKI_CARD ? "juki-card"
+						     : "issue",
 		 a.card == JPKI_CARD_JUKI ? "juki" : "mynumber",
 		 a.want_sign ? "true" : "false", a.want_auth ? "true" : "false",
 		 a.path == JPKI_ID_PHOTO      ? "photo-id"
@@ -572,6 +632,57 @@ fail:
 	return r;
 }
 
+/*
+ * A wrong letter code: counted and recorded, and the
+ * JPKI_WINDOW_LETTER_TRIES-th locks the application until a new letter is
+ * printed, so that the code cannot be guessed at the counter. Returns the
+ * refusal (JPKI_ERR_POLICY), or the store's error.
+ */
+static int wrong_code(struct jpki_store *st, const struct jpki_actor *by,
+		      const struct jpki_application *a)
+{
+	int n = a->wrong_codes + 1, r = JPKI_ERR_INTERNAL;
+	struct jpki_value p[] = {JPKI_V_INT(a->id), JPKI_V_INT(n),
+				 JPKI_V_INT(a->wrong_codes),
+				 JPKI_V_INT(JPKI_APP_WAITING_LETTER)};
+	char detail[96];
+
+	snprintf(detail, sizeof(detail),
+		 "{\"application\":%lld,\"wrong_codes\":%d}",
+		 (long long)a->id, n);
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	/* guarded by the count read, so two counters cannot both count
+	 * the same try */
+	if ((r = jpki_store_exec(st,
+				 "UPDATE window_application SET wrong_codes ="
+				 " $2 WHERE id = $1 AND wrong_codes = $3 AND"
+				 " state = $4",
+				 p, 4, NULL)) != 0 ||
+	    (r = jpki_audit_append(st, by, "window.letter.wrong_code",
+				   a->person, detail)) != 0 ||
+	    (n >= JPKI_WINDOW_LETTER_TRIES &&
+	     (r = jpki_audit_append(st, by, "window.letter.locked", a->person,
+				    detail)) != 0)) {
+		jpki_store_rollback(st);
+		return r;
+	}
+	if ((r = jpki_store_commit(st)) != 0)
+		return r;
+	if (n >= JPKI_WINDOW_LETTER_TRIES)
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "the code is not the one on the inquiry "
+				    "letter of application %lld; after %d "
+				    "wrong codes the application is locked: "
+				    "print and mail a new inquiry letter",
+				    (long long)a->id, n);
+	return jpki_err_set(JPKI_ERR_POLICY,
+			    "the code is not the one on the inquiry letter "
+			    "of application %lld (%d of %d tries left)",
+			    (long long)a->id, JPKI_WINDOW_LETTER_TRIES - n,
+			    JPKI_WINDOW_LETTER_TRIES);
+}
+
 int jpki_window_letter_returned(struct jpki_application *out,
 				struct jpki_store *st,
 				const struct jpki_actor *by, int64_t app_id,
@@ -611,15 +722,19 @@ int jpki_window_letter_returned(struct jpki_application *out,
 				    "no inquiry letter of application %lld "
 				    "has been printed: print it and mail it",
 				    (long long)app_id);
+	if (a.wrong_codes >= JPKI_WINDOW_LETTER_TRIES)
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "application %lld is locked after %d "
+				    "wrong codes: print and mail a new "
+				    "inquiry letter (jpki window letter %lld)",
+				    (long long)app_id, a.wrong_codes,
+				    (long long)app_id);
 	/* only the code's hash is kept; the hashes are compared in
 	 * constant time */
 	if (letter_code == NULL || strlen(letter_code) != LETTER_CODE_LEN ||
 	    letter_hash_of(given, letter_code) != 0 ||
 	    !jpki_ct_equal(given, hash, LETTER_HASH_LEN))
-		return jpki_err_set(JPKI_ERR_POLICY,
-				    "the code is not the one on the inquiry "
-				    "letter of application %lld",
-				    (long long)app_id);
+		return wrong_code(st, by, &a);
 	if (other_document != NULL && strlen(other_document) > 100)
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "the other document's name is too long");
@@ -789,19 +904,24 @@ int window_letter_code(char code[WINDOW_LETTER_CODE_LEN + 1],
 					 JPKI_V_INT(JPKI_APP_WAITING_LETTER)};
 
 		snprintf(detail, sizeof(detail),
-			 "{\"application\":%lld,\"earlier_code_void\":%s}",
-			 (long long)app_id, earlier ? "true" : "false");
+			 "{\"application\":%lld,\"earlier_code_void\":%s,"
+			 "\"unlocked\":%s}",
+			 (long long)app_id, earlier ? "true" : "false",
+			 a.wrong_codes >= JPKI_WINDOW_LETTER_TRIES ? "true"
+								   : "false");
 		/* a new print is a new mailing: the earlier code stops
 		 * working, and the day counts from now */
 		if ((r = app_update_audited(
 			 st, by, app_id,
 			 "UPDATE window_application SET "
 			 "letter_hash = $2, letter_mailed_at ="
-			 " $3 WHERE id = $1 AND state = $4",
+			 " $3, wrong_codes = 0 WHERE id = $1 AND"
+			 " state = $4",
 			 p, 4, "window.letter.print", a.person, detail)) != 0)
 			goto fail_code;
 	}
 	a.letter_mailed_at = now;
+	a.wrong_codes = 0;
 	*out = a;
 	return 0;
 fail_code:
@@ -888,13 +1008,13 @@ int jpki_window_issue(struct jpki_window_issue_result *out,
 	    .version = JPKI_WINDOW_CARD_REQUEST_VERSION,
 	    .cert = JPKI_ISSUE_REQUEST_INIT};
 	struct jpki_window_card_result cres;
+	struct jpki_window_card card;
 	struct jpki_application a;
 	struct jpki_resident res;
-	struct jpki_date today = jpki_date_today();
-	char special[512], detail[512];
+	char special[512], detail[640];
 	time_t now = jpki_clock_now();
-	int64_t changes = 0;
-	int n, fee, r = JPKI_ERR_INTERNAL;
+	int64_t changes = 0, returned = 0;
+	int n, fee, fresh = 0, r = JPKI_ERR_INTERNAL;
 
 	memset(out, 0, sizeof(*out));
 	if ((r = load_app(&a, special, sizeof(special), NULL, st, app_id)) !=
@@ -904,9 +1024,23 @@ int jpki_window_issue(struct jpki_window_issue_result *out,
 	if (a.state != JPKI_APP_READY)
 		return jpki_err_set(JPKI_ERR_STATE, "application %lld %s",
 				    (long long)app_id, state_sentence(a.state));
+	if (a.kind == JPKI_APP_KIND_RENEWAL)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "application %lld is for a renewal: renew "
+				    "with it (jpki window renew --application "
+				    "%lld)",
+				    (long long)app_id, (long long)app_id);
+	if (a.kind == JPKI_APP_KIND_JUKI_CARD)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "application %lld is for the Juki card "
+				    "itself: make the card with it (jpki window "
+				    "juki-card %lld)",
+				    (long long)app_id, (long long)app_id);
 	if ((r = window_check_hours(st, by, res.municipality_code)) != 0 ||
 	    (r = window_check_issue(st, by, res.municipality_code,
-				    "window.issue.refused", a.person)) != 0)
+				    "window.issue.refused", a.person)) != 0 ||
+	    (r = window_capacity_check(st, by, a.municipality_code,
+				       a.want_sign + a.want_auth)) != 0)
 		return r;
 	if (a.card == JPKI_CARD_JUKI && juki_ended())
 		return jpki_err_set(JPKI_ERR_POLICY, "%s", juki_ended_sentence);
@@ -927,8 +1061,18 @@ int jpki_window_issue(struct jpki_window_issue_result *out,
 	     (r = jpki_card_pin_check(a.card, JPKI_PIN_SIGN, sign_pin,
 				      strlen(sign_pin))) != 0))
 		return r;
-	if ((r = card_kind_matches(rd, a.card)) != 0)
+	if ((r = card_kind_matches(rd, a.card)) != 0 ||
+	    (r = window_card_for(&card, &fresh, st, rd, &res, a.card)) != 0)
 		return r;
+	/* the Juki card itself is applied for and paid for first */
+	if (a.card == JPKI_CARD_JUKI && fresh)
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "the Juki card in the reader (%s) was not "
+				    "handed over at this window: the card "
+				    "itself is applied for and paid for first "
+				    "(jpki window apply --juki-card, then "
+				    "jpki window juki-card)",
+				    card.serial);
 
 	/* claim the application and take today's capacity, together */
 	n = a.want_sign + a.want_auth;
@@ -967,10 +1111,10 @@ int jpki_window_issue(struct jpki_window_issue_result *out,
 	creq.cert.prefecture = res.prefecture;
 	creq.cert.municipality = res.municipality;
 	creq.cert.facts = res.facts;
-	/* the card handed over with the certificates is made today */
+	/* the card's own expiry: recorded when the window first issued
+	 * onto it, or, for a card handed over now, counted from today */
 	if (a.card == JPKI_CARD_MYNUMBER)
-		creq.cert.card_expiry =
-		    jpki_profile_card_expiry(&today, &res.facts.birth);
+		creq.cert.card_expiry = card.expires_on;
 	creq.auth_pin = a.want_auth ? auth_pin : NULL;
 	creq.sign_pin = a.want_sign ? sign_pin : NULL;
 	if ((r = jpki_window_issue_card(&cres, rd, ca, issuer, &creq)) != 0) {
@@ -979,12 +1123,23 @@ int jpki_window_issue(struct jpki_window_issue_result *out,
 	}
 
 	fee = fee_for(a.card);
-	snprintf(detail, sizeof(detail),
-		 "{\"application\":%lld,\"sign_serial\":\"%s\","
-		 "\"auth_serial\":\"%s\",\"fee_yen\":%d}",
-		 (long long)app_id, cres.sign_serial, cres.auth_serial, fee);
 	if ((r = jpki_store_begin(st)) != 0)
 		goto fail_made;
+	/* the card, if new, and the Juki card a My Number card's signing
+	 * certificate replaces (its certificate the CA revoked with the
+	 * issue): returned */
+	if ((fresh && (r = window_card_put(st, &card)) != 0) ||
+	    (a.card == JPKI_CARD_MYNUMBER && a.want_sign &&
+	     (r = window_card_retire_juki(&returned, st, a.person)) != 0)) {
+		jpki_store_rollback(st);
+		goto fail_made;
+	}
+	snprintf(detail, sizeof(detail),
+		 "{\"application\":%lld,\"sign_serial\":\"%s\","
+		 "\"auth_serial\":\"%s\",\"fee_yen\":%d,\"card\":\"%s\","
+		 "\"juki_cards_returned\":%lld}",
+		 (long long)app_id, cres.sign_serial, cres.auth_serial, fee,
+		 card.serial, (long long)returned);
 	{
 		struct jpki_value p[] = {
 		    JPKI_V_INT(app_id), JPKI_V_INT(JPKI_APP_ISSUED),
@@ -1029,6 +1184,140 @@ fail_made:
 		undo_take(st, by, a.municipality_code, n, app_id, a.person);
 		jpki_err_set(r, "%s", why);
 	}
+	return r;
+}
+
+/* ---- the Juki card itself ------------------------------------------------ */
+
+/* SPEC 3: "about 500 yen", each municipality its own. */
+#define JUKI_CARD_FEE_DEFAULT 500
+
+int jpki_window_set_juki_card_fee(struct jpki_store *st,
+				  const struct jpki_actor *by,
+				  const char *municipality_code, int yen)
+{
+	struct jpki_value p[] = {JPKI_V_TEXT(municipality_code),
+				 JPKI_V_INT(yen)};
+	char detail[64];
+	int r = JPKI_ERR_INTERNAL;
+
+	if (municipality_code == NULL || yen < 0 || yen > 100000)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "the Juki card's fee is a municipality and "
+				    "0 to 100000 yen");
+	if ((r = jpki_audit_authorize(by, JPKI_ROLE_WINDOW_CLERK,
+				      municipality_code)) != 0)
+		return r;
+	snprintf(detail, sizeof(detail), "{\"yen\":%d}", yen);
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	if ((r = jpki_store_exec(
+		 st,
+		 "INSERT INTO window_juki_fee (municipality_code, yen)"
+		 " VALUES ($1, $2) ON CONFLICT (municipality_code) DO "
+		 "UPDATE SET yen = excluded.yen",
+		 p, 2, NULL)) != 0 ||
+	    (r = jpki_audit_append(st, by, "window.set_juki_card_fee",
+				   municipality_code, detail)) != 0) {
+		jpki_store_rollback(st);
+		return r;
+	}
+	return jpki_store_commit(st);
+}
+
+static int juki_card_fee(int *yen, struct jpki_store *st,
+			 const char *municipality_code)
+{
+	struct jpki_value p[] = {JPKI_V_TEXT(municipality_code)};
+	struct jpki_rows *rows = NULL;
+	int r;
+
+	*yen = JUKI_CARD_FEE_DEFAULT;
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT yen FROM window_juki_fee WHERE"
+				  " municipality_code = $1",
+				  p, 1)) != 0)
+		return r;
+	if (jpki_rows_count(rows) == 1)
+		*yen = (int)jpki_rows_int(rows, 0, 0);
+	jpki_rows_free(rows);
+	return 0;
+}
+
+int jpki_window_juki_card(struct jpki_window_card *out, int *fee_yen,
+			  struct jpki_store *st, const struct jpki_actor *by,
+			  int64_t app_id, struct jpki_reader *rd)
+{
+	struct jpki_window_card card;
+	struct jpki_application a;
+	struct jpki_resident res;
+	char detail[160];
+	int fresh = 0, fee = 0, r = JPKI_ERR_INTERNAL;
+
+	memset(out, 0, sizeof(*out));
+	*fee_yen = 0;
+	if ((r = load_app(&a, NULL, 0, NULL, st, app_id)) != 0 ||
+	    (r = resident_for(&res, st, by, a.person, 1)) != 0)
+		return r;
+	if (a.kind != JPKI_APP_KIND_JUKI_CARD)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "application %lld is not for the Juki card "
+				    "itself",
+				    (long long)app_id);
+	if (a.state != JPKI_APP_READY)
+		return jpki_err_set(JPKI_ERR_STATE, "application %lld %s",
+				    (long long)app_id, state_sentence(a.state));
+	if ((r = window_check_hours(st, by, res.municipality_code)) != 0)
+		return r;
+	if (juki_ended())
+		return jpki_err_set(JPKI_ERR_POLICY, "%s", juki_ended_sentence);
+	if ((r = card_kind_matches(rd, JPKI_CARD_JUKI)) != 0 ||
+	    (r = window_card_for(&card, &fresh, st, rd, &res,
+				 JPKI_CARD_JUKI)) != 0)
+		return r;
+	if (!fresh)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "the card in the reader (%s) was handed "
+				    "over before",
+				    card.serial);
+	if ((r = juki_card_fee(&fee, st, res.municipality_code)) != 0)
+		return r;
+	snprintf(detail, sizeof(detail),
+		 "{\"application\":%lld,\"card\":\"%s\",\"fee_yen\":%d}",
+		 (long long)app_id, card.serial, fee);
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	{
+		struct jpki_value p[] = {JPKI_V_INT(app_id),
+					 JPKI_V_INT(JPKI_APP_ISSUED),
+					 JPKI_V_INT(JPKI_APP_READY)};
+		int64_t changes = 0;
+
+		if ((r = jpki_store_exec(st,
+					 "UPDATE window_application SET state ="
+					 " $2 WHERE id = $1 AND state = $3",
+					 p, 3, &changes)) != 0)
+			goto fail;
+		if (changes != 1) {
+			r = jpki_err_set(JPKI_ERR_STATE,
+					 "application %lld changed meanwhile",
+					 (long long)app_id);
+			goto fail;
+		}
+	}
+	if ((r = window_card_put(st, &card)) != 0 ||
+	    (r = window_fee_record(st, by, res.person, res.municipality_code,
+				   "juki-card", fee)) != 0 ||
+	    (r = jpki_audit_append(st, by, "window.juki_card", res.person,
+				   detail)) != 0)
+		goto fail;
+	if ((r = jpki_store_commit(st)) != 0)
+		return r;
+	*out = card;
+	*fee_yen = fee;
+	return 0;
+fail:
+	jpki_store_rollback(st);
 	return r;
 }
 
@@ -1089,26 +1378,104 @@ out:
 	return r;
 }
 
+/*
+ * The identity check of a renewal (SPEC 3: as for a new issue). A photo ID
+ * renews the same day; without one (letter, proxy) only a READY renewal
+ * application of the person's, for this certificate, whose inquiry letter
+ * came back, does: *app gets it (app->id 0 for the photo path).
+ */
+static int renewal_identity(struct jpki_application *app,
+			    struct jpki_store *st,
+			    const struct jpki_resident *res,
+			    const struct jpki_renewal_request *req)
+{
+	int r;
+
+	memset(app, 0, sizeof(*app));
+	if (req->path == JPKI_ID_PHOTO) {
+		if (req->photo_id_kind == NULL || *req->photo_id_kind == '\0')
+			return jpki_err_set(
+			    JPKI_ERR_POLICY,
+			    "a same-day renewal needs a photo ID (driving "
+			    "licence, passport, ...); without one take a "
+			    "renewal application and the inquiry letter is "
+			    "mailed");
+		if ((r = window_check_photo_id(st, res, req->photo_id_kind,
+					       req->photo_id_expiry)) != 0)
+			return r;
+		if (req->photo_id_address == NULL ||
+		    !same_address(req->photo_id_address, res->facts.address))
+			return jpki_err_set(
+			    JPKI_ERR_POLICY,
+			    "the address on the %s is not the registered "
+			    "address: a photo ID counts only once its "
+			    "address has been updated",
+			    req->photo_id_kind);
+		return 0;
+	}
+	if (req->path != JPKI_ID_NO_PHOTO && req->path != JPKI_ID_PROXY)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "unknown identity check path");
+	if (req->application == 0)
+		return jpki_err_set(
+		    JPKI_ERR_POLICY,
+		    "%s: no same-day renewal; take a renewal application "
+		    "(jpki window apply --renewal), the inquiry letter is "
+		    "mailed to the registered address, and renew with it once "
+		    "it is back",
+		    req->path == JPKI_ID_PROXY
+			? "a proxy never renews on the day"
+			: "without a photo ID");
+	if ((r = load_app(app, NULL, 0, NULL, st, req->application)) != 0)
+		return r;
+	if (strcmp(app->person, res->person) != 0 ||
+	    app->kind != JPKI_APP_KIND_RENEWAL ||
+	    !(req->type == JPKI_CERT_SIGN ? app->want_sign : app->want_auth))
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "application %lld is not %s's application "
+				    "to renew this certificate",
+				    (long long)app->id, res->person);
+	if (app->state != JPKI_APP_READY)
+		return jpki_err_set(JPKI_ERR_STATE, "application %lld %s",
+				    (long long)app->id,
+				    state_sentence(app->state));
+	return 0;
+}
+
 int jpki_window_renew(struct jpki_window_issue_result *out,
 		      struct jpki_store *st, struct jpki_ca *ca,
 		      struct jpki_reader *rd, EVP_PKEY *issuer,
-		      const struct jpki_actor *by, const char *person,
-		      enum jpki_cert_type type)
+		      const struct jpki_actor *by,
+		      const struct jpki_renewal_request *req)
 {
 	struct jpki_ca_filter filter = JPKI_CA_FILTER_INIT;
 	struct jpki_cert_info **certs = NULL;
+	struct jpki_window_card wcard;
+	struct jpki_application app;
 	struct jpki_resident res;
 	struct jpki_date today = jpki_date_today(), last, from;
-	char old[41], fresh[41], detail[256], day_from[11], day_last[11];
+	char old[41], fresh[41], detail[384], day_from[11], day_last[11];
 	enum jpki_card_kind card;
+	enum jpki_cert_type type;
 	size_t count = 0;
-	int fee, r = JPKI_ERR_INTERNAL;
+	int fee, known, r = JPKI_ERR_INTERNAL;
 
 	memset(out, 0, sizeof(*out));
+	if (req == NULL || req->version != JPKI_RENEWAL_REQUEST_VERSION)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "renewal request of an unknown version");
+	type = req->type;
 	if (type != JPKI_CERT_SIGN && type != JPKI_CERT_AUTH)
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "unknown certificate type");
-	if ((r = resident_for(&res, st, by, person, 1)) != 0 ||
+	if ((req->photo_id_kind != NULL && strlen(req->photo_id_kind) > 64) ||
+	    (req->photo_id_expiry != NULL &&
+	     strlen(req->photo_id_expiry) > 10) ||
+	    (req->photo_id_address != NULL &&
+	     strlen(req->photo_id_address) >= JPKI_FACT_ADDRESS_MAX))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "a field of the renewal is too long");
+	if ((r = resident_for(&res, st, by, req->person, 1)) != 0 ||
 	    (r = window_check_hours(st, by, res.municipality_code)) != 0 ||
 	    (r = window_check_issue(st, by, res.municipality_code,
 				    "window.renew.refused", res.person)) != 0)
@@ -1123,7 +1490,7 @@ int jpki_window_renew(struct jpki_window_issue_result *out,
 		jpki_cert_info_list_free(certs, count);
 		return jpki_err_set(JPKI_ERR_STATE,
 				    "%s holds no valid %s certificate to "
-				    "renew: apply for a new one",
+				    "renew: apply for a new issue",
 				    res.person,
 				    type == JPKI_CERT_SIGN ? "signing"
 							   : "authentication");
@@ -1136,12 +1503,15 @@ int jpki_window_renew(struct jpki_window_issue_result *out,
 	/* refused here, before the card's key is replaced */
 	if (r)
 		return jpki_err_set(JPKI_ERR_STATE,
-				    "certificate %s has expired: a new "
-				    "certificate can be applied for, not a "
-				    "renewal",
+				    "certificate %s has expired and cannot be "
+				    "renewed: apply for a new issue (an "
+				    "expired certificate never blocks one)",
 				    old);
 	if (card == JPKI_CARD_JUKI && juki_ended())
 		return jpki_err_set(JPKI_ERR_POLICY, "%s", juki_ended_sentence);
+	/* "from 3 months before expiry": from the day 3 calendar months
+	 * before the last valid day (the month's last day when it is
+	 * shorter), that day included */
 	from = jpki_date_add_months(&last, -3);
 	if (jpki_date_cmp(&today, &from) < 0) {
 		jpki_date_format(&from, day_from);
@@ -1151,9 +1521,25 @@ int jpki_window_renew(struct jpki_window_issue_result *out,
 				    "renewed from %s (3 months before)",
 				    old, day_last, day_from);
 	}
+	if ((r = renewal_identity(&app, st, &res, req)) != 0)
+		return r;
 	if ((r = card_kind_matches(rd, card)) != 0 ||
 	    (r = card_of_person(rd, ca, res.person)) != 0)
 		return r;
+	/* a card the window recorded caps the new certificate at its own
+	 * expiry; one it never issued onto keeps the recorded one */
+	r = jpki_window_card_record(&wcard, st, rd);
+	if (r != 0 && r != JPKI_ERR_NOT_FOUND)
+		return r;
+	known = r == 0;
+	jpki_err_clear();
+	if (known) {
+		int fresh_card;
+
+		if ((r = window_card_for(&wcard, &fresh_card, st, rd, &res,
+					 card)) != 0)
+			return r;
+	}
 
 	if ((r = jpki_store_begin(st)) != 0)
 		return r;
@@ -1165,17 +1551,49 @@ int jpki_window_renew(struct jpki_window_issue_result *out,
 	if ((r = jpki_store_commit(st)) != 0)
 		return r;
 
-	if ((r = window_card_renew(fresh, rd, ca, issuer, old, type)) != 0) {
+	if ((r = window_card_renew(fresh, rd, ca, issuer, old, type,
+				   known && jpki_date_valid(&wcard.expires_on)
+				       ? &wcard.expires_on
+				       : NULL)) != 0) {
 		undo_take(st, by, res.municipality_code, 1, 0, res.person);
 		return r;
 	}
 	fee = fee_for(card);
 	snprintf(detail, sizeof(detail),
 		 "{\"old_serial\":\"%s\",\"new_serial\":\"%s\","
-		 "\"type\":\"%s\",\"fee_yen\":%d}",
-		 old, fresh, type == JPKI_CERT_SIGN ? "sign" : "auth", fee);
+		 "\"type\":\"%s\",\"fee_yen\":%d,\"path\":\"%s\","
+		 "\"application\":%lld}",
+		 old, fresh, type == JPKI_CERT_SIGN ? "sign" : "auth", fee,
+		 req->path == JPKI_ID_PHOTO      ? "photo-id"
+		 : req->path == JPKI_ID_NO_PHOTO ? "no-photo-id"
+						 : "proxy",
+		 (long long)app.id);
 	if ((r = jpki_store_begin(st)) != 0)
 		goto fail_made;
+	if (app.id != 0) {
+		struct jpki_value p[] = {
+		    JPKI_V_INT(app.id), JPKI_V_INT(JPKI_APP_ISSUED),
+		    JPKI_V_TEXT(fresh), JPKI_V_INT(JPKI_APP_READY)};
+		int64_t changes = 0;
+
+		if ((r = jpki_store_exec(
+			 st,
+			 type == JPKI_CERT_SIGN
+			     ? "UPDATE window_application SET state = $2,"
+			       " sign_serial = $3 WHERE id = $1 AND"
+			       " state = $4"
+			     : "UPDATE window_application SET state = $2,"
+			       " auth_serial = $3 WHERE id = $1 AND"
+			       " state = $4",
+			 p, 4, &changes)) != 0 ||
+		    (changes != 1 &&
+		     (r = jpki_err_set(JPKI_ERR_STATE,
+				       "application %lld changed meanwhile",
+				       (long long)app.id)) != 0)) {
+			jpki_store_rollback(st);
+			goto fail_made;
+		}
+	}
 	if ((r = window_fee_record(st, by, res.person, res.municipality_code,
 				   "renewal", fee)) != 0 ||
 	    (r = jpki_audit_append(st, by, "window.renew", res.person,
@@ -1259,6 +1677,13 @@ int jpki_window_pin_reset(struct jpki_store *st, struct jpki_ca *ca,
 /* ---- loss and card-fault reports
  * ---------------------------------------------------- */
 
+/* What a loss report stops: not revoked and not past its last second (an
+ * expired certificate is dead already). */
+static int still_valid(const struct jpki_cert_info *c, time_t now)
+{
+	return c->status != JPKI_STATUS_REVOKED && c->not_after >= now;
+}
+
 int jpki_window_report(size_t *count, struct jpki_store *st, struct jpki_ca *ca,
 		       const struct jpki_actor *by, const char *person,
 		       enum jpki_loss_kind kind)
@@ -1268,6 +1693,7 @@ int jpki_window_report(size_t *count, struct jpki_store *st, struct jpki_ca *ca,
 	struct jpki_resident res;
 	char *detail = NULL;
 	size_t n = 0, len, done = 0;
+	time_t now = jpki_clock_now();
 	int64_t id;
 	int r = JPKI_ERR_INTERNAL;
 
@@ -1296,7 +1722,7 @@ int jpki_window_report(size_t *count, struct jpki_store *st, struct jpki_ca *ca,
 		int first = 1;
 
 		for (size_t i = 0; i < n; i++) {
-			if (certs[i]->status == JPKI_STATUS_REVOKED)
+			if (!still_valid(certs[i], now))
 				continue;
 			o += (size_t)snprintf(detail + o, len - o, "%s\"%s\"",
 					      first ? "" : ",",
@@ -1335,7 +1761,7 @@ int jpki_window_report(size_t *count, struct jpki_store *st, struct jpki_ca *ca,
 	if ((r = jpki_store_commit(st)) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		if (certs[i]->status == JPKI_STATUS_REVOKED)
+		if (!still_valid(certs[i], now))
 			continue;
 		if ((r = jpki_ca_revoke(ca, certs[i]->serial,
 					JPKI_REASON_KEY_COMPROMISE)) != 0)

@@ -30,6 +30,37 @@ int window_letter_code(char code[WINDOW_LETTER_CODE_LEN + 1],
 		       const struct jpki_actor *by,
 		       int64_t app_id) JPKI_MUST_CHECK;
 
+/* ---- photo IDs and cards (rules.c) ----------------------------------------
+ */
+
+/* JPKI_ERR_POLICY unless `kind` is a photo ID the resident's municipality
+ * accepts and `expiry` (YYYY-MM-DD as printed, NULL: none) is not past. */
+int window_check_photo_id(struct jpki_store *st,
+			  const struct jpki_resident *res, const char *kind,
+			  const char *expiry) JPKI_MUST_CHECK;
+
+/* The card serial (16 hex digits) of the card in `rd`. */
+int window_card_serial(char out[17], struct jpki_reader *rd) JPKI_MUST_CHECK;
+
+/*
+ * The card in `rd` as the window will issue onto it for `res`: its record
+ * if the window issued onto it before (refused if it is another resident's,
+ * returned, or expired), else a new record (*fresh set, nothing written:
+ * window_card_put() records it with the issue) made today, with the My
+ * Number card's own expiry of SPEC 3.
+ */
+int window_card_for(struct jpki_window_card *out, int *fresh,
+		    struct jpki_store *st, struct jpki_reader *rd,
+		    const struct jpki_resident *res,
+		    enum jpki_card_kind kind) JPKI_MUST_CHECK;
+/* Inside the caller's transaction. */
+int window_card_put(struct jpki_store *st,
+		    const struct jpki_window_card *c) JPKI_MUST_CHECK;
+/* The person's Juki cards in use marked returned (inside the caller's
+ * transaction); *count gets how many. */
+int window_card_retire_juki(int64_t *count, struct jpki_store *st,
+			    const char *person) JPKI_MUST_CHECK;
+
 /* ---- calendar (holiday.c) -------------------------------------------------
  */
 
@@ -60,6 +91,12 @@ int window_check_hours(struct jpki_store *st, const struct jpki_actor *by,
 int window_capacity_take(struct jpki_store *st, const struct jpki_actor *by,
 			 const char *municipality_code, int n,
 			 const char *subject) JPKI_MUST_CHECK;
+/* The same refusal as window_capacity_take, read only: checked before the
+ * card is touched, so a full day is said first; the take stays the
+ * decision. */
+int window_capacity_check(struct jpki_store *st, const struct jpki_actor *by,
+			  const char *municipality_code,
+			  int n) JPKI_MUST_CHECK;
 int window_capacity_give_back(struct jpki_store *st,
 			      const struct jpki_actor *by,
 			      const char *municipality_code, int n,
@@ -119,8 +156,8 @@ int window_next_id(int64_t *out, struct jpki_store *st,
  */
 int window_card_renew(char new_serial[41], struct jpki_reader *rd,
 		      struct jpki_ca *ca, EVP_PKEY *issuer,
-		      const char *old_serial,
-		      enum jpki_cert_type type) JPKI_MUST_CHECK;
+		      const char *old_serial, enum jpki_cert_type type,
+		      const struct jpki_date *card_expiry) JPKI_MUST_CHECK;
 
 /* The kind of the card in `rd` (a Juki card has no authentication PIN). */
 int window_card_kind(enum jpki_card_kind *out,

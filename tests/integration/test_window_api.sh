@@ -123,6 +123,15 @@ code=$(curl -s -o out.json -w '%{http_code}' -b "jpki_session=$saved" \
 token=$saved
 pass "a cookie POST needs this server's Origin and the session's token; the API takes no cookie"
 
+# the application form carries the notices the letter and the copy carry
+curl -s -b "jpki_session=$token" -o page.html "$url/window/resident?person=$adult"
+grep -q "虚偽の申請は処罰されます" page.html &&
+	grep -q "暗証番号を他人に教えたりしないでください" page.html ||
+	fail "the application form lacks the notices: $(head -c 300 page.html)"
+pdftotext letter.pdf - | grep -q "虚偽の申請は処罰されます" ||
+	fail "the inquiry letter lacks the false-application warning"
+pass "the application form and the inquiry letter carry the notices"
+
 # a second print makes a new code; the first stops working (the day after)
 [ "$(post_form /window/letter "id=$letter_app&csrf=$csrf" "$url")" = 200 ] || fail "reprint"
 code2=$(pdftotext form.out - | grep -oE '^[A-Z2-9]{4} [A-Z2-9]{4} [A-Z2-9]{4} [A-Z2-9]{4}$' | tr -d ' ')

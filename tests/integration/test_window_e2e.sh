@@ -114,10 +114,16 @@ in_crl sign/131016 "$sign1" "Affiliation Changed"
 pass "move: signing certificate revoked (affiliationChanged) in ${took} ms, in the municipality's CRL; authentication still good"
 
 # --- renew the authentication certificate, 2 months before it expires ----------
+# the identity check of a new issue: without a photo ID, never the same day
 as win131016 --now 2031-04-01T01:00:00Z window renew "$person" --type auth \
-	--card card.bin >renew.txt 2>&1 || fail "renew: $(cat renew.txt)"
+	--card card.bin --id letter >noid.txt 2>&1 && fail "renewal without a photo ID was same-day"
+grep -q "no same-day renewal" noid.txt || fail "renew without photo ID: $(cat noid.txt)"
+as win131016 --now 2031-04-01T01:00:00Z window renew "$person" --type auth \
+	--card card.bin --id photo --photo-id passport \
+	--photo-id-address "千代田２番２号" >renew.txt 2>&1 || fail "renew: $(cat renew.txt)"
 as win131016 --now 2026-12-01T01:00:00Z window renew "$person" --type auth \
-	--card card.bin >early.txt 2>&1 && fail "renewal 4 years early was accepted"
+	--card card.bin --id photo --photo-id passport \
+	--photo-id-address "千代田２番２号" >early.txt 2>&1 && fail "renewal 4 years early was accepted"
 auth2=$(sed -n 's/.*certificate \([0-9A-F]*\) written.*/\1/p' renew.txt)
 [ -n "$auth2" ] || fail "renew: $(cat renew.txt)"
 expect_ocsp auth "$auth1" "revoked.*reason=superseded"

@@ -562,12 +562,97 @@ static void test_juki_cutoff(void **state)
 	assert_null(info);
 	fx_at("2015-12-22");
 	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key), 0);
+	/* 発行の日から起算して3年: the last valid day is 2018-12-21, its
+	 * last second 23:59:59 in Japan */
 	end = jpki_date_of(info->not_after);
 	assert_int_equal(end.year, 2018);
 	assert_int_equal(end.month, 12);
-	assert_int_equal(end.day, 22);
+	assert_int_equal(end.day, 21);
+	assert_int_equal(info->not_after, 1545404399);
 	assert_int_equal(info->card, JPKI_CARD_JUKI);
 	jpki_cert_info_free(info);
+}
+
+/* SPEC 3: an expired certificate never blocks a new issue; until it has
+ * expired, a good one does. Renewing an expired one says to apply anew. */
+static void test_expired_not_dead_end(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_issue_request req = fx_request(JPKI_CERT_SIGN, "E1");
+	struct jpki_cert_info *s = fx_issue(f, JPKI_CERT_SIGN, "E1");
+	struct jpki_cert_info *info = NULL;
+
+	/* expires 2030-06-01 (the 5th birthday): its last day still
+	 * blocks a new issue */
+	fx_at("2030-06-01T23:59:00");
+	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key),
+			 JPKI_ERR_STATE);
+	assert_non_null(strstr(jpki_err_detail(), "already holds"));
+	assert_null(info);
+	/* the next day it has expired: renewal is refused with the way
+	 * out, a new issue is accepted and linked to the expired one */
+	fx_at("2030-06-02T09:00:00");
+	assert_int_equal(jpki_ca_renew(&info, f->ca, s->serial, f->key, NULL),
+			 JPKI_ERR_STATE);
+	assert_non_null(strstr(jpki_err_detail(), "apply for a new issue"));
+	assert_null(info);
+	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key), 0);
+	assert_int_equal(jpki_date_of(info->not_after).year, 2035);
+	{
+		struct jpki_link *links = NULL;
+		size_t n = 0;
+
+		assert_int_equal(jpki_ca_links(&links, &n, f->ca,
+					       info->serial),
+				 0);
+		assert_int_equal(n, 1);
+		assert_int_equal(links[0].kind, JPKI_LINK_REISSUE);
+		assert_string_equal(links[0].from, s->serial);
+		free(links);
+	}
+	jpki_cert_info_free(info);
+	/* and the new one, valid, blocks a third */
+	assert_int_equal(jpki_ca_issue(&info, f->ca, &req, f->key),
+			 JPKI_ERR_STATE);
+	jpki_cert_info_free(s);
+}
+
+/* Seed 002: a Juki-card holder switches to a My Number card; the check is
+ * per card, and the Juki card's certificate is revoked (superseded) in the
+ * same transaction as the issue. */
+static void test_juki_to_mynumber(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_issue_request juki = fx_request(JPKI_CERT_SIGN, "J2");
+	struct jpki_issue_request mn = fx_request(JPKI_CERT_SIGN, "J2");
+	struct jpki_cert_info *j = NULL, *m = NULL, *st = NULL;
+
+	juki.card = JPKI_CARD_JUKI;
+	fx_at("2015-12-01T10:00:00");
+	assert_int_equal(jpki_ca_issue(&j, f->ca, &juki, f->key), 0);
+	/* a second Juki certificate is refused: same card kind */
+	assert_int_equal(jpki_ca_issue(&st, f->ca, &juki, f->key),
+			 JPKI_ERR_STATE);
+	assert_null(st);
+
+	fx_at("2016-03-01T10:00:00");
+	assert_int_equal(jpki_ca_issue(&m, f->ca, &mn, f->key), 0);
+	assert_int_equal(m->card, JPKI_CARD_MYNUMBER);
+	assert_int_equal(jpki_ca_status(&st, f->ca, j->serial), 0);
+	assert_int_equal(st->status, JPKI_STATUS_REVOKED);
+	assert_int_equal(st->reason, JPKI_REASON_SUPERSEDED);
+	jpki_cert_info_free(st);
+	st = NULL;
+	/* the My Number card's certificate is now the valid one: a second
+	 * is refused, and the refusal revokes nothing */
+	assert_int_equal(jpki_ca_issue(&st, f->ca, &mn, f->key),
+			 JPKI_ERR_STATE);
+	assert_null(st);
+	assert_int_equal(jpki_ca_status(&st, f->ca, m->serial), 0);
+	assert_int_equal(st->status, JPKI_STATUS_GOOD);
+	jpki_cert_info_free(st);
+	jpki_cert_info_free(j);
+	jpki_cert_info_free(m);
 }
 
 static void test_list_filters(void **state)
@@ -665,6 +750,8 @@ int main(void)
 		T(test_renewal_window_and_links),
 		T(test_reissue_after_move_is_linked),
 		T(test_juki_cutoff),
+		T(test_expired_not_dead_end),
+		T(test_juki_to_mynumber),
 		T(test_list_filters),
 		T(test_serials_random_and_unique),
 		T(test_reopen_needs_keys),

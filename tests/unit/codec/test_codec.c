@@ -144,8 +144,54 @@ static void test_application_round_trip(void **state)
 			    "letter");
 	assert_string_equal(json_string_value(json_object_get(out, "card")),
 			    "juki");
+	/* an application says what it is for: a new issue unless told */
+	assert_int_equal(req.kind, JPKI_APP_KIND_ISSUE);
+	assert_string_equal(json_string_value(json_object_get(out, "for")),
+			    "issue");
 	json_decref(in);
 	json_decref(out);
+}
+
+/* What an application is for, and the photo ID's expiry (issue #13). */
+static void test_application_purpose(void **state)
+{
+	struct jpki_application_request req;
+	struct jpki_application a;
+	json_t *in = parse("{\"person\":\"R1\",\"path\":\"letter\","
+			   "\"for\":\"renewal\","
+			   "\"photo_id_expiry\":\"2027-03-31\"}"),
+	       *out;
+
+	(void)state;
+	assert_int_equal(jpki_codec_application_decode(&req, in), 0);
+	assert_int_equal(req.kind, JPKI_APP_KIND_RENEWAL);
+	assert_string_equal(req.photo_id_expiry, "2027-03-31");
+	json_decref(in);
+	in = parse("{\"person\":\"R1\",\"path\":\"letter\","
+		   "\"for\":\"juki-card\"}");
+	assert_int_equal(jpki_codec_application_decode(&req, in), 0);
+	assert_int_equal(req.kind, JPKI_APP_KIND_JUKI_CARD);
+	json_decref(in);
+	memset(&a, 0, sizeof(a));
+	a.kind = JPKI_APP_KIND_JUKI_CARD;
+	a.wrong_codes = 2;
+	assert_non_null(out = jpki_codec_application_encode(&a));
+	assert_string_equal(json_string_value(json_object_get(out, "for")),
+			    "juki-card");
+	assert_int_equal(json_integer_value(json_object_get(out, "wrong_codes")),
+			 2);
+	json_decref(out);
+	/* an unknown purpose and an over-long expiry are refused by name */
+	in = parse("{\"person\":\"R1\",\"path\":\"letter\",\"for\":\"x\"}");
+	assert_int_equal(jpki_codec_application_decode(&req, in),
+			 JPKI_ERR_INVALID);
+	assert_string_equal(jpki_codec_field(), "for");
+	json_decref(in);
+	in = parse("{\"person\":\"R1\",\"path\":\"letter\","
+		   "\"photo_id_expiry\":\"2027-03-31T00\"}");
+	assert_int_equal(jpki_codec_application_decode(&req, in),
+			 JPKI_ERR_INVALID);
+	json_decref(in);
 }
 
 static void application_refused(const char *text, const char *field)
@@ -285,6 +331,7 @@ int main(void)
 	    cmocka_unit_test(test_resident_missing),
 	    cmocka_unit_test(test_application_round_trip),
 	    cmocka_unit_test(test_application_refusals),
+	    cmocka_unit_test(test_application_purpose),
 	    cmocka_unit_test(test_report),
 	    cmocka_unit_test(test_certificate_and_operator),
 	    cmocka_unit_test(test_integers),

@@ -90,15 +90,27 @@ static void test_juki(void **state)
 					  .issue = D(2013, 4, 10)};
 	struct jpki_date out;
 
+	/* 発行の日から起算して3年: the day before the third anniversary */
 	assert_int_equal(jpki_profile_validity(&out, &in), 0);
-	assert_date(out, 2016, 4, 10);
+	assert_date(out, 2016, 4, 9);
+	/* issued on 29 February: 2015 has none, the period ends with
+	 * February; issued on 1 March, the day before 1 March */
 	in.issue = D(2012, 2, 29);
 	assert_int_equal(jpki_profile_validity(&out, &in), 0);
 	assert_date(out, 2015, 2, 28);
-	/* the last day of issue, and the day after */
+	in.issue = D(2012, 3, 1);
+	assert_int_equal(jpki_profile_validity(&out, &in), 0);
+	assert_date(out, 2015, 2, 28);
+	/* across a month's and a year's end */
+	in.issue = D(2013, 1, 1);
+	assert_int_equal(jpki_profile_validity(&out, &in), 0);
+	assert_date(out, 2015, 12, 31);
+	/* the last day of issue (last valid day 2018-12-21, not the 22nd),
+	 * and the day after */
 	in.issue = D(2015, 12, 22);
 	assert_int_equal(jpki_profile_validity(&out, &in), 0);
-	assert_date(out, 2018, 12, 22);
+	assert_date(out, 2018, 12, 21);
+	assert_int_equal(jpki_date_end(&out), 1545404399); /* 14:59:59Z */
 	in.issue = D(2015, 12, 23);
 	assert_int_equal(jpki_profile_validity(&out, &in), JPKI_ERR_POLICY);
 	assert_non_null(strstr(jpki_err_detail(), "22 December 2015"));
@@ -107,6 +119,25 @@ static void test_juki(void **state)
 	assert_int_equal(jpki_profile_validity(&out, &in), JPKI_ERR_POLICY);
 	in.card = (enum jpki_card_kind)9;
 	assert_int_equal(jpki_profile_validity(&out, &in), JPKI_ERR_INVALID);
+}
+
+/* The period rule itself, where the Juki cut-off does not reach: a leap
+ * day into a leap year keeps its date, into another ends with February. */
+static void test_period_last_day(void **state)
+{
+	struct jpki_date e;
+
+	(void)state;
+	e = jpki_profile_period_last_day(&D(2016, 2, 29), 3);
+	assert_date(e, 2019, 2, 28);
+	e = jpki_profile_period_last_day(&D(2016, 2, 29), 4);
+	assert_date(e, 2020, 2, 28);
+	e = jpki_profile_period_last_day(&D(2016, 2, 28), 3);
+	assert_date(e, 2019, 2, 27);
+	e = jpki_profile_period_last_day(&D(2016, 3, 1), 3);
+	assert_date(e, 2019, 2, 28);
+	e = jpki_profile_period_last_day(&D(2015, 12, 22), 3);
+	assert_date(e, 2018, 12, 21);
 }
 
 static void test_card_expiry_rule(void **state)
@@ -226,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_29_february),
 		cmocka_unit_test(test_card_expiry_caps),
 		cmocka_unit_test(test_juki),
+		cmocka_unit_test(test_period_last_day),
 		cmocka_unit_test(test_card_expiry_rule),
 		cmocka_unit_test(test_eras),
 		cmocka_unit_test(test_facts_check),

@@ -333,8 +333,14 @@ static void test_issue_main_only(void **state)
 				      "window_capacity_use"),
 			 before);
 	/* renewal makes a certificate too */
+	struct jpki_renewal_request rr = JPKI_RENEWAL_REQUEST_INIT;
+
+	rr.person = person;
+	rr.type = JPKI_CERT_AUTH;
+	rr.photo_id_kind = "driving-licence";
+	rr.photo_id_address = ADDRESS;
 	refused(jpki_window_renew(&res, f->st, f->ca, c.rd, f->issuer,
-				  &f->branch, person, JPKI_CERT_AUTH),
+				  &f->branch, &rr),
 		JPKI_ERR_POLICY,
 		"certificates are issued at the main office only");
 
