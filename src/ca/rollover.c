@@ -195,6 +195,31 @@ static void hex_of(char *out, size_t size, const ASN1_OCTET_STRING *s)
 		snprintf(out + 2 * i, 3, "%02x", p[i]);
 }
 
+/* Refuses when the store's current generation is not the one `cur` holds:
+ * another process rolled the CA over since this one opened it. */
+static int still_current(struct jpki_ca *ca, const struct authority *cur)
+{
+	struct jpki_value p = JPKI_V_INT(cur->type);
+	struct jpki_rows *rows = NULL;
+	int r, same;
+
+	if ((r = jpki_store_query(&rows, ca->store,
+				  "SELECT generation FROM ca_authority"
+				  " WHERE type = $1",
+				  &p, 1)) != 0)
+		return r;
+	same = jpki_rows_count(rows) == 1 &&
+	       jpki_rows_int(rows, 0, 0) == cur->generation;
+	jpki_rows_free(rows);
+	if (!same)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "the %s CA was rolled over by another "
+				    "process since this one opened it: open "
+				    "it again",
+				    ca_type_name(cur->type));
+	return 0;
+}
+
 /* Records the new generation, inside the caller's transaction. */
 static int record_generation(struct jpki_ca *ca, const struct authority *cur,
 			     const struct authority *next, const char *key_ref,
@@ -204,33 +229,15 @@ static int record_generation(struct jpki_ca *ca, const struct authority *cur,
 {
 	unsigned char *der = NULL, *oder = NULL, *l1 = NULL, *l2 = NULL;
 	size_t der_len, oder_len, l1_len, l2_len;
-	struct jpki_rows *rows = NULL;
 	char ski[2 * 64 + 1], detail[256];
 	int r;
 
 	if ((r = ca_der(&der, &der_len, next->cert)) != 0 ||
 	    (r = ca_der(&oder, &oder_len, next->ocsp_cert)) != 0 ||
 	    (r = ca_der(&l1, &l1_len, old_with_new)) != 0 ||
-	    (r = ca_der(&l2, &l2_len, new_with_old)) != 0)
+	    (r = ca_der(&l2, &l2_len, new_with_old)) != 0 ||
+	    (r = still_current(ca, cur)) != 0)
 		goto out;
-	{
-		struct jpki_value p = JPKI_V_INT(cur->type);
-
-		if ((r = jpki_store_query(&rows, ca->store,
-					  "SELECT generation FROM ca_authority"
-					  " WHERE type = $1",
-					  &p, 1)) != 0)
-			goto out;
-	}
-	if (jpki_rows_count(rows) != 1 ||
-	    jpki_rows_int(rows, 0, 0) != cur->generation) {
-		r = jpki_err_set(JPKI_ERR_STATE,
-				 "the %s CA was rolled over by another "
-				 "process since this one opened it: open it "
-				 "again",
-				 ca_type_name(cur->type));
-		goto out;
-	}
 	{
 		struct jpki_value p = JPKI_V_INT(cur->type);
 
@@ -289,7 +296,6 @@ static int record_generation(struct jpki_ca *ca, const struct authority *cur,
 	r = jpki_audit_append(ca->store, by, "ca.rollover",
 			      ca_type_name(cur->type), detail);
 out:
-	jpki_rows_free(rows);
 	free(der);
 	free(oder);
 	free(l1);
@@ -334,10 +340,32 @@ int jpki_ca_rollover(struct jpki_ca *ca, const struct jpki_actor *by,
 		 cur->generation + 1);
 	snprintf(label[1], sizeof(label[1]), "%s-ocsp-%d", ca_type_name(type),
 		 cur->generation + 1);
+	if ((r = still_current(ca, cur)) != 0)
+		goto out;
 	/* Never mix with (or later destroy) keys someone else put there. */
-	for (int i = 0; ca->p11 != NULL && i < 2; i++)
-		if ((r = ca_p11_absent(ca->p11, label[i])) != 0)
+	for (int i = 0; i < 2; i++) {
+		char *path = NULL;
+		int exists;
+
+		if (ca->p11 != NULL) {
+			if ((r = ca_p11_absent(ca->p11, label[i])) != 0)
+				goto out;
+			continue;
+		}
+		if (asprintf(&path, "%s/%s.key", dir, label[i]) < 0) {
+			r = JPKI_ERR_NOMEM;
 			goto out;
+		}
+		exists = access(path, F_OK) == 0;
+		free(path);
+		if (exists) {
+			r = jpki_err_set(JPKI_ERR_EXISTS,
+					 "%s/%s.key exists already: a key "
+					 "file is never overwritten",
+					 dir, label[i]);
+			goto out;
+		}
+	}
 	made = 1;
 	if ((r = make_generation(&next, &key_ref, &okey_ref, ca, cur, dir,
 				 &opts, now)) != 0 ||
