@@ -85,6 +85,11 @@ int ca_authority_load(struct jpki_ca *ca, struct authority *a,
 		      struct jpki_rows *rows, size_t row) JPKI_MUST_CHECK;
 void ca_authority_clear(struct authority *a);
 
+/* Refuses (JPKI_ERR_STATE) when a CA was rolled over in the store since
+ * `ca` was opened: this process would issue under a generation that is no
+ * longer the current one. Inside the issuing transaction. */
+int ca_generations_current(struct jpki_ca *ca) JPKI_MUST_CHECK;
+
 /* The earlier, unretired generations of both CAs, into ca->older. */
 int ca_older_load(struct jpki_ca *ca) JPKI_MUST_CHECK;
 

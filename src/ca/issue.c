@@ -480,7 +480,8 @@ int jpki_ca_issue(struct jpki_cert_info **out, struct jpki_ca *ca,
 		return r;
 	if ((r = jpki_store_begin(ca->store)) != 0)
 		goto out;
-	if ((r = ca_issue_record(out, &refused, ca, &p, NULL)) != 0) {
+	if ((r = ca_generations_current(ca)) != 0 ||
+	    (r = ca_issue_record(out, &refused, ca, &p, NULL)) != 0) {
 		jpki_store_rollback(ca->store);
 		goto out;
 	}
@@ -501,7 +502,8 @@ int ca_issue_renewal(struct jpki_cert_info **out, struct jpki_ca *ca,
 	struct pending p = {.req = req, .key = key, .now = jpki_clock_now()};
 	int r, refused;
 
-	if ((r = ca_issue_make(ca, &p)) == 0)
+	if ((r = ca_generations_current(ca)) == 0 &&
+	    (r = ca_issue_make(ca, &p)) == 0)
 		r = ca_issue_record(out, &refused, ca, &p, renewed);
 	ca_pending_clear(&p);
 	return r;

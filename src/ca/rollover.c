@@ -220,6 +220,35 @@ static int still_current(struct jpki_ca *ca, const struct authority *cur)
 	return 0;
 }
 
+int ca_generations_current(struct jpki_ca *ca)
+{
+	struct jpki_rows *rows = NULL;
+	int r;
+
+	if ((r = jpki_store_query(&rows, ca->store,
+				  "SELECT type, generation FROM ca_authority",
+				  NULL, 0)) != 0)
+		return r;
+	for (size_t i = 0; i < jpki_rows_count(rows); i++) {
+		enum jpki_cert_type t =
+			(enum jpki_cert_type)jpki_rows_int(rows, i, 0);
+		int64_t gen = jpki_rows_int(rows, i, 1);
+
+		if ((t == JPKI_CERT_SIGN || t == JPKI_CERT_AUTH) &&
+		    gen != ca_authority(ca, t)->generation) {
+			r = jpki_err_set(JPKI_ERR_STATE,
+					 "the %s CA rolled over to generation "
+					 "%lld after this process opened it: "
+					 "restart it, so that it issues under "
+					 "the new generation",
+					 ca_type_name(t), (long long)gen);
+			break;
+		}
+	}
+	jpki_rows_free(rows);
+	return r;
+}
+
 /* Records the new generation, inside the caller's transaction. */
 static int record_generation(struct jpki_ca *ca, const struct authority *cur,
 			     const struct authority *next, const char *key_ref,

@@ -452,6 +452,18 @@ static void test_refusals(void **state)
 	assert_int_equal(jpki_ca_rollover(other, &officer, JPKI_CERT_SIGN,
 					  NULL),
 			 JPKI_ERR_STATE);
+	/* nor does it issue under the generation it opened */
+	{
+		struct jpki_issue_request req = fx_request(JPKI_CERT_SIGN, "S1");
+		struct jpki_cert_info *info = NULL;
+
+		assert_int_equal(jpki_ca_issue(&info, other, &req, f->key),
+				 JPKI_ERR_STATE);
+		assert_non_null(strstr(jpki_err_detail(), "restart"));
+		assert_null(info);
+		assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"),
+				 0);
+	}
 	jpki_ca_free(other);
 	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_generation"), 1);
 	assert_int_equal(jpki_ca_generation(f->ca, JPKI_CERT_SIGN), 2);
