@@ -759,8 +759,18 @@ static int verb_show(struct cli *cli, int argc, char **argv)
 	}
 	for (int t = JPKI_CERT_SIGN; t <= JPKI_CERT_AUTH; t++) {
 		X509 *cert = jpki_ca_cert(ca, (enum jpki_cert_type)t);
-		char fp[96], *dn, nb[32], na[32];
+		char fp[96], *dn, nb[32], na[32], crl[40];
+		int gen = jpki_ca_generation(ca, (enum jpki_cert_type)t);
 		struct tm tm;
+
+		/* the current generation's full CRL ("sign-2" after a
+		 * rollover) */
+		if (gen > 1)
+			snprintf(crl, sizeof(crl), "/crl/%s-%d.crl",
+				 type_name((enum jpki_cert_type)t), gen);
+		else
+			snprintf(crl, sizeof(crl), "/crl/%s.crl",
+				 type_name((enum jpki_cert_type)t));
 
 		jpki_profile_fingerprint(fp, cert);
 		dn = X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0);
@@ -771,10 +781,11 @@ static int verb_show(struct cli *cli, int argc, char **argv)
 		if (json) {
 			json_array_append_new(
 				arr,
-				json_pack("{s:s, s:s, s:s, s:s, s:s, s:s+, "
+				json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s+, "
 					  "s:s+}",
 					  "type",
 					  type_name((enum jpki_cert_type)t),
+					  "generation", gen,
 					  "subject", dn ? dn : "",
 					  "sha256_fingerprint", fp,
 					  "not_before", nb, "not_after", na,
@@ -782,20 +793,19 @@ static int verb_show(struct cli *cli, int argc, char **argv)
 					  t == JPKI_CERT_SIGN ? "/ocsp/sign"
 							      : "/ocsp/auth",
 					  "crl_url", jpki_ca_public_url(ca),
-					  t == JPKI_CERT_SIGN ? "/crl/sign.crl"
-							      : "/crl/auth.crl"));
+					  crl));
 		} else {
-			printf("%s CA\n  subject: %s\n  SHA-256: %s\n"
+			printf("%s CA, generation %d\n  subject: %s\n"
+			       "  SHA-256: %s\n"
 			       "  valid:   %s .. %s\n"
 			       "  OCSP:    %s/ocsp/%s\n"
-			       "  CRL:     %s/crl/%s.crl\n",
+			       "  CRL:     %s%s\n",
 			       t == JPKI_CERT_SIGN ? "signing"
 						   : "user authentication",
-			       dn ? dn : "", fp, nb, na,
+			       gen, dn ? dn : "", fp, nb, na,
 			       jpki_ca_public_url(ca),
 			       type_name((enum jpki_cert_type)t),
-			       jpki_ca_public_url(ca),
-			       type_name((enum jpki_cert_type)t));
+			       jpki_ca_public_url(ca), crl);
 		}
 		OPENSSL_free(dn);
 	}

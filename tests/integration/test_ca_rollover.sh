@@ -89,10 +89,14 @@ issue new-auth auth P-3
 	fail "the old certificate's AKI: $(aki old-sign.pem)"
 openssl x509 -in new-sign.pem -noout -ext crlDistributionPoints |
 	grep -q "$url/crl/sign-2/131016.crl" || fail "the CRL DP of generation 2"
+jpki ca show >show.txt
+grep -q "signing CA, generation 2" show.txt && grep -q "$url/crl/sign-2.crl" show.txt ||
+	fail "ca show after the rollover: $(cat show.txt)"
 pass "rollover: same DN, new key; new issues under it (AKI, CRL DP sign-2)"
 
 # --- the repository -----------------------------------------------------------
 serve_bg "$url" --listen "127.0.0.1:$port"
+grep -q "$url/ca/sign-2.crt" serve.log || fail "serve does not name generation 2"
 for f in sign auth sign-1 sign-2 sign-link-1-2 sign-link-2-1 auth-2 \
 	auth-link-1-2 auth-link-2-1; do
 	curl -sf "$url/ca/$f.crt" -o "$f.der" || fail "GET /ca/$f.crt"
