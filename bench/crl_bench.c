@@ -444,7 +444,7 @@ static void run(long n, uint64_t seed)
 		start = bench_now();
 		if (jpki_store_begin(st) != 0)
 			bench_fail("begin");
-		if (ca_crl_generate(ca, JPKI_CERT_SIGN, NULL) != 0) {
+		if (ca_crl_generate(ca, JPKI_CERT_SIGN, 1, NULL) != 0) {
 			jpki_store_rollback(st);
 			bench_fail("CRL");
 		}

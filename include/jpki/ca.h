@@ -114,10 +114,89 @@ void jpki_ca_free(struct jpki_ca *ca);
  * development form, which the caller should warn about). */
 int jpki_ca_keys_in_token(const struct jpki_ca *ca);
 
-/* The CA certificate of one CA (borrowed), and the public base URL. */
+/* The CA certificate of one CA (borrowed; its current generation), and
+ * the public base URL. */
 X509 *jpki_ca_cert(const struct jpki_ca *ca, enum jpki_cert_type type);
 X509 *jpki_ca_ocsp_cert(const struct jpki_ca *ca, enum jpki_cert_type type);
 const char *jpki_ca_public_url(const struct jpki_ca *ca);
+
+/* The current generation of a CA: 1 after init, one more each rollover. */
+int jpki_ca_generation(const struct jpki_ca *ca, enum jpki_cert_type type);
+
+/*
+ * The CA certificates of every generation of a CA that still vouches for
+ * valid certificates (not retired), current first, into out[0..max), each
+ * borrowed; returns how many. A verifier trusts them all, and picks the
+ * one a certificate names by its authority key identifier (the
+ * generations share one DN).
+ */
+size_t jpki_ca_certs(X509 **out, size_t max, const struct jpki_ca *ca,
+		     enum jpki_cert_type type);
+
+struct jpki_actor;
+
+struct jpki_ca_rollover_options {
+	int version;          /* JPKI_CA_ROLLOVER_OPTIONS_VERSION */
+	const char *key_dir;  /* the new key files and CA certificate PEM;
+				 NULL: beside the current key */
+	int ca_years;         /* the new CA certificate's lifetime; 0: as
+				 long as the current one's */
+	int ocsp_days;        /* its OCSP signer's; 0 = 400 */
+};
+#define JPKI_CA_ROLLOVER_OPTIONS_VERSION 1
+#define JPKI_CA_ROLLOVER_OPTIONS_INIT                                         \
+	{.version = JPKI_CA_ROLLOVER_OPTIONS_VERSION}
+
+/*
+ * CA key rollover (SPEC 5): a new generation of the CA of `type` under the
+ * same DN. A new RSA-2048 key (in the CA's PKCS#11 token, labels
+ * "sign-ca-N" / "sign-ocsp-N", or files), a new self-signed CA certificate
+ * (jpki_profile_build_ca) with its delegated OCSP signer, and the two link
+ * certificates of RFC 4210 5.3.13: OldWithNew (the new key certified by
+ * the old key) and NewWithOld (the old key certified by the new key), each
+ * with an authority key identifier naming the signer's key. From the
+ * commit on, `ca` issues under the new generation; the earlier one keeps
+ * signing the CRLs and OCSP answers of its certificates until retired.
+ * `by` must be a CA officer; the rollover is on the audit chain
+ * ("ca.rollover") in its transaction. Other processes holding the CA open
+ * (jpki serve) go on issuing under the old generation until restarted.
+ * JPKI_ERR_POLICY for another role; JPKI_ERR_STATE when another process
+ * rolled the CA over since `ca` was opened.
+ */
+int jpki_ca_rollover(struct jpki_ca *ca, const struct jpki_actor *by,
+		     enum jpki_cert_type type,
+		     const struct jpki_ca_rollover_options *opts) JPKI_MUST_CHECK;
+
+/*
+ * Retires every earlier generation whose certificates have all expired
+ * (revoked ones too: a CRL lists them until they expire): no more CRLs
+ * (its scopes are removed), and OCSP answers `unauthorized` for its
+ * CertIDs; its CA and link certificates stay published. *retired gets how
+ * many were retired. JPKI_ERR_STATE, retiring nothing else, when there is
+ * no earlier generation, or when one still holds certificates that have
+ * not expired (the sentence says how many and when the last expires).
+ * `by` must be a CA officer; each retirement is on the audit chain
+ * ("ca.retire").
+ */
+int jpki_ca_retire(size_t *retired, struct jpki_ca *ca,
+		   const struct jpki_actor *by) JPKI_MUST_CHECK;
+
+/*
+ * What the repository publishes under /ca/: the names (no extension) of
+ * every generation's CA certificate, "sign-N" and "auth-N" (retired ones
+ * too; "sign" and "auth" are generation 1's, which the certificates of
+ * generation 1 name), and of the link certificates "sign-link-A-B" (issued
+ * by generation A's key for generation B's). Caller frees *names with
+ * jpki_ca_scopes_free().
+ */
+int jpki_ca_published(char ***names, size_t *n,
+		      struct jpki_ca *ca) JPKI_MUST_CHECK;
+
+/* The DER of one published name; JPKI_ERR_NOT_FOUND if there is none.
+ * Caller frees *der with free(). */
+int jpki_ca_published_get(unsigned char **der, size_t *len,
+			  struct jpki_ca *ca,
+			  const char *name) JPKI_MUST_CHECK;
 
 /*
  * Reads a PKCS#10 request (PEM or DER, at most JPKI_MAX_CSR bytes), checks

@@ -84,6 +84,39 @@ static const struct jpki_migration migrations[] = {
 	 * for a large full CRL's next regeneration (ca_crl_touch). */
 	{5, "ALTER TABLE ca_crl ADD COLUMN entries BIGINT NOT NULL DEFAULT 0;"
 	    "ALTER TABLE ca_crl ADD COLUMN stale INTEGER NOT NULL DEFAULT 0"},
+	/* Key rollover (rollover.c): each certificate names the generation
+	 * of the CA that signed it, and a CRL lists one generation's (the
+	 * CRL indexes lead with it); ca_authority keeps each CA's current
+	 * generation, ca_generation the earlier ones, ca_link_cert the
+	 * link certificates between two generations (RFC 4210 5.3.13:
+	 * issuer_gen's key certifies subject_gen's). */
+	{6, "ALTER TABLE ca_cert ADD COLUMN generation INTEGER NOT NULL"
+	    " DEFAULT 1;"
+	    "CREATE TABLE ca_generation ("
+	    " type INTEGER NOT NULL,"
+	    " generation INTEGER NOT NULL,"
+	    " cert BLOB NOT NULL,"
+	    " key_ref TEXT NOT NULL,"
+	    " ocsp_cert BLOB NOT NULL,"
+	    " ocsp_key_ref TEXT NOT NULL,"
+	    " pkcs11_module TEXT,"
+	    " created_at BIGINT NOT NULL,"
+	    " retired_at BIGINT,"
+	    " PRIMARY KEY (type, generation));"
+	    "CREATE TABLE ca_link_cert ("
+	    " type INTEGER NOT NULL,"
+	    " issuer_gen INTEGER NOT NULL,"
+	    " subject_gen INTEGER NOT NULL,"
+	    " der BLOB NOT NULL,"
+	    " PRIMARY KEY (type, issuer_gen, subject_gen));"
+	    "DROP INDEX ca_cert_crl;"
+	    "DROP INDEX ca_cert_crl_muni;"
+	    "CREATE INDEX ca_cert_crl ON ca_cert"
+	    " (type, generation, serial, status, not_after, revoked_at,"
+	    " reason) WHERE status <> 0;"
+	    "CREATE INDEX ca_cert_crl_muni ON ca_cert"
+	    " (type, generation, municipality, serial, status, not_after,"
+	    " revoked_at, reason) WHERE status <> 0"},
 };
 
 const char *ca_type_name(enum jpki_cert_type type)
@@ -275,6 +308,23 @@ out:
 	return r;
 }
 
+/* What rollover.c shares with init (ca_internal.h). */
+int ca_pem_save(const char *path, EVP_PKEY *key, X509 *cert)
+{
+	return pem_save(path, key, cert);
+}
+
+int ca_random_serial(unsigned char serial[16])
+{
+	return random_serial(serial);
+}
+
+int ca_make_key(EVP_PKEY **out, char **ref, struct ca_p11 *t,
+		const char *dir, const char *label)
+{
+	return make_key(out, ref, t, dir, label);
+}
+
 /* Creates one CA with its OCSP signer and records it (in the caller's
  * transaction). */
 static int init_one(struct jpki_store *st, enum jpki_cert_type type,
@@ -414,7 +464,9 @@ int jpki_ca_init(struct jpki_store *st, const struct jpki_ca_init_options *opts)
 	jpki_rows_free(rows);
 	if (count > 0) {
 		r = jpki_err_set(JPKI_ERR_EXISTS,
-				 "the CAs already exist in this store");
+				 "the CAs already exist in this store: a new "
+				 "CA key is made by 'jpki ca rollover', not "
+				 "by a second init");
 		goto fail;
 	}
 	/* Never mix with (or later destroy) keys someone else put there. */
@@ -491,11 +543,10 @@ out:
 	return r;
 }
 
-static int load_authority(struct jpki_ca *ca, struct jpki_rows *rows,
-			  size_t row)
+int ca_authority_load(struct jpki_ca *ca, struct authority *a,
+		      struct jpki_rows *rows, size_t row)
 {
 	enum jpki_cert_type type = (enum jpki_cert_type)jpki_rows_int(rows, row, 0);
-	struct authority *a;
 	const unsigned char *p;
 	size_t len;
 	int r;
@@ -503,8 +554,8 @@ static int load_authority(struct jpki_ca *ca, struct jpki_rows *rows,
 	if (type != JPKI_CERT_SIGN && type != JPKI_CERT_AUTH)
 		return jpki_err_set(JPKI_ERR_STORE, "unknown CA type %d",
 				    (int)type);
-	a = ca_authority(ca, type);
 	a->type = type;
+	a->generation = (int)jpki_rows_int(rows, row, 7);
 	p = jpki_rows_blob(rows, row, 1, &len);
 	if (p == NULL || (a->cert = d2i_X509(NULL, &p, (long)len)) == NULL)
 		return jpki_err_set(JPKI_ERR_STORE,
@@ -529,15 +580,74 @@ static int load_authority(struct jpki_ca *ca, struct jpki_rows *rows,
 	    X509_check_private_key(a->ocsp_cert, a->ocsp_key) != 1) {
 		ERR_clear_error();
 		return jpki_err_set(JPKI_ERR_CONFIG,
-				    "the %s CA keys (%s) do not match the "
-				    "certificates in the store",
-				    ca_type_name(type),
+				    "the %s CA keys of generation %d (%s) do "
+				    "not match the certificates in the store",
+				    ca_type_name(type), a->generation,
 				    ca->p11 != NULL ? "in the token" : "files");
 	}
-	if (ca->public_url == NULL &&
+	if (ca->public_url == NULL && jpki_rows_text(rows, row, 5) != NULL &&
 	    (ca->public_url = strdup(jpki_rows_text(rows, row, 5))) == NULL)
 		return JPKI_ERR_NOMEM;
 	return 0;
+}
+
+void ca_authority_clear(struct authority *a)
+{
+	X509_free(a->cert);
+	X509_free(a->ocsp_cert);
+	for (int h = 0; h < CA_CERTID_HASHES; h++)
+		OCSP_CERTID_free(a->ids[h]);
+	EVP_PKEY_free(a->key);
+	EVP_PKEY_free(a->ocsp_key);
+	memset(a, 0, sizeof(*a));
+}
+
+struct authority *ca_authority_at(struct jpki_ca *ca, size_t i)
+{
+	if (i < 2)
+		return &ca->auth[i];
+	return i - 2 < ca->n_older ? &ca->older[i - 2] : NULL;
+}
+
+struct authority *ca_authority_gen(struct jpki_ca *ca, enum jpki_cert_type type,
+				   int gen)
+{
+	struct authority *a;
+
+	for (size_t i = 0; (a = ca_authority_at(ca, i)) != NULL; i++)
+		if (a->type == type && a->generation == gen)
+			return a;
+	return NULL;
+}
+
+int ca_older_load(struct jpki_ca *ca)
+{
+	struct jpki_rows *rows = NULL;
+	size_t n;
+	int r;
+
+	if ((r = jpki_store_query(&rows, ca->store,
+				  "SELECT type, cert, key_ref, ocsp_cert,"
+				  " ocsp_key_ref, NULL, pkcs11_module,"
+				  " generation FROM ca_generation"
+				  " WHERE retired_at IS NULL"
+				  " ORDER BY type, generation DESC",
+				  NULL, 0)) != 0)
+		return r;
+	n = jpki_rows_count(rows);
+	if (n > 0 && (ca->older = calloc(n, sizeof(*ca->older))) == NULL) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ca->n_older = i + 1;
+		if ((r = ca_authority_load(ca, &ca->older[i], rows, i)) != 0)
+			goto out;
+	}
+	r = 0;
+out:
+	jpki_rows_free(rows);
+	return r;
 }
 
 int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
@@ -579,8 +689,8 @@ int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
 	}
 	if ((r = jpki_store_query(&rows, st,
 				  "SELECT type, cert, key_ref, ocsp_cert,"
-				  " ocsp_key_ref, public_url, pkcs11_module"
-				  " FROM ca_authority ORDER BY type",
+				  " ocsp_key_ref, public_url, pkcs11_module,"
+				  " generation FROM ca_authority ORDER BY type",
 				  NULL, 0)) != 0)
 		goto out;
 	if (jpki_rows_count(rows) != 2) {
@@ -588,9 +698,21 @@ int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
 				 "no CAs in this store: run 'jpki ca init'");
 		goto out;
 	}
-	for (size_t i = 0; i < 2; i++)
-		if ((r = load_authority(ca, rows, i)) != 0)
+	for (size_t i = 0; i < 2; i++) {
+		enum jpki_cert_type t =
+			(enum jpki_cert_type)jpki_rows_int(rows, i, 0);
+
+		if (t != JPKI_CERT_SIGN && t != JPKI_CERT_AUTH) {
+			r = jpki_err_set(JPKI_ERR_STORE, "unknown CA type %d",
+					 (int)t);
 			goto out;
+		}
+		if ((r = ca_authority_load(ca, ca_authority(ca, t), rows,
+					   i)) != 0)
+			goto out;
+	}
+	if ((r = ca_older_load(ca)) != 0)
+		goto out;
 	if (ca->p11 == NULL)
 		jpki_log(JPKI_LOG_DEBUG,
 			 "CA keys are files (development form): keep them "
@@ -608,14 +730,11 @@ void jpki_ca_free(struct jpki_ca *ca)
 {
 	if (ca == NULL)
 		return;
-	for (int i = 0; i < 2; i++) {
-		X509_free(ca->auth[i].cert);
-		X509_free(ca->auth[i].ocsp_cert);
-		for (int h = 0; h < CA_CERTID_HASHES; h++)
-			OCSP_CERTID_free(ca->auth[i].ids[h]);
-		EVP_PKEY_free(ca->auth[i].key);
-		EVP_PKEY_free(ca->auth[i].ocsp_key);
-	}
+	for (int i = 0; i < 2; i++)
+		ca_authority_clear(&ca->auth[i]);
+	for (size_t i = 0; i < ca->n_older; i++)
+		ca_authority_clear(&ca->older[i]);
+	free(ca->older);
 	for (size_t i = 0; i < OCSP_CACHE_SLOTS; i++)
 		free(ca->cache[i].der);
 	pthread_mutex_destroy(&ca->cache_lock);
@@ -634,6 +753,24 @@ int jpki_ca_keys_in_token(const struct jpki_ca *ca)
 X509 *jpki_ca_cert(const struct jpki_ca *ca, enum jpki_cert_type type)
 {
 	return ca->auth[type == JPKI_CERT_AUTH ? 1 : 0].cert;
+}
+
+size_t jpki_ca_certs(X509 **out, size_t max, const struct jpki_ca *ca,
+		     enum jpki_cert_type type)
+{
+	size_t n = 0;
+
+	if (n < max)
+		out[n++] = jpki_ca_cert(ca, type);
+	for (size_t i = 0; i < ca->n_older && n < max; i++)
+		if (ca->older[i].type == type)
+			out[n++] = ca->older[i].cert;
+	return n;
+}
+
+int jpki_ca_generation(const struct jpki_ca *ca, enum jpki_cert_type type)
+{
+	return ca->auth[type == JPKI_CERT_AUTH ? 1 : 0].generation;
 }
 
 X509 *jpki_ca_ocsp_cert(const struct jpki_ca *ca, enum jpki_cert_type type)

@@ -86,6 +86,10 @@ static int batch_record_group(struct jpki_issue_result *results,
 	pthread_mutex_unlock(&b->lock);
 	if ((r = jpki_store_begin(b->ca->store)) != 0)
 		return r;
+	if ((r = ca_generations_current(b->ca)) != 0) {
+		jpki_store_rollback(b->ca->store);
+		return r;
+	}
 	for (size_t i = from; i < to; i++) {
 		struct pending *p = &b->items[i];
 

@@ -16,6 +16,9 @@
 
 struct authority {
 	enum jpki_cert_type type;
+	/* 1 for the CA `jpki ca init` made, one more at each rollover; all
+	 * generations of a CA share its DN and differ by key. */
+	int generation;
 	X509 *cert;
 	EVP_PKEY *key;
 	X509 *ocsp_cert;
@@ -45,7 +48,11 @@ struct ocsp_cached {
 
 struct jpki_ca {
 	struct jpki_store *store;
-	struct authority auth[2]; /* [type - 1] */
+	struct authority auth[2]; /* [type - 1], the current generations */
+	/* The earlier generations not yet retired (rollover.c): they still
+	 * sign the CRLs and OCSP answers of the certificates they issued. */
+	struct authority *older;
+	size_t n_older;
 	char *public_url;
 	long crl_period;
 	long crl_inline_max; /* ca_crl_touch: larger full CRLs wait */
@@ -63,6 +70,30 @@ static inline struct authority *ca_authority(struct jpki_ca *ca,
 	return &ca->auth[type == JPKI_CERT_AUTH ? 1 : 0];
 }
 
+/* The authority of generation `gen` of a CA (current or earlier, not
+ * retired); NULL if there is none. */
+struct authority *ca_authority_gen(struct jpki_ca *ca, enum jpki_cert_type type,
+				   int gen);
+
+/* The i-th live authority: the two current ones, then the earlier
+ * generations; NULL past the last. */
+struct authority *ca_authority_at(struct jpki_ca *ca, size_t i);
+
+/* Loads a CA certificate, its OCSP signer and their keys from the row
+ * (type, cert, key_ref, ocsp_cert, ocsp_key_ref, public_url,
+ * pkcs11_module, generation) into `a`. */
+int ca_authority_load(struct jpki_ca *ca, struct authority *a,
+		      struct jpki_rows *rows, size_t row) JPKI_MUST_CHECK;
+void ca_authority_clear(struct authority *a);
+
+/* Refuses (JPKI_ERR_STATE) when a CA was rolled over in the store since
+ * `ca` was opened: this process would issue under a generation that is no
+ * longer the current one. Inside the issuing transaction. */
+int ca_generations_current(struct jpki_ca *ca) JPKI_MUST_CHECK;
+
+/* The earlier, unretired generations of both CAs, into ca->older. */
+int ca_older_load(struct jpki_ca *ca) JPKI_MUST_CHECK;
+
 /*
  * Sets a certificate's status (reason and time for anything but good) and
  * bumps its status version, inside the caller's transaction. With `crls`
@@ -71,7 +102,8 @@ static inline struct authority *ca_authority(struct jpki_ca *ca,
  * for a batch. The caller forgets the OCSP answers after the commit.
  */
 int ca_status_set_locked(struct jpki_ca *ca, const char *serial,
-			 enum jpki_cert_type type, const char *municipality,
+			 enum jpki_cert_type type, int gen,
+			 const char *municipality,
 			 enum jpki_cert_status status, enum jpki_reason reason,
 			 int crls) JPKI_MUST_CHECK;
 
@@ -87,14 +119,19 @@ const char *ca_type_name(enum jpki_cert_type type);
  * jpki_ca_crl_refresh_stale (jpki serve, every second) or the next
  * jpki_ca_crl_refresh.
  */
-int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type,
+int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		 const char *municipality) JPKI_MUST_CHECK;
 
-int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type,
+/* Every CRL scope is one generation's: generation 1 keeps the names it
+ * had before any rollover ("sign", "sign/131016"), generation N > 1 is
+ * "sign-N", "sign-N/131016". */
+int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		    const char *municipality) JPKI_MUST_CHECK;
+void ca_crl_scope_name(char out[32], enum jpki_cert_type type, int gen,
+		       const char *municipality);
 
 /* The URL of a scope's CRL as certificates and the IDP name it. */
-char *ca_crl_url(const struct jpki_ca *ca, enum jpki_cert_type type,
+char *ca_crl_url(const struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		 const char *municipality);
 
 /* Serial number helpers: hex (upper case, as BN_bn2hex) <-> ASN1_INTEGER. */
@@ -105,6 +142,15 @@ ASN1_INTEGER *ca_serial_from_hex(const char *hex);
 void ca_ocsp_forget(struct jpki_ca *ca, enum jpki_cert_type type,
 		    const char *serial);
 
+/* Writes a key (mode 0600) or a certificate (0644) as PEM, atomically. */
+int ca_pem_save(const char *path, EVP_PKEY *key, X509 *cert) JPKI_MUST_CHECK;
+/* 16 random bytes for a serial, positive and of fixed length. */
+int ca_random_serial(unsigned char serial[16]) JPKI_MUST_CHECK;
+/* A new RSA-2048 key and the reference the store keeps for it: made in
+ * the token `t` under `label`, or written to dir/label.key. */
+int ca_make_key(EVP_PKEY **out, char **ref, struct ca_p11 *t,
+		const char *dir, const char *label) JPKI_MUST_CHECK;
+
 /* Loads a private key file (PEM). */
 int ca_key_load(EVP_PKEY **out, const char *ref) JPKI_MUST_CHECK;
 
@@ -114,7 +160,9 @@ int ca_der(unsigned char **out, size_t *len, X509 *cert) JPKI_MUST_CHECK;
 #define CERT_COLUMNS                                                          \
 	"serial, type, card, person, municipality, subject, status, reason," \
 	" revoked_at, not_before, not_after, issued_at, der, version,"       \
-	" prefecture_name, municipality_name, birth, card_expiry"
+	" prefecture_name, municipality_name, birth, card_expiry, generation"
+/* The column of CERT_COLUMNS that holds the issuing CA's generation. */
+#define CERT_COLUMN_GENERATION 18
 
 /*
  * One certificate on its way through the CA. Issuing is three steps so that

@@ -17,51 +17,76 @@
 
 #include "ca/ca_internal.h"
 
-char *ca_crl_url(const struct jpki_ca *ca, enum jpki_cert_type type,
-		 const char *municipality)
-{
-	char *url = NULL;
-	int n;
-
-	if (municipality != NULL)
-		n = asprintf(&url, "%s/crl/%s/%s.crl", ca->public_url,
-			     ca_type_name(type), municipality);
-	else
-		n = asprintf(&url, "%s/crl/%s.crl", ca->public_url,
-			     ca_type_name(type));
-	return n < 0 ? NULL : url;
-}
-
-static void scope_name(char out[32], enum jpki_cert_type type,
+void ca_crl_scope_name(char out[32], enum jpki_cert_type type, int gen,
 		       const char *municipality)
 {
-	if (municipality != NULL)
-		snprintf(out, 32, "%s/%s", ca_type_name(type), municipality);
+	char ca_name[16];
+
+	if (gen > 1)
+		snprintf(ca_name, sizeof(ca_name), "%s-%d", ca_type_name(type),
+			 gen);
 	else
-		snprintf(out, 32, "%s", ca_type_name(type));
+		snprintf(ca_name, sizeof(ca_name), "%s", ca_type_name(type));
+	if (municipality != NULL)
+		snprintf(out, 32, "%s/%s", ca_name, municipality);
+	else
+		snprintf(out, 32, "%s", ca_name);
 }
 
-/* Parses "sign", "auth" or "sign/NNNNNN". */
-static int scope_parse(enum jpki_cert_type *type, char municipality[7],
-		       const char *scope)
+char *ca_crl_url(const struct jpki_ca *ca, enum jpki_cert_type type, int gen,
+		 const char *municipality)
 {
+	char scope[32], *url = NULL;
+
+	ca_crl_scope_name(scope, type, gen, municipality);
+	return asprintf(&url, "%s/crl/%s.crl", ca->public_url, scope) < 0
+		       ? NULL
+		       : url;
+}
+
+/* Parses "sign", "auth" or "sign/NNNNNN", each optionally with "-GEN"
+ * after the CA's name ("sign-2/NNNNNN"). */
+static int scope_parse(enum jpki_cert_type *type, int *gen,
+		       char municipality[7], const char *scope)
+{
+	const char *p = scope;
+	long g = 1;
+
 	municipality[0] = '\0';
+	*gen = 1;
 	if (scope == NULL)
 		goto bad;
-	if (strcmp(scope, "sign") == 0 || strcmp(scope, "auth") == 0) {
-		*type = scope[0] == 's' ? JPKI_CERT_SIGN : JPKI_CERT_AUTH;
-		return 0;
-	}
-	if (strncmp(scope, "sign/", 5) == 0 && strlen(scope) == 11 &&
-	    strspn(scope + 5, "0123456789") == 6) {
+	if (strncmp(p, "sign", 4) == 0)
 		*type = JPKI_CERT_SIGN;
-		memcpy(municipality, scope + 5, 7);
+	else if (strncmp(p, "auth", 4) == 0)
+		*type = JPKI_CERT_AUTH;
+	else
+		goto bad;
+	p += 4;
+	if (*p == '-') {
+		char *end;
+
+		/* "sign-2", never "sign-02" or "sign-1": one name a scope */
+		if (p[1] < '2' || p[1] > '9')
+			goto bad;
+		g = strtol(p + 1, &end, 10);
+		if (g < 2 || g > 999)
+			goto bad;
+		p = end;
+	}
+	*gen = (int)g;
+	if (*p == '\0')
+		return 0;
+	if (*type == JPKI_CERT_SIGN && *p == '/' && strlen(p) == 7 &&
+	    strspn(p + 1, "0123456789") == 6) {
+		memcpy(municipality, p + 1, 7);
 		return 0;
 	}
 bad:
 	return jpki_err_set(JPKI_ERR_INVALID,
 			    "'%s' is not a CRL scope (sign, auth, or "
-			    "sign/<6-digit municipality code>)",
+			    "sign/<6-digit municipality code>, each with -N "
+			    "after sign or auth for the CA's generation N)",
 			    scope ? scope : "");
 }
 
@@ -479,8 +504,8 @@ static int read_row(void *arg, const struct jpki_value *cells, size_t columns)
  * streamed, not kept: a million of them would cost their copies.
  */
 static int read_entries(struct crl_entry **out, size_t *n, struct jpki_ca *ca,
-			enum jpki_cert_type type, const char *municipality,
-			time_t now)
+			enum jpki_cert_type type, int gen,
+			const char *municipality, time_t now)
 {
 	struct crl_read rd = {.sorted = 1};
 	int r;
@@ -489,23 +514,27 @@ static int read_entries(struct crl_entry **out, size_t *n, struct jpki_ca *ca,
 	*n = 0;
 	if (municipality != NULL) {
 		struct jpki_value p[] = {JPKI_V_INT(type), JPKI_V_INT(now),
-					 JPKI_V_TEXT(municipality)};
+					 JPKI_V_TEXT(municipality),
+					 JPKI_V_INT(gen)};
 
 		r = jpki_store_each(ca->store,
 				    "SELECT serial, revoked_at, reason"
 				    " FROM ca_cert WHERE type = $1"
+				    " AND generation = $4"
 				    " AND status <> 0 AND municipality = $3"
 				    " AND not_after > $2 ORDER BY serial",
-				    p, 3, read_row, &rd);
+				    p, 4, read_row, &rd);
 	} else {
-		struct jpki_value p[] = {JPKI_V_INT(type), JPKI_V_INT(now)};
+		struct jpki_value p[] = {JPKI_V_INT(type), JPKI_V_INT(now),
+					 JPKI_V_INT(gen)};
 
 		r = jpki_store_each(ca->store,
 				    "SELECT serial, revoked_at, reason"
 				    " FROM ca_cert WHERE type = $1"
+				    " AND generation = $3"
 				    " AND status <> 0 AND not_after > $2"
 				    " ORDER BY serial",
-				    p, 2, read_row, &rd);
+				    p, 3, read_row, &rd);
 	}
 	if (r != 0) {
 		free(rd.e);
@@ -633,10 +662,10 @@ out:
 	return ok;
 }
 
-int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type,
+int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		    const char *municipality)
 {
-	struct authority *a = ca_authority(ca, type);
+	struct authority *a = ca_authority_gen(ca, type, gen);
 	struct jpki_rows *prev = NULL;
 	time_t now = jpki_clock_now(), next = now + ca->crl_period;
 	struct crl_entry *entries = NULL;
@@ -652,7 +681,12 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type,
 	int64_t num = 1;
 	int len, r = JPKI_ERR_INTERNAL;
 
-	scope_name(scope, type, municipality);
+	ca_crl_scope_name(scope, type, gen, municipality);
+	if (a == NULL)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "no CRL for %s: generation %d of the %s CA "
+				    "is retired or unknown",
+				    scope, gen, ca_type_name(type));
 	{
 		struct jpki_value p = JPKI_V_TEXT(scope);
 
@@ -664,7 +698,8 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type,
 		if (jpki_rows_count(prev) == 1)
 			num = jpki_rows_int(prev, 0, 0) + 1;
 	}
-	if ((r = read_entries(&entries, &n, ca, type, municipality, now)) !=
+	if ((r = read_entries(&entries, &n, ca, type, gen, municipality,
+			      now)) !=
 		    0 ||
 	    (r = encode_entries(parts, &nparts, entries, n)) != 0)
 		goto fail;
@@ -687,7 +722,7 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type,
 				   X509V3_ADD_DEFAULT))
 		goto crypto;
 	if (municipality != NULL) {
-		if ((url = ca_crl_url(ca, type, municipality)) == NULL) {
+		if ((url = ca_crl_url(ca, type, gen, municipality)) == NULL) {
 			r = JPKI_ERR_NOMEM;
 			goto out;
 		}
@@ -739,7 +774,7 @@ out:
 	return r;
 }
 
-int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type,
+int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		 const char *municipality)
 {
 	struct jpki_rows *rows = NULL;
@@ -747,8 +782,8 @@ int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type,
 	int large, r;
 
 	if (municipality != NULL)
-		return ca_crl_generate(ca, type, municipality);
-	scope_name(scope, type, NULL);
+		return ca_crl_generate(ca, type, gen, municipality);
+	ca_crl_scope_name(scope, type, gen, NULL);
 	{
 		struct jpki_value p = JPKI_V_TEXT(scope);
 
@@ -762,7 +797,7 @@ int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type,
 		jpki_rows_int(rows, 0, 0) >= ca->crl_inline_max;
 	jpki_rows_free(rows);
 	if (!large)
-		return ca_crl_generate(ca, type, NULL);
+		return ca_crl_generate(ca, type, gen, NULL);
 	{
 		struct jpki_value p = JPKI_V_TEXT(scope);
 
@@ -775,17 +810,18 @@ int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type,
 
 int jpki_ca_crl_refresh_stale(struct jpki_ca *ca, size_t *count)
 {
-	static const enum jpki_cert_type types[] = {JPKI_CERT_SIGN,
-						    JPKI_CERT_AUTH};
+	struct authority *a;
 	int r = 0;
 
 	*count = 0;
-	for (size_t i = 0; i < 2 && r == 0; i++) {
+	/* the full CRL of every live generation of both CAs */
+	for (size_t i = 0; (a = ca_authority_at(ca, i)) != NULL && r == 0;
+	     i++) {
 		struct jpki_rows *rows = NULL;
 		char scope[32];
 		int stale;
 
-		scope_name(scope, types[i], NULL);
+		ca_crl_scope_name(scope, a->type, a->generation, NULL);
 		{
 			struct jpki_value p = JPKI_V_TEXT(scope);
 
@@ -804,7 +840,8 @@ int jpki_ca_crl_refresh_stale(struct jpki_ca *ca, size_t *count)
 		 * after this reads them marks it stale again. */
 		if ((r = jpki_store_begin(ca->store)) != 0)
 			break;
-		if ((r = ca_crl_generate(ca, types[i], NULL)) != 0) {
+		if ((r = ca_crl_generate(ca, a->type, a->generation, NULL)) !=
+		    0) {
 			jpki_store_rollback(ca->store);
 			break;
 		}
@@ -817,27 +854,42 @@ int jpki_ca_crl_refresh_stale(struct jpki_ca *ca, size_t *count)
 int jpki_ca_crl_refresh(struct jpki_ca *ca, int force, size_t *count)
 {
 	struct jpki_rows *rows = NULL, *have = NULL;
+	struct authority *a;
 	time_t now = jpki_clock_now();
-	size_t n;
+	size_t n, lives = 0;
 	int r;
 
 	*count = 0;
-	/* Every scope that should exist: both full CRLs, and a partition
-	 * for each municipality that has signing certificates. */
+	/* Every scope that should exist: the full CRL of each live
+	 * generation of both CAs, and a partition for each municipality
+	 * that has signing certificates of a live generation. */
 	if ((r = jpki_store_query(&rows, ca->store,
-				  "SELECT DISTINCT municipality FROM ca_cert"
-				  " WHERE type = 1 ORDER BY municipality",
+				  "SELECT DISTINCT generation, municipality"
+				  " FROM ca_cert WHERE type = 1"
+				  " ORDER BY generation, municipality",
 				  NULL, 0)) != 0)
 		return r;
-	n = jpki_rows_count(rows) + 2;
+	while (ca_authority_at(ca, lives) != NULL)
+		lives++;
+	n = jpki_rows_count(rows) + lives;
 	for (size_t i = 0; i < n && r == 0; i++) {
-		enum jpki_cert_type type = i == 1 ? JPKI_CERT_AUTH
-						  : JPKI_CERT_SIGN;
-		const char *muni = i < 2 ? NULL : jpki_rows_text(rows, i - 2, 0);
+		enum jpki_cert_type type;
+		const char *muni = NULL;
 		char scope[32];
-		int due = force;
+		int due = force, gen;
 
-		scope_name(scope, type, muni);
+		if (i < lives) {
+			a = ca_authority_at(ca, i);
+			type = a->type;
+			gen = a->generation;
+		} else {
+			type = JPKI_CERT_SIGN;
+			gen = (int)jpki_rows_int(rows, i - lives, 0);
+			muni = jpki_rows_text(rows, i - lives, 1);
+			if (ca_authority_gen(ca, type, gen) == NULL)
+				continue; /* retired: no more CRLs */
+		}
+		ca_crl_scope_name(scope, type, gen, muni);
 		if (!due) {
 			struct jpki_value p = JPKI_V_TEXT(scope);
 
@@ -857,7 +909,7 @@ int jpki_ca_crl_refresh(struct jpki_ca *ca, int force, size_t *count)
 			continue;
 		if ((r = jpki_store_begin(ca->store)) != 0)
 			break;
-		if ((r = ca_crl_generate(ca, type, muni)) != 0) {
+		if ((r = ca_crl_generate(ca, type, gen, muni)) != 0) {
 			jpki_store_rollback(ca->store);
 			break;
 		}
@@ -872,18 +924,18 @@ int jpki_ca_crl_refresh(struct jpki_ca *ca, int force, size_t *count)
 int jpki_ca_crl_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
 		    const char *scope)
 {
-	enum jpki_cert_type type;
+	enum jpki_cert_type type = JPKI_CERT_SIGN;
 	char muni[7], name[32];
 	struct jpki_rows *rows = NULL;
 	const unsigned char *p;
 	size_t n;
-	int r;
+	int r, gen;
 
 	*der = NULL;
 	*len = 0;
-	if ((r = scope_parse(&type, muni, scope)) != 0)
+	if ((r = scope_parse(&type, &gen, muni, scope)) != 0)
 		return r;
-	scope_name(name, type, muni[0] ? muni : NULL);
+	ca_crl_scope_name(name, type, gen, muni[0] ? muni : NULL);
 	{
 		struct jpki_value v = JPKI_V_TEXT(name);
 

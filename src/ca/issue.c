@@ -162,6 +162,7 @@ static int issue_build(struct jpki_ca *ca, struct pending *p)
 	struct authority *a = ca_authority(ca, req->type);
 	struct jpki_date last;
 	char cn[25], *crl_url = NULL, *ocsp_url = NULL, *ca_url = NULL;
+	char ca_name[32];
 	struct tm ca_tm;
 	int r;
 
@@ -176,12 +177,14 @@ static int issue_build(struct jpki_ca *ca, struct pending *p)
 	if ((r = jpki_profile_validity(&last, &vin)) != 0 ||
 	    (r = opaque_id(cn)) != 0)
 		return r;
-	if ((crl_url = ca_crl_url(ca, JPKI_CERT_SIGN,
+	/* The generation that signs it: its CRL and its certificate (the
+	 * OCSP responder tells generations apart by the issuer key hash). */
+	ca_crl_scope_name(ca_name, req->type, a->generation, NULL);
+	if ((crl_url = ca_crl_url(ca, JPKI_CERT_SIGN, a->generation,
 				  req->municipality_code)) == NULL ||
 	    asprintf(&ocsp_url, "%s/ocsp/%s", ca->public_url,
 		     ca_type_name(req->type)) < 0 ||
-	    asprintf(&ca_url, "%s/ca/%s.crt", ca->public_url,
-		     ca_type_name(req->type)) < 0) {
+	    asprintf(&ca_url, "%s/ca/%s.crt", ca->public_url, ca_name) < 0) {
 		ocsp_url = ca_url = NULL;
 		r = JPKI_ERR_NOMEM;
 		goto out;
@@ -339,6 +342,8 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 	const struct jpki_issue_request *req = p->req;
 	char birth[11] = "", expiry[11] = "", scope[32];
 	struct prior prior, other;
+	/* signed by the current generation (issue_sign) */
+	int gen = ca_authority(ca, req->type)->generation;
 	int r, exists, live, switching = 0;
 
 	*out = NULL;
@@ -408,6 +413,7 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 			JPKI_V_INT(p->not_after),
 			JPKI_V_INT(p->now),
 			JPKI_V_BLOB(p->der, p->der_len),
+			JPKI_V_INT(gen),
 		};
 
 		if ((r = jpki_store_exec(
@@ -416,10 +422,11 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 			     " municipality, prefecture_name,"
 			     " municipality_name, subject, birth,"
 			     " card_expiry, status, version, not_before,"
-			     " not_after, issued_at, der) VALUES ($1, $2, $3,"
+			     " not_after, issued_at, der, generation)"
+			     " VALUES ($1, $2, $3,"
 			     " $4, $5, $6, $7, $8, $9, $10, 0, 1, $11, $12,"
-			     " $13, $14)",
-			     v, 14, NULL)) != 0)
+			     " $13, $14, $15)",
+			     v, 15, NULL)) != 0)
 			return r;
 	}
 	/* Linking information: the replaced certificate, and the person's
@@ -455,11 +462,11 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 	/* The municipality's CRL partition must answer from the first
 	 * certificate that names it. */
 	if (req->type == JPKI_CERT_SIGN) {
-		snprintf(scope, sizeof(scope), "sign/%s",
-			 req->municipality_code);
+		ca_crl_scope_name(scope, JPKI_CERT_SIGN, gen,
+				  req->municipality_code);
 		if ((r = crl_exists(ca, scope, &exists)) != 0)
 			return r;
-		if (!exists && (r = ca_crl_generate(ca, JPKI_CERT_SIGN,
+		if (!exists && (r = ca_crl_generate(ca, JPKI_CERT_SIGN, gen,
 						    req->municipality_code)) !=
 				       0)
 			return r;
@@ -523,7 +530,8 @@ int jpki_ca_issue(struct jpki_cert_info **out, struct jpki_ca *ca,
 		return r;
 	if ((r = jpki_store_begin(ca->store)) != 0)
 		goto out;
-	if ((r = ca_issue_record(out, &refused, ca, &p, NULL)) != 0) {
+	if ((r = ca_generations_current(ca)) != 0 ||
+	    (r = ca_issue_record(out, &refused, ca, &p, NULL)) != 0) {
 		jpki_store_rollback(ca->store);
 		goto out;
 	}
@@ -546,7 +554,8 @@ int ca_issue_renewal(struct jpki_cert_info **out, struct jpki_ca *ca,
 	struct pending p = {.req = req, .key = key, .now = jpki_clock_now()};
 	int r, refused;
 
-	if ((r = ca_issue_make(ca, &p)) == 0)
+	if ((r = ca_generations_current(ca)) == 0 &&
+	    (r = ca_issue_make(ca, &p)) == 0)
 		r = ca_issue_record(out, &refused, ca, &p, renewed);
 	ca_pending_clear(&p);
 	return r;

@@ -124,20 +124,23 @@ static int certid_hash(OCSP_CERTID *cid)
 	return -1;
 }
 
-/* Which of our CAs issued the certificate a CertID names; 0 if none. */
-static enum jpki_cert_type match_ca(struct jpki_ca *ca, OCSP_CERTID *cid)
+/* Which of our CAs, and which generation of it, issued the certificate a
+ * CertID names (the generations share a name: the key hash tells them
+ * apart); NULL if none, or a retired generation. */
+static struct authority *match_ca(struct jpki_ca *ca, OCSP_CERTID *cid)
 {
+	struct authority *a;
 	int h = certid_hash(cid);
 
 	if (h < 0)
-		return 0;
-	for (int i = 0; i < 2; i++) {
-		OCSP_CERTID *mine = ca->auth[i].ids[h];
+		return NULL;
+	for (size_t i = 0; (a = ca_authority_at(ca, i)) != NULL; i++) {
+		OCSP_CERTID *mine = a->ids[h];
 
 		if (mine != NULL && OCSP_id_issuer_cmp(mine, cid) == 0)
-			return ca->auth[i].type;
+			return a;
 	}
-	return 0;
+	return NULL;
 }
 
 struct status {
@@ -150,7 +153,7 @@ struct status {
 };
 
 static int lookup(struct status *st, struct jpki_ca *ca,
-		  enum jpki_cert_type type, OCSP_CERTID *cid)
+		  const struct authority *a, OCSP_CERTID *cid)
 {
 	ASN1_INTEGER *num = NULL;
 	struct jpki_rows *rows = NULL;
@@ -168,13 +171,16 @@ static int lookup(struct status *st, struct jpki_ca *ca,
 		return 0;
 	}
 	{
-		struct jpki_value p[] = {JPKI_V_TEXT(hex), JPKI_V_INT(type)};
+		/* a serial of another generation is not this issuer's */
+		struct jpki_value p[] = {JPKI_V_TEXT(hex), JPKI_V_INT(a->type),
+					 JPKI_V_INT(a->generation)};
 
 		r = jpki_store_query(&rows, ca->store,
 				     "SELECT status, reason, revoked_at,"
 				     " version FROM ca_cert"
-				     " WHERE serial = $1 AND type = $2",
-				     p, 2);
+				     " WHERE serial = $1 AND type = $2"
+				     " AND generation = $3",
+				     p, 3);
 	}
 	free(hex);
 	if (r != 0)
@@ -304,14 +310,9 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 		}
 	}
 	/* The responder signs for the CA of the first CertID it knows. */
-	for (int i = 0; i < count && signer == NULL; i++) {
-		enum jpki_cert_type t = match_ca(
-			ca, OCSP_onereq_get0_id(OCSP_request_onereq_get0(oreq,
-									 i)));
-
-		if (t != 0)
-			signer = ca_authority(ca, t);
-	}
+	for (int i = 0; i < count && signer == NULL; i++)
+		signer = match_ca(ca, OCSP_onereq_get0_id(
+					      OCSP_request_onereq_get0(oreq, i)));
 	if (signer == NULL) {
 		r = error_response(out, out_len,
 				   OCSP_RESPONSE_STATUS_UNAUTHORIZED);
@@ -324,7 +325,7 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 		OCSP_CERTID *cid =
 			OCSP_onereq_get0_id(OCSP_request_onereq_get0(oreq, 0));
 
-		if ((r = lookup(&st, ca, signer->type, cid)) != 0)
+		if ((r = lookup(&st, ca, signer, cid)) != 0)
 			goto out;
 		if (st.known && cache_get(out, out_len, ca, signer->type, &st)) {
 			r = 0;
@@ -341,12 +342,14 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 	for (int i = 0; i < count; i++) {
 		OCSP_CERTID *cid =
 			OCSP_onereq_get0_id(OCSP_request_onereq_get0(oreq, i));
-		enum jpki_cert_type t = match_ca(ca, cid);
 		int reason = -1;
 
 		memset(&st, 0, sizeof(st));
 		st.status = V_OCSP_CERTSTATUS_UNKNOWN;
-		if (t == signer->type && (r = lookup(&st, ca, t, cid)) != 0)
+		/* one signer per response: CertIDs of another CA or
+		 * generation are unknown to it */
+		if (match_ca(ca, cid) == signer &&
+		    (r = lookup(&st, ca, signer, cid)) != 0)
 			goto out;
 		if (st.status == V_OCSP_CERTSTATUS_REVOKED) {
 			reason = st.reason;

@@ -84,6 +84,7 @@ static int event_rule(enum jpki_cert_type *type, enum jpki_reason *reason,
 struct revoked {
 	char serial[41];
 	enum jpki_cert_type type;
+	int gen; /* the CA generation that issued it */
 	char municipality[8];
 	enum jpki_reason reason;
 	int64_t seq;
@@ -111,31 +112,34 @@ static int revoked_push(struct revoked_list *l, const struct revoked *one)
 	return 0;
 }
 
-/* Regenerates each CRL that lists one of the revoked certificates, once. */
+/* Regenerates each CRL that lists one of the revoked certificates, once:
+ * a full CRL per type and generation, a partition per municipality too. */
 static int regenerate_crls(struct jpki_ca *ca, const struct revoked_list *l)
 {
-	int sign = 0, auth = 0, r;
+	int r;
 
 	for (size_t i = 0; i < l->n; i++) {
-		int seen = 0;
+		const struct revoked *v = &l->v[i];
+		int seen_full = 0, seen_part = 0;
 
-		if (l->v[i].type == JPKI_CERT_AUTH) {
-			auth = 1;
-			continue;
+		for (size_t j = 0; j < i; j++) {
+			const struct revoked *w = &l->v[j];
+
+			if (w->type != v->type || w->gen != v->gen)
+				continue;
+			seen_full = 1;
+			seen_part = seen_part ||
+				    strcmp(w->municipality, v->municipality) ==
+					    0;
 		}
-		sign = 1;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = l->v[j].type == JPKI_CERT_SIGN &&
-			       strcmp(l->v[j].municipality,
-				      l->v[i].municipality) == 0;
-		if (!seen && (r = ca_crl_generate(ca, JPKI_CERT_SIGN,
-						  l->v[i].municipality)) != 0)
+		if (v->type == JPKI_CERT_SIGN && !seen_part &&
+		    (r = ca_crl_generate(ca, JPKI_CERT_SIGN, v->gen,
+					 v->municipality)) != 0)
+			return r;
+		if (!seen_full &&
+		    (r = ca_crl_touch(ca, v->type, v->gen, NULL)) != 0)
 			return r;
 	}
-	if (sign && (r = ca_crl_touch(ca, JPKI_CERT_SIGN, NULL)) != 0)
-		return r;
-	if (auth && (r = ca_crl_touch(ca, JPKI_CERT_AUTH, NULL)) != 0)
-		return r;
 	return 0;
 }
 
@@ -164,7 +168,8 @@ static int apply_event(struct jpki_ca *ca, const struct jpki_registry_event *ev,
 					 JPKI_V_INT(type), JPKI_V_INT(ev->at)};
 
 		if ((r = jpki_store_query(&rows, st,
-					  "SELECT serial, type, municipality"
+					  "SELECT serial, type, municipality,"
+					  " generation"
 					  " FROM ca_cert WHERE person = $1"
 					  " AND ($2 = 0 OR type = $2)"
 					  " AND status <> 1 AND issued_at <= $3"
@@ -179,6 +184,7 @@ static int apply_event(struct jpki_ca *ca, const struct jpki_registry_event *ev,
 		snprintf(one.serial, sizeof(one.serial), "%s",
 			 jpki_rows_text(rows, i, 0));
 		one.type = (enum jpki_cert_type)jpki_rows_int(rows, i, 1);
+		one.gen = (int)jpki_rows_int(rows, i, 3);
 		snprintf(one.municipality, sizeof(one.municipality), "%s",
 			 jpki_rows_text(rows, i, 2));
 		snprintf(one.what, sizeof(one.what), "%s", ev->what);
@@ -189,7 +195,7 @@ static int apply_event(struct jpki_ca *ca, const struct jpki_registry_event *ev,
 			 jpki_ca_reason_name(reason), (long long)ev->seq,
 			 ev->what, ev->person);
 		if ((r = ca_status_set_locked(ca, one.serial, one.type,
-					      one.municipality,
+					      one.gen, one.municipality,
 					      JPKI_STATUS_REVOKED, reason,
 					      0)) != 0 ||
 		    (r = jpki_audit_append(st, &system_actor, "ca.revoke",

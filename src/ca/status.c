@@ -7,7 +7,8 @@
 #include "ca/ca_internal.h"
 
 int ca_status_set_locked(struct jpki_ca *ca, const char *serial,
-			 enum jpki_cert_type type, const char *municipality,
+			 enum jpki_cert_type type, int gen,
+			 const char *municipality,
 			 enum jpki_cert_status status, enum jpki_reason reason,
 			 int crls)
 {
@@ -28,10 +29,11 @@ int ca_status_set_locked(struct jpki_ca *ca, const char *serial,
 		return r;
 	if (!crls)
 		return 0;
-	if ((r = ca_crl_touch(ca, type, NULL)) != 0)
+	/* The CRLs of the generation that issued it, signed by its key. */
+	if ((r = ca_crl_touch(ca, type, gen, NULL)) != 0)
 		return r;
 	if (type == JPKI_CERT_SIGN &&
-	    (r = ca_crl_generate(ca, type, municipality)) != 0)
+	    (r = ca_crl_generate(ca, type, gen, municipality)) != 0)
 		return r;
 	return 0;
 }
@@ -47,6 +49,7 @@ int ca_status_set_row(struct jpki_ca *ca, const struct jpki_rows *row,
 	return ca_status_set_locked(
 		ca, jpki_rows_text(row, 0, 0),
 		(enum jpki_cert_type)jpki_rows_int(row, 0, 1),
+		(int)jpki_rows_int(row, 0, CERT_COLUMN_GENERATION),
 		jpki_rows_text(row, 0, 4), status, reason, 1);
 }
 

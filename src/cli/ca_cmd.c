@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 
 #include "cli/cli.h"
+#include "cli/office.h"
 
 static void ca_usage(FILE *f)
 {
@@ -53,7 +54,16 @@ static void ca_usage(FILE *f)
 	      "  links SERIAL [--json]     linking records of a certificate\n"
 	      "  crl [--force] [--json]    regenerate due CRLs, list scopes\n"
 	      "  show [--json]             both CAs: DN, fingerprint, URLs\n"
-	      "  cert sign|auth [--ocsp]   print a CA (or OCSP) certificate\n",
+	      "  cert sign|auth [--ocsp]   print a CA (or OCSP) certificate\n"
+	      "  rollover --type sign|auth|both --operator ID "
+	      "[--password-file F]\n"
+	      "      a new CA key and certificate under the same DN (a new\n"
+	      "      generation), with link certificates old-with-new and\n"
+	      "      new-with-old; new issues are under it from then on\n"
+	      "      (restart every `jpki serve`). A CA officer's act, audited\n"
+	      "  retire --operator ID [--password-file F]\n"
+	      "      retire every earlier generation whose certificates have\n"
+	      "      all expired: no more CRLs or OCSP answers for it\n",
 	      f);
 }
 
@@ -749,8 +759,18 @@ static int verb_show(struct cli *cli, int argc, char **argv)
 	}
 	for (int t = JPKI_CERT_SIGN; t <= JPKI_CERT_AUTH; t++) {
 		X509 *cert = jpki_ca_cert(ca, (enum jpki_cert_type)t);
-		char fp[96], *dn, nb[32], na[32];
+		char fp[96], *dn, nb[32], na[32], crl[40];
+		int gen = jpki_ca_generation(ca, (enum jpki_cert_type)t);
 		struct tm tm;
+
+		/* the current generation's full CRL ("sign-2" after a
+		 * rollover) */
+		if (gen > 1)
+			snprintf(crl, sizeof(crl), "/crl/%s-%d.crl",
+				 type_name((enum jpki_cert_type)t), gen);
+		else
+			snprintf(crl, sizeof(crl), "/crl/%s.crl",
+				 type_name((enum jpki_cert_type)t));
 
 		jpki_profile_fingerprint(fp, cert);
 		dn = X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0);
@@ -761,10 +781,11 @@ static int verb_show(struct cli *cli, int argc, char **argv)
 		if (json) {
 			json_array_append_new(
 				arr,
-				json_pack("{s:s, s:s, s:s, s:s, s:s, s:s+, "
+				json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s+, "
 					  "s:s+}",
 					  "type",
 					  type_name((enum jpki_cert_type)t),
+					  "generation", gen,
 					  "subject", dn ? dn : "",
 					  "sha256_fingerprint", fp,
 					  "not_before", nb, "not_after", na,
@@ -772,20 +793,19 @@ static int verb_show(struct cli *cli, int argc, char **argv)
 					  t == JPKI_CERT_SIGN ? "/ocsp/sign"
 							      : "/ocsp/auth",
 					  "crl_url", jpki_ca_public_url(ca),
-					  t == JPKI_CERT_SIGN ? "/crl/sign.crl"
-							      : "/crl/auth.crl"));
+					  crl));
 		} else {
-			printf("%s CA\n  subject: %s\n  SHA-256: %s\n"
+			printf("%s CA, generation %d\n  subject: %s\n"
+			       "  SHA-256: %s\n"
 			       "  valid:   %s .. %s\n"
 			       "  OCSP:    %s/ocsp/%s\n"
-			       "  CRL:     %s/crl/%s.crl\n",
+			       "  CRL:     %s%s\n",
 			       t == JPKI_CERT_SIGN ? "signing"
 						   : "user authentication",
-			       dn ? dn : "", fp, nb, na,
+			       gen, dn ? dn : "", fp, nb, na,
 			       jpki_ca_public_url(ca),
 			       type_name((enum jpki_cert_type)t),
-			       jpki_ca_public_url(ca),
-			       type_name((enum jpki_cert_type)t));
+			       jpki_ca_public_url(ca), crl);
 		}
 		OPENSSL_free(dn);
 	}
@@ -815,6 +835,98 @@ static int verb_cert(struct cli *cli, int argc, char **argv)
 	jpki_ca_free(ca);
 	jpki_store_free(st);
 	return CLI_OK;
+}
+
+/* jpki ca rollover --type sign|auth|both: a CA officer's act. */
+static int verb_rollover(struct cli *cli, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"type", required_argument, NULL, 't'}, OFFICE_OPTIONS,
+		{NULL, 0, NULL, 0}};
+	struct office_login l = {0};
+	struct jpki_ca_rollover_options opts = JPKI_CA_ROLLOVER_OPTIONS_INIT;
+	struct office of;
+	const char *type = NULL;
+	char *keys = NULL;
+	int c, r, both;
+
+	optind = 0;
+	while ((c = office_getopt(&l, argc, argv, o)) != -1) {
+		if (c != 't')
+			return CLI_USAGE;
+		type = optarg;
+	}
+	if (optind != argc || type == NULL)
+		return cli_usage("usage: jpki ca rollover --type "
+				 "sign|auth|both --operator ID");
+	both = strcmp(type, "both") == 0;
+	if (!both && strcmp(type, "sign") != 0 && strcmp(type, "auth") != 0)
+		return cli_usage("--type is sign, auth or both, not '%s'",
+				 type);
+	if ((r = office_open(&of, cli, &l, 1)) != CLI_OK)
+		return r;
+	if (asprintf(&keys, "%s/keys", cli->data_dir) < 0) {
+		office_close(&of);
+		return cli_fail(JPKI_ERR_NOMEM, "ca rollover");
+	}
+	opts.key_dir = keys;
+	r = CLI_OK;
+	for (int t = JPKI_CERT_SIGN; t <= JPKI_CERT_AUTH && r == CLI_OK;
+	     t++) {
+		enum jpki_cert_type ty = (enum jpki_cert_type)t;
+		char fp[96];
+		int e;
+
+		if (!both && strcmp(type, type_name(ty)) != 0)
+			continue;
+		if ((e = jpki_ca_rollover(of.ca, &of.actor, ty, &opts)) != 0) {
+			r = cli_fail(e, "ca rollover");
+			break;
+		}
+		jpki_profile_fingerprint(fp, jpki_ca_cert(of.ca, ty));
+		printf("the %s CA rolled over to generation %d\n"
+		       "  SHA-256: %s\n"
+		       "  published: %s/ca/%s-%d.crt, link certificates\n"
+		       "    %s/ca/%s-link-%d-%d.crt (old key certifies new)\n"
+		       "    %s/ca/%s-link-%d-%d.crt (new key certifies old)\n",
+		       type_name(ty), jpki_ca_generation(of.ca, ty), fp,
+		       jpki_ca_public_url(of.ca), type_name(ty),
+		       jpki_ca_generation(of.ca, ty),
+		       jpki_ca_public_url(of.ca), type_name(ty),
+		       jpki_ca_generation(of.ca, ty) - 1,
+		       jpki_ca_generation(of.ca, ty),
+		       jpki_ca_public_url(of.ca), type_name(ty),
+		       jpki_ca_generation(of.ca, ty),
+		       jpki_ca_generation(of.ca, ty) - 1);
+	}
+	if (r == CLI_OK)
+		printf("restart every `jpki serve` of this store: they issue "
+		       "under the generation they opened\n");
+	free(keys);
+	office_close(&of);
+	return r;
+}
+
+/* jpki ca retire: the earlier generations whose certificates expired. */
+static int verb_retire(struct cli *cli, int argc, char **argv)
+{
+	static const struct option o[] = {OFFICE_OPTIONS, {NULL, 0, NULL, 0}};
+	struct office_login l = {0};
+	struct office of;
+	size_t n = 0;
+	int r;
+
+	optind = 0;
+	if (office_getopt(&l, argc, argv, o) != -1 || optind != argc)
+		return cli_usage("usage: jpki ca retire --operator ID");
+	if ((r = office_open(&of, cli, &l, 1)) != CLI_OK)
+		return r;
+	if ((r = jpki_ca_retire(&n, of.ca, &of.actor)) != 0)
+		r = cli_fail(r, "ca retire");
+	else
+		printf("retired %zu CA generation(s)\n", n);
+	office_close(&of);
+	return r;
 }
 
 int cli_ca(struct cli *cli, int argc, char **argv)
@@ -864,5 +976,9 @@ int cli_ca(struct cli *cli, int argc, char **argv)
 		return verb_show(cli, argc, argv);
 	if (strcmp(verb, "cert") == 0)
 		return verb_cert(cli, argc, argv);
+	if (strcmp(verb, "rollover") == 0)
+		return verb_rollover(cli, argc, argv);
+	if (strcmp(verb, "retire") == 0)
+		return verb_retire(cli, argc, argv);
 	return cli_usage("unknown verb 'ca %s'", verb);
 }

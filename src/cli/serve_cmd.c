@@ -126,7 +126,13 @@ static void print_urls(const struct jpki_serve *sv, const char *listen,
 {
 	struct jpki_ca *ca = jpki_serve_ca(sv);
 	unsigned roles = jpki_serve_roles(sv);
-	char base[64];
+	char base[64], sign[16], auth[16];
+	int gs = jpki_ca_generation(ca, JPKI_CERT_SIGN);
+	int ga = jpki_ca_generation(ca, JPKI_CERT_AUTH);
+
+	/* the current generation of each CA ("sign-2" after a rollover) */
+	snprintf(sign, sizeof(sign), gs > 1 ? "sign-%d" : "sign", gs);
+	snprintf(auth, sizeof(auth), ga > 1 ? "auth-%d" : "auth", ga);
 
 	snprintf(base, sizeof(base), "%s://%.*s:%u", jpki_serve_scheme(sv),
 		 (int)(strrchr(listen, ':') - listen), listen,
@@ -135,10 +141,11 @@ static void print_urls(const struct jpki_serve *sv, const char *listen,
 	       base, jpki_ca_public_url(ca));
 	if (roles & JPKI_ROLE_REPOSITORY)
 		printf("  repository  %s/\n"
-		       "  CA certs    %s/ca/sign.crt  %s/ca/auth.crt\n"
-		       "  CRLs        %s/crl/sign.crl  %s/crl/auth.crl  "
-		       "%s/crl/sign/<municipality>.crl\n",
-		       base, base, base, base, base, base);
+		       "  CA certs    %s/ca/%s.crt  %s/ca/%s.crt\n"
+		       "  CRLs        %s/crl/%s.crl  %s/crl/%s.crl  "
+		       "%s/crl/%s/<municipality>.crl\n",
+		       base, base, sign, base, auth, base, sign, base, auth,
+		       base, sign);
 	if (roles & JPKI_ROLE_OCSP)
 		printf("  OCSP        %s/ocsp/sign  %s/ocsp/auth\n", base,
 		       base);

@@ -138,7 +138,10 @@ int jpki_http_login_new(struct jpki_verify_login **out, struct jpki_ca *ca,
 			const char *origin)
 {
 	struct jpki_verify_login_options opts = JPKI_VERIFY_LOGIN_OPTIONS_INIT;
-	X509 *anchor = jpki_ca_cert(ca, JPKI_CERT_AUTH);
+	/* every CA generation not yet retired: a card issued before a
+	 * rollover carries a certificate of the earlier one */
+	X509 *anchors[8];
+	size_t n = jpki_ca_certs(anchors, 8, ca, JPKI_CERT_AUTH);
 	char *own = NULL;
 	int r;
 
@@ -147,8 +150,8 @@ int jpki_http_login_new(struct jpki_verify_login **out, struct jpki_ca *ca,
 		     &own, origin ? origin : jpki_ca_public_url(ca))) != 0)
 		return r;
 	opts.origin = own;
-	opts.anchors = &anchor;
-	opts.n_anchors = 1;
+	opts.anchors = anchors;
+	opts.n_anchors = n;
 	opts.status = ca_status;
 	opts.account = ca_account;
 	opts.arg = ca;

@@ -234,7 +234,10 @@ static int verify_submission(struct check *out, struct jpki_http *srv,
 {
 	struct jpki_verify_options opts = JPKI_VERIFY_OPTIONS_INIT;
 	struct jpki_verify_report rep;
-	X509 *anchor = jpki_ca_cert(srv->ca, JPKI_CERT_SIGN);
+	/* every CA generation not yet retired (the verifier picks one by
+	 * key identifier) */
+	X509 *anchors[8];
+	size_t n_anchors = jpki_ca_certs(anchors, 8, srv->ca, JPKI_CERT_SIGN);
 	char *json = NULL, *line = NULL, *reasons = NULL;
 	size_t rlen = 0;
 	FILE *f = NULL;
@@ -242,8 +245,8 @@ static int verify_submission(struct check *out, struct jpki_http *srv,
 
 	memset(out, 0, sizeof(*out));
 	memset(&rep, 0, sizeof(rep));
-	opts.anchors = &anchor;
-	opts.n_anchors = 1;
+	opts.anchors = anchors;
+	opts.n_anchors = n_anchors;
 	opts.agency_key = srv->agency_key;
 	opts.agency_cert = srv->agency_cert;
 	opts.form_name = fm->name;

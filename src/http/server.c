@@ -283,8 +283,8 @@ enum MHD_Result http_repository_index(struct jpki_http *srv,
 		{JPKI_CERT_SIGN, "sign", "署名用認証局 (signing CA)"},
 		{JPKI_CERT_AUTH, "auth", "利用者証明用認証局 (user authentication CA)"},
 	};
-	char *page = NULL, **scopes = NULL;
-	size_t len = 0, nscopes = 0;
+	char *page = NULL, **scopes = NULL, **names = NULL;
+	size_t len = 0, nscopes = 0, nnames = 0;
 	FILE *f = open_memstream(&page, &len);
 	enum MHD_Result ret;
 
@@ -292,6 +292,8 @@ enum MHD_Result http_repository_index(struct jpki_http *srv,
 		return MHD_NO;
 	if (jpki_ca_crl_scopes(&scopes, &nscopes, srv->ca) != 0)
 		nscopes = 0;
+	if (jpki_ca_published(&names, &nnames, srv->ca) != 0)
+		nnames = 0;
 	fputs("<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
 	      "<title>OpenJPKI repository</title></head><body>"
 	      "<h1>公的個人認証サービス — OpenJPKI repository</h1>"
@@ -301,21 +303,41 @@ enum MHD_Result http_repository_index(struct jpki_http *srv,
 	      f);
 	for (size_t i = 0; i < 2; i++) {
 		X509 *cert = jpki_ca_cert(srv->ca, cas[i].type);
-		char fp[96], *dn = X509_NAME_oneline(
+		int gen = jpki_ca_generation(srv->ca, cas[i].type);
+		char fp[96], file[32], *dn = X509_NAME_oneline(
 				     X509_get_subject_name(cert), NULL, 0);
 
+		/* the current generation: "sign" until a rollover */
+		if (gen > 1)
+			snprintf(file, sizeof(file), "%s-%d", cas[i].name, gen);
+		else
+			snprintf(file, sizeof(file), "%s", cas[i].name);
 		jpki_profile_fingerprint(fp, cert);
 		fprintf(f, "<h2>%s</h2><p>", cas[i].title);
 		http_html_escape(f, dn ? dn : "");
 		fprintf(f,
-			"</p><p>SHA-256 fingerprint: <code>%s</code></p>"
+			"</p><p>Generation %d. SHA-256 fingerprint: "
+			"<code>%s</code></p>"
 			"<ul><li><a href=\"/ca/%s.crt\">CA certificate (DER)"
 			"</a> · <a href=\"/ca/%s.pem\">PEM</a></li>"
 			"<li>OCSP: <code>",
-			fp, cas[i].name, cas[i].name);
+			gen, fp, file, file);
 		http_html_escape(f, jpki_ca_public_url(srv->ca));
 		fprintf(f, "/ocsp/%s</code></li></ul>", cas[i].name);
 		OPENSSL_free(dn);
+	}
+	/* After a rollover: every generation and the link certificates
+	 * that carry trust from one to the next (RFC 4210 5.3.13). */
+	if (nnames > 2) {
+		fputs("<h2>CA generations and link certificates</h2><ul>", f);
+		for (size_t i = 0; i < nnames; i++) {
+			fputs("<li><a href=\"/ca/", f);
+			http_html_escape(f, names[i]);
+			fputs(".crt\">", f);
+			http_html_escape(f, names[i]);
+			fputs("</a></li>", f);
+		}
+		fputs("</ul>", f);
 	}
 	fputs("<h2>CRLs</h2><ul>", f);
 	for (size_t i = 0; i < nscopes; i++) {
@@ -328,55 +350,71 @@ enum MHD_Result http_repository_index(struct jpki_http *srv,
 	fputs("</ul></body></html>\n", f);
 	fclose(f);
 	jpki_ca_scopes_free(scopes, nscopes);
+	jpki_ca_scopes_free(names, nnames);
 	ret = http_send(conn, MHD_HTTP_OK, "text/html; charset=utf-8", page,
 			  len, "no-cache");
 	free(page);
 	return ret;
 }
 
-/* GET /ca/{sign,auth}.{crt,cer,pem} */
+/*
+ * GET /ca/<name>.{crt,cer,pem}: "sign" and "auth" (generation 1, which
+ * its certificates name), "sign-N" (every generation, retired ones too),
+ * "sign-link-A-B" (generation A's key certifying generation B's).
+ */
 enum MHD_Result http_repository_ca(struct jpki_http *srv,
 				   struct MHD_Connection *conn,
 				   struct http_request *req)
 {
 	const char *name = req->rest;
-	enum jpki_cert_type type;
-	unsigned char *der = NULL;
 	const char *ext = strchr(name, '.');
+	unsigned char *der = NULL;
+	size_t len = 0;
+	char base[32];
 	enum MHD_Result ret;
-	int len;
+	int pem, r;
 
-	if (ext == NULL || (size_t)(ext - name) != 4)
+	if (ext == NULL || (size_t)(ext - name) >= sizeof(base))
 		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
-	if (strncmp(name, "sign", 4) == 0)
-		type = JPKI_CERT_SIGN;
-	else if (strncmp(name, "auth", 4) == 0)
-		type = JPKI_CERT_AUTH;
-	else
+	pem = strcmp(ext, ".pem") == 0;
+	if (!pem && strcmp(ext, ".crt") != 0 && strcmp(ext, ".cer") != 0)
 		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
-	if (strcmp(ext, ".pem") == 0) {
+	memcpy(base, name, (size_t)(ext - name));
+	base[ext - name] = '\0';
+	if ((r = jpki_ca_published_get(&der, &len, srv->ca, base)) != 0) {
+		if (r == JPKI_ERR_NOT_FOUND)
+			return http_send_text(conn, MHD_HTTP_NOT_FOUND,
+					      "not found\n");
+		jpki_log(JPKI_LOG_ERROR, "CA certificate %s: %s", base,
+			 jpki_err_detail());
+		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				      "the certificate cannot be read\n");
+	}
+	if (pem) {
+		const unsigned char *p = der;
+		X509 *cert = d2i_X509(NULL, &p, (long)len);
 		BIO *mem = BIO_new(BIO_s_mem());
 		char *data;
 		long n;
 
-		if (mem == NULL ||
-		    !PEM_write_bio_X509(mem, jpki_ca_cert(srv->ca, type))) {
+		if (cert == NULL || mem == NULL ||
+		    !PEM_write_bio_X509(mem, cert)) {
+			X509_free(cert);
 			BIO_free(mem);
+			free(der);
 			return MHD_NO;
 		}
 		n = BIO_get_mem_data(mem, &data);
 		ret = http_send(conn, MHD_HTTP_OK, "application/x-pem-file",
-				  data, (size_t)n, "max-age=3600");
+				data, (size_t)n, "max-age=3600");
+		X509_free(cert);
 		BIO_free(mem);
+		free(der);
 		return ret;
 	}
-	if (strcmp(ext, ".crt") != 0 && strcmp(ext, ".cer") != 0)
-		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
-	if ((len = i2d_X509(jpki_ca_cert(srv->ca, type), &der)) <= 0)
-		return MHD_NO;
-	ret = http_send(conn, MHD_HTTP_OK, "application/pkix-cert", der,
-			  (size_t)len, "max-age=3600");
-	OPENSSL_free(der);
+	ret = http_send(conn, MHD_HTTP_OK, "application/pkix-cert", der, len,
+			"max-age=3600");
+	free(der);
 	return ret;
 }
 

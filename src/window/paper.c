@@ -13,6 +13,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "window/window_internal.h"
 
@@ -639,7 +640,19 @@ int jpki_window_cert_copy_pdf(unsigned char **pdf, size_t *len,
 		cairo_surface_destroy(surface);
 		goto out;
 	}
-	draw_copy(cr, info, cert, jpki_ca_cert(ca, info->type), &res, have_res);
+	{
+		/* the generation that issued it, by key identifier (all
+		 * generations share the DN) */
+		X509 *gens[8], *issuer = jpki_ca_cert(ca, info->type);
+		size_t n = jpki_ca_certs(gens, 8, ca, info->type);
+
+		for (size_t i = 0; i < n; i++)
+			if (X509_check_issued(gens[i], cert) == X509_V_OK) {
+				issuer = gens[i];
+				break;
+			}
+		draw_copy(cr, info, cert, issuer, &res, have_res);
+	}
 	r = pdf_end(pdf, len, surface, cr, &buf);
 out:
 	X509_free(cert);

@@ -13,8 +13,10 @@
 #include <openssl/ocsp.h>
 #include <p11-kit/pkcs11.h>
 
+#include "ca/ca_internal.h"
 #include "ca/ca_pkcs11.h"
 #include "ca_fixture.h"
+#include "jpki/audit.h"
 
 #define MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define TOKEN "jpki test"
@@ -471,6 +473,92 @@ static void test_init_refuses_used_token(void **state)
 	jpki_cert_info_free(issue(f, "p11-person-3"));
 }
 
+/* A key rollover in the token: the new generation's keys are made there
+ * (sign-ca-2, sign-ocsp-2), the old ones keep signing for their
+ * certificates, and a reopened CA finds both. Last: it changes the CA. */
+static void test_rollover_in_token(void **state)
+{
+	static const struct jpki_actor officer = {"officer",
+						  JPKI_ROLE_CA_OFFICER, "", ""};
+	struct jpki_ca_rollover_options opts = JPKI_CA_ROLLOVER_OPTIONS_INIT;
+	struct p11_fixture *f = *state;
+	struct jpki_cert_info *old, *young;
+	struct jpki_rows *rows = NULL;
+	struct jpki_ca *stale = NULL, *again = NULL;
+	X509 *g1, *g2, *xo, *xy, *anchors[4];
+	unsigned char *der = NULL;
+	size_t len;
+
+	NEED_SOFTHSM(f);
+	assert_int_equal(jpki_audit_migrate(f->st), 0);
+	old = issue(f, "p11-roll-1");
+	g1 = X509_dup(jpki_ca_cert(f->ca, JPKI_CERT_SIGN));
+	assert_int_equal(jpki_ca_open(&stale, f->st, NULL), 0);
+	opts.key_dir = f->keys;
+	assert_int_equal(jpki_ca_rollover(f->ca, &officer, JPKI_CERT_SIGN,
+					  &opts),
+			 0);
+	g2 = jpki_ca_cert(f->ca, JPKI_CERT_SIGN);
+	assert_int_equal(jpki_store_query(&rows, f->st,
+					  "SELECT key_ref, ocsp_key_ref"
+					  " FROM ca_authority WHERE type = 1",
+					  NULL, 0),
+			 0);
+	assert_string_equal(jpki_rows_text(rows, 0, 0),
+			    "pkcs11:token=jpki%20test;object=sign-ca-2");
+	assert_string_equal(jpki_rows_text(rows, 0, 1),
+			    "pkcs11:token=jpki%20test;object=sign-ocsp-2");
+	jpki_rows_free(rows);
+	young = issue(f, "p11-roll-2");
+	xo = fx_x509(old);
+	xy = fx_x509(young);
+	assert_int_equal(X509_verify(xy, X509_get0_pubkey(g2)), 1);
+	assert_int_equal(X509_verify(xo, X509_get0_pubkey(g1)), 1);
+	/* each generation's CRL, signed in the token by its own key */
+	assert_int_equal(jpki_ca_revoke(f->ca, old->serial,
+					JPKI_REASON_KEY_COMPROMISE),
+			 0);
+	assert_int_equal(jpki_ca_crl_get(&der, &len, f->ca, "sign-2/131016"),
+			 0);
+	{
+		const unsigned char *p = der;
+		X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
+
+		assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(g2)),
+				 1);
+		X509_CRL_free(crl);
+	}
+	free(der);
+	assert_int_equal(jpki_ca_crl_get(&der, &len, f->ca, "sign/131016"), 0);
+	{
+		const unsigned char *p = der;
+		X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
+
+		assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(g1)),
+				 1);
+		X509_CRL_free(crl);
+	}
+	free(der);
+	/* a CA opened before the rollover makes no key in the token */
+	assert_int_equal(jpki_ca_rollover(stale, &officer, JPKI_CERT_SIGN,
+					  &opts),
+			 JPKI_ERR_STATE);
+	assert_int_equal(ca_p11_absent(f->ca->p11, "sign-ca-3"), 0);
+	assert_int_equal(ca_p11_absent(f->ca->p11, "sign-ca-2"),
+			 JPKI_ERR_EXISTS);
+	jpki_ca_free(stale);
+	/* reopened: both generations' keys from the token */
+	assert_int_equal(jpki_ca_open(&again, f->st, NULL), 0);
+	assert_int_equal(jpki_ca_certs(anchors, 4, again, JPKI_CERT_SIGN), 2);
+	assert_int_equal(jpki_ca_generation(again, JPKI_CERT_SIGN), 2);
+	jpki_ca_free(again);
+	X509_free(xo);
+	X509_free(xy);
+	X509_free(g1);
+	jpki_cert_info_free(old);
+	jpki_cert_info_free(young);
+}
+
 static void test_uri(void **state)
 {
 	char *uri = ca_p11_uri("CA token;1", "sign-ca");
@@ -505,6 +593,7 @@ int main(void)
 	    cmocka_unit_test(test_wrong_pin),
 	    cmocka_unit_test(test_no_pin),
 	    cmocka_unit_test(test_init_refuses_used_token),
+	    cmocka_unit_test(test_rollover_in_token),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
