@@ -23,7 +23,7 @@
 /* Lines of one batch request, and lines a transaction (group commit:
  * each answer line leaves after its chunk is durable). */
 #define BATCH_MAX_LINES 100000
-#define BATCH_CHUNK 256
+#define BATCH_CHUNK 1024
 
 /* The SHA-256 of the leaf certificate of conn's TLS session. */
 static int peer_fingerprint(char fp[65], struct MHD_Connection *conn)
