@@ -10,7 +10,11 @@
 #include <curl/curl.h>
 
 #include "cli/office.h"
+#include "jpki/card.h"
+#include "jpki/client.h"
+#include "jpki/reader.h"
 #include "jpki/services.h"
+#include "jpki/verify.h"
 
 static void services_usage(FILE *f)
 {
@@ -25,7 +29,10 @@ static void services_usage(FILE *f)
 	      "         (--resident-code X | --name N --birth YYYY-MM-DD)\n"
 	      "  lookup --url URL --cert C --key K [--cacert CA] --batch FILE\n"
 	      "        (the agency's client over mutual TLS; a batch is JSON\n"
-	      "         Lines in, JSON Lines out)\n",
+	      "         Lines in, JSON Lines out)\n"
+	      "  disclosure URL [--card FILE | --reader NAME] [--pin-file F]\n"
+	      "         [--cacert CA] [--json]   (the resident: which agencies looked you up;\n"
+	      "          URL the server's /disclosure, log-in with the card)\n",
 	      f);
 }
 
@@ -261,6 +268,148 @@ static int lookup_verb(int argc, char **argv)
 	return status == 200 ? CLI_OK : CLI_FAILED;
 }
 
+/* One HTTP exchange: the body into *out (free()), the status. */
+static int http_exchange(char **out, long *status, const char *url,
+			 const char *post, const char *cacert)
+{
+	struct curl_slist *headers = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(out, &len);
+	CURL *curl = curl_easy_init();
+	CURLcode cc = CURLE_FAILED_INIT;
+
+	*status = 0;
+	if (f != NULL && curl != NULL) {
+		curl_easy_setopt(curl, CURLOPT_URL, url);
+		curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_out);
+		curl_easy_setopt(curl, CURLOPT_WRITEDATA, f);
+		curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+		if (cacert != NULL)
+			curl_easy_setopt(curl, CURLOPT_CAINFO, cacert);
+		if (post != NULL) {
+			headers = curl_slist_append(
+			    NULL, "Content-Type: application/json");
+			curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+			curl_easy_setopt(curl, CURLOPT_POSTFIELDS, post);
+		}
+		cc = curl_easy_perform(curl);
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+	}
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(curl);
+	if (f != NULL)
+		fclose(f);
+	if (cc != CURLE_OK)
+		return jpki_err_set(JPKI_ERR_IO, "%s: %s", url,
+				    curl_easy_strerror(cc));
+	return 0;
+}
+
+/* The resident's side: log in with the card at URL (/disclosure) and
+ * print the agencies that looked the resident up. */
+static int disclosure_verb(int argc, char **argv)
+{
+	static const struct option o[] = {
+	    {"card", required_argument, NULL, 'F'},
+	    {"reader", required_argument, NULL, 'R'},
+	    {"pin-file", required_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"cacert", required_argument, NULL, 'a'},
+	    {NULL, 0, NULL, 0}};
+	const char *card_file = NULL, *reader = NULL, *pin_file = NULL,
+		   *cacert = NULL;
+	struct jpki_card *card = NULL;
+	struct jpki_reader *rd = NULL;
+	enum jpki_card_kind kind;
+	char pin[16] = "", url[1024], *body = NULL, *origin = NULL,
+	     *answer = NULL;
+	json_t *d = NULL;
+	long status = 0;
+	int c, r, json = 0;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		if (c == 'F')
+			card_file = optarg;
+		else if (c == 'R')
+			reader = optarg;
+		else if (c == 'f')
+			pin_file = optarg;
+		else if (c == 'j')
+			json = 1;
+		else if (c == 'a')
+			cacert = optarg;
+		else
+			return CLI_USAGE;
+	}
+	if (optind != argc - 1 || strlen(argv[optind]) > 900)
+		return cli_usage("disclosure URL [--card FILE | --reader NAME]");
+	if (card_file != NULL) {
+		if ((r = jpki_card_open(&card, card_file)) == 0)
+			r = jpki_reader_local(&rd, card);
+	} else
+		r = jpki_reader_pcsc(&rd, reader);
+	if (r == 0)
+		r = jpki_client_open_card(&kind, rd);
+	if (r != 0)
+		goto out;
+	snprintf(url, sizeof(url), "%s/challenge", argv[optind]);
+	if ((r = http_exchange(&body, &status, url, NULL, cacert)) != 0)
+		goto out;
+	if (status != 200 || (d = json_loads(body, 0, NULL)) == NULL ||
+	    !json_is_string(json_object_get(d, "challenge"))) {
+		r = jpki_err_set(JPKI_ERR_IO, "%s answered %ld: %.200s", url,
+				 status, body ? body : "");
+		goto out;
+	}
+	if ((r = jpki_verify_origin(&origin, argv[optind])) != 0 ||
+	    (r = cli_read_secret(pin, sizeof(pin), pin_file, "JPKI_PIN",
+				 "authentication PIN (4 digits)")) != 0 ||
+	    (r = jpki_client_login_answer(
+		 &answer, rd, origin,
+		 json_string_value(json_object_get(d, "challenge")), pin)) !=
+		0)
+		goto out;
+	free(body);
+	body = NULL;
+	json_decref(d);
+	d = NULL;
+	snprintf(url, sizeof(url), "%s/response", argv[optind]);
+	if ((r = http_exchange(&body, &status, url, answer, cacert)) != 0)
+		goto out;
+	if (json || (d = json_loads(body, 0, NULL)) == NULL) {
+		printf("%s\n", body);
+	} else if (status == 200) {
+		json_t *items = json_object_get(d, "lookups"), *it;
+		size_t i;
+
+		printf("resident %s: %zu look-ups\n",
+		       json_string_value(json_object_get(d, "resident_code")),
+		       json_array_size(items));
+		json_array_foreach(items, i, it)
+		{
+			printf("  %s  %s  %s\n",
+			       json_string_value(json_object_get(it, "at")),
+			       json_string_value(json_object_get(it, "agency")),
+			       json_string_value(json_object_get(it, "purpose")));
+		}
+	} else
+		fprintf(stderr, "jpki: disclosure: refused: %s\n",
+			json_string_value(json_object_get(d, "error")));
+	r = status == 200 ? 0 : JPKI_ERR_POLICY;
+	if (r != 0)
+		(void)jpki_err_set(r, "the server answered %ld", status);
+out:
+	jpki_wipe(pin, sizeof(pin));
+	json_decref(d);
+	free(body);
+	free(origin);
+	free(answer);
+	jpki_reader_free(rd);
+	jpki_card_free(card);
+	return r != 0 ? cli_fail(r, "disclosure") : CLI_OK;
+}
+
 int cli_services(struct cli *cli, int argc, char **argv)
 {
 	const char *verb = argc > 1 ? argv[1] : NULL;
@@ -274,6 +423,8 @@ int cli_services(struct cli *cli, int argc, char **argv)
 		return agency_verb(cli, argc - 1, argv + 1);
 	if (strcmp(verb, "lookup") == 0)
 		return lookup_verb(argc - 1, argv + 1);
+	if (strcmp(verb, "disclosure") == 0)
+		return disclosure_verb(argc - 1, argv + 1);
 	services_usage(stderr);
 	return CLI_USAGE;
 }

@@ -54,6 +54,13 @@ static const struct http_route routes[] = {
     /* the verifier's own verdict on an answer over the cap (400) */
     {"/login/response", 0, JPKI_ROLE_LOGIN, POST, JPKI_MAX_LOGIN_ANSWER,
      HTTP_PUBLIC, HTTP_OWN_413, http_login_response, NULL, NULL},
+    /* the resident's disclosure (提供状況の開示): the log-in exchange,
+     * answered with the list (services.c) */
+    {"/disclosure/challenge", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
+     http_login_challenge, NULL, NULL},
+    {"/disclosure/response", 0, JPKI_ROLE_LOGIN, POST, JPKI_MAX_LOGIN_ANSWER,
+     HTTP_PUBLIC, HTTP_OWN_413, http_services_disclosure_response, NULL,
+     NULL},
     /* window: the clerk's pages */
     {"/window/login", 0, JPKI_ROLE_WINDOW, GET | POST, FORM, HTTP_PUBLIC,
      HTTP_FORM, http_window_login, NULL, NULL},

@@ -2,7 +2,10 @@
  * The registry's services over HTTP (docs/REGISTRY.md): an agency's
  * look-ups, one (POST /api/services/lookup) or a batch of JSON Lines
  * (POST /api/services/batch, answered as a stream of JSON Lines), and the
- * resident's disclosure on paper at the window (GET /window/disclosure).
+ * resident's disclosure on paper at the window (GET /window/disclosure)
+ * and to the resident after the card's log-in (GET /disclosure/challenge,
+ * POST /disclosure/response: docs/LOGIN.md's exchange, answered with the
+ * list; ?format=html for a page).
  *
  * The look-ups are rows of the window role: the one link of an
  * installation that already runs mutual TLS with the infrastructure CA
@@ -18,7 +21,9 @@
 #include <jansson.h>
 
 #include "http/http_internal.h"
+#include "jpki/ca.h"
 #include "jpki/services.h"
+#include "jpki/verify.h"
 
 /* Lines of one batch request, and lines a transaction (group commit:
  * each answer line leaves after its chunk is durable). */
@@ -337,4 +342,129 @@ enum MHD_Result http_window_disclosure(struct jpki_http *srv,
 			"no-store");
 	free(pdf);
 	return ret;
+}
+
+/* ---- the disclosure to the resident, after the card's log-in -------- */
+
+/* The person whose authentication certificate the log-in proved, as the
+ * CA recorded the serial (the kiosk's mapping). */
+static int resident_of(struct jpki_resident *res, struct jpki_http *srv,
+		       const char *serial)
+{
+	struct jpki_cert_info *info = NULL;
+	int r;
+
+	if ((r = jpki_ca_status(&info, srv->ca, serial)) != 0)
+		return r;
+	if (info->type != JPKI_CERT_AUTH)
+		r = jpki_err_set(JPKI_ERR_POLICY,
+				 "the log-in did not use an authentication "
+				 "certificate");
+	else
+		r = jpki_registry_get(res, srv->st, info->person);
+	jpki_cert_info_free(info);
+	return r;
+}
+
+static void disclosure_page(FILE *f, const struct jpki_resident *res,
+			    const struct jpki_services_disclosed *list,
+			    size_t n)
+{
+	http_page_start(f, "本人確認情報の提供状況", "提供状況の開示",
+			"#2b5797");
+	fputs("<h1>本人確認情報の提供状況 (who looked you up)</h1><p>", f);
+	http_html_escape(f, res->facts.name);
+	fputs("</p><table><tr><th>日時 (UTC)</th><th>提供先 (agency)</th>"
+	      "<th>利用目的 (purpose)</th></tr>",
+	      f);
+	for (size_t i = 0; i < n; i++) {
+		char at[32];
+		struct tm tm;
+
+		gmtime_r(&list[i].at, &tm);
+		strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S", &tm);
+		fprintf(f, "<tr><td>%s</td><td>", at);
+		http_html_escape(f, list[i].agency);
+		fputs("</td><td>", f);
+		http_html_escape(f, list[i].purpose);
+		fputs("</td></tr>", f);
+	}
+	fputs("</table>", f);
+	if (n == 0)
+		fputs("<p>提供の記録はありません。 (No agency has looked you "
+		      "up.)</p>",
+		      f);
+}
+
+enum MHD_Result http_services_disclosure_response(struct jpki_http *srv,
+						  struct MHD_Connection *conn,
+						  struct http_request *req)
+{
+	const struct upload *up = req->up;
+	struct jpki_verify_login_result res;
+	struct jpki_services_disclosed *list = NULL;
+	struct jpki_resident person;
+	struct jpki_actor self;
+	size_t n = 0;
+	char *json = NULL, *buf = NULL;
+	size_t len = 0;
+	json_t *o, *items;
+	int r;
+
+	if (srv->st == NULL || srv->ca == NULL)
+		return http_api_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				      "the disclosure needs the register: "
+				      "serve it beside the window role",
+				      NULL);
+	if (up->too_large)
+		return http_api_error(conn, MHD_HTTP_BAD_REQUEST,
+				      "the answer is too large", NULL);
+	if (jpki_verify_login_check(&res, srv->login, up->data, up->len) != 0)
+		jpki_log(JPKI_LOG_ERROR, "disclosure: %s", jpki_err_detail());
+	if (!res.accepted) {
+		if (jpki_verify_login_result_json(&json, &res) != 0)
+			return MHD_NO;
+		return http_send_json(conn, res.http_status, json);
+	}
+	if ((r = resident_of(&person, srv, res.serial)) != 0)
+		return http_api_error(conn, http_window_status(r),
+				      jpki_err_detail(), NULL);
+	memset(&self, 0, sizeof(self));
+	snprintf(self.operator_id, sizeof(self.operator_id), "resident:%.48s",
+		 person.person);
+	snprintf(self.municipality_code, sizeof(self.municipality_code), "%s",
+		 person.municipality_code);
+	if ((r = jpki_services_disclosure(&list, &n, srv->st, &self,
+					  person.person)) != 0)
+		return http_api_error(conn, http_window_status(r),
+				      jpki_err_detail(), NULL);
+	if (strcmp(http_query(conn, "format"), "html") == 0) {
+		FILE *f = open_memstream(&buf, &len);
+
+		if (f == NULL) {
+			free(list);
+			return MHD_NO;
+		}
+		disclosure_page(f, &person, list, n);
+		free(list);
+		return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
+	}
+	items = json_array();
+	for (size_t i = 0; i < n && items != NULL; i++) {
+		char at[32];
+		struct tm tm;
+
+		gmtime_r(&list[i].at, &tm);
+		strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_array_append_new(items,
+				      json_pack("{s:s,s:s,s:s}", "agency",
+						list[i].agency, "purpose",
+						list[i].purpose, "at", at));
+	}
+	free(list);
+	o = json_pack("{s:s,s:s,s:o}", "result", "accepted", "resident_code",
+		      person.person, "lookups", items);
+	json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return http_send_json(conn, MHD_HTTP_OK, json);
 }

@@ -12,6 +12,9 @@
 #     infrastructure CA that is no agency's: 403, recorded; a foreign one
 #     and none: 403; plain HTTP: 403;
 #   - a batch of JSON Lines answered line by line, a bad line saying so;
+#   - the resident, logged in with the card's authentication certificate
+#     (docs/LOGIN.md's exchange, the card file in-process), sees the
+#     look-ups (JSON and text); a wrong PIN, a forged answer see nothing;
 #   - the resident's disclosure at the window (JSON and PDF) lists the
 #     look-ups, is refused to a clerk of another municipality, is audited;
 #   - `jpki audit verify` names an edited look-up record.
@@ -28,6 +31,8 @@ for c in curl sqlite3 openssl; do
 done
 lib_init services "$1"
 export JPKI_ARGON2_TEST=1
+# a Tuesday, 10:00 in Japan: the window takes applications
+export JPKI_NOW=2026-11-17T01:00:00Z
 fail_more() { serve_log_tail 20; }
 
 # ---- the infrastructure PKI ---------------------------------------------
@@ -86,6 +91,12 @@ taro=$(register "山田 太郎" male 1980-06-01 "千代田１番１号")
 hanako1=$(register "佐藤 花子" female 1990-01-01 "千代田２番２号")
 hanako2=$(register "佐藤 花子" female 1990-01-01 "千代田３番３号")
 as_reg registry move "$taro" --address "千代田５番５号" >/dev/null
+# 山田 太郎's card (authentication PIN 1234), for the disclosure
+jpki card new --kind mynumber card.bin >/dev/null
+app=$(as_clerk window apply "$taro" --id photo --photo-id driving-licence \
+	--photo-id-address "千代田５番５号" --json | json 'd["id"]')
+as_clerk window issue "$app" --card card.bin --auth-pin 1234 \
+	--sign-pin ABC123 >issue.txt || fail "issue: $(cat issue.txt)"
 pass "residents: 山田 太郎 ($taro, moved), two 佐藤 花子 born 1990-01-01"
 
 # ---- agencies -------------------------------------------------------------
@@ -116,7 +127,7 @@ stop_server
 pass "plain HTTP: 403 (no client certificate, no agency)"
 
 serve_bg_tls() {
-	"$JPKI" --data "$work/var" --log info serve --roles window \
+	"$JPKI" --data "$work/var" --log info serve --roles window,login \
 		--listen "127.0.0.1:$port" --tls-cert "$pki/server.crt" \
 		--tls-key "$pki/server.key" --tls-client-ca "$pki/infra.crt" \
 		>serve.log 2>&1 &
@@ -208,6 +219,34 @@ EOF
 [ "$(count "SELECT count(*) FROM services_lookup")" = $((before + 4)) ] ||
 	fail "the batch's look-ups are not all recorded"
 pass "a batch of 5 JSON Lines: 5 answer lines in order (a bad line refused, not recorded; the other 4 recorded)"
+
+# ---- the resident's own disclosure, after the card's log-in ---------------
+JPKI_PIN=1234 jpki services disclosure "$url/disclosure" --card card.bin \
+	--cacert "$pki/infra.crt" --json >mine.json || fail "disclosure: $(cat mine.json)"
+python3 - "$taro" <<'EOF' || fail "the resident's disclosure: $(cat mine.json)"
+import json, sys
+d = json.load(open("mine.json"))
+assert d["resident_code"] == sys.argv[1], d
+got = sorted((x["agency"], x["purpose"]) for x in d["lookups"])
+assert got == [("pension", "pension.benefit"), ("pension", "pension.benefit"),
+               ("pension", "pension.survey")], got
+EOF
+[ "$(count "SELECT count(*) FROM audit_log WHERE action='services.disclosure' AND operator='resident:$taro'")" = 1 ] ||
+	fail "the resident's reading is not audited"
+JPKI_PIN=1234 jpki services disclosure "$url/disclosure" --card card.bin \
+	--cacert "$pki/infra.crt" >mine.txt || fail "disclosure text: $(cat mine.txt)"
+grep -q "3 look-ups" mine.txt && grep -q "pension  pension.survey" mine.txt ||
+	fail "the disclosure as text: $(cat mine.txt)"
+if JPKI_PIN=9999 jpki services disclosure "$url/disclosure" --card card.bin \
+	--cacert "$pki/infra.crt" >wrong.txt 2>&1; then
+	fail "a wrong PIN saw the disclosure: $(cat wrong.txt)"
+fi
+grep -q "pension" wrong.txt && fail "a wrong PIN's output lists look-ups"
+st=$(curl -s -o body -w '%{http_code}' --cacert "$pki/infra.crt" \
+	-H 'Content-Type: application/json' --data '{"challenge":"x"}' \
+	"$url/disclosure/response") || true
+[ "$st" = 400 ] || [ "$st" = 401 ] || fail "a forged answer: $st $(cat body)"
+pass "the resident logs in with the card and sees pension's 3 look-ups and their purposes (audited); a wrong PIN, a forged answer: nothing"
 stop_server
 
 # ---- the disclosure --------------------------------------------------------
@@ -222,7 +261,7 @@ if JPKI_OPERATOR=clerk2 JPKI_OPERATOR_PASSWORD=pw-window-02 \
 	jpki window disclosure "$taro" --json >/dev/null 2>&1; then
 	fail "a clerk of another municipality read the disclosure"
 fi
-[ "$(count "SELECT count(*) FROM audit_log WHERE action='services.disclosure' AND subject='$taro'")" = 2 ] ||
+[ "$(count "SELECT count(*) FROM audit_log WHERE action='services.disclosure' AND subject='$taro' AND operator='clerk1'")" = 2 ] ||
 	fail "the disclosure's readings are not audited"
 pass "the window's disclosure of $taro: 3 look-ups by pension (JSON, PDF), audited; refused to a clerk of 271004"
 
