@@ -247,6 +247,19 @@ st=$(curl -s -o body -w '%{http_code}' --cacert "$pki/infra.crt" \
 	"$url/disclosure/response") || true
 [ "$st" = 400 ] || [ "$st" = 401 ] || fail "a forged answer: $st $(cat body)"
 pass "the resident logs in with the card and sees pension's 3 look-ups and their purposes (audited); a wrong PIN, a forged answer: nothing"
+
+# the window's page: a link on the resident's page, the PDF behind it
+terminal=(--cert "$pki/stranger.crt" --key "$pki/stranger.key")
+tok=$(curl -s --cacert "$pki/infra.crt" "${terminal[@]}" \
+	-H 'Content-Type: application/json' \
+	--data '{"operator":"clerk1","password":"pw-window-01"}' "$url/api/login" | json 'd["token"]')
+curl -s --cacert "$pki/infra.crt" "${terminal[@]}" -b "jpki_session=$tok" \
+	"$url/window/resident?person=$taro" | grep -q "/window/disclosure?person=$taro" ||
+	fail "the resident's page has no disclosure link"
+st=$(curl -s --cacert "$pki/infra.crt" "${terminal[@]}" -b "jpki_session=$tok" \
+	-o page.pdf -w '%{http_code}' "$url/window/disclosure?person=$taro")
+[ "$st" = 200 ] && head -c 5 page.pdf | grep -q '%PDF-' || fail "/window/disclosure: $st"
+pass "the clerk's resident page links the disclosure PDF, and /window/disclosure gives it"
 stop_server
 
 # ---- the disclosure --------------------------------------------------------
@@ -261,7 +274,7 @@ if JPKI_OPERATOR=clerk2 JPKI_OPERATOR_PASSWORD=pw-window-02 \
 	jpki window disclosure "$taro" --json >/dev/null 2>&1; then
 	fail "a clerk of another municipality read the disclosure"
 fi
-[ "$(count "SELECT count(*) FROM audit_log WHERE action='services.disclosure' AND subject='$taro' AND operator='clerk1'")" = 2 ] ||
+[ "$(count "SELECT count(*) FROM audit_log WHERE action='services.disclosure' AND subject='$taro' AND operator='clerk1'")" = 3 ] ||
 	fail "the disclosure's readings are not audited"
 pass "the window's disclosure of $taro: 3 look-ups by pension (JSON, PDF), audited; refused to a clerk of 271004"
 
