@@ -123,8 +123,8 @@ int main(int argc, char **argv)
 			memset(&q[j], 0, sizeof(q[j]));
 			snprintf(q[j].purpose, sizeof(q[j].purpose),
 				 "pension.benefit");
-			snprintf(q[j].resident_code,
-				 sizeof(q[j].resident_code), "R%016lX",
+			snprintf(q[j].resident_code, sizeof(q[j].resident_code),
+				 "R%016lX",
 				 1 + ((done + (long)j) * 7919) % residents);
 		}
 		if (jpki_services_lookup_many(a, rcs, st, &agency, q, k) != 0)
@@ -139,8 +139,8 @@ int main(int argc, char **argv)
 		struct jpki_rows *rows = NULL;
 
 		if (jpki_store_query(&rows, st,
-				     "SELECT count(*) FROM services_lookup", NULL,
-				     0) != 0 ||
+				     "SELECT count(*) FROM services_lookup",
+				     NULL, 0) != 0 ||
 		    jpki_rows_int(rows, 0, 0) != n)
 			fail("not every look-up was recorded");
 		jpki_rows_free(rows);

@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	jpki_err_set(0, "%s", "");
 	r = jpki_services_query_parse(&q, (const char *)data, size);
 	if (r != 0) {
-		if (r > 0 || jpki_err_detail()[0] == '\0' || q.purpose[0] != '\0')
+		if (r > 0 || jpki_err_detail()[0] == '\0' ||
+		    q.purpose[0] != '\0')
 			abort();
 		return 0;
 	}
@@ -30,9 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    strnlen(q.name, sizeof(q.name)) == sizeof(q.name) ||
 	    q.purpose[0] == '\0')
 		abort();
-	if (q.resident_code[0] != '\0' ? q.name[0] != '\0'
-				       : q.name[0] == '\0' ||
-					     !jpki_date_valid(&q.birth))
+	if (q.resident_code[0] != '\0'
+		? q.name[0] != '\0'
+		: q.name[0] == '\0' || !jpki_date_valid(&q.birth))
 		abort();
 	return 0;
 }

@@ -56,10 +56,9 @@ struct jpki_services_agency {
  * JPKI_ERR_EXISTS for a taken name or certificate. Audited
  * ("services.agency-add").
  */
-int jpki_services_agency_add(struct jpki_store *st,
-			     const struct jpki_actor *by, const char *name,
-			     const unsigned char *cert, size_t cert_len,
-			     const char *const *purposes,
+int jpki_services_agency_add(struct jpki_store *st, const struct jpki_actor *by,
+			     const char *name, const unsigned char *cert,
+			     size_t cert_len, const char *const *purposes,
 			     size_t n_purposes) JPKI_MUST_CHECK;
 /* Removes one (a registry clerk; JPKI_ERR_NOT_FOUND); audited. Its past
  * look-ups stay (the resident's disclosure still lists them). */
@@ -92,13 +91,13 @@ struct jpki_services_query {
  * JPKI_SERVICES_LINE_MAX bytes, unknown fields refused. JPKI_ERR_PARSE
  * with a sentence naming what is wrong.
  */
-int jpki_services_query_parse(struct jpki_services_query *out,
-			      const char *text, size_t len) JPKI_MUST_CHECK;
+int jpki_services_query_parse(struct jpki_services_query *out, const char *text,
+			      size_t len) JPKI_MUST_CHECK;
 
 struct jpki_services_answer {
 	int found; /* 0: "not found" (none, or more than one, matched) */
 	struct jpki_resident resident;
-	char change[64];  /* the latest change: "register", "move", ... */
+	char change[64]; /* the latest change: "register", "move", ... */
 	time_t change_at;
 };
 

@@ -31,7 +31,8 @@ static void services_usage(FILE *f)
 	      "        (the agency's client over mutual TLS; a batch is JSON\n"
 	      "         Lines in, JSON Lines out)\n"
 	      "  disclosure URL [--card FILE | --reader NAME] [--pin-file F]\n"
-	      "         [--cacert CA] [--json]   (the resident: which agencies looked you up;\n"
+	      "         [--cacert CA] [--json]   (the resident: which agencies "
+	      "looked you up;\n"
 	      "          URL the server's /disclosure, log-in with the card)\n",
 	      f);
 }
@@ -124,7 +125,8 @@ static int agency_verb(struct cli *cli, int argc, char **argv)
 
 				for (size_t k = 0; k < list[i].n_purposes; k++)
 					json_array_append_new(
-					    p, json_string(list[i].purposes[k]));
+					    p,
+					    json_string(list[i].purposes[k]));
 				cli_json_print(json_pack(
 				    "{s:s,s:s,s:s,s:o}", "name", list[i].name,
 				    "fingerprint", list[i].fingerprint,
@@ -199,32 +201,54 @@ static int lookup_verb(int argc, char **argv)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
 		switch (c) {
-		case 'u': url = optarg; break;
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 'a': ca = optarg; break;
-		case 'p': purpose = optarg; break;
-		case 'r': code = optarg; break;
-		case 'n': name = optarg; break;
-		case 'b': birth = optarg; break;
-		case 'B': batch = optarg; break;
-		default: return CLI_USAGE;
+		case 'u':
+			url = optarg;
+			break;
+		case 'c':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'a':
+			ca = optarg;
+			break;
+		case 'p':
+			purpose = optarg;
+			break;
+		case 'r':
+			code = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'b':
+			birth = optarg;
+			break;
+		case 'B':
+			batch = optarg;
+			break;
+		default:
+			return CLI_USAGE;
 		}
 	}
 	if (optind != argc || url == NULL || cert == NULL || key == NULL ||
 	    (batch == NULL &&
-	     (purpose == NULL || (code == NULL) == (name == NULL || birth == NULL))))
-		return cli_usage("lookup --url URL --cert C --key K --purpose P "
-				 "(--resident-code X | --name N --birth D), "
-				 "or --batch FILE");
+	     (purpose == NULL ||
+	      (code == NULL) == (name == NULL || birth == NULL))))
+		return cli_usage(
+		    "lookup --url URL --cert C --key K --purpose P "
+		    "(--resident-code X | --name N --birth D), "
+		    "or --batch FILE");
 	if (batch != NULL) {
 		if ((r = read_file(&body, &body_len, batch)) != 0)
 			return cli_fail(r, "lookup");
 	} else {
-		json_t *q = code ? json_pack("{s:s,s:s}", "purpose", purpose,
-					     "resident_code", code)
-				 : json_pack("{s:s,s:s,s:s}", "purpose", purpose,
-					     "name", name, "birth", birth);
+		json_t *q = code
+				? json_pack("{s:s,s:s}", "purpose", purpose,
+					    "resident_code", code)
+				: json_pack("{s:s,s:s,s:s}", "purpose", purpose,
+					    "name", name, "birth", birth);
 
 		text = q ? json_dumps(q, JSON_COMPACT) : NULL;
 		json_decref(q);
@@ -239,9 +263,9 @@ static int lookup_verb(int argc, char **argv)
 		free(body);
 		return cli_fail(JPKI_ERR_NOMEM, "lookup");
 	}
-	headers = curl_slist_append(
-	    NULL, batch ? "Content-Type: application/x-ndjson"
-			: "Content-Type: application/json");
+	headers =
+	    curl_slist_append(NULL, batch ? "Content-Type: application/x-ndjson"
+					  : "Content-Type: application/json");
 	curl_easy_setopt(curl, CURLOPT_URL, endpoint);
 	curl_easy_setopt(curl, CURLOPT_SSLCERT, cert);
 	curl_easy_setopt(curl, CURLOPT_SSLKEY, key);
@@ -343,7 +367,8 @@ static int disclosure_verb(int argc, char **argv)
 			return CLI_USAGE;
 	}
 	if (optind != argc - 1 || strlen(argv[optind]) > 900)
-		return cli_usage("disclosure URL [--card FILE | --reader NAME]");
+		return cli_usage(
+		    "disclosure URL [--card FILE | --reader NAME]");
 	if (card_file != NULL) {
 		if ((r = jpki_card_open(&card, card_file)) == 0)
 			r = jpki_reader_local(&rd, card);
@@ -367,8 +392,7 @@ static int disclosure_verb(int argc, char **argv)
 				 "authentication PIN (4 digits)")) != 0 ||
 	    (r = jpki_client_login_answer(
 		 &answer, rd, origin,
-		 json_string_value(json_object_get(d, "challenge")), pin)) !=
-		0)
+		 json_string_value(json_object_get(d, "challenge")), pin)) != 0)
 		goto out;
 	free(body);
 	body = NULL;
@@ -388,10 +412,11 @@ static int disclosure_verb(int argc, char **argv)
 		       json_array_size(items));
 		json_array_foreach(items, i, it)
 		{
-			printf("  %s  %s  %s\n",
-			       json_string_value(json_object_get(it, "at")),
-			       json_string_value(json_object_get(it, "agency")),
-			       json_string_value(json_object_get(it, "purpose")));
+			printf(
+			    "  %s  %s  %s\n",
+			    json_string_value(json_object_get(it, "at")),
+			    json_string_value(json_object_get(it, "agency")),
+			    json_string_value(json_object_get(it, "purpose")));
 		}
 	} else
 		fprintf(stderr, "jpki: disclosure: refused: %s\n",
@@ -431,11 +456,10 @@ int cli_services(struct cli *cli, int argc, char **argv)
 
 int cli_window_disclosure(struct cli *cli, int argc, char **argv)
 {
-	static const struct option o[] = {
-	    OFFICE_OPTIONS,
-	    {"out", required_argument, NULL, 'o'},
-	    {"json", no_argument, NULL, 'j'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option o[] = {OFFICE_OPTIONS,
+					  {"out", required_argument, NULL, 'o'},
+					  {"json", no_argument, NULL, 'j'},
+					  {NULL, 0, NULL, 0}};
 	struct jpki_services_disclosed *list = NULL;
 	struct office_login l = {0};
 	struct jpki_resident res;

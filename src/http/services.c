@@ -122,9 +122,9 @@ struct batch {
 	struct jpki_http *srv;
 	struct jpki_services_agency agency;
 	char *body;
-	size_t len, pos;  /* the request's lines, how far read */
-	size_t line;      /* the number of the last line read */
-	char *out;        /* answer lines not yet handed to the socket */
+	size_t len, pos; /* the request's lines, how far read */
+	size_t line;     /* the number of the last line read */
+	char *out;       /* answer lines not yet handed to the socket */
 	size_t out_len, out_pos;
 	struct jpki_services_query q[BATCH_CHUNK];
 	struct jpki_services_answer a[BATCH_CHUNK];
@@ -193,8 +193,8 @@ static int batch_chunk(struct batch *b)
 		b->lineno[n] = b->line;
 		order[read++] = ++n;
 	}
-	if ((r = jpki_services_lookup_many(b->a, b->rcs, b->srv->st,
-					   &b->agency, b->q, n)) != 0)
+	if ((r = jpki_services_lookup_many(b->a, b->rcs, b->srv->st, &b->agency,
+					   b->q, n)) != 0)
 		goto out;
 	if ((f = open_memstream(&buf, &size)) == NULL) {
 		r = JPKI_ERR_NOMEM;
@@ -207,11 +207,11 @@ static int batch_chunk(struct batch *b)
 			r = out_add(f, bad[i]);
 			bad[i] = NULL;
 		} else if (b->rcs[k - 1] != 0)
-			r = out_add(f, line_error(b->lineno[k - 1],
-						  b->q[k - 1].id,
-						  "the agency is not "
-						  "registered for this "
-						  "purpose"));
+			r = out_add(f,
+				    line_error(b->lineno[k - 1], b->q[k - 1].id,
+					       "the agency is not "
+					       "registered for this "
+					       "purpose"));
 		else
 			r = out_add(f, jpki_services_answer_json(&b->q[k - 1],
 								 &b->a[k - 1]));
@@ -332,7 +332,8 @@ enum MHD_Result http_window_disclosure(struct jpki_http *srv,
 	if ((r = jpki_services_disclosure(&list, &n, srv->st, &req->who,
 					  person)) != 0 ||
 	    (r = jpki_registry_get(&res, srv->st, person)) != 0 ||
-	    (r = jpki_services_disclosure_pdf(&pdf, &len, &res, list, n)) != 0) {
+	    (r = jpki_services_disclosure_pdf(&pdf, &len, &res, list, n)) !=
+		0) {
 		free(list);
 		return http_send_text(conn, http_window_status(r),
 				      jpki_err_detail());
@@ -456,10 +457,9 @@ enum MHD_Result http_services_disclosure_response(struct jpki_http *srv,
 
 		gmtime_r(&list[i].at, &tm);
 		strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		json_array_append_new(items,
-				      json_pack("{s:s,s:s,s:s}", "agency",
-						list[i].agency, "purpose",
-						list[i].purpose, "at", at));
+		json_array_append_new(
+		    items, json_pack("{s:s,s:s,s:s}", "agency", list[i].agency,
+				     "purpose", list[i].purpose, "at", at));
 	}
 	free(list);
 	o = json_pack("{s:s,s:s,s:o}", "result", "accepted", "resident_code",

@@ -157,10 +157,10 @@ static int registry_clerk(const struct jpki_actor *by)
 	return jpki_audit_authorize(by, JPKI_ROLE_REGISTRY_CLERK, NULL);
 }
 
-int jpki_services_agency_add(struct jpki_store *st,
-			     const struct jpki_actor *by, const char *name,
-			     const unsigned char *cert, size_t cert_len,
-			     const char *const *purposes, size_t n_purposes)
+int jpki_services_agency_add(struct jpki_store *st, const struct jpki_actor *by,
+			     const char *name, const unsigned char *cert,
+			     size_t cert_len, const char *const *purposes,
+			     size_t n_purposes)
 {
 	char fp[65], subject[256], *detail = NULL;
 	struct jpki_rows *rows = NULL;
@@ -194,10 +194,11 @@ int jpki_services_agency_add(struct jpki_store *st,
 	{
 		struct jpki_value p[2] = {JPKI_V_TEXT(name), JPKI_V_TEXT(fp)};
 
-		if ((r = jpki_store_query(&rows, st,
-					  "SELECT name FROM services_agency"
-					  " WHERE name = $1 OR fingerprint = $2",
-					  p, 2)) != 0)
+		if ((r = jpki_store_query(
+			 &rows, st,
+			 "SELECT name FROM services_agency"
+			 " WHERE name = $1 OR fingerprint = $2",
+			 p, 2)) != 0)
 			goto fail;
 		if (jpki_rows_count(rows) > 0) {
 			r = jpki_err_set(JPKI_ERR_EXISTS,
@@ -292,8 +293,9 @@ static int load_purposes(struct jpki_services_agency *a, struct jpki_store *st)
 	a->n_purposes = 0;
 	for (size_t i = 0;
 	     i < jpki_rows_count(rows) && i < JPKI_SERVICES_PURPOSES_MAX; i++)
-		snprintf(a->purposes[a->n_purposes++], JPKI_SERVICES_PURPOSE_LEN,
-			 "%s", jpki_rows_text(rows, i, 0));
+		snprintf(a->purposes[a->n_purposes++],
+			 JPKI_SERVICES_PURPOSE_LEN, "%s",
+			 jpki_rows_text(rows, i, 0));
 	jpki_rows_free(rows);
 	return 0;
 }
@@ -350,10 +352,11 @@ int jpki_services_agency_find(struct jpki_services_agency *out,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = jpki_store_query(&rows, st,
-				  "SELECT name, fingerprint, subject, added_at"
-				  " FROM services_agency WHERE fingerprint = $1",
-				  &p, 1)) != 0)
+	if ((r = jpki_store_query(
+		 &rows, st,
+		 "SELECT name, fingerprint, subject, added_at"
+		 " FROM services_agency WHERE fingerprint = $1",
+		 &p, 1)) != 0)
 		return r;
 	if (jpki_rows_count(rows) != 1)
 		r = jpki_err_set(JPKI_ERR_NOT_FOUND,
@@ -390,8 +393,8 @@ static int text_field(char *out, size_t size, json_t *v, const char *name)
 	return 0;
 }
 
-int jpki_services_query_parse(struct jpki_services_query *out,
-			      const char *text, size_t len)
+int jpki_services_query_parse(struct jpki_services_query *out, const char *text,
+			      size_t len)
 {
 	json_error_t jerr;
 	json_t *o = NULL, *v;
@@ -424,9 +427,8 @@ int jpki_services_query_parse(struct jpki_services_query *out,
 			char raw[256];
 
 			if ((r = text_field(raw, sizeof(raw), v, key)) == 0 &&
-			    jpki_profile_name_normalize(out->name,
-							sizeof(out->name),
-							raw) != 0)
+			    jpki_profile_name_normalize(
+				out->name, sizeof(out->name), raw) != 0)
 				r = jpki_err_set(JPKI_ERR_PARSE,
 						 "\"name\" is not a name");
 		} else if (strcmp(key, "birth") == 0) {
@@ -518,10 +520,11 @@ static int latest_change(struct jpki_services_answer *a, struct jpki_store *st)
 	struct jpki_value p = JPKI_V_TEXT(a->resident.person);
 	int r;
 
-	if ((r = jpki_store_query(&rows, st,
-				  "SELECT what, at FROM registry_event"
-				  " WHERE person = $1 ORDER BY seq DESC LIMIT 1",
-				  &p, 1)) != 0)
+	if ((r = jpki_store_query(
+		 &rows, st,
+		 "SELECT what, at FROM registry_event"
+		 " WHERE person = $1 ORDER BY seq DESC LIMIT 1",
+		 &p, 1)) != 0)
 		return r;
 	if (jpki_rows_count(rows) == 1) {
 		snprintf(a->change, sizeof(a->change), "%s",
@@ -553,8 +556,8 @@ static int record(struct jpki_store *st, const char *agency,
 		 agency);
 	/* no operator role: an agency is a system, not a clerk */
 	actor.role = (enum jpki_role)0;
-	snprintf(actor.municipality_code, sizeof(actor.municipality_code),
-		 "%s", municipality ? municipality : "");
+	snprintf(actor.municipality_code, sizeof(actor.municipality_code), "%s",
+		 municipality ? municipality : "");
 	snprintf(detail, sizeof(detail),
 		 "{\"purpose\":\"%s\",\"by\":\"%s\",\"outcome\":\"%s\"%s}",
 		 purpose, by, outcome, extra ? extra : "");
@@ -573,8 +576,8 @@ static int record(struct jpki_store *st, const char *agency,
 
 /* One look-up inside the caller's transaction: 0 with *rc the answer's
  * (0, or JPKI_ERR_POLICY for the purpose), or a store error. */
-static int lookup_one(struct jpki_services_answer *out, int *rc,
-		      char why[256], struct jpki_store *st,
+static int lookup_one(struct jpki_services_answer *out, int *rc, char why[256],
+		      struct jpki_store *st,
 		      const struct jpki_services_agency *agency,
 		      const struct jpki_services_query *q)
 {
@@ -602,9 +605,8 @@ static int lookup_one(struct jpki_services_answer *out, int *rc,
 		    (r = latest_change(out, st)) != 0)
 			return r;
 		out->found = 1;
-		return record(st, agency->name,
-			      out->resident.municipality_code, person,
-			      q->purpose, "found", by, NULL);
+		return record(st, agency->name, out->resident.municipality_code,
+			      person, q->purpose, "found", by, NULL);
 	}
 	return record(st, agency->name, NULL, "", q->purpose,
 		      ambiguous ? "ambiguous" : "not found", by, NULL);
@@ -618,8 +620,8 @@ int jpki_services_lookup_many(struct jpki_services_answer *out, int *rcs,
 	char why[256] = "";
 	int r;
 
-	if (st == NULL || agency == NULL || (n > 0 && (q == NULL || out == NULL ||
-						       rcs == NULL)))
+	if (st == NULL || agency == NULL ||
+	    (n > 0 && (q == NULL || out == NULL || rcs == NULL)))
 		return jpki_err_set(JPKI_ERR_INVALID, "no store or agency");
 	if (n == 0)
 		return 0;
@@ -721,9 +723,8 @@ char *jpki_services_answer_json(const struct jpki_services_query *q,
 		    q ? q->id : "", "result", "found", "resident_code",
 		    a->resident.person, "name", a->resident.facts.name, "birth",
 		    birth, "sex", sex_word(a->resident.facts.sex), "address",
-		    address, "status",
-		    status_word(a->resident.status), "change", "kind",
-		    a->change, "date", day);
+		    address, "status", status_word(a->resident.status),
+		    "change", "kind", a->change, "date", day);
 	}
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);

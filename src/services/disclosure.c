@@ -150,8 +150,8 @@ int jpki_services_disclosure_pdf(unsigned char **pdf, size_t *len,
 
 	*pdf = NULL;
 	*len = 0;
-	surface =
-	    cairo_pdf_surface_create_for_stream(pdf_write, &buf, PAGE_W, PAGE_H);
+	surface = cairo_pdf_surface_create_for_stream(pdf_write, &buf, PAGE_W,
+						      PAGE_H);
 	if (cairo_surface_status(surface) != CAIRO_STATUS_SUCCESS) {
 		cairo_surface_destroy(surface);
 		return jpki_err_set(JPKI_ERR_INTERNAL, "cannot start a PDF");
@@ -170,7 +170,8 @@ int jpki_services_disclosure_pdf(unsigned char **pdf, size_t *len,
 		 r->municipality, r->facts.address);
 	line(cr, MARGIN, y, 11, text);
 	y += 30;
-	line(cr, MARGIN, y, 11, "提供日時 (日本時間)　　　提供先　　　利用目的");
+	line(cr, MARGIN, y, 11,
+	     "提供日時 (日本時間)　　　提供先　　　利用目的");
 	y += 18;
 	if (n == 0) {
 		line(cr, MARGIN, y, 11, "提供の記録はありません。");

@@ -42,8 +42,9 @@ static char *cert_pem(const char *cn)
 	assert_non_null(key);
 	X509_set_version(x, X509_VERSION_3);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
-				   (const unsigned char *)cn, -1, -1, 0);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+				   MBSTRING_UTF8, (const unsigned char *)cn, -1,
+				   -1, 0);
 	X509_set_issuer_name(x, X509_get_subject_name(x));
 	X509_gmtime_adj(X509_getm_notBefore(x), 0);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
@@ -135,11 +136,11 @@ static void test_agency_add_rules(void **state)
 						  strlen(pem), bad, 1),
 			 JPKI_ERR_INVALID);
 	assert_int_equal(jpki_services_agency_add(f->st, &f->reg, "other",
-						  (const unsigned char *)"x",
-						  1, ok, 1),
+						  (const unsigned char *)"x", 1,
+						  ok, 1),
 			 JPKI_ERR_INVALID);
-	assert_int_equal(tu_count(f->st, "SELECT count(*) FROM services_agency"),
-			 1);
+	assert_int_equal(
+	    tu_count(f->st, "SELECT count(*) FROM services_agency"), 1);
 	assert_int_equal(jpki_services_agency_add(f->st, &f->reg, "other",
 						  (const unsigned char *)pem,
 						  strlen(pem), ok, 1),
@@ -168,10 +169,10 @@ static void test_lookup_recorded(void **state)
 	assert_true(a.found);
 	assert_string_equal(a.resident.person, f->taro);
 	assert_string_equal(a.change, "register");
-	assert_int_equal(
-	    tu_count(f->st, "SELECT count(*) FROM services_lookup WHERE"
-			    " outcome = 'found' AND agency = 'pension'"),
-	    1);
+	assert_int_equal(tu_count(f->st,
+				  "SELECT count(*) FROM services_lookup WHERE"
+				  " outcome = 'found' AND agency = 'pension'"),
+			 1);
 	assert_int_equal(tu_count(f->st, "SELECT count(*) FROM audit_log"),
 			 chain + 1);
 
@@ -181,10 +182,9 @@ static void test_lookup_recorded(void **state)
 			 JPKI_ERR_POLICY);
 	assert_false(a.found);
 	assert_int_equal(a.resident.person[0], '\0');
-	assert_int_equal(
-	    tu_count(f->st, "SELECT count(*) FROM audit_log WHERE"
-			    " action = 'services.lookup.refused'"),
-	    1);
+	assert_int_equal(tu_count(f->st, "SELECT count(*) FROM audit_log WHERE"
+					 " action = 'services.lookup.refused'"),
+			 1);
 }
 
 /* A look-up whose record cannot be written is not answered, and leaves
@@ -212,8 +212,8 @@ static void test_lookup_all_or_nothing(void **state)
 	}
 	jpki_store_fail_after(f->st, 0);
 	assert_true(nth > 5); /* the chunk's statements did fail in turn */
-	assert_int_equal(tu_count(f->st, "SELECT count(*) FROM services_lookup"),
-			 2);
+	assert_int_equal(
+	    tu_count(f->st, "SELECT count(*) FROM services_lookup"), 2);
 	assert_true(a[0].found);
 	assert_false(a[1].found);
 }
@@ -242,9 +242,9 @@ static void test_query_parse(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(jpki_services_query_parse(&q, bad[i],
-							   strlen(bad[i])),
-				 JPKI_ERR_PARSE);
+		assert_int_equal(
+		    jpki_services_query_parse(&q, bad[i], strlen(bad[i])),
+		    JPKI_ERR_PARSE);
 	assert_int_equal(jpki_services_query_parse(&q, good, strlen(good)), 0);
 	assert_string_equal(q.name, "山田　太郎");
 	assert_string_equal(q.id, "a");
@@ -265,22 +265,20 @@ static void test_disclosure_readers(void **state)
 		 f->taro);
 	snprintf(other.operator_id, sizeof(other.operator_id),
 		 "resident:R0000000000000001");
-	assert_int_equal(jpki_services_disclosure(&list, &n, f->st, &self,
-						  f->taro),
-			 0);
+	assert_int_equal(
+	    jpki_services_disclosure(&list, &n, f->st, &self, f->taro), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(list[0].agency, "pension");
 	assert_string_equal(list[0].purpose, "pension.benefit");
 	free(list);
-	assert_int_equal(jpki_services_disclosure(&list, &n, f->st, &other,
-						  f->taro),
-			 JPKI_ERR_POLICY);
-	assert_int_equal(jpki_services_disclosure(&list, &n, f->st,
-						  &f->osaka_win, f->taro),
-			 JPKI_ERR_POLICY);
-	assert_int_equal(jpki_services_disclosure(&list, &n, f->st, &f->win,
-						  f->taro),
-			 0);
+	assert_int_equal(
+	    jpki_services_disclosure(&list, &n, f->st, &other, f->taro),
+	    JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_services_disclosure(&list, &n, f->st, &f->osaka_win, f->taro),
+	    JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_services_disclosure(&list, &n, f->st, &f->win, f->taro), 0);
 	free(list);
 	assert_int_equal(tu_count(f->st, "SELECT count(*) FROM audit_log WHERE"
 					 " action = 'services.disclosure'"),
