@@ -29,6 +29,16 @@ static _Noreturn void fail(const char *what)
 	exit(1);
 }
 
+/* The process's CPU time: the look-ups' own cost, without the wait for
+ * the disk's fsync at each commit. */
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -55,7 +65,7 @@ int main(int argc, char **argv)
 	struct jpki_services_query *q;
 	struct jpki_services_answer *a;
 	struct jpki_store *st = NULL;
-	double t0, raw, looked;
+	double t0, c0, raw, looked, raw_cpu, looked_cpu;
 	int *rcs;
 
 	if (n <= 0 || residents <= 0)
@@ -93,6 +103,7 @@ int main(int argc, char **argv)
 
 	/* the raw read: the look-up's own SELECT by resident code */
 	t0 = now_s();
+	c0 = cpu_s();
 	for (long i = 0; i < n; i++) {
 		struct jpki_rows *rows = NULL;
 		struct jpki_value v;
@@ -109,6 +120,7 @@ int main(int argc, char **argv)
 		jpki_rows_free(rows);
 	}
 	raw = (double)n / (now_s() - t0);
+	raw_cpu = (double)n / (cpu_s() - c0);
 
 	q = calloc(CHUNK, sizeof(*q));
 	a = calloc(CHUNK, sizeof(*a));
@@ -116,6 +128,7 @@ int main(int argc, char **argv)
 	if (q == NULL || a == NULL || rcs == NULL)
 		fail("memory");
 	t0 = now_s();
+	c0 = cpu_s();
 	for (long done = 0; done < n;) {
 		size_t k = n - done < CHUNK ? (size_t)(n - done) : CHUNK;
 
@@ -135,6 +148,7 @@ int main(int argc, char **argv)
 		done += (long)k;
 	}
 	looked = (double)n / (now_s() - t0);
+	looked_cpu = (double)n / (cpu_s() - c0);
 	{
 		struct jpki_rows *rows = NULL;
 
@@ -151,6 +165,9 @@ int main(int argc, char **argv)
 	printf("  raw single-row read (store API): %10.0f /s\n", raw);
 	printf("  agency look-up, recorded:        %10.0f /s\n", looked);
 	printf("  ratio: %.2f (target >= 0.5)\n", looked / raw);
+	printf("  by CPU time alone (without the fsync waits): %.0f /s "
+	       "against %.0f /s, ratio %.2f\n",
+	       looked_cpu, raw_cpu, looked_cpu / raw_cpu);
 	free(q);
 	free(a);
 	free(rcs);

@@ -598,11 +598,23 @@ static int lookup_one(struct jpki_services_answer *out, int *rc, char why[256],
 		return record(st, agency->name, NULL, q->resident_code,
 			      q->purpose, "refused", by, NULL);
 	}
-	if ((r = resolve(person, &ambiguous, st, q)) != 0)
-		return r;
+	if (q->resident_code[0] != '\0') {
+		/* by code the read itself resolves: one statement less */
+		r = jpki_registry_get(&out->resident, st, q->resident_code);
+		if (r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_INVALID)
+			r = 0;
+		else if (r != 0)
+			return r;
+		snprintf(person, sizeof(person), "%s", out->resident.person);
+	} else {
+		if ((r = resolve(person, &ambiguous, st, q)) != 0)
+			return r;
+		if (person[0] != '\0' &&
+		    (r = jpki_registry_get(&out->resident, st, person)) != 0)
+			return r;
+	}
 	if (person[0] != '\0') {
-		if ((r = jpki_registry_get(&out->resident, st, person)) != 0 ||
-		    (r = latest_change(out, st)) != 0)
+		if ((r = latest_change(out, st)) != 0)
 			return r;
 		out->found = 1;
 		return record(st, agency->name, out->resident.municipality_code,
