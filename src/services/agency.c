@@ -637,6 +637,16 @@ int jpki_services_lookup_many(struct jpki_services_answer *out, int *rcs,
 		return jpki_err_set(JPKI_ERR_INVALID, "no store or agency");
 	if (n == 0)
 		return 0;
+	/* the purpose goes into the audit entry's JSON as it is: only the
+	 * parser's words (a caller may fill a query by hand) */
+	for (size_t i = 0; i < n; i++)
+		if (!purpose_ok(q[i].purpose) ||
+		    strnlen(q[i].resident_code, sizeof(q[i].resident_code)) ==
+			sizeof(q[i].resident_code))
+			return jpki_err_set(JPKI_ERR_INVALID,
+					    "look-up %zu has no valid purpose "
+					    "or resident code",
+					    i + 1);
 	if ((r = jpki_store_begin(st)) != 0)
 		return r;
 	for (size_t i = 0; i < n; i++)
