@@ -65,6 +65,7 @@ bench: build
 	$(BUILD)/bench/issue_bench
 	$(BUILD)/bench/crl_bench
 	$(BUILD)/bench/registry_bench
+	$(BUILD)/bench/lookup_bench
 	$(BUILD)/bench/verify_bench
 	bash bench/ocsp_bench.sh $(JPKI)
 	bash bench/ocsp_flood_bench.sh $(JPKI)

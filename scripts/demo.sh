@@ -25,6 +25,10 @@ cleanup() {
 		kill "$server_pid" 2>/dev/null || true
 		wait "$server_pid" 2>/dev/null || true
 	fi
+	if [ -n "${tls_pid:-}" ]; then
+		kill "$tls_pid" 2>/dev/null || true
+		wait "$tls_pid" 2>/dev/null || true
+	fi
 	pcsc_cleanup
 	rm -rf "$work"
 }
@@ -143,6 +147,44 @@ JPKI_PIN=1234 client login "$url/login" | show
 curl -sf -X POST -d "pin=1234" "$url/kiosk" -o residence.pdf ||
 	fail "the kiosk gave no residence certificate"
 pdftotext residence.pdf - | grep -m3 -E "住民票|山田" | show
+
+say "The pension service looks him up over mutual TLS (本人確認情報の提供)"
+# the installation's infrastructure CA, the window's server certificate
+# and the agency's client certificate (openssl), then a window with
+# --tls-client-ca for agencies
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout infra.key -out infra.crt -days 30 -subj "/CN=demo infrastructure CA" \
+	-addext "basicConstraints=critical,CA:TRUE" \
+	-addext "keyUsage=critical,keyCertSign" 2>/dev/null
+for leaf in "server localhost serverAuth" "pension Japan-Pension-Service clientAuth"; do
+	set -- $leaf
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$1.key" -out "$1.csr" -subj "/CN=$2" 2>/dev/null
+	openssl x509 -req -in "$1.csr" -CA infra.crt -CAkey infra.key \
+		-CAcreateserial -days 7 -out "$1.crt" \
+		-extfile <(printf 'extendedKeyUsage=%s\nsubjectAltName=IP:127.0.0.1\n' "$3") 2>/dev/null
+done
+as registry services agency add pension --cert pension.crt \
+	--purpose pension.benefit | show
+tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$JPKI" --data "$work/var" --log warn serve --roles window \
+	--listen "127.0.0.1:$tport" --tls-cert server.crt --tls-key server.key \
+	--tls-client-ca infra.crt >serve-tls.log 2>&1 &
+tls_pid=$!
+for _ in $(seq 100); do
+	curl -sf --cacert infra.crt "https://127.0.0.1:$tport/healthz" >/dev/null 2>&1 && break
+	sleep 0.05
+done
+client services lookup --url "https://127.0.0.1:$tport" --cacert infra.crt \
+	--cert pension.crt --key pension.key --purpose pension.benefit \
+	--name "山田 太郎" --birth 1980-06-01 | show || fail "the agency's look-up"
+kill "$tls_pid" 2>/dev/null || true
+wait "$tls_pid" 2>/dev/null || true
+tls_pid=""
+
+say "He logs in with his card and sees who looked him up (提供状況の開示)"
+JPKI_PIN=1234 client services disclosure "$url/disclosure" | show ||
+	fail "the resident's disclosure"
 echo
 echo "The story of the seeds, told end to end: registered, issued, signed,"
 echo "accepted, moved, revoked and refused, renewed, accepted, logged in."

@@ -95,5 +95,8 @@ int cli_sign(struct cli *cli, int argc, char **argv);
 int cli_login(struct cli *cli, int argc, char **argv);
 int cli_verify(struct cli *cli, int argc, char **argv);
 int cli_verifier(struct cli *cli, int argc, char **argv);
+/* `jpki services ...` and `jpki window disclosure` (services_cmd.c) */
+int cli_services(struct cli *cli, int argc, char **argv);
+int cli_window_disclosure(struct cli *cli, int argc, char **argv);
 
 #endif

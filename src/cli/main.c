@@ -30,6 +30,8 @@ static void usage(FILE *f)
 	      "          death, ...); 'jpki registry --help'\n"
 	      "  window  the municipality window (apply, issue, renew,\n"
 	      "          pin-reset, report, ...); 'jpki window --help'\n"
+	      "  services the registry's services: agencies and their\n"
+	      "          look-ups; 'jpki services --help'\n"
 	      "  operator operators and their roles (add, disable, enable, "
 	      "unlock,\n"
 	      "           password, sessions)\n"
@@ -272,6 +274,8 @@ int main(int argc, char **argv)
 		rc = cli_reader(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "registry") == 0)
 		rc = cli_registry(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "services") == 0)
+		rc = cli_services(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "window") == 0)
 		rc = cli_window(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "operator") == 0)

@@ -31,6 +31,7 @@ static void window_usage(FILE *f)
 	      "        --new-pin P --card FILE|--reader NAME\n"
 	      "  report PERSON --lost|--card-fault\n"
 	      "  copy SERIAL --out FILE.pdf     電子証明書の写し\n"
+	      "  disclosure PERSON (--out FILE.pdf | --json)  提供状況の開示\n"
 	      "  list [CODE] [--json] | fees [CODE] [--json]\n"
 	      "  capacity CODE PER_DAY | hours CODE HH:MM HH:MM\n"
 	      "  office add|list|hours|capacity|counters ...   the offices\n"
@@ -664,6 +665,8 @@ int cli_window(struct cli *cli, int argc, char **argv)
 	}
 	if (strcmp(verb, "office") == 0)
 		return cli_window_office(cli, argc - 1, argv + 1);
+	if (strcmp(verb, "disclosure") == 0)
+		return cli_window_disclosure(cli, argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (strcmp(verb, verbs[i].verb) != 0)
 			continue;

@@ -469,6 +469,21 @@ enum MHD_Result http_portal_inbox_login(struct jpki_http *srv,
 					struct MHD_Connection *conn,
 					struct http_request *req);
 
+/* services.c: the agencies' look-ups (one, a batch) and the disclosure
+ * on paper at the window */
+enum MHD_Result http_services_lookup(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req);
+enum MHD_Result http_services_batch(struct jpki_http *srv,
+				    struct MHD_Connection *conn,
+				    struct http_request *req);
+enum MHD_Result http_window_disclosure(struct jpki_http *srv,
+				       struct MHD_Connection *conn,
+				       struct http_request *req);
+enum MHD_Result http_services_disclosure_response(struct jpki_http *srv,
+						  struct MHD_Connection *conn,
+						  struct http_request *req);
+
 /* The kiosk's budget of card log-ins per terminal (kiosk.c). */
 int http_kiosk_limit_new(struct http_limit **out,
 			 const struct jpki_http *srv) JPKI_MUST_CHECK;

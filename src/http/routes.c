@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http/http_internal.h"
+#include "jpki/services.h"
 
 /* kiosk.c keeps its own entry point; the table calls it as a handler. */
 static enum MHD_Result kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
@@ -56,6 +57,13 @@ static const struct http_route routes[] = {
     /* the verifier's own verdict on an answer over the cap (400) */
     {"/login/response", 0, JPKI_ROLE_LOGIN, POST, JPKI_MAX_LOGIN_ANSWER,
      HTTP_PUBLIC, HTTP_OWN_413, http_login_response, NULL, NULL},
+    /* the resident's disclosure (提供状況の開示): the log-in exchange,
+     * answered with the list (services.c) */
+    {"/disclosure/challenge", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
+     http_login_challenge, NULL, NULL},
+    {"/disclosure/response", 0, JPKI_ROLE_LOGIN, POST, JPKI_MAX_LOGIN_ANSWER,
+     HTTP_PUBLIC, HTTP_OWN_413, http_services_disclosure_response, NULL,
+     NULL},
     /* window: the clerk's pages */
     {"/window/login", 0, JPKI_ROLE_WINDOW, GET | POST, FORM, HTTP_PUBLIC,
      HTTP_FORM, http_window_login, NULL, NULL},
@@ -67,6 +75,8 @@ static const struct http_route routes[] = {
     PAGE("/window/apply", POST, FORM, http_window_apply),
     PAGE("/window/issue", POST, FORM, http_window_issue),
     PAGE("/window/copy", GET, 0, http_window_copy),
+    /* the resident's disclosure (提供状況の開示) on paper (services.c) */
+    PAGE("/window/disclosure", GET, 0, http_window_disclosure),
     /* a POST: printing makes the letter's code anew */
     PAGE("/window/letter", POST, FORM, http_window_letter),
     /* the other procedures of the counter (window_pages.c) */
@@ -82,6 +92,13 @@ static const struct http_route routes[] = {
     {"/api/login", 0, JPKI_ROLE_WINDOW, POST, FORM, HTTP_PUBLIC, HTTP_JSON,
      http_api_login, NULL, NULL},
     API("/api/logout", POST, HTTP_OPERATOR, http_api_logout),
+    /* an agency's look-ups: no operator, the client certificate is the
+     * caller (services.c) */
+    {"/api/services/lookup", 0, JPKI_ROLE_WINDOW, POST,
+     JPKI_SERVICES_LINE_MAX, HTTP_PUBLIC, HTTP_JSON, http_services_lookup,
+     NULL, NULL},
+    {"/api/services/batch", 0, JPKI_ROLE_WINDOW, POST, 16u * 1024 * 1024,
+     HTTP_PUBLIC, HTTP_JSON | HTTP_OWN_413, http_services_batch, NULL, NULL},
     {"/api/residents/", 1, JPKI_ROLE_WINDOW, GET, 0, REGISTRY | WINDOW,
      HTTP_JSON, http_api_call, NULL, &http_api_resident},
     API("/api/registry/register", POST, REGISTRY, http_api_register),

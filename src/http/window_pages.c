@@ -92,6 +92,13 @@ static void type_field(FILE *f, const char *form)
 void http_window_resident_forms(FILE *f, struct jpki_http *srv,
 				const struct jpki_resident *r)
 {
+	/* the resident's disclosure on paper (services.c); the person id
+	 * is the register's own ("R" and hex digits), no escaping needed */
+	fprintf(f,
+		"<section><h2>本人確認情報の提供状況 (agencies' look-ups)</h2>"
+		"<p><a id=\"disclosure\" href=\"/window/disclosure?person=%s\">"
+		"提供状況の開示 (PDF)</a></p></section>",
+		r->person);
 	fputs("<section><h2>電子証明書の更新 (renewal, from 3 months before "
 	      "expiry)</h2><p>本人確認のうえ、カードをリーダに置いてください。"
 	      " (Check the identity as for an application; put the card in "

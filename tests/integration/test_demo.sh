@@ -17,11 +17,12 @@ grep -q "9. He signs with the new certificate; the agency accepts" "$out" &&
 	grep -Eq "accepted at receipt \(OCSP good at 2026-[0-9T:-]+Z\), revoked since 2026-[0-9T:-]+Z \(affiliationChanged\)" "$out" &&
 	grep -q "evidence kept in receipt-1" "$out" &&
 	grep -A2 "the agency accepts" "$out" | grep -q "accepted: signed" &&
-	grep -q "logged in at" "$out" || {
+	grep -q "logged in at" "$out" &&
+	grep -q "pension  pension.benefit" "$out" || {
 	cat "$out" >&2
 	echo "FAIL: the demo did not end as the story does" >&2
 	exit 1
 }
 # (the demo sources pcsc_lib.sh: the name here puts this test in CTest's
 # pcscd resource lock with the other card tests)
-echo "ok - make demo: accepted at receipt and revoked since, accepted after renewal, logged in at the kiosk"
+echo "ok - make demo: accepted at receipt and revoked since, accepted after renewal, logged in, the agency's look-up disclosed"
