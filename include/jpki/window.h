@@ -272,6 +272,15 @@ int jpki_window_pin_reset(struct jpki_store *st, struct jpki_ca *ca,
 			  enum jpki_cert_type which,
 			  const char *new_pin) JPKI_MUST_CHECK;
 
+/*
+ * Whose card is in the reader: *person (64 bytes) gets the person the
+ * card's authentication certificate was issued to, when `ca` issued it and
+ * it is good (the simplified move-in's check of the card). JPKI_ERR_POLICY
+ * for a card without one, or with one that is not good.
+ */
+int jpki_window_card_holder(char person[64], struct jpki_reader *rd,
+			    struct jpki_ca *ca) JPKI_MUST_CHECK;
+
 enum jpki_loss_kind {
 	JPKI_LOSS_LOST = 1,       /* 紛失届: lost or stolen */
 	JPKI_LOSS_CARD_FAULT = 2, /* the card broke */
