@@ -343,4 +343,12 @@ int jpki_window_residence_pdf(unsigned char **pdf, size_t *len,
 			      const char *number,
 			      time_t issued_at) JPKI_MUST_CHECK;
 
+/* The same copy issued at another municipality's window (広域交付,
+ * jpki_services_copy_any): no 本籍 row at all, and `issued_by` (the
+ * issuing municipality's name) named as the window that issued it. */
+int jpki_window_residence_copy_any_pdf(unsigned char **pdf, size_t *len,
+				       const struct jpki_resident *res,
+				       const char *number, time_t issued_at,
+				       const char *issued_by) JPKI_MUST_CHECK;
+
 #endif
