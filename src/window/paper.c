@@ -702,7 +702,7 @@ static void draw_residence(cairo_t *cr, const struct jpki_resident *res,
 	else {
 		snprintf(line, sizeof(line),
 			 "広域交付（%sの窓口で、写真付き本人確認書類による"
-			 "本人確認のうえ交付。本籍・筆頭者の記載なし）。",
+			 "本人確認のうえ交付）。",
 			 issued_by);
 		y = text_wrapped(cr, x, y, w, 14, line);
 	}
