@@ -30,6 +30,7 @@
 #include "http/http_internal.h"
 #include "jpki/agency.h"
 #include "jpki/audit.h"
+#include "jpki/services.h"
 #include "jpki/verify.h"
 
 #define FIELD (HTTP_FIELD_MAX + 1) /* the longest form field kept */
@@ -51,6 +52,13 @@ static const struct procedure {
      {{"new_address", "新しい住所 (new address)"},
       {"moving_date", "転居日 (date of moving, YYYY-MM-DD)"},
       {"household_head", "世帯主 (head of household)"}}},
+    /* 転入転出の特例: the move-out handed to the registry (services) */
+    {"move-out",
+     "転出届（マイナンバーカードによる転入手続の特例）",
+     "notice of moving out (simplified move for card holders)",
+     {{"to", "転出先 (destination: code 都道府県 市区町村)"},
+      {"to_address", "転出先の住所 (new address)"},
+      {"arrival", "転出予定日 (day of arrival, YYYY-MM-DD)"}}},
     {"tax-certificate",
      "納税証明書の交付請求",
      "request for a tax payment certificate",
@@ -149,12 +157,15 @@ struct check {
 	char serial[41];
 	char *report;  /* for the inbox; malloc'd */
 	char *reasons; /* for the resident when refused; malloc'd */
+	uint8_t *content; /* the signed text, for procedures that read it */
+	size_t content_len;
 };
 
 static void check_free(struct check *c)
 {
 	free(c->report);
 	free(c->reasons);
+	free(c->content);
 }
 
 /*
@@ -282,6 +293,14 @@ static int verify_submission(struct check *out, struct jpki_http *srv,
 	fclose(f);
 	out->verdict =
 	    rep.accepted && rlen == 0 ? JPKI_AGENCY_ACCEPTED : JPKI_AGENCY_REFUSED;
+	if (rep.content != NULL && rep.content_len > 0) {
+		if ((out->content = malloc(rep.content_len)) == NULL) {
+			r = JPKI_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(out->content, rep.content, rep.content_len);
+		out->content_len = rep.content_len;
+	}
 	snprintf(out->serial, sizeof(out->serial), "%s", rep.serial);
 	out->reasons = reasons;
 	reasons = NULL;
@@ -325,6 +344,101 @@ static int store_submission(char receipt[32], struct jpki_store *st,
 	s.data = data;
 	s.data_len = len;
 	return jpki_agency_submit(receipt, st, &s);
+}
+
+/* ---- the move-out, handed to the registry --------------------------------- */
+
+/*
+ * The value of the signed line "<label>: <value>" in `out` (FIELD bytes):
+ * the move's facts are read from what the resident signed, never from the
+ * form's fields beside it. 0, or JPKI_ERR_INVALID naming the line.
+ */
+static int signed_value(char out[FIELD], const struct check *c,
+			const char *label)
+{
+	size_t n = strlen(label), pos = 0, len = c->content_len;
+	const uint8_t *t = c->content;
+
+	while (t != NULL && pos < len) {
+		const uint8_t *eol = memchr(t + pos, '\n', len - pos);
+		size_t l = eol ? (size_t)(eol - (t + pos)) : len - pos;
+
+		if (l > 0 && t[pos + l - 1] == '\r')
+			l--;
+		if (l > n + 2 && memcmp(t + pos, label, n) == 0 &&
+		    t[pos + n] == ':' && t[pos + n + 1] == ' ' &&
+		    l - n - 2 < FIELD) {
+			memcpy(out, t + pos + n + 2, l - n - 2);
+			out[l - n - 2] = '\0';
+			return one_line(out)
+				   ? 0
+				   : jpki_err_set(JPKI_ERR_INVALID,
+						  "the signed %s is not one "
+						  "line",
+						  label);
+		}
+		pos += l + 1 + (l < len - pos && t[pos + l] == '\r');
+	}
+	return jpki_err_set(JPKI_ERR_INVALID,
+			    "the signed notice has no line '%s'", label);
+}
+
+/*
+ * An accepted move-out notice becomes the registry's pending move
+ * (jpki_services_move_out, through the portal): the signer is the person
+ * the signing certificate was issued to. The outcome, for the receipt
+ * page, in `msg`.
+ */
+static int hand_move_out(char *msg, size_t size, struct jpki_http *srv,
+			 const struct form *fm, const struct check *c)
+{
+	const struct procedure *p = fm->proc;
+	struct jpki_move_notice n = {.via = JPKI_MOVE_VIA_PORTAL};
+	struct jpki_cert_info *info = NULL;
+	char to[FIELD], address[FIELD], arrival[FIELD];
+	char *code, *pref, *mun, *save = NULL;
+	int64_t id = 0;
+	int r;
+
+	if ((r = signed_value(to, c, p->fields[0].label)) != 0 ||
+	    (r = signed_value(address, c, p->fields[1].label)) != 0 ||
+	    (r = signed_value(arrival, c, p->fields[2].label)) != 0)
+		goto out;
+	code = strtok_r(to, " ", &save);
+	pref = strtok_r(NULL, " ", &save);
+	mun = strtok_r(NULL, " ", &save);
+	if (code == NULL || pref == NULL || mun == NULL ||
+	    strtok_r(NULL, " ", &save) != NULL) {
+		r = jpki_err_set(JPKI_ERR_INVALID,
+				 "the destination is the municipality code, "
+				 "the prefecture and the municipality, "
+				 "separated by spaces");
+		goto out;
+	}
+	if (jpki_date_parse(&n.arrival, arrival) != 0) {
+		r = jpki_err_set(JPKI_ERR_INVALID,
+				 "the day of arrival is YYYY-MM-DD");
+		goto out;
+	}
+	n.to_code = code;
+	n.to_prefecture = pref;
+	n.to_municipality = mun;
+	n.to_address = address;
+	if ((r = jpki_ca_status(&info, srv->ca, c->serial)) != 0 ||
+	    (r = jpki_services_move_out(&id, srv->st, NULL, info->person,
+					info->person, &n)) != 0)
+		goto out;
+	snprintf(msg, size,
+		 "転出届を受け付けました: move %lld is pending; move in at the "
+		 "window of %.64s%.64s with the card within %d days of %.10s.",
+		 (long long)id, pref, mun, JPKI_MOVE_IN_DAYS, arrival);
+out:
+	if (r != 0)
+		snprintf(msg, size, "転出届は登録されませんでした (the move-out is "
+				    "not recorded): %.300s",
+			 jpki_err_detail());
+	jpki_cert_info_free(info);
+	return r;
 }
 
 /* ---- the multipart upload ------------------------------------------------ */
@@ -569,7 +683,7 @@ static enum MHD_Result application_page(struct MHD_Connection *conn,
 /* Step 7: the receipt, or why the agency cannot accept the application. */
 static enum MHD_Result receipt_page(struct MHD_Connection *conn,
 				    const struct form *fm, const char *receipt,
-				    const struct check *c)
+				    const struct check *c, const char *handed)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -589,8 +703,14 @@ static enum MHD_Result receipt_page(struct MHD_Connection *conn,
 		fputs("</strong></p><p>", f);
 		http_html_escape(f, fm->proc->title);
 		fputs("の申請を受け付けました。受付番号はお問い合わせの際に必要"
-		      "です。</p></section>",
+		      "です。</p>",
 		      f);
+		if (handed != NULL && handed[0] != '\0') {
+			fputs("<p id=\"handed\">", f);
+			http_html_escape(f, handed);
+			fputs("</p>", f);
+		}
+		fputs("</section>", f);
 		break;
 	case JPKI_AGENCY_REFUSED:
 		status = MHD_HTTP_FORBIDDEN;
@@ -625,7 +745,7 @@ static enum MHD_Result submit(struct jpki_http *srv,
 {
 	struct multipart mp;
 	struct check c = {0};
-	char receipt[32];
+	char receipt[32], handed[512] = "";
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -650,7 +770,11 @@ static enum MHD_Result submit(struct jpki_http *srv,
 			 c.verdict == JPKI_AGENCY_ACCEPTED  ? "accepted"
 			 : c.verdict == JPKI_AGENCY_REFUSED ? "refused"
 							: "not verified");
-		ret = receipt_page(conn, &mp.fm, receipt, &c);
+		if (c.verdict == JPKI_AGENCY_ACCEPTED &&
+		    strcmp(mp.fm.proc->id, "move-out") == 0 &&
+		    hand_move_out(handed, sizeof(handed), srv, &mp.fm, &c) != 0)
+			jpki_log(JPKI_LOG_INFO, "portal: %s", handed);
+		ret = receipt_page(conn, &mp.fm, receipt, &c, handed);
 		goto out;
 	}
 	if (r != JPKI_ERR_TOO_LARGE && r != JPKI_ERR_PARSE &&

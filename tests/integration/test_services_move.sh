@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two municipalities in one store, the window clerks of each (docs/REGISTRY.md):
 #   the simplified move (転入転出の特例): a card holder of 千代田区 (131016)
-#   notices the move-out by post; the move is pending (no fact changes, the
+#   signs the move-out notice through the portal (jpki sign + the upload;
+#   another name on the form refused, a second notice refused); the move
+#   is pending (no fact changes, the
 #   signing certificate still good); 大阪市 (271004) takes the move-in with
 #   the card within 14 days -> signing revoked (affiliationChanged) by the
 #   registry event, exactly once (a replayed move-in emits nothing more),
@@ -69,21 +71,55 @@ sign2=$(serial signing card2.bin)
 [ -n "$sign1" ] && [ -n "$auth1" ] && [ -n "$sign2" ] || fail "no serials"
 serve_bg "$url" --listen "127.0.0.1:$port"
 
-# --- the move-out by post: pending ------------------------------------------
+# --- the move-out through the portal: pending ---------------------------------
 dest=(--to 271004 --to-prefecture 大阪府 --to-municipality 大阪市北区
 	--to-address "大阪府大阪市北区梅田１番")
 as winB window move-out "$p1" "${dest[@]}" --arrival 2026-11-20 >out.txt 2>&1 &&
 	fail "the destination's clerk took a move-out notice: $(cat out.txt)"
-as winA window move-out "$p1" "${dest[@]}" --arrival 2026-11-20 >out.txt ||
-	fail "move-out: $(cat out.txt)"
+# through the portal: the notice made there, signed with the card's signing
+# certificate and sent encrypted to the agency, which hands it on
+now="2026-11-17T01:05:00Z"
+curl -sf "$url/portal/agency.crt" -o agency.crt || fail "no agency certificate"
+curl -sf -o app.html "$url/portal/application" \
+	--data-urlencode proc=move-out --data-urlencode "name=鈴木 一郎" \
+	--data-urlencode "address=千代田４番４号" \
+	--data-urlencode "to=271004 大阪府 大阪市北区" \
+	--data-urlencode "to_address=大阪府大阪市北区梅田１番" \
+	--data-urlencode "arrival=2026-11-20" || fail "no application page"
+python3 -c 'import html,re,sys; t=open("app.html").read(); m=re.search(r"<pre id=\"application\">(.*?)</pre>", t, re.S); sys.stdout.write(html.unescape(m.group(1)))' >application.txt
+grep -q "^転出予定日 (day of arrival, YYYY-MM-DD): 2026-11-20$" application.txt ||
+	fail "application text: $(cat application.txt)"
+JPKI_PIN=ABC123 "$JPKI" --log warn --now "$now" sign application.txt \
+	--to agency.crt --card card1.bin >sign.txt 2>&1 || fail "jpki sign: $(cat sign.txt)"
+# another name on the form: the agency refuses it, the registry hears nothing
+code=$(curl -s -o refused.html -w '%{http_code}' "$url/portal/submit" \
+	-F proc=move-out -F "name=佐藤 次郎" -F "address=千代田４番４号" \
+	-F "file=@application.txt.p7m")
+[ "$code" = 403 ] || fail "another name: HTTP $code"
+[ "$(sqlite3 var/jpki.db 'SELECT count(*) FROM services_move')" = 0 ] ||
+	fail "a refused notice became a move"
+code=$(curl -s -o receipt.html -w '%{http_code}' "$url/portal/submit" \
+	-F proc=move-out -F "name=鈴木 一郎" -F "address=千代田４番４号" \
+	-F "file=@application.txt.p7m")
+[ "$code" = 200 ] || fail "the notice was not accepted: HTTP $code $(cat receipt.html)"
+grep -q 'id="handed">.*is pending' receipt.html ||
+	fail "not handed to the registry: $(grep -o 'id="handed">[^<]*' receipt.html)"
+as winA window move-status "$p1" >out.txt || fail "move-status: $(cat out.txt)"
+grep -q "via portal" out.txt || fail "not via the portal: $(cat out.txt)"
 grep -q "^pending" out.txt || fail "not pending: $(cat out.txt)"
+# the same signed file again: one move is pending already
+curl -s -o again.html "$url/portal/submit" -F proc=move-out \
+	-F "name=鈴木 一郎" -F "address=千代田４番４号" -F "file=@application.txt.p7m"
+grep -q "already pending" again.html || fail "a second notice: $(grep -o 'id="handed">[^<]*' again.html)"
+[ "$(sqlite3 var/jpki.db 'SELECT count(*) FROM services_move')" = 1 ] ||
+	fail "two moves from one notice"
 [ "$(as winB window move-status "$p1" --json | json 'd["state"]')" = pending ] ||
 	fail "the destination does not see the pending move"
 sleep 1
 [ "$(status "$sign1")" = "good " ] || fail "signing not good while pending: $(status "$sign1")"
 [ "$(sqlite3 var/jpki.db 'SELECT count(*) FROM registry_event')" = 0 ] ||
 	fail "an event while the move is only pending"
-pass "move-out by post: pending, no event, signing certificate still good"
+pass "move-out signed through the portal: pending, no event, signing certificate still good"
 
 # --- the move-in: refusals, then within 14 days ------------------------------
 now="2026-11-25T01:00:00Z"
@@ -113,7 +149,7 @@ revokes=$(sqlite3 var/jpki.db "SELECT count(*) FROM audit_log WHERE action = 'ca
 pass "a replayed move-in: refused, one event, one revocation"
 
 # --- a move-in after 14 days --------------------------------------------------
-now="2026-11-17T02:00:00Z"
+now="2026-11-17T02:00:00Z" # by post this time, recorded by A's clerk
 as winA window move-out "$p2" "${dest[@]}" --arrival 2026-11-18 >out.txt ||
 	fail "move-out 2: $(cat out.txt)"
 now="2026-12-03T01:00:00Z"
