@@ -29,7 +29,7 @@ export JPKI_NOW=2026-11-17T01:00:00Z
 export JPKI_ARGON2_TEST=1
 port=$(free_port)
 url="http://127.0.0.1:$port"
-now="2026-11-17T01:00:00Z"
+now="2026-11-17T00:50:00Z" # cards issued before the server starts at 01:00
 jpki() { "$JPKI" --data "$work/var" --log warn --now "$now" "$@"; }
 as() { # OPERATOR command...
 	local who=$1
