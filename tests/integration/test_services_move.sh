@@ -191,5 +191,24 @@ refused=$(sqlite3 var/jpki.db "SELECT count(*) FROM audit_log WHERE action = 're
 [ "$refused" -ge 1 ] || fail "the refused read is not on the chain"
 pass "the copy opens no other door: the resident's record is 403 to B's clerk, recorded"
 
+# the API rows: the copy (its PDF in base64), and a move's state
+api() { # METHOD PATH [BODY]: the status; the body in out.json
+	local args=(-s -o out.json -w '%{http_code}' -X "$1" "$url$2"
+		-H "Authorization: Bearer $token")
+	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data "$3")
+	curl "${args[@]}"
+}
+code=$(api POST /api/window/residence-copy "{\"person\":\"$p2\",\"photo_id_address\":\"千代田９番\"}")
+[ "$code" = 403 ] || fail "API copy on a wrong address: HTTP $code $(cat out.json)"
+code=$(api POST /api/window/residence-copy "{\"person\":\"$p2\",\"photo_id_address\":\"千代田５番５号\"}")
+[ "$code" = 200 ] || fail "API copy: HTTP $code $(cat out.json)"
+json 'd["pdf"]' <out.json | base64 -d >api-copy.pdf
+pdftotext api-copy.pdf - | grep -q "佐藤" || fail "the API's PDF lacks the name"
+pdftotext api-copy.pdf - | grep -q "本籍" && fail "本籍 on the API's copy"
+code=$(api GET "/api/window/move?person=$p1")
+[ "$code" = 200 ] && [ "$(json 'd["state"]' <out.json)" = done ] ||
+	fail "API move state: HTTP $code $(cat out.json)"
+pass "API: the copy at any municipality (PDF), refused on a wrong address; a move's state"
+
 jpki audit verify >audit.txt || fail "audit verify: $(cat audit.txt)"
 echo "all services-move checks passed"
