@@ -75,6 +75,36 @@ const char *jpki_move_via_name(enum jpki_move_via v);
 const char *jpki_move_state_sentence(enum jpki_move_state s);
 
 /*
+ * The move-out notice as the portal's signed application text carries it:
+ * UTF-8 lines "<label>: <value>" among others, with these three labels
+ * (the portal's form builds the text with the same ones). The destination
+ * is "CODE 都道府県 市区町村", separated by single spaces.
+ */
+#define JPKI_MOVE_LABEL_TO "転出先 (destination: code 都道府県 市区町村)"
+#define JPKI_MOVE_LABEL_ADDRESS "転出先の住所 (new address)"
+#define JPKI_MOVE_LABEL_ARRIVAL "転出予定日 (day of arrival, YYYY-MM-DD)"
+
+/* A parsed notice; its strings are NUL-terminated and fit. */
+struct jpki_move_notice_text {
+	char to_code[8];
+	char to_prefecture[64];
+	char to_municipality[64];
+	char to_address[JPKI_FACT_ADDRESS_MAX];
+	struct jpki_date arrival;
+};
+
+/*
+ * Reads the notice's three lines out of untrusted bytes `text` (the signed
+ * content, at most JPKI_MAX_SIGNED_APP): each label exactly once, each
+ * value one line of printable UTF-8 that fits its field, a six-digit code
+ * and a valid date. 0, or JPKI_ERR_INVALID naming what is wrong (*out is
+ * then zeroed).
+ */
+int jpki_services_move_notice_parse(struct jpki_move_notice_text *out,
+				    const uint8_t *text,
+				    size_t len) JPKI_MUST_CHECK;
+
+/*
  * Records a move-out notice for `person`: a pending move, no change of
  * the 4 facts yet. By post: `by` is a window or registry clerk of the
  * resident's municipality. Through the portal: `by` is NULL and

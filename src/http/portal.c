@@ -56,9 +56,9 @@ static const struct procedure {
     {"move-out",
      "転出届（マイナンバーカードによる転入手続の特例）",
      "notice of moving out (simplified move for card holders)",
-     {{"to", "転出先 (destination: code 都道府県 市区町村)"},
-      {"to_address", "転出先の住所 (new address)"},
-      {"arrival", "転出予定日 (day of arrival, YYYY-MM-DD)"}}},
+     {{"to", JPKI_MOVE_LABEL_TO},
+      {"to_address", JPKI_MOVE_LABEL_ADDRESS},
+      {"arrival", JPKI_MOVE_LABEL_ARRIVAL}}},
     {"tax-certificate",
      "納税証明書の交付請求",
      "request for a tax payment certificate",
@@ -349,89 +349,40 @@ static int store_submission(char receipt[32], struct jpki_store *st,
 /* ---- the move-out, handed to the registry --------------------------------- */
 
 /*
- * The value of the signed line "<label>: <value>" in `out` (FIELD bytes):
- * the move's facts are read from what the resident signed, never from the
- * form's fields beside it. 0, or JPKI_ERR_INVALID naming the line.
- */
-static int signed_value(char out[FIELD], const struct check *c,
-			const char *label)
-{
-	size_t n = strlen(label), pos = 0, len = c->content_len;
-	const uint8_t *t = c->content;
-
-	while (t != NULL && pos < len) {
-		const uint8_t *eol = memchr(t + pos, '\n', len - pos);
-		size_t l = eol ? (size_t)(eol - (t + pos)) : len - pos;
-
-		if (l > 0 && t[pos + l - 1] == '\r')
-			l--;
-		if (l > n + 2 && memcmp(t + pos, label, n) == 0 &&
-		    t[pos + n] == ':' && t[pos + n + 1] == ' ' &&
-		    l - n - 2 < FIELD) {
-			memcpy(out, t + pos + n + 2, l - n - 2);
-			out[l - n - 2] = '\0';
-			return one_line(out)
-				   ? 0
-				   : jpki_err_set(JPKI_ERR_INVALID,
-						  "the signed %s is not one "
-						  "line",
-						  label);
-		}
-		pos += l + 1 + (l < len - pos && t[pos + l] == '\r');
-	}
-	return jpki_err_set(JPKI_ERR_INVALID,
-			    "the signed notice has no line '%s'", label);
-}
-
-/*
  * An accepted move-out notice becomes the registry's pending move
- * (jpki_services_move_out, through the portal): the signer is the person
- * the signing certificate was issued to. The outcome, for the receipt
- * page, in `msg`.
+ * (jpki_services_move_out, through the portal), with the destination read
+ * from the signed text (jpki_services_move_notice_parse), never from the
+ * form's fields beside it; the signer is the person the signing
+ * certificate was issued to. The outcome, for the receipt page, in `msg`.
  */
 static int hand_move_out(char *msg, size_t size, struct jpki_http *srv,
-			 const struct form *fm, const struct check *c)
+			 const struct check *c)
 {
-	const struct procedure *p = fm->proc;
 	struct jpki_move_notice n = {.via = JPKI_MOVE_VIA_PORTAL};
+	struct jpki_move_notice_text t;
 	struct jpki_cert_info *info = NULL;
-	char to[FIELD], address[FIELD], arrival[FIELD];
-	char *code, *pref, *mun, *save = NULL;
+	char arrival[11];
 	int64_t id = 0;
 	int r;
 
-	if ((r = signed_value(to, c, p->fields[0].label)) != 0 ||
-	    (r = signed_value(address, c, p->fields[1].label)) != 0 ||
-	    (r = signed_value(arrival, c, p->fields[2].label)) != 0)
+	if ((r = jpki_services_move_notice_parse(&t, c->content,
+						 c->content_len)) != 0)
 		goto out;
-	code = strtok_r(to, " ", &save);
-	pref = strtok_r(NULL, " ", &save);
-	mun = strtok_r(NULL, " ", &save);
-	if (code == NULL || pref == NULL || mun == NULL ||
-	    strtok_r(NULL, " ", &save) != NULL) {
-		r = jpki_err_set(JPKI_ERR_INVALID,
-				 "the destination is the municipality code, "
-				 "the prefecture and the municipality, "
-				 "separated by spaces");
-		goto out;
-	}
-	if (jpki_date_parse(&n.arrival, arrival) != 0) {
-		r = jpki_err_set(JPKI_ERR_INVALID,
-				 "the day of arrival is YYYY-MM-DD");
-		goto out;
-	}
-	n.to_code = code;
-	n.to_prefecture = pref;
-	n.to_municipality = mun;
-	n.to_address = address;
+	n.to_code = t.to_code;
+	n.to_prefecture = t.to_prefecture;
+	n.to_municipality = t.to_municipality;
+	n.to_address = t.to_address;
+	n.arrival = t.arrival;
 	if ((r = jpki_ca_status(&info, srv->ca, c->serial)) != 0 ||
 	    (r = jpki_services_move_out(&id, srv->st, NULL, info->person,
 					info->person, &n)) != 0)
 		goto out;
+	jpki_date_format(&t.arrival, arrival);
 	snprintf(msg, size,
 		 "転出届を受け付けました: move %lld is pending; move in at the "
-		 "window of %.64s%.64s with the card within %d days of %.10s.",
-		 (long long)id, pref, mun, JPKI_MOVE_IN_DAYS, arrival);
+		 "window of %s%s with the card within %d days of %s.",
+		 (long long)id, t.to_prefecture, t.to_municipality,
+		 JPKI_MOVE_IN_DAYS, arrival);
 out:
 	if (r != 0)
 		snprintf(msg, size, "転出届は登録されませんでした (the move-out is "
@@ -772,7 +723,7 @@ static enum MHD_Result submit(struct jpki_http *srv,
 							: "not verified");
 		if (c.verdict == JPKI_AGENCY_ACCEPTED &&
 		    strcmp(mp.fm.proc->id, "move-out") == 0 &&
-		    hand_move_out(handed, sizeof(handed), srv, &mp.fm, &c) != 0)
+		    hand_move_out(handed, sizeof(handed), srv, &c) != 0)
 			jpki_log(JPKI_LOG_INFO, "portal: %s", handed);
 		ret = receipt_page(conn, &mp.fm, receipt, &c, handed);
 		goto out;

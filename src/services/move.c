@@ -188,6 +188,111 @@ static int expire_one(struct jpki_store *st, struct jpki_move *m)
 	return 0;
 }
 
+/* ---- the signed notice's text ------------------------------------------ */
+
+/*
+ * The value of the one line "<label>: <value>" of `t` into `out` (`size`
+ * bytes). A second line with the label, a value that does not fit, holds a
+ * control character or is not UTF-8: JPKI_ERR_INVALID.
+ */
+static int notice_value(char *out, size_t size, const uint8_t *t, size_t len,
+			const char *label)
+{
+	size_t n = strlen(label), pos = 0;
+	int found = 0;
+
+	out[0] = '\0';
+	while (pos < len) {
+		const uint8_t *eol = memchr(t + pos, '\n', len - pos);
+		size_t line = eol ? (size_t)(eol - (t + pos)) : len - pos;
+		size_t l = line;
+
+		if (l > 0 && t[pos + l - 1] == '\r')
+			l--;
+		if (l >= n + 2 && memcmp(t + pos, label, n) == 0 &&
+		    t[pos + n] == ':' && t[pos + n + 1] == ' ') {
+			size_t v = l - n - 2;
+
+			if (found++)
+				return jpki_err_set(JPKI_ERR_INVALID,
+						    "the notice has two lines "
+						    "'%s'",
+						    label);
+			if (v == 0 || v >= size)
+				return jpki_err_set(JPKI_ERR_INVALID,
+						    "the notice's '%s' is empty "
+						    "or too long",
+						    label);
+			memcpy(out, t + pos + n + 2, v);
+			out[v] = '\0';
+			if (memchr(out, '\0', v) != NULL ||
+			    jpki_utf8_chars(out) < 0 ||
+			    jpki_text_check(out, label) != 0)
+				return jpki_err_set(JPKI_ERR_INVALID,
+						    "the notice's '%s' is not "
+						    "one line of text",
+						    label);
+		}
+		pos += line + 1;
+	}
+	if (!found)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "the notice has no line '%s'", label);
+	return 0;
+}
+
+/* "CODE PREFECTURE MUNICIPALITY", single spaces. */
+static int split_destination(struct jpki_move_notice_text *out, char *to)
+{
+	char *a = strchr(to, ' '), *b = a ? strchr(a + 1, ' ') : NULL;
+
+	if (a == NULL || b == NULL || strchr(b + 1, ' ') != NULL ||
+	    (size_t)(a - to) != 6 || strspn(to, "0123456789") != 6 ||
+	    b == a + 1 || b[1] == '\0' ||
+	    (size_t)(b - a - 1) >= sizeof(out->to_prefecture) ||
+	    strlen(b + 1) >= sizeof(out->to_municipality))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "the destination is the six-digit "
+				    "municipality code, the prefecture and the "
+				    "municipality, separated by spaces");
+	memcpy(out->to_code, to, 6);
+	out->to_code[6] = '\0';
+	memcpy(out->to_prefecture, a + 1, (size_t)(b - a - 1));
+	out->to_prefecture[b - a - 1] = '\0';
+	snprintf(out->to_municipality, sizeof(out->to_municipality), "%s",
+		 b + 1);
+	return 0;
+}
+
+int jpki_services_move_notice_parse(struct jpki_move_notice_text *out,
+				    const uint8_t *text, size_t len)
+{
+	char to[8 + 64 + 64 + 2], arrival[16];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (text == NULL || len > JPKI_MAX_SIGNED_APP)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "no notice, or one too large");
+	if ((r = notice_value(to, sizeof(to), text, len,
+			      JPKI_MOVE_LABEL_TO)) != 0 ||
+	    (r = notice_value(out->to_address, sizeof(out->to_address), text,
+			      len, JPKI_MOVE_LABEL_ADDRESS)) != 0 ||
+	    (r = notice_value(arrival, sizeof(arrival), text, len,
+			      JPKI_MOVE_LABEL_ARRIVAL)) != 0 ||
+	    (r = split_destination(out, to)) != 0)
+		goto fail;
+	if (jpki_date_parse(&out->arrival, arrival) != 0) {
+		r = jpki_err_set(JPKI_ERR_INVALID,
+				 "the day of arrival is YYYY-MM-DD");
+		goto fail;
+	}
+	return 0;
+fail:
+	memset(out, 0, sizeof(*out));
+	return r;
+}
+
 static int check_notice(const struct jpki_resident *res,
 			const struct jpki_move_notice *n)
 {

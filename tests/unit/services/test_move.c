@@ -366,6 +366,61 @@ static void test_copy_any(void **state)
 			 JPKI_ERR_POLICY);
 }
 
+/* The signed notice's text: the three lines read; a missing, repeated,
+ * too long or malformed one refused with nothing kept. */
+static void test_notice_parse(void **state)
+{
+	static const char good[] =
+	    "手続コード (procedure code): move-out\n"
+	    "氏名 (name): 山田 太郎\n" JPKI_MOVE_LABEL_TO
+	    ": 271004 大阪府 大阪市北区\r\n" JPKI_MOVE_LABEL_ADDRESS
+	    ": 梅田１番\n" JPKI_MOVE_LABEL_ARRIVAL ": 2026-11-20\n";
+	static const char *const bad[] = {
+	    /* no arrival */
+	    JPKI_MOVE_LABEL_TO ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
+			       ": 梅田１番\n",
+	    /* the destination twice */
+	    JPKI_MOVE_LABEL_TO ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_TO
+			       ": 011002 北海道 札幌市\n" JPKI_MOVE_LABEL_ADDRESS
+			       ": 梅田１番\n" JPKI_MOVE_LABEL_ARRIVAL
+			       ": 2026-11-20\n",
+	    /* a five-digit code */
+	    JPKI_MOVE_LABEL_TO ": 27100 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
+			       ": 梅田１番\n" JPKI_MOVE_LABEL_ARRIVAL
+			       ": 2026-11-20\n",
+	    /* no date */
+	    JPKI_MOVE_LABEL_TO ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
+			       ": 梅田１番\n" JPKI_MOVE_LABEL_ARRIVAL
+			       ": 2026-02-30\n",
+	    /* a control character in the address */
+	    JPKI_MOVE_LABEL_TO ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
+			       ": 梅\x01田\n" JPKI_MOVE_LABEL_ARRIVAL
+			       ": 2026-11-20\n",
+	};
+	struct jpki_move_notice_text t;
+
+	(void)state;
+	assert_int_equal(jpki_services_move_notice_parse(
+			     &t, (const uint8_t *)good, strlen(good)),
+			 0);
+	assert_string_equal(t.to_code, "271004");
+	assert_string_equal(t.to_prefecture, "大阪府");
+	assert_string_equal(t.to_municipality, "大阪市北区");
+	assert_string_equal(t.to_address, "梅田１番");
+	assert_int_equal(t.arrival.day, 20);
+	/* cut short: the last line's value goes, and with it the notice */
+	assert_int_equal(jpki_services_move_notice_parse(
+			     &t, (const uint8_t *)good, strlen(good) - 12),
+			 JPKI_ERR_INVALID);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(jpki_services_move_notice_parse(
+				     &t, (const uint8_t *)bad[i],
+				     strlen(bad[i])),
+				 JPKI_ERR_INVALID);
+		assert_string_equal(t.to_code, "");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +435,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_move_out_refusals, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_copy_any, setup, teardown),
+	    cmocka_unit_test(test_notice_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
