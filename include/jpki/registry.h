@@ -117,9 +117,8 @@ int jpki_registry_move(struct jpki_store *st, const struct jpki_actor *by,
  * the caller's transaction (jpki_store_begin ... commit), so the pending
  * move's completion lands with it or not at all.
  */
-int jpki_registry_move_in_tx(struct jpki_store *st,
-			     const struct jpki_actor *by, const char *person,
-			     const char *municipality_code,
+int jpki_registry_move_in_tx(struct jpki_store *st, const struct jpki_actor *by,
+			     const char *person, const char *municipality_code,
 			     const char *prefecture, const char *municipality,
 			     const char *address) JPKI_MUST_CHECK;
 int jpki_registry_change_name(struct jpki_store *st,

@@ -149,8 +149,7 @@ int jpki_services_move_get(struct jpki_move *out, struct jpki_store *st,
 
 /* Marks every pending move past its 14 days expired (the window role's
  * periodic work); *n gets how many. Writes nothing when none is due. */
-int jpki_services_move_expire(size_t *n,
-			      struct jpki_store *st) JPKI_MUST_CHECK;
+int jpki_services_move_expire(size_t *n, struct jpki_store *st) JPKI_MUST_CHECK;
 
 /* ---- copies at any municipality (広域交付), src/services/copy.c ---- */
 

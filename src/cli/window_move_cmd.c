@@ -88,11 +88,11 @@ static void print_move(const struct jpki_move *m, int json)
 	if (json) {
 		cli_json_print(json_pack(
 		    "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
-		    (json_int_t)m->id, "person", m->person, "from", m->from_code,
-		    "to", m->to_code, "to_prefecture", m->to_prefecture,
-		    "to_municipality", m->to_municipality, "arrival", arrival,
-		    "via", jpki_move_via_name(m->via), "state",
-		    jpki_move_state_name(m->state), "explanation",
+		    (json_int_t)m->id, "person", m->person, "from",
+		    m->from_code, "to", m->to_code, "to_prefecture",
+		    m->to_prefecture, "to_municipality", m->to_municipality,
+		    "arrival", arrival, "via", jpki_move_via_name(m->via),
+		    "state", jpki_move_state_name(m->state), "explanation",
 		    jpki_move_state_sentence(m->state)));
 		return;
 	}

@@ -346,7 +346,7 @@ static int store_submission(char receipt[32], struct jpki_store *st,
 	return jpki_agency_submit(receipt, st, &s);
 }
 
-/* ---- the move-out, handed to the registry --------------------------------- */
+/* ---- the move-out, handed to the registry ---- */
 
 /*
  * An accepted move-out notice becomes the registry's pending move
@@ -385,8 +385,9 @@ static int hand_move_out(char *msg, size_t size, struct jpki_http *srv,
 		 JPKI_MOVE_IN_DAYS, arrival);
 out:
 	if (r != 0)
-		snprintf(msg, size, "転出届は登録されませんでした (the move-out is "
-				    "not recorded): %.300s",
+		snprintf(msg, size,
+			 "転出届は登録されませんでした (the move-out is "
+			 "not recorded): %.300s",
 			 jpki_err_detail());
 	jpki_cert_info_free(info);
 	return r;

@@ -115,15 +115,15 @@ static enum MHD_Result move_page(struct MHD_Connection *conn,
 		jpki_date_format(&m->arrival, arrival);
 		fputs("<section class=\"done\" id=\"done\"><h2>", f);
 		http_html_escape(f, title);
-		fprintf(f,
-			"</h2><p>move <span id=\"move\">%lld</span>: ",
+		fprintf(f, "</h2><p>move <span id=\"move\">%lld</span>: ",
 			(long long)m->id);
 		http_html_escape(f, m->person);
 		fprintf(f, " %s → %s (", m->from_code, m->to_code);
 		http_html_escape(f, m->to_prefecture);
 		http_html_escape(f, m->to_municipality);
-		fprintf(f, "), arrival %s, via %s</p><p id=\"state\" "
-			   "data-state=\"%s\">",
+		fprintf(f,
+			"), arrival %s, via %s</p><p id=\"state\" "
+			"data-state=\"%s\">",
 			arrival, jpki_move_via_name(m->via),
 			jpki_move_state_name(m->state));
 		http_html_escape(f, jpki_move_state_sentence(m->state));
@@ -233,8 +233,8 @@ enum MHD_Result http_window_move_out(struct jpki_http *srv,
 	else if ((r = jpki_services_move_out(&id, srv->st, &req->who, NULL,
 					     person, &n)) == 0)
 		r = jpki_services_move_get(&m, srv->st, &req->who, person);
-	return move_page(conn, &req->who, "転出届の受付 (move-out recorded)",
-			 r, &m);
+	return move_page(conn, &req->who, "転出届の受付 (move-out recorded)", r,
+			 &m);
 }
 
 enum MHD_Result http_window_move_in(struct jpki_http *srv,
@@ -272,10 +272,10 @@ enum MHD_Result http_window_move_status(struct jpki_http *srv,
 			 r, &m);
 }
 
-/* ---- the JSON API ---------------------------------------------------------- */
+/* ---- the JSON API ----------------------------------------------------------
+ */
 
-static enum MHD_Result api_answer(struct MHD_Connection *conn, int r,
-				  json_t *o)
+static enum MHD_Result api_answer(struct MHD_Connection *conn, int r, json_t *o)
 {
 	char *text;
 
@@ -294,13 +294,12 @@ static json_t *move_json(const struct jpki_move *m)
 	char arrival[11];
 
 	jpki_date_format(&m->arrival, arrival);
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
-			 (json_int_t)m->id, "person", m->person, "from",
-			 m->from_code, "to", m->to_code, "arrival", arrival,
-			 "via", jpki_move_via_name(m->via), "state",
-			 jpki_move_state_name(m->state), "explanation",
-			 jpki_move_state_sentence(m->state), "to_address",
-			 m->to_address);
+	return json_pack(
+	    "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
+	    (json_int_t)m->id, "person", m->person, "from", m->from_code, "to",
+	    m->to_code, "arrival", arrival, "via", jpki_move_via_name(m->via),
+	    "state", jpki_move_state_name(m->state), "explanation",
+	    jpki_move_state_sentence(m->state), "to_address", m->to_address);
 }
 
 /* A string member of the body, or NULL. */
@@ -385,9 +384,9 @@ enum MHD_Result http_api_move_out(struct jpki_http *srv,
 		else if ((r = jpki_services_move_out(
 			      &id, srv->st, &req->who, NULL,
 			      member(body, "person"), &n)) == 0 &&
-			 (r = jpki_services_move_get(
-			      &m, srv->st, &req->who,
-			      member(body, "person"))) == 0)
+			 (r = jpki_services_move_get(&m, srv->st, &req->who,
+						     member(body, "person"))) ==
+			     0)
 			o = move_json(&m);
 	}
 	json_decref(body);

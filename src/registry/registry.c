@@ -690,8 +690,7 @@ static int change(struct jpki_store *st, const struct jpki_actor *by,
 		return jpki_err_set(JPKI_ERR_INVALID, "no store");
 	if ((r = jpki_store_begin(st)) != 0)
 		return r;
-	if ((r = change_in(st, by, JPKI_ROLE_REGISTRY_CLERK, person, c)) !=
-	    0) {
+	if ((r = change_in(st, by, JPKI_ROLE_REGISTRY_CLERK, person, c)) != 0) {
 		jpki_store_rollback(st);
 		return r;
 	}
@@ -712,9 +711,8 @@ int jpki_registry_move(struct jpki_store *st, const struct jpki_actor *by,
 	return change(st, by, person, &c);
 }
 
-int jpki_registry_move_in_tx(struct jpki_store *st,
-			     const struct jpki_actor *by, const char *person,
-			     const char *municipality_code,
+int jpki_registry_move_in_tx(struct jpki_store *st, const struct jpki_actor *by,
+			     const char *person, const char *municipality_code,
 			     const char *prefecture, const char *municipality,
 			     const char *address)
 {

@@ -103,8 +103,8 @@ int jpki_services_copy_any(struct jpki_resident *out, struct jpki_store *st,
 		return r;
 	if ((r = jpki_audit_append(st, by, "services.copy.issue", res.person,
 				   detail)) != 0 ||
-	    (r = jpki_audit_append(st, &sys, "services.copy.notice",
-				   res.person, detail)) != 0) {
+	    (r = jpki_audit_append(st, &sys, "services.copy.notice", res.person,
+				   detail)) != 0) {
 		jpki_store_rollback(st);
 		return r;
 	}

@@ -166,10 +166,9 @@ static int expire_one(struct jpki_store *st, struct jpki_move *m)
 	struct jpki_actor sys;
 	char detail[96];
 	int r;
-	struct jpki_value p[] = {JPKI_V_INT(JPKI_MOVE_EXPIRED),
-				 JPKI_V_INT(jpki_clock_now()),
-				 JPKI_V_INT(m->id),
-				 JPKI_V_INT(JPKI_MOVE_PENDING)};
+	struct jpki_value p[] = {
+	    JPKI_V_INT(JPKI_MOVE_EXPIRED), JPKI_V_INT(jpki_clock_now()),
+	    JPKI_V_INT(m->id), JPKI_V_INT(JPKI_MOVE_PENDING)};
 
 	if ((r = jpki_store_exec(st,
 				 "UPDATE services_move SET state = $1,"
@@ -180,8 +179,8 @@ static int expire_one(struct jpki_store *st, struct jpki_move *m)
 	snprintf(detail, sizeof(detail),
 		 "{\"move\":%lld,\"from\":\"%s\",\"to\":\"%s\"}",
 		 (long long)m->id, m->from_code, m->to_code);
-	if ((r = jpki_audit_append(st, &sys, "services.move.expired",
-				   m->person, detail)) != 0)
+	if ((r = jpki_audit_append(st, &sys, "services.move.expired", m->person,
+				   detail)) != 0)
 		return r;
 	m->state = JPKI_MOVE_EXPIRED;
 	m->closed_at = jpki_clock_now();
@@ -219,10 +218,11 @@ static int notice_value(char *out, size_t size, const uint8_t *t, size_t len,
 						    "'%s'",
 						    label);
 			if (v == 0 || v >= size)
-				return jpki_err_set(JPKI_ERR_INVALID,
-						    "the notice's '%s' is empty "
-						    "or too long",
-						    label);
+				return jpki_err_set(
+				    JPKI_ERR_INVALID,
+				    "the notice's '%s' is empty "
+				    "or too long",
+				    label);
 			memcpy(out, t + pos + n + 2, v);
 			out[v] = '\0';
 			if (memchr(out, '\0', v) != NULL ||
@@ -274,8 +274,8 @@ int jpki_services_move_notice_parse(struct jpki_move_notice_text *out,
 	if (text == NULL || len > JPKI_MAX_SIGNED_APP)
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "no notice, or one too large");
-	if ((r = notice_value(to, sizeof(to), text, len,
-			      JPKI_MOVE_LABEL_TO)) != 0 ||
+	if ((r = notice_value(to, sizeof(to), text, len, JPKI_MOVE_LABEL_TO)) !=
+		0 ||
 	    (r = notice_value(out->to_address, sizeof(out->to_address), text,
 			      len, JPKI_MOVE_LABEL_ADDRESS)) != 0 ||
 	    (r = notice_value(arrival, sizeof(arrival), text, len,
@@ -314,9 +314,10 @@ static int check_notice(const struct jpki_resident *res,
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "the new address is missing or too long");
 	if (n->via != JPKI_MOVE_VIA_PORTAL && n->via != JPKI_MOVE_VIA_POST)
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "a move-out notice comes through the portal "
-				    "or by post");
+		return jpki_err_set(
+		    JPKI_ERR_INVALID,
+		    "a move-out notice comes through the portal "
+		    "or by post");
 	if (!jpki_date_valid(&n->arrival) ||
 	    jpki_date_cmp(&n->arrival, &today) < 0)
 		return jpki_err_set(JPKI_ERR_INVALID,
@@ -355,10 +356,11 @@ int jpki_services_move_out(int64_t *id, struct jpki_store *st,
 	if (n->via == JPKI_MOVE_VIA_PORTAL) {
 		if (by != NULL || signer_person == NULL ||
 		    strcmp(signer_person, res.person) != 0)
-			return jpki_err_set(JPKI_ERR_POLICY,
-					    "a move-out through the portal must "
-					    "be signed by the resident's own "
-					    "signing certificate");
+			return jpki_err_set(
+			    JPKI_ERR_POLICY,
+			    "a move-out through the portal must "
+			    "be signed by the resident's own "
+			    "signing certificate");
 		system_actor(&sys, "portal", res.municipality_code);
 		actor = &sys;
 	} else if ((r = jpki_audit_authorize_read(
@@ -458,8 +460,8 @@ int jpki_services_move_in(struct jpki_move *out, struct jpki_store *st,
 		goto fail;
 	/* The destination's clerk only; checked before the state, so a
 	 * clerk of a third municipality learns nothing of the move. */
-	if ((r = jpki_audit_authorize(by, JPKI_ROLE_WINDOW_CLERK,
-				      m.to_code)) != 0)
+	if ((r = jpki_audit_authorize(by, JPKI_ROLE_WINDOW_CLERK, m.to_code)) !=
+	    0)
 		goto fail;
 	if (m.state == JPKI_MOVE_PENDING && overdue(&m)) {
 		char arrival[11];

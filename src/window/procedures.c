@@ -1216,8 +1216,8 @@ int jpki_window_card_holder(char person[64], struct jpki_reader *rd,
 	if (rd == NULL || ca == NULL)
 		return jpki_err_set(JPKI_ERR_INVALID, "no reader or CA");
 	if ((r = jpki_reader_select_ap(rd)) != 0 ||
-	    (r = jpki_reader_read_der(&der, &der_len, rd,
-				      JPKI_EF_AUTH_CERT)) != 0)
+	    (r = jpki_reader_read_der(&der, &der_len, rd, JPKI_EF_AUTH_CERT)) !=
+		0)
 		return r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_STATE
 			   ? jpki_err_set(JPKI_ERR_POLICY,
 					  "the card holds no authentication "

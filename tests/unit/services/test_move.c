@@ -98,8 +98,9 @@ static int64_t count_where(struct fx *f, const char *sql, const char *arg)
 
 static int64_t audits(struct fx *f, const char *action)
 {
-	return count_where(f, "SELECT COUNT(*) FROM audit_log"
-			      " WHERE action = $1",
+	return count_where(f,
+			   "SELECT COUNT(*) FROM audit_log"
+			   " WHERE action = $1",
 			   action);
 }
 
@@ -126,8 +127,8 @@ static void post_notice(struct fx *f)
 	struct jpki_move_notice n = notice(JPKI_MOVE_VIA_POST);
 	int64_t id = 0;
 
-	assert_int_equal(jpki_services_move_out(&id, f->st, &f->counter_a,
-						NULL, f->person, &n),
+	assert_int_equal(jpki_services_move_out(&id, f->st, &f->counter_a, NULL,
+						f->person, &n),
 			 0);
 	assert_true(id > 0);
 }
@@ -142,9 +143,8 @@ static void test_move_in_time(void **state)
 	struct jpki_move m;
 
 	post_notice(f);
-	assert_int_equal(jpki_services_move_get(&m, f->st, &f->counter_b,
-						f->person),
-			 0);
+	assert_int_equal(
+	    jpki_services_move_get(&m, f->st, &f->counter_b, f->person), 0);
 	assert_int_equal(m.state, JPKI_MOVE_PENDING);
 	assert_int_equal(events(f), 0);
 	assert_int_equal(jpki_registry_get(&res, f->st, f->person), 0);
@@ -189,23 +189,22 @@ static void test_move_in_refusals(void **state)
 	assert_int_equal(jpki_services_move_in(&m, f->st, &f->counter_b,
 					       f->person, f->other),
 			 JPKI_ERR_POLICY);
-	assert_int_equal(jpki_services_move_in(&m, f->st, &f->counter_b,
-					       f->person, NULL),
-			 JPKI_ERR_POLICY);
-	assert_int_equal(jpki_services_move_in(&m, f->st, &f->counter_b,
-					       f->other, f->other),
-			 JPKI_ERR_NOT_FOUND);
+	assert_int_equal(
+	    jpki_services_move_in(&m, f->st, &f->counter_b, f->person, NULL),
+	    JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_services_move_in(&m, f->st, &f->counter_b, f->other, f->other),
+	    JPKI_ERR_NOT_FOUND);
 	assert_int_equal(events(f), 0);
 	assert_int_equal(jpki_registry_get(&res, f->st, f->person), 0);
 	assert_string_equal(res.municipality_code, "131016");
-	assert_int_equal(jpki_services_move_get(&m, f->st, &f->counter_b,
-						f->person),
-			 0);
+	assert_int_equal(
+	    jpki_services_move_get(&m, f->st, &f->counter_b, f->person), 0);
 	assert_int_equal(m.state, JPKI_MOVE_PENDING);
 	/* a third municipality's clerk does not even see it */
-	assert_int_equal(jpki_services_move_get(&m, f->st, &f->counter_c,
-						f->person),
-			 JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_services_move_get(&m, f->st, &f->counter_c, f->person),
+	    JPKI_ERR_POLICY);
 }
 
 /* Fifteen days after arrival: refused, expired, and it stays so. */
@@ -224,9 +223,8 @@ static void test_move_in_late(void **state)
 	assert_int_equal(events(f), 0);
 	assert_int_equal(jpki_registry_get(&res, f->st, f->person), 0);
 	assert_string_equal(res.municipality_code, "131016");
-	assert_int_equal(jpki_services_move_get(&m, f->st, &f->counter_a,
-						f->person),
-			 0);
+	assert_int_equal(
+	    jpki_services_move_get(&m, f->st, &f->counter_a, f->person), 0);
 	assert_int_equal(m.state, JPKI_MOVE_EXPIRED);
 	assert_int_equal(audits(f, "services.move.expired"), 1);
 	assert_int_equal(jpki_services_move_in(&m, f->st, &f->counter_b,
@@ -281,31 +279,31 @@ static void test_move_out_refusals(void **state)
 	struct jpki_move_notice n = notice(JPKI_MOVE_VIA_POST);
 	int64_t id = 0;
 
-	assert_int_equal(jpki_services_move_out(&id, f->st, &f->counter_b,
-						NULL, f->person, &n),
+	assert_int_equal(jpki_services_move_out(&id, f->st, &f->counter_b, NULL,
+						f->person, &n),
 			 JPKI_ERR_POLICY);
 	n.to_code = "131016";
-	assert_int_equal(jpki_services_move_out(&id, f->st, &f->counter_a,
-						NULL, f->person, &n),
+	assert_int_equal(jpki_services_move_out(&id, f->st, &f->counter_a, NULL,
+						f->person, &n),
 			 JPKI_ERR_INVALID);
 	n = notice(JPKI_MOVE_VIA_POST);
 	n.arrival = (struct jpki_date){2026, 1, 9};
-	assert_int_equal(jpki_services_move_out(&id, f->st, &f->counter_a,
-						NULL, f->person, &n),
+	assert_int_equal(jpki_services_move_out(&id, f->st, &f->counter_a, NULL,
+						f->person, &n),
 			 JPKI_ERR_INVALID);
 	n = notice(JPKI_MOVE_VIA_PORTAL);
-	assert_int_equal(jpki_services_move_out(&id, f->st, NULL, f->other,
-						f->person, &n),
-			 JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_services_move_out(&id, f->st, NULL, f->other, f->person, &n),
+	    JPKI_ERR_POLICY);
 	assert_int_equal(jpki_services_move_out(&id, f->st, &f->counter_a,
 						f->person, f->person, &n),
 			 JPKI_ERR_POLICY);
 	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM services_move"),
 			 0);
 	/* through the portal, signed by the person: recorded by "portal" */
-	assert_int_equal(jpki_services_move_out(&id, f->st, NULL, f->person,
-						f->person, &n),
-			 0);
+	assert_int_equal(
+	    jpki_services_move_out(&id, f->st, NULL, f->person, f->person, &n),
+	    0);
 	assert_int_equal(count_where(f,
 				     "SELECT COUNT(*) FROM audit_log WHERE"
 				     " action = 'services.move.out' AND"
@@ -314,8 +312,8 @@ static void test_move_out_refusals(void **state)
 			 1);
 	/* a second notice while one is pending */
 	n = notice(JPKI_MOVE_VIA_POST);
-	assert_int_equal(jpki_services_move_out(&id, f->st, &f->counter_a,
-						NULL, f->person, &n),
+	assert_int_equal(jpki_services_move_out(&id, f->st, &f->counter_a, NULL,
+						f->person, &n),
 			 JPKI_ERR_STATE);
 	assert_int_equal(tu_count(f->st, "SELECT COUNT(*) FROM services_move"),
 			 1);
@@ -328,25 +326,22 @@ static void test_copy_any(void **state)
 	struct fx *f = *state;
 	struct jpki_resident res;
 
-	assert_int_equal(jpki_services_copy_any(&res, f->st, &f->counter_b,
-						f->person,
-						"東京都千代田区千代田1番1号",
-						"C-1"),
-			 JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_services_copy_any(&res, f->st, &f->counter_b, f->person,
+				   "東京都千代田区千代田1番1号", "C-1"),
+	    JPKI_ERR_POLICY);
 	assert_string_equal(res.person, "");
 	assert_int_equal(audits(f, "services.copy.refused"), 1);
-	assert_int_equal(jpki_services_copy_any(&res, f->st, &f->chiyoda,
-						f->person,
-						"東京都千代田区千代田１番１号",
-						"C-1"),
-			 JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_services_copy_any(&res, f->st, &f->chiyoda, f->person,
+				   "東京都千代田区千代田１番１号", "C-1"),
+	    JPKI_ERR_POLICY);
 	assert_int_equal(audits(f, "services.copy.issue"), 0);
 
-	assert_int_equal(jpki_services_copy_any(&res, f->st, &f->counter_b,
-						f->person,
-						"東京都千代田区千代田１番１号",
-						"C-2"),
-			 0);
+	assert_int_equal(
+	    jpki_services_copy_any(&res, f->st, &f->counter_b, f->person,
+				   "東京都千代田区千代田１番１号", "C-2"),
+	    0);
 	assert_string_equal(res.person, f->person);
 	assert_int_equal(count_where(f,
 				     "SELECT COUNT(*) FROM audit_log WHERE"
@@ -361,9 +356,9 @@ static void test_copy_any(void **state)
 				     "131016"),
 			 1);
 	/* the procedure opens no other door */
-	assert_int_equal(jpki_registry_read(&res, f->st, &f->counter_b,
-					    f->person),
-			 JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_registry_read(&res, f->st, &f->counter_b, f->person),
+	    JPKI_ERR_POLICY);
 }
 
 /* The signed notice's text: the three lines read; a missing, repeated,
@@ -377,25 +372,26 @@ static void test_notice_parse(void **state)
 	    ": 梅田１番\n" JPKI_MOVE_LABEL_ARRIVAL ": 2026-11-20\n";
 	static const char *const bad[] = {
 	    /* no arrival */
-	    JPKI_MOVE_LABEL_TO ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
-			       ": 梅田１番\n",
+	    JPKI_MOVE_LABEL_TO
+	    ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
+	    ": 梅田１番\n",
 	    /* the destination twice */
-	    JPKI_MOVE_LABEL_TO ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_TO
-			       ": 011002 北海道 札幌市\n" JPKI_MOVE_LABEL_ADDRESS
-			       ": 梅田１番\n" JPKI_MOVE_LABEL_ARRIVAL
-			       ": 2026-11-20\n",
+	    JPKI_MOVE_LABEL_TO
+	    ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_TO
+	    ": 011002 北海道 札幌市\n" JPKI_MOVE_LABEL_ADDRESS
+	    ": 梅田１番\n" JPKI_MOVE_LABEL_ARRIVAL ": 2026-11-20\n",
 	    /* a five-digit code */
-	    JPKI_MOVE_LABEL_TO ": 27100 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
-			       ": 梅田１番\n" JPKI_MOVE_LABEL_ARRIVAL
-			       ": 2026-11-20\n",
+	    JPKI_MOVE_LABEL_TO
+	    ": 27100 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
+	    ": 梅田１番\n" JPKI_MOVE_LABEL_ARRIVAL ": 2026-11-20\n",
 	    /* no date */
-	    JPKI_MOVE_LABEL_TO ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
-			       ": 梅田１番\n" JPKI_MOVE_LABEL_ARRIVAL
-			       ": 2026-02-30\n",
+	    JPKI_MOVE_LABEL_TO
+	    ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
+	    ": 梅田１番\n" JPKI_MOVE_LABEL_ARRIVAL ": 2026-02-30\n",
 	    /* a control character in the address */
-	    JPKI_MOVE_LABEL_TO ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
-			       ": 梅\x01田\n" JPKI_MOVE_LABEL_ARRIVAL
-			       ": 2026-11-20\n",
+	    JPKI_MOVE_LABEL_TO
+	    ": 271004 大阪府 大阪市北区\n" JPKI_MOVE_LABEL_ADDRESS
+	    ": 梅\x01田\n" JPKI_MOVE_LABEL_ARRIVAL ": 2026-11-20\n",
 	};
 	struct jpki_move_notice_text t;
 
@@ -413,10 +409,10 @@ static void test_notice_parse(void **state)
 			     &t, (const uint8_t *)good, strlen(good) - 12),
 			 JPKI_ERR_INVALID);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(jpki_services_move_notice_parse(
-				     &t, (const uint8_t *)bad[i],
-				     strlen(bad[i])),
-				 JPKI_ERR_INVALID);
+		assert_int_equal(
+		    jpki_services_move_notice_parse(&t, (const uint8_t *)bad[i],
+						    strlen(bad[i])),
+		    JPKI_ERR_INVALID);
 		assert_string_equal(t.to_code, "");
 	}
 }
@@ -424,14 +420,11 @@ static void test_notice_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_move_in_time, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_move_in_time, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_move_in_refusals, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_move_in_late, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_move_expire, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_move_in_late, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_move_expire, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_move_out_refusals, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_copy_any, setup, teardown),
