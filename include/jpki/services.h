@@ -141,7 +141,8 @@ int jpki_services_move_in(struct jpki_move *out, struct jpki_store *st,
 /*
  * The latest move of `person` (a pending one past its 14 days is marked
  * expired first: "at the next look"), for a clerk of the origin or the
- * destination. JPKI_ERR_NOT_FOUND when there is none.
+ * destination; the read is recorded ("services.move.read", a refusal as
+ * "services.move.read.refused"). JPKI_ERR_NOT_FOUND when there is none.
  */
 int jpki_services_move_get(struct jpki_move *out, struct jpki_store *st,
 			   const struct jpki_actor *by,

@@ -537,7 +537,21 @@ int jpki_services_move_get(struct jpki_move *out, struct jpki_store *st,
 	if ((r = latest(&m, st, person)) != 0)
 		return r;
 	if (jpki_audit_authorize_read(by, readers, m.from_code) != 0 &&
-	    (r = jpki_audit_authorize_read(by, readers, m.to_code)) != 0)
+	    (r = jpki_audit_authorize_read(by, readers, m.to_code)) != 0) {
+		/* who tried to learn where a resident moves is on the chain */
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", jpki_err_detail());
+		if (by != NULL && by->operator_id[0] != '\0' &&
+		    jpki_audit_record(st, by, "services.move.read.refused",
+				      person, NULL) != 0)
+			jpki_log(JPKI_LOG_ERROR,
+				 "services: a refused read not recorded: %s",
+				 jpki_err_detail());
+		return jpki_err_set(r, "%s", why);
+	}
+	if ((r = jpki_audit_record(st, by, "services.move.read", m.person,
+				   NULL)) != 0)
 		return r;
 	if (m.state == JPKI_MOVE_PENDING && overdue(&m)) {
 		if ((r = jpki_store_begin(st)) != 0)

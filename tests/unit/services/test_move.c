@@ -201,10 +201,13 @@ static void test_move_in_refusals(void **state)
 	assert_int_equal(
 	    jpki_services_move_get(&m, f->st, &f->counter_b, f->person), 0);
 	assert_int_equal(m.state, JPKI_MOVE_PENDING);
-	/* a third municipality's clerk does not even see it */
+	/* a third municipality's clerk does not even see it, and the try
+	 * is on the chain */
 	assert_int_equal(
 	    jpki_services_move_get(&m, f->st, &f->counter_c, f->person),
 	    JPKI_ERR_POLICY);
+	assert_int_equal(audits(f, "services.move.read.refused"), 1);
+	assert_true(audits(f, "services.move.read") >= 1);
 }
 
 /* Fifteen days after arrival: refused, expired, and it stays so. */
