@@ -62,7 +62,8 @@ say "The certification authority (J-LIS) starts: two CAs, CRLs, OCSP"
 jpki ca init --public-url "$url" | show
 jpki ca cert sign >sign-ca.pem
 JPKI_NEW_OPERATOR_PASSWORD=demo-pw-admin jpki operator add admin --role ca-officer | show
-for op in "registry 131016 registry-clerk" "window 131016 window-clerk"; do
+for op in "registry 131016 registry-clerk" "window 131016 window-clerk" \
+	"osaka 271004 window-clerk"; do
 	set -- $op
 	JPKI_NEW_OPERATOR_PASSWORD="demo-pw-$1" as admin operator add "$1" \
 		--role "$3" --municipality-code "$2" | show
@@ -109,11 +110,30 @@ verify_app() { # FILE [--keep DIR]: the agency's verdict
 verify_app application.txt.p7m --keep receipt-1 | show ||
 	fail "the agency refused the first application"
 
-say "He moves house; the registry tells the CA, which revokes his signing certificate"
-as registry registry move "$person" --address "千代田２番２号" | show
+say "He moves to Osaka: he signs the move-out notice (転出届) on the portal, no visit"
+curl -sf -o move.html "$url/portal/application" \
+	--data-urlencode proc=move-out --data-urlencode "name=山田 太郎" \
+	--data-urlencode "address=千代田１番１号" \
+	--data-urlencode "to=271004 大阪府 大阪市北区" \
+	--data-urlencode "to_address=梅田１番" --data-urlencode "arrival=2026-11-20" ||
+	fail "the portal made no move-out notice"
+python3 -c 'import html,re,sys; t=open("move.html").read(); m=re.search(r"<pre id=\"application\">(.*?)</pre>", t, re.S); sys.stdout.write(html.unescape(m.group(1)))' >move.txt
+JPKI_PIN=TARO2026 client sign move.txt --to agency.crt | show
+curl -sf -o receipt.html "$url/portal/submit" -F proc=move-out \
+	-F "name=山田 太郎" -F "address=千代田１番１号" -F "file=@move.txt.p7m" ||
+	fail "the portal did not accept the move-out notice"
+sed -n 's/.*id="handed">\([^<]*\)<.*/\1/p' receipt.html | show
+as window window move-status "$person" | show
+echo "   his signing certificate is still good while the move is pending:"
+client cert show --sign --pin-file <(echo TARO2026) | sed -n '/署名用/,$p' |
+	grep -E "status" | show
+
+say "At Osaka's window he moves in (転入届) with his card; the CA revokes his signing certificate"
+as osaka window move-in "$person" --reader "Virtual PCD 00 00" | show
 sleep 1
 client cert show --sign --pin-file <(echo TARO2026) | sed -n '/署名用/,$p' |
 	grep -E "署名用|status" | show
+echo "   (the authentication certificate and the card go on)"
 
 say "He signs again and is refused: the certificate was revoked by the move"
 if JPKI_PIN=TARO2026 client sign application.txt --to agency.crt --out again.p7m 2>err.txt; then
@@ -129,18 +149,18 @@ echo "   but it decided at receipt, and re-checks from the evidence it kept:"
 jpki verify --as-of-receipt receipt-1 --ca sign-ca.pem | show ||
 	fail "the application accepted at receipt is no longer accepted"
 
-say "He gets a new signing certificate at the window, on the same card"
-app2=$(as window window apply "$person" --id photo --photo-id driving-licence \
-	--photo-id-address "千代田２番２号" --sign --json | json 'd["id"]')
-as window window issue "$app2" --reader "Virtual PCD 00 00" \
+say "He gets a new signing certificate at Osaka's window, on the same card"
+app2=$(as osaka window apply "$person" --id photo --photo-id driving-licence \
+	--photo-id-address "梅田１番" --sign --json | json 'd["id"]')
+as osaka window issue "$app2" --reader "Virtual PCD 00 00" \
 	--sign-pin TARO2027 | show
 
 say "He signs with the new certificate; the agency accepts"
-printf '転居届\n氏名: 山田 太郎\n住所: 東京都千代田区千代田２番２号\n' >application.txt
+printf '転居届\n氏名: 山田 太郎\n住所: 大阪府大阪市北区梅田１番\n' >application.txt
 JPKI_PIN=TARO2027 client sign application.txt --to agency.crt | show
 jpki verify application.txt.p7m --agency-key "$agency_key" \
 	--agency-cert agency.crt --ca sign-ca.pem --name "山田 太郎" \
-	--address "千代田２番２号" | show || fail "the agency refused after renewal"
+	--address "梅田１番" | show || fail "the agency refused after renewal"
 
 say "At a convenience-store kiosk he logs in with his card and 4-digit PIN"
 JPKI_PIN=1234 client login "$url/login" | show
@@ -187,4 +207,5 @@ JPKI_PIN=1234 client services disclosure "$url/disclosure" | show ||
 	fail "the resident's disclosure"
 echo
 echo "The story of the seeds, told end to end: registered, issued, signed,"
-echo "accepted, moved, revoked and refused, renewed, accepted, logged in."
+echo "accepted, moved (simplified move across municipalities), revoked and"
+echo "refused, renewed, accepted, logged in."

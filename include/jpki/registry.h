@@ -109,6 +109,18 @@ int jpki_registry_move(struct jpki_store *st, const struct jpki_actor *by,
 		       const char *person, const char *municipality_code,
 		       const char *prefecture, const char *municipality,
 		       const char *address) JPKI_MUST_CHECK;
+/*
+ * The move of the simplified procedure (転入転出の特例, the services
+ * module): the same change as jpki_registry_move() (record, audit entry
+ * "registry.move", the event the CA revokes the signing certificate on),
+ * but made by a window clerk of the municipality moved into, and inside
+ * the caller's transaction (jpki_store_begin ... commit), so the pending
+ * move's completion lands with it or not at all.
+ */
+int jpki_registry_move_in_tx(struct jpki_store *st, const struct jpki_actor *by,
+			     const char *person, const char *municipality_code,
+			     const char *prefecture, const char *municipality,
+			     const char *address) JPKI_MUST_CHECK;
 int jpki_registry_change_name(struct jpki_store *st,
 			      const struct jpki_actor *by, const char *person,
 			      const char *name) JPKI_MUST_CHECK;

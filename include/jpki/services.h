@@ -155,5 +155,152 @@ int jpki_services_disclosure_pdf(unsigned char **pdf, size_t *len,
 				 const struct jpki_resident *r,
 				 const struct jpki_services_disclosed *list,
 				 size_t n) JPKI_MUST_CHECK;
+/* ---- the simplified move (転入転出の特例), src/services/move.c ---- */
+
+enum jpki_move_state {
+	JPKI_MOVE_PENDING = 1, /* move-out noticed, waiting for the move-in */
+	JPKI_MOVE_DONE = 2,    /* moved in: the registry's move was made */
+	JPKI_MOVE_EXPIRED = 3, /* not moved in within 14 days of arrival */
+};
+
+enum jpki_move_via {
+	JPKI_MOVE_VIA_PORTAL = 1, /* signed with the signing certificate */
+	JPKI_MOVE_VIA_POST = 2,   /* by post, recorded by the window */
+};
+
+/* Days after the arrival day within which the move-in is taken. */
+#define JPKI_MOVE_IN_DAYS 14
+
+/* The move-out notice (転出届): where to, and the day of arrival there
+ * (the planned move day; the 14 days of the move-in count from it). */
+struct jpki_move_notice {
+	const char *to_code; /* the destination's six-digit code */
+	const char *to_prefecture;
+	const char *to_municipality;
+	const char *to_address;
+	struct jpki_date arrival;
+	enum jpki_move_via via;
+};
+
+struct jpki_move {
+	int64_t id;
+	char person[64];
+	char from_code[8];
+	char to_code[8];
+	char to_prefecture[64];
+	char to_municipality[64];
+	char to_address[JPKI_FACT_ADDRESS_MAX];
+	struct jpki_date arrival;
+	enum jpki_move_via via;
+	enum jpki_move_state state;
+	time_t noticed_at;
+	time_t closed_at; /* moved in or expired; 0 while pending */
+};
+
+/* "pending", "done", "expired"; "portal", "post". */
+const char *jpki_move_state_name(enum jpki_move_state s);
+const char *jpki_move_via_name(enum jpki_move_via v);
+
+/* The state of a move as a sentence for the person ("expired: the
+ * resident must move in with a regular 転入届 at the window"). */
+const char *jpki_move_state_sentence(enum jpki_move_state s);
+
+/*
+ * The move-out notice as the portal's signed application text carries it:
+ * UTF-8 lines "<label>: <value>" among others, with these three labels
+ * (the portal's form builds the text with the same ones). The destination
+ * is "CODE 都道府県 市区町村", separated by single spaces.
+ */
+#define JPKI_MOVE_LABEL_TO "転出先 (destination: code 都道府県 市区町村)"
+#define JPKI_MOVE_LABEL_ADDRESS "転出先の住所 (new address)"
+#define JPKI_MOVE_LABEL_ARRIVAL "転出予定日 (day of arrival, YYYY-MM-DD)"
+
+/* A parsed notice; its strings are NUL-terminated and fit. */
+struct jpki_move_notice_text {
+	char to_code[8];
+	char to_prefecture[64];
+	char to_municipality[64];
+	char to_address[JPKI_FACT_ADDRESS_MAX];
+	struct jpki_date arrival;
+};
+
+/*
+ * Reads the notice's three lines out of untrusted bytes `text` (the signed
+ * content, at most JPKI_MAX_SIGNED_APP): each label exactly once, each
+ * value one line of printable UTF-8 that fits its field, a six-digit code
+ * and a valid date. 0, or JPKI_ERR_INVALID naming what is wrong (*out is
+ * then zeroed).
+ */
+int jpki_services_move_notice_parse(struct jpki_move_notice_text *out,
+				    const uint8_t *text,
+				    size_t len) JPKI_MUST_CHECK;
+
+/*
+ * Records a move-out notice for `person`: a pending move, no change of
+ * the 4 facts yet. By post: `by` is a window or registry clerk of the
+ * resident's municipality. Through the portal: `by` is NULL and
+ * `signer_person` the person whose signing certificate signed the notice,
+ * as the verify module and the CA found it (the caller checks the
+ * signature); it must be `person`. The arrival day may not lie in the
+ * past. JPKI_ERR_STATE for a resident not registered or with a move
+ * already pending; JPKI_ERR_INVALID for a move to the same municipality
+ * (a move within one is an ordinary change at its window). *id gets the
+ * move's number. Recorded ("services.move.out") in the same transaction.
+ */
+int jpki_services_move_out(int64_t *id, struct jpki_store *st,
+			   const struct jpki_actor *by,
+			   const char *signer_person, const char *person,
+			   const struct jpki_move_notice *n) JPKI_MUST_CHECK;
+
+/*
+ * The move-in (転入届) at the destination's window with the card: `by` a
+ * window clerk of the destination, `card_person` the person the presented
+ * card's authentication certificate belongs to (the caller reads the card
+ * and asks the CA: jpki_window_card_holder). Within JPKI_MOVE_IN_DAYS of
+ * the arrival day the registry's move is made (jpki_registry_move_in_tx:
+ * its event revokes the signing certificate) and the move is done, in one
+ * transaction. Later, the move is marked expired (committed) and
+ * JPKI_ERR_STATE returned with that sentence. JPKI_ERR_NOT_FOUND without a
+ * pending move, JPKI_ERR_POLICY for a clerk of another municipality or
+ * another person's card. A second move-in of a done move is JPKI_ERR_STATE
+ * and emits nothing.
+ */
+int jpki_services_move_in(struct jpki_move *out, struct jpki_store *st,
+			  const struct jpki_actor *by, const char *person,
+			  const char *card_person) JPKI_MUST_CHECK;
+
+/*
+ * The latest move of `person` (a pending one past its 14 days is marked
+ * expired first: "at the next look"), for a clerk of the origin or the
+ * destination; the read is recorded ("services.move.read", a refusal as
+ * "services.move.read.refused"). JPKI_ERR_NOT_FOUND when there is none.
+ */
+int jpki_services_move_get(struct jpki_move *out, struct jpki_store *st,
+			   const struct jpki_actor *by,
+			   const char *person) JPKI_MUST_CHECK;
+
+/* Marks every pending move past its 14 days expired (the window role's
+ * periodic work); *n gets how many. Writes nothing when none is due. */
+int jpki_services_move_expire(size_t *n, struct jpki_store *st) JPKI_MUST_CHECK;
+
+/* ---- copies at any municipality (広域交付), src/services/copy.c ---- */
+
+/*
+ * The copy of the residence certificate of a resident of another
+ * municipality, issued by a window clerk of any municipality after a
+ * photo ID showing the registered address: *out gets only the record
+ * the copy prints (the caller draws it with 本籍 omitted), nothing is
+ * listed or searched. Recorded twice in one transaction: in the issuing
+ * municipality ("services.copy.issue", by the clerk) and in the
+ * resident's ("services.copy.notice", by the registry network's
+ * "system" on the resident's municipality), each naming both, so the
+ * audit view of either shows it. JPKI_ERR_POLICY for a wrong address
+ * (recorded as "services.copy.refused"), JPKI_ERR_STATE for a resident
+ * not registered.
+ */
+int jpki_services_copy_any(struct jpki_resident *out, struct jpki_store *st,
+			   const struct jpki_actor *by, const char *person,
+			   const char *photo_id_address,
+			   const char *number) JPKI_MUST_CHECK;
 
 #endif

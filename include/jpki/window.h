@@ -360,6 +360,15 @@ int jpki_window_pin_reset(struct jpki_store *st, struct jpki_ca *ca,
 			  enum jpki_cert_type which,
 			  const char *new_pin) JPKI_MUST_CHECK;
 
+/*
+ * Whose card is in the reader: *person (64 bytes) gets the person the
+ * card's authentication certificate was issued to, when `ca` issued it and
+ * it is good (the simplified move-in's check of the card). JPKI_ERR_POLICY
+ * for a card without one, or with one that is not good.
+ */
+int jpki_window_card_holder(char person[64], struct jpki_reader *rd,
+			    struct jpki_ca *ca) JPKI_MUST_CHECK;
+
 enum jpki_loss_kind {
 	JPKI_LOSS_LOST = 1,       /* 紛失届: lost or stolen */
 	JPKI_LOSS_CARD_FAULT = 2, /* the card broke */
@@ -464,5 +473,13 @@ int jpki_window_residence_pdf(unsigned char **pdf, size_t *len,
 			      const struct jpki_resident *res,
 			      const char *number,
 			      time_t issued_at) JPKI_MUST_CHECK;
+
+/* The same copy issued at another municipality's window (広域交付,
+ * jpki_services_copy_any): no 本籍 row at all, and `issued_by` (the
+ * issuing municipality's name) named as the window that issued it. */
+int jpki_window_residence_copy_any_pdf(unsigned char **pdf, size_t *len,
+				       const struct jpki_resident *res,
+				       const char *number, time_t issued_at,
+				       const char *issued_by) JPKI_MUST_CHECK;
 
 #endif

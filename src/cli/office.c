@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/office.h"
+#include "jpki/services.h"
 
 int office_getopt(struct office_login *l, int argc, char **argv,
 		  const struct option *o)
@@ -36,7 +37,8 @@ int office_open(struct office *o, struct cli *cli, const struct office_login *l,
 		r = cli_ca_open(&o->ca, &o->st, cli);
 	else
 		r = cli_store_open(&o->st, cli);
-	if (r != 0 || (r = jpki_window_migrate(o->st)) != 0) {
+	if (r != 0 || (r = jpki_window_migrate(o->st)) != 0 ||
+	    (r = jpki_services_migrate(o->st)) != 0) {
 		office_close(o);
 		return cli_fail(r, "store");
 	}

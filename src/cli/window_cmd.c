@@ -32,6 +32,14 @@ static void window_usage(FILE *f)
 	      "  report PERSON --lost|--card-fault\n"
 	      "  copy SERIAL --out FILE.pdf     電子証明書の写し\n"
 	      "  disclosure PERSON (--out FILE.pdf | --json)  提供状況の開示\n"
+	      "  residence-copy PERSON --photo-id-address A --out FILE.pdf\n"
+	      "        住民票の写し of a resident of any municipality "
+	      "(広域交付)\n"
+	      "  move-out PERSON --to CODE --to-prefecture P\n"
+	      "        --to-municipality M --to-address A --arrival DATE\n"
+	      "        a 転出届 received by post (転入転出の特例)\n"
+	      "  move-in PERSON --card FILE|--reader NAME   its 転入届\n"
+	      "  move-status PERSON [--json]\n"
 	      "  list [CODE] [--json] | fees [CODE] [--json]\n"
 	      "  capacity CODE PER_DAY | hours CODE HH:MM HH:MM\n"
 	      "  office add|list|hours|capacity|counters ...   the offices\n"
@@ -667,6 +675,9 @@ int cli_window(struct cli *cli, int argc, char **argv)
 		return cli_window_office(cli, argc - 1, argv + 1);
 	if (strcmp(verb, "disclosure") == 0)
 		return cli_window_disclosure(cli, argc - 1, argv + 1);
+	if (strcmp(verb, "residence-copy") == 0 ||
+	    strncmp(verb, "move-", 5) == 0)
+		return cli_window_services(cli, argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (strcmp(verb, verbs[i].verb) != 0)
 			continue;

@@ -417,6 +417,32 @@ enum MHD_Result http_window_fees(struct jpki_http *srv,
 enum MHD_Result http_window_office(struct jpki_http *srv,
 				   struct MHD_Connection *conn,
 				   struct http_request *req);
+/* window_services.c: the registry's services at the counter (copies at
+ * any municipality, the simplified move), pages and API rows */
+enum MHD_Result http_window_services(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req);
+enum MHD_Result http_window_residence_copy(struct jpki_http *srv,
+					   struct MHD_Connection *conn,
+					   struct http_request *req);
+enum MHD_Result http_window_move_out(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req);
+enum MHD_Result http_window_move_in(struct jpki_http *srv,
+				    struct MHD_Connection *conn,
+				    struct http_request *req);
+enum MHD_Result http_window_move_status(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req);
+enum MHD_Result http_api_residence_copy(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req);
+enum MHD_Result http_api_move_out(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req);
+enum MHD_Result http_api_move_status(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req);
 /* window.c: the JSON API; a row's arg is its procedure */
 enum MHD_Result http_api_login(struct jpki_http *srv,
 			       struct MHD_Connection *conn,

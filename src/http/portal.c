@@ -31,6 +31,7 @@
 #include "http/http_internal.h"
 #include "jpki/agency.h"
 #include "jpki/audit.h"
+#include "jpki/services.h"
 #include "jpki/verify.h"
 
 #define FIELD (HTTP_FIELD_MAX + 1) /* the longest form field kept */
@@ -52,6 +53,13 @@ static const struct procedure {
      {{"new_address", "新しい住所 (new address)"},
       {"moving_date", "転居日 (date of moving, YYYY-MM-DD)"},
       {"household_head", "世帯主 (head of household)"}}},
+    /* 転入転出の特例: the move-out handed to the registry (services) */
+    {"move-out",
+     "転出届（マイナンバーカードによる転入手続の特例）",
+     "notice of moving out (simplified move for card holders)",
+     {{"to", JPKI_MOVE_LABEL_TO},
+      {"to_address", JPKI_MOVE_LABEL_ADDRESS},
+      {"arrival", JPKI_MOVE_LABEL_ARRIVAL}}},
     {"tax-certificate",
      "納税証明書の交付請求",
      "request for a tax payment certificate",
@@ -162,6 +170,8 @@ struct check {
 	uint8_t *ocsp;
 	size_t ocsp_len;
 	time_t status_time;
+	uint8_t *content; /* the signed text, for procedures that read it */
+	size_t content_len;
 };
 
 static void check_free(struct check *c)
@@ -170,6 +180,7 @@ static void check_free(struct check *c)
 	free(c->reasons);
 	free(c->signed_data);
 	free(c->ocsp);
+	free(c->content);
 }
 
 /*
@@ -280,6 +291,14 @@ static int verify_submission(struct check *out, struct jpki_http *srv,
 	fclose(f);
 	out->verdict =
 	    rep.accepted && rlen == 0 ? JPKI_AGENCY_ACCEPTED : JPKI_AGENCY_REFUSED;
+	if (rep.content != NULL && rep.content_len > 0) {
+		if ((out->content = malloc(rep.content_len)) == NULL) {
+			r = JPKI_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(out->content, rep.content, rep.content_len);
+		out->content_len = rep.content_len;
+	}
 	snprintf(out->serial, sizeof(out->serial), "%s", rep.serial);
 	if (out->verdict == JPKI_AGENCY_ACCEPTED) {
 		out->signed_data = rep.signed_data;
@@ -339,6 +358,53 @@ static int store_submission(char receipt[32], struct jpki_store *st,
 	s.sex = fm->sex[0] ? fm->sex : NULL;
 	s.status_time = c->status_time;
 	return jpki_agency_submit(receipt, st, &s);
+}
+
+/* ---- the move-out, handed to the registry ---- */
+
+/*
+ * An accepted move-out notice becomes the registry's pending move
+ * (jpki_services_move_out, through the portal), with the destination read
+ * from the signed text (jpki_services_move_notice_parse), never from the
+ * form's fields beside it; the signer is the person the signing
+ * certificate was issued to. The outcome, for the receipt page, in `msg`.
+ */
+static int hand_move_out(char *msg, size_t size, struct jpki_http *srv,
+			 const struct check *c)
+{
+	struct jpki_move_notice n = {.via = JPKI_MOVE_VIA_PORTAL};
+	struct jpki_move_notice_text t;
+	struct jpki_cert_info *info = NULL;
+	char arrival[11];
+	int64_t id = 0;
+	int r;
+
+	if ((r = jpki_services_move_notice_parse(&t, c->content,
+						 c->content_len)) != 0)
+		goto out;
+	n.to_code = t.to_code;
+	n.to_prefecture = t.to_prefecture;
+	n.to_municipality = t.to_municipality;
+	n.to_address = t.to_address;
+	n.arrival = t.arrival;
+	if ((r = jpki_ca_status(&info, srv->ca, c->serial)) != 0 ||
+	    (r = jpki_services_move_out(&id, srv->st, NULL, info->person,
+					info->person, &n)) != 0)
+		goto out;
+	jpki_date_format(&t.arrival, arrival);
+	snprintf(msg, size,
+		 "転出届を受け付けました: move %lld is pending; move in at the "
+		 "window of %s%s with the card within %d days of %s.",
+		 (long long)id, t.to_prefecture, t.to_municipality,
+		 JPKI_MOVE_IN_DAYS, arrival);
+out:
+	if (r != 0)
+		snprintf(msg, size,
+			 "転出届は登録されませんでした (the move-out is "
+			 "not recorded): %.300s",
+			 jpki_err_detail());
+	jpki_cert_info_free(info);
+	return r;
 }
 
 /* ---- the multipart upload ------------------------------------------------ */
@@ -593,7 +659,7 @@ static enum MHD_Result application_page(struct MHD_Connection *conn,
 /* Step 7: the receipt, or why the agency cannot accept the application. */
 static enum MHD_Result receipt_page(struct MHD_Connection *conn,
 				    const struct form *fm, const char *receipt,
-				    const struct check *c)
+				    const struct check *c, const char *handed)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -613,8 +679,14 @@ static enum MHD_Result receipt_page(struct MHD_Connection *conn,
 		fputs("</strong></p><p>", f);
 		http_html_escape(f, fm->proc->title);
 		fputs("の申請を受け付けました。受付番号はお問い合わせの際に必要"
-		      "です。</p></section>",
+		      "です。</p>",
 		      f);
+		if (handed != NULL && handed[0] != '\0') {
+			fputs("<p id=\"handed\">", f);
+			http_html_escape(f, handed);
+			fputs("</p>", f);
+		}
+		fputs("</section>", f);
 		break;
 	case JPKI_AGENCY_REFUSED:
 		status = MHD_HTTP_FORBIDDEN;
@@ -649,7 +721,7 @@ static enum MHD_Result submit(struct jpki_http *srv,
 {
 	struct multipart mp;
 	struct check c = {0};
-	char receipt[32];
+	char receipt[32], handed[512] = "";
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -674,7 +746,11 @@ static enum MHD_Result submit(struct jpki_http *srv,
 			 c.verdict == JPKI_AGENCY_ACCEPTED  ? "accepted"
 			 : c.verdict == JPKI_AGENCY_REFUSED ? "refused"
 							: "not verified");
-		ret = receipt_page(conn, &mp.fm, receipt, &c);
+		if (c.verdict == JPKI_AGENCY_ACCEPTED &&
+		    strcmp(mp.fm.proc->id, "move-out") == 0 &&
+		    hand_move_out(handed, sizeof(handed), srv, &c) != 0)
+			jpki_log(JPKI_LOG_INFO, "portal: %s", handed);
+		ret = receipt_page(conn, &mp.fm, receipt, &c, handed);
 		goto out;
 	}
 	if (r != JPKI_ERR_TOO_LARGE && r != JPKI_ERR_PARSE &&

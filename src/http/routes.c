@@ -88,6 +88,12 @@ static const struct http_route routes[] = {
     /* GET: the offices with today's use; POST: an office's hours,
      * capacity or counters */
     PAGE("/window/office", GET | POST, FORM, http_window_office),
+    /* the registry's services at the counter (window_services.c) */
+    PAGE("/window/services", GET, 0, http_window_services),
+    PAGE("/window/residence-copy", POST, FORM, http_window_residence_copy),
+    PAGE("/window/move-out", POST, FORM, http_window_move_out),
+    PAGE("/window/move-in", POST, FORM, http_window_move_in),
+    PAGE("/window/move-status", GET, 0, http_window_move_status),
     /* window: the JSON API */
     {"/api/login", 0, JPKI_ROLE_WINDOW, POST, FORM, HTTP_PUBLIC, HTTP_JSON,
      http_api_login, NULL, NULL},
@@ -126,6 +132,12 @@ static const struct http_route routes[] = {
     API("/api/window/fees", GET,
 	WINDOW | HTTP_ROLE(JPKI_ROLE_CA_OFFICER) | HTTP_ROLE(JPKI_ROLE_AUDITOR),
 	http_api_fees),
+    {"/api/window/residence-copy", 0, JPKI_ROLE_WINDOW, POST, FORM, WINDOW,
+     HTTP_JSON, http_api_residence_copy, NULL, NULL},
+    {"/api/window/move-out", 0, JPKI_ROLE_WINDOW, POST, FORM, WINDOW, HTTP_JSON,
+     http_api_move_out, NULL, NULL},
+    {"/api/window/move", 0, JPKI_ROLE_WINDOW, GET, 0, REGISTRY | WINDOW,
+     HTTP_JSON, http_api_move_status, NULL, NULL},
     API("/api/audit/verify", GET, HTTP_OPERATOR, http_api_audit_verify),
     /* the chain's entries: the audit module lets an auditor only */
     {"/api/audit", 0, JPKI_ROLE_WINDOW, GET, 0, HTTP_OPERATOR, HTTP_JSON,

@@ -27,7 +27,10 @@ void http_window_nav(FILE *f, const struct jpki_actor *who)
 		fputs("<a style=\"color:#fff\" id=\"nav-fees\" "
 		      "href=\"/window/fees\">手数料 (fees)</a> · "
 		      "<a style=\"color:#fff\" id=\"nav-office\" "
-		      "href=\"/window/office\">本庁・支所 (offices)</a>",
+		      "href=\"/window/office\">本庁・支所 (offices)</a> · "
+		      "<a style=\"color:#fff\" id=\"nav-services\" "
+		      "href=\"/window/services\">広域交付・転入転出 "
+		      "(services)</a>",
 		      f);
 	fputs("</nav>", f);
 }

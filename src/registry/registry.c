@@ -634,8 +634,10 @@ static int apply(struct jpki_resident *rec, const struct change *c,
 	return jpki_profile_facts_check(&rec->facts);
 }
 
-static int change(struct jpki_store *st, const struct jpki_actor *by,
-		  const char *person, const struct change *c)
+/* One change inside the caller's transaction, by a clerk in `role`. */
+static int change_in(struct jpki_store *st, const struct jpki_actor *by,
+		     enum jpki_role role, const char *person,
+		     const struct change *c)
 {
 	struct jpki_resident rec;
 	const char *where;
@@ -643,8 +645,6 @@ static int change(struct jpki_store *st, const struct jpki_actor *by,
 	size_t k = 0;
 	int r = JPKI_ERR_INTERNAL;
 
-	if (st == NULL)
-		return jpki_err_set(JPKI_ERR_INVALID, "no store");
 	while (changes[k].kind != c->kind)
 		k++;
 	if (c->kind == CHANGE_MOVE &&
@@ -652,41 +652,49 @@ static int change(struct jpki_store *st, const struct jpki_actor *by,
 	     (r = check_place(c->prefecture, "the prefecture")) != 0 ||
 	     (r = check_place(c->municipality, "the municipality")) != 0))
 		return r;
-	if ((r = jpki_store_begin(st)) != 0)
-		return r;
 	if ((r = load(&rec, st, person)) != 0)
-		goto fail;
+		return r;
 	/* Who may: a clerk of the resident's municipality, or for a move
 	 * the municipality moved into (転入 is recorded there). Checked
 	 * before the status, so another municipality's clerk learns
 	 * nothing. */
 	where = c->kind == CHANGE_MOVE ? c->municipality_code
 				       : rec.municipality_code;
-	if ((r = jpki_audit_authorize(by, JPKI_ROLE_REGISTRY_CLERK, where)) !=
-	    0)
-		goto fail;
-	if (rec.status != JPKI_RESIDENT_REGISTERED) {
-		r = jpki_err_set(JPKI_ERR_STATE,
-				 "resident %s is %s: the record can no longer "
-				 "change",
-				 rec.person, status_words(rec.status));
-		goto fail;
-	}
+	if ((r = jpki_audit_authorize(by, role, where)) != 0)
+		return r;
+	if (rec.status != JPKI_RESIDENT_REGISTERED)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "resident %s is %s: the record can no "
+				    "longer change",
+				    rec.person, status_words(rec.status));
 	if ((r = apply(&rec, c, detail, sizeof(detail))) != 0)
-		goto fail;
+		return r;
 	rec.changed_at = jpki_clock_now();
 	if ((r = save(st, &rec, 0)) != 0 ||
 	    (r = jpki_audit_append(st, by, changes[k].action, rec.person,
 				   detail[0] ? detail : NULL)) != 0)
-		goto fail;
+		return r;
 	if (changes[k].what != NULL &&
 	    (r = add_event(st, changes[k].event, rec.person, changes[k].what,
 			   rec.changed_at)) != 0)
-		goto fail;
+		return r;
+	return 0;
+}
+
+static int change(struct jpki_store *st, const struct jpki_actor *by,
+		  const char *person, const struct change *c)
+{
+	int r;
+
+	if (st == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no store");
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	if ((r = change_in(st, by, JPKI_ROLE_REGISTRY_CLERK, person, c)) != 0) {
+		jpki_store_rollback(st);
+		return r;
+	}
 	return jpki_store_commit(st);
-fail:
-	jpki_store_rollback(st);
-	return r;
 }
 
 int jpki_registry_move(struct jpki_store *st, const struct jpki_actor *by,
@@ -701,6 +709,22 @@ int jpki_registry_move(struct jpki_store *st, const struct jpki_actor *by,
 			   .address = address};
 
 	return change(st, by, person, &c);
+}
+
+int jpki_registry_move_in_tx(struct jpki_store *st, const struct jpki_actor *by,
+			     const char *person, const char *municipality_code,
+			     const char *prefecture, const char *municipality,
+			     const char *address)
+{
+	struct change c = {.kind = CHANGE_MOVE,
+			   .municipality_code = municipality_code,
+			   .prefecture = prefecture,
+			   .municipality = municipality,
+			   .address = address};
+
+	if (st == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no store");
+	return change_in(st, by, JPKI_ROLE_WINDOW_CLERK, person, &c);
 }
 
 int jpki_registry_change_name(struct jpki_store *st,

@@ -94,6 +94,17 @@ static void work(struct jpki_serve *sv, uint64_t tick)
 				 n, n == 1 ? "" : "s");
 		if (tick % per_second == 0)
 			issuer_look(sv, 0);
+		/* Once a minute: simplified moves past their 14 days
+		 * expire (services/move.c); idle, one plain read. */
+		if (tick % (60 * (uint64_t)per_second) == 0) {
+			if (jpki_services_move_expire(&n, sv->st) != 0)
+				jpki_log(JPKI_LOG_ERROR, "move expiry: %s",
+					 jpki_err_detail());
+			else if (n > 0)
+				jpki_log(JPKI_LOG_INFO,
+					 "%zu pending move%s expired", n,
+					 n == 1 ? "" : "s");
+		}
 	}
 	if (!(sv->roles & JPKI_ROLE_REPOSITORY))
 		return;

@@ -664,7 +664,8 @@ out:
  * ------------------------------------------------------------------ */
 
 static void draw_residence(cairo_t *cr, const struct jpki_resident *res,
-			   const char *number, time_t issued_at)
+			   const char *number, time_t issued_at,
+			   const char *issued_by)
 {
 	double y, x = MARGIN, w = PAGE_W - 2 * MARGIN;
 	char line[JPKI_FACT_ADDRESS_MAX + 192], day[64], birth[64];
@@ -695,7 +696,10 @@ static void draw_residence(cairo_t *cr, const struct jpki_resident *res,
 	y = table_row(cr, y, 130, 26, "世帯主・続柄", "（記載省略）");
 	era_day(line, res->registered_at);
 	y = table_row(cr, y, 130, 26, "住民となった年月日", line);
-	y = table_row(cr, y, 130, 26, "本籍・筆頭者", "（記載省略）");
+	/* A copy made at another municipality's window (広域交付) may not
+	 * carry the permanent domicile at all: not even its row. */
+	if (issued_by == NULL)
+		y = table_row(cr, y, 130, 26, "本籍・筆頭者", "（記載省略）");
 	y = table_row(cr, y, 130, 26, "個人番号", "（記載省略）");
 	y = table_row(cr, y, 130, 26, "住民票コード", "（記載省略）");
 
@@ -720,9 +724,17 @@ static void draw_residence(cairo_t *cr, const struct jpki_resident *res,
 
 	y += 46;
 	font(cr, 9.5, 0);
-	y = text_wrapped(cr, x, y, w, 14,
-			 "コンビニ交付（マイナンバーカードの利用者証明用電子"
-			 "証明書による本人確認）により交付。");
+	if (issued_by == NULL)
+		y = text_wrapped(cr, x, y, w, 14,
+				 "コンビニ交付（マイナンバーカードの利用者証明"
+				 "用電子証明書による本人確認）により交付。");
+	else {
+		snprintf(line, sizeof(line),
+			 "広域交付（%sの窓口で、写真付き本人確認書類による"
+			 "本人確認のうえ交付）。",
+			 issued_by);
+		y = text_wrapped(cr, x, y, w, 14, line);
+	}
 	snprintf(line, sizeof(line),
 		 "この証明書は偽造・改ざん防止の措置が施されています。証明書"
 		 "番号 %s により、%s%s で交付の事実を確認できます。",
@@ -731,16 +743,17 @@ static void draw_residence(cairo_t *cr, const struct jpki_resident *res,
 
 	hline(cr, MARGIN, PAGE_W - MARGIN, PAGE_H - MARGIN - 14, 0.4);
 	font(cr, 8, 0);
-	snprintf(line, sizeof(line), "%s%s　住民票の写し（コンビニ交付）",
-		 res->prefecture, res->municipality);
+	snprintf(line, sizeof(line), "%s%s　住民票の写し（%s）",
+		 res->prefecture, res->municipality,
+		 issued_by == NULL ? "コンビニ交付" : "広域交付");
 	text_at(cr, MARGIN, PAGE_H - MARGIN, line);
 	snprintf(line, sizeof(line), "証明書番号 %s", number);
 	text_right(cr, PAGE_W - MARGIN, PAGE_H - MARGIN, line);
 }
 
-int jpki_window_residence_pdf(unsigned char **pdf, size_t *len,
-			      const struct jpki_resident *res,
-			      const char *number, time_t issued_at)
+static int residence_pdf(unsigned char **pdf, size_t *len,
+			 const struct jpki_resident *res, const char *number,
+			 time_t issued_at, const char *issued_by)
 {
 	struct pdf_buf buf = {0};
 	cairo_surface_t *surface = NULL;
@@ -757,6 +770,28 @@ int jpki_window_residence_pdf(unsigned char **pdf, size_t *len,
 		cairo_surface_destroy(surface);
 		return r;
 	}
-	draw_residence(cr, res, number, issued_at);
+	draw_residence(cr, res, number, issued_at, issued_by);
 	return pdf_end(pdf, len, surface, cr, &buf);
+}
+
+int jpki_window_residence_pdf(unsigned char **pdf, size_t *len,
+			      const struct jpki_resident *res,
+			      const char *number, time_t issued_at)
+{
+	return residence_pdf(pdf, len, res, number, issued_at, NULL);
+}
+
+int jpki_window_residence_copy_any_pdf(unsigned char **pdf, size_t *len,
+				       const struct jpki_resident *res,
+				       const char *number, time_t issued_at,
+				       const char *issued_by)
+{
+	*pdf = NULL;
+	*len = 0;
+	if (issued_by == NULL || issued_by[0] == '\0' ||
+	    strlen(issued_by) >= 128)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "a copy at another municipality names "
+				    "the issuing window");
+	return residence_pdf(pdf, len, res, number, issued_at, issued_by);
 }

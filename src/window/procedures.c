@@ -1618,6 +1618,62 @@ fail_made : {
 	return r;
 }
 
+int jpki_window_card_holder(char person[64], struct jpki_reader *rd,
+			    struct jpki_ca *ca)
+{
+	struct jpki_cert_info *info = NULL;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	const unsigned char *p;
+	X509 *cert = NULL;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	person[0] = '\0';
+	if (rd == NULL || ca == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no reader or CA");
+	if ((r = jpki_reader_select_ap(rd)) != 0 ||
+	    (r = jpki_reader_read_der(&der, &der_len, rd, JPKI_EF_AUTH_CERT)) !=
+		0)
+		return r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_STATE
+			   ? jpki_err_set(JPKI_ERR_POLICY,
+					  "the card holds no authentication "
+					  "certificate")
+			   : r;
+	p = der;
+	if ((cert = d2i_X509(NULL, &p, (long)der_len)) == NULL ||
+	    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) ==
+		NULL ||
+	    (hex = BN_bn2hex(bn)) == NULL) {
+		r = jpki_err_set(JPKI_ERR_PARSE,
+				 "the card's authentication certificate is "
+				 "unreadable");
+		goto out;
+	}
+	if ((r = jpki_ca_status(&info, ca, hex)) != 0 ||
+	    info->type != JPKI_CERT_AUTH || info->status != JPKI_STATUS_GOOD) {
+		r = jpki_err_set(JPKI_ERR_POLICY,
+				 "the card's authentication certificate is "
+				 "not a good one of this CA");
+		goto out;
+	}
+	if (strlen(info->person) >= 64) {
+		r = jpki_err_set(JPKI_ERR_POLICY,
+				 "the card's holder is no resident");
+		goto out;
+	}
+	memcpy(person, info->person, strlen(info->person) + 1);
+	r = 0;
+out:
+	jpki_cert_info_free(info);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	X509_free(cert);
+	free(der);
+	return r;
+}
+
 /* ---- PINs
  * -----------------------------------------------------------------------------
  */

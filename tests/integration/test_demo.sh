@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make demo` must keep telling the whole story: run it and check that it
-# ends with the accepted application after renewal and the kiosk log-in.
+# shows the simplified move (the move-out signed on the portal pending, the
+# move-in at Osaka's window done) and ends with the accepted application
+# after renewal and the kiosk log-in.
 # Uses pcscd like the card tests (pcsc_lib.sh).
 #
 # usage: test_demo.sh PATH/TO/jpki
@@ -13,7 +15,9 @@ bash "$here/../../scripts/demo.sh" "$1" >"$out" 2>&1 || {
 	echo "FAIL: make demo failed" >&2
 	exit 1
 }
-grep -q "9. He signs with the new certificate; the agency accepts" "$out" &&
+grep -q "10. He signs with the new certificate; the agency accepts" "$out" &&
+	grep -q "move [0-9]* is pending" "$out" &&
+	grep -A2 "7. At Osaka's window he moves in" "$out" | grep -q "^   done: moved in" &&
 	grep -Eq "accepted at receipt \(OCSP good at 2026-[0-9T:-]+Z\), revoked since 2026-[0-9T:-]+Z \(affiliationChanged\)" "$out" &&
 	grep -q "evidence kept in receipt-1" "$out" &&
 	grep -A2 "the agency accepts" "$out" | grep -q "accepted: signed" &&
@@ -25,4 +29,4 @@ grep -q "9. He signs with the new certificate; the agency accepts" "$out" &&
 }
 # (the demo sources pcsc_lib.sh: the name here puts this test in CTest's
 # pcscd resource lock with the other card tests)
-echo "ok - make demo: accepted at receipt and revoked since, accepted after renewal, logged in, the agency's look-up disclosed"
+echo "ok - make demo: moved across municipalities, accepted at receipt and revoked since, accepted after renewal, logged in, the agency's look-up disclosed"
