@@ -10,6 +10,7 @@ packages=(
 	libpq-dev postgresql
 	libmicrohttpd-dev libgnutls28-dev
 	libjansson-dev
+	libjose-dev
 	libcurl4-openssl-dev
 	libargon2-dev
 	libcairo2-dev fonts-ipafont-gothic poppler-utils
