@@ -27,6 +27,7 @@
 
 #include "jpki/base.h"
 #include "jpki/ca.h"
+#include "jpki/oidc.h"
 #include "jpki/verify.h"
 
 enum jpki_http_role {
@@ -36,6 +37,9 @@ enum jpki_http_role {
 	JPKI_ROLE_WINDOW = 1 << 3, /* the clerk's pages and the JSON API */
 	JPKI_ROLE_PORTAL = 1 << 4, /* an agency's online application */
 	JPKI_ROLE_KIOSK = 1 << 5,  /* コンビニ交付; needs the login role */
+	/* OpenID Connect provider (docs/OIDC.md); not in "all": it needs
+	 * its issuer and keys (jpki_http_options.oidc) */
+	JPKI_ROLE_OIDC = 1 << 6,
 	JPKI_ROLE_ALL = JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP |
 			JPKI_ROLE_LOGIN | JPKI_ROLE_WINDOW | JPKI_ROLE_PORTAL |
 			JPKI_ROLE_KIOSK,
@@ -117,6 +121,9 @@ struct jpki_http_options {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_client_ca;
+	/* oidc: the provider (borrowed; NULL: the role answers 503). Its
+	 * log-in answers are bound to its issuer's origin. */
+	struct jpki_oidc *oidc;
 };
 #define JPKI_HTTP_OPTIONS_VERSION 1
 #define JPKI_HTTP_OPTIONS_INIT {.version = JPKI_HTTP_OPTIONS_VERSION}

@@ -88,6 +88,7 @@ int cli_registry(struct cli *cli, int argc, char **argv);
 int cli_window(struct cli *cli, int argc, char **argv);
 int cli_operator(struct cli *cli, int argc, char **argv);
 int cli_audit(struct cli *cli, int argc, char **argv);
+int cli_oidc(struct cli *cli, int argc, char **argv);
 int cli_pin(struct cli *cli, int argc, char **argv);
 int cli_sign(struct cli *cli, int argc, char **argv);
 int cli_login(struct cli *cli, int argc, char **argv);

@@ -877,3 +877,9 @@ enum MHD_Result http_portal_inbox_login(struct jpki_http *srv,
 {
 	return inbox_login(conn, req->token ? jpki_err_detail() : NULL);
 }
+
+int http_sign_status(void *arg, X509 *cert, X509 *issuer, const char *serial,
+		     enum jpki_verify_status *status, int *reason)
+{
+	return ca_status(arg, cert, issuer, serial, status, reason);
+}
