@@ -144,7 +144,7 @@ static const char page_script[] =
     "      say('カードと暗証番号 / card and PIN ...');\n"
     "      const answer = await bridge('login', {challenge});\n"
     "      const j = await post('/oidc/login/' + rid + '/response', answer);\n"
-    "      if (j.redirect) return go(j);\n"
+    "      if (!j.consent) return go(await post('/oidc/login/' + rid + '/finish', {}));\n"
     "      document.getElementById('consent-box').hidden = false;\n"
     "      say('同意の署名 / sign the consent');\n"
     "    } catch (e) { say('ログインできません: ' + e.message); }\n"
@@ -248,27 +248,35 @@ enum MHD_Result http_oidc_authorize(struct jpki_http *srv,
 	return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
 }
 
-/* After the last step: where the browser goes, or why not yet. */
-static enum MHD_Result finish(struct jpki_http *srv,
-			      struct MHD_Connection *conn, const char *id,
-			      const char *serial)
+/* The answer to an accepted log-in: docs/LOGIN.md's, with the consent
+ * text when the service asked for the facts (the page shows it and has it
+ * signed); the code comes from .../finish. */
+static enum MHD_Result logged_in(struct jpki_http *srv,
+				 struct MHD_Connection *conn, const char *id,
+				 const char *serial)
 {
-	char *redirect = NULL, *consent = NULL, ch[44], *text;
+	char *consent = NULL, ch[44], *text;
+	json_t *doc;
+
+	if (jpki_oidc_request_info(&consent, ch, srv->oidc, id) != 0)
+		return refused(conn, MHD_HTTP_UNAUTHORIZED, jpki_err_detail());
+	doc = json_pack("{s:s, s:s, s:s, s:o}", "result", "accepted",
+			"serial", serial, "account", "", "consent",
+			consent ? json_string(consent) : json_null());
+	free(consent);
+	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	return send_json_cache(conn, MHD_HTTP_OK, text, "no-store");
+}
+
+/* When the request has all it needs: {"redirect": URI with the code}. */
+static enum MHD_Result finish(struct jpki_http *srv,
+			      struct MHD_Connection *conn, const char *id)
+{
+	char *redirect = NULL, *text;
 	json_t *doc;
 	int r;
 
-	if ((r = jpki_oidc_request_info(&consent, ch, srv->oidc, id)) != 0)
-		return refused(conn, MHD_HTTP_UNAUTHORIZED, jpki_err_detail());
-	if (consent != NULL && serial != NULL) {
-		/* logged in; the consent is next */
-		doc = json_pack("{s:s, s:s, s:s}", "result", "accepted",
-				"serial", serial, "consent", consent);
-		free(consent);
-		text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-		json_decref(doc);
-		return send_json_cache(conn, MHD_HTTP_OK, text, "no-store");
-	}
-	free(consent);
 	if ((r = jpki_oidc_request_finish(&redirect, srv->oidc, id)) != 0)
 		return refused(conn,
 			       r == JPKI_ERR_POLICY || r == JPKI_ERR_NOT_FOUND
@@ -287,6 +295,8 @@ static enum MHD_Result finish(struct jpki_http *srv,
  * /oidc/login/<id>/challenge and /oidc/login/<id>/response: docs/LOGIN.md
  * at a log-in base of its own per request, so `jpki login URL` answers it
  * as well as the bridge does. A new challenge replaces the one bound.
+ * /oidc/login/<id>/finish: the redirect with the code once the log-in (and
+ * the consent, when asked for) is done; the request is spent.
  */
 enum MHD_Result http_oidc_login(struct jpki_http *srv,
 				struct MHD_Connection *conn,
@@ -311,6 +321,8 @@ enum MHD_Result http_oidc_login(struct jpki_http *srv,
 			return MHD_NO;
 		return send_json_cache(conn, MHD_HTTP_OK, json, "no-store");
 	}
+	if (strcmp(tail, "/finish") == 0)
+		return finish(srv, conn, id);
 	if (strcmp(tail, "/response") != 0 || !req->post)
 		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 	if (req->up->too_large)
@@ -337,7 +349,7 @@ enum MHD_Result http_oidc_login(struct jpki_http *srv,
 	}
 	jpki_log(JPKI_LOG_INFO, "oidc: logged in with certificate %s",
 		 res.serial);
-	return finish(srv, conn, id, res.serial);
+	return logged_in(srv, conn, id, res.serial);
 }
 
 /*
@@ -418,7 +430,7 @@ enum MHD_Result http_oidc_consent(struct jpki_http *srv,
 	}
 	jpki_log(JPKI_LOG_INFO, "oidc: consent signed with certificate %s",
 		 rep.serial);
-	ret = finish(srv, conn, id, NULL);
+	ret = finish(srv, conn, id);
 out:
 	jpki_verify_report_clear(&rep);
 	json_decref(body);
