@@ -6,6 +6,7 @@
  * /userinfo. The flow's rules are the oidc module's; here are the HTTP
  * forms and the checks of the card's answers by the verify module.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,8 +440,33 @@ out:
 	return ret;
 }
 
-/* The Basic header's client id and secret (RFC 6749 2.3.1), into the
- * buffers; 0 none, 1 found, -1 malformed. */
+/* application/x-www-form-urlencoded decoding in place (RFC 6749 2.3.1
+ * encodes the Basic pair so); -1 for a bad escape or a NUL. */
+static int form_decode(char *s)
+{
+	char *w = s;
+
+	for (const char *p = s; *p; p++) {
+		if (*p == '+')
+			*w++ = ' ';
+		else if (*p == '%') {
+			unsigned v;
+
+			if (!isxdigit((unsigned char)p[1]) ||
+			    !isxdigit((unsigned char)p[2]) ||
+			    sscanf(p + 1, "%2x", &v) != 1 || v == 0)
+				return -1;
+			*w++ = (char)v;
+			p += 2;
+		} else
+			*w++ = *p;
+	}
+	*w = '\0';
+	return 0;
+}
+
+/* The Basic header's client id and secret (RFC 6749 2.3.1: each
+ * form-urlencoded), into the buffers; 0 none, 1 found, -1 malformed. */
 static int basic_auth(char *id, size_t id_size, char *secret,
 		      size_t secret_size, struct MHD_Connection *conn)
 {
@@ -470,6 +496,8 @@ static int basic_auth(char *id, size_t id_size, char *secret,
 	strcpy(id, (char *)dec);
 	strcpy(secret, colon + 1);
 	jpki_wipe(dec, sizeof(dec));
+	if (form_decode(id) != 0 || form_decode(secret) != 0)
+		return -1;
 	return 1;
 }
 

@@ -132,7 +132,13 @@ login_flow() { # SCOPE -> rid
 login_flow openid
 curl -sf -X POST "$url/oidc/login/$rid/finish" >fin.json || fail "finish"
 c1=$(code_of fin.json)
-token "$c1" "$verifier" "$secret"
+# the Basic pair form-urlencoded, every byte (RFC 6749 2.3.1), as
+# openid-client sends it
+basic=$(python3 -c 'import base64,sys; e=lambda s: "".join("%%%02X" % b for b in s.encode()); print(base64.b64encode((e(sys.argv[1]) + ":" + e(sys.argv[2])).encode()).decode())' "$client_id" "$secret")
+code=$(curl -s -o tok.json -w '%{http_code}' -H "Authorization: Basic $basic" \
+	"$url/oidc/token" --data-urlencode grant_type=authorization_code \
+	--data-urlencode "code=$c1" --data-urlencode "redirect_uri=$rp" \
+	--data-urlencode "code_verifier=$verifier")
 [ "$code" = 200 ] || fail "token: $code $(cat tok.json)"
 python3 - "$url" "$client_id" <<'EOF' >sub.txt || fail "id token: $(cat tok.json)"
 import base64, json, sys
