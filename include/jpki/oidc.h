@@ -46,7 +46,7 @@ int jpki_oidc_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
 /* How a client proves itself at the token endpoint. */
 enum jpki_oidc_auth {
 	JPKI_OIDC_AUTH_SECRET = 1, /* client_secret_basic or _post */
-	JPKI_OIDC_AUTH_JWT = 2,	   /* private_key_jwt, with its JWKS */
+	JPKI_OIDC_AUTH_JWT = 2,    /* private_key_jwt, with its JWKS */
 };
 
 struct jpki_oidc_client {
@@ -86,8 +86,7 @@ int jpki_oidc_client_remove(struct jpki_store *st,
 			    const char *id) JPKI_MUST_CHECK;
 
 /* 1 when `uri` is, byte for byte, one of the client's redirect URIs. */
-int jpki_oidc_redirect_match(const struct jpki_oidc_client *c,
-			     const char *uri);
+int jpki_oidc_redirect_match(const struct jpki_oidc_client *c, const char *uri);
 
 /*
  * RFC 7636 S256: 1 when `verifier` is 43-128 characters of
@@ -98,10 +97,10 @@ int jpki_oidc_pkce_check(const char *verifier, const char *challenge);
 /* ---- the provider ------------------------------------------------------ */
 
 struct jpki_oidc_options {
-	int version;		/* JPKI_OIDC_OPTIONS_VERSION */
-	struct jpki_store *st;	/* borrowed, with jpki_oidc_migrate() run */
-	struct jpki_ca *ca;	/* borrowed: who holds which certificate */
-	const char *issuer;	/* "https://id.example.jp" (no final '/') */
+	int version;           /* JPKI_OIDC_OPTIONS_VERSION */
+	struct jpki_store *st; /* borrowed, with jpki_oidc_migrate() run */
+	struct jpki_ca *ca;    /* borrowed: who holds which certificate */
+	const char *issuer;    /* "https://id.example.jp" (no final '/') */
 	/* The ID-token key, PEM RSA (a 2048-bit one is made on first start
 	 * where it is missing, mode 0600), and the file of the secret that
 	 * makes the subjects pairwise (32 random bytes, made likewise). */
@@ -109,7 +108,10 @@ struct jpki_oidc_options {
 	const char *secret_path;
 };
 #define JPKI_OIDC_OPTIONS_VERSION 1
-#define JPKI_OIDC_OPTIONS_INIT {.version = JPKI_OIDC_OPTIONS_VERSION}
+#define JPKI_OIDC_OPTIONS_INIT                                                 \
+	{                                                                      \
+		.version = JPKI_OIDC_OPTIONS_VERSION                           \
+	}
 
 struct jpki_oidc;
 
@@ -120,8 +122,7 @@ void jpki_oidc_free(struct jpki_oidc *op);
 const char *jpki_oidc_issuer(const struct jpki_oidc *op);
 
 /* /.well-known/openid-configuration and the JWKS, JSON. Caller frees. */
-int jpki_oidc_discovery(char **out, const struct jpki_oidc *op)
-	JPKI_MUST_CHECK;
+int jpki_oidc_discovery(char **out, const struct jpki_oidc *op) JPKI_MUST_CHECK;
 int jpki_oidc_jwks(char **out, const struct jpki_oidc *op) JPKI_MUST_CHECK;
 
 /*
@@ -147,8 +148,8 @@ struct jpki_oidc_authz_result {
 	 * with a page (the redirect URI cannot be trusted: `reason`); 2:
 	 * refused back to the client (`redirect` has error= and state=) */
 	int refused;
-	char id[44];	  /* the request, when waiting */
-	char *redirect;	  /* owned, when refused back */
+	char id[44];      /* the request, when waiting */
+	char *redirect;   /* owned, when refused back */
 	char reason[256]; /* a sentence for the page */
 	int wants_facts;  /* the client asked for the 4 facts */
 	char client_name[128];
@@ -204,8 +205,8 @@ int jpki_oidc_request_finish(char **redirect, struct jpki_oidc *op,
 /* The token request (form fields and the Basic header's pair). */
 struct jpki_oidc_token_req {
 	const char *grant_type, *code, *redirect_uri, *code_verifier;
-	const char *client_id, *client_secret;	   /* _post, or Basic */
-	int basic;				   /* came by Basic */
+	const char *client_id, *client_secret; /* _post, or Basic */
+	int basic;                             /* came by Basic */
 	const char *client_assertion_type, *client_assertion;
 	const char *token_endpoint; /* the audience of an assertion */
 };

@@ -55,8 +55,8 @@ static enum MHD_Result send_json_cache(struct MHD_Connection *conn,
 static enum MHD_Result refused(struct MHD_Connection *conn, unsigned status,
 			       const char *why)
 {
-	json_t *doc = json_pack("{s:s, s:s}", "result", "refused", "error",
-				why);
+	json_t *doc =
+	    json_pack("{s:s, s:s}", "result", "refused", "error", why);
 	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 
 	json_decref(doc);
@@ -112,6 +112,7 @@ static void script_json(FILE *f, const char *id, json_t *value)
  * "sign" of the SHA-256 of the consent text, whose CMS goes to consent/.
  * The PINs are asked by the bridge's own prompt, never by this page.
  */
+/* clang-format off */
 static const char page_script[] =
     "(function () {\n"
     "  const data = (id) => JSON.parse(document.getElementById(id).textContent);\n"
@@ -160,6 +161,7 @@ static const char page_script[] =
     "    } catch (e) { say('同意できません: ' + e.message); }\n"
     "  });\n"
     "})();\n";
+/* clang-format on */
 
 enum MHD_Result http_oidc_authorize(struct jpki_http *srv,
 				    struct MHD_Connection *conn,
@@ -188,8 +190,9 @@ enum MHD_Result http_oidc_authorize(struct jpki_http *srv,
 	if (jpki_oidc_authorize(&res, srv->oidc, &a) != 0) {
 		jpki_log(JPKI_LOG_WARN, "oidc: authorize: %s",
 			 jpki_err_detail());
-		return http_send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				      "the provider cannot take a log-in now\n");
+		return http_send_text(
+		    conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the provider cannot take a log-in now\n");
 	}
 	if (res.refused == 2) {
 		ret = http_redirect(conn, res.redirect, NULL);
@@ -205,8 +208,7 @@ enum MHD_Result http_oidc_authorize(struct jpki_http *srv,
 	if (res.refused == 1) {
 		http_refusal(f, "このログインは受け付けられません", res.reason);
 		jpki_oidc_authz_result_clear(&res);
-		return http_page_end(f, &buf, &len, conn,
-				     MHD_HTTP_BAD_REQUEST);
+		return http_page_end(f, &buf, &len, conn, MHD_HTTP_BAD_REQUEST);
 	}
 	if (jpki_verify_login_challenge(&ch, srv->oidc_login) != 0 ||
 	    jpki_oidc_request_bind(srv->oidc, res.id, ch.challenge) != 0 ||
@@ -261,8 +263,8 @@ static enum MHD_Result logged_in(struct jpki_http *srv,
 
 	if (jpki_oidc_request_info(&consent, ch, srv->oidc, id) != 0)
 		return refused(conn, MHD_HTTP_UNAUTHORIZED, jpki_err_detail());
-	doc = json_pack("{s:s, s:s, s:s, s:o}", "result", "accepted",
-			"serial", serial, "account", "", "consent",
+	doc = json_pack("{s:s, s:s, s:s, s:o}", "result", "accepted", "serial",
+			serial, "account", "", "consent",
 			consent ? json_string(consent) : json_null());
 	free(consent);
 	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -284,8 +286,8 @@ static enum MHD_Result finish(struct jpki_http *srv,
 				   ? MHD_HTTP_UNAUTHORIZED
 				   : MHD_HTTP_SERVICE_UNAVAILABLE,
 			       jpki_err_detail());
-	doc = json_pack("{s:s, s:s}", "result", "accepted", "redirect",
-			redirect);
+	doc =
+	    json_pack("{s:s, s:s}", "result", "accepted", "redirect", redirect);
 	free(redirect);
 	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
@@ -333,8 +335,7 @@ enum MHD_Result http_oidc_login(struct jpki_http *srv,
 				    req->up->len) != 0)
 		jpki_log(JPKI_LOG_ERROR, "oidc: login: %s", jpki_err_detail());
 	if (!res.accepted) {
-		jpki_log(JPKI_LOG_INFO, "oidc: log-in refused: %s",
-			 res.reason);
+		jpki_log(JPKI_LOG_INFO, "oidc: log-in refused: %s", res.reason);
 		return refused(conn, res.http_status, res.reason);
 	}
 	/* the verifier spent the challenge; it must be this request's */
@@ -381,7 +382,7 @@ enum MHD_Result http_oidc_consent(struct jpki_http *srv,
 	body = json_loadb((const char *)req->up->data, req->up->len,
 			  JSON_REJECT_DUPLICATES, NULL);
 	b64 = json_string_value(json_object_get(body, "cms"));
-	if (b64 == NULL || json_object_size(body) != 1 ||
+	if (b64 == NULL || json_object_size(body) != 1 || strlen(b64) < 4 ||
 	    strlen(b64) % 4 != 0 || strlen(b64) > JPKI_MAX_LOGIN_ANSWER) {
 		ret = refused(conn, MHD_HTTP_BAD_REQUEST,
 			      "the body must be {\"cms\": \"<base64>\"}");
@@ -505,10 +506,14 @@ enum MHD_Result http_oidc_token(struct jpki_http *srv,
 				struct MHD_Connection *conn,
 				struct http_request *req)
 {
-	static const char *const names[] = {
-	    "grant_type", "code",	   "redirect_uri",
-	    "code_verifier", "client_id", "client_secret",
-	    "client_assertion_type", "client_assertion"};
+	static const char *const names[] = {"grant_type",
+					    "code",
+					    "redirect_uri",
+					    "code_verifier",
+					    "client_id",
+					    "client_secret",
+					    "client_assertion_type",
+					    "client_assertion"};
 	enum { N = sizeof(names) / sizeof(names[0]) };
 	char *v[N] = {0}, bid[128], bsecret[256], *endpoint = NULL;
 	struct jpki_oidc_token_req t = {0};
@@ -536,8 +541,8 @@ enum MHD_Result http_oidc_token(struct jpki_http *srv,
 		if (r == 1 && (v[i] = strdup(buf)) == NULL)
 			goto out;
 	}
-	if (asprintf(&endpoint, "%s/oidc/token",
-		     jpki_oidc_issuer(srv->oidc)) < 0) {
+	if (asprintf(&endpoint, "%s/oidc/token", jpki_oidc_issuer(srv->oidc)) <
+	    0) {
 		endpoint = NULL;
 		goto out;
 	}

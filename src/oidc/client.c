@@ -164,7 +164,8 @@ static int jwks_check(const char *text)
 				 "the JWKS has no \"keys\" array");
 		goto out;
 	}
-	json_array_foreach(keys, i, k) {
+	json_array_foreach(keys, i, k)
+	{
 		EVP_PKEY *pk;
 
 		if (json_object_get(k, "d") != NULL) {
@@ -235,13 +236,13 @@ int jpki_oidc_client_add(char **id, char **secret, struct jpki_store *st,
 			goto out;
 	}
 	{
-		json_t *d = json_pack("{s:s, s:s, s:O}", "name", name, "auth",
-				      jwks ? "private_key_jwt"
-					   : "client_secret",
-				      "redirect_uris", arr);
+		json_t *d =
+		    json_pack("{s:s, s:s, s:O}", "name", name, "auth",
+			      jwks ? "private_key_jwt" : "client_secret",
+			      "redirect_uris", arr);
 
-		detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS)
-			   : NULL;
+		detail =
+		    d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(d);
 		if (detail == NULL) {
 			r = JPKI_ERR_NOMEM;
@@ -252,7 +253,8 @@ int jpki_oidc_client_add(char **id, char **secret, struct jpki_store *st,
 		struct jpki_value v[] = {
 		    JPKI_V_TEXT(cid),
 		    JPKI_V_TEXT(name),
-		    JPKI_V_INT(jwks ? JPKI_OIDC_AUTH_JWT : JPKI_OIDC_AUTH_SECRET),
+		    JPKI_V_INT(jwks ? JPKI_OIDC_AUTH_JWT
+				    : JPKI_OIDC_AUTH_SECRET),
 		    jwks ? JPKI_V_NULL : JPKI_V_TEXT(hash),
 		    jwks ? JPKI_V_TEXT(jwks) : JPKI_V_NULL,
 		    JPKI_V_TEXT(list),
@@ -340,10 +342,11 @@ static int client_of_row(struct jpki_oidc_client **out,
 				 c->id);
 		goto out;
 	}
-	if ((c->redirect_uris = calloc(json_array_size(arr) + 1,
-				       sizeof(char *))) == NULL)
+	if ((c->redirect_uris =
+		 calloc(json_array_size(arr) + 1, sizeof(char *))) == NULL)
 		goto out;
-	json_array_foreach(arr, k, u) {
+	json_array_foreach(arr, k, u)
+	{
 		if (!json_is_string(u) ||
 		    (c->redirect_uris[c->n_redirect] =
 			 strdup(json_string_value(u))) == NULL)
@@ -382,8 +385,7 @@ int jpki_oidc_client_get(struct jpki_oidc_client **out, struct jpki_store *st,
 	return r;
 }
 
-int oidc_client_secret_hash(char out[65], struct jpki_store *st,
-			    const char *id)
+int oidc_client_secret_hash(char out[65], struct jpki_store *st, const char *id)
 {
 	struct jpki_rows *rows = NULL;
 	struct jpki_value v[] = {JPKI_V_TEXT(id)};
@@ -447,8 +449,8 @@ int jpki_oidc_client_remove(struct jpki_store *st,
 		return jpki_err_set(JPKI_ERR_NOT_FOUND, "no client id");
 	if ((r = jpki_store_begin(st)) != 0)
 		return r;
-	if ((r = jpki_store_exec(st, "DELETE FROM oidc_client WHERE id = $1",
-				 v, 1, &changes)) != 0)
+	if ((r = jpki_store_exec(st, "DELETE FROM oidc_client WHERE id = $1", v,
+				 1, &changes)) != 0)
 		goto fail;
 	if (changes == 0) {
 		r = jpki_err_set(JPKI_ERR_NOT_FOUND, "no client %s", id);

@@ -111,9 +111,10 @@ static char *redirect_with(const char *uri, const char *const *pairs)
 		p += sprintf(p, "%c%s=", sep, pairs[i]);
 		sep = '&';
 		for (; *v; v++)
-			if ((*v >= 'A' && *v <= 'Z') || (*v >= 'a' && *v <= 'z') ||
-			    (*v >= '0' && *v <= '9') || *v == '-' || *v == '.' ||
-			    *v == '_' || *v == '~')
+			if ((*v >= 'A' && *v <= 'Z') ||
+			    (*v >= 'a' && *v <= 'z') ||
+			    (*v >= '0' && *v <= '9') || *v == '-' ||
+			    *v == '.' || *v == '_' || *v == '~')
 				*p++ = (char)*v;
 			else
 				p += sprintf(p, "%%%02X", *v);
@@ -125,8 +126,8 @@ static char *redirect_with(const char *uri, const char *const *pairs)
 static int refuse_back(struct jpki_oidc_authz_result *out, const char *uri,
 		       const char *error, const char *why, const char *state)
 {
-	const char *pairs[] = {"error", error, "error_description", why,
-			       "state", state, NULL};
+	const char *pairs[] = {
+	    "error", error, "error_description", why, "state", state, NULL};
 
 	out->refused = 2;
 	snprintf(out->reason, sizeof(out->reason), "%s", why);
@@ -170,7 +171,8 @@ static int claims_want(unsigned *want, const char *text)
 			continue;
 		if (!json_is_object(part))
 			goto out;
-		json_object_foreach(part, k, v) {
+		json_object_foreach(part, k, v)
+		{
 			if (strcmp(k, "name") == 0)
 				*want |= WANT_NAME;
 			else if (strcmp(k, "birthdate") == 0)
@@ -337,15 +339,17 @@ static char *consent_text(const struct request *q, const char *issuer)
 {
 	char *t = NULL;
 
-	if (asprintf(&t,
-		     "JPKI-OIDC-CONSENT-1\n"
-		     "%s (%s) に、氏名・生年月日・性別・住所を提供することに同意します。\n"
-		     "I consent to give %s my name, date of birth, sex and "
-		     "address.\n"
-		     "request %s\n"
-		     "provider %s",
-		     q->client_name, q->client_id, q->client_name, q->id,
-		     issuer) < 0)
+	if (asprintf(
+		&t,
+		"JPKI-OIDC-CONSENT-1\n"
+		"%s (%s) "
+		"に、氏名・生年月日・性別・住所を提供することに同意します。\n"
+		"I consent to give %s my name, date of birth, sex and "
+		"address.\n"
+		"request %s\n"
+		"provider %s",
+		q->client_name, q->client_id, q->client_name, q->id,
+		issuer) < 0)
 		return NULL;
 	return t;
 }
@@ -387,11 +391,10 @@ static int holder(char person[129], struct jpki_oidc *op, const char *serial,
 				    "CA's",
 				    serial);
 	if (info->type != type)
-		r = jpki_err_set(JPKI_ERR_POLICY,
-				 "the certificate %s is not a%s certificate",
-				 serial,
-				 type == JPKI_CERT_AUTH ? "n authentication"
-							: " signing");
+		r = jpki_err_set(
+		    JPKI_ERR_POLICY,
+		    "the certificate %s is not a%s certificate", serial,
+		    type == JPKI_CERT_AUTH ? "n authentication" : " signing");
 	else if (info->status != JPKI_STATUS_GOOD)
 		r = jpki_err_set(JPKI_ERR_POLICY,
 				 "the certificate %s is revoked or suspended",
@@ -534,8 +537,7 @@ int jpki_oidc_request_finish(char **redirect, struct jpki_oidc *op,
 		c->facts = q->facts;
 		c->auth_time = q->auth_time;
 		c->expires = now + JPKI_OIDC_CODE_SECONDS;
-		if ((*redirect = redirect_with(q->redirect_uri, pairs)) ==
-		    NULL)
+		if ((*redirect = redirect_with(q->redirect_uri, pairs)) == NULL)
 			r = JPKI_ERR_NOMEM;
 		else {
 			/* the request's strings move to the code */
@@ -565,8 +567,8 @@ out:
 static int oauth_error(char **out, unsigned *status, unsigned code,
 		       const char *error, const char *why)
 {
-	json_t *doc = json_pack("{s:s, s:s}", "error", error,
-				"error_description", why);
+	json_t *doc =
+	    json_pack("{s:s, s:s}", "error", error, "error_description", why);
 
 	*status = code;
 	*out = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -624,12 +626,11 @@ static int id_token(char **out, struct jpki_oidc *op, const struct code *c,
 	int r = JPKI_ERR_NOMEM;
 
 	*out = NULL;
-	claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:[s,s]}", "iss",
-			   op->issuer, "sub", c->sub, "aud", c->client_id,
-			   "iat", (json_int_t)now, "exp",
-			   (json_int_t)(now + JPKI_OIDC_ID_TOKEN_SECONDS),
-			   "auth_time", (json_int_t)c->auth_time, "amr", "hwk",
-			   "pin");
+	claims = json_pack(
+	    "{s:s, s:s, s:s, s:I, s:I, s:I, s:[s,s]}", "iss", op->issuer, "sub",
+	    c->sub, "aud", c->client_id, "iat", (json_int_t)now, "exp",
+	    (json_int_t)(now + JPKI_OIDC_ID_TOKEN_SECONDS), "auth_time",
+	    (json_int_t)c->auth_time, "amr", "hwk", "pin");
 	if (claims == NULL)
 		goto out;
 	if (c->nonce != NULL &&
@@ -640,10 +641,9 @@ static int id_token(char **out, struct jpki_oidc *op, const struct code *c,
 	r = JPKI_ERR_NOMEM;
 	if ((payload = json_dumps(claims, JSON_COMPACT)) == NULL ||
 	    (jws = json_pack("{s:o}", "payload",
-			     jose_b64_enc(payload, strlen(payload)))) ==
-		NULL ||
-	    (sig = json_pack("{s:{s:s, s:s, s:s}}", "protected", "alg",
-			     "RS256", "kid", op->kid, "typ", "JWT")) == NULL)
+			     jose_b64_enc(payload, strlen(payload)))) == NULL ||
+	    (sig = json_pack("{s:{s:s, s:s, s:s}}", "protected", "alg", "RS256",
+			     "kid", op->kid, "typ", "JWT")) == NULL)
 		goto out;
 	if (!jose_jws_sig(NULL, jws, sig, op->jwk)) {
 		r = jpki_err_set(JPKI_ERR_CRYPTO,
@@ -703,8 +703,9 @@ static int assertion_check(char client_id[48], struct jpki_oidc *op,
 			piece(a, (size_t)(d1 - a)), "payload",
 			piece(d1 + 1, (size_t)(d2 - d1 - 1)), "signature",
 			piece(d2 + 1, strlen(d2 + 1)));
-	if (jws == NULL || (hdr = jose_b64_dec_load(json_object_get(
-				jws, "protected"))) == NULL ||
+	if (jws == NULL ||
+	    (hdr = jose_b64_dec_load(json_object_get(jws, "protected"))) ==
+		NULL ||
 	    (claims = jose_b64_dec_load(json_object_get(jws, "payload"))) ==
 		NULL ||
 	    !json_is_object(hdr) || !json_is_object(claims)) {
@@ -746,20 +747,19 @@ static int assertion_check(char client_id[48], struct jpki_oidc *op,
 		goto out;
 	}
 	if (json_is_string(aud))
-		aud_ok = strcmp(json_string_value(aud), t->token_endpoint) ==
-			     0 ||
-			 strcmp(json_string_value(aud), op->issuer) == 0;
+		aud_ok =
+		    strcmp(json_string_value(aud), t->token_endpoint) == 0 ||
+		    strcmp(json_string_value(aud), op->issuer) == 0;
 	else if (json_is_array(aud)) {
 		size_t i;
 		json_t *v;
 
-		json_array_foreach(aud, i, v) if (json_is_string(v) &&
-						  (strcmp(json_string_value(v),
-							  t->token_endpoint) ==
-						       0 ||
-						   strcmp(json_string_value(v),
-							  op->issuer) == 0))
-		    aud_ok = 1;
+		json_array_foreach(aud, i,
+				   v) if (json_is_string(v) &&
+					  (strcmp(json_string_value(v),
+						  t->token_endpoint) == 0 ||
+					   strcmp(json_string_value(v),
+						  op->issuer) == 0)) aud_ok = 1;
 	}
 	if (!aud_ok) {
 		r = jpki_err_set(JPKI_ERR_POLICY,
@@ -783,8 +783,9 @@ static int assertion_check(char client_id[48], struct jpki_oidc *op,
 	r = 0;
 	for (struct jti *j = op->jtis; j; j = j->next)
 		if (strcmp(j->id, jti) == 0)
-			r = jpki_err_set(JPKI_ERR_POLICY,
-					 "the client assertion was used before");
+			r = jpki_err_set(
+			    JPKI_ERR_POLICY,
+			    "the client assertion was used before");
 	if (r == 0 && op->n_jtis >= JPKI_OIDC_MAX_PENDING)
 		r = jpki_err_set(JPKI_ERR_POLICY, "too many assertions");
 	if (r == 0) {
@@ -826,8 +827,7 @@ static int secret_check(char client_id[48], struct jpki_oidc *op,
 				    "the client did not authenticate");
 	if ((r = oidc_client_secret_hash(stored, op->st, t->client_id)) != 0) {
 		if (r == JPKI_ERR_NOT_FOUND)
-			return jpki_err_set(JPKI_ERR_POLICY,
-					    "no such client");
+			return jpki_err_set(JPKI_ERR_POLICY, "no such client");
 		return r;
 	}
 	if (stored[0] == '\0')
@@ -862,8 +862,7 @@ int jpki_oidc_token(char **out, unsigned *status, struct jpki_oidc *op,
 				   "only authorization_code is served");
 	if (t->client_assertion != NULL) {
 		if (t->client_secret != NULL)
-			return oauth_error(out, status, 400,
-					   "invalid_request",
+			return oauth_error(out, status, 400, "invalid_request",
 					   "one way of client authentication "
 					   "at a time");
 		r = assertion_check(client_id, op, t, now);
@@ -924,8 +923,8 @@ int jpki_oidc_token(char **out, unsigned *status, struct jpki_oidc *op,
 			tok->next = op->tokens;
 			op->tokens = tok;
 			op->n_tokens++;
-			snprintf(c->access_token, sizeof(c->access_token),
-				 "%s", at);
+			snprintf(c->access_token, sizeof(c->access_token), "%s",
+				 at);
 			tok = NULL;
 		}
 	}

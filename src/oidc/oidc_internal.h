@@ -89,7 +89,6 @@ struct jpki_oidc {
 	size_t n_requests, n_codes, n_tokens, n_jtis;
 };
 
-
 void oidc_request_free(struct request *q);
 void oidc_code_free(struct code *c);
 

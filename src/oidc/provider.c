@@ -25,7 +25,6 @@
 #include "jpki/oidc.h"
 #include "oidc/oidc_internal.h"
 
-
 /* ---- keys ------------------------------------------------------------- */
 
 static int key_load(EVP_PKEY **out, const char *path)
@@ -283,8 +282,7 @@ int jpki_oidc_jwks(char **out, const struct jpki_oidc *op)
 /* ---- the subject -------------------------------------------------------- */
 
 int jpki_oidc_subject(char out[44], const struct jpki_oidc *op,
-		      const struct jpki_oidc_client *client,
-		      const char *person)
+		      const struct jpki_oidc_client *client, const char *person)
 {
 	char host[256], other[256], *text = NULL, *b = NULL;
 	const char *sector = client->id;

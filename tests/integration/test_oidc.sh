@@ -182,6 +182,10 @@ printf '%s' "$(cat consent.txt)" >consent.txt # no final newline: the page's tex
 grep -q "request $rid" consent.txt || fail "consent text: $(cat consent.txt)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/oidc/login/$rid/finish")" = 401 ] ||
 	fail "a code before the consent"
+for bad in '{"cms": ""}' '{"cms": "!!!!"}' '{"cms": "QUJD", "x": 1}' '[]'; do
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "$bad" "$url/oidc/consent/$rid")" = 400 ] || fail "consent body $bad was not refused as malformed"
+done
 sign_consent() { # -> cms.json
 	echo ABC123 >pin.txt
 	client sign consent.txt --pin-file pin.txt --detached --out consent.sig >/dev/null ||

@@ -109,12 +109,10 @@ static char *code_for(struct ofx *o, const char *scope, const char *auth,
 	assert_int_equal(jpki_oidc_authorize(&res, o->op, &a), 0);
 	assert_int_equal(res.refused, 0);
 	assert_int_equal(jpki_oidc_request_bind(o->op, res.id, "CH"), 0);
-	assert_int_equal(jpki_oidc_request_login(o->op, res.id, "CH", auth),
-			 0);
+	assert_int_equal(jpki_oidc_request_login(o->op, res.id, "CH", auth), 0);
 	if (sign != NULL)
-		assert_int_equal(jpki_oidc_request_consent(o->op, res.id, sign,
-							   &facts),
-				 0);
+		assert_int_equal(
+		    jpki_oidc_request_consent(o->op, res.id, sign, &facts), 0);
 	assert_int_equal(jpki_oidc_request_finish(&redirect, o->op, res.id), 0);
 	assert_non_null(strstr(redirect, "&state=st%261"));
 	assert_true(strncmp(redirect, RP "?code=", strlen(RP) + 6) == 0);
@@ -166,10 +164,8 @@ static json_t *id_claims(struct ofx *o, const char *compact)
 	assert_int_equal(jpki_oidc_jwks(&jwks_text, o->op), 0);
 	jwks = json_loads(jwks_text, 0, NULL);
 	free(jwks_text);
-	assert_null(json_object_get(json_array_get(json_object_get(jwks,
-								  "keys"),
-						   0),
-				    "d"));
+	assert_null(json_object_get(
+	    json_array_get(json_object_get(jwks, "keys"), 0), "d"));
 	jws = json_pack("{s:s%, s:s%, s:s}", "protected", compact,
 			(size_t)(d1 - compact), "payload", d1 + 1,
 			(size_t)(d2 - d1 - 1), "signature", d2 + 1);
@@ -200,9 +196,12 @@ static void test_redirect_exact(void **state)
 	struct ofx *o = *state;
 	struct jpki_oidc_authz a = authz(o, "openid");
 	struct jpki_oidc_authz_result res;
-	static const char *const bad[] = {
-	    RP "/", RP "?x=1", "https://rp.example.jp/CB",
-	    "https://rp.example.jp:443/cb", "https://evil.example/cb", NULL};
+	static const char *const bad[] = {RP "/",
+					  RP "?x=1",
+					  "https://rp.example.jp/CB",
+					  "https://rp.example.jp:443/cb",
+					  "https://evil.example/cb",
+					  NULL};
 
 	assert_int_equal(jpki_oidc_authorize(&res, o->op, &a), 0);
 	assert_int_equal(res.refused, 0);
@@ -293,18 +292,18 @@ static void test_flow_and_code_single_use(void **state)
 	assert_string_equal(str(claims, "aud"), o->client);
 	assert_string_equal(str(claims, "nonce"), "n-0S6");
 	assert_null(json_object_get(claims, "name")); /* not asked */
-	assert_int_equal(jpki_oidc_userinfo(&out, &status, o->op,
-					    str(tok, "access_token")),
-			 0);
+	assert_int_equal(
+	    jpki_oidc_userinfo(&out, &status, o->op, str(tok, "access_token")),
+	    0);
 	assert_int_equal(status, 200);
 	assert_non_null(strstr(out, str(claims, "sub")));
 	free(out);
 	/* the second use is refused and revokes the access token */
 	again = token(o, code, VERIFIER, o->secret, 400);
 	assert_string_equal(str(again, "error"), "invalid_grant");
-	assert_int_equal(jpki_oidc_userinfo(&out, &status, o->op,
-					    str(tok, "access_token")),
-			 0);
+	assert_int_equal(
+	    jpki_oidc_userinfo(&out, &status, o->op, str(tok, "access_token")),
+	    0);
 	assert_int_equal(status, 401);
 	free(out);
 	json_decref(again);
@@ -362,15 +361,15 @@ static void test_revoked_cannot_log_in(void **state)
 	assert_int_equal(jpki_oidc_authorize(&res, o->op, &a), 0);
 	assert_int_equal(jpki_oidc_request_bind(o->op, res.id, "CH"), 0);
 	/* the challenge must be the one bound to this request */
-	assert_int_equal(jpki_oidc_request_login(o->op, res.id, "OTHER",
-						 auth->serial),
-			 JPKI_ERR_POLICY);
-	assert_int_equal(jpki_ca_revoke(o->f.ca, auth->serial,
-					JPKI_REASON_KEY_COMPROMISE),
-			 0);
-	assert_int_equal(jpki_oidc_request_login(o->op, res.id, "CH",
-						 auth->serial),
-			 JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_oidc_request_login(o->op, res.id, "OTHER", auth->serial),
+	    JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_ca_revoke(o->f.ca, auth->serial, JPKI_REASON_KEY_COMPROMISE),
+	    0);
+	assert_int_equal(
+	    jpki_oidc_request_login(o->op, res.id, "CH", auth->serial),
+	    JPKI_ERR_POLICY);
 	jpki_oidc_authz_result_clear(&res);
 	jpki_cert_info_free(auth);
 }
@@ -450,25 +449,24 @@ static void test_consent_same_person(void **state)
 	assert_non_null(strstr(consent, "市役所"));
 	free(consent);
 	/* consent before log-in, and by another card: refused */
-	assert_int_equal(jpki_oidc_request_consent(o->op, res.id, sign->serial,
-						   &facts),
-			 JPKI_ERR_POLICY);
-	assert_int_equal(jpki_oidc_request_login(o->op, res.id, "CH",
-						 auth->serial),
-			 0);
+	assert_int_equal(
+	    jpki_oidc_request_consent(o->op, res.id, sign->serial, &facts),
+	    JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_oidc_request_login(o->op, res.id, "CH", auth->serial), 0);
 	assert_int_equal(jpki_oidc_request_finish(&redirect, o->op, res.id),
 			 JPKI_ERR_POLICY);
-	assert_int_equal(jpki_oidc_request_consent(o->op, res.id,
-						   other->serial, &facts),
-			 JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_oidc_request_consent(o->op, res.id, other->serial, &facts),
+	    JPKI_ERR_POLICY);
 	assert_non_null(strstr(jpki_err_detail(), "another person"));
 	/* an authentication certificate is no consent */
-	assert_int_equal(jpki_oidc_request_consent(o->op, res.id, auth->serial,
-						   &facts),
-			 JPKI_ERR_POLICY);
+	assert_int_equal(
+	    jpki_oidc_request_consent(o->op, res.id, auth->serial, &facts),
+	    JPKI_ERR_POLICY);
 	jpki_oidc_authz_result_clear(&res);
-	code = code_for(o, "openid profile address", auth->serial,
-			sign->serial);
+	code =
+	    code_for(o, "openid profile address", auth->serial, sign->serial);
 	tok = token(o, code, VERIFIER, o->secret, 200);
 	claims = id_claims(o, str(tok, "id_token"));
 	assert_string_equal(str(claims, "name"), "山田　太郎");
@@ -508,15 +506,14 @@ static void test_private_key_jwt(void **state)
 		char *bad_text = json_dumps(bad, 0);
 
 		assert_int_equal(jpki_oidc_client_add(&id, &secret, o->f.st,
-						      &o->actor, "jwt", uris,
-						      1, bad_text),
+						      &o->actor, "jwt", uris, 1,
+						      bad_text),
 				 JPKI_ERR_INVALID);
 		free(bad_text);
 		json_decref(bad);
 	}
-	assert_int_equal(jpki_oidc_client_add(&id, &secret, o->f.st,
-					      &o->actor, "jwt", uris, 1,
-					      set_text),
+	assert_int_equal(jpki_oidc_client_add(&id, &secret, o->f.st, &o->actor,
+					      "jwt", uris, 1, set_text),
 			 0);
 	assert_null(secret);
 	free(o->client);
@@ -526,11 +523,13 @@ static void test_private_key_jwt(void **state)
 		char *payload;
 		json_t *s;
 
-		claims = json_pack("{s:s, s:s, s:s, s:s, s:I}", "iss", id,
-				   "sub", id, "aud",
-				   "https://id.example.jp/oidc/token", "jti",
-				   round == 0 ? "j1" : round == 1 ? "j1" : "j2",
-				   "exp", (json_int_t)jpki_clock_now() + 60);
+		claims =
+		    json_pack("{s:s, s:s, s:s, s:s, s:I}", "iss", id, "sub", id,
+			      "aud", "https://id.example.jp/oidc/token", "jti",
+			      round == 0   ? "j1"
+			      : round == 1 ? "j1"
+					   : "j2",
+			      "exp", (json_int_t)jpki_clock_now() + 60);
 		payload = json_dumps(claims, JSON_COMPACT);
 		jws = json_pack("{s:o}", "payload",
 				jose_b64_enc(payload, strlen(payload)));
@@ -589,11 +588,10 @@ static void test_discovery(void **state)
 	assert_string_equal(str(doc, "issuer"), "https://id.example.jp");
 	assert_string_equal(str(doc, "token_endpoint"),
 			    "https://id.example.jp/oidc/token");
-	assert_string_equal(json_string_value(json_array_get(
-				json_object_get(doc,
-						"code_challenge_methods_supported"),
-				0)),
-			    "S256");
+	assert_string_equal(
+	    json_string_value(json_array_get(
+		json_object_get(doc, "code_challenge_methods_supported"), 0)),
+	    "S256");
 	json_decref(doc);
 	free(text);
 }
@@ -604,8 +602,7 @@ int main(void)
 	    cmocka_unit_test(test_pkce),
 	    cmocka_unit_test_setup_teardown(test_redirect_exact, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_registration, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_registration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flow_and_code_single_use,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_code_refusals, setup,
