@@ -11,6 +11,7 @@ packages=(
 	libmicrohttpd-dev libgnutls28-dev
 	libjansson-dev
 	libicu-dev
+	libjose-dev
 	libcurl4-openssl-dev
 	libargon2-dev
 	libcairo2-dev fonts-ipafont-gothic poppler-utils

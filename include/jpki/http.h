@@ -29,6 +29,7 @@
 
 #include "jpki/base.h"
 #include "jpki/ca.h"
+#include "jpki/oidc.h"
 #include "jpki/verify.h"
 
 enum jpki_http_role {
@@ -38,6 +39,9 @@ enum jpki_http_role {
 	JPKI_ROLE_WINDOW = 1 << 3, /* the clerk's pages and the JSON API */
 	JPKI_ROLE_PORTAL = 1 << 4, /* an agency's online application */
 	JPKI_ROLE_KIOSK = 1 << 5,  /* コンビニ交付; needs the login role */
+	/* OpenID Connect provider (docs/OIDC.md); not in "all": it needs
+	 * its issuer and keys (jpki_http_options.oidc) */
+	JPKI_ROLE_OIDC = 1 << 6,
 	JPKI_ROLE_ALL = JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP |
 			JPKI_ROLE_LOGIN | JPKI_ROLE_WINDOW | JPKI_ROLE_PORTAL |
 			JPKI_ROLE_KIOSK,
@@ -130,6 +134,9 @@ struct jpki_http_options {
 	 * is counted per verifier and day (jpki_ca_usage_*, flushed every
 	 * second). */
 	int revocation_access;
+	/* oidc: the provider (borrowed; NULL: the role answers 503). Its
+	 * log-in answers are bound to its issuer's origin. */
+	struct jpki_oidc *oidc;
 };
 enum jpki_revocation_access {
 	JPKI_REVOCATION_OPEN = 0,

@@ -61,6 +61,10 @@ struct jpki_serve_options {
 	unsigned login_address_free, login_max_wait;
 	unsigned kiosk_burst, kiosk_every;
 	unsigned tick_ms;         /* the periodic work's tick; 0 = 200 */
+	/* oidc (docs/OIDC.md): the issuer URL (NULL: the CA's public URL),
+	 * the ID-token key's PEM and the pairwise-subject secret's file,
+	 * both made on first start where missing; required with the role */
+	const char *oidc_issuer, *oidc_key, *oidc_secret;
 };
 #define JPKI_SERVE_OPTIONS_VERSION 1
 #define JPKI_SERVE_OPTIONS_INIT                                                \

@@ -92,6 +92,7 @@ int cli_window_office(struct cli *cli, int argc, char **argv);
 int cli_window_services(struct cli *cli, int argc, char **argv);
 int cli_operator(struct cli *cli, int argc, char **argv);
 int cli_audit(struct cli *cli, int argc, char **argv);
+int cli_oidc(struct cli *cli, int argc, char **argv);
 int cli_pin(struct cli *cli, int argc, char **argv);
 int cli_sign(struct cli *cli, int argc, char **argv);
 int cli_login(struct cli *cli, int argc, char **argv);

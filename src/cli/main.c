@@ -36,6 +36,8 @@ static void usage(FILE *f)
 	      "unlock,\n"
 	      "           password, sessions)\n"
 	      "  audit   the audit chain (verify, show)\n"
+	      "  oidc    OpenID Connect relying parties (client add, list,\n"
+	      "          remove)\n"
 	      "  card    virtual IC cards (new, serve, inspect, issue)\n"
 	      "  reader  PC/SC card readers (list)\n"
 	      "  cert    the certificates on your card (show)\n"
@@ -282,6 +284,8 @@ int main(int argc, char **argv)
 		rc = cli_operator(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "audit") == 0)
 		rc = cli_audit(&cli, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "oidc") == 0)
+		rc = cli_oidc(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "cert") == 0)
 		rc = cli_cert(&cli, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "pin") == 0)

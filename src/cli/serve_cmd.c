@@ -33,6 +33,7 @@ static void serve_usage(FILE *f)
 	      "                  [--login-address-failures N] "
 	      "[--login-max-wait S]\n"
 	      "                  [--kiosk-burst N] [--kiosk-every S]\n"
+	      "                  [--oidc-issuer URL]\n"
 	      "                  [--tls-cert FILE --tls-key FILE "
 	      "[--tls-client-ca FILE]]\n"
 	      "                  [--revocation-access open|registered]\n"
@@ -40,7 +41,8 @@ static void serve_usage(FILE *f)
 	      "  --listen    where to listen (default: config listen or\n"
 	      "              127.0.0.1:8080; port 0 picks a free port)\n"
 	      "  --roles     all (default), repository, ocsp, login,\n"
-	      "              window, portal, kiosk; comma-separated\n"
+	      "              window, portal, kiosk; comma-separated;\n"
+	      "              oidc (not in all): an OpenID Connect provider\n"
 	      "  --threads   worker threads (default: one per core)\n"
 	      "  --pid-file  write the process id there once listening\n"
 	      "  --ocsp-listen  a second listener that answers OCSP only,\n"
@@ -78,6 +80,10 @@ static void serve_usage(FILE *f)
 	      "              (default 2, at most 100); config kiosk_burst\n"
 	      "  --kiosk-every  seconds for one more (default 30, at most\n"
 	      "              3600); config kiosk_every\n"
+	      "  --oidc-issuer  the provider's URL as browsers see it\n"
+	      "              (default: the CA's public URL); config\n"
+	      "              oidc_issuer; keys DATA/keys/oidc.key and\n"
+	      "              DATA/keys/oidc-subject.secret, made if missing\n"
 	      "  --tls-cert  HTTPS: the server's certificate (PEM, chain\n"
 	      "              after it); config tls_cert\n"
 	      "  --tls-key   its key (PEM, unencrypted); config tls_key\n"
@@ -188,6 +194,10 @@ static void print_urls(const struct jpki_serve *sv, const char *listen,
 	if (!(roles & JPKI_ROLE_KIOSK) && (o->roles & JPKI_ROLE_KIOSK))
 		printf("  kiosk       off: it needs a card reader of its own "
 		       "(--kiosk-reader NAME or config kiosk_reader)\n");
+	if (roles & JPKI_ROLE_OIDC)
+		printf("  oidc        %s/.well-known/openid-configuration "
+		       "(OpenID Connect: log in with the card)\n",
+		       base);
 	if (roles & JPKI_ROLE_KIOSK)
 		printf("  kiosk       %s/kiosk (コンビニ交付: a copy of the "
 		       "residence certificate)\n",
@@ -221,12 +231,13 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"login-max-wait", required_argument, NULL, 1004},
 		{"kiosk-burst", required_argument, NULL, 1005},
 		{"kiosk-every", required_argument, NULL, 1006},
+		{"oidc-issuer", required_argument, NULL, 1009},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct jpki_serve_options opts = JPKI_SERVE_OPTIONS_INIT;
 	struct jpki_serve *sv = NULL;
 	char *url = NULL, *issuer = NULL, *agency_key = NULL,
-	     *agency_cert = NULL;
+	     *agency_cert = NULL, *oidc_key = NULL, *oidc_secret = NULL;
 	const char *pid_file = NULL, *ocsp_signer = NULL;
 	/* the limits: config key, flag, option, the largest value taken */
 	const struct {
@@ -263,6 +274,7 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		 &opts.revocation_access,
 		 jpki_config_get(cli->cfg, "revocation_access", "open"))) != 0)
 		return cli_fail(r, "config revocation_access");
+	opts.oidc_issuer = jpki_config_get(cli->cfg, "oidc_issuer", NULL);
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
 		long v;
 
@@ -344,6 +356,9 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		case 1008:
 			ocsp_signer = optarg;
 			break;
+		case 1009:
+			opts.oidc_issuer = optarg;
+			break;
 		case 'h':
 			serve_usage(stdout);
 			return CLI_OK;
@@ -383,7 +398,10 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	}
 	if (asprintf(&issuer, "%s/keys/card-issuer.key", cli->data_dir) < 0 ||
 	    asprintf(&agency_key, "%s/keys/agency.key", cli->data_dir) < 0 ||
-	    asprintf(&agency_cert, "%s/keys/agency.crt", cli->data_dir) < 0) {
+	    asprintf(&agency_cert, "%s/keys/agency.crt", cli->data_dir) < 0 ||
+	    asprintf(&oidc_key, "%s/keys/oidc.key", cli->data_dir) < 0 ||
+	    asprintf(&oidc_secret, "%s/keys/oidc-subject.secret",
+		     cli->data_dir) < 0) {
 		r = cli_fail(JPKI_ERR_NOMEM, "serve");
 		goto out;
 	}
@@ -391,6 +409,8 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	opts.card_issuer_key = issuer;
 	opts.agency_key = agency_key;
 	opts.agency_cert = agency_cert;
+	opts.oidc_key = oidc_key;
+	opts.oidc_secret = oidc_secret;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -432,5 +452,7 @@ out:
 	free(issuer);
 	free(agency_key);
 	free(agency_cert);
+	free(oidc_key);
+	free(oidc_secret);
 	return r;
 }

@@ -30,6 +30,8 @@ struct jpki_http {
 	EVP_PKEY *agency_key;            /* the portal's (borrowed) */
 	X509 *agency_cert;               /* the portal's (borrowed) */
 	const char *kiosk_reader;        /* the kiosk's own PC/SC reader */
+	struct jpki_oidc *oidc;          /* the oidc role's (borrowed) */
+	struct jpki_verify_login *oidc_login; /* bound to its issuer */
 	unsigned roles;
 	uint16_t port;
 	/* HTTPS (tls.c): PEM for libmicrohttpd, NULL for plain HTTP */
@@ -517,6 +519,33 @@ int http_kiosk_limit_new(struct http_limit **out,
 enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 			   const char *url, const char *method,
 			   const struct upload *up, int *handled);
+
+/* oidc.c: the oidc role's endpoints */
+enum MHD_Result http_oidc_discovery(struct jpki_http *srv,
+				    struct MHD_Connection *conn,
+				    struct http_request *req);
+enum MHD_Result http_oidc_jwks(struct jpki_http *srv,
+			       struct MHD_Connection *conn,
+			       struct http_request *req);
+enum MHD_Result http_oidc_authorize(struct jpki_http *srv,
+				    struct MHD_Connection *conn,
+				    struct http_request *req);
+enum MHD_Result http_oidc_login(struct jpki_http *srv,
+				struct MHD_Connection *conn,
+				struct http_request *req);
+enum MHD_Result http_oidc_consent(struct jpki_http *srv,
+				  struct MHD_Connection *conn,
+				  struct http_request *req);
+enum MHD_Result http_oidc_token(struct jpki_http *srv,
+				struct MHD_Connection *conn,
+				struct http_request *req);
+enum MHD_Result http_oidc_userinfo(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
+/* portal.c: a signing certificate's status from the CA's records (the
+ * verify module's callback; arg is the jpki_ca). */
+int http_sign_status(void *arg, X509 *cert, X509 *issuer, const char *serial,
+		     enum jpki_verify_status *status, int *reason);
 
 /* page.c: the frame of the server-rendered pages (the window clerk's use
  * its end, refusal and redirect; the portal and the kiosk all of it). `site`

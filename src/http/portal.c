@@ -1114,3 +1114,51 @@ enum MHD_Result http_portal_inbox_login(struct jpki_http *srv,
 {
 	return inbox_login(conn, req->token ? jpki_err_detail() : NULL);
 }
+
+/*
+ * Revocation status of a signing certificate from the CA's own records,
+ * for a verifier running beside the CA of the installation (the OpenID
+ * Connect provider's consent check): the record must be this very
+ * certificate; one that is not the CA's is unknown.
+ */
+int http_sign_status(void *arg, X509 *cert, X509 *issuer, const char *serial,
+		     enum jpki_verify_status *status, int *reason)
+{
+	struct jpki_ca *ca = arg;
+	struct jpki_cert_info *info = NULL;
+	unsigned char *der = NULL;
+	int len, r = JPKI_ERR_INTERNAL;
+
+	(void)issuer;
+	*status = JPKI_VERIFY_UNKNOWN;
+	*reason = 0;
+	if ((r = jpki_ca_status(&info, ca, serial)) != 0) {
+		if (r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_INVALID) {
+			jpki_err_clear();
+			r = 0;
+		}
+		goto out;
+	}
+	if ((len = i2d_X509(cert, &der)) <= 0) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	if (info->type != JPKI_CERT_SIGN || info->der_len != (size_t)len ||
+	    memcmp(info->der, der, (size_t)len) != 0) {
+		r = 0;
+		goto out;
+	}
+	if (info->status == JPKI_STATUS_GOOD) {
+		*status = JPKI_VERIFY_GOOD;
+	} else {
+		*status = JPKI_VERIFY_REVOKED;
+		*reason = info->status == JPKI_STATUS_HOLD
+			      ? JPKI_REASON_CERTIFICATE_HOLD
+			      : (int)info->reason;
+	}
+	r = 0;
+out:
+	OPENSSL_free(der);
+	jpki_cert_info_free(info);
+	return r;
+}

@@ -166,6 +166,22 @@ static const struct http_route routes[] = {
     /* the same, as JSON, with the decision at receipt and the status now */
     {"/portal/inbox.json", 0, JPKI_ROLE_PORTAL, GET, 0,
      HTTP_ROLE(JPKI_ROLE_CA_OFFICER), 0, http_portal_inbox_json, NULL, NULL},
+    /* oidc (docs/OIDC.md) */
+    {"/.well-known/openid-configuration", 0, JPKI_ROLE_OIDC, GET, 0,
+     HTTP_PUBLIC, 0, http_oidc_discovery, NULL, NULL},
+    {"/oidc/jwks", 0, JPKI_ROLE_OIDC, GET, 0, HTTP_PUBLIC, 0, http_oidc_jwks,
+     NULL, NULL},
+    {"/oidc/authorize", 0, JPKI_ROLE_OIDC, GET, 0, HTTP_PUBLIC, 0,
+     http_oidc_authorize, NULL, NULL},
+    /* <id>/challenge and <id>/response, docs/LOGIN.md per request */
+    {"/oidc/login/", 1, JPKI_ROLE_OIDC, GET | POST, JPKI_MAX_LOGIN_ANSWER,
+     HTTP_PUBLIC, HTTP_OWN_413, http_oidc_login, NULL, NULL},
+    {"/oidc/consent/", 1, JPKI_ROLE_OIDC, POST, JPKI_MAX_LOGIN_ANSWER,
+     HTTP_PUBLIC, HTTP_OWN_413, http_oidc_consent, NULL, NULL},
+    {"/oidc/token", 0, JPKI_ROLE_OIDC, POST, JPKI_MAX_LOGIN_ANSWER,
+     HTTP_PUBLIC, 0, http_oidc_token, NULL, NULL},
+    {"/oidc/userinfo", 0, JPKI_ROLE_OIDC, GET | POST, JPKI_MAX_LOGIN_ANSWER,
+     HTTP_PUBLIC, 0, http_oidc_userinfo, NULL, NULL},
     /* kiosk */
     {"/kiosk", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_FORM,
      kiosk, NULL, NULL},
@@ -259,6 +275,10 @@ static const char *unready(const struct jpki_http *srv, unsigned role)
 		return srv->st == NULL || srv->agency_key == NULL ||
 			       srv->agency_cert == NULL
 			   ? "the portal role has no store or no agency key"
+			   : NULL;
+	case JPKI_ROLE_OIDC:
+		return srv->oidc == NULL || srv->oidc_login == NULL
+			   ? "the oidc role has no provider"
 			   : NULL;
 	case JPKI_ROLE_KIOSK:
 		return srv->st == NULL || srv->login == NULL

@@ -51,11 +51,13 @@ int jpki_http_roles_parse(unsigned *out, const char *text)
 			roles |= JPKI_ROLE_PORTAL;
 		} else if (strcmp(tok, "kiosk") == 0) {
 			roles |= JPKI_ROLE_KIOSK;
+		} else if (strcmp(tok, "oidc") == 0) {
+			roles |= JPKI_ROLE_OIDC;
 		} else {
 			int r = jpki_err_set(JPKI_ERR_INVALID,
 					     "unknown role '%s' (all, "
 					     "repository, ocsp, login, window, "
-					     "portal, kiosk)",
+					     "portal, kiosk, oidc)",
 					     tok);
 			free(copy);
 			return r;
@@ -728,6 +730,7 @@ static void server_free(struct jpki_http *srv)
 	http_relying_stop(srv);
 	http_tls_free(srv);
 	jpki_verify_login_free(srv->login);
+	jpki_verify_login_free(srv->oidc_login);
 	http_limit_free(srv->challenge_limit);
 	http_limit_free(srv->kiosk_limit);
 	free(srv);
@@ -819,6 +822,7 @@ int jpki_http_start(struct jpki_http **out,
 	srv->agency_key = opts->agency_key;
 	srv->agency_cert = opts->agency_cert;
 	srv->kiosk_reader = opts->kiosk_reader;
+	srv->oidc = opts->oidc;
 	srv->kiosk_burst = opts->kiosk_burst ? opts->kiosk_burst : 2u;
 	srv->kiosk_every = opts->kiosk_every ? opts->kiosk_every : 30u;
 	srv->login_limits.account_free = opts->login_account_free;
@@ -855,7 +859,10 @@ int jpki_http_start(struct jpki_http **out,
 					  ? (double)opts->challenge_burst
 					  : 120.0)) != 0)) ||
 	    ((srv->roles & JPKI_ROLE_KIOSK) &&
-	     (r = http_kiosk_limit_new(&srv->kiosk_limit, srv)) != 0)) {
+	     (r = http_kiosk_limit_new(&srv->kiosk_limit, srv)) != 0) ||
+	    ((srv->roles & JPKI_ROLE_OIDC) && srv->oidc != NULL &&
+	     (r = jpki_http_login_new(&srv->oidc_login, srv->ca,
+				      jpki_oidc_issuer(srv->oidc))) != 0)) {
 		server_free(srv);
 		return r;
 	}

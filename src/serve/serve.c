@@ -31,6 +31,7 @@ struct jpki_serve {
 	atomic_int has_issuer;
 	EVP_PKEY *agency_key; /* owned */
 	X509 *agency_cert;    /* owned */
+	struct jpki_oidc *oidc; /* owned, with the oidc role */
 	pthread_t thread;
 	int thread_running;
 	pthread_mutex_t lock; /* guards stopping, with wake */
@@ -237,6 +238,19 @@ int jpki_serve_start(struct jpki_serve **out,
 	    (r = jpki_ca_open(&sv->ca, sv->st, &o->ca)) != 0 ||
 	    (r = migrate(sv, o)) != 0)
 		goto fail;
+	if (sv->roles & JPKI_ROLE_OIDC) {
+		struct jpki_oidc_options oo = JPKI_OIDC_OPTIONS_INIT;
+
+		oo.st = sv->st;
+		oo.ca = sv->ca;
+		oo.issuer = o->oidc_issuer ? o->oidc_issuer
+					   : jpki_ca_public_url(sv->ca);
+		oo.key_path = o->oidc_key;
+		oo.secret_path = o->oidc_secret;
+		if ((r = jpki_oidc_migrate(sv->st)) != 0 ||
+		    (r = jpki_oidc_new(&sv->oidc, &oo)) != 0)
+			goto fail;
+	}
 	issuer_look(sv, 1);
 	h.listen = o->listen;
 	h.roles = sv->roles;
@@ -257,6 +271,7 @@ int jpki_serve_start(struct jpki_serve **out,
 	h.agency_key = sv->agency_key;
 	h.agency_cert = sv->agency_cert;
 	h.kiosk_reader = o->kiosk_reader;
+	h.oidc = sv->oidc;
 	h.ocsp_listen = o->ocsp_listen;
 	h.max_connections = o->max_connections;
 	h.ocsp_connections = o->ocsp_connections;
@@ -298,6 +313,7 @@ void jpki_serve_stop(struct jpki_serve *sv)
 	/* The server borrows the keys, the CA and the store: it goes
 	 * first. */
 	jpki_http_stop(sv->http);
+	jpki_oidc_free(sv->oidc);
 	EVP_PKEY_free(sv->issuer);
 	EVP_PKEY_free(sv->agency_key);
 	X509_free(sv->agency_cert);
