@@ -13,6 +13,18 @@
 import fs from 'node:fs';
 import { fail } from './window_lib.mjs';
 
+// GET `path` from the page, read as bytes (a PDF opens no page to check)
+async function getBytes(page, path) {
+	return page.evaluate(async (p) => {
+		const r = await fetch(p);
+		const b = new Uint8Array(await r.arrayBuffer());
+		let s = '';
+		for (const c of b) s += String.fromCharCode(c);
+		return { status: r.status, type: r.headers.get('content-type'),
+			b64: btoa(s) };
+	}, path);
+}
+
 // the services form holding button `button`, filled with `fields`
 async function fill(t, page, button, fields) {
 	for (const [name, value] of Object.entries(fields))
@@ -100,6 +112,20 @@ export default async function (t, c) {
 	state = await b.$eval('#state', (e) => e.dataset.state);
 	if (state !== 'pending') fail(`B sees the move ${state}, not pending`);
 	console.log("ok services: B's clerk sees the move pending");
+
+	// the disclosure on paper: A's clerk from A's resident's page; B's
+	// clerk may not print it for A's resident
+	if (await t.resident(a, c.a) !== 200) fail("A's resident's page");
+	const href = await a.$eval('#disclosure', (e) => e.getAttribute('href'));
+	const disc = await getBytes(a, href);
+	if (disc.status !== 200 || disc.type !== 'application/pdf' ||
+	    !atob(disc.b64).startsWith('%PDF-'))
+		fail(`the disclosure: HTTP ${disc.status} ${disc.type}`);
+	console.log('ok services: the disclosure PDF from the resident\'s page');
+	s = (await b.goto(`${t.url}${href}`)).status();
+	await t.shot(b, 'services', 'disclosure-other');
+	await t.refused(b, 403, s, '131016', "A's resident's disclosure for B's clerk");
+	console.log("ok services: A's resident's disclosure refused to B's clerk (403)");
 
 	await b.goto(`${t.url}/window/services`);
 	await fill(t, b, 'move_status', { person: '99999999999' });
