@@ -128,6 +128,34 @@ export default async function (t, c) {
 	console.log("ok services: A's resident's disclosure refused to B's clerk (403)");
 
 	await b.goto(`${t.url}/window/services`);
+	await fill(t, b, 'move_in', { person: c.a, reader: 'no such reader' });
+	s = await t.submit(b, '#move_in');
+	await t.shot(b, 'services', 'move-in-no-reader');
+	await t.refused(b, 404, s, 'no such reader', 'a move-in without the reader');
+	console.log('ok services: a move-in at a reader that is not there refused (404)');
+
+	// a copy posted without the session's form token: refused, nothing
+	// issued (the shell test counts the copies on the audit chain)
+	await a.goto(`${t.url}/window/services`);
+	const forged = await a.evaluate(async (p, addr) => {
+		const r = await fetch('/window/residence-copy', { method: 'POST',
+			headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+			body: new URLSearchParams({ person: p,
+				photo_id_address: addr }).toString() });
+		return [r.status, r.headers.get('content-type'), await r.text()];
+	}, c.b, c.bAddress);
+	if (forged[0] !== 403 || forged[1] === 'application/pdf' ||
+	    !forged[2].includes('token'))
+		fail(`a copy without the form token: HTTP ${forged[0]} ${forged[1]}`);
+	console.log('ok services: a copy without the form token refused (403)');
+
+	await b.goto(`${t.url}/window/services`);
+	s = await t.submit(b, '#move_status');
+	await t.shot(b, 'services', 'move-status-empty');
+	await t.refused(b, 400, s, 'resident code', 'the state of no resident');
+	console.log('ok services: the move status without a resident code (400)');
+
+	await b.goto(`${t.url}/window/services`);
 	await fill(t, b, 'move_status', { person: '99999999999' });
 	s = await t.submit(b, '#move_status');
 	await t.shot(b, 'services', 'move-status-unknown');
