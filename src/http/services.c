@@ -317,6 +317,23 @@ enum MHD_Result http_services_batch(struct jpki_http *srv,
 
 /* ---- the disclosure on paper at the window -------------------------- */
 
+/* A refusal as a window page (the clerk followed a link from the
+ * resident's page), with the status of the error. */
+static enum MHD_Result disclosure_refused(struct MHD_Connection *conn,
+					  const struct jpki_actor *who, int r)
+{
+	char *buf = NULL, why[600];
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(why, sizeof(why), "%s", jpki_err_detail());
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return MHD_NO;
+	http_window_page_start(f, "提供状況の開示 (disclosure)", who);
+	http_refusal(f, "交付できません (refused; nothing was issued)", why);
+	return http_page_end(f, &buf, &len, conn, http_window_status(r));
+}
+
 enum MHD_Result http_window_disclosure(struct jpki_http *srv,
 				       struct MHD_Connection *conn,
 				       struct http_request *req)
@@ -335,8 +352,7 @@ enum MHD_Result http_window_disclosure(struct jpki_http *srv,
 	    (r = jpki_services_disclosure_pdf(&pdf, &len, &res, list, n)) !=
 		0) {
 		free(list);
-		return http_send_text(conn, http_window_status(r),
-				      jpki_err_detail());
+		return disclosure_refused(conn, &req->who, r);
 	}
 	free(list);
 	ret = http_send(conn, MHD_HTTP_OK, "application/pdf", pdf, len,

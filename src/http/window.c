@@ -98,19 +98,24 @@ static const char *state_name(enum jpki_application_state s)
 /* A read the domain refused or could not do: 403 for a clerk of another
  * municipality or a role that does not read it (the refusal is on the
  * audit chain), 404 for what does not exist. */
-static enum MHD_Result read_refused(struct MHD_Connection *conn, int r)
+static enum MHD_Result read_refused(struct MHD_Connection *conn,
+				    const struct jpki_actor *who, int r)
 {
-	char text[600];
+	char *buf = NULL, why[600];
+	size_t len = 0;
+	FILE *f;
 
-	snprintf(text, sizeof(text), "%s\n", jpki_err_detail());
-	return http_send_text(conn,
-			      r == JPKI_ERR_POLICY      ? MHD_HTTP_FORBIDDEN
-			      : r == JPKI_ERR_NOT_FOUND ? MHD_HTTP_NOT_FOUND
-			      : r == JPKI_ERR_STATE     ? MHD_HTTP_CONFLICT
-			      : r == JPKI_ERR_INVALID
-				  ? MHD_HTTP_BAD_REQUEST
-				  : MHD_HTTP_INTERNAL_SERVER_ERROR,
-			      text);
+	/* A page, not plain text: the clerk reads the refusal in the
+	 * window's frame, with the way back to the dashboard. */
+	snprintf(why, sizeof(why), "%s", jpki_err_detail());
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return MHD_NO;
+	page_start(f, "表示できません (refused)", who);
+	http_refusal(f, "表示できません (refused)", why);
+	fputs("<section><a id=\"back\" href=\"/window\">戻る (back)</a>"
+	      "</section>",
+	      f);
+	return http_page_end(f, &buf, &len, conn, http_window_status(r));
 }
 
 /* The log-in form, with the refusal of the last attempt when error is not
@@ -249,7 +254,7 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	int err;
 
 	if ((err = jpki_registry_read(&r, srv->st, who, person)) != 0)
-		return read_refused(conn, err);
+		return read_refused(conn, who, err);
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return MHD_NO;
 	page_start(f, r.facts.name, who);
@@ -325,7 +330,7 @@ application_page(struct jpki_http *srv, struct MHD_Connection *conn,
 	int err;
 
 	if ((err = jpki_window_application(&a, srv->st, who, id)) != 0)
-		return read_refused(conn, err);
+		return read_refused(conn, who, err);
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return MHD_NO;
 	page_start(f, "申請", who);
@@ -468,14 +473,15 @@ static int issue_at_counter(struct jpki_window_issue_result *res,
 	return r;
 }
 
-static enum MHD_Result send_pdf(struct MHD_Connection *conn, int r,
+static enum MHD_Result send_pdf(struct MHD_Connection *conn,
+				const struct jpki_actor *who, int r,
 				unsigned char *pdf, size_t len,
 				const char *what)
 {
 	enum MHD_Result ret;
 
 	if (r != 0)
-		return read_refused(conn, r);
+		return read_refused(conn, who, r);
 	ret = http_send(conn, MHD_HTTP_OK, "application/pdf", pdf, len,
 			"no-store");
 	free(pdf);
@@ -612,7 +618,7 @@ enum MHD_Result http_window_copy(struct jpki_http *srv,
 	int r = jpki_window_cert_copy_pdf(&pdf, &len, srv->st, srv->ca,
 					  &req->who, http_query(conn, "serial"));
 
-	return send_pdf(conn, r, pdf, len, "copy");
+	return send_pdf(conn, &req->who, r, pdf, len, "copy");
 }
 
 enum MHD_Result http_window_letter(struct jpki_http *srv,
@@ -628,7 +634,7 @@ enum MHD_Result http_window_letter(struct jpki_http *srv,
 	 * working), so no link or image of another page may do it */
 	http_field(id, FIELD, req->up, "id");
 	r = jpki_window_letter_pdf(&pdf, &len, srv->st, &req->who, atoll(id));
-	return send_pdf(conn, r, pdf, len, "letter");
+	return send_pdf(conn, &req->who, r, pdf, len, "letter");
 }
 
 /* ---- the JSON API

@@ -95,11 +95,12 @@ enum MHD_Result http_window_services(struct jpki_http *srv,
 	return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
 }
 
-/* What a move procedure answers: the move's state, or the refusal. */
+/* What a move procedure answers: the move's state, or the refusal under
+ * the heading `refused`. */
 static enum MHD_Result move_page(struct MHD_Connection *conn,
 				 const struct jpki_actor *who,
-				 const char *title, int r,
-				 const struct jpki_move *m)
+				 const char *title, const char *refused,
+				 int r, const struct jpki_move *m)
 {
 	char *buf = NULL, why[600], arrival[11];
 	size_t len = 0;
@@ -110,7 +111,7 @@ static enum MHD_Result move_page(struct MHD_Connection *conn,
 		return MHD_NO;
 	http_window_page_start(f, title, who);
 	if (r != 0) {
-		http_refusal(f, "受付できません (refused)", why);
+		http_refusal(f, refused, why);
 	} else {
 		jpki_date_format(&m->arrival, arrival);
 		fputs("<section class=\"done\" id=\"done\"><h2>", f);
@@ -233,8 +234,8 @@ enum MHD_Result http_window_move_out(struct jpki_http *srv,
 	else if ((r = jpki_services_move_out(&id, srv->st, &req->who, NULL,
 					     person, &n)) == 0)
 		r = jpki_services_move_get(&m, srv->st, &req->who, person);
-	return move_page(conn, &req->who, "転出届の受付 (move-out recorded)", r,
-			 &m);
+	return move_page(conn, &req->who, "転出届の受付 (move-out recorded)",
+			 "受付できません (refused)", r, &m);
 }
 
 enum MHD_Result http_window_move_in(struct jpki_http *srv,
@@ -254,7 +255,8 @@ enum MHD_Result http_window_move_in(struct jpki_http *srv,
 		r = jpki_services_move_in(&m, srv->st, &req->who, person,
 					  holder);
 	jpki_reader_free(rd);
-	return move_page(conn, &req->who, "転入届（特例） (moved in)", r, &m);
+	return move_page(conn, &req->who, "転入届（特例） (moved in)",
+			 "転入できません (refused)", r, &m);
 }
 
 enum MHD_Result http_window_move_status(struct jpki_http *srv,
@@ -269,7 +271,7 @@ enum MHD_Result http_window_move_status(struct jpki_http *srv,
 	r = jpki_services_move_get(&m, srv->st, &req->who,
 				   person ? person : "");
 	return move_page(conn, &req->who, "転出・転入の状況 (a move's state)",
-			 r, &m);
+			 "表示できません (refused)", r, &m);
 }
 
 /* ---- the JSON API ----------------------------------------------------------

@@ -532,8 +532,11 @@ int jpki_services_move_get(struct jpki_move *out, struct jpki_store *st,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (st == NULL || person == NULL)
-		return jpki_err_set(JPKI_ERR_INVALID, "no store or person");
+	if (st == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no store");
+	if (person == NULL || person[0] == '\0')
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "a move's state needs the resident code");
 	if ((r = latest(&m, st, person)) != 0)
 		return r;
 	if (jpki_audit_authorize_read(by, readers, m.from_code) != 0 &&

@@ -208,6 +208,10 @@ static void test_move_in_refusals(void **state)
 	    JPKI_ERR_POLICY);
 	assert_int_equal(audits(f, "services.move.read.refused"), 1);
 	assert_true(audits(f, "services.move.read") >= 1);
+	/* no resident code: asked for, not "no notice of  is recorded" */
+	assert_int_equal(jpki_services_move_get(&m, f->st, &f->counter_b, ""),
+			 JPKI_ERR_INVALID);
+	assert_non_null(strstr(jpki_err_detail(), "resident code"));
 }
 
 /* Fifteen days after arrival: refused, expired, and it stays so. */
