@@ -131,8 +131,16 @@ export default async function (t, c) {
 	await fill(t, b, 'move_in', { person: c.a, reader: 'no such reader' });
 	s = await t.submit(b, '#move_in');
 	await t.shot(b, 'services', 'move-in-no-reader');
-	await t.refused(b, 404, s, 'no such reader', 'a move-in without the reader');
-	console.log('ok services: a move-in at a reader that is not there refused (404)');
+	// pcscd runs only while a card test holds it: without it the same
+	// move-in is refused for want of the reader service
+	const text = await b.$eval('main', (m) => m.innerText);
+	if (text.includes('no card reader service')) {
+		if (s < 400)
+			fail(`a move-in without pcscd: HTTP ${s}: ${text}`);
+	} else {
+		await t.refused(b, 404, s, 'no such reader', 'a move-in without the reader');
+	}
+	console.log(`ok services: a move-in at a reader that is not there refused (${s})`);
 
 	// a copy posted without the session's form token: refused, nothing
 	// issued (the shell test counts the copies on the audit chain)
