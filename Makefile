@@ -7,7 +7,7 @@ DATA     ?= $(CURDIR)/var
 LISTEN   ?= 127.0.0.1:8080
 JPKI      = $(BUILD)/jpki
 
-.PHONY: all setup build run check demo asan ubsan fuzz bench format clean
+.PHONY: all setup build install run check demo asan ubsan fuzz bench format clean
 
 all: build
 
@@ -19,6 +19,11 @@ $(BUILD)/CMakeCache.txt:
 
 build: setup $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The programs, the browser extension and its native host's manifests
+# (docs/BROWSER.md); PREFIX defaults to CMake's (/usr/local).
+install: build
+	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
 run: build
 	@mkdir -p $(DATA)

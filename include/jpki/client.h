@@ -178,6 +178,19 @@ int jpki_client_cms_sign(CMS_ContentInfo **out, BIO *data, X509 *signer,
 			 int detached) JPKI_MUST_CHECK;
 
 /*
+ * Detached CMS SignedData over a document the caller hashed (the browser
+ * bridge: the page hashes, the host signs): signed attributes contentType
+ * data, messageDigest = `digest` (SHA-256, 32 bytes), signingTime by the
+ * service's clock; the card signs only their DER. Signer and `extra` (its
+ * CA) are included. JPKI_ERR_INVALID for a digest that is not 32 bytes.
+ * Caller frees *out.
+ */
+int jpki_client_cms_sign_digest(CMS_ContentInfo **out,
+				const unsigned char *digest, size_t digest_len,
+				X509 *signer, EVP_PKEY *key,
+				STACK_OF(X509) * extra) JPKI_MUST_CHECK;
+
+/*
  * CMS EnvelopedData for the receiving agency: `signed` (its DER) encrypted
  * with AES-256-CBC under a key wrapped for `recipient`. Caller frees *out.
  */

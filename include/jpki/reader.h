@@ -42,6 +42,10 @@ int jpki_reader_local(struct jpki_reader **out,
 		      struct jpki_card *card) JPKI_MUST_CHECK;
 
 void jpki_reader_free(struct jpki_reader *rd);
+/* Frees the connection after resetting the card (PC/SC SCARD_RESET_CARD;
+ * the in-process card's security state), so no PIN verified through it
+ * stays verified for the next program to use the card. */
+void jpki_reader_free_reset(struct jpki_reader *rd);
 
 /* The name of the reader ("local" for the in-process one); borrowed. */
 const char *jpki_reader_name(const struct jpki_reader *rd);

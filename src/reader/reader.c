@@ -174,16 +174,28 @@ int jpki_reader_local(struct jpki_reader **out, struct jpki_card *card)
 	return 0;
 }
 
-void jpki_reader_free(struct jpki_reader *rd)
+static void reader_close(struct jpki_reader *rd, DWORD disposition)
 {
 	if (rd == NULL)
 		return;
 	if (rd->handle)
-		SCardDisconnect(rd->handle, SCARD_LEAVE_CARD);
+		SCardDisconnect(rd->handle, disposition);
 	if (rd->ctx)
 		SCardReleaseContext(rd->ctx);
 	free(rd->name);
 	free(rd);
+}
+
+void jpki_reader_free(struct jpki_reader *rd)
+{
+	reader_close(rd, SCARD_LEAVE_CARD);
+}
+
+void jpki_reader_free_reset(struct jpki_reader *rd)
+{
+	if (rd != NULL && rd->card != NULL)
+		jpki_card_reset(rd->card);
+	reader_close(rd, SCARD_RESET_CARD);
 }
 
 const char *jpki_reader_name(const struct jpki_reader *rd)

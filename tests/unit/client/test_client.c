@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "card/card_fixture.h"
@@ -327,6 +328,72 @@ static void test_pades_signed_data(void **state)
 	close_env(e);
 }
 
+/* The browser bridge's signature: the page hashed the document, the card
+ * signs signed attributes holding that hash; it verifies over the document
+ * and over no other, and a hash of the wrong size is refused. */
+static void test_signed_digest(void **state)
+{
+	struct env *e = open_env(state);
+	unsigned char digest[32];
+	CMS_ContentInfo *cms = NULL;
+	STACK_OF(X509) *extra = sk_X509_new_null();
+	X509 *cert = NULL, *ca = NULL;
+	EVP_PKEY *key = NULL;
+	X509_STORE *st;
+	BIO *content;
+
+	SHA256((const unsigned char *)"the document", 12, digest);
+	assert_int_equal(jpki_client_read_cert(&ca, e->rd, JPKI_EF_SIGN_CA), 0);
+	st = store_of(ca);
+	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(st), jpki_clock_now());
+	assert_int_equal(
+	    jpki_client_pin_verify(e->rd, JPKI_PIN_SIGN, "ABC123", NULL), 0);
+	assert_int_equal(jpki_client_read_cert(&cert, e->rd, JPKI_EF_SIGN_CERT),
+			 0);
+	assert_int_equal(jpki_client_card_key(&key, e->rd, JPKI_PIN_SIGN, cert),
+			 0);
+	sk_X509_push(extra, ca);
+	assert_int_equal(jpki_client_cms_sign_digest(&cms, digest, 31, cert,
+						     key, extra),
+			 JPKI_ERR_INVALID);
+	assert_null(cms);
+	assert_int_equal(jpki_client_cms_sign_digest(&cms, digest, 32, cert,
+						     key, extra),
+			 0);
+	content = BIO_new_mem_buf("the document", -1);
+	assert_int_equal(
+	    CMS_verify(cms, NULL, st, content, NULL, CMS_BINARY | CMS_DETACHED),
+	    1);
+	BIO_free(content);
+	content = BIO_new_mem_buf("the d0cument", -1);
+	assert_int_equal(
+	    CMS_verify(cms, NULL, st, content, NULL, CMS_BINARY | CMS_DETACHED),
+	    0);
+	ERR_clear_error();
+	BIO_free(content);
+	{
+		/* detached: no content inside */
+		ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
+
+		assert_true(pos == NULL || *pos == NULL);
+	}
+	CMS_ContentInfo_free(cms);
+	cms = NULL;
+	/* after a new selection of the AP the PIN is no longer verified:
+	 * the card refuses to sign */
+	enum jpki_card_kind kind;
+	assert_int_equal(jpki_client_open_card(&kind, e->rd), 0);
+	assert_int_not_equal(jpki_client_cms_sign_digest(&cms, digest, 32, cert,
+							 key, extra),
+			     0);
+	assert_null(cms);
+	sk_X509_pop_free(extra, X509_free);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	X509_STORE_free(st);
+	close_env(e);
+}
+
 static void test_enveloped_for_the_agency(void **state)
 {
 	struct env *e = open_env(state);
@@ -507,6 +574,7 @@ int main(void)
 	    cmocka_unit_test(test_apdus_of_the_spec),
 	    cmocka_unit_test(test_signed_data_verifies),
 	    cmocka_unit_test(test_pades_signed_data),
+	    cmocka_unit_test(test_signed_digest),
 	    cmocka_unit_test(test_enveloped_for_the_agency),
 	    cmocka_unit_test(test_pin_change),
 	    cmocka_unit_test(test_wrong_pin_and_lock),
