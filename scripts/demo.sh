@@ -2,7 +2,7 @@
 # `make demo`: the whole story of the seeds on this machine, step by step,
 # with the real programs: the CA and its OCSP, the registry and the window,
 # a virtual My Number card in pcscd's reader, the resident's client, the
-# agency's verification and the convenience-store kiosk.
+# agency's verification and the log-in with the card.
 #
 # usage: scripts/demo.sh PATH/TO/jpki   (as root, or with pcscd running)
 set -euo pipefail
@@ -63,9 +63,8 @@ for op in "registry 131016 registry-clerk" "window 131016 window-clerk"; do
 	JPKI_NEW_OPERATOR_PASSWORD="demo-pw-$1" as admin operator add "$1" \
 		--role "$3" --municipality-code "$2" | show
 done
-# the kiosk runs only with a reader of its own: the card's vpcd reader
 "$JPKI" --data "$work/var" --log warn serve --listen "127.0.0.1:$port" \
-	--kiosk-reader "Virtual PCD 00 0$((VPCD_PORT - 35963))" >serve.log 2>&1 &
+	>serve.log 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
 	curl -sf "$url/healthz" >/dev/null 2>&1 && break
@@ -133,11 +132,8 @@ jpki verify application.txt.p7m --agency-key "$agency_key" \
 	--agency-cert agency.crt --ca sign-ca.pem --name "山田 太郎" \
 	--address "千代田２番２号" | show || fail "the agency refused after renewal"
 
-say "At a convenience-store kiosk he logs in with his card and 4-digit PIN"
+say "He logs in with his card and 4-digit PIN (the kiosk's page does the same through the browser bridge)"
 JPKI_PIN=1234 client login "$url/login" | show
-curl -sf -X POST -d "pin=1234" "$url/kiosk" -o residence.pdf ||
-	fail "the kiosk gave no residence certificate"
-pdftotext residence.pdf - | grep -m3 -E "住民票|山田" | show
 echo
 echo "The story of the seeds, told end to end: registered, issued, signed,"
 echo "accepted, moved, revoked and refused, renewed, accepted, logged in."

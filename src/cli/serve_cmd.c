@@ -27,7 +27,7 @@ static void serve_usage(FILE *f)
 	      "                  [--ocsp-signer delegated|ca]\n"
 	      "                  [--max-connections N] [--per-address N]\n"
 	      "                  [--ocsp-connections N] [--header-timeout S]\n"
-	      "                  [--body-timeout S] [--kiosk-reader NAME]\n"
+	      "                  [--body-timeout S]\n"
 	      "                  [--login-free-failures N] "
 	      "[--login-lock-failures N]\n"
 	      "                  [--login-address-failures N] "
@@ -80,9 +80,6 @@ static void serve_usage(FILE *f)
 	      "  --tls-cert  HTTPS: the server's certificate (PEM, chain\n"
 	      "              after it); config tls_cert\n"
 	      "  --tls-key   its key (PEM, unencrypted); config tls_key\n"
-	      "  --kiosk-reader  the kiosk's own PC/SC reader (config\n"
-	      "              kiosk_reader); without one the kiosk role is\n"
-	      "              off (\"all\") or refused (named in --roles)\n"
 	      "  --tls-client-ca  CA certificate(s) (PEM) of the terminals:\n"
 	      "              every client is asked for a certificate, and\n"
 	      "              the internal role (window: /window, /api) is\n"
@@ -170,12 +167,10 @@ static void print_urls(const struct jpki_serve *sv, const char *listen,
 		       "agency certificate %s/portal/agency.crt, inbox "
 		       "%s/portal/inbox)\n",
 		       base, base, base);
-	if (!(roles & JPKI_ROLE_KIOSK) && (o->roles & JPKI_ROLE_KIOSK))
-		printf("  kiosk       off: it needs a card reader of its own "
-		       "(--kiosk-reader NAME or config kiosk_reader)\n");
 	if (roles & JPKI_ROLE_KIOSK)
 		printf("  kiosk       %s/kiosk (コンビニ交付: a copy of the "
-		       "residence certificate)\n",
+		       "residence certificate; a terminal page, the card "
+		       "through the browser bridge)\n",
 		       base);
 	printf("Stop with Ctrl-C.\n");
 	fflush(stdout);
@@ -198,7 +193,6 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"per-address", required_argument, NULL, 'P'},
 		{"header-timeout", required_argument, NULL, 'H'},
 		{"body-timeout", required_argument, NULL, 'B'},
-		{"kiosk-reader", required_argument, NULL, 'k'},
 		{"login-free-failures", required_argument, NULL, 1001},
 		{"login-lock-failures", required_argument, NULL, 1002},
 		{"login-address-failures", required_argument, NULL, 1003},
@@ -241,7 +235,6 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	opts.tls_key = jpki_config_get(cli->cfg, "tls_key", NULL);
 	opts.tls_client_ca = jpki_config_get(cli->cfg, "tls_client_ca", NULL);
 	opts.counter_reader = jpki_config_get(cli->cfg, "window_reader", NULL);
-	opts.kiosk_reader = jpki_config_get(cli->cfg, "kiosk_reader", NULL);
 	opts.ocsp_listen = jpki_config_get(cli->cfg, "ocsp_listen", NULL);
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
 		long v;
@@ -312,9 +305,6 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 							 limits[i].max);
 				*limits[i].to = (unsigned)v;
 			}
-			break;
-		case 'k':
-			opts.kiosk_reader = optarg;
 			break;
 		case 1007:
 			ocsp_signer = optarg;

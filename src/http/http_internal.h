@@ -29,7 +29,6 @@ struct jpki_http {
 	struct jpki_verify_login *login; /* with the login role */
 	EVP_PKEY *agency_key;            /* the portal's (borrowed) */
 	X509 *agency_cert;               /* the portal's (borrowed) */
-	const char *kiosk_reader;        /* the kiosk's own PC/SC reader */
 	unsigned roles;
 	uint16_t port;
 	/* HTTPS (tls.c): PEM for libmicrohttpd, NULL for plain HTTP */
@@ -403,6 +402,9 @@ extern const struct http_api_proc http_api_logout, http_api_resident,
 enum MHD_Result http_portal_choose(struct jpki_http *srv,
 				   struct MHD_Connection *conn,
 				   struct http_request *req);
+enum MHD_Result http_portal_script(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
 enum MHD_Result http_portal_agency_cert(struct jpki_http *srv,
 					struct MHD_Connection *conn,
 					struct http_request *req);
@@ -466,6 +468,14 @@ const char *http_session_token(struct MHD_Connection *conn);
 const char *http_cookie_token(struct MHD_Connection *conn);
 const char *http_bearer_token(struct MHD_Connection *conn);
 int http_same_origin(struct jpki_http *srv, struct MHD_Connection *conn);
+/* A page or script of the pages that run the browser bridge (kiosk,
+ * portal) under a Content-Security-Policy allowing only this origin; with
+ * `number`, a PDF copy (its Content-Disposition and X-Jpki-Copy-Number).
+ * MHD_RESPMEM_MUST_FREE data is freed on failure too. */
+enum MHD_Result http_send_csp(struct MHD_Connection *conn, unsigned status,
+			      const char *type, const void *data, size_t len,
+			      enum MHD_ResponseMemoryMode mode,
+			      const char *number);
 /* The session's token (HMAC-SHA-256 of the session under a per-process
  * key), hex. */
 int http_csrf_token(char out[HTTP_CSRF_LEN + 1],

@@ -117,6 +117,9 @@ static const struct http_route routes[] = {
      http_portal_choose, NULL, NULL},
     {"/portal/agency.crt", 0, JPKI_ROLE_PORTAL, GET, 0, HTTP_PUBLIC, 0,
      http_portal_agency_cert, NULL, NULL},
+    /* the application page's script (signing through the bridge) */
+    {"/portal/portal.js", 0, JPKI_ROLE_PORTAL, GET, 0, HTTP_PUBLIC, 0,
+     http_portal_script, NULL, NULL},
     /* the signed file and the form around it; the upload page says
      * when it is too large */
     {"/portal/submit", 0, JPKI_ROLE_PORTAL, POST,
@@ -131,11 +134,13 @@ static const struct http_route routes[] = {
     {"/portal/inbox", 0, JPKI_ROLE_PORTAL, GET, 0,
      HTTP_ROLE(JPKI_ROLE_CA_OFFICER), 0, http_portal_inbox,
      http_portal_inbox_login, NULL},
-    /* kiosk */
-    {"/kiosk", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_FORM,
+    /* kiosk: the page posts the bridge's answer as JSON (kiosk.c) */
+    {"/kiosk", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_JSON,
      kiosk, NULL, NULL},
-    {"/kiosk/", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_FORM,
+    {"/kiosk/", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_JSON,
      kiosk, NULL, NULL},
+    {"/kiosk/kiosk.js", 0, JPKI_ROLE_KIOSK, GET, 0, HTTP_PUBLIC, 0, kiosk,
+     NULL, NULL},
 };
 
 const struct http_route *http_route_table(size_t *n)

@@ -747,7 +747,6 @@ int jpki_http_start(struct jpki_http **out,
 	srv->counter_reader = opts->counter_reader;
 	srv->agency_key = opts->agency_key;
 	srv->agency_cert = opts->agency_cert;
-	srv->kiosk_reader = opts->kiosk_reader;
 	srv->kiosk_burst = opts->kiosk_burst ? opts->kiosk_burst : 2u;
 	srv->kiosk_every = opts->kiosk_every ? opts->kiosk_every : 30u;
 	srv->login_limits.account_free = opts->login_account_free;
@@ -755,23 +754,6 @@ int jpki_http_start(struct jpki_http **out,
 	srv->login_limits.address_free = opts->login_address_free;
 	srv->login_limits.max_delay = opts->login_max_wait;
 	srv->roles = opts->roles ? opts->roles : JPKI_ROLE_ALL;
-	/* The kiosk spends PIN tries of the card in its reader: never of
-	 * "the only card present". Asked for by name it needs its reader;
-	 * within "all" it stays off without one. */
-	if ((srv->roles & JPKI_ROLE_KIOSK) && srv->kiosk_reader == NULL) {
-		if (srv->roles != JPKI_ROLE_ALL) {
-			server_free(srv);
-			return jpki_err_set(
-			    JPKI_ERR_CONFIG,
-			    "the kiosk role needs a card reader of its own "
-			    "(--kiosk-reader NAME or config kiosk_reader)");
-		}
-		srv->roles &= ~(unsigned)JPKI_ROLE_KIOSK;
-		jpki_log(JPKI_LOG_WARN,
-			 "the kiosk role is off: it needs a card reader of "
-			 "its own (--kiosk-reader NAME or config "
-			 "kiosk_reader)");
-	}
 	srv->route = handle;
 	srv->done = completed;
 	if (((srv->roles & JPKI_ROLE_LOGIN) &&

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo` must keep telling the whole story: run it and check that it
-# ends with the accepted application after renewal and the kiosk log-in.
+# ends with the accepted application after renewal and the log-in.
 # Uses pcscd like the card tests (pcsc_lib.sh).
 #
 # usage: test_demo.sh PATH/TO/jpki
@@ -22,4 +22,4 @@ grep -q "9. He signs with the new certificate; the agency accepts" "$out" &&
 }
 # (the demo sources pcsc_lib.sh: the name here puts this test in CTest's
 # pcscd resource lock with the other card tests)
-echo "ok - make demo: accepted after renewal, logged in at the kiosk"
+echo "ok - make demo: accepted after renewal, logged in"
