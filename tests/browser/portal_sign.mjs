@@ -6,14 +6,16 @@
 // the same signed bytes posted by a page of another origin (OTHER_URL, a
 // page of the same server under another host name) are refused.
 //
-//   node portal_sign.mjs EXTENSION USER_DATA_DIR URL OTHER_URL NAME ADDRESS SHOTS
+//   node portal_sign.mjs EXTENSION USER_DATA_DIR URL OTHER_URL NAME ADDRESS SHOTS OUT_FORM
+//
+// OUT_FORM gets the signed form's fields as JSON (for the script's refusals).
 //
 // Prints "receipt<TAB>RECEIPT" and one line a check; exits non-zero on the
 // first failure.
 import puppeteer from 'puppeteer-core';
 import fs from 'node:fs';
 
-const [ext, udd, url, otherUrl, name, address, shots] = process.argv.slice(2);
+const [ext, udd, url, otherUrl, name, address, shots, outForm] = process.argv.slice(2);
 fs.mkdirSync(shots, { recursive: true });
 const fail = (why) => { throw new Error(why); };
 const ok = (what) => console.log(`ok - ${what}`);
@@ -56,6 +58,7 @@ try {
 	const form = await page.$eval('#signed-form', (f) =>
 		Object.fromEntries(new FormData(f).entries()));
 	if (!form.signature) fail('no signature in the form');
+	fs.writeFileSync(outForm, JSON.stringify(form));
 	ok('電子署名: the card signed the application\'s hash through the bridge');
 	// 5-7: 送信, verified and accepted
 	await Promise.all([page.waitForNavigation(), page.click('#esend')]);

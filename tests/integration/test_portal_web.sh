@@ -93,11 +93,36 @@ pass "another name in the form is refused ($receipt2): $reasons"
 # --- the seven steps signed in the page, through the bridge ----------------------
 node "$browser_dir/portal_sign.mjs" "$work/prefix/share/openjpki/extension" "$work/profile" \
 	"$url" "http://localhost:$port" "鈴木 一郎" "千代田４番４号" "$shots/portal" \
-	>sign.txt 2>&1 || fail "signing in the page: $(cat sign.txt)"
+	"$work/signed-form.json" >sign.txt 2>&1 || fail "signing in the page: $(cat sign.txt)"
 cat sign.txt | grep '^ok'
 receipt3=$(grep '^receipt' sign.txt | cut -f2)
 grep -q "$url asks you to sign" pins/log || fail "the signing prompt did not name the portal: $(cat pins/log)"
 pass "the seven steps signed in the page: accepted ($receipt3); the same form from another origin refused"
+# the page's form by hand: its bytes changed by one character, the
+# signature without the bytes, a signature that is not base64
+python3 - signed-form.json <<'PY'
+import base64, json, sys
+f = json.load(open(sys.argv[1]))
+text = base64.b64decode(f["content"]).decode()
+assert "鈴木 一郎" in text, text
+open("tampered.b64", "w").write(base64.b64encode(text.replace("千代田５番５号", "千代田６番６号").encode()).decode())
+for k in ("content", "signature", "proc", "name", "address"):
+    open("form." + k, "w").write(f[k])
+PY
+send_signed() { # CONTENT-FILE SIGNATURE-FILE: the status, the page in out.html
+	curl -s -o out.html -w '%{http_code}' -H "Origin: $url" -F proc=moving \
+		-F "name=<form.name" -F "address=<form.address" -F "content=<$1" \
+		-F "signature=<$2" "$url/portal/submit"
+}
+code=$(send_signed tampered.b64 form.signature)
+[ "$code" = 403 ] && grep -q 'id="refused"' out.html || fail "changed bytes under the page's signature: HTTP $code"
+grep -qi "signature" out.html || fail "changed bytes: no reason about the signature: $(grep -o 'id="reasons">[^<]*' out.html)"
+code=$(send_signed /dev/null form.signature)
+[ "$code" = 400 ] || fail "a signature without the bytes: HTTP $code"
+echo 'not*base64' >bad.sig
+code=$(send_signed form.content bad.sig)
+[ "$code" = 400 ] || fail "a signature that is not base64: HTTP $code"
+pass "the page's signature over changed bytes refused (403, the signature), without the bytes or not base64: 400"
 code=$(curl -s -o out.html -w '%{http_code}' -H "Origin: http://127.0.0.1:1" -F proc=moving \
 	-F "name=鈴木 一郎" -F "address=千代田４番４号" -F file=@application.txt.p7m "$url/portal/submit")
 [ "$code" = 403 ] || fail "an upload from a foreign Origin: HTTP $code"
@@ -108,6 +133,7 @@ inbox=$(node "$browser_dir/portal.mjs" inbox "$url" "$shots/portal" admin pw-adm
 grep -q <<<"$inbox" "^$receipt1	鈴木 一郎	受付" || fail "inbox lacks the accepted one: $inbox"
 grep -q <<<"$inbox" "^$receipt2	佐藤 花子	不受理" || fail "inbox lacks the refused one: $inbox"
 grep -q <<<"$inbox" "^$receipt3	鈴木 一郎	受付" || fail "inbox lacks the one signed in the page: $inbox"
+grep -q <<<"$inbox" "鈴木 一郎	不受理" || fail "inbox lacks the tampered one: $inbox"
 pass "the inbox lists all three, the one signed in the page accepted"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url/portal/inbox")
 [ "$code" = 200 ] && curl -s "$url/portal/inbox" | grep -q 'id="inbox"' &&
