@@ -184,6 +184,10 @@ pdftotext juminhyo.pdf - >juminhyo.txt
 grep -q "鈴木" juminhyo.txt && grep -q "住 民 票 の 写 し\|住民票の写し" juminhyo.txt ||
 	fail "the PDF lacks the name or title: $(head -20 juminhyo.txt)"
 pdftoppm -png -r 60 -singlefile juminhyo.pdf "$shots/kiosk/5-juminhyo" 2>/dev/null || true
+for s in portal/e4-signed portal/e5-accepted portal/e6-other-origin-refused kiosk/2-wrong-pin \
+	kiosk/3-issued kiosk/4-other-origin-refused; do
+	[ -s "$shots/$s.png" ] || fail "no screenshot $s"
+done
 pass "kiosk page: a wrong PIN refused, the right one gives the 住民票の写し, another origin's answer refused"
 jpki audit verify >audit.txt || fail "audit: $(cat audit.txt)"
 sqlite3 var/jpki.db "SELECT action, operator FROM audit_log WHERE action = 'kiosk.residence_copy'" 2>/dev/null |
