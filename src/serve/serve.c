@@ -17,6 +17,7 @@
 
 #include "jpki/agency.h"
 #include "jpki/serve.h"
+#include "jpki/services.h"
 #include "jpki/window.h"
 
 struct jpki_serve {
@@ -152,6 +153,12 @@ static int migrate(struct jpki_serve *sv, const struct jpki_serve_options *o)
 	if ((sv->roles &
 	     (JPKI_ROLE_WINDOW | JPKI_ROLE_PORTAL | JPKI_ROLE_KIOSK)) &&
 	    (r = jpki_window_migrate(sv->st)) != 0)
+		return r;
+	/* the registry's services (agencies' look-ups and the disclosure
+	 * to residents, copies, moves, seals) are served beside the window */
+	if ((sv->roles & (JPKI_ROLE_WINDOW | JPKI_ROLE_PORTAL |
+			  JPKI_ROLE_KIOSK)) &&
+	    (r = jpki_services_migrate(sv->st)) != 0)
 		return r;
 	if (!(sv->roles & JPKI_ROLE_PORTAL))
 		return 0;
