@@ -48,6 +48,8 @@ struct jpki_http {
 	MHD_RequestCompletedCallback done;
 	/* the kiosk's card log-ins per terminal (kiosk.c) */
 	struct http_limit *kiosk_limit;
+	/* the public document check per client address (verify_document.c) */
+	struct http_limit *verify_limit;
 	unsigned kiosk_burst, kiosk_every; /* its budget, defaults filled */
 	/* the operators' log-in limits, defaults filled (0 stays 0 for the
 	 * audit module's own default) */
@@ -428,6 +430,12 @@ enum MHD_Result http_portal_inbox_login(struct jpki_http *srv,
 /* The kiosk's budget of card log-ins per terminal (kiosk.c). */
 int http_kiosk_limit_new(struct http_limit **out,
 			 const struct jpki_http *srv) JPKI_MUST_CHECK;
+/* GET /verify-document (kiosk and window roles): a kiosk document's
+ * serial checked, rate-limited per address (verify_document.c). */
+int http_verify_limit_new(struct http_limit **out) JPKI_MUST_CHECK;
+enum MHD_Result http_verify_document(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req);
 /* The kiosk role: /kiosk. Sets *handled when the URL is the kiosk's. */
 enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 			   const char *url, const char *method,

@@ -22,16 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "http/http_internal.h"
 #include "jpki/audit.h"
 #include "jpki/client.h"
 #include "jpki/registry.h"
+#include "jpki/services.h"
 #include "jpki/window.h"
 
 #define FIELD 64
-#define SITE "コンビニ交付 — 住民票の写し (convenience-store kiosk)"
+#define SITE "コンビニ交付 — 住民票の写し・印鑑登録証明書 (convenience-store kiosk)"
 #define COLOUR "#8a3b12"
 
 static enum MHD_Result kiosk_page(struct MHD_Connection *conn,
@@ -46,17 +45,24 @@ static enum MHD_Result kiosk_page(struct MHD_Connection *conn,
 	http_page_start(f, "住民票の写し", SITE, COLOUR);
 	if (error != NULL)
 		http_refusal(f, "交付できません (cannot issue)", error);
-	fputs("<section><h2>住民票の写しの交付 (a copy of the residence "
-	      "certificate)</h2><ol class=\"steps\"><li>マイナンバーカードを"
+	fputs("<section><h2>証明書の交付 (certificates)</h2>"
+	      "<form method=\"post\" action=\"/kiosk\">"
+	      "<fieldset><legend>証明書の種類 (which document)</legend>"
+	      "<label><input type=\"radio\" name=\"document\" "
+	      "value=\"residence-copy\" checked> 住民票の写し (a copy of the "
+	      "residence certificate)</label><br>"
+	      "<label><input type=\"radio\" name=\"document\" "
+	      "value=\"seal-certificate\"> 印鑑登録証明書 (the seal "
+	      "registration certificate)</label></fieldset>"
+	      "<ol class=\"steps\"><li>マイナンバーカードを"
 	      "読み取り機に置いてください。 (Put your card on the reader.)</li>"
 	      "<li>利用者証明用電子証明書の暗証番号（数字4桁）を入力してくだ"
 	      "さい。 (Type the 4-digit PIN of the authentication "
 	      "certificate.)</li></ol>"
-	      "<form method=\"post\" action=\"/kiosk\">"
 	      "<label for=\"pin\">暗証番号 (PIN)</label><input id=\"pin\" "
 	      "name=\"pin\" type=\"password\" inputmode=\"numeric\" "
 	      "maxlength=\"4\" autocomplete=\"off\" required><br>"
-	      "<button id=\"issue\">交付 (print the copy)</button></form>"
+	      "<button id=\"issue\">交付 (print)</button></form>"
 	      "<p>暗証番号を3回続けて間違えるとロックされます。ロックの解除は"
 	      "お住まいの市区町村の窓口で行ってください。 (Three wrong PINs "
 	      "lock the certificate; only your municipality's window can "
@@ -164,20 +170,133 @@ int http_kiosk_limit_new(struct http_limit **out, const struct jpki_http *srv)
 	return http_limit_new(out, 1.0 / srv->kiosk_every, srv->kiosk_burst);
 }
 
-/* One audit entry for the copy handed out, in its own transaction. */
-static int record_issue(struct jpki_http *srv, const struct jpki_resident *res,
-			const char *serial, const char *number)
+/* A PDF handed out, not cached anywhere on the way. */
+static enum MHD_Result send_pdf(struct MHD_Connection *conn, unsigned char *pdf,
+				size_t len, const char *filename)
 {
-	struct jpki_actor kiosk = {.operator_id = "kiosk",
-				   .role = JPKI_ROLE_REGISTRY_CLERK};
-	char detail[256];
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    len, pdf, MHD_RESPMEM_MUST_FREE);
+	char disposition[96];
+	enum MHD_Result ret;
 
-	snprintf(kiosk.municipality_code, sizeof(kiosk.municipality_code), "%s",
-		 res->municipality_code);
-	snprintf(detail, sizeof(detail),
-		 "{\"certificate\":\"%s\",\"number\":\"%s\"}", serial, number);
-	return jpki_audit_record(srv->st, &kiosk, "kiosk.residence_copy",
-				 res->person, detail);
+	if (resp == NULL) {
+		free(pdf);
+		return MHD_NO;
+	}
+	snprintf(disposition, sizeof(disposition), "inline; filename=\"%s\"",
+		 filename);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/pdf");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-store");
+	MHD_add_response_header(resp, "Content-Disposition", disposition);
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/*
+ * What the kiosk hands out once the card's log-in proved `res`: the chosen
+ * document under a fresh serial, recorded (services module: the serial's
+ * row and the audit entry in one transaction) before it is printed. A seal
+ * certificate needs a seal in force: none, or one cancelled, is refused
+ * with the reason and the refusal recorded.
+ */
+static enum MHD_Result hand_out(struct jpki_http *srv,
+				struct MHD_Connection *conn,
+				const struct jpki_resident *res,
+				const char *login_serial,
+				enum jpki_document_kind kind)
+{
+	struct jpki_seal seal;
+	unsigned char *pdf = NULL, *png = NULL;
+	char serial[JPKI_DOCUMENT_SERIAL_LEN + 1];
+	size_t len = 0, png_len = 0;
+	int r;
+
+	if (kind == JPKI_DOC_SEAL_CERTIFICATE) {
+		char why[512], day[32];
+
+		r = jpki_services_seal_get(&seal, &png, &png_len, srv->st,
+					   res->person);
+		if (r == 0 && seal.state == JPKI_SEAL_ACTIVE)
+			goto issue;
+		if (r != 0 && r != JPKI_ERR_NOT_FOUND) {
+			jpki_log(JPKI_LOG_ERROR, "kiosk: %s",
+				 jpki_err_detail());
+			return kiosk_page(conn,
+					  "the certificate cannot be printed "
+					  "now; ask the municipality's window",
+					  MHD_HTTP_INTERNAL_SERVER_ERROR);
+		}
+		if (r == 0) {
+			struct jpki_date d = jpki_date_of(seal.cancelled_at);
+
+			snprintf(day, sizeof(day), "%04d-%02d-%02d", d.year,
+				 d.month, d.day);
+			snprintf(why, sizeof(why),
+				 "印鑑登録は廃止されています (the seal "
+				 "registration %s was cancelled on %s): "
+				 "印鑑登録証明書は交付できません。窓口で"
+				 "新たに登録してください。",
+				 seal.number, day);
+		} else {
+			snprintf(why, sizeof(why),
+				 "印鑑登録がありません (no seal is "
+				 "registered): register one at the "
+				 "municipality's window first.");
+		}
+		free(png);
+		{
+			struct jpki_actor kiosk = {
+			    .operator_id = "kiosk",
+			    .role = JPKI_ROLE_REGISTRY_CLERK};
+
+			snprintf(kiosk.municipality_code,
+				 sizeof(kiosk.municipality_code), "%s",
+				 res->municipality_code);
+			if (jpki_audit_record(
+				srv->st, &kiosk,
+				"kiosk.seal_certificate.refused", res->person,
+				r == 0 ? "{\"why\":\"cancelled\"}"
+				       : "{\"why\":\"none\"}") != 0)
+				jpki_log(JPKI_LOG_ERROR,
+					 "kiosk: refusal not recorded: %s",
+					 jpki_err_detail());
+		}
+		jpki_log(JPKI_LOG_INFO, "kiosk: seal certificate refused for %s",
+			 res->person);
+		return kiosk_page(conn, why, MHD_HTTP_FORBIDDEN);
+	}
+issue:
+	if ((r = jpki_services_document_issue(
+		 serial, srv->st, kind, res,
+		 kind == JPKI_DOC_SEAL_CERTIFICATE ? seal.number : NULL,
+		 login_serial)) != 0 ||
+	    (r = kind == JPKI_DOC_SEAL_CERTIFICATE
+		     ? jpki_services_seal_certificate_pdf(
+			   &pdf, &len, res, &seal, png, png_len, serial,
+			   jpki_clock_now())
+		     : jpki_window_residence_pdf(&pdf, &len, res, serial,
+						 jpki_clock_now())) != 0) {
+		jpki_log(JPKI_LOG_ERROR, "kiosk: %s", jpki_err_detail());
+		free(png);
+		free(pdf);
+		return kiosk_page(conn,
+				  r == JPKI_ERR_STATE
+				      ? jpki_err_detail()
+				      : "the document cannot be printed now; "
+					"ask the municipality's window",
+				  r == JPKI_ERR_STATE
+				      ? MHD_HTTP_FORBIDDEN
+				      : MHD_HTTP_INTERNAL_SERVER_ERROR);
+	}
+	free(png);
+	jpki_log(JPKI_LOG_INFO, "kiosk: %s %s for %s",
+		 jpki_services_document_kind_name(kind), serial, res->person);
+	return send_pdf(conn, pdf, len,
+			kind == JPKI_DOC_SEAL_CERTIFICATE ? "inkan.pdf"
+							  : "juminhyo.pdf");
 }
 
 static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
@@ -185,10 +304,8 @@ static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
 {
 	struct jpki_client_login_result login;
 	struct jpki_resident res;
-	unsigned char *pdf = NULL, rnd[6];
-	char pin[FIELD], number[32];
-	size_t len = 0;
-	enum MHD_Result ret;
+	enum jpki_document_kind kind = JPKI_DOC_RESIDENCE_COPY;
+	char pin[FIELD];
 	int r;
 
 	/* the budget before the card: a log-in refused here spends no try */
@@ -206,6 +323,22 @@ static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
 				 "budget");
 			return too_many(conn, retry);
 		}
+	}
+	/* which document: before the card, so a wrong word spends no try
+	 * (absent: the residence copy, as the kiosk always gave) */
+	{
+		char doc[FIELD];
+		int n = http_form_value(doc, sizeof(doc), up->data, up->len,
+					"document");
+
+		if (n < 0 || (n > 0 && strcmp(doc, "residence-copy") != 0 &&
+			      strcmp(doc, "seal-certificate") != 0))
+			return http_form_refused(
+			    conn, "the form field \"document\" is "
+				  "residence-copy or seal-certificate");
+		kind = n > 0 && strcmp(doc, "seal-certificate") == 0
+			   ? JPKI_DOC_SEAL_CERTIFICATE
+			   : JPKI_DOC_RESIDENCE_COPY;
 	}
 	/* a PIN that does not fit is refused, never tried as "" */
 	if ((r = http_form_value(pin, sizeof(pin), up->data, up->len, "pin")) <
@@ -237,41 +370,7 @@ static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
 	}
 	if ((r = person_of(&res, srv, login.serial)) != 0)
 		return kiosk_page(conn, jpki_err_detail(), MHD_HTTP_FORBIDDEN);
-	/* the number printed on the copy, by which the office finds it */
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return MHD_NO;
-	snprintf(number, sizeof(number), "K%02X%02X%02X%02X%02X%02X", rnd[0],
-		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-	if ((r = jpki_window_residence_pdf(&pdf, &len, &res, number,
-					   jpki_clock_now())) != 0 ||
-	    (r = record_issue(srv, &res, login.serial, number)) != 0) {
-		jpki_log(JPKI_LOG_ERROR, "kiosk: %s", jpki_err_detail());
-		free(pdf);
-		return kiosk_page(conn,
-				  "the copy cannot be printed now; ask the "
-				  "municipality's window",
-				  MHD_HTTP_INTERNAL_SERVER_ERROR);
-	}
-	jpki_log(JPKI_LOG_INFO, "kiosk: residence copy %s for %s", number,
-		 res.person);
-	{
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-		    len, pdf, MHD_RESPMEM_MUST_FREE);
-
-		if (resp == NULL) {
-			free(pdf);
-			return MHD_NO;
-		}
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"application/pdf");
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-					"no-store");
-		MHD_add_response_header(resp, "Content-Disposition",
-					"inline; filename=\"juminhyo.pdf\"");
-		ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-		MHD_destroy_response(resp);
-	}
-	return ret;
+	return hand_out(srv, conn, &res, login.serial, kind);
 }
 
 enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,

@@ -136,6 +136,9 @@ static const struct http_route routes[] = {
      kiosk, NULL, NULL},
     {"/kiosk/", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_FORM,
      kiosk, NULL, NULL},
+    /* the municipality's public check of a kiosk document's serial */
+    {"/verify-document", 0, JPKI_ROLE_KIOSK | JPKI_ROLE_WINDOW, GET, 0,
+     HTTP_PUBLIC, 0, http_verify_document, NULL, NULL},
 };
 
 const struct http_route *http_route_table(size_t *n)

@@ -659,6 +659,7 @@ static void server_free(struct jpki_http *srv)
 	jpki_verify_login_free(srv->login);
 	http_limit_free(srv->challenge_limit);
 	http_limit_free(srv->kiosk_limit);
+	http_limit_free(srv->verify_limit);
 	free(srv);
 }
 
@@ -784,7 +785,9 @@ int jpki_http_start(struct jpki_http **out,
 					  ? (double)opts->challenge_burst
 					  : 120.0)) != 0)) ||
 	    ((srv->roles & JPKI_ROLE_KIOSK) &&
-	     (r = http_kiosk_limit_new(&srv->kiosk_limit, srv)) != 0)) {
+	     (r = http_kiosk_limit_new(&srv->kiosk_limit, srv)) != 0) ||
+	    ((srv->roles & (JPKI_ROLE_KIOSK | JPKI_ROLE_WINDOW)) &&
+	     (r = http_verify_limit_new(&srv->verify_limit)) != 0)) {
 		server_free(srv);
 		return r;
 	}
