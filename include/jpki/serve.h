@@ -49,6 +49,7 @@ struct jpki_serve_options {
 	const char *agency_key, *agency_cert;
 	/* kiosk: its own PC/SC reader; NULL: the kiosk is off (see http.h) */
 	const char *kiosk_reader;
+	const char *portal_dir; /* the portal site's directory; NULL: none */
 	/* connection limits and the OCSP-only listener (http.h; 0 and NULL:
 	 * the defaults) */
 	const char *ocsp_listen;

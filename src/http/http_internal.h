@@ -48,6 +48,8 @@ struct jpki_http {
 	MHD_RequestCompletedCallback done;
 	/* the kiosk's card log-ins per terminal (kiosk.c) */
 	struct http_limit *kiosk_limit;
+	/* the portal site's directory (portal_site.c); NULL: none */
+	char *portal_dir;
 	/* the public document check per client address (verify_document.c) */
 	struct http_limit *verify_limit;
 	unsigned kiosk_burst, kiosk_every; /* its budget, defaults filled */
@@ -430,6 +432,13 @@ enum MHD_Result http_portal_inbox_login(struct jpki_http *srv,
 /* The kiosk's budget of card log-ins per terminal (kiosk.c). */
 int http_kiosk_limit_new(struct http_limit **out,
 			 const struct jpki_http *srv) JPKI_MUST_CHECK;
+/* The portal site's sections of the repository's page (portal_site.c):
+ * downloads with their SHA-256, readers, procedures, notices. */
+void http_portal_site(FILE *f, const struct jpki_http *srv);
+/* GET /download/NAME: a file of the portal's download directory. */
+enum MHD_Result http_download(struct jpki_http *srv,
+			      struct MHD_Connection *conn,
+			      struct http_request *req);
 /* GET /verify-document (kiosk and window roles): a kiosk document's
  * serial checked, rate-limited per address (verify_document.c). */
 int http_verify_limit_new(struct http_limit **out) JPKI_MUST_CHECK;

@@ -44,6 +44,9 @@ static const struct http_route routes[] = {
      http_repository_ca, NULL, NULL},
     {"/crl/", 1, JPKI_ROLE_REPOSITORY, GET, 0, HTTP_PUBLIC, 0,
      http_repository_crl, NULL, NULL},
+    /* the portal site's downloads (portal_site.c) */
+    {"/download/", 1, JPKI_ROLE_REPOSITORY, GET, 0, HTTP_PUBLIC, 0,
+     http_download, NULL, NULL},
     /* ocsp: /ocsp, /ocsp/sign, /ocsp/auth, and GET's base64 after them */
     {"/ocsp", 1, JPKI_ROLE_OCSP, GET | POST, JPKI_MAX_OCSP_REQUEST, HTTP_PUBLIC,
      0, http_ocsp, NULL, NULL},

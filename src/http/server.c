@@ -309,7 +309,9 @@ enum MHD_Result http_repository_index(struct jpki_http *srv,
 		http_html_escape(f, scopes[i]);
 		fputs("</a></li>", f);
 	}
-	fputs("</ul></body></html>\n", f);
+	fputs("</ul>", f);
+	http_portal_site(f, srv);
+	fputs("</body></html>\n", f);
 	fclose(f);
 	jpki_ca_scopes_free(scopes, nscopes);
 	ret = http_send(conn, MHD_HTTP_OK, "text/html; charset=utf-8", page,
@@ -660,6 +662,7 @@ static void server_free(struct jpki_http *srv)
 	http_limit_free(srv->challenge_limit);
 	http_limit_free(srv->kiosk_limit);
 	http_limit_free(srv->verify_limit);
+	free(srv->portal_dir);
 	free(srv);
 }
 
@@ -749,6 +752,11 @@ int jpki_http_start(struct jpki_http **out,
 	srv->agency_key = opts->agency_key;
 	srv->agency_cert = opts->agency_cert;
 	srv->kiosk_reader = opts->kiosk_reader;
+	if (opts->portal_dir != NULL &&
+	    (srv->portal_dir = strdup(opts->portal_dir)) == NULL) {
+		server_free(srv);
+		return JPKI_ERR_NOMEM;
+	}
 	srv->kiosk_burst = opts->kiosk_burst ? opts->kiosk_burst : 2u;
 	srv->kiosk_every = opts->kiosk_every ? opts->kiosk_every : 30u;
 	srv->login_limits.account_free = opts->login_account_free;
