@@ -12,6 +12,7 @@
 
 #include "jpki/audit.h"
 #include "jpki/http.h"
+#include "jpki/services.h"
 
 struct jpki_http {
 	struct MHD_Daemon *daemon;
@@ -402,7 +403,12 @@ extern const struct http_api_proc http_api_logout, http_api_resident,
     http_api_apply, http_api_returned, http_api_issue, http_api_renew,
     http_api_pin_reset, http_api_capacity, http_api_hours, http_api_fees,
     http_api_report, http_api_applications, http_api_audit_verify,
-    http_api_counters, http_api_office_add, http_api_offices;
+    http_api_counters, http_api_office_add, http_api_offices,
+    http_api_seal_register, http_api_seal_cancel;
+/* A seal's PNG in base64 (services.h's cap), and the body that carries
+ * it with the other fields. */
+#define HTTP_SEAL_IMAGE_B64 ((JPKI_SEAL_IMAGE_MAX + 2) / 3 * 4)
+#define HTTP_SEAL_BODY (HTTP_SEAL_IMAGE_B64 + 4096)
 /* portal.c */
 enum MHD_Result http_portal_choose(struct jpki_http *srv,
 				   struct MHD_Connection *conn,

@@ -103,6 +103,10 @@ static const struct http_route routes[] = {
     API("/api/window/counters", POST, WINDOW, http_api_counters),
     API("/api/window/office", POST, WINDOW, http_api_office_add),
     API("/api/window/offices", GET, WINDOW, http_api_offices),
+    /* seal registration (印鑑登録): the image makes the body larger */
+    {"/api/window/seal/register", 0, JPKI_ROLE_WINDOW, POST, HTTP_SEAL_BODY,
+     WINDOW, HTTP_JSON, http_api_call, NULL, &http_api_seal_register},
+    API("/api/window/seal/cancel", POST, WINDOW, http_api_seal_cancel),
     /* letter codes are the window's: not the registry's nor the
      * auditor's to read */
     API("/api/window/applications", GET, WINDOW, http_api_applications),

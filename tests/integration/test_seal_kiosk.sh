@@ -139,6 +139,29 @@ for _ in $(seq 12); do codes="$codes $(check "$copy_serial")"; done
 case "$codes" in *429*) ;; *) fail "twelve more checks from one address: $codes" ;; esac
 pass "the public check is rate-limited per address (429 within $(echo "$codes" | wc -w) tries)"
 
+# the JSON API: a new seal after the cancel, a body that is no image, a
+# cancel without its reason; then the kiosk gives the new seal's certificate
+token=$(curl -s -X POST -H 'Content-Type: application/json' \
+	-d '{"operator":"clerk1","password":"pw-window-01"}' "$url/api/login" | json 'd["token"]')
+api() { curl -s -o api.out -w '%{http_code}' -X POST -H "Authorization: Bearer $token" \
+	-H 'Content-Type: application/json' --data-binary @- "$url/api/window/seal/$1"; }
+code=$(printf '{"person":"%s","photo_id_address":"千代田４番４号","image":"%s"}' \
+	"$person" "$(base64 -w0 text.png)" | api register)
+[ "$code" = 400 ] && grep -q "not a PNG" api.out || fail "API, a text file as the image: HTTP $code $(cat api.out)"
+code=$(printf '{"person":"%s","photo_id_address":"千代田４番４号","image":"%%%%%%"}' \
+	"$person" | api register)
+[ "$code" = 400 ] && grep -q "base64" api.out || fail "API, an image not in base64: HTTP $code $(cat api.out)"
+code=$(printf '{"person":"%s"}' "$person" | api cancel)
+[ "$code" = 400 ] && grep -q '"reason"' api.out || fail "API, a cancel without reason: HTTP $code $(cat api.out)"
+code=$(printf '{"person":"%s","photo_id_address":"千代田４番４号","image":"%s"}' \
+	"$person" "$(base64 -w0 seal.png)" | api register)
+[ "$code" = 200 ] && [ "$(json 'd["number"]' <api.out)" = 131016-000002 ] ||
+	fail "API, the new seal: HTTP $code $(cat api.out)"
+code=$(kiosk seal-certificate)
+[ "$code" = 200 ] && pdftotext kiosk.out - | grep -q 131016-000002 ||
+	fail "the kiosk after the new seal: HTTP $code"
+pass "API: /api/window/seal/register refuses a text file and bad base64 (400), cancel needs its reason; the new seal 131016-000002, whose certificate the kiosk gives"
+
 actions=$(sqlite3 var/jpki.db "SELECT action FROM audit_log WHERE action LIKE 'services.seal%' OR action LIKE 'kiosk.%' ORDER BY seq" | sort | uniq -c)
 for a in services.seal.register services.seal.register.refused services.seal.cancel \
 	kiosk.residence_copy kiosk.seal_certificate kiosk.seal_certificate.refused; do
