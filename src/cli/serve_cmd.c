@@ -175,8 +175,9 @@ static void print_urls(const struct jpki_serve *sv, const char *listen,
 		       "(--kiosk-reader NAME or config kiosk_reader)\n");
 	if (roles & JPKI_ROLE_KIOSK)
 		printf("  kiosk       %s/kiosk (コンビニ交付: a copy of the "
-		       "residence certificate)\n",
-		       base);
+		       "residence certificate or the seal registration "
+		       "certificate; a serial checks at %s/verify-document)\n",
+		       base, base);
 	printf("Stop with Ctrl-C.\n");
 	fflush(stdout);
 }
