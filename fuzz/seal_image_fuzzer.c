@@ -21,10 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(png, data, size);
 	r = jpki_services_seal_image_check(&im, png, size);
-	if (r == 0 && (im.width < JPKI_SEAL_SIDE_MIN ||
-		       im.width > JPKI_SEAL_SIDE_MAX ||
-		       im.height < JPKI_SEAL_SIDE_MIN ||
-		       im.height > JPKI_SEAL_SIDE_MAX))
+	if (r == 0 &&
+	    (im.width < JPKI_SEAL_SIDE_MIN || im.width > JPKI_SEAL_SIDE_MAX ||
+	     im.height < JPKI_SEAL_SIDE_MIN || im.height > JPKI_SEAL_SIDE_MAX))
 		abort();
 	if (r != 0 && r != JPKI_ERR_INVALID && r != JPKI_ERR_TOO_LARGE)
 		abort();

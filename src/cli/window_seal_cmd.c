@@ -40,9 +40,8 @@ static void seal_print(const struct jpki_seal *s, int json)
 		return;
 	}
 	printf("seal %s of %s: %s, %ux%u, sha256 %s%s%s\n", s->number,
-	       s->person,
-	       s->state == JPKI_SEAL_ACTIVE ? "active" : "cancelled", s->width,
-	       s->height, s->image_sha256,
+	       s->person, s->state == JPKI_SEAL_ACTIVE ? "active" : "cancelled",
+	       s->width, s->height, s->image_sha256,
 	       s->state == JPKI_SEAL_ACTIVE ? "" : ", reason: ",
 	       s->state == JPKI_SEAL_ACTIVE ? "" : s->cancel_reason);
 }
@@ -123,8 +122,8 @@ int cli_window_seal(struct cli *cli, int argc, char **argv)
 		 * read decides who may, then the seal */
 		struct jpki_resident res;
 
-		if ((r = jpki_registry_read(&res, of.st, &of.actor,
-					    args[0])) == 0 &&
+		if ((r = jpki_registry_read(&res, of.st, &of.actor, args[0])) ==
+			0 &&
 		    (r = jpki_services_seal_get(&seal, NULL, NULL, of.st,
 						res.person)) == 0)
 			seal_print(&seal, json);
@@ -132,8 +131,8 @@ int cli_window_seal(struct cli *cli, int argc, char **argv)
 		struct jpki_seal *list = NULL;
 		size_t n = 0;
 
-		if ((r = jpki_services_seals(&list, &n, of.st, &of.actor,
-					     0)) == 0) {
+		if ((r = jpki_services_seals(&list, &n, of.st, &of.actor, 0)) ==
+		    0) {
 			json_t *arr = json_array();
 
 			for (size_t i = 0; i < n; i++) {

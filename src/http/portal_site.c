@@ -109,9 +109,10 @@ static void downloads(FILE *f, const struct jpki_http *srv)
 		if (asprintf(&path, "%s/%s", dir, names[i]) >= 0 &&
 		    stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
 		    file_sha256(sum, path, &size) == 0) {
-			fprintf(f, "<li><a href=\"/download/%s\">%s</a> "
-				   "(%lld bytes) SHA-256: <code "
-				   "class=\"sha256\">%s</code></li>",
+			fprintf(f,
+				"<li><a href=\"/download/%s\">%s</a> "
+				"(%lld bytes) SHA-256: <code "
+				"class=\"sha256\">%s</code></li>",
 				names[i], names[i], (long long)size, sum);
 		}
 		free(path);
@@ -147,8 +148,8 @@ static void notices(FILE *f, const struct jpki_http *srv)
 
 		line[len] = '\0';
 		/* "YYYY-MM-DD text": anything else is skipped, and said */
-		if (len < 12 || sscanf(line, "%4d-%2d-%2d%c", &y, &m, &d, &sep) !=
-				    4 ||
+		if (len < 12 ||
+		    sscanf(line, "%4d-%2d-%2d%c", &y, &m, &d, &sep) != 4 ||
 		    sep != ' ' || m < 1 || m > 12 || d < 1 || d > 31 ||
 		    line[4] != '-' || line[7] != '-') {
 			if (len > 0 && line[0] != '#')

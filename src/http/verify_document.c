@@ -31,16 +31,15 @@ static void form(FILE *f, const char *serial)
 	      "id=\"serial\" name=\"serial\" maxlength=\"17\" value=\"",
 	      f);
 	http_html_escape(f, serial != NULL ? serial : "");
-	fputs("\" required> <button>確認 (check)</button></form></section>",
-	      f);
+	fputs("\" required> <button>確認 (check)</button></form></section>", f);
 }
 
 enum MHD_Result http_verify_document(struct jpki_http *srv,
 				     struct MHD_Connection *conn,
 				     struct http_request *req)
 {
-	const char *serial = MHD_lookup_connection_value(
-	    conn, MHD_GET_ARGUMENT_KIND, "serial");
+	const char *serial =
+	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "serial");
 	struct jpki_document_check chk;
 	char *buf = NULL;
 	size_t len = 0;
@@ -93,9 +92,10 @@ enum MHD_Result http_verify_document(struct jpki_http *srv,
 		return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
 	}
 	if ((r = jpki_services_document_check(&chk, srv->st, serial)) != 0) {
-		status = r == JPKI_ERR_INVALID     ? MHD_HTTP_BAD_REQUEST
-			 : r == JPKI_ERR_NOT_FOUND ? MHD_HTTP_NOT_FOUND
-						   : MHD_HTTP_INTERNAL_SERVER_ERROR;
+		status = r == JPKI_ERR_INVALID ? MHD_HTTP_BAD_REQUEST
+			 : r == JPKI_ERR_NOT_FOUND
+			     ? MHD_HTTP_NOT_FOUND
+			     : MHD_HTTP_INTERNAL_SERVER_ERROR;
 		if (status == MHD_HTTP_INTERNAL_SERVER_ERROR)
 			jpki_log(JPKI_LOG_ERROR, "verify-document: %s",
 				 jpki_err_detail());
@@ -118,9 +118,8 @@ enum MHD_Result http_verify_document(struct jpki_http *srv,
 			"<dt>交付日 (issued on)</dt><dd id=\"issued\">"
 			"%04d-%02d-%02d</dd><dt>交付先 (to)</dt>"
 			"<dd id=\"holder\">",
-			chk.kind == JPKI_DOC_SEAL_CERTIFICATE
-			    ? "印鑑登録証明書"
-			    : "住民票の写し",
+			chk.kind == JPKI_DOC_SEAL_CERTIFICATE ? "印鑑登録証明書"
+							      : "住民票の写し",
 			jpki_services_document_kind_name(chk.kind), d.year,
 			d.month, d.day);
 		http_html_escape(f, chk.holder);

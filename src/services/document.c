@@ -14,7 +14,7 @@
 
 const char *jpki_services_document_kind_name(enum jpki_document_kind kind)
 {
-	return kind == JPKI_DOC_RESIDENCE_COPY	   ? "residence-copy"
+	return kind == JPKI_DOC_RESIDENCE_COPY     ? "residence-copy"
 	       : kind == JPKI_DOC_SEAL_CERTIFICATE ? "seal-certificate"
 						   : "unknown";
 }

@@ -159,8 +159,7 @@ static int active_seal(struct jpki_seal *out, struct jpki_store *st,
 }
 
 int jpki_services_seal_register(struct jpki_seal *out, struct jpki_store *st,
-				const struct jpki_actor *by,
-				const char *person,
+				const struct jpki_actor *by, const char *person,
 				const char *photo_id_address,
 				const unsigned char *png, size_t len)
 {
@@ -187,8 +186,8 @@ int jpki_services_seal_register(struct jpki_seal *out, struct jpki_store *st,
 		jpki_err_set(JPKI_ERR_POLICY,
 			     "a seal is registered only after a photo ID "
 			     "showing the registered address");
-		return refused(st, by, "services.seal.register.refused",
-			       person, JPKI_ERR_POLICY);
+		return refused(st, by, "services.seal.register.refused", person,
+			       JPKI_ERR_POLICY);
 	}
 	if ((r = jpki_services_seal_image_check(&im, png, len)) != 0)
 		return r;
@@ -329,8 +328,8 @@ int jpki_services_seal_cancel(struct jpki_seal *out, struct jpki_store *st,
 	}
 	snprintf(detail, sizeof(detail),
 		 "{\"number\":\"%s\",\"reason\":\"%s\"}", out->number, reason);
-	if ((r = jpki_audit_append(st, by, "services.seal.cancel",
-				   out->person, detail)) != 0)
+	if ((r = jpki_audit_append(st, by, "services.seal.cancel", out->person,
+				   detail)) != 0)
 		goto fail;
 	return jpki_store_commit(st);
 fail:

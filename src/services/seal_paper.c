@@ -185,8 +185,9 @@ static void draw(cairo_t *cr, cairo_surface_t *seal,
 	y += box + 60;
 	era_day(day, issued_at);
 	font(cr, 11.5, 0);
-	text_at(cr, x + 20, y, "この写しは、登録されている印影と相違ないことを"
-			       "証明する。");
+	text_at(cr, x + 20, y,
+		"この写しは、登録されている印影と相違ないことを"
+		"証明する。");
 	y += 34;
 	text_at(cr, x + 20, y, day);
 	y += 30;
@@ -204,10 +205,12 @@ static void draw(cairo_t *cr, cairo_surface_t *seal,
 
 	y += 46;
 	font(cr, 9.5, 0);
-	text_at(cr, x, y, "コンビニ交付（マイナンバーカードの利用者証明用電子"
-			  "証明書による本人確認）により交付。");
+	text_at(cr, x, y,
+		"コンビニ交付（マイナンバーカードの利用者証明用電子"
+		"証明書による本人確認）により交付。");
 	snprintf(line, sizeof(line),
-		 "証明書番号 %s は %s%s のページ (/verify-document) で確認できます。",
+		 "証明書番号 %s は %s%s のページ (/verify-document) "
+		 "で確認できます。",
 		 serial, res->prefecture, res->municipality);
 	text_at(cr, x, y + 16, line);
 
@@ -226,9 +229,8 @@ static void draw(cairo_t *cr, cairo_surface_t *seal,
 int jpki_services_seal_certificate_pdf(unsigned char **pdf, size_t *len,
 				       const struct jpki_resident *res,
 				       const struct jpki_seal *seal,
-				       const unsigned char *png,
-				       size_t png_len, const char *serial,
-				       time_t issued_at)
+				       const unsigned char *png, size_t png_len,
+				       const char *serial, time_t issued_at)
 {
 	struct bytes out = {0}, in = {0};
 	cairo_surface_t *surface = NULL, *image = NULL;
@@ -247,13 +249,13 @@ int jpki_services_seal_certificate_pdf(unsigned char **pdf, size_t *len,
 	in.len = png_len;
 	image = cairo_image_surface_create_from_png_stream(get, &in);
 	if (cairo_surface_status(image) != CAIRO_STATUS_SUCCESS) {
-		r = jpki_err_set(JPKI_ERR_INVALID,
-				 "the seal's image cannot be drawn: %s",
-				 cairo_status_to_string(
-				     cairo_surface_status(image)));
+		r = jpki_err_set(
+		    JPKI_ERR_INVALID, "the seal's image cannot be drawn: %s",
+		    cairo_status_to_string(cairo_surface_status(image)));
 		goto out;
 	}
-	surface = cairo_pdf_surface_create_for_stream(put, &out, PAGE_W, PAGE_H);
+	surface =
+	    cairo_pdf_surface_create_for_stream(put, &out, PAGE_W, PAGE_H);
 	if (cairo_surface_status(surface) != CAIRO_STATUS_SUCCESS) {
 		r = jpki_err_set(JPKI_ERR_INTERNAL, "cannot start a PDF");
 		goto out;

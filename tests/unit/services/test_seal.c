@@ -9,19 +9,19 @@
 
 /* a 32 x 32 grey PNG: a ring, as a seal's impression */
 static const unsigned char seal_png[] = {
-	0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d,
-	0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x20,
-	0x08, 0x00, 0x00, 0x00, 0x00, 0x56, 0x11, 0x25, 0x28, 0x00, 0x00, 0x00,
-	0x62, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0xcd, 0x93, 0x41, 0x0e, 0xc0,
-	0x20, 0x08, 0x04, 0xe7, 0xff, 0x9f, 0xb6, 0x17, 0xb5, 0x48, 0xb7, 0xae,
-	0xc6, 0xa4, 0xe9, 0xde, 0x80, 0x49, 0x04, 0x5c, 0x28, 0x46, 0x6c, 0x03,
-	0x4c, 0x62, 0x6e, 0x29, 0x80, 0x51, 0x0f, 0x00, 0x34, 0xc1, 0x5b, 0xbd,
-	0x11, 0xc4, 0x7a, 0x7a, 0x2e, 0x00, 0xb9, 0xb3, 0x90, 0xa0, 0x87, 0x79,
-	0xbc, 0x9a, 0x5b, 0x02, 0x54, 0xbd, 0x67, 0x1b, 0xa0, 0x96, 0xfc, 0x21,
-	0xc0, 0x04, 0xe0, 0x2f, 0x4d, 0xfa, 0x4d, 0x9e, 0x7f, 0x96, 0xf7, 0x83,
-	0x77, 0x94, 0xf7, 0xa4, 0x77, 0xb5, 0xbf, 0x0b, 0x7f, 0x59, 0x0b, 0xb7,
-	0x29, 0x75, 0x01, 0xb6, 0x49, 0xc9, 0x53, 0xa6, 0x69, 0xaf, 0x56, 0x00,
-	0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d,
+    0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x20,
+    0x08, 0x00, 0x00, 0x00, 0x00, 0x56, 0x11, 0x25, 0x28, 0x00, 0x00, 0x00,
+    0x62, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0xcd, 0x93, 0x41, 0x0e, 0xc0,
+    0x20, 0x08, 0x04, 0xe7, 0xff, 0x9f, 0xb6, 0x17, 0xb5, 0x48, 0xb7, 0xae,
+    0xc6, 0xa4, 0xe9, 0xde, 0x80, 0x49, 0x04, 0x5c, 0x28, 0x46, 0x6c, 0x03,
+    0x4c, 0x62, 0x6e, 0x29, 0x80, 0x51, 0x0f, 0x00, 0x34, 0xc1, 0x5b, 0xbd,
+    0x11, 0xc4, 0x7a, 0x7a, 0x2e, 0x00, 0xb9, 0xb3, 0x90, 0xa0, 0x87, 0x79,
+    0xbc, 0x9a, 0x5b, 0x02, 0x54, 0xbd, 0x67, 0x1b, 0xa0, 0x96, 0xfc, 0x21,
+    0xc0, 0x04, 0xe0, 0x2f, 0x4d, 0xfa, 0x4d, 0x9e, 0x7f, 0x96, 0xf7, 0x83,
+    0x77, 0x94, 0xf7, 0xa4, 0x77, 0xb5, 0xbf, 0x0b, 0x7f, 0x59, 0x0b, 0xb7,
+    0x29, 0x75, 0x01, 0xb6, 0x49, 0xc9, 0x53, 0xa6, 0x69, 0xaf, 0x56, 0x00,
+    0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 };
 
 struct fx {
@@ -107,8 +107,8 @@ static void test_image_check(void **state)
 	assert_int_equal(jpki_services_seal_image_check(
 			     &im, (const unsigned char *)"GIF89a....", 10),
 			 JPKI_ERR_INVALID);
-	assert_int_equal(jpki_services_seal_image_check(&im, seal_png,
-							JPKI_SEAL_IMAGE_MAX + 1),
+	assert_int_equal(jpki_services_seal_image_check(
+			     &im, seal_png, JPKI_SEAL_IMAGE_MAX + 1),
 			 JPKI_ERR_TOO_LARGE);
 }
 
@@ -144,10 +144,9 @@ static void test_register_and_cancel(void **state)
 			 JPKI_ERR_NOT_FOUND);
 
 	/* the registration; the address typed with a space still matches */
-	assert_int_equal(jpki_services_seal_register(&s, f->st, &f->window, p,
-						     "千代田 １番１号",
-						     seal_png,
-						     sizeof(seal_png)),
+	assert_int_equal(jpki_services_seal_register(
+			     &s, f->st, &f->window, p, "千代田 １番１号",
+			     seal_png, sizeof(seal_png)),
 			 0);
 	assert_string_equal(s.number, "131016-000001");
 	assert_int_equal(s.state, JPKI_SEAL_ACTIVE);
@@ -168,8 +167,9 @@ static void test_register_and_cancel(void **state)
 	}
 
 	/* cancel: a reason is needed, another municipality may not */
-	assert_int_equal(jpki_services_seal_cancel(&s, f->st, &f->window, p, ""),
-			 JPKI_ERR_INVALID);
+	assert_int_equal(
+	    jpki_services_seal_cancel(&s, f->st, &f->window, p, ""),
+	    JPKI_ERR_INVALID);
 	assert_int_equal(
 	    jpki_services_seal_cancel(&s, f->st, &f->osaka, p, "lost"),
 	    JPKI_ERR_POLICY);
@@ -203,30 +203,30 @@ static void test_documents(void **state)
 	struct fx *f = *state;
 	struct jpki_seal s;
 	struct jpki_document_check chk;
-	char copy[JPKI_DOCUMENT_SERIAL_LEN + 1], cert[JPKI_DOCUMENT_SERIAL_LEN + 1];
+	char copy[JPKI_DOCUMENT_SERIAL_LEN + 1],
+	    cert[JPKI_DOCUMENT_SERIAL_LEN + 1];
 	unsigned char *pdf = NULL;
 	size_t len = 0;
 	time_t now = jpki_clock_now();
 
-	assert_int_equal(jpki_services_seal_register(&s, f->st, &f->window,
-						     f->res.person, ADDRESS,
-						     seal_png,
-						     sizeof(seal_png)),
+	assert_int_equal(
+	    jpki_services_seal_register(&s, f->st, &f->window, f->res.person,
+					ADDRESS, seal_png, sizeof(seal_png)),
+	    0);
+	assert_int_equal(jpki_services_document_issue(copy, f->st,
+						      JPKI_DOC_RESIDENCE_COPY,
+						      &f->res, NULL, "ABCDEF"),
 			 0);
-	assert_int_equal(jpki_services_document_issue(
-			     copy, f->st, JPKI_DOC_RESIDENCE_COPY, &f->res,
-			     NULL, "ABCDEF"),
-			 0);
-	assert_int_equal(jpki_services_document_issue(
-			     cert, f->st, JPKI_DOC_SEAL_CERTIFICATE, &f->res,
-			     s.number, "ABCDEF"),
-			 0);
+	assert_int_equal(
+	    jpki_services_document_issue(cert, f->st, JPKI_DOC_SEAL_CERTIFICATE,
+					 &f->res, s.number, "ABCDEF"),
+	    0);
 	assert_int_equal(strlen(cert), JPKI_DOCUMENT_SERIAL_LEN);
 	assert_string_not_equal(copy, cert);
-	assert_int_equal(jpki_services_seal_certificate_pdf(
-			     &pdf, &len, &f->res, &s, seal_png,
-			     sizeof(seal_png), cert, now),
-			 0);
+	assert_int_equal(
+	    jpki_services_seal_certificate_pdf(
+		&pdf, &len, &f->res, &s, seal_png, sizeof(seal_png), cert, now),
+	    0);
 	assert_true(len > 1000 && memcmp(pdf, "%PDF-", 5) == 0);
 	free(pdf);
 
@@ -240,9 +240,9 @@ static void test_documents(void **state)
 	/* negatives: a serial of the wrong form, one never issued */
 	assert_int_equal(jpki_services_document_check(&chk, f->st, "K1' OR 1"),
 			 JPKI_ERR_INVALID);
-	assert_int_equal(jpki_services_document_check(&chk, f->st,
-						      "K0000000000000000"),
-			 JPKI_ERR_NOT_FOUND);
+	assert_int_equal(
+	    jpki_services_document_check(&chk, f->st, "K0000000000000000"),
+	    JPKI_ERR_NOT_FOUND);
 
 	/* the seal cancelled: the certificate is no longer valid, the copy
 	 * is; no new certificate for it */
@@ -254,10 +254,10 @@ static void test_documents(void **state)
 	assert_non_null(strstr(chk.why, "cancelled"));
 	assert_int_equal(jpki_services_document_check(&chk, f->st, copy), 0);
 	assert_true(chk.valid);
-	assert_int_equal(jpki_services_document_issue(
-			     cert, f->st, JPKI_DOC_SEAL_CERTIFICATE, &f->res,
-			     s.number, "ABCDEF"),
-			 JPKI_ERR_STATE);
+	assert_int_equal(
+	    jpki_services_document_issue(cert, f->st, JPKI_DOC_SEAL_CERTIFICATE,
+					 &f->res, s.number, "ABCDEF"),
+	    JPKI_ERR_STATE);
 	assert_int_equal(
 	    tu_count(f->st, "SELECT COUNT(*) FROM services_document"), 2);
 
