@@ -12,7 +12,7 @@ packages=(
 	libjansson-dev
 	libcurl4-openssl-dev
 	libargon2-dev
-	libcairo2-dev fonts-ipafont-gothic poppler-utils
+	libcairo2-dev fonts-ipafont-gothic poppler-utils libpng-dev
 	libqpdf-dev qpdf
 	chromium
 	libcmocka-dev

@@ -115,6 +115,9 @@ struct jpki_http_options {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_client_ca;
+	/* repository: the portal site's directory (download/ and notices,
+	 * docs/REGISTRY.md); NULL: the page offers none */
+	const char *portal_dir;
 };
 #define JPKI_HTTP_OPTIONS_VERSION 1
 #define JPKI_HTTP_OPTIONS_INIT {.version = JPKI_HTTP_OPTIONS_VERSION}

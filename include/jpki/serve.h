@@ -47,6 +47,7 @@ struct jpki_serve_options {
 	/* portal: the agency's key and certificate, PEM; made on first
 	 * start when the key does not exist (a development pair) */
 	const char *agency_key, *agency_cert;
+	const char *portal_dir; /* the portal site's directory; NULL: none */
 	/* connection limits and the OCSP-only listener (http.h; 0 and NULL:
 	 * the defaults) */
 	const char *ocsp_listen;

@@ -88,6 +88,7 @@ int cli_registry(struct cli *cli, int argc, char **argv);
 int cli_window(struct cli *cli, int argc, char **argv);
 /* `jpki window office ...` (window_office_cmd.c) */
 int cli_window_office(struct cli *cli, int argc, char **argv);
+int cli_window_seal(struct cli *cli, int argc, char **argv);
 int cli_operator(struct cli *cli, int argc, char **argv);
 int cli_audit(struct cli *cli, int argc, char **argv);
 int cli_pin(struct cli *cli, int argc, char **argv);

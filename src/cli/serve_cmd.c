@@ -169,9 +169,10 @@ static void print_urls(const struct jpki_serve *sv, const char *listen,
 		       base, base, base);
 	if (roles & JPKI_ROLE_KIOSK)
 		printf("  kiosk       %s/kiosk (コンビニ交付: a copy of the "
-		       "residence certificate; a terminal page, the card "
-		       "through the browser bridge)\n",
-		       base);
+		       "residence certificate or the seal registration "
+		       "certificate; a terminal page, the card through the "
+		       "browser bridge; a serial checks at %s/verify-document)\n",
+		       base, base);
 	printf("Stop with Ctrl-C.\n");
 	fflush(stdout);
 }
@@ -204,7 +205,7 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	struct jpki_serve_options opts = JPKI_SERVE_OPTIONS_INIT;
 	struct jpki_serve *sv = NULL;
 	char *url = NULL, *issuer = NULL, *agency_key = NULL,
-	     *agency_cert = NULL;
+	     *agency_cert = NULL, *portal_dir = NULL;
 	const char *pid_file = NULL, *ocsp_signer = NULL;
 	/* the limits: config key, flag, option, the largest value taken */
 	const struct {
@@ -342,7 +343,8 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	}
 	if (asprintf(&issuer, "%s/keys/card-issuer.key", cli->data_dir) < 0 ||
 	    asprintf(&agency_key, "%s/keys/agency.key", cli->data_dir) < 0 ||
-	    asprintf(&agency_cert, "%s/keys/agency.crt", cli->data_dir) < 0) {
+	    asprintf(&agency_cert, "%s/keys/agency.crt", cli->data_dir) < 0 ||
+	    asprintf(&portal_dir, "%s/portal", cli->data_dir) < 0) {
 		r = cli_fail(JPKI_ERR_NOMEM, "serve");
 		goto out;
 	}
@@ -350,6 +352,8 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	opts.card_issuer_key = issuer;
 	opts.agency_key = agency_key;
 	opts.agency_cert = agency_cert;
+	/* the portal site's downloads and notices (docs/REGISTRY.md) */
+	opts.portal_dir = jpki_config_get(cli->cfg, "portal_dir", portal_dir);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -391,5 +395,6 @@ out:
 	free(issuer);
 	free(agency_key);
 	free(agency_cert);
+	free(portal_dir);
 	return r;
 }

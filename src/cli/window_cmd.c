@@ -29,6 +29,8 @@ static void window_usage(FILE *f)
 	      "  capacity CODE PER_DAY | hours CODE HH:MM HH:MM\n"
 	      "  office add|list|hours|capacity|counters ...   the offices\n"
 	      "        (本庁, 支所・出張所): jpki window office --help\n"
+	      "  seal register|cancel|show|list ...   seal registration\n"
+	      "        (印鑑登録): jpki window seal --help\n"
 	      "\n"
 	      "PINs may also come from $JPKI_AUTH_PIN, $JPKI_SIGN_PIN,\n"
 	      "$JPKI_NEW_PIN. The operator's password: --password-file F,\n"
@@ -521,6 +523,8 @@ int cli_window(struct cli *cli, int argc, char **argv)
 	}
 	if (strcmp(verb, "office") == 0)
 		return cli_window_office(cli, argc - 1, argv + 1);
+	if (strcmp(verb, "seal") == 0)
+		return cli_window_seal(cli, argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (strcmp(verb, verbs[i].verb) != 0)
 			continue;

@@ -9,9 +9,13 @@
  * posts the answer here. This server's log-in verifier checks it
  * in-process (challenge, origin, chain, the CA's revocation status), the
  * accepted certificate is mapped to the person through the CA's records,
- * and the copy of the residence certificate (住民票の写し) goes back as a
- * PDF. Every copy handed out lands in the audit chain. The server reads no
- * card itself.
+ * and the chosen document goes back as a PDF under a serial of the services
+ * module that /verify-document checks: the copy of the residence
+ * certificate (住民票の写し, the default) or the seal registration
+ * certificate (印鑑登録証明書; refused, and the refusal recorded, when no
+ * seal is in force). The page's select sends the choice as "document" in
+ * the JSON body beside the answer. Every document handed out lands in the
+ * audit chain. The server reads no card itself.
  *
  * Each terminal (client address) has a small budget of log-ins (kiosk_burst
  * at once, default 2; one more every kiosk_every seconds, default 30: both
@@ -23,14 +27,15 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/rand.h>
+#include <jansson.h>
 
 #include "http/http_internal.h"
 #include "jpki/audit.h"
 #include "jpki/registry.h"
+#include "jpki/services.h"
 #include "jpki/window.h"
 
-#define SITE "コンビニ交付 — 住民票の写し (convenience-store kiosk)"
+#define SITE "コンビニ交付 — 住民票の写し・印鑑登録証明書 (convenience-store kiosk)"
 #define COLOUR "#8a3b12"
 
 /* The page's script, served from this origin only (the page's
@@ -82,7 +87,7 @@ static const char kiosk_js[] =
     "    if (!r.ok) return say('refused', r.error.message + ' (' + "
     "r.error.code + ')');\n"
     "    const resp = await fetch('/kiosk', { method: 'POST', headers: { "
-    "'Content-Type': 'application/json' }, body: JSON.stringify(r.result) "
+    "'Content-Type': 'application/json' }, body: JSON.stringify({ ...r.result, document: $('document').value }) "
     "});\n"
     "    if (resp.status !== 200) {\n"
     "      const t = await resp.text();\n"
@@ -91,7 +96,7 @@ static const char kiosk_js[] =
     "      return say('refused', '交付できません (cannot issue): ' + why);\n"
     "    }\n"
     "    const blob = await resp.blob();\n"
-    "    // the copy the terminal prints (and the tests read)\n"
+    "    // the document the terminal prints (and the tests read)\n"
     "    window.kioskCopy = blob;\n"
     "    $('copy').href = URL.createObjectURL(blob);\n"
     "    $('copy').hidden = false;\n"
@@ -114,17 +119,22 @@ static enum MHD_Result kiosk_page(struct MHD_Connection *conn)
 	if (f == NULL)
 		return MHD_NO;
 	http_page_start(f, "住民票の写し", SITE, COLOUR);
-	fputs("<section><h2>住民票の写しの交付 (a copy of the residence "
-	      "certificate)</h2><ol class=\"steps\"><li>マイナンバーカードを"
+	fputs("<section><h2>証明書の交付 (certificates)</h2>"
+	      "<label for=\"document\">証明書の種類 (which document)</label>"
+	      "<select id=\"document\"><option value=\"residence-copy\" "
+	      "selected>住民票の写し (a copy of the residence certificate)"
+	      "</option><option value=\"seal-certificate\">印鑑登録証明書 "
+	      "(the seal registration certificate)</option></select>"
+	      "<ol class=\"steps\"><li>マイナンバーカードを"
 	      "読み取り機に置いてください。 (Put your card on the reader.)</li>"
 	      "<li>「交付」を押し、表示される画面で利用者証明用電子証明書の暗証"
 	      "番号（数字4桁）を入力してください。 (Press the button and type "
 	      "the 4-digit PIN of the authentication certificate in the "
 	      "prompt that opens.)</li></ol>"
-	      "<button id=\"issue\" type=\"button\">交付 (print the copy)"
+	      "<button id=\"issue\" type=\"button\">交付 (print)"
 	      "</button><p id=\"status\" data-state=\"ready\"></p>"
-	      "<p><a id=\"copy\" hidden target=\"_blank\">住民票の写し "
-	      "(the copy, PDF)</a></p>"
+	      "<p><a id=\"copy\" hidden target=\"_blank\">証明書 "
+	      "(the document, PDF)</a></p>"
 	      "<p>暗証番号を3回続けて間違えるとロックされます。ロックの解除は"
 	      "お住まいの市区町村の窓口で行ってください。 (Three wrong PINs "
 	      "lock the certificate; only your municipality's window can "
@@ -195,22 +205,6 @@ int http_kiosk_limit_new(struct http_limit **out, const struct jpki_http *srv)
 	return http_limit_new(out, 1.0 / srv->kiosk_every, srv->kiosk_burst);
 }
 
-/* One audit entry for the copy handed out, in its own transaction. */
-static int record_issue(struct jpki_http *srv, const struct jpki_resident *res,
-			const char *serial, const char *number)
-{
-	struct jpki_actor kiosk = {.operator_id = "kiosk",
-				   .role = JPKI_ROLE_REGISTRY_CLERK};
-	char detail[256];
-
-	snprintf(kiosk.municipality_code, sizeof(kiosk.municipality_code), "%s",
-		 res->municipality_code);
-	snprintf(detail, sizeof(detail),
-		 "{\"certificate\":\"%s\",\"number\":\"%s\"}", serial, number);
-	return jpki_audit_record(srv->st, &kiosk, "kiosk.residence_copy",
-				 res->person, detail);
-}
-
 /* 1 when the request says it carries JSON: a page of another origin
  * cannot send that without a CORS preflight, which this server never
  * grants, so a cross-site form cannot post here. */
@@ -224,20 +218,151 @@ static int is_json(struct MHD_Connection *conn)
 	       (t[n] == '\0' || t[n] == ';');
 }
 
+/*
+ * Which document the body asks for: "document" beside the log-in answer,
+ * "residence-copy" (also when absent: what the kiosk always gave) or
+ * "seal-certificate". 0, or -1 when it is present and something else (a
+ * body that is no JSON object is left to the verifier, which refuses it).
+ */
+static int document_of(enum jpki_document_kind *kind, const struct upload *up)
+{
+	json_t *j = json_loadb(up->len ? (const char *)up->data : "", up->len,
+			       0, NULL);
+	json_t *v = json_object_get(j, "document");
+	const char *doc = json_string_value(v);
+	int r = 0;
+
+	*kind = JPKI_DOC_RESIDENCE_COPY;
+	if (v != NULL && doc == NULL)
+		r = -1;
+	else if (doc != NULL && strcmp(doc, "seal-certificate") == 0)
+		*kind = JPKI_DOC_SEAL_CERTIFICATE;
+	else if (doc != NULL && strcmp(doc, "residence-copy") != 0)
+		r = -1;
+	json_decref(j);
+	return r;
+}
+
+/*
+ * What the kiosk hands out once the bridge's log-in proved `res`: the
+ * chosen document under a fresh serial, recorded (services module: the
+ * serial's row and the audit entry in one transaction) before it is
+ * printed. A seal certificate needs a seal in force: none, or one
+ * cancelled, is refused with the reason and the refusal recorded.
+ */
+static enum MHD_Result hand_out(struct jpki_http *srv,
+				struct MHD_Connection *conn,
+				const struct jpki_resident *res,
+				const char *login_serial,
+				enum jpki_document_kind kind)
+{
+	struct jpki_seal seal;
+	unsigned char *pdf = NULL, *png = NULL;
+	char serial[JPKI_DOCUMENT_SERIAL_LEN + 1];
+	size_t len = 0, png_len = 0;
+	int r;
+
+	if (kind == JPKI_DOC_SEAL_CERTIFICATE) {
+		char why[512], day[32];
+
+		r = jpki_services_seal_get(&seal, &png, &png_len, srv->st,
+					   res->person);
+		if (r == 0 && seal.state == JPKI_SEAL_ACTIVE)
+			goto issue;
+		if (r != 0 && r != JPKI_ERR_NOT_FOUND) {
+			jpki_log(JPKI_LOG_ERROR, "kiosk: %s",
+				 jpki_err_detail());
+			return refused(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				       "the certificate cannot be printed "
+				       "now; ask the municipality's window");
+		}
+		if (r == 0) {
+			struct jpki_date d = jpki_date_of(seal.cancelled_at);
+
+			snprintf(day, sizeof(day), "%04d-%02d-%02d", d.year,
+				 d.month, d.day);
+			snprintf(why, sizeof(why),
+				 "印鑑登録は廃止されています (the seal "
+				 "registration %s was cancelled on %s): "
+				 "印鑑登録証明書は交付できません。窓口で"
+				 "新たに登録してください。",
+				 seal.number, day);
+		} else {
+			snprintf(why, sizeof(why),
+				 "印鑑登録がありません (no seal is "
+				 "registered): register one at the "
+				 "municipality's window first.");
+		}
+		free(png);
+		{
+			struct jpki_actor kiosk = {
+			    .operator_id = "kiosk",
+			    .role = JPKI_ROLE_REGISTRY_CLERK};
+
+			snprintf(kiosk.municipality_code,
+				 sizeof(kiosk.municipality_code), "%s",
+				 res->municipality_code);
+			if (jpki_audit_record(
+				srv->st, &kiosk,
+				"kiosk.seal_certificate.refused", res->person,
+				r == 0 ? "{\"why\":\"cancelled\"}"
+				       : "{\"why\":\"none\"}") != 0)
+				jpki_log(JPKI_LOG_ERROR,
+					 "kiosk: refusal not recorded: %s",
+					 jpki_err_detail());
+		}
+		jpki_log(JPKI_LOG_INFO, "kiosk: seal certificate refused for %s",
+			 res->person);
+		return refused(conn, MHD_HTTP_FORBIDDEN, why);
+	}
+issue:
+	if ((r = jpki_services_document_issue(
+		 serial, srv->st, kind, res,
+		 kind == JPKI_DOC_SEAL_CERTIFICATE ? seal.number : NULL,
+		 login_serial)) != 0 ||
+	    (r = kind == JPKI_DOC_SEAL_CERTIFICATE
+		     ? jpki_services_seal_certificate_pdf(
+			   &pdf, &len, res, &seal, png, png_len, serial,
+			   jpki_clock_now())
+		     : jpki_window_residence_pdf(&pdf, &len, res, serial,
+						 jpki_clock_now())) != 0) {
+		jpki_log(JPKI_LOG_ERROR, "kiosk: %s", jpki_err_detail());
+		free(png);
+		free(pdf);
+		return refused(conn,
+			       r == JPKI_ERR_STATE
+				   ? MHD_HTTP_FORBIDDEN
+				   : MHD_HTTP_INTERNAL_SERVER_ERROR,
+			       r == JPKI_ERR_STATE
+				   ? jpki_err_detail()
+				   : "the document cannot be printed now; "
+				     "ask the municipality's window");
+	}
+	free(png);
+	jpki_log(JPKI_LOG_INFO, "kiosk: %s %s for %s",
+		 jpki_services_document_kind_name(kind), serial, res->person);
+	return http_send_csp(conn, MHD_HTTP_OK, "application/pdf", pdf, len,
+			     MHD_RESPMEM_MUST_FREE, serial);
+}
+
 static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
 			     const struct upload *up)
 {
 	struct jpki_verify_login_result login;
 	struct jpki_resident res;
-	unsigned char *pdf = NULL, rnd[6];
-	char number[32];
-	size_t len = 0;
+	enum jpki_document_kind kind;
 	int r;
 
 	if (!is_json(conn))
 		return refused(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 			       "the kiosk takes the bridge's log-in answer as "
 			       "application/json");
+	/* which document: before the budget and the verifier, so a wrong
+	 * word spends neither a log-in nor the challenge */
+	if (document_of(&kind, up) != 0)
+		return refused(conn, MHD_HTTP_BAD_REQUEST,
+			       "\"document\" is residence-copy or "
+			       "seal-certificate");
 	/* the budget before the verifier: an answer over it is not looked
 	 * at (nor its challenge spent) */
 	{
@@ -277,24 +402,7 @@ static enum MHD_Result issue(struct jpki_http *srv, struct MHD_Connection *conn,
 	}
 	if ((r = person_of(&res, srv, login.serial)) != 0)
 		return refused(conn, MHD_HTTP_FORBIDDEN, jpki_err_detail());
-	/* the number printed on the copy, by which the office finds it */
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return MHD_NO;
-	snprintf(number, sizeof(number), "K%02X%02X%02X%02X%02X%02X", rnd[0],
-		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-	if ((r = jpki_window_residence_pdf(&pdf, &len, &res, number,
-					   jpki_clock_now())) != 0 ||
-	    (r = record_issue(srv, &res, login.serial, number)) != 0) {
-		jpki_log(JPKI_LOG_ERROR, "kiosk: %s", jpki_err_detail());
-		free(pdf);
-		return refused(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			       "the copy cannot be printed now; ask the "
-			       "municipality's window");
-	}
-	jpki_log(JPKI_LOG_INFO, "kiosk: residence copy %s for %s", number,
-		 res.person);
-	return http_send_csp(conn, MHD_HTTP_OK, "application/pdf", pdf, len,
-			MHD_RESPMEM_MUST_FREE, number);
+	return hand_out(srv, conn, &res, login.serial, kind);
 }
 
 enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,

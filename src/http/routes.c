@@ -44,6 +44,9 @@ static const struct http_route routes[] = {
      http_repository_ca, NULL, NULL},
     {"/crl/", 1, JPKI_ROLE_REPOSITORY, GET, 0, HTTP_PUBLIC, 0,
      http_repository_crl, NULL, NULL},
+    /* the portal site's downloads (portal_site.c) */
+    {"/download/", 1, JPKI_ROLE_REPOSITORY, GET, 0, HTTP_PUBLIC, 0,
+     http_download, NULL, NULL},
     /* ocsp: /ocsp, /ocsp/sign, /ocsp/auth, and GET's base64 after them */
     {"/ocsp", 1, JPKI_ROLE_OCSP, GET | POST, JPKI_MAX_OCSP_REQUEST, HTTP_PUBLIC,
      0, http_ocsp, NULL, NULL},
@@ -100,6 +103,10 @@ static const struct http_route routes[] = {
     API("/api/window/counters", POST, WINDOW, http_api_counters),
     API("/api/window/office", POST, WINDOW, http_api_office_add),
     API("/api/window/offices", GET, WINDOW, http_api_offices),
+    /* seal registration (印鑑登録): the image makes the body larger */
+    {"/api/window/seal/register", 0, JPKI_ROLE_WINDOW, POST, HTTP_SEAL_BODY,
+     WINDOW, HTTP_JSON, http_api_call, NULL, &http_api_seal_register},
+    API("/api/window/seal/cancel", POST, WINDOW, http_api_seal_cancel),
     /* letter codes are the window's: not the registry's nor the
      * auditor's to read */
     API("/api/window/applications", GET, WINDOW, http_api_applications),
@@ -141,6 +148,9 @@ static const struct http_route routes[] = {
      kiosk, NULL, NULL},
     {"/kiosk/kiosk.js", 0, JPKI_ROLE_KIOSK, GET, 0, HTTP_PUBLIC, 0, kiosk,
      NULL, NULL},
+    /* the municipality's public check of a kiosk document's serial */
+    {"/verify-document", 0, JPKI_ROLE_KIOSK | JPKI_ROLE_WINDOW, GET, 0,
+     HTTP_PUBLIC, 0, http_verify_document, NULL, NULL},
 };
 
 const struct http_route *http_route_table(size_t *n)

@@ -309,7 +309,9 @@ enum MHD_Result http_repository_index(struct jpki_http *srv,
 		http_html_escape(f, scopes[i]);
 		fputs("</a></li>", f);
 	}
-	fputs("</ul></body></html>\n", f);
+	fputs("</ul>", f);
+	http_portal_site(f, srv);
+	fputs("</body></html>\n", f);
 	fclose(f);
 	jpki_ca_scopes_free(scopes, nscopes);
 	ret = http_send(conn, MHD_HTTP_OK, "text/html; charset=utf-8", page,
@@ -659,6 +661,8 @@ static void server_free(struct jpki_http *srv)
 	jpki_verify_login_free(srv->login);
 	http_limit_free(srv->challenge_limit);
 	http_limit_free(srv->kiosk_limit);
+	http_limit_free(srv->verify_limit);
+	free(srv->portal_dir);
 	free(srv);
 }
 
@@ -747,6 +751,11 @@ int jpki_http_start(struct jpki_http **out,
 	srv->counter_reader = opts->counter_reader;
 	srv->agency_key = opts->agency_key;
 	srv->agency_cert = opts->agency_cert;
+	if (opts->portal_dir != NULL &&
+	    (srv->portal_dir = strdup(opts->portal_dir)) == NULL) {
+		server_free(srv);
+		return JPKI_ERR_NOMEM;
+	}
 	srv->kiosk_burst = opts->kiosk_burst ? opts->kiosk_burst : 2u;
 	srv->kiosk_every = opts->kiosk_every ? opts->kiosk_every : 30u;
 	srv->login_limits.account_free = opts->login_account_free;
@@ -766,7 +775,9 @@ int jpki_http_start(struct jpki_http **out,
 					  ? (double)opts->challenge_burst
 					  : 120.0)) != 0)) ||
 	    ((srv->roles & JPKI_ROLE_KIOSK) &&
-	     (r = http_kiosk_limit_new(&srv->kiosk_limit, srv)) != 0)) {
+	     (r = http_kiosk_limit_new(&srv->kiosk_limit, srv)) != 0) ||
+	    ((srv->roles & (JPKI_ROLE_KIOSK | JPKI_ROLE_WINDOW)) &&
+	     (r = http_verify_limit_new(&srv->verify_limit)) != 0)) {
 		server_free(srv);
 		return r;
 	}

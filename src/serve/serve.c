@@ -17,6 +17,7 @@
 
 #include "jpki/agency.h"
 #include "jpki/serve.h"
+#include "jpki/services.h"
 #include "jpki/window.h"
 
 struct jpki_serve {
@@ -153,6 +154,12 @@ static int migrate(struct jpki_serve *sv, const struct jpki_serve_options *o)
 	     (JPKI_ROLE_WINDOW | JPKI_ROLE_PORTAL | JPKI_ROLE_KIOSK)) &&
 	    (r = jpki_window_migrate(sv->st)) != 0)
 		return r;
+	/* the registry's services (agencies' look-ups and the disclosure
+	 * to residents, copies, moves, seals) are served beside the window */
+	if ((sv->roles & (JPKI_ROLE_WINDOW | JPKI_ROLE_PORTAL |
+			  JPKI_ROLE_KIOSK)) &&
+	    (r = jpki_services_migrate(sv->st)) != 0)
+		return r;
 	if (!(sv->roles & JPKI_ROLE_PORTAL))
 		return 0;
 	if (o->agency_key == NULL || o->agency_cert == NULL)
@@ -234,6 +241,7 @@ int jpki_serve_start(struct jpki_serve **out,
 	h.counter_reader = o->counter_reader;
 	h.agency_key = sv->agency_key;
 	h.agency_cert = sv->agency_cert;
+	h.portal_dir = o->portal_dir;
 	h.ocsp_listen = o->ocsp_listen;
 	h.max_connections = o->max_connections;
 	h.ocsp_connections = o->ocsp_connections;

@@ -2,7 +2,9 @@
 // headless Chromium with the OpenJPKI bridge loaded: the page at KIOSK_URL
 // logs the resident in through the bridge (the host's pinentry answers from
 // PINS/auth) and receives the copy of the residence certificate; a wrong PIN
-// is refused with the tries left; the same page served from OTHER_URL
+// is refused with the tries left; the page's select asks for the seal
+// registration certificate, which the kiosk refuses (the resident has no
+// seal: 403 with the reason); the same page served from OTHER_URL
 // (another origin of the same server) gets an answer bound to that origin,
 // which the kiosk refuses.
 //
@@ -72,6 +74,16 @@ try {
 	if (pdf.subarray(0, 5).toString() !== '%PDF-') fail('the copy is not a PDF');
 	fs.writeFileSync(out, pdf);
 	ok(`the right PIN: ${right.text} (${pdf.length} bytes)`);
+
+	// the document choice goes with the answer: a seal certificate for a
+	// resident with no seal registered is refused with the reason
+	await page.select('#document', 'seal-certificate');
+	const seal = await press(page);
+	await shot(page, '3b-no-seal-refused');
+	if (seal.state !== 'refused' || !/印鑑登録がありません/.test(seal.text))
+		fail(`a seal certificate without a seal: ${JSON.stringify(seal)}`);
+	ok(`the seal certificate without a seal is refused: ${seal.text}`);
+	await page.select('#document', 'residence-copy');
 
 	// another origin of the same server: the bridge binds the answer to
 	// it, the kiosk's verifier is bound to KIOSK_URL's origin

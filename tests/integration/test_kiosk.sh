@@ -62,6 +62,14 @@ curl -s -D js.h -o kiosk.js "$url/kiosk/kiosk.js" >/dev/null
 grep -qi '^Content-Type: text/javascript' js.h && grep -q "op: 'login'" kiosk.js ||
 	fail "the page's script: $(cat js.h)"
 pass "the page: one script of its own origin, CSP self only, no PIN field"
+grep -q '<select id="document">' page.html && grep -q 'value="seal-certificate"' page.html &&
+	grep -q "document: \$('document').value" kiosk.js ||
+	fail "the page offers no document choice, or its script does not send it"
+code=$(post application/json "$(answer | sed 's/}$/, "document": "passport"}/')")
+[ "$code" = 400 ] && grep -q 'seal-certificate' kiosk.out || fail "an unknown document: HTTP $code $(cat kiosk.out)"
+code=$(post application/json '{"document": 7}')
+[ "$code" = 400 ] || fail "a document that is no string: HTTP $code $(cat kiosk.out)"
+pass "the page's select (residence copy or seal certificate) goes in the body; another value: 400, the budget untouched"
 
 # a form post (what a page of another site can send without asking): 415
 code=$(post application/x-www-form-urlencoded "pin=1234")

@@ -51,7 +51,7 @@ export JPKI_NOW=2026-11-17T01:10:00Z
 pcsc_start
 card_serve card.bin
 "$JPKI" --data "$work/var" --log info serve --listen "127.0.0.1:$port" \
-	>serve.log 2>&1 &
+	--kiosk-burst 4 >serve.log 2>&1 &
 server_pid=$!
 wait_healthz "$url" 200 || true
 curl -sf "$url/healthz" >/dev/null || fail "the server did not start"
@@ -188,9 +188,11 @@ for s in portal/e4-signed portal/e5-accepted portal/e6-other-origin-refused kios
 	kiosk/3-issued kiosk/4-other-origin-refused; do
 	[ -s "$shots/$s.png" ] || fail "no screenshot $s"
 done
-pass "kiosk page: a wrong PIN refused, the right one gives the 住民票の写し, another origin's answer refused"
+pass "kiosk page: a wrong PIN refused, the right one gives the 住民票の写し, the seal certificate (no seal) refused, another origin's answer refused"
 jpki audit verify >audit.txt || fail "audit: $(cat audit.txt)"
 sqlite3 var/jpki.db "SELECT action, operator FROM audit_log WHERE action = 'kiosk.residence_copy'" 2>/dev/null |
 	grep -q "kiosk" || fail "no audit entry for the kiosk copy"
+[ "$(sqlite3 var/jpki.db "SELECT COUNT(*) FROM audit_log WHERE action = 'kiosk.seal_certificate.refused'")" = 1 ] ||
+	fail "no audit entry for the refused seal certificate"
 pass "the copy is in the audit chain, which verifies"
 echo "all portal and kiosk checks passed; screenshots in $shots/portal and $shots/kiosk"
