@@ -7,7 +7,7 @@ DATA     ?= $(CURDIR)/var
 LISTEN   ?= 127.0.0.1:8080
 JPKI      = $(BUILD)/jpki
 
-.PHONY: all setup build install run check demo asan ubsan fuzz bench format clean
+.PHONY: all setup build install run check demo dist asan ubsan fuzz bench format clean
 
 all: build
 
@@ -39,6 +39,11 @@ check: build
 # start pcscd when none runs).
 demo: build
 	bash scripts/demo.sh $(JPKI)
+
+# The client software as the portal offers it: a tarball of jpki and its
+# SHA-256 in the data directory's portal/download (docs/REGISTRY.md).
+dist: build
+	bash scripts/dist.sh $(JPKI) $(DATA)/portal/download
 
 # Address and undefined-behaviour sanitizers over the whole test suite.
 asan: setup

@@ -14,7 +14,7 @@ packages=(
 	libjose-dev
 	libcurl4-openssl-dev
 	libargon2-dev
-	libcairo2-dev fonts-ipafont-gothic poppler-utils
+	libcairo2-dev fonts-ipafont-gothic poppler-utils libpng-dev
 	libqpdf-dev qpdf
 	chromium
 	firefox-esr

@@ -240,8 +240,8 @@ int jpki_client_login(struct jpki_client_login_result *out,
 		      const char *pin) JPKI_MUST_CHECK;
 
 /*
- * The card's part of a log-in, for a verifier in the same process (the
- * kiosk): verifies the authentication PIN, has the card sign `challenge`
+ * The card's part of a log-in, for a program that posts the answer itself
+ * (the browser bridge's host, for the page's origin): verifies the authentication PIN, has the card sign `challenge`
  * bound to `origin`, and gives the JSON answer of POST .../response in
  * *out (caller frees). Errors as jpki_client_login's.
  */

@@ -16,7 +16,8 @@
  *   portal      /portal: an agency's online application (SPEC section 4,
  *               seed 004), /portal/agency.crt, /portal/inbox
  *   kiosk       /kiosk: the convenience-store kiosk (コンビニ交付) that
- *               logs in with the authentication certificate and hands out
+ *               logs in with the authentication certificate (a terminal page
+ *               through the browser bridge) and hands out
  *               a copy of the residence certificate (住民票の写し) as PDF
  * Every role answers GET /healthz.
  */
@@ -106,14 +107,11 @@ struct jpki_http_options {
 	 * jpki_agency_migrate() */
 	EVP_PKEY *agency_key;
 	X509 *agency_cert;
-	/* kiosk: its own PC/SC reader, required (the kiosk's page is public
-	 * and a PIN tried spends a try of the card in it). NULL: the role
-	 * is off within JPKI_ROLE_ALL, and jpki_http_start() refuses a role
-	 * list naming it (JPKI_ERR_CONFIG). It logs in with this server's
-	 * login verifier in-process, at most kiosk_burst log-ins at once and
-	 * one per kiosk_every seconds per client address (429 with
-	 * Retry-After beyond). */
-	const char *kiosk_reader;
+	/* kiosk: a terminal page; the card is the terminal's, read through
+	 * the browser bridge, never by this server. The answer the page
+	 * posts is checked by this server's login verifier in-process, at
+	 * most kiosk_burst log-ins at once and one per kiosk_every seconds
+	 * per client address (429 with Retry-After beyond). */
 	/* HTTPS: PEM files of the server's certificate (chain) and its
 	 * unencrypted key; both NULL: plain HTTP. With tls_client_ca (PEM,
 	 * one or more CA certificates) every client is asked for a
@@ -137,6 +135,9 @@ struct jpki_http_options {
 	/* oidc: the provider (borrowed; NULL: the role answers 503). Its
 	 * log-in answers are bound to its issuer's origin. */
 	struct jpki_oidc *oidc;
+	/* repository: the portal site's directory (download/ and notices,
+	 * docs/REGISTRY.md); NULL: the page offers none */
+	const char *portal_dir;
 };
 enum jpki_revocation_access {
 	JPKI_REVOCATION_OPEN = 0,
@@ -164,8 +165,7 @@ int jpki_http_set_card_issuer(struct jpki_http *srv,
 uint16_t jpki_http_port(const struct jpki_http *srv);
 /* The OCSP listener's port; 0 without one. */
 uint16_t jpki_http_ocsp_port(const struct jpki_http *srv);
-/* The roles the server runs (the kiosk is dropped from "all" without a
- * reader of its own). */
+/* The roles the server runs. */
 unsigned jpki_http_roles(const struct jpki_http *srv);
 /* "https" when serving TLS, else "http". */
 const char *jpki_http_scheme(const struct jpki_http *srv);

@@ -48,8 +48,7 @@ struct jpki_serve_options {
 	/* portal: the agency's key and certificate, PEM; made on first
 	 * start when the key does not exist (a development pair) */
 	const char *agency_key, *agency_cert;
-	/* kiosk: its own PC/SC reader; NULL: the kiosk is off (see http.h) */
-	const char *kiosk_reader;
+	const char *portal_dir; /* the portal site's directory; NULL: none */
 	/* connection limits and the OCSP-only listener (http.h; 0 and NULL:
 	 * the defaults) */
 	const char *ocsp_listen;
@@ -87,8 +86,7 @@ void jpki_serve_stop(struct jpki_serve *sv);
 /* The port bound, and "http" or "https". */
 uint16_t jpki_serve_port(const struct jpki_serve *sv);
 const char *jpki_serve_scheme(const struct jpki_serve *sv);
-/* The roles served (enum jpki_http_role bits, never 0; the kiosk is
- * dropped from "all" without a reader of its own). */
+/* The roles served (enum jpki_http_role bits, never 0). */
 unsigned jpki_serve_roles(const struct jpki_serve *sv);
 /* The OCSP-only listener's port; 0 without one. */
 uint16_t jpki_serve_ocsp_port(const struct jpki_serve *sv);

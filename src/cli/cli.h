@@ -90,6 +90,7 @@ int cli_window(struct cli *cli, int argc, char **argv);
 int cli_window_office(struct cli *cli, int argc, char **argv);
 /* residence-copy, move-out, move-in, move-status (window_move_cmd.c) */
 int cli_window_services(struct cli *cli, int argc, char **argv);
+int cli_window_seal(struct cli *cli, int argc, char **argv);
 int cli_operator(struct cli *cli, int argc, char **argv);
 int cli_audit(struct cli *cli, int argc, char **argv);
 int cli_oidc(struct cli *cli, int argc, char **argv);

@@ -27,7 +27,7 @@ static void serve_usage(FILE *f)
 	      "                  [--ocsp-signer delegated|ca]\n"
 	      "                  [--max-connections N] [--per-address N]\n"
 	      "                  [--ocsp-connections N] [--header-timeout S]\n"
-	      "                  [--body-timeout S] [--kiosk-reader NAME]\n"
+	      "                  [--body-timeout S]\n"
 	      "                  [--login-free-failures N] "
 	      "[--login-lock-failures N]\n"
 	      "                  [--login-address-failures N] "
@@ -87,9 +87,6 @@ static void serve_usage(FILE *f)
 	      "  --tls-cert  HTTPS: the server's certificate (PEM, chain\n"
 	      "              after it); config tls_cert\n"
 	      "  --tls-key   its key (PEM, unencrypted); config tls_key\n"
-	      "  --kiosk-reader  the kiosk's own PC/SC reader (config\n"
-	      "              kiosk_reader); without one the kiosk role is\n"
-	      "              off (\"all\") or refused (named in --roles)\n"
 	      "  --tls-client-ca  CA certificate(s) (PEM) of the terminals:\n"
 	      "              every client is asked for a certificate, and\n"
 	      "              the internal role (window: /window, /api) is\n"
@@ -191,17 +188,16 @@ static void print_urls(const struct jpki_serve *sv, const char *listen,
 		       "agency certificate %s/portal/agency.crt, inbox "
 		       "%s/portal/inbox)\n",
 		       base, base, base);
-	if (!(roles & JPKI_ROLE_KIOSK) && (o->roles & JPKI_ROLE_KIOSK))
-		printf("  kiosk       off: it needs a card reader of its own "
-		       "(--kiosk-reader NAME or config kiosk_reader)\n");
 	if (roles & JPKI_ROLE_OIDC)
 		printf("  oidc        %s/.well-known/openid-configuration "
 		       "(OpenID Connect: log in with the card)\n",
 		       base);
 	if (roles & JPKI_ROLE_KIOSK)
 		printf("  kiosk       %s/kiosk (コンビニ交付: a copy of the "
-		       "residence certificate)\n",
-		       base);
+		       "residence certificate or the seal registration "
+		       "certificate; a terminal page, the card through the "
+		       "browser bridge; a serial checks at %s/verify-document)\n",
+		       base, base);
 	printf("Stop with Ctrl-C.\n");
 	fflush(stdout);
 }
@@ -224,7 +220,6 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"per-address", required_argument, NULL, 'P'},
 		{"header-timeout", required_argument, NULL, 'H'},
 		{"body-timeout", required_argument, NULL, 'B'},
-		{"kiosk-reader", required_argument, NULL, 'k'},
 		{"login-free-failures", required_argument, NULL, 1001},
 		{"login-lock-failures", required_argument, NULL, 1002},
 		{"login-address-failures", required_argument, NULL, 1003},
@@ -237,7 +232,8 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	struct jpki_serve_options opts = JPKI_SERVE_OPTIONS_INIT;
 	struct jpki_serve *sv = NULL;
 	char *url = NULL, *issuer = NULL, *agency_key = NULL,
-	     *agency_cert = NULL, *oidc_key = NULL, *oidc_secret = NULL;
+	     *agency_cert = NULL, *oidc_key = NULL, *oidc_secret = NULL,
+	     *portal_dir = NULL;
 	const char *pid_file = NULL, *ocsp_signer = NULL;
 	/* the limits: config key, flag, option, the largest value taken */
 	const struct {
@@ -268,7 +264,6 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	opts.tls_key = jpki_config_get(cli->cfg, "tls_key", NULL);
 	opts.tls_client_ca = jpki_config_get(cli->cfg, "tls_client_ca", NULL);
 	opts.counter_reader = jpki_config_get(cli->cfg, "window_reader", NULL);
-	opts.kiosk_reader = jpki_config_get(cli->cfg, "kiosk_reader", NULL);
 	opts.ocsp_listen = jpki_config_get(cli->cfg, "ocsp_listen", NULL);
 	if ((r = jpki_http_revocation_parse(
 		 &opts.revocation_access,
@@ -345,9 +340,6 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 				*limits[i].to = (unsigned)v;
 			}
 			break;
-		case 'k':
-			opts.kiosk_reader = optarg;
-			break;
 		case 1007:
 			if ((r = jpki_http_revocation_parse(
 				 &opts.revocation_access, optarg)) != 0)
@@ -401,7 +393,8 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	    asprintf(&agency_cert, "%s/keys/agency.crt", cli->data_dir) < 0 ||
 	    asprintf(&oidc_key, "%s/keys/oidc.key", cli->data_dir) < 0 ||
 	    asprintf(&oidc_secret, "%s/keys/oidc-subject.secret",
-		     cli->data_dir) < 0) {
+		     cli->data_dir) < 0 ||
+	    asprintf(&portal_dir, "%s/portal", cli->data_dir) < 0) {
 		r = cli_fail(JPKI_ERR_NOMEM, "serve");
 		goto out;
 	}
@@ -411,6 +404,8 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	opts.agency_cert = agency_cert;
 	opts.oidc_key = oidc_key;
 	opts.oidc_secret = oidc_secret;
+	/* the portal site's downloads and notices (docs/REGISTRY.md) */
+	opts.portal_dir = jpki_config_get(cli->cfg, "portal_dir", portal_dir);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -454,5 +449,6 @@ out:
 	free(agency_cert);
 	free(oidc_key);
 	free(oidc_secret);
+	free(portal_dir);
 	return r;
 }

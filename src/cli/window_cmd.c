@@ -50,6 +50,8 @@ static void window_usage(FILE *f)
 	      "  juki-card-fee CODE YEN         the municipality's fee\n"
 	      "  photo-ids CODE [--add KIND [--label L] | --remove KIND]\n"
 	      "        [--json]                 the photo IDs accepted\n"
+	      "  seal register|cancel|show|list ...   seal registration\n"
+	      "        (印鑑登録): jpki window seal --help\n"
 	      "\n"
 	      "PINs may also come from $JPKI_AUTH_PIN, $JPKI_SIGN_PIN,\n"
 	      "$JPKI_NEW_PIN. The operator's password: --password-file F,\n"
@@ -678,6 +680,8 @@ int cli_window(struct cli *cli, int argc, char **argv)
 	if (strcmp(verb, "residence-copy") == 0 ||
 	    strncmp(verb, "move-", 5) == 0)
 		return cli_window_services(cli, argc - 1, argv + 1);
+	if (strcmp(verb, "seal") == 0)
+		return cli_window_seal(cli, argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (strcmp(verb, verbs[i].verb) != 0)
 			continue;

@@ -12,6 +12,7 @@
 
 #include "jpki/audit.h"
 #include "jpki/http.h"
+#include "jpki/services.h"
 
 struct jpki_http {
 	struct MHD_Daemon *daemon;
@@ -29,7 +30,6 @@ struct jpki_http {
 	struct jpki_verify_login *login; /* with the login role */
 	EVP_PKEY *agency_key;            /* the portal's (borrowed) */
 	X509 *agency_cert;               /* the portal's (borrowed) */
-	const char *kiosk_reader;        /* the kiosk's own PC/SC reader */
 	struct jpki_oidc *oidc;          /* the oidc role's (borrowed) */
 	struct jpki_verify_login *oidc_login; /* bound to its issuer */
 	unsigned roles;
@@ -50,6 +50,10 @@ struct jpki_http {
 	MHD_RequestCompletedCallback done;
 	/* the kiosk's card log-ins per terminal (kiosk.c) */
 	struct http_limit *kiosk_limit;
+	/* the portal site's directory (portal_site.c); NULL: none */
+	char *portal_dir;
+	/* the public document check per client address (verify_document.c) */
+	struct http_limit *verify_limit;
 	unsigned kiosk_burst, kiosk_every; /* its budget, defaults filled */
 	/* the operators' log-in limits, defaults filled (0 stays 0 for the
 	 * audit module's own default) */
@@ -467,9 +471,17 @@ extern const struct http_api_proc http_api_logout, http_api_resident,
     http_api_apply, http_api_returned, http_api_issue, http_api_renew,
     http_api_pin_reset, http_api_capacity, http_api_hours, http_api_fees,
     http_api_report, http_api_applications, http_api_audit_verify,
-    http_api_counters, http_api_office_add, http_api_offices;
+    http_api_counters, http_api_office_add, http_api_offices,
+    http_api_seal_register, http_api_seal_cancel;
+/* A seal's PNG in base64 (services.h's cap), and the body that carries
+ * it with the other fields. */
+#define HTTP_SEAL_IMAGE_B64 ((JPKI_SEAL_IMAGE_MAX + 2) / 3 * 4)
+#define HTTP_SEAL_BODY (HTTP_SEAL_IMAGE_B64 + 4096)
 /* portal.c */
 enum MHD_Result http_portal_choose(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
+enum MHD_Result http_portal_script(struct jpki_http *srv,
 				   struct MHD_Connection *conn,
 				   struct http_request *req);
 enum MHD_Result http_portal_agency_cert(struct jpki_http *srv,
@@ -515,6 +527,19 @@ enum MHD_Result http_services_disclosure_response(struct jpki_http *srv,
 /* The kiosk's budget of card log-ins per terminal (kiosk.c). */
 int http_kiosk_limit_new(struct http_limit **out,
 			 const struct jpki_http *srv) JPKI_MUST_CHECK;
+/* The portal site's sections of the repository's page (portal_site.c):
+ * downloads with their SHA-256, readers, procedures, notices. */
+void http_portal_site(FILE *f, const struct jpki_http *srv);
+/* GET /download/NAME: a file of the portal's download directory. */
+enum MHD_Result http_download(struct jpki_http *srv,
+			      struct MHD_Connection *conn,
+			      struct http_request *req);
+/* GET /verify-document (kiosk and window roles): a kiosk document's
+ * serial checked, rate-limited per address (verify_document.c). */
+int http_verify_limit_new(struct http_limit **out) JPKI_MUST_CHECK;
+enum MHD_Result http_verify_document(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req);
 /* The kiosk role: /kiosk. Sets *handled when the URL is the kiosk's. */
 enum MHD_Result http_kiosk(struct jpki_http *srv, struct MHD_Connection *conn,
 			   const char *url, const char *method,
@@ -580,6 +605,14 @@ const char *http_session_token(struct MHD_Connection *conn);
 const char *http_cookie_token(struct MHD_Connection *conn);
 const char *http_bearer_token(struct MHD_Connection *conn);
 int http_same_origin(struct jpki_http *srv, struct MHD_Connection *conn);
+/* A page or script of the pages that run the browser bridge (kiosk,
+ * portal) under a Content-Security-Policy allowing only this origin; with
+ * `number`, a PDF copy (its Content-Disposition and X-Jpki-Copy-Number).
+ * MHD_RESPMEM_MUST_FREE data is freed on failure too. */
+enum MHD_Result http_send_csp(struct MHD_Connection *conn, unsigned status,
+			      const char *type, const void *data, size_t len,
+			      enum MHD_ResponseMemoryMode mode,
+			      const char *number);
 /* The session's token (HMAC-SHA-256 of the session under a per-process
  * key), hex. */
 int http_csrf_token(char out[HTTP_CSRF_LEN + 1],

@@ -1,7 +1,8 @@
 /*
  * The frame of the server-rendered pages that residents see (the agency
- * portal and the convenience-store kiosk): one look, forms only, no
- * JavaScript, every outside string escaped.
+ * portal and the convenience-store kiosk): one look, forms, no inline
+ * JavaScript (the kiosk's page loads its one script from its own origin,
+ * kiosk.c), every outside string escaped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,4 +152,40 @@ enum MHD_Result http_form_refused(struct MHD_Connection *conn, const char *why)
 	      "the field.)</p></section>",
 	      f);
 	return http_page_end(f, &buf, &len, conn, MHD_HTTP_BAD_REQUEST);
+}
+
+/* Only this origin's script, no inline script, no framing, no form posted
+ * elsewhere; the shared look keeps its inline style. */
+static const char page_csp[] =
+    "default-src 'self'; script-src 'self'; style-src 'self' "
+    "'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action "
+    "'self'; frame-ancestors 'none'";
+
+enum MHD_Result http_send_csp(struct MHD_Connection *conn, unsigned status,
+				const char *type, const void *data, size_t len,
+				enum MHD_ResponseMemoryMode mode,
+				const char *number)
+{
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(len, (void *)data, mode);
+	enum MHD_Result ret;
+
+	if (resp == NULL) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free((void *)data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-store");
+	MHD_add_response_header(resp, "Content-Security-Policy", page_csp);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (number != NULL) {
+		MHD_add_response_header(resp, "Content-Disposition",
+					"inline; filename=\"juminhyo.pdf\"");
+		MHD_add_response_header(resp, "X-Jpki-Copy-Number", number);
+	}
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }

@@ -10,12 +10,20 @@
  *                              --to agency.crt (/portal/agency.crt)
  *   5. /portal/submit          send the signed, encrypted file (.p7m) with
  *                              the form's name and address (multipart)
+ *   3-5 in the page:           "電子署名" hashes the application's bytes
+ *                              and has the card sign the hash through the
+ *                              browser bridge (/portal/portal.js, the PIN
+ *                              asked by the bridge's own prompt); "送信"
+ *                              posts the bytes and the detached CMS
+ *                              (docs/BROWSER.md, "The portal")
  *   6. the agency decrypts and verifies it (jpki_verify_application)
  *   7. the receipt page: a receipt number, or the reasons it was refused
  *
  * /portal/inbox shows the agency every submission, behind an operator
  * log-in (a CA officer: the operators of the audit module). Pages are
- * forms only, no JavaScript; the multipart body is parsed by
+ * forms; the one script is the application page's own, from this origin
+ * under a CSP allowing only self. A POST from a page of another origin
+ * (its Origin header) is refused. The multipart body is parsed by
  * libmicrohttpd's post processor, not here. The agency's key and the
  * submissions it keeps are the agency module's (jpki/agency.h): this file
  * holds the pages only.
@@ -26,6 +34,7 @@
 
 #include <jansson.h>
 #include <openssl/bio.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "http/http_internal.h"
@@ -241,7 +250,8 @@ static int ca_ocsp(void *arg, const uint8_t *req, size_t req_len,
  */
 static int verify_submission(struct check *out, struct jpki_http *srv,
 			     const struct form *fm, const unsigned char *p7m,
-			     size_t len)
+			     size_t len, const unsigned char *content,
+			     size_t content_len)
 {
 	struct jpki_verify_options opts = JPKI_VERIFY_OPTIONS_INIT;
 	struct jpki_verify_report rep;
@@ -268,6 +278,9 @@ static int verify_submission(struct check *out, struct jpki_http *srv,
 	opts.ocsp_ask_arg = srv->ca;
 	opts.offline = 1;
 	opts.keep_evidence = 1;
+	/* signed in the page: the CMS is detached, over these bytes */
+	opts.content = content;
+	opts.content_len = content_len;
 	if ((r = jpki_verify_application(&rep, &opts, p7m, len)) != 0)
 		goto out;
 	if ((f = open_memstream(&reasons, &rlen)) == NULL) {
@@ -415,8 +428,66 @@ struct multipart {
 	char proc[FIELD];
 	unsigned char *file;
 	size_t file_len;
+	/* signed in the page: base64 of the application's bytes and of the
+	 * detached CMS the bridge made over their hash */
+	struct b64field {
+		char *text;
+		size_t len;
+	} content, signature;
 	int too_long; /* a field or the file went past its cap */
 };
+
+/* The base64 fields of the page's submission, at most what decodes to
+ * JPKI_MAX_SIGNED_APP bytes. */
+static int b64_append(struct b64field *b, const char *data, uint64_t off,
+		      size_t size)
+{
+	char *grown;
+
+	if (off != b->len || size > (JPKI_MAX_SIGNED_APP / 3 + 1) * 4 - b->len)
+		return -1;
+	if ((grown = realloc(b->text, b->len + size + 1)) == NULL)
+		return -1;
+	memcpy(grown + b->len, data, size);
+	b->text = grown;
+	b->len += size;
+	b->text[b->len] = '\0';
+	return 0;
+}
+
+/* Decodes a base64 field (no whitespace, padded); NULL *out when absent. */
+static int b64_decode(unsigned char **out, size_t *out_len,
+		      const struct b64field *b, const char *what)
+{
+	size_t pad = 0;
+	int n;
+
+	*out = NULL;
+	*out_len = 0;
+	if (b->len == 0)
+		return 0;
+	if (b->len % 4 != 0 || strspn(b->text, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					       "abcdefghijklmnopqrstuvwxyz"
+					       "0123456789+/=") != b->len)
+		return jpki_err_set(JPKI_ERR_PARSE, "the %s is not base64",
+				    what);
+	if ((*out = malloc(b->len / 4 * 3 + 1)) == NULL)
+		return JPKI_ERR_NOMEM;
+	n = EVP_DecodeBlock(*out, (const unsigned char *)b->text,
+			    (int)b->len);
+	if (b->text[b->len - 1] == '=')
+		pad++;
+	if (b->len > 1 && b->text[b->len - 2] == '=')
+		pad++;
+	if (n < 0 || (size_t)n < pad) {
+		free(*out);
+		*out = NULL;
+		return jpki_err_set(JPKI_ERR_PARSE, "the %s is not base64",
+				    what);
+	}
+	*out_len = (size_t)n - pad;
+	return 0;
+}
 
 static void append_field(char out[FIELD], int *too_long, const char *data,
 			 uint64_t off, size_t size)
@@ -458,6 +529,14 @@ static enum MHD_Result multipart_field(void *cls, enum MHD_ValueKind kind,
 		memcpy(grown + mp->file_len, data, size);
 		mp->file = grown;
 		mp->file_len += size;
+		return MHD_YES;
+	}
+	if (strcmp(key, "content") == 0 || strcmp(key, "signature") == 0) {
+		if (b64_append(key[0] == 'c' ? &mp->content : &mp->signature,
+			       data, off, size) != 0) {
+			mp->too_long = 1;
+			return MHD_NO;
+		}
 		return MHD_YES;
 	}
 	if (strcmp(key, "proc") == 0)
@@ -604,6 +683,67 @@ static void percent_encode(FILE *f, const char *s)
 	}
 }
 
+/* The application page's script (docs/BROWSER.md, "The portal"): steps
+ * 3-5 in the page through the browser bridge. Served from this origin
+ * only; the page's CSP allows no other script. */
+static const char portal_js[] =
+    "'use strict';\n"
+    "const $ = (id) => document.getElementById(id);\n"
+    "function bridge(msg) {\n"
+    "  return new Promise((resolve, reject) => {\n"
+    "    const id = crypto.randomUUID();\n"
+    "    const timer = setTimeout(() => {\n"
+    "      window.removeEventListener('message', on);\n"
+    "      reject(new Error('the OpenJPKI bridge did not answer'));\n"
+    "    }, 180000);\n"
+    "    function on(ev) {\n"
+    "      if (ev.source !== window || ev.origin !== location.origin) "
+    "return;\n"
+    "      const d = ev.data;\n"
+    "      if (!d || d.id !== id || d.jpki !== 'response') return;\n"
+    "      clearTimeout(timer);\n"
+    "      window.removeEventListener('message', on);\n"
+    "      resolve(d);\n"
+    "    }\n"
+    "    window.addEventListener('message', on);\n"
+    "    window.postMessage({ ...msg, id }, location.origin);\n"
+    "  });\n"
+    "}\n"
+    "function say(state, text) {\n"
+    "  $('sign-status').dataset.state = state;\n"
+    "  $('sign-status').textContent = text;\n"
+    "}\n"
+    "async function esign() {\n"
+    "  $('esign').disabled = true;\n"
+    "  try {\n"
+    "    if (document.documentElement.dataset.jpkiBridge !== '1')\n"
+    "      return say('refused', 'OpenJPKIの拡張機能がありません (the "
+    "OpenJPKI bridge is not installed): jpki sign をお使いください');\n"
+    "    say('busy', '電子署名しています… (type the signing PIN in the "
+    "prompt)');\n"
+    "    // the application's canonical bytes, exactly as the agency "
+    "made them\n"
+    "    const bytes = Uint8Array.from(atob($('content').value), (c) => "
+    "c.charCodeAt(0));\n"
+    "    const h = new Uint8Array(await crypto.subtle.digest('SHA-256', "
+    "bytes));\n"
+    "    const r = await bridge({ jpki: 'request', op: 'sign', hash: "
+    "btoa(String.fromCharCode(...h)), hashAlgorithm: 'SHA-256', "
+    "description: $('esign').dataset.description });\n"
+    "    if (!r.ok) return say('refused', r.error.message + ' (' + "
+    "r.error.code + ')');\n"
+    "    $('signature').value = r.result.cms;\n"
+    "    $('esend').disabled = false;\n"
+    "    say('signed', '電子署名しました。「送信」を押してください。 "
+    "(signed: press send)');\n"
+    "  } catch (e) {\n"
+    "    say('refused', String(e.message || e));\n"
+    "  } finally {\n"
+    "    $('esign').disabled = false;\n"
+    "  }\n"
+    "}\n"
+    "$('esign').addEventListener('click', esign);\n";
+
 /* Steps 3 to 5: the text to sign, how to sign it, and the upload. */
 static enum MHD_Result application_page(struct MHD_Connection *conn,
 					const struct form *fm)
@@ -622,7 +762,45 @@ static enum MHD_Result application_page(struct MHD_Connection *conn,
 	      "<pre id=\"application\">",
 	      f);
 	http_html_escape(f, text);
-	fputs("</pre><p><a id=\"download\" download=\"application.txt\" "
+	fputs("</pre></section>"
+	      "<section id=\"inpage\"><h2>3-5. 電子署名と送信 (sign and send "
+	      "in the browser)</h2><p>カードをリーダにセットし、「電子署名」を"
+	      "押して署名用パスワードを入力します (OpenJPKI のブラウザ拡張の画"
+	      "面)。 (Put the card in the reader, press 電子署名 and type the "
+	      "signing PIN in the bridge's prompt.)</p>"
+	      "<form method=\"post\" action=\"/portal/submit\" "
+	      "enctype=\"multipart/form-data\" id=\"signed-form\">",
+	      f);
+	hidden(f, "proc", fm->proc->id);
+	hidden(f, "name", fm->name);
+	hidden(f, "address", fm->address);
+	{
+		size_t n = strlen(text);
+		unsigned char *b64 = malloc((n + 2) / 3 * 4 + 1);
+
+		if (b64 == NULL) {
+			fclose(f);
+			free(buf);
+			free(text);
+			return MHD_NO;
+		}
+		EVP_EncodeBlock(b64, (const unsigned char *)text, (int)n);
+		fprintf(f,
+			"<input type=\"hidden\" id=\"content\" "
+			"name=\"content\" value=\"%s\">",
+			b64);
+		free(b64);
+	}
+	fputs("<input type=\"hidden\" id=\"signature\" name=\"signature\">"
+	      "<button type=\"button\" id=\"esign\" data-description=\"",
+	      f);
+	http_html_escape(f, fm->proc->title);
+	fputs("\">電子署名 (sign)</button> <button id=\"esend\" disabled>"
+	      "送信 (send)</button></form><p id=\"sign-status\" "
+	      "data-state=\"ready\"></p></section>"
+	      "<section><h2>コマンドで署名する (or sign with the command "
+	      "line)</h2>"
+	      "<p><a id=\"download\" download=\"application.txt\" "
 	      "href=\"data:text/plain;charset=utf-8,",
 	      f);
 	percent_encode(f, text);
@@ -650,10 +828,14 @@ static enum MHD_Result application_page(struct MHD_Connection *conn,
 	fputs("<label for=\"file\">署名・暗号化した申請書 (the signed file, "
 	      ".p7m)</label><input id=\"file\" name=\"file\" type=\"file\" "
 	      "accept=\".p7m\" required><br><button id=\"send\">送信 (send)"
-	      "</button></form></section>",
+	      "</button></form></section>"
+	      "<script src=\"/portal/portal.js\"></script></main></body>"
+	      "</html>\n",
 	      f);
 	free(text);
-	return http_page_end(f, &buf, &len, conn, MHD_HTTP_OK);
+	fclose(f);
+	return http_send_csp(conn, MHD_HTTP_OK, "text/html; charset=utf-8",
+			     buf, len, MHD_RESPMEM_MUST_FREE, NULL);
 }
 
 /* Step 7: the receipt, or why the agency cannot accept the application. */
@@ -723,23 +905,53 @@ static enum MHD_Result submit(struct jpki_http *srv,
 	struct check c = {0};
 	char receipt[32], handed[512] = "";
 	char *buf = NULL;
-	size_t len = 0;
+	unsigned char *content = NULL, *cms = NULL;
+	size_t len = 0, content_len = 0, cms_len = 0;
+	const char *origin =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
 	FILE *f;
 	enum MHD_Result ret;
 	int r;
 
 	memset(&mp, 0, sizeof(mp));
-	if (up->too_large)
+	/* A browser names the page a POST comes from: a page of another
+	 * site cannot submit into this form. A script (curl) sends none. */
+	if (origin != NULL && !http_same_origin(srv, conn))
+		r = jpki_err_set(JPKI_ERR_POLICY,
+				 "the form was sent from a page of another "
+				 "site (Origin %.100s)",
+				 origin);
+	else if (up->too_large)
 		r = jpki_err_set(JPKI_ERR_TOO_LARGE,
 				 "the upload is larger than %d MiB",
 				 JPKI_MAX_SIGNED_APP / (1024 * 1024));
 	else if ((r = multipart_parse(&mp, conn, up)) == 0 &&
-		 (r = form_check(&mp.fm)) == 0 && mp.file_len == 0)
-		r = jpki_err_set(JPKI_ERR_INVALID,
-				 "choose the signed file (.p7m) to send");
+		 (r = form_check(&mp.fm)) == 0 &&
+		 (r = b64_decode(&content, &content_len, &mp.content,
+				 "application")) == 0 &&
+		 (r = b64_decode(&cms, &cms_len, &mp.signature,
+				 "signature")) == 0) {
+		if (cms != NULL && (content == NULL || mp.file_len != 0))
+			r = jpki_err_set(JPKI_ERR_INVALID,
+					 "a signature made in the page goes "
+					 "with the application's bytes and "
+					 "no file");
+		else if (cms == NULL && mp.file_len == 0)
+			r = jpki_err_set(JPKI_ERR_INVALID,
+					 "sign the application first (電子署名), "
+					 "or choose the signed file (.p7m) to "
+					 "send");
+	}
+	if (r == 0 && cms != NULL) {
+		/* signed in the page: the detached CMS is what is kept */
+		free(mp.file);
+		mp.file = cms;
+		mp.file_len = cms_len;
+		cms = NULL;
+	}
 	if (r == 0 &&
-	    (r = verify_submission(&c, srv, &mp.fm, mp.file, mp.file_len)) ==
-		0 &&
+	    (r = verify_submission(&c, srv, &mp.fm, mp.file, mp.file_len,
+				   content, content_len)) == 0 &&
 	    (r = store_submission(receipt, srv->st, &mp.fm, &c, mp.file,
 				  mp.file_len)) == 0) {
 		jpki_log(JPKI_LOG_INFO, "portal: submission %s: %s", receipt,
@@ -754,7 +966,7 @@ static enum MHD_Result submit(struct jpki_http *srv,
 		goto out;
 	}
 	if (r != JPKI_ERR_TOO_LARGE && r != JPKI_ERR_PARSE &&
-	    r != JPKI_ERR_INVALID)
+	    r != JPKI_ERR_INVALID && r != JPKI_ERR_POLICY)
 		jpki_log(JPKI_LOG_ERROR, "portal: %s", jpki_err_detail());
 	if ((f = open_memstream(&buf, &len)) == NULL) {
 		ret = MHD_NO;
@@ -766,11 +978,16 @@ static enum MHD_Result submit(struct jpki_http *srv,
 	fputs("<p><a href=\"/portal\">トップへ (back)</a></p>", f);
 	ret = http_page_end(f, &buf, &len, conn,
 			    r == JPKI_ERR_TOO_LARGE ? MHD_HTTP_CONTENT_TOO_LARGE
+			    : r == JPKI_ERR_POLICY  ? MHD_HTTP_FORBIDDEN
 			    : r == JPKI_ERR_PARSE || r == JPKI_ERR_INVALID
 				? MHD_HTTP_BAD_REQUEST
 				: MHD_HTTP_INTERNAL_SERVER_ERROR);
 out:
 	free(mp.file);
+	free(mp.content.text);
+	free(mp.signature.text);
+	free(content);
+	free(cms);
 	check_free(&c);
 	return ret;
 }
@@ -1049,6 +1266,18 @@ enum MHD_Result http_portal_agency_cert(struct jpki_http *srv,
 					struct http_request *req)
 {
 	return agency_cert(srv, conn);
+}
+
+enum MHD_Result http_portal_script(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req)
+{
+	(void)srv;
+	(void)req;
+	return http_send_csp(conn, MHD_HTTP_OK,
+			     "text/javascript; charset=utf-8", portal_js,
+			     sizeof(portal_js) - 1, MHD_RESPMEM_PERSISTENT,
+			     NULL);
 }
 
 enum MHD_Result http_portal_submit(struct jpki_http *srv,

@@ -48,6 +48,9 @@ static const struct http_route routes[] = {
     /* the linking look-up (relying.c), on the repository and OCSP roles */
     {"/link/", 1, JPKI_ROLE_REPOSITORY | JPKI_ROLE_OCSP, GET, 0, HTTP_PUBLIC,
      0, http_link, NULL, NULL},
+    /* the portal site's downloads (portal_site.c) */
+    {"/download/", 1, JPKI_ROLE_REPOSITORY, GET, 0, HTTP_PUBLIC, 0,
+     http_download, NULL, NULL},
     /* ocsp: /ocsp, /ocsp/sign, /ocsp/auth, and GET's base64 after them */
     {"/ocsp", 1, JPKI_ROLE_OCSP, GET | POST, JPKI_MAX_OCSP_REQUEST, HTTP_PUBLIC,
      0, http_ocsp, NULL, NULL},
@@ -126,6 +129,10 @@ static const struct http_route routes[] = {
     API("/api/window/counters", POST, WINDOW, http_api_counters),
     API("/api/window/office", POST, WINDOW, http_api_office_add),
     API("/api/window/offices", GET, WINDOW, http_api_offices),
+    /* seal registration (印鑑登録): the image makes the body larger */
+    {"/api/window/seal/register", 0, JPKI_ROLE_WINDOW, POST, HTTP_SEAL_BODY,
+     WINDOW, HTTP_JSON, http_api_call, NULL, &http_api_seal_register},
+    API("/api/window/seal/cancel", POST, WINDOW, http_api_seal_cancel),
     /* letter codes are the window's: not the registry's nor the
      * auditor's to read */
     API("/api/window/applications", GET, WINDOW, http_api_applications),
@@ -149,6 +156,9 @@ static const struct http_route routes[] = {
      http_portal_choose, NULL, NULL},
     {"/portal/agency.crt", 0, JPKI_ROLE_PORTAL, GET, 0, HTTP_PUBLIC, 0,
      http_portal_agency_cert, NULL, NULL},
+    /* the application page's script (signing through the bridge) */
+    {"/portal/portal.js", 0, JPKI_ROLE_PORTAL, GET, 0, HTTP_PUBLIC, 0,
+     http_portal_script, NULL, NULL},
     /* the signed file and the form around it; the upload page says
      * when it is too large */
     {"/portal/submit", 0, JPKI_ROLE_PORTAL, POST,
@@ -182,11 +192,16 @@ static const struct http_route routes[] = {
      HTTP_PUBLIC, 0, http_oidc_token, NULL, NULL},
     {"/oidc/userinfo", 0, JPKI_ROLE_OIDC, GET | POST, JPKI_MAX_LOGIN_ANSWER,
      HTTP_PUBLIC, 0, http_oidc_userinfo, NULL, NULL},
-    /* kiosk */
-    {"/kiosk", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_FORM,
+    /* kiosk: the page posts the bridge's answer as JSON (kiosk.c) */
+    {"/kiosk", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_JSON,
      kiosk, NULL, NULL},
-    {"/kiosk/", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_FORM,
+    {"/kiosk/", 0, JPKI_ROLE_KIOSK, GET | POST, FORM, HTTP_PUBLIC, HTTP_JSON,
      kiosk, NULL, NULL},
+    {"/kiosk/kiosk.js", 0, JPKI_ROLE_KIOSK, GET, 0, HTTP_PUBLIC, 0, kiosk,
+     NULL, NULL},
+    /* the municipality's public check of a kiosk document's serial */
+    {"/verify-document", 0, JPKI_ROLE_KIOSK | JPKI_ROLE_WINDOW, GET, 0,
+     HTTP_PUBLIC, 0, http_verify_document, NULL, NULL},
 };
 
 const struct http_route *http_route_table(size_t *n)

@@ -349,7 +349,9 @@ enum MHD_Result http_repository_index(struct jpki_http *srv,
 		http_html_escape(f, scopes[i]);
 		fputs("</a></li>", f);
 	}
-	fputs("</ul></body></html>\n", f);
+	fputs("</ul>", f);
+	http_portal_site(f, srv);
+	fputs("</body></html>\n", f);
 	fclose(f);
 	jpki_ca_scopes_free(scopes, nscopes);
 	jpki_ca_scopes_free(names, nnames);
@@ -733,6 +735,8 @@ static void server_free(struct jpki_http *srv)
 	jpki_verify_login_free(srv->oidc_login);
 	http_limit_free(srv->challenge_limit);
 	http_limit_free(srv->kiosk_limit);
+	http_limit_free(srv->verify_limit);
+	free(srv->portal_dir);
 	free(srv);
 }
 
@@ -821,8 +825,12 @@ int jpki_http_start(struct jpki_http **out,
 	srv->counter_reader = opts->counter_reader;
 	srv->agency_key = opts->agency_key;
 	srv->agency_cert = opts->agency_cert;
-	srv->kiosk_reader = opts->kiosk_reader;
 	srv->oidc = opts->oidc;
+	if (opts->portal_dir != NULL &&
+	    (srv->portal_dir = strdup(opts->portal_dir)) == NULL) {
+		server_free(srv);
+		return JPKI_ERR_NOMEM;
+	}
 	srv->kiosk_burst = opts->kiosk_burst ? opts->kiosk_burst : 2u;
 	srv->kiosk_every = opts->kiosk_every ? opts->kiosk_every : 30u;
 	srv->login_limits.account_free = opts->login_account_free;
@@ -830,23 +838,6 @@ int jpki_http_start(struct jpki_http **out,
 	srv->login_limits.address_free = opts->login_address_free;
 	srv->login_limits.max_delay = opts->login_max_wait;
 	srv->roles = opts->roles ? opts->roles : JPKI_ROLE_ALL;
-	/* The kiosk spends PIN tries of the card in its reader: never of
-	 * "the only card present". Asked for by name it needs its reader;
-	 * within "all" it stays off without one. */
-	if ((srv->roles & JPKI_ROLE_KIOSK) && srv->kiosk_reader == NULL) {
-		if (srv->roles != JPKI_ROLE_ALL) {
-			server_free(srv);
-			return jpki_err_set(
-			    JPKI_ERR_CONFIG,
-			    "the kiosk role needs a card reader of its own "
-			    "(--kiosk-reader NAME or config kiosk_reader)");
-		}
-		srv->roles &= ~(unsigned)JPKI_ROLE_KIOSK;
-		jpki_log(JPKI_LOG_WARN,
-			 "the kiosk role is off: it needs a card reader of "
-			 "its own (--kiosk-reader NAME or config "
-			 "kiosk_reader)");
-	}
 	srv->route = handle;
 	srv->done = completed;
 	if (((srv->roles & JPKI_ROLE_LOGIN) &&
@@ -862,7 +853,9 @@ int jpki_http_start(struct jpki_http **out,
 	     (r = http_kiosk_limit_new(&srv->kiosk_limit, srv)) != 0) ||
 	    ((srv->roles & JPKI_ROLE_OIDC) && srv->oidc != NULL &&
 	     (r = jpki_http_login_new(&srv->oidc_login, srv->ca,
-				      jpki_oidc_issuer(srv->oidc))) != 0)) {
+				      jpki_oidc_issuer(srv->oidc))) != 0) ||
+	    ((srv->roles & (JPKI_ROLE_KIOSK | JPKI_ROLE_WINDOW)) &&
+	     (r = http_verify_limit_new(&srv->verify_limit)) != 0)) {
 		server_free(srv);
 		return r;
 	}

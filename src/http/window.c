@@ -20,6 +20,7 @@
 #include "jpki/card.h"
 #include "jpki/codec.h"
 #include "jpki/registry.h"
+#include "jpki/services.h"
 #include "jpki/window.h"
 
 #define FIELD (HTTP_FIELD_MAX + 1) /* the longest form field kept */
@@ -1559,7 +1560,93 @@ const struct http_api_proc http_api_audit_verify = {NULL, 0, 0,
 						    run_audit_verify};
 
 /* The largest struct a procedure's fields decode into. */
+/* ---- seal registration (services module, docs/REGISTRY.md) ---- */
+
+struct seal_in {
+	const char *person;
+	const char *photo_id_address;
+	const char *image; /* the PNG in base64 */
+	const char *reason;
+};
+static const struct jpki_codec_field seal_register_fields[] = {
+    PERSON(struct seal_in),
+    F(struct seal_in, photo_id_address, JPKI_CODEC_TEXT, JPKI_FACT_ADDRESS_MAX,
+      0, 0, NULL, JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
+    F(struct seal_in, image, JPKI_CODEC_TEXT, HTTP_SEAL_IMAGE_B64, 0, 0, NULL,
+      JPKI_CODEC_REQUIRED),
+};
+static const struct jpki_codec_field seal_cancel_fields[] = {
+    PERSON(struct seal_in),
+    F(struct seal_in, reason, JPKI_CODEC_TEXT, 255, 0, 0, NULL,
+      JPKI_CODEC_REQUIRED | JPKI_CODEC_PRINTABLE),
+};
+
+static json_t *seal_encode(const struct jpki_seal *s)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:s}",
+			 "number", s->number, "person", s->person,
+			 "municipality_code", s->municipality_code, "state",
+			 s->state == JPKI_SEAL_ACTIVE ? "active" : "cancelled",
+			 "width", (int)s->width, "height", (int)s->height,
+			 "image_sha256", s->image_sha256, "registered_at",
+			 (json_int_t)s->registered_at, "cancel_reason",
+			 s->cancel_reason);
+}
+
+static int run_seal_register(json_t **out, struct jpki_http *srv,
+			     struct http_request *req, void *in, json_t *body)
+{
+	const struct seal_in *s = in;
+	size_t b64 = strlen(s->image);
+	unsigned char *png = malloc(b64 / 4 * 3 + 3);
+	struct jpki_seal seal;
+	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+	int n = 0, tail = 0, r = JPKI_ERR_INVALID;
+
+	(void)body;
+	if (png == NULL || ctx == NULL) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	EVP_DecodeInit(ctx);
+	if (EVP_DecodeUpdate(ctx, png, &n, (const unsigned char *)s->image,
+			     (int)b64) < 0 ||
+	    EVP_DecodeFinal(ctx, png + n, &tail) < 0) {
+		r = jpki_err_set(JPKI_ERR_INVALID,
+				 "\"image\" is not base64 of a PNG image");
+		goto out;
+	}
+	if ((r = jpki_services_seal_register(&seal, srv->st, &req->who,
+					     s->person, s->photo_id_address,
+					     png, (size_t)(n + tail))) == 0)
+		*out = seal_encode(&seal);
+out:
+	EVP_ENCODE_CTX_free(ctx);
+	free(png);
+	return r;
+}
+const struct http_api_proc http_api_seal_register = {
+    seal_register_fields, NFIELDS(seal_register_fields), 0,
+    run_seal_register};
+
+static int run_seal_cancel(json_t **out, struct jpki_http *srv,
+			   struct http_request *req, void *in, json_t *body)
+{
+	const struct seal_in *s = in;
+	struct jpki_seal seal;
+	int r;
+
+	(void)body;
+	if ((r = jpki_services_seal_cancel(&seal, srv->st, &req->who,
+					   s->person, s->reason)) == 0)
+		*out = seal_encode(&seal);
+	return r;
+}
+const struct http_api_proc http_api_seal_cancel = {
+    seal_cancel_fields, NFIELDS(seal_cancel_fields), 0, run_seal_cancel};
+
 union api_in {
+	struct seal_in seal;
 	struct person_in person;
 	struct move_in move;
 	struct name_in name;

@@ -270,8 +270,8 @@ int jpki_serve_start(struct jpki_serve **out,
 	h.counter_reader = o->counter_reader;
 	h.agency_key = sv->agency_key;
 	h.agency_cert = sv->agency_cert;
-	h.kiosk_reader = o->kiosk_reader;
 	h.oidc = sv->oidc;
+	h.portal_dir = o->portal_dir;
 	h.ocsp_listen = o->ocsp_listen;
 	h.max_connections = o->max_connections;
 	h.ocsp_connections = o->ocsp_connections;

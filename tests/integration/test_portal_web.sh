@@ -3,14 +3,19 @@
 # kiosk (コンビニ交付) in headless Chromium (Debian's chromium, driven by
 # puppeteer-core), with a card issued at the window behind pcscd's vpcd
 # reader:
+#   in the page (tests/browser/portal_sign.mjs, the bridge loaded): choose,
+#   fill in, 電子署名 (the card signs the hash), 送信 -> accepted, and the
+#   same signed form posted from another origin refused; the CLI path:
 #   choose, fill in, take the application text -> `jpki sign --to
 #   agency.crt` with the card -> upload -> receipt; the same file under
 #   another name -> refused with its reason; the inbox shows both; garbage
-#   uploads are refused cleanly. Kiosk: a wrong PIN says the tries left;
-#   the right one gives a 住民票の写し PDF with the resident's name.
+#   uploads are refused cleanly. Kiosk, a terminal page with the browser
+#   bridge loaded (tests/browser/kiosk.mjs): a wrong PIN is refused; the
+#   right one gives a 住民票の写し PDF with the resident's name; the same
+#   page on another origin gets an answer the kiosk refuses.
 # Screenshots go to ${JPKI_SCREENSHOTS:-$PWD/screenshots}/{portal,kiosk}.
 #
-# usage: test_portal_web.sh PATH/TO/jpki
+# usage: test_portal_web.sh PATH/TO/jpki   (jpki-native-host beside it)
 set -euo pipefail
 
 here=$(dirname "$(realpath "$0")")
@@ -45,14 +50,23 @@ export JPKI_NOW=2026-11-17T01:10:00Z
 
 pcsc_start
 card_serve card.bin
-# the kiosk runs only with a reader of its own
 "$JPKI" --data "$work/var" --log info serve --listen "127.0.0.1:$port" \
-	--kiosk-reader "Virtual PCD 00 0$((VPCD_PORT - 35963))" >serve.log 2>&1 &
+	--kiosk-burst 4 >serve.log 2>&1 &
 server_pid=$!
 wait_healthz "$url" 200 || true
 curl -sf "$url/healthz" >/dev/null || fail "the server did not start"
 [ -s var/keys/agency.key ] && [ -s var/keys/agency.crt ] ||
 	fail "serve made no agency key"
+
+# the bridge as `make install` puts it, its host manifest in a private profile
+JPKI_CHROMIUM_HOSTS_DIR="$work/profile/NativeMessagingHosts" \
+	JPKI_FIREFOX_HOSTS_DIR="$work/firefox-hosts" \
+	cmake --install "$(dirname "$JPKI")" --prefix "$work/prefix" >install.log 2>&1 ||
+	fail "cmake --install: $(tail -5 install.log)"
+export JPKI_PINENTRY="$here/bridge_pinentry.sh"
+export JPKI_TEST_PINENTRY_DIR="$work/pins"
+mkdir -p pins
+echo ABC123 >pins/sign
 
 # --- the portal: seed 004's seven steps ---------------------------------------
 node "$browser_dir/portal.mjs" make "$url" "$shots/portal" "鈴木 一郎" \
@@ -76,11 +90,51 @@ reasons=$(echo "$got" | cut -f2)
 grep -qi <<<"$reasons" "name" || fail "refusal without the name reason: $reasons"
 pass "another name in the form is refused ($receipt2): $reasons"
 
+# --- the seven steps signed in the page, through the bridge ----------------------
+node "$browser_dir/portal_sign.mjs" "$work/prefix/share/openjpki/extension" "$work/profile" \
+	"$url" "http://localhost:$port" "鈴木 一郎" "千代田４番４号" "$shots/portal" \
+	"$work/signed-form.json" >sign.txt 2>&1 || fail "signing in the page: $(cat sign.txt)"
+cat sign.txt | grep '^ok'
+receipt3=$(grep '^receipt' sign.txt | cut -f2)
+grep -q "$url asks you to sign" pins/log || fail "the signing prompt did not name the portal: $(cat pins/log)"
+pass "the seven steps signed in the page: accepted ($receipt3); the same form from another origin refused"
+# the page's form by hand: its bytes changed by one character, the
+# signature without the bytes, a signature that is not base64
+python3 - signed-form.json <<'PY'
+import base64, json, sys
+f = json.load(open(sys.argv[1]))
+text = base64.b64decode(f["content"]).decode()
+assert "鈴木 一郎" in text, text
+open("tampered.b64", "w").write(base64.b64encode(text.replace("千代田５番５号", "千代田６番６号").encode()).decode())
+for k in ("content", "signature", "proc", "name", "address"):
+    open("form." + k, "w").write(f[k])
+PY
+send_signed() { # CONTENT-FILE SIGNATURE-FILE: the status, the page in out.html
+	curl -s -o out.html -w '%{http_code}' -H "Origin: $url" -F proc=moving \
+		-F "name=<form.name" -F "address=<form.address" -F "content=<$1" \
+		-F "signature=<$2" "$url/portal/submit"
+}
+code=$(send_signed tampered.b64 form.signature)
+[ "$code" = 403 ] && grep -q 'id="refused"' out.html || fail "changed bytes under the page's signature: HTTP $code"
+grep -qi "signature" out.html || fail "changed bytes: no reason about the signature: $(grep -o 'id="reasons">[^<]*' out.html)"
+code=$(send_signed /dev/null form.signature)
+[ "$code" = 400 ] || fail "a signature without the bytes: HTTP $code"
+echo 'not*base64' >bad.sig
+code=$(send_signed form.content bad.sig)
+[ "$code" = 400 ] || fail "a signature that is not base64: HTTP $code"
+pass "the page's signature over changed bytes refused (403, the signature), without the bytes or not base64: 400"
+code=$(curl -s -o out.html -w '%{http_code}' -H "Origin: http://127.0.0.1:1" -F proc=moving \
+	-F "name=鈴木 一郎" -F "address=千代田４番４号" -F file=@application.txt.p7m "$url/portal/submit")
+[ "$code" = 403 ] || fail "an upload from a foreign Origin: HTTP $code"
+pass "an upload naming a foreign Origin: 403"
+
 inbox=$(node "$browser_dir/portal.mjs" inbox "$url" "$shots/portal" admin pw-admin-0123) ||
 	fail "the inbox cannot be read"
 grep -q <<<"$inbox" "^$receipt1	鈴木 一郎	受付" || fail "inbox lacks the accepted one: $inbox"
 grep -q <<<"$inbox" "^$receipt2	佐藤 花子	不受理" || fail "inbox lacks the refused one: $inbox"
-pass "the inbox lists both"
+grep -q <<<"$inbox" "^$receipt3	鈴木 一郎	受付" || fail "inbox lacks the one signed in the page: $inbox"
+grep -q <<<"$inbox" "鈴木 一郎	不受理" || fail "inbox lacks the tampered one: $inbox"
+pass "the inbox lists all three, the one signed in the page accepted"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url/portal/inbox")
 [ "$code" = 200 ] && curl -s "$url/portal/inbox" | grep -q 'id="inbox"' &&
 	fail "the inbox opens without a log-in"
@@ -120,17 +174,25 @@ code=$(curl -s -o out.html -w '%{http_code}' -F proc=moving -F name=x -F address
 curl -sf "$url/healthz" >/dev/null || fail "the server died on garbage"
 pass "garbage, malformed, empty and oversized uploads refused cleanly (403, 400, 400, 400, 413)"
 
-# --- the kiosk --------------------------------------------------------------------
-got=$(node "$browser_dir/portal.mjs" kiosk "$url" "$shots/kiosk" 9999 1234 "$work/juminhyo.pdf") ||
-	fail "the kiosk run failed"
-grep -q <<<"$got" "wrong: .*2 tries left" || fail "wrong PIN page: $got"
+# --- the kiosk: a terminal page, the card through the browser bridge -----------
+node "$browser_dir/kiosk.mjs" "$work/prefix/share/openjpki/extension" "$work/profile" \
+	"$url/kiosk" "http://localhost:$port/kiosk" "$work/pins" "$shots/kiosk" \
+	"$work/juminhyo.pdf" >kiosk.txt 2>&1 || fail "the kiosk run failed: $(cat kiosk.txt)"
+cat kiosk.txt
+grep -q "$url asks you to log in" pins/log || fail "the PIN prompt did not name the kiosk's origin: $(cat pins/log)"
 pdftotext juminhyo.pdf - >juminhyo.txt
 grep -q "鈴木" juminhyo.txt && grep -q "住 民 票 の 写 し\|住民票の写し" juminhyo.txt ||
 	fail "the PDF lacks the name or title: $(head -20 juminhyo.txt)"
-pdftoppm -png -r 60 -singlefile juminhyo.pdf "$shots/kiosk/4-juminhyo" 2>/dev/null || true
-pass "kiosk: a wrong PIN says the tries left; the right one gives the 住民票の写し"
+pdftoppm -png -r 60 -singlefile juminhyo.pdf "$shots/kiosk/5-juminhyo" 2>/dev/null || true
+for s in portal/e4-signed portal/e5-accepted portal/e6-other-origin-refused kiosk/2-wrong-pin \
+	kiosk/3-issued kiosk/4-other-origin-refused; do
+	[ -s "$shots/$s.png" ] || fail "no screenshot $s"
+done
+pass "kiosk page: a wrong PIN refused, the right one gives the 住民票の写し, the seal certificate (no seal) refused, another origin's answer refused"
 jpki audit verify >audit.txt || fail "audit: $(cat audit.txt)"
 sqlite3 var/jpki.db "SELECT action, operator FROM audit_log WHERE action = 'kiosk.residence_copy'" 2>/dev/null |
 	grep -q "kiosk" || fail "no audit entry for the kiosk copy"
+[ "$(sqlite3 var/jpki.db "SELECT COUNT(*) FROM audit_log WHERE action = 'kiosk.seal_certificate.refused'")" = 1 ] ||
+	fail "no audit entry for the refused seal certificate"
 pass "the copy is in the audit chain, which verifies"
 echo "all portal and kiosk checks passed; screenshots in $shots/portal and $shots/kiosk"

@@ -108,9 +108,6 @@ static struct jpki_http *start(struct ca_fixture *f, unsigned roles)
 	opts.threads = 2;
 	opts.ca = f->ca;
 	opts.store = f->st;
-	/* the kiosk serves only with a reader of its own; none is used
-	 * here, the table answers before the kiosk looks at it */
-	opts.kiosk_reader = "no such reader";
 	assert_int_equal(jpki_http_start(&srv, &opts), 0);
 	return srv;
 }
