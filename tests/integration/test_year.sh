@@ -68,16 +68,31 @@ card() { # FILE KIND: a blank card, as the card maker delivers it
 }
 
 serve_from() { # DATE: `jpki serve` with its clock from DATE (it applies
-	# the registry's notices to the CA as they come)
-	stop_server
+	# the registry's notices to the CA as they come). A row runs in a
+	# subshell, so its PID is kept in a file, not in $server_pid.
+	stop_serving >/dev/null
 	JPKI_NOW="$1T01:00:00Z" "$JPKI" --data "$work/$world" --log warn serve \
 		--listen "127.0.0.1:$port" >>"$work/serve.log" 2>&1 &
-	server_pid=$!
+	echo $! >"$work/serve.pid"
 	wait_healthz "$url" || fail "jpki serve did not start"
 	echo "serving"
 }
 
-stop_serving() { stop_server && echo "stopped"; }
+stop_serving() { # the server serve_from started, by its PID
+	local p n=0
+	p=$(cat "$work/serve.pid" 2>/dev/null) || true
+	if [ -n "$p" ]; then
+		kill "$p" 2>/dev/null || true
+		while kill -0 "$p" 2>/dev/null && [ $n -lt 100 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		rm -f "$work/serve.pid"
+	fi
+	echo "stopped"
+}
+
+cleanup_more() { stop_serving >/dev/null; }
 
 branch_clerk() { # NAME OFFICE: a window clerk at a branch office
 	JPKI_OPERATOR=admin JPKI_OPERATOR_PASSWORD=pw-admin-012345 \
@@ -208,7 +223,7 @@ run_table "the Juki-card holder switches to My Number" <<EOF
 EOF
 
 # ---- the resident: 2026 to 2030 ---------------------------------------------
-stop_server
+stop_serving >/dev/null
 new_world city 2026-01-30
 run_table "the resident's years" <<EOF
 2026-02-02 | reg1   | ok | registry register $REG --name '山田 太郎' --sex male --birth 1980-06-06 --address '$HOME1' --json | A=json:d["person"]
