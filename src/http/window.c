@@ -302,6 +302,9 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	      "<label for=\"photo_id_address\">書類の住所 (address on the "
 	      "document)</label><input id=\"photo_id_address\" "
 	      "name=\"photo_id_address\" size=\"50\">"
+	      "<label for=\"photo_id_expiry\">書類の有効期限 (valid until, "
+	      "YYYY-MM-DD)</label><input id=\"photo_id_expiry\" "
+	      "name=\"photo_id_expiry\" size=\"10\">"
 	      "<p class=\"notice\"><strong>" JPKI_WINDOW_NOTICE_FALSE_APPLICATION
 	      "</strong><br>" JPKI_WINDOW_NOTICE_CARD "</p>"
 	      "<br><button id=\"apply\">受付 (take the application)</button>"
@@ -419,6 +422,7 @@ static int apply_from_form(struct jpki_application *out, struct jpki_http *srv,
 {
 	struct jpki_application_request req = JPKI_APPLICATION_REQUEST_INIT;
 	char card[FIELD], path[FIELD], kind[FIELD], addr[FIELD], v[FIELD];
+	char expiry[FIELD];
 	int w, r;
 
 	http_field(person, FIELD, up, "person");
@@ -426,6 +430,7 @@ static int apply_from_form(struct jpki_application *out, struct jpki_http *srv,
 	http_field(path, FIELD, up, "path");
 	http_field(kind, FIELD, up, "photo_id");
 	http_field(addr, FIELD, up, "photo_id_address");
+	http_field(expiry, FIELD, up, "photo_id_expiry");
 	req.person = person;
 	/* the API's words; an unknown one is refused, never guessed */
 	if ((r = jpki_codec_word_parse(&w, jpki_codec_card_words,
@@ -443,6 +448,7 @@ static int apply_from_form(struct jpki_application *out, struct jpki_http *srv,
 	req.path = (enum jpki_identity_path)w;
 	req.photo_id_kind = kind[0] ? kind : NULL;
 	req.photo_id_address = addr[0] ? addr : NULL;
+	req.photo_id_expiry = expiry[0] ? expiry : NULL;
 	return jpki_window_apply(out, srv->st, who, &req);
 }
 

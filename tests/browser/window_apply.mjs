@@ -1,6 +1,7 @@
 // Taking an application at the counter (/window/apply): a photo ID whose
 // address is not the registered one is refused (403, the window's
-// sentence); with the right address the application is ready at once.
+// sentence), and so is one whose expiry (photo_id_expiry) has passed;
+// with the right address the application is ready at once.
 // Leaves the application's number in cfg.app for the later procedures.
 import { fail } from './window_lib.mjs';
 
@@ -20,6 +21,17 @@ export default async function (t, c) {
 	await page.select('#path', 'photo');
 	await page.select('#photo_id', 'passport');
 	await t.fill(page, '#photo_id_address', c.address);
+	await t.fill(page, '#photo_id_expiry', '2020-03-31');
+	s = await t.submit(page, '#apply');
+	await t.shot(page, 'apply', 'expired-id');
+	await t.refused(page, 403, s, 'expired on 2020-03-31',
+		'an expired photo ID');
+	console.log('ok apply: an expired photo ID refused (403)');
+
+	await page.select('#path', 'photo');
+	await page.select('#photo_id', 'passport');
+	await t.fill(page, '#photo_id_address', c.address);
+	await t.fill(page, '#photo_id_expiry', '2035-03-31');
 	s = await t.submit(page, '#apply');
 	const state = await page.$eval('#state', (e) => e.innerText);
 	if (s !== 200 || !state.includes('ready'))
