@@ -295,10 +295,10 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	      "photo ID: inquiry letter)</option><option value=\"proxy\">"
 	      "代理人 (proxy)</option></select>"
 	      "<label for=\"photo_id\">書類 (document)</label>"
-	      "<select id=\"photo_id\" name=\"photo_id\"><option "
-	      "value=\"driving-licence\">運転免許証</option><option "
-	      "value=\"passport\">旅券</option><option "
-	      "value=\"mynumber-card\">個人番号カード</option></select>"
+	      "<select id=\"photo_id\" name=\"photo_id\">",
+	      f);
+	http_window_photo_id_options(f, srv, r.municipality_code);
+	fputs("</select>"
 	      "<label for=\"photo_id_address\">書類の住所 (address on the "
 	      "document)</label><input id=\"photo_id_address\" "
 	      "name=\"photo_id_address\" size=\"50\">"
