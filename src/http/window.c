@@ -283,7 +283,9 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	fputs("\"><label for=\"card\">カード (card)</label>"
 	      "<select id=\"card\" name=\"card\"><option value=\"mynumber\">"
 	      "個人番号カード (My Number card)</option><option value=\"juki\">"
-	      "住民基本台帳カード (Juki card)</option></select>"
+	      "住民基本台帳カード (Juki card)</option><option "
+	      "value=\"juki-card\">住民基本台帳カードの交付 (the Juki card "
+	      "itself, with its fee)</option></select>"
 	      "<label><input type=\"checkbox\" id=\"sign\" name=\"sign\" "
 	      "checked> 署名用電子証明書 (signing)</label>"
 	      "<label><input type=\"checkbox\" id=\"auth\" name=\"auth\" "
@@ -432,12 +434,17 @@ static int apply_from_form(struct jpki_application *out, struct jpki_http *srv,
 	http_field(addr, FIELD, up, "photo_id_address");
 	http_field(expiry, FIELD, up, "photo_id_expiry");
 	req.person = person;
-	/* the API's words; an unknown one is refused, never guessed */
-	if ((r = jpki_codec_word_parse(&w, jpki_codec_card_words,
-				       card[0] ? card : "mynumber", "card")) !=
-	    0)
+	/* the API's words; an unknown one is refused, never guessed.
+	 * "juki-card" is the Juki card itself (`window apply --juki-card`) */
+	if (strcmp(card, "juki-card") == 0) {
+		req.card = JPKI_CARD_JUKI;
+		req.kind = JPKI_APP_KIND_JUKI_CARD;
+	} else if ((r = jpki_codec_word_parse(&w, jpki_codec_card_words,
+					      card[0] ? card : "mynumber",
+					      "card")) != 0)
 		return r;
-	req.card = (enum jpki_card_kind)w;
+	else
+		req.card = (enum jpki_card_kind)w;
 	http_field(v, FIELD, up, "sign");
 	req.want_sign = v[0] != '\0';
 	http_field(v, FIELD, up, "auth");

@@ -38,6 +38,19 @@ export default async function (t, c) {
 		'an expired photo ID');
 	console.log('ok apply: an expired photo ID refused (403)');
 
+	// the Juki card itself: no longer handed over after 2015-12-22
+	await page.select('#card', 'juki-card');
+	await page.select('#path', 'photo');
+	await page.select('#photo_id', 'passport');
+	await t.fill(page, '#photo_id_address', c.address);
+	await t.fill(page, '#photo_id_expiry', '2035-03-31');
+	s = await t.submit(page, '#apply');
+	await t.shot(page, 'apply', 'juki-card');
+	await t.refused(page, 403, s, '22 December 2015',
+		'the Juki card itself in 2026');
+	console.log('ok apply: the Juki card itself refused after 2015-12-22 (403)');
+	await page.select('#card', 'mynumber');
+
 	await page.select('#path', 'photo');
 	await page.select('#photo_id', 'passport');
 	await t.fill(page, '#photo_id_address', c.address);
