@@ -404,6 +404,8 @@ struct jpki_application;
 void http_window_nav(FILE *f, const struct jpki_actor *who);
 void http_window_resident_forms(FILE *f, struct jpki_http *srv,
 				const struct jpki_resident *r);
+void http_window_photo_id_options(FILE *f, struct jpki_http *srv,
+				  const char *municipality_code);
 void http_window_returned_form(FILE *f, const struct jpki_application *a);
 enum MHD_Result http_window_renew(struct jpki_http *srv,
 				  struct MHD_Connection *conn,

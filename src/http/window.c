@@ -289,7 +289,9 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	fputs("\"><label for=\"card\">カード (card)</label>"
 	      "<select id=\"card\" name=\"card\"><option value=\"mynumber\">"
 	      "個人番号カード (My Number card)</option><option value=\"juki\">"
-	      "住民基本台帳カード (Juki card)</option></select>"
+	      "住民基本台帳カード (Juki card)</option><option "
+	      "value=\"juki-card\">住民基本台帳カードの交付 (the Juki card "
+	      "itself, with its fee)</option></select>"
 	      "<label><input type=\"checkbox\" id=\"sign\" name=\"sign\" "
 	      "checked> 署名用電子証明書 (signing)</label>"
 	      "<label><input type=\"checkbox\" id=\"auth\" name=\"auth\" "
@@ -301,13 +303,16 @@ static enum MHD_Result resident_page(struct jpki_http *srv,
 	      "photo ID: inquiry letter)</option><option value=\"proxy\">"
 	      "代理人 (proxy)</option></select>"
 	      "<label for=\"photo_id\">書類 (document)</label>"
-	      "<select id=\"photo_id\" name=\"photo_id\"><option "
-	      "value=\"driving-licence\">運転免許証</option><option "
-	      "value=\"passport\">旅券</option><option "
-	      "value=\"mynumber-card\">個人番号カード</option></select>"
+	      "<select id=\"photo_id\" name=\"photo_id\">",
+	      f);
+	http_window_photo_id_options(f, srv, r.municipality_code);
+	fputs("</select>"
 	      "<label for=\"photo_id_address\">書類の住所 (address on the "
 	      "document)</label><input id=\"photo_id_address\" "
 	      "name=\"photo_id_address\" size=\"50\">"
+	      "<label for=\"photo_id_expiry\">書類の有効期限 (valid until, "
+	      "YYYY-MM-DD)</label><input id=\"photo_id_expiry\" "
+	      "name=\"photo_id_expiry\" size=\"10\">"
 	      "<p class=\"notice\"><strong>" JPKI_WINDOW_NOTICE_FALSE_APPLICATION
 	      "</strong><br>" JPKI_WINDOW_NOTICE_CARD "</p>"
 	      "<br><button id=\"apply\">受付 (take the application)</button>"
@@ -425,6 +430,7 @@ static int apply_from_form(struct jpki_application *out, struct jpki_http *srv,
 {
 	struct jpki_application_request req = JPKI_APPLICATION_REQUEST_INIT;
 	char card[FIELD], path[FIELD], kind[FIELD], addr[FIELD], v[FIELD];
+	char expiry[FIELD];
 	int w, r;
 
 	http_field(person, FIELD, up, "person");
@@ -432,13 +438,19 @@ static int apply_from_form(struct jpki_application *out, struct jpki_http *srv,
 	http_field(path, FIELD, up, "path");
 	http_field(kind, FIELD, up, "photo_id");
 	http_field(addr, FIELD, up, "photo_id_address");
+	http_field(expiry, FIELD, up, "photo_id_expiry");
 	req.person = person;
-	/* the API's words; an unknown one is refused, never guessed */
-	if ((r = jpki_codec_word_parse(&w, jpki_codec_card_words,
-				       card[0] ? card : "mynumber", "card")) !=
-	    0)
+	/* the API's words; an unknown one is refused, never guessed.
+	 * "juki-card" is the Juki card itself (`window apply --juki-card`) */
+	if (strcmp(card, "juki-card") == 0) {
+		req.card = JPKI_CARD_JUKI;
+		req.kind = JPKI_APP_KIND_JUKI_CARD;
+	} else if ((r = jpki_codec_word_parse(&w, jpki_codec_card_words,
+					      card[0] ? card : "mynumber",
+					      "card")) != 0)
 		return r;
-	req.card = (enum jpki_card_kind)w;
+	else
+		req.card = (enum jpki_card_kind)w;
 	http_field(v, FIELD, up, "sign");
 	req.want_sign = v[0] != '\0';
 	http_field(v, FIELD, up, "auth");
@@ -449,6 +461,7 @@ static int apply_from_form(struct jpki_application *out, struct jpki_http *srv,
 	req.path = (enum jpki_identity_path)w;
 	req.photo_id_kind = kind[0] ? kind : NULL;
 	req.photo_id_address = addr[0] ? addr : NULL;
+	req.photo_id_expiry = expiry[0] ? expiry : NULL;
 	return jpki_window_apply(out, srv->st, who, &req);
 }
 

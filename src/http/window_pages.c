@@ -37,7 +37,38 @@ void http_window_nav(FILE *f, const struct jpki_actor *who)
 
 /* The identity check, in the apply page's words and field names, with
  * ids of its own (`form` prefixes them). */
-static void identity_fields(FILE *f, const char *form)
+/* The photo ID kinds the municipality accepts (jpki_window_photo_ids),
+ * its own additions with the national ones; the national ones alone
+ * when the list cannot be read (the apply call still decides). */
+void http_window_photo_id_options(FILE *f, struct jpki_http *srv,
+				  const char *municipality_code)
+{
+	static const char *const national[][2] = {
+	    {"driving-licence", "運転免許証"},
+	    {"passport", "旅券"},
+	    {"mynumber-card", "個人番号カード"},
+	    {"juki-card-photo", "写真付き住基カード"}};
+	struct jpki_photo_id_kind *k = NULL;
+	size_t n = 0, i;
+
+	if (jpki_window_photo_ids(&k, &n, srv->st, municipality_code) != 0) {
+		for (i = 0; i < sizeof national / sizeof national[0]; i++)
+			fprintf(f, "<option value=\"%s\">%s</option>",
+				national[i][0], national[i][1]);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		fputs("<option value=\"", f);
+		http_html_escape(f, k[i].word);
+		fputs("\">", f);
+		http_html_escape(f, k[i].label[0] ? k[i].label : k[i].word);
+		fputs("</option>", f);
+	}
+	free(k);
+}
+
+static void identity_fields(FILE *f, const char *form, struct jpki_http *srv,
+			    const char *municipality_code)
 {
 	fprintf(f,
 		"<label for=\"%s_path\">本人確認 (identity check)</label>"
@@ -47,12 +78,10 @@ static void identity_fields(FILE *f, const char *form)
 		"(no photo ID: inquiry letter)</option><option "
 		"value=\"proxy\">代理人 (proxy)</option></select>"
 		"<label for=\"%s_photo_id\">書類 (document)</label>"
-		"<select id=\"%s_photo_id\" name=\"photo_id\"><option "
-		"value=\"driving-licence\">運転免許証</option><option "
-		"value=\"passport\">旅券</option><option "
-		"value=\"mynumber-card\">個人番号カード</option><option "
-		"value=\"juki-card-photo\">写真付き住基カード</option></select>",
+		"<select id=\"%s_photo_id\" name=\"photo_id\">",
 		form, form, form, form);
+	http_window_photo_id_options(f, srv, municipality_code);
+	fputs("</select>", f);
 	fprintf(f,
 		"<label for=\"%s_photo_id_address\">書類の住所 (address on "
 		"the document)</label><input id=\"%s_photo_id_address\" "
@@ -111,7 +140,7 @@ void http_window_resident_forms(FILE *f, struct jpki_http *srv,
 	http_csrf_field(f);
 	person_field(f, r->person);
 	type_field(f, "renew");
-	identity_fields(f, "renew");
+	identity_fields(f, "renew", srv, r->municipality_code);
 	reader_field(f, srv, "renew");
 	fputs("<br><button id=\"renew\">更新 (renew)</button></form>"
 	      "</section>",

@@ -49,6 +49,8 @@ as() { # OPERATOR PASSWORD command...
 	JPKI_OPERATOR=$who JPKI_OPERATOR_PASSWORD=$pw jpki "$@"
 }
 clerk() { as clerk1 pw-window-01 "$@"; }
+# a photo ID of the municipality's own: the forms' selects list it
+clerk window photo-ids 131016 --add disability-card --label 身体障害者手帳 >/dev/null
 clerk window office add 131016-kanda --municipality-code 131016 --name 神田出張所 >/dev/null
 clerk window office add 131016-fuji --municipality-code 131016 --name 富士見出張所 >/dev/null
 clerk window office add 131016-ekimae --municipality-code 131016 --name 駅前支所 >/dev/null

@@ -25,10 +25,11 @@
 #             VAR=serial:sign|auth (the serial `window issue/renew` printed),
 #             several separated by ';'
 #
-# Rows for branch offices ("a loss report at a branch office, a PIN reset at
-# another branch") and for a CA rollover are the integrator's to add: an
-# operator of another office is just another OPERATOR, `ca rollover` just
-# another COMMAND.
+# Branch offices: a loss report at 神田出張所 and a PIN reset at 富士見出張所,
+# by clerks of those offices (another OPERATOR). A CA key rollover in 2028
+# (`ca rollover`, another COMMAND): the renewal and the new issue after it are
+# under generation 2 (OCSP answers them under the new key, "unknown" under the
+# old), the certificates of generation 1 still answer under the old key.
 #
 # usage: test_year.sh PATH/TO/jpki
 set -euo pipefail
@@ -67,16 +68,50 @@ card() { # FILE KIND: a blank card, as the card maker delivers it
 }
 
 serve_from() { # DATE: `jpki serve` with its clock from DATE (it applies
-	# the registry's notices to the CA as they come)
-	stop_server
+	# the registry's notices to the CA as they come). A row runs in a
+	# subshell, so its PID is kept in a file, not in $server_pid.
+	stop_serving >/dev/null
 	JPKI_NOW="$1T01:00:00Z" "$JPKI" --data "$work/$world" --log warn serve \
 		--listen "127.0.0.1:$port" >>"$work/serve.log" 2>&1 &
-	server_pid=$!
+	echo $! >"$work/serve.pid"
 	wait_healthz "$url" || fail "jpki serve did not start"
 	echo "serving"
 }
 
-stop_serving() { stop_server && echo "stopped"; }
+stop_serving() { # the server serve_from started, by its PID
+	local p n=0
+	p=$(cat "$work/serve.pid" 2>/dev/null) || true
+	if [ -n "$p" ]; then
+		kill "$p" 2>/dev/null || true
+		while kill -0 "$p" 2>/dev/null && [ $n -lt 100 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		rm -f "$work/serve.pid"
+	fi
+	echo "stopped"
+}
+
+cleanup_more() { stop_serving >/dev/null; }
+
+branch_clerk() { # NAME OFFICE: a window clerk at a branch office
+	JPKI_OPERATOR=admin JPKI_OPERATOR_PASSWORD=pw-admin-012345 \
+		JPKI_NEW_OPERATOR_PASSWORD="pw-$1-012345" \
+		jw operator add "$1" --role window-clerk --municipality-code 131016 \
+		--office "$2" >/dev/null && echo "clerk $1 at $2"
+}
+
+ca_certs() { # GEN: keep the CA certificates of the current generation GEN
+	jw ca cert sign >"$work/$world-sign-$1.pem" &&
+		jw ca cert auth >"$work/$world-auth-$1.pem" && echo "kept $1"
+}
+
+ocsp() { # TYPE GEN SERIAL: what the running server's OCSP responder says
+	# of SERIAL asked under generation GEN of the CA of TYPE (the
+	# server's clock is years from this machine's: times not checked)
+	openssl ocsp -issuer "$work/$world-$1-$2.pem" -serial "0x$3" \
+		-url "$url/ocsp/$1" -noverify -validity_period 999999999 2>&1
+}
 
 # ---- the table runner -------------------------------------------------------
 
@@ -188,11 +223,16 @@ run_table "the Juki-card holder switches to My Number" <<EOF
 EOF
 
 # ---- the resident: 2026 to 2030 ---------------------------------------------
-stop_server
+stop_serving >/dev/null
 new_world city 2026-01-30
 run_table "the resident's years" <<EOF
 2026-02-02 | reg1   | ok | registry register $REG --name '山田 太郎' --sex male --birth 1980-06-06 --address '$HOME1' --json | A=json:d["person"]
 2026-02-02 | sh     | ok | card a.card mynumber
+2026-02-02 | clerk1 | ok | window office add 131016-kanda --municipality-code 131016 --name 神田出張所
+2026-02-02 | clerk1 | ok | window office add 131016-fuji --municipality-code 131016 --name 富士見出張所
+2026-02-02 | sh     | ok | branch_clerk kanda1 131016-kanda
+2026-02-02 | sh     | ok | branch_clerk fuji1 131016-fuji
+2026-02-02 | sh     | ok:kept 1 | ca_certs 1
 # a photo ID the municipality does not list, and one whose address is old
 2026-02-02 | clerk1 | refused:photo ID kind 'library card' is not accepted by 千代田区 | window apply \$A --id photo --photo-id 'library card' --photo-id-address '$HOME1'
 2026-02-02 | clerk1 | refused:not the registered address | window apply \$A --id photo --photo-id driving-licence --photo-id-address '$HOME2'
@@ -201,6 +241,17 @@ run_table "the resident's years" <<EOF
 2026-02-02 | clerk1 | ok | window apply \$A --id photo --photo-id driving-licence --photo-id-address '$HOME1' --json | app1=json:d["id"]
 2026-02-02 | clerk1 | ok | window issue \$app1 --card $work/a.card --auth-pin 1234 --sign-pin ABC123 | sign1=serial:sign; auth1=serial:auth
 2026-02-02 | -      | ok:2030-06-06T14:59:59Z | ca status \$sign1 --json
+# a CA key rollover in the middle of it all: a window clerk cannot, the CA
+# officer does; the cards already issued keep working
+2028-01-11 | clerk1 | refused:cannot do the work of a CA officer | ca rollover --type both
+2028-01-11 | admin  | ok:the sign CA rolled over to generation 2 | ca rollover --type both
+2028-01-11 | sh     | ok:kept 2 | ca_certs 2
+2028-01-11 | sh     | ok | serve_from 2028-01-11
+2028-01-11 | sh     | ok:: good | ocsp sign 1 \$sign1
+2028-01-11 | sh     | ok:: good | ocsp auth 1 \$auth1
+2028-01-11 | sh     | ok:: unknown | ocsp sign 2 \$sign1
+2028-01-11 | sh     | ok | stop_serving
+2028-01-11 | -      | ok:"status": "good" | ca status \$auth1 --json
 # renewal: from 2030-03-06 (3 calendar months before 2030-06-06)
 2030-03-05 | clerk1 | refused:can be renewed from 2030-03-06 | window renew \$A --type sign --card $work/a.card --id photo --photo-id driving-licence --photo-id-address '$HOME1'
 2030-03-06 | clerk1 | refused:no same-day renewal | window renew \$A --type sign --card $work/a.card --id letter
@@ -217,12 +268,18 @@ run_table "the resident's years" <<EOF
 2030-07-01 | reg1   | ok | registry move \$A --address '$HOME2'
 2030-07-01 | -      | wait:"reason": "affiliationChanged" | ca status \$sign2 --json
 2030-07-01 | -      | ok:"status": "good" | ca status \$auth2 --json
+# the renewal and the new issue were under generation 2; generation 1 answers
+2030-07-01 | sh     | ok:: revoked | ocsp sign 2 \$sign2
+2030-07-01 | sh     | ok:: unknown | ocsp sign 1 \$sign2
+2030-07-01 | sh     | ok:: good | ocsp auth 2 \$auth2
+2030-07-01 | sh     | ok:: unknown | ocsp auth 1 \$auth2
+2030-07-01 | sh     | ok:: revoked | ocsp sign 1 \$sign1
 2030-07-01 | sh     | ok | stop_serving
-# a forgotten PIN, re-initialised at the window after a photo ID
-2030-07-02 | clerk1 | refused:registered address | window pin-reset \$A --type auth --photo-id-address '$HOME1' --new-pin 5678 --card $work/a.card
-2030-07-02 | clerk1 | ok | window pin-reset \$A --type auth --photo-id-address '$HOME2' --new-pin 5678 --card $work/a.card
-# a loss report: everything still valid revoked at once
-2030-07-03 | clerk1 | ok:1 certificate revoked | window report \$A --lost
+# a forgotten PIN, re-initialised at a branch (富士見) after a photo ID
+2030-07-02 | fuji1  | refused:registered address | window pin-reset \$A --type auth --photo-id-address '$HOME1' --new-pin 5678 --card $work/a.card
+2030-07-02 | fuji1  | ok | window pin-reset \$A --type auth --photo-id-address '$HOME2' --new-pin 5678 --card $work/a.card
+# a loss report at another branch (神田): everything still valid revoked at once
+2030-07-03 | kanda1 | ok:1 certificate revoked | window report \$A --lost
 2030-07-03 | -      | ok:"reason": "keyCompromise" | ca status \$auth2 --json
 EOF
 echo "all year checks passed"
