@@ -182,6 +182,28 @@ static int same_address(const char *a, const char *b)
 	}
 }
 
+/*
+ * The resident's own photo ID for a same-day procedure: a kind the
+ * municipality accepts, not expired, and printed with the registered
+ * address (SPEC 3: an ID whose address was not updated is refused).
+ */
+static int own_photo_id(struct jpki_store *st, const struct jpki_resident *res,
+			const char *kind, const char *expiry,
+			const char *address)
+{
+	int r;
+
+	if ((r = window_check_photo_id(st, res, kind, expiry)) != 0)
+		return r;
+	if (address == NULL || !same_address(address, res->facts.address))
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "the address on the %s is not the "
+				    "registered address: a photo ID counts "
+				    "only once its address has been updated",
+				    kind);
+	return 0;
+}
+
 static int juki_ended(void)
 {
 	struct jpki_date today = jpki_date_today();
@@ -435,18 +457,9 @@ static int check_documents(struct jpki_store *st,
 			    "a same-day issue needs a photo ID (driving "
 			    "licence, passport, ...); without one the "
 			    "inquiry letter is mailed instead");
-		if ((r = window_check_photo_id(st, res, req->photo_id_kind,
-					       req->photo_id_expiry)) != 0)
-			return r;
-		if (req->photo_id_address == NULL ||
-		    !same_address(req->photo_id_address, res->facts.address))
-			return jpki_err_set(
-			    JPKI_ERR_POLICY,
-			    "the address on the %s is not the registered "
-			    "address: a photo ID counts only once its "
-			    "address has been updated",
-			    req->photo_id_kind);
-		return 0;
+		return own_photo_id(st, res, req->photo_id_kind,
+				    req->photo_id_expiry,
+				    req->photo_id_address);
 	case JPKI_ID_NO_PHOTO:
 		return 0;
 	case JPKI_ID_PROXY:
@@ -1400,18 +1413,9 @@ static int renewal_identity(struct jpki_application *app,
 			    "licence, passport, ...); without one take a "
 			    "renewal application and the inquiry letter is "
 			    "mailed");
-		if ((r = window_check_photo_id(st, res, req->photo_id_kind,
-					       req->photo_id_expiry)) != 0)
-			return r;
-		if (req->photo_id_address == NULL ||
-		    !same_address(req->photo_id_address, res->facts.address))
-			return jpki_err_set(
-			    JPKI_ERR_POLICY,
-			    "the address on the %s is not the registered "
-			    "address: a photo ID counts only once its "
-			    "address has been updated",
-			    req->photo_id_kind);
-		return 0;
+		return own_photo_id(st, res, req->photo_id_kind,
+				    req->photo_id_expiry,
+				    req->photo_id_address);
 	}
 	if (req->path != JPKI_ID_NO_PHOTO && req->path != JPKI_ID_PROXY)
 		return jpki_err_set(JPKI_ERR_INVALID,
