@@ -8,29 +8,6 @@
 #include "window_fixture.h"
 
 /* Everything a procedure could change, summed: a refusal leaves it. */
-static void refused(int r, int want, const char *needle)
-{
-	if (r != want)
-		fail_msg("expected %d, got %d: %s", want, r, jpki_err_detail());
-	if (needle != NULL && strstr(jpki_err_detail(), needle) == NULL)
-		fail_msg("\"%s\" not in \"%s\"", needle, jpki_err_detail());
-}
-
-static void ok(int r)
-{
-	if (r != 0)
-		fail_msg("failed (%d): %s", r, jpki_err_detail());
-}
-
-static void chain_ok(struct wf *f)
-{
-	struct jpki_audit_report rep;
-
-	ok(jpki_audit_verify(&rep, f->st));
-	if (!rep.ok)
-		fail_msg("audit chain: %s", rep.why);
-}
-
 static void two_branches(struct wf *f)
 {
 	ok(jpki_window_office_add(f->st, &f->clerk, CODE "-kanda", CODE,

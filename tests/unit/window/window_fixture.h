@@ -190,4 +190,41 @@ static inline int64_t count(struct wf *f, const char *sql)
 	return n;
 }
 
+static inline void refused(int r, int want, const char *needle)
+{
+	if (r != want)
+		fail_msg("expected %d, got %d: %s", want, r, jpki_err_detail());
+	if (needle != NULL && strstr(jpki_err_detail(), needle) == NULL)
+		fail_msg("\"%s\" not in \"%s\"", needle, jpki_err_detail());
+}
+
+static inline void ok(int r)
+{
+	if (r != 0)
+		fail_msg("failed (%d): %s", r, jpki_err_detail());
+}
+
+static inline void chain_ok(struct wf *f)
+{
+	struct jpki_audit_report rep;
+
+	ok(jpki_audit_verify(&rep, f->st));
+	if (!rep.ok)
+		fail_msg("audit chain: %s", rep.why);
+}
+
+/* An application taken with photo ID and issued onto a fresh card. */
+static inline void issue_both(struct wf *f, const char *person,
+		       struct jpki_window_issue_result *res, struct tcard *c)
+{
+	struct jpki_application_request req = photo_req(person);
+	struct jpki_application a;
+
+	ok(jpki_window_apply(&a, f->st, &f->clerk, &req));
+	assert_int_equal(a.state, JPKI_APP_READY);
+	new_card(f, c, JPKI_CARD_MYNUMBER);
+	ok(jpki_window_issue(res, f->st, f->ca, c->rd, f->issuer, &f->clerk,
+			     a.id, "1234", "ABC123"));
+}
+
 #endif
