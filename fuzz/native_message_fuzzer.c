@@ -3,7 +3,8 @@
  * writes to jpki-native-host's stdin, framed (4-byte length, JSON) and
  * parsed as requests, and the error reply built for each refusal. Every
  * input must end in messages, refusals or the end of the stream, never a
- * crash; no card is touched (the operations are not run).
+ * crash; no card is touched (the operations are not run). A seal's
+ * decoded bytes are freed with the request (no leak under ASan).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,10 +54,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* every refusal has an answer */
 			free(reply);
 		} else if (req.op < JPKI_BRIDGE_CERTIFICATES ||
-			   req.op > JPKI_BRIDGE_LOGIN ||
-			   jpki_bridge_origin_check(req.origin) != 0) {
+			   req.op > JPKI_BRIDGE_SEAL ||
+			   jpki_bridge_origin_check(req.origin) != 0 ||
+			   (req.op == JPKI_BRIDGE_SEAL &&
+			    (req.document_len == 0 ||
+			     req.document_len > JPKI_BRIDGE_DOCUMENT_MAX ||
+			     req.signature_len == 0 || req.recipient_len == 0))) {
 			abort(); /* accepted, so it must be whole */
 		}
+		jpki_bridge_request_clear(&req);
 		free(msg);
 	}
 	close(fd);
@@ -64,5 +70,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (jpki_bridge_parse(&req, &code, (const char *)data, size) == 0 &&
 	    req.id[0] == '\0')
 		abort();
+	jpki_bridge_request_clear(&req);
 	return 0;
 }

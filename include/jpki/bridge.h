@@ -11,7 +11,12 @@
  * certificate identifies the card to every site that reads it), "sign" (a detached CMS SignedData over a SHA-256 hash the
  * page computed: the card signs only the signed attributes the host builds)
  * and "login" (the docs/LOGIN.md answer bound to the origin the browser
- * reported for the page).
+ * reported for the page). A fourth, "seal", touches no card: it encrypts a
+ * signed document for the agency (seed 004 step 5, "送信"): the page's
+ * detached signature is checked against the document, the two are made
+ * into the attached SignedData `jpki sign FILE --to` writes, and that is
+ * put in a CMS EnvelopedData for the agency's encryption certificate, so
+ * the page never holds a content-encryption key.
  */
 #ifndef JPKI_BRIDGE_H
 #define JPKI_BRIDGE_H
@@ -29,11 +34,19 @@
 /* A request id, bytes; the description shown in the PIN prompt, characters. */
 #define JPKI_BRIDGE_ID_MAX 128
 #define JPKI_BRIDGE_DESCRIPTION_MAX 200
+/* seal: the document, the detached signature and the recipient's
+ * certificate, bytes once decoded. With the 64 KiB request (base64 grows
+ * by a third) a document is at most 32 KiB, so the reply (the
+ * EnvelopedData in base64) stays far under the browser's 1 MiB. */
+#define JPKI_BRIDGE_DOCUMENT_MAX (32 * 1024)
+#define JPKI_BRIDGE_SIGNATURE_MAX (16 * 1024)
+#define JPKI_BRIDGE_RECIPIENT_MAX (8 * 1024)
 
 enum jpki_bridge_op {
 	JPKI_BRIDGE_CERTIFICATES = 1,
 	JPKI_BRIDGE_SIGN,
 	JPKI_BRIDGE_LOGIN,
+	JPKI_BRIDGE_SEAL,
 };
 
 /* One request, as the parser accepted it. */
@@ -44,7 +57,15 @@ struct jpki_bridge_request {
 	unsigned char hash[32];                                /* sign */
 	char description[4 * JPKI_BRIDGE_DESCRIPTION_MAX + 1]; /* sign */
 	char challenge[44];                                    /* login */
+	/* seal: decoded bytes, owned by the request
+	 * (jpki_bridge_request_clear) */
+	unsigned char *document, *signature, *recipient;
+	size_t document_len, signature_len, recipient_len;
 };
+
+/* Frees what a parsed request owns (the seal's bytes) and zeroes it; safe
+ * on a zeroed or already cleared request. */
+void jpki_bridge_request_clear(struct jpki_bridge_request *req);
 
 /*
  * Reads one message from fd: *out gets its bytes (caller frees;
@@ -67,7 +88,8 @@ int jpki_bridge_write_message(int fd, const char *msg,
  * *code (always set; borrowed) gets the protocol's error word on failure:
  * "too_large", "unknown_op", "origin_refused" or "bad_request", and the
  * sentence names the field. out->id is filled as soon as the id is read, so
- * a refusal can still answer it.
+ * a refusal can still answer it. On success the caller clears *out with
+ * jpki_bridge_request_clear(); on failure nothing is left to free.
  */
 int jpki_bridge_parse(struct jpki_bridge_request *out, const char **code,
 		      const char *msg, size_t len) JPKI_MUST_CHECK;

@@ -16,6 +16,7 @@ int jpki_bridge_handle(char **reply, const struct jpki_bridge_options *opt,
 	json_t *result = NULL;
 	int r;
 
+	memset(&req, 0, sizeof(req));
 	*reply = NULL;
 	jpki_err_clear();
 	if ((r = jpki_bridge_parse(&req, &code, msg, len)) == 0 &&
@@ -32,6 +33,7 @@ int jpki_bridge_handle(char **reply, const struct jpki_bridge_options *opt,
 					    "the answer is too large for the "
 					    "browser");
 	}
+	jpki_bridge_request_clear(&req);
 	return *reply != NULL ? 0 : JPKI_ERR_NOMEM;
 }
 

@@ -211,6 +211,61 @@ static int decode_hash(unsigned char out[32], const char *text)
 	return 0;
 }
 
+/* A byte string of the seal in standard base64, padded, in its one
+ * canonical form, 1 to max bytes once decoded; *out (caller frees). -2
+ * when it would decode to more than max bytes, -1 when it is no such
+ * base64. */
+static int decode_bytes(unsigned char **out, size_t *out_len,
+			const char *text, size_t max)
+{
+	size_t n = strlen(text), pad = 0, len;
+	unsigned char *buf = NULL;
+	char *again = NULL;
+	int r = -1;
+
+	*out = NULL;
+	*out_len = 0;
+	/* the length first, as a division: no overflow, nothing decoded */
+	if (n / 4 > (max + 2) / 3)
+		return -2;
+	if (n == 0 || n % 4 != 0)
+		return -1;
+	if (text[n - 1] == '=')
+		pad = text[n - 2] == '=' ? 2 : 1;
+	if (strspn(text, B64 "+/") != n - pad)
+		return -1;
+	len = n / 4 * 3 - pad;
+	if (len > max)
+		return -2;
+	if ((buf = malloc(n / 4 * 3 + 1)) == NULL ||
+	    (again = malloc(n + 1)) == NULL)
+		goto out;
+	if (EVP_DecodeBlock(buf, (const unsigned char *)text, (int)n) !=
+	    (int)(n / 4 * 3))
+		goto out;
+	EVP_EncodeBlock((unsigned char *)again, buf, (int)len);
+	if (strcmp(again, text) != 0)
+		goto out;
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+	r = 0;
+out:
+	free(buf);
+	free(again);
+	return r;
+}
+
+void jpki_bridge_request_clear(struct jpki_bridge_request *req)
+{
+	if (req == NULL)
+		return;
+	free(req->document);
+	free(req->signature);
+	free(req->recipient);
+	memset(req, 0, sizeof(*req));
+}
+
 struct op_fields {
 	const char *name;
 	enum jpki_bridge_op op;
@@ -221,7 +276,48 @@ static const struct op_fields ops[] = {
     {"certificates", JPKI_BRIDGE_CERTIFICATES, {NULL}},
     {"sign", JPKI_BRIDGE_SIGN, {"hash", "hashAlgorithm", "description", NULL}},
     {"login", JPKI_BRIDGE_LOGIN, {"challenge", NULL}},
+    {"seal", JPKI_BRIDGE_SEAL, {"document", "signature", "recipient", NULL}},
 };
+
+/* The seal's three byte strings. */
+static int parse_seal(struct jpki_bridge_request *out, const char **code,
+		      json_t *req)
+{
+	static const struct {
+		const char *name, *what;
+		size_t max;
+	} f[] = {
+	    {"document", "the signed document", JPKI_BRIDGE_DOCUMENT_MAX},
+	    {"signature", "the detached CMS signature",
+	     JPKI_BRIDGE_SIGNATURE_MAX},
+	    {"recipient", "the DER of the agency's certificate",
+	     JPKI_BRIDGE_RECIPIENT_MAX},
+	};
+	unsigned char **bytes[] = {&out->document, &out->signature,
+				   &out->recipient};
+	size_t *lens[] = {&out->document_len, &out->signature_len,
+			  &out->recipient_len};
+	const char *s;
+	int r;
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if ((r = get_string(&s, code, req, f[i].name)) != 0)
+			return r;
+		if ((r = decode_bytes(bytes[i], lens[i], s, f[i].max)) != 0) {
+			/* over the cap is said apart: the page can tell the
+			 * resident the document is too large */
+			int big = r == -2;
+
+			*code = big ? "too_large" : "bad_request";
+			return jpki_err_set(
+			    big ? JPKI_ERR_TOO_LARGE : JPKI_ERR_INVALID,
+			    "field \"%s\" must be %s in base64, 1 to %zu "
+			    "bytes",
+			    f[i].name, f[i].what, f[i].max);
+		}
+	}
+	return 0;
+}
 
 int jpki_bridge_parse(struct jpki_bridge_request *out, const char **code,
 		      const char *msg, size_t len)
@@ -273,7 +369,7 @@ int jpki_bridge_parse(struct jpki_bridge_request *out, const char **code,
 		*code = "unknown_op";
 		r = jpki_err_set(JPKI_ERR_INVALID,
 				 "unknown op \"%.40s\" (certificates, sign, "
-				 "login)",
+				 "login, seal)",
 				 op);
 		goto out;
 	}
@@ -338,9 +434,20 @@ int jpki_bridge_parse(struct jpki_bridge_request *out, const char **code,
 			goto out;
 		}
 		memcpy(out->challenge, s, 44);
+	} else if (of->op == JPKI_BRIDGE_SEAL) {
+		if ((r = parse_seal(out, code, req)) != 0)
+			goto out;
 	}
 	r = 0;
 out:
+	if (r != 0) {
+		/* the id still answers the refusal; the bytes go */
+		char id_kept[sizeof(out->id)];
+
+		memcpy(id_kept, out->id, sizeof(id_kept));
+		jpki_bridge_request_clear(out);
+		memcpy(out->id, id_kept, sizeof(id_kept));
+	}
 	json_decref(req);
 	return r;
 }

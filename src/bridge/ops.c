@@ -4,7 +4,10 @@
  * page chose the operation and its arguments; the host chose everything
  * else: the origin the login is bound to came from the browser, the PINs
  * come from the host's own prompt, and the card signs only what the host
- * built (signed attributes, or the LOGIN.md text).
+ * built (signed attributes, or the LOGIN.md text). And the seal, which
+ * needs no card: public-key work only, with OpenSSL, so that the
+ * content-encryption key of "送信" is made and dropped here, never in the
+ * page's script.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +15,10 @@
 
 #include <jansson.h>
 #include <openssl/cms.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "bridge/bridge_internal.h"
 #include "jpki/client.h"
@@ -295,6 +300,158 @@ out:
 	return r;
 }
 
+/*
+ * The recipient: one whole DER certificate for an RSA key (CMS key
+ * transport, as `jpki sign --to`) whose key usage allows keyEncipherment,
+ * valid now. A page that names another certificate gets bad_request.
+ */
+static int seal_recipient(X509 **out, const struct jpki_bridge_request *req)
+{
+	const unsigned char *p = req->recipient;
+	time_t now = jpki_clock_now();
+	EVP_PKEY *pk;
+	X509 *x;
+
+	*out = NULL;
+	x = d2i_X509(NULL, &p, (long)req->recipient_len);
+	if (x == NULL || p != req->recipient + req->recipient_len) {
+		X509_free(x);
+		ERR_clear_error();
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "the recipient is not one DER certificate");
+	}
+	/* X509_get_key_usage is UINT32_MAX when the extension is absent:
+	 * an agency's encryption certificate must say what it is for */
+	if (!(X509_get_extension_flags(x) & EXFLAG_KUSAGE) ||
+	    !(X509_get_key_usage(x) & KU_KEY_ENCIPHERMENT)) {
+		X509_free(x);
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "the recipient's certificate is not for "
+				    "encryption (no keyEncipherment in its key "
+				    "usage): it cannot be the agency's");
+	}
+	if ((pk = X509_get0_pubkey(x)) == NULL || !EVP_PKEY_is_a(pk, "RSA")) {
+		X509_free(x);
+		ERR_clear_error();
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "the recipient's key is not RSA");
+	}
+	if (X509_cmp_time(X509_get0_notBefore(x), &now) > 0 ||
+	    X509_cmp_time(X509_get0_notAfter(x), &now) < 0) {
+		X509_free(x);
+		ERR_clear_error();
+		return jpki_err_set(JPKI_ERR_POLICY,
+				    "the recipient's certificate is not valid "
+				    "now (expired or not yet valid)");
+	}
+	*out = x;
+	return 0;
+}
+
+/*
+ * The page's detached SignedData over the document: one whole DER CMS,
+ * detached, of id-data, one signer, whose signature and messageDigest hold
+ * for these bytes (the signer's certificate in it; its chain and status
+ * are the agency's to check). Then the document is put inside, which the
+ * signature does not cover (it covers the signed attributes), so the
+ * result is the attached SignedData `jpki sign FILE` writes.
+ */
+static int seal_attach(CMS_ContentInfo **out,
+		       const struct jpki_bridge_request *req)
+{
+	const unsigned flags = CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY;
+	const unsigned char *p = req->signature;
+	CMS_ContentInfo *cms = NULL;
+	ASN1_OCTET_STRING **content;
+	BIO *doc = NULL;
+	int r = JPKI_ERR_INVALID;
+
+	*out = NULL;
+	cms = d2i_CMS_ContentInfo(NULL, &p, (long)req->signature_len);
+	if (cms == NULL || p != req->signature + req->signature_len ||
+	    OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
+	    OBJ_obj2nid(CMS_get0_eContentType(cms)) != NID_pkcs7_data ||
+	    sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) != 1) {
+		r = jpki_err_set(JPKI_ERR_INVALID,
+				 "the signature is not a CMS SignedData of "
+				 "one signer over data");
+		goto out;
+	}
+	if (!CMS_is_detached(cms)) {
+		r = jpki_err_set(JPKI_ERR_INVALID,
+				 "the signature must be detached (the "
+				 "document travels beside it)");
+		goto out;
+	}
+	if ((doc = BIO_new_mem_buf(req->document, (int)req->document_len)) ==
+	    NULL) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	if (CMS_verify(cms, NULL, NULL, doc, NULL, flags) != 1) {
+		r = jpki_err_set(JPKI_ERR_POLICY,
+				 "the signature is not over this document "
+				 "(changed after signing?)");
+		goto out;
+	}
+	/* CMS_set_detached(, 0) leaves an empty placeholder to fill */
+	if (!CMS_set_detached(cms, 0) ||
+	    (content = CMS_get0_content(cms)) == NULL || *content == NULL ||
+	    !ASN1_OCTET_STRING_set(*content, req->document,
+				   (int)req->document_len)) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	(*content)->flags &= ~ASN1_STRING_FLAG_CONT;
+	/* what goes to the agency verifies as it will there */
+	if (CMS_verify(cms, NULL, NULL, NULL, NULL, flags) != 1) {
+		r = jpki_err_set(JPKI_ERR_CRYPTO,
+				 "the attached signed data does not verify");
+		goto out;
+	}
+	*out = cms;
+	cms = NULL;
+	r = 0;
+out:
+	ERR_clear_error();
+	BIO_free(doc);
+	CMS_ContentInfo_free(cms);
+	return r;
+}
+
+static int op_seal(json_t **result, const char **code,
+		   const struct jpki_bridge_request *req)
+{
+	CMS_ContentInfo *signed_ = NULL, *env = NULL;
+	unsigned char *der = NULL;
+	X509 *to = NULL;
+	json_t *j = NULL;
+	int r, n;
+
+	*code = "bad_request";
+	if ((r = seal_recipient(&to, req)) != 0 ||
+	    (r = seal_attach(&signed_, req)) != 0)
+		goto out;
+	*code = "internal";
+	if ((r = jpki_client_cms_envelope(&env, signed_, to)) != 0)
+		goto out;
+	r = JPKI_ERR_NOMEM;
+	if ((n = i2d_CMS_ContentInfo(env, &der)) <= 0 ||
+	    (j = json_object()) == NULL ||
+	    json_object_set_new(j, "p7m", b64_json(der, (size_t)n)) != 0)
+		goto out;
+	*result = j;
+	j = NULL;
+	r = 0;
+out:
+	json_decref(j);
+	OPENSSL_free(der);
+	CMS_ContentInfo_free(env);
+	CMS_ContentInfo_free(signed_);
+	X509_free(to);
+	return r;
+}
+
 int bridge_op(json_t **result, const char **code,
 	      const struct jpki_bridge_options *opt,
 	      const struct jpki_bridge_request *req)
@@ -304,6 +461,9 @@ int bridge_op(json_t **result, const char **code,
 
 	*result = NULL;
 	*code = "internal";
+	/* the seal is public-key work: no card, no PIN */
+	if (req->op == JPKI_BRIDGE_SEAL)
+		return op_seal(result, code, req);
 	if ((r = open_card(&rd, code, opt)) != 0)
 		return r;
 	switch (req->op) {
