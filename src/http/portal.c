@@ -14,7 +14,9 @@
  *                              and has the card sign the hash through the
  *                              browser bridge (/portal/portal.js, the PIN
  *                              asked by the bridge's own prompt); "送信"
- *                              posts the bytes and the detached CMS
+ *                              has the bridge's host encrypt the signed
+ *                              application for /portal/agency.crt (op
+ *                              "seal") and posts that .p7m as the file
  *                              (docs/BROWSER.md, "The portal")
  *   6. the agency decrypts and verifies it (jpki_verify_application)
  *   7. the receipt page: a receipt number, or the reasons it was refused
@@ -250,8 +252,7 @@ static int ca_ocsp(void *arg, const uint8_t *req, size_t req_len,
  */
 static int verify_submission(struct check *out, struct jpki_http *srv,
 			     const struct form *fm, const unsigned char *p7m,
-			     size_t len, const unsigned char *content,
-			     size_t content_len)
+			     size_t len)
 {
 	struct jpki_verify_options opts = JPKI_VERIFY_OPTIONS_INIT;
 	struct jpki_verify_report rep;
@@ -278,9 +279,6 @@ static int verify_submission(struct check *out, struct jpki_http *srv,
 	opts.ocsp_ask_arg = srv->ca;
 	opts.offline = 1;
 	opts.keep_evidence = 1;
-	/* signed in the page: the CMS is detached, over these bytes */
-	opts.content = content;
-	opts.content_len = content_len;
 	if ((r = jpki_verify_application(&rep, &opts, p7m, len)) != 0)
 		goto out;
 	if ((f = open_memstream(&reasons, &rlen)) == NULL) {
@@ -428,66 +426,11 @@ struct multipart {
 	char proc[FIELD];
 	unsigned char *file;
 	size_t file_len;
-	/* signed in the page: base64 of the application's bytes and of the
-	 * detached CMS the bridge made over their hash */
-	struct b64field {
-		char *text;
-		size_t len;
-	} content, signature;
+	/* the fields of the page before "送信" encrypted: the application's
+	 * bytes and its detached signature, sent in the clear */
+	int plain;
 	int too_long; /* a field or the file went past its cap */
 };
-
-/* The base64 fields of the page's submission, at most what decodes to
- * JPKI_MAX_SIGNED_APP bytes. */
-static int b64_append(struct b64field *b, const char *data, uint64_t off,
-		      size_t size)
-{
-	char *grown;
-
-	if (off != b->len || size > (JPKI_MAX_SIGNED_APP / 3 + 1) * 4 - b->len)
-		return -1;
-	if ((grown = realloc(b->text, b->len + size + 1)) == NULL)
-		return -1;
-	memcpy(grown + b->len, data, size);
-	b->text = grown;
-	b->len += size;
-	b->text[b->len] = '\0';
-	return 0;
-}
-
-/* Decodes a base64 field (no whitespace, padded); NULL *out when absent. */
-static int b64_decode(unsigned char **out, size_t *out_len,
-		      const struct b64field *b, const char *what)
-{
-	size_t pad = 0;
-	int n;
-
-	*out = NULL;
-	*out_len = 0;
-	if (b->len == 0)
-		return 0;
-	if (b->len % 4 != 0 || strspn(b->text, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					       "abcdefghijklmnopqrstuvwxyz"
-					       "0123456789+/=") != b->len)
-		return jpki_err_set(JPKI_ERR_PARSE, "the %s is not base64",
-				    what);
-	if ((*out = malloc(b->len / 4 * 3 + 1)) == NULL)
-		return JPKI_ERR_NOMEM;
-	n = EVP_DecodeBlock(*out, (const unsigned char *)b->text,
-			    (int)b->len);
-	if (b->text[b->len - 1] == '=')
-		pad++;
-	if (b->len > 1 && b->text[b->len - 2] == '=')
-		pad++;
-	if (n < 0 || (size_t)n < pad) {
-		free(*out);
-		*out = NULL;
-		return jpki_err_set(JPKI_ERR_PARSE, "the %s is not base64",
-				    what);
-	}
-	*out_len = (size_t)n - pad;
-	return 0;
-}
 
 static void append_field(char out[FIELD], int *too_long, const char *data,
 			 uint64_t off, size_t size)
@@ -532,11 +475,8 @@ static enum MHD_Result multipart_field(void *cls, enum MHD_ValueKind kind,
 		return MHD_YES;
 	}
 	if (strcmp(key, "content") == 0 || strcmp(key, "signature") == 0) {
-		if (b64_append(key[0] == 'c' ? &mp->content : &mp->signature,
-			       data, off, size) != 0) {
-			mp->too_long = 1;
-			return MHD_NO;
-		}
+		/* noted, not kept: such a post is refused whole */
+		mp->plain = 1;
 		return MHD_YES;
 	}
 	if (strcmp(key, "proc") == 0)
@@ -709,6 +649,7 @@ static const char portal_js[] =
     "    window.postMessage({ ...msg, id }, location.origin);\n"
     "  });\n"
     "}\n"
+    "let signature = null; // the detached CMS from 電子署名\n"
     "function say(state, text) {\n"
     "  $('sign-status').dataset.state = state;\n"
     "  $('sign-status').textContent = text;\n"
@@ -732,7 +673,7 @@ static const char portal_js[] =
     "description: $('esign').dataset.description });\n"
     "    if (!r.ok) return say('refused', r.error.message + ' (' + "
     "r.error.code + ')');\n"
-    "    $('signature').value = r.result.cms;\n"
+    "    signature = r.result.cms;\n"
     "    $('esend').disabled = false;\n"
     "    say('signed', '電子署名しました。「送信」を押してください。 "
     "(signed: press send)');\n"
@@ -742,7 +683,47 @@ static const char portal_js[] =
     "    $('esign').disabled = false;\n"
     "  }\n"
     "}\n"
-    "$('esign').addEventListener('click', esign);\n";
+    "// 送信 (seed 004 step 6): the application, its signature and "
+    "certificate\n"
+    "// encrypted for the agency. The bridge's host makes the "
+    "EnvelopedData\n"
+    "// (OpenSSL): this script never holds a content-encryption key.\n"
+    "async function esend() {\n"
+    "  $('esend').disabled = true;\n"
+    "  try {\n"
+    "    if (signature === null) return say('refused', "
+    "'先に電子署名してください (sign first)');\n"
+    "    say('busy', '行政機関あてに暗号化しています… (encrypting for the "
+    "agency)');\n"
+    "    const pem = await (await fetch('/portal/agency.crt', { cache: "
+    "'no-store' })).text();\n"
+    "    const m = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+\\/=\\s]+)"
+    "-----END CERTIFICATE-----/.exec(pem);\n"
+    "    if (m === null) return say('refused', "
+    "'この行政機関の証明書を取得できません (no agency certificate)');\n"
+    "    const r = await bridge({ jpki: 'request', op: 'seal', document: "
+    "$('content').value, signature, recipient: m[1].replace(/\\s+/g, "
+    "'') });\n"
+    "    if (!r.ok) return say('refused', r.error.message + ' (' + "
+    "r.error.code + ')');\n"
+    "    const der = Uint8Array.from(atob(r.result.p7m), (c) => "
+    "c.charCodeAt(0));\n"
+    "    // posted as the file, exactly as an upload of `jpki sign --to`\n"
+    "    const dt = new DataTransfer();\n"
+    "    dt.items.add(new File([der], 'application.txt.p7m', { type: "
+    "'application/pkcs7-mime' }));\n"
+    "    $('sealed').files = dt.files;\n"
+    "    say('sealed', '暗号化しました。送信しています… (encrypted for the "
+    "agency: sending)');\n"
+    "    $('signed-form').submit();\n"
+    "  } catch (e) {\n"
+    "    say('refused', String(e.message || e));\n"
+    "  } finally {\n"
+    "    $('esend').disabled = false;\n"
+    "  }\n"
+    "}\n"
+    "$('esign').addEventListener('click', esign);\n"
+    "$('esend').addEventListener('click', esend);\n";
 
 /* Steps 3 to 5: the text to sign, how to sign it, and the upload. */
 static enum MHD_Result application_page(struct MHD_Connection *conn,
@@ -767,13 +748,18 @@ static enum MHD_Result application_page(struct MHD_Connection *conn,
 	      "in the browser)</h2><p>カードをリーダにセットし、「電子署名」を"
 	      "押して署名用パスワードを入力します (OpenJPKI のブラウザ拡張の画"
 	      "面)。 (Put the card in the reader, press 電子署名 and type the "
-	      "signing PIN in the bridge's prompt.)</p>"
+	      "signing PIN in the bridge's prompt.)</p><p>「送信」を押すと、"
+	      "申請書、電子署名、電子証明書が行政機関あてに暗号化されて送られ"
+	      "ます。 (送信 encrypts the application, the signature and the "
+	      "certificate for the agency, then sends them.)</p>"
 	      "<form method=\"post\" action=\"/portal/submit\" "
 	      "enctype=\"multipart/form-data\" id=\"signed-form\">",
 	      f);
 	hidden(f, "proc", fm->proc->id);
 	hidden(f, "name", fm->name);
 	hidden(f, "address", fm->address);
+	hidden(f, "birth", fm->birth);
+	hidden(f, "sex", fm->sex);
 	{
 		size_t n = strlen(text);
 		unsigned char *b64 = malloc((n + 2) / 3 * 4 + 1);
@@ -787,15 +773,18 @@ static enum MHD_Result application_page(struct MHD_Connection *conn,
 		EVP_EncodeBlock(b64, (const unsigned char *)text, (int)n);
 		fprintf(f,
 			"<input type=\"hidden\" id=\"content\" "
-			"name=\"content\" value=\"%s\">",
+			"value=\"%s\">",
 			b64);
 		free(b64);
 	}
-	fputs("<input type=\"hidden\" id=\"signature\" name=\"signature\">"
+	/* the application's bytes stay in the page (no name: never posted
+	 * in the clear); the file is the .p7m 送信 has the bridge make */
+	fputs("<input type=\"file\" id=\"sealed\" name=\"file\" hidden>"
 	      "<button type=\"button\" id=\"esign\" data-description=\"",
 	      f);
 	http_html_escape(f, fm->proc->title);
-	fputs("\">電子署名 (sign)</button> <button id=\"esend\" disabled>"
+	fputs("\">電子署名 (sign)</button> <button type=\"button\" "
+	      "id=\"esend\" disabled>"
 	      "送信 (send)</button></form><p id=\"sign-status\" "
 	      "data-state=\"ready\"></p></section>"
 	      "<section><h2>コマンドで署名する (or sign with the command "
@@ -905,8 +894,7 @@ static enum MHD_Result submit(struct jpki_http *srv,
 	struct check c = {0};
 	char receipt[32], handed[512] = "";
 	char *buf = NULL;
-	unsigned char *content = NULL, *cms = NULL;
-	size_t len = 0, content_len = 0, cms_len = 0;
+	size_t len = 0;
 	const char *origin =
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
 	FILE *f;
@@ -926,32 +914,27 @@ static enum MHD_Result submit(struct jpki_http *srv,
 				 "the upload is larger than %d MiB",
 				 JPKI_MAX_SIGNED_APP / (1024 * 1024));
 	else if ((r = multipart_parse(&mp, conn, up)) == 0 &&
-		 (r = form_check(&mp.fm)) == 0 &&
-		 (r = b64_decode(&content, &content_len, &mp.content,
-				 "application")) == 0 &&
-		 (r = b64_decode(&cms, &cms_len, &mp.signature,
-				 "signature")) == 0) {
-		if (cms != NULL && (content == NULL || mp.file_len != 0))
+		 (r = form_check(&mp.fm)) == 0) {
+		/* seed 004: what is sent is encrypted for the agency. The
+		 * page's 送信 has the bridge make the .p7m; the application
+		 * and its signature in the clear are not taken. */
+		if (mp.plain)
 			r = jpki_err_set(JPKI_ERR_INVALID,
-					 "a signature made in the page goes "
-					 "with the application's bytes and "
-					 "no file");
-		else if (cms == NULL && mp.file_len == 0)
+					 "the application and its signature "
+					 "were sent in the clear: they must "
+					 "come encrypted for the agency (the "
+					 ".p7m that 送信 makes through the "
+					 "OpenJPKI bridge, or jpki sign --to "
+					 "agency.crt)");
+		else if (mp.file_len == 0)
 			r = jpki_err_set(JPKI_ERR_INVALID,
 					 "sign the application first (電子署名), "
 					 "or choose the signed file (.p7m) to "
 					 "send");
 	}
-	if (r == 0 && cms != NULL) {
-		/* signed in the page: the detached CMS is what is kept */
-		free(mp.file);
-		mp.file = cms;
-		mp.file_len = cms_len;
-		cms = NULL;
-	}
 	if (r == 0 &&
-	    (r = verify_submission(&c, srv, &mp.fm, mp.file, mp.file_len,
-				   content, content_len)) == 0 &&
+	    (r = verify_submission(&c, srv, &mp.fm, mp.file,
+				   mp.file_len)) == 0 &&
 	    (r = store_submission(receipt, srv->st, &mp.fm, &c, mp.file,
 				  mp.file_len)) == 0) {
 		jpki_log(JPKI_LOG_INFO, "portal: submission %s: %s", receipt,
@@ -984,10 +967,6 @@ static enum MHD_Result submit(struct jpki_http *srv,
 				: MHD_HTTP_INTERNAL_SERVER_ERROR);
 out:
 	free(mp.file);
-	free(mp.content.text);
-	free(mp.signature.text);
-	free(content);
-	free(cms);
 	check_free(&c);
 	return ret;
 }

@@ -5,7 +5,7 @@
 'use strict';
 const api = globalThis.browser ?? globalThis.chrome;
 const HOST = 'jp.openjpki.bridge';
-const OPS = new Set(['certificates', 'sign', 'login']);
+const OPS = new Set(['certificates', 'sign', 'login', 'seal']);
 
 function refuse(id, code, message) {
 	return { id, ok: false, error: { code, message } };
