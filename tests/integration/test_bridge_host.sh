@@ -5,7 +5,10 @@
 # detached CMS that openssl cms -verify accepts against the CA, whose
 # messageDigest is the page's hash; "login" gives an answer the login role
 # (docs/LOGIN.md) accepts for the origin it was bound to and refuses for
-# another; a wrong, cancelled or locked PIN; and the protocol's refusals.
+# another; "seal" puts the card's signature and the document in an
+# EnvelopedData the agency's key opens (and refuses changed bytes, a
+# recipient that is no encryption certificate, a document over 32 KiB); a
+# wrong, cancelled or locked PIN; and the protocol's refusals.
 #
 # usage: test_bridge_host.sh PATH/TO/jpki   (jpki-native-host beside it)
 set -euo pipefail
@@ -119,6 +122,33 @@ grep -q "portal.example asks you to sign" pins/log || fail "the prompt did not n
 grep -q "転居届 (notice of moving)" pins/log || fail "the prompt did not show the description"
 grep -q "$hexhash" pins/log || fail "the prompt did not show the hash"
 pass "sign: detached CMS verifies with openssl against the CA, messageDigest = the hash, the prompt named origin and document"
+
+# --- seal (送信): the card's signature and the document, for the agency --------------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout agency.key -subj /CN=agency -days 30 \
+	-addext keyUsage=critical,keyEncipherment -out agency.pem 2>/dev/null
+agency=$(openssl x509 -in agency.pem -outform DER | base64 -w0)
+seal() { # DOCUMENT-FILE RECIPIENT-B64 EXPR
+	ask '{"id":"e1","op":"seal","origin":"https://portal.example","document":"'"$(base64 -w0 "$1")"'","signature":"'"$(base64 -w0 app.p7s)"'","recipient":"'"$2"'"}' "$3"
+}
+prompts=$(grep -c . pins/log)
+seal app.txt "$agency" 'd["result"]["p7m"]' | base64 -d >app.p7m
+openssl cms -cmsout -print -inform DER -in app.p7m | grep -q "contentType: pkcs7-envelopedData" ||
+	fail "seal: not an EnvelopedData"
+openssl cms -decrypt -binary -inform DER -in app.p7m -recip agency.pem -inkey agency.key \
+	-out app.signed 2>dec.txt || fail "seal: the agency's key does not open it: $(cat dec.txt)"
+openssl cms -verify -binary -inform DER -in app.signed -CAfile sign-ca.pem -out app.out 2>verify.txt ||
+	fail "seal: the signed data inside does not verify: $(cat verify.txt)"
+cmp -s app.out app.txt || fail "seal: the signed content is not the document"
+[ "$(grep -c . pins/log)" = "$prompts" ] || fail "seal asked the person something: $(tail -2 pins/log)"
+pass "seal: an EnvelopedData the agency's key opens, holding the attached SignedData (the card's signature, verifying against the CA), no prompt"
+got=$(seal other.txt "$agency" 'd["error"]["code"]+" "+d["error"]["message"]')
+case "$got" in "bad_request "*"not over this document"*) ;; *) fail "seal of other bytes: $got" ;; esac
+got=$(seal app.txt "$(base64 -w0 signer.der)" 'd["error"]["code"]+" "+d["error"]["message"]')
+case "$got" in "bad_request "*keyEncipherment*) ;; *) fail "seal for the signing certificate: $got" ;; esac
+head -c $((32 * 1024 + 1)) /dev/zero | tr '\0' a >big.txt
+got=$(seal big.txt "$agency" 'd["error"]["code"]')
+[ "$got" = too_large ] || fail "seal of 32 KiB + 1: $got"
+pass "seal refused: a document the signature is not over, a recipient that is no encryption certificate, a document over 32 KiB"
 
 # the card is reset when the host lets it go: the signing PIN verified for
 # that page is not left verified for the next program on the card
