@@ -2,9 +2,15 @@
 // logs a resident in through the OpenID Connect provider (docs/OIDC.md) in
 // headless Chromium with the bridge's extension loaded: first scope
 // "openid" (the pairwise subject only), then "openid profile address" (the
-// 4 facts after the consent signed with the signing certificate).
+// 4 facts after the consent signed with the signing certificate). MODE
+// "refused" instead tries one "openid" log-in that the provider must refuse
+// (a revoked certificate) and prints {"refused": the page's words}.
 //
-//   node oidc_rp.mjs EXTENSION USER_DATA_DIR ISSUER CLIENT_ID SECRET RP_PORT SHOTS
+//   node oidc_rp.mjs EXTENSION USER_DATA_DIR ISSUER CLIENT_ID SECRET RP_PORT SHOTS [MODE]
+//
+// JPKI_OIDC_CLOCK_SKEW: seconds the provider's clock is ahead of this
+// machine's (a provider run under JPKI_NOW), for openid-client's checks of
+// the ID token's times. JPKI_OIDC_TAG: the screenshots' prefix.
 //
 // Prints one JSON line a log-in ({"sub", "claims", "userinfo"}); exits
 // non-zero on the first failure.
@@ -13,12 +19,13 @@ import puppeteer from 'puppeteer-core';
 import fs from 'node:fs';
 import http from 'node:http';
 
-const [ext, udd, issuer, clientId, secret, rpPort, shots] = process.argv.slice(2);
+const [ext, udd, issuer, clientId, secret, rpPort, shots, mode = 'both'] = process.argv.slice(2);
 const rp = `http://127.0.0.1:${rpPort}`;
 fs.mkdirSync(shots, { recursive: true });
 
 // the provider runs on 127.0.0.1 over plain HTTP in the test
-const config = await client.discovery(new URL(issuer), clientId, undefined,
+const config = await client.discovery(new URL(issuer), clientId,
+	{ [client.clockSkew]: Number(process.env.JPKI_OIDC_CLOCK_SKEW || 0) },
 	client.ClientSecretBasic(secret), { execute: [client.allowInsecureRequests] });
 
 // the relying party's two pages: /login?scope=... and /cb
@@ -81,13 +88,31 @@ async function logIn(page, scope, n) {
 	return JSON.parse(await page.evaluate((e) => e.textContent, m));
 }
 
+// A log-in the provider refuses: its page says why and sends nothing back.
+async function refused(page, n) {
+	await page.goto(`${rp}/login?scope=openid`);
+	await page.waitForSelector('#login');
+	await page.waitForFunction(() => document.documentElement.dataset.jpkiBridge === '1',
+		{ timeout: 10000 });
+	await page.click('#login');
+	await page.waitForFunction(() => /できません/.test(document.getElementById('status').textContent),
+		{ timeout: 30000 });
+	await page.screenshot({ path: `${shots}/${n}-refused.png`, fullPage: true });
+	if (page.url().startsWith(`${rp}/cb`)) throw new Error('went back to the relying party');
+	return { refused: await page.$eval('#status', (e) => e.textContent) };
+}
+
 let rc = 0;
 try {
 	const page = await browser.newPage();
 	await page.setViewport({ width: 900, height: 700 });
 	const tag = process.env.JPKI_OIDC_TAG || 'login';
-	console.log(JSON.stringify(await logIn(page, 'openid', `${tag}-1`)));
-	console.log(JSON.stringify(await logIn(page, 'openid profile address', `${tag}-2`)));
+	if (mode === 'refused') {
+		console.log(JSON.stringify(await refused(page, tag)));
+	} else {
+		console.log(JSON.stringify(await logIn(page, 'openid', `${tag}-1`)));
+		console.log(JSON.stringify(await logIn(page, 'openid profile address', `${tag}-2`)));
+	}
 } catch (e) {
 	console.error(`FAIL: ${e.stack || e}`);
 	rc = 1;
