@@ -59,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   (req.op == JPKI_BRIDGE_SEAL &&
 			    (req.document_len == 0 ||
 			     req.document_len > JPKI_BRIDGE_DOCUMENT_MAX ||
-			     req.signature_len == 0 || req.recipient_len == 0))) {
+			     req.signature_len == 0 ||
+			     req.recipient_len == 0))) {
 			abort(); /* accepted, so it must be whole */
 		}
 		jpki_bridge_request_clear(&req);

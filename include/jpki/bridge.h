@@ -8,15 +8,16 @@
  *
  * Three operations: "certificates" (the authentication certificate and both
  * CA certificates, after the person allowed the page to read them, as the
- * certificate identifies the card to every site that reads it), "sign" (a detached CMS SignedData over a SHA-256 hash the
- * page computed: the card signs only the signed attributes the host builds)
- * and "login" (the docs/LOGIN.md answer bound to the origin the browser
- * reported for the page). A fourth, "seal", touches no card: it encrypts a
- * signed document for the agency (seed 004 step 5, "送信"): the page's
- * detached signature is checked against the document, the two are made
- * into the attached SignedData `jpki sign FILE --to` writes, and that is
- * put in a CMS EnvelopedData for the agency's encryption certificate, so
- * the page never holds a content-encryption key.
+ * certificate identifies the card to every site that reads it), "sign" (a
+ * detached CMS SignedData over a SHA-256 hash the page computed: the card
+ * signs only the signed attributes the host builds) and "login" (the
+ * docs/LOGIN.md answer bound to the origin the browser reported for the
+ * page). A fourth, "seal", touches no card: it encrypts a signed document
+ * for the agency (seed 004 step 6, "送信"): the page's detached signature is
+ * checked against the document, the two are made into the attached
+ * SignedData `jpki sign FILE --to` writes, and that is put in a CMS
+ * EnvelopedData for the agency's encryption certificate, so the page never
+ * holds a content-encryption key.
  */
 #ifndef JPKI_BRIDGE_H
 #define JPKI_BRIDGE_H

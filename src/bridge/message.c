@@ -215,8 +215,8 @@ static int decode_hash(unsigned char out[32], const char *text)
  * canonical form, 1 to max bytes once decoded; *out (caller frees). -2
  * when it would decode to more than max bytes, -1 when it is no such
  * base64. */
-static int decode_bytes(unsigned char **out, size_t *out_len,
-			const char *text, size_t max)
+static int decode_bytes(unsigned char **out, size_t *out_len, const char *text,
+			size_t max)
 {
 	size_t n = strlen(text), pad = 0, len;
 	unsigned char *buf = NULL;

@@ -109,10 +109,10 @@ static char *detached_b64(const unsigned char *doc, size_t len, X509 *cert,
 static json_t *seal(const char *doc_b64, const char *sig_b64,
 		    const char *to_b64)
 {
-	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", "z1",
-				"op", "seal", "origin", "http://127.0.0.1:8080",
-				"document", doc_b64, "signature", sig_b64,
-				"recipient", to_b64);
+	json_t *req =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", "z1", "op",
+		      "seal", "origin", "http://127.0.0.1:8080", "document",
+		      doc_b64, "signature", sig_b64, "recipient", to_b64);
 	char *msg = json_dumps(req, JSON_COMPACT), *reply = NULL;
 	json_t *j;
 
@@ -155,9 +155,9 @@ static int setup(void **state)
 
 	f->signer_key = tu_rsa_key(2048);
 	f->agency_key = tu_rsa_key_fresh();
-	f->signer = cert_for(f->signer_key, "resident",
-			     "critical,digitalSignature,nonRepudiation", -1,
-			     365);
+	f->signer =
+	    cert_for(f->signer_key, "resident",
+		     "critical,digitalSignature,nonRepudiation", -1, 365);
 	f->agency = cert_for(f->agency_key, "agency",
 			     "critical,keyEncipherment", -1, 365);
 	f->agency_b64 = cert_b64(f->agency);
@@ -305,9 +305,9 @@ static void test_seal_bad_signature(void **state)
 	int n;
 
 	/* an attached SignedData is not what "sign" makes: refused */
-	assert_int_equal(jpki_client_cms_sign(&att, in, f->signer,
-					      f->signer_key, NULL, 0),
-			 0);
+	assert_int_equal(
+	    jpki_client_cms_sign(&att, in, f->signer, f->signer_key, NULL, 0),
+	    0);
 	n = i2d_CMS_ContentInfo(att, &der);
 	s = b64(der, (size_t)n);
 	reply = seal(doc, s, f->agency_b64);
