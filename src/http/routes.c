@@ -97,6 +97,14 @@ static const struct http_route routes[] = {
     PAGE("/window/move-out", POST, FORM, http_window_move_out),
     PAGE("/window/move-in", POST, FORM, http_window_move_in),
     PAGE("/window/move-status", GET, 0, http_window_move_status),
+    /* seal registration: the image as a file of a multipart form (not
+     * HTTP_FORM: multipart.c checks its fields; csrf.c finds the token
+     * among its parts); a body up to twice the image's cap, so a file a
+     * little over it gets the page's own refusal */
+    {"/window/seal/register", 0, JPKI_ROLE_WINDOW, POST,
+     2 * JPKI_SEAL_IMAGE_MAX, HTTP_OPERATOR, 0, http_window_seal_register,
+     http_window_login_form, NULL},
+    PAGE("/window/seal/cancel", POST, FORM, http_window_seal_cancel),
     /* window: the JSON API */
     {"/api/login", 0, JPKI_ROLE_WINDOW, POST, FORM, HTTP_PUBLIC, HTTP_JSON,
      http_api_login, NULL, NULL},
