@@ -531,6 +531,19 @@ enum MHD_Result http_services_batch(struct jpki_http *srv,
 enum MHD_Result http_window_disclosure(struct jpki_http *srv,
 				       struct MHD_Connection *conn,
 				       struct http_request *req);
+/* disclosure.c: the resident's disclosure page and its script (GET
+ * /disclosure, /disclosure/disclosure.js); bridge_js.c: the bridge's page
+ * protocol and the card log-in the kiosk's and the disclosure page share
+ * (GET /jpki-bridge.js) */
+enum MHD_Result http_disclosure_page(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req);
+enum MHD_Result http_disclosure_script(struct jpki_http *srv,
+				       struct MHD_Connection *conn,
+				       struct http_request *req);
+enum MHD_Result http_bridge_script(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
 enum MHD_Result http_services_disclosure_response(struct jpki_http *srv,
 						  struct MHD_Connection *conn,
 						  struct http_request *req);

@@ -62,6 +62,15 @@ static const struct http_route routes[] = {
      HTTP_PUBLIC, HTTP_OWN_413, http_login_response, NULL, NULL},
     /* the resident's disclosure (提供状況の開示): the log-in exchange,
      * answered with the list (services.c) */
+    /* the resident's page that drives it through the browser bridge
+     * (disclosure.c) */
+    {"/disclosure", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
+     http_disclosure_page, NULL, NULL},
+    {"/disclosure/disclosure.js", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
+     http_disclosure_script, NULL, NULL},
+    /* the card log-in the bridge's pages share (bridge_js.c) */
+    {"/jpki-bridge.js", 0, JPKI_ROLE_LOGIN | JPKI_ROLE_KIOSK, GET, 0,
+     HTTP_PUBLIC, 0, http_bridge_script, NULL, NULL},
     {"/disclosure/challenge", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
      http_login_challenge, NULL, NULL},
     {"/disclosure/response", 0, JPKI_ROLE_LOGIN, POST, JPKI_MAX_LOGIN_ANSWER,
