@@ -131,3 +131,30 @@ grep '^ok ' cancel.out | sed 's/^/  /'
 [ "$(audit services.seal.cancel winA)" = 1 ] || fail "the cancellation is not on the chain"
 pass "the seal cancelled in the page (B's clerk refused): the kiosk's read finds it cancelled, so it refuses the certificate"
 echo "all window services web checks passed"
+
+# the form's parts as multipart.c keeps them (curl's own multipart): a
+# field twice or a field with a control character refuse the whole form,
+# before the CSRF token is looked for (403 saying why, nothing
+# registered); the same form well made registers anew after the
+# cancellation
+curl -s -c jar -o /dev/null -H "Origin: $url" \
+	--data "operator=winA&password=pw-winA-012345" "$url/window/login"
+csrf=$(curl -s -b jar "$url/window/services" | grep -o 'name="csrf" value="[0-9a-f]*"' |
+	head -1 | sed 's/.*value="//; s/"$//')
+[ ${#csrf} = 64 ] || fail "no CSRF token on the services page for curl's session"
+mp() { # PERSON...: posts the seal form with these person parts
+	local parts=() p
+	for p in "$@"; do parts+=(-F "person=$p"); done
+	curl -s -b jar -H "Origin: $url" -o mp.out -w '%{http_code}' -F "csrf=$csrf" \
+		"${parts[@]}" -F "photo_id_address=千代田４番４号" \
+		-F "image=@seal.png;type=image/png" "$url/window/seal/register"
+}
+before=$(audit services.seal.register winA)
+code=$(mp "$a" "$b")
+[ "$code" = 403 ] && grep -q "names a field twice" mp.out || fail "a field twice: HTTP $code $(cat mp.out)"
+code=$(mp "$(printf '%s\tx' "$a")")
+[ "$code" = 403 ] && grep -q "control character" mp.out || fail "a tab in a field: HTTP $code $(cat mp.out)"
+[ "$(audit services.seal.register winA)" = "$before" ] || fail "a refused multipart form registered a seal"
+code=$(mp "$a")
+[ "$code" = 200 ] && grep -q 'data-state="active"' mp.out || fail "the form from curl: HTTP $code $(cat mp.out)"
+pass "multipart: a field twice, a control character refused whole (403 with the reason, nothing registered); the well-made form registers anew after the cancellation"
