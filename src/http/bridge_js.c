@@ -59,8 +59,7 @@ enum MHD_Result http_bridge_script(struct jpki_http *srv,
 {
 	(void)srv;
 	(void)req;
-	return http_send_csp(conn, MHD_HTTP_OK,
-			     "text/javascript; charset=utf-8", bridge_js,
-			     sizeof(bridge_js) - 1, MHD_RESPMEM_PERSISTENT,
-			     NULL);
+	return http_send_csp(
+	    conn, MHD_HTTP_OK, "text/javascript; charset=utf-8", bridge_js,
+	    sizeof(bridge_js) - 1, MHD_RESPMEM_PERSISTENT, NULL);
 }

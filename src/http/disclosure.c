@@ -129,8 +129,7 @@ enum MHD_Result http_disclosure_script(struct jpki_http *srv,
 {
 	(void)srv;
 	(void)req;
-	return http_send_csp(conn, MHD_HTTP_OK,
-			     "text/javascript; charset=utf-8", disclosure_js,
-			     sizeof(disclosure_js) - 1, MHD_RESPMEM_PERSISTENT,
-			     NULL);
+	return http_send_csp(
+	    conn, MHD_HTTP_OK, "text/javascript; charset=utf-8", disclosure_js,
+	    sizeof(disclosure_js) - 1, MHD_RESPMEM_PERSISTENT, NULL);
 }

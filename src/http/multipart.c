@@ -16,8 +16,8 @@
 
 int http_is_multipart(struct MHD_Connection *conn)
 {
-	const char *t = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						    "Content-Type");
+	const char *t =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 	size_t n = strlen("multipart/form-data");
 
 	return t != NULL && strncasecmp(t, "multipart/form-data", n) == 0 &&
@@ -47,9 +47,8 @@ static struct http_multipart_field *field_of(struct http_multipart *mp,
 	return &mp->field[mp->nfields++];
 }
 
-static enum MHD_Result take(void *cls, enum MHD_ValueKind kind,
-			    const char *key, const char *filename,
-			    const char *content_type,
+static enum MHD_Result take(void *cls, enum MHD_ValueKind kind, const char *key,
+			    const char *filename, const char *content_type,
 			    const char *transfer_encoding, const char *data,
 			    uint64_t off, size_t size)
 {
@@ -115,9 +114,9 @@ static enum MHD_Result take(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
-int http_multipart_parse(struct http_multipart *mp,
-			 struct MHD_Connection *conn, const struct upload *up,
-			 const char *file_key, size_t file_max)
+int http_multipart_parse(struct http_multipart *mp, struct MHD_Connection *conn,
+			 const struct upload *up, const char *file_key,
+			 size_t file_max)
 {
 	struct MHD_PostProcessor *pp;
 	int ok;
@@ -126,8 +125,7 @@ int http_multipart_parse(struct http_multipart *mp,
 	mp->file_key = file_key;
 	mp->file_max = file_max;
 	if (!http_is_multipart(conn) ||
-	    (pp = MHD_create_post_processor(conn, 16 * 1024, take, mp)) ==
-		NULL)
+	    (pp = MHD_create_post_processor(conn, 16 * 1024, take, mp)) == NULL)
 		return jpki_err_set(JPKI_ERR_PARSE,
 				    "the form is not multipart/form-data");
 	ok = up->len == 0 ||
