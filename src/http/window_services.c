@@ -307,7 +307,8 @@ enum MHD_Result http_window_move_status(struct jpki_http *srv,
 			 "表示できません (refused)", r, &m);
 }
 
-/* ---- seal registration (印鑑登録) ------------------------------------------ */
+/* ---- seal registration (印鑑登録) ------------------------------------------
+ */
 
 /* What a seal procedure answers: the seal, or the refusal under the
  * heading `refused` (a file over the cap: 413). */
@@ -327,9 +328,9 @@ static enum MHD_Result seal_page(struct MHD_Connection *conn,
 	if (r != 0) {
 		http_refusal(f, refused, why);
 	} else {
-		struct jpki_date d = jpki_date_of(
-		    s->state == JPKI_SEAL_ACTIVE ? s->registered_at
-						 : s->cancelled_at);
+		struct jpki_date d = jpki_date_of(s->state == JPKI_SEAL_ACTIVE
+						      ? s->registered_at
+						      : s->cancelled_at);
 		char day[11];
 
 		jpki_date_format(&d, day);
@@ -360,9 +361,10 @@ static enum MHD_Result seal_page(struct MHD_Connection *conn,
 	      "(back)</a></section>",
 	      f);
 	return http_page_end(f, &buf, &len, conn,
-			     r == JPKI_ERR_TOO_LARGE ? MHD_HTTP_CONTENT_TOO_LARGE
-			     : r != 0		     ? http_window_status(r)
-						     : MHD_HTTP_OK);
+			     r == JPKI_ERR_TOO_LARGE
+				 ? MHD_HTTP_CONTENT_TOO_LARGE
+			     : r != 0 ? http_window_status(r)
+				      : MHD_HTTP_OK);
 }
 
 enum MHD_Result http_window_seal_register(struct jpki_http *srv,
