@@ -60,10 +60,8 @@ static const struct http_route routes[] = {
     /* the verifier's own verdict on an answer over the cap (400) */
     {"/login/response", 0, JPKI_ROLE_LOGIN, POST, JPKI_MAX_LOGIN_ANSWER,
      HTTP_PUBLIC, HTTP_OWN_413, http_login_response, NULL, NULL},
-    /* the resident's disclosure (提供状況の開示): the log-in exchange,
-     * answered with the list (services.c) */
-    /* the resident's page that drives it through the browser bridge
-     * (disclosure.c) */
+    /* the resident's disclosure page, which drives the exchange below
+     * through the browser bridge (disclosure.c) */
     {"/disclosure", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
      http_disclosure_page, NULL, NULL},
     {"/disclosure/disclosure.js", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
@@ -71,6 +69,8 @@ static const struct http_route routes[] = {
     /* the card log-in the bridge's pages share (bridge_js.c) */
     {"/jpki-bridge.js", 0, JPKI_ROLE_LOGIN | JPKI_ROLE_KIOSK, GET, 0,
      HTTP_PUBLIC, 0, http_bridge_script, NULL, NULL},
+    /* the resident's disclosure (提供状況の開示): the log-in exchange,
+     * answered with the list (services.c) */
     {"/disclosure/challenge", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
      http_login_challenge, NULL, NULL},
     {"/disclosure/response", 0, JPKI_ROLE_LOGIN, POST, JPKI_MAX_LOGIN_ANSWER,
