@@ -6,7 +6,10 @@
 // made of this resident (agency, purpose, day), and none of the look-up of
 // another resident.
 //
-//   node disclosure.mjs EXTENSION USER_DATA_DIR PAGE_URL PINS SHOTS CONFIG.json
+//   node disclosure.mjs EXTENSION USER_DATA_DIR SITE_URL PAGE_URL PINS SHOTS CONFIG.json
+//
+// The page is reached from the portal site (SITE_URL, its link
+// #disclosure to PAGE_URL).
 //
 // CONFIG: mine {agency, purpose, day, code}: the resident's look-up;
 // other {purpose, code}: another resident's. Prints one line a check;
@@ -14,7 +17,7 @@
 import puppeteer from 'puppeteer-core';
 import fs from 'node:fs';
 
-const [ext, udd, pageUrl, pins, shots, config] = process.argv.slice(2);
+const [ext, udd, siteUrl, pageUrl, pins, shots, config] = process.argv.slice(2);
 const c = JSON.parse(fs.readFileSync(config, 'utf8'));
 fs.mkdirSync(shots, { recursive: true });
 const fail = (why) => { throw new Error(why); };
@@ -53,7 +56,10 @@ async function shown(page) {
 try {
 	const page = await browser.newPage();
 	await page.setViewport({ width: 900, height: 700 });
-	await page.goto(pageUrl);
+	// the resident comes from the portal site's list of procedures
+	await page.goto(siteUrl);
+	await Promise.all([page.waitForNavigation(), page.click('#disclosure')]);
+	if (page.url() !== pageUrl) fail(`the site's link leads to ${page.url()}`);
 	await page.waitForFunction(() => document.documentElement.dataset.jpkiBridge === '1',
 		{ timeout: 10000 });
 	await shot(page, '1-page');

@@ -5,9 +5,10 @@
 # the virtual card behind pcscd's vpcd, PINs answered by
 # bridge_pinentry.sh. First the agency "pension" looks up two residents
 # over mutual TLS (the card holder 鈴木 一郎 for pension.benefit, 佐藤 花子
-# for pension.survey); then 鈴木 一郎 opens /disclosure, logs in with the
-# card through the bridge and sees pension's look-up (agency, purpose,
-# day) and not 佐藤 花子's; before the log-in, after a wrong PIN and after a
+# for pension.survey); then 鈴木 一郎 follows the portal site's link to
+# /disclosure, logs in with the card through the bridge and sees
+# pension's look-up (agency, purpose, day) and not 佐藤 花子's; before the
+# log-in, after a wrong PIN and after a
 # reload the page shows no record, and a post without the card's answer
 # gets none. Each reading that showed the list is on the audit chain, and
 # only those. Screenshots go to ${JPKI_SCREENSHOTS:-$PWD/screenshots}/disclosure.
@@ -104,7 +105,7 @@ stop_server
 pass "pension looked up $person (pension.benefit) and $other (pension.survey) over mutual TLS"
 
 # ---- the resident's page ---------------------------------------------------
-serve_log_level=info serve_bg "$url" --roles window,login --listen "127.0.0.1:$port"
+serve_log_level=info serve_bg "$url" --roles window,login,repository --listen "127.0.0.1:$port"
 curl -s -D page.h -o page.html "$url/disclosure"
 grep -qi "^Content-Security-Policy: default-src 'self'; script-src 'self';" page.h ||
 	fail "the disclosure page has no CSP allowing only self: $(cat page.h)"
@@ -133,7 +134,7 @@ print(json.dumps({"mine": {"agency": "pension", "purpose": "pension.benefit",
                   "other": {"purpose": "pension.survey", "code": sys.argv[2]}}))
 PY
 rm -rf "$shots"
-node "$browser_dir/disclosure.mjs" "$ext" "$work/profile" "$url/disclosure" \
+node "$browser_dir/disclosure.mjs" "$ext" "$work/profile" "$url/" "$url/disclosure" \
 	"$work/pins" "$shots" cfg.json >browser.txt 2>&1 ||
 	fail "in the browser: $(cat browser.txt)"
 cat browser.txt
