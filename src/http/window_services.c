@@ -42,8 +42,8 @@ enum MHD_Result http_window_services(struct jpki_http *srv,
 	(void)srv;
 	if (f == NULL)
 		return MHD_NO;
-	http_window_page_start(f, "広域交付・転入転出の特例 (services)",
-			       &req->who);
+	http_window_page_start(
+	    f, "広域交付・転入転出の特例・印鑑登録 (services)", &req->who);
 	fputs("<section><h2>住民票の写しの広域交付 (a copy for a resident of "
 	      "any municipality)</h2><p>住民票コードと、登録された住所の顔写真"
 	      "付き本人確認書類で交付します。本籍は記載されません。 (The "
