@@ -110,21 +110,47 @@ void http_csrf_field(FILE *f)
 		csrf_current);
 }
 
+/* The form's "csrf" field: 1 found, else not. A form with a file input
+ * (multipart/form-data) carries it as one of its parts; its file is not
+ * kept for this. A multipart form multipart.c refuses has no token: the
+ * refusal says why (*why). */
+static int csrf_field(char *out, size_t size, struct MHD_Connection *conn,
+		      const struct upload *up, char *why, size_t why_size)
+{
+	struct http_multipart mp;
+	const char *v;
+	int found;
+
+	if (!http_is_multipart(conn))
+		return http_form_value(out, size, up->data, up->len, "csrf");
+	if (http_multipart_parse(&mp, conn, up, NULL, 0) != 0) {
+		snprintf(why, why_size, ": %s", jpki_err_detail());
+		return 0;
+	}
+	v = http_multipart_value(&mp, "csrf");
+	found = v != NULL && strlen(v) < size;
+	if (found)
+		snprintf(out, size, "%s", v);
+	OPENSSL_cleanse(&mp, sizeof(mp));
+	return found;
+}
+
 int http_csrf_check(struct jpki_http *srv, struct MHD_Connection *conn,
 		    const struct upload *up, const char *session)
 {
-	char want[HTTP_CSRF_LEN + 1], got[HTTP_CSRF_LEN + 2];
+	char want[HTTP_CSRF_LEN + 1], got[HTTP_CSRF_LEN + 2], why[160] = "";
 	int ok;
 
 	if (!http_same_origin(srv, conn))
 		return jpki_err_set(JPKI_ERR_POLICY,
 				    "this form was not sent by this server's "
 				    "own page (Origin missing or foreign)");
-	if (http_form_value(got, sizeof(got), up->data, up->len, "csrf") != 1 ||
+	if (csrf_field(got, sizeof(got), conn, up, why, sizeof(why)) != 1 ||
 	    strlen(got) != HTTP_CSRF_LEN || http_csrf_token(want, session) != 0)
 		return jpki_err_set(JPKI_ERR_POLICY,
 				    "this form carries no valid token of the "
-				    "session: reload the page");
+				    "session%s",
+				    why[0] ? why : ": reload the page");
 	ok = CRYPTO_memcmp(want, got, HTTP_CSRF_LEN) == 0;
 	OPENSSL_cleanse(want, sizeof(want));
 	if (!ok)

@@ -442,6 +442,15 @@ enum MHD_Result http_window_move_in(struct jpki_http *srv,
 enum MHD_Result http_window_move_status(struct jpki_http *srv,
 					struct MHD_Connection *conn,
 					struct http_request *req);
+/* seal registration (印鑑登録) at the counter: the image as a file of a
+ * multipart form (POST /window/seal/register), the 廃止 as a plain form
+ * (POST /window/seal/cancel) */
+enum MHD_Result http_window_seal_register(struct jpki_http *srv,
+					  struct MHD_Connection *conn,
+					  struct http_request *req);
+enum MHD_Result http_window_seal_cancel(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req);
 enum MHD_Result http_api_residence_copy(struct jpki_http *srv,
 					struct MHD_Connection *conn,
 					struct http_request *req);
@@ -522,6 +531,19 @@ enum MHD_Result http_services_batch(struct jpki_http *srv,
 enum MHD_Result http_window_disclosure(struct jpki_http *srv,
 				       struct MHD_Connection *conn,
 				       struct http_request *req);
+/* disclosure.c: the resident's disclosure page and its script (GET
+ * /disclosure, /disclosure/disclosure.js); bridge_js.c: the bridge's page
+ * protocol and the card log-in the kiosk's and the disclosure page share
+ * (GET /jpki-bridge.js) */
+enum MHD_Result http_disclosure_page(struct jpki_http *srv,
+				     struct MHD_Connection *conn,
+				     struct http_request *req);
+enum MHD_Result http_disclosure_script(struct jpki_http *srv,
+				       struct MHD_Connection *conn,
+				       struct http_request *req);
+enum MHD_Result http_bridge_script(struct jpki_http *srv,
+				   struct MHD_Connection *conn,
+				   struct http_request *req);
 enum MHD_Result http_services_disclosure_response(struct jpki_http *srv,
 						  struct MHD_Connection *conn,
 						  struct http_request *req);
@@ -638,6 +660,39 @@ enum MHD_Result http_form_refused(struct MHD_Connection *conn,
  * too long, badly escaped or not one line, so none reads as "" here. */
 void http_field(char *out, size_t size, const struct upload *up,
 		const char *key);
+/*
+ * multipart.c: a multipart/form-data body (a form with a file input),
+ * parsed by libmicrohttpd's post processor: at most HTTP_MULTIPART_FIELDS
+ * one-line text fields of HTTP_FIELD_MAX bytes, each name once, and the
+ * file field `file_key` (NULL: files are skipped) of at most file_max
+ * bytes. 0, JPKI_ERR_TOO_LARGE for a larger file, JPKI_ERR_PARSE with a
+ * sentence for any other fault (nothing kept). http_multipart_free()
+ * frees the file.
+ */
+#define HTTP_MULTIPART_FIELDS 12
+struct http_multipart_field {
+	char name[64];
+	char value[HTTP_FIELD_MAX + 1];
+	size_t len;
+};
+struct http_multipart {
+	struct http_multipart_field field[HTTP_MULTIPART_FIELDS];
+	size_t nfields;
+	const char *file_key;
+	unsigned char *file;
+	size_t file_len, file_max;
+	char file_type[128], file_name[128]; /* as the browser sent them */
+	int file_seen, file_too_large;
+	const char *why; /* the end of the refusal's sentence */
+};
+int http_is_multipart(struct MHD_Connection *conn);
+int http_multipart_parse(struct http_multipart *mp,
+			 struct MHD_Connection *conn, const struct upload *up,
+			 const char *file_key, size_t file_max) JPKI_MUST_CHECK;
+/* A text field's value, NULL when absent (borrowed from mp). */
+const char *http_multipart_value(const struct http_multipart *mp,
+				 const char *key);
+void http_multipart_free(struct http_multipart *mp);
 /* 303 to `to`, with a Set-Cookie when cookie is not NULL. */
 enum MHD_Result http_redirect(struct MHD_Connection *conn, const char *to,
 			      const char *cookie);

@@ -2,8 +2,9 @@
  * The kiosk role of `jpki serve`: the multi-copy machine of a convenience
  * store (コンビニ交付), as a terminal page (docs/BROWSER.md). The kiosk is a
  * browser with the OpenJPKI bridge and a reader of its own: the page
- * (/kiosk, its script /kiosk/kiosk.js) takes a fresh challenge from the
- * login role, has the card answer it through the bridge (the host asks the
+ * (/kiosk, its script /kiosk/kiosk.js beside the shared /jpki-bridge.js,
+ * bridge_js.c) takes a fresh challenge from the login role, has the card
+ * answer it through the bridge (the host asks the
  * 4-digit PIN of the authentication certificate in its own prompt, and
  * binds the answer to the page's origin as the browser reports it) and
  * posts the answer here. This server's log-in verifier checks it
@@ -43,31 +44,9 @@
  * speaks the bridge's page protocol (docs/BROWSER.md). */
 static const char kiosk_js[] =
     "'use strict';\n"
-    "// The kiosk terminal: log in through the OpenJPKI bridge, receive the\n"
-    "// copy (docs/BROWSER.md).\n"
+    "// The kiosk terminal: log in through the OpenJPKI bridge\n"
+    "// (/jpki-bridge.js), receive the copy (docs/BROWSER.md).\n"
     "const $ = (id) => document.getElementById(id);\n"
-    "function bridge(msg) {\n"
-    "  return new Promise((resolve, reject) => {\n"
-    "    const id = crypto.randomUUID();\n"
-    "    const timer = setTimeout(() => {\n"
-    "      window.removeEventListener('message', on);\n"
-    "      reject(new Error('the OpenJPKI bridge did not answer'));\n"
-    "    }, 180000);\n"
-    "    function on(ev) {\n"
-    "      if (ev.source !== window || ev.origin !== location.origin) "
-    "return;\n"
-    "      const d = ev.data;\n"
-    "      if (!d || d.id !== id) return;\n"
-    "      if (d.jpki !== 'response' && !(d.jpki === 'hello' && 'version' "
-    "in d)) return;\n"
-    "      clearTimeout(timer);\n"
-    "      window.removeEventListener('message', on);\n"
-    "      resolve(d);\n"
-    "    }\n"
-    "    window.addEventListener('message', on);\n"
-    "    window.postMessage({ ...msg, id }, location.origin);\n"
-    "  });\n"
-    "}\n"
     "function say(state, text) {\n"
     "  $('status').dataset.state = state;\n"
     "  $('status').textContent = text;\n"
@@ -75,19 +54,15 @@ static const char kiosk_js[] =
     "async function issue() {\n"
     "  $('issue').disabled = true;\n"
     "  try {\n"
-    "    if (document.documentElement.dataset.jpkiBridge !== '1')\n"
+    "    if (!jpkiBridgeHere())\n"
     "      return say('refused', 'この端末にOpenJPKIの拡張機能がありません "
     "(the OpenJPKI bridge is not installed)');\n"
     "    say('busy', 'カードを読み取っています… (reading the card; type "
     "the PIN in the prompt)');\n"
-    "    const ch = await (await fetch('/login/challenge', { cache: "
-    "'no-store' })).json();\n"
-    "    const r = await bridge({ jpki: 'request', op: 'login', challenge: "
-    "ch.challenge });\n"
-    "    if (!r.ok) return say('refused', r.error.message + ' (' + "
-    "r.error.code + ')');\n"
+    "    // a refusal of the bridge (a wrong PIN) throws: said below\n"
+    "    const answer = await jpkiLogin('/login/challenge');\n"
     "    const resp = await fetch('/kiosk', { method: 'POST', headers: { "
-    "'Content-Type': 'application/json' }, body: JSON.stringify({ ...r.result, document: $('document').value }) "
+    "'Content-Type': 'application/json' }, body: JSON.stringify({ ...answer, document: $('document').value }) "
     "});\n"
     "    if (resp.status !== 200) {\n"
     "      const t = await resp.text();\n"
@@ -139,6 +114,7 @@ static enum MHD_Result kiosk_page(struct MHD_Connection *conn)
 	      "お住まいの市区町村の窓口で行ってください。 (Three wrong PINs "
 	      "lock the certificate; only your municipality's window can "
 	      "unlock it.)</p></section>"
+	      "<script src=\"/jpki-bridge.js\"></script>"
 	      "<script src=\"/kiosk/kiosk.js\"></script></main></body></html>\n",
 	      f);
 	fclose(f);

@@ -60,6 +60,15 @@ static const struct http_route routes[] = {
     /* the verifier's own verdict on an answer over the cap (400) */
     {"/login/response", 0, JPKI_ROLE_LOGIN, POST, JPKI_MAX_LOGIN_ANSWER,
      HTTP_PUBLIC, HTTP_OWN_413, http_login_response, NULL, NULL},
+    /* the resident's disclosure page, which drives the exchange below
+     * through the browser bridge (disclosure.c) */
+    {"/disclosure", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
+     http_disclosure_page, NULL, NULL},
+    {"/disclosure/disclosure.js", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
+     http_disclosure_script, NULL, NULL},
+    /* the card log-in the bridge's pages share (bridge_js.c) */
+    {"/jpki-bridge.js", 0, JPKI_ROLE_LOGIN | JPKI_ROLE_KIOSK, GET, 0,
+     HTTP_PUBLIC, 0, http_bridge_script, NULL, NULL},
     /* the resident's disclosure (提供状況の開示): the log-in exchange,
      * answered with the list (services.c) */
     {"/disclosure/challenge", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
@@ -97,6 +106,14 @@ static const struct http_route routes[] = {
     PAGE("/window/move-out", POST, FORM, http_window_move_out),
     PAGE("/window/move-in", POST, FORM, http_window_move_in),
     PAGE("/window/move-status", GET, 0, http_window_move_status),
+    /* seal registration: the image as a file of a multipart form (not
+     * HTTP_FORM: multipart.c checks its fields; csrf.c finds the token
+     * among its parts); a body up to twice the image's cap, so a file a
+     * little over it gets the page's own refusal */
+    {"/window/seal/register", 0, JPKI_ROLE_WINDOW, POST,
+     2 * JPKI_SEAL_IMAGE_MAX, HTTP_OPERATOR, 0, http_window_seal_register,
+     http_window_login_form, NULL},
+    PAGE("/window/seal/cancel", POST, FORM, http_window_seal_cancel),
     /* window: the JSON API */
     {"/api/login", 0, JPKI_ROLE_WINDOW, POST, FORM, HTTP_PUBLIC, HTTP_JSON,
      http_api_login, NULL, NULL},

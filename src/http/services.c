@@ -478,8 +478,9 @@ enum MHD_Result http_services_disclosure_response(struct jpki_http *srv,
 				     "purpose", list[i].purpose, "at", at));
 	}
 	free(list);
-	o = json_pack("{s:s,s:s,s:o}", "result", "accepted", "resident_code",
-		      person.person, "lookups", items);
+	o = json_pack("{s:s,s:s,s:s,s:o}", "result", "accepted",
+		      "resident_code", person.person, "name", person.facts.name,
+		      "lookups", items);
 	json = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return http_send_json(conn, MHD_HTTP_OK, json);

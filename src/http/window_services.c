@@ -3,8 +3,10 @@
  * (services/copy.c, services/move.c; docs/REGISTRY.md): the copy of the
  * residence certificate of a resident of any municipality (広域交付), the
  * move-out notice received by post and the move-in with the card
- * (転入転出の特例), and a move's state. Each calls the services module's own
- * function, so the rules, sentences and audit entries are the CLI's.
+ * (転入転出の特例), a move's state, and seal registration (印鑑登録: the
+ * seal's scanned image as the file of a multipart form, multipart.c) and
+ * its cancellation. Each calls the services module's own function, so the
+ * rules, sentences and audit entries are the CLI's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +42,8 @@ enum MHD_Result http_window_services(struct jpki_http *srv,
 	(void)srv;
 	if (f == NULL)
 		return MHD_NO;
-	http_window_page_start(f, "広域交付・転入転出の特例 (services)",
-			       &req->who);
+	http_window_page_start(
+	    f, "広域交付・転入転出の特例・印鑑登録 (services)", &req->who);
 	fputs("<section><h2>住民票の写しの広域交付 (a copy for a resident of "
 	      "any municipality)</h2><p>住民票コードと、登録された住所の顔写真"
 	      "付き本人確認書類で交付します。本籍は記載されません。 (The "
@@ -82,6 +84,37 @@ enum MHD_Result http_window_services(struct jpki_http *srv,
 	      f);
 	http_html_escape(f, srv->counter_reader ? srv->counter_reader : "");
 	fputs("\"><br><button id=\"move_in\">転入 (move in)</button></form>"
+	      "</section>",
+	      f);
+
+	/* a plain file input: the browser sends the image's bytes as they
+	 * are, in a multipart form that carries the CSRF token too */
+	fprintf(f,
+		"<section><h2>印鑑登録 (seal registration)</h2><p>印影の画像"
+		"（PNG、%d KiB まで、一辺 %d〜%d ピクセル）と、登録された住所の"
+		"顔写真付き本人確認書類で登録します。 (The seal's scanned "
+		"impression as a PNG of at most %d KiB, and a photo ID showing "
+		"the registered address.)</p><form method=\"post\" "
+		"action=\"/window/seal/register\" "
+		"enctype=\"multipart/form-data\">",
+		JPKI_SEAL_IMAGE_MAX / 1024, JPKI_SEAL_SIDE_MIN,
+		JPKI_SEAL_SIDE_MAX, JPKI_SEAL_IMAGE_MAX / 1024);
+	http_csrf_field(f);
+	input(f, "person", "住民票コード (resident code)");
+	input(f, "photo_id_address", "書類の住所 (address on the photo ID)");
+	fputs("<label for=\"image\">印影の画像 (the seal's image, PNG)</label>"
+	      "<input id=\"image\" name=\"image\" type=\"file\" "
+	      "accept=\"image/png\"><br><button id=\"seal_register\">登録 "
+	      "(register)</button></form></section>",
+	      f);
+
+	fputs("<section><h2>印鑑登録の廃止 (cancel a seal)</h2><form "
+	      "method=\"post\" action=\"/window/seal/cancel\">",
+	      f);
+	http_csrf_field(f);
+	input(f, "person", "住民票コード (resident code)");
+	input(f, "reason", "廃止の理由 (reason: lost, changed, ...)");
+	fputs("<br><button id=\"seal_cancel\">廃止 (cancel)</button></form>"
 	      "</section>",
 	      f);
 
@@ -272,6 +305,117 @@ enum MHD_Result http_window_move_status(struct jpki_http *srv,
 				   person ? person : "");
 	return move_page(conn, &req->who, "転出・転入の状況 (a move's state)",
 			 "表示できません (refused)", r, &m);
+}
+
+/* ---- seal registration (印鑑登録) ------------------------------------------
+ */
+
+/* What a seal procedure answers: the seal, or the refusal under the
+ * heading `refused` (a file over the cap: 413). */
+static enum MHD_Result seal_page(struct MHD_Connection *conn,
+				 const struct jpki_actor *who,
+				 const char *title, const char *refused, int r,
+				 const struct jpki_seal *s)
+{
+	char *buf = NULL, why[600];
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(why, sizeof(why), "%s", r != 0 ? jpki_err_detail() : "");
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return MHD_NO;
+	http_window_page_start(f, title, who);
+	if (r != 0) {
+		http_refusal(f, refused, why);
+	} else {
+		struct jpki_date d = jpki_date_of(s->state == JPKI_SEAL_ACTIVE
+						      ? s->registered_at
+						      : s->cancelled_at);
+		char day[11];
+
+		jpki_date_format(&d, day);
+		fputs("<section class=\"done\" id=\"done\"><h2>", f);
+		http_html_escape(f, title);
+		fputs("</h2><p>登録番号 (registration number) <span "
+		      "id=\"seal_number\">",
+		      f);
+		http_html_escape(f, s->number);
+		fputs("</span>: ", f);
+		http_html_escape(f, s->person);
+		fprintf(f,
+			", %u x %u px, SHA-256 %.16s…</p><p id=\"state\" "
+			"data-state=\"%s\">%s %s",
+			s->width, s->height, s->image_sha256,
+			s->state == JPKI_SEAL_ACTIVE ? "active" : "cancelled",
+			s->state == JPKI_SEAL_ACTIVE
+			    ? "登録しました (registered)"
+			    : "廃止しました (cancelled)",
+			day);
+		if (s->state != JPKI_SEAL_ACTIVE) {
+			fputs(": ", f);
+			http_html_escape(f, s->cancel_reason);
+		}
+		fputs("</p></section>", f);
+	}
+	fputs("<section><a id=\"back\" href=\"/window/services\">戻る "
+	      "(back)</a></section>",
+	      f);
+	return http_page_end(f, &buf, &len, conn,
+			     r == JPKI_ERR_TOO_LARGE
+				 ? MHD_HTTP_CONTENT_TOO_LARGE
+			     : r != 0 ? http_window_status(r)
+				      : MHD_HTTP_OK);
+}
+
+enum MHD_Result http_window_seal_register(struct jpki_http *srv,
+					  struct MHD_Connection *conn,
+					  struct http_request *req)
+{
+	struct http_multipart mp;
+	struct jpki_seal seal;
+	const char *person, *addr;
+	int r;
+
+	memset(&seal, 0, sizeof(seal));
+	/* the table checked the Origin and the CSRF part; the image is
+	 * kept up to the services' own cap, and checked there (libpng) */
+	if ((r = http_multipart_parse(&mp, conn, req->up, "image",
+				      JPKI_SEAL_IMAGE_MAX)) == 0) {
+		person = http_multipart_value(&mp, "person");
+		addr = http_multipart_value(&mp, "photo_id_address");
+		if (mp.file_len == 0)
+			r = jpki_err_set(JPKI_ERR_INVALID,
+					 "choose the file of the seal's image "
+					 "(PNG)");
+		else
+			r = jpki_services_seal_register(
+			    &seal, srv->st, &req->who, person ? person : "",
+			    addr ? addr : "", mp.file, mp.file_len);
+		http_multipart_free(&mp);
+	}
+	if (r != 0)
+		jpki_log(JPKI_LOG_INFO, "window: seal registration refused: %s",
+			 jpki_err_detail());
+	return seal_page(conn, &req->who, "印鑑登録 (seal registered)",
+			 "登録できません (refused; nothing was registered)", r,
+			 &seal);
+}
+
+enum MHD_Result http_window_seal_cancel(struct jpki_http *srv,
+					struct MHD_Connection *conn,
+					struct http_request *req)
+{
+	char person[FIELD], reason[FIELD];
+	struct jpki_seal seal;
+	int r;
+
+	memset(&seal, 0, sizeof(seal));
+	http_field(person, FIELD, req->up, "person");
+	http_field(reason, FIELD, req->up, "reason");
+	r = jpki_services_seal_cancel(&seal, srv->st, &req->who, person,
+				      reason);
+	return seal_page(conn, &req->who, "印鑑登録の廃止 (seal cancelled)",
+			 "廃止できません (refused)", r, &seal);
 }
 
 /* ---- the JSON API ----------------------------------------------------------

@@ -55,13 +55,17 @@ grep -q "kiosk .*/kiosk" serve.log || fail "serve does not list the kiosk: $(cat
 curl -s -D page.h -o page.html "$url/kiosk" >/dev/null
 grep -qi "^Content-Security-Policy: default-src 'self'; script-src 'self';" page.h ||
 	fail "the kiosk page has no CSP allowing only self: $(cat page.h)"
-grep -q '<script src="/kiosk/kiosk.js"></script>' page.html || fail "the page loads no script of its own"
-[ "$(grep -o '<script' page.html | wc -l)" = 1 ] || fail "the page has another script: $(cat page.html)"
+grep -q '<script src="/jpki-bridge.js"></script><script src="/kiosk/kiosk.js"></script>' page.html ||
+	fail "the page loads not the shared log-in and its own script"
+[ "$(grep -o '<script' page.html | wc -l)" = 2 ] || fail "the page has another script: $(cat page.html)"
 grep -q 'name="pin"' page.html && fail "the page still asks the PIN itself"
 curl -s -D js.h -o kiosk.js "$url/kiosk/kiosk.js" >/dev/null
-grep -qi '^Content-Type: text/javascript' js.h && grep -q "op: 'login'" kiosk.js ||
+grep -qi '^Content-Type: text/javascript' js.h && grep -q "jpkiLogin('/login/challenge')" kiosk.js ||
 	fail "the page's script: $(cat js.h)"
-pass "the page: one script of its own origin, CSP self only, no PIN field"
+curl -s -D bjs.h -o bridge.js "$url/jpki-bridge.js" >/dev/null
+grep -qi '^Content-Type: text/javascript' bjs.h && grep -q "op: 'login'" bridge.js ||
+	fail "the shared log-in script: $(cat bjs.h)"
+pass "the page: two scripts of its own origin (the shared card log-in, its own), CSP self only, no PIN field"
 grep -q '<select id="document">' page.html && grep -q 'value="seal-certificate"' page.html &&
 	grep -q "document: \$('document').value" kiosk.js ||
 	fail "the page offers no document choice, or its script does not send it"

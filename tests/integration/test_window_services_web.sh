@@ -7,8 +7,12 @@
 # stays 403 to A's clerk; A's clerk records a move-out notice received by
 # post (pending; a second refused), B's clerk sees it pending. Then the
 # audit chain: the copy in both views, the refused copy and read recorded.
-# The resident's disclosure in the browser needs the card's log-in
-# exchange (docs/LOGIN.md), which no page drives: not here.
+# Seal registration (window_seal.mjs, window_seal_cancel.mjs): A's clerk
+# registers A's resident's seal with the image as a file of the form (a
+# JPEG, a PNG over 512 KiB, the form without its CSRF token refused), the
+# seal is in force as the kiosk reads it, B's clerk may not cancel it, A's
+# clerk cancels it, and the kiosk's read finds it cancelled. The
+# resident's disclosure in the browser: test_services_disclosure_web.sh.
 #
 # usage: test_window_services_web.sh PATH/TO/jpki
 set -euo pipefail
@@ -51,10 +55,29 @@ b=$(as reg2 registry register --municipality-code 271004 --prefecture 大阪府 
 
 serve_log_level=info serve_bg "$url" --listen "127.0.0.1:$port"
 
-python3 - "$a" "$b" >cfg.json <<'PY'
+# the seal's images: a 96 x 96 PNG, a JPEG, a PNG of 720 000 bytes
+python3 - <<'PY'
+import os, struct, zlib
+def png(w, h, raw):
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+ring = b"".join(b"\0" + bytes(0 if 30 <= ((x - 48) ** 2 + (y - 48) ** 2) ** 0.5 <= 40 else 255
+                                for x in range(96)) for y in range(96))
+open("seal.png", "wb").write(png(96, 96, ring))
+open("seal.jpg", "wb").write(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+                             + b"\x00" * 200 + b"\xff\xd9")
+noise = b"".join(b"\0" + os.urandom(1000) for _ in range(720))
+open("big.png", "wb").write(png(1000, 720, noise))
+PY
+[ "$(stat -c %s big.png)" -gt 524288 ] || fail "big.png is not over the cap"
+python3 - "$a" "$b" "$work" >cfg.json <<'PY'
 import json, sys
-a, b = sys.argv[1:]
-print(json.dumps({"a": a, "b": b, "bAddress": "梅田２番２号",
+a, b, work = sys.argv[1:]
+print(json.dumps({"a": a, "b": b, "bAddress": "梅田２番２号", "aAddress": "千代田４番４号",
+                  "images": {"png": work + "/seal.png", "jpeg": work + "/seal.jpg",
+                             "big": work + "/big.png"},
                   "pw": {"winA": "pw-winA-012345", "winB": "pw-winB-012345"}}))
 PY
 started=$(date +%s)
@@ -84,4 +107,54 @@ audit() { # ACTION OPERATOR: how many entries
 [ "$(as winB window move-status "$a" --json | json 'd["state"]')" = pending ] ||
 	fail "the CLI does not see the move pending"
 pass "the copy, the refused copy and the refused read are on the audit chain; the move pending"
+
+# ---- seal registration ------------------------------------------------------
+before=$(audit services.seal.register winA)
+node "$browser_dir/window_procedures.mjs" "$url" "$shots" cfg.json \
+	seal >seal.out 2>&1 || fail "the seal in the browser: $(tail -20 seal.out)"
+grep '^ok ' seal.out | sed 's/^/  /'
+number=$(sed -n 's/^seal //p' seal.out)
+[ "$(audit services.seal.register winA)" = $((before + 1)) ] ||
+	fail "the refused images or the form without its token registered a seal"
+# what the kiosk reads before it prints a seal certificate (kiosk.c:
+# the resident's seal, in force; test_seal_kiosk.sh prints it through pcscd)
+seal_state() { as winA window seal show "$a" --json | json '"%s %s %s" % (d["number"], d["state"], d["image_sha256"])'; }
+[ "$(seal_state)" = "$number active $(sha256sum seal.png | cut -d' ' -f1)" ] ||
+	fail "the kiosk's read of the seal: $(seal_state)"
+pass "the seal registered in the page with the image file ($number, the file's SHA-256 kept); JPEG, 720 KB and no CSRF token refused"
+
+node "$browser_dir/window_procedures.mjs" "$url" "$shots" cfg.json \
+	seal_cancel >cancel.out 2>&1 || fail "the cancellation in the browser: $(tail -20 cancel.out)"
+grep '^ok ' cancel.out | sed 's/^/  /'
+[ "$(seal_state)" = "$number cancelled $(sha256sum seal.png | cut -d' ' -f1)" ] ||
+	fail "the kiosk's read after the cancellation: $(seal_state)"
+[ "$(audit services.seal.cancel winA)" = 1 ] || fail "the cancellation is not on the chain"
+pass "the seal cancelled in the page (B's clerk refused): the kiosk's read finds it cancelled, so it refuses the certificate"
 echo "all window services web checks passed"
+
+# the form's parts as multipart.c keeps them (curl's own multipart): a
+# field twice or a field with a control character refuse the whole form,
+# before the CSRF token is looked for (403 saying why, nothing
+# registered); the same form well made registers anew after the
+# cancellation
+curl -s -c jar -o /dev/null -H "Origin: $url" \
+	--data "operator=winA&password=pw-winA-012345" "$url/window/login"
+csrf=$(curl -s -b jar "$url/window/services" | grep -o 'name="csrf" value="[0-9a-f]*"' |
+	head -1 | sed 's/.*value="//; s/"$//')
+[ ${#csrf} = 64 ] || fail "no CSRF token on the services page for curl's session"
+mp() { # PERSON...: posts the seal form with these person parts
+	local parts=() p
+	for p in "$@"; do parts+=(-F "person=$p"); done
+	curl -s -b jar -H "Origin: $url" -o mp.out -w '%{http_code}' -F "csrf=$csrf" \
+		"${parts[@]}" -F "photo_id_address=千代田４番４号" \
+		-F "image=@seal.png;type=image/png" "$url/window/seal/register"
+}
+before=$(audit services.seal.register winA)
+code=$(mp "$a" "$b")
+[ "$code" = 403 ] && grep -q "names a field twice" mp.out || fail "a field twice: HTTP $code $(cat mp.out)"
+code=$(mp "$(printf '%s\tx' "$a")")
+[ "$code" = 403 ] && grep -q "control character" mp.out || fail "a tab in a field: HTTP $code $(cat mp.out)"
+[ "$(audit services.seal.register winA)" = "$before" ] || fail "a refused multipart form registered a seal"
+code=$(mp "$a")
+[ "$code" = 200 ] && grep -q 'data-state="active"' mp.out || fail "the form from curl: HTTP $code $(cat mp.out)"
+pass "multipart: a field twice, a control character refused whole (403 with the reason, nothing registered); the well-made form registers anew after the cancellation"
