@@ -1,7 +1,8 @@
 /*
  * The card log-in of the pages that run the browser bridge (the kiosk's
- * terminal page, the resident's disclosure page), in one script served
- * from this origin as /jpki-bridge.js (docs/BROWSER.md, "Using the
+ * terminal page, the resident's disclosure page; the portal's application
+ * page uses its jpkiBridge), in one script served from this origin as
+ * /jpki-bridge.js (docs/BROWSER.md, "Using the
  * bridge"): jpkiBridge(msg) speaks the page protocol to the extension,
  * jpkiLogin(url) takes a fresh challenge from `url` (this server's login
  * role), has the card answer it (the host asks the authentication PIN in

@@ -67,8 +67,8 @@ static const struct http_route routes[] = {
     {"/disclosure/disclosure.js", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
      http_disclosure_script, NULL, NULL},
     /* the card log-in the bridge's pages share (bridge_js.c) */
-    {"/jpki-bridge.js", 0, JPKI_ROLE_LOGIN | JPKI_ROLE_KIOSK, GET, 0,
-     HTTP_PUBLIC, 0, http_bridge_script, NULL, NULL},
+    {"/jpki-bridge.js", 0, JPKI_ROLE_LOGIN | JPKI_ROLE_KIOSK | JPKI_ROLE_PORTAL,
+     GET, 0, HTTP_PUBLIC, 0, http_bridge_script, NULL, NULL},
     /* the resident's disclosure (提供状況の開示): the log-in exchange,
      * answered with the list (services.c) */
     {"/disclosure/challenge", 0, JPKI_ROLE_LOGIN, GET, 0, HTTP_PUBLIC, 0,
