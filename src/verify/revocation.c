@@ -674,20 +674,22 @@ static int crl_entry(struct jpki_verify_revocation *out, X509_CRL *crl,
 {
 	X509_REVOKED *rev = NULL;
 	ASN1_ENUMERATED *code;
+	int found = X509_CRL_get0_by_cert(crl, &rev, cert);
 
-	if (X509_CRL_get0_by_cert(crl, &rev, cert) != 1)
+	/* 2: listed as removeFromCRL (RFC 5280 5.3.1): good again */
+	if (found == 2) {
+		out->status = JPKI_VERIFY_GOOD;
+		out->reason = -1;
+		out->revoked_at = 0;
+		return 1;
+	}
+	if (found != 1)
 		return 0;
 	code = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL);
 	out->status = JPKI_VERIFY_REVOKED;
 	out->reason = code ? (int)ASN1_ENUMERATED_get(code) : 0;
 	out->revoked_at = asn1_time_t(X509_REVOKED_get0_revocationDate(rev));
 	ASN1_ENUMERATED_free(code);
-	/* RFC 5280 5.3.1: a delta's removeFromCRL takes the entry away */
-	if (out->reason == CRL_REASON_REMOVE_FROM_CRL) {
-		out->status = JPKI_VERIFY_GOOD;
-		out->reason = -1;
-		out->revoked_at = 0;
-	}
 	return 1;
 }
 
