@@ -2,6 +2,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca_fixture.h"
+#include "jpki/audit.h"
 
 static X509_CRL *der_crl(unsigned char *der, size_t len)
 {
@@ -375,6 +376,39 @@ static void test_off_by_default(void **state)
 	jpki_cert_info_free(c);
 }
 
+/* A retired generation's deltas go with its CRLs; the new one's stay. */
+static void test_retired_generation_has_no_delta(void **state)
+{
+	static const struct jpki_actor officer = {
+		"officer", JPKI_ROLE_CA_OFFICER, "", ""};
+	struct ca_fixture *f = *state;
+	struct jpki_ca *ca = open_delta(f);
+	unsigned char *der = NULL;
+	size_t n, len = 0;
+	X509_CRL *delta;
+
+	assert_int_equal(jpki_audit_migrate(f->st), 0);
+	assert_int_equal(jpki_ca_rollover(ca, &officer, JPKI_CERT_SIGN, NULL),
+			 0);
+	assert_int_equal(jpki_ca_crl_delta_refresh(ca, &n), 0);
+	assert_int_equal(n, 3); /* sign, sign-2, auth */
+	delta = delta_crl(ca, "sign");
+	X509_CRL_free(delta);
+	/* generation 1 issued nothing: it retires at once */
+	assert_int_equal(jpki_ca_retire(&n, ca, &officer), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(jpki_ca_crl_delta_get(&der, &len, ca, "sign"),
+			 JPKI_ERR_NOT_FOUND);
+	delta = delta_crl(ca, "sign-2");
+	assert_int_equal(X509_CRL_verify(delta, X509_get0_pubkey(jpki_ca_cert(
+							ca, JPKI_CERT_SIGN))),
+			 1);
+	X509_CRL_free(delta);
+	assert_int_equal(jpki_ca_crl_delta_refresh(ca, &n), 0);
+	assert_int_equal(n, 0);
+	jpki_ca_free(ca);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -384,6 +418,7 @@ int main(void)
 		T(test_release_is_remove_from_crl),
 		T(test_openssl_uses_delta),
 		T(test_off_by_default),
+		T(test_retired_generation_has_no_delta),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
