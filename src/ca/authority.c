@@ -119,12 +119,16 @@ static const struct jpki_migration migrations[] = {
 	    " revoked_at, reason) WHERE status <> 0"},
 	/* Delta CRLs (crl_delta.c, RFC 5280 5.2.4): when each certificate's
 	 * status last changed, so that a delta lists what changed since its
-	 * base, releases from hold included (the index holds only changed
-	 * certificates: issuing writes none of it); and each scope's
-	 * current delta, `due` when a change waits for the next one. */
+	 * base, releases from hold included (the indexes hold only changed
+	 * certificates: issuing writes none of them; a partition's delta
+	 * reads its municipality's changes alone); and each scope's current
+	 * delta, `due` when a change waits for the next one. */
 	{7, "ALTER TABLE ca_cert ADD COLUMN changed_at BIGINT;"
 	    "CREATE INDEX ca_cert_changed ON ca_cert"
 	    " (type, generation, changed_at) WHERE changed_at IS NOT NULL;"
+	    "CREATE INDEX ca_cert_changed_muni ON ca_cert"
+	    " (type, generation, municipality, changed_at)"
+	    " WHERE changed_at IS NOT NULL;"
 	    "CREATE TABLE ca_crl_delta ("
 	    " scope TEXT PRIMARY KEY,"
 	    " number BIGINT NOT NULL,"
