@@ -709,8 +709,9 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		if (jpki_rows_count(prev) == 1)
 			num = jpki_rows_int(prev, 0, 0) + 1;
 	}
-	/* one number sequence for the full CRL and its deltas */
-	if (jpki_rows_count(prev) == 1 && ca->crl_delta) {
+	/* one number sequence for the full CRL and its deltas (those made
+	 * while crl_delta was on, too) */
+	if (jpki_rows_count(prev) == 1) {
 		int64_t delta = 0;
 
 		if ((r = ca_crl_delta_number(&delta, ca, scope)) != 0)

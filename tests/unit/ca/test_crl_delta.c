@@ -262,6 +262,14 @@ static void test_numbers_and_new_base(void **state)
 	assert_int_equal(ext_int(delta, NID_crl_number, NULL), d1 + 2);
 	assert_int_equal(entries(delta), 0);
 	X509_CRL_free(delta);
+	/* deltas off again (f->ca): the full CRL still comes after them,
+	 * and names no delta */
+	assert_int_equal(jpki_ca_crl_refresh(f->ca, 1, &n), 0);
+	full = full_crl(ca, "auth");
+	assert_int_equal(ext_int(full, NID_crl_number, NULL), d1 + 3);
+	assert_int_equal(X509_CRL_get_ext_by_NID(full, NID_freshest_crl, -1),
+			 -1);
+	X509_CRL_free(full);
 	jpki_cert_info_free(c);
 	jpki_ca_free(ca);
 }
