@@ -44,10 +44,9 @@ char *ca_crl_delta_url(const struct jpki_ca *ca, enum jpki_cert_type type,
 	char scope[32], *url = NULL;
 
 	ca_crl_scope_name(scope, type, gen, municipality);
-	return asprintf(&url, "%s/crl/%s.delta.crl", ca->public_url, scope) <
-			       0
-		       ? NULL
-		       : url;
+	return asprintf(&url, "%s/crl/%s.delta.crl", ca->public_url, scope) < 0
+		   ? NULL
+		   : url;
 }
 
 int ca_crl_delta_due(struct jpki_ca *ca, const char *scope)
@@ -180,14 +179,14 @@ static int read_changes(struct jpki_rows **out, struct jpki_ca *ca,
  * the scope's current full CRL; `seen` is the count of changes it answers
  * (taken off `due`). JPKI_ERR_NOT_FOUND when the scope has no full CRL.
  */
-static int delta_generate(struct jpki_ca *ca, enum jpki_cert_type type,
-			  int gen, const char *municipality, int64_t seen)
+static int delta_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
+			  const char *municipality, int64_t seen)
 {
 	struct authority *a = ca_authority_gen(ca, type, gen);
 	struct jpki_rows *base = NULL, *changes = NULL;
 	time_t now = jpki_clock_now();
-	long period = ca->crl_period < DELTA_PERIOD ? ca->crl_period
-						    : DELTA_PERIOD;
+	long period =
+	    ca->crl_period < DELTA_PERIOD ? ca->crl_period : DELTA_PERIOD;
 	X509_CRL *crl = NULL;
 	ASN1_TIME *t = NULL;
 	ASN1_INTEGER *number = NULL, *base_number = NULL;
@@ -223,8 +222,8 @@ static int delta_generate(struct jpki_ca *ca, enum jpki_cert_type type,
 	base_num = jpki_rows_int(base, 0, 0);
 	if ((r = ca_crl_delta_number(&prev, ca, scope)) != 0 ||
 	    (r = read_changes(&changes, ca, type, gen, municipality,
-			      jpki_rows_int(base, 0, 1) - DELTA_MARGIN,
-			      now)) != 0)
+			      jpki_rows_int(base, 0, 1) - DELTA_MARGIN, now)) !=
+		0)
 		goto out;
 	num = (prev > base_num ? prev : base_num) + 1;
 	r = JPKI_ERR_CRYPTO;
@@ -248,17 +247,15 @@ static int delta_generate(struct jpki_ca *ca, enum jpki_cert_type type,
 		else
 			/* RFC 5280 5.3.1: the unspecified reason is left
 			 * out, as in the full CRL */
-			ok = add_entry(crl, jpki_rows_text(changes, i, 0),
-				       jpki_rows_int(changes, i, 3),
-				       reason == JPKI_REASON_UNSPECIFIED
-					       ? -1
-					       : reason);
+			ok = add_entry(
+			    crl, jpki_rows_text(changes, i, 0),
+			    jpki_rows_int(changes, i, 3),
+			    reason == JPKI_REASON_UNSPECIFIED ? -1 : reason);
 		if (!ok)
 			goto crypto;
 	}
 	X509V3_set_ctx(&ctx, a->cert, NULL, NULL, crl, 0);
-	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx,
-				       NID_authority_key_identifier,
+	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
 				       "keyid:always")) == NULL ||
 	    !X509_CRL_add_ext(crl, aki, -1) ||
 	    (number = ASN1_INTEGER_new()) == NULL ||
@@ -285,28 +282,28 @@ static int delta_generate(struct jpki_ca *ca, enum jpki_cert_type type,
 		goto crypto;
 	{
 		struct jpki_value p[] = {
-			JPKI_V_TEXT(scope),
-			JPKI_V_INT(num),
-			JPKI_V_INT(base_num),
-			JPKI_V_INT(now),
-			JPKI_V_INT(now + period),
-			JPKI_V_BLOB(der, (size_t)len),
-			JPKI_V_INT((int64_t)jpki_rows_count(changes)),
-			JPKI_V_INT(seen),
+		    JPKI_V_TEXT(scope),
+		    JPKI_V_INT(num),
+		    JPKI_V_INT(base_num),
+		    JPKI_V_INT(now),
+		    JPKI_V_INT(now + period),
+		    JPKI_V_BLOB(der, (size_t)len),
+		    JPKI_V_INT((int64_t)jpki_rows_count(changes)),
+		    JPKI_V_INT(seen),
 		};
 
 		r = jpki_store_exec(
-			ca->store,
-			prev > 0 ? "UPDATE ca_crl_delta SET number = $2,"
-				   " base = $3, this_update = $4,"
-				   " next_update = $5, der = $6, entries = $7,"
-				   " due = CASE WHEN due > $8 THEN due - $8"
-				   " ELSE 0 END WHERE scope = $1"
-				 : "INSERT INTO ca_crl_delta (scope, number,"
-				   " base, this_update, next_update, der,"
-				   " entries, due) VALUES ($1, $2, $3, $4, $5,"
-				   " $6, $7, 0)",
-			p, prev > 0 ? 8 : 7, NULL);
+		    ca->store,
+		    prev > 0 ? "UPDATE ca_crl_delta SET number = $2,"
+			       " base = $3, this_update = $4,"
+			       " next_update = $5, der = $6, entries = $7,"
+			       " due = CASE WHEN due > $8 THEN due - $8"
+			       " ELSE 0 END WHERE scope = $1"
+			     : "INSERT INTO ca_crl_delta (scope, number,"
+			       " base, this_update, next_update, der,"
+			       " entries, due) VALUES ($1, $2, $3, $4, $5,"
+			       " $6, $7, 0)",
+		    p, prev > 0 ? 8 : 7, NULL);
 	}
 	goto out;
 crypto:
@@ -330,8 +327,8 @@ int jpki_ca_crl_delta_refresh(struct jpki_ca *ca, size_t *count)
 {
 	struct jpki_rows *rows = NULL;
 	time_t now = jpki_clock_now();
-	long period = ca->crl_period < DELTA_PERIOD ? ca->crl_period
-						    : DELTA_PERIOD;
+	long period =
+	    ca->crl_period < DELTA_PERIOD ? ca->crl_period : DELTA_PERIOD;
 	int r;
 
 	*count = 0;
@@ -343,14 +340,14 @@ int jpki_ca_crl_delta_refresh(struct jpki_ca *ca, size_t *count)
 					 JPKI_V_INT(period / 2)};
 
 		if ((r = jpki_store_query(
-			     &rows, ca->store,
-			     "SELECT c.scope, d.due FROM ca_crl c"
-			     " LEFT JOIN ca_crl_delta d ON d.scope = c.scope"
-			     " WHERE d.scope IS NULL OR d.due > 0"
-			     " OR d.base <> c.number"
-			     " OR d.next_update - $1 < $2"
-			     " ORDER BY c.scope",
-			     p, 2)) != 0)
+			 &rows, ca->store,
+			 "SELECT c.scope, d.due FROM ca_crl c"
+			 " LEFT JOIN ca_crl_delta d ON d.scope = c.scope"
+			 " WHERE d.scope IS NULL OR d.due > 0"
+			 " OR d.base <> c.number"
+			 " OR d.next_update - $1 < $2"
+			 " ORDER BY c.scope",
+			 p, 2)) != 0)
 			return r;
 	}
 	for (size_t i = 0; i < jpki_rows_count(rows) && r == 0; i++) {
@@ -366,8 +363,8 @@ int jpki_ca_crl_delta_refresh(struct jpki_ca *ca, size_t *count)
 			break;
 		if ((r = delta_generate(ca, type, gen, muni[0] ? muni : NULL,
 					jpki_rows_is_null(rows, i, 1)
-						? 0
-						: jpki_rows_int(rows, i, 1))) !=
+					    ? 0
+					    : jpki_rows_int(rows, i, 1))) !=
 		    0) {
 			jpki_store_rollback(ca->store);
 			break;

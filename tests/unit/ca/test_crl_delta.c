@@ -50,7 +50,7 @@ static int reason_in(X509_CRL *crl, const char *serial)
 	for (int i = 0; i < sk_X509_REVOKED_num(revs); i++) {
 		X509_REVOKED *rev = sk_X509_REVOKED_value(revs, i);
 		BIGNUM *bn = ASN1_INTEGER_to_BN(
-			X509_REVOKED_get0_serialNumber(rev), NULL);
+		    X509_REVOKED_get0_serialNumber(rev), NULL);
 		char *hex = BN_bn2hex(bn);
 		int match = strcmp(hex, serial) == 0, reason = -2;
 		ASN1_ENUMERATED *code;
@@ -59,8 +59,8 @@ static int reason_in(X509_CRL *crl, const char *serial)
 		BN_free(bn);
 		if (!match)
 			continue;
-		code = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL,
-						NULL);
+		code =
+		    X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL);
 		if (code != NULL)
 			reason = (int)ASN1_ENUMERATED_get(code);
 		ASN1_ENUMERATED_free(code);
@@ -96,17 +96,17 @@ static void later(int seconds)
 static void freshest_uri(char out[128], X509_CRL *crl)
 {
 	CRL_DIST_POINTS *dps =
-		X509_CRL_get_ext_d2i(crl, NID_freshest_crl, NULL, NULL);
+	    X509_CRL_get_ext_d2i(crl, NID_freshest_crl, NULL, NULL);
 	GENERAL_NAME *gn;
 
 	out[0] = '\0';
 	if (dps == NULL)
 		return;
 	gn = sk_GENERAL_NAME_value(
-		sk_DIST_POINT_value(dps, 0)->distpoint->name.fullname, 0);
+	    sk_DIST_POINT_value(dps, 0)->distpoint->name.fullname, 0);
 	snprintf(out, 128, "%s",
 		 (const char *)ASN1_STRING_get0_data(
-			 gn->d.uniformResourceIdentifier));
+		     gn->d.uniformResourceIdentifier));
 	CRL_DIST_POINTS_free(dps);
 }
 
@@ -128,8 +128,8 @@ static int openssl_verify(X509 *ca_cert, X509 *x, X509_CRL *full,
 	/* -extended_crl too: without it OpenSSL 3.0 scores a delta CRL as a
 	 * complete one (get_crl_score), whatever its base */
 	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK |
-					      X509_V_FLAG_EXTENDED_CRL_SUPPORT |
-					      X509_V_FLAG_USE_DELTAS);
+					  X509_V_FLAG_EXTENDED_CRL_SUPPORT |
+					  X509_V_FLAG_USE_DELTAS);
 	/* the CA's frozen clock, not the system's */
 	X509_STORE_CTX_set_time(ctx, 0, jpki_clock_now());
 	X509_verify_cert(ctx);
@@ -156,9 +156,8 @@ static void test_delta_lists_changes_since_base(void **state)
 	size_t n;
 	long base;
 
-	assert_int_equal(jpki_ca_revoke(ca, c0->serial,
-					JPKI_REASON_KEY_COMPROMISE),
-			 0);
+	assert_int_equal(
+	    jpki_ca_revoke(ca, c0->serial, JPKI_REASON_KEY_COMPROMISE), 0);
 	later(600);
 	assert_int_equal(jpki_ca_crl_refresh(ca, 1, &n), 0);
 	full = full_crl(ca, "sign");
@@ -170,9 +169,8 @@ static void test_delta_lists_changes_since_base(void **state)
 	X509_CRL_free(full);
 
 	later(600);
-	assert_int_equal(jpki_ca_revoke(ca, c1->serial,
-					JPKI_REASON_AFFILIATION_CHANGED),
-			 0);
+	assert_int_equal(
+	    jpki_ca_revoke(ca, c1->serial, JPKI_REASON_AFFILIATION_CHANGED), 0);
 	/* the full CRLs wait for their period: only the delta says it */
 	full = full_crl(ca, "sign");
 	assert_int_equal(ext_int(full, NID_crl_number, NULL), base);
@@ -186,7 +184,7 @@ static void test_delta_lists_changes_since_base(void **state)
 	assert_int_equal(n, 3);
 	delta = delta_crl(ca, "sign");
 	assert_int_equal(X509_CRL_verify(delta, X509_get0_pubkey(jpki_ca_cert(
-							ca, JPKI_CERT_SIGN))),
+						    ca, JPKI_CERT_SIGN))),
 			 1);
 	assert_int_equal(X509_CRL_get_version(delta), 1);
 	assert_int_equal(ext_int(delta, NID_delta_crl, &crit), base);
@@ -206,8 +204,8 @@ static void test_delta_lists_changes_since_base(void **state)
 			 JPKI_REASON_AFFILIATION_CHANGED);
 	idp_full = X509_CRL_get_ext_d2i(part, NID_issuing_distribution_point,
 					NULL, NULL);
-	idp_delta = X509_CRL_get_ext_d2i(
-		pdelta, NID_issuing_distribution_point, NULL, NULL);
+	idp_delta = X509_CRL_get_ext_d2i(pdelta, NID_issuing_distribution_point,
+					 NULL, NULL);
 	assert_non_null(idp_full);
 	assert_non_null(idp_delta);
 	la = i2d_ISSUING_DIST_POINT(idp_full, &a);
@@ -325,13 +323,11 @@ static void test_openssl_uses_delta(void **state)
 	assert_int_equal(jpki_ca_crl_refresh(ca, 1, &n), 0);
 	assert_int_equal(jpki_ca_crl_delta_refresh(ca, &n), 0);
 	old_full = full_crl(ca, "auth");
-	assert_int_equal(jpki_ca_revoke(ca, c->serial,
-					JPKI_REASON_KEY_COMPROMISE),
-			 0);
+	assert_int_equal(
+	    jpki_ca_revoke(ca, c->serial, JPKI_REASON_KEY_COMPROMISE), 0);
 	assert_int_equal(jpki_ca_crl_delta_refresh(ca, &n), 0);
 	delta = delta_crl(ca, "auth");
-	assert_int_equal(openssl_verify(ca_cert, x, old_full, NULL),
-			 X509_V_OK);
+	assert_int_equal(openssl_verify(ca_cert, x, old_full, NULL), X509_V_OK);
 	assert_int_equal(openssl_verify(ca_cert, x, old_full, delta),
 			 X509_V_ERR_CERT_REVOKED);
 	/* a new full CRL, and a delta against it (which lists the
@@ -366,9 +362,8 @@ static void test_off_by_default(void **state)
 	char uri[128];
 	size_t n = 9, len = 0;
 
-	assert_int_equal(jpki_ca_revoke(f->ca, c->serial,
-					JPKI_REASON_KEY_COMPROMISE),
-			 0);
+	assert_int_equal(
+	    jpki_ca_revoke(f->ca, c->serial, JPKI_REASON_KEY_COMPROMISE), 0);
 	assert_int_equal(jpki_ca_crl_delta_refresh(f->ca, &n), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(jpki_ca_crl_delta_get(&der, &len, f->ca, "sign"),
@@ -387,8 +382,8 @@ static void test_off_by_default(void **state)
 /* A retired generation's deltas go with its CRLs; the new one's stay. */
 static void test_retired_generation_has_no_delta(void **state)
 {
-	static const struct jpki_actor officer = {
-		"officer", JPKI_ROLE_CA_OFFICER, "", ""};
+	static const struct jpki_actor officer = {"officer",
+						  JPKI_ROLE_CA_OFFICER, "", ""};
 	struct ca_fixture *f = *state;
 	struct jpki_ca *ca = open_delta(f);
 	unsigned char *der = NULL;
@@ -409,7 +404,7 @@ static void test_retired_generation_has_no_delta(void **state)
 			 JPKI_ERR_NOT_FOUND);
 	delta = delta_crl(ca, "sign-2");
 	assert_int_equal(X509_CRL_verify(delta, X509_get0_pubkey(jpki_ca_cert(
-							ca, JPKI_CERT_SIGN))),
+						    ca, JPKI_CERT_SIGN))),
 			 1);
 	X509_CRL_free(delta);
 	assert_int_equal(jpki_ca_crl_delta_refresh(ca, &n), 0);
@@ -421,12 +416,12 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_delta_lists_changes_since_base),
-		T(test_numbers_and_new_base),
-		T(test_release_is_remove_from_crl),
-		T(test_openssl_uses_delta),
-		T(test_off_by_default),
-		T(test_retired_generation_has_no_delta),
+	    T(test_delta_lists_changes_since_base),
+	    T(test_numbers_and_new_base),
+	    T(test_release_is_remove_from_crl),
+	    T(test_openssl_uses_delta),
+	    T(test_off_by_default),
+	    T(test_retired_generation_has_no_delta),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

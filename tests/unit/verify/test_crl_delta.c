@@ -151,9 +151,9 @@ static void test_revoked_by_the_delta(void **state)
 	jpki_verify_revocation_clear(&rv);
 
 	later(10);
-	assert_int_equal(jpki_ca_revoke(d->f.ca, d->serial,
-					JPKI_REASON_AFFILIATION_CHANGED),
-			 0);
+	assert_int_equal(
+	    jpki_ca_revoke(d->f.ca, d->serial, JPKI_REASON_AFFILIATION_CHANGED),
+	    0);
 	deltas(d);
 	assert_int_equal(ask(d, &rv), JPKI_VERIFY_REVOKED);
 	assert_string_equal(rv.source, "crl");
@@ -202,9 +202,9 @@ static void test_missing_delta(void **state)
 
 	later(600);
 	assert_int_equal(jpki_ca_crl_refresh(d->f.ca, 1, &n), 0);
-	assert_int_equal(jpki_store_exec(d->f.st, "DELETE FROM ca_crl_delta",
-					 NULL, 0, NULL),
-			 0);
+	assert_int_equal(
+	    jpki_store_exec(d->f.st, "DELETE FROM ca_crl_delta", NULL, 0, NULL),
+	    0);
 	assert_int_equal(ask(d, &rv), JPKI_VERIFY_UNKNOWN);
 	assert_non_null(strstr(rv.detail, "its delta CRL"));
 	assert_non_null(strstr(rv.detail, ".delta.crl"));
@@ -214,12 +214,12 @@ static void test_missing_delta(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_revoked_by_the_delta,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_release_in_the_delta,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_delta, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_revoked_by_the_delta, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_release_in_the_delta, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_delta, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
