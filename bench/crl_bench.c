@@ -30,6 +30,11 @@
  * force, which rebuilds every scope (both full CRLs and the four municipal
  * partitions, together N entries again), is printed on a second line.
  *
+ * Then, with delta CRLs (crl_delta), one revocation beside the N listed
+ * and the two delta CRLs it makes due (the full CRL's and the partition's,
+ * as jpki serve's tick issues them), no full CRL regenerated: the line
+ * "delta CRLs, one revocation".
+ *
  * What is timed for openssl: `openssl ca -gencrl` on a directory holding the
  * same CA key and certificate, an index.txt with the same N serials, times
  * and reasons (holds carry holdInstructionNone there, as `openssl ca`
@@ -391,6 +396,7 @@ static void run(long n, uint64_t seed)
 	unsigned char *der = NULL, *oder;
 	size_t len, olen, count;
 	double start, fill_s, ours, refresh, theirs, runs[RUNS];
+	double delta_revoke = 0, delta_issue = 0;
 	char load[64] = "?";
 	FILE *la;
 	EVP_PKEY *subject;
@@ -492,6 +498,31 @@ static void run(long n, uint64_t seed)
 		free(oder);
 	}
 
+	/* Delta CRLs (crl_delta): one revocation beside the N listed, and
+	 * the deltas it makes due (the full CRL's and the municipality's),
+	 * as the repository's tick issues them; the full CRLs are not
+	 * regenerated. The first deltas of every scope are made before. */
+	{
+		struct jpki_ca_options dopts = JPKI_CA_OPTIONS_INIT;
+		struct jpki_ca *dca = NULL;
+		size_t made = 0;
+
+		dopts.crl_delta = 1;
+		if (jpki_ca_open(&dca, st, &dopts) != 0 ||
+		    jpki_ca_crl_refresh(dca, 1, &count) != 0 ||
+		    jpki_ca_crl_delta_refresh(dca, &made) != 0)
+			bench_fail("delta CA");
+		start = bench_now();
+		if (jpki_ca_revoke(dca, info->serial,
+				   JPKI_REASON_KEY_COMPROMISE) != 0)
+			bench_fail("revoke");
+		delta_revoke = bench_now() - start;
+		if (jpki_ca_crl_delta_refresh(dca, &made) != 0 || made != 2)
+			bench_fail("delta");
+		delta_issue = bench_now() - start - delta_revoke;
+		jpki_ca_free(dca);
+	}
+
 	if ((la = fopen("/proc/loadavg", "r")) != NULL) {
 		if (fgets(load, sizeof(load), la) != NULL)
 			load[strcspn(load, "\n")] = '\0';
@@ -505,6 +536,9 @@ static void run(long n, uint64_t seed)
 	printf("  ours, refresh of %zu scopes:  %8.3f s  (%ld entries in "
 	       "all)\n",
 	       count, refresh, 2 * n);
+	printf("  delta CRLs, one revocation:  %8.3f s  (the revocation "
+	       "%.3f s, then its 2 deltas %.3f s; no full CRL made)\n",
+	       delta_revoke + delta_issue, delta_revoke, delta_issue);
 	if (theirs >= 0)
 		printf("  openssl ca -gencrl:          %8.3f s  %10.0f "
 		       "entries/s\n  ratio openssl / ours:        %8.2f\n",

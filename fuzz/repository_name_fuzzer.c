@@ -1,6 +1,7 @@
 /*
  * The repository's names on arbitrary bytes: what follows /ca/ and /crl/
- * in a URL (jpki_ca_published_get, jpki_ca_crl_get), against a CA that has
+ * in a URL (jpki_ca_published_get, jpki_ca_crl_get and
+ * jpki_ca_crl_delta_get), against a CA that has
  * rolled over once, so that generation numbers and link names reach the
  * store. Every input is found, with DER that parses, or refused.
  */
@@ -56,6 +57,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	der = NULL;
 	if (jpki_ca_crl_get(&der, &len, fuzz_ca, name) == 0) {
+		X509_CRL *crl;
+
+		p = der;
+		if ((crl = d2i_X509_CRL(NULL, &p, (long)len)) == NULL)
+			abort();
+		X509_CRL_free(crl);
+		free(der);
+	}
+	/* a scope's delta CRL (/crl/<scope>.delta.crl): the same names */
+	der = NULL;
+	if (jpki_ca_crl_delta_get(&der, &len, fuzz_ca, name) == 0) {
 		X509_CRL *crl;
 
 		p = der;

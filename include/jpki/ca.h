@@ -86,6 +86,13 @@ struct jpki_ca_options {
 	/* Who signs OCSP responses: JPKI_OCSP_SIGNER_DELEGATED (0, the
 	 * default) or JPKI_OCSP_SIGNER_CA (docs/CA.md). */
 	int ocsp_signer;
+	/* Delta CRLs (config crl_delta, docs/CA.md): every scope gets a
+	 * delta CRL against its full CRL, issued by
+	 * jpki_ca_crl_delta_refresh after each change, and named in the full
+	 * CRL by a FreshestCRL extension; a change then regenerates no full
+	 * CRL, which waits for its period. 0 = off (every change regenerates
+	 * or marks stale the full CRLs, as before). */
+	int crl_delta;
 };
 /* The OCSP response signer (RFC 6960 4.2.2.2). */
 enum jpki_ocsp_signer {
@@ -467,6 +474,23 @@ int jpki_ca_crl_refresh_stale(struct jpki_ca *ca,
 /* The current DER CRL of a scope; caller frees *der with free(). */
 int jpki_ca_crl_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
 		    const char *scope) JPKI_MUST_CHECK;
+
+/*
+ * Delta CRLs (with crl_delta on; RFC 5280 5.2.4): issues, one transaction
+ * each, the delta CRL of every scope that has a change since its last
+ * delta, whose base is no longer the scope's full CRL, that has none yet,
+ * or whose delta is past half its validity. Without crl_delta it does
+ * nothing. `jpki serve` (repository role) calls it every tick, so a
+ * revocation is in a delta within a second. *count: how many it issued.
+ */
+int jpki_ca_crl_delta_refresh(struct jpki_ca *ca,
+			      size_t *count) JPKI_MUST_CHECK;
+
+/* The current delta CRL of a scope (as jpki_ca_crl_get; served at
+ * /crl/<scope>.delta.crl); JPKI_ERR_NOT_FOUND when it has none. */
+int jpki_ca_crl_delta_get(unsigned char **der, size_t *len,
+			  struct jpki_ca *ca,
+			  const char *scope) JPKI_MUST_CHECK;
 
 /* Every scope that has a CRL; caller frees with jpki_ca_scopes_free(). */
 int jpki_ca_crl_scopes(char ***out, size_t *n, struct jpki_ca *ca) JPKI_MUST_CHECK;

@@ -117,6 +117,27 @@ static const struct jpki_migration migrations[] = {
 	    "CREATE INDEX ca_cert_crl_muni ON ca_cert"
 	    " (type, generation, municipality, serial, status, not_after,"
 	    " revoked_at, reason) WHERE status <> 0"},
+	/* Delta CRLs (crl_delta.c, RFC 5280 5.2.4): when each certificate's
+	 * status last changed, so that a delta lists what changed since its
+	 * base, releases from hold included (the indexes hold only changed
+	 * certificates: issuing writes none of them; a partition's delta
+	 * reads its municipality's changes alone); and each scope's current
+	 * delta, `due` when a change waits for the next one. */
+	{7, "ALTER TABLE ca_cert ADD COLUMN changed_at BIGINT;"
+	    "CREATE INDEX ca_cert_changed ON ca_cert"
+	    " (type, generation, changed_at) WHERE changed_at IS NOT NULL;"
+	    "CREATE INDEX ca_cert_changed_muni ON ca_cert"
+	    " (type, generation, municipality, changed_at)"
+	    " WHERE changed_at IS NOT NULL;"
+	    "CREATE TABLE ca_crl_delta ("
+	    " scope TEXT PRIMARY KEY,"
+	    " number BIGINT NOT NULL,"
+	    " base BIGINT NOT NULL,"
+	    " this_update BIGINT NOT NULL,"
+	    " next_update BIGINT NOT NULL,"
+	    " der BLOB NOT NULL,"
+	    " entries BIGINT NOT NULL,"
+	    " due INTEGER NOT NULL DEFAULT 0)"},
 };
 
 const char *ca_type_name(enum jpki_cert_type type)
@@ -671,6 +692,7 @@ int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
 	ca->crl_inline_max = opts && opts->crl_inline_max > 0
 				     ? opts->crl_inline_max
 				     : JPKI_CA_CRL_INLINE_MAX;
+	ca->crl_delta = opts != NULL && opts->crl_delta != 0;
 	ca->ocsp_validity = opts && opts->ocsp_validity > 0
 				    ? opts->ocsp_validity
 				    : 3600;

@@ -56,6 +56,7 @@ struct jpki_ca {
 	char *public_url;
 	long crl_period;
 	long crl_inline_max; /* ca_crl_touch: larger full CRLs wait */
+	int crl_delta; /* delta CRLs; full CRLs wait for their period */
 	long ocsp_validity;
 	int ocsp_signer; /* enum jpki_ocsp_signer */
 	pthread_mutex_t cache_lock;
@@ -129,6 +130,29 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		    const char *municipality) JPKI_MUST_CHECK;
 void ca_crl_scope_name(char out[32], enum jpki_cert_type type, int gen,
 		       const char *municipality);
+
+/* "sign", "auth-2", "sign/131016" ... into its parts (municipality ""
+ * for a full CRL); JPKI_ERR_INVALID with a sentence for anything else. */
+int ca_crl_scope_parse(enum jpki_cert_type *type, int *gen,
+		       char municipality[7], const char *scope) JPKI_MUST_CHECK;
+
+/* The critical issuingDistributionPoint of a partition (full or delta:
+ * the same bytes in both, as RFC 5280 5.2.4 asks). 1 on success. */
+int ca_crl_add_idp(X509_CRL *crl, const char *url);
+
+/* Delta CRLs (crl_delta.c). The URL of a scope's delta, as the full CRL's
+ * FreshestCRL names it: <url>/crl/<scope>.delta.crl. */
+char *ca_crl_delta_url(const struct jpki_ca *ca, enum jpki_cert_type type,
+		       int gen, const char *municipality);
+/* A change in the caller's transaction waits for the scope's next delta. */
+int ca_crl_delta_due(struct jpki_ca *ca, const char *scope) JPKI_MUST_CHECK;
+/* The highest CRL number the scope's delta took (0 if none): a full CRL
+ * continues the one sequence of both (RFC 5280 5.2.3). */
+int ca_crl_delta_number(int64_t *out, struct jpki_ca *ca,
+			const char *scope) JPKI_MUST_CHECK;
+/* The FreshestCRL extension (RFC 5280 5.2.6, non-critical) naming the
+ * scope's delta, added to its full CRL. 1 on success, as OpenSSL. */
+int ca_crl_add_freshest(X509_CRL *crl, const char *delta_url);
 
 /* The URL of a scope's CRL as certificates and the IDP name it. */
 char *ca_crl_url(const struct jpki_ca *ca, enum jpki_cert_type type, int gen,

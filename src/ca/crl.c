@@ -90,6 +90,12 @@ bad:
 			    scope ? scope : "");
 }
 
+int ca_crl_scope_parse(enum jpki_cert_type *type, int *gen,
+		       char municipality[7], const char *scope)
+{
+	return scope_parse(type, gen, municipality, scope);
+}
+
 static int add_idp(X509_CRL *crl, const char *url)
 {
 	ISSUING_DIST_POINT *idp = ISSUING_DIST_POINT_new();
@@ -118,6 +124,11 @@ out:
 	GENERAL_NAME_free(gn);
 	ISSUING_DIST_POINT_free(idp);
 	return ok;
+}
+
+int ca_crl_add_idp(X509_CRL *crl, const char *url)
+{
+	return add_idp(crl, url);
 }
 
 /*
@@ -698,6 +709,16 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		if (jpki_rows_count(prev) == 1)
 			num = jpki_rows_int(prev, 0, 0) + 1;
 	}
+	/* one number sequence for the full CRL and its deltas (those made
+	 * while crl_delta was on, too) */
+	if (jpki_rows_count(prev) == 1) {
+		int64_t delta = 0;
+
+		if ((r = ca_crl_delta_number(&delta, ca, scope)) != 0)
+			goto out;
+		if (delta >= num)
+			num = delta + 1;
+	}
 	if ((r = read_entries(&entries, &n, ca, type, gen, municipality,
 			      now)) !=
 		    0 ||
@@ -729,6 +750,15 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		if (!add_idp(crl, url))
 			goto crypto;
 	}
+	if (ca->crl_delta) {
+		char *delta_url = ca_crl_delta_url(ca, type, gen, municipality);
+		int ok = delta_url != NULL &&
+			 ca_crl_add_freshest(crl, delta_url);
+
+		free(delta_url);
+		if (!ok)
+			goto crypto;
+	}
 	if (!X509_CRL_sign(crl, a->key, EVP_sha256()) ||
 	    !assemble(&der, &len, crl, a->key, parts, nparts, n))
 		goto crypto;
@@ -751,6 +781,9 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 				  " stale) VALUES ($1, $2, $3, $4, $5, $6, 0)",
 			p, 6, NULL);
 	}
+	/* the delta against the previous full CRL names the wrong base */
+	if (r == 0 && ca->crl_delta)
+		r = ca_crl_delta_due(ca, scope);
 	goto out;
 fail:
 	if (r != JPKI_ERR_CRYPTO)
@@ -781,6 +814,12 @@ int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 	char scope[32];
 	int large, r;
 
+	/* With deltas the full CRL keeps its period; the delta, issued
+	 * within a second, carries the change. */
+	if (ca->crl_delta) {
+		ca_crl_scope_name(scope, type, gen, municipality);
+		return ca_crl_delta_due(ca, scope);
+	}
 	if (municipality != NULL)
 		return ca_crl_generate(ca, type, gen, municipality);
 	ca_crl_scope_name(scope, type, gen, NULL);

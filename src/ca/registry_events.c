@@ -133,8 +133,8 @@ static int regenerate_crls(struct jpki_ca *ca, const struct revoked_list *l)
 					    0;
 		}
 		if (v->type == JPKI_CERT_SIGN && !seen_part &&
-		    (r = ca_crl_generate(ca, JPKI_CERT_SIGN, v->gen,
-					 v->municipality)) != 0)
+		    (r = ca_crl_touch(ca, JPKI_CERT_SIGN, v->gen,
+				      v->municipality)) != 0)
 			return r;
 		if (!seen_full &&
 		    (r = ca_crl_touch(ca, v->type, v->gen, NULL)) != 0)

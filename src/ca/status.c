@@ -19,13 +19,15 @@ int ca_status_set_locked(struct jpki_ca *ca, const char *serial,
 		status == JPKI_STATUS_GOOD ? JPKI_V_NULL : JPKI_V_INT(reason),
 		status == JPKI_STATUS_GOOD ? JPKI_V_NULL : JPKI_V_INT(now),
 		JPKI_V_TEXT(serial),
+		JPKI_V_INT(now),
 	};
 
+	/* changed_at: what a delta CRL lists, a release from hold too */
 	if ((r = jpki_store_exec(ca->store,
 				 "UPDATE ca_cert SET status = $1, reason = $2,"
-				 " revoked_at = $3, version = version + 1"
-				 " WHERE serial = $4",
-				 p, 4, NULL)) != 0)
+				 " revoked_at = $3, version = version + 1,"
+				 " changed_at = $5 WHERE serial = $4",
+				 p, 5, NULL)) != 0)
 		return r;
 	if (!crls)
 		return 0;
@@ -33,7 +35,7 @@ int ca_status_set_locked(struct jpki_ca *ca, const char *serial,
 	if ((r = ca_crl_touch(ca, type, gen, NULL)) != 0)
 		return r;
 	if (type == JPKI_CERT_SIGN &&
-	    (r = ca_crl_generate(ca, type, gen, municipality)) != 0)
+	    (r = ca_crl_touch(ca, type, gen, municipality)) != 0)
 		return r;
 	return 0;
 }

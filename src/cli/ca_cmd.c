@@ -693,7 +693,7 @@ static int verb_crl(struct cli *cli, int argc, char **argv)
 	struct jpki_store *st = NULL;
 	struct jpki_ca *ca = NULL;
 	char **scopes = NULL;
-	size_t n = 0, count = 0;
+	size_t n = 0, count = 0, deltas = 0;
 	int force = 0, json = 0, r;
 
 	for (int i = 1; i < argc; i++) {
@@ -707,7 +707,9 @@ static int verb_crl(struct cli *cli, int argc, char **argv)
 	}
 	if ((r = cli_ca_open(&ca, &st, cli)) != 0)
 		return cli_fail(r, "open CA");
+	/* the deltas after the full CRLs: against the new ones (crl_delta) */
 	if ((r = jpki_ca_crl_refresh(ca, force, &count)) != 0 ||
+	    (r = jpki_ca_crl_delta_refresh(ca, &deltas)) != 0 ||
 	    (r = jpki_ca_crl_scopes(&scopes, &n, ca)) != 0) {
 		r = cli_fail(r, "ca crl");
 		goto out;
@@ -727,10 +729,13 @@ static int verb_crl(struct cli *cli, int argc, char **argv)
 							url ? url : ""));
 			free(url);
 		}
-		cli_json_print(json_pack("{s:i, s:o}", "regenerated",
-					 (int)count, "crls", arr));
+		cli_json_print(json_pack("{s:i, s:i, s:o}", "regenerated",
+					 (int)count, "deltas", (int)deltas,
+					 "crls", arr));
 	} else {
 		printf("regenerated %zu CRL(s)\n", count);
+		if (deltas > 0)
+			printf("issued %zu delta CRL(s)\n", deltas);
 		for (size_t i = 0; i < n; i++)
 			printf("  %s/crl/%s.crl\n", jpki_ca_public_url(ca),
 			       scopes[i]);

@@ -131,6 +131,14 @@ int cli_ca_options(struct jpki_ca_options *opts, struct cli *cli)
 				     JPKI_CA_CRL_INLINE_MAX,
 				     &opts->crl_inline_max)) != 0)
 		return r;
+	{
+		long delta = 0;
+
+		if ((r = jpki_config_get_int(cli->cfg, "crl_delta", 0,
+					     &delta)) != 0)
+			return r;
+		opts->crl_delta = delta != 0;
+	}
 	opts->pkcs11_pin_file =
 		jpki_config_get(cli->cfg, "pkcs11_pin_file", NULL);
 	return jpki_ca_ocsp_signer_parse(

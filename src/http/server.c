@@ -433,19 +433,25 @@ enum MHD_Result http_repository_crl(struct jpki_http *srv,
 	size_t len = 0;
 	char scope[32];
 	enum MHD_Result ret;
-	int r;
+	int r, delta = 0;
 
 	if (n < 5 || n - 4 >= sizeof(scope) || strcmp(path + n - 4, ".crl"))
 		return http_send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 	memcpy(scope, path, n - 4);
 	scope[n - 4] = '\0';
+	/* "<scope>.delta.crl": the scope's delta CRL (crl_delta) */
+	if (n - 4 > 6 && strcmp(scope + n - 10, ".delta") == 0) {
+		scope[n - 10] = '\0';
+		delta = 1;
+	}
 	/* registered mode: "sign", "sign/<code>" and "auth" by purpose */
 	if (http_relying_scope(&ret, conn, req->up,
 			       1u << (strncmp(scope, "auth", 4) == 0
 					  ? JPKI_CERT_AUTH
 					  : JPKI_CERT_SIGN)) != 0)
 		return ret;
-	if ((r = jpki_ca_crl_get(&der, &len, srv->ca, scope)) != 0) {
+	if ((r = delta ? jpki_ca_crl_delta_get(&der, &len, srv->ca, scope)
+		       : jpki_ca_crl_get(&der, &len, srv->ca, scope)) != 0) {
 		if (r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_INVALID)
 			return http_send_text(conn, MHD_HTTP_NOT_FOUND,
 					 "no such CRL\n");
@@ -454,8 +460,9 @@ enum MHD_Result http_repository_crl(struct jpki_http *srv,
 		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				 "the CRL cannot be read\n");
 	}
+	/* a delta changes with every revocation: caches must ask again */
 	ret = http_send(conn, MHD_HTTP_OK, "application/pkix-crl", der, len,
-			  "max-age=300");
+			delta ? "no-cache" : "max-age=300");
 	free(der);
 	if (ret == MHD_YES)
 		http_relying_count(srv, req->up, JPKI_QUERY_CRL);
