@@ -325,6 +325,134 @@ static void verify_bad(struct fx *f, uint64_t seq, const char *word)
 	assert_non_null(strstr(rep.why, word));
 }
 
+/* The entries `n` single appends or one appender would add after 3 single
+ * ones, into a fresh store. */
+static void chain_of(struct jpki_store **st, char **url, char **dir, int n,
+		     int batch)
+{
+	struct jpki_actor a = actor("agency:p", (enum jpki_role)0, "131016");
+	struct jpki_audit_appender *ap = NULL;
+
+	assert_int_equal(tu_store_new(st, url, dir), 0);
+	assert_int_equal(jpki_audit_migrate(*st), 0);
+	for (int i = 0; i < n + 3; i++) {
+		char subject[24];
+
+		snprintf(subject, sizeof(subject), "R%016d", i);
+		if (i < 3 || !batch) {
+			assert_int_equal(jpki_store_begin(*st), 0);
+			assert_int_equal(
+			    jpki_audit_append(*st, &a, "services.lookup",
+					      subject,
+					      i % 2 ? "{\"n\":1}" : NULL),
+			    0);
+			assert_int_equal(jpki_store_commit(*st), 0);
+			continue;
+		}
+		if (ap == NULL) {
+			assert_int_equal(jpki_store_begin(*st), 0);
+			assert_int_equal(jpki_audit_appender_open(&ap, *st), 0);
+		}
+		assert_int_equal(jpki_audit_appender_add(
+				     ap, &a, "services.lookup", subject,
+				     i % 2 ? "{\"n\":1}" : NULL),
+				 0);
+	}
+	if (ap != NULL) {
+		assert_int_equal(jpki_audit_appender_finish(ap), 0);
+		assert_int_equal(jpki_store_commit(*st), 0);
+		jpki_audit_appender_free(ap);
+	}
+}
+
+static char *chain_text(struct jpki_store *st)
+{
+	struct jpki_rows *rows = NULL;
+	char *s = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&s, &len);
+
+	assert_int_equal(jpki_store_query(&rows, st,
+					  "SELECT seq, at, subject, detail,"
+					  " prev_hash, hash FROM audit_log"
+					  " ORDER BY seq",
+					  NULL, 0),
+			 0);
+	for (size_t i = 0; i < jpki_rows_count(rows); i++)
+		fprintf(m, "%lld %lld %s %s %s %s\n",
+			(long long)jpki_rows_int(rows, i, 0),
+			(long long)jpki_rows_int(rows, i, 1),
+			jpki_rows_text(rows, i, 2),
+			jpki_rows_text(rows, i, 3) ? jpki_rows_text(rows, i, 3)
+						   : "-",
+			jpki_rows_text(rows, i, 4), jpki_rows_text(rows, i, 5));
+	jpki_rows_free(rows);
+	assert_int_equal(jpki_store_query(&rows, st,
+					  "SELECT seq, hash FROM audit_head",
+					  NULL, 0),
+			 0);
+	assert_int_equal(jpki_rows_count(rows), 1);
+	fprintf(m, "head %lld %s\n", (long long)jpki_rows_int(rows, 0, 0),
+		jpki_rows_text(rows, 0, 1));
+	jpki_rows_free(rows);
+	fclose(m);
+	return s;
+}
+
+/* A batch through the appender (more entries than one multi-row INSERT
+ * holds) is byte for byte the chain of as many single appends, verifies,
+ * and an edited entry of it is named. */
+static void test_chain_appender(void **state)
+{
+	struct jpki_store *one = NULL, *many = NULL;
+	char *url1, *dir1, *url2, *dir2, *t1, *t2;
+	struct jpki_audit_report rep;
+	struct jpki_audit_appender *ap = NULL;
+	struct jpki_actor bad = actor("", JPKI_ROLE_REGISTRY_CLERK, "131016");
+
+	(void)state;
+	at("2026-01-10T09:00:00");
+	chain_of(&one, &url1, &dir1, 150, 0);
+	chain_of(&many, &url2, &dir2, 150, 1);
+	t1 = chain_text(one);
+	t2 = chain_text(many);
+	assert_string_equal(t1, t2);
+	assert_non_null(strstr(t2, "head 153 "));
+	assert_int_equal(jpki_audit_verify(&rep, many), 0);
+	assert_true(rep.ok);
+	assert_int_equal(rep.entries, 153);
+	/* what it cannot record is refused, and a rolled-back batch leaves
+	 * nothing */
+	assert_int_equal(jpki_store_begin(many), 0);
+	assert_int_equal(jpki_audit_appender_open(&ap, many), 0);
+	assert_int_equal(
+	    jpki_audit_appender_add(ap, &bad, "services.lookup", "x", NULL),
+	    JPKI_ERR_INVALID);
+	assert_int_equal(jpki_audit_appender_add(ap, &(struct jpki_actor){
+						      .operator_id = "a"},
+						  "services.lookup", "x", NULL),
+			 0);
+	assert_int_equal(jpki_audit_appender_finish(ap), 0);
+	jpki_audit_appender_free(ap);
+	jpki_store_rollback(many);
+	free(t2);
+	t2 = chain_text(many);
+	assert_string_equal(t1, t2);
+	assert_int_equal(jpki_store_exec(many,
+					 "UPDATE audit_log SET subject = 'R9'"
+					 " WHERE seq = 100",
+					 NULL, 0, NULL),
+			 0);
+	assert_int_equal(jpki_audit_verify(&rep, many), 0);
+	assert_false(rep.ok);
+	assert_int_equal(rep.bad_seq, 100);
+	free(t1);
+	free(t2);
+	tu_store_close(one, url1, dir1);
+	tu_store_close(many, url2, dir2);
+	jpki_clock_reset();
+}
+
 static void test_chain_intact(void **state)
 {
 	struct fx *f = *state;
@@ -518,6 +646,7 @@ int main(void)
 	    cmocka_unit_test(test_authorize),
 	    cmocka_unit_test(test_authorize_read),
 	    cmocka_unit_test_setup_teardown(test_chain_intact, setup, teardown),
+	    cmocka_unit_test(test_chain_appender),
 	    cmocka_unit_test_setup_teardown(test_chain_edited, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_edited_hash, setup,
 					    teardown),
