@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "jpki/audit.h"
 #include "testutil.h"
 
@@ -453,6 +455,95 @@ static void test_chain_appender(void **state)
 	jpki_clock_reset();
 }
 
+/* The hash of an entry, computed here from the layout chain.c documents
+ * (not through the module): the bytes hashed must never change, or every
+ * chain written before would stop verifying. Details around the size of
+ * the hasher's buffer (512) and far beyond it. */
+static void be(unsigned char **p, uint64_t v, size_t bytes)
+{
+	for (size_t i = 0; i < bytes; i++)
+		*(*p)++ = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+}
+
+static void lp(unsigned char **p, const char *s)
+{
+	be(p, strlen(s), 4);
+	memcpy(*p, s, strlen(s));
+	*p += strlen(s);
+}
+
+static void test_chain_hash_layout(void **state)
+{
+	struct fx *f = *state;
+	struct jpki_actor a = actor("r1", JPKI_ROLE_REGISTRY_CLERK, "131016");
+	size_t sizes[] = {0, 1, 380, 420, 511, 512, 3000};
+	char *detail = malloc(3001);
+
+	assert_non_null(detail);
+	for (size_t t = 0; t <= sizeof(sizes) / sizeof(sizes[0]); t++) {
+		int with = t < sizeof(sizes) / sizeof(sizes[0]);
+		struct jpki_rows *rows = NULL;
+		unsigned char *buf = malloc(8192), *p = buf, md[32];
+		char hex[65];
+		unsigned len = 0;
+
+		assert_non_null(buf);
+		if (with) {
+			memset(detail, 'a' + (int)t, sizes[t]);
+			detail[sizes[t]] = '\0';
+		}
+		assert_int_equal(jpki_audit_record(f->st, &a, "test.layout",
+						   "R0123", with ? detail
+								 : NULL),
+				 0);
+		assert_int_equal(
+		    jpki_store_query(&rows, f->st,
+				     "SELECT seq, at, operator, role,"
+				     " municipality, action, subject, detail,"
+				     " prev_hash, hash FROM audit_log"
+				     " ORDER BY seq DESC LIMIT 1",
+				     NULL, 0),
+		    0);
+		for (size_t i = 0; i < 32; i++) {
+			unsigned v;
+
+			assert_int_equal(sscanf(jpki_rows_text(rows, 0, 8) +
+						    2 * i,
+						"%2x", &v),
+					 1);
+			*p++ = (unsigned char)v;
+		}
+		be(&p, (uint64_t)jpki_rows_int(rows, 0, 0), 8);
+		be(&p, (uint64_t)jpki_rows_int(rows, 0, 1), 8);
+		lp(&p, "r1");
+		be(&p, (uint32_t)JPKI_ROLE_REGISTRY_CLERK, 4);
+		lp(&p, "131016");
+		lp(&p, "test.layout");
+		lp(&p, "R0123");
+		*p++ = (unsigned char)with;
+		if (with) {
+			assert_string_equal(jpki_rows_text(rows, 0, 7), detail);
+			lp(&p, detail);
+		} else
+			assert_null(jpki_rows_text(rows, 0, 7));
+		assert_true(EVP_Digest(buf, (size_t)(p - buf), md, &len,
+				       EVP_sha256(), NULL));
+		for (size_t i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		assert_string_equal(jpki_rows_text(rows, 0, 9), hex);
+		/* and a wrong byte is not the hash */
+		buf[40] ^= 1;
+		assert_true(EVP_Digest(buf, (size_t)(p - buf), md, &len,
+				       EVP_sha256(), NULL));
+		for (size_t i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		assert_string_not_equal(jpki_rows_text(rows, 0, 9), hex);
+		jpki_rows_free(rows);
+		free(buf);
+	}
+	free(detail);
+}
+
 static void test_chain_intact(void **state)
 {
 	struct fx *f = *state;
@@ -647,6 +738,8 @@ int main(void)
 	    cmocka_unit_test(test_authorize_read),
 	    cmocka_unit_test_setup_teardown(test_chain_intact, setup, teardown),
 	    cmocka_unit_test(test_chain_appender),
+	    cmocka_unit_test_setup_teardown(test_chain_hash_layout, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_edited, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_edited_hash, setup,
 					    teardown),
