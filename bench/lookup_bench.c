@@ -1,9 +1,9 @@
 /*
  * Agency look-ups per second (本人確認情報の提供, docs/REGISTRY.md): a batch
  * of N look-ups by resident code, as POST /api/services/batch runs them
- * (jpki_services_lookup_many, 1024 a transaction: each answer's record, a
- * services_lookup row and an audit entry, durable before the chunk's
- * answers), against the raw rate of the same single-row SELECT by
+ * (jpki_services_lookup_many, a transaction of jpki_services_batch_chunk()
+ * look-ups, 1024 growing to 8192: each answer's record, a services_lookup
+ * row and an audit entry, durable before the chunk's answers), against the raw rate of the same single-row SELECT by
  * resident code through the store API, in the same run. The residents
  * (RESIDENTS of them) are put into the register by one INSERT ... SELECT:
  * registering them one by one would take minutes and change nothing the
@@ -18,10 +18,6 @@
 #include <time.h>
 
 #include "jpki/services.h"
-
-#ifndef CHUNK
-#define CHUNK 1024
-#endif
 
 static _Noreturn void fail(const char *what)
 {
@@ -122,15 +118,17 @@ int main(int argc, char **argv)
 	raw = (double)n / (now_s() - t0);
 	raw_cpu = (double)n / (cpu_s() - c0);
 
-	q = calloc(CHUNK, sizeof(*q));
-	a = calloc(CHUNK, sizeof(*a));
-	rcs = calloc(CHUNK, sizeof(*rcs));
+	q = calloc(JPKI_SERVICES_CHUNK_MAX, sizeof(*q));
+	a = calloc(JPKI_SERVICES_CHUNK_MAX, sizeof(*a));
+	rcs = calloc(JPKI_SERVICES_CHUNK_MAX, sizeof(*rcs));
 	if (q == NULL || a == NULL || rcs == NULL)
 		fail("memory");
 	t0 = now_s();
 	c0 = cpu_s();
 	for (long done = 0; done < n;) {
-		size_t k = n - done < CHUNK ? (size_t)(n - done) : CHUNK;
+		size_t chunk = jpki_services_batch_chunk((size_t)done);
+		size_t k = (size_t)(n - done) < chunk ? (size_t)(n - done)
+						      : chunk;
 
 		for (size_t j = 0; j < k; j++) {
 			memset(&q[j], 0, sizeof(q[j]));
@@ -160,8 +158,8 @@ int main(int argc, char **argv)
 		jpki_rows_free(rows);
 	}
 	printf("agency look-ups: %ld by resident code over %ld residents "
-	       "(SQLite, synchronous=FULL, 1024 a transaction)\n",
-	       n, residents);
+	       "(SQLite, synchronous=FULL, %d to %d a transaction)\n",
+	       n, residents, JPKI_SERVICES_CHUNK_MIN, JPKI_SERVICES_CHUNK_MAX);
 	printf("  raw single-row read (store API): %10.0f /s\n", raw);
 	printf("  agency look-up, recorded:        %10.0f /s\n", looked);
 	printf("  ratio: %.2f (target >= 0.5)\n", looked / raw);

@@ -122,6 +122,16 @@ int jpki_services_lookup_many(struct jpki_services_answer *out, int *rcs,
 			      const struct jpki_services_query *q,
 			      size_t n) JPKI_MUST_CHECK;
 /*
+ * How many look-ups of a batch go into its next transaction (one
+ * jpki_services_lookup_many call), after `done` of them: 1024 at first,
+ * doubling as the batch goes on up to 8192, so the first answers leave
+ * soon and a long batch shares each commit's fsync among more look-ups.
+ * A chunk's answers wait for its commit (the durable-before-answer rule).
+ */
+#define JPKI_SERVICES_CHUNK_MIN 1024
+#define JPKI_SERVICES_CHUNK_MAX 8192
+size_t jpki_services_batch_chunk(size_t done);
+/*
  * A call from a certificate that verified against the client CA but is no
  * registered agency's: recorded ("services.lookup.refused", actor
  * "agency:?", the subject and fingerprint as detail).
