@@ -308,6 +308,17 @@ static int hash_holds(int *holds, const struct entry *e, int64_t seq)
 	return 0;
 }
 
+/* UTF-8: ASCII (every entry of a look-up batch) passes at a glance, the
+ * rest through the full check from its first non-ASCII byte (a character
+ * boundary, as all before it is ASCII). */
+static int utf8_ok(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p >= 0x80)
+			return jpki_utf8_chars((const char *)p) >= 0;
+	return 1;
+}
+
 static int text_ok(const char *s, size_t max, int may_be_empty)
 {
 	size_t n;
@@ -315,7 +326,7 @@ static int text_ok(const char *s, size_t max, int may_be_empty)
 	if (s == NULL)
 		return may_be_empty;
 	n = strlen(s);
-	return (n > 0 || may_be_empty) && n <= max && jpki_utf8_chars(s) >= 0;
+	return (n > 0 || may_be_empty) && n <= max && utf8_ok(s);
 }
 
 /*

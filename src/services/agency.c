@@ -747,18 +747,20 @@ static int group_read(struct group *g, struct jpki_store *st)
 	"INSERT INTO services_lookup (at, agency, person, purpose, outcome)"   \
 	" VALUES "
 
+struct lookup_row {
+	int64_t at;
+	char person[64];
+	char purpose[JPKI_SERVICES_PURPOSE_LEN];
+	char outcome[16];
+};
+
 struct batch {
 	struct jpki_store *st;
 	struct jpki_audit_appender *ap;
 	const char *agency;
 	struct jpki_actor actor; /* the agency, as the chain names it */
 	size_t n;
-	struct {
-		int64_t at;
-		char person[64];
-		char purpose[JPKI_SERVICES_PURPOSE_LEN];
-		char outcome[16];
-	} rows[LOOKUP_ROWS];
+	struct lookup_row rows[LOOKUP_ROWS];
 };
 
 static void lookup_sql(char *sql, size_t size, size_t n)
