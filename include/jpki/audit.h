@@ -289,6 +289,8 @@ int jpki_audit_appender_add(struct jpki_audit_appender *ap,
 			    const struct jpki_actor *actor, const char *action,
 			    const char *subject,
 			    const char *detail) JPKI_MUST_CHECK;
+/* The sequence number of the entry added last (0: none yet in the chain). */
+int64_t jpki_audit_appender_seq(const struct jpki_audit_appender *ap);
 int jpki_audit_appender_finish(struct jpki_audit_appender *ap) JPKI_MUST_CHECK;
 void jpki_audit_appender_free(struct jpki_audit_appender *ap);
 

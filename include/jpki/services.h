@@ -132,6 +132,14 @@ int jpki_services_lookup_many(struct jpki_services_answer *out, int *rcs,
 #define JPKI_SERVICES_CHUNK_MAX 8192
 size_t jpki_services_batch_chunk(size_t done);
 /*
+ * The look-ups' records go to a journal first (services_lookup_recent,
+ * durable with the answer, no index to update); this moves the journal
+ * into services_lookup, the table the disclosure reads, in one
+ * transaction: *n (may be NULL) records moved. Idle, one plain read. The
+ * window role runs it once a minute and the disclosure before it reads.
+ */
+int jpki_services_lookup_fold(size_t *n, struct jpki_store *st) JPKI_MUST_CHECK;
+/*
  * A call from a certificate that verified against the client CA but is no
  * registered agency's: recorded ("services.lookup.refused", actor
  * "agency:?", the subject and fingerprint as detail).

@@ -586,6 +586,11 @@ int jpki_audit_appender_add(struct jpki_audit_appender *ap,
 	return 0;
 }
 
+int64_t jpki_audit_appender_seq(const struct jpki_audit_appender *ap)
+{
+	return ap != NULL ? ap->seq : 0;
+}
+
 int jpki_audit_appender_finish(struct jpki_audit_appender *ap)
 {
 	struct jpki_value p[2];

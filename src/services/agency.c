@@ -45,6 +45,19 @@ static const struct jpki_migration migrations[] = {
 	"CREATE INDEX services_resident_name"
 	" ON registry_resident (name, birth);"
 	"CREATE INDEX services_event_person ON registry_event (person, seq)"},
+    /* The look-ups' records land here first, in the order they were
+     * made and without an index: a batch's random residents kept the
+     * (person, at) index of services_lookup rewritten at every commit,
+     * more than half of a look-up's cost. jpki_services_lookup_fold
+     * moves them into services_lookup a whole journal at a time (each
+     * index page written once); seq is the look-up's audit entry. */
+    {2, "CREATE TABLE services_lookup_recent ("
+	" seq BIGINT NOT NULL,"
+	" at BIGINT NOT NULL,"
+	" agency TEXT NOT NULL,"
+	" person TEXT NOT NULL,"
+	" purpose TEXT NOT NULL,"
+	" outcome TEXT NOT NULL)"},
 };
 
 int services_agency_migrate(struct jpki_store *st)
@@ -558,7 +571,7 @@ static int latest_change(struct jpki_services_answer *a, struct jpki_store *st)
 	"SELECT r.person, r.municipality, r.prefecture_name,"                  \
 	" r.municipality_name, r.name, r.name_subst, r.sex, r.birth,"          \
 	" r.address, r.address_subst, r.guardianship, r.status,"               \
-	" r.registered_at, e.what, e.at"                                       \
+	" r.registered_at, r.changed_at, e.what, e.at"                                       \
 	" FROM registry_resident r LEFT JOIN registry_event e"                 \
 	" ON e.seq = (SELECT MAX(x.seq) FROM registry_event x"                 \
 	" WHERE x.person = r.person)"                                          \
@@ -674,7 +687,7 @@ static int group_row(void *arg, const struct jpki_value *c, size_t columns)
 	struct jpki_resident *res;
 	long j;
 
-	if (columns != 15 || (j = group_find(g, cell_text(&c[0]))) < 0)
+	if (columns != 16 || (j = group_find(g, cell_text(&c[0]))) < 0)
 		return 0;
 	a = &g->out[g->idx[j]];
 	res = &a->resident;
@@ -698,9 +711,10 @@ static int group_row(void *arg, const struct jpki_value *c, size_t columns)
 	res->guardianship = c[10].i != 0;
 	res->status = (enum jpki_resident_status)c[11].i;
 	res->registered_at = (time_t)c[12].i;
-	if (c[13].type == JPKI_VALUE_TEXT) {
-		copy_cell(a->change, sizeof(a->change), &c[13]);
-		a->change_at = (time_t)c[14].i;
+	res->changed_at = (time_t)c[13].i;
+	if (c[14].type == JPKI_VALUE_TEXT) {
+		copy_cell(a->change, sizeof(a->change), &c[14]);
+		a->change_at = (time_t)c[15].i;
 	} else {
 		memcpy(a->change, "register", sizeof("register"));
 		a->change_at = res->registered_at;
@@ -744,11 +758,11 @@ static int group_read(struct group *g, struct jpki_store *st)
 #define LOOKUP_ROWS 64
 
 #define LOOKUP_INSERT_HEAD                                                     \
-	"INSERT INTO services_lookup (at, agency, person, purpose, outcome)"   \
-	" VALUES "
+	"INSERT INTO services_lookup_recent (seq, at, agency, person,"         \
+	" purpose, outcome) VALUES "
 
 struct lookup_row {
-	int64_t at;
+	int64_t seq, at;
 	char person[64];
 	char purpose[JPKI_SERVICES_PURPOSE_LEN];
 	char outcome[16];
@@ -767,15 +781,15 @@ static void lookup_sql(char *sql, size_t size, size_t n)
 {
 	size_t len = (size_t)snprintf(sql, size, "%s", LOOKUP_INSERT_HEAD);
 
-	for (size_t i = 0, k = 0; i < n && len < size; i++, k += 5)
+	for (size_t i = 0, k = 0; i < n && len < size; i++, k += 6)
 		len += (size_t)snprintf(sql + len, size - len,
-					"%s($%zu, $%zu, $%zu, $%zu, $%zu)",
+					"%s($%zu, $%zu, $%zu, $%zu, $%zu, $%zu)",
 					i ? ", " : "", k + 1, k + 2, k + 3,
-					k + 4, k + 5);
+					k + 4, k + 5, k + 6);
 }
 
 /* The INSERT of a full LOOKUP_ROWS, written once. */
-static char lookup_full_sql[sizeof(LOOKUP_INSERT_HEAD) + LOOKUP_ROWS * 40];
+static char lookup_full_sql[sizeof(LOOKUP_INSERT_HEAD) + LOOKUP_ROWS * 48];
 static pthread_once_t lookup_full_once = PTHREAD_ONCE_INIT;
 
 static void lookup_full_build(void)
@@ -785,7 +799,7 @@ static void lookup_full_build(void)
 
 static int batch_flush(struct batch *b)
 {
-	struct jpki_value p[LOOKUP_ROWS * 5];
+	struct jpki_value p[LOOKUP_ROWS * 6];
 	char partial[sizeof(lookup_full_sql)];
 	const char *sql = lookup_full_sql;
 	size_t k = 0;
@@ -800,6 +814,7 @@ static int batch_flush(struct batch *b)
 		sql = partial;
 	}
 	for (size_t i = 0; i < b->n; i++) {
+		p[k++] = JPKI_V_INT(b->rows[i].seq);
 		p[k++] = JPKI_V_INT(b->rows[i].at);
 		p[k++] = JPKI_V_TEXT(b->agency);
 		p[k++] = JPKI_V_TEXT(b->rows[i].person);
@@ -842,6 +857,13 @@ static int record(struct batch *b, const char *municipality,
 		  municipality ? municipality : "");
 	if (b->n == LOOKUP_ROWS && (r = batch_flush(b)) != 0)
 		return r;
+	if ((r = jpki_audit_appender_add(b->ap, &b->actor,
+					 strcmp(outcome, "refused") == 0
+					     ? "services.lookup.refused"
+					     : "services.lookup",
+					 person, detail)) != 0)
+		return r;
+	b->rows[b->n].seq = jpki_audit_appender_seq(b->ap);
 	b->rows[b->n].at = jpki_clock_now();
 	copy_text(b->rows[b->n].person, sizeof(b->rows[b->n].person), person);
 	copy_text(b->rows[b->n].purpose, sizeof(b->rows[b->n].purpose),
@@ -849,11 +871,60 @@ static int record(struct batch *b, const char *municipality,
 	copy_text(b->rows[b->n].outcome, sizeof(b->rows[b->n].outcome),
 		  outcome);
 	b->n++;
-	return jpki_audit_appender_add(b->ap, &b->actor,
-				       strcmp(outcome, "refused") == 0
-					   ? "services.lookup.refused"
-					   : "services.lookup",
-				       person, detail);
+	return 0;
+}
+
+/* Moves the journal into services_lookup inside the caller's transaction
+ * (every writer's transaction holds the store's writer lock, so nothing
+ * lands in the journal between the copy and the delete). */
+int services_lookup_fold_tx(int64_t *moved, struct jpki_store *st)
+{
+	int r;
+
+	*moved = 0;
+	if ((r = jpki_store_exec(st,
+				 "INSERT INTO services_lookup (at, agency,"
+				 " person, purpose, outcome)"
+				 " SELECT at, agency, person, purpose, outcome"
+				 " FROM services_lookup_recent"
+				 " ORDER BY person, at, seq",
+				 NULL, 0, moved)) != 0)
+		return r;
+	return jpki_store_exec(st, "DELETE FROM services_lookup_recent", NULL,
+			       0, NULL);
+}
+
+int jpki_services_lookup_fold(size_t *n, struct jpki_store *st)
+{
+	struct jpki_rows *rows = NULL;
+	int64_t moved = 0;
+	int r;
+
+	if (n != NULL)
+		*n = 0;
+	if (st == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no store");
+	/* idle: one plain read, no transaction */
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT 1 FROM services_lookup_recent LIMIT 1",
+				  NULL, 0)) != 0)
+		return r;
+	if (jpki_rows_count(rows) == 0) {
+		jpki_rows_free(rows);
+		return 0;
+	}
+	jpki_rows_free(rows);
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	if ((r = services_lookup_fold_tx(&moved, st)) != 0) {
+		jpki_store_rollback(st);
+		return r;
+	}
+	if ((r = jpki_store_commit(st)) != 0)
+		return r;
+	if (n != NULL)
+		*n = (size_t)moved;
+	return 0;
 }
 
 /* One look-up inside the caller's transaction, its resident already read
