@@ -223,6 +223,37 @@ EOF
 	fail "the batch's look-ups are not all recorded"
 pass "a batch of 5 JSON Lines: 5 answer lines in order (a bad line refused, not recorded; the other 4 recorded)"
 
+# a long batch: its transactions grow (1024, 1024, 2048, then the rest),
+# every line answered in order, every look-up recorded
+python3 - "$hanako2" >long.jsonl <<'EOF'
+import sys
+for i in range(5000):
+    if i % 1000 == 999:
+        print("not JSON")
+    elif i % 3 == 0:
+        print('{"id":"l%d","purpose":"pension.benefit","resident_code":"%s"}' % (i, sys.argv[1]))
+    else:
+        print('{"id":"l%d","purpose":"pension.benefit","resident_code":"R%016X"}' % (i, i))
+EOF
+before=$(count "SELECT count(*) FROM $lookups")
+jpki services lookup "${agency[@]}" --batch long.jsonl >long.out ||
+	fail "long batch: $(tail -3 long.out)"
+python3 - "$hanako2" <<'EOF' || fail "long batch: $(head -3 long.out)"
+import json, sys
+lines = [json.loads(l) for l in open("long.out")]
+assert len(lines) == 5000, len(lines)
+for i, d in enumerate(lines):
+    if i % 1000 == 999:
+        assert d["result"] == "refused" and d["line"] == i + 1, d
+    elif i % 3 == 0:
+        assert d["id"] == "l%d" % i and d["resident_code"] == sys.argv[1], d
+    else:
+        assert d["id"] == "l%d" % i and d["result"] == "not found", d
+EOF
+[ "$(count "SELECT count(*) FROM $lookups")" = $((before + 4995)) ] ||
+	fail "the long batch's look-ups are not all recorded"
+pass "a batch of 5000 lines in growing transactions: 5000 answers in order, 4995 recorded"
+
 # ---- the resident's own disclosure, after the card's log-in ---------------
 JPKI_PIN=1234 jpki services disclosure "$url/disclosure" --card card.bin \
 	--cacert "$pki/infra.crt" --json >mine.json || fail "disclosure: $(cat mine.json)"
