@@ -151,8 +151,8 @@ int main(int argc, char **argv)
 	c0 = cpu_s();
 	for (long done = 0; done < n;) {
 		size_t chunk = jpki_services_batch_chunk((size_t)done);
-		size_t k = (size_t)(n - done) < chunk ? (size_t)(n - done)
-						      : chunk;
+		size_t k =
+		    (size_t)(n - done) < chunk ? (size_t)(n - done) : chunk;
 
 		for (size_t j = 0; j < k; j++) {
 			memset(&q[j], 0, sizeof(q[j]));

@@ -171,7 +171,8 @@ static int hex_decode32(unsigned char out[32], const char *hex)
 	if (hex == NULL || strlen(hex) != 64)
 		return 0;
 	for (size_t i = 0; i < 32; i++) {
-		int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
+		int hi = hex_nibble(hex[2 * i]),
+		    lo = hex_nibble(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return 0;
@@ -358,17 +359,17 @@ struct jpki_audit_appender {
 	struct jpki_store *st;
 	EVP_MD *sha;
 	EVP_MD_CTX *ctx;
-	int64_t seq;            /* the last entry's, appended or not yet written */
-	char prev[65];          /* its hash */
+	int64_t seq;   /* the last entry's, appended or not yet written */
+	char prev[65]; /* its hash */
 	unsigned char prev_md[32];
-	int prev_ok;            /* prev is a hash (the head may be damaged) */
-	size_t n;               /* entries waiting in `rows` */
+	int prev_ok; /* prev is a hash (the head may be damaged) */
+	size_t n;    /* entries waiting in `rows` */
 	struct audit_row rows[AUDIT_ROWS];
 };
 
 #define INSERT_HEAD                                                            \
-	"INSERT INTO audit_log (seq, at, operator, role, municipality, action," \
-	" subject, detail, prev_hash, hash) VALUES "
+	"INSERT INTO audit_log (seq, at, operator, role, municipality,"        \
+	" action, subject, detail, prev_hash, hash) VALUES "
 
 /* The INSERT of n rows ($1 ... $n*10). */
 static void insert_sql(char *sql, size_t size, size_t n)
@@ -635,8 +636,8 @@ int jpki_audit_append(struct jpki_store *st, const struct jpki_actor *actor,
 		    JPKI_ERR_INVALID,
 		    "an audit entry needs a store and an actor");
 	if ((r = jpki_audit_appender_open(&ap, st)) == 0 &&
-	    (r = jpki_audit_appender_add(ap, actor, action, subject,
-					 detail)) == 0)
+	    (r = jpki_audit_appender_add(ap, actor, action, subject, detail)) ==
+		0)
 		r = jpki_audit_appender_finish(ap);
 	jpki_audit_appender_free(ap);
 	return r;

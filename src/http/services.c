@@ -126,8 +126,8 @@ struct batch {
 	size_t line;     /* the number of the last line read */
 	char *out;       /* answer lines not yet handed to the socket */
 	size_t out_len, out_pos;
-	size_t done;     /* look-ups answered so far */
-	size_t cap;      /* the arrays' length, grown with the chunk */
+	size_t done; /* look-ups answered so far */
+	size_t cap;  /* the arrays' length, grown with the chunk */
 	struct jpki_services_query *q;
 	struct jpki_services_answer *a;
 	int *rcs;

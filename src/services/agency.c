@@ -571,7 +571,7 @@ static int latest_change(struct jpki_services_answer *a, struct jpki_store *st)
 	"SELECT r.person, r.municipality, r.prefecture_name,"                  \
 	" r.municipality_name, r.name, r.name_subst, r.sex, r.birth,"          \
 	" r.address, r.address_subst, r.guardianship, r.status,"               \
-	" r.registered_at, r.changed_at, e.what, e.at"                                       \
+	" r.registered_at, r.changed_at, e.what, e.at"                         \
 	" FROM registry_resident r LEFT JOIN registry_event e"                 \
 	" ON e.seq = (SELECT MAX(x.seq) FROM registry_event x"                 \
 	" WHERE x.person = r.person)"                                          \
@@ -582,8 +582,8 @@ static pthread_once_t read_sql_once = PTHREAD_ONCE_INIT;
 
 static void read_sql_build(void)
 {
-	size_t len = (size_t)snprintf(read_sql, sizeof(read_sql), "%s",
-				      READ_SQL_HEAD);
+	size_t len =
+	    (size_t)snprintf(read_sql, sizeof(read_sql), "%s", READ_SQL_HEAD);
 
 	for (size_t i = 0; i < READ_GROUP; i++)
 		len += (size_t)snprintf(read_sql + len, sizeof(read_sql) - len,
@@ -672,8 +672,8 @@ static int birth_parse(struct jpki_date *d, const char *s)
 			return jpki_date_parse(d, s);
 	if (s[10] != '\0')
 		return jpki_date_parse(d, s);
-	d->year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 +
-		  (s[2] - '0') * 10 + (s[3] - '0');
+	d->year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+		  (s[3] - '0');
 	d->month = (s[5] - '0') * 10 + (s[6] - '0');
 	d->day = (s[8] - '0') * 10 + (s[9] - '0');
 	return jpki_date_valid(d) ? 0 : JPKI_ERR_INVALID;
@@ -782,10 +782,10 @@ static void lookup_sql(char *sql, size_t size, size_t n)
 	size_t len = (size_t)snprintf(sql, size, "%s", LOOKUP_INSERT_HEAD);
 
 	for (size_t i = 0, k = 0; i < n && len < size; i++, k += 6)
-		len += (size_t)snprintf(sql + len, size - len,
-					"%s($%zu, $%zu, $%zu, $%zu, $%zu, $%zu)",
-					i ? ", " : "", k + 1, k + 2, k + 3,
-					k + 4, k + 5, k + 6);
+		len += (size_t)snprintf(
+		    sql + len, size - len,
+		    "%s($%zu, $%zu, $%zu, $%zu, $%zu, $%zu)", i ? ", " : "",
+		    k + 1, k + 2, k + 3, k + 4, k + 5, k + 6);
 }
 
 /* The INSERT of a full LOOKUP_ROWS, written once. */
@@ -836,9 +836,8 @@ static void copy_text(char *dst, size_t size, const char *s)
 }
 
 /* One look-up's row and audit entry, into the batch. */
-static int record(struct batch *b, const char *municipality,
-		  const char *person, const char *purpose, const char *outcome,
-		  const char *by)
+static int record(struct batch *b, const char *municipality, const char *person,
+		  const char *purpose, const char *outcome, const char *by)
 {
 	char detail[64 + JPKI_SERVICES_PURPOSE_LEN + 64], *d = detail;
 	int r;
@@ -905,9 +904,9 @@ int jpki_services_lookup_fold(size_t *n, struct jpki_store *st)
 	if (st == NULL)
 		return jpki_err_set(JPKI_ERR_INVALID, "no store");
 	/* idle: one plain read, no transaction */
-	if ((r = jpki_store_query(&rows, st,
-				  "SELECT 1 FROM services_lookup_recent LIMIT 1",
-				  NULL, 0)) != 0)
+	if ((r = jpki_store_query(
+		 &rows, st, "SELECT 1 FROM services_lookup_recent LIMIT 1",
+		 NULL, 0)) != 0)
 		return r;
 	if (jpki_rows_count(rows) == 0) {
 		jpki_rows_free(rows);
@@ -955,8 +954,8 @@ static int lookup_one(struct jpki_services_answer *out, int *rc, char why[256],
 	if (q->resident_code[0] != '\0') {
 		if (out->found)
 			return record(b, out->resident.municipality_code,
-				      out->resident.person, q->purpose,
-				      "found", by);
+				      out->resident.person, q->purpose, "found",
+				      by);
 		return record(b, NULL, "", q->purpose, "not found", by);
 	}
 	if ((r = resolve(person, &ambiguous, st, q)) != 0)

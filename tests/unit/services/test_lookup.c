@@ -334,9 +334,9 @@ static void test_lookup_batch_same(void **state)
 		assert_int_equal(
 		    jpki_registry_register(people[i], f->st, &f->reg, &r), 0);
 	}
-	assert_int_equal(jpki_registry_change_name(f->st, &f->reg, people[1],
-						   "鈴木　花子"),
-			 0);
+	assert_int_equal(
+	    jpki_registry_change_name(f->st, &f->reg, people[1], "鈴木　花子"),
+	    0);
 	assert_int_equal(jpki_registry_death(f->st, &f->reg, people[2]), 0);
 	for (int i = 0; i < N; i++) {
 		if (i % 7 == 3)
@@ -371,9 +371,9 @@ static void test_lookup_batch_same(void **state)
 		{
 			struct jpki_resident r;
 
-			assert_int_equal(jpki_registry_get(&r, f->st,
-							   a[i].resident.person),
-					 0);
+			assert_int_equal(
+			    jpki_registry_get(&r, f->st, a[i].resident.person),
+			    0);
 			assert_memory_equal(&r, &a[i].resident, sizeof(r));
 		}
 		latest(what, &at, f->st, a[i].resident.person);
@@ -402,7 +402,7 @@ static void test_lookup_batch_same(void **state)
 		assert_string_equal(jpki_rows_text(rows, 0, 0),
 				    i % 7 == 3    ? ""
 				    : i % 11 == 5 ? people[i % 5]
-				    : a[i].resident.person);
+						  : a[i].resident.person);
 		assert_string_equal(jpki_rows_text(rows, 0, 1),
 				    i % 11 == 5 && i % 7 != 3
 					? "services.lookup.refused"
