@@ -273,6 +273,27 @@ int jpki_audit_append(struct jpki_store *st, const struct jpki_actor *actor,
 		      const char *action, const char *subject,
 		      const char *detail) JPKI_MUST_CHECK;
 
+/*
+ * Many entries in one transaction (a batch of look-ups): the chain's head
+ * is read once at open, each add hashes its entry from the one before and
+ * writes entries in multi-row INSERTs, finish writes what waits and the
+ * head. The entries and their hashes are those of as many
+ * jpki_audit_append() calls. Open, add and finish inside the caller's
+ * transaction, appending nothing else to the chain in between; after an
+ * error, roll the transaction back. Free always (also after finish).
+ */
+struct jpki_audit_appender;
+int jpki_audit_appender_open(struct jpki_audit_appender **out,
+			     struct jpki_store *st) JPKI_MUST_CHECK;
+int jpki_audit_appender_add(struct jpki_audit_appender *ap,
+			    const struct jpki_actor *actor, const char *action,
+			    const char *subject,
+			    const char *detail) JPKI_MUST_CHECK;
+/* The sequence number of the entry added last (0: none yet in the chain). */
+int64_t jpki_audit_appender_seq(const struct jpki_audit_appender *ap);
+int jpki_audit_appender_finish(struct jpki_audit_appender *ap) JPKI_MUST_CHECK;
+void jpki_audit_appender_free(struct jpki_audit_appender *ap);
+
 /* The outcome of walking the chain. */
 struct jpki_audit_report {
 	int ok;

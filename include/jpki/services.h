@@ -122,6 +122,24 @@ int jpki_services_lookup_many(struct jpki_services_answer *out, int *rcs,
 			      const struct jpki_services_query *q,
 			      size_t n) JPKI_MUST_CHECK;
 /*
+ * How many look-ups of a batch go into its next transaction (one
+ * jpki_services_lookup_many call), after `done` of them: 1024 at first,
+ * doubling as the batch goes on up to 8192, so the first answers leave
+ * soon and a long batch shares each commit's fsync among more look-ups.
+ * A chunk's answers wait for its commit (the durable-before-answer rule).
+ */
+#define JPKI_SERVICES_CHUNK_MIN 1024
+#define JPKI_SERVICES_CHUNK_MAX 8192
+size_t jpki_services_batch_chunk(size_t done);
+/*
+ * The look-ups' records go to a journal first (services_lookup_recent,
+ * durable with the answer, no index to update); this moves the journal
+ * into services_lookup, the table the disclosure reads, in one
+ * transaction: *n (may be NULL) records moved. Idle, one plain read. The
+ * window role runs it once a minute and the disclosure before it reads.
+ */
+int jpki_services_lookup_fold(size_t *n, struct jpki_store *st) JPKI_MUST_CHECK;
+/*
  * A call from a certificate that verified against the client CA but is no
  * registered agency's: recorded ("services.lookup.refused", actor
  * "agency:?", the subject and fingerprint as detail).

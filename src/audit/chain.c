@@ -42,6 +42,7 @@
  * last hash) to catch that.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,36 +155,122 @@ struct entry {
 	const char *hash;
 };
 
+static int hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* By hand rather than sscanf: it runs twice per entry appended or
+ * verified, and sscanf per byte was a tenth of a batch look-up's time. */
 static int hex_decode32(unsigned char out[32], const char *hex)
 {
-	if (hex == NULL || strlen(hex) != 64 ||
-	    strspn(hex, "0123456789abcdef") != 64)
+	if (hex == NULL || strlen(hex) != 64)
 		return 0;
 	for (size_t i = 0; i < 32; i++) {
-		unsigned v;
+		int hi = hex_nibble(hex[2 * i]),
+		    lo = hex_nibble(hex[2 * i + 1]);
 
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+		if (hi < 0 || lo < 0)
 			return 0;
-		out[i] = (unsigned char)v;
+		out[i] = (unsigned char)(hi << 4 | lo);
 	}
 	return 1;
 }
 
-static int put_be(EVP_MD_CTX *md, uint64_t v, size_t bytes)
+static void hex_encode32(char out[65], const unsigned char md[32])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < 32; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+/*
+ * The bytes an entry hashes, gathered in a buffer and handed to the digest
+ * a buffer at a time: one EVP_DigestUpdate per entry instead of one per
+ * field (a field by itself was a fifth of an appended entry's time). The
+ * bytes are the same as field by field.
+ */
+struct sink {
+	EVP_MD_CTX *ctx;
+	size_t len;
+	int ok;
+	unsigned char buf[512];
+};
+
+static void sink_put(struct sink *k, const void *p, size_t n)
+{
+	if (!k->ok || n == 0)
+		return;
+	if (n > sizeof(k->buf) - k->len) {
+		k->ok = EVP_DigestUpdate(k->ctx, k->buf, k->len);
+		k->len = 0;
+		if (n > sizeof(k->buf)) {
+			k->ok = k->ok && EVP_DigestUpdate(k->ctx, p, n);
+			return;
+		}
+	}
+	memcpy(k->buf + k->len, p, n);
+	k->len += n;
+}
+
+static void put_be(struct sink *k, uint64_t v, size_t bytes)
 {
 	unsigned char b[8];
 
 	for (size_t i = 0; i < bytes; i++)
 		b[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
-	return EVP_DigestUpdate(md, b, bytes);
+	sink_put(k, b, bytes);
 }
 
-static int put_lp(EVP_MD_CTX *md, const char *s)
+static void put_lp(struct sink *k, const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 
-	return n <= UINT32_MAX && put_be(md, n, 4) &&
-	       (n == 0 || EVP_DigestUpdate(md, s, n));
+	if (n > UINT32_MAX) {
+		k->ok = 0;
+		return;
+	}
+	put_be(k, n, 4);
+	sink_put(k, s, n);
+}
+
+/*
+ * SHA-256 of entry `e` at sequence number `seq` after the entry whose hash
+ * is `prev` (32 raw bytes), with the caller's context and digest (an
+ * appender keeps one of each for all its entries).
+ */
+static int entry_digest(unsigned char md[32], EVP_MD_CTX *ctx,
+			const EVP_MD *sha, const unsigned char prev[32],
+			const struct entry *e, int64_t seq)
+{
+	struct sink k = {.ctx = ctx, .ok = 1};
+	unsigned int len = 0;
+
+	if (!EVP_DigestInit_ex(ctx, sha, NULL))
+		return jpki_err_set(JPKI_ERR_CRYPTO, "SHA-256 failed");
+	sink_put(&k, prev, 32);
+	put_be(&k, (uint64_t)seq, 8);
+	put_be(&k, (uint64_t)e->at, 8);
+	put_lp(&k, e->operator_id);
+	put_be(&k, (uint64_t)(uint32_t)e->role, 4);
+	put_lp(&k, e->municipality);
+	put_lp(&k, e->action);
+	put_lp(&k, e->subject);
+	put_be(&k, e->detail != NULL, 1);
+	if (e->detail != NULL)
+		put_lp(&k, e->detail);
+	if (!k.ok || (k.len > 0 && !EVP_DigestUpdate(ctx, k.buf, k.len)) ||
+	    !EVP_DigestFinal_ex(ctx, md, &len) || len != 32)
+		return jpki_err_set(JPKI_ERR_CRYPTO, "SHA-256 failed");
+	return 0;
 }
 
 /*
@@ -194,32 +281,16 @@ static int put_lp(EVP_MD_CTX *md, const char *s)
 static int entry_hash(char out[65], const struct entry *e, int64_t seq)
 {
 	unsigned char prev[32], md[32];
-	unsigned int len = 0;
 	EVP_MD_CTX *ctx = NULL;
-	int ok, r = JPKI_ERR_INTERNAL;
+	int r;
 
 	out[0] = '\0';
 	if (!hex_decode32(prev, e->prev_hash))
 		return 1;
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return JPKI_ERR_NOMEM;
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-	     EVP_DigestUpdate(ctx, prev, sizeof(prev)) &&
-	     put_be(ctx, (uint64_t)seq, 8) && put_be(ctx, (uint64_t)e->at, 8) &&
-	     put_lp(ctx, e->operator_id) &&
-	     put_be(ctx, (uint64_t)(uint32_t)e->role, 4) &&
-	     put_lp(ctx, e->municipality) && put_lp(ctx, e->action) &&
-	     put_lp(ctx, e->subject) && put_be(ctx, e->detail != NULL, 1) &&
-	     (e->detail == NULL || put_lp(ctx, e->detail)) &&
-	     EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
-	if (!ok) {
-		r = jpki_err_set(JPKI_ERR_CRYPTO, "SHA-256 failed");
-		goto out;
-	}
-	for (size_t i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	r = 0;
-out:
+	if ((r = entry_digest(md, ctx, EVP_sha256(), prev, e, seq)) == 0)
+		hex_encode32(out, md);
 	EVP_MD_CTX_free(ctx);
 	return r;
 }
@@ -238,6 +309,17 @@ static int hash_holds(int *holds, const struct entry *e, int64_t seq)
 	return 0;
 }
 
+/* UTF-8: ASCII (every entry of a look-up batch) passes at a glance, the
+ * rest through the full check from its first non-ASCII byte (a character
+ * boundary, as all before it is ASCII). */
+static int utf8_ok(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p >= 0x80)
+			return jpki_utf8_chars((const char *)p) >= 0;
+	return 1;
+}
+
 static int text_ok(const char *s, size_t max, int may_be_empty)
 {
 	size_t n;
@@ -245,33 +327,203 @@ static int text_ok(const char *s, size_t max, int may_be_empty)
 	if (s == NULL)
 		return may_be_empty;
 	n = strlen(s);
-	return (n > 0 || may_be_empty) && n <= max && jpki_utf8_chars(s) >= 0;
+	return (n > 0 || may_be_empty) && n <= max && utf8_ok(s);
 }
 
-int jpki_audit_append(struct jpki_store *st, const struct jpki_actor *actor,
-		      const char *action, const char *subject,
-		      const char *detail)
-{
-	struct jpki_rows *rows = NULL;
-	struct entry e = {0};
-	char op[sizeof(actor->operator_id) + 1],
-	    mun[sizeof(actor->municipality_code) + 1];
-	char prev[65] = GENESIS, hash[65];
-	int r = JPKI_ERR_INTERNAL;
+/*
+ * An appender: the chain's head read once, entries hashed one after the
+ * other in memory and written AUDIT_ROWS at a time by one multi-row INSERT,
+ * the head written once at the end. A batch of look-ups then costs the
+ * chain two statements plus one per AUDIT_ROWS entries instead of three
+ * per entry, with the very hashes N single appends give (each entry is
+ * hashed as jpki_audit_append would, from the entry before it). Its rows
+ * are fixed slots reused from one INSERT to the next, and one digest
+ * context serves every entry: a batch allocates nothing per entry.
+ */
+#define AUDIT_ROWS 64
+#define AUDIT_COLS 10
 
-	if (st == NULL || actor == NULL)
+struct audit_row {
+	int64_t seq, at, role;
+	char op[sizeof(((struct jpki_actor *)0)->operator_id) + 1];
+	char mun[sizeof(((struct jpki_actor *)0)->municipality_code) + 1];
+	char action[MAX_ACTION + 1];
+	char subject[MAX_SUBJECT + 1];
+	char prev[65], hash[65];
+	int has_detail;
+	char *detail; /* kept from one use of the slot to the next */
+	size_t detail_cap;
+};
+
+struct jpki_audit_appender {
+	struct jpki_store *st;
+	EVP_MD *sha;
+	EVP_MD_CTX *ctx;
+	int64_t seq;   /* the last entry's, appended or not yet written */
+	char prev[65]; /* its hash */
+	unsigned char prev_md[32];
+	int prev_ok; /* prev is a hash (the head may be damaged) */
+	size_t n;    /* entries waiting in `rows` */
+	struct audit_row rows[AUDIT_ROWS];
+};
+
+#define INSERT_HEAD                                                            \
+	"INSERT INTO audit_log (seq, at, operator, role, municipality,"        \
+	" action, subject, detail, prev_hash, hash) VALUES "
+
+/* The INSERT of n rows ($1 ... $n*10). */
+static void insert_sql(char *sql, size_t size, size_t n)
+{
+	size_t len = (size_t)snprintf(sql, size, INSERT_HEAD);
+
+	for (size_t i = 0, k = 0; i < n && len < size; i++, k += AUDIT_COLS)
+		len += (size_t)snprintf(
+		    sql + len, size - len,
+		    "%s($%zu, $%zu, $%zu, $%zu, $%zu, $%zu, $%zu, $%zu, $%zu,"
+		    " $%zu)",
+		    i ? ", " : "", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6,
+		    k + 7, k + 8, k + 9, k + 10);
+}
+
+/* The INSERT of a full AUDIT_ROWS, written once: the same text each time
+ * finds the store's prepared statement. */
+static char full_sql[sizeof(INSERT_HEAD) + AUDIT_ROWS * 80];
+static pthread_once_t full_sql_once = PTHREAD_ONCE_INIT;
+
+static void full_sql_build(void)
+{
+	insert_sql(full_sql, sizeof(full_sql), AUDIT_ROWS);
+}
+
+/* Writes the waiting entries with one INSERT. */
+static int rows_flush(struct jpki_audit_appender *ap)
+{
+	struct jpki_value p[AUDIT_ROWS * AUDIT_COLS];
+	char partial[sizeof(full_sql)];
+	const char *sql = full_sql;
+	size_t k = 0;
+	int r;
+
+	if (ap->n == 0)
+		return 0;
+	if (ap->n == AUDIT_ROWS)
+		pthread_once(&full_sql_once, full_sql_build);
+	else {
+		insert_sql(partial, sizeof(partial), ap->n);
+		sql = partial;
+	}
+	for (size_t i = 0; i < ap->n; i++) {
+		const struct audit_row *w = &ap->rows[i];
+
+		p[k++] = JPKI_V_INT(w->seq);
+		p[k++] = JPKI_V_INT(w->at);
+		p[k++] = JPKI_V_TEXT(w->op);
+		p[k++] = JPKI_V_INT(w->role);
+		p[k++] = JPKI_V_TEXT(w->mun);
+		p[k++] = JPKI_V_TEXT(w->action);
+		p[k++] = JPKI_V_TEXT(w->subject);
+		p[k++] = w->has_detail ? JPKI_V_TEXT(w->detail) : JPKI_V_NULL;
+		p[k++] = JPKI_V_TEXT(w->prev);
+		p[k++] = JPKI_V_TEXT(w->hash);
+	}
+	r = jpki_store_exec(ap->st, sql, p, k, NULL);
+	ap->n = 0;
+	return r;
+}
+
+int jpki_audit_appender_open(struct jpki_audit_appender **out,
+			     struct jpki_store *st)
+{
+	struct jpki_audit_appender *ap;
+	struct jpki_rows *rows = NULL;
+	int r;
+
+	if (out == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no appender");
+	*out = NULL;
+	if (st == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "an audit entry needs a store");
+	if ((ap = calloc(1, sizeof(*ap))) == NULL)
+		return JPKI_ERR_NOMEM;
+	ap->st = st;
+	/* fetched once for the batch: EVP_sha256() would look the
+	 * implementation up again at every entry's init */
+	if ((ap->sha = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    (ap->ctx = EVP_MD_CTX_new()) == NULL) {
+		r = jpki_err_set(JPKI_ERR_CRYPTO, "no SHA-256");
+		goto out;
+	}
+	snprintf(ap->prev, sizeof(ap->prev), GENESIS);
+	/* Continue from the head, not from the last row: a deleted last
+	 * entry then stays a visible gap instead of being written over. */
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT seq, hash FROM audit_head"
+				  " WHERE id = 1",
+				  NULL, 0)) != 0)
+		goto out;
+	if (jpki_rows_count(rows) == 0) {
+		jpki_rows_free(rows);
+		rows = NULL;
+		if ((r = jpki_store_query(&rows, st,
+					  "SELECT seq, hash FROM audit_log"
+					  " ORDER BY seq DESC LIMIT 1",
+					  NULL, 0)) != 0)
+			goto out;
+	}
+	if (jpki_rows_count(rows) == 1) {
+		ap->seq = jpki_rows_int(rows, 0, 0);
+		snprintf(ap->prev, sizeof(ap->prev), "%s",
+			 jpki_rows_text(rows, 0, 1) ? jpki_rows_text(rows, 0, 1)
+						    : "");
+	}
+	ap->prev_ok = hex_decode32(ap->prev_md, ap->prev);
+	*out = ap;
+	ap = NULL;
+	r = 0;
+out:
+	jpki_rows_free(rows);
+	jpki_audit_appender_free(ap);
+	return r;
+}
+
+/* s into a slot's field of `size` bytes; 0 when it does not fit. */
+static int put_field(char *dst, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= size)
+		return 0;
+	memcpy(dst, s, n + 1);
+	return 1;
+}
+
+int jpki_audit_appender_add(struct jpki_audit_appender *ap,
+			    const struct jpki_actor *actor, const char *action,
+			    const char *subject, const char *detail)
+{
+	struct audit_row *w;
+	struct entry e = {0};
+	unsigned char md[32];
+	size_t dlen = 0;
+	int r;
+
+	if (ap == NULL || actor == NULL)
 		return jpki_err_set(
 		    JPKI_ERR_INVALID,
 		    "an audit entry needs a store and an actor");
+	if (ap->n == AUDIT_ROWS && (r = rows_flush(ap)) != 0)
+		return r;
+	w = &ap->rows[ap->n];
 	/* The actor is a fixed-size struct from the caller: read it only
 	 * within its bounds. */
-	snprintf(op, sizeof(op), "%.*s", (int)sizeof(actor->operator_id),
-		 actor->operator_id);
-	snprintf(mun, sizeof(mun), "%.*s",
-		 (int)sizeof(actor->municipality_code),
-		 actor->municipality_code);
-	if (op[0] == '\0' || !text_ok(op, sizeof(op), 0) ||
-	    !text_ok(mun, sizeof(mun), 1))
+	memcpy(w->op, actor->operator_id, sizeof(actor->operator_id));
+	w->op[sizeof(actor->operator_id)] = '\0';
+	memcpy(w->mun, actor->municipality_code,
+	       sizeof(actor->municipality_code));
+	w->mun[sizeof(actor->municipality_code)] = '\0';
+	if (w->op[0] == '\0' || !text_ok(w->op, sizeof(w->op), 0) ||
+	    !text_ok(w->mun, sizeof(w->mun), 1))
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "an audit entry needs the acting "
 				    "operator's name");
@@ -290,79 +542,104 @@ int jpki_audit_append(struct jpki_store *st, const struct jpki_actor *actor,
 				    "an audit entry's detail must be UTF-8 of "
 				    "at most %d bytes",
 				    MAX_DETAIL);
-	/* Continue from the head, not from the last row: a deleted last
-	 * entry then stays a visible gap instead of being written over. */
-	if ((r = jpki_store_query(&rows, st,
-				  "SELECT seq, hash FROM audit_head"
-				  " WHERE id = 1",
-				  NULL, 0)) != 0)
-		goto out;
-	if (jpki_rows_count(rows) == 0) {
-		jpki_rows_free(rows);
-		rows = NULL;
-		if ((r = jpki_store_query(&rows, st,
-					  "SELECT seq, hash FROM audit_log"
-					  " ORDER BY seq DESC LIMIT 1",
-					  NULL, 0)) != 0)
-			goto out;
+	if (!ap->prev_ok)
+		return jpki_err_set(JPKI_ERR_STATE,
+				    "the audit chain's head is damaged: run "
+				    "the audit verifier");
+	if (!put_field(w->action, sizeof(w->action), action) ||
+	    !put_field(w->subject, sizeof(w->subject), subject ? subject : ""))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "an audit entry's action or subject is "
+				    "too long");
+	w->has_detail = detail != NULL;
+	if (detail != NULL) {
+		dlen = strlen(detail);
+		if (dlen + 1 > w->detail_cap) {
+			char *d = realloc(w->detail, dlen + 1);
+
+			if (d == NULL)
+				return JPKI_ERR_NOMEM;
+			w->detail = d;
+			w->detail_cap = dlen + 1;
+		}
+		memcpy(w->detail, detail, dlen + 1);
 	}
-	e.seq = 1;
-	if (jpki_rows_count(rows) == 1) {
-		e.seq = jpki_rows_int(rows, 0, 0) + 1;
-		snprintf(prev, sizeof(prev), "%s",
-			 jpki_rows_text(rows, 0, 1) ? jpki_rows_text(rows, 0, 1)
-						    : "");
-	}
+	e.seq = ap->seq + 1;
 	e.at = jpki_clock_now();
-	e.operator_id = op;
+	e.operator_id = w->op;
 	e.role = actor->role;
-	e.municipality = mun;
-	e.action = action;
-	e.subject = subject ? subject : "";
-	e.detail = detail;
-	e.prev_hash = prev;
-	if ((r = entry_hash(hash, &e, e.seq)) != 0) {
-		if (r > 0)
-			r = jpki_err_set(JPKI_ERR_STATE,
-					 "the audit chain's head is damaged: "
-					 "run the audit verifier");
-		goto out;
-	}
-	{
-		struct jpki_value p[] = {
-		    JPKI_V_INT(e.seq),
-		    JPKI_V_INT(e.at),
-		    JPKI_V_TEXT(op),
-		    JPKI_V_INT(e.role),
-		    JPKI_V_TEXT(mun),
-		    JPKI_V_TEXT(action),
-		    JPKI_V_TEXT(e.subject),
-		    detail ? JPKI_V_TEXT(detail) : JPKI_V_NULL,
-		    JPKI_V_TEXT(prev),
-		    JPKI_V_TEXT(hash),
-		};
+	e.municipality = w->mun;
+	e.action = w->action;
+	e.subject = w->subject;
+	e.detail = w->has_detail ? w->detail : NULL;
+	if ((r = entry_digest(md, ap->ctx, ap->sha, ap->prev_md, &e, e.seq)) !=
+	    0)
+		return r;
+	w->seq = e.seq;
+	w->at = e.at;
+	w->role = e.role;
+	memcpy(w->prev, ap->prev, sizeof(w->prev));
+	hex_encode32(w->hash, md);
+	ap->n++;
+	ap->seq = e.seq;
+	memcpy(ap->prev, w->hash, sizeof(ap->prev));
+	memcpy(ap->prev_md, md, sizeof(md));
+	return 0;
+}
 
-		if ((r = jpki_store_exec(st,
-					 "INSERT INTO audit_log (seq, at,"
-					 " operator, role, municipality,"
-					 " action, subject, detail, prev_hash,"
-					 " hash) VALUES ($1, $2, $3, $4, $5,"
-					 " $6, $7, $8, $9, $10)",
-					 p, 10, NULL)) != 0)
-			goto out;
-	}
-	{
-		struct jpki_value p[] = {JPKI_V_INT(e.seq), JPKI_V_TEXT(hash)};
+int64_t jpki_audit_appender_seq(const struct jpki_audit_appender *ap)
+{
+	return ap != NULL ? ap->seq : 0;
+}
 
-		r = jpki_store_exec(st,
-				    "INSERT INTO audit_head (id, seq, hash)"
-				    " VALUES (1, $1, $2) ON CONFLICT (id)"
-				    " DO UPDATE SET seq = excluded.seq,"
-				    " hash = excluded.hash",
-				    p, 2, NULL);
-	}
-out:
-	jpki_rows_free(rows);
+int jpki_audit_appender_finish(struct jpki_audit_appender *ap)
+{
+	struct jpki_value p[2];
+	int r;
+
+	if (ap == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no appender");
+	if ((r = rows_flush(ap)) != 0)
+		return r;
+	if (ap->seq == 0)
+		return 0;
+	p[0] = JPKI_V_INT(ap->seq);
+	p[1] = JPKI_V_TEXT(ap->prev);
+	return jpki_store_exec(ap->st,
+			       "INSERT INTO audit_head (id, seq, hash)"
+			       " VALUES (1, $1, $2) ON CONFLICT (id)"
+			       " DO UPDATE SET seq = excluded.seq,"
+			       " hash = excluded.hash",
+			       p, 2, NULL);
+}
+
+void jpki_audit_appender_free(struct jpki_audit_appender *ap)
+{
+	if (ap == NULL)
+		return;
+	for (size_t i = 0; i < AUDIT_ROWS; i++)
+		free(ap->rows[i].detail);
+	EVP_MD_CTX_free(ap->ctx);
+	EVP_MD_free(ap->sha);
+	free(ap);
+}
+
+int jpki_audit_append(struct jpki_store *st, const struct jpki_actor *actor,
+		      const char *action, const char *subject,
+		      const char *detail)
+{
+	struct jpki_audit_appender *ap = NULL;
+	int r;
+
+	if (st == NULL || actor == NULL)
+		return jpki_err_set(
+		    JPKI_ERR_INVALID,
+		    "an audit entry needs a store and an actor");
+	if ((r = jpki_audit_appender_open(&ap, st)) == 0 &&
+	    (r = jpki_audit_appender_add(ap, actor, action, subject, detail)) ==
+		0)
+		r = jpki_audit_appender_finish(ap);
+	jpki_audit_appender_free(ap);
 	return r;
 }
 

@@ -25,10 +25,10 @@
 #include "jpki/services.h"
 #include "jpki/verify.h"
 
-/* Lines of one batch request, and lines a transaction (group commit:
- * each answer line leaves after its chunk is durable). */
+/* Lines of one batch request; the lines of a transaction (group commit:
+ * each answer line leaves after its chunk is durable) are
+ * jpki_services_batch_chunk()'s, 1024 growing to 8192. */
 #define BATCH_MAX_LINES 100000
-#define BATCH_CHUNK 1024
 
 /* The SHA-256 of the leaf certificate of conn's TLS session. */
 static int peer_fingerprint(char fp[65], struct MHD_Connection *conn)
@@ -126,11 +126,41 @@ struct batch {
 	size_t line;     /* the number of the last line read */
 	char *out;       /* answer lines not yet handed to the socket */
 	size_t out_len, out_pos;
-	struct jpki_services_query q[BATCH_CHUNK];
-	struct jpki_services_answer a[BATCH_CHUNK];
-	int rcs[BATCH_CHUNK];
-	size_t lineno[BATCH_CHUNK];
+	size_t done; /* look-ups answered so far */
+	size_t cap;  /* the arrays' length, grown with the chunk */
+	struct jpki_services_query *q;
+	struct jpki_services_answer *a;
+	int *rcs;
+	size_t *lineno;
+	char **bad;    /* per line read: the error line of a bad one */
+	size_t *order; /* per line read: 1 + index in q, or 0 */
 };
+
+/* Arrays for a chunk of n lines. */
+static int batch_grow(struct batch *b, size_t n)
+{
+	if (n <= b->cap)
+		return 0;
+	free(b->q);
+	free(b->a);
+	free(b->rcs);
+	free(b->lineno);
+	free(b->bad);
+	free(b->order);
+	b->q = calloc(n, sizeof(*b->q));
+	b->a = calloc(n, sizeof(*b->a));
+	b->rcs = calloc(n, sizeof(*b->rcs));
+	b->lineno = calloc(n, sizeof(*b->lineno));
+	b->bad = calloc(n, sizeof(*b->bad));
+	b->order = calloc(n, sizeof(*b->order));
+	b->cap = n;
+	if (b->q == NULL || b->a == NULL || b->rcs == NULL ||
+	    b->lineno == NULL || b->bad == NULL || b->order == NULL) {
+		b->cap = 0;
+		return JPKI_ERR_NOMEM;
+	}
+	return 0;
+}
 
 static void batch_free(void *cls)
 {
@@ -140,6 +170,12 @@ static void batch_free(void *cls)
 		return;
 	free(b->body);
 	free(b->out);
+	free(b->q);
+	free(b->a);
+	free(b->rcs);
+	free(b->lineno);
+	free(b->bad);
+	free(b->order);
 	free(b);
 }
 
@@ -161,20 +197,22 @@ static char *line_error(size_t line, const char *id, const char *why)
 	return text;
 }
 
-/* Reads up to BATCH_CHUNK lines, looks them up in one transaction, and
+/* Reads up to a chunk of lines, looks them up in one transaction, and
  * leaves their answers in b->out. 0, or an error (nothing to answer). */
 static int batch_chunk(struct batch *b)
 {
-	char *buf = NULL;
-	size_t size = 0, n = 0;
-	char *bad[BATCH_CHUNK];
-	size_t order[BATCH_CHUNK]; /* per line read: 1 + index in q, or 0 */
-	size_t read = 0;
+	char *buf = NULL, **bad;
+	size_t size = 0, n = 0, *order;
+	size_t read = 0, chunk = jpki_services_batch_chunk(b->done);
 	FILE *f;
 	int r = 0;
 
-	memset(bad, 0, sizeof(bad));
-	while (read < BATCH_CHUNK && b->pos < b->len) {
+	if ((r = batch_grow(b, chunk)) != 0)
+		return r;
+	bad = b->bad;
+	order = b->order;
+	memset(bad, 0, chunk * sizeof(*bad));
+	while (read < chunk && b->pos < b->len) {
 		char *start = b->body + b->pos;
 		char *nl = memchr(start, '\n', b->len - b->pos);
 		size_t l = nl ? (size_t)(nl - start) : b->len - b->pos;
@@ -223,11 +261,14 @@ static int batch_chunk(struct batch *b)
 		b->out = buf;
 		b->out_len = size;
 		b->out_pos = 0;
+		b->done += read;
 		buf = NULL;
 	}
 out:
-	for (size_t i = 0; i < BATCH_CHUNK; i++)
+	for (size_t i = 0; i < chunk; i++) {
 		free(bad[i]);
+		bad[i] = NULL;
+	}
 	free(buf);
 	return r;
 }

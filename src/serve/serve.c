@@ -105,6 +105,11 @@ static void work(struct jpki_serve *sv, uint64_t tick)
 				jpki_log(JPKI_LOG_INFO,
 					 "%zu pending move%s expired", n,
 					 n == 1 ? "" : "s");
+			/* and the agencies' look-ups of the minute go into
+			 * the disclosure's table (services/agency.c) */
+			if (jpki_services_lookup_fold(&n, sv->st) != 0)
+				jpki_log(JPKI_LOG_ERROR, "look-up fold: %s",
+					 jpki_err_detail());
 		}
 	}
 	if (!(sv->roles & JPKI_ROLE_REPOSITORY))

@@ -8,6 +8,8 @@
  * leaves without its record and no record tells of an answer not given.
  */
 #include <ctype.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,19 @@ static const struct jpki_migration migrations[] = {
 	"CREATE INDEX services_resident_name"
 	" ON registry_resident (name, birth);"
 	"CREATE INDEX services_event_person ON registry_event (person, seq)"},
+    /* The look-ups' records land here first, in the order they were
+     * made and without an index: a batch's random residents kept the
+     * (person, at) index of services_lookup rewritten at every commit,
+     * more than half of a look-up's cost. jpki_services_lookup_fold
+     * moves them into services_lookup a whole journal at a time (each
+     * index page written once); seq is the look-up's audit entry. */
+    {2, "CREATE TABLE services_lookup_recent ("
+	" seq BIGINT NOT NULL,"
+	" at BIGINT NOT NULL,"
+	" agency TEXT NOT NULL,"
+	" person TEXT NOT NULL,"
+	" purpose TEXT NOT NULL,"
+	" outcome TEXT NOT NULL)"},
 };
 
 int services_agency_migrate(struct jpki_store *st)
@@ -538,54 +553,392 @@ static int latest_change(struct jpki_services_answer *a, struct jpki_store *st)
 	return 0;
 }
 
-/* One look-up's row and audit entry, inside the caller's transaction. */
-static int record(struct jpki_store *st, const char *agency,
-		  const char *municipality, const char *person,
-		  const char *purpose, const char *outcome, const char *by,
-		  const char *extra)
+/* ---- the look-ups by code, a group at a time ------------------------ */
+
+/*
+ * The residents of up to READ_GROUP look-ups by code, each with its latest
+ * change, are read by one statement: the codes in one IN list (places not
+ * needed bound to NULL, which matches nothing, so the text is always the
+ * same and the store's prepared statement serves every group), the latest
+ * change by a join on the (person, seq) index. One statement for a group
+ * instead of two per look-up, decoded as it is read (no result rows
+ * copied first): the reads were half of a batch look-up's time.
+ */
+#define READ_GROUP 64
+#define READ_SLOTS (4 * READ_GROUP) /* a power of two */
+
+#define READ_SQL_HEAD                                                          \
+	"SELECT r.person, r.municipality, r.prefecture_name,"                  \
+	" r.municipality_name, r.name, r.name_subst, r.sex, r.birth,"          \
+	" r.address, r.address_subst, r.guardianship, r.status,"               \
+	" r.registered_at, r.changed_at, e.what, e.at"                         \
+	" FROM registry_resident r LEFT JOIN registry_event e"                 \
+	" ON e.seq = (SELECT MAX(x.seq) FROM registry_event x"                 \
+	" WHERE x.person = r.person)"                                          \
+	" WHERE r.person IN ("
+
+static char read_sql[sizeof(READ_SQL_HEAD) + READ_GROUP * 6 + 2];
+static pthread_once_t read_sql_once = PTHREAD_ONCE_INIT;
+
+static void read_sql_build(void)
 {
-	struct jpki_actor actor;
-	char detail[512];
-	struct jpki_value p[5] = {JPKI_V_INT(jpki_clock_now()),
-				  JPKI_V_TEXT(agency), JPKI_V_TEXT(person),
-				  JPKI_V_TEXT(purpose), JPKI_V_TEXT(outcome)};
+	size_t len =
+	    (size_t)snprintf(read_sql, sizeof(read_sql), "%s", READ_SQL_HEAD);
+
+	for (size_t i = 0; i < READ_GROUP; i++)
+		len += (size_t)snprintf(read_sql + len, sizeof(read_sql) - len,
+					"%s$%zu", i ? ", " : "", i + 1);
+	snprintf(read_sql + len, sizeof(read_sql) - len, ")");
+}
+
+struct group {
+	struct jpki_services_answer *out; /* the batch's answers */
+	const struct jpki_services_query *q;
+	size_t k;                 /* look-ups of the group asking by code */
+	size_t idx[READ_GROUP];   /* their places in q and out */
+	size_t first[READ_GROUP]; /* the place of the first asking for the
+				     same code (itself when it is first) */
+	unsigned char slot[READ_SLOTS]; /* code's hash -> 1 + j, or 0 */
+};
+
+static size_t code_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h & (READ_SLOTS - 1);
+}
+
+/* j of the look-up asking for `code`, or -1. */
+static long group_find(const struct group *g, const char *code)
+{
+	for (size_t h = code_hash(code);; h = (h + 1) & (READ_SLOTS - 1)) {
+		unsigned j = g->slot[h];
+
+		if (j == 0)
+			return -1;
+		if (strcmp(g->q[g->idx[j - 1]].resident_code, code) == 0)
+			return (long)j - 1;
+	}
+}
+
+static void group_add(struct group *g, size_t i)
+{
+	const char *code = g->q[i].resident_code;
+	size_t h = code_hash(code), j = g->k++;
+
+	g->idx[j] = i;
+	g->first[j] = i;
+	for (;; h = (h + 1) & (READ_SLOTS - 1)) {
+		unsigned s = g->slot[h];
+
+		if (s == 0) {
+			g->slot[h] = (unsigned char)(j + 1);
+			return;
+		}
+		if (strcmp(g->q[g->idx[s - 1]].resident_code, code) == 0) {
+			g->first[j] = g->idx[s - 1];
+			return;
+		}
+	}
+}
+
+static const char *cell_text(const struct jpki_value *c)
+{
+	return c->type == JPKI_VALUE_TEXT && c->s != NULL ? c->s : "";
+}
+
+/* src into dst of `size` bytes, cut as snprintf("%s") would. */
+static void copy_cell(char *dst, size_t size, const struct jpki_value *c)
+{
+	const char *src = cell_text(c);
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* "YYYY-MM-DD" as the registry writes it; anything else as
+ * jpki_date_parse reads it. */
+static int birth_parse(struct jpki_date *d, const char *s)
+{
+	static const char digits[] = "dddd-dd-dd";
+
+	for (size_t i = 0; i < 10; i++)
+		if (digits[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != '-')
+			return jpki_date_parse(d, s);
+	if (s[10] != '\0')
+		return jpki_date_parse(d, s);
+	d->year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+		  (s[3] - '0');
+	d->month = (s[5] - '0') * 10 + (s[6] - '0');
+	d->day = (s[8] - '0') * 10 + (s[9] - '0');
+	return jpki_date_valid(d) ? 0 : JPKI_ERR_INVALID;
+}
+
+/* One row of the group's statement into the answer of its look-up. */
+static int group_row(void *arg, const struct jpki_value *c, size_t columns)
+{
+	struct group *g = arg;
+	struct jpki_services_answer *a;
+	struct jpki_resident *res;
+	long j;
+
+	if (columns != 16 || (j = group_find(g, cell_text(&c[0]))) < 0)
+		return 0;
+	a = &g->out[g->idx[j]];
+	res = &a->resident;
+	copy_cell(res->person, sizeof(res->person), &c[0]);
+	copy_cell(res->municipality_code, sizeof(res->municipality_code),
+		  &c[1]);
+	copy_cell(res->prefecture, sizeof(res->prefecture), &c[2]);
+	copy_cell(res->municipality, sizeof(res->municipality), &c[3]);
+	copy_cell(res->facts.name, sizeof(res->facts.name), &c[4]);
+	copy_cell(res->facts.name_subst, sizeof(res->facts.name_subst), &c[5]);
+	res->facts.sex = (enum jpki_sex)c[6].i;
+	if (c[7].type != JPKI_VALUE_TEXT ||
+	    birth_parse(&res->facts.birth, cell_text(&c[7])) != 0)
+		return jpki_err_set(JPKI_ERR_STORE,
+				    "resident %s has an unreadable date of "
+				    "birth in the store",
+				    res->person);
+	copy_cell(res->facts.address, sizeof(res->facts.address), &c[8]);
+	copy_cell(res->facts.address_subst, sizeof(res->facts.address_subst),
+		  &c[9]);
+	res->guardianship = c[10].i != 0;
+	res->status = (enum jpki_resident_status)c[11].i;
+	res->registered_at = (time_t)c[12].i;
+	res->changed_at = (time_t)c[13].i;
+	if (c[14].type == JPKI_VALUE_TEXT) {
+		copy_cell(a->change, sizeof(a->change), &c[14]);
+		a->change_at = (time_t)c[15].i;
+	} else {
+		memcpy(a->change, "register", sizeof("register"));
+		a->change_at = res->registered_at;
+	}
+	a->found = 1;
+	return 0;
+}
+
+/* Reads the residents of the group's look-ups by code into their answers
+ * (found set for those registered). */
+static int group_read(struct group *g, struct jpki_store *st)
+{
+	struct jpki_value p[READ_GROUP];
+	size_t n = 0;
 	int r;
 
-	memset(&actor, 0, sizeof(actor));
-	snprintf(actor.operator_id, sizeof(actor.operator_id), "agency:%s",
-		 agency);
-	/* no operator role: an agency is a system, not a clerk */
-	actor.role = (enum jpki_role)0;
-	snprintf(actor.municipality_code, sizeof(actor.municipality_code), "%s",
-		 municipality ? municipality : "");
-	snprintf(detail, sizeof(detail),
-		 "{\"purpose\":\"%s\",\"by\":\"%s\",\"outcome\":\"%s\"%s}",
-		 purpose, by, outcome, extra ? extra : "");
+	if (g->k == 0)
+		return 0;
+	pthread_once(&read_sql_once, read_sql_build);
+	for (size_t j = 0; j < g->k; j++)
+		if (g->first[j] == g->idx[j])
+			p[n++] = JPKI_V_TEXT(g->q[g->idx[j]].resident_code);
+	while (n < READ_GROUP)
+		p[n++] = JPKI_V_NULL;
+	if ((r = jpki_store_each(st, read_sql, p, READ_GROUP, group_row, g)) !=
+	    0)
+		return r;
+	for (size_t j = 0; j < g->k; j++)
+		if (g->first[j] != g->idx[j] && g->out[g->first[j]].found)
+			g->out[g->idx[j]] = g->out[g->first[j]];
+	return 0;
+}
+
+/*
+ * A batch's records waiting to be written, inside its transaction: the
+ * services_lookup rows go LOOKUP_ROWS at a time in one multi-row INSERT
+ * and the audit entries through one appender (the chain's head read and
+ * written once a batch), so a look-up costs a share of a read and a few
+ * writes instead of six statements. All of it lands at the commit.
+ */
+#define LOOKUP_ROWS 64
+
+#define LOOKUP_INSERT_HEAD                                                     \
+	"INSERT INTO services_lookup_recent (seq, at, agency, person,"         \
+	" purpose, outcome) VALUES "
+
+struct lookup_row {
+	int64_t seq, at;
+	char person[64];
+	char purpose[JPKI_SERVICES_PURPOSE_LEN];
+	char outcome[16];
+};
+
+struct batch {
+	struct jpki_store *st;
+	struct jpki_audit_appender *ap;
+	const char *agency;
+	struct jpki_actor actor; /* the agency, as the chain names it */
+	size_t n;
+	struct lookup_row rows[LOOKUP_ROWS];
+};
+
+static void lookup_sql(char *sql, size_t size, size_t n)
+{
+	size_t len = (size_t)snprintf(sql, size, "%s", LOOKUP_INSERT_HEAD);
+
+	for (size_t i = 0, k = 0; i < n && len < size; i++, k += 6)
+		len += (size_t)snprintf(
+		    sql + len, size - len,
+		    "%s($%zu, $%zu, $%zu, $%zu, $%zu, $%zu)", i ? ", " : "",
+		    k + 1, k + 2, k + 3, k + 4, k + 5, k + 6);
+}
+
+/* The INSERT of a full LOOKUP_ROWS, written once. */
+static char lookup_full_sql[sizeof(LOOKUP_INSERT_HEAD) + LOOKUP_ROWS * 48];
+static pthread_once_t lookup_full_once = PTHREAD_ONCE_INIT;
+
+static void lookup_full_build(void)
+{
+	lookup_sql(lookup_full_sql, sizeof(lookup_full_sql), LOOKUP_ROWS);
+}
+
+static int batch_flush(struct batch *b)
+{
+	struct jpki_value p[LOOKUP_ROWS * 6];
+	char partial[sizeof(lookup_full_sql)];
+	const char *sql = lookup_full_sql;
+	size_t k = 0;
+	int r;
+
+	if (b->n == 0)
+		return 0;
+	if (b->n == LOOKUP_ROWS)
+		pthread_once(&lookup_full_once, lookup_full_build);
+	else {
+		lookup_sql(partial, sizeof(partial), b->n);
+		sql = partial;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		p[k++] = JPKI_V_INT(b->rows[i].seq);
+		p[k++] = JPKI_V_INT(b->rows[i].at);
+		p[k++] = JPKI_V_TEXT(b->agency);
+		p[k++] = JPKI_V_TEXT(b->rows[i].person);
+		p[k++] = JPKI_V_TEXT(b->rows[i].purpose);
+		p[k++] = JPKI_V_TEXT(b->rows[i].outcome);
+	}
+	r = jpki_store_exec(b->st, sql, p, k, NULL);
+	b->n = 0;
+	return r;
+}
+
+/* s into dst of `size` bytes, cut as snprintf("%s") would. */
+static void copy_text(char *dst, size_t size, const char *s)
+{
+	size_t n = strnlen(s, size - 1);
+
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/* One look-up's row and audit entry, into the batch. */
+static int record(struct batch *b, const char *municipality, const char *person,
+		  const char *purpose, const char *outcome, const char *by)
+{
+	char detail[64 + JPKI_SERVICES_PURPOSE_LEN + 64], *d = detail;
+	int r;
+
+	/* {"purpose":P,"by":B,"outcome":O}: P is a parser's word (checked
+	 * in jpki_services_lookup_many), B and O are ours */
+	d = stpcpy(d, "{\"purpose\":\"");
+	d = stpcpy(d, purpose);
+	d = stpcpy(d, "\",\"by\":\"");
+	d = stpcpy(d, by);
+	d = stpcpy(d, "\",\"outcome\":\"");
+	d = stpcpy(d, outcome);
+	stpcpy(d, "\"}");
+	copy_text(b->actor.municipality_code,
+		  sizeof(b->actor.municipality_code),
+		  municipality ? municipality : "");
+	if (b->n == LOOKUP_ROWS && (r = batch_flush(b)) != 0)
+		return r;
+	if ((r = jpki_audit_appender_add(b->ap, &b->actor,
+					 strcmp(outcome, "refused") == 0
+					     ? "services.lookup.refused"
+					     : "services.lookup",
+					 person, detail)) != 0)
+		return r;
+	b->rows[b->n].seq = jpki_audit_appender_seq(b->ap);
+	b->rows[b->n].at = jpki_clock_now();
+	copy_text(b->rows[b->n].person, sizeof(b->rows[b->n].person), person);
+	copy_text(b->rows[b->n].purpose, sizeof(b->rows[b->n].purpose),
+		  purpose);
+	copy_text(b->rows[b->n].outcome, sizeof(b->rows[b->n].outcome),
+		  outcome);
+	b->n++;
+	return 0;
+}
+
+/* Moves the journal into services_lookup inside the caller's transaction
+ * (every writer's transaction holds the store's writer lock, so nothing
+ * lands in the journal between the copy and the delete). */
+int services_lookup_fold_tx(int64_t *moved, struct jpki_store *st)
+{
+	int r;
+
+	*moved = 0;
 	if ((r = jpki_store_exec(st,
 				 "INSERT INTO services_lookup (at, agency,"
 				 " person, purpose, outcome)"
-				 " VALUES ($1, $2, $3, $4, $5)",
-				 p, 5, NULL)) != 0)
+				 " SELECT at, agency, person, purpose, outcome"
+				 " FROM services_lookup_recent"
+				 " ORDER BY person, at, seq",
+				 NULL, 0, moved)) != 0)
 		return r;
-	return jpki_audit_append(st, &actor,
-				 strcmp(outcome, "refused") == 0
-				     ? "services.lookup.refused"
-				     : "services.lookup",
-				 person, detail);
+	return jpki_store_exec(st, "DELETE FROM services_lookup_recent", NULL,
+			       0, NULL);
 }
 
-/* One look-up inside the caller's transaction: 0 with *rc the answer's
- * (0, or JPKI_ERR_POLICY for the purpose), or a store error. */
+int jpki_services_lookup_fold(size_t *n, struct jpki_store *st)
+{
+	struct jpki_rows *rows = NULL;
+	int64_t moved = 0;
+	int r;
+
+	if (n != NULL)
+		*n = 0;
+	if (st == NULL)
+		return jpki_err_set(JPKI_ERR_INVALID, "no store");
+	/* idle: one plain read, no transaction */
+	if ((r = jpki_store_query(
+		 &rows, st, "SELECT 1 FROM services_lookup_recent LIMIT 1",
+		 NULL, 0)) != 0)
+		return r;
+	if (jpki_rows_count(rows) == 0) {
+		jpki_rows_free(rows);
+		return 0;
+	}
+	jpki_rows_free(rows);
+	if ((r = jpki_store_begin(st)) != 0)
+		return r;
+	if ((r = services_lookup_fold_tx(&moved, st)) != 0) {
+		jpki_store_rollback(st);
+		return r;
+	}
+	if ((r = jpki_store_commit(st)) != 0)
+		return r;
+	if (n != NULL)
+		*n = (size_t)moved;
+	return 0;
+}
+
+/* One look-up inside the caller's transaction, its resident already read
+ * when it asks by code (group_read): 0 with *rc the answer's (0, or
+ * JPKI_ERR_POLICY for the purpose), or a store error. */
 static int lookup_one(struct jpki_services_answer *out, int *rc, char why[256],
-		      struct jpki_store *st,
+		      struct batch *b,
 		      const struct jpki_services_agency *agency,
 		      const struct jpki_services_query *q)
 {
+	struct jpki_store *st = b->st;
 	const char *by = q->resident_code[0] ? "resident_code" : "name+birth";
 	char person[64];
 	int ambiguous = 0, r;
 
-	memset(out, 0, sizeof(*out));
 	*rc = 0;
 	if (!has_purpose(agency, q->purpose)) {
 		*rc = JPKI_ERR_POLICY;
@@ -595,33 +948,40 @@ static int lookup_one(struct jpki_services_answer *out, int *rc, char why[256],
 		/* who asked for whom matters even when refused, but a
 		 * refused query is not resolved: the subject is the code
 		 * asked for, or nothing for a name */
-		return record(st, agency->name, NULL, q->resident_code,
-			      q->purpose, "refused", by, NULL);
+		return record(b, NULL, q->resident_code, q->purpose, "refused",
+			      by);
 	}
 	if (q->resident_code[0] != '\0') {
-		/* by code the read itself resolves: one statement less */
-		r = jpki_registry_get(&out->resident, st, q->resident_code);
-		if (r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_INVALID)
-			r = 0;
-		else if (r != 0)
-			return r;
-		snprintf(person, sizeof(person), "%s", out->resident.person);
-	} else {
-		if ((r = resolve(person, &ambiguous, st, q)) != 0)
-			return r;
-		if (person[0] != '\0' &&
-		    (r = jpki_registry_get(&out->resident, st, person)) != 0)
-			return r;
+		if (out->found)
+			return record(b, out->resident.municipality_code,
+				      out->resident.person, q->purpose, "found",
+				      by);
+		return record(b, NULL, "", q->purpose, "not found", by);
 	}
+	if ((r = resolve(person, &ambiguous, st, q)) != 0)
+		return r;
 	if (person[0] != '\0') {
-		if ((r = latest_change(out, st)) != 0)
+		if ((r = jpki_registry_get(&out->resident, st, person)) != 0 ||
+		    (r = latest_change(out, st)) != 0)
 			return r;
 		out->found = 1;
-		return record(st, agency->name, out->resident.municipality_code,
-			      person, q->purpose, "found", by, NULL);
+		return record(b, out->resident.municipality_code, person,
+			      q->purpose, "found", by);
 	}
-	return record(st, agency->name, NULL, "", q->purpose,
-		      ambiguous ? "ambiguous" : "not found", by, NULL);
+	return record(b, NULL, "", q->purpose,
+		      ambiguous ? "ambiguous" : "not found", by);
+}
+
+size_t jpki_services_batch_chunk(size_t done)
+{
+	/* The first answers leave after a small chunk; a long batch then
+	 * grows its transactions, each commit's fsync shared by more
+	 * look-ups (a chunk's answers wait for its commit). */
+	size_t chunk = JPKI_SERVICES_CHUNK_MIN;
+
+	while (chunk < JPKI_SERVICES_CHUNK_MAX && done >= 2 * chunk)
+		chunk *= 2;
+	return chunk;
 }
 
 int jpki_services_lookup_many(struct jpki_services_answer *out, int *rcs,
@@ -629,6 +989,8 @@ int jpki_services_lookup_many(struct jpki_services_answer *out, int *rcs,
 			      const struct jpki_services_agency *agency,
 			      const struct jpki_services_query *q, size_t n)
 {
+	struct batch *b = NULL;
+	struct group *g = NULL;
 	char why[256] = "";
 	int r;
 
@@ -647,20 +1009,62 @@ int jpki_services_lookup_many(struct jpki_services_answer *out, int *rcs,
 					    "look-up %zu has no valid purpose "
 					    "or resident code",
 					    i + 1);
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (g = calloc(1, sizeof(*g))) == NULL) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	b->st = st;
+	b->agency = agency->name;
+	/* as the single append had it: the name cut to the field */
+	memcpy(b->actor.operator_id, "agency:", 7);
+	copy_text(b->actor.operator_id + 7, sizeof(b->actor.operator_id) - 7,
+		  agency->name);
+	/* no operator role: an agency is a system, not a clerk */
+	b->actor.role = (enum jpki_role)0;
+	g->out = out;
+	g->q = q;
+	memset(out, 0, n * sizeof(*out));
 	if ((r = jpki_store_begin(st)) != 0)
-		return r;
-	for (size_t i = 0; i < n; i++)
-		if ((r = lookup_one(&out[i], &rcs[i], why, st, agency,
-				    &q[i])) != 0) {
-			jpki_store_rollback(st);
-			return r;
-		}
+		goto out;
+	if ((r = jpki_audit_appender_open(&b->ap, st)) != 0)
+		goto fail;
+	for (size_t at = 0; at < n; at += READ_GROUP) {
+		size_t end = n - at < READ_GROUP ? n : at + READ_GROUP;
+
+		g->k = 0;
+		memset(g->slot, 0, sizeof(g->slot));
+		for (size_t i = at; i < end; i++)
+			if (q[i].resident_code[0] != '\0' &&
+			    has_purpose(agency, q[i].purpose))
+				group_add(g, i);
+		if ((r = group_read(g, st)) != 0)
+			goto fail;
+		for (size_t i = at; i < end; i++)
+			if ((r = lookup_one(&out[i], &rcs[i], why, b, agency,
+					    &q[i])) != 0)
+				goto fail;
+	}
+	if ((r = batch_flush(b)) != 0 ||
+	    (r = jpki_audit_appender_finish(b->ap)) != 0)
+		goto fail;
 	if ((r = jpki_store_commit(st)) != 0)
-		return r;
+		goto out;
 	/* the sentence of the last refusal, for a single look-up's caller */
 	if (why[0] != '\0')
 		(void)jpki_err_set(JPKI_ERR_POLICY, "%s", why);
-	return 0;
+	r = 0;
+	goto out;
+fail:
+	jpki_store_rollback(st);
+out:
+	if (r != 0 && out != NULL)
+		memset(out, 0, n * sizeof(*out));
+	if (b != NULL)
+		jpki_audit_appender_free(b->ap);
+	free(b);
+	free(g);
+	return r;
 }
 
 int jpki_services_lookup(struct jpki_services_answer *out,

@@ -43,6 +43,7 @@ int jpki_services_disclosure(struct jpki_services_disclosed **out, size_t *n,
 			     const struct jpki_actor *who, const char *person)
 {
 	struct jpki_rows *rows = NULL;
+	int64_t moved = 0;
 	struct jpki_value p = JPKI_V_TEXT(person ? person : "");
 	int r;
 
@@ -56,7 +57,9 @@ int jpki_services_disclosure(struct jpki_services_disclosed **out, size_t *n,
 		return r;
 	if ((r = jpki_store_begin(st)) != 0)
 		return r;
-	if ((r = jpki_store_query(&rows, st,
+	/* the look-ups not yet folded are read too: fold them first */
+	if ((r = services_lookup_fold_tx(&moved, st)) != 0 ||
+	    (r = jpki_store_query(&rows, st,
 				  "SELECT agency, purpose, at FROM"
 				  " services_lookup WHERE person = $1 AND"
 				  " outcome = 'found' ORDER BY at",

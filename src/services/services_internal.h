@@ -10,4 +10,9 @@ int services_agency_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
 int services_move_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
 int services_seal_migrate(struct jpki_store *st) JPKI_MUST_CHECK;
 
+/* The look-ups' journal into services_lookup, inside the caller's
+ * transaction (the disclosure reads after it); *moved rows. */
+int services_lookup_fold_tx(int64_t *moved,
+			    struct jpki_store *st) JPKI_MUST_CHECK;
+
 #endif

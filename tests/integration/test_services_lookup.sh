@@ -6,8 +6,9 @@
 #     cannot;
 #   - `jpki services lookup` as the agency: by resident code (the 4 facts,
 #     the latest change), by name + birth (exact), "not found" for no match
-#     and for two matches; each answer a services_lookup row and an audit
-#     entry;
+#     and for two matches; each answer a row of the look-ups' journal
+#     (services_lookup_recent, later folded into services_lookup) and an
+#     audit entry;
 #   - a purpose not registered: 403, recorded; a certificate of the
 #     infrastructure CA that is no agency's: 403, recorded; a foreign one
 #     and none: 403; plain HTTP: 403;
@@ -141,13 +142,15 @@ serve_bg_tls() {
 serve_bg_tls
 agency=(--url "$url" --cacert "$pki/infra.crt" --cert "$pki/pension.crt" --key "$pki/pension.key")
 count() { sqlite3 "$work/var/jpki.db" "$1"; }
+# the look-ups' records: the journal and what was folded out of it
+lookups="(SELECT at, agency, person, purpose, outcome FROM services_lookup UNION ALL SELECT at, agency, person, purpose, outcome FROM services_lookup_recent)"
 
 out=$(jpki services lookup "${agency[@]}" --purpose pension.benefit \
 	--resident-code "$taro") || fail "lookup by code: $out"
 echo "$out" | json '"|".join([d["result"], d["resident_code"], d["name"], d["birth"], d["sex"], d["address"], d["change"]["kind"]])' |
 	grep -qx "found|$taro|山田　太郎|1980-06-01|male|東京都千代田区千代田５番５号|move" ||
 	fail "the answer: $out"
-[ "$(count "SELECT count(*) FROM services_lookup WHERE person='$taro' AND agency='pension' AND purpose='pension.benefit' AND outcome='found'")" = 1 ] ||
+[ "$(count "SELECT count(*) FROM $lookups WHERE person='$taro' AND agency='pension' AND purpose='pension.benefit' AND outcome='found'")" = 1 ] ||
 	fail "the look-up is not recorded"
 [ "$(count "SELECT count(*) FROM audit_log WHERE action='services.lookup' AND operator='agency:pension' AND subject='$taro'")" = 1 ] ||
 	fail "the look-up is not on the audit chain"
@@ -164,7 +167,7 @@ out=$(jpki services lookup "${agency[@]}" --purpose pension.survey \
 [ "$(echo "$out" | json 'd["result"]')" = "not found" ] ||
 	fail "two residents matched but the answer is: $out"
 grep -q "$hanako1\|$hanako2" <<<"$out" && fail "the ambiguous answer names someone: $out"
-[ "$(count "SELECT count(*) FROM services_lookup WHERE outcome='ambiguous'")" = 1 ] ||
+[ "$(count "SELECT count(*) FROM $lookups WHERE outcome='ambiguous'")" = 1 ] ||
 	fail "the ambiguous look-up is not recorded"
 pass "by name and birth: an exact match; none and two matches both answer \"not found\" (recorded, no list)"
 
@@ -203,7 +206,7 @@ this is not JSON
 {"id":"a4","purpose":"tax.assessment","resident_code":"$hanako1"}
 {"id":"a5","purpose":"pension.benefit","resident_code":"$hanako1"}
 EOF
-before=$(count "SELECT count(*) FROM services_lookup")
+before=$(count "SELECT count(*) FROM $lookups")
 jpki services lookup "${agency[@]}" --batch batch.jsonl >batch.out ||
 	fail "batch: $(cat batch.out)"
 [ "$(wc -l <batch.out)" = 5 ] || fail "batch answers: $(cat batch.out)"
@@ -216,9 +219,40 @@ assert lines[2]["result"] == "refused" and lines[2]["line"] == 3, lines[2]
 assert lines[3]["result"] == "refused" and lines[3]["id"] == "a4", lines[3]
 assert lines[4]["resident_code"] == sys.argv[2], lines[4]
 EOF
-[ "$(count "SELECT count(*) FROM services_lookup")" = $((before + 4)) ] ||
+[ "$(count "SELECT count(*) FROM $lookups")" = $((before + 4)) ] ||
 	fail "the batch's look-ups are not all recorded"
 pass "a batch of 5 JSON Lines: 5 answer lines in order (a bad line refused, not recorded; the other 4 recorded)"
+
+# a long batch: its transactions grow (1024, 1024, 2048, then the rest),
+# every line answered in order, every look-up recorded
+python3 - "$hanako2" >long.jsonl <<'EOF'
+import sys
+for i in range(5000):
+    if i % 1000 == 999:
+        print("not JSON")
+    elif i % 3 == 0:
+        print('{"id":"l%d","purpose":"pension.benefit","resident_code":"%s"}' % (i, sys.argv[1]))
+    else:
+        print('{"id":"l%d","purpose":"pension.benefit","resident_code":"R%016X"}' % (i, i))
+EOF
+before=$(count "SELECT count(*) FROM $lookups")
+jpki services lookup "${agency[@]}" --batch long.jsonl >long.out ||
+	fail "long batch: $(tail -3 long.out)"
+python3 - "$hanako2" <<'EOF' || fail "long batch: $(head -3 long.out)"
+import json, sys
+lines = [json.loads(l) for l in open("long.out")]
+assert len(lines) == 5000, len(lines)
+for i, d in enumerate(lines):
+    if i % 1000 == 999:
+        assert d["result"] == "refused" and d["line"] == i + 1, d
+    elif i % 3 == 0:
+        assert d["id"] == "l%d" % i and d["resident_code"] == sys.argv[1], d
+    else:
+        assert d["id"] == "l%d" % i and d["result"] == "not found", d
+EOF
+[ "$(count "SELECT count(*) FROM $lookups")" = $((before + 4995)) ] ||
+	fail "the long batch's look-ups are not all recorded"
+pass "a batch of 5000 lines in growing transactions: 5000 answers in order, 4995 recorded"
 
 # ---- the resident's own disclosure, after the card's log-in ---------------
 JPKI_PIN=1234 jpki services disclosure "$url/disclosure" --card card.bin \

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "jpki/audit.h"
 #include "testutil.h"
 
@@ -325,6 +327,223 @@ static void verify_bad(struct fx *f, uint64_t seq, const char *word)
 	assert_non_null(strstr(rep.why, word));
 }
 
+/* The entries `n` single appends or one appender would add after 3 single
+ * ones, into a fresh store. */
+static void chain_of(struct jpki_store **st, char **url, char **dir, int n,
+		     int batch)
+{
+	struct jpki_actor a = actor("agency:p", (enum jpki_role)0, "131016");
+	struct jpki_audit_appender *ap = NULL;
+
+	assert_int_equal(tu_store_new(st, url, dir), 0);
+	assert_int_equal(jpki_audit_migrate(*st), 0);
+	for (int i = 0; i < n + 3; i++) {
+		char subject[24];
+
+		snprintf(subject, sizeof(subject), "R%016d", i);
+		if (i < 3 || !batch) {
+			assert_int_equal(jpki_store_begin(*st), 0);
+			assert_int_equal(
+			    jpki_audit_append(*st, &a, "services.lookup",
+					      subject,
+					      i % 2 ? "{\"n\":1}" : NULL),
+			    0);
+			assert_int_equal(jpki_store_commit(*st), 0);
+			continue;
+		}
+		if (ap == NULL) {
+			assert_int_equal(jpki_store_begin(*st), 0);
+			assert_int_equal(jpki_audit_appender_open(&ap, *st), 0);
+		}
+		assert_int_equal(jpki_audit_appender_add(
+				     ap, &a, "services.lookup", subject,
+				     i % 2 ? "{\"n\":1}" : NULL),
+				 0);
+	}
+	if (ap != NULL) {
+		assert_int_equal(jpki_audit_appender_finish(ap), 0);
+		assert_int_equal(jpki_store_commit(*st), 0);
+		jpki_audit_appender_free(ap);
+	}
+}
+
+static char *chain_text(struct jpki_store *st)
+{
+	struct jpki_rows *rows = NULL;
+	char *s = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&s, &len);
+
+	assert_int_equal(jpki_store_query(&rows, st,
+					  "SELECT seq, at, subject, detail,"
+					  " prev_hash, hash FROM audit_log"
+					  " ORDER BY seq",
+					  NULL, 0),
+			 0);
+	for (size_t i = 0; i < jpki_rows_count(rows); i++)
+		fprintf(m, "%lld %lld %s %s %s %s\n",
+			(long long)jpki_rows_int(rows, i, 0),
+			(long long)jpki_rows_int(rows, i, 1),
+			jpki_rows_text(rows, i, 2),
+			jpki_rows_text(rows, i, 3) ? jpki_rows_text(rows, i, 3)
+						   : "-",
+			jpki_rows_text(rows, i, 4), jpki_rows_text(rows, i, 5));
+	jpki_rows_free(rows);
+	assert_int_equal(jpki_store_query(&rows, st,
+					  "SELECT seq, hash FROM audit_head",
+					  NULL, 0),
+			 0);
+	assert_int_equal(jpki_rows_count(rows), 1);
+	fprintf(m, "head %lld %s\n", (long long)jpki_rows_int(rows, 0, 0),
+		jpki_rows_text(rows, 0, 1));
+	jpki_rows_free(rows);
+	fclose(m);
+	return s;
+}
+
+/* A batch through the appender (more entries than one multi-row INSERT
+ * holds) is byte for byte the chain of as many single appends, verifies,
+ * and an edited entry of it is named. */
+static void test_chain_appender(void **state)
+{
+	struct jpki_store *one = NULL, *many = NULL;
+	char *url1, *dir1, *url2, *dir2, *t1, *t2;
+	struct jpki_audit_report rep;
+	struct jpki_audit_appender *ap = NULL;
+	struct jpki_actor bad = actor("", JPKI_ROLE_REGISTRY_CLERK, "131016");
+
+	(void)state;
+	at("2026-01-10T09:00:00");
+	chain_of(&one, &url1, &dir1, 150, 0);
+	chain_of(&many, &url2, &dir2, 150, 1);
+	t1 = chain_text(one);
+	t2 = chain_text(many);
+	assert_string_equal(t1, t2);
+	assert_non_null(strstr(t2, "head 153 "));
+	assert_int_equal(jpki_audit_verify(&rep, many), 0);
+	assert_true(rep.ok);
+	assert_int_equal(rep.entries, 153);
+	/* what it cannot record is refused, and a rolled-back batch leaves
+	 * nothing */
+	assert_int_equal(jpki_store_begin(many), 0);
+	assert_int_equal(jpki_audit_appender_open(&ap, many), 0);
+	assert_int_equal(
+	    jpki_audit_appender_add(ap, &bad, "services.lookup", "x", NULL),
+	    JPKI_ERR_INVALID);
+	assert_int_equal(jpki_audit_appender_add(ap, &(struct jpki_actor){
+						      .operator_id = "a"},
+						  "services.lookup", "x", NULL),
+			 0);
+	assert_int_equal(jpki_audit_appender_finish(ap), 0);
+	jpki_audit_appender_free(ap);
+	jpki_store_rollback(many);
+	free(t2);
+	t2 = chain_text(many);
+	assert_string_equal(t1, t2);
+	assert_int_equal(jpki_store_exec(many,
+					 "UPDATE audit_log SET subject = 'R9'"
+					 " WHERE seq = 100",
+					 NULL, 0, NULL),
+			 0);
+	assert_int_equal(jpki_audit_verify(&rep, many), 0);
+	assert_false(rep.ok);
+	assert_int_equal(rep.bad_seq, 100);
+	free(t1);
+	free(t2);
+	tu_store_close(one, url1, dir1);
+	tu_store_close(many, url2, dir2);
+	jpki_clock_reset();
+}
+
+/* The hash of an entry, computed here from the layout chain.c documents
+ * (not through the module): the bytes hashed must never change, or every
+ * chain written before would stop verifying. Details around the size of
+ * the hasher's buffer (512) and far beyond it. */
+static void be(unsigned char **p, uint64_t v, size_t bytes)
+{
+	for (size_t i = 0; i < bytes; i++)
+		*(*p)++ = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+}
+
+static void lp(unsigned char **p, const char *s)
+{
+	be(p, strlen(s), 4);
+	memcpy(*p, s, strlen(s));
+	*p += strlen(s);
+}
+
+static void test_chain_hash_layout(void **state)
+{
+	struct fx *f = *state;
+	struct jpki_actor a = actor("r1", JPKI_ROLE_REGISTRY_CLERK, "131016");
+	size_t sizes[] = {0, 1, 380, 420, 511, 512, 3000};
+	char *detail = malloc(3001);
+
+	assert_non_null(detail);
+	for (size_t t = 0; t <= sizeof(sizes) / sizeof(sizes[0]); t++) {
+		int with = t < sizeof(sizes) / sizeof(sizes[0]);
+		struct jpki_rows *rows = NULL;
+		unsigned char *buf = malloc(8192), *p = buf, md[32];
+		char hex[65];
+		unsigned len = 0;
+
+		assert_non_null(buf);
+		if (with) {
+			memset(detail, 'a' + (int)t, sizes[t]);
+			detail[sizes[t]] = '\0';
+		}
+		assert_int_equal(jpki_audit_record(f->st, &a, "test.layout",
+						   "R0123", with ? detail
+								 : NULL),
+				 0);
+		assert_int_equal(
+		    jpki_store_query(&rows, f->st,
+				     "SELECT seq, at, operator, role,"
+				     " municipality, action, subject, detail,"
+				     " prev_hash, hash FROM audit_log"
+				     " ORDER BY seq DESC LIMIT 1",
+				     NULL, 0),
+		    0);
+		for (size_t i = 0; i < 32; i++) {
+			unsigned v;
+
+			assert_int_equal(sscanf(jpki_rows_text(rows, 0, 8) +
+						    2 * i,
+						"%2x", &v),
+					 1);
+			*p++ = (unsigned char)v;
+		}
+		be(&p, (uint64_t)jpki_rows_int(rows, 0, 0), 8);
+		be(&p, (uint64_t)jpki_rows_int(rows, 0, 1), 8);
+		lp(&p, "r1");
+		be(&p, (uint32_t)JPKI_ROLE_REGISTRY_CLERK, 4);
+		lp(&p, "131016");
+		lp(&p, "test.layout");
+		lp(&p, "R0123");
+		*p++ = (unsigned char)with;
+		if (with) {
+			assert_string_equal(jpki_rows_text(rows, 0, 7), detail);
+			lp(&p, detail);
+		} else
+			assert_null(jpki_rows_text(rows, 0, 7));
+		assert_true(EVP_Digest(buf, (size_t)(p - buf), md, &len,
+				       EVP_sha256(), NULL));
+		for (size_t i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		assert_string_equal(jpki_rows_text(rows, 0, 9), hex);
+		/* and a wrong byte is not the hash */
+		buf[40] ^= 1;
+		assert_true(EVP_Digest(buf, (size_t)(p - buf), md, &len,
+				       EVP_sha256(), NULL));
+		for (size_t i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		assert_string_not_equal(jpki_rows_text(rows, 0, 9), hex);
+		jpki_rows_free(rows);
+		free(buf);
+	}
+	free(detail);
+}
+
 static void test_chain_intact(void **state)
 {
 	struct fx *f = *state;
@@ -518,6 +737,9 @@ int main(void)
 	    cmocka_unit_test(test_authorize),
 	    cmocka_unit_test(test_authorize_read),
 	    cmocka_unit_test_setup_teardown(test_chain_intact, setup, teardown),
+	    cmocka_unit_test(test_chain_appender),
+	    cmocka_unit_test_setup_teardown(test_chain_hash_layout, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_edited, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_edited_hash, setup,
 					    teardown),

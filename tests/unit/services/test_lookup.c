@@ -169,9 +169,13 @@ static void test_lookup_recorded(void **state)
 	assert_true(a.found);
 	assert_string_equal(a.resident.person, f->taro);
 	assert_string_equal(a.change, "register");
+	/* in the journal, linked to its audit entry */
 	assert_int_equal(tu_count(f->st,
-				  "SELECT count(*) FROM services_lookup WHERE"
-				  " outcome = 'found' AND agency = 'pension'"),
+				  "SELECT count(*) FROM services_lookup_recent"
+				  " WHERE outcome = 'found' AND"
+				  " agency = 'pension' AND seq = (SELECT"
+				  " MAX(seq) FROM audit_log WHERE action ="
+				  " 'services.lookup' AND subject = person)"),
 			 1);
 	assert_int_equal(tu_count(f->st, "SELECT count(*) FROM audit_log"),
 			 chain + 1);
@@ -206,16 +210,207 @@ static void test_lookup_all_or_nothing(void **state)
 			break;
 		jpki_store_fail_after(f->st, 0);
 		assert_int_equal(
-		    tu_count(f->st, "SELECT count(*) FROM services_lookup"), 0);
+		    tu_count(f->st,
+			     "SELECT count(*) FROM services_lookup_recent"),
+		    0);
 		assert_int_equal(
 		    tu_count(f->st, "SELECT count(*) FROM audit_log"), chain);
 	}
 	jpki_store_fail_after(f->st, 0);
 	assert_true(nth > 5); /* the chunk's statements did fail in turn */
 	assert_int_equal(
-	    tu_count(f->st, "SELECT count(*) FROM services_lookup"), 2);
+	    tu_count(f->st, "SELECT count(*) FROM services_lookup_recent"), 2);
 	assert_true(a[0].found);
 	assert_false(a[1].found);
+}
+
+/* The journal goes into services_lookup whole, in one transaction: the
+ * disclosure sees look-ups before and after, a failed fold leaves the
+ * journal as it was, an idle one writes nothing. */
+static void test_lookup_fold(void **state)
+{
+	struct fx *f = *state;
+	struct jpki_services_query q = by_code(f->taro, "pension.benefit");
+	struct jpki_services_answer a;
+	struct jpki_services_disclosed *list = NULL;
+	size_t n = 99;
+	uint64_t writes;
+
+	assert_int_equal(jpki_services_lookup_fold(&n, f->st), 0);
+	assert_int_equal(n, 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(
+		    jpki_services_lookup(&a, f->st, &f->pension, &q), 0);
+	assert_int_equal(
+	    tu_count(f->st, "SELECT count(*) FROM services_lookup_recent"), 3);
+	assert_int_equal(
+	    tu_count(f->st, "SELECT count(*) FROM services_lookup"), 0);
+	/* a fold that fails at its delete moves nothing */
+	for (int nth = 1; nth <= 3; nth++) {
+		jpki_store_fail_after(f->st, nth);
+		assert_int_not_equal(jpki_services_lookup_fold(&n, f->st), 0);
+		jpki_store_fail_after(f->st, 0);
+		assert_int_equal(
+		    tu_count(f->st,
+			     "SELECT count(*) FROM services_lookup_recent"),
+		    3);
+		assert_int_equal(
+		    tu_count(f->st, "SELECT count(*) FROM services_lookup"), 0);
+	}
+	assert_int_equal(jpki_services_lookup_fold(&n, f->st), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(
+	    tu_count(f->st, "SELECT count(*) FROM services_lookup_recent"), 0);
+	assert_int_equal(tu_count(f->st,
+				  "SELECT count(*) FROM services_lookup WHERE"
+				  " outcome = 'found'"),
+			 3);
+	/* idle: no write at all */
+	writes = jpki_store_writes(f->st);
+	assert_int_equal(jpki_services_lookup_fold(&n, f->st), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(jpki_store_writes(f->st), writes);
+	/* one more in the journal: the disclosure lists all four */
+	assert_int_equal(jpki_services_lookup(&a, f->st, &f->pension, &q), 0);
+	assert_int_equal(
+	    jpki_services_disclosure(&list, &n, f->st, &f->win, f->taro), 0);
+	assert_int_equal(n, 4);
+	free(list);
+	assert_int_equal(
+	    tu_count(f->st, "SELECT count(*) FROM services_lookup_recent"), 0);
+}
+
+/* The latest change as the registry has it, read here on its own. */
+static void latest(char what[64], time_t *at, struct jpki_store *st,
+		   const char *person)
+{
+	struct jpki_rows *rows = NULL;
+	struct jpki_value p = JPKI_V_TEXT(person);
+
+	assert_int_equal(jpki_store_query(&rows, st,
+					  "SELECT what, at FROM registry_event"
+					  " WHERE person = $1 ORDER BY seq DESC"
+					  " LIMIT 1",
+					  &p, 1),
+			 0);
+	if (jpki_rows_count(rows) == 1) {
+		snprintf(what, 64, "%s", jpki_rows_text(rows, 0, 0));
+		*at = (time_t)jpki_rows_int(rows, 0, 1);
+	} else
+		what[0] = '\0';
+	jpki_rows_free(rows);
+}
+
+/* A batch of more look-ups than one read group (64), with the same code
+ * twice, unknown codes, a purpose refused, a name and birth, and
+ * residents with and without changes: each answer is the one a single
+ * look-up gives, its resident the registry's own record, its change the
+ * latest event; the chain has one entry a look-up, in the batch's order. */
+static void test_lookup_batch_same(void **state)
+{
+	enum { N = 150 };
+	struct fx *f = *state;
+	struct jpki_services_query *q = calloc(N, sizeof(*q));
+	struct jpki_services_answer *a = calloc(N, sizeof(*a)), one;
+	int rcs[N];
+	char people[5][64];
+	int64_t chain;
+
+	assert_non_null(q);
+	assert_non_null(a);
+	snprintf(people[0], 64, "%s", f->taro);
+	for (int i = 1; i < 5; i++) {
+		struct jpki_resident r = {0};
+
+		snprintf(r.municipality_code, sizeof(r.municipality_code),
+			 "131016");
+		snprintf(r.prefecture, sizeof(r.prefecture), "東京都");
+		snprintf(r.municipality, sizeof(r.municipality), "千代田区");
+		snprintf(r.facts.name, sizeof(r.facts.name), "鈴木　%d", i);
+		r.facts.sex = JPKI_SEX_FEMALE;
+		r.facts.birth = (struct jpki_date){1990, 1, (unsigned)i};
+		snprintf(r.facts.address, sizeof(r.facts.address),
+			 "千代田２番%d号", i);
+		assert_int_equal(
+		    jpki_registry_register(people[i], f->st, &f->reg, &r), 0);
+	}
+	assert_int_equal(
+	    jpki_registry_change_name(f->st, &f->reg, people[1], "鈴木　花子"),
+	    0);
+	assert_int_equal(jpki_registry_death(f->st, &f->reg, people[2]), 0);
+	for (int i = 0; i < N; i++) {
+		if (i % 7 == 3)
+			q[i] = by_code("R00000000DEADBEEF", "pension.benefit");
+		else if (i % 11 == 5)
+			q[i] = by_code(people[i % 5], "tax.assessment");
+		else if (i % 13 == 6) {
+			q[i] = by_code("", "pension.benefit");
+			snprintf(q[i].name, sizeof(q[i].name), "鈴木　3");
+			q[i].birth = (struct jpki_date){1990, 1, 3};
+		} else
+			q[i] = by_code(people[i % 5], "pension.benefit");
+		snprintf(q[i].id, sizeof(q[i].id), "%d", i);
+	}
+	chain = tu_count(f->st, "SELECT count(*) FROM audit_log");
+	assert_int_equal(
+	    jpki_services_lookup_many(a, rcs, f->st, &f->pension, q, N), 0);
+	assert_int_equal(tu_count(f->st, "SELECT count(*) FROM audit_log"),
+			 chain + N);
+	for (int i = 0; i < N; i++) {
+		int rc = jpki_services_lookup(&one, f->st, &f->pension, &q[i]);
+		char what[64];
+		time_t at = 0;
+
+		assert_int_equal(rcs[i], rc);
+		assert_int_equal(a[i].found, one.found);
+		assert_memory_equal(&a[i], &one, sizeof(one));
+		if (!a[i].found) {
+			assert_true(i % 7 == 3 || i % 11 == 5);
+			continue;
+		}
+		{
+			struct jpki_resident r;
+
+			assert_int_equal(
+			    jpki_registry_get(&r, f->st, a[i].resident.person),
+			    0);
+			assert_memory_equal(&r, &a[i].resident, sizeof(r));
+		}
+		latest(what, &at, f->st, a[i].resident.person);
+		if (what[0] != '\0') {
+			assert_string_equal(a[i].change, what);
+			assert_int_equal(a[i].change_at, at);
+		} else {
+			assert_string_equal(a[i].change, "register");
+			assert_int_equal(a[i].change_at,
+					 a[i].resident.registered_at);
+		}
+	}
+	assert_string_equal(a[1].change, "name");
+	assert_string_equal(a[2].change, "death");
+	/* the batch's entries in its order, each with its subject */
+	for (int i = 0; i < N; i++) {
+		struct jpki_rows *rows = NULL;
+		struct jpki_value p = JPKI_V_INT(chain + 1 + i);
+
+		assert_int_equal(
+		    jpki_store_query(&rows, f->st,
+				     "SELECT subject, action FROM audit_log"
+				     " WHERE seq = $1",
+				     &p, 1),
+		    0);
+		assert_string_equal(jpki_rows_text(rows, 0, 0),
+				    i % 7 == 3    ? ""
+				    : i % 11 == 5 ? people[i % 5]
+						  : a[i].resident.person);
+		assert_string_equal(jpki_rows_text(rows, 0, 1),
+				    i % 11 == 5 && i % 7 != 3
+					? "services.lookup.refused"
+					: "services.lookup");
+		jpki_rows_free(rows);
+	}
+	free(q);
+	free(a);
 }
 
 static void test_query_parse(void **state)
@@ -293,6 +488,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lookup_recorded, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_lookup_all_or_nothing, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_lookup_fold, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lookup_batch_same, setup,
 					    teardown),
 	    cmocka_unit_test(test_query_parse),
 	    cmocka_unit_test_setup_teardown(test_disclosure_readers, setup,
