@@ -23,8 +23,8 @@ int jpki_ca_read_from(struct jpki_ca *ca, struct jpki_store *rd,
 {
 	char *copy = NULL;
 
-	if (rd != NULL && (mark_id == NULL || *mark_id == '\0' ||
-			   max_lag_ms <= 0))
+	if (rd != NULL &&
+	    (mark_id == NULL || *mark_id == '\0' || max_lag_ms <= 0))
 		return jpki_err_set(JPKI_ERR_INVALID,
 				    "a read store needs a heartbeat row and a "
 				    "bound above 0 ms");
@@ -67,9 +67,9 @@ int jpki_ca_read_lag(int64_t *lag_ms, struct jpki_ca *ca)
 	if (ca->read == NULL)
 		return 0;
 	id = JPKI_V_TEXT(ca->read_mark);
-	if ((r = jpki_store_query(&rows, ca->read,
-				  "SELECT mark FROM jpki_heartbeat WHERE id = $1",
-				  &id, 1)) != 0)
+	if ((r = jpki_store_query(
+		 &rows, ca->read,
+		 "SELECT mark FROM jpki_heartbeat WHERE id = $1", &id, 1)) != 0)
 		return r;
 	if (jpki_rows_count(rows) != 1) {
 		jpki_rows_free(rows);

@@ -77,9 +77,8 @@ static int ask(struct replica *r, X509 *cert, int *status, int *reason)
 	OCSP_request_add0_id(req, OCSP_CERTID_dup(id));
 	n = i2d_OCSP_REQUEST(req, &der);
 	assert_true(n > 0);
-	assert_int_equal(jpki_ca_ocsp_respond(&resp_der, &len, r->f->ca, der,
-					      (size_t)n),
-			 0);
+	assert_int_equal(
+	    jpki_ca_ocsp_respond(&resp_der, &len, r->f->ca, der, (size_t)n), 0);
 	p = resp_der;
 	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
 	assert_non_null(resp);
@@ -113,19 +112,17 @@ static void test_fresh_answers_stale_refuses(void **state)
 	int64_t lag = -1;
 	int s, why;
 
-	assert_int_equal(jpki_ca_revoke(r->f->ca, rev->serial,
-					JPKI_REASON_KEY_COMPROMISE),
-			 0);
+	assert_int_equal(
+	    jpki_ca_revoke(r->f->ca, rev->serial, JPKI_REASON_KEY_COMPROMISE),
+	    0);
 	assert_int_equal(jpki_ca_hold(r->f->ca, held->serial), 0);
 
 	/* within the bound: every answer, and the CRL */
 	assert_int_equal(jpki_ca_read_lag(&lag, r->f->ca), 0);
 	assert_true(lag >= 0 && lag < 1000);
-	assert_int_equal(ask(r, xg, &s, &why),
-			 OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(s, V_OCSP_CERTSTATUS_GOOD);
-	assert_int_equal(ask(r, xh, &s, &why),
-			 OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(ask(r, xh, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(s, V_OCSP_CERTSTATUS_REVOKED);
 	assert_int_equal(why, OCSP_REVOKED_STATUS_CERTIFICATEHOLD);
 	assert_int_equal(jpki_ca_crl_get(&crl, &crl_len, r->f->ca, "sign"), 0);
@@ -139,8 +136,7 @@ static void test_fresh_answers_stale_refuses(void **state)
 	assert_true(lag >= 1500);
 	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_TRYLATER);
 	assert_int_equal(ask(r, xh, &s, &why), OCSP_RESPONSE_STATUS_TRYLATER);
-	assert_int_equal(ask(r, xr, &s, &why),
-			 OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(ask(r, xr, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(s, V_OCSP_CERTSTATUS_REVOKED);
 	assert_int_equal(why, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
 	assert_int_equal(jpki_ca_crl_get(&crl, &crl_len, r->f->ca, "sign"),
@@ -149,8 +145,7 @@ static void test_fresh_answers_stale_refuses(void **state)
 
 	/* the next heartbeat: good again */
 	assert_int_equal(jpki_store_heartbeat(r->f->st, "test"), 0);
-	assert_int_equal(ask(r, xg, &s, &why),
-			 OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(s, V_OCSP_CERTSTATUS_GOOD);
 
 	X509_free(xg);
@@ -179,8 +174,7 @@ static void test_no_heartbeat_row(void **state)
 	assert_int_equal(jpki_ca_read_from(r->f->ca, NULL, NULL, 0), 0);
 	assert_int_equal(jpki_ca_read_lag(&lag, r->f->ca), 0);
 	assert_int_equal(lag, 0);
-	assert_int_equal(ask(r, xg, &s, &why),
-			 OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(s, V_OCSP_CERTSTATUS_GOOD);
 	X509_free(xg);
 	jpki_cert_info_free(good);
@@ -202,9 +196,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_fresh_answers_stale_refuses),
-		T(test_no_heartbeat_row),
-		T(test_read_from_refuses_bad_arguments),
+	    T(test_fresh_answers_stale_refuses),
+	    T(test_no_heartbeat_row),
+	    T(test_read_from_refuses_bad_arguments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
