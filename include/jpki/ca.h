@@ -117,6 +117,28 @@ int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
 		 const struct jpki_ca_options *opts) JPKI_MUST_CHECK;
 void jpki_ca_free(struct jpki_ca *ca);
 
+/*
+ * Replica reads (docs/PERFORMANCE.md, "Replicas"): from now on the OCSP
+ * answers and the repository's CRLs and CA certificates are read from
+ * `rd` (a read store on a standby, borrowed: it must outlive the CA), not
+ * from the CA's own store, which keeps every write. Each such read also
+ * reads the heartbeat row `mark_id` (jpki_store_heartbeat(), which the
+ * caller keeps writing on the primary) in the same statement, so it knows
+ * how old its data may be; past `max_lag_ms` the responder answers OCSP
+ * tryLater for anything but a revocation (final: it cannot be undone; a
+ * certificate hold can, and is not answered) and jpki_ca_crl_get() fails
+ * with JPKI_ERR_STATE. NULL `rd` reads from the CA's store again.
+ */
+int jpki_ca_read_from(struct jpki_ca *ca, struct jpki_store *rd,
+		      const char *mark_id, long max_lag_ms) JPKI_MUST_CHECK;
+/*
+ * How far behind the replica may be now: *lag_ms is the age of the
+ * newest heartbeat it holds. Returns 0 within the bound (and without a
+ * read store, *lag_ms 0), JPKI_ERR_STATE past it or without a heartbeat
+ * yet, or the store's error.
+ */
+int jpki_ca_read_lag(int64_t *lag_ms, struct jpki_ca *ca) JPKI_MUST_CHECK;
+
 /* 1 when the CA keys are in a PKCS#11 token, 0 when they are files (the
  * development form, which the caller should warn about). */
 int jpki_ca_keys_in_token(const struct jpki_ca *ca);

@@ -15,6 +15,9 @@
  *               handed to the window without a restart
  *   repository  every second: full CRLs a change marked stale; every
  *               minute: CRLs within half a period of their nextUpdate
+ *   (any, with a read store) every max_lag_ms / 5: the heartbeat row
+ *               on the primary that bounds the replica's lag, in a
+ *               thread and on a connection of its own
  *
  * Nothing after start migrates, and the ocsp, login, portal and kiosk roles
  * run no periodic work: an OCSP responder's store sees no write.
@@ -64,7 +67,18 @@ struct jpki_serve_options {
 	 * the ID-token key's PEM and the pairwise-subject secret's file,
 	 * both made on first start where missing; required with the role */
 	const char *oidc_issuer, *oidc_key, *oidc_secret;
+	/* Replicas (docs/PERFORMANCE.md): a read store (a hot standby) the
+	 * ocsp and repository roles read status, CRLs and CA certificates
+	 * from, while every write still goes to store_url; NULL: they read
+	 * store_url, as before. With it, a heartbeat thread writes this
+	 * process's mark into store_url every max_lag_ms / 5 (20 ms to 1 s),
+	 * and past max_lag_ms (0 = JPKI_SERVE_MAX_LAG_MS) of replica lag
+	 * OCSP answers tryLater for anything but a revocation, CRLs and
+	 * /healthz 503. */
+	const char *read_store_url;
+	unsigned max_lag_ms;
 };
+#define JPKI_SERVE_MAX_LAG_MS 5000
 #define JPKI_SERVE_OPTIONS_VERSION 1
 #define JPKI_SERVE_OPTIONS_INIT                                                \
 	{.version = JPKI_SERVE_OPTIONS_VERSION, .ca = JPKI_CA_OPTIONS_INIT}

@@ -58,6 +58,18 @@ struct jpki_value {
 int jpki_store_open(struct jpki_store **out, const char *url) JPKI_MUST_CHECK;
 void jpki_store_free(struct jpki_store *st);
 
+/*
+ * Opens a store to read from only: a PostgreSQL streaming-replication
+ * standby (a hot standby), or any URL jpki_store_open() takes. Every write
+ * (jpki_store_begin, _exec, _migrate, _try_lock) is refused with
+ * JPKI_ERR_STATE before it reaches the database, so a write sent to a
+ * replica by mistake fails the same way on every backend. libpq's
+ * target_session_attrs in the URL ("standby", "prefer-standby") picks the
+ * server among several hosts. The caller frees *out with jpki_store_free().
+ */
+int jpki_store_open_read(struct jpki_store **out,
+			 const char *url) JPKI_MUST_CHECK;
+
 /* "sqlite" or "postgres". */
 const char *jpki_store_backend(const struct jpki_store *st);
 
@@ -144,6 +156,26 @@ uint64_t jpki_store_writes(const struct jpki_store *st);
 int jpki_store_try_lock(struct jpki_store *st, int64_t key,
 			int *got) JPKI_MUST_CHECK;
 void jpki_store_unlock(struct jpki_store *st, int64_t key);
+
+/*
+ * The replication heartbeat (docs/PERFORMANCE.md, "Replicas"). A process
+ * that reads from a replica writes, every few hundred ms, its own clock
+ * (jpki_store_mark_now(): CLOCK_MONOTONIC in ms, meaningful only to the
+ * process that wrote it) into its row `id` of the table
+ *
+ *   jpki_heartbeat (id TEXT PRIMARY KEY, mark INTEGER, written INTEGER)
+ *
+ * on the primary. A statement on the replica that reads the row beside
+ * the data it answers from bounds that data's age:
+ * jpki_store_mark_now() - mark. The table is made on the first call;
+ * rows of processes gone for a day are deleted then too.
+ */
+int jpki_store_heartbeat(struct jpki_store *primary,
+			 const char *id) JPKI_MUST_CHECK;
+/* Deletes row `id` (a clean stop); failures are ignored. */
+void jpki_store_heartbeat_end(struct jpki_store *primary, const char *id);
+/* This process's heartbeat clock: CLOCK_MONOTONIC, in ms. */
+int64_t jpki_store_mark_now(void);
 
 /*
  * Fault injection for tests: the `nth` statement or commit from now fails

@@ -764,6 +764,7 @@ void jpki_ca_free(struct jpki_ca *ca)
 	ca_p11_free(ca->p11);
 	free(ca->pkcs11_pin_file);
 	free(ca->public_url);
+	free(ca->read_mark);
 	free(ca);
 }
 

@@ -63,7 +63,25 @@ struct jpki_ca {
 	struct ocsp_cached cache[OCSP_CACHE_SLOTS];
 	struct ca_p11 *p11; /* the token session, when keys are there */
 	char *pkcs11_pin_file;
+	/* jpki_ca_read_from(): the replica the OCSP answers and the
+	 * repository read from (NULL: `store`), the heartbeat row read with
+	 * them and the bound on their age */
+	struct jpki_store *read;
+	char *read_mark;
+	long read_max_lag_ms;
 };
+
+/* Where the OCSP answers and the repository read: the replica if there
+ * is one, else the CA's own store. */
+static inline struct jpki_store *ca_read_store(struct jpki_ca *ca)
+{
+	return ca->read != NULL ? ca->read : ca->store;
+}
+
+/* A replica's data whose heartbeat `mark` (NULL when the row was not
+ * there) is older than the bound; sets the error sentence. 0 when
+ * fresh. */
+int ca_read_stale(struct jpki_ca *ca, const int64_t *mark) JPKI_MUST_CHECK;
 
 static inline struct authority *ca_authority(struct jpki_ca *ca,
 					     enum jpki_cert_type type)

@@ -976,13 +976,30 @@ int jpki_ca_crl_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
 		return r;
 	ca_crl_scope_name(name, type, gen, muni[0] ? muni : NULL);
 	{
-		struct jpki_value v = JPKI_V_TEXT(name);
+		/* on a replica, its heartbeat in the same statement
+		 * (replica.c) */
+		struct jpki_value v[] = {JPKI_V_TEXT(name),
+					 JPKI_V_TEXT(ca->read_mark)};
 
-		if ((r = jpki_store_query(&rows, ca->store,
-					  "SELECT der FROM ca_crl"
-					  " WHERE scope = $1",
-					  &v, 1)) != 0)
+		if ((r = jpki_store_query(
+			     &rows, ca_read_store(ca),
+			     ca->read == NULL
+				     ? "SELECT der FROM ca_crl WHERE scope = $1"
+				     : "SELECT c.der, h.mark FROM jpki_heartbeat"
+				       " h LEFT JOIN ca_crl c ON c.scope = $1"
+				       " WHERE h.id = $2",
+			     v, ca->read == NULL ? 1 : 2)) != 0)
 			return r;
+	}
+	if (ca->read != NULL) {
+		int64_t mark = jpki_rows_int(rows, 0, 1);
+
+		if ((r = ca_read_stale(ca, jpki_rows_count(rows) == 1
+						   ? &mark
+						   : NULL)) != 0) {
+			jpki_rows_free(rows);
+			return r;
+		}
 	}
 	p = jpki_rows_blob(rows, 0, 0, &n);
 	if (jpki_rows_count(rows) != 1 || p == NULL) {
@@ -1018,7 +1035,7 @@ int jpki_ca_crl_scopes(char ***out, size_t *n, struct jpki_ca *ca)
 
 	*out = NULL;
 	*n = 0;
-	if ((r = jpki_store_query(&rows, ca->store,
+	if ((r = jpki_store_query(&rows, ca_read_store(ca),
 				  "SELECT scope FROM ca_crl ORDER BY scope",
 				  NULL, 0)) != 0)
 		return r;

@@ -150,6 +150,7 @@ struct status {
 	time_t revoked_at;
 	int64_t version;
 	char serial[41];
+	int later; /* a replica past its bound: answer tryLater */
 };
 
 static int lookup(struct status *st, struct jpki_ca *ca,
@@ -171,21 +172,48 @@ static int lookup(struct status *st, struct jpki_ca *ca,
 		return 0;
 	}
 	{
-		/* a serial of another generation is not this issuer's */
+		/* a serial of another generation is not this issuer's; on a
+		 * replica, its heartbeat in the same statement (replica.c) */
 		struct jpki_value p[] = {JPKI_V_TEXT(hex), JPKI_V_INT(a->type),
-					 JPKI_V_INT(a->generation)};
+					 JPKI_V_INT(a->generation),
+					 JPKI_V_TEXT(ca->read_mark)};
 
-		r = jpki_store_query(&rows, ca->store,
-				     "SELECT status, reason, revoked_at,"
-				     " version FROM ca_cert"
-				     " WHERE serial = $1 AND type = $2"
-				     " AND generation = $3",
-				     p, 3);
+		r = jpki_store_query(
+			&rows, ca_read_store(ca),
+			ca->read == NULL
+				? "SELECT status, reason, revoked_at,"
+				  " version FROM ca_cert"
+				  " WHERE serial = $1 AND type = $2"
+				  " AND generation = $3"
+				: "SELECT c.status, c.reason, c.revoked_at,"
+				  " c.version, h.mark FROM jpki_heartbeat h"
+				  " LEFT JOIN ca_cert c ON c.serial = $1"
+				  " AND c.type = $2 AND c.generation = $3"
+				  " WHERE h.id = $4",
+			p, ca->read == NULL ? 3 : 4);
 	}
 	free(hex);
 	if (r != 0)
 		return r;
-	if (jpki_rows_count(rows) == 1) {
+	if (ca->read != NULL) {
+		int64_t mark = jpki_rows_int(rows, 0, 4);
+		int s = (int)jpki_rows_int(rows, 0, 0);
+
+		/* Past the bound only a revocation is answered: it is final.
+		 * A hold may have been released since, an unknown serial
+		 * issued, a good one revoked: tryLater (jpki_ca_ocsp_respond).
+		 */
+		if ((jpki_rows_is_null(rows, 0, 0) ||
+		     s != JPKI_STATUS_REVOKED) &&
+		    ca_read_stale(ca, jpki_rows_count(rows) == 1 ? &mark
+								  : NULL) !=
+			    0) {
+			st->later = 1;
+			jpki_rows_free(rows);
+			return JPKI_ERR_STATE;
+		}
+	}
+	if (jpki_rows_count(rows) == 1 && !jpki_rows_is_null(rows, 0, 0)) {
 		int s = (int)jpki_rows_int(rows, 0, 0);
 
 		st->known = 1;
@@ -383,6 +411,14 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 crypto:
 	r = jpki_err_set(JPKI_ERR_CRYPTO, "cannot sign the OCSP response");
 out:
+	/* RFC 6960 2.3: "try again later" rather than an answer from data
+	 * older than the replica's bound (lookup) */
+	if (r != 0 && st.later) {
+		jpki_log(JPKI_LOG_DEBUG, "OCSP: tryLater: %s", jpki_err_detail());
+		free(*out);
+		r = error_response(out, out_len,
+				   OCSP_RESPONSE_STATUS_TRYLATER);
+	}
 	ERR_clear_error();
 	OCSP_REQUEST_free(oreq);
 	OCSP_BASICRESP_free(basic);

@@ -676,7 +676,7 @@ int jpki_ca_published_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
 					 JPKI_V_INT(link_to)};
 
 		r = jpki_store_query(
-			&rows, ca->store,
+			&rows, ca_read_store(ca),
 			link_to ? "SELECT der FROM ca_link_cert WHERE type = $1"
 				  " AND issuer_gen = $2 AND subject_gen = $3"
 				: "SELECT cert FROM ca_authority WHERE type = $1"
@@ -712,7 +712,7 @@ int jpki_ca_published(char ***names, size_t *n, struct jpki_ca *ca)
 
 	*names = NULL;
 	*n = 0;
-	if ((r = jpki_store_query(&rows, ca->store,
+	if ((r = jpki_store_query(&rows, ca_read_store(ca),
 				  "SELECT type, generation, 0 FROM ca_authority"
 				  " UNION ALL SELECT type, generation, 0"
 				  " FROM ca_generation UNION ALL"

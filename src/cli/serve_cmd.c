@@ -37,6 +37,7 @@ static void serve_usage(FILE *f)
 	      "                  [--tls-cert FILE --tls-key FILE "
 	      "[--tls-client-ca FILE]]\n"
 	      "                  [--revocation-access open|registered]\n"
+	      "                  [--read-store URL [--max-lag-ms N]]\n"
 	      "\n"
 	      "  --listen    where to listen (default: config listen or\n"
 	      "              127.0.0.1:8080; port 0 picks a free port)\n"
@@ -101,6 +102,16 @@ static void serve_usage(FILE *f)
 	      "              verifies to --tls-client-ca (else 403), each\n"
 	      "              answer counted (`jpki verifier usage`); config\n"
 	      "              revocation_access\n"
+	      "  --read-store URL  a replica (a PostgreSQL hot standby) the\n"
+	      "              ocsp and repository roles read status, CRLs\n"
+	      "              and CA certificates from; every write still\n"
+	      "              goes to --store (the primary); libpq's\n"
+	      "              target_session_attrs picks among hosts; config\n"
+	      "              read_store (docs/PERFORMANCE.md, \"Replicas\")\n"
+	      "  --max-lag-ms N  the replica's staleness bound (default\n"
+	      "              5000, 50 to 3600000): past it OCSP answers\n"
+	      "              tryLater but for revocations, CRLs and /healthz\n"
+	      "              503; config max_lag_ms\n"
 	      "\n"
 	      "Without --tls-cert the listener is plain HTTP and nothing\n"
 	      "authenticates the terminals of the window but the clerks'\n"
@@ -158,6 +169,12 @@ static void print_urls(const struct jpki_serve *sv, const char *listen,
 		       jpki_serve_scheme(sv),
 		       (int)(strrchr(o->ocsp_listen, ':') - o->ocsp_listen),
 		       o->ocsp_listen, jpki_serve_ocsp_port(sv));
+	/* not the URL: it may carry a password */
+	if (o->read_store_url != NULL)
+		printf("  replica     OCSP and the repository read the read "
+		       "store; past %u ms of lag OCSP answers tryLater but "
+		       "for revocations\n",
+		       o->max_lag_ms ? o->max_lag_ms : JPKI_SERVE_MAX_LAG_MS);
 	if (roles & JPKI_ROLE_LOGIN)
 		printf("  log-in      %s/login (answers bound to the origin "
 		       "of %s)\n",
@@ -227,6 +244,8 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"kiosk-burst", required_argument, NULL, 1005},
 		{"kiosk-every", required_argument, NULL, 1006},
 		{"oidc-issuer", required_argument, NULL, 1009},
+		{"read-store", required_argument, NULL, 1010},
+		{"max-lag-ms", required_argument, NULL, 1011},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct jpki_serve_options opts = JPKI_SERVE_OPTIONS_INIT;
@@ -254,6 +273,7 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		{"login_max_wait", 1004, &opts.login_max_wait, 86400},
 		{"kiosk_burst", 1005, &opts.kiosk_burst, 100},
 		{"kiosk_every", 1006, &opts.kiosk_every, 3600},
+		{"max_lag_ms", 1011, &opts.max_lag_ms, 3600000},
 	};
 	struct sigaction sa;
 	int c, r;
@@ -270,6 +290,7 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		 jpki_config_get(cli->cfg, "revocation_access", "open"))) != 0)
 		return cli_fail(r, "config revocation_access");
 	opts.oidc_issuer = jpki_config_get(cli->cfg, "oidc_issuer", NULL);
+	opts.read_store_url = jpki_config_get(cli->cfg, "read_store", NULL);
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
 		long v;
 
@@ -322,6 +343,7 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		case 1004:
 		case 1005:
 		case 1006:
+		case 1011:
 			for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]);
 			     i++) {
 				char *end;
@@ -351,6 +373,9 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 		case 1009:
 			opts.oidc_issuer = optarg;
 			break;
+		case 1010:
+			opts.read_store_url = optarg;
+			break;
 		case 'h':
 			serve_usage(stdout);
 			return CLI_OK;
@@ -361,6 +386,13 @@ int cli_serve(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("serve takes options only");
+	/* a bound under the heartbeat's smallest period would read as lag
+	 * all the time */
+	if (opts.max_lag_ms != 0 && opts.max_lag_ms < 50)
+		return cli_usage("--max-lag-ms takes 50 to 3600000");
+	if (opts.max_lag_ms != 0 && opts.read_store_url == NULL)
+		return cli_usage("--max-lag-ms bounds a replica's lag: it goes "
+				 "with --read-store");
 	if ((opts.tls_cert == NULL) != (opts.tls_key == NULL))
 		return cli_usage("--tls-cert and --tls-key go together");
 	if (opts.tls_client_ca != NULL && opts.tls_cert == NULL)

@@ -123,10 +123,13 @@ static enum MHD_Result send_ocsp(struct jpki_http *srv,
 		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				 "the OCSP responder failed\n");
 	}
-	/* a registered verifier's answer is its own: no shared cache */
+	/* a registered verifier's answer is its own: no shared cache; a
+	 * tryLater (the unsigned 30 03 0A 01 03: no responseBytes) is this
+	 * moment's, never cached */
 	ret = http_send(conn, MHD_HTTP_OK, "application/ocsp-response", resp,
 			  resp_len,
-			  !is_get		  ? "no-store"
+			  !is_get || (resp_len == 5 && resp[4] == 3)
+						  ? "no-store"
 			  : up->verifier[0] != '\0' ? "private, max-age=300"
 						  : "max-age=300, public");
 	free(resp);
@@ -455,6 +458,13 @@ enum MHD_Result http_repository_crl(struct jpki_http *srv,
 		if (r == JPKI_ERR_NOT_FOUND || r == JPKI_ERR_INVALID)
 			return http_send_text(conn, MHD_HTTP_NOT_FOUND,
 					 "no such CRL\n");
+		/* a replica past its bound (jpki_ca_read_from): another
+		 * responder, or this one later, has a fresh one */
+		if (r == JPKI_ERR_STATE)
+			return http_send_text(conn,
+					      MHD_HTTP_SERVICE_UNAVAILABLE,
+					      "the replica is behind: try "
+					      "again later\n");
 		jpki_log(JPKI_LOG_ERROR, "CRL %s: %s", scope,
 			 jpki_err_detail());
 		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -486,6 +496,15 @@ static const char *ocsp_rest(const char *url)
 enum MHD_Result http_healthz(struct jpki_http *srv, struct MHD_Connection *conn,
 			     struct http_request *req)
 {
+	int64_t lag;
+	char text[160];
+
+	/* On a replica, 503 past the bound, so that a load balancer sends
+	 * the verifiers elsewhere (docs/PERFORMANCE.md, "Replicas"). */
+	if (srv->ca != NULL && jpki_ca_read_lag(&lag, srv->ca) != 0) {
+		snprintf(text, sizeof(text), "behind: %s\n", jpki_err_detail());
+		return http_send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text);
+	}
 	return http_send_text(conn, MHD_HTTP_OK, "ok\n");
 }
 

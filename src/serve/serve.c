@@ -8,12 +8,16 @@
  * server, watch it work and stop it.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "jpki/agency.h"
 #include "jpki/serve.h"
@@ -38,6 +42,14 @@ struct jpki_serve {
 	pthread_cond_t wake;
 	int stopping;
 	atomic_uint_fast64_t ticks;
+	/* with a read store: the replica, the primary connection the
+	 * heartbeat is written on, its row and its thread */
+	struct jpki_store *read;
+	struct jpki_store *beat_store;
+	char mark_id[96];
+	unsigned beat_ms;
+	pthread_t beat_thread;
+	int beat_running;
 };
 
 /* The window's card-issuer key, if its file exists now; a file that exists
@@ -168,6 +180,116 @@ static void *periodic(void *arg)
 	return NULL;
 }
 
+/* Waits `ms` on the monotonic clock, or until the server stops; 1 when it
+ * stops. */
+static int wait_or_stop(struct jpki_serve *sv, unsigned ms)
+{
+	struct timespec until;
+	int stopping;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&sv->lock);
+	while (!sv->stopping &&
+	       pthread_cond_timedwait(&sv->wake, &sv->lock, &until) !=
+		   ETIMEDOUT)
+		;
+	stopping = sv->stopping;
+	pthread_mutex_unlock(&sv->lock);
+	return stopping;
+}
+
+/*
+ * The replica's heartbeat (src/ca/replica.c says why a heartbeat): written
+ * on a primary connection of its own, so that neither the CA's transactions
+ * nor the periodic work's CRLs delay it, which would read as lag. The log
+ * says when the replica goes past its bound and when it comes back.
+ */
+static void *heartbeat(void *arg)
+{
+	struct jpki_serve *sv = arg;
+	int was_behind = 0, was_failing = 0;
+
+	while (!wait_or_stop(sv, sv->beat_ms)) {
+		int64_t lag;
+		int behind;
+
+		if (jpki_store_heartbeat(sv->beat_store, sv->mark_id) != 0) {
+			if (!was_failing)
+				jpki_log(JPKI_LOG_ERROR,
+					 "replica heartbeat on the primary: "
+					 "%s",
+					 jpki_err_detail());
+			was_failing = 1;
+		} else
+			was_failing = 0;
+		behind = jpki_ca_read_lag(&lag, sv->ca) != 0;
+		if (behind && !was_behind)
+			jpki_log(JPKI_LOG_WARN,
+				 "replica: %s; OCSP answers tryLater but for "
+				 "revocations",
+				 jpki_err_detail());
+		else if (!behind && was_behind)
+			jpki_log(JPKI_LOG_INFO,
+				 "replica: back within the bound (%" PRId64
+				 " ms behind)",
+				 lag);
+		was_behind = behind;
+	}
+	return NULL;
+}
+
+/* The read store, the heartbeat's row and a first mark seen on the
+ * replica (waited for up to the bound, so that a healthy replica answers
+ * from the first request). */
+static int replica_open(struct jpki_serve *sv,
+			const struct jpki_serve_options *o)
+{
+	unsigned bound = o->max_lag_ms ? o->max_lag_ms : JPKI_SERVE_MAX_LAG_MS;
+	unsigned char rnd[6];
+	char host[48] = "";
+	int64_t lag = 0, until;
+	int r;
+
+	sv->beat_ms = bound / 5 < 20 ? 20 : bound / 5 > 1000 ? 1000 : bound / 5;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return jpki_err_set(JPKI_ERR_CRYPTO, "no random bytes");
+	gethostname(host, sizeof(host) - 1);
+	snprintf(sv->mark_id, sizeof(sv->mark_id),
+		 "%s/%ld/%02x%02x%02x%02x%02x%02x", host, (long)getpid(),
+		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	if ((r = jpki_store_open(&sv->beat_store, o->store_url)) != 0 ||
+	    (r = jpki_store_open_read(&sv->read, o->read_store_url)) != 0 ||
+	    (r = jpki_store_heartbeat(sv->beat_store, sv->mark_id)) != 0 ||
+	    (r = jpki_ca_read_from(sv->ca, sv->read, sv->mark_id, bound)) != 0)
+		return r;
+	until = jpki_store_mark_now() + bound;
+	do {
+		/* the table itself may not have reached the replica yet */
+		if (jpki_ca_read_lag(&lag, sv->ca) == 0) {
+			jpki_log(JPKI_LOG_INFO,
+				 "replica: %" PRId64 " ms behind (bound %u ms,"
+				 " heartbeat every %u ms)",
+				 lag, bound, sv->beat_ms);
+			return 0;
+		}
+		struct timespec ts = {0, 20 * 1000000L};
+
+		nanosleep(&ts, NULL);
+	} while (jpki_store_mark_now() < until);
+	jpki_log(JPKI_LOG_WARN,
+		 "replica: no heartbeat of this process seen on it within "
+		 "%u ms (%s); OCSP answers tryLater but for revocations until "
+		 "it catches up",
+		 bound, jpki_err_detail());
+	return 0;
+}
+
 /* Every table the roles read or write, created or brought up to date now,
  * so that nothing on a request's or a tick's path needs to. The CA's own
  * came with jpki_ca_open(). */
@@ -264,6 +386,8 @@ int jpki_serve_start(struct jpki_serve **out,
 		    (r = jpki_oidc_new(&sv->oidc, &oo)) != 0)
 			goto fail;
 	}
+	if (o->read_store_url != NULL && (r = replica_open(sv, o)) != 0)
+		goto fail;
 	issuer_look(sv, 1);
 	h.listen = o->listen;
 	h.roles = sv->roles;
@@ -305,6 +429,15 @@ int jpki_serve_start(struct jpki_serve **out,
 		goto fail;
 	}
 	sv->thread_running = 1;
+	if (sv->read != NULL) {
+		if (pthread_create(&sv->beat_thread, NULL, heartbeat, sv) !=
+		    0) {
+			r = jpki_err_set(JPKI_ERR_INTERNAL,
+					 "cannot start the heartbeat's thread");
+			goto fail;
+		}
+		sv->beat_running = 1;
+	}
 	*out = sv;
 	return 0;
 fail:
@@ -316,13 +449,14 @@ void jpki_serve_stop(struct jpki_serve *sv)
 {
 	if (sv == NULL)
 		return;
-	if (sv->thread_running) {
-		pthread_mutex_lock(&sv->lock);
-		sv->stopping = 1;
-		pthread_cond_signal(&sv->wake);
-		pthread_mutex_unlock(&sv->lock);
+	pthread_mutex_lock(&sv->lock);
+	sv->stopping = 1;
+	pthread_cond_broadcast(&sv->wake); /* the periodic work, the heartbeat */
+	pthread_mutex_unlock(&sv->lock);
+	if (sv->thread_running)
 		pthread_join(sv->thread, NULL);
-	}
+	if (sv->beat_running)
+		pthread_join(sv->beat_thread, NULL);
 	/* The server borrows the keys, the CA and the store: it goes
 	 * first. */
 	jpki_http_stop(sv->http);
@@ -332,6 +466,11 @@ void jpki_serve_stop(struct jpki_serve *sv)
 	X509_free(sv->agency_cert);
 	jpki_ca_free(sv->ca);
 	jpki_store_free(sv->st);
+	/* the CA borrowed the replica; the heartbeat's row goes with it */
+	jpki_store_free(sv->read);
+	if (sv->beat_store != NULL)
+		jpki_store_heartbeat_end(sv->beat_store, sv->mark_id);
+	jpki_store_free(sv->beat_store);
 	free(sv->issuer_path);
 	pthread_cond_destroy(&sv->wake);
 	pthread_mutex_destroy(&sv->lock);

@@ -409,12 +409,34 @@ static void quiet(void *arg, const char *message)
 {
 }
 
+/*
+ * A read connection is made read-only by its options, which libpq's
+ * target_session_attrs=read-write then refuses ("session is read-only"),
+ * so that every thread waited for the main connection instead. For it,
+ * "primary" picks the same server (not a standby) among the URL's hosts.
+ * 1 when the URL asks for read-write.
+ */
+static int asks_read_write(const char *url)
+{
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	int yes = 0;
+
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "target_session_attrs") == 0 &&
+		    o->val != NULL && strcmp(o->val, "read-write") == 0)
+			yes = 1;
+	PQconninfoFree(opts);
+	return yes;
+}
+
 /* The main connection and the read ones alike. */
 static int connect_url(PGconn **out, const char *url, int read_only)
 {
-	const char *keys[] = {"dbname", "client_encoding", "options", NULL};
+	const char *keys[] = {"dbname", "client_encoding", "options",
+			      "target_session_attrs", NULL};
 	const char *values[] = {url, "UTF8",
-				"-c default_transaction_read_only=on", NULL};
+				"-c default_transaction_read_only=on",
+				"primary", NULL};
 	int r = JPKI_ERR_INTERNAL;
 
 	/* The URL may carry a password: the error names the server's answer,
@@ -423,6 +445,8 @@ static int connect_url(PGconn **out, const char *url, int read_only)
 	 * after a lost connection keeps it. */
 	if (!read_only)
 		keys[2] = NULL;
+	else if (!asks_read_write(url))
+		keys[3] = NULL;
 	if ((*out = PQconnectdbParams(keys, values, 1)) == NULL)
 		return JPKI_ERR_NOMEM;
 	if (PQstatus(*out) != CONNECTION_OK) {

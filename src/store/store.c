@@ -15,6 +15,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jpki/store.h"
 #include "store/store_internal.h"
@@ -37,6 +38,24 @@ int jpki_store_open(struct jpki_store **out, const char *url)
 	if (strncmp(url, "sqlite:", 7) == 0)
 		url += 7;
 	return jpki_store_sqlite_open(out, url);
+}
+
+int jpki_store_open_read(struct jpki_store **out, const char *url)
+{
+	int r;
+
+	if ((r = jpki_store_open(out, url)) != 0)
+		return r;
+	(*out)->read_only = 1;
+	return 0;
+}
+
+/* The refusal of every write on a read store, in one sentence. */
+static int refuse_write(void)
+{
+	return jpki_err_set(JPKI_ERR_STATE,
+			    "this store is a read store (a replica): it takes "
+			    "no writes; they go to the primary (--store)");
 }
 
 struct store_reader {
@@ -137,6 +156,8 @@ int jpki_store_begin(struct jpki_store *st)
 {
 	int r;
 
+	if (st->read_only)
+		return refuse_write();
 	pthread_mutex_lock(&st->lock);
 	if (st->in_txn) {
 		pthread_mutex_unlock(&st->lock);
@@ -186,6 +207,8 @@ int jpki_store_exec(struct jpki_store *st, const char *sql,
 
 	if (changes != NULL)
 		*changes = 0;
+	if (st->read_only)
+		return refuse_write();
 	pthread_mutex_lock(&st->lock);
 	/* Outside a transaction the statement is one of its own. */
 	if (!st->in_txn)
@@ -206,6 +229,8 @@ int jpki_store_try_lock(struct jpki_store *st, int64_t key, int *got)
 	int r = 0;
 
 	*got = 0;
+	if (st->read_only)
+		return refuse_write();
 	pthread_mutex_lock(&st->lock);
 	if (st->in_txn)
 		r = jpki_err_set(JPKI_ERR_INTERNAL,
@@ -468,6 +493,8 @@ int jpki_store_migrate(struct jpki_store *st, const char *module,
 {
 	int r;
 
+	if (st->read_only)
+		return refuse_write();
 	/* In a transaction too: PostgreSQL's CREATE TABLE IF NOT EXISTS is
 	 * not safe against itself (two processes starting on an empty
 	 * database both create, and one fails on the catalog's unique
@@ -512,4 +539,63 @@ int jpki_store_migrate(struct jpki_store *st, const char *module,
 fail:
 	jpki_store_rollback(st);
 	return r;
+}
+
+int64_t jpki_store_mark_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int jpki_store_heartbeat(struct jpki_store *primary, const char *id)
+{
+	static const struct jpki_migration steps[] = {
+		{1, "CREATE TABLE jpki_heartbeat ("
+		    "id TEXT PRIMARY KEY, mark INTEGER NOT NULL, "
+		    "written INTEGER NOT NULL)"},
+	};
+	/* The wall clock only dates rows for the clean-up of processes
+	 * gone; the mark is the writer's monotonic clock, which no change
+	 * of the system's time moves. */
+	int64_t wall = (int64_t)time(NULL);
+	struct jpki_value p[] = {JPKI_V_TEXT(id),
+				 JPKI_V_INT(jpki_store_mark_now()),
+				 JPKI_V_INT(wall)};
+	int r;
+
+	if (id == NULL || *id == '\0')
+		return jpki_err_set(JPKI_ERR_INVALID, "a heartbeat needs an id");
+	if (!primary->heartbeat_ready) {
+		struct jpki_value old = JPKI_V_INT(wall - 86400);
+
+		if ((r = jpki_store_migrate(primary, "heartbeat", steps, 1)) !=
+			    0 ||
+		    (r = jpki_store_exec(primary,
+					 "DELETE FROM jpki_heartbeat"
+					 " WHERE written < $1",
+					 &old, 1, NULL)) != 0)
+			return r;
+		primary->heartbeat_ready = 1;
+	}
+	/* One statement, outside any transaction: it takes no writer lock,
+	 * so a long transaction of the CA's does not delay it. */
+	return jpki_store_exec(primary,
+			       "INSERT INTO jpki_heartbeat (id, mark, written)"
+			       " VALUES ($1, $2, $3) ON CONFLICT (id)"
+			       " DO UPDATE SET mark = excluded.mark,"
+			       " written = excluded.written",
+			       p, 3, NULL);
+}
+
+void jpki_store_heartbeat_end(struct jpki_store *primary, const char *id)
+{
+	struct jpki_value p = JPKI_V_TEXT(id);
+
+	if (primary != NULL && primary->heartbeat_ready &&
+	    jpki_store_exec(primary, "DELETE FROM jpki_heartbeat WHERE id = $1",
+			    &p, 1, NULL) != 0)
+		jpki_log(JPKI_LOG_WARN, "heartbeat row %s: %s", id,
+			 jpki_err_detail());
 }

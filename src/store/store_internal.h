@@ -64,6 +64,10 @@ struct jpki_store {
 	int have_key;
 	pthread_mutex_t readers_lock;
 	struct store_reader *readers;
+	/* jpki_store_open_read(): writes are refused before they reach the
+	 * database */
+	int read_only;
+	int heartbeat_ready; /* jpki_heartbeat made and swept once */
 };
 
 /* Sets up the common part of a freshly allocated (zeroed) handle. */

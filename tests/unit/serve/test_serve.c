@@ -236,6 +236,54 @@ static void test_card_issuer_key_after_start(void **state)
 	free(path);
 }
 
+static int64_t heartbeat_mark(struct sfx *s)
+{
+	return fx_count(s->f, "SELECT COALESCE(MAX(mark), -1)"
+			      " FROM jpki_heartbeat");
+}
+
+/* With a read store (here the same database read through a read store) the
+ * server beats: its row on the primary moves on every max_lag_ms / 5, on a
+ * connection of its own (the server's store still sees no write), the CA
+ * reads within the bound and answers good; the row goes at stop. A read
+ * store that cannot be opened stops the start. */
+static void test_read_store_heartbeat(void **state)
+{
+	struct sfx *s = *state;
+	struct jpki_serve_options o = JPKI_SERVE_OPTIONS_INIT;
+	struct jpki_serve *sv = NULL;
+	uint64_t writes;
+	int64_t lag = -1, m1, m2;
+
+	o.store_url = s->f->url;
+	o.read_store_url = s->f->url;
+	o.max_lag_ms = 500;
+	o.roles = JPKI_ROLE_OCSP;
+	o.listen = "127.0.0.1:0";
+	o.threads = 2;
+	if (jpki_serve_start(&sv, &o) != 0)
+		fprintf(stderr, "serve: %s\n", jpki_err_detail());
+	assert_non_null(sv);
+	writes = jpki_store_writes(jpki_serve_store(sv));
+	assert_int_equal(jpki_ca_read_lag(&lag, jpki_serve_ca(sv)), 0);
+	assert_true(lag >= 0 && lag < 500);
+	assert_int_equal(ocsp_status(sv, s), V_OCSP_CERTSTATUS_GOOD);
+	m1 = heartbeat_mark(s);
+	usleep(350 * 1000);
+	m2 = heartbeat_mark(s);
+	assert_true(m1 > 0 && m2 >= m1 + 100);
+	assert_int_equal(jpki_ca_read_lag(&lag, jpki_serve_ca(sv)), 0);
+	assert_int_equal(jpki_store_writes(jpki_serve_store(sv)), writes);
+	jpki_serve_stop(sv);
+	assert_int_equal(fx_count(s->f, "SELECT COUNT(*) FROM jpki_heartbeat"),
+			 0);
+
+	sv = (void *)1;
+	o.read_store_url = "sqlite:/nonexistent-dir/x/y.db";
+	assert_int_not_equal(jpki_serve_start(&sv, &o), 0);
+	assert_null(sv);
+}
+
 /* Bad options are refused before anything opens. */
 static void test_bad_options(void **state)
 {
@@ -264,6 +312,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_card_issuer_key_after_start,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_store_heartbeat, setup,
+					    teardown),
 	    cmocka_unit_test(test_bad_options),
 	};
 

@@ -541,6 +541,109 @@ static void test_reader_refuses_writes(void **state)
 	assert_int_equal(count_rows(f->st), 0);
 }
 
+/* A read store (a replica) refuses every write before the database sees
+ * it, and reads as any store; the same writes on the store itself work
+ * (the tests above). */
+static void test_read_store_refuses_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_store *rd = NULL;
+	int got = -1;
+
+	assert_int_equal(jpki_store_open_read(&rd, f->path), 0);
+	assert_int_equal(jpki_store_begin(rd), JPKI_ERR_STATE);
+	assert_non_null(strstr(jpki_err_detail(), "read store"));
+	assert_int_equal(jpki_store_exec(rd, "INSERT INTO t (k) VALUES ('x')",
+					 NULL, 0, NULL),
+			 JPKI_ERR_STATE);
+	assert_int_equal(jpki_store_migrate(rd, "test", steps, 2),
+			 JPKI_ERR_STATE);
+	assert_int_equal(jpki_store_try_lock(rd, 42, &got), JPKI_ERR_STATE);
+	assert_int_equal(got, 0);
+	assert_int_equal(jpki_store_heartbeat(rd, "r"), JPKI_ERR_STATE);
+	assert_int_equal(jpki_store_writes(rd), 0);
+	/* reads: what the writer committed */
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ('y')",
+					 NULL, 0, NULL),
+			 0);
+	assert_int_equal(count_rows(rd), 1);
+	jpki_store_free(rd);
+	assert_int_equal(jpki_store_open_read(&rd, ""), JPKI_ERR_CONFIG);
+	assert_null(rd);
+}
+
+static int64_t heartbeat_mark(struct jpki_store *st, const char *id)
+{
+	struct jpki_value p = JPKI_V_TEXT(id);
+	struct jpki_rows *rows = NULL;
+	int64_t mark;
+
+	assert_int_equal(jpki_store_query(&rows, st,
+					  "SELECT mark FROM jpki_heartbeat"
+					  " WHERE id = $1",
+					  &p, 1),
+			 0);
+	mark = jpki_rows_count(rows) == 1 ? jpki_rows_int(rows, 0, 0) : -1;
+	jpki_rows_free(rows);
+	return mark;
+}
+
+/* The heartbeat row holds the writer's monotonic clock, moves forward with
+ * each beat and goes at the end; an id is required. */
+static void test_heartbeat(void **state)
+{
+	struct fixture *f = *state;
+	int64_t before = jpki_store_mark_now(), first, second;
+
+	assert_int_equal(jpki_store_heartbeat(f->st, "a"), 0);
+	first = heartbeat_mark(f->st, "a");
+	assert_true(first >= before && first <= jpki_store_mark_now());
+	usleep(20 * 1000);
+	assert_int_equal(jpki_store_heartbeat(f->st, "a"), 0);
+	second = heartbeat_mark(f->st, "a");
+	assert_true(second >= first + 20);
+	assert_int_equal(jpki_store_heartbeat(f->st, "b"), 0);
+	jpki_store_heartbeat_end(f->st, "a");
+	assert_int_equal(heartbeat_mark(f->st, "a"), -1);
+	assert_true(heartbeat_mark(f->st, "b") > 0);
+	assert_int_equal(jpki_store_heartbeat(f->st, ""), JPKI_ERR_INVALID);
+	assert_int_equal(jpki_store_heartbeat(f->st, NULL), JPKI_ERR_INVALID);
+}
+
+/* With target_session_attrs=read-write in the URL, a thread still reads
+ * beside a transaction: its read-only connection used to be refused by
+ * libpq ("session is read-only"), and it waited for the commit instead
+ * (here: for ever, so the transaction ends after 5 s and the test fails). */
+static void test_pg_reader_with_read_write_attrs(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_store *st = NULL;
+	struct reader_arg a = {0};
+	struct timespec until;
+	pthread_t t;
+	char *url = NULL;
+	int joined;
+
+	if (!tu_store_is_pg())
+		skip();
+	assert_true(asprintf(&url, "%s%ctarget_session_attrs=read-write",
+			     f->path, strchr(f->path, '?') ? '&' : '?') > 0);
+	assert_int_equal(jpki_store_open(&st, url), 0);
+	a.st = st;
+	assert_int_equal(jpki_store_begin(st), 0);
+	assert_int_equal(pthread_create(&t, NULL, count_in_thread, &a), 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	joined = pthread_timedjoin_np(t, NULL, &until) == 0;
+	jpki_store_rollback(st);
+	if (!joined)
+		assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(joined);
+	assert_int_equal(a.r, 0);
+	jpki_store_free(st);
+	free(url);
+}
+
 /* Writes are counted, reads are not: what the serve tests rest on. */
 static void test_writes_counted(void **state)
 {
@@ -663,6 +766,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reader_refuses_writes,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_store_refuses_writes,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pg_reader_with_read_write_attrs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

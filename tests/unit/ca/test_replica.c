@@ -1,0 +1,205 @@
+/*
+ * Reading from a replica (src/ca/replica.c): the OCSP answers and the CRLs
+ * read a read store beside a heartbeat row, and past the bound answer only
+ * what is final. The "replica" here is a read store on the fixture's own
+ * database (SQLite, or PostgreSQL with JPKI_TEST_PG); lag is made by
+ * setting the heartbeat's mark back, as a replica that stopped replaying
+ * would keep it.
+ */
+#include <openssl/ocsp.h>
+
+#include "ca_fixture.h"
+
+struct replica {
+	struct ca_fixture *f;
+	struct jpki_store *rd;
+};
+
+static int setup(void **state)
+{
+	struct replica *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || fx_setup(state) != 0)
+		return -1;
+	r->f = *state;
+	if (jpki_store_open_read(&r->rd, r->f->url) != 0 ||
+	    jpki_store_heartbeat(r->f->st, "test") != 0 ||
+	    jpki_ca_read_from(r->f->ca, r->rd, "test", 1000) != 0) {
+		fprintf(stderr, "replica: %s\n", jpki_err_detail());
+		return -1;
+	}
+	*state = r;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct replica *r = *state;
+
+	/* the CA borrowed the read store: it goes first */
+	jpki_ca_free(r->f->ca);
+	r->f->ca = NULL;
+	jpki_store_free(r->rd);
+	*state = r->f;
+	fx_teardown(state);
+	free(r);
+	return 0;
+}
+
+/* The heartbeat's mark, `ms` in the past, as a replica that stopped
+ * replaying that long ago holds it. */
+static void lag_by(struct replica *r, int64_t ms)
+{
+	struct jpki_value p[] = {JPKI_V_INT(jpki_store_mark_now() - ms),
+				 JPKI_V_TEXT("test")};
+
+	assert_int_equal(jpki_store_exec(r->f->st,
+					 "UPDATE jpki_heartbeat SET mark = $1"
+					 " WHERE id = $2",
+					 p, 2, NULL),
+			 0);
+}
+
+/* The response status, and the certificate's status when successful
+ * (-1 otherwise), with its reason. */
+static int ask(struct replica *r, X509 *cert, int *status, int *reason)
+{
+	X509 *issuer = jpki_ca_cert(r->f->ca, JPKI_CERT_SIGN);
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), cert, issuer);
+	unsigned char *der = NULL, *resp_der = NULL;
+	const unsigned char *p;
+	size_t len = 0;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	int n, rs;
+
+	OCSP_request_add0_id(req, OCSP_CERTID_dup(id));
+	n = i2d_OCSP_REQUEST(req, &der);
+	assert_true(n > 0);
+	assert_int_equal(
+	    jpki_ca_ocsp_respond(&resp_der, &len, r->f->ca, der, (size_t)n), 0);
+	p = resp_der;
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+	assert_non_null(resp);
+	rs = OCSP_response_status(resp);
+	*status = -1;
+	*reason = -1;
+	if (rs == OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+		assert_non_null(bs = OCSP_response_get1_basic(resp));
+		assert_int_equal(OCSP_resp_find_status(bs, id, status, reason,
+						       NULL, NULL, NULL),
+				 1);
+		OCSP_BASICRESP_free(bs);
+	}
+	OCSP_RESPONSE_free(resp);
+	OCSP_CERTID_free(id);
+	OCSP_REQUEST_free(req);
+	OPENSSL_free(der);
+	free(resp_der);
+	return rs;
+}
+
+static void test_fresh_answers_stale_refuses(void **state)
+{
+	struct replica *r = *state;
+	struct jpki_cert_info *good = fx_issue(r->f, JPKI_CERT_SIGN, "R1");
+	struct jpki_cert_info *rev = fx_issue(r->f, JPKI_CERT_SIGN, "R2");
+	struct jpki_cert_info *held = fx_issue(r->f, JPKI_CERT_SIGN, "R3");
+	X509 *xg = fx_x509(good), *xr = fx_x509(rev), *xh = fx_x509(held);
+	unsigned char *crl = NULL;
+	size_t crl_len = 0;
+	int64_t lag = -1;
+	int s, why;
+
+	assert_int_equal(
+	    jpki_ca_revoke(r->f->ca, rev->serial, JPKI_REASON_KEY_COMPROMISE),
+	    0);
+	assert_int_equal(jpki_ca_hold(r->f->ca, held->serial), 0);
+
+	/* within the bound: every answer, and the CRL */
+	assert_int_equal(jpki_ca_read_lag(&lag, r->f->ca), 0);
+	assert_true(lag >= 0 && lag < 1000);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(s, V_OCSP_CERTSTATUS_GOOD);
+	assert_int_equal(ask(r, xh, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(s, V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(why, OCSP_REVOKED_STATUS_CERTIFICATEHOLD);
+	assert_int_equal(jpki_ca_crl_get(&crl, &crl_len, r->f->ca, "sign"), 0);
+	free(crl);
+	crl = NULL;
+
+	/* past it: no good (the cached answer neither), no hold (it may have
+	 * been released), no CRL; a revocation is final and still answered */
+	lag_by(r, 1500);
+	assert_int_equal(jpki_ca_read_lag(&lag, r->f->ca), JPKI_ERR_STATE);
+	assert_true(lag >= 1500);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_TRYLATER);
+	assert_int_equal(ask(r, xh, &s, &why), OCSP_RESPONSE_STATUS_TRYLATER);
+	assert_int_equal(ask(r, xr, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(s, V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(why, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
+	assert_int_equal(jpki_ca_crl_get(&crl, &crl_len, r->f->ca, "sign"),
+			 JPKI_ERR_STATE);
+	assert_null(crl);
+
+	/* the next heartbeat: good again */
+	assert_int_equal(jpki_store_heartbeat(r->f->st, "test"), 0);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(s, V_OCSP_CERTSTATUS_GOOD);
+
+	X509_free(xg);
+	X509_free(xr);
+	X509_free(xh);
+	jpki_cert_info_free(good);
+	jpki_cert_info_free(rev);
+	jpki_cert_info_free(held);
+}
+
+/* A replica without this process's heartbeat row holds data of unknown
+ * age: nothing but revocations, as past the bound. */
+static void test_no_heartbeat_row(void **state)
+{
+	struct replica *r = *state;
+	struct jpki_cert_info *good = fx_issue(r->f, JPKI_CERT_SIGN, "R4");
+	X509 *xg = fx_x509(good);
+	int64_t lag = 0;
+	int s, why;
+
+	assert_int_equal(jpki_ca_read_from(r->f->ca, r->rd, "another", 1000),
+			 0);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_TRYLATER);
+	assert_int_equal(jpki_ca_read_lag(&lag, r->f->ca), JPKI_ERR_STATE);
+	/* back to the CA's own store: no bound, good */
+	assert_int_equal(jpki_ca_read_from(r->f->ca, NULL, NULL, 0), 0);
+	assert_int_equal(jpki_ca_read_lag(&lag, r->f->ca), 0);
+	assert_int_equal(lag, 0);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(s, V_OCSP_CERTSTATUS_GOOD);
+	X509_free(xg);
+	jpki_cert_info_free(good);
+}
+
+static void test_read_from_refuses_bad_arguments(void **state)
+{
+	struct replica *r = *state;
+
+	assert_int_equal(jpki_ca_read_from(r->f->ca, r->rd, NULL, 1000),
+			 JPKI_ERR_INVALID);
+	assert_int_equal(jpki_ca_read_from(r->f->ca, r->rd, "", 1000),
+			 JPKI_ERR_INVALID);
+	assert_int_equal(jpki_ca_read_from(r->f->ca, r->rd, "test", 0),
+			 JPKI_ERR_INVALID);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	    T(test_fresh_answers_stale_refuses),
+	    T(test_no_heartbeat_row),
+	    T(test_read_from_refuses_bad_arguments),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
