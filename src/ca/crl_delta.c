@@ -392,13 +392,32 @@ int jpki_ca_crl_delta_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
 		return r;
 	ca_crl_scope_name(name, type, gen, muni[0] ? muni : NULL);
 	{
-		struct jpki_value v = JPKI_V_TEXT(name);
+		/* on a replica, its heartbeat in the same statement, as for
+		 * the full CRL (replica.c): a stale delta would hide the
+		 * newest revocations */
+		struct jpki_value v[] = {JPKI_V_TEXT(name),
+					 JPKI_V_TEXT(ca->read_mark)};
 
-		if ((r = jpki_store_query(&rows, ca->store,
-					  "SELECT der FROM ca_crl_delta"
-					  " WHERE scope = $1",
-					  &v, 1)) != 0)
+		if ((r = jpki_store_query(
+			     &rows, ca_read_store(ca),
+			     ca->read == NULL
+				     ? "SELECT der FROM ca_crl_delta"
+				       " WHERE scope = $1"
+				     : "SELECT d.der, h.mark FROM jpki_heartbeat"
+				       " h LEFT JOIN ca_crl_delta d"
+				       " ON d.scope = $1 WHERE h.id = $2",
+			     v, ca->read == NULL ? 1 : 2)) != 0)
 			return r;
+	}
+	if (ca->read != NULL) {
+		int64_t mark = jpki_rows_int(rows, 0, 1);
+
+		if ((r = ca_read_stale(ca, jpki_rows_count(rows) == 1
+						   ? &mark
+						   : NULL)) != 0) {
+			jpki_rows_free(rows);
+			return r;
+		}
 	}
 	p = jpki_rows_blob(rows, 0, 0, &n);
 	if (jpki_rows_count(rows) != 1 || p == NULL) {
