@@ -64,6 +64,9 @@ struct jpki_store {
 	int have_key;
 	pthread_mutex_t readers_lock;
 	struct store_reader *readers;
+	/* Those of them opened ahead (jpki_store_open_readers) and not yet
+	 * taken by a thread, linked by their `spare` member. */
+	struct store_reader *spare;
 };
 
 /* Sets up the common part of a freshly allocated (zeroed) handle. */
