@@ -67,16 +67,40 @@ serve_side() {
 	"$JPKI" --data "$work/$name/var" ${store:+--store "$store"} --log error \
 		serve --roles ocsp --listen "127.0.0.1:$port" >serve.log 2>&1 &
 	bench_track $!
+	served=$!
 	url="http://127.0.0.1:$port/ocsp/sign"
 	bench_wait_ocsp "$url" || fail "jpki serve ($name) did not start: $(cat serve.log)"
 	bench_check_good "$url"
 	cd "$work"
 }
-# ocsp NAME URL: "rps p99_ms errors" of wrk in NAME's directory
+# CPU time (clock ticks) of the PIDs given: the responder, the cluster's
+# processes (its postmaster's children: the sessions, the writers).
+ticks() {
+	local p s=0
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] &&
+			s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo "$s"
+}
+pg_children() { pgrep -P "$(head -1 "$work/pg/postmaster.pid")" | tr '\n' ' '; }
+# ocsp NAME URL PID: "rps p99_ms errors us_responder us_postgres" of wrk in
+# NAME's directory: the rate, and the CPU time a response cost the
+# responder (PID) and PostgreSQL's sessions, which on a shared machine
+# says more than the rate.
 ocsp() {
+	local j0 p0 j1 p1 rps p50 p99 errs pids
+	pids=$(pg_children)
+	j0=$(ticks "$3")
+	p0=$(ticks $pids)
 	(cd "$work/$1" &&
-		wrk -t2 -c8 -d"${secs}s" --latency -s post.lua "$2" >wrk.txt &&
-		bench_wrk_parse wrk.txt) | awk '{print $1, $3, $4}'
+		wrk -t2 -c8 -d"${secs}s" --latency -s post.lua "$2" >wrk.txt)
+	j1=$(ticks "$3")
+	p1=$(ticks $pids)
+	read -r rps p50 p99 errs <<<"$(bench_wrk_parse "$work/$1/wrk.txt")"
+	python3 -c "
+n = max($rps * $secs, 1) / 1e6 * $(getconf CLK_TCK)
+print($rps, $p99, $errs, '%.1f' % (($j1 - $j0) / n), '%.1f' % (($p1 - $p0) / n))"
 }
 # issue [STORE]: "single batch1 batchN threads" of issue_bench
 issue() {
@@ -111,9 +135,11 @@ printf 'PostgreSQL %s beside SQLite (%s cores, load average before: %s)\n' \
 	"$("$pgbin/postgres" --version | awk '{print $3}')" "$(nproc)" "$load"
 serve_side sqlite
 u_sqlite=$url
+pid_sqlite=$served
 new_db
 serve_side pg "$db"
 u_pg=$url
+pid_pg=$served
 
 line() { # LABEL SQLITE PG UNIT
 	printf '  %-34s SQLite %8.0f  PostgreSQL %8.0f %-14s ratio %s\n' \
@@ -122,12 +148,14 @@ line() { # LABEL SQLITE PG UNIT
 for r in $(seq "$rounds"); do
 	echo " round $r"
 	p0=$(bench_psi)
-	read -r s_rps s_p99 s_err <<<"$(ocsp sqlite "$u_sqlite")"
-	read -r p_rps p_p99 p_err <<<"$(ocsp pg "$u_pg")"
+	read -r s_rps s_p99 s_err s_cpu _ <<<"$(ocsp sqlite "$u_sqlite" "$pid_sqlite")"
+	read -r p_rps p_p99 p_err p_cpu p_pgcpu <<<"$(ocsp pg "$u_pg" "$pid_pg")"
 	line "OCSP, jpki serve --roles ocsp" "$s_rps" "$p_rps" "responses/s"
 	printf '  %-34s SQLite %8.2f  PostgreSQL %8.2f ms (errors %s, %s; cpu pressure %s)\n' \
 		"  p99" "$s_p99" "$p_p99" "$s_err" "$p_err" \
 		"$(bench_pressure "$p0" "$(bench_psi)" $((secs * 2)))"
+	printf '  %-34s SQLite %8s  PostgreSQL %8s us (+ %s us in PostgreSQL)\n' \
+		"  CPU per response, responder" "$s_cpu" "$p_cpu" "$p_pgcpu"
 	read -r s_one s_b1 s_bn threads <<<"$(issue)"
 	new_db
 	read -r p_one p_b1 p_bn _ <<<"$(issue "$db")"
