@@ -53,6 +53,16 @@
  * and prepared again on the hot path. */
 #define STMT_CACHE 128
 
+/* A kept statement is prepared again after this many executions, then
+ * after four times as many, and so on. PostgreSQL keeps a statement's
+ * generic plan, made after its fifth execution, until the table's
+ * statistics change: one made while a table was nearly empty (a new CA's
+ * ca_cert) scans it whole, and would still do so thousands of rows later
+ * in a process that runs before autovacuum analyses it. Prepared again, it
+ * is planned for the table as it is now; a server's steady state prepares
+ * a statement a handful of times in its life. */
+#define STMT_REPLAN_FIRST 64
+
 /* A statement prepared on one connection, and what it was prepared for. */
 struct pg_stmt {
 	char *sql;	/* its text as the module wrote it: the key */
@@ -60,6 +70,8 @@ struct pg_stmt {
 	uint32_t hash;	/* of both, to skip most comparisons */
 	char name[16];	/* the server's name for it, "jpki_<n>" */
 	int binary;	/* results in binary: cell_value decodes every column */
+	uint64_t runs;	   /* executions so far */
+	uint64_t replan_at; /* prepared again at this many */
 };
 
 /* A connection with the statements prepared on it. The server forgets them
@@ -272,6 +284,39 @@ static int binary_columns(const PGresult *desc)
 	return 1;
 }
 
+/* Prepares a kept statement again under a new name (see
+ * STMT_REPLAN_FIRST) and lets the server free the old one. Where that
+ * fails (inside a failed transaction) the old one stays, to be prepared
+ * again at its next run. */
+static void replan(struct pg_conn *pc, struct pg_stmt *s, const char *sql,
+		   const Oid *oids, int n)
+{
+	char name[sizeof(s->name)], sql_free[40];
+	PGresult *res;
+	int binary;
+
+	snprintf(name, sizeof(name), "jpki_%u", pc->named++);
+	res = PQprepare(pc->conn, name, sql, n, oids);
+	if (!result_ok(res)) {
+		PQclear(res);
+		return;
+	}
+	PQclear(res);
+	/* its columns again: another session's DDL may have changed them */
+	res = PQdescribePrepared(pc->conn, name);
+	if (!result_ok(res)) {
+		PQclear(res);
+		return;
+	}
+	binary = binary_columns(res);
+	PQclear(res);
+	s->binary = binary;
+	snprintf(sql_free, sizeof(sql_free), "DEALLOCATE %s", s->name);
+	PQclear(PQexec(pc->conn, sql_free));
+	memcpy(s->name, name, sizeof(name));
+	s->replan_at = s->runs * 4;
+}
+
 /*
  * The connection's prepared statement for `sql` with these parameter types
  * (`types` as in struct pg_stmt): the kept one, or one prepared now (a
@@ -291,6 +336,8 @@ static int statement(struct pg_stmt **out, struct pg_conn *pc,
 		s = &pc->stmts[i];
 		if (s->hash == h && strcmp(s->sql, sql) == 0 &&
 		    strcmp(s->types, types) == 0) {
+			if (++s->runs >= s->replan_at)
+				replan(pc, s, sql, oids, n);
 			*out = s;
 			return 0;
 		}
@@ -319,6 +366,8 @@ static int statement(struct pg_stmt **out, struct pg_conn *pc,
 	}
 	s->hash = h;
 	s->binary = binary_columns(res);
+	s->runs = 1;
+	s->replan_at = STMT_REPLAN_FIRST;
 	pc->used++;
 	*out = s;
 	r = 0;

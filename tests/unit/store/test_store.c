@@ -543,6 +543,9 @@ static void test_reader_refuses_writes(void **state)
 	assert_int_equal(count_rows(f->st), 0);
 }
 
+/* Where the tests that only run statements put their rows. */
+static struct jpki_rows *rows_sink;
+
 /* Sessions of the fixture's database other than the asking one. */
 static int64_t other_sessions(struct jpki_store *st)
 {
@@ -601,6 +604,51 @@ static void test_pg_statements_prepared(void **state)
 			 0);
 	assert_int_equal(prepared(f->st, "CREATE TABLE u (x INTEGER)"), 0);
 	assert_int_equal(prepared(f->st, q), 0);
+}
+
+/* The name under which the asking session prepared this text ("" when
+ * none): kept in *out (16 bytes). */
+static void prepared_name(char *out, struct jpki_store *st, const char *sql)
+{
+	struct jpki_value p = JPKI_V_TEXT(sql);
+	struct jpki_rows *rows = NULL;
+
+	assert_int_equal(jpki_store_query(&rows, st,
+					  "SELECT name FROM "
+					  "pg_prepared_statements "
+					  "WHERE statement = $1",
+					  &p, 1),
+			 0);
+	snprintf(out, 16, "%s",
+		 jpki_rows_count(rows) == 1 ? jpki_rows_text(rows, 0, 0) : "");
+	jpki_rows_free(rows);
+}
+
+/* PostgreSQL only: a statement run many times is prepared again now and
+ * then (so that its plan follows a table that grew since), the old one
+ * freed: one at a time, under a new name. */
+static void test_pg_statement_prepared_again(void **state)
+{
+	struct fixture *f = *state;
+	const char *q = "SELECT n FROM t WHERE k = $1";
+	struct jpki_value p = JPKI_V_TEXT("x");
+	char first[16], later[16];
+
+	if (!tu_store_is_pg())
+		skip();
+	assert_int_equal(jpki_store_query(&rows_sink, f->st, q, &p, 1), 0);
+	jpki_rows_free(rows_sink);
+	prepared_name(first, f->st, q);
+	assert_string_not_equal(first, "");
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(jpki_store_query(&rows_sink, f->st, q, &p, 1),
+				 0);
+		jpki_rows_free(rows_sink);
+	}
+	prepared_name(later, f->st, q); /* fails with two: the old one kept */
+	assert_string_not_equal(later, "");
+	assert_string_not_equal(later, first);
+	assert_int_equal(prepared(f->st, q), 1);
 }
 
 /* PostgreSQL only: a kept statement whose table another session changed
@@ -871,6 +919,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_pg_statement_after_schema_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pg_statement_prepared_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_result_types, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_readers_opened_ahead,
