@@ -74,6 +74,7 @@ bench: build
 	$(BUILD)/bench/verify_bench
 	bash bench/ocsp_bench.sh $(JPKI)
 	bash bench/ocsp_flood_bench.sh $(JPKI)
+	bash bench/pg_bench.sh $(JPKI)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

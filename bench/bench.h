@@ -58,7 +58,9 @@ static inline struct jpki_issue_request bench_request(const char *person)
 }
 
 /* A bench's CA: both CAs with file keys in a fresh temporary directory,
- * the clock frozen at 2026-01-10. */
+ * the clock frozen at 2026-01-10; its store a SQLite file there, or the
+ * (empty) database $JPKI_BENCH_STORE names (bench/pg_bench.sh runs the
+ * benches on PostgreSQL that way). */
 struct bench_ca {
 	char dir[32];
 	struct jpki_store *st;
@@ -70,6 +72,7 @@ static inline void bench_ca_open(struct bench_ca *b)
 {
 	struct jpki_ca_init_options opts = JPKI_CA_INIT_OPTIONS_INIT;
 	char db[64], keys[64];
+	const char *url = db;
 
 	snprintf(b->dir, sizeof(b->dir), "/tmp/jpki-bench-XXXXXX");
 	if (mkdtemp(b->dir) == NULL)
@@ -82,7 +85,10 @@ static inline void bench_ca_open(struct bench_ca *b)
 	snprintf(keys, sizeof(keys), "%s/keys", b->dir);
 	opts.key_dir = keys;
 	opts.public_url = "http://127.0.0.1:8080";
-	if (jpki_store_open(&b->st, db) != 0 ||
+	if (getenv("JPKI_BENCH_STORE") != NULL &&
+	    *getenv("JPKI_BENCH_STORE") != '\0')
+		url = getenv("JPKI_BENCH_STORE");
+	if (jpki_store_open(&b->st, url) != 0 ||
 	    jpki_ca_init(b->st, &opts) != 0 ||
 	    jpki_ca_open(&b->ca, b->st, NULL) != 0)
 		bench_fail("setting up the CA");

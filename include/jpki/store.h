@@ -178,6 +178,17 @@ void jpki_store_heartbeat_end(struct jpki_store *primary, const char *id);
 int64_t jpki_store_mark_now(void);
 
 /*
+ * Opens `n` read connections now, for the first `n` threads that will query
+ * beside a writer (the server's workers), so that no request pays for a
+ * connection: on PostgreSQL a new session costs milliseconds. Threads past
+ * those open their own at first need, as before. Returns 0 (also for a
+ * database no second connection can share, such as an in-memory SQLite
+ * one, which opens none) or the error of the connection that failed; the
+ * ones opened stay the handle's, closed by jpki_store_free().
+ */
+int jpki_store_open_readers(struct jpki_store *st, unsigned n) JPKI_MUST_CHECK;
+
+/*
  * Fault injection for tests: the `nth` statement or commit from now fails
  * with JPKI_ERR_STORE (0 turns it off).
  */

@@ -373,6 +373,19 @@ int jpki_serve_start(struct jpki_serve **out,
 	    (r = jpki_ca_open(&sv->ca, sv->st, &o->ca)) != 0 ||
 	    (r = migrate(sv, o)) != 0)
 		goto fail;
+	{
+		/* one read connection per HTTP worker before the first
+		 * request, not during it; short of them (the server's
+		 * connection limit) a worker opens its own when it needs one,
+		 * or waits for the main connection */
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned workers = o->threads ? o->threads
+					      : (unsigned)(cores > 0 ? cores : 2);
+
+		if (jpki_store_open_readers(sv->st, workers) != 0)
+			jpki_log(JPKI_LOG_WARN, "read connections: %s",
+				 jpki_err_detail());
+	}
 	if (sv->roles & JPKI_ROLE_OIDC) {
 		struct jpki_oidc_options oo = JPKI_OIDC_OPTIONS_INIT;
 

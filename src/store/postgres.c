@@ -14,6 +14,11 @@
  * Migration DDL is written for SQLite; two type names are translated here,
  * in CREATE and ALTER statements only: BLOB becomes BYTEA and INTEGER
  * becomes BIGINT (SQLite's INTEGER holds 64 bits, PostgreSQL's 32).
+ *
+ * Every connection keeps its statements prepared (parsed and planned once,
+ * keyed by their text), as the SQLite backend does, and asks for results in
+ * binary where every column is of a type decoded here: a DER certificate or
+ * a CRL then comes as its bytes rather than as hex text twice its size.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -31,26 +36,70 @@
  */
 #define OID_BOOL 16
 #define OID_BYTEA 17
+#define OID_NAME 19
 #define OID_INT8 20
 #define OID_INT2 21
 #define OID_INT4 23
+#define OID_TEXT 25
 #define OID_OID 26
 #define OID_FLOAT4 700
 #define OID_FLOAT8 701
+#define OID_BPCHAR 1042
+#define OID_VARCHAR 1043
 #define OID_NUMERIC 1700
+
+/* How many prepared statements a connection keeps: more than the distinct
+ * statements a server runs in its steady state, so that none is evicted
+ * and prepared again on the hot path. */
+#define STMT_CACHE 128
+
+/* A kept statement is prepared again after this many executions, then
+ * after four times as many, and so on. PostgreSQL keeps a statement's
+ * generic plan, made after its fifth execution, until the table's
+ * statistics change: one made while a table was nearly empty (a new CA's
+ * ca_cert) scans it whole, and would still do so thousands of rows later
+ * in a process that runs before autovacuum analyses it. Prepared again, it
+ * is planned for the table as it is now; a server's steady state prepares
+ * a statement a handful of times in its life. */
+#define STMT_REPLAN_FIRST 64
+
+/* A statement prepared on one connection, and what it was prepared for. */
+struct pg_stmt {
+	char *sql;	/* its text as the module wrote it: the key */
+	char *types;	/* per parameter 'b' (bytea) or '-' (untyped) */
+	uint32_t hash;	/* of both, to skip most comparisons */
+	char name[16];	/* the server's name for it, "jpki_<n>" */
+	int binary;	/* results in binary: cell_value decodes every column */
+	uint64_t runs;	   /* executions so far */
+	uint64_t replan_at; /* prepared again at this many */
+};
+
+/* A connection with the statements prepared on it. The server forgets them
+ * when the session ends, so a reset connection starts with none. */
+struct pg_conn {
+	PGconn *conn;
+	struct pg_stmt stmts[STMT_CACHE];
+	size_t used;	/* stmts[0..used) are prepared */
+	unsigned named; /* statements named so far */
+};
 
 /* The advisory lock every store transaction takes: "JPKI" in ASCII. */
 #define WRITER_LOCK "1246776137"
 
 struct pg_store {
 	struct jpki_store base; /* first: the handle is a jpki_store */
-	PGconn *conn;
+	struct pg_conn main;
 	char *url; /* for the read connections */
 };
 
+static struct pg_conn *pc_of(struct jpki_store *st)
+{
+	return &((struct pg_store *)st)->main;
+}
+
 static PGconn *conn_of(struct jpki_store *st)
 {
-	return ((struct pg_store *)st)->conn;
+	return pc_of(st)->conn;
 }
 
 /* libpq's messages end in a newline; the store's details are sentences. */
@@ -64,13 +113,34 @@ static int pg_error(const char *msg, const char *what)
 			    msg);
 }
 
+static void stmt_clear(struct pg_stmt *s)
+{
+	free(s->sql);
+	free(s->types);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Forgets every statement kept for the connection (its session is new, or
+ * a schema change may have changed what they return); `deallocate` also
+ * tells the server, when the session is still the one they were made in. */
+static void stmts_forget(struct pg_conn *pc, int deallocate)
+{
+	if (deallocate && pc->used > 0 && PQstatus(pc->conn) == CONNECTION_OK)
+		PQclear(PQexec(pc->conn, "DEALLOCATE ALL"));
+	for (size_t i = 0; i < pc->used; i++)
+		stmt_clear(&pc->stmts[i]);
+	pc->used = 0;
+}
+
 /* A lost connection (server restart, idle timeout) is re-established
  * between transactions; inside one the transaction is lost anyway and the
- * statement fails. */
-static void keep_alive(PGconn *conn, int in_txn)
+ * statement fails. The new session has none of the old one's statements. */
+static void keep_alive(struct pg_conn *pc, int in_txn)
 {
-	if (!in_txn && PQstatus(conn) == CONNECTION_BAD)
-		PQreset(conn);
+	if (!in_txn && PQstatus(pc->conn) == CONNECTION_BAD) {
+		stmts_forget(pc, 0);
+		PQreset(pc->conn);
+	}
 }
 
 static int exec_plain(struct jpki_store *st, const char *sql)
@@ -138,16 +208,190 @@ static int ddl_types(char **out, const char *sql)
 	return 0;
 }
 
+/* The error of a failed result (NULL: out of memory or a lost connection):
+ * a unique key's violation is JPKI_ERR_EXISTS, anything else a store error
+ * in the server's words. */
+static int result_error(PGresult *res, PGconn *conn, const char *what)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	/* 23505 unique_violation: the key is there already. */
+	if (state != NULL && strcmp(state, "23505") == 0)
+		return jpki_err_set(JPKI_ERR_EXISTS, "postgres: %s",
+				    msg ? msg : "duplicate key");
+	return pg_error(res ? PQresultErrorMessage(res) : PQerrorMessage(conn),
+			what);
+}
+
+static int result_ok(const PGresult *res)
+{
+	return PQresultStatus(res) == PGRES_COMMAND_OK ||
+	       PQresultStatus(res) == PGRES_TUPLES_OK;
+}
+
+/* Whether a failure means the kept statement itself is gone or stale: the
+ * server no longer knows its name (26000, after a DISCARD or DEALLOCATE
+ * by someone else), or a table it reads changed its columns since it was
+ * prepared (0A000 "cached plan must not change result type"). Prepared
+ * again, it runs. */
+static int stale_statement(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state != NULL && (strcmp(state, "26000") == 0 ||
+				 strcmp(state, "0A000") == 0);
+}
+
+/* FNV-1a over the text and the parameter types. */
+static uint32_t stmt_hash(const char *sql, const char *types)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = sql; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (const char *p = types; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h;
+}
+
+/* Whether binary results of these columns are what cell_value decodes:
+ * integers, booleans, floats, bytea and text types (sent as their bytes,
+ * which libpq ends with a zero byte as it does text). A statement with
+ * any other column (numeric, timestamps) keeps text results. */
+static int binary_columns(const PGresult *desc)
+{
+	for (int c = 0; c < PQnfields(desc); c++) {
+		switch (PQftype(desc, c)) {
+		case OID_BOOL:
+		case OID_BYTEA:
+		case OID_NAME:
+		case OID_INT8:
+		case OID_INT2:
+		case OID_INT4:
+		case OID_TEXT:
+		case OID_OID:
+		case OID_FLOAT4:
+		case OID_FLOAT8:
+		case OID_BPCHAR:
+		case OID_VARCHAR:
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Prepares a kept statement again under a new name (see
+ * STMT_REPLAN_FIRST) and lets the server free the old one. Where that
+ * fails (inside a failed transaction) the old one stays, to be prepared
+ * again at its next run. */
+static void replan(struct pg_conn *pc, struct pg_stmt *s, const char *sql,
+		   const Oid *oids, int n)
+{
+	char name[sizeof(s->name)], sql_free[40];
+	PGresult *res;
+	int binary;
+
+	snprintf(name, sizeof(name), "jpki_%u", pc->named++);
+	res = PQprepare(pc->conn, name, sql, n, oids);
+	if (!result_ok(res)) {
+		PQclear(res);
+		return;
+	}
+	PQclear(res);
+	/* its columns again: another session's DDL may have changed them */
+	res = PQdescribePrepared(pc->conn, name);
+	if (!result_ok(res)) {
+		PQclear(res);
+		return;
+	}
+	binary = binary_columns(res);
+	PQclear(res);
+	s->binary = binary;
+	snprintf(sql_free, sizeof(sql_free), "DEALLOCATE %s", s->name);
+	PQclear(PQexec(pc->conn, sql_free));
+	memcpy(s->name, name, sizeof(name));
+	s->replan_at = s->runs * 4;
+}
+
+/*
+ * The connection's prepared statement for `sql` with these parameter types
+ * (`types` as in struct pg_stmt): the kept one, or one prepared now (a
+ * PQprepare and a PQdescribePrepared, once per connection and statement).
+ */
+static int statement(struct pg_stmt **out, struct pg_conn *pc,
+		     const char *sql, const char *types, const Oid *oids,
+		     int n)
+{
+	uint32_t h = stmt_hash(sql, types);
+	struct pg_stmt *s;
+	PGresult *res = NULL;
+	int r = JPKI_ERR_INTERNAL;
+
+	*out = NULL;
+	for (size_t i = 0; i < pc->used; i++) {
+		s = &pc->stmts[i];
+		if (s->hash == h && strcmp(s->sql, sql) == 0 &&
+		    strcmp(s->types, types) == 0) {
+			if (++s->runs >= s->replan_at)
+				replan(pc, s, sql, oids, n);
+			*out = s;
+			return 0;
+		}
+	}
+	/* Full: start again rather than track which is oldest, as the
+	 * SQLite backend does; a server's steady state never gets here. */
+	if (pc->used == STMT_CACHE)
+		stmts_forget(pc, 1);
+	s = &pc->stmts[pc->used];
+	snprintf(s->name, sizeof(s->name), "jpki_%u", pc->named++);
+	res = PQprepare(pc->conn, s->name, sql, n, oids);
+	if (!result_ok(res)) {
+		r = result_error(res, pc->conn, "statement");
+		goto out;
+	}
+	PQclear(res);
+	res = PQdescribePrepared(pc->conn, s->name);
+	if (!result_ok(res)) {
+		r = result_error(res, pc->conn, "statement");
+		goto out;
+	}
+	if ((s->sql = strdup(sql)) == NULL ||
+	    (s->types = strdup(types)) == NULL) {
+		r = JPKI_ERR_NOMEM;
+		goto out;
+	}
+	s->hash = h;
+	s->binary = binary_columns(res);
+	s->runs = 1;
+	s->replan_at = STMT_REPLAN_FIRST;
+	pc->used++;
+	*out = s;
+	r = 0;
+out:
+	PQclear(res);
+	/* A name the server may hold is never given again: the statement
+	 * is forgotten with its session. */
+	if (r != 0)
+		stmt_clear(s);
+	return r;
+}
+
 /* Runs one statement with its parameters; *res is the result, or NULL on
- * failure with the error set. */
-static int run(PGresult **res, PGconn *conn, int in_txn, const char *sql,
+ * failure with the error set. DDL runs unprepared (and makes the
+ * connection forget its statements, whose results it may change); every
+ * other statement runs prepared. */
+static int run(PGresult **res, struct pg_conn *pc, int in_txn, const char *sql,
 	       const struct jpki_value *params, size_t n)
 {
 	const char **values = NULL;
 	int *lengths = NULL, *formats = NULL;
 	Oid *types = NULL;
 	char(*ints)[24] = NULL;
-	char *ddl = NULL;
+	char *ddl = NULL, *sig = NULL;
 	int r = JPKI_ERR_INTERNAL;
 
 	*res = NULL;
@@ -158,11 +402,12 @@ static int run(PGresult **res, PGconn *conn, int in_txn, const char *sql,
 				    n);
 	if ((r = ddl_types(&ddl, sql)) != 0)
 		return r;
-	if (n > 0 && ((values = calloc(n, sizeof(*values))) == NULL ||
-		      (lengths = calloc(n, sizeof(*lengths))) == NULL ||
-		      (formats = calloc(n, sizeof(*formats))) == NULL ||
-		      (types = calloc(n, sizeof(*types))) == NULL ||
-		      (ints = calloc(n, sizeof(*ints))) == NULL)) {
+	if ((sig = calloc(n + 1, 1)) == NULL ||
+	    (n > 0 && ((values = calloc(n, sizeof(*values))) == NULL ||
+		       (lengths = calloc(n, sizeof(*lengths))) == NULL ||
+		       (formats = calloc(n, sizeof(*formats))) == NULL ||
+		       (types = calloc(n, sizeof(*types))) == NULL ||
+		       (ints = calloc(n, sizeof(*ints))) == NULL))) {
 		r = JPKI_ERR_NOMEM;
 		goto out;
 	}
@@ -170,6 +415,7 @@ static int run(PGresult **res, PGconn *conn, int in_txn, const char *sql,
 	 * type from the context as SQLite's loose typing would; blobs go as
 	 * binary bytea. */
 	for (size_t i = 0; i < n; i++) {
+		sig[i] = '-';
 		switch (params[i].type) {
 		case JPKI_VALUE_NULL:
 			break;
@@ -194,35 +440,42 @@ static int run(PGresult **res, PGconn *conn, int in_txn, const char *sql,
 			lengths[i] = (int)params[i].len;
 			formats[i] = 1;
 			types[i] = OID_BYTEA;
+			sig[i] = 'b';
 			break;
 		}
 	}
-	keep_alive(conn, in_txn);
-	*res = PQexecParams(conn, ddl ? ddl : sql, (int)n, types, values,
-			    lengths, formats, 0);
-	switch (PQresultStatus(*res)) {
-	case PGRES_COMMAND_OK:
-	case PGRES_TUPLES_OK:
+	keep_alive(pc, in_txn);
+	if (ddl != NULL) {
+		stmts_forget(pc, 1);
+		*res = PQexecParams(pc->conn, ddl, (int)n, types, values,
+				    lengths, formats, 0);
+	} else {
+		for (int attempt = 0;; attempt++) {
+			struct pg_stmt *s = NULL;
+
+			if ((r = statement(&s, pc, sql, sig, types, (int)n)) !=
+			    0)
+				goto out;
+			*res = PQexecPrepared(pc->conn, s->name, (int)n,
+					      values, lengths, formats,
+					      s->binary);
+			if (result_ok(*res) || !stale_statement(*res))
+				break;
+			/* Prepared again and run once more, where a failed
+			 * statement has not aborted a transaction. */
+			stmts_forget(pc, 1);
+			if (in_txn || attempt > 0)
+				break;
+			PQclear(*res);
+			*res = NULL;
+		}
+	}
+	if (result_ok(*res)) {
 		r = 0;
-		break;
-	default: {
-		const char *state = PQresultErrorField(*res, PG_DIAG_SQLSTATE);
-
-		const char *msg =
-		    PQresultErrorField(*res, PG_DIAG_MESSAGE_PRIMARY);
-
-		/* 23505 unique_violation: the key is there already. */
-		if (state != NULL && strcmp(state, "23505") == 0)
-			r = jpki_err_set(JPKI_ERR_EXISTS, "postgres: %s",
-					 msg ? msg : "duplicate key");
-		else
-			r = pg_error(*res ? PQresultErrorMessage(*res)
-					  : PQerrorMessage(conn),
-				     "statement");
+	} else {
+		r = result_error(*res, pc->conn, "statement");
 		PQclear(*res);
 		*res = NULL;
-		break;
-	}
 	}
 out:
 	free(values);
@@ -231,6 +484,7 @@ out:
 	free(types);
 	free(ints);
 	free(ddl);
+	free(sig);
 	return r;
 }
 
@@ -240,7 +494,7 @@ static int pg_exec(struct jpki_store *st, const char *sql,
 	PGresult *res = NULL;
 	int r;
 
-	if ((r = run(&res, conn_of(st), st->in_txn, sql, params, n)) != 0)
+	if ((r = run(&res, pc_of(st), st->in_txn, sql, params, n)) != 0)
 		return r;
 	if (changes != NULL)
 		*changes = strtoll(PQcmdTuples(res), NULL, 10);
@@ -248,9 +502,91 @@ static int pg_exec(struct jpki_store *st, const char *sql,
 	return 0;
 }
 
+/* A big-endian integer of `len` bytes (binary results). */
+static uint64_t big_endian(const char *s, int len)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < len; i++)
+		v = v << 8 | (unsigned char)s[i];
+	return v;
+}
+
+/* A binary cell of one of binary_columns()'s types. */
+static int binary_value(struct jpki_value *v, const char *s, int len, Oid type)
+{
+	int want = 0;
+
+	switch (type) {
+	case OID_BOOL:
+		want = 1;
+		break;
+	case OID_INT2:
+		want = 2;
+		break;
+	case OID_INT4:
+	case OID_OID:
+	case OID_FLOAT4:
+		want = 4;
+		break;
+	case OID_INT8:
+	case OID_FLOAT8:
+		want = 8;
+		break;
+	case OID_BYTEA:
+		/* the bytes themselves, borrowed from the result */
+		*v = JPKI_V_BLOB(s, (size_t)len);
+		return 0;
+	default:
+		/* text types: their bytes, and libpq's zero byte after */
+		*v = JPKI_V_TEXT(s);
+		return 0;
+	}
+	if (len != want)
+		return jpki_err_set(JPKI_ERR_STORE,
+				    "postgres: a %d-byte binary value of type "
+				    "%u",
+				    len, (unsigned)type);
+	switch (type) {
+	case OID_BOOL:
+		*v = JPKI_V_INT(*s != 0);
+		break;
+	case OID_INT2:
+		*v = JPKI_V_INT((int16_t)big_endian(s, 2));
+		break;
+	case OID_INT4:
+		*v = JPKI_V_INT((int32_t)big_endian(s, 4));
+		break;
+	case OID_OID:
+		*v = JPKI_V_INT((uint32_t)big_endian(s, 4));
+		break;
+	case OID_INT8:
+		*v = JPKI_V_INT((int64_t)big_endian(s, 8));
+		break;
+	case OID_FLOAT4: {
+		uint32_t bits = (uint32_t)big_endian(s, 4);
+		float f;
+
+		memcpy(&f, &bits, sizeof(f));
+		*v = JPKI_V_INT((int64_t)f);
+		break;
+	}
+	case OID_FLOAT8: {
+		uint64_t bits = big_endian(s, 8);
+		double d;
+
+		memcpy(&d, &bits, sizeof(d));
+		*v = JPKI_V_INT((int64_t)d);
+		break;
+	}
+	}
+	return 0;
+}
+
 /* One result cell as the SQLite backend would give it: integers as INT,
- * bytea as BLOB (unescaped into *bytes, which the caller frees with
- * PQfreemem), everything else as TEXT. */
+ * bytea as BLOB, everything else as TEXT. A binary result's blob is
+ * borrowed from the result; a text one is unescaped into *bytes, which the
+ * caller frees with PQfreemem. */
 static int cell_value(struct jpki_value *v, unsigned char **bytes,
 		      PGresult *res, int row, int col)
 {
@@ -261,6 +597,9 @@ static int cell_value(struct jpki_value *v, unsigned char **bytes,
 	*bytes = NULL;
 	if (PQgetisnull(res, row, col))
 		return 0;
+	if (PQfformat(res, col) == 1)
+		return binary_value(v, s, PQgetlength(res, row, col),
+				    PQftype(res, col));
 	switch (PQftype(res, col)) {
 	case OID_BOOL:
 		*v = JPKI_V_INT(*s == 't');
@@ -289,7 +628,7 @@ static int cell_value(struct jpki_value *v, unsigned char **bytes,
 	return 0;
 }
 
-static int each_conn(PGconn *conn, int in_txn, const char *sql,
+static int each_conn(struct pg_conn *conn, int in_txn, const char *sql,
 		     const struct jpki_value *params, size_t n, jpki_row_fn fn,
 		     void *arg)
 {
@@ -328,19 +667,18 @@ static int pg_each(struct jpki_store *st, const char *sql,
 		   const struct jpki_value *params, size_t n, jpki_row_fn fn,
 		   void *arg)
 {
-	return each_conn(conn_of(st), st->in_txn, sql, params, n, fn, arg);
+	return each_conn(pc_of(st), st->in_txn, sql, params, n, fn, arg);
 }
 
 static int pg_begin(struct jpki_store *st)
 {
 	int r;
 
-	keep_alive(conn_of(st), st->in_txn);
-	if ((r = exec_plain(st, "BEGIN")) != 0)
-		return r;
+	keep_alive(pc_of(st), st->in_txn);
 	/* Writers queue here, as on SQLite's write lock; the server lets go
-	 * at commit or rollback, or when the connection dies. */
-	if ((r = exec_plain(st, "SELECT pg_advisory_xact_lock(" WRITER_LOCK
+	 * at commit or rollback, or when the connection dies. Both in one
+	 * round trip (one simple query of two statements). */
+	if ((r = exec_plain(st, "BEGIN; SELECT pg_advisory_xact_lock(" WRITER_LOCK
 				")")) != 0)
 		(void)exec_plain(st, "ROLLBACK");
 	return r;
@@ -379,12 +717,18 @@ static int pg_try_lock(struct jpki_store *st, int64_t key, int *got)
 	PGresult *res = NULL;
 	int r;
 
-	if ((r = run(&res, conn_of(st), st->in_txn,
+	struct jpki_value v = JPKI_V_NULL;
+	unsigned char *bytes = NULL;
+
+	if ((r = run(&res, pc_of(st), st->in_txn,
 		     "SELECT pg_try_advisory_lock($1::bigint)", &p, 1)) != 0)
 		return r;
-	*got = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	if (PQntuples(res) == 1 && PQnfields(res) == 1 &&
+	    (r = cell_value(&v, &bytes, res, 0, 0)) == 0)
+		*got = v.type == JPKI_VALUE_INT && v.i == 1;
+	PQfreemem(bytes);
 	PQclear(res);
-	return 0;
+	return r;
 }
 
 static void pg_unlock(struct jpki_store *st, int64_t key)
@@ -392,13 +736,14 @@ static void pg_unlock(struct jpki_store *st, int64_t key)
 	struct jpki_value p = JPKI_V_INT(key);
 	PGresult *res = NULL;
 
-	if (run(&res, conn_of(st), st->in_txn,
+	if (run(&res, pc_of(st), st->in_txn,
 		"SELECT pg_advisory_unlock($1::bigint)", &p, 1) == 0)
 		PQclear(res);
 }
 
 static void pg_close(struct jpki_store *st)
 {
+	stmts_forget(pc_of(st), 0);
 	PQfinish(conn_of(st));
 	free(((struct pg_store *)st)->url);
 }
@@ -477,19 +822,28 @@ static int connect_url(PGconn **out, const char *url, int read_only)
 
 static int pg_reader_open(void **out, struct jpki_store *st)
 {
-	PGconn *conn = NULL;
+	struct pg_conn *pc = calloc(1, sizeof(*pc));
 	int r;
 
 	*out = NULL;
-	if ((r = connect_url(&conn, ((struct pg_store *)st)->url, 1)) != 0)
+	if (pc == NULL)
+		return JPKI_ERR_NOMEM;
+	if ((r = connect_url(&pc->conn, ((struct pg_store *)st)->url, 1)) !=
+	    0) {
+		free(pc);
 		return r;
-	*out = conn;
+	}
+	*out = pc;
 	return 0;
 }
 
 static void pg_reader_close(void *conn)
 {
-	PQfinish(conn);
+	struct pg_conn *pc = conn;
+
+	stmts_forget(pc, 0);
+	PQfinish(pc->conn);
+	free(pc);
 }
 
 static int pg_reader_each(void *conn, const char *sql,
@@ -527,7 +881,7 @@ int jpki_store_postgres_open(struct jpki_store **out, const char *url)
 		r = JPKI_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = connect_url(&ps->conn, url, 0)) != 0)
+	if ((r = connect_url(&ps->main.conn, url, 0)) != 0)
 		goto out;
 	*out = &ps->base;
 	ps = NULL;

@@ -62,6 +62,7 @@ struct store_reader {
 	struct jpki_store *st;
 	void *conn;
 	struct store_reader *prev, *next;
+	struct store_reader *spare; /* the next one not yet taken */
 };
 
 static void reader_unlink(struct store_reader *rd)
@@ -254,8 +255,46 @@ void jpki_store_unlock(struct jpki_store *st, int64_t key)
 	pthread_mutex_unlock(&st->lock);
 }
 
-/* The calling thread's read connection, opened on first use; NULL when it
- * cannot be had (the caller then waits for the lock). */
+/* Puts a freshly opened read connection on the handle's list. */
+static void reader_link(struct jpki_store *st, struct store_reader *rd)
+{
+	pthread_mutex_lock(&st->readers_lock);
+	rd->next = st->readers;
+	if (st->readers != NULL)
+		st->readers->prev = rd;
+	st->readers = rd;
+	pthread_mutex_unlock(&st->readers_lock);
+}
+
+int jpki_store_open_readers(struct jpki_store *st, unsigned n)
+{
+	if (!st->have_key)
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct store_reader *rd = calloc(1, sizeof(*rd));
+		int r;
+
+		if (rd == NULL)
+			return JPKI_ERR_NOMEM;
+		rd->st = st;
+		if ((r = st->ops->reader_open(&rd->conn, st)) != 0) {
+			free(rd);
+			/* a database only one connection sees (in-memory
+			 * SQLite) has no readers to open, ahead or later */
+			return r == JPKI_ERR_STATE ? 0 : r;
+		}
+		reader_link(st, rd);
+		pthread_mutex_lock(&st->readers_lock);
+		rd->spare = st->spare;
+		st->spare = rd;
+		pthread_mutex_unlock(&st->readers_lock);
+	}
+	return 0;
+}
+
+/* The calling thread's read connection: its own, else one opened ahead,
+ * else one opened now; NULL when none can be had (the caller then waits
+ * for the lock). */
 static struct store_reader *reader_of_thread(struct jpki_store *st)
 {
 	struct store_reader *rd;
@@ -264,6 +303,19 @@ static struct store_reader *reader_of_thread(struct jpki_store *st)
 		return NULL;
 	if ((rd = pthread_getspecific(st->reader_key)) != NULL)
 		return rd;
+	pthread_mutex_lock(&st->readers_lock);
+	if ((rd = st->spare) != NULL)
+		st->spare = rd->spare;
+	pthread_mutex_unlock(&st->readers_lock);
+	if (rd != NULL) {
+		if (pthread_setspecific(st->reader_key, rd) == 0)
+			return rd;
+		pthread_mutex_lock(&st->readers_lock);
+		rd->spare = st->spare;
+		st->spare = rd;
+		pthread_mutex_unlock(&st->readers_lock);
+		return NULL;
+	}
 	if ((rd = calloc(1, sizeof(*rd))) == NULL)
 		return NULL;
 	rd->st = st;
@@ -274,12 +326,7 @@ static struct store_reader *reader_of_thread(struct jpki_store *st)
 		free(rd);
 		return NULL;
 	}
-	pthread_mutex_lock(&st->readers_lock);
-	rd->next = st->readers;
-	if (st->readers != NULL)
-		st->readers->prev = rd;
-	st->readers = rd;
-	pthread_mutex_unlock(&st->readers_lock);
+	reader_link(st, rd);
 	return rd;
 }
 

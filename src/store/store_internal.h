@@ -68,6 +68,9 @@ struct jpki_store {
 	 * database */
 	int read_only;
 	int heartbeat_ready; /* jpki_heartbeat made and swept once */
+	/* Those of them opened ahead (jpki_store_open_readers) and not yet
+	 * taken by a thread, linked by their `spare` member. */
+	struct store_reader *spare;
 };
 
 /* Sets up the common part of a freshly allocated (zeroed) handle. */

@@ -366,6 +366,8 @@ static void test_pg_reconnects(void **state)
 			 0);
 	pid = JPKI_V_INT(jpki_rows_int(rows, 0, 0));
 	jpki_rows_free(rows);
+	/* prepared in the session about to end: made again in the next */
+	assert_int_equal(count_rows(f->st), 0);
 	assert_int_equal(jpki_store_open(&admin, f->path), 0);
 	assert_int_equal(jpki_store_exec(admin,
 					 "SELECT pg_terminate_backend($1)",
@@ -644,6 +646,256 @@ static void test_pg_reader_with_read_write_attrs(void **state)
 	free(url);
 }
 
+/* Where the tests that only run statements put their rows. */
+static struct jpki_rows *rows_sink;
+
+/* Sessions of the fixture's database other than the asking one. */
+static int64_t other_sessions(struct jpki_store *st)
+{
+	struct jpki_rows *rows = NULL;
+	int64_t n;
+
+	assert_int_equal(jpki_store_query(&rows, st,
+					  "SELECT count(*) FROM pg_stat_activity"
+					  " WHERE datname = current_database()"
+					  " AND pid <> pg_backend_pid()",
+					  NULL, 0),
+			 0);
+	n = jpki_rows_int(rows, 0, 0);
+	jpki_rows_free(rows);
+	return n;
+}
+
+/* How many statements of this text the asking session has prepared. */
+static int64_t prepared(struct jpki_store *st, const char *sql)
+{
+	struct jpki_value p = JPKI_V_TEXT(sql);
+	struct jpki_rows *rows = NULL;
+	int64_t n;
+
+	assert_int_equal(jpki_store_query(&rows, st,
+					  "SELECT count(*) FROM "
+					  "pg_prepared_statements "
+					  "WHERE statement = $1",
+					  &p, 1),
+			 0);
+	n = jpki_rows_int(rows, 0, 0);
+	jpki_rows_free(rows);
+	return n;
+}
+
+/* PostgreSQL only: a statement is prepared once per connection and reused
+ * (no new one for the second run); DDL is never prepared. */
+static void test_pg_statements_prepared(void **state)
+{
+	struct fixture *f = *state;
+	const char *q = "SELECT k FROM t WHERE k = $1";
+	struct jpki_value p = JPKI_V_TEXT("none");
+	struct jpki_rows *rows = NULL;
+
+	if (!tu_store_is_pg())
+		skip();
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(jpki_store_query(&rows, f->st, q, &p, 1), 0);
+		assert_int_equal(jpki_rows_count(rows), 0);
+		jpki_rows_free(rows);
+	}
+	assert_int_equal(prepared(f->st, q), 1);
+	/* DDL runs as written, and its connection starts its cache again */
+	assert_int_equal(jpki_store_exec(f->st, "CREATE TABLE u (x INTEGER)",
+					 NULL, 0, NULL),
+			 0);
+	assert_int_equal(prepared(f->st, "CREATE TABLE u (x INTEGER)"), 0);
+	assert_int_equal(prepared(f->st, q), 0);
+}
+
+/* The name under which the asking session prepared this text ("" when
+ * none): kept in *out (16 bytes). */
+static void prepared_name(char *out, struct jpki_store *st, const char *sql)
+{
+	struct jpki_value p = JPKI_V_TEXT(sql);
+	struct jpki_rows *rows = NULL;
+
+	assert_int_equal(jpki_store_query(&rows, st,
+					  "SELECT name FROM "
+					  "pg_prepared_statements "
+					  "WHERE statement = $1",
+					  &p, 1),
+			 0);
+	snprintf(out, 16, "%s",
+		 jpki_rows_count(rows) == 1 ? jpki_rows_text(rows, 0, 0) : "");
+	jpki_rows_free(rows);
+}
+
+/* PostgreSQL only: a statement run many times is prepared again now and
+ * then (so that its plan follows a table that grew since), the old one
+ * freed: one at a time, under a new name. */
+static void test_pg_statement_prepared_again(void **state)
+{
+	struct fixture *f = *state;
+	const char *q = "SELECT n FROM t WHERE k = $1";
+	struct jpki_value p = JPKI_V_TEXT("x");
+	char first[16], later[16];
+
+	if (!tu_store_is_pg())
+		skip();
+	assert_int_equal(jpki_store_query(&rows_sink, f->st, q, &p, 1), 0);
+	jpki_rows_free(rows_sink);
+	prepared_name(first, f->st, q);
+	assert_string_not_equal(first, "");
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(jpki_store_query(&rows_sink, f->st, q, &p, 1),
+				 0);
+		jpki_rows_free(rows_sink);
+	}
+	prepared_name(later, f->st, q); /* fails with two: the old one kept */
+	assert_string_not_equal(later, "");
+	assert_string_not_equal(later, first);
+	assert_int_equal(prepared(f->st, q), 1);
+}
+
+/* PostgreSQL only: a kept statement whose table another session changed
+ * (its columns no longer those it was prepared with) is prepared again
+ * rather than failing. */
+static void test_pg_statement_after_schema_change(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_store *admin = NULL;
+	struct jpki_rows *rows = NULL;
+	struct jpki_value p = JPKI_V_TEXT("s");
+
+	if (!tu_store_is_pg())
+		skip();
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 0);
+	assert_int_equal(jpki_store_query(&rows, f->st, "SELECT * FROM t",
+					  NULL, 0),
+			 0);
+	jpki_rows_free(rows);
+	assert_int_equal(jpki_store_open(&admin, f->path), 0);
+	assert_int_equal(jpki_store_exec(admin,
+					 "ALTER TABLE t ADD COLUMN more TEXT",
+					 NULL, 0, NULL),
+			 0);
+	jpki_store_free(admin);
+	assert_int_equal(jpki_store_query(&rows, f->st, "SELECT * FROM t",
+					  NULL, 0),
+			 0);
+	assert_int_equal(jpki_rows_count(rows), 1);
+	assert_true(jpki_rows_is_null(rows, 0, 5)); /* the new column */
+	jpki_rows_free(rows);
+}
+
+/* PostgreSQL only: every column type the backend decodes in binary comes
+ * back as the SQLite backend would give it, and a statement with a type
+ * it does not (numeric, a timestamp) as text, as before. */
+static void test_pg_result_types(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char blob[] = {0, 0xff, 0, 'a'};
+	struct jpki_value p = JPKI_V_BLOB(blob, sizeof(blob));
+	struct jpki_rows *rows = NULL;
+	const unsigned char *b;
+	size_t len = 0;
+
+	if (!tu_store_is_pg())
+		skip();
+	assert_int_equal(
+		jpki_store_query(&rows, f->st,
+				 "SELECT true, false, (-7)::int2, (-70000)::int4,"
+				 " (-5000000000)::int8, 2.75::float8,"
+				 " (-1.5)::float4, 'v'::varchar, 'c'::char(3),"
+				 " 'テキスト'::text, $1::bytea, ''::bytea,"
+				 " NULL::int8, 26::oid, 'nm'::name",
+				 &p, 1),
+		0);
+	assert_int_equal(jpki_rows_count(rows), 1);
+	assert_int_equal(jpki_rows_int(rows, 0, 0), 1);
+	assert_int_equal(jpki_rows_int(rows, 0, 1), 0);
+	assert_int_equal(jpki_rows_int(rows, 0, 2), -7);
+	assert_int_equal(jpki_rows_int(rows, 0, 3), -70000);
+	assert_true(jpki_rows_int(rows, 0, 4) == -5000000000LL);
+	assert_int_equal(jpki_rows_int(rows, 0, 5), 2);
+	assert_int_equal(jpki_rows_int(rows, 0, 6), -1);
+	assert_string_equal(jpki_rows_text(rows, 0, 7), "v");
+	assert_string_equal(jpki_rows_text(rows, 0, 8), "c  ");
+	assert_string_equal(jpki_rows_text(rows, 0, 9), "テキスト");
+	b = jpki_rows_blob(rows, 0, 10, &len);
+	assert_int_equal(len, sizeof(blob));
+	assert_memory_equal(b, blob, sizeof(blob));
+	assert_non_null(jpki_rows_blob(rows, 0, 11, &len));
+	assert_int_equal(len, 0);
+	assert_true(jpki_rows_is_null(rows, 0, 12));
+	assert_int_equal(jpki_rows_int(rows, 0, 13), 26);
+	assert_string_equal(jpki_rows_text(rows, 0, 14), "nm");
+	jpki_rows_free(rows);
+	/* numeric and timestamp: the statement's results stay text */
+	assert_int_equal(
+		jpki_store_query(&rows, f->st,
+				 "SELECT 12345678901234::numeric,"
+				 " '2026-01-02 03:04:05'::timestamp, $1::bytea",
+				 &p, 1),
+		0);
+	assert_true(jpki_rows_int(rows, 0, 0) == 12345678901234LL);
+	assert_string_equal(jpki_rows_text(rows, 0, 1), "2026-01-02 03:04:05");
+	b = jpki_rows_blob(rows, 0, 2, &len);
+	assert_int_equal(len, sizeof(blob));
+	assert_memory_equal(b, blob, sizeof(blob));
+	jpki_rows_free(rows);
+}
+
+/* Read connections opened ahead are there before any query needs one
+ * (PostgreSQL: sessions the server counts), and the first thread that
+ * reads beside a transaction takes one of them rather than opening
+ * another. */
+static void test_readers_opened_ahead(void **state)
+{
+	struct fixture *f = *state;
+	struct jpki_value p = JPKI_V_TEXT("o");
+	struct reader_arg a;
+	int64_t before = 0;
+
+	if (tu_store_is_pg())
+		before = other_sessions(f->st);
+	assert_int_equal(jpki_store_open_readers(f->st, 2), 0);
+	if (tu_store_is_pg())
+		assert_int_equal(other_sessions(f->st), before + 2);
+	assert_int_equal(jpki_store_begin(f->st), 0);
+	assert_int_equal(jpki_store_exec(f->st, "INSERT INTO t (k) VALUES ($1)",
+					 &p, 1, NULL),
+			 0);
+	a = count_from_thread(f->st);
+	assert_int_equal(a.r, 0);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(jpki_store_commit(f->st), 0);
+	/* the thread took one of the two (and closed it at its exit; the
+	 * server ends the session a moment later): one is left, where a
+	 * connection of its own would have left both */
+	if (tu_store_is_pg()) {
+		int64_t n = 0;
+
+		for (int i = 0; i < 200; i++) {
+			if ((n = other_sessions(f->st)) == before + 1)
+				break;
+			usleep(10 * 1000);
+		}
+		assert_int_equal(n, before + 1);
+	}
+}
+
+/* A database no second connection shares opens none ahead, and that is
+ * not an error. */
+static void test_readers_ahead_none(void **state)
+{
+	struct jpki_store *st = NULL;
+
+	(void)state;
+	assert_int_equal(jpki_store_open(&st, ":memory:"), 0);
+	assert_int_equal(jpki_store_open_readers(st, 3), 0);
+	jpki_store_free(st);
+}
+
 /* Writes are counted, reads are not: what the serve tests rest on. */
 static void test_writes_counted(void **state)
 {
@@ -772,6 +1024,17 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_pg_reader_with_read_write_attrs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_statements_prepared,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pg_statement_after_schema_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pg_statement_prepared_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_result_types, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_readers_opened_ahead,
+						setup, teardown),
+		cmocka_unit_test(test_readers_ahead_none),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
