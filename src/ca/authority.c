@@ -597,6 +597,7 @@ void ca_authority_clear(struct authority *a)
 	X509_free(a->ocsp_cert);
 	for (int h = 0; h < CA_CERTID_HASHES; h++)
 		OCSP_CERTID_free(a->ids[h]);
+	jpki_profile_issuer_free(a->profile);
 	EVP_PKEY_free(a->key);
 	EVP_PKEY_free(a->ocsp_key);
 	memset(a, 0, sizeof(*a));

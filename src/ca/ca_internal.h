@@ -27,6 +27,9 @@ struct authority {
 	 * open (hashing its name and key for every OCSP request was a
 	 * measurable part of answering one). */
 	OCSP_CERTID *ids[CA_CERTID_HASHES];
+	/* What every certificate it issues shares, pre-encoded at its first
+	 * issue (issue.c); NULL until then. */
+	struct jpki_profile_issuer *profile;
 };
 
 /* The i-th hash a CertID may use (SHA-1, SHA-256, -384, -512); NULL past
@@ -175,7 +178,6 @@ int ca_der(unsigned char **out, size_t *len, X509 *cert) JPKI_MUST_CHECK;
 struct pending {
 	const struct jpki_issue_request *req;
 	EVP_PKEY *key;
-	X509 *cert;
 	char *serial;
 	time_t now;
 	/* what the record needs of the signed certificate */

@@ -135,11 +135,9 @@ static int crl_exists(struct jpki_ca *ca, const char *scope, int *exists)
 
 void ca_pending_clear(struct pending *p)
 {
-	X509_free(p->cert);
 	free(p->serial);
-	free(p->der);
+	OPENSSL_free(p->der);
 	OPENSSL_free(p->subject);
-	p->cert = NULL;
 	p->serial = NULL;
 	p->der = NULL;
 	p->subject = NULL;
@@ -153,19 +151,50 @@ void ca_pending_refuse(struct pending *p, int code)
 				      : jpki_strerror(code));
 }
 
-/* The unsigned certificate of p->req for p->key, valid from p->now. */
-static int issue_build(struct jpki_ca *ca, struct pending *p)
+/*
+ * The CA's pre-encoded profile (profile/issuer.c: what every certificate of
+ * this generation shares, encoded once), made at the first issue and kept
+ * with the authority.
+ */
+static pthread_mutex_t profile_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int issue_profile(struct jpki_profile_issuer **out, struct jpki_ca *ca,
+			 struct authority *a, const char *ocsp_url,
+			 const char *ca_url)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&profile_lock);
+	if (a->profile == NULL)
+		r = jpki_profile_issuer_new(&a->profile, a->type, a->cert,
+					    a->key, ocsp_url, ca_url);
+	*out = a->profile;
+	pthread_mutex_unlock(&profile_lock);
+	(void)ca;
+	return r;
+}
+
+/*
+ * The certificate of p->req for p->key, valid from p->now, with a fresh
+ * random serial (2^126 of them), signed by the CA; its DER, subject and
+ * validity are what the record stores.
+ */
+static int issue_sign(struct jpki_ca *ca, struct pending *p)
 {
 	const struct jpki_issue_request *req = p->req;
 	struct jpki_profile_request preq = JPKI_PROFILE_REQUEST_INIT;
 	struct jpki_validity_input vin = {0};
 	struct authority *a = ca_authority(ca, req->type);
+	struct jpki_profile_issuer *profile;
 	struct jpki_date last;
+	ASN1_INTEGER *aserial = NULL;
+	unsigned char raw[16];
 	char cn[25], *crl_url = NULL, *ocsp_url = NULL, *ca_url = NULL;
 	char ca_name[32];
 	struct tm ca_tm;
 	int r;
 
+	ca_pending_clear(p);
 	vin.card = req->card;
 	vin.issue = jpki_date_of(p->now);
 	vin.birth = req->facts.birth;
@@ -203,62 +232,31 @@ static int issue_build(struct jpki_ca *ca, struct pending *p)
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(a->cert), &ca_tm) == 1 &&
 	    preq.not_after > timegm(&ca_tm))
 		preq.not_after = timegm(&ca_tm);
-	r = jpki_profile_build(&p->cert, &preq, p->key, a->cert);
-out:
-	free(crl_url);
-	free(ocsp_url);
-	free(ca_url);
-	return r;
-}
-
-/* The DER, subject and validity the record stores, read off the signed
- * certificate (here, on the signing thread, not under the store's lock). */
-static int issue_encode(struct pending *p)
-{
-	struct tm tm;
-
-	free(p->der);
-	OPENSSL_free(p->subject);
-	p->der = NULL;
-	p->subject = NULL;
-	if (ca_der(&p->der, &p->der_len, p->cert) != 0 ||
-	    (p->subject = X509_NAME_oneline(X509_get_subject_name(p->cert),
-					    NULL, 0)) == NULL ||
-	    ASN1_TIME_to_tm(X509_get0_notBefore(p->cert), &tm) != 1 ||
-	    (p->not_before = timegm(&tm)) < 0 ||
-	    ASN1_TIME_to_tm(X509_get0_notAfter(p->cert), &tm) != 1 ||
-	    (p->not_after = timegm(&tm)) < 0) {
-		ERR_clear_error();
-		return jpki_err_set(JPKI_ERR_CRYPTO,
-				    "cannot read back the signed certificate");
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		r = jpki_err_set(JPKI_ERR_CRYPTO, "no randomness");
+		goto out;
 	}
-	return 0;
-}
-
-/* A fresh random serial (2^126 of them) and the CA's signature. */
-static int issue_sign(struct jpki_ca *ca, struct pending *p)
-{
-	struct authority *a = ca_authority(ca, p->req->type);
-	unsigned char raw[16];
-	ASN1_INTEGER *aserial = NULL;
-	int r = 0;
-
-	free(p->serial);
-	p->serial = NULL;
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return jpki_err_set(JPKI_ERR_CRYPTO, "no randomness");
 	raw[0] = (unsigned char)((raw[0] & 0x7f) | 0x40);
 	if ((aserial = ASN1_INTEGER_new()) == NULL ||
 	    !ASN1_STRING_set(aserial, raw, sizeof(raw)) ||
-	    !X509_set_serialNumber(p->cert, aserial) ||
-	    (p->serial = ca_serial_hex(aserial)) == NULL)
+	    (p->serial = ca_serial_hex(aserial)) == NULL) {
 		r = jpki_err_set(JPKI_ERR_CRYPTO, "cannot set serial");
-	else if (!X509_sign(p->cert, a->key, EVP_sha256()))
-		r = jpki_err_set(JPKI_ERR_CRYPTO, "signing failed");
-	ASN1_INTEGER_free(aserial);
+		goto out;
+	}
+	if ((r = issue_profile(&profile, ca, a, ocsp_url, ca_url)) != 0 ||
+	    (r = jpki_profile_issue(&p->der, &p->der_len, &p->subject,
+				    profile, &preq, p->key, aserial)) != 0)
+		goto out;
+	p->not_before = preq.not_before;
+	p->not_after = preq.not_after;
+out:
 	ERR_clear_error();
-	if (r == 0)
-		r = issue_encode(p);
+	ASN1_INTEGER_free(aserial);
+	free(crl_url);
+	free(ocsp_url);
+	free(ca_url);
+	if (r != 0)
+		ca_pending_clear(p);
 	return r;
 }
 
@@ -477,11 +475,7 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 /* Build and sign, outside any transaction. */
 int ca_issue_make(struct jpki_ca *ca, struct pending *p)
 {
-	int r;
-
-	if ((r = issue_build(ca, p)) != 0 || (r = issue_sign(ca, p)) != 0)
-		ca_pending_clear(p);
-	return r;
+	return issue_sign(ca, p);
 }
 
 int ca_issue_check(const struct jpki_issue_request *req)
