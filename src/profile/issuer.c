@@ -88,6 +88,10 @@ struct jpki_profile_issuer {
 	enum jpki_cert_type type;
 	X509 *issuer;
 	EVP_PKEY *key;
+	/* EVP_DigestSignInit() done once (it fetches the algorithm and
+	 * exports the key to the provider each time); each certificate
+	 * signs with a copy */
+	EVP_MD_CTX *sign_ctx;
 	char *ocsp_url;
 	char *ca_issuers_url; /* NULL: none */
 	struct der sig_alg;
@@ -133,6 +137,7 @@ void jpki_profile_issuer_free(struct jpki_profile_issuer *iss)
 		return;
 	X509_free(iss->issuer);
 	EVP_PKEY_free(iss->key);
+	EVP_MD_CTX_free(iss->sign_ctx);
 	free(iss->ocsp_url);
 	free(iss->ca_issuers_url);
 	der_free(&iss->sig_alg);
@@ -248,7 +253,10 @@ int jpki_profile_issuer_new(struct jpki_profile_issuer **out,
 	if (!EVP_PKEY_up_ref(issuer_key))
 		goto out;
 	iss->key = issuer_key;
-	if (!X509_sign(model, issuer_key, EVP_sha256()) ||
+	if ((iss->sign_ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(iss->sign_ctx, NULL, EVP_sha256(), NULL,
+			       issuer_key) != 1 ||
+	    !X509_sign(model, issuer_key, EVP_sha256()) ||
 	    (iss->sig_alg.len = i2d_X509_ALGOR(X509_get0_tbs_sigalg(model),
 					       &iss->sig_alg.p)) <= 0 ||
 	    (iss->name.len = i2d_X509_NAME(X509_get_issuer_name(model),
@@ -404,7 +412,7 @@ static int sign_wrap(unsigned char **out, size_t *out_len,
 
 	*out = NULL;
 	if (md == NULL || sig == NULL ||
-	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, iss->key) != 1 ||
+	    EVP_MD_CTX_copy_ex(md, iss->sign_ctx) != 1 ||
 	    EVP_DigestSign(md, NULL, &sig_len, tbs->p, (size_t)tbs->len) !=
 		    1 ||
 	    (bytes = OPENSSL_malloc(sig_len)) == NULL ||
