@@ -738,6 +738,10 @@ void jpki_ca_free(struct jpki_ca *ca)
 	free(ca->older);
 	for (size_t i = 0; i < OCSP_CACHE_SLOTS; i++)
 		free(ca->cache[i].der);
+	for (size_t i = 0; i < OCSP_REQ_SLOTS; i++) {
+		free(ca->req_cache[i].req);
+		free(ca->req_cache[i].der);
+	}
 	pthread_mutex_destroy(&ca->cache_lock);
 	/* after the keys, which hold references to the session */
 	ca_p11_free(ca->p11);

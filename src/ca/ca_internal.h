@@ -49,6 +49,22 @@ struct ocsp_cached {
 	size_t der_len;
 };
 
+/*
+ * A whole answer to the exact bytes of a request (one CertID, no nonce),
+ * reused while the store's change stamp is the one it was answered under:
+ * no transaction committed since, so no status changed (ocsp.c).
+ */
+#define OCSP_REQ_SLOTS 4096
+
+struct ocsp_req_cached {
+	unsigned char *req;
+	size_t req_len;
+	struct jpki_store_stamp stamp;
+	time_t produced;
+	unsigned char *der;
+	size_t der_len;
+};
+
 struct jpki_ca {
 	struct jpki_store *store;
 	struct authority auth[2]; /* [type - 1], the current generations */
@@ -63,6 +79,7 @@ struct jpki_ca {
 	int ocsp_signer; /* enum jpki_ocsp_signer */
 	pthread_mutex_t cache_lock;
 	struct ocsp_cached cache[OCSP_CACHE_SLOTS];
+	struct ocsp_req_cached req_cache[OCSP_REQ_SLOTS]; /* cache_lock */
 	struct ca_p11 *p11; /* the token session, when keys are there */
 	char *pkcs11_pin_file;
 };
