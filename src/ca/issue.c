@@ -61,7 +61,7 @@ static int add_link(struct jpki_ca *ca, enum jpki_link_kind kind,
 			       p, 4, NULL);
 }
 
-/* The certificate of `type` a person holds, as latest_of finds it. */
+/* The certificate of a type a person holds, as latest_both finds it. */
 struct prior {
 	char serial[41];
 	int status; /* -1: none */
@@ -70,33 +70,44 @@ struct prior {
 };
 
 /*
- * The certificate of `type` the person holds, with its status: the valid
- * one if there is one, else the newest. Valid first, because two issued in
- * the same second (a revoked one and its successor) tie on issued_at, and
- * the serial that breaks the tie is random.
+ * The certificates the person holds, one of each type ([0] signing, [1]
+ * authentication): the valid one if there is one, else the newest. Valid
+ * first, because two issued in the same second (a revoked one and its
+ * successor) tie on issued_at, and the serial that breaks the tie is
+ * random. Both types in one read: an issue needs the other type's for the
+ * pair link.
  */
-static int latest_of(struct prior *out, struct jpki_ca *ca,
-		     const char *person, enum jpki_cert_type type)
+static int latest_both(struct prior out[2], struct jpki_ca *ca,
+		       const char *person)
 {
-	struct jpki_value p[] = {JPKI_V_TEXT(person), JPKI_V_INT(type)};
+	struct jpki_value p[] = {JPKI_V_TEXT(person)};
 	struct jpki_rows *rows = NULL;
 	int r;
 
-	memset(out, 0, sizeof(*out));
-	out->status = -1;
+	for (int t = 0; t < 2; t++) {
+		memset(&out[t], 0, sizeof(out[t]));
+		out[t].status = -1;
+	}
 	if ((r = jpki_store_query(&rows, ca->store,
-				  "SELECT serial, status, card, not_after"
-				  " FROM ca_cert"
-				  " WHERE person = $1 AND type = $2"
-				  " ORDER BY CASE WHEN status = 0 THEN 0 ELSE 1"
-				  " END, issued_at DESC, serial LIMIT 1",
-				  p, 2)) != 0)
+				  "SELECT type, serial, status, card, not_after"
+				  " FROM ca_cert WHERE person = $1"
+				  " ORDER BY type, CASE WHEN status = 0 THEN 0"
+				  " ELSE 1 END, issued_at DESC, serial",
+				  p, 1)) != 0)
 		return r;
-	if (jpki_rows_count(rows) == 1) {
-		ca_copy_text(out->serial, 41, jpki_rows_text(rows, 0, 0));
-		out->status = (int)jpki_rows_int(rows, 0, 1);
-		out->card = (enum jpki_card_kind)jpki_rows_int(rows, 0, 2);
-		out->not_after = (time_t)jpki_rows_int(rows, 0, 3);
+	for (size_t i = 0; i < jpki_rows_count(rows); i++) {
+		int64_t type = jpki_rows_int(rows, i, 0);
+		struct prior *o;
+
+		if (type != JPKI_CERT_SIGN && type != JPKI_CERT_AUTH)
+			continue;
+		o = &out[type == JPKI_CERT_SIGN ? 0 : 1];
+		if (o->status != -1) /* the first of its type decides */
+			continue;
+		ca_copy_text(o->serial, 41, jpki_rows_text(rows, i, 1));
+		o->status = (int)jpki_rows_int(rows, i, 2);
+		o->card = (enum jpki_card_kind)jpki_rows_int(rows, i, 3);
+		o->not_after = (time_t)jpki_rows_int(rows, i, 4);
 	}
 	jpki_rows_free(rows);
 	return 0;
@@ -339,7 +350,7 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 {
 	const struct jpki_issue_request *req = p->req;
 	char birth[11] = "", expiry[11] = "", scope[32];
-	struct prior prior, other;
+	struct prior both[2], prior, other;
 	/* signed by the current generation (issue_sign) */
 	int gen = ca_authority(ca, req->type)->generation;
 	int r, exists, live, switching = 0;
@@ -347,8 +358,11 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 	*out = NULL;
 	*refused = 0;
 	p->superseded[0] = '\0';
-	if ((r = latest_of(&prior, ca, req->person, req->type)) != 0)
+	if ((r = latest_both(both, ca, req->person)) != 0)
 		return r;
+	prior = both[req->type == JPKI_CERT_SIGN ? 0 : 1];
+	/* the other type's is not changed by what follows */
+	other = both[req->type == JPKI_CERT_SIGN ? 1 : 0];
 	/* SPEC 3: an expired certificate never blocks a new issue; only one
 	 * still good and not past its last second does */
 	live = prior.status == JPKI_STATUS_GOOD && prior.not_after >= p->now;
@@ -445,10 +459,6 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 		ca_copy_text(p->superseded, sizeof(p->superseded),
 			     prior.serial);
 	}
-	if ((r = latest_of(&other, ca, req->person,
-			   req->type == JPKI_CERT_SIGN ? JPKI_CERT_AUTH
-						       : JPKI_CERT_SIGN)) != 0)
-		return r;
 	if (other.status == JPKI_STATUS_GOOD &&
 	    (r = add_link(ca, JPKI_LINK_PAIR,
 			  req->type == JPKI_CERT_SIGN ? p->serial
