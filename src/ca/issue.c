@@ -169,7 +169,7 @@ void ca_pending_refuse(struct pending *p, int code)
  */
 static pthread_mutex_t profile_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int issue_profile(struct jpki_profile_issuer **out, struct jpki_ca *ca,
+static int issue_profile(struct jpki_profile_issuer **out,
 			 struct authority *a, const char *ocsp_url,
 			 const char *ca_url)
 {
@@ -181,7 +181,6 @@ static int issue_profile(struct jpki_profile_issuer **out, struct jpki_ca *ca,
 					    a->key, ocsp_url, ca_url);
 	*out = a->profile;
 	pthread_mutex_unlock(&profile_lock);
-	(void)ca;
 	return r;
 }
 
@@ -254,7 +253,7 @@ static int issue_sign(struct jpki_ca *ca, struct pending *p)
 		r = jpki_err_set(JPKI_ERR_CRYPTO, "cannot set serial");
 		goto out;
 	}
-	if ((r = issue_profile(&profile, ca, a, ocsp_url, ca_url)) != 0 ||
+	if ((r = issue_profile(&profile, a, ocsp_url, ca_url)) != 0 ||
 	    (r = jpki_profile_issue(&p->der, &p->der_len, &p->subject,
 				    profile, &preq, p->key, aserial)) != 0)
 		goto out;
