@@ -178,6 +178,37 @@ struct jpki_profile_request {
 int jpki_profile_build(X509 **out, const struct jpki_profile_request *req,
 		       EVP_PKEY *subject_key, X509 *issuer) JPKI_MUST_CHECK;
 
+/*
+ * The pre-encoded path: what every certificate of one CA (one type, one
+ * generation) shares, encoded once: the issuer's name, the signature
+ * algorithm, keyUsage, certificatePolicies, authorityInfoAccess (the
+ * `ocsp_url` and `ca_issuers_url` given here), authorityKeyIdentifier and
+ * issuerAltName, and each municipality's cRLDistributionPoints the first
+ * time it is asked for. jpki_profile_issue() then encodes only the
+ * subject's part and signs. The bytes are those of jpki_profile_build(),
+ * the same serial and X509_sign() with SHA-256 (tests/unit/profile
+ * compares them). The object is shared by threads; caller frees.
+ */
+struct jpki_profile_issuer;
+
+int jpki_profile_issuer_new(struct jpki_profile_issuer **out,
+			    enum jpki_cert_type type, X509 *issuer,
+			    EVP_PKEY *issuer_key, const char *ocsp_url,
+			    const char *ca_issuers_url) JPKI_MUST_CHECK;
+void jpki_profile_issuer_free(struct jpki_profile_issuer *iss);
+
+/*
+ * The signed certificate for req (whose type and URLs must be those `iss`
+ * was made with) and `subject_key`, with `serial`: its DER into *out_der
+ * (OPENSSL_free) and, when out_subject is not NULL, its subject as
+ * X509_NAME_oneline() writes it (OPENSSL_free).
+ */
+int jpki_profile_issue(unsigned char **out_der, size_t *out_len,
+		       char **out_subject, struct jpki_profile_issuer *iss,
+		       const struct jpki_profile_request *req,
+		       EVP_PKEY *subject_key,
+		       const ASN1_INTEGER *serial) JPKI_MUST_CHECK;
+
 /* The SHA-256 fingerprint as colon-separated upper-case hex, as the portal
  * publishes it for a person to compare ("" if it cannot be computed). */
 void jpki_profile_fingerprint(char out[96], X509 *cert);

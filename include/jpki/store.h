@@ -142,6 +142,27 @@ void jpki_rows_free(struct jpki_rows *rows);
 uint64_t jpki_store_writes(const struct jpki_store *st);
 
 /*
+ * A stamp of the database's committed state: two stamps that compare equal
+ * (memcmp) were taken with no transaction committed in between, by this
+ * process or any other. For a reader that keeps what it derived from the
+ * database (the OCSP responder's answers) and must see every change at the
+ * next request after its commit, at the cost of a memory read rather than
+ * a query.
+ */
+struct jpki_store_stamp {
+	unsigned char b[48];
+};
+
+/*
+ * Sets *out to the current stamp; 0 on success. Nonzero (without a
+ * message: this is a fast path) when the backend cannot tell cheaply now
+ * (PostgreSQL, an in-memory database, a header being written this very
+ * moment): the caller then reads the database as it would without stamps.
+ */
+int jpki_store_change_stamp(struct jpki_store_stamp *out,
+			    struct jpki_store *st) JPKI_MUST_CHECK;
+
+/*
  * A lock named by `key` across every process on the same database, taken
  * without waiting: *got is 1 when this handle now holds it (until
  * jpki_store_unlock() or jpki_store_free()), 0 when another handle holds

@@ -618,6 +618,7 @@ void ca_authority_clear(struct authority *a)
 	X509_free(a->ocsp_cert);
 	for (int h = 0; h < CA_CERTID_HASHES; h++)
 		OCSP_CERTID_free(a->ids[h]);
+	jpki_profile_issuer_free(a->profile);
 	EVP_PKEY_free(a->key);
 	EVP_PKEY_free(a->ocsp_key);
 	memset(a, 0, sizeof(*a));
@@ -759,6 +760,10 @@ void jpki_ca_free(struct jpki_ca *ca)
 	free(ca->older);
 	for (size_t i = 0; i < OCSP_CACHE_SLOTS; i++)
 		free(ca->cache[i].der);
+	for (size_t i = 0; i < OCSP_REQ_SLOTS; i++) {
+		free(ca->req_cache[i].req);
+		free(ca->req_cache[i].der);
+	}
 	pthread_mutex_destroy(&ca->cache_lock);
 	/* after the keys, which hold references to the session */
 	ca_p11_free(ca->p11);

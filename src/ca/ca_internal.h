@@ -27,6 +27,9 @@ struct authority {
 	 * open (hashing its name and key for every OCSP request was a
 	 * measurable part of answering one). */
 	OCSP_CERTID *ids[CA_CERTID_HASHES];
+	/* What every certificate it issues shares, pre-encoded at its first
+	 * issue (issue.c); NULL until then. */
+	struct jpki_profile_issuer *profile;
 };
 
 /* The i-th hash a CertID may use (SHA-1, SHA-256, -384, -512); NULL past
@@ -41,6 +44,22 @@ struct ocsp_cached {
 	enum jpki_cert_type type;
 	char serial[41];
 	int64_t version;
+	time_t produced;
+	unsigned char *der;
+	size_t der_len;
+};
+
+/*
+ * A whole answer to the exact bytes of a request (one CertID, no nonce),
+ * reused while the store's change stamp is the one it was answered under:
+ * no transaction committed since, so no status changed (ocsp.c).
+ */
+#define OCSP_REQ_SLOTS 4096
+
+struct ocsp_req_cached {
+	unsigned char *req;
+	size_t req_len;
+	struct jpki_store_stamp stamp;
 	time_t produced;
 	unsigned char *der;
 	size_t der_len;
@@ -61,6 +80,7 @@ struct jpki_ca {
 	int ocsp_signer; /* enum jpki_ocsp_signer */
 	pthread_mutex_t cache_lock;
 	struct ocsp_cached cache[OCSP_CACHE_SLOTS];
+	struct ocsp_req_cached req_cache[OCSP_REQ_SLOTS]; /* cache_lock */
 	struct ca_p11 *p11; /* the token session, when keys are there */
 	char *pkcs11_pin_file;
 	/* jpki_ca_read_from(): the replica the OCSP answers and the
@@ -217,7 +237,6 @@ int ca_der(unsigned char **out, size_t *len, X509 *cert) JPKI_MUST_CHECK;
 struct pending {
 	const struct jpki_issue_request *req;
 	EVP_PKEY *key;
-	X509 *cert;
 	char *serial;
 	time_t now;
 	/* what the record needs of the signed certificate */

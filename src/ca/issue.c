@@ -61,7 +61,7 @@ static int add_link(struct jpki_ca *ca, enum jpki_link_kind kind,
 			       p, 4, NULL);
 }
 
-/* The certificate of `type` a person holds, as latest_of finds it. */
+/* The certificate of a type a person holds, as latest_both finds it. */
 struct prior {
 	char serial[41];
 	int status; /* -1: none */
@@ -70,33 +70,44 @@ struct prior {
 };
 
 /*
- * The certificate of `type` the person holds, with its status: the valid
- * one if there is one, else the newest. Valid first, because two issued in
- * the same second (a revoked one and its successor) tie on issued_at, and
- * the serial that breaks the tie is random.
+ * The certificates the person holds, one of each type ([0] signing, [1]
+ * authentication): the valid one if there is one, else the newest. Valid
+ * first, because two issued in the same second (a revoked one and its
+ * successor) tie on issued_at, and the serial that breaks the tie is
+ * random. Both types in one read: an issue needs the other type's for the
+ * pair link.
  */
-static int latest_of(struct prior *out, struct jpki_ca *ca,
-		     const char *person, enum jpki_cert_type type)
+static int latest_both(struct prior out[2], struct jpki_ca *ca,
+		       const char *person)
 {
-	struct jpki_value p[] = {JPKI_V_TEXT(person), JPKI_V_INT(type)};
+	struct jpki_value p[] = {JPKI_V_TEXT(person)};
 	struct jpki_rows *rows = NULL;
 	int r;
 
-	memset(out, 0, sizeof(*out));
-	out->status = -1;
+	for (int t = 0; t < 2; t++) {
+		memset(&out[t], 0, sizeof(out[t]));
+		out[t].status = -1;
+	}
 	if ((r = jpki_store_query(&rows, ca->store,
-				  "SELECT serial, status, card, not_after"
-				  " FROM ca_cert"
-				  " WHERE person = $1 AND type = $2"
-				  " ORDER BY CASE WHEN status = 0 THEN 0 ELSE 1"
-				  " END, issued_at DESC, serial LIMIT 1",
-				  p, 2)) != 0)
+				  "SELECT type, serial, status, card, not_after"
+				  " FROM ca_cert WHERE person = $1"
+				  " ORDER BY type, CASE WHEN status = 0 THEN 0"
+				  " ELSE 1 END, issued_at DESC, serial",
+				  p, 1)) != 0)
 		return r;
-	if (jpki_rows_count(rows) == 1) {
-		ca_copy_text(out->serial, 41, jpki_rows_text(rows, 0, 0));
-		out->status = (int)jpki_rows_int(rows, 0, 1);
-		out->card = (enum jpki_card_kind)jpki_rows_int(rows, 0, 2);
-		out->not_after = (time_t)jpki_rows_int(rows, 0, 3);
+	for (size_t i = 0; i < jpki_rows_count(rows); i++) {
+		int64_t type = jpki_rows_int(rows, i, 0);
+		struct prior *o;
+
+		if (type != JPKI_CERT_SIGN && type != JPKI_CERT_AUTH)
+			continue;
+		o = &out[type == JPKI_CERT_SIGN ? 0 : 1];
+		if (o->status != -1) /* the first of its type decides */
+			continue;
+		ca_copy_text(o->serial, 41, jpki_rows_text(rows, i, 1));
+		o->status = (int)jpki_rows_int(rows, i, 2);
+		o->card = (enum jpki_card_kind)jpki_rows_int(rows, i, 3);
+		o->not_after = (time_t)jpki_rows_int(rows, i, 4);
 	}
 	jpki_rows_free(rows);
 	return 0;
@@ -135,11 +146,9 @@ static int crl_exists(struct jpki_ca *ca, const char *scope, int *exists)
 
 void ca_pending_clear(struct pending *p)
 {
-	X509_free(p->cert);
 	free(p->serial);
-	free(p->der);
+	OPENSSL_free(p->der);
 	OPENSSL_free(p->subject);
-	p->cert = NULL;
 	p->serial = NULL;
 	p->der = NULL;
 	p->subject = NULL;
@@ -153,19 +162,49 @@ void ca_pending_refuse(struct pending *p, int code)
 				      : jpki_strerror(code));
 }
 
-/* The unsigned certificate of p->req for p->key, valid from p->now. */
-static int issue_build(struct jpki_ca *ca, struct pending *p)
+/*
+ * The CA's pre-encoded profile (profile/issuer.c: what every certificate of
+ * this generation shares, encoded once), made at the first issue and kept
+ * with the authority.
+ */
+static pthread_mutex_t profile_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int issue_profile(struct jpki_profile_issuer **out,
+			 struct authority *a, const char *ocsp_url,
+			 const char *ca_url)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&profile_lock);
+	if (a->profile == NULL)
+		r = jpki_profile_issuer_new(&a->profile, a->type, a->cert,
+					    a->key, ocsp_url, ca_url);
+	*out = a->profile;
+	pthread_mutex_unlock(&profile_lock);
+	return r;
+}
+
+/*
+ * The certificate of p->req for p->key, valid from p->now, with a fresh
+ * random serial (2^126 of them), signed by the CA; its DER, subject and
+ * validity are what the record stores.
+ */
+static int issue_sign(struct jpki_ca *ca, struct pending *p)
 {
 	const struct jpki_issue_request *req = p->req;
 	struct jpki_profile_request preq = JPKI_PROFILE_REQUEST_INIT;
 	struct jpki_validity_input vin = {0};
 	struct authority *a = ca_authority(ca, req->type);
+	struct jpki_profile_issuer *profile;
 	struct jpki_date last;
+	ASN1_INTEGER *aserial = NULL;
+	unsigned char raw[16];
 	char cn[25], *crl_url = NULL, *ocsp_url = NULL, *ca_url = NULL;
 	char ca_name[32];
 	struct tm ca_tm;
 	int r;
 
+	ca_pending_clear(p);
 	vin.card = req->card;
 	vin.issue = jpki_date_of(p->now);
 	vin.birth = req->facts.birth;
@@ -203,62 +242,31 @@ static int issue_build(struct jpki_ca *ca, struct pending *p)
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(a->cert), &ca_tm) == 1 &&
 	    preq.not_after > timegm(&ca_tm))
 		preq.not_after = timegm(&ca_tm);
-	r = jpki_profile_build(&p->cert, &preq, p->key, a->cert);
-out:
-	free(crl_url);
-	free(ocsp_url);
-	free(ca_url);
-	return r;
-}
-
-/* The DER, subject and validity the record stores, read off the signed
- * certificate (here, on the signing thread, not under the store's lock). */
-static int issue_encode(struct pending *p)
-{
-	struct tm tm;
-
-	free(p->der);
-	OPENSSL_free(p->subject);
-	p->der = NULL;
-	p->subject = NULL;
-	if (ca_der(&p->der, &p->der_len, p->cert) != 0 ||
-	    (p->subject = X509_NAME_oneline(X509_get_subject_name(p->cert),
-					    NULL, 0)) == NULL ||
-	    ASN1_TIME_to_tm(X509_get0_notBefore(p->cert), &tm) != 1 ||
-	    (p->not_before = timegm(&tm)) < 0 ||
-	    ASN1_TIME_to_tm(X509_get0_notAfter(p->cert), &tm) != 1 ||
-	    (p->not_after = timegm(&tm)) < 0) {
-		ERR_clear_error();
-		return jpki_err_set(JPKI_ERR_CRYPTO,
-				    "cannot read back the signed certificate");
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		r = jpki_err_set(JPKI_ERR_CRYPTO, "no randomness");
+		goto out;
 	}
-	return 0;
-}
-
-/* A fresh random serial (2^126 of them) and the CA's signature. */
-static int issue_sign(struct jpki_ca *ca, struct pending *p)
-{
-	struct authority *a = ca_authority(ca, p->req->type);
-	unsigned char raw[16];
-	ASN1_INTEGER *aserial = NULL;
-	int r = 0;
-
-	free(p->serial);
-	p->serial = NULL;
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return jpki_err_set(JPKI_ERR_CRYPTO, "no randomness");
 	raw[0] = (unsigned char)((raw[0] & 0x7f) | 0x40);
 	if ((aserial = ASN1_INTEGER_new()) == NULL ||
 	    !ASN1_STRING_set(aserial, raw, sizeof(raw)) ||
-	    !X509_set_serialNumber(p->cert, aserial) ||
-	    (p->serial = ca_serial_hex(aserial)) == NULL)
+	    (p->serial = ca_serial_hex(aserial)) == NULL) {
 		r = jpki_err_set(JPKI_ERR_CRYPTO, "cannot set serial");
-	else if (!X509_sign(p->cert, a->key, EVP_sha256()))
-		r = jpki_err_set(JPKI_ERR_CRYPTO, "signing failed");
-	ASN1_INTEGER_free(aserial);
+		goto out;
+	}
+	if ((r = issue_profile(&profile, a, ocsp_url, ca_url)) != 0 ||
+	    (r = jpki_profile_issue(&p->der, &p->der_len, &p->subject,
+				    profile, &preq, p->key, aserial)) != 0)
+		goto out;
+	p->not_before = preq.not_before;
+	p->not_after = preq.not_after;
+out:
 	ERR_clear_error();
-	if (r == 0)
-		r = issue_encode(p);
+	ASN1_INTEGER_free(aserial);
+	free(crl_url);
+	free(ocsp_url);
+	free(ca_url);
+	if (r != 0)
+		ca_pending_clear(p);
 	return r;
 }
 
@@ -341,7 +349,7 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 {
 	const struct jpki_issue_request *req = p->req;
 	char birth[11] = "", expiry[11] = "", scope[32];
-	struct prior prior, other;
+	struct prior both[2], prior, other;
 	/* signed by the current generation (issue_sign) */
 	int gen = ca_authority(ca, req->type)->generation;
 	int r, exists, live, switching = 0;
@@ -349,8 +357,11 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 	*out = NULL;
 	*refused = 0;
 	p->superseded[0] = '\0';
-	if ((r = latest_of(&prior, ca, req->person, req->type)) != 0)
+	if ((r = latest_both(both, ca, req->person)) != 0)
 		return r;
+	prior = both[req->type == JPKI_CERT_SIGN ? 0 : 1];
+	/* the other type's is not changed by what follows */
+	other = both[req->type == JPKI_CERT_SIGN ? 1 : 0];
 	/* SPEC 3: an expired certificate never blocks a new issue; only one
 	 * still good and not past its last second does */
 	live = prior.status == JPKI_STATUS_GOOD && prior.not_after >= p->now;
@@ -447,10 +458,6 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 		ca_copy_text(p->superseded, sizeof(p->superseded),
 			     prior.serial);
 	}
-	if ((r = latest_of(&other, ca, req->person,
-			   req->type == JPKI_CERT_SIGN ? JPKI_CERT_AUTH
-						       : JPKI_CERT_SIGN)) != 0)
-		return r;
 	if (other.status == JPKI_STATUS_GOOD &&
 	    (r = add_link(ca, JPKI_LINK_PAIR,
 			  req->type == JPKI_CERT_SIGN ? p->serial
@@ -477,11 +484,7 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 /* Build and sign, outside any transaction. */
 int ca_issue_make(struct jpki_ca *ca, struct pending *p)
 {
-	int r;
-
-	if ((r = issue_build(ca, p)) != 0 || (r = issue_sign(ca, p)) != 0)
-		ca_pending_clear(p);
-	return r;
+	return issue_sign(ca, p);
 }
 
 int ca_issue_check(const struct jpki_issue_request *req)

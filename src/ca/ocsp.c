@@ -237,8 +237,9 @@ static size_t cache_slot(enum jpki_cert_type type, const char *serial)
 }
 
 /* A copy of the cached response for this exact status version, if fresh. */
-static int cache_get(unsigned char **out, size_t *out_len, struct jpki_ca *ca,
-		     enum jpki_cert_type type, const struct status *st)
+static int cache_get(unsigned char **out, size_t *out_len, time_t *produced,
+		     struct jpki_ca *ca, enum jpki_cert_type type,
+		     const struct status *st)
 {
 	struct ocsp_cached *c;
 	int hit = 0;
@@ -253,6 +254,7 @@ static int cache_get(unsigned char **out, size_t *out_len, struct jpki_ca *ca,
 	    (*out = malloc(c->der_len)) != NULL) {
 		memcpy(*out, c->der, c->der_len);
 		*out_len = c->der_len;
+		*produced = c->produced;
 		hit = 1;
 	}
 	pthread_mutex_unlock(&ca->cache_lock);
@@ -278,6 +280,74 @@ static void cache_put(struct jpki_ca *ca, enum jpki_cert_type type,
 	c->produced = produced;
 	c->der = copy;
 	c->der_len = len;
+	pthread_mutex_unlock(&ca->cache_lock);
+}
+
+/*
+ * The answer cache by request bytes. A request that has been answered
+ * before, with no transaction committed anywhere on the database since
+ * (the store's change stamp is the same), gets the same answer without
+ * being parsed or its status read: the status row cannot have changed. So
+ * a revocation is still answered at the next request after its commit, as
+ * by the status read: its commit changes the stamp. Where the store cannot
+ * give a stamp (PostgreSQL), nothing is kept here and every request is
+ * read as before.
+ */
+static size_t req_slot(const unsigned char *req, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ req[i]) * 16777619u;
+	return h % OCSP_REQ_SLOTS;
+}
+
+static int req_cache_get(unsigned char **out, size_t *out_len,
+			 struct jpki_ca *ca, const unsigned char *req,
+			 size_t len, const struct jpki_store_stamp *stamp)
+{
+	struct ocsp_req_cached *c = &ca->req_cache[req_slot(req, len)];
+	time_t now = jpki_clock_now();
+	int hit = 0;
+
+	pthread_mutex_lock(&ca->cache_lock);
+	if (c->der != NULL && c->req_len == len &&
+	    memcmp(c->req, req, len) == 0 &&
+	    memcmp(&c->stamp, stamp, sizeof(*stamp)) == 0 &&
+	    now - c->produced < ca->ocsp_validity / 2 && now >= c->produced &&
+	    (*out = malloc(c->der_len)) != NULL) {
+		memcpy(*out, c->der, c->der_len);
+		*out_len = c->der_len;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&ca->cache_lock);
+	return hit;
+}
+
+static void req_cache_put(struct jpki_ca *ca, const unsigned char *req,
+			  size_t len, const struct jpki_store_stamp *stamp,
+			  time_t produced, const unsigned char *der,
+			  size_t der_len)
+{
+	unsigned char *req_copy = malloc(len), *der_copy = malloc(der_len);
+	struct ocsp_req_cached *c = &ca->req_cache[req_slot(req, len)];
+
+	if (req_copy == NULL || der_copy == NULL) {
+		free(req_copy);
+		free(der_copy);
+		return;
+	}
+	memcpy(req_copy, req, len);
+	memcpy(der_copy, der, der_len);
+	pthread_mutex_lock(&ca->cache_lock);
+	free(c->req);
+	free(c->der);
+	c->req = req_copy;
+	c->req_len = len;
+	c->stamp = *stamp;
+	c->produced = produced;
+	c->der = der_copy;
+	c->der_len = der_len;
 	pthread_mutex_unlock(&ca->cache_lock);
 }
 
@@ -307,14 +377,22 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 	ASN1_TIME *this_upd = NULL, *next_upd = NULL, *rev_time = NULL;
 	struct authority *signer = NULL;
 	struct status st = {0};
-	time_t now = jpki_clock_now();
-	int r = JPKI_ERR_INTERNAL, count, cacheable;
+	struct jpki_store_stamp stamp;
+	time_t now = jpki_clock_now(), produced;
+	int r = JPKI_ERR_INTERNAL, count, cacheable, stamped;
 
 	*out = NULL;
 	*out_len = 0;
 	if (req == NULL || req_len == 0 || req_len > JPKI_MAX_OCSP_REQUEST)
 		return error_response(out, out_len,
 				      OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	/* the stamp before any read: a commit after it changes it. Not on a
+	 * read store (replica.c): the primary's stamp says nothing of the
+	 * replica's data, and every answer there must pass the lag check. */
+	stamped = ca->read == NULL &&
+		  jpki_store_change_stamp(&stamp, ca->store) == 0;
+	if (stamped && req_cache_get(out, out_len, ca, req, req_len, &stamp))
+		return 0;
 	oreq = d2i_OCSP_REQUEST(NULL, &p, (long)req_len);
 	if (oreq == NULL || p != req + req_len ||
 	    (count = OCSP_request_onereq_count(oreq)) <= 0 ||
@@ -355,7 +433,11 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 
 		if ((r = lookup(&st, ca, signer, cid)) != 0)
 			goto out;
-		if (st.known && cache_get(out, out_len, ca, signer->type, &st)) {
+		if (st.known && cache_get(out, out_len, &produced, ca,
+					  signer->type, &st)) {
+			if (stamped)
+				req_cache_put(ca, req, req_len, &stamp,
+					      produced, *out, *out_len);
 			r = 0;
 			goto out;
 		}
@@ -404,8 +486,12 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 		goto crypto;
 	if ((r = response_der(out, out_len, resp)) != 0)
 		goto out;
-	if (cacheable && st.known)
+	if (cacheable && st.known) {
 		cache_put(ca, signer->type, &st, now, *out, *out_len);
+		if (stamped)
+			req_cache_put(ca, req, req_len, &stamp, now, *out,
+				      *out_len);
+	}
 	r = 0;
 	goto out;
 crypto:

@@ -27,6 +27,7 @@
  *                             certificatePolicies 1.2.392.200149.8.5.1.3.30
  *                             (critical); AIA OCSP; SKI; AKI; issuerAltName
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,11 @@ static int add_conf(X509 *cert, X509 *issuer, int nid, const char *value)
 	return ok;
 }
 
+int profile_add_conf(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+	return add_conf(cert, issuer, nid, value);
+}
+
 static int set_validity(X509 *cert, time_t not_before, time_t not_after)
 {
 	return X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0,
@@ -307,6 +313,30 @@ out:
 	return r;
 }
 
+/* The six OIDs JPKI_OID_FACTS.1 .. .6, parsed from text once: parsing
+ * them for every certificate was a tenth of building one. */
+static ASN1_OBJECT *fact_oids[7];
+static pthread_once_t fact_oids_once = PTHREAD_ONCE_INIT;
+
+static void fact_oids_make(void)
+{
+	char text[64];
+
+	for (int arc = 1; arc <= 6; arc++) {
+		snprintf(text, sizeof(text), "%s.%d", JPKI_OID_FACTS, arc);
+		fact_oids[arc] = OBJ_txt2obj(text, 1);
+	}
+}
+
+/* A copy of JPKI_OID_FACTS.<arc> the caller owns; NULL on failure. */
+static ASN1_OBJECT *fact_oid(int arc)
+{
+	if (pthread_once(&fact_oids_once, fact_oids_make) != 0 ||
+	    fact_oids[arc] == NULL)
+		return NULL;
+	return OBJ_dup(fact_oids[arc]);
+}
+
 /* One otherName of the facts: OID JPKI_OID_FACTS.<arc>, [0] EXPLICIT
  * UTF8String (OpenSSL's OTHERNAME template adds the explicit tag). */
 static int push_fact(GENERAL_NAMES *names, int arc, const char *value)
@@ -315,12 +345,10 @@ static int push_fact(GENERAL_NAMES *names, int arc, const char *value)
 	ASN1_OBJECT *oid = NULL;
 	ASN1_TYPE *val = ASN1_TYPE_new();
 	ASN1_UTF8STRING *str = ASN1_UTF8STRING_new();
-	char text[64];
 	int ok = 0;
 
-	snprintf(text, sizeof(text), "%s.%d", JPKI_OID_FACTS, arc);
 	if (gn == NULL || val == NULL || str == NULL ||
-	    (oid = OBJ_txt2obj(text, 1)) == NULL ||
+	    (oid = fact_oid(arc)) == NULL ||
 	    !ASN1_STRING_set(str, value, (int)strlen(value)))
 		goto out;
 	ASN1_TYPE_set(val, V_ASN1_UTF8STRING, str);
@@ -341,19 +369,28 @@ out:
 	return ok;
 }
 
-static int add_facts(X509 *cert, const struct jpki_facts *f)
+GENERAL_NAMES *profile_facts_names(const struct jpki_facts *f)
 {
 	GENERAL_NAMES *names = GENERAL_NAMES_new();
 	char sex[2] = {(char)('0' + f->sex), '\0'}, birth[10];
-	int ok;
 
 	jpki_profile_birth_encode(&f->birth, birth);
-	ok = names != NULL && push_fact(names, 1, f->name) &&
-	     push_fact(names, 2, f->name_subst) && push_fact(names, 3, sex) &&
-	     push_fact(names, 4, birth) && push_fact(names, 5, f->address) &&
-	     push_fact(names, 6, f->address_subst) &&
-	     X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0,
-			       X509V3_ADD_DEFAULT) == 1;
+	if (names != NULL && push_fact(names, 1, f->name) &&
+	    push_fact(names, 2, f->name_subst) && push_fact(names, 3, sex) &&
+	    push_fact(names, 4, birth) && push_fact(names, 5, f->address) &&
+	    push_fact(names, 6, f->address_subst))
+		return names;
+	GENERAL_NAMES_free(names);
+	return NULL;
+}
+
+static int add_facts(X509 *cert, const struct jpki_facts *f)
+{
+	GENERAL_NAMES *names = profile_facts_names(f);
+	int ok = names != NULL &&
+		 X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0,
+				   X509V3_ADD_DEFAULT) == 1;
+
 	GENERAL_NAMES_free(names);
 	return ok;
 }
@@ -373,7 +410,7 @@ static int check_url(const char *url, const char *what)
 	return 0;
 }
 
-static int check_request(const struct jpki_profile_request *req)
+int profile_check_request(const struct jpki_profile_request *req)
 {
 	int r;
 
@@ -424,7 +461,7 @@ int jpki_profile_build(X509 **out, const struct jpki_profile_request *req,
 	int sign, r;
 
 	*out = NULL;
-	if ((r = check_request(req)) != 0)
+	if ((r = profile_check_request(req)) != 0)
 		return r;
 	if (subject_key == NULL || issuer == NULL)
 		return jpki_err_set(JPKI_ERR_INVALID,

@@ -8,6 +8,8 @@
  * writer, so a thread's read connection (query_only) answers from the last
  * commit while a transaction is open on the main one.
  */
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,11 @@ struct sqlite_store {
 	struct jpki_store base; /* first: the handle is a jpki_store */
 	sqlite3 *db;
 	char *path; /* NULL for a database other connections cannot share */
+	/* The WAL index (SQLite's shared memory, region 0) for
+	 * sqlite_change_stamp, mapped at its first call; NULL until then or
+	 * when it cannot be had. */
+	const volatile unsigned char *_Atomic shm;
+	atomic_int shm_tried;
 };
 
 static sqlite3 *db_of(struct jpki_store *st)
@@ -332,6 +339,81 @@ static int sqlite_reader_each(void *conn, const char *sql,
 	return each_db(conn, sql, params, n, fn, arg);
 }
 
+/*
+ * The change stamp: the header of the WAL index, which every connection to
+ * a WAL database, in any process, shares in memory (SQLite's -shm file,
+ * https://www.sqlite.org/walformat.html). Each commit rewrites it (iChange
+ * is "incremented with each transaction", mxFrame and the checksums move
+ * with the frames, the salts when the WAL restarts) before the commit
+ * returns; SQLite's own readers decide from it alone whether their cached
+ * pages still hold. It is read here as they read it: two copies of 48
+ * bytes, the first, a barrier, the second, equal and initialised or not
+ * trusted (a writer is between the two). A read transaction would cost two
+ * file locks (fcntl) and their system calls; this costs a memory read.
+ *
+ * The region is asked of SQLite through the VFS (xShmMap of the database
+ * file), not mapped here: it is the mapping SQLite itself uses, valid while
+ * the main connection is open.
+ */
+#define WAL_HDR_SIZE 48
+#define WAL_INDEX_VERSION 3007000u
+
+static const volatile unsigned char *shm_map(struct sqlite_store *ss)
+{
+	sqlite3_file *f = NULL;
+	volatile void *region = NULL;
+
+	/* Under the handle's lock (the main connection is SQLite's), once;
+	 * a thread that finds it taken tries at its next call. */
+	if (pthread_mutex_trylock(&ss->base.lock) != 0)
+		return NULL;
+	if (atomic_load(&ss->shm_tried) == 0 && ss->path != NULL &&
+	    sqlite3_file_control(ss->db, "main", SQLITE_FCNTL_FILE_POINTER,
+				 &f) == SQLITE_OK &&
+	    f != NULL && f->pMethods != NULL && f->pMethods->iVersion >= 2 &&
+	    f->pMethods->xShmMap != NULL) {
+		/* a read transaction first: it opens the WAL index if this
+		 * connection has not read yet */
+		if (exec_db(ss->db, "SELECT 1 FROM sqlite_master LIMIT 1") ==
+			    0 &&
+		    f->pMethods->xShmMap(f, 0, 32768, 0, &region) ==
+			    SQLITE_OK &&
+		    region != NULL)
+			atomic_store(&ss->shm,
+				     (const volatile unsigned char *)region);
+		atomic_store(&ss->shm_tried, 1);
+	} else {
+		atomic_store(&ss->shm_tried, 1);
+	}
+	pthread_mutex_unlock(&ss->base.lock);
+	return atomic_load(&ss->shm);
+}
+
+static int sqlite_change_stamp(struct jpki_store *st,
+			       struct jpki_store_stamp *out)
+{
+	struct sqlite_store *ss = (struct sqlite_store *)st;
+	const volatile unsigned char *hdr = atomic_load(&ss->shm);
+	unsigned char second[WAL_HDR_SIZE];
+	uint32_t version;
+
+	_Static_assert(sizeof(out->b) == WAL_HDR_SIZE, "one header");
+	if (hdr == NULL &&
+	    (atomic_load(&ss->shm_tried) || (hdr = shm_map(ss)) == NULL))
+		return JPKI_ERR_STATE;
+	for (size_t i = 0; i < WAL_HDR_SIZE; i++)
+		out->b[i] = hdr[i];
+	atomic_thread_fence(memory_order_acquire);
+	for (size_t i = 0; i < WAL_HDR_SIZE; i++)
+		second[i] = hdr[WAL_HDR_SIZE + i];
+	memcpy(&version, out->b, sizeof(version));
+	/* isInit is the 13th byte (after iVersion, unused, iChange) */
+	if (memcmp(out->b, second, WAL_HDR_SIZE) != 0 || out->b[12] == 0 ||
+	    version != WAL_INDEX_VERSION)
+		return JPKI_ERR_STATE;
+	return 0;
+}
+
 static const struct jpki_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -343,6 +425,7 @@ static const struct jpki_store_ops sqlite_ops = {
     .reader_open = sqlite_reader_open,
     .reader_close = sqlite_reader_close,
     .reader_each = sqlite_reader_each,
+    .change_stamp = sqlite_change_stamp,
 };
 
 /* SQLite's allocation statistics take one process-wide mutex on every

@@ -225,6 +225,15 @@ uint64_t jpki_store_writes(const struct jpki_store *st)
 	return atomic_load(&((struct jpki_store *)st)->writes);
 }
 
+int jpki_store_change_stamp(struct jpki_store_stamp *out,
+			    struct jpki_store *st)
+{
+	memset(out, 0, sizeof(*out));
+	if (st->ops->change_stamp == NULL)
+		return JPKI_ERR_STATE;
+	return st->ops->change_stamp(st, out);
+}
+
 int jpki_store_try_lock(struct jpki_store *st, int64_t key, int *got)
 {
 	int r = 0;

@@ -46,6 +46,9 @@ struct jpki_store_ops {
 	 * granted); called with the handle's lock held. */
 	int (*try_lock)(struct jpki_store *st, int64_t key, int *got);
 	void (*unlock)(struct jpki_store *st, int64_t key);
+	/* jpki_store_change_stamp (NULL: the backend cannot tell). */
+	int (*change_stamp)(struct jpki_store *st,
+			    struct jpki_store_stamp *out);
 };
 
 struct store_reader;
