@@ -513,6 +513,10 @@ static int retire_one(struct jpki_ca *ca, const struct authority *a,
 		if ((r = jpki_store_exec(ca->store,
 					 "DELETE FROM ca_crl WHERE scope = $1"
 					 " OR scope LIKE $2",
+					 p, 2, NULL)) != 0 ||
+		    (r = jpki_store_exec(ca->store,
+					 "DELETE FROM ca_crl_state"
+					 " WHERE scope = $1 OR scope LIKE $2",
 					 p, 2, NULL)) != 0)
 			return r;
 	}
