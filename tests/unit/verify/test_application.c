@@ -681,6 +681,107 @@ static void test_foreign_ca(void **state)
 	ca_done(&other);
 }
 
+static int good_status(void *arg, X509 *cert, X509 *issuer,
+		       const char *serial, enum jpki_verify_status *status,
+		       int *reason)
+{
+	(void)arg;
+	(void)cert;
+	(void)issuer;
+	(void)serial;
+	*status = JPKI_VERIFY_GOOD;
+	*reason = -1;
+	return 0;
+}
+
+/* The verifier keeps a trust store per CA certificate (src/verify/certs.c),
+ * shared by later checks: a store kept for one CA never accepts another's
+ * certificate, and a CA rolled over is a new certificate with a store of
+ * its own, picked up as soon as the caller names it. */
+static void test_anchor_stores(void **state)
+{
+	static const struct jpki_actor officer = {
+	    "officer", JPKI_ROLE_CA_OFFICER, "", ""};
+	struct app_fixture *af = *state;
+	struct ca_fixture other = {0};
+	X509 *ours = X509_dup(jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN));
+	X509 *theirs, *mine, *foreign, *rolled, *gens[8];
+	struct jpki_verify_options o = options(af, &ours);
+	struct jpki_verify_report rep;
+	struct blob m, fo, ro;
+	size_t n;
+
+	assert_non_null(ours);
+	o.status = good_status;
+	assert_int_equal(ca_at(&other, af->port), 0);
+	other.key = af->f.key; /* borrowed: ca_done() does not free it */
+	theirs = jpki_ca_cert(other.ca, JPKI_CERT_SIGN);
+	mine = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	foreign = issue(&other, JPKI_CERT_SIGN, "P2", NULL);
+	m = sign_doc(mine, af->f.key, DOC, 0);
+	fo = sign_doc(foreign, af->f.key, DOC, 0);
+
+	/* each CA's store made and kept, each accepting its own */
+	for (int round = 0; round < 2; round++) {
+		o.anchors = &ours;
+		assert_int_equal(jpki_verify_application(&rep, &o, m.p, m.n),
+				 0);
+		assert_accepted(&rep);
+		jpki_verify_report_clear(&rep);
+		o.anchors = &theirs;
+		assert_int_equal(
+		    jpki_verify_application(&rep, &o, fo.p, fo.n), 0);
+		assert_accepted(&rep);
+		jpki_verify_report_clear(&rep);
+	}
+	/* and never the other's, though both are kept */
+	o.anchors = &ours;
+	assert_int_equal(jpki_verify_application(&rep, &o, fo.p, fo.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	jpki_verify_report_clear(&rep);
+	o.anchors = &theirs;
+	assert_int_equal(jpki_verify_application(&rep, &o, m.p, m.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	jpki_verify_report_clear(&rep);
+
+	/* a rollover: the new generation's certificate chains only once
+	 * the new CA certificate is an anchor */
+	assert_int_equal(jpki_audit_migrate(af->f.st), 0);
+	assert_int_equal(
+	    jpki_ca_rollover(af->f.ca, &officer, JPKI_CERT_SIGN, NULL), 0);
+	rolled = issue(&af->f, JPKI_CERT_SIGN, "P3", NULL);
+	ro = sign_doc(rolled, af->f.key, DOC, 0);
+	o.anchors = &ours;
+	assert_int_equal(jpki_verify_application(&rep, &o, ro.p, ro.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	jpki_verify_report_clear(&rep);
+	n = jpki_ca_certs(gens, 8, af->f.ca, JPKI_CERT_SIGN);
+	assert_int_equal(n, 2);
+	o.anchors = gens;
+	o.n_anchors = n;
+	assert_int_equal(jpki_verify_application(&rep, &o, ro.p, ro.n), 0);
+	assert_accepted(&rep);
+	jpki_verify_report_clear(&rep);
+	assert_int_equal(jpki_verify_application(&rep, &o, m.p, m.n), 0);
+	assert_accepted(&rep);
+	jpki_verify_report_clear(&rep);
+	/* the new generation alone: the old one's certificate is refused */
+	o.n_anchors = 1;
+	assert_int_equal(X509_cmp(gens[0], ours) != 0, 1);
+	assert_int_equal(jpki_verify_application(&rep, &o, m.p, m.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	jpki_verify_report_clear(&rep);
+
+	free(m.p);
+	free(fo.p);
+	free(ro.p);
+	X509_free(mine);
+	X509_free(foreign);
+	X509_free(rolled);
+	X509_free(ours);
+	ca_done(&other);
+}
+
 static void test_revoked_ocsp(void **state)
 {
 	struct app_fixture *af = *state;
@@ -1145,6 +1246,7 @@ int main(void)
 	    cmocka_unit_test(test_receipt_parsers),
 	    T(test_tampered),
 	    T(test_foreign_ca),
+	    T(test_anchor_stores),
 	    T(test_revoked_ocsp),
 	    cmocka_unit_test_setup_teardown(test_crl_when_ocsp_is_down,
 					    setup_repository, teardown),
