@@ -108,12 +108,13 @@ static EVP_PKEY *spki_key(X509_PUBKEY *pub)
 
 /*
  * X509_set_pubkey() replaces the certificate's SubjectPublicKeyInfo by one
- * encoded from the key and marks the to-be-signed part as changed, so that
- * its signature is then checked over a re-encoding of the parsed fields
- * rather than the bytes received. For a DER certificate and an RSA key the
- * re-encoding is the same bytes; the whole certificate is compared before
- * and after to make sure, and anything else is decoded again by d2i_X509,
- * so the signature is always checked over exactly the bytes the CA signed.
+ * encoded from the key. OpenSSL 3.0 leaves the to-be-signed bytes it keeps
+ * from decoding as they were, so the certificate's signature is still
+ * checked over the bytes received, even where the key does not encode back
+ * to them (rsaEncryption without its NULL, say). The whole certificate is
+ * compared before and after all the same, and decoded again by d2i_X509 if
+ * it changed: a library that re-encoded would otherwise check the
+ * signature over bytes the CA never signed.
  */
 int verify_cert_set_key(X509 **again, X509 *cert)
 {
