@@ -117,13 +117,16 @@ static inline void bench_ca_close(struct bench_ca *b)
  * municipalities, by one INSERT ... SELECT (SQLite): issuing them would take
  * minutes and change nothing the measured look-ups, inserts and CRLs see.
  * Every `revoked_every`-th row (0: none) is revoked (affiliationChanged)
- * up to a day before `at`. Returns the seconds it took.
+ * up to a day before `at`. The rows are numbered from `first`, so a second
+ * fill can add to a first. Returns the seconds it took.
  */
-static inline double bench_fill(struct jpki_store *st, long count,
-				long revoked_every, time_t at)
+static inline double bench_fill_from(struct jpki_store *st, long first,
+				     long count, long revoked_every,
+				     time_t at)
 {
-	struct jpki_value v[] = {JPKI_V_INT(count), JPKI_V_INT(revoked_every),
-				 JPKI_V_INT(at)};
+	struct jpki_value v[] = {JPKI_V_INT(first + count - 1),
+				 JPKI_V_INT(revoked_every), JPKI_V_INT(at),
+				 JPKI_V_INT(first)};
 	double start = bench_now();
 
 	if (jpki_store_begin(st) != 0 ||
@@ -134,7 +137,7 @@ static inline double bench_fill(struct jpki_store *st, long count,
 		    " subject, birth, card_expiry, status, reason,"
 		    " revoked_at, version, not_before, not_after, issued_at,"
 		    " der)"
-		    " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+		    " WITH RECURSIVE n(i) AS (SELECT $4 UNION ALL"
 		    "  SELECT i + 1 FROM n WHERE i < $1),"
 		    " r(i, revoked) AS (SELECT i, $2 > 0 AND i % $2 = 0"
 		    "  FROM n)"
@@ -148,10 +151,17 @@ static inline double bench_fill(struct jpki_store *st, long count,
 		    "  c.issued_at - 1 - i % 86400, c.der"
 		    " FROM r, (SELECT * FROM ca_cert WHERE type = 1"
 		    "  LIMIT 1) AS c",
-		    v, 3, NULL) != 0 ||
+		    v, 4, NULL) != 0 ||
 	    jpki_store_commit(st) != 0)
 		bench_fail("filling the store");
 	return bench_now() - start;
+}
+
+/* bench_fill_from, numbered from 1. */
+static inline double bench_fill(struct jpki_store *st, long count,
+				long revoked_every, time_t at)
+{
+	return bench_fill_from(st, 1, count, revoked_every, at);
 }
 
 struct bench_raw_run {

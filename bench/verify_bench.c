@@ -21,6 +21,16 @@
 #include "jpki/client.h"
 #include "jpki/verify.h"
 
+/* The process's CPU time: what the figures are when other work shares the
+ * cores, which the clock is not. */
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* The CA's records answer, as the portal's callback does. */
 static int from_records(void *arg, X509 *cert, X509 *issuer,
 			const char *serial, enum jpki_verify_status *status,
@@ -50,7 +60,7 @@ int main(int argc, char **argv)
 	CMS_ContentInfo *cms = NULL;
 	unsigned char form[4096], *der = NULL;
 	const unsigned char *p;
-	double start, t, rate, raw;
+	double start, t, rate, raw, cpu, cpu_rate, raw_cpu_rate;
 	X509 *cert, *anchor;
 	EVP_PKEY *subject;
 	BIO *in;
@@ -84,6 +94,7 @@ int main(int argc, char **argv)
 	vo.status = from_records;
 	vo.status_arg = b.ca;
 	start = bench_now();
+	cpu = cpu_now();
 	do {
 		struct jpki_verify_report rep;
 
@@ -99,11 +110,19 @@ int main(int argc, char **argv)
 		t = bench_now() - start;
 	} while (t < seconds);
 	rate = (double)n / t;
+	cpu_rate = (double)n / (cpu_now() - cpu);
+	start = bench_now();
+	cpu = cpu_now();
 	raw = bench_raw_rate(subject, 1, 1, seconds);
+	/* one thread: its verifications over the process's CPU time */
+	raw_cpu_rate = raw * (bench_now() - start) / (cpu_now() - cpu);
 
 	printf("signed applications (4 KiB form, CMS, 1 thread)\n");
 	printf("  jpki verify:                 %8.0f applications/s\n", rate);
 	printf("  raw RSA-2048 verification:   %8.0f verifications/s\n", raw);
+	printf("  by CPU time: %8.0f applications/s, %8.0f verifications/s "
+	       "(ratio %.3f)\n",
+	       cpu_rate, raw_cpu_rate, cpu_rate / raw_cpu_rate);
 	printf("ratio applications / raw verifications: %.3f (ceiling 0.5: "
 	       "two verifications each)\n",
 	       rate / raw);

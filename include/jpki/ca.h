@@ -106,7 +106,7 @@ enum jpki_ocsp_signer {
 /* "delegated" or "ca" into *out; JPKI_ERR_INVALID for anything else. */
 int jpki_ca_ocsp_signer_parse(int *out, const char *text) JPKI_MUST_CHECK;
 #define JPKI_CA_OPTIONS_VERSION 1
-#define JPKI_CA_CRL_INLINE_MAX 100000
+#define JPKI_CA_CRL_INLINE_MAX 1000
 #define JPKI_CA_OPTIONS_INIT {.version = JPKI_CA_OPTIONS_VERSION}
 
 /*

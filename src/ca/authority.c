@@ -138,6 +138,19 @@ static const struct jpki_migration migrations[] = {
 	    " der BLOB NOT NULL,"
 	    " entries BIGINT NOT NULL,"
 	    " due INTEGER NOT NULL DEFAULT 0)"},
+	/* A CRL's entry count and stale mark in a row of their own: SQLite
+	 * rewrites a whole row to change one column, and ca_crl's row holds
+	 * the DER (46 MB at a million entries), so marking a large full CRL
+	 * stale wrote it again at every batch of revocations
+	 * (docs/PERFORMANCE.md, "Registry changes to revocations"). */
+	{8, "CREATE TABLE ca_crl_state ("
+	    " scope TEXT PRIMARY KEY,"
+	    " entries BIGINT NOT NULL,"
+	    " stale INTEGER NOT NULL);"
+	    "INSERT INTO ca_crl_state (scope, entries, stale)"
+	    " SELECT scope, entries, stale FROM ca_crl;"
+	    "ALTER TABLE ca_crl DROP COLUMN entries;"
+	    "ALTER TABLE ca_crl DROP COLUMN stale"},
 };
 
 const char *ca_type_name(enum jpki_cert_type type)

@@ -765,8 +765,7 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 	{
 		struct jpki_value p[] = {
 			JPKI_V_TEXT(scope), JPKI_V_INT(num), JPKI_V_INT(now),
-			JPKI_V_INT(next), JPKI_V_BLOB(der.p, (size_t)len),
-			JPKI_V_INT((int64_t)n)};
+			JPKI_V_INT(next), JPKI_V_BLOB(der.p, (size_t)len)};
 
 		/* An UPDATE when the scope has a CRL: an upsert would have
 		 * SQLite build the row of a 40 MB CRL twice. */
@@ -774,12 +773,22 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 			ca->store,
 			num > 1 ? "UPDATE ca_crl SET number = $2,"
 				  " this_update = $3, next_update = $4,"
-				  " der = $5, entries = $6, stale = 0"
-				  " WHERE scope = $1"
+				  " der = $5 WHERE scope = $1"
 				: "INSERT INTO ca_crl (scope, number,"
-				  " this_update, next_update, der, entries,"
-				  " stale) VALUES ($1, $2, $3, $4, $5, $6, 0)",
-			p, 6, NULL);
+				  " this_update, next_update, der)"
+				  " VALUES ($1, $2, $3, $4, $5)",
+			p, 5, NULL);
+	}
+	if (r == 0) {
+		struct jpki_value p[] = {JPKI_V_TEXT(scope),
+					 JPKI_V_INT((int64_t)n)};
+
+		r = jpki_store_exec(ca->store,
+				    "INSERT INTO ca_crl_state (scope, entries,"
+				    " stale) VALUES ($1, $2, 0)"
+				    " ON CONFLICT (scope) DO UPDATE SET"
+				    " entries = excluded.entries, stale = 0",
+				    p, 2, NULL);
 	}
 	/* the delta against the previous full CRL names the wrong base */
 	if (r == 0 && ca->crl_delta)
@@ -827,7 +836,7 @@ int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		struct jpki_value p = JPKI_V_TEXT(scope);
 
 		if ((r = jpki_store_query(&rows, ca->store,
-					  "SELECT entries FROM ca_crl"
+					  "SELECT entries FROM ca_crl_state"
 					  " WHERE scope = $1",
 					  &p, 1)) != 0)
 			return r;
@@ -841,7 +850,7 @@ int ca_crl_touch(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		struct jpki_value p = JPKI_V_TEXT(scope);
 
 		return jpki_store_exec(ca->store,
-				       "UPDATE ca_crl SET stale = 1"
+				       "UPDATE ca_crl_state SET stale = 1"
 				       " WHERE scope = $1",
 				       &p, 1, NULL);
 	}
@@ -865,7 +874,7 @@ int jpki_ca_crl_refresh_stale(struct jpki_ca *ca, size_t *count)
 			struct jpki_value p = JPKI_V_TEXT(scope);
 
 			if ((r = jpki_store_query(&rows, ca->store,
-						  "SELECT stale FROM ca_crl"
+						  "SELECT stale FROM ca_crl_state"
 						  " WHERE scope = $1",
 						  &p, 1)) != 0)
 				break;
@@ -933,8 +942,11 @@ int jpki_ca_crl_refresh(struct jpki_ca *ca, int force, size_t *count)
 			struct jpki_value p = JPKI_V_TEXT(scope);
 
 			if ((r = jpki_store_query(&have, ca->store,
-						  "SELECT next_update, stale"
-						  " FROM ca_crl WHERE scope = $1",
+						  "SELECT c.next_update,"
+						  " COALESCE(s.stale, 0)"
+						  " FROM ca_crl c LEFT JOIN ca_crl_state s"
+						  " ON s.scope = c.scope"
+						  " WHERE c.scope = $1",
 						  &p, 1)) != 0)
 				break;
 			due = jpki_rows_count(have) == 0 ||

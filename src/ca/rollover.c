@@ -518,6 +518,11 @@ static int retire_one(struct jpki_ca *ca, const struct authority *a,
 		    (r = jpki_store_exec(ca->store,
 					 "DELETE FROM ca_crl_delta"
 					 " WHERE scope = $1 OR scope LIKE $2",
+					 p, 2, NULL)) != 0 ||
+		    /* and their entry counts and stale marks */
+		    (r = jpki_store_exec(ca->store,
+					 "DELETE FROM ca_crl_state"
+					 " WHERE scope = $1 OR scope LIKE $2",
 					 p, 2, NULL)) != 0)
 			return r;
 	}

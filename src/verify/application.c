@@ -128,14 +128,24 @@ static CMS_ContentInfo *parse_cms(const uint8_t *data, size_t len)
 	if (len - skip >= sizeof(pem) - 1 &&
 	    memcmp(data + skip, pem, sizeof(pem) - 1) == 0) {
 		BIO *in = BIO_new_mem_buf(data, (int)len);
+		unsigned char *der = NULL;
+		const unsigned char *p;
+		long n = 0;
 
-		if (in != NULL)
-			cms = PEM_read_bio_CMS(in, NULL, NULL, NULL);
+		/* the label PEM_read_bio_CMS takes ("CMS" or "PKCS7"),
+		 * then the DER as below */
+		if (in != NULL && PEM_bytes_read_bio(&der, &n, NULL,
+						     PEM_STRING_CMS, in, NULL,
+						     NULL) == 1) {
+			p = der;
+			cms = verify_cms_d2i(&p, n);
+		}
+		OPENSSL_free(der);
 		BIO_free(in);
 	} else {
 		const unsigned char *p = data;
 
-		cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+		cms = verify_cms_d2i(&p, (long)len);
 		if (cms != NULL && p != data + len) {
 			CMS_ContentInfo_free(cms);
 			cms = NULL;
@@ -325,12 +335,12 @@ static int leaf_time_ok(int ok, X509_STORE_CTX *ctx)
  * -1 for a failure to set up. */
 static int chains_to(int *err, X509 *cert, X509 *anchor, time_t now)
 {
-	X509_STORE *st = X509_STORE_new();
+	X509_STORE *st = NULL;
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	int ok = -1;
 
 	*err = X509_V_OK;
-	if (st == NULL || ctx == NULL || !X509_STORE_add_cert(st, anchor) ||
+	if (ctx == NULL || verify_anchor_store(&st, anchor) != 0 ||
 	    !X509_STORE_CTX_init(ctx, st, cert, NULL))
 		goto out;
 	/* an anchor need not be self-signed: an agency may trust the
@@ -475,7 +485,7 @@ int jpki_verify_application(struct jpki_verify_report *out,
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(CMS_SignerInfo) * sis;
 	CMS_SignerInfo *si;
-	X509 *signer = NULL, *issuer = NULL;
+	X509 *signer = NULL, *issuer = NULL, *held = NULL;
 	time_t now = jpki_clock_now();
 	int r = JPKI_ERR_INTERNAL, nid, detached, type, failed;
 
@@ -556,6 +566,25 @@ int jpki_verify_application(struct jpki_verify_report *out,
 	serial_hex(out->serial, signer);
 	signing_time(out, si);
 
+	/* The CMS left the signer's key undecoded (certs.c); decoded here,
+	 * it goes into the signer's certificate, which the CMS signature and
+	 * the chain both take it from. */
+	if (X509_get0_pubkey(signer) == NULL) {
+		ERR_clear_error();
+		if (verify_cert_set_key(&held, signer) < 0) {
+			r = jpki_err_set(JPKI_ERR_NOMEM,
+					 "no memory for the signer's key");
+			goto out;
+		}
+		if (held != NULL)
+			signer = held;
+		/* again: the signer info took the key when it had none */
+		CMS_SignerInfo_set1_signer_cert(si, signer);
+		/* a key that cannot be read stays absent: CMS_verify then
+		 * refuses, as it did when d2i_X509 could not decode it */
+		ERR_clear_error();
+	}
+
 	/* 4 */
 	if ((detached = CMS_is_detached(cms)) < 0) {
 		refuse(out, JPKI_APP_MALFORMED,
@@ -620,6 +649,7 @@ out:
 		out->accepted = 0;
 	ERR_clear_error();
 	CMS_ContentInfo_free(cms);
+	X509_free(held);
 	return r;
 }
 

@@ -271,6 +271,77 @@ static void test_large_full_crl_waits(void **state)
 	jpki_ca_free(ca);
 }
 
+/* With the default crl_inline_max a full CRL of a thousand entries waits
+ * for jpki_ca_crl_refresh_stale: regenerating it in each revocation would
+ * cost more than the revocation's own commit, and grow with the CRL
+ * (docs/PERFORMANCE.md). Its mark is kept apart from the CRL's row, which
+ * SQLite would write again whole. The partition never waits. */
+static void test_default_full_crl_waits(void **state)
+{
+	struct ca_fixture *f = *state;
+	size_t n = 1000, count = 0; /* JPKI_CA_CRL_INLINE_MAX */
+	struct jpki_issue_request *reqs = calloc(n, sizeof(*reqs));
+	struct jpki_issue_result *res = calloc(n, sizeof(*res));
+	EVP_PKEY **keys = calloc(n, sizeof(*keys));
+	char (*persons)[16] = calloc(n, 16), sql[160];
+	struct jpki_cert_info *late;
+	X509_CRL *full, *part;
+	long number;
+
+	assert_non_null(reqs);
+	assert_non_null(res);
+	assert_non_null(keys);
+	assert_non_null(persons);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(persons[i], 16, "B%zu", i);
+		reqs[i] = fx_request(JPKI_CERT_SIGN, persons[i]);
+		keys[i] = f->key;
+	}
+	assert_int_equal(jpki_ca_issue_batch(res, f->ca, reqs, keys, n, 0), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(res[i].code, 0);
+		jpki_cert_info_free(res[i].info);
+	}
+	/* revoked at once, as a bulk load would leave them */
+	snprintf(sql, sizeof(sql),
+		 "UPDATE ca_cert SET status = %d, reason = %d,"
+		 " revoked_at = %lld WHERE type = %d",
+		 JPKI_STATUS_REVOKED, JPKI_REASON_KEY_COMPROMISE,
+		 (long long)jpki_clock_now(), JPKI_CERT_SIGN);
+	assert_int_equal(jpki_store_exec(f->st, sql, NULL, 0, NULL), 0);
+	assert_int_equal(jpki_ca_crl_refresh(f->ca, 1, &count), 0);
+	full = get_crl(f, "sign");
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(full)), n);
+	number = crl_number(full);
+	X509_CRL_free(full);
+
+	late = fx_issue(f, JPKI_CERT_SIGN, "late");
+	assert_int_equal(jpki_ca_revoke(f->ca, late->serial,
+					JPKI_REASON_AFFILIATION_CHANGED),
+			 0);
+	full = get_crl(f, "sign");
+	part = get_crl(f, "sign/131016");
+	assert_int_equal(crl_number(full), number);
+	assert_int_equal(reason_in(full, late->serial), -1);
+	assert_int_equal(reason_in(part, late->serial),
+			 JPKI_REASON_AFFILIATION_CHANGED);
+	X509_CRL_free(full);
+	X509_CRL_free(part);
+
+	assert_int_equal(jpki_ca_crl_refresh_stale(f->ca, &count), 0);
+	assert_int_equal(count, 1);
+	full = get_crl(f, "sign");
+	assert_int_equal(crl_number(full), number + 1);
+	assert_int_equal(reason_in(full, late->serial),
+			 JPKI_REASON_AFFILIATION_CHANGED);
+	X509_CRL_free(full);
+	jpki_cert_info_free(late);
+	free(reqs);
+	free(res);
+	free(keys);
+	free(persons);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -280,6 +351,7 @@ int main(void)
 		T(test_periodic_refresh),
 		T(test_expired_entries_leave),
 		T(test_large_full_crl_waits),
+		T(test_default_full_crl_waits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

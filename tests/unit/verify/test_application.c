@@ -681,6 +681,210 @@ static void test_foreign_ca(void **state)
 	ca_done(&other);
 }
 
+static int good_status(void *arg, X509 *cert, X509 *issuer,
+		       const char *serial, enum jpki_verify_status *status,
+		       int *reason)
+{
+	(void)arg;
+	(void)cert;
+	(void)issuer;
+	(void)serial;
+	*status = JPKI_VERIFY_GOOD;
+	*reason = -1;
+	return 0;
+}
+
+/* The verifier keeps a trust store per CA certificate (src/verify/certs.c),
+ * shared by later checks: a store kept for one CA never accepts another's
+ * certificate, and a CA rolled over is a new certificate with a store of
+ * its own, picked up as soon as the caller names it. */
+static void test_anchor_stores(void **state)
+{
+	static const struct jpki_actor officer = {
+	    "officer", JPKI_ROLE_CA_OFFICER, "", ""};
+	struct app_fixture *af = *state;
+	struct ca_fixture other = {0};
+	X509 *ours = X509_dup(jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN));
+	X509 *theirs, *mine, *foreign, *rolled, *gens[8];
+	struct jpki_verify_options o = options(af, &ours);
+	struct jpki_verify_report rep;
+	struct blob m, fo, ro;
+	size_t n;
+
+	assert_non_null(ours);
+	o.status = good_status;
+	assert_int_equal(ca_at(&other, af->port), 0);
+	other.key = af->f.key; /* borrowed: ca_done() does not free it */
+	theirs = jpki_ca_cert(other.ca, JPKI_CERT_SIGN);
+	mine = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	foreign = issue(&other, JPKI_CERT_SIGN, "P2", NULL);
+	m = sign_doc(mine, af->f.key, DOC, 0);
+	fo = sign_doc(foreign, af->f.key, DOC, 0);
+
+	/* each CA's store made and kept, each accepting its own */
+	for (int round = 0; round < 2; round++) {
+		o.anchors = &ours;
+		assert_int_equal(jpki_verify_application(&rep, &o, m.p, m.n),
+				 0);
+		assert_accepted(&rep);
+		jpki_verify_report_clear(&rep);
+		o.anchors = &theirs;
+		assert_int_equal(
+		    jpki_verify_application(&rep, &o, fo.p, fo.n), 0);
+		assert_accepted(&rep);
+		jpki_verify_report_clear(&rep);
+	}
+	/* and never the other's, though both are kept */
+	o.anchors = &ours;
+	assert_int_equal(jpki_verify_application(&rep, &o, fo.p, fo.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	jpki_verify_report_clear(&rep);
+	o.anchors = &theirs;
+	assert_int_equal(jpki_verify_application(&rep, &o, m.p, m.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	jpki_verify_report_clear(&rep);
+
+	/* a rollover: the new generation's certificate chains only once
+	 * the new CA certificate is an anchor */
+	assert_int_equal(jpki_audit_migrate(af->f.st), 0);
+	assert_int_equal(
+	    jpki_ca_rollover(af->f.ca, &officer, JPKI_CERT_SIGN, NULL), 0);
+	rolled = issue(&af->f, JPKI_CERT_SIGN, "P3", NULL);
+	ro = sign_doc(rolled, af->f.key, DOC, 0);
+	o.anchors = &ours;
+	assert_int_equal(jpki_verify_application(&rep, &o, ro.p, ro.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	jpki_verify_report_clear(&rep);
+	n = jpki_ca_certs(gens, 8, af->f.ca, JPKI_CERT_SIGN);
+	assert_int_equal(n, 2);
+	o.anchors = gens;
+	o.n_anchors = n;
+	assert_int_equal(jpki_verify_application(&rep, &o, ro.p, ro.n), 0);
+	assert_accepted(&rep);
+	jpki_verify_report_clear(&rep);
+	assert_int_equal(jpki_verify_application(&rep, &o, m.p, m.n), 0);
+	assert_accepted(&rep);
+	jpki_verify_report_clear(&rep);
+	/* the new generation alone: the old one's certificate is refused */
+	o.n_anchors = 1;
+	assert_int_equal(X509_cmp(gens[0], ours) != 0, 1);
+	assert_int_equal(jpki_verify_application(&rep, &o, m.p, m.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	jpki_verify_report_clear(&rep);
+
+	free(m.p);
+	free(fo.p);
+	free(ro.p);
+	X509_free(mine);
+	X509_free(foreign);
+	X509_free(rolled);
+	X509_free(ours);
+	ca_done(&other);
+}
+
+/* `from` with its key's rsaEncryption parameters left out (DER has NULL
+ * there) and signed again by the fixture's signing CA: OpenSSL reads it,
+ * but encoding the key again does not give its bytes back. */
+static X509 *absent_params(struct app_fixture *af, X509 *from, int spoil)
+{
+	static const unsigned char alg[] = {
+	    0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+	    0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+	unsigned char *der = NULL, *out, *o, sig[512];
+	size_t siglen = sizeof(sig), at = 0;
+	int n = i2d_X509(from, &der), tbs_len, tbs_end;
+	const unsigned char *p;
+	char path[512];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_PKEY *ca_key;
+	FILE *f;
+	X509 *x;
+
+	assert_true(n > 8 && der[0] == 0x30 && der[1] == 0x82 &&
+		    der[4] == 0x30 && der[5] == 0x82);
+	while (at + sizeof(alg) < (size_t)n &&
+	       memcmp(der + at, alg, sizeof(alg)) != 0)
+		at++;
+	assert_true(at >= 4 && der[at - 4] == 0x30 && der[at - 3] == 0x82);
+	/* the algorithm without its NULL, two bytes off the key's and the
+	 * TBSCertificate's lengths */
+	der[at + 1] = 0x0b;
+	memmove(der + at + 13, der + at + 15, (size_t)n - at - 15);
+	n -= 2;
+	der[at - 1] -= 2;
+	tbs_len = ((der[6] << 8) | der[7]) - 2;
+	der[6] = (unsigned char)(tbs_len >> 8);
+	der[7] = (unsigned char)tbs_len;
+	tbs_end = 8 + tbs_len;
+
+	snprintf(path, sizeof(path), "%s/keys/sign-ca.key", af->f.dir);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(ca_key = PEM_read_PrivateKey(f, NULL, NULL, NULL));
+	fclose(f);
+	assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL,
+					    ca_key),
+			 1);
+	assert_int_equal(EVP_DigestSign(md, sig, &siglen, der + 4,
+					(size_t)tbs_end - 4),
+			 1);
+	assert_int_equal(siglen, 256);
+	sig[10] ^= (unsigned char)spoil;
+
+	/* TBSCertificate, the signature algorithm (15 bytes) as it was,
+	 * the signature as a BIT STRING */
+	assert_non_null(out = malloc((size_t)tbs_end + 15 + 5 + 256));
+	o = out + 4;
+	memcpy(o, der + 4, (size_t)tbs_end - 4);
+	o += tbs_end - 4;
+	memcpy(o, der + tbs_end, 15);
+	o += 15;
+	memcpy(o, "\x03\x82\x01\x01\x00", 5);
+	memcpy(o + 5, sig, 256);
+	o += 5 + 256;
+	out[0] = 0x30;
+	out[1] = 0x82;
+	out[2] = (unsigned char)((o - out - 4) >> 8);
+	out[3] = (unsigned char)(o - out - 4);
+	p = out;
+	x = d2i_X509(NULL, &p, o - out);
+	assert_non_null(x);
+	assert_non_null(X509_get0_pubkey(x));
+	free(out);
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(ca_key);
+	return x;
+}
+
+/* A signer's certificate whose key does not encode back to its bytes: the
+ * key decoded apart and set into it (src/verify/certs.c), its signature is
+ * still checked over the bytes the CA signed: accepted, and refused once
+ * they are not the bytes signed. */
+static void test_signer_key_reencoded(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *odd = absent_params(af, cert, 0), *bad = absent_params(af, cert, 1);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(odd, af->f.key, DOC, 0);
+	struct blob v = sign_doc(bad, af->f.key, DOC, 0);
+
+	o.status = good_status;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	jpki_verify_report_clear(&rep);
+	assert_int_equal(jpki_verify_application(&rep, &o, v.p, v.n), 0);
+	assert_only(&rep, JPKI_APP_UNTRUSTED);
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	free(v.p);
+	X509_free(cert);
+	X509_free(odd);
+	X509_free(bad);
+}
+
 static void test_revoked_ocsp(void **state)
 {
 	struct app_fixture *af = *state;
@@ -1145,6 +1349,8 @@ int main(void)
 	    cmocka_unit_test(test_receipt_parsers),
 	    T(test_tampered),
 	    T(test_foreign_ca),
+	    T(test_anchor_stores),
+	    T(test_signer_key_reencoded),
 	    T(test_revoked_ocsp),
 	    cmocka_unit_test_setup_teardown(test_crl_when_ocsp_is_down,
 					    setup_repository, teardown),
