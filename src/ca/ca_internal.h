@@ -171,6 +171,10 @@ void ca_crl_scope_name(char out[32], enum jpki_cert_type type, int gen,
 
 /* "sign", "auth-2", "sign/131016" ... into its parts (municipality ""
  * for a full CRL); JPKI_ERR_INVALID with a sentence for anything else. */
+/* A scope's full CRL (delta 0) or delta CRL (1) as published, through
+ * the read store when there is one (crl.c). */
+int ca_crl_der_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
+		   const char *scope, int delta) JPKI_MUST_CHECK;
 int ca_crl_scope_parse(enum jpki_cert_type *type, int *gen,
 		       char municipality[7], const char *scope) JPKI_MUST_CHECK;
 

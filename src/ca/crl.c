@@ -972,13 +972,27 @@ int jpki_ca_crl_refresh(struct jpki_ca *ca, int force, size_t *count)
 	return r;
 }
 
-int jpki_ca_crl_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
-		    const char *scope)
+/*
+ * A scope's full CRL, or its delta (crl_delta.c), as published. On a
+ * replica the heartbeat is read in the same statement (replica.c): past
+ * the bound neither is answered, since a stale one would hide the newest
+ * revocations.
+ */
+int ca_crl_der_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
+		   const char *scope, int delta)
 {
+	static const char *const sql[2][2] = {
+	    {"SELECT der FROM ca_crl WHERE scope = $1",
+	     "SELECT c.der, h.mark FROM jpki_heartbeat h"
+	     " LEFT JOIN ca_crl c ON c.scope = $1 WHERE h.id = $2"},
+	    {"SELECT der FROM ca_crl_delta WHERE scope = $1",
+	     "SELECT c.der, h.mark FROM jpki_heartbeat h"
+	     " LEFT JOIN ca_crl_delta c ON c.scope = $1 WHERE h.id = $2"}};
 	enum jpki_cert_type type = JPKI_CERT_SIGN;
 	char muni[7], name[32];
 	struct jpki_rows *rows = NULL;
 	const unsigned char *p;
+	int replica = ca->read != NULL;
 	size_t n;
 	int r, gen;
 
@@ -988,22 +1002,15 @@ int jpki_ca_crl_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
 		return r;
 	ca_crl_scope_name(name, type, gen, muni[0] ? muni : NULL);
 	{
-		/* on a replica, its heartbeat in the same statement
-		 * (replica.c) */
 		struct jpki_value v[] = {JPKI_V_TEXT(name),
 					 JPKI_V_TEXT(ca->read_mark)};
 
-		if ((r = jpki_store_query(
-			     &rows, ca_read_store(ca),
-			     ca->read == NULL
-				     ? "SELECT der FROM ca_crl WHERE scope = $1"
-				     : "SELECT c.der, h.mark FROM jpki_heartbeat"
-				       " h LEFT JOIN ca_crl c ON c.scope = $1"
-				       " WHERE h.id = $2",
-			     v, ca->read == NULL ? 1 : 2)) != 0)
+		if ((r = jpki_store_query(&rows, ca_read_store(ca),
+					  sql[delta != 0][replica], v,
+					  replica ? 2 : 1)) != 0)
 			return r;
 	}
-	if (ca->read != NULL) {
+	if (replica) {
 		int64_t mark = jpki_rows_int(rows, 0, 1);
 
 		if ((r = ca_read_stale(ca, jpki_rows_count(rows) == 1
@@ -1016,10 +1023,16 @@ int jpki_ca_crl_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
 	p = jpki_rows_blob(rows, 0, 0, &n);
 	if (jpki_rows_count(rows) != 1 || p == NULL) {
 		jpki_rows_free(rows);
-		return jpki_err_set(JPKI_ERR_NOT_FOUND,
-				    "no CRL for scope %s (no certificate of "
-				    "that municipality yet)",
-				    name);
+		return delta ? jpki_err_set(JPKI_ERR_NOT_FOUND,
+					    "no delta CRL for scope %s (delta "
+					    "CRLs are off, or none is issued "
+					    "yet)",
+					    name)
+			     : jpki_err_set(JPKI_ERR_NOT_FOUND,
+					    "no CRL for scope %s (no "
+					    "certificate of that municipality "
+					    "yet)",
+					    name);
 	}
 	if ((*der = malloc(n)) == NULL) {
 		jpki_rows_free(rows);
@@ -1029,6 +1042,12 @@ int jpki_ca_crl_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
 	*len = n;
 	jpki_rows_free(rows);
 	return 0;
+}
+
+int jpki_ca_crl_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
+		    const char *scope)
+{
+	return ca_crl_der_get(der, len, ca, scope, 0);
 }
 
 void jpki_ca_scopes_free(char **scopes, size_t n)
