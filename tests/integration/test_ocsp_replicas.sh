@@ -192,9 +192,18 @@ python3 "$here/ocsp_log.py" ocsp3.der "$work/stop" 1 "${urls[@]}" >log3.jsonl &
 log_pid=$!
 sleep 0.5
 now() { date +%s.%N; }
-t_pause=$(now)
 spsql "${sports[1]}" -c "SELECT pg_wal_replay_pause()" >/dev/null 2>pause.err ||
 	fail "pg_wal_replay_pause: $(cat pause.err)"
+# The pause takes effect at the next WAL record, after the call returns:
+# the time it is seen paused is the latest it can have happened, so no
+# heartbeat replayed after it (the bound is measured from there).
+for _ in $(seq 1 200); do
+	[ "$(spsql "${sports[1]}" -Atc "SELECT pg_get_wal_replay_pause_state()")" = paused ] && break
+	sleep 0.01
+done
+[ "$(spsql "${sports[1]}" -Atc "SELECT pg_get_wal_replay_pause_state()")" = paused ] ||
+	fail "standby 2 never paused its replay"
+t_pause=$(now)
 for _ in $(seq 1 100); do
 	grep -q '"url": 1.*tryLater' log3.jsonl && break
 	sleep 0.05
@@ -266,7 +275,8 @@ if later1:
 if later1 * 2 > len(r1):
     ok = False
 first_later = min(e["recv"] for e in r2 if e["answer"] == "tryLater")
-last_good = max(e["recv"] for e in r2 if e["answer"] == "good")
+# a good answer was decided after its request was sent
+last_good = max(e["sent"] for e in r2 if e["answer"] == "good")
 # past the bound no good: the last good is within it of the pause
 if last_good - t_pause > bound:
     say("responder 2: good %.0f ms after its replay paused" % ((last_good - t_pause) * 1000))
