@@ -18,7 +18,7 @@
  * (jpki_ca_crl_refresh_stale, every second in `jpki serve`).
  *
  * usage: registry_bench [N [REVOKED...]]   (default 1000 residents; 100000
- * then 1000000 revoked)
+ * then 1000000 revoked; a single 0: the empty store only)
  */
 #include <openssl/rsa.h>
 
@@ -193,6 +193,9 @@ int main(int argc, char **argv)
 		n = 1000;
 	if (nsizes > 4)
 		nsizes = 4;
+	/* "0": the empty store only (bench/pg_bench.sh) */
+	if (argc == 3 && strcmp(argv[2], "0") == 0)
+		nsizes = 0;
 	for (int i = 0; argc > 2 && i < nsizes; i++)
 		if ((sizes[i] = strtol(argv[2 + i], NULL, 10)) <= filled ||
 		    sizes[i] <= 0)
