@@ -178,9 +178,19 @@ int ca_crl_der_get(unsigned char **der, size_t *len, struct jpki_ca *ca,
 int ca_crl_scope_parse(enum jpki_cert_type *type, int *gen,
 		       char municipality[7], const char *scope) JPKI_MUST_CHECK;
 
-/* The critical issuingDistributionPoint of a partition (full or delta:
- * the same bytes in both, as RFC 5280 5.2.4 asks). 1 on success. */
-int ca_crl_add_idp(X509_CRL *crl, const char *url);
+/*
+ * What a full CRL and a delta CRL of a scope share (crl.c): version 2,
+ * the generation's name as issuer, this and next update, the AKI, the CRL
+ * number, for a delta (base >= 0) the critical DeltaCRLIndicator naming
+ * its base, and for a partition the critical issuingDistributionPoint (the
+ * same bytes in the full CRL and its delta, as RFC 5280 5.2.4 asks).
+ * Returns 0, JPKI_ERR_NOMEM, or JPKI_ERR_CRYPTO with no sentence set (the
+ * caller names the CRL).
+ */
+int ca_crl_head(X509_CRL **out, struct jpki_ca *ca,
+		const struct authority *a, enum jpki_cert_type type, int gen,
+		const char *municipality, time_t this_update,
+		time_t next_update, int64_t number, int64_t base);
 
 /* Delta CRLs (crl_delta.c). The URL of a scope's delta, as the full CRL's
  * FreshestCRL names it: <url>/crl/<scope>.delta.crl. */

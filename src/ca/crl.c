@@ -126,9 +126,64 @@ out:
 	return ok;
 }
 
-int ca_crl_add_idp(X509_CRL *crl, const char *url)
+int ca_crl_head(X509_CRL **out, struct jpki_ca *ca,
+		const struct authority *a, enum jpki_cert_type type, int gen,
+		const char *municipality, time_t this_update,
+		time_t next_update, int64_t number, int64_t base)
 {
-	return add_idp(crl, url);
+	X509_CRL *crl = NULL;
+	ASN1_TIME *t = NULL;
+	ASN1_INTEGER *num = NULL, *base_num = NULL;
+	X509_EXTENSION *aki = NULL;
+	X509V3_CTX ctx;
+	char *url = NULL;
+	int r = JPKI_ERR_CRYPTO;
+
+	*out = NULL;
+	if ((crl = X509_CRL_new()) == NULL || !X509_CRL_set_version(crl, 1) ||
+	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(a->cert)) ||
+	    (t = ASN1_TIME_set(NULL, this_update)) == NULL ||
+	    !X509_CRL_set1_lastUpdate(crl, t) ||
+	    ASN1_TIME_set(t, next_update) == NULL ||
+	    !X509_CRL_set1_nextUpdate(crl, t))
+		goto out;
+	X509V3_set_ctx(&ctx, a->cert, NULL, NULL, crl, 0);
+	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx,
+				       NID_authority_key_identifier,
+				       "keyid:always")) == NULL ||
+	    !X509_CRL_add_ext(crl, aki, -1) ||
+	    (num = ASN1_INTEGER_new()) == NULL ||
+	    !ASN1_INTEGER_set_int64(num, number) ||
+	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0,
+				   X509V3_ADD_DEFAULT))
+		goto out;
+	/* RFC 5280 5.2.4: critical, so that a verifier that knows no deltas
+	 * never takes one for a complete CRL */
+	if (base >= 0 &&
+	    ((base_num = ASN1_INTEGER_new()) == NULL ||
+	     !ASN1_INTEGER_set_int64(base_num, base) ||
+	     !X509_CRL_add1_ext_i2d(crl, NID_delta_crl, base_num, 1,
+				    X509V3_ADD_DEFAULT)))
+		goto out;
+	if (municipality != NULL) {
+		if ((url = ca_crl_url(ca, type, gen, municipality)) == NULL) {
+			r = JPKI_ERR_NOMEM;
+			goto out;
+		}
+		if (!add_idp(crl, url))
+			goto out;
+	}
+	*out = crl;
+	crl = NULL;
+	r = 0;
+out:
+	X509_CRL_free(crl);
+	ASN1_TIME_free(t);
+	ASN1_INTEGER_free(num);
+	ASN1_INTEGER_free(base_num);
+	X509_EXTENSION_free(aki);
+	free(url);
+	return r;
 }
 
 /*
@@ -683,12 +738,8 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 	struct crl_part parts[CRL_PARTS_MAX] = {{0}};
 	size_t n = 0, nparts = 0;
 	X509_CRL *crl = NULL;
-	ASN1_TIME *t = NULL;
-	ASN1_INTEGER *number = NULL;
-	X509V3_CTX ctx;
-	X509_EXTENSION *aki = NULL;
 	struct big der = {NULL, 0};
-	char scope[32], *url = NULL;
+	char scope[32];
 	int64_t num = 1;
 	int len, r = JPKI_ERR_INTERNAL;
 
@@ -724,32 +775,10 @@ int ca_crl_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		    0 ||
 	    (r = encode_entries(parts, &nparts, entries, n)) != 0)
 		goto fail;
+	if ((r = ca_crl_head(&crl, ca, a, type, gen, municipality, now, next,
+			     num, -1)) != 0)
+		goto fail;
 	r = JPKI_ERR_CRYPTO;
-	if ((crl = X509_CRL_new()) == NULL || !X509_CRL_set_version(crl, 1) ||
-	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(a->cert)) ||
-	    (t = ASN1_TIME_set(NULL, now)) == NULL ||
-	    !X509_CRL_set1_lastUpdate(crl, t) ||
-	    ASN1_TIME_set(t, next) == NULL || !X509_CRL_set1_nextUpdate(crl, t))
-		goto crypto;
-	X509V3_set_ctx(&ctx, a->cert, NULL, NULL, crl, 0);
-	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx,
-				       NID_authority_key_identifier,
-				       "keyid:always")) == NULL ||
-	    !X509_CRL_add_ext(crl, aki, -1))
-		goto crypto;
-	if ((number = ASN1_INTEGER_new()) == NULL ||
-	    !ASN1_INTEGER_set_int64(number, num) ||
-	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0,
-				   X509V3_ADD_DEFAULT))
-		goto crypto;
-	if (municipality != NULL) {
-		if ((url = ca_crl_url(ca, type, gen, municipality)) == NULL) {
-			r = JPKI_ERR_NOMEM;
-			goto out;
-		}
-		if (!add_idp(crl, url))
-			goto crypto;
-	}
 	if (ca->crl_delta) {
 		char *delta_url = ca_crl_delta_url(ca, type, gen, municipality);
 		int ok = delta_url != NULL &&
@@ -808,11 +837,7 @@ out:
 	}
 	free(entries);
 	X509_CRL_free(crl);
-	ASN1_TIME_free(t);
-	ASN1_INTEGER_free(number);
-	X509_EXTENSION_free(aki);
 	big_free(&der);
-	free(url);
 	return r;
 }
 

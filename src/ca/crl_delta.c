@@ -188,12 +188,8 @@ static int delta_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 	long period =
 	    ca->crl_period < DELTA_PERIOD ? ca->crl_period : DELTA_PERIOD;
 	X509_CRL *crl = NULL;
-	ASN1_TIME *t = NULL;
-	ASN1_INTEGER *number = NULL, *base_number = NULL;
-	X509V3_CTX ctx;
-	X509_EXTENSION *aki = NULL;
 	unsigned char *der = NULL;
-	char scope[32], *url = NULL;
+	char scope[32];
 	int64_t base_num, prev = 0, num;
 	int len, r = JPKI_ERR_INTERNAL;
 
@@ -226,14 +222,13 @@ static int delta_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 		0)
 		goto out;
 	num = (prev > base_num ? prev : base_num) + 1;
+	if ((r = ca_crl_head(&crl, ca, a, type, gen, municipality, now,
+			     now + period, num, base_num)) != 0) {
+		if (r == JPKI_ERR_CRYPTO)
+			goto crypto;
+		goto out;
+	}
 	r = JPKI_ERR_CRYPTO;
-	if ((crl = X509_CRL_new()) == NULL || !X509_CRL_set_version(crl, 1) ||
-	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(a->cert)) ||
-	    (t = ASN1_TIME_set(NULL, now)) == NULL ||
-	    !X509_CRL_set1_lastUpdate(crl, t) ||
-	    ASN1_TIME_set(t, now + period) == NULL ||
-	    !X509_CRL_set1_nextUpdate(crl, t))
-		goto crypto;
 	for (size_t i = 0; i < jpki_rows_count(changes); i++) {
 		int status = (int)jpki_rows_int(changes, i, 1);
 		int reason = (int)jpki_rows_int(changes, i, 2);
@@ -252,29 +247,6 @@ static int delta_generate(struct jpki_ca *ca, enum jpki_cert_type type, int gen,
 			    jpki_rows_int(changes, i, 3),
 			    reason == JPKI_REASON_UNSPECIFIED ? -1 : reason);
 		if (!ok)
-			goto crypto;
-	}
-	X509V3_set_ctx(&ctx, a->cert, NULL, NULL, crl, 0);
-	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
-				       "keyid:always")) == NULL ||
-	    !X509_CRL_add_ext(crl, aki, -1) ||
-	    (number = ASN1_INTEGER_new()) == NULL ||
-	    !ASN1_INTEGER_set_int64(number, num) ||
-	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0,
-				   X509V3_ADD_DEFAULT) ||
-	    (base_number = ASN1_INTEGER_new()) == NULL ||
-	    !ASN1_INTEGER_set_int64(base_number, base_num) ||
-	    /* RFC 5280 5.2.4: critical, so that a verifier that knows no
-	     * deltas never takes one for a complete CRL */
-	    !X509_CRL_add1_ext_i2d(crl, NID_delta_crl, base_number, 1,
-				   X509V3_ADD_DEFAULT))
-		goto crypto;
-	if (municipality != NULL) {
-		if ((url = ca_crl_url(ca, type, gen, municipality)) == NULL) {
-			r = JPKI_ERR_NOMEM;
-			goto out;
-		}
-		if (!ca_crl_add_idp(crl, url))
 			goto crypto;
 	}
 	if (!X509_CRL_sort(crl) || !X509_CRL_sign(crl, a->key, EVP_sha256()) ||
@@ -314,12 +286,7 @@ out:
 	jpki_rows_free(base);
 	jpki_rows_free(changes);
 	X509_CRL_free(crl);
-	ASN1_TIME_free(t);
-	ASN1_INTEGER_free(number);
-	ASN1_INTEGER_free(base_number);
-	X509_EXTENSION_free(aki);
 	OPENSSL_free(der);
-	free(url);
 	return r;
 }
 
