@@ -7,8 +7,13 @@
  * operations (the signature and the certificate's), so 0.5 of the raw rate
  * is the ceiling of a verifier that did nothing else.
  *
- * The application is a 4 KiB form signed as the resident's client signs it
- * (jpki_client_cms_sign, attached, signer and CA certificates included).
+ * The applications are a 4 KiB form signed as the resident's client signs it
+ * (jpki_client_cms_sign, attached, the signer's certificate included) by
+ * SIGNERS residents, each with a certificate of their own, taken in turn:
+ * nothing learned from one application (a certificate already decoded or
+ * checked) can serve the next. Their keys are KEYS, shared in turn (key
+ * generation takes a while; the verifier decodes each signer's key afresh
+ * all the same).
  * Revocation is answered from the CA's own records through the status
  * callback, as the portal does; OCSP over HTTP is measured by ocsp_bench.
  *
@@ -20,6 +25,10 @@
 #include "bench.h"
 #include "jpki/client.h"
 #include "jpki/verify.h"
+
+/* Distinct signers, taken in turn, and their keys. */
+#define SIGNERS 64
+#define KEYS 8
 
 /* The process's CPU time: what the figures are when other work shares the
  * cores, which the clock is not. */
@@ -52,40 +61,53 @@ static int from_records(void *arg, X509 *cert, X509 *issuer,
 
 int main(int argc, char **argv)
 {
-	struct jpki_issue_request req;
 	struct jpki_verify_options vo = JPKI_VERIFY_OPTIONS_INIT;
 	struct bench_ca b;
 	double seconds = argc > 1 ? strtod(argv[1], NULL) : 3;
-	struct jpki_cert_info *info = NULL;
-	CMS_ContentInfo *cms = NULL;
-	unsigned char form[4096], *der = NULL;
-	const unsigned char *p;
+	unsigned char form[4096], *der[SIGNERS] = {NULL};
 	double start, t, rate, raw, cpu, cpu_rate, raw_cpu_rate;
-	X509 *cert, *anchor;
-	EVP_PKEY *subject;
-	BIO *in;
+	X509 *anchor;
+	EVP_PKEY *keys[KEYS] = {NULL};
 	long n = 0;
-	int len;
+	int len[SIGNERS];
 
 	bench_name = "verify_bench";
 	if (seconds <= 0)
 		seconds = 3;
 	bench_ca_open(&b);
-	if ((subject = EVP_RSA_gen(2048)) == NULL)
-		bench_fail("key generation");
-	req = bench_request("P1");
-	if (jpki_ca_issue(&info, b.ca, &req, subject) != 0)
-		bench_fail("issue");
-	p = info->der;
-	if ((cert = d2i_X509(NULL, &p, (long)info->der_len)) == NULL)
-		bench_fail("certificate");
 	anchor = jpki_ca_cert(b.ca, JPKI_CERT_SIGN);
 	memset(form, 'a', sizeof(form));
-	if ((in = BIO_new_mem_buf(form, sizeof(form))) == NULL ||
-	    jpki_client_cms_sign(&cms, in, cert, subject, NULL, 0) != 0 ||
-	    (len = i2d_CMS_ContentInfo(cms, &der)) <= 0)
-		bench_fail("signing the application");
-	BIO_free(in);
+	for (int i = 0; i < SIGNERS; i++) {
+		struct jpki_issue_request req;
+		struct jpki_cert_info *info = NULL;
+		CMS_ContentInfo *cms = NULL;
+		const unsigned char *p;
+		char person[16];
+		X509 *cert;
+		BIO *in;
+
+		EVP_PKEY *subject;
+
+		if (i < KEYS && (keys[i] = EVP_RSA_gen(2048)) == NULL)
+			bench_fail("key generation");
+		subject = keys[i % KEYS];
+		snprintf(person, sizeof(person), "P%d", i + 1);
+		req = bench_request(person);
+		if (jpki_ca_issue(&info, b.ca, &req, subject) != 0)
+			bench_fail("issue");
+		p = info->der;
+		if ((cert = d2i_X509(NULL, &p, (long)info->der_len)) == NULL)
+			bench_fail("certificate");
+		if ((in = BIO_new_mem_buf(form, sizeof(form))) == NULL ||
+		    jpki_client_cms_sign(&cms, in, cert, subject, NULL, 0) !=
+			0 ||
+		    (len[i] = i2d_CMS_ContentInfo(cms, &der[i])) <= 0)
+			bench_fail("signing the application");
+		BIO_free(in);
+		CMS_ContentInfo_free(cms);
+		X509_free(cert);
+		jpki_cert_info_free(info);
+	}
 
 	vo.anchors = &anchor;
 	vo.n_anchors = 1;
@@ -98,7 +120,8 @@ int main(int argc, char **argv)
 	do {
 		struct jpki_verify_report rep;
 
-		if (jpki_verify_application(&rep, &vo, der, (size_t)len) != 0)
+		if (jpki_verify_application(&rep, &vo, der[n % SIGNERS],
+					    (size_t)len[n % SIGNERS]) != 0)
 			bench_fail("verify");
 		if (!rep.accepted) {
 			fprintf(stderr, "verify_bench: refused: %s\n",
@@ -113,11 +136,13 @@ int main(int argc, char **argv)
 	cpu_rate = (double)n / (cpu_now() - cpu);
 	start = bench_now();
 	cpu = cpu_now();
-	raw = bench_raw_rate(subject, 1, 1, seconds);
+	raw = bench_raw_rate(keys[0], 1, 1, seconds);
 	/* one thread: its verifications over the process's CPU time */
 	raw_cpu_rate = raw * (bench_now() - start) / (cpu_now() - cpu);
 
-	printf("signed applications (4 KiB form, CMS, 1 thread)\n");
+	printf("signed applications (4 KiB form, CMS, %d distinct signers, "
+	       "1 thread)\n",
+	       SIGNERS);
 	printf("  jpki verify:                 %8.0f applications/s\n", rate);
 	printf("  raw RSA-2048 verification:   %8.0f verifications/s\n", raw);
 	printf("  by CPU time: %8.0f applications/s, %8.0f verifications/s "
@@ -127,11 +152,10 @@ int main(int argc, char **argv)
 	       "two verifications each)\n",
 	       rate / raw);
 
-	OPENSSL_free(der);
-	CMS_ContentInfo_free(cms);
-	X509_free(cert);
-	EVP_PKEY_free(subject);
-	jpki_cert_info_free(info);
+	for (int i = 0; i < SIGNERS; i++)
+		OPENSSL_free(der[i]);
+	for (int i = 0; i < KEYS; i++)
+		EVP_PKEY_free(keys[i]);
 	bench_ca_close(&b);
 	return 0;
 }
