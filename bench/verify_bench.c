@@ -83,10 +83,9 @@ int main(int argc, char **argv)
 		CMS_ContentInfo *cms = NULL;
 		const unsigned char *p;
 		char person[16];
+		EVP_PKEY *subject;
 		X509 *cert;
 		BIO *in;
-
-		EVP_PKEY *subject;
 
 		if (i < KEYS && (keys[i] = EVP_RSA_gen(2048)) == NULL)
 			bench_fail("key generation");
