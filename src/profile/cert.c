@@ -605,13 +605,17 @@ static int take_string(char *dst, size_t size, const ASN1_TYPE *v,
 
 static int decode_birth(struct jpki_date *out, const char *s)
 {
-	int era, y, m, d, n = 0;
+	int era, y, m, d;
 
+	/* nine digits read by hand: sscanf cost a sixth of the facts */
 	if (strlen(s) != 9 || strspn(s, "0123456789") != 9 ||
-	    sscanf(s, "%1d%4d%2d%2d%n", &era, &y, &m, &d, &n) != 4 || n != 9 ||
-	    era > JPKI_ERA_REIWA)
+	    (era = s[0] - '0') > JPKI_ERA_REIWA)
 		return jpki_err_set(JPKI_ERR_PARSE,
 				    "date of birth '%s' is not EYYYYMMDD", s);
+	y = (s[1] - '0') * 1000 + (s[2] - '0') * 100 + (s[3] - '0') * 10 +
+	    (s[4] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[7] - '0') * 10 + (s[8] - '0');
 	*out = (struct jpki_date){y, m, d};
 	if (!jpki_date_valid(out))
 		return jpki_err_set(JPKI_ERR_PARSE,
@@ -622,11 +626,14 @@ static int decode_birth(struct jpki_date *out, const char *s)
 int jpki_profile_facts_from_cert(struct jpki_facts *out, X509 *cert)
 {
 	GENERAL_NAMES *names;
-	char birth[16] = "", sex[4] = "", oid[80];
+	char birth[16] = "", sex[4] = "";
 	unsigned seen = 0;
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
+	if (pthread_once(&fact_oids_once, fact_oids_make) != 0)
+		return jpki_err_set(JPKI_ERR_INTERNAL, "cannot set up the "
+						       "facts' OIDs");
 	names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
 	if (names == NULL) {
 		ERR_clear_error();
@@ -638,16 +645,15 @@ int jpki_profile_facts_from_cert(struct jpki_facts *out, X509 *cert)
 		GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
 		ASN1_OBJECT *obj = NULL;
 		ASN1_TYPE *val = NULL;
-		size_t base = strlen(JPKI_OID_FACTS);
-		int arc;
+		int arc = 0;
 
 		if (!GENERAL_NAME_get0_otherName(gn, &obj, &val))
 			continue;
-		OBJ_obj2txt(oid, sizeof(oid), obj, 1);
-		if (strncmp(oid, JPKI_OID_FACTS, base) != 0 ||
-		    oid[base] != '.' || strlen(oid) != base + 2)
-			continue;
-		arc = oid[base + 1] - '0';
+		/* against the OIDs parsed once (their text per name was a
+		 * third of reading the facts) */
+		for (int a = 1; a <= 6 && arc == 0; a++)
+			if (fact_oids[a] != NULL && OBJ_cmp(obj, fact_oids[a]) == 0)
+				arc = a;
 		switch (arc) {
 		case 1:
 			r = take_string(out->name, sizeof(out->name), val,
