@@ -11,7 +11,9 @@
 
 /* pem.h first: cms.h declares its PEM functions only after it */
 #include <openssl/pem.h>
+#include <openssl/asn1t.h>
 #include <openssl/cms.h>
+#include <openssl/x509v3.h>
 
 #include "ca/ca_fixture.h"
 #include "jpki/client.h"
@@ -885,6 +887,263 @@ static void test_signer_key_reencoded(void **state)
 	X509_free(bad);
 }
 
+/* ---- the signer's signature, checked apart from CMS_verify (signer.c) --- */
+
+/* The signed attributes' DER as a signer signs them: a DER SET OF, sorted
+ * as they will be sent (RFC 5652 5.4). */
+typedef STACK_OF(X509_ATTRIBUTE) TEST_ATTRS;
+
+ASN1_ITEM_TEMPLATE(TEST_ATTRS) = ASN1_EX_TEMPLATE_TYPE(
+    ASN1_TFLG_SET_OF, 0, TestAttributes,
+    X509_ATTRIBUTE) ASN1_ITEM_TEMPLATE_END(TEST_ATTRS)
+
+/* Signs `si`'s signed attributes again with `key`, as they stand now:
+ * whatever was changed in them, the signature holds. */
+static void resign_attrs(CMS_SignerInfo *si, EVP_PKEY *key)
+{
+	TEST_ATTRS *attrs = sk_X509_ATTRIBUTE_new_null();
+	unsigned char *der = NULL, sig[512];
+	size_t siglen = sizeof(sig);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int n;
+
+	for (int i = 0; i < CMS_signed_get_attr_count(si); i++)
+		sk_X509_ATTRIBUTE_push(attrs, CMS_signed_get_attr(si, i));
+	n = ASN1_item_i2d((ASN1_VALUE *)attrs, &der,
+			  ASN1_ITEM_rptr(TEST_ATTRS));
+	assert_true(n > 0);
+	assert_int_equal(
+	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key), 1);
+	assert_int_equal(EVP_DigestSign(md, sig, &siglen, der, (size_t)n), 1);
+	assert_int_equal(ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig,
+					 (int)siglen),
+			 1);
+	OPENSSL_free(der);
+	sk_X509_ATTRIBUTE_free(attrs);
+	EVP_MD_CTX_free(md);
+}
+
+static CMS_SignerInfo *only_signer(CMS_ContentInfo *cms)
+{
+	STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
+
+	assert_int_equal(sk_CMS_SignerInfo_num(sis), 1);
+	return sk_CMS_SignerInfo_value(sis, 0);
+}
+
+static void verify_cms(struct jpki_verify_report *rep,
+		       const struct jpki_verify_options *o,
+		       CMS_ContentInfo *cms)
+{
+	struct blob b = der_of(cms);
+
+	assert_int_equal(jpki_verify_application(rep, o, b.p, b.n), 0);
+	free(b.p);
+}
+
+/*
+ * The signed attributes are covered by the signature (a signing time
+ * changed after signing is refused), and the rules OpenSSL's CMS_verify
+ * keeps for them are kept (RFC 5652 11): a content type and a message
+ * digest present, once each, with one value; a signing time at most once;
+ * a countersignature never signed. Each refused application below carries
+ * a signature that holds over its attributes as they are.
+ */
+static void test_signed_attributes(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	CMS_ContentInfo *cms;
+	CMS_SignerInfo *si;
+	ASN1_TIME *when;
+	int at;
+
+	o.status = good_status;
+
+	/* signed again as it is: accepted (the helper itself is right) */
+	cms = signed_cms(cert, af->f.key, DOC, 0);
+	resign_attrs(only_signer(cms), af->f.key);
+	verify_cms(&rep, &o, cms);
+	assert_accepted(&rep);
+	jpki_verify_report_clear(&rep);
+	CMS_ContentInfo_free(cms);
+
+	/* the signing time moved a day after signing, not signed again */
+	cms = signed_cms(cert, af->f.key, DOC, 0);
+	si = only_signer(cms);
+	at = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
+	assert_true(at >= 0);
+	X509_ATTRIBUTE_free(CMS_signed_delete_attr(si, at));
+	when = ASN1_TIME_set(NULL, jpki_clock_now() + 86400);
+	assert_int_equal(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime,
+						     when->type, when, -1),
+			 1);
+	verify_cms(&rep, &o, cms);
+	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
+	jpki_verify_report_clear(&rep);
+	/* the same, signed again: accepted */
+	resign_attrs(si, af->f.key);
+	verify_cms(&rep, &o, cms);
+	assert_accepted(&rep);
+	jpki_verify_report_clear(&rep);
+
+	/* a second signing time, signed */
+	assert_int_equal(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime,
+						     when->type, when, -1),
+			 1);
+	resign_attrs(si, af->f.key);
+	verify_cms(&rep, &o, cms);
+	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
+	jpki_verify_report_clear(&rep);
+	ASN1_TIME_free(when);
+	CMS_ContentInfo_free(cms);
+
+	/* no content type, signed */
+	cms = signed_cms(cert, af->f.key, DOC, 0);
+	si = only_signer(cms);
+	at = CMS_signed_get_attr_by_NID(si, NID_pkcs9_contentType, -1);
+	assert_true(at >= 0);
+	X509_ATTRIBUTE_free(CMS_signed_delete_attr(si, at));
+	resign_attrs(si, af->f.key);
+	verify_cms(&rep, &o, cms);
+	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
+	jpki_verify_report_clear(&rep);
+	CMS_ContentInfo_free(cms);
+
+	/* a message digest of another document, signed: the content no
+	 * longer matches it */
+	cms = signed_cms(cert, af->f.key, DOC, 0);
+	si = only_signer(cms);
+	at = CMS_signed_get_attr_by_NID(si, NID_pkcs9_messageDigest, -1);
+	assert_true(at >= 0);
+	X509_ATTRIBUTE_free(CMS_signed_delete_attr(si, at));
+	{
+		unsigned char md[32];
+
+		SHA256((const unsigned char *)"another", 7, md);
+		assert_int_equal(
+		    CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest,
+						V_ASN1_OCTET_STRING, md, 32),
+		    1);
+	}
+	resign_attrs(si, af->f.key);
+	verify_cms(&rep, &o, cms);
+	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
+	jpki_verify_report_clear(&rep);
+	CMS_ContentInfo_free(cms);
+
+	/* a countersignature among the signed attributes, signed */
+	cms = signed_cms(cert, af->f.key, DOC, 0);
+	si = only_signer(cms);
+	assert_int_equal(
+	    CMS_signed_add1_attr_by_NID(si, NID_pkcs9_countersignature,
+					V_ASN1_OCTET_STRING, "x", 1),
+	    1);
+	resign_attrs(si, af->f.key);
+	verify_cms(&rep, &o, cms);
+	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
+	jpki_verify_report_clear(&rep);
+	CMS_ContentInfo_free(cms);
+	X509_free(cert);
+}
+
+/* A signer whose form is not the usual one (SHA-384 here) is checked by
+ * CMS_verify as before: accepted, and refused once the content changed. */
+static void test_other_digest(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
+	BIO *in = BIO_new_mem_buf(DOC, (int)strlen(DOC));
+	CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL, flags);
+	struct blob b;
+	uint8_t *at;
+
+	o.status = good_status;
+	assert_non_null(cms);
+	assert_non_null(
+	    CMS_add1_signer(cms, cert, af->f.key, EVP_sha384(), flags));
+	assert_int_equal(CMS_final(cms, in, NULL, flags), 1);
+	b = der_of(cms);
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	assert_int_equal(rep.content_len, strlen(DOC));
+	jpki_verify_report_clear(&rep);
+	assert_non_null(at = memmem(b.p, b.n, "moving-in", 9));
+	at[0] = 'M';
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	BIO_free(in);
+	CMS_ContentInfo_free(cms);
+	X509_free(cert);
+}
+
+/* `from` with its keyUsage replaced by `usage` (a v3 value such as
+ * "critical,digitalSignature"), signed again by the fixture's signing CA. */
+static X509 *with_key_usage(struct app_fixture *af, X509 *from,
+			    const char *usage)
+{
+	X509 *x = X509_dup(from);
+	X509_EXTENSION *ext;
+	char path[512];
+	EVP_PKEY *ca_key;
+	FILE *f;
+	int at;
+
+	assert_non_null(x);
+	at = X509_get_ext_by_NID(x, NID_key_usage, -1);
+	assert_true(at >= 0);
+	X509_EXTENSION_free(X509_delete_ext(x, at));
+	ext = X509V3_EXT_conf_nid(NULL, NULL, NID_key_usage, usage);
+	assert_non_null(ext);
+	assert_int_equal(X509_add_ext(x, ext, at), 1);
+	X509_EXTENSION_free(ext);
+	snprintf(path, sizeof(path), "%s/keys/sign-ca.key", af->f.dir);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(ca_key = PEM_read_PrivateKey(f, NULL, NULL, NULL));
+	fclose(f);
+	assert_true(X509_sign(x, ca_key, EVP_sha256()) > 0);
+	EVP_PKEY_free(ca_key);
+	return x;
+}
+
+/* A certificate of the trusted CA whose key usage lacks nonRepudiation
+ * cannot sign an application; the same certificate with it can. */
+static void test_key_usage(void **state)
+{
+	struct app_fixture *af = *state;
+	X509 *cert = issue(&af->f, JPKI_CERT_SIGN, "P1", NULL);
+	X509 *anchor = jpki_ca_cert(af->f.ca, JPKI_CERT_SIGN);
+	X509 *nr = with_key_usage(af, cert, "critical,nonRepudiation");
+	X509 *ds = with_key_usage(af, cert, "critical,digitalSignature");
+	struct jpki_verify_options o = options(af, &anchor);
+	struct jpki_verify_report rep;
+	struct blob b = sign_doc(nr, af->f.key, DOC, 0);
+
+	o.status = good_status;
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_accepted(&rep);
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	b = sign_doc(ds, af->f.key, DOC, 0);
+	assert_int_equal(jpki_verify_application(&rep, &o, b.p, b.n), 0);
+	assert_only(&rep, JPKI_APP_NOT_SIGN_CERTIFICATE);
+	assert_non_null(strstr(rep.reasons[0].text, "nonRepudiation"));
+	jpki_verify_report_clear(&rep);
+	free(b.p);
+	X509_free(nr);
+	X509_free(ds);
+	X509_free(cert);
+}
+
 static void test_revoked_ocsp(void **state)
 {
 	struct app_fixture *af = *state;
@@ -1351,6 +1610,9 @@ int main(void)
 	    T(test_foreign_ca),
 	    T(test_anchor_stores),
 	    T(test_signer_key_reencoded),
+	    T(test_signed_attributes),
+	    T(test_other_digest),
+	    T(test_key_usage),
 	    T(test_revoked_ocsp),
 	    cmocka_unit_test_setup_teardown(test_crl_when_ocsp_is_down,
 					    setup_repository, teardown),
