@@ -161,6 +161,7 @@ static void *serve(void *arg)
 		if (fd < 0)
 			return NULL; /* the listener was shut down */
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		answer(fd);
 		close(fd);
 	}
@@ -312,6 +313,12 @@ static enum jpki_verify_status check(const unsigned char *full, size_t full_len,
 			fuzz_die("the cached CRL answered otherwise");
 		jpki_verify_revocation_clear(&rv);
 	}
+	/* The proxy may still be inside send() (the client has the bytes
+	 * already): the caller frees them only once it is out. */
+	pthread_mutex_lock(&served_lock);
+	served_full = served_delta = NULL;
+	served_full_len = served_delta_len = 0;
+	pthread_mutex_unlock(&served_lock);
 	jpki_verify_crl_cache_free(cache);
 	X509_CRL_free(f);
 	X509_CRL_free(d);
