@@ -126,7 +126,8 @@ static void answer(int fd)
 	if (strncmp(req, "GET ", 4) == 0 && (sp = strchr(req + 4, ' ')) &&
 	    (end = strstr(req, "\r\n")) != NULL && sp < end) {
 		size_t tlen = (size_t)(sp - (req + 4));
-		int delta = tlen >= 10 && memcmp(sp - 10, ".delta.crl", 10) == 0;
+		int delta =
+		    tlen >= 10 && memcmp(sp - 10, ".delta.crl", 10) == 0;
 
 		pthread_mutex_lock(&served_lock);
 		body = delta ? served_delta : served_full;
@@ -456,8 +457,8 @@ static void seeds(const char *dir, const unsigned char *full, size_t fl,
 	write_seed(dir, "good.bin", both, full, fl, delta, dl);
 	write_seed(dir, "cached.bin", both | F_CACHE | 2 << F_ASK_SHIFT, full,
 		   fl, delta, dl);
-	write_seed(dir, "signed_by_another_key.bin", 1 << F_ASK_SHIFT, full,
-		   fl, delta, dl);
+	write_seed(dir, "signed_by_another_key.bin", 1 << F_ASK_SHIFT, full, fl,
+		   delta, dl);
 	write_seed(dir, "no_delta.bin", F_SIGN_FULL, full, fl, NULL, 0);
 	write_seed(dir, "delta_as_full.bin", both, delta, dl, delta, dl);
 	write_seed(dir, "full_as_delta.bin", both, full, fl, full, fl);
@@ -487,8 +488,7 @@ static void self_check(void)
 		fuzz_die("delta CRL");
 	for (size_t i = 0; i < 3; i++) {
 		static const enum jpki_verify_status want[] = {
-		    JPKI_VERIFY_REVOKED, JPKI_VERIFY_REVOKED,
-		    JPKI_VERIFY_GOOD};
+		    JPKI_VERIFY_REVOKED, JPKI_VERIFY_REVOKED, JPKI_VERIFY_GOOD};
 
 		cert = asked_cert(X509_get0_serialNumber(leaf[i]));
 		if (check(full, fl, delta, dl, cert, i == 1) != want[i])
