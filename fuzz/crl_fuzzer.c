@@ -34,7 +34,8 @@
  * (in the delta only), and checks that the verifier answers revoked,
  * revoked and good: the accepting paths are reachable. With
  * JPKI_FUZZ_CRL_SEEDS=DIR it also writes those CRLs there as seeds
- * (fuzz/corpora/crl was made so).
+ * (fuzz/corpora/crl was made so). JPKI_FUZZ_VERBOSE prints each answer
+ * (0 answered, 1 not; the status; why), to see what a corpus reaches.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -290,6 +291,9 @@ static enum jpki_verify_status check(const unsigned char *full, size_t full_len,
 		fuzz_die("cache");
 	r = ask(&rv, cert, cache);
 	first = rv.status;
+	if (getenv("JPKI_FUZZ_VERBOSE") != NULL)
+		fprintf(stderr, "crl: %d %d %s\n", r, (int)rv.status,
+			rv.detail);
 	in_full = f != NULL ? X509_CRL_get0_by_cert(f, &entry, cert) : 0;
 	in_delta = d != NULL ? X509_CRL_get0_by_cert(d, &entry, cert) : 0;
 	if (r == 0) {
