@@ -15,6 +15,8 @@ static char fuzz_dir[] = "/tmp/jpki-fuzz-XXXXXX";
 static struct jpki_store *fuzz_st;
 static struct jpki_ca *fuzz_ca;
 static void (*fuzz_cleanup_more)(void);
+/* the CA's options, set before fuzz_ca_setup (NULL: the defaults) */
+static const struct jpki_ca_options *fuzz_ca_options;
 
 static int fuzz_rm_one(const char *path, const struct stat *sb, int flag,
 		       struct FTW *ftw)
@@ -61,7 +63,7 @@ static void fuzz_ca_setup(const char *public_url, void (*more)(void))
 	opts.public_url = public_url;
 	if (jpki_store_open(&fuzz_st, path) != 0 ||
 	    jpki_ca_init(fuzz_st, &opts) != 0 ||
-	    jpki_ca_open(&fuzz_ca, fuzz_st, NULL) != 0)
+	    jpki_ca_open(&fuzz_ca, fuzz_st, fuzz_ca_options) != 0)
 		fuzz_die("CA");
 }
 

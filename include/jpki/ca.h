@@ -601,6 +601,14 @@ int jpki_ca_verifier_list(struct jpki_verifier **out, size_t *n,
  */
 int jpki_ca_verifier_find(struct jpki_verifier *out, struct jpki_store *st,
 			  const char *fingerprint) JPKI_MUST_CHECK;
+/*
+ * The same on the CA's read store (jpki_ca_read_from), as the OCSP answers
+ * read it: with a replica, its heartbeat in the same statement, and
+ * JPKI_ERR_STATE past the bound (the server answers 503); without one,
+ * jpki_ca_verifier_find on the CA's store.
+ */
+int jpki_ca_verifier_find_read(struct jpki_verifier *out, struct jpki_ca *ca,
+			       const char *fingerprint) JPKI_MUST_CHECK;
 
 /* What a verifier was answered: kinds of query. */
 enum jpki_verifier_query {

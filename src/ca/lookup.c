@@ -37,28 +37,115 @@ static json_t *utc(time_t t)
 	return json_string(buf);
 }
 
+/*
+ * Every read of the look-up goes to the CA's read store (replica.c): with
+ * a replica, each statement also reads this process's heartbeat row, and
+ * data past the bound is refused (JPKI_ERR_STATE, 503 at the door) rather
+ * than answered: a link made or a certificate revoked on the primary
+ * since would be missing. Each statement checks its own row, since two
+ * statements may reach two standbys (a thread's read connection beside
+ * the main one). `sql` is the primary's statement; `sql_replica` the same
+ * with the heartbeat row joined and its mark in column `mark_col`, the
+ * row's id bound after the n parameters (p has room for it).
+ */
+static int read_rows(struct jpki_rows **out, struct jpki_ca *ca,
+		     const char *sql, const char *sql_replica, size_t mark_col,
+		     struct jpki_value *p, size_t n)
+{
+	struct jpki_rows *rows = NULL;
+	int r;
+
+	*out = NULL;
+	if (ca->read == NULL)
+		return jpki_store_query(out, ca->store, sql, p, n);
+	p[n] = (struct jpki_value)JPKI_V_TEXT(ca->read_mark);
+	if ((r = jpki_store_query(&rows, ca->read, sql_replica, p, n + 1)) !=
+	    0)
+		return r;
+	if (jpki_rows_count(rows) == 0)
+		r = ca_read_stale(ca, NULL);
+	else {
+		int64_t mark = jpki_rows_int(rows, 0, mark_col);
+
+		r = ca_read_stale(ca, &mark);
+	}
+	if (r != 0) {
+		jpki_rows_free(rows);
+		return r;
+	}
+	*out = rows;
+	return 0;
+}
+
+/* One certificate's record, as jpki_ca_status reads it from the primary. */
+static int read_cert(struct jpki_cert_info **out, struct jpki_ca *ca,
+		     const char *serial)
+{
+	struct jpki_value p[2];
+	struct jpki_rows *rows = NULL;
+	char canon[41];
+	int r;
+
+	*out = NULL;
+	if (serial == NULL || *serial == '\0' || strlen(serial) > 40 ||
+	    strspn(serial, "0123456789ABCDEFabcdef") != strlen(serial))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "'%s' is not a certificate serial number "
+				    "(hexadecimal)",
+				    serial ? serial : "");
+	ca_serial_canon(canon, serial);
+	p[0] = (struct jpki_value)JPKI_V_TEXT(canon);
+	if ((r = read_rows(&rows, ca,
+			   "SELECT " CERT_COLUMNS " FROM ca_cert"
+			   " WHERE serial = $1",
+			   "SELECT " CERT_COLUMNS ", h.mark"
+			   " FROM jpki_heartbeat h LEFT JOIN ca_cert"
+			   " ON serial = $1 WHERE h.id = $2",
+			   CERT_COLUMN_GENERATION + 1, p, 1)) != 0)
+		return r;
+	if (jpki_rows_count(rows) != 1 || jpki_rows_is_null(rows, 0, 0))
+		r = jpki_err_set(JPKI_ERR_NOT_FOUND,
+				 "no certificate with serial %s", canon);
+	else
+		r = ca_info_from_row(out, rows, 0);
+	jpki_rows_free(rows);
+	return r;
+}
+
 /* The renewal or reissue link out of `serial`, the newest if several;
  * *found 0 for none. */
 static int next_link(struct jpki_link *out, int *found, struct jpki_ca *ca,
 		     const char *serial)
 {
-	struct jpki_link *links = NULL;
-	size_t n = 0;
+	struct jpki_value p[3] = {JPKI_V_TEXT(serial),
+				  JPKI_V_INT(JPKI_LINK_PAIR)};
+	struct jpki_rows *rows = NULL;
 	int r;
 
 	*found = 0;
-	if ((r = jpki_ca_links(&links, &n, ca, serial)) != 0)
+	/* the last of the primary's ORDER BY at, kind (jpki_ca_links) */
+	if ((r = read_rows(&rows, ca,
+			   "SELECT kind, from_serial, to_serial, at"
+			   " FROM ca_link WHERE from_serial = $1"
+			   " AND kind <> $2 ORDER BY at DESC, kind DESC"
+			   " LIMIT 1",
+			   "SELECT l.kind, l.from_serial, l.to_serial, l.at,"
+			   " h.mark FROM jpki_heartbeat h LEFT JOIN ca_link l"
+			   " ON l.from_serial = $1 AND l.kind <> $2"
+			   " WHERE h.id = $3"
+			   " ORDER BY l.at DESC, l.kind DESC LIMIT 1",
+			   4, p, 2)) != 0)
 		return r;
-	for (size_t i = 0; i < n; i++) {
-		if (links[i].kind == JPKI_LINK_PAIR ||
-		    strcmp(links[i].from, serial) != 0)
-			continue;
-		if (!*found || links[i].at >= out->at) {
-			*out = links[i];
-			*found = 1;
-		}
+	if (jpki_rows_count(rows) == 1 && !jpki_rows_is_null(rows, 0, 0)) {
+		out->kind = (enum jpki_link_kind)jpki_rows_int(rows, 0, 0);
+		ca_copy_text(out->from, sizeof(out->from),
+			     jpki_rows_text(rows, 0, 1));
+		ca_copy_text(out->to, sizeof(out->to),
+			     jpki_rows_text(rows, 0, 2));
+		out->at = (time_t)jpki_rows_int(rows, 0, 3);
+		*found = 1;
 	}
-	free(links);
+	jpki_rows_free(rows);
 	return 0;
 }
 
@@ -73,7 +160,7 @@ static int answer_body(char **out, struct jpki_ca *ca,
 	int r = JPKI_ERR_INTERNAL;
 
 	*out = NULL;
-	if ((r = jpki_ca_status(&cur, ca, serial)) != 0)
+	if ((r = read_cert(&cur, ca, serial)) != 0)
 		goto out;
 	if (cur->type != type) {
 		r = jpki_err_set(JPKI_ERR_NOT_FOUND,
@@ -108,7 +195,7 @@ static int answer_body(char **out, struct jpki_ca *ca,
 					 serial, LOOKUP_MAX_LINKS);
 			goto out;
 		}
-		if ((r = jpki_ca_status(&next, ca, l.to)) != 0)
+		if ((r = read_cert(&next, ca, l.to)) != 0)
 			goto out;
 		if (json_array_append_new(
 			links,

@@ -690,3 +690,63 @@ int jpki_ca_key_id_type(enum jpki_cert_type *type, struct jpki_ca *ca,
 	return jpki_err_set(JPKI_ERR_NOT_FOUND,
 			    "no CA of this service has that key id");
 }
+
+/*
+ * The register read at the door of a server that reads a replica
+ * (jpki_ca_read_from): the same look-up as jpki_ca_verifier_find, on the
+ * read store, with this process's heartbeat row in the same statement; a
+ * verifier removed on the primary is refused once the replica shows it,
+ * within the bound, and past the bound nobody is let in on the replica's
+ * word (JPKI_ERR_STATE). Without a replica, the CA's own store.
+ */
+int jpki_ca_verifier_find_read(struct jpki_verifier *out, struct jpki_ca *ca,
+			       const char *fingerprint)
+{
+	struct jpki_rows *rows = NULL;
+	char fp[65];
+	size_t n = fingerprint != NULL ? strlen(fingerprint) : 0;
+	int64_t mark;
+	int r;
+
+	if (ca->read == NULL)
+		return jpki_ca_verifier_find(out, ca->store, fingerprint);
+	memset(out, 0, sizeof(*out));
+	if (n != 64)
+		return jpki_err_set(JPKI_ERR_NOT_FOUND,
+				    "no verifier has that certificate");
+	for (size_t i = 0; i <= n; i++)
+		fp[i] = (char)tolower((unsigned char)fingerprint[i]);
+	{
+		struct jpki_value v[] = {JPKI_V_TEXT(fp),
+					 JPKI_V_TEXT(ca->read_mark)};
+
+		/* the mark is column 8, after VERIFIER_COLUMNS */
+		if ((r = jpki_store_query(&rows, ca->read,
+					  "SELECT " VERIFIER_COLUMNS ", h.mark"
+					  " FROM jpki_heartbeat h"
+					  " LEFT JOIN ca_verifier"
+					  " ON fingerprint = $1"
+					  " WHERE h.id = $2",
+					  v, 2)) != 0)
+			return r;
+	}
+	mark = jpki_rows_count(rows) == 1 ? jpki_rows_int(rows, 0, 8) : 0;
+	if ((r = ca_read_stale(ca, jpki_rows_count(rows) == 1 ? &mark
+							       : NULL)) != 0) {
+		jpki_rows_free(rows);
+		return r;
+	}
+	if (jpki_rows_is_null(rows, 0, 0)) {
+		r = jpki_err_set(JPKI_ERR_NOT_FOUND,
+				 "the client certificate is not that of a "
+				 "registered verifier");
+	} else {
+		verifier_from_row(out, rows, 0);
+		r = out->enabled ? 0
+				 : jpki_err_set(JPKI_ERR_POLICY,
+						"the verifier %s is removed",
+						out->name);
+	}
+	jpki_rows_free(rows);
+	return r;
+}

@@ -189,6 +189,7 @@ int http_relying_admit(enum MHD_Result *ret, struct jpki_http *srv,
 {
 	struct jpki_verifier v;
 	char why[768], fp[65];
+	int r = JPKI_ERR_POLICY;
 
 	up->verifier[0] = '\0';
 	http_tls_client_fingerprint(fp, conn);
@@ -200,12 +201,23 @@ int http_relying_admit(enum MHD_Result *ret, struct jpki_http *srv,
 			goto refused;
 		verified_now(srv->verified, fp, up->client);
 	}
-	if (jpki_ca_verifier_find(&v, srv->st, fp) != 0)
+	/* the register on the replica when there is one (the usage counts,
+	 * a write, stay on the primary) */
+	if ((r = srv->ca != NULL
+		     ? jpki_ca_verifier_find_read(&v, srv->ca, fp)
+		     : jpki_ca_verifier_find(&v, srv->st, fp)) != 0)
 		goto refused;
 	snprintf(up->verifier, sizeof(up->verifier), "%s", v.name);
 	up->purpose = v.purpose;
 	return 0;
 refused:
+	/* a replica past its bound cannot say who is registered now */
+	if (r == JPKI_ERR_STATE) {
+		*ret = http_send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				      "the replica is behind: try again "
+				      "later\n");
+		return JPKI_ERR_STATE;
+	}
 	snprintf(why, sizeof(why),
 		 "forbidden: revocation and linking information are for "
 		 "registered verifiers only, with their client certificate "
@@ -294,6 +306,12 @@ enum MHD_Result http_link(struct jpki_http *srv, struct MHD_Connection *conn,
 			return http_send_text(conn, MHD_HTTP_NOT_FOUND,
 					      "no certificate of that CA has "
 					      "that serial\n");
+		/* a replica past its bound (jpki_ca_read_from) */
+		if (r == JPKI_ERR_STATE)
+			return http_send_text(conn,
+					      MHD_HTTP_SERVICE_UNAVAILABLE,
+					      "the replica is behind: try "
+					      "again later\n");
 		jpki_log(JPKI_LOG_ERROR, "link %s: %s", serial,
 			 jpki_err_detail());
 		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,

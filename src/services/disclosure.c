@@ -8,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cairo-pdf.h>
-#include <cairo.h>
-
+#include "jpki/paper.h"
 #include "services/services_internal.h"
 
 /* Who may read a resident's disclosure: the resident (logged in with the
@@ -91,52 +89,11 @@ out:
 
 /* ---- on paper ------------------------------------------------------- */
 
-#define PAGE_W 595.28 /* A4 in points */
-#define PAGE_H 841.89
-#define MARGIN 56.0
-#define FONT "IPAGothic"
-#define PDF_CAP (4 * 1024 * 1024)
-
-struct pdf_buf {
-	unsigned char *data;
-	size_t len, cap;
-	int failed;
-};
-
-static cairo_status_t pdf_write(void *closure, const unsigned char *data,
-				unsigned int length)
-{
-	struct pdf_buf *b = closure;
-
-	if (b->failed || length > PDF_CAP - b->len) {
-		b->failed = 1;
-		return CAIRO_STATUS_WRITE_ERROR;
-	}
-	if (b->len + length > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		unsigned char *grown;
-
-		while (cap < b->len + length)
-			cap *= 2;
-		if ((grown = realloc(b->data, cap)) == NULL) {
-			b->failed = 1;
-			return CAIRO_STATUS_NO_MEMORY;
-		}
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, length);
-	b->len += length;
-	return CAIRO_STATUS_SUCCESS;
-}
-
+/* One line of text at (x, y) in the plain face at `size` points. */
 static void line(cairo_t *cr, double x, double y, double size, const char *s)
 {
-	cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL,
-			       CAIRO_FONT_WEIGHT_NORMAL);
-	cairo_set_font_size(cr, size);
-	cairo_move_to(cr, x, y);
-	cairo_show_text(cr, s);
+	jpki_paper_font(cr, size, 0);
+	jpki_paper_text_at(cr, x, y, s);
 }
 
 int jpki_services_disclosure_pdf(unsigned char **pdf, size_t *len,
@@ -144,40 +101,32 @@ int jpki_services_disclosure_pdf(unsigned char **pdf, size_t *len,
 				 const struct jpki_services_disclosed *list,
 				 size_t n)
 {
-	struct pdf_buf buf = {0};
-	cairo_surface_t *surface;
-	cairo_status_t status;
+	struct jpki_paper *paper = NULL;
 	cairo_t *cr;
 	char text[1024];
-	double y = MARGIN + 20;
+	double y = JPKI_PAPER_MARGIN + 20;
+	int rc;
 
 	*pdf = NULL;
 	*len = 0;
-	surface = cairo_pdf_surface_create_for_stream(pdf_write, &buf, PAGE_W,
-						      PAGE_H);
-	if (cairo_surface_status(surface) != CAIRO_STATUS_SUCCESS) {
-		cairo_surface_destroy(surface);
-		return jpki_err_set(JPKI_ERR_INTERNAL, "cannot start a PDF");
-	}
-	cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_TITLE,
-				       "本人確認情報の提供状況");
-	cr = cairo_create(surface);
-	cairo_set_source_rgb(cr, 0, 0, 0);
-	line(cr, MARGIN, y, 18, "本人確認情報の提供状況の開示");
+	if ((rc = jpki_paper_begin(&paper, "本人確認情報の提供状況")) != 0)
+		return rc;
+	cr = jpki_paper_cairo(paper);
+	line(cr, JPKI_PAPER_MARGIN, y, 18, "本人確認情報の提供状況の開示");
 	y += 34;
 	snprintf(text, sizeof(text), "氏名 %s　住民票コード %s", r->facts.name,
 		 r->person);
-	line(cr, MARGIN, y, 11, text);
+	line(cr, JPKI_PAPER_MARGIN, y, 11, text);
 	y += 18;
 	snprintf(text, sizeof(text), "住所 %s%s%s", r->prefecture,
 		 r->municipality, r->facts.address);
-	line(cr, MARGIN, y, 11, text);
+	line(cr, JPKI_PAPER_MARGIN, y, 11, text);
 	y += 30;
-	line(cr, MARGIN, y, 11,
+	line(cr, JPKI_PAPER_MARGIN, y, 11,
 	     "提供日時 (日本時間)　　　提供先　　　利用目的");
 	y += 18;
 	if (n == 0) {
-		line(cr, MARGIN, y, 11, "提供の記録はありません。");
+		line(cr, JPKI_PAPER_MARGIN, y, 11, "提供の記録はありません。");
 		y += 16;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -189,27 +138,12 @@ int jpki_services_disclosure_pdf(unsigned char **pdf, size_t *len,
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
 		snprintf(text, sizeof(text), "%s　　%s　　%s", when,
 			 list[i].agency, list[i].purpose);
-		if (y > PAGE_H - MARGIN) {
-			cairo_show_page(cr);
-			y = MARGIN + 20;
+		if (y > JPKI_PAPER_HEIGHT - JPKI_PAPER_MARGIN) {
+			jpki_paper_next_page(paper);
+			y = JPKI_PAPER_MARGIN + 20;
 		}
-		line(cr, MARGIN, y, 10, text);
+		line(cr, JPKI_PAPER_MARGIN, y, 10, text);
 		y += 15;
 	}
-	cairo_show_page(cr);
-	status = cairo_status(cr);
-	cairo_destroy(cr);
-	cairo_surface_finish(surface);
-	if (status == CAIRO_STATUS_SUCCESS)
-		status = cairo_surface_status(surface);
-	cairo_surface_destroy(surface);
-	if (status != CAIRO_STATUS_SUCCESS || buf.failed) {
-		free(buf.data);
-		return jpki_err_set(JPKI_ERR_INTERNAL,
-				    "cannot make the PDF: %s",
-				    cairo_status_to_string(status));
-	}
-	*pdf = buf.data;
-	*len = buf.len;
-	return 0;
+	return jpki_paper_end(pdf, len, paper);
 }

@@ -8,7 +8,8 @@
 # (the delay printed), also under load and never "good" again after; each
 # names both servers and libpq's target_session_attrs picks; with
 # one standby's replay paused (pg_wal_replay_pause), its responder answers
-# tryLater once past the bound (the time printed), /healthz and CRLs 503,
+# tryLater once past the bound (the time printed), /healthz, CRLs and the
+# linking look-up (/link/) 503,
 # a revocation (final) is still answered but a hold (which may be released)
 # is not, and a revocation made meanwhile is never answered "good" there;
 # after replay resumes, "revoked" within the bound.
@@ -141,7 +142,17 @@ done
 curl -sf "${bases[1]}/crl/sign.crl" -o sign.crl || fail "no CRL from responder 2"
 openssl crl -inform DER -in sign.crl -noout -CAfile sign-ca.pem 2>&1 |
 	grep -q "verify OK" || fail "the replica's CRL does not verify"
-pass "both answer good alike for four serials; the CRL from a standby verifies"
+keyid=$(openssl x509 -in sign-ca.pem -noout -ext subjectKeyIdentifier |
+	tail -1 | tr -d ' :')
+for i in 0 1; do
+	code=$(curl -s -o "link$i.p7m" -w '%{http_code}' \
+		"${bases[$i]}/link/$keyid/${serials[0]}")
+	[ "$code" = 200 ] || fail "/link/ from responder $((i + 1)): $code"
+	openssl cms -verify -inform DER -in "link$i.p7m" -binary -noverify \
+		2>/dev/null | grep -q "\"result\":\"current\"" ||
+		fail "/link/ from responder $((i + 1)) is no signed answer"
+done
+pass "both answer good alike for four serials; the CRL and the linking look-up (/link/) from a standby"
 
 # --- A revocation on the primary, watched on both standbys ----------------
 # ocsp_watch.py: one kept-alive client per responder; the delay from the
@@ -218,12 +229,17 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "${bases[1]}/crl/sign.crl")
 [ "$code" = 503 ] || fail "a CRL from the stale responder: $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "${bases[0]}/healthz")
 [ "$code" = 200 ] || fail "/healthz of the fresh responder: $code"
+# the linking look-up reads the standby as OCSP does (not the primary)
+code=$(curl -s -o link.txt -w '%{http_code}' "${bases[1]}/link/$keyid/${serials[0]}")
+[ "$code" = 503 ] || fail "/link/ from the stale responder: $code $(cat link.txt)"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${bases[0]}/link/$keyid/${serials[0]}")
+[ "$code" = 200 ] || fail "/link/ from the fresh responder: $code"
 a=$(answer "${urls[1]}" 1)
 grep -q "cert1.pem: revoked" <<<"$a" || fail "stale: revoked not answered: $a"
 a=$(answer "${urls[1]}" 4 || true) # openssl ocsp fails on tryLater
 grep -q "Responder Error: trylater" <<<"$a" ||
 	fail "stale: a hold answered as if final: $a"
-pass "replay paused on standby 2: its responder answers tryLater (/healthz: $(cat health.txt)), /healthz and CRLs 503; a revocation (final) is still answered, a hold is not"
+pass "replay paused on standby 2: its responder answers tryLater (/healthz: $(cat health.txt)), /healthz, CRLs and /link/ 503; a revocation (final) is still answered, a hold is not"
 
 t_rev0=$(now)
 jpki ca revoke "${serials[2]}" --reason cessationOfOperation >/dev/null

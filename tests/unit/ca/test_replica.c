@@ -6,7 +6,11 @@
  * setting the heartbeat's mark back, as a replica that stopped replaying
  * would keep it.
  */
+#include <openssl/cms.h>
 #include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+
+#include "jpki/audit.h"
 
 #include "ca_fixture.h"
 
@@ -192,6 +196,154 @@ static void test_read_from_refuses_bad_arguments(void **state)
 			 JPKI_ERR_INVALID);
 }
 
+/* The linking look-up (/link/) reads the replica as OCSP does: within
+ * the bound it answers, past it or without the heartbeat row it refuses
+ * (JPKI_ERR_STATE, 503 at the door) rather than answer what may be old. */
+static void test_link_reads_the_replica(void **state)
+{
+	struct replica *r = *state;
+	struct jpki_cert_info *c = fx_issue(r->f, JPKI_CERT_SIGN, "L1");
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	assert_int_equal(jpki_ca_link_answer(&der, &len, r->f->ca,
+					     JPKI_CERT_SIGN, c->serial),
+			 0);
+	assert_true(len > 0);
+	free(der);
+	der = NULL;
+	/* a serial the replica does not hold, and a malformed one */
+	assert_int_equal(jpki_ca_link_answer(&der, &len, r->f->ca,
+					     JPKI_CERT_SIGN, "ABCDEF0123"),
+			 JPKI_ERR_NOT_FOUND);
+	assert_int_equal(jpki_ca_link_answer(&der, &len, r->f->ca,
+					     JPKI_CERT_SIGN, "not-hex"),
+			 JPKI_ERR_INVALID);
+
+	lag_by(r, 1500);
+	assert_int_equal(jpki_ca_link_answer(&der, &len, r->f->ca,
+					     JPKI_CERT_SIGN, c->serial),
+			 JPKI_ERR_STATE);
+	assert_null(der);
+	assert_int_equal(jpki_store_heartbeat(r->f->st, "test"), 0);
+	assert_int_equal(jpki_ca_link_answer(&der, &len, r->f->ca,
+					     JPKI_CERT_SIGN, c->serial),
+			 0);
+	free(der);
+	der = NULL;
+	assert_int_equal(jpki_ca_read_from(r->f->ca, r->rd, "another", 1000),
+			 0);
+	assert_int_equal(jpki_ca_link_answer(&der, &len, r->f->ca,
+					     JPKI_CERT_SIGN, c->serial),
+			 JPKI_ERR_STATE);
+	jpki_cert_info_free(c);
+}
+
+/* The renewal chain is followed on the replica too: the answer names the
+ * certificate that replaced the one asked about. */
+static void test_link_follows_renewal_on_the_replica(void **state)
+{
+	struct replica *r = *state;
+	struct jpki_cert_info *c = fx_issue(r->f, JPKI_CERT_SIGN, "L2");
+	struct jpki_cert_info *n = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	size_t len = 0;
+	CMS_ContentInfo *cms;
+	BIO *out = BIO_new(BIO_s_mem());
+	char *body;
+	long blen;
+
+	fx_at("2030-03-01"); /* within the renewal window */
+	assert_int_equal(jpki_ca_renew(&n, r->f->ca, c->serial, r->f->key, NULL),
+			 0);
+	assert_int_equal(jpki_ca_link_answer(&der, &len, r->f->ca,
+					     JPKI_CERT_SIGN, c->serial),
+			 0);
+	p = der;
+	assert_non_null(cms = d2i_CMS_ContentInfo(NULL, &p, (long)len));
+	assert_int_equal(CMS_verify(cms, NULL, NULL, NULL, out,
+				    CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY),
+			 1);
+	blen = BIO_get_mem_data(out, &body);
+	assert_non_null(memmem(body, (size_t)blen, n->serial,
+			       strlen(n->serial)));
+	assert_non_null(memmem(body, (size_t)blen, "\"renewal\"", 9));
+	CMS_ContentInfo_free(cms);
+	BIO_free(out);
+	free(der);
+	jpki_cert_info_free(c);
+	jpki_cert_info_free(n);
+}
+
+/* A self-signed client certificate (DER, caller frees). */
+static unsigned char *client_cert(size_t *len, EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	unsigned char *der = NULL;
+	time_t now = jpki_clock_now();
+	int n;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_time_adj_ex(X509_getm_notBefore(x), -1, 0, &now);
+	X509_time_adj_ex(X509_getm_notAfter(x), 30, 0, &now);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+				   (const unsigned char *)"Example Bank", -1,
+				   -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_set_pubkey(x, key);
+	X509_sign(x, key, EVP_sha256());
+	n = i2d_X509(x, &der);
+	X509_free(x);
+	*len = (size_t)n;
+	return der;
+}
+
+/* The registered verifiers' door reads the register on the replica with
+ * the same bound; registering and removing (and the counts) are writes on
+ * the primary. */
+static void test_verifier_register_on_the_replica(void **state)
+{
+	static const struct jpki_actor officer = {
+	    .operator_id = "admin", .role = JPKI_ROLE_CA_OFFICER};
+	struct replica *r = *state;
+	struct jpki_verifier v;
+	size_t len;
+	unsigned char *der = client_cert(&len, r->f->key), md[32];
+	unsigned mdlen;
+	char fp[65];
+
+	EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(fp + 2 * i, 3, "%02x", md[i]);
+	assert_int_equal(jpki_audit_migrate(r->f->st), 0);
+	assert_int_equal(jpki_ca_verifier_migrate(r->f->st), 0);
+	assert_int_equal(jpki_ca_verifier_find_read(&v, r->f->ca, fp),
+			 JPKI_ERR_NOT_FOUND);
+	assert_int_equal(jpki_ca_verifier_add(r->f->st, &officer, "bank",
+					      JPKI_CERT_SIGN, der, len),
+			 0);
+	assert_int_equal(jpki_ca_verifier_find_read(&v, r->f->ca, fp), 0);
+	assert_string_equal(v.name, "bank");
+	assert_int_equal(jpki_ca_verifier_find_read(&v, r->f->ca, "00"),
+			 JPKI_ERR_NOT_FOUND);
+
+	lag_by(r, 1500);
+	assert_int_equal(jpki_ca_verifier_find_read(&v, r->f->ca, fp),
+			 JPKI_ERR_STATE);
+	assert_int_equal(jpki_store_heartbeat(r->f->st, "test"), 0);
+	assert_int_equal(jpki_ca_verifier_remove(r->f->st, &officer, "bank"),
+			 0);
+	assert_int_equal(jpki_ca_verifier_find_read(&v, r->f->ca, fp),
+			 JPKI_ERR_POLICY);
+	/* without a replica: the CA's own store, no bound */
+	assert_int_equal(jpki_ca_read_from(r->f->ca, NULL, NULL, 0), 0);
+	assert_int_equal(jpki_ca_verifier_find_read(&v, r->f->ca, fp),
+			 JPKI_ERR_POLICY);
+	free(der);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +351,9 @@ int main(void)
 	    T(test_fresh_answers_stale_refuses),
 	    T(test_no_heartbeat_row),
 	    T(test_read_from_refuses_bad_arguments),
+	    T(test_link_reads_the_replica),
+	    T(test_link_follows_renewal_on_the_replica),
+	    T(test_verifier_register_on_the_replica),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
