@@ -895,7 +895,7 @@ typedef STACK_OF(X509_ATTRIBUTE) TEST_ATTRS;
 
 ASN1_ITEM_TEMPLATE(TEST_ATTRS) = ASN1_EX_TEMPLATE_TYPE(
     ASN1_TFLG_SET_OF, 0, TestAttributes,
-    X509_ATTRIBUTE) ASN1_ITEM_TEMPLATE_END(TEST_ATTRS)
+    X509_ATTRIBUTE) static_ASN1_ITEM_TEMPLATE_END(TEST_ATTRS)
 
 /* Signs `si`'s signed attributes again with `key`, as they stand now:
  * whatever was changed in them, the signature holds. */
