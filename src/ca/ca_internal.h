@@ -65,6 +65,37 @@ struct ocsp_req_cached {
 	size_t der_len;
 };
 
+/*
+ * Reads shared by concurrent callers (stamp.c): one in flight at a time, and
+ * each caller gets the result of a read that started after it called.
+ */
+struct ca_stamp {
+	int64_t n;     /* ca_status_stamp's counter */
+	int64_t mark;  /* a replica's heartbeat read beside it */
+	int marked;    /* the heartbeat row was there */
+};
+
+typedef int (*ca_stamp_fn)(void *arg, struct ca_stamp *out);
+
+struct ca_coalesce {
+	pthread_mutex_t lock;
+	pthread_cond_t ended;
+	uint64_t started; /* reads started so far, numbered from 1 */
+	uint64_t ended_n; /* the number of the last one that ended */
+	int running;	  /* one is in flight */
+	struct ca_stamp last; /* what it read */
+	int last_r;	      /* and what it returned */
+	uint64_t reads;	      /* reads made (tests, logs) */
+};
+
+void ca_coalesce_init(struct ca_coalesce *c);
+void ca_coalesce_clear(struct ca_coalesce *c);
+/* Sets *out to what a call of fn(arg) that started after this call read,
+ * and returns what that call returned: fn's own value or one shared with
+ * the other callers that came while the one before it ran. */
+int ca_coalesce_read(struct ca_stamp *out, struct ca_coalesce *c,
+		     ca_stamp_fn fn, void *arg);
+
 struct jpki_ca {
 	struct jpki_store *store;
 	struct authority auth[2]; /* [type - 1], the current generations */
@@ -89,7 +120,19 @@ struct jpki_ca {
 	struct jpki_store *read;
 	char *read_mark;
 	long read_max_lag_ms;
+	/* PostgreSQL: the status counter (stamp.c) stands for SQLite's
+	 * change stamp, its reads shared by the workers */
+	int pg_stamp;
+	struct ca_coalesce stamps;
 };
+
+/* The stamp of the store's certificate statuses now, read coalesced
+ * (stamp.c): equal stamps, no status changed in between. JPKI_ERR_STATE
+ * when there is none (not PostgreSQL, the read failed, a replica past its
+ * bound): the caller reads the status as without. */
+int ca_status_stamp(struct jpki_store_stamp *out, struct jpki_ca *ca);
+/* The stamp bytes of counter value n. */
+void ca_stamp_bytes(struct jpki_store_stamp *out, int64_t n);
 
 /* Where the OCSP answers and the repository read: the replica if there
  * is one, else the CA's own store. */
