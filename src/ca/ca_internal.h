@@ -3,6 +3,7 @@
 #define JPKI_CA_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <openssl/ocsp.h>
 
@@ -77,15 +78,20 @@ struct ca_stamp {
 
 typedef int (*ca_stamp_fn)(void *arg, struct ca_stamp *out);
 
+/* Lock-free, the waiters asleep on a futex: with a mutex and a condition
+ * variable, every waiter woken took the mutex again in turn, and most of
+ * them slept once more on it (a sixth of the responder's time). */
 struct ca_coalesce {
-	pthread_mutex_t lock;
-	pthread_cond_t ended;
-	uint64_t started; /* reads started so far, numbered from 1 */
-	uint64_t ended_n; /* the number of the last one that ended */
-	int running;	  /* one is in flight */
-	struct ca_stamp last; /* what it read */
-	int last_r;	      /* and what it returned */
-	uint64_t reads;	      /* reads made (tests, logs) */
+	/* reads started so far (numbered from 1) << 1 | one is in flight */
+	_Atomic uint64_t state;
+	/* the number of the last read that ended (its low 32 bits): the
+	 * word the waiters sleep on */
+	_Atomic uint32_t ended;
+	/* what it read, under a sequence lock (odd: being written) */
+	_Atomic uint32_t seq;
+	_Atomic int64_t n, mark;
+	_Atomic int marked, r;
+	_Atomic uint64_t reads; /* reads made (tests, logs) */
 };
 
 void ca_coalesce_init(struct ca_coalesce *c);

@@ -13,61 +13,126 @@
  * when it ends and which answers all of them. Under load each read serves
  * as many requests as came during the one before.
  */
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
 #include "ca/ca_internal.h"
 
 void ca_coalesce_init(struct ca_coalesce *c)
 {
-	memset(c, 0, sizeof(*c));
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->ended, NULL);
+	atomic_init(&c->state, 0);
+	atomic_init(&c->ended, 0);
+	atomic_init(&c->seq, 0);
+	atomic_init(&c->n, 0);
+	atomic_init(&c->mark, 0);
+	atomic_init(&c->marked, 0);
+	atomic_init(&c->r, 0);
+	atomic_init(&c->reads, 0);
 }
 
 void ca_coalesce_clear(struct ca_coalesce *c)
 {
-	pthread_cond_destroy(&c->ended);
-	pthread_mutex_destroy(&c->lock);
+	(void)c;
+}
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t expected)
+{
+	/* returns at once if *word is no longer `expected` */
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected,
+		NULL, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX,
+		NULL, NULL, 0);
+}
+
+/* The last result published; retried while a leader writes it. */
+static int last_result(struct ca_stamp *out, struct ca_coalesce *c)
+{
+	for (;;) {
+		uint32_t s1 = atomic_load_explicit(&c->seq,
+						   memory_order_acquire);
+		int r;
+
+		if (s1 & 1)
+			continue;
+		out->n = atomic_load_explicit(&c->n, memory_order_relaxed);
+		out->mark = atomic_load_explicit(&c->mark,
+						 memory_order_relaxed);
+		out->marked = atomic_load_explicit(&c->marked,
+						   memory_order_relaxed);
+		r = atomic_load_explicit(&c->r, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&c->seq, memory_order_relaxed) == s1)
+			return r;
+	}
 }
 
 int ca_coalesce_read(struct ca_stamp *out, struct ca_coalesce *c,
 		     ca_stamp_fn fn, void *arg)
 {
-	uint64_t need;
-	int r;
+	uint64_t s = atomic_load_explicit(&c->state, memory_order_acquire);
+	/* the first read to start from now on */
+	uint32_t need = (uint32_t)((s >> 1) + 1);
 
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&c->lock);
-	/* the first read to start from now on */
-	need = c->started + 1;
-	while (c->ended_n < need) {
-		if (!c->running) {
-			struct ca_stamp got;
+	for (;;) {
+		uint32_t e = atomic_load_explicit(&c->ended,
+						  memory_order_acquire);
 
-			/* none in flight, so none started since this request
-			 * came: this one is the read it needs */
-			c->running = 1;
-			need = ++c->started;
-			pthread_mutex_unlock(&c->lock);
+		/* the last read to end started after this call: reads end
+		 * in the order they start, one at a time */
+		if ((int32_t)(e - need) >= 0)
+			return last_result(out, c);
+		s = atomic_load_explicit(&c->state, memory_order_acquire);
+		if (s & 1) {
+			/* one in flight, started before this call or not:
+			 * its end wakes us, and we look again */
+			futex_wait(&c->ended, e);
+			continue;
+		}
+		/* none in flight: the next one to start is one this call
+		 * may use; whoever starts it first reads for all */
+		if (atomic_compare_exchange_weak_explicit(
+			    &c->state, &s, (((s >> 1) + 1) << 1) | 1,
+			    memory_order_acq_rel, memory_order_acquire)) {
+			uint32_t mine = (uint32_t)((s >> 1) + 1);
+			struct ca_stamp got;
+			int r;
+
 			memset(&got, 0, sizeof(got));
 			r = fn(arg, &got);
-			pthread_mutex_lock(&c->lock);
-			c->running = 0;
-			c->ended_n = need;
-			c->last = got;
-			c->last_r = r;
-			c->reads++;
-			pthread_cond_broadcast(&c->ended);
-			break;
+			atomic_fetch_add_explicit(&c->seq, 1,
+						  memory_order_relaxed);
+			atomic_thread_fence(memory_order_release);
+			atomic_store_explicit(&c->n, got.n,
+					      memory_order_relaxed);
+			atomic_store_explicit(&c->mark, got.mark,
+					      memory_order_relaxed);
+			atomic_store_explicit(&c->marked, got.marked,
+					      memory_order_relaxed);
+			atomic_store_explicit(&c->r, r, memory_order_relaxed);
+			atomic_fetch_add_explicit(&c->seq, 1,
+						  memory_order_release);
+			atomic_fetch_add_explicit(&c->reads, 1,
+						  memory_order_relaxed);
+			/* ended before running is cleared: a caller that
+			 * sees none running sees this read's end too */
+			atomic_store_explicit(&c->ended, mine,
+					      memory_order_release);
+			atomic_fetch_and_explicit(&c->state, ~(uint64_t)1,
+						  memory_order_release);
+			futex_wake_all(&c->ended);
+			*out = got;
+			return r;
 		}
-		pthread_cond_wait(&c->ended, &c->lock);
 	}
-	/* ended_n >= need: the last read to end started after this request
-	 * came (reads end in the order they start: one at a time) */
-	*out = c->last;
-	r = c->last_r;
-	pthread_mutex_unlock(&c->lock);
-	return r;
 }
 
 /* One read of the counter, beside the heartbeat on a replica (replica.c:

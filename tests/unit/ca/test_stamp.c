@@ -20,8 +20,7 @@ struct fake {
 	atomic_long begun; /* reads started */
 	long sleep_us;
 	int fail;	   /* return this (0: success) */
-	/* the broken rule, to show the test catches it: join the read in
-	 * flight */
+	/* the broken rule, to show the test catches it: struct joining */
 	int join_in_flight;
 };
 
@@ -35,8 +34,40 @@ static int fake_read(void *arg, struct ca_stamp *out)
 	return f->fail;
 }
 
+/* A plain "single flight", the rule broken on purpose: a caller that comes
+ * while a read runs takes that read's result. */
+struct joining {
+	pthread_mutex_t lock;
+	pthread_cond_t ended;
+	int running;
+	struct ca_stamp last;
+};
+
+static int joining_read(struct ca_stamp *out, struct joining *j,
+			struct fake *f)
+{
+	pthread_mutex_lock(&j->lock);
+	if (j->running) {
+		while (j->running)
+			pthread_cond_wait(&j->ended, &j->lock);
+		*out = j->last;
+		pthread_mutex_unlock(&j->lock);
+		return 0;
+	}
+	j->running = 1;
+	pthread_mutex_unlock(&j->lock);
+	fake_read(f, out);
+	pthread_mutex_lock(&j->lock);
+	j->last = *out;
+	j->running = 0;
+	pthread_cond_broadcast(&j->ended);
+	pthread_mutex_unlock(&j->lock);
+	return 0;
+}
+
 struct caller {
 	struct ca_coalesce *c;
+	struct joining *j; /* instead of c */
 	struct fake *f;
 	int calls;
 	int violations; /* results of reads started before the call */
@@ -51,28 +82,10 @@ static void *caller_run(void *arg)
 		/* every read numbered up to this started before the call */
 		long before = atomic_load(&k->f->begun);
 		struct ca_stamp s;
-		int r;
+		int r = k->j != NULL ? joining_read(&s, k->j, k->f)
+				     : ca_coalesce_read(&s, k->c, fake_read,
+							k->f);
 
-		if (k->f->join_in_flight) {
-			/* what a plain "single flight" does: take whatever
-			 * the read in flight returns */
-			pthread_mutex_lock(&k->c->lock);
-			if (k->c->running) {
-				uint64_t at = k->c->started;
-
-				while (k->c->ended_n < at)
-					pthread_cond_wait(&k->c->ended,
-							  &k->c->lock);
-				s = k->c->last;
-				r = k->c->last_r;
-				pthread_mutex_unlock(&k->c->lock);
-			} else {
-				pthread_mutex_unlock(&k->c->lock);
-				r = ca_coalesce_read(&s, k->c, fake_read, k->f);
-			}
-		} else {
-			r = ca_coalesce_read(&s, k->c, fake_read, k->f);
-		}
 		if (r != 0)
 			k->errors++;
 		else if (s.n <= before)
@@ -85,6 +98,8 @@ static void *caller_run(void *arg)
 static int run_callers(struct fake *f, uint64_t *reads, int *errors)
 {
 	struct ca_coalesce c;
+	struct joining j = {.lock = PTHREAD_MUTEX_INITIALIZER,
+			    .ended = PTHREAD_COND_INITIALIZER};
 	struct caller k[8];
 	pthread_t t[8];
 	int bad = 0;
@@ -92,7 +107,10 @@ static int run_callers(struct fake *f, uint64_t *reads, int *errors)
 	ca_coalesce_init(&c);
 	*errors = 0;
 	for (int i = 0; i < 8; i++) {
-		k[i] = (struct caller){.c = &c, .f = f, .calls = 200};
+		k[i] = (struct caller){.c = &c,
+				       .j = f->join_in_flight ? &j : NULL,
+				       .f = f,
+				       .calls = 200};
 		assert_int_equal(pthread_create(&t[i], NULL, caller_run, &k[i]),
 				 0);
 	}
@@ -101,7 +119,7 @@ static int run_callers(struct fake *f, uint64_t *reads, int *errors)
 		bad += k[i].violations;
 		*errors += k[i].errors;
 	}
-	*reads = c.reads;
+	*reads = atomic_load(&c.reads);
 	ca_coalesce_clear(&c);
 	return bad;
 }
@@ -151,7 +169,7 @@ static void test_failure_reaches_its_callers(void **state)
 	assert_int_equal(s.n, atomic_load(&f.begun));
 	/* alone, each call is its own read */
 	assert_int_equal(ca_coalesce_read(&s, &c, fake_read, &f), 0);
-	assert_int_equal(c.reads, 2);
+	assert_int_equal(atomic_load(&c.reads), 2);
 	ca_coalesce_clear(&c);
 }
 
