@@ -84,9 +84,11 @@ typedef int (*ca_stamp_fn)(void *arg, struct ca_stamp *out);
 struct ca_coalesce {
 	/* reads started so far (numbered from 1) << 1 | one is in flight */
 	_Atomic uint64_t state;
-	/* the number of the last read that ended (its low 32 bits): the
-	 * word the waiters sleep on */
+	/* the number of the last read that ended (its low 32 bits) */
 	_Atomic uint32_t ended;
+	/* what the callers that need read k sleep on: gate[k & 1], bumped
+	 * at the end of read k and of read k - 1 */
+	_Atomic uint32_t gate[2];
 	/* what it read, under a sequence lock (odd: being written) */
 	_Atomic uint32_t seq;
 	_Atomic int64_t n, mark;

@@ -15,6 +15,7 @@
  */
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/futex.h>
@@ -26,6 +27,8 @@ void ca_coalesce_init(struct ca_coalesce *c)
 {
 	atomic_init(&c->state, 0);
 	atomic_init(&c->ended, 0);
+	atomic_init(&c->gate[0], 0);
+	atomic_init(&c->gate[1], 0);
 	atomic_init(&c->seq, 0);
 	atomic_init(&c->n, 0);
 	atomic_init(&c->mark, 0);
@@ -41,15 +44,19 @@ void ca_coalesce_clear(struct ca_coalesce *c)
 
 static void futex_wait(_Atomic uint32_t *word, uint32_t expected)
 {
-	/* returns at once if *word is no longer `expected` */
+	/* returns at once if *word is no longer `expected`; a bound on the
+	 * sleep all the same, so that no lost wake-up could hold a request
+	 * for longer */
+	struct timespec most = {0, 50 * 1000000L};
+
 	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected,
-		NULL, NULL, 0);
+		&most, NULL, 0);
 }
 
-static void futex_wake_all(_Atomic uint32_t *word)
+static void futex_wake(_Atomic uint32_t *word, int n)
 {
-	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX,
-		NULL, NULL, 0);
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, n, NULL,
+		NULL, 0);
 }
 
 /* The last result published; retried while a leader writes it. */
@@ -83,6 +90,10 @@ int ca_coalesce_read(struct ca_stamp *out, struct ca_coalesce *c,
 
 	memset(out, 0, sizeof(*out));
 	for (;;) {
+		/* the gate before the end it is opened after (the leader
+		 * stores them in the other order) */
+		_Atomic uint32_t *gate = &c->gate[need & 1];
+		uint32_t g = atomic_load_explicit(gate, memory_order_acquire);
 		uint32_t e = atomic_load_explicit(&c->ended,
 						  memory_order_acquire);
 
@@ -93,8 +104,10 @@ int ca_coalesce_read(struct ca_stamp *out, struct ca_coalesce *c,
 		s = atomic_load_explicit(&c->state, memory_order_acquire);
 		if (s & 1) {
 			/* one in flight, started before this call or not:
-			 * its end wakes us, and we look again */
-			futex_wait(&c->ended, e);
+			 * the end of read `need` opens this gate, and the
+			 * end of the one before wakes one of us to start
+			 * it */
+			futex_wait(gate, g);
 			continue;
 		}
 		/* none in flight: the next one to start is one this call
@@ -128,7 +141,15 @@ int ca_coalesce_read(struct ca_stamp *out, struct ca_coalesce *c,
 					      memory_order_release);
 			atomic_fetch_and_explicit(&c->state, ~(uint64_t)1,
 						  memory_order_release);
-			futex_wake_all(&c->ended);
+			/* those who needed this read, all; of those who need
+			 * the next, one, to start it (the others sleep on
+			 * until it ends rather than wake to find it begun) */
+			atomic_fetch_add_explicit(&c->gate[mine & 1], 1,
+						  memory_order_release);
+			futex_wake(&c->gate[mine & 1], INT_MAX);
+			atomic_fetch_add_explicit(&c->gate[(mine + 1) & 1], 1,
+						  memory_order_release);
+			futex_wake(&c->gate[(mine + 1) & 1], 1);
 			*out = got;
 			return r;
 		}
