@@ -163,7 +163,7 @@ static int lookup(struct status *st, struct jpki_ca *ca,
 	ASN1_INTEGER *num = NULL;
 	struct jpki_rows *rows = NULL;
 	char *hex;
-	int r;
+	int r, counted = ca->pg_stamp;
 
 	memset(st, 0, sizeof(*st));
 	st->status = V_OCSP_CERTSTATUS_UNKNOWN;
@@ -208,8 +208,15 @@ static int lookup(struct status *st, struct jpki_ca *ca,
 			 " WHERE h.id = $4"}};
 
 		r = jpki_store_query(&rows, ca_read_store(ca),
-				     sql[ca->read != NULL][ca->pg_stamp], p,
+				     sql[ca->read != NULL][counted], p,
 				     ca->read == NULL ? 3 : 4);
+		/* a standby that has not replayed migration 9 yet: the
+		 * status alone, kept under no stamp */
+		if (r != 0 && counted && ca->read != NULL) {
+			counted = 0;
+			r = jpki_store_query(&rows, ca_read_store(ca),
+					     sql[1][0], p, 4);
+		}
 	}
 	free(hex);
 	if (r != 0)
@@ -245,7 +252,7 @@ static int lookup(struct status *st, struct jpki_ca *ca,
 	{
 		size_t col = ca->read != NULL ? 5 : 4;
 
-		if (ca->pg_stamp && jpki_rows_count(rows) == 1 &&
+		if (counted && jpki_rows_count(rows) == 1 &&
 		    !jpki_rows_is_null(rows, 0, col)) {
 			st->stamp = jpki_rows_int(rows, 0, col);
 			st->stamped = 1;
