@@ -9,9 +9,9 @@
  * arrived: a read started before may have missed a revocation committed
  * before the request, and "revoked at the next request after its commit"
  * would no longer hold. So one read is in flight at a time; whoever comes
- * while it runs waits for the next one, which the first of them starts
- * when it ends and which answers all of them. Under load each read serves
- * as many requests as came during the one before.
+ * while it runs waits for the next one, which one of them starts when it
+ * ends and which answers all of them. Under load each read serves as many
+ * requests as came during the one before (pg_bench.sh: about four).
  */
 #include <limits.h>
 #include <string.h>
@@ -55,25 +55,25 @@ static void futex_wait(_Atomic uint32_t *word, uint32_t expected)
 
 static void futex_wake(_Atomic uint32_t *word, int n)
 {
-	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, n, NULL,
-		NULL, 0);
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL,
+		0);
 }
 
 /* The last result published; retried while a leader writes it. */
 static int last_result(struct ca_stamp *out, struct ca_coalesce *c)
 {
 	for (;;) {
-		uint32_t s1 = atomic_load_explicit(&c->seq,
-						   memory_order_acquire);
+		uint32_t s1 =
+		    atomic_load_explicit(&c->seq, memory_order_acquire);
 		int r;
 
 		if (s1 & 1)
 			continue;
 		out->n = atomic_load_explicit(&c->n, memory_order_relaxed);
-		out->mark = atomic_load_explicit(&c->mark,
-						 memory_order_relaxed);
-		out->marked = atomic_load_explicit(&c->marked,
-						   memory_order_relaxed);
+		out->mark =
+		    atomic_load_explicit(&c->mark, memory_order_relaxed);
+		out->marked =
+		    atomic_load_explicit(&c->marked, memory_order_relaxed);
 		r = atomic_load_explicit(&c->r, memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&c->seq, memory_order_relaxed) == s1)
@@ -94,8 +94,8 @@ int ca_coalesce_read(struct ca_stamp *out, struct ca_coalesce *c,
 		 * stores them in the other order) */
 		_Atomic uint32_t *gate = &c->gate[need & 1];
 		uint32_t g = atomic_load_explicit(gate, memory_order_acquire);
-		uint32_t e = atomic_load_explicit(&c->ended,
-						  memory_order_acquire);
+		uint32_t e =
+		    atomic_load_explicit(&c->ended, memory_order_acquire);
 
 		/* the last read to end started after this call: reads end
 		 * in the order they start, one at a time */
@@ -113,8 +113,8 @@ int ca_coalesce_read(struct ca_stamp *out, struct ca_coalesce *c,
 		/* none in flight: the next one to start is one this call
 		 * may use; whoever starts it first reads for all */
 		if (atomic_compare_exchange_weak_explicit(
-			    &c->state, &s, (((s >> 1) + 1) << 1) | 1,
-			    memory_order_acq_rel, memory_order_acquire)) {
+			&c->state, &s, (((s >> 1) + 1) << 1) | 1,
+			memory_order_acq_rel, memory_order_acquire)) {
 			uint32_t mine = (uint32_t)((s >> 1) + 1);
 			struct ca_stamp got;
 			int r;
@@ -166,13 +166,12 @@ static int stamp_read(void *arg, struct ca_stamp *out)
 	int r;
 
 	if ((r = jpki_store_query(
-		     &rows, ca_read_store(ca),
-		     ca->read == NULL
-			     ? "SELECT n FROM ca_status_stamp WHERE id = 1"
-			     : "SELECT s.n, h.mark FROM ca_status_stamp s"
-			       " LEFT JOIN jpki_heartbeat h ON h.id = $1"
-			       " WHERE s.id = 1",
-		     &id, ca->read == NULL ? 0 : 1)) != 0)
+		 &rows, ca_read_store(ca),
+		 ca->read == NULL ? "SELECT n FROM ca_status_stamp WHERE id = 1"
+				  : "SELECT s.n, h.mark FROM ca_status_stamp s"
+				    " LEFT JOIN jpki_heartbeat h ON h.id = $1"
+				    " WHERE s.id = 1",
+		 &id, ca->read == NULL ? 0 : 1)) != 0)
 		return r;
 	if (jpki_rows_count(rows) != 1) {
 		jpki_rows_free(rows);
@@ -197,8 +196,8 @@ int ca_status_stamp(struct jpki_store_stamp *out, struct jpki_ca *ca)
 	struct ca_stamp s;
 
 	memset(out, 0, sizeof(*out));
-	if (!ca->pg_stamp || ca_coalesce_read(&s, &ca->stamps, stamp_read,
-					      ca) != 0)
+	if (!ca->pg_stamp ||
+	    ca_coalesce_read(&s, &ca->stamps, stamp_read, ca) != 0)
 		return JPKI_ERR_STATE;
 	/* a replica past its bound: its counter may be of any age */
 	if (ca->read != NULL && ca_read_stale(ca, s.marked ? &s.mark : NULL))

@@ -19,7 +19,7 @@
 struct fake {
 	atomic_long begun; /* reads started */
 	long sleep_us;
-	int fail;	   /* return this (0: success) */
+	int fail; /* return this (0: success) */
 	/* the broken rule, to show the test catches it: struct joining */
 	int join_in_flight;
 };
@@ -43,8 +43,7 @@ struct joining {
 	struct ca_stamp last;
 };
 
-static int joining_read(struct ca_stamp *out, struct joining *j,
-			struct fake *f)
+static int joining_read(struct ca_stamp *out, struct joining *j, struct fake *f)
 {
 	pthread_mutex_lock(&j->lock);
 	if (j->running) {
@@ -82,9 +81,9 @@ static void *caller_run(void *arg)
 		/* every read numbered up to this started before the call */
 		long before = atomic_load(&k->f->begun);
 		struct ca_stamp s;
-		int r = k->j != NULL ? joining_read(&s, k->j, k->f)
-				     : ca_coalesce_read(&s, k->c, fake_read,
-							k->f);
+		int r = k->j != NULL
+			    ? joining_read(&s, k->j, k->f)
+			    : ca_coalesce_read(&s, k->c, fake_read, k->f);
 
 		if (r != 0)
 			k->errors++;
@@ -207,11 +206,11 @@ static void test_pg_counter_moves_with_status(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reads_start_after_the_call),
-		cmocka_unit_test(test_joining_the_read_in_flight_is_caught),
-		cmocka_unit_test(test_failure_reaches_its_callers),
-		cmocka_unit_test_setup_teardown(test_pg_counter_moves_with_status,
-						fx_setup, fx_teardown),
+	    cmocka_unit_test(test_reads_start_after_the_call),
+	    cmocka_unit_test(test_joining_the_read_in_flight_is_caught),
+	    cmocka_unit_test(test_failure_reaches_its_callers),
+	    cmocka_unit_test_setup_teardown(test_pg_counter_moves_with_status,
+					    fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
