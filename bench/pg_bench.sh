@@ -84,23 +84,35 @@ ticks() {
 	echo "$s"
 }
 pg_children() { pgrep -P "$(head -1 "$work/pg/postmaster.pid")" | tr '\n' ' '; }
-# ocsp NAME URL PID: "rps p99_ms errors us_responder us_postgres" of wrk in
-# NAME's directory: the rate, and the CPU time a response cost the
-# responder (PID) and PostgreSQL's sessions, which on a shared machine
-# says more than the rate.
+# The transactions PostgreSQL counted in the OCSP side's database (each
+# statement outside a transaction is one); its statistics reach
+# pg_stat_database within a second of the transaction.
+xacts() {
+	sleep 1
+	pg_psql -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$pg_ocsp_db'"
+}
+# ocsp NAME URL PID: "rps p99_ms errors us_responder us_postgres
+# statements_per_response" of wrk in NAME's directory: the rate, and the
+# CPU time a response cost the responder (PID) and PostgreSQL's sessions,
+# which on a shared machine says more than the rate; on PostgreSQL, the
+# statements a response cost (the status counter's reads, shared by the
+# requests that wait together: src/ca/stamp.c).
 ocsp() {
-	local j0 p0 j1 p1 rps p50 p99 errs pids
+	local j0 p0 j1 p1 rps p50 p99 errs pids x0 x1
 	pids=$(pg_children)
+	x0=$(xacts)
 	j0=$(ticks "$3")
 	p0=$(ticks $pids)
 	(cd "$work/$1" &&
 		wrk -t2 -c8 -d"${secs}s" --latency -s post.lua "$2" >wrk.txt)
 	j1=$(ticks "$3")
 	p1=$(ticks $pids)
+	x1=$(xacts)
 	read -r rps p50 p99 errs <<<"$(bench_wrk_parse "$work/$1/wrk.txt")"
 	python3 -c "
 n = max($rps * $secs, 1) / 1e6 * $(getconf CLK_TCK)
-print($rps, $p99, $errs, '%.1f' % (($j1 - $j0) / n), '%.1f' % (($p1 - $p0) / n))"
+print($rps, $p99, $errs, '%.1f' % (($j1 - $j0) / n), '%.1f' % (($p1 - $p0) / n),
+      '%.2f' % (($x1 - $x0) / max($rps * $secs, 1)))"
 }
 # issue [STORE]: "single batch1 batchN threads" of issue_bench
 issue() {
@@ -137,6 +149,7 @@ serve_side sqlite
 u_sqlite=$url
 pid_sqlite=$served
 new_db
+pg_ocsp_db=bench$ndb
 serve_side pg "$db"
 u_pg=$url
 pid_pg=$served
@@ -149,13 +162,15 @@ for r in $(seq "$rounds"); do
 	echo " round $r"
 	p0=$(bench_psi)
 	read -r s_rps s_p99 s_err s_cpu _ <<<"$(ocsp sqlite "$u_sqlite" "$pid_sqlite")"
-	read -r p_rps p_p99 p_err p_cpu p_pgcpu <<<"$(ocsp pg "$u_pg" "$pid_pg")"
+	read -r p_rps p_p99 p_err p_cpu p_pgcpu p_stmts <<<"$(ocsp pg "$u_pg" "$pid_pg")"
 	line "OCSP, jpki serve --roles ocsp" "$s_rps" "$p_rps" "responses/s"
 	printf '  %-34s SQLite %8.2f  PostgreSQL %8.2f ms (errors %s, %s; cpu pressure %s)\n' \
 		"  p99" "$s_p99" "$p_p99" "$s_err" "$p_err" \
 		"$(bench_pressure "$p0" "$(bench_psi)" $((secs * 2)))"
 	printf '  %-34s SQLite %8s  PostgreSQL %8s us (+ %s us in PostgreSQL)\n' \
 		"  CPU per response, responder" "$s_cpu" "$p_cpu" "$p_pgcpu"
+	printf '  %-34s %s (the status counter read once for the requests waiting together)\n' \
+		"  PostgreSQL statements per response" "$p_stmts"
 	read -r s_one s_b1 s_bn threads <<<"$(issue)"
 	new_db
 	read -r p_one p_b1 p_bn _ <<<"$(issue "$db")"

@@ -32,6 +32,10 @@
 #include "jpki/http.h"
 #include "jpki/store.h"
 
+/* The most HTTP workers `threads` 0 makes on PostgreSQL: each holds a read
+ * connection to it. */
+#define JPKI_SERVE_PG_WORKERS_MAX 32
+
 struct jpki_serve_options {
 	int version;           /* JPKI_SERVE_OPTIONS_VERSION */
 	const char *store_url; /* jpki_store_open()'s URL; required */
@@ -40,7 +44,9 @@ struct jpki_serve_options {
 	struct jpki_ca_options ca;
 	unsigned roles;     /* enum jpki_http_role bits; 0 = all */
 	const char *listen; /* "127.0.0.1:8080"; port 0 picks a free one */
-	unsigned threads;   /* HTTP workers; 0 = one per core */
+	unsigned threads;   /* HTTP workers; 0 = one per core, four per
+			     * core on PostgreSQL (at most
+			     * JPKI_SERVE_PG_WORKERS_MAX) */
 	const char *login_origin; /* NULL: the CA's public URL */
 	const char *tls_cert, *tls_key, *tls_client_ca; /* see http.h */
 	int revocation_access; /* JPKI_REVOCATION_OPEN or _REGISTERED */

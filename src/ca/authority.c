@@ -151,7 +151,32 @@ static const struct jpki_migration migrations[] = {
 	    " SELECT scope, entries, stale FROM ca_crl;"
 	    "ALTER TABLE ca_crl DROP COLUMN entries;"
 	    "ALTER TABLE ca_crl DROP COLUMN stale"},
+	/* PostgreSQL only: a counter of the transactions that changed a
+	 * certificate's status (stamp.c), for the OCSP responders' answers
+	 * kept in memory (SQLite's WAL index tells the same of every
+	 * commit). A trigger, so that every writer bumps it, whatever its
+	 * code or version; by statement and once per transaction (xact),
+	 * so that a batch of revocations writes the row once; not on
+	 * INSERT: issuing a certificate changes no answer kept (an
+	 * unknown serial's answer never is). */
+	{9, "" /* SQLite: nothing; PostgreSQL: status_stamp_pg, below */},
 };
+
+/* Migration 9 on PostgreSQL (a function's body in $$ quotes, which the
+ * store's migrations do not split at its ';'). */
+static const char status_stamp_pg[] =
+	"CREATE TABLE ca_status_stamp ("
+	" id INTEGER PRIMARY KEY,"
+	" n BIGINT NOT NULL,"
+	" xact BIGINT);"
+	"INSERT INTO ca_status_stamp (id, n) VALUES (1, 0);"
+	"CREATE FUNCTION ca_status_bump() RETURNS trigger"
+	" LANGUAGE plpgsql AS $$BEGIN"
+	" UPDATE ca_status_stamp SET n = n + 1, xact = txid_current()"
+	" WHERE id = 1 AND xact IS DISTINCT FROM txid_current();"
+	" RETURN NULL; END$$;"
+	"CREATE TRIGGER ca_status_bump AFTER UPDATE OR DELETE OR TRUNCATE"
+	" ON ca_cert FOR EACH STATEMENT EXECUTE FUNCTION ca_status_bump()";
 
 const char *ca_type_name(enum jpki_cert_type type)
 {
@@ -450,8 +475,15 @@ out:
 
 static int migrate(struct jpki_store *st)
 {
-	return jpki_store_migrate(st, "ca", migrations,
-				  sizeof(migrations) / sizeof(migrations[0]));
+	struct jpki_migration steps[sizeof(migrations) / sizeof(migrations[0])];
+
+	memcpy(steps, migrations, sizeof(steps));
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (steps[i].version == 9 &&
+		    strcmp(jpki_store_backend(st), "postgres") == 0)
+			steps[i].sql = status_stamp_pg;
+	return jpki_store_migrate(st, "ca", steps,
+				  sizeof(steps) / sizeof(steps[0]));
 }
 
 int jpki_ca_init(struct jpki_store *st, const struct jpki_ca_init_options *opts)
@@ -700,7 +732,9 @@ int jpki_ca_open(struct jpki_ca **out, struct jpki_store *st,
 	if ((ca = calloc(1, sizeof(*ca))) == NULL)
 		return JPKI_ERR_NOMEM;
 	pthread_mutex_init(&ca->cache_lock, NULL);
+	ca_coalesce_init(&ca->stamps);
 	ca->store = st;
+	ca->pg_stamp = strcmp(jpki_store_backend(st), "postgres") == 0;
 	ca->crl_period = opts && opts->crl_period > 0 ? opts->crl_period
 						      : 86400;
 	ca->crl_inline_max = opts && opts->crl_inline_max > 0
@@ -778,6 +812,7 @@ void jpki_ca_free(struct jpki_ca *ca)
 		free(ca->req_cache[i].der);
 	}
 	pthread_mutex_destroy(&ca->cache_lock);
+	ca_coalesce_clear(&ca->stamps);
 	/* after the keys, which hold references to the session */
 	ca_p11_free(ca->p11);
 	free(ca->pkcs11_pin_file);

@@ -3,6 +3,7 @@
 #define JPKI_CA_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <openssl/ocsp.h>
 
@@ -65,6 +66,44 @@ struct ocsp_req_cached {
 	size_t der_len;
 };
 
+/*
+ * Reads shared by concurrent callers (stamp.c): one in flight at a time, and
+ * each caller gets the result of a read that started after it called.
+ */
+struct ca_stamp {
+	int64_t n;     /* ca_status_stamp's counter */
+	int64_t mark;  /* a replica's heartbeat read beside it */
+	int marked;    /* the heartbeat row was there */
+};
+
+typedef int (*ca_stamp_fn)(void *arg, struct ca_stamp *out);
+
+/* Lock-free, the waiters asleep on a futex: with a mutex and a condition
+ * variable, every waiter woken took the mutex again in turn, and most of
+ * them slept once more on it (a sixth of the responder's time). */
+struct ca_coalesce {
+	/* reads started so far (numbered from 1) << 1 | one is in flight */
+	_Atomic uint64_t state;
+	/* the number of the last read that ended (its low 32 bits) */
+	_Atomic uint32_t ended;
+	/* what the callers that need read k sleep on: gate[k & 1], bumped
+	 * at the end of read k and of read k - 1 */
+	_Atomic uint32_t gate[2];
+	/* what it read, under a sequence lock (odd: being written) */
+	_Atomic uint32_t seq;
+	_Atomic int64_t n, mark;
+	_Atomic int marked, r;
+	_Atomic uint64_t reads; /* reads made (tests, logs) */
+};
+
+void ca_coalesce_init(struct ca_coalesce *c);
+void ca_coalesce_clear(struct ca_coalesce *c);
+/* Sets *out to what a call of fn(arg) that started after this call read,
+ * and returns what that call returned: fn's own value or one shared with
+ * the other callers that came while the one before it ran. */
+int ca_coalesce_read(struct ca_stamp *out, struct ca_coalesce *c,
+		     ca_stamp_fn fn, void *arg);
+
 struct jpki_ca {
 	struct jpki_store *store;
 	struct authority auth[2]; /* [type - 1], the current generations */
@@ -89,7 +128,19 @@ struct jpki_ca {
 	struct jpki_store *read;
 	char *read_mark;
 	long read_max_lag_ms;
+	/* PostgreSQL: the status counter (stamp.c) stands for SQLite's
+	 * change stamp, its reads shared by the workers */
+	int pg_stamp;
+	struct ca_coalesce stamps;
 };
+
+/* The stamp of the store's certificate statuses now, read coalesced
+ * (stamp.c): equal stamps, no status changed in between. JPKI_ERR_STATE
+ * when there is none (not PostgreSQL, the read failed, a replica past its
+ * bound): the caller reads the status as without. */
+int ca_status_stamp(struct jpki_store_stamp *out, struct jpki_ca *ca);
+/* The stamp bytes of counter value n. */
+void ca_stamp_bytes(struct jpki_store_stamp *out, int64_t n);
 
 /* Where the OCSP answers and the repository read: the replica if there
  * is one, else the CA's own store. */

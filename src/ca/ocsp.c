@@ -151,6 +151,10 @@ struct status {
 	int64_t version;
 	char serial[41];
 	int later; /* a replica past its bound: answer tryLater */
+	/* PostgreSQL: the status counter read in the same statement, the
+	 * stamp the answer is kept under (stamp.c) */
+	int64_t stamp;
+	int stamped;
 };
 
 static int lookup(struct status *st, struct jpki_ca *ca,
@@ -159,7 +163,7 @@ static int lookup(struct status *st, struct jpki_ca *ca,
 	ASN1_INTEGER *num = NULL;
 	struct jpki_rows *rows = NULL;
 	char *hex;
-	int r;
+	int r, counted = ca->pg_stamp;
 
 	memset(st, 0, sizeof(*st));
 	st->status = V_OCSP_CERTSTATUS_UNKNOWN;
@@ -178,19 +182,41 @@ static int lookup(struct status *st, struct jpki_ca *ca,
 					 JPKI_V_INT(a->generation),
 					 JPKI_V_TEXT(ca->read_mark)};
 
-		r = jpki_store_query(
-			&rows, ca_read_store(ca),
-			ca->read == NULL
-				? "SELECT status, reason, revoked_at,"
-				  " version FROM ca_cert"
-				  " WHERE serial = $1 AND type = $2"
-				  " AND generation = $3"
-				: "SELECT c.status, c.reason, c.revoked_at,"
-				  " c.version, h.mark FROM jpki_heartbeat h"
-				  " LEFT JOIN ca_cert c ON c.serial = $1"
-				  " AND c.type = $2 AND c.generation = $3"
-				  " WHERE h.id = $4",
-			p, ca->read == NULL ? 3 : 4);
+		/* on PostgreSQL with the status counter (stamp.c): the
+		 * answer is kept under the counter this statement saw */
+		static const char *const sql[2][2] = {
+			{"SELECT status, reason, revoked_at,"
+			 " version FROM ca_cert"
+			 " WHERE serial = $1 AND type = $2"
+			 " AND generation = $3",
+			 "SELECT status, reason, revoked_at, version,"
+			 " (SELECT n FROM ca_status_stamp WHERE id = 1)"
+			 " FROM ca_cert"
+			 " WHERE serial = $1 AND type = $2"
+			 " AND generation = $3"},
+			{"SELECT c.status, c.reason, c.revoked_at,"
+			 " c.version, h.mark FROM jpki_heartbeat h"
+			 " LEFT JOIN ca_cert c ON c.serial = $1"
+			 " AND c.type = $2 AND c.generation = $3"
+			 " WHERE h.id = $4",
+			 "SELECT c.status, c.reason, c.revoked_at,"
+			 " c.version, h.mark,"
+			 " (SELECT n FROM ca_status_stamp WHERE id = 1)"
+			 " FROM jpki_heartbeat h"
+			 " LEFT JOIN ca_cert c ON c.serial = $1"
+			 " AND c.type = $2 AND c.generation = $3"
+			 " WHERE h.id = $4"}};
+
+		r = jpki_store_query(&rows, ca_read_store(ca),
+				     sql[ca->read != NULL][counted], p,
+				     ca->read == NULL ? 3 : 4);
+		/* a standby that has not replayed migration 9 yet: the
+		 * status alone, kept under no stamp */
+		if (r != 0 && counted && ca->read != NULL) {
+			counted = 0;
+			r = jpki_store_query(&rows, ca_read_store(ca),
+					     sql[1][0], p, 4);
+		}
 	}
 	free(hex);
 	if (r != 0)
@@ -222,6 +248,15 @@ static int lookup(struct status *st, struct jpki_ca *ca,
 		st->reason = (int)jpki_rows_int(rows, 0, 1);
 		st->revoked_at = (time_t)jpki_rows_int(rows, 0, 2);
 		st->version = jpki_rows_int(rows, 0, 3);
+	}
+	{
+		size_t col = ca->read != NULL ? 5 : 4;
+
+		if (counted && jpki_rows_count(rows) == 1 &&
+		    !jpki_rows_is_null(rows, 0, col)) {
+			st->stamp = jpki_rows_int(rows, 0, col);
+			st->stamped = 1;
+		}
 	}
 	jpki_rows_free(rows);
 	return 0;
@@ -289,9 +324,11 @@ static void cache_put(struct jpki_ca *ca, enum jpki_cert_type type,
  * (the store's change stamp is the same), gets the same answer without
  * being parsed or its status read: the status row cannot have changed. So
  * a revocation is still answered at the next request after its commit, as
- * by the status read: its commit changes the stamp. Where the store cannot
- * give a stamp (PostgreSQL), nothing is kept here and every request is
- * read as before.
+ * by the status read: its commit changes the stamp. On PostgreSQL the stamp
+ * is the CA's status counter (stamp.c), which only a status change moves:
+ * one read of it, shared by the requests that came while the one before ran,
+ * stands for each request's status read. Where there is no stamp (a
+ * replica past its bound, a failed read), every request is read as before.
  */
 static size_t req_slot(const unsigned char *req, size_t len)
 {
@@ -351,6 +388,23 @@ static void req_cache_put(struct jpki_ca *ca, const unsigned char *req,
 	pthread_mutex_unlock(&ca->cache_lock);
 }
 
+/* The stamp an answer read as `st` is kept under, in *stamp: on
+ * PostgreSQL the counter its own statement saw (so an answer read on a
+ * standby behind the one the stamp came from is kept under that standby's
+ * older value); elsewhere the store's stamp taken before any read, which
+ * `stamped` says *stamp holds. 0 when it is not to be kept. */
+static int answer_stamp(struct jpki_store_stamp *stamp,
+			const struct jpki_ca *ca, const struct status *st,
+			int stamped)
+{
+	if (!ca->pg_stamp)
+		return stamped;
+	if (!st->stamped)
+		return 0;
+	ca_stamp_bytes(stamp, st->stamp);
+	return 1;
+}
+
 void ca_ocsp_forget(struct jpki_ca *ca, enum jpki_cert_type type,
 		    const char *serial)
 {
@@ -391,6 +445,10 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 	 * replica's data, and every answer there must pass the lag check. */
 	stamped = ca->read == NULL &&
 		  jpki_store_change_stamp(&stamp, ca->store) == 0;
+	/* PostgreSQL: the status counter, from a read that started after
+	 * this request came (stamp.c); on a replica only within its bound */
+	if (!stamped && ca->pg_stamp)
+		stamped = ca_status_stamp(&stamp, ca) == 0;
 	if (stamped && req_cache_get(out, out_len, ca, req, req_len, &stamp))
 		return 0;
 	oreq = d2i_OCSP_REQUEST(NULL, &p, (long)req_len);
@@ -435,7 +493,7 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 			goto out;
 		if (st.known && cache_get(out, out_len, &produced, ca,
 					  signer->type, &st)) {
-			if (stamped)
+			if (answer_stamp(&stamp, ca, &st, stamped))
 				req_cache_put(ca, req, req_len, &stamp,
 					      produced, *out, *out_len);
 			r = 0;
@@ -488,7 +546,7 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 		goto out;
 	if (cacheable && st.known) {
 		cache_put(ca, signer->type, &st, now, *out, *out_len);
-		if (stamped)
+		if (answer_stamp(&stamp, ca, &st, stamped))
 			req_cache_put(ca, req, req_len, &stamp, now, *out,
 				      *out_len);
 	}

@@ -50,6 +50,7 @@ struct jpki_serve {
 	unsigned beat_ms;
 	pthread_t beat_thread;
 	int beat_running;
+	unsigned workers; /* HTTP workers (workers_default) */
 };
 
 /* The window's card-issuer key, if its file exists now; a file that exists
@@ -335,6 +336,27 @@ static int migrate(struct jpki_serve *sv, const struct jpki_serve_options *o)
 			       o->agency_cert);
 }
 
+/*
+ * The HTTP workers: `threads` if given, else one per core, and on
+ * PostgreSQL four per core (at most JPKI_SERVE_PG_WORKERS_MAX). A worker
+ * that reads a network store waits for each answer with its core idle, and
+ * the OCSP answers' shared status reads (ca/stamp.c) serve more requests
+ * the more are waiting at once: with one worker per core, PostgreSQL OCSP
+ * stayed at a quarter of SQLite's rate (docs/PERFORMANCE.md).
+ */
+static unsigned workers_default(struct jpki_store *st, unsigned threads)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = (unsigned)(cores > 0 ? cores : 2);
+
+	if (threads != 0)
+		return threads;
+	if (strcmp(jpki_store_backend(st), "postgres") == 0)
+		n = n * 4 < JPKI_SERVE_PG_WORKERS_MAX ? n * 4
+						      : JPKI_SERVE_PG_WORKERS_MAX;
+	return n;
+}
+
 int jpki_serve_start(struct jpki_serve **out,
 		     const struct jpki_serve_options *o)
 {
@@ -373,19 +395,14 @@ int jpki_serve_start(struct jpki_serve **out,
 	    (r = jpki_ca_open(&sv->ca, sv->st, &o->ca)) != 0 ||
 	    (r = migrate(sv, o)) != 0)
 		goto fail;
-	{
-		/* one read connection per HTTP worker before the first
-		 * request, not during it; short of them (the server's
-		 * connection limit) a worker opens its own when it needs one,
-		 * or waits for the main connection */
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-		unsigned workers = o->threads ? o->threads
-					      : (unsigned)(cores > 0 ? cores : 2);
-
-		if (jpki_store_open_readers(sv->st, workers) != 0)
-			jpki_log(JPKI_LOG_WARN, "read connections: %s",
-				 jpki_err_detail());
-	}
+	sv->workers = workers_default(sv->st, o->threads);
+	/* one read connection per HTTP worker before the first request, not
+	 * during it; short of them (the server's connection limit) a worker
+	 * opens its own when it needs one, or waits for the main
+	 * connection */
+	if (jpki_store_open_readers(sv->st, sv->workers) != 0)
+		jpki_log(JPKI_LOG_WARN, "read connections: %s",
+			 jpki_err_detail());
 	if (sv->roles & JPKI_ROLE_OIDC) {
 		struct jpki_oidc_options oo = JPKI_OIDC_OPTIONS_INIT;
 
@@ -401,10 +418,15 @@ int jpki_serve_start(struct jpki_serve **out,
 	}
 	if (o->read_store_url != NULL && (r = replica_open(sv, o)) != 0)
 		goto fail;
+	/* the OCSP workers read the replica: theirs too, ahead */
+	if (sv->read != NULL &&
+	    jpki_store_open_readers(sv->read, sv->workers) != 0)
+		jpki_log(JPKI_LOG_WARN, "replica read connections: %s",
+			 jpki_err_detail());
 	issuer_look(sv, 1);
 	h.listen = o->listen;
 	h.roles = sv->roles;
-	h.threads = o->threads;
+	h.threads = sv->workers;
 	h.ca = sv->ca;
 	h.login_origin = o->login_origin;
 	h.tls_cert = o->tls_cert;

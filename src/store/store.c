@@ -504,22 +504,32 @@ void jpki_rows_free(struct jpki_rows *rows)
 	free(rows);
 }
 
-/* Runs each ';'-separated statement of a migration step. */
+/* Runs each ';'-separated statement of a migration step; a ';' between
+ * two "$$" (a PostgreSQL function's body) does not separate. */
 static int exec_script(struct jpki_store *st, const char *sql)
 {
-	char *copy = strdup(sql), *save = NULL;
+	char *copy = strdup(sql), *s;
 	int r = 0;
 
 	if (copy == NULL)
 		return JPKI_ERR_NOMEM;
-	for (char *s = strtok_r(copy, ";", &save); s != NULL && r == 0;
-	     s = strtok_r(NULL, ";", &save)) {
-		const char *p = s;
+	s = copy;
+	while (*s != '\0' && r == 0) {
+		char *end = s, *p = s;
+		int body = 0;
 
+		for (; *end != '\0' && (body || *end != ';'); end++)
+			if (end[0] == '$' && end[1] == '$') {
+				body = !body;
+				end++;
+			}
+		if (*end == ';')
+			*end++ = '\0';
 		while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
 			p++;
 		if (*p != '\0')
 			r = jpki_store_exec(st, p, NULL, 0, NULL);
+		s = end;
 	}
 	free(copy);
 	return r;

@@ -3,8 +3,8 @@
  * answered before, with nothing committed since, is answered again without
  * reading the store; a commit by another connection, a request with a
  * nonce, or half the answer's validity passed, and it is read and signed as
- * before. On SQLite only (PostgreSQL gives no change stamp: every request
- * reads, which test_ocsp covers).
+ * before. On SQLite the stamp is the WAL index's; on PostgreSQL the CA's
+ * status counter (stamp.c), the one statement a repeat runs.
  */
 #include <openssl/ocsp.h>
 
@@ -55,8 +55,8 @@ static int status_in(struct ca_fixture *f, const unsigned char *der,
 static int skip_on_pg(void)
 {
 	if (tu_store_is_pg()) {
-		fprintf(stderr, "# PostgreSQL: no change stamp, nothing to "
-				"test here\n");
+		fprintf(stderr, "# PostgreSQL: see "
+				"test_pg_repeat_reads_only_the_counter\n");
 		return 1;
 	}
 	return 0;
@@ -92,6 +92,59 @@ static void test_repeat_reads_nothing(void **state)
 			 JPKI_ERR_STORE);
 	assert_null(d2);
 	jpki_store_fail_after(f->st, 0);
+
+	free(d1);
+	OPENSSL_free(req);
+	OPENSSL_free(nreq);
+	X509_free(x);
+	jpki_cert_info_free(c);
+}
+
+/* PostgreSQL: a repeat reads the status counter only. With ca_cert locked
+ * by another transaction (ACCESS EXCLUSIVE: no reader gets through), the
+ * same request is answered again, the same bytes; a request with a nonce
+ * must read the status row and waits for it (here until the statement
+ * timeout). */
+static void test_pg_repeat_reads_only_the_counter(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_cert_info *c;
+	struct jpki_store *st2 = NULL;
+	X509 *x, *issuer;
+	unsigned char *req, *nreq, *d1 = NULL, *d2 = NULL;
+	size_t len, nlen, l1 = 0, l2 = 0;
+
+	if (!tu_store_is_pg())
+		return; /* test_repeat_reads_nothing */
+	c = fx_issue(f, JPKI_CERT_SIGN, "S4");
+	x = fx_x509(c);
+	issuer = jpki_ca_cert(f->ca, JPKI_CERT_SIGN);
+	req = make_request(&len, x, issuer, 0);
+	nreq = make_request(&nlen, x, issuer, 1);
+	assert_int_equal(jpki_ca_ocsp_respond(&d1, &l1, f->ca, req, len), 0);
+
+	assert_int_equal(jpki_store_exec(f->st, "SET statement_timeout = 2000",
+					 NULL, 0, NULL),
+			 0);
+	assert_int_equal(jpki_store_open(&st2, f->url), 0);
+	assert_int_equal(jpki_store_begin(st2), 0);
+	assert_int_equal(jpki_store_exec(st2,
+					 "LOCK TABLE ca_cert IN ACCESS"
+					 " EXCLUSIVE MODE",
+					 NULL, 0, NULL),
+			 0);
+	assert_int_equal(jpki_ca_ocsp_respond(&d2, &l2, f->ca, req, len), 0);
+	assert_int_equal(l1, l2);
+	assert_memory_equal(d1, d2, l1);
+	free(d2);
+	d2 = NULL;
+	assert_int_equal(jpki_ca_ocsp_respond(&d2, &l2, f->ca, nreq, nlen),
+			 JPKI_ERR_STORE);
+	assert_null(d2);
+	jpki_store_rollback(st2);
+	jpki_store_free(st2);
+	assert_int_equal(jpki_ca_ocsp_respond(&d2, &l2, f->ca, nreq, nlen), 0);
+	free(d2);
 
 	free(d1);
 	OPENSSL_free(req);
@@ -178,6 +231,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_repeat_reads_nothing),
+		T(test_pg_repeat_reads_only_the_counter),
 		T(test_commit_elsewhere_is_seen),
 		T(test_stale_answer_is_renewed),
 	};

@@ -184,6 +184,75 @@ static void test_no_heartbeat_row(void **state)
 	jpki_cert_info_free(good);
 }
 
+/* PostgreSQL: answers are kept on a replica too while it is within the
+ * bound: with ca_cert locked by another transaction (no reader gets
+ * through), a request answered before is answered again (only the status
+ * counter and the heartbeat are read); a hold is seen at the next request.
+ * A standby that has not replayed the counter's table (migration 9) yet is
+ * read as before. */
+static void test_pg_kept_on_replica(void **state)
+{
+	struct replica *r = *state;
+	struct jpki_cert_info *good;
+	struct jpki_store *rd2 = NULL, *locker = NULL;
+	char *url = NULL;
+	X509 *xg;
+	int s, why;
+
+	if (!tu_store_is_pg())
+		return;
+	good = fx_issue(r->f, JPKI_CERT_SIGN, "R5");
+	xg = fx_x509(good);
+	/* a replica whose statements give up after 2 s, rather than wait
+	 * for the lock below for ever */
+	assert_true(asprintf(&url, "%s%coptions=-c%%20statement_timeout%%3D2000",
+			     r->f->url,
+			     strchr(r->f->url, '?') != NULL ? '&' : '?') > 0);
+	assert_int_equal(jpki_store_open_read(&rd2, url), 0);
+	assert_int_equal(jpki_ca_read_from(r->f->ca, rd2, "test", 1000), 0);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(s, V_OCSP_CERTSTATUS_GOOD);
+
+	assert_int_equal(jpki_store_open(&locker, r->f->url), 0);
+	assert_int_equal(jpki_store_begin(locker), 0);
+	assert_int_equal(jpki_store_exec(locker,
+					 "LOCK TABLE ca_cert IN ACCESS"
+					 " EXCLUSIVE MODE",
+					 NULL, 0, NULL),
+			 0);
+	assert_int_equal(jpki_store_heartbeat(r->f->st, "test"), 0);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(s, V_OCSP_CERTSTATUS_GOOD);
+	jpki_store_rollback(locker);
+
+	assert_int_equal(jpki_ca_hold(r->f->ca, good->serial), 0);
+	assert_int_equal(jpki_store_heartbeat(r->f->st, "test"), 0);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(s, V_OCSP_CERTSTATUS_REVOKED);
+
+	/* no counter table on the "standby": the status alone */
+	assert_int_equal(jpki_store_exec(locker,
+					 "ALTER TABLE ca_status_stamp"
+					 " RENAME TO ca_status_stamp_gone",
+					 NULL, 0, NULL),
+			 0);
+	assert_int_equal(jpki_store_heartbeat(r->f->st, "test"), 0);
+	assert_int_equal(ask(r, xg, &s, &why), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(s, V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(jpki_store_exec(locker,
+					 "ALTER TABLE ca_status_stamp_gone"
+					 " RENAME TO ca_status_stamp",
+					 NULL, 0, NULL),
+			 0);
+
+	assert_int_equal(jpki_ca_read_from(r->f->ca, r->rd, "test", 1000), 0);
+	jpki_store_free(locker);
+	jpki_store_free(rd2);
+	free(url);
+	X509_free(xg);
+	jpki_cert_info_free(good);
+}
+
 static void test_read_from_refuses_bad_arguments(void **state)
 {
 	struct replica *r = *state;
@@ -350,6 +419,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	    T(test_fresh_answers_stale_refuses),
 	    T(test_no_heartbeat_row),
+	    T(test_pg_kept_on_replica),
 	    T(test_read_from_refuses_bad_arguments),
 	    T(test_link_reads_the_replica),
 	    T(test_link_follows_renewal_on_the_replica),

@@ -246,6 +246,37 @@ static void test_failed_migration_changes_nothing(void **state)
 			 JPKI_ERR_STORE);
 }
 
+/* A ';' between two "$$" (a PostgreSQL function's body) does not end a
+ * statement; one outside does. A step of no statement is recorded. */
+static void test_migration_dollar_body(void **state)
+{
+	struct fixture *f = *state;
+	static const struct jpki_migration dollar[] = {
+		{1, "CREATE TABLE w (a TEXT);"
+		    "INSERT INTO w VALUES ('$$x;y$$');"
+		    "INSERT INTO w VALUES ('z')"},
+		{2, ""},
+	};
+	struct jpki_rows *rows = NULL;
+
+	assert_int_equal(jpki_store_migrate(f->st, "dollar", dollar, 2), 0);
+	assert_int_equal(jpki_store_query(&rows, f->st,
+					  "SELECT a FROM w ORDER BY a", NULL,
+					  0),
+			 0);
+	assert_int_equal(jpki_rows_count(rows), 2);
+	assert_string_equal(jpki_rows_text(rows, 0, 0), "$$x;y$$");
+	assert_string_equal(jpki_rows_text(rows, 1, 0), "z");
+	jpki_rows_free(rows);
+	assert_int_equal(jpki_store_query(&rows, f->st,
+					  "SELECT version FROM jpki_schema "
+					  "WHERE module = 'dollar'",
+					  NULL, 0),
+			 0);
+	assert_int_equal(jpki_rows_int(rows, 0, 0), 2);
+	jpki_rows_free(rows);
+}
+
 static void test_open_errors(void **state)
 {
 	struct jpki_store *st = (struct jpki_store *)1;
@@ -997,6 +1028,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_failed_migration_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_dollar_body,
+						setup, teardown),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test_setup_teardown(test_backend_name, setup,
 						teardown),
