@@ -145,6 +145,14 @@ int ca_status_set_locked(struct jpki_ca *ca, const char *serial,
 			 const char *municipality,
 			 enum jpki_cert_status status, enum jpki_reason reason,
 			 int crls) JPKI_MUST_CHECK;
+/*
+ * ca_status_set_locked(..., JPKI_STATUS_REVOKED, reason, 0) of `n`
+ * certificates at once, by one UPDATE a CA_REVOKE_IN of them (a registry
+ * batch's revocations: on PostgreSQL every statement is a round trip). The
+ * same columns, set to the same values. */
+#define CA_REVOKE_IN 64
+int ca_status_revoke_many(struct jpki_ca *ca, const char *const *serials,
+			  size_t n, enum jpki_reason reason) JPKI_MUST_CHECK;
 
 /* "sign" / "auth" */
 const char *ca_type_name(enum jpki_cert_type type);
