@@ -139,15 +139,16 @@ static int read_persons(struct issue_group *g, const char **keys, size_t n)
 			  keys, n)) != 0)
 		return r;
 	for (size_t i = 0; i < jpki_rows_count(rows); i++) {
-		struct group_person key = {.person = jpki_rows_text(rows, i, 0)};
+		struct group_person key = {.person =
+					       jpki_rows_text(rows, i, 0)};
 		struct group_person *gp;
 		int64_t type = jpki_rows_int(rows, i, 1);
 		struct issue_prior *o;
 
 		if (key.person == NULL ||
 		    (type != JPKI_CERT_SIGN && type != JPKI_CERT_AUTH) ||
-		    (gp = bsearch(&key, g->persons, g->npersons,
-				  sizeof(*gp), person_cmp)) == NULL)
+		    (gp = bsearch(&key, g->persons, g->npersons, sizeof(*gp),
+				  person_cmp)) == NULL)
 			continue;
 		o = &gp->both[type == JPKI_CERT_SIGN ? 0 : 1];
 		if (o->status != -1) /* the first of its type decides */
@@ -195,8 +196,8 @@ int ca_issue_group_open(struct issue_group **out, struct jpki_ca *ca,
 	for (size_t i = 0; i < g->npersons; i++) {
 		struct group_person *gp = &g->persons[nkeys];
 
-		if (nkeys > 0 && strcmp(gp[-1].person,
-					g->persons[i].person) == 0)
+		if (nkeys > 0 &&
+		    strcmp(gp[-1].person, g->persons[i].person) == 0)
 			continue;
 		gp->person = g->persons[i].person;
 		for (int t = 0; t < 2; t++) {
@@ -321,54 +322,73 @@ static char *values_sql(const char *head, size_t n, size_t cols,
 			if (c == 10 && *fixed)
 				len += (size_t)snprintf(sql + len, size - len,
 							"%s", fixed);
-			len += (size_t)snprintf(sql + len, size - len,
-						"%s$%zu", c ? ", " : "", k++);
+			len += (size_t)snprintf(sql + len, size - len, "%s$%zu",
+						c ? ", " : "", k++);
 		}
 		len += (size_t)snprintf(sql + len, size - len, ")");
 	}
 	return sql;
 }
 
+/*
+ * How many rows the next INSERT of `left` takes: 64, 32, ... 1 (one INSERT
+ * for each bit of a count below 64), so that a backend keeps at most seven
+ * statement texts of each table prepared rather than one per count (a
+ * connection keeps a bounded number).
+ */
+static size_t chunk_of(size_t left)
+{
+	size_t c = GROUP_ROWS;
+
+	while (c > left)
+		c /= 2;
+	return c;
+}
+
 static int flush_certs(struct issue_group *g)
 {
 	struct jpki_value v[GROUP_ROWS * CERT_COLS];
-	size_t k = 0;
-	char *sql;
-	int r;
+	int r = 0;
 
-	if (g->ncerts == 0)
-		return 0;
-	if ((sql = values_sql("INSERT INTO ca_cert (serial, type, card,"
-			      " person, municipality, prefecture_name,"
-			      " municipality_name, subject, birth,"
-			      " card_expiry, status, version, not_before,"
-			      " not_after, issued_at, der, generation)"
-			      " VALUES ",
-			      g->ncerts, CERT_COLS, ", 0, 1")) == NULL)
-		return JPKI_ERR_NOMEM;
-	for (size_t i = 0; i < g->ncerts; i++) {
-		const struct group_cert *c = &g->certs[i];
-		const struct pending *p = c->p;
-		const struct jpki_issue_request *req = p->req;
+	for (size_t from = 0; from < g->ncerts && r == 0;) {
+		size_t n = chunk_of(g->ncerts - from), k = 0;
+		char *sql = values_sql("INSERT INTO ca_cert (serial, type,"
+				       " card, person, municipality,"
+				       " prefecture_name, municipality_name,"
+				       " subject, birth, card_expiry, status,"
+				       " version, not_before, not_after,"
+				       " issued_at, der, generation) VALUES ",
+				       n, CERT_COLS, ", 0, 1");
 
-		v[k++] = JPKI_V_TEXT(p->serial);
-		v[k++] = JPKI_V_INT(req->type);
-		v[k++] = JPKI_V_INT(req->card);
-		v[k++] = JPKI_V_TEXT(req->person);
-		v[k++] = JPKI_V_TEXT(req->municipality_code);
-		v[k++] = JPKI_V_TEXT(req->prefecture);
-		v[k++] = JPKI_V_TEXT(req->municipality);
-		v[k++] = JPKI_V_TEXT(p->subject);
-		v[k++] = c->birth[0] ? JPKI_V_TEXT(c->birth) : JPKI_V_NULL;
-		v[k++] = c->expiry[0] ? JPKI_V_TEXT(c->expiry) : JPKI_V_NULL;
-		v[k++] = JPKI_V_INT(p->not_before);
-		v[k++] = JPKI_V_INT(p->not_after);
-		v[k++] = JPKI_V_INT(p->now);
-		v[k++] = JPKI_V_BLOB(p->der, p->der_len);
-		v[k++] = JPKI_V_INT(c->gen);
+		if (sql == NULL)
+			return JPKI_ERR_NOMEM;
+		for (size_t i = from; i < from + n; i++) {
+			const struct group_cert *c = &g->certs[i];
+			const struct pending *p = c->p;
+			const struct jpki_issue_request *req = p->req;
+
+			v[k++] = JPKI_V_TEXT(p->serial);
+			v[k++] = JPKI_V_INT(req->type);
+			v[k++] = JPKI_V_INT(req->card);
+			v[k++] = JPKI_V_TEXT(req->person);
+			v[k++] = JPKI_V_TEXT(req->municipality_code);
+			v[k++] = JPKI_V_TEXT(req->prefecture);
+			v[k++] = JPKI_V_TEXT(req->municipality);
+			v[k++] = JPKI_V_TEXT(p->subject);
+			v[k++] =
+			    c->birth[0] ? JPKI_V_TEXT(c->birth) : JPKI_V_NULL;
+			v[k++] =
+			    c->expiry[0] ? JPKI_V_TEXT(c->expiry) : JPKI_V_NULL;
+			v[k++] = JPKI_V_INT(p->not_before);
+			v[k++] = JPKI_V_INT(p->not_after);
+			v[k++] = JPKI_V_INT(p->now);
+			v[k++] = JPKI_V_BLOB(p->der, p->der_len);
+			v[k++] = JPKI_V_INT(c->gen);
+		}
+		r = jpki_store_exec(g->ca->store, sql, v, k, NULL);
+		free(sql);
+		from += n;
 	}
-	r = jpki_store_exec(g->ca->store, sql, v, k, NULL);
-	free(sql);
 	g->ncerts = 0;
 	return r;
 }
@@ -376,26 +396,28 @@ static int flush_certs(struct issue_group *g)
 static int flush_links(struct issue_group *g)
 {
 	struct jpki_value v[GROUP_ROWS * LINK_COLS];
-	size_t k = 0;
-	char *sql;
-	int r;
+	int r = 0;
 
-	if (g->nlinks == 0)
-		return 0;
-	if ((sql = values_sql("INSERT INTO ca_link (kind, from_serial,"
-			      " to_serial, at) VALUES ",
-			      g->nlinks, LINK_COLS, "")) == NULL)
-		return JPKI_ERR_NOMEM;
-	for (size_t i = 0; i < g->nlinks; i++) {
-		const struct group_link *l = &g->links[i];
+	for (size_t from = 0; from < g->nlinks && r == 0;) {
+		size_t n = chunk_of(g->nlinks - from), k = 0;
+		char *sql = values_sql("INSERT INTO ca_link (kind, from_serial,"
+				       " to_serial, at) VALUES ",
+				       n, LINK_COLS, "");
 
-		v[k++] = JPKI_V_INT(l->kind);
-		v[k++] = JPKI_V_TEXT(l->from);
-		v[k++] = JPKI_V_TEXT(l->to);
-		v[k++] = JPKI_V_INT(l->at);
+		if (sql == NULL)
+			return JPKI_ERR_NOMEM;
+		for (size_t i = from; i < from + n; i++) {
+			const struct group_link *l = &g->links[i];
+
+			v[k++] = JPKI_V_INT(l->kind);
+			v[k++] = JPKI_V_TEXT(l->from);
+			v[k++] = JPKI_V_TEXT(l->to);
+			v[k++] = JPKI_V_INT(l->at);
+		}
+		r = jpki_store_exec(g->ca->store, sql, v, k, NULL);
+		free(sql);
+		from += n;
 	}
-	r = jpki_store_exec(g->ca->store, sql, v, k, NULL);
-	free(sql);
 	g->nlinks = 0;
 	return r;
 }
@@ -412,8 +434,8 @@ int ca_issue_group_flush(struct issue_group *g)
 	return flush_links(g);
 }
 
-int ca_issue_group_cert(struct issue_group *g, const struct pending *p,
-			int gen, const char *birth, const char *expiry)
+int ca_issue_group_cert(struct issue_group *g, const struct pending *p, int gen,
+			const char *birth, const char *expiry)
 {
 	struct group_cert *c;
 	int r;
