@@ -395,38 +395,47 @@ static void full_sql_build(void)
 	insert_sql(full_sql, sizeof(full_sql), AUDIT_ROWS);
 }
 
-/* Writes the waiting entries with one INSERT. */
+/* Writes the waiting entries: one INSERT of AUDIT_ROWS when full, else
+ * INSERTs of 32, 16, ... 1 rows (one for each bit of the count), so that a
+ * backend keeps at most seven statement texts prepared rather than one per
+ * count (a PostgreSQL connection keeps a bounded number, and the registry
+ * consumer's batches end at any count). */
 static int rows_flush(struct jpki_audit_appender *ap)
 {
 	struct jpki_value p[AUDIT_ROWS * AUDIT_COLS];
 	char partial[sizeof(full_sql)];
-	const char *sql = full_sql;
-	size_t k = 0;
-	int r;
+	int r = 0;
 
-	if (ap->n == 0)
-		return 0;
-	if (ap->n == AUDIT_ROWS)
-		pthread_once(&full_sql_once, full_sql_build);
-	else {
-		insert_sql(partial, sizeof(partial), ap->n);
-		sql = partial;
-	}
-	for (size_t i = 0; i < ap->n; i++) {
-		const struct audit_row *w = &ap->rows[i];
+	for (size_t from = 0; from < ap->n && r == 0;) {
+		size_t n = AUDIT_ROWS, k = 0;
+		const char *sql = full_sql;
 
-		p[k++] = JPKI_V_INT(w->seq);
-		p[k++] = JPKI_V_INT(w->at);
-		p[k++] = JPKI_V_TEXT(w->op);
-		p[k++] = JPKI_V_INT(w->role);
-		p[k++] = JPKI_V_TEXT(w->mun);
-		p[k++] = JPKI_V_TEXT(w->action);
-		p[k++] = JPKI_V_TEXT(w->subject);
-		p[k++] = w->has_detail ? JPKI_V_TEXT(w->detail) : JPKI_V_NULL;
-		p[k++] = JPKI_V_TEXT(w->prev);
-		p[k++] = JPKI_V_TEXT(w->hash);
+		while (n > ap->n - from)
+			n /= 2;
+		if (n == AUDIT_ROWS)
+			pthread_once(&full_sql_once, full_sql_build);
+		else {
+			insert_sql(partial, sizeof(partial), n);
+			sql = partial;
+		}
+		for (size_t i = from; i < from + n; i++) {
+			const struct audit_row *w = &ap->rows[i];
+
+			p[k++] = JPKI_V_INT(w->seq);
+			p[k++] = JPKI_V_INT(w->at);
+			p[k++] = JPKI_V_TEXT(w->op);
+			p[k++] = JPKI_V_INT(w->role);
+			p[k++] = JPKI_V_TEXT(w->mun);
+			p[k++] = JPKI_V_TEXT(w->action);
+			p[k++] = JPKI_V_TEXT(w->subject);
+			p[k++] = w->has_detail ? JPKI_V_TEXT(w->detail)
+					       : JPKI_V_NULL;
+			p[k++] = JPKI_V_TEXT(w->prev);
+			p[k++] = JPKI_V_TEXT(w->hash);
+		}
+		r = jpki_store_exec(ap->st, sql, p, k, NULL);
+		from += n;
 	}
-	r = jpki_store_exec(ap->st, sql, p, k, NULL);
 	ap->n = 0;
 	return r;
 }

@@ -196,6 +196,14 @@ int ca_status_set_locked(struct jpki_ca *ca, const char *serial,
 			 const char *municipality,
 			 enum jpki_cert_status status, enum jpki_reason reason,
 			 int crls) JPKI_MUST_CHECK;
+/*
+ * ca_status_set_locked(..., JPKI_STATUS_REVOKED, reason, 0) of `n`
+ * certificates at once, by one UPDATE a CA_REVOKE_IN of them (a registry
+ * batch's revocations: on PostgreSQL every statement is a round trip). The
+ * same columns, set to the same values. */
+#define CA_REVOKE_IN 64
+int ca_status_revoke_many(struct jpki_ca *ca, const char *const *serials,
+			  size_t n, enum jpki_reason reason) JPKI_MUST_CHECK;
 
 /* "sign" / "auth" */
 const char *ca_type_name(enum jpki_cert_type type);
@@ -340,6 +348,53 @@ int ca_issue_make(struct jpki_ca *ca, struct pending *p) JPKI_MUST_CHECK;
 int ca_issue_record(struct jpki_cert_info **out, int *refused,
 		    struct jpki_ca *ca, struct pending *p,
 		    const char *renewed) JPKI_MUST_CHECK;
+/* The certificate of a type a person holds, as ca_issue_record finds it:
+ * the valid one if there is one, else the newest; status -1: none. */
+struct issue_prior {
+	char serial[41];
+	int status;
+	enum jpki_card_kind card;
+	time_t not_after;
+};
+
+/*
+ * A batch group's recording (issue_group.c): ca_issue_group_open reads,
+ * inside the group's transaction and after ca_generations_current, what
+ * ca_issue_record would read of each of items[0..n) (all signed; n at
+ * most JPKI_ISSUE_GROUP) in three queries; ca_issue_record_in then takes
+ * its answers from the group and queues the rows it writes, which
+ * ca_issue_group_flush writes (before the commit, and before any statement
+ * of the per-certificate way). The caller frees the group after the
+ * transaction, whatever its end.
+ */
+struct issue_group;
+int ca_issue_group_open(struct issue_group **out, struct jpki_ca *ca,
+			const struct pending *items, size_t n) JPKI_MUST_CHECK;
+void ca_issue_group_free(struct issue_group *g);
+int ca_issue_group_flush(struct issue_group *g) JPKI_MUST_CHECK;
+/* 1 and both[] set when the group knows the person; 0 otherwise. */
+int ca_issue_group_prior(struct issue_prior both[2], struct issue_group *g,
+			 const char *person);
+/* 1 when the serial is known free: not in the store at the group's start,
+ * not recorded by it since. */
+int ca_issue_group_serial_free(struct issue_group *g, const char *serial);
+/* 1 when the partition `scope` is known to exist. */
+int ca_issue_group_scope_known(struct issue_group *g, const char *scope);
+void ca_issue_group_scope_made(struct issue_group *g, const char *scope);
+/* Queue a certificate's row (p borrowed until the flush) or a link. */
+int ca_issue_group_cert(struct issue_group *g, const struct pending *p,
+			int gen, const char *birth,
+			const char *expiry) JPKI_MUST_CHECK;
+int ca_issue_group_link(struct issue_group *g, int kind, const char *from,
+			const char *to, time_t at) JPKI_MUST_CHECK;
+/* p was recorded: the person's newest of its type, its serial taken. */
+int ca_issue_group_recorded(struct issue_group *g,
+			    const struct pending *p) JPKI_MUST_CHECK;
+/* ca_issue_record within a group (NULL: ca_issue_record itself). */
+int ca_issue_record_in(struct jpki_cert_info **out, int *refused,
+		       struct jpki_ca *ca, struct pending *p,
+		       const char *renewed,
+		       struct issue_group *g) JPKI_MUST_CHECK;
 /* A renewal's new certificate, inside the renewal's transaction. */
 int ca_issue_renewal(struct jpki_cert_info **out, struct jpki_ca *ca,
 		     const struct jpki_issue_request *req, EVP_PKEY *key,

@@ -61,14 +61,6 @@ static int add_link(struct jpki_ca *ca, enum jpki_link_kind kind,
 			       p, 4, NULL);
 }
 
-/* The certificate of a type a person holds, as latest_both finds it. */
-struct prior {
-	char serial[41];
-	int status; /* -1: none */
-	enum jpki_card_kind card;
-	time_t not_after;
-};
-
 /*
  * The certificates the person holds, one of each type ([0] signing, [1]
  * authentication): the valid one if there is one, else the newest. Valid
@@ -77,7 +69,7 @@ struct prior {
  * random. Both types in one read: an issue needs the other type's for the
  * pair link.
  */
-static int latest_both(struct prior out[2], struct jpki_ca *ca,
+static int latest_both(struct issue_prior out[2], struct jpki_ca *ca,
 		       const char *person)
 {
 	struct jpki_value p[] = {JPKI_V_TEXT(person)};
@@ -97,7 +89,7 @@ static int latest_both(struct prior out[2], struct jpki_ca *ca,
 		return r;
 	for (size_t i = 0; i < jpki_rows_count(rows); i++) {
 		int64_t type = jpki_rows_int(rows, i, 0);
-		struct prior *o;
+		struct issue_prior *o;
 
 		if (type != JPKI_CERT_SIGN && type != JPKI_CERT_AUTH)
 			continue;
@@ -344,12 +336,35 @@ out:
 	return r;
 }
 
+/* A link now, or queued with the group's rows. */
+static int link_to(struct jpki_ca *ca, struct issue_group *g,
+		   enum jpki_link_kind kind, const char *from, const char *to,
+		   time_t at)
+{
+	if (g != NULL)
+		return ca_issue_group_link(g, (int)kind, from, to, at);
+	return add_link(ca, kind, from, to, at);
+}
+
 int ca_issue_record(struct jpki_cert_info **out, int *refused,
 		    struct jpki_ca *ca, struct pending *p, const char *renewed)
 {
+	return ca_issue_record_in(out, refused, ca, p, renewed, NULL);
+}
+
+/*
+ * With a group (issue_group.c), what the group read for it stands for the
+ * per-certificate queries, and the rows go with the group's; whatever the
+ * group does not know is read here, after the group's waiting rows are
+ * written (ca_issue_group_flush), so the reads see every earlier record.
+ */
+int ca_issue_record_in(struct jpki_cert_info **out, int *refused,
+		       struct jpki_ca *ca, struct pending *p,
+		       const char *renewed, struct issue_group *g)
+{
 	const struct jpki_issue_request *req = p->req;
 	char birth[11] = "", expiry[11] = "", scope[32];
-	struct prior both[2], prior, other;
+	struct issue_prior both[2], prior, other;
 	/* signed by the current generation (issue_sign) */
 	int gen = ca_authority(ca, req->type)->generation;
 	int r, exists, live, switching = 0;
@@ -357,7 +372,9 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 	*out = NULL;
 	*refused = 0;
 	p->superseded[0] = '\0';
-	if ((r = latest_both(both, ca, req->person)) != 0)
+	if (!ca_issue_group_prior(both, g, req->person) &&
+	    ((r = ca_issue_group_flush(g)) != 0 ||
+	     (r = latest_both(both, ca, req->person)) != 0))
 		return r;
 	prior = both[req->type == JPKI_CERT_SIGN ? 0 : 1];
 	/* the other type's is not changed by what follows */
@@ -367,7 +384,8 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 	live = prior.status == JPKI_STATUS_GOOD && prior.not_after >= p->now;
 	if (renewed == NULL && live) {
 		if (p->resume) {
-			if ((r = issued_before(out, ca, prior.serial,
+			if ((r = ca_issue_group_flush(g)) != 0 ||
+			    (r = issued_before(out, ca, prior.serial,
 					       p->key)) != 0)
 				return r;
 			if (*out != NULL) {
@@ -394,7 +412,10 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 	/* The primary key would catch a colliding serial (2^-126); draw
 	 * again and sign again instead of failing. */
 	for (int attempt = 0;; attempt++) {
-		if ((r = serial_taken(ca, p->serial, &exists)) != 0)
+		if (attempt == 0 && ca_issue_group_serial_free(g, p->serial))
+			break;
+		if ((r = ca_issue_group_flush(g)) != 0 ||
+		    (r = serial_taken(ca, p->serial, &exists)) != 0)
 			return r;
 		if (!exists)
 			break;
@@ -427,7 +448,10 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 			JPKI_V_INT(gen),
 		};
 
-		if ((r = jpki_store_exec(
+		if (g != NULL)
+			r = ca_issue_group_cert(g, p, gen, birth, expiry);
+		else
+			r = jpki_store_exec(
 			     ca->store,
 			     "INSERT INTO ca_cert (serial, type, card, person,"
 			     " municipality, prefecture_name,"
@@ -437,29 +461,31 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 			     " VALUES ($1, $2, $3,"
 			     " $4, $5, $6, $7, $8, $9, $10, 0, 1, $11, $12,"
 			     " $13, $14, $15)",
-			     v, 15, NULL)) != 0)
+			     v, 15, NULL);
+		if (r != 0)
 			return r;
 	}
 	/* Linking information: the replaced certificate, and the person's
 	 * valid certificate of the other kind. */
 	if (renewed != NULL)
-		r = add_link(ca, JPKI_LINK_RENEWAL, renewed, p->serial,
-			     p->now);
+		r = link_to(ca, g, JPKI_LINK_RENEWAL, renewed, p->serial,
+			    p->now);
 	else if (prior.serial[0] != '\0')
-		r = add_link(ca, JPKI_LINK_REISSUE, prior.serial, p->serial,
-			     p->now);
+		r = link_to(ca, g, JPKI_LINK_REISSUE, prior.serial, p->serial,
+			    p->now);
 	if (r != 0)
 		return r;
 	/* the Juki card's certificate ends with the issue that replaces
 	 * it, in the same transaction: superseded, as by a renewal */
 	if (switching) {
-		if ((r = supersede(ca, prior.serial)) != 0)
+		if ((r = ca_issue_group_flush(g)) != 0 ||
+		    (r = supersede(ca, prior.serial)) != 0)
 			return r;
 		ca_copy_text(p->superseded, sizeof(p->superseded),
 			     prior.serial);
 	}
 	if (other.status == JPKI_STATUS_GOOD &&
-	    (r = add_link(ca, JPKI_LINK_PAIR,
+	    (r = link_to(ca, g, JPKI_LINK_PAIR,
 			  req->type == JPKI_CERT_SIGN ? p->serial
 						      : other.serial,
 			  req->type == JPKI_CERT_SIGN ? other.serial
@@ -471,13 +497,19 @@ int ca_issue_record(struct jpki_cert_info **out, int *refused,
 	if (req->type == JPKI_CERT_SIGN) {
 		ca_crl_scope_name(scope, JPKI_CERT_SIGN, gen,
 				  req->municipality_code);
-		if ((r = crl_exists(ca, scope, &exists)) != 0)
-			return r;
-		if (!exists && (r = ca_crl_generate(ca, JPKI_CERT_SIGN, gen,
-						    req->municipality_code)) !=
-				       0)
-			return r;
+		if (!ca_issue_group_scope_known(g, scope)) {
+			if ((r = ca_issue_group_flush(g)) != 0 ||
+			    (r = crl_exists(ca, scope, &exists)) != 0)
+				return r;
+			if (!exists &&
+			    (r = ca_crl_generate(ca, JPKI_CERT_SIGN, gen,
+						 req->municipality_code)) != 0)
+				return r;
+			ca_issue_group_scope_made(g, scope);
+		}
 	}
+	if ((r = ca_issue_group_recorded(g, p)) != 0)
+		return r;
 	return info_of(out, p);
 }
 

@@ -15,6 +15,7 @@
  * cross-process lock (jpki_store_try_lock) while it applies, and another
  * that finds it taken skips its turn.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,8 +144,120 @@ static int regenerate_crls(struct jpki_ca *ca, const struct revoked_list *l)
 	return 0;
 }
 
-/* Revokes what one event makes untrue, inside the batch's transaction. */
-static int apply_event(struct jpki_ca *ca, const struct jpki_registry_event *ev,
+/*
+ * The certificates of a batch's persons, read by one query for the whole
+ * batch (on PostgreSQL every statement is a round trip: one a person made
+ * the consumer wait on them), and kept up to date as the batch revokes, so
+ * that a person's second event sees the first's revocations as a query
+ * would.
+ */
+#define PERSON_IN JPKI_CA_EVENT_BATCH
+
+struct held {
+	const char *person, *serial, *municipality; /* borrowed from rows */
+	enum jpki_cert_type type;
+	int gen, status;
+	int64_t issued_at;
+};
+
+struct held_set {
+	struct jpki_rows *rows;
+	struct held *v; /* by person, then serial */
+	size_t n;
+};
+
+static int held_cmp(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+	int c = strcmp(x->person, y->person);
+
+	return c != 0 ? c : strcmp(x->serial, y->serial);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "... WHERE person IN ($1, ..., $PERSON_IN)", made once. */
+static char held_sql[256 + PERSON_IN * 8];
+static pthread_once_t held_once = PTHREAD_ONCE_INIT;
+
+static void held_sql_build(void)
+{
+	size_t size = sizeof(held_sql), len;
+
+	len = (size_t)snprintf(held_sql, size,
+			       "SELECT person, serial, type, municipality,"
+			       " generation, status, issued_at FROM ca_cert"
+			       " WHERE person IN (");
+	for (size_t i = 0; i < PERSON_IN && len < size; i++)
+		len += (size_t)snprintf(held_sql + len, size - len, "%s$%zu",
+					i ? ", " : "", i + 1);
+	if (len < size)
+		snprintf(held_sql + len, size - len, ")");
+}
+
+static int held_read(struct held_set *h, struct jpki_store *st,
+		     const struct jpki_registry_event *ev, size_t n)
+{
+	const char *persons[PERSON_IN];
+	struct jpki_value p[PERSON_IN];
+	size_t m = 0;
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	if (n > PERSON_IN)
+		return jpki_err_set(JPKI_ERR_INTERNAL,
+				    "%zu registry events in one batch", n);
+	for (size_t i = 0; i < n; i++)
+		persons[i] = ev[i].person;
+	qsort(persons, n, sizeof(*persons), str_cmp);
+	/* each person once; the unused places NULL, which matches none */
+	for (size_t i = 0; i < n; i++)
+		if (m == 0 || strcmp(persons[m - 1], persons[i]) != 0)
+			persons[m++] = persons[i];
+	for (size_t i = 0; i < PERSON_IN; i++)
+		p[i] = i < m ? JPKI_V_TEXT(persons[i]) : JPKI_V_NULL;
+	pthread_once(&held_once, held_sql_build);
+	if ((r = jpki_store_query(&h->rows, st, held_sql, p, PERSON_IN)) != 0)
+		return r;
+	if ((h->v = calloc(jpki_rows_count(h->rows) + 1, sizeof(*h->v))) ==
+	    NULL)
+		return JPKI_ERR_NOMEM;
+	for (size_t i = 0; i < jpki_rows_count(h->rows); i++) {
+		struct held *c = &h->v[h->n];
+
+		c->person = jpki_rows_text(h->rows, i, 0);
+		c->serial = jpki_rows_text(h->rows, i, 1);
+		c->municipality = jpki_rows_text(h->rows, i, 3);
+		if (c->person == NULL || c->serial == NULL)
+			continue;
+		if (c->municipality == NULL)
+			c->municipality = "";
+		c->type = (enum jpki_cert_type)jpki_rows_int(h->rows, i, 2);
+		c->gen = (int)jpki_rows_int(h->rows, i, 4);
+		c->status = (int)jpki_rows_int(h->rows, i, 5);
+		c->issued_at = jpki_rows_int(h->rows, i, 6);
+		h->n++;
+	}
+	qsort(h->v, h->n, sizeof(*h->v), held_cmp);
+	return 0;
+}
+
+static void held_free(struct held_set *h)
+{
+	jpki_rows_free(h->rows);
+	free(h->v);
+	memset(h, 0, sizeof(*h));
+}
+
+/* Revokes what one event makes untrue, inside the batch's transaction:
+ * recorded in `done` and the audit appender, the rows' UPDATE after the
+ * batch's last event (revoke_done). */
+static int apply_event(struct jpki_store *st,
+		       const struct jpki_registry_event *ev,
+		       struct held_set *h, struct jpki_audit_appender **ap,
 		       struct revoked_list *done)
 {
 	static const struct jpki_actor system_actor = {
@@ -152,41 +265,41 @@ static int apply_event(struct jpki_ca *ca, const struct jpki_registry_event *ev,
 		.role = JPKI_ROLE_CA_OFFICER,
 		.municipality_code = "",
 	};
-	struct jpki_store *st = ca->store;
-	struct jpki_rows *rows = NULL;
 	enum jpki_cert_type type = JPKI_CERT_SIGN;
 	enum jpki_reason reason = JPKI_REASON_AFFILIATION_CHANGED;
+	size_t lo = 0, hi = h->n;
 	int r;
 
 	if ((r = event_rule(&type, &reason, ev)) != 0)
 		return r;
-	{
-		/* Held certificates too: a dead person's suspended
-		 * certificate must not come back by a release. Certificates
-		 * issued after the event already tell the new truth. */
-		struct jpki_value p[] = {JPKI_V_TEXT(ev->person),
-					 JPKI_V_INT(type), JPKI_V_INT(ev->at)};
+	/* the person's first certificate: they are sorted by person */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if ((r = jpki_store_query(&rows, st,
-					  "SELECT serial, type, municipality,"
-					  " generation"
-					  " FROM ca_cert WHERE person = $1"
-					  " AND ($2 = 0 OR type = $2)"
-					  " AND status <> 1 AND issued_at <= $3"
-					  " ORDER BY serial",
-					  p, 3)) != 0)
-			return r;
+		if (strcmp(h->v[mid].person, ev->person) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	for (size_t i = 0; i < jpki_rows_count(rows); i++) {
+	/* Held certificates too: a dead person's suspended certificate must
+	 * not come back by a release. Certificates issued after the event
+	 * already tell the new truth. In serial order, as one query each
+	 * read them. */
+	for (size_t i = lo; i < h->n && strcmp(h->v[i].person, ev->person) == 0;
+	     i++) {
+		struct held *c = &h->v[i];
 		struct revoked one = {.reason = reason, .seq = ev->seq};
 		char detail[192];
 
-		snprintf(one.serial, sizeof(one.serial), "%s",
-			 jpki_rows_text(rows, i, 0));
-		one.type = (enum jpki_cert_type)jpki_rows_int(rows, i, 1);
-		one.gen = (int)jpki_rows_int(rows, i, 3);
+		if ((type != 0 && c->type != type) ||
+		    c->status == JPKI_STATUS_REVOKED || c->issued_at > ev->at)
+			continue;
+		c->status = JPKI_STATUS_REVOKED;
+		snprintf(one.serial, sizeof(one.serial), "%s", c->serial);
+		one.type = c->type;
+		one.gen = c->gen;
 		snprintf(one.municipality, sizeof(one.municipality), "%s",
-			 jpki_rows_text(rows, i, 2));
+			 c->municipality);
 		snprintf(one.what, sizeof(one.what), "%s", ev->what);
 		snprintf(one.person, sizeof(one.person), "%s", ev->person);
 		snprintf(detail, sizeof(detail),
@@ -194,17 +307,51 @@ static int apply_event(struct jpki_ca *ca, const struct jpki_registry_event *ev,
 			 "\"person\":\"%s\"}",
 			 jpki_ca_reason_name(reason), (long long)ev->seq,
 			 ev->what, ev->person);
-		if ((r = ca_status_set_locked(ca, one.serial, one.type,
-					      one.gen, one.municipality,
-					      JPKI_STATUS_REVOKED, reason,
-					      0)) != 0 ||
-		    (r = jpki_audit_append(st, &system_actor, "ca.revoke",
-					   one.serial, detail)) != 0 ||
+		/* the chain's head read at the batch's first revocation */
+		if ((*ap == NULL &&
+		     (r = jpki_audit_appender_open(ap, st)) != 0) ||
+		    (r = jpki_audit_appender_add(*ap, &system_actor,
+						 "ca.revoke", one.serial,
+						 detail)) != 0 ||
 		    (r = revoked_push(done, &one)) != 0)
-			break;
+			return r;
 	}
-	jpki_rows_free(rows);
-	return r;
+	return 0;
+}
+
+/* The batch's revocations written: one UPDATE a CA_REVOKE_IN of them of
+ * each reason (ca_status_revoke_many). */
+static int revoke_done(struct jpki_ca *ca, const struct revoked_list *l)
+{
+	const char *serials[CA_REVOKE_IN];
+	int r;
+
+	for (size_t i = 0; i < l->n; i++) {
+		size_t m = 0;
+		int first = 1;
+
+		/* each reason once, at its first revocation */
+		for (size_t j = 0; j < i && first; j++)
+			first = l->v[j].reason != l->v[i].reason;
+		if (!first)
+			continue;
+		for (size_t j = i; j < l->n; j++) {
+			if (l->v[j].reason != l->v[i].reason)
+				continue;
+			serials[m++] = l->v[j].serial;
+			if (m == CA_REVOKE_IN) {
+				if ((r = ca_status_revoke_many(
+					     ca, serials, m, l->v[i].reason)) !=
+				    0)
+					return r;
+				m = 0;
+			}
+		}
+		if (m > 0 && (r = ca_status_revoke_many(ca, serials, m,
+							l->v[i].reason)) != 0)
+			return r;
+	}
+	return 0;
 }
 
 /*
@@ -212,12 +359,16 @@ static int apply_event(struct jpki_ca *ca, const struct jpki_registry_event *ev,
  * revocations, one regeneration of each CRL they touch, and the cursor's
  * move past the last. An event of a kind this CA does not know ends the
  * batch before it (the next call stops at it). *applied: events applied.
+ * A few statements a batch: the events, their persons' certificates, the
+ * revocations' UPDATEs and audit entries by many rows at a time.
  */
 static int apply_batch(struct jpki_ca *ca, size_t limit, size_t *applied)
 {
 	struct jpki_store *st = ca->store;
 	struct jpki_registry_event *ev = NULL;
+	struct jpki_audit_appender *ap = NULL;
 	struct revoked_list done = {0};
+	struct held_set held = {0};
 	int64_t cursor;
 	size_t n = 0, i = 0;
 	int r;
@@ -232,16 +383,20 @@ static int apply_batch(struct jpki_ca *ca, size_t limit, size_t *applied)
 		jpki_store_rollback(st);
 		goto out;
 	}
+	if ((r = held_read(&held, st, ev, n)) != 0)
+		goto fail;
 	for (; i < n; i++) {
 		enum jpki_cert_type type;
 		enum jpki_reason reason;
 
 		if (i > 0 && event_rule(&type, &reason, &ev[i]) != 0)
 			break; /* applied up to here; the next call stops */
-		if ((r = apply_event(ca, &ev[i], &done)) != 0)
+		if ((r = apply_event(st, &ev[i], &held, &ap, &done)) != 0)
 			goto fail;
 	}
-	if ((r = regenerate_crls(ca, &done)) != 0 ||
+	if ((r = revoke_done(ca, &done)) != 0 ||
+	    (ap != NULL && (r = jpki_audit_appender_finish(ap)) != 0) ||
+	    (r = regenerate_crls(ca, &done)) != 0 ||
 	    (r = write_cursor(st, ev[i - 1].seq)) != 0)
 		goto fail;
 	if ((r = jpki_store_commit(st)) != 0)
@@ -260,6 +415,8 @@ static int apply_batch(struct jpki_ca *ca, size_t limit, size_t *applied)
 fail:
 	jpki_store_rollback(st);
 out:
+	jpki_audit_appender_free(ap);
+	held_free(&held);
 	free(done.v);
 	free(ev);
 	return r;

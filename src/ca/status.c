@@ -2,6 +2,8 @@
  * Status changes: revoke, hold and release, each one transaction that
  * also regenerates the CRLs listing the certificate.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ca/ca_internal.h"
@@ -53,6 +55,50 @@ int ca_status_set_row(struct jpki_ca *ca, const struct jpki_rows *row,
 		(enum jpki_cert_type)jpki_rows_int(row, 0, 1),
 		(int)jpki_rows_int(row, 0, CERT_COLUMN_GENERATION),
 		jpki_rows_text(row, 0, 4), status, reason, 1);
+}
+
+/* "UPDATE ... WHERE serial IN ($3, ..., $CA_REVOKE_IN+2)", made once. */
+static char revoke_many_sql[320 + CA_REVOKE_IN * 8];
+static pthread_once_t revoke_many_once = PTHREAD_ONCE_INIT;
+
+static void revoke_many_build(void)
+{
+	size_t size = sizeof(revoke_many_sql), len;
+
+	len = (size_t)snprintf(revoke_many_sql, size,
+			       "UPDATE ca_cert SET status = %d, reason = $1,"
+			       " revoked_at = $2, version = version + 1,"
+			       " changed_at = $2 WHERE serial IN (",
+			       (int)JPKI_STATUS_REVOKED);
+	for (size_t i = 0; i < CA_REVOKE_IN && len < size; i++)
+		len += (size_t)snprintf(revoke_many_sql + len, size - len,
+					"%s$%zu", i ? ", " : "", i + 3);
+	if (len < size)
+		snprintf(revoke_many_sql + len, size - len, ")");
+}
+
+int ca_status_revoke_many(struct jpki_ca *ca, const char *const *serials,
+			  size_t n, enum jpki_reason reason)
+{
+	time_t now = jpki_clock_now();
+	int r;
+
+	pthread_once(&revoke_many_once, revoke_many_build);
+	for (size_t from = 0; from < n; from += CA_REVOKE_IN) {
+		struct jpki_value p[2 + CA_REVOKE_IN];
+
+		p[0] = JPKI_V_INT(reason);
+		p[1] = JPKI_V_INT(now);
+		/* the unused places NULL, which matches no serial: one
+		 * statement text, prepared once */
+		for (size_t i = 0; i < CA_REVOKE_IN; i++)
+			p[2 + i] = from + i < n ? JPKI_V_TEXT(serials[from + i])
+						: JPKI_V_NULL;
+		if ((r = jpki_store_exec(ca->store, revoke_many_sql, p,
+					 2 + CA_REVOKE_IN, NULL)) != 0)
+			return r;
+	}
+	return 0;
 }
 
 enum change { CHANGE_REVOKE, CHANGE_HOLD, CHANGE_RELEASE };

@@ -324,7 +324,9 @@ static void test_issue_batch_store_fault(void **state)
 }
 
 /* A store failure in a later group keeps the groups committed before it,
- * and says of every other request that it was not recorded. */
+ * and says of every other request that it was not recorded. The failure
+ * is moved statement by statement until the first group is committed
+ * and the second fails: however many statements a group takes. */
 static void test_issue_batch_fault_in_second_group(void **state)
 {
 	struct ca_fixture *f = *state;
@@ -334,19 +336,25 @@ static void test_issue_batch_fault_in_second_group(void **state)
 	static EVP_PKEY *keys[N];
 	static char persons[N][16];
 	size_t recorded = 0;
+	int nth, r = 0;
 
 	for (int i = 0; i < N; i++) {
 		snprintf(persons[i], sizeof(persons[i]), "G%d", i);
 		reqs[i] = fx_request(JPKI_CERT_SIGN, persons[i]);
 		keys[i] = f->key;
 	}
-	/* four statements a certificate (the person's certificates of both
-	 * types, the serial, the insert, the CRL's): past the first group's
-	 * commit, inside the second group */
-	jpki_store_fail_after(f->st, 4 * JPKI_ISSUE_GROUP + 100);
-	assert_int_equal(jpki_ca_issue_batch(res, f->ca, reqs, keys, N, 2),
-			 JPKI_ERR_STORE);
-	jpki_store_fail_after(f->st, 0);
+	for (nth = 1; nth < 4 * N; nth++) {
+		jpki_store_fail_after(f->st, nth);
+		r = jpki_ca_issue_batch(res, f->ca, reqs, keys, N, 2);
+		jpki_store_fail_after(f->st, 0);
+		assert_int_equal(r, JPKI_ERR_STORE); /* never the whole batch */
+		if (res[0].code == 0)
+			break;
+		/* a failure in the first group: nothing of it */
+		assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"),
+				 0);
+	}
+	assert_true(nth < 4 * N);
 	for (int i = 0; i < N; i++) {
 		if (i < JPKI_ISSUE_GROUP) {
 			assert_int_equal(res[i].code, 0);
@@ -362,6 +370,111 @@ static void test_issue_batch_fault_in_second_group(void **state)
 	}
 	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"),
 			 (int64_t)recorded);
+}
+
+/* A group costs a few statements, not several a certificate (on
+ * PostgreSQL each is a round trip): a full group of new persons is
+ * recorded within 40 statements (before: four a certificate, 1024). The
+ * injected failure counts them. */
+static void test_issue_batch_few_statements(void **state)
+{
+	struct ca_fixture *f = *state;
+	enum { N = JPKI_ISSUE_GROUP };
+	static struct jpki_issue_request reqs[N];
+	static struct jpki_issue_result res[N];
+	static EVP_PKEY *keys[N];
+	static char persons[N][16];
+
+	for (int i = 0; i < N; i++) {
+		snprintf(persons[i], sizeof(persons[i]), "S%d", i);
+		reqs[i] = fx_request(JPKI_CERT_SIGN, persons[i]);
+		keys[i] = f->key;
+	}
+	/* the first group of a new municipality makes its partition: a
+	 * dozen statements of ca_crl_generate, once */
+	jpki_store_fail_after(f->st, 40);
+	assert_int_equal(jpki_ca_issue_batch(res, f->ca, reqs, keys, N, 2), 0);
+	jpki_store_fail_after(f->st, 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(res[i].code, 0);
+		jpki_cert_info_free(res[i].info);
+	}
+	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_cert"), N);
+	/* negative: the same budget does not cover twenty certificates one
+	 * at a time, which still take their statements each */
+	{
+		int failed = 0;
+
+		jpki_store_fail_after(f->st, 40);
+		for (int i = 0; i < 20; i++) {
+			struct jpki_cert_info *info = NULL;
+			struct jpki_issue_request req;
+
+			snprintf(persons[i], sizeof(persons[i]), "T%d", i);
+			req = fx_request(JPKI_CERT_SIGN, persons[i]);
+			if (jpki_ca_issue(&info, f->ca, &req, f->key) ==
+			    JPKI_ERR_STORE)
+				failed++;
+			jpki_cert_info_free(info);
+		}
+		jpki_store_fail_after(f->st, 0);
+		assert_int_equal(failed, 1);
+	}
+}
+
+/* Within one group, a person's second request sees the first as one by
+ * one would: the pair link between a person's signing and authentication
+ * certificates, the reissue link to a revoked one, and a second request
+ * of the same type refused. */
+static void test_issue_batch_same_person_in_group(void **state)
+{
+	struct ca_fixture *f = *state;
+	struct jpki_issue_request reqs[5];
+	struct jpki_issue_result res[5];
+	EVP_PKEY *keys[5];
+	struct jpki_cert_info *old = fx_issue(f, JPKI_CERT_SIGN, "R1");
+
+	assert_int_equal(jpki_ca_revoke(f->ca, old->serial,
+					JPKI_REASON_KEY_COMPROMISE),
+			 0);
+	reqs[0] = fx_request(JPKI_CERT_SIGN, "Q1");
+	reqs[1] = fx_request(JPKI_CERT_AUTH, "Q1");
+	reqs[2] = fx_request(JPKI_CERT_SIGN, "R1");
+	reqs[3] = fx_request(JPKI_CERT_SIGN, "Q1"); /* Q1 holds one now */
+	reqs[4] = fx_request(JPKI_CERT_AUTH, "R1");
+	for (int i = 0; i < 5; i++)
+		keys[i] = f->key;
+	assert_int_equal(jpki_ca_issue_batch(res, f->ca, reqs, keys, 5, 2), 0);
+	assert_int_equal(res[3].code, JPKI_ERR_STATE);
+	assert_non_null(strstr(res[3].message, res[0].info->serial));
+	for (int i = 0; i < 5; i++)
+		if (i != 3)
+			assert_int_equal(res[i].code, 0);
+	/* pairs: Q1's two, R1's new signing one with its authentication
+	 * one; the reissue: R1's revoked one to its new one */
+	assert_int_equal(fx_count(f, "SELECT COUNT(*) FROM ca_link"), 3);
+	{
+		char sql[256];
+
+		snprintf(sql, sizeof(sql),
+			 "SELECT COUNT(*) FROM ca_link WHERE from_serial = '%s'"
+			 " AND to_serial = '%s'",
+			 res[0].info->serial, res[1].info->serial);
+		assert_int_equal(fx_count(f, sql), 1);
+		snprintf(sql, sizeof(sql),
+			 "SELECT COUNT(*) FROM ca_link WHERE from_serial = '%s'"
+			 " AND to_serial = '%s'",
+			 res[2].info->serial, res[4].info->serial);
+		assert_int_equal(fx_count(f, sql), 1);
+		snprintf(sql, sizeof(sql),
+			 "SELECT COUNT(*) FROM ca_link WHERE from_serial = '%s'"
+			 " AND to_serial = '%s'",
+			 old->serial, res[2].info->serial);
+		assert_int_equal(fx_count(f, sql), 1);
+	}
+	for (int i = 0; i < 5; i++)
+		jpki_cert_info_free(res[i].info);
+	jpki_cert_info_free(old);
 }
 
 static void test_every_reason(void **state)
@@ -745,6 +858,8 @@ int main(void)
 		T(test_issue_batch),
 		T(test_issue_batch_store_fault),
 		T(test_issue_batch_fault_in_second_group),
+	T(test_issue_batch_few_statements),
+	T(test_issue_batch_same_person_in_group),
 		T(test_every_reason),
 		T(test_revoke_bad_input),
 		T(test_hold_and_release),

@@ -345,6 +345,56 @@ static void test_crash_anywhere(void **state)
 
 /* An event of a kind the CA does not know stops the consumer at it: the
  * events before it in the same batch are applied, nothing after it. */
+/* A batch costs a few statements, not five a revocation (on PostgreSQL
+ * each is a round trip): thirty moves and a death applied within 40
+ * statements (before: over 150), counted by the injected failure; a
+ * person's second event in the batch sees the first's revocation. */
+static void test_batch_few_statements(void **state)
+{
+	struct ca_fixture *f = *state;
+	enum { N = 30 };
+	char persons[N][64];
+	struct jpki_cert_info *sign[N], *auth;
+	struct jpki_audit_report rep;
+	size_t n = 0;
+
+	for (int i = 0; i < N; i++) {
+		enrol(f, persons[i]);
+		sign[i] = fx_issue(f, JPKI_CERT_SIGN, persons[i]);
+	}
+	auth = fx_issue(f, JPKI_CERT_AUTH, persons[0]);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(jpki_registry_move(f->st, &osaka, persons[i],
+						    "271004", "大阪府",
+						    "大阪市",
+						    "大阪府大阪市北区１番"),
+				 0);
+	assert_int_equal(jpki_registry_death(f->st, &osaka, persons[0]), 0);
+	/* negative: five statements are not enough, and leave nothing */
+	jpki_store_fail_after(f->st, 5);
+	assert_int_equal(jpki_ca_apply_registry_events(&n, f->ca),
+			 JPKI_ERR_STORE);
+	jpki_store_fail_after(f->st, 0);
+	assert_int_equal(cursor(f), 0);
+	expect(f, sign[0]->serial, JPKI_STATUS_GOOD, 0);
+	jpki_store_fail_after(f->st, 40);
+	assert_int_equal(jpki_ca_apply_registry_events(&n, f->ca), 0);
+	jpki_store_fail_after(f->st, 0);
+	assert_int_equal(n, N + 1);
+	for (int i = 0; i < N; i++) {
+		expect(f, sign[i]->serial, JPKI_STATUS_REVOKED,
+		       JPKI_REASON_AFFILIATION_CHANGED);
+		assert_int_equal(revocations_of(f, sign[i]->serial), 1);
+		jpki_cert_info_free(sign[i]);
+	}
+	/* the death revoked what the move left: the authentication one */
+	expect(f, auth->serial, JPKI_STATUS_REVOKED, JPKI_REASON_CESSATION);
+	assert_int_equal(revocations_of(f, auth->serial), 1);
+	assert_int_equal(jpki_audit_verify(&rep, f->st), 0);
+	assert_true(rep.ok);
+	jpki_cert_info_free(auth);
+}
+
 static void test_unknown_kind_stops_the_batch(void **state)
 {
 	struct ca_fixture *f = *state;
@@ -403,6 +453,8 @@ int main(void)
 					    fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_anywhere, fx_setup,
 					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_few_statements,
+					    fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_kind_stops_the_batch,
 					    fx_setup, fx_teardown),
 	};
