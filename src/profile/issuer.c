@@ -32,7 +32,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/params.h>
 #include <openssl/x509v3.h>
 
 #include "jpki/profile.h"
@@ -546,20 +548,136 @@ static size_t facts_put(unsigned char *out,
 	return ext;
 }
 
+/* rsaEncryption with NULL parameters (RFC 3279 2.3.1). */
+static const unsigned char rsa_alg[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86,
+					0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+					0x01, 0x05, 0x00};
+
+/* A positive INTEGER's contents: its big-endian bytes, with a leading zero
+ * when the top bit is set. */
+static size_t int_len(const BIGNUM *bn)
+{
+	return (size_t)BN_num_bytes(bn) + (BN_num_bits(bn) % 8 == 0);
+}
+
+static unsigned char *put_int(unsigned char *p, const BIGNUM *bn)
+{
+	size_t len = int_len(bn);
+
+	p = put_hdr(p, V_ASN1_INTEGER, len);
+	if (len > (size_t)BN_num_bytes(bn))
+		*p++ = 0;
+	return p + BN_bn2bin(bn, p);
+}
+
+/*
+ * The SubjectPublicKeyInfo of an RSA key written here, as OpenSSL's
+ * encoder writes it: SEQUENCE { rsaEncryption, BIT STRING { RSAPublicKey
+ * } }. pubkey.c's path still built a legacy RSA object, an X509_PUBKEY
+ * and an encoding for each certificate. *key_at: where the RSAPublicKey
+ * (what the key identifier hashes) starts, *key_len its size. 0 for a key
+ * that is not RSA, or on failure (the caller takes the ordinary path).
+ */
+static int rsa_spki(struct der *out, size_t *key_at, size_t *key_len,
+		    EVP_PKEY *key)
+{
+	int size = EVP_PKEY_get_size(key);
+	unsigned char *buf = NULL, *p;
+	BIGNUM *n = NULL, *e = NULL;
+	OSSL_PARAM params[3];
+	size_t ints, seq, bits, total;
+	int ok = 0;
+
+	out->p = NULL;
+	out->len = 0;
+	if (!EVP_PKEY_is_a(key, "RSA") || size <= 0 || size > 2048 ||
+	    (buf = OPENSSL_malloc(2 * (size_t)size)) == NULL)
+		goto out;
+	/* both in one call, into buffers of the key's size (pubkey.c) */
+	params[0] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, buf,
+					    (size_t)size);
+	params[1] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, buf + size,
+					    (size_t)size);
+	params[2] = OSSL_PARAM_construct_end();
+	if (!EVP_PKEY_get_params(key, params) ||
+	    !OSSL_PARAM_modified(&params[0]) ||
+	    !OSSL_PARAM_modified(&params[1]) ||
+	    !OSSL_PARAM_get_BN(&params[0], &n) ||
+	    !OSSL_PARAM_get_BN(&params[1], &e) || BN_is_zero(n) ||
+	    BN_is_zero(e))
+		goto out;
+	ints = tlv_len(int_len(n)) + tlv_len(int_len(e));
+	seq = tlv_len(ints);
+	bits = tlv_len(1 + seq);
+	total = tlv_len(sizeof(rsa_alg) + bits);
+	if ((out->p = OPENSSL_malloc(total)) == NULL)
+		goto out;
+	p = put_hdr(out->p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED,
+		    sizeof(rsa_alg) + bits);
+	p = put(p, rsa_alg, sizeof(rsa_alg));
+	p = put_hdr(p, V_ASN1_BIT_STRING, 1 + seq);
+	*p++ = 0; /* no unused bits */
+	*key_at = (size_t)(p - out->p);
+	*key_len = seq;
+	p = put_hdr(p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, ints);
+	p = put_int(p, n);
+	p = put_int(p, e);
+	if ((size_t)(p - out->p) != total) {
+		der_free(out);
+		goto out;
+	}
+	out->len = (int)total;
+	ok = 1;
+out:
+	OPENSSL_free(buf);
+	BN_free(n);
+	BN_free(e);
+	return ok;
+}
+
 /* subjectKeyIdentifier "hash": SHA-1 of the key's BIT STRING (RFC 5280
  * 4.2.1.2 (1)), as OpenSSL computes it, in the model's extension. */
 static int ski_put(unsigned char out[SKI_MAX + 20],
-		   const struct jpki_profile_issuer *iss, X509_PUBKEY *pk)
+		   const struct jpki_profile_issuer *iss,
+		   const unsigned char *bits, size_t bits_len)
 {
-	const unsigned char *bits;
 	unsigned int md_len = 0;
-	int bits_len;
 
 	memcpy(out, iss->ski, iss->ski_len);
-	return X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL, pk) &&
-	       EVP_Digest(bits, (size_t)bits_len, out + iss->ski_len, &md_len,
+	return EVP_Digest(bits, bits_len, out + iss->ski_len, &md_len,
 			  iss->sha1, NULL) &&
 	       md_len == 20;
+}
+
+/* The subject's SubjectPublicKeyInfo, and the key bits in it: written
+ * here for RSA, by OpenSSL otherwise. */
+static int spki_of(struct der *out, const unsigned char **bits,
+		   size_t *bits_len, EVP_PKEY *key)
+{
+	X509_PUBKEY *pk = NULL;
+	const unsigned char *b;
+	size_t at;
+	int len, ok = 0;
+
+	if (rsa_spki(out, &at, bits_len, key)) {
+		*bits = out->p + at;
+		return 1;
+	}
+	ERR_clear_error();
+	if ((pk = profile_pubkey(key)) == NULL ||
+	    (out->len = i2d_X509_PUBKEY(pk, &out->p)) <= 0 ||
+	    !X509_PUBKEY_get0_param(NULL, &b, &len, NULL, pk) || len <= 0 ||
+	    len > out->len)
+		goto out;
+	/* the same bytes end the encoding (the BIT STRING is last) */
+	*bits = out->p + out->len - len;
+	*bits_len = (size_t)len;
+	ok = memcmp(*bits, b, (size_t)len) == 0;
+out:
+	X509_PUBKEY_free(pk);
+	if (!ok)
+		der_free(out);
+	return ok;
 }
 
 /* The TBS signed with a copy of the CA's context; sig has room for
@@ -587,7 +705,6 @@ int jpki_profile_issue(unsigned char **out_der, size_t *out_len,
 		       EVP_PKEY *subject_key, const ASN1_INTEGER *serial)
 {
 	static const unsigned char version[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
-	X509_PUBKEY *pk = NULL;
 	struct der spki = {0}, crldp_own = {0}, own_name = {0};
 	const struct der *crldp = NULL, *name;
 	const struct slot *model = NULL, *crldp_slot;
@@ -595,6 +712,8 @@ int jpki_profile_issue(unsigned char **out_der, size_t *out_len,
 	const char *facts[7] = {NULL};
 	unsigned char serial_der[64], *sp = serial_der, val[36];
 	unsigned char ski[SKI_MAX + 20], *buf = NULL, *p, *sig, *cert = NULL;
+	const unsigned char *bits = NULL;
+	size_t bits_len = 0;
 	size_t cn_len = 0, serial_len, val_len, exts_len = 0, san_len = 0;
 	size_t tbs_content, tbs_len, sig_len, cert_len;
 	int sign = req != NULL && req->type == JPKI_CERT_SIGN, r;
@@ -635,9 +754,8 @@ int jpki_profile_issue(unsigned char **out_der, size_t *out_len,
 	if ((serial_len = (size_t)i2d_ASN1_INTEGER(serial, NULL)) == 0 ||
 	    serial_len > sizeof(serial_der) ||
 	    i2d_ASN1_INTEGER(serial, &sp) != (int)serial_len ||
-	    (pk = profile_pubkey(subject_key)) == NULL ||
-	    (spki.len = i2d_X509_PUBKEY(pk, &spki.p)) <= 0 ||
-	    !ski_put(ski, iss, pk))
+	    !spki_of(&spki, &bits, &bits_len, subject_key) ||
+	    !ski_put(ski, iss, bits, bits_len))
 		goto crypto;
 	{
 		size_t a = put_time(val + 2, req->not_before), b;
@@ -754,7 +872,6 @@ out:
 	ERR_clear_error();
 	OPENSSL_free(cert);
 	free(buf);
-	X509_PUBKEY_free(pk);
 	der_free(&spki);
 	der_free(&own_name);
 	OPENSSL_free(own_text);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include "jpki/profile.h"
@@ -193,6 +194,22 @@ static void test_edges_same_bytes(void **state)
 	req.not_after = 2556144000; /* 2051-01-01 */
 	same_both_ways(f, iss, &req, 25);
 	f->facts = saved;
+	{
+		/* a subject key of another size (its modulus' top byte
+		 * decides the INTEGER's leading zero), and one that is not
+		 * RSA (OpenSSL's encoder) */
+		EVP_PKEY *rsa = f->key, *other;
+
+		assert_non_null(other = EVP_RSA_gen(1028));
+		f->key = other;
+		same_both_ways(f, iss, &req, 26);
+		EVP_PKEY_free(other);
+		assert_non_null(other = EVP_EC_gen("P-256"));
+		f->key = other;
+		same_both_ways(f, iss, &req, 27);
+		EVP_PKEY_free(other);
+		f->key = rsa;
+	}
 	jpki_profile_issuer_free(iss);
 }
 
