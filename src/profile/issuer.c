@@ -740,12 +740,14 @@ int jpki_profile_issue(unsigned char **out_der, size_t *out_len,
 	/* the subject's name: the municipality's model, or OpenSSL's */
 	cn_len = strlen(req->cn);
 	if (cn_fits(req->cn, cn_len)) {
-		char key[300];
+		/* lengths first: no two requests' names share a key */
+		const char *pref = sign ? req->prefecture : "";
+		const char *muni = sign ? req->municipality : "";
+		char key[320];
 
-		if (snprintf(key, sizeof(key), "%s\037%s\037%zu",
-			     sign ? req->prefecture : "",
-			     sign ? req->municipality : "", cn_len) <
-		    (int)sizeof(key))
+		if (snprintf(key, sizeof(key), "%zu:%s%zu:%s%zu",
+			     strlen(pref), pref, strlen(muni), muni,
+			     cn_len) < (int)sizeof(key))
 			model = slot_of(iss, iss->names, key, name_make, req);
 	}
 	if (model == NULL && !name_encode(&own_name, &own_text, req))

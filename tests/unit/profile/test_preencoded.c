@@ -190,6 +190,14 @@ static void test_edges_same_bytes(void **state)
 	same_both_ways(f, iss, &req, 23);
 	req.cn = "Short12"; /* another length: a model of its own */
 	same_both_ways(f, iss, &req, 24);
+	/* names that a joined key would not tell apart */
+	req.prefecture = "東京都\037a";
+	req.municipality = "b";
+	same_both_ways(f, iss, &req, 28);
+	req.prefecture = "東京都";
+	req.municipality = "a\037b";
+	same_both_ways(f, iss, &req, 29);
+	req.municipality = "千代田区";
 	req.cn = "ZYXWVUTSRQPONMLKJIHGFEDC";
 	req.not_after = 2556144000; /* 2051-01-01 */
 	same_both_ways(f, iss, &req, 25);
