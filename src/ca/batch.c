@@ -78,8 +78,12 @@ static int batch_record_group(struct jpki_issue_result *results,
 	struct issue_group *g = NULL;
 	int r = 0, refused;
 
+	/* The last of the group first: the threads sign in order, so once
+	 * it is signed the others almost always are. Waiting from the first
+	 * instead woke this thread (and switched a core to it) once per
+	 * certificate of the group that was still being signed. */
 	pthread_mutex_lock(&b->lock);
-	for (size_t i = from; i < to; i++)
+	for (size_t i = to; i-- > from;)
 		while (!b->items[i].signed_) {
 			b->waiting_for = i;
 			pthread_cond_wait(&b->signed_cond, &b->lock);

@@ -13,18 +13,24 @@
 
 #include "ca/ca_internal.h"
 
-/* A 24-character opaque subject id (upper-case letters and digits). */
-static int opaque_id(char out[25])
+/*
+ * A 24-character opaque subject id (upper-case letters and digits) from
+ * `pool` (random bytes the caller drew with the serial's: one draw from
+ * the generator instead of two), drawing more if rejections use it up.
+ */
+static int opaque_id(char out[25], const unsigned char *pool, size_t len)
 {
 	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-	unsigned char pool[64];
-	size_t i = 0, used = sizeof(pool);
+	unsigned char more[32];
+	size_t i = 0, used = 0;
 
 	while (i < 24) {
-		if (used == sizeof(pool)) {
-			if (RAND_bytes(pool, sizeof(pool)) != 1)
+		if (used == len) {
+			if (RAND_bytes(more, sizeof(more)) != 1)
 				return jpki_err_set(JPKI_ERR_CRYPTO,
 						    "no randomness");
+			pool = more;
+			len = sizeof(more);
 			used = 0;
 		}
 		if (pool[used] >= 252) { /* 252 = 7 * 36: keep it uniform */
@@ -33,7 +39,7 @@ static int opaque_id(char out[25])
 		}
 		out[i++] = alphabet[pool[used++] % 36];
 	}
-	OPENSSL_cleanse(pool, sizeof(pool));
+	OPENSSL_cleanse(more, sizeof(more));
 	out[24] = '\0';
 	return 0;
 }
@@ -190,7 +196,7 @@ static int issue_sign(struct jpki_ca *ca, struct pending *p)
 	struct jpki_profile_issuer *profile;
 	struct jpki_date last;
 	ASN1_INTEGER *aserial = NULL;
-	unsigned char raw[16];
+	unsigned char raw[16 + 32];
 	char cn[25], *crl_url = NULL, *ocsp_url = NULL, *ca_url = NULL;
 	char ca_name[32];
 	struct tm ca_tm;
@@ -205,8 +211,11 @@ static int issue_sign(struct jpki_ca *ca, struct pending *p)
 		return jpki_err_set(JPKI_ERR_POLICY,
 				    "the Juki card carries a signing "
 				    "certificate only");
+	/* the serial's 16 bytes, then the CN's */
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return jpki_err_set(JPKI_ERR_CRYPTO, "no randomness");
 	if ((r = jpki_profile_validity(&last, &vin)) != 0 ||
-	    (r = opaque_id(cn)) != 0)
+	    (r = opaque_id(cn, raw + 16, sizeof(raw) - 16)) != 0)
 		return r;
 	/* The generation that signs it: its CRL and its certificate (the
 	 * OCSP responder tells generations apart by the issuer key hash). */
@@ -234,13 +243,9 @@ static int issue_sign(struct jpki_ca *ca, struct pending *p)
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(a->cert), &ca_tm) == 1 &&
 	    preq.not_after > timegm(&ca_tm))
 		preq.not_after = timegm(&ca_tm);
-	if (RAND_bytes(raw, sizeof(raw)) != 1) {
-		r = jpki_err_set(JPKI_ERR_CRYPTO, "no randomness");
-		goto out;
-	}
 	raw[0] = (unsigned char)((raw[0] & 0x7f) | 0x40);
 	if ((aserial = ASN1_INTEGER_new()) == NULL ||
-	    !ASN1_STRING_set(aserial, raw, sizeof(raw)) ||
+	    !ASN1_STRING_set(aserial, raw, 16) ||
 	    (p->serial = ca_serial_hex(aserial)) == NULL) {
 		r = jpki_err_set(JPKI_ERR_CRYPTO, "cannot set serial");
 		goto out;

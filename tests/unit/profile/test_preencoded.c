@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include "jpki/profile.h"
@@ -157,6 +158,69 @@ static void test_auth_same_bytes(void **state)
 	jpki_profile_issuer_free(iss);
 }
 
+/* The written parts at their edges: facts long enough for two-byte
+ * lengths, empty substitutes, a CN the names' model does not take (other
+ * characters, another length: OpenSSL encodes that name) and one it takes
+ * after them, and a validity past 2049 (GeneralizedTime). */
+static void test_edges_same_bytes(void **state)
+{
+	struct fx *f = *state;
+	struct jpki_profile_issuer *iss = NULL;
+	struct jpki_profile_request req = request(f, JPKI_CERT_SIGN, CA_URL);
+	struct jpki_facts saved = f->facts;
+	size_t at = 0;
+
+	assert_int_equal(jpki_profile_issuer_new(&iss, JPKI_CERT_SIGN, f->ca,
+						 f->ca_key, OCSP_URL, CA_URL),
+			 0);
+	for (int i = 0; i < 100; i++) /* 100 characters, 300 bytes */
+		at += (size_t)snprintf(f->facts.name + at,
+				       sizeof(f->facts.name) - at, "山");
+	at = 0;
+	for (int i = 0; i < 200; i++) /* 200 characters, 600 bytes */
+		at += (size_t)snprintf(f->facts.address + at,
+				       sizeof(f->facts.address) - at, "東");
+	f->facts.name_subst[0] = '\0';
+	snprintf(f->facts.address_subst, sizeof(f->facts.address_subst),
+		 "0001,0002");
+	same_both_ways(f, iss, &req, 21);
+	req.cn = "abc-def ghi"; /* not the model's characters */
+	same_both_ways(f, iss, &req, 22);
+	req.cn = "é"; /* UTF-8 */
+	same_both_ways(f, iss, &req, 23);
+	req.cn = "Short12"; /* another length: a model of its own */
+	same_both_ways(f, iss, &req, 24);
+	/* names that a joined key would not tell apart */
+	req.prefecture = "東京都\037a";
+	req.municipality = "b";
+	same_both_ways(f, iss, &req, 28);
+	req.prefecture = "東京都";
+	req.municipality = "a\037b";
+	same_both_ways(f, iss, &req, 29);
+	req.municipality = "千代田区";
+	req.cn = "ZYXWVUTSRQPONMLKJIHGFEDC";
+	req.not_after = 2556144000; /* 2051-01-01 */
+	same_both_ways(f, iss, &req, 25);
+	f->facts = saved;
+	{
+		/* a subject key of another size (its modulus' top byte
+		 * decides the INTEGER's leading zero), and one that is not
+		 * RSA (OpenSSL's encoder) */
+		EVP_PKEY *rsa = f->key, *other;
+
+		assert_non_null(other = EVP_RSA_gen(1028));
+		f->key = other;
+		same_both_ways(f, iss, &req, 26);
+		EVP_PKEY_free(other);
+		assert_non_null(other = EVP_EC_gen("P-256"));
+		f->key = other;
+		same_both_ways(f, iss, &req, 27);
+		EVP_PKEY_free(other);
+		f->key = rsa;
+	}
+	jpki_profile_issuer_free(iss);
+}
+
 /* Requests the pre-encoded profile does not fit, or the plain path would
  * refuse, are refused with nothing made. */
 static void test_refused(void **state)
@@ -214,6 +278,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_signing_same_bytes),
 		cmocka_unit_test(test_auth_same_bytes),
+		cmocka_unit_test(test_edges_same_bytes),
 		cmocka_unit_test(test_refused),
 	};
 
