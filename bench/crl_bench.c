@@ -430,18 +430,7 @@ static void run(long n, uint64_t seed)
 		bench_fail("index.txt");
 	fill_s = bench_now() - start;
 
-	/* The fill went into the WAL in one transaction; fold it into the
-	 * database file now, as SQLite's automatic checkpoints would have
-	 * over the months those rows took, instead of inside the first
-	 * measured commit. */
-	if (strcmp(jpki_store_backend(st), "sqlite") == 0) {
-		struct jpki_rows *ck = NULL;
-
-		if (jpki_store_query(&ck, st, "PRAGMA wal_checkpoint(TRUNCATE)",
-				     NULL, 0) != 0)
-			bench_fail("checkpoint");
-		jpki_rows_free(ck);
-	}
+	bench_checkpoint(st);
 
 	/* Ours: the full signing CRL, one transaction, as revocation and
 	 * the refresh loop make it; RUNS times, since the machine may be

@@ -220,6 +220,7 @@ int main(int argc, char **argv)
 		double took = bench_fill(st, stored, 50, b.now);
 
 		printf("stored %ld more certificates in %.1f s\n", stored, took);
+		bench_checkpoint(st);
 		full = issue_batches(ca, subject, n, 1, "D");
 		printf("  jpki, batches of %d, 1 thread, %ld stored: %8.0f "
 		       "certificates/s\n",

@@ -10,7 +10,8 @@
  *
  * The same is then measured with 100 000 and 1 000 000 certificates
  * already revoked in the store (rows copied from a real certificate, as in
- * issue_bench, spread over 1700 other municipalities), and so is a single
+ * issue_bench, spread over 1700 other municipalities, then checkpointed
+ * out of SQLite's WAL as crl_bench does), and so is a single
  * revocation (jpki_ca_revoke of a signing certificate, one durable
  * transaction each, its municipality's partition regenerated in it): both
  * should cost the same at every size, for the full CRL they grow is
@@ -214,6 +215,7 @@ int main(int argc, char **argv)
 	single_empty = single_run(ca, subject, n / 4, 0);
 	for (int i = 0; i < nsizes; i++) {
 		bench_fill_from(st, filled + 1, sizes[i] - filled, 1, b.now);
+		bench_checkpoint(st);
 		filled = sizes[i];
 		full[i] = one_run(st, ca, subject, n, 1 + i);
 		single[i] = single_run(ca, subject, n / 4, 1 + i);
