@@ -345,31 +345,27 @@ int jpki_ca_verifier_list(struct jpki_verifier **out, size_t *n,
 	return 0;
 }
 
-int jpki_ca_verifier_find(struct jpki_verifier *out, struct jpki_store *st,
-			  const char *fingerprint)
+/* The fingerprint lower-cased into fp[65]; a length other than 64 is no
+ * verifier's. */
+static int verifier_fp(char fp[65], const char *fingerprint)
 {
-	struct jpki_rows *rows = NULL;
-	char fp[65];
 	size_t n = fingerprint != NULL ? strlen(fingerprint) : 0;
-	int r;
 
-	memset(out, 0, sizeof(*out));
 	if (n != 64)
 		return jpki_err_set(JPKI_ERR_NOT_FOUND,
 				    "no verifier has that certificate");
 	for (size_t i = 0; i <= n; i++)
 		fp[i] = (char)tolower((unsigned char)fingerprint[i]);
-	{
-		struct jpki_value v = JPKI_V_TEXT(fp);
+	return 0;
+}
 
-		if ((r = jpki_store_query(&rows, st,
-					  "SELECT " VERIFIER_COLUMNS
-					  " FROM ca_verifier"
-					  " WHERE fingerprint = $1",
-					  &v, 1)) != 0)
-			return r;
-	}
-	if (jpki_rows_count(rows) == 0) {
+/* The register's answer from its row (a NULL first column: none), which
+ * it frees: found, not found, or removed. */
+static int verifier_answer(struct jpki_verifier *out, struct jpki_rows *rows)
+{
+	int r;
+
+	if (jpki_rows_count(rows) == 0 || jpki_rows_is_null(rows, 0, 0)) {
 		r = jpki_err_set(JPKI_ERR_NOT_FOUND,
 				 "the client certificate is not that of a "
 				 "registered verifier");
@@ -382,6 +378,26 @@ int jpki_ca_verifier_find(struct jpki_verifier *out, struct jpki_store *st,
 	}
 	jpki_rows_free(rows);
 	return r;
+}
+
+int jpki_ca_verifier_find(struct jpki_verifier *out, struct jpki_store *st,
+			  const char *fingerprint)
+{
+	struct jpki_rows *rows = NULL;
+	char fp[65];
+	struct jpki_value v;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = verifier_fp(fp, fingerprint)) != 0)
+		return r;
+	v = JPKI_V_TEXT(fp);
+	if ((r = jpki_store_query(&rows, st,
+				  "SELECT " VERIFIER_COLUMNS " FROM ca_verifier"
+				  " WHERE fingerprint = $1",
+				  &v, 1)) != 0)
+		return r;
+	return verifier_answer(out, rows);
 }
 
 /* ---- counting ------------------------------------------------------------ */
@@ -704,18 +720,14 @@ int jpki_ca_verifier_find_read(struct jpki_verifier *out, struct jpki_ca *ca,
 {
 	struct jpki_rows *rows = NULL;
 	char fp[65];
-	size_t n = fingerprint != NULL ? strlen(fingerprint) : 0;
 	int64_t mark;
 	int r;
 
 	if (ca->read == NULL)
 		return jpki_ca_verifier_find(out, ca->store, fingerprint);
 	memset(out, 0, sizeof(*out));
-	if (n != 64)
-		return jpki_err_set(JPKI_ERR_NOT_FOUND,
-				    "no verifier has that certificate");
-	for (size_t i = 0; i <= n; i++)
-		fp[i] = (char)tolower((unsigned char)fingerprint[i]);
+	if ((r = verifier_fp(fp, fingerprint)) != 0)
+		return r;
 	{
 		struct jpki_value v[] = {JPKI_V_TEXT(fp),
 					 JPKI_V_TEXT(ca->read_mark)};
@@ -736,17 +748,5 @@ int jpki_ca_verifier_find_read(struct jpki_verifier *out, struct jpki_ca *ca,
 		jpki_rows_free(rows);
 		return r;
 	}
-	if (jpki_rows_is_null(rows, 0, 0)) {
-		r = jpki_err_set(JPKI_ERR_NOT_FOUND,
-				 "the client certificate is not that of a "
-				 "registered verifier");
-	} else {
-		verifier_from_row(out, rows, 0);
-		r = out->enabled ? 0
-				 : jpki_err_set(JPKI_ERR_POLICY,
-						"the verifier %s is removed",
-						out->name);
-	}
-	jpki_rows_free(rows);
-	return r;
+	return verifier_answer(out, rows);
 }
