@@ -196,6 +196,11 @@ int ca_status_set_locked(struct jpki_ca *ca, const char *serial,
 			 const char *municipality,
 			 enum jpki_cert_status status, enum jpki_reason reason,
 			 int crls) JPKI_MUST_CHECK;
+/* Writes "($first, ..., $first+count-1)" into buf (the IN lists of the
+ * batch paths: issue_group.c, status.c, registry_events.c); returns its
+ * length, as snprintf does. */
+size_t ca_sql_in(char *buf, size_t size, size_t first, size_t count);
+
 /*
  * ca_status_set_locked(..., JPKI_STATUS_REVOKED, reason, 0) of `n`
  * certificates at once, by one UPDATE a CA_REVOKE_IN of them (a registry

@@ -74,6 +74,18 @@ static int person_cmp(const void *a, const void *b)
 	return strcmp(x->person, y->person);
 }
 
+size_t ca_sql_in(char *buf, size_t size, size_t first, size_t count)
+{
+	size_t len = (size_t)snprintf(buf, size, "(");
+
+	for (size_t i = 0; i < count && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s$%zu",
+					i ? ", " : "", first + i);
+	if (len < size)
+		len += (size_t)snprintf(buf + len, size - len, ")");
+	return len;
+}
+
 /* "SELECT ... WHERE col IN ($1, ..., $GROUP_IN)" after `head`, once. */
 static char *in_sql(const char *head, const char *tail)
 {
@@ -82,11 +94,9 @@ static char *in_sql(const char *head, const char *tail)
 
 	if (sql == NULL)
 		return NULL;
-	len = (size_t)snprintf(sql, size, "%s(", head);
-	for (size_t i = 0; i < GROUP_IN; i++)
-		len += (size_t)snprintf(sql + len, size - len, "%s$%zu",
-					i ? ", " : "", i + 1);
-	snprintf(sql + len, size - len, ")%s", tail);
+	len = (size_t)snprintf(sql, size, "%s", head);
+	len += ca_sql_in(sql + len, size - len, 1, GROUP_IN);
+	snprintf(sql + len, size - len, "%s", tail);
 	return sql;
 }
 

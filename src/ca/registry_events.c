@@ -190,12 +190,9 @@ static void held_sql_build(void)
 	len = (size_t)snprintf(held_sql, size,
 			       "SELECT person, serial, type, municipality,"
 			       " generation, status, issued_at FROM ca_cert"
-			       " WHERE person IN (");
-	for (size_t i = 0; i < PERSON_IN && len < size; i++)
-		len += (size_t)snprintf(held_sql + len, size - len, "%s$%zu",
-					i ? ", " : "", i + 1);
+			       " WHERE person IN ");
 	if (len < size)
-		snprintf(held_sql + len, size - len, ")");
+		ca_sql_in(held_sql + len, size - len, 1, PERSON_IN);
 }
 
 static int held_read(struct held_set *h, struct jpki_store *st,

@@ -68,13 +68,10 @@ static void revoke_many_build(void)
 	len = (size_t)snprintf(revoke_many_sql, size,
 			       "UPDATE ca_cert SET status = %d, reason = $1,"
 			       " revoked_at = $2, version = version + 1,"
-			       " changed_at = $2 WHERE serial IN (",
+			       " changed_at = $2 WHERE serial IN ",
 			       (int)JPKI_STATUS_REVOKED);
-	for (size_t i = 0; i < CA_REVOKE_IN && len < size; i++)
-		len += (size_t)snprintf(revoke_many_sql + len, size - len,
-					"%s$%zu", i ? ", " : "", i + 3);
 	if (len < size)
-		snprintf(revoke_many_sql + len, size - len, ")");
+		ca_sql_in(revoke_many_sql + len, size - len, 3, CA_REVOKE_IN);
 }
 
 int ca_status_revoke_many(struct jpki_ca *ca, const char *const *serials,
