@@ -581,30 +581,14 @@ static unsigned char *put_int(unsigned char *p, const BIGNUM *bn)
 static int rsa_spki(struct der *out, size_t *key_at, size_t *key_len,
 		    EVP_PKEY *key)
 {
-	int size = EVP_PKEY_get_size(key);
-	unsigned char *buf = NULL, *p;
+	unsigned char *p;
 	BIGNUM *n = NULL, *e = NULL;
-	OSSL_PARAM params[3];
 	size_t ints, seq, bits, total;
 	int ok = 0;
 
 	out->p = NULL;
 	out->len = 0;
-	if (!EVP_PKEY_is_a(key, "RSA") || size <= 0 || size > 2048 ||
-	    (buf = OPENSSL_malloc(2 * (size_t)size)) == NULL)
-		goto out;
-	/* both in one call, into buffers of the key's size (pubkey.c) */
-	params[0] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, buf,
-					    (size_t)size);
-	params[1] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, buf + size,
-					    (size_t)size);
-	params[2] = OSSL_PARAM_construct_end();
-	if (!EVP_PKEY_get_params(key, params) ||
-	    !OSSL_PARAM_modified(&params[0]) ||
-	    !OSSL_PARAM_modified(&params[1]) ||
-	    !OSSL_PARAM_get_BN(&params[0], &n) ||
-	    !OSSL_PARAM_get_BN(&params[1], &e) || BN_is_zero(n) ||
-	    BN_is_zero(e))
+	if (!profile_rsa_ne(key, &n, &e))
 		goto out;
 	ints = tlv_len(int_len(n)) + tlv_len(int_len(e));
 	seq = tlv_len(ints);
@@ -629,7 +613,6 @@ static int rsa_spki(struct der *out, size_t *key_at, size_t *key_len,
 	out->len = (int)total;
 	ok = 1;
 out:
-	OPENSSL_free(buf);
 	BN_free(n);
 	BN_free(e);
 	return ok;

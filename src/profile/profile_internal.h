@@ -6,6 +6,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+/* An RSA key's modulus and exponent, both in one call (pubkey.c says
+ * why); 1 on success, 0 for a key that is not RSA or on failure. */
+int profile_rsa_ne(EVP_PKEY *key, BIGNUM **n, BIGNUM **e);
+
 /* X509_set_pubkey(), without OpenSSL 3.0's slow encoder for RSA keys
  * (pubkey.c says why). 1 on success, as OpenSSL's setters. */
 int profile_set_pubkey(X509 *cert, EVP_PKEY *key);

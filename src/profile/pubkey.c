@@ -20,34 +20,52 @@
 #include "profile/profile_internal.h"
 
 /*
- * The legacy RSA twin of a provider RSA key (its public half), or NULL.
  * Modulus and exponent are asked for in one call, into buffers of the
  * key's size: EVP_PKEY_get_bn_param() asks one at a time into 2 KiB, which
  * the provider fills in constant time, byte by byte (about 7 microseconds
  * for the two).
  */
-static EVP_PKEY *legacy_rsa(EVP_PKEY *key)
+int profile_rsa_ne(EVP_PKEY *key, BIGNUM **n, BIGNUM **e)
 {
 	int size = EVP_PKEY_get_size(key);
 	unsigned char *buf = NULL;
-	BIGNUM *n = NULL, *e = NULL;
-	EVP_PKEY *legacy = NULL;
-	RSA *rsa = NULL;
 	OSSL_PARAM params[3];
+	int ok = 0;
 
-	if (size <= 0 || size > 2048 || (buf = OPENSSL_malloc(2 * (size_t)size)) == NULL)
-		goto out;
+	*n = *e = NULL;
+	if (!EVP_PKEY_is_a(key, "RSA") || size <= 0 || size > 2048 ||
+	    (buf = OPENSSL_malloc(2 * (size_t)size)) == NULL)
+		return 0;
 	params[0] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, buf,
 					    (size_t)size);
 	params[1] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, buf + size,
 					    (size_t)size);
 	params[2] = OSSL_PARAM_construct_end();
-	if (!EVP_PKEY_get_params(key, params) ||
-	    !OSSL_PARAM_modified(&params[0]) ||
-	    !OSSL_PARAM_modified(&params[1]) ||
-	    !OSSL_PARAM_get_BN(&params[0], &n) ||
-	    !OSSL_PARAM_get_BN(&params[1], &e) ||
-	    (rsa = RSA_new()) == NULL || !RSA_set0_key(rsa, n, e, NULL))
+	if (EVP_PKEY_get_params(key, params) &&
+	    OSSL_PARAM_modified(&params[0]) &&
+	    OSSL_PARAM_modified(&params[1]) &&
+	    OSSL_PARAM_get_BN(&params[0], n) &&
+	    OSSL_PARAM_get_BN(&params[1], e) && !BN_is_zero(*n) &&
+	    !BN_is_zero(*e))
+		ok = 1;
+	OPENSSL_free(buf);
+	if (!ok) {
+		BN_free(*n);
+		BN_free(*e);
+		*n = *e = NULL;
+	}
+	return ok;
+}
+
+/* The legacy RSA twin of a provider RSA key (its public half), or NULL. */
+static EVP_PKEY *legacy_rsa(EVP_PKEY *key)
+{
+	BIGNUM *n = NULL, *e = NULL;
+	EVP_PKEY *legacy = NULL;
+	RSA *rsa = NULL;
+
+	if (!profile_rsa_ne(key, &n, &e) || (rsa = RSA_new()) == NULL ||
+	    !RSA_set0_key(rsa, n, e, NULL))
 		goto out;
 	n = e = NULL; /* rsa owns them */
 	if ((legacy = EVP_PKEY_new()) == NULL ||
@@ -58,7 +76,6 @@ static EVP_PKEY *legacy_rsa(EVP_PKEY *key)
 	}
 	rsa = NULL; /* legacy owns it */
 out:
-	OPENSSL_free(buf);
 	BN_free(n);
 	BN_free(e);
 	RSA_free(rsa);
