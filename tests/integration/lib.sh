@@ -162,3 +162,48 @@ ocsp_request_fixture() {
 	openssl ocsp -issuer sign-ca.pem -cert cert.pem -reqout req.der \
 		-no_nonce >/dev/null
 }
+
+# watch_python: sets watch_py to the first Python with the cryptography
+# package (ocsp_watch.py's; a python3 earlier on PATH than Debian's may lack
+# the one apt-get installs), or skips the test.
+watch_python() {
+	watch_py=""
+	for py in python3 /usr/bin/python3; do
+		if "$py" -c 'from cryptography.x509 import ocsp' 2>/dev/null; then
+			watch_py=$py
+			return 0
+		fi
+	done
+	echo "SKIP: no python3 cryptography (apt-get install python3-cryptography)"
+	exit 77
+}
+
+# ocsp_certs N: a CA (sign-ca.pem) and N signing certificates (certI.pem),
+# each with an OCSP request (ocspI.der); their serials in `serials`. Uses
+# the test's jpki (which may name a --store).
+ocsp_certs() {
+	jpki ca init --public-url "http://127.0.0.1:1" >/dev/null
+	jpki ca cert sign >sign-ca.pem
+	serials=()
+	for i in $(seq 1 "$1"); do
+		openssl req -new -newkey rsa:2048 -nodes -subj "/CN=ignored" \
+			-keyout "key$i.pem" -out "req$i.pem" 2>/dev/null
+		jpki ca issue --csr "req$i.pem" --type sign --person "P-000$i" \
+			--municipality-code 131016 --prefecture Tokyo-to \
+			--municipality Chiyoda-ku --name "山田 太郎" --sex male \
+			--birth 1980-06-01 --address "東京都千代田区千代田１番１号" \
+			--out "cert$i.pem" --json >"cert$i.json"
+		serials+=("$(json "d['serial']" <"cert$i.json")")
+		openssl ocsp -issuer sign-ca.pem -cert "cert$i.pem" -no_nonce \
+			-reqout "ocsp$i.der" >/dev/null
+	done
+}
+
+# ocsp_status URL N: good / revoked, from one POST of ocspN.der
+ocsp_status() {
+	curl -sf --data-binary "@ocsp$2.der" \
+		-H 'Content-Type: application/ocsp-request' "$1" -o answer.der ||
+		fail "no answer from $1"
+	openssl ocsp -respin answer.der -issuer sign-ca.pem -CAfile sign-ca.pem \
+		-cert "cert$2.pem" 2>/dev/null | sed -n "s/^cert$2.pem: //p"
+}

@@ -75,21 +75,7 @@ pass "two hot standbys streaming from it (127.0.0.1:${sports[0]}, :${sports[1]})
 
 # --- A CA and four certificates, on the primary ---------------------------
 jpki() { "$JPKI" --data "$work/var" --store "$store" --log warn "$@"; }
-jpki ca init --public-url "http://127.0.0.1:1" >/dev/null
-jpki ca cert sign >sign-ca.pem
-serials=()
-for i in 1 2 3 4; do
-	openssl req -new -newkey rsa:2048 -nodes -subj "/CN=ignored" \
-		-keyout "key$i.pem" -out "req$i.pem" 2>/dev/null
-	jpki ca issue --csr "req$i.pem" --type sign --person "P-000$i" \
-		--municipality-code 131016 --prefecture Tokyo-to \
-		--municipality Chiyoda-ku --name "山田 太郎" --sex male \
-		--birth 1980-06-01 --address "東京都千代田区千代田１番１号" \
-		--out "cert$i.pem" --json >"cert$i.json"
-	serials+=("$(json "d['serial']" <"cert$i.json")")
-	openssl ocsp -issuer sign-ca.pem -cert "cert$i.pem" -no_nonce \
-		-reqout "ocsp$i.der" >/dev/null
-done
+ocsp_certs 4
 pass "ca init and four certificates on the primary"
 
 # A read store takes no writes, whatever is sent to it; and --max-lag-ms

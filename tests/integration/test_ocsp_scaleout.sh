@@ -25,19 +25,7 @@ BOUND_MS=1000
 . "$(dirname "$(realpath "$0")")/lib.sh"
 . "$(dirname "$(realpath "$0")")/pg_lib.sh"
 pg_find_bin || exit 77
-# the first Python with the cryptography package (a python3 earlier on
-# PATH than Debian's may lack the one apt-get installs)
-watch_py=""
-for py in python3 /usr/bin/python3; do
-	if "$py" -c 'from cryptography.x509 import ocsp' 2>/dev/null; then
-		watch_py=$py
-		break
-	fi
-done
-if [ -z "$watch_py" ]; then
-	echo "SKIP: no python3 cryptography (apt-get install python3-cryptography)"
-	exit 77
-fi
+watch_python
 
 lib_init scale "$1"
 pg_own "$work" || exit 77
@@ -103,21 +91,7 @@ pass "two processes on an empty database: both migrate, the schema once, one ca 
 psql -c "CREATE DATABASE jpki" || fail "CREATE DATABASE jpki"
 store="$pg/jpki"
 jpki() { "$JPKI" --data "$work/var" --store "$store" --log warn "$@"; }
-jpki ca init --public-url "http://127.0.0.1:1" >/dev/null
-jpki ca cert sign >sign-ca.pem
-serials=()
-for i in 1 2 3; do
-	openssl req -new -newkey rsa:2048 -nodes -subj "/CN=ignored" \
-		-keyout "key$i.pem" -out "req$i.pem" 2>/dev/null
-	jpki ca issue --csr "req$i.pem" --type sign --person "P-000$i" \
-		--municipality-code 131016 --prefecture Tokyo-to \
-		--municipality Chiyoda-ku --name "山田 太郎" --sex male \
-		--birth 1980-06-01 --address "東京都千代田区千代田１番１号" \
-		--out "cert$i.pem" --json >"cert$i.json"
-	serials+=("$(python3 -c "import json; print(json.load(open('cert$i.json'))['serial'])")")
-	openssl ocsp -issuer sign-ca.pem -cert "cert$i.pem" -no_nonce \
-		-reqout "ocsp$i.der" >/dev/null
-done
+ocsp_certs 3
 pass "ca init and three certificates in PostgreSQL"
 
 urls=()
@@ -161,26 +135,18 @@ done
 pass "the three answer good alike (status, responder id, serial) for three serials"
 
 # --- The next request after a commit, with answers kept -------------------
-# status URL N: good / revoked, from one POST of ocspN.der
-status() {
-	curl -sf --data-binary "@ocsp$2.der" \
-		-H 'Content-Type: application/ocsp-request' "$1" -o answer.der ||
-		fail "no answer from $1"
-	openssl ocsp -respin answer.der -issuer sign-ca.pem -CAfile sign-ca.pem \
-		-cert "cert$2.pem" 2>/dev/null | sed -n "s/^cert$2.pem: //p"
-}
 for u in "${urls[@]}"; do
 	for _ in $(seq 1 20); do
-		[ "$(status "$u" 3)" = good ] || fail "cert3 not good at $u"
+		[ "$(ocsp_status "$u" 3)" = good ] || fail "cert3 not good at $u"
 	done
 done
 jpki ca hold "${serials[2]}" >/dev/null
 for u in "${urls[@]}"; do
-	[ "$(status "$u" 3)" = revoked ] || fail "the hold not seen at $u"
+	[ "$(ocsp_status "$u" 3)" = revoked ] || fail "the hold not seen at $u"
 done
 jpki ca release "${serials[2]}" >/dev/null
 for u in "${urls[@]}"; do
-	[ "$(status "$u" 3)" = good ] || fail "the release not seen at $u"
+	[ "$(ocsp_status "$u" 3)" = good ] || fail "the release not seen at $u"
 done
 pass "a request answered twenty times at each: a hold, then its release, by other processes, each seen at the next request"
 

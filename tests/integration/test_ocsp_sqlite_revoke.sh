@@ -22,37 +22,13 @@ here=$(dirname "$(realpath "$0")")
 BOUND_MS=1000
 . "$here/lib.sh"
 
-watch_py=""
-for py in python3 /usr/bin/python3; do
-	if "$py" -c 'from cryptography.x509 import ocsp' 2>/dev/null; then
-		watch_py=$py
-		break
-	fi
-done
-if [ -z "$watch_py" ]; then
-	echo "SKIP: no python3 cryptography (apt-get install python3-cryptography)"
-	exit 77
-fi
+watch_python
 
 lib_init ocspsq "$1"
 fail_more() { serve_errs; }
 
-jpki ca init --public-url "http://127.0.0.1:1" >/dev/null
-jpki ca cert sign >sign-ca.pem
+ocsp_certs 3
 jpki ca cert auth >auth-ca.pem
-serials=()
-for i in 1 2 3; do
-	openssl req -new -newkey rsa:2048 -nodes -subj "/CN=ignored" \
-		-keyout "key$i.pem" -out "req$i.pem" 2>/dev/null
-	jpki ca issue --csr "req$i.pem" --type sign --person "P-000$i" \
-		--municipality-code 131016 --prefecture Tokyo-to \
-		--municipality Chiyoda-ku --name "山田 太郎" --sex male \
-		--birth 1980-06-01 --address "東京都千代田区千代田１番１号" \
-		--out "cert$i.pem" --json >"cert$i.json"
-	serials+=("$(json "d['serial']" <"cert$i.json")")
-	openssl ocsp -issuer sign-ca.pem -cert "cert$i.pem" -no_nonce \
-		-reqout "ocsp$i.der" >/dev/null
-done
 pass "a CA and three signing certificates in SQLite"
 
 urls=()
@@ -65,18 +41,10 @@ for i in 1 2; do
 	wait_healthz "http://127.0.0.1:$p" || fail "responder $i did not start"
 done
 
-# status URL N: good / revoked, from one POST of ocspN.der
-status() {
-	curl -sf --data-binary "@ocsp$2.der" \
-		-H 'Content-Type: application/ocsp-request' "$1" -o "answer.der" ||
-		fail "no answer from $1"
-	openssl ocsp -respin answer.der -issuer sign-ca.pem -CAfile sign-ca.pem \
-		-cert "cert$2.pem" 2>/dev/null | sed -n "s/^cert$2.pem: //p"
-}
 # the same request answered many times at both: kept by request bytes
 for u in "${urls[@]}"; do
 	for _ in $(seq 1 20); do
-		[ "$(status "$u" 1)" = good ] || fail "cert1 not good at $u"
+		[ "$(ocsp_status "$u" 1)" = good ] || fail "cert1 not good at $u"
 	done
 done
 pass "two responders answer the same request good, twenty times each"
@@ -84,24 +52,24 @@ pass "two responders answer the same request good, twenty times each"
 # --- the next request after the commit ------------------------------------
 jpki ca revoke "${serials[0]}" --reason keyCompromise >/dev/null
 for u in "${urls[@]}"; do
-	s=$(status "$u" 1)
+	s=$(ocsp_status "$u" 1)
 	[ "$s" = revoked ] || fail "the first request after the revocation at $u: $s"
 done
 pass "the first request after 'jpki ca revoke' returned: revoked at both"
 for u in "${urls[@]}"; do
-	[ "$(status "$u" 3)" = good ] || fail "cert3 is not good at $u"
+	[ "$(ocsp_status "$u" 3)" = good ] || fail "cert3 is not good at $u"
 done
 pass "an unrelated certificate is still good"
 
 # --- hold and release by other processes ----------------------------------
-for u in "${urls[@]}"; do status "$u" 3 >/dev/null; done
+for u in "${urls[@]}"; do ocsp_status "$u" 3 >/dev/null; done
 jpki ca hold "${serials[2]}" >/dev/null
 for u in "${urls[@]}"; do
-	[ "$(status "$u" 3)" = revoked ] || fail "hold not seen at $u"
+	[ "$(ocsp_status "$u" 3)" = revoked ] || fail "hold not seen at $u"
 done
 jpki ca release "${serials[2]}" >/dev/null
 for u in "${urls[@]}"; do
-	[ "$(status "$u" 3)" = good ] || fail "release not seen at $u"
+	[ "$(ocsp_status "$u" 3)" = good ] || fail "release not seen at $u"
 done
 pass "a hold and its release by other processes: each seen at the next request"
 
