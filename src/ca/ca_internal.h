@@ -410,6 +410,9 @@ void ca_copy_text(char *dst, size_t size, const char *src);
 /* Serials are stored as BN_bn2hex writes them: upper case, no leading
  * zeros; this makes what a person typed, in any case, into that. */
 void ca_serial_canon(char out[41], const char *in);
+/* 0 for a serial of 1 to 40 hexadecimal digits; INVALID, naming it,
+ * otherwise. */
+int ca_serial_check(const char *serial) JPKI_MUST_CHECK;
 /* Reads one certificate's row (CERT_COLUMNS); NOT_FOUND with a clear
  * message if absent. Caller frees *out. */
 int ca_load_row(struct jpki_rows **out, struct jpki_ca *ca,

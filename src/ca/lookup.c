@@ -87,12 +87,8 @@ static int read_cert(struct jpki_cert_info **out, struct jpki_ca *ca,
 	int r;
 
 	*out = NULL;
-	if (serial == NULL || *serial == '\0' || strlen(serial) > 40 ||
-	    strspn(serial, "0123456789ABCDEFabcdef") != strlen(serial))
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "'%s' is not a certificate serial number "
-				    "(hexadecimal)",
-				    serial ? serial : "");
+	if ((r = ca_serial_check(serial)) != 0)
+		return r;
 	ca_serial_canon(canon, serial);
 	p[0] = (struct jpki_value)JPKI_V_TEXT(canon);
 	if ((r = read_rows(&rows, ca,

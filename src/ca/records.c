@@ -70,6 +70,17 @@ int ca_info_from_row(struct jpki_cert_info **out,
 	return 0;
 }
 
+int ca_serial_check(const char *serial)
+{
+	if (serial == NULL || *serial == '\0' || strlen(serial) > 40 ||
+	    strspn(serial, "0123456789ABCDEFabcdef") != strlen(serial))
+		return jpki_err_set(JPKI_ERR_INVALID,
+				    "'%s' is not a certificate serial number "
+				    "(hexadecimal)",
+				    serial ? serial : "");
+	return 0;
+}
+
 /* Reads one certificate's row; NOT_FOUND with a clear message if absent. */
 int ca_load_row(struct jpki_rows **out, struct jpki_ca *ca,
 		    const char *serial)
@@ -78,12 +89,8 @@ int ca_load_row(struct jpki_rows **out, struct jpki_ca *ca,
 	int r;
 
 	*out = NULL;
-	if (serial == NULL || *serial == '\0' || strlen(serial) > 40 ||
-	    strspn(serial, "0123456789ABCDEFabcdef") != strlen(serial))
-		return jpki_err_set(JPKI_ERR_INVALID,
-				    "'%s' is not a certificate serial number "
-				    "(hexadecimal)",
-				    serial ? serial : "");
+	if ((r = ca_serial_check(serial)) != 0)
+		return r;
 	if ((r = jpki_store_query(out, ca->store,
 				  "SELECT " CERT_COLUMNS
 				  " FROM ca_cert WHERE serial = $1",
