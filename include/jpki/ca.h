@@ -528,6 +528,31 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 			 size_t req_len) JPKI_MUST_CHECK;
 
 /*
+ * The same, for a server that makes the stamp read itself. An answer kept
+ * by request bytes is reused only under a stamp of the store taken after
+ * the request came (jpki_store_change_stamp on SQLite, a memory read). On
+ * PostgreSQL that stamp is the CA's status counter, a round trip: a server
+ * answering many requests at once makes one read for all those that came
+ * before it started, without holding a worker for each, and answers each
+ * with it.
+ *   jpki_ca_ocsp_stamp_wanted(): 1 when the stamp is such a read
+ *     (PostgreSQL), 0 when jpki_ca_ocsp_respond() takes its own cheaply.
+ *   jpki_ca_ocsp_stamp_read(): one read, started now; nonzero when there
+ *     is none to use (the read failed, a replica past its bound).
+ *   jpki_ca_ocsp_respond_stamped(): jpki_ca_ocsp_respond() under `stamp`,
+ *     which must come from a read that started after the request came
+ *     ("revoked at the next request after its commit"); NULL: none, every
+ *     status read.
+ */
+int jpki_ca_ocsp_stamp_wanted(const struct jpki_ca *ca);
+int jpki_ca_ocsp_stamp_read(struct jpki_store_stamp *out, struct jpki_ca *ca);
+int jpki_ca_ocsp_respond_stamped(unsigned char **out, size_t *out_len,
+				 struct jpki_ca *ca, const unsigned char *req,
+				 size_t req_len,
+				 const struct jpki_store_stamp *stamp)
+	JPKI_MUST_CHECK;
+
+/*
  * Consumes the resident registry's change events (registry.h) after the
  * CA's own cursor: a 4-fact change revokes the person's good signing
  * certificates (affiliationChanged); death or removal revokes every good

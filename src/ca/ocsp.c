@@ -424,6 +424,28 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 			 struct jpki_ca *ca, const unsigned char *req,
 			 size_t req_len)
 {
+	struct jpki_store_stamp stamp;
+	/* the stamp before any read: a commit after it changes it. Not on a
+	 * read store (replica.c): the primary's stamp says nothing of the
+	 * replica's data, and every answer there must pass the lag check. */
+	int stamped = req != NULL && req_len != 0 &&
+		      req_len <= JPKI_MAX_OCSP_REQUEST && ca->read == NULL &&
+		      jpki_store_change_stamp(&stamp, ca->store) == 0;
+
+	/* PostgreSQL: the status counter, from a read that started after
+	 * this request came (stamp.c); on a replica only within its bound */
+	if (!stamped && ca->pg_stamp && req != NULL && req_len != 0 &&
+	    req_len <= JPKI_MAX_OCSP_REQUEST)
+		stamped = ca_status_stamp(&stamp, ca) == 0;
+	return jpki_ca_ocsp_respond_stamped(out, out_len, ca, req, req_len,
+					    stamped ? &stamp : NULL);
+}
+
+int jpki_ca_ocsp_respond_stamped(unsigned char **out, size_t *out_len,
+				 struct jpki_ca *ca, const unsigned char *req,
+				 size_t req_len,
+				 const struct jpki_store_stamp *given)
+{
 	const unsigned char *p = req;
 	OCSP_REQUEST *oreq = NULL;
 	OCSP_BASICRESP *basic = NULL;
@@ -440,15 +462,9 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 	if (req == NULL || req_len == 0 || req_len > JPKI_MAX_OCSP_REQUEST)
 		return error_response(out, out_len,
 				      OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
-	/* the stamp before any read: a commit after it changes it. Not on a
-	 * read store (replica.c): the primary's stamp says nothing of the
-	 * replica's data, and every answer there must pass the lag check. */
-	stamped = ca->read == NULL &&
-		  jpki_store_change_stamp(&stamp, ca->store) == 0;
-	/* PostgreSQL: the status counter, from a read that started after
-	 * this request came (stamp.c); on a replica only within its bound */
-	if (!stamped && ca->pg_stamp)
-		stamped = ca_status_stamp(&stamp, ca) == 0;
+	stamped = given != NULL;
+	if (stamped)
+		stamp = *given;
 	if (stamped && req_cache_get(out, out_len, ca, req, req_len, &stamp))
 		return 0;
 	oreq = d2i_OCSP_REQUEST(NULL, &p, (long)req_len);

@@ -191,6 +191,17 @@ void ca_stamp_bytes(struct jpki_store_stamp *out, int64_t n)
 	memcpy(out->b + 8, &n, sizeof(n));
 }
 
+/* The stamp of what a read gave, unless a replica is past its bound: its
+ * counter may then be of any age. */
+static int stamp_of(struct jpki_store_stamp *out, struct jpki_ca *ca,
+		    const struct ca_stamp *s)
+{
+	if (ca->read != NULL && ca_read_stale(ca, s->marked ? &s->mark : NULL))
+		return JPKI_ERR_STATE;
+	ca_stamp_bytes(out, s->n);
+	return 0;
+}
+
 int ca_status_stamp(struct jpki_store_stamp *out, struct jpki_ca *ca)
 {
 	struct ca_stamp s;
@@ -199,9 +210,21 @@ int ca_status_stamp(struct jpki_store_stamp *out, struct jpki_ca *ca)
 	if (!ca->pg_stamp ||
 	    ca_coalesce_read(&s, &ca->stamps, stamp_read, ca) != 0)
 		return JPKI_ERR_STATE;
-	/* a replica past its bound: its counter may be of any age */
-	if (ca->read != NULL && ca_read_stale(ca, s.marked ? &s.mark : NULL))
+	return stamp_of(out, ca, &s);
+}
+
+int jpki_ca_ocsp_stamp_wanted(const struct jpki_ca *ca)
+{
+	return ca != NULL && ca->pg_stamp;
+}
+
+int jpki_ca_ocsp_stamp_read(struct jpki_store_stamp *out, struct jpki_ca *ca)
+{
+	struct ca_stamp s;
+
+	memset(out, 0, sizeof(*out));
+	memset(&s, 0, sizeof(s));
+	if (ca == NULL || !ca->pg_stamp || stamp_read(ca, &s) != 0)
 		return JPKI_ERR_STATE;
-	ca_stamp_bytes(out, s.n);
-	return 0;
+	return stamp_of(out, ca, &s);
 }

@@ -61,6 +61,8 @@ struct jpki_http {
 	/* the operators' password checks (login_pool.c), made at the
 	 * first log-in */
 	struct http_pool *_Atomic login_pool;
+	/* OCSP on PostgreSQL: the status counter's reader (ocsp_wait.c) */
+	struct http_stamps *stamps;
 	/* --revocation-access registered (relying.c): the counts of what
 	 * each verifier was answered and the thread that flushes them */
 	int registered;
@@ -137,7 +139,32 @@ struct upload {
 	 * with, and its purpose (JPKI_CERT_SIGN or _AUTH); "" when open */
 	char verifier[JPKI_VERIFIER_NAME_MAX + 1];
 	enum jpki_cert_type purpose;
+	/* an OCSP request waiting for the status counter (ocsp_wait.c) */
+	enum { HTTP_STAMP_NOT_ASKED, HTTP_STAMP_WAITING, HTTP_STAMP_READ,
+	       HTTP_STAMP_NONE } stamp_state;
+	struct jpki_store_stamp stamp; /* HTTP_STAMP_READ: what was read */
+	struct MHD_Connection *stamp_conn;
+	struct upload *stamp_next;
 };
+
+/*
+ * ocsp_wait.c: on PostgreSQL, OCSP requests wait for a shared read of the
+ * CA's status counter with their connections suspended, on one reader
+ * thread, rather than each on a worker. http_stamps_start() starts it when
+ * the server answers OCSP and the CA wants such reads (none otherwise:
+ * srv->stamps stays NULL). http_stamps_wait(): 0 when the connection is
+ * now suspended and queued (return MHD_YES; the handler is called again
+ * with up->stamp_state READ or NONE); nonzero when there is no reader or it
+ * is closing (answer with a read of the request's own).
+ * http_stamps_stop() answers what is queued and stops the reader, before
+ * the daemon stops; http_stamps_free() with the server.
+ */
+struct http_stamps;
+int http_stamps_start(struct jpki_http *srv);
+int http_stamps_wait(struct jpki_http *srv, struct MHD_Connection *conn,
+		     struct upload *up);
+void http_stamps_stop(struct jpki_http *srv);
+void http_stamps_free(struct http_stamps *q);
 
 /*
  * login_pool.c: operator log-ins (POST /window/login, /api/login) with

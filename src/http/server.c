@@ -116,8 +116,22 @@ static enum MHD_Result send_ocsp(struct jpki_http *srv,
 		if (http_relying_scope(&ret, conn, up, types) != 0)
 			return ret;
 	}
-	if ((r = jpki_ca_ocsp_respond(&resp, &resp_len, srv->ca, req, len)) !=
-	    0) {
+	/* PostgreSQL: the status counter is read for many requests at once
+	 * (ocsp_wait.c), the connection suspended meanwhile; then answered
+	 * under what was read, or, when it could not be, with every status
+	 * read. Without the reader, the responder reads it itself. */
+	if (up->stamp_state == HTTP_STAMP_NOT_ASKED && len != 0 &&
+	    len <= JPKI_MAX_OCSP_REQUEST &&
+	    http_stamps_wait(srv, conn, (struct upload *)up) == 0)
+		return MHD_YES;
+	if ((r = up->stamp_state == HTTP_STAMP_NOT_ASKED
+			 ? jpki_ca_ocsp_respond(&resp, &resp_len, srv->ca,
+						req, len)
+			 : jpki_ca_ocsp_respond_stamped(
+				   &resp, &resp_len, srv->ca, req, len,
+				   up->stamp_state == HTTP_STAMP_READ
+					   ? &up->stamp
+					   : NULL)) != 0) {
 		jpki_log(JPKI_LOG_ERROR, "OCSP: %s: %s", jpki_strerror(r),
 			 jpki_err_detail());
 		return http_send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -762,6 +776,7 @@ static void server_free(struct jpki_http *srv)
 	http_limit_free(srv->challenge_limit);
 	http_limit_free(srv->kiosk_limit);
 	http_limit_free(srv->verify_limit);
+	http_stamps_free(srv->stamps);
 	free(srv->portal_dir);
 	free(srv);
 }
@@ -895,6 +910,7 @@ int jpki_http_start(struct jpki_http **out,
 		return r;
 	}
 	if ((r = http_relying_start(srv, opts)) != 0 ||
+	    (r = http_stamps_start(srv)) != 0 ||
 	    (r = http_conns_new(&srv->conns, &lim)) != 0) {
 		server_free(srv);
 		return r;
@@ -1009,6 +1025,7 @@ void jpki_http_stop(struct jpki_http *srv)
 	/* No connection may stay suspended: the log-ins on the hashing pool
 	 * finish (each resumes its connection) first. */
 	http_login_pool_stop(srv);
+	http_stamps_stop(srv);
 	MHD_stop_daemon(srv->daemon); /* closes a socket it listened on */
 	/* after the daemon: its last callbacks still look at the table */
 	server_free(srv);

@@ -339,10 +339,12 @@ static int migrate(struct jpki_serve *sv, const struct jpki_serve_options *o)
 /*
  * The HTTP workers: `threads` if given, else one per core, and on
  * PostgreSQL four per core (at most JPKI_SERVE_PG_WORKERS_MAX). A worker
- * that reads a network store waits for each answer with its core idle, and
- * the OCSP answers' shared status reads (ca/stamp.c) serve more requests
- * the more are waiting at once: with one worker per core, PostgreSQL OCSP
- * stayed at a quarter of SQLite's rate (docs/PERFORMANCE.md).
+ * that reads a network store waits for each answer with its core idle: an
+ * OCSP answer not kept yet reads its certificate's status on the worker.
+ * (A kept answer's status counter is read off the workers, for all the
+ * requests waiting: http/ocsp_wait.c.) With one worker per core,
+ * PostgreSQL OCSP stayed at a quarter of SQLite's rate
+ * (docs/PERFORMANCE.md).
  */
 static unsigned workers_default(struct jpki_store *st, unsigned threads)
 {
@@ -396,11 +398,11 @@ int jpki_serve_start(struct jpki_serve **out,
 	    (r = migrate(sv, o)) != 0)
 		goto fail;
 	sv->workers = workers_default(sv->st, o->threads);
-	/* one read connection per HTTP worker before the first request, not
-	 * during it; short of them (the server's connection limit) a worker
-	 * opens its own when it needs one, or waits for the main
-	 * connection */
-	if (jpki_store_open_readers(sv->st, sv->workers) != 0)
+	/* one read connection per HTTP worker, and one for the OCSP status
+	 * reader (http/ocsp_wait.c), before the first request, not during
+	 * it; short of them (the server's connection limit) a worker opens
+	 * its own when it needs one, or waits for the main connection */
+	if (jpki_store_open_readers(sv->st, sv->workers + 1) != 0)
 		jpki_log(JPKI_LOG_WARN, "read connections: %s",
 			 jpki_err_detail());
 	if (sv->roles & JPKI_ROLE_OIDC) {
@@ -420,7 +422,7 @@ int jpki_serve_start(struct jpki_serve **out,
 		goto fail;
 	/* the OCSP workers read the replica: theirs too, ahead */
 	if (sv->read != NULL &&
-	    jpki_store_open_readers(sv->read, sv->workers) != 0)
+	    jpki_store_open_readers(sv->read, sv->workers + 1) != 0)
 		jpki_log(JPKI_LOG_WARN, "replica read connections: %s",
 			 jpki_err_detail());
 	issuer_look(sv, 1);

@@ -150,6 +150,49 @@ for u in "${urls[@]}"; do
 done
 pass "a request answered twenty times at each: a hold, then its release, by other processes, each seen at the next request"
 
+# --- Waiting for the status counter holds no worker -----------------------
+# While another session holds ca_status_stamp locked, 40 requests (more
+# than a responder's workers, at most 32) wait for the counter's read with
+# their connections suspended (src/http/ocsp_wait.c). The same responder
+# still answers /healthz at once, none of the 40 is answered before the
+# lock goes (no answer without a read that started after the request), and
+# each is answered good after.
+health=${urls[0]%/ocsp/sign}/healthz
+psql -d jpki -c "BEGIN; LOCK TABLE ca_status_stamp IN ACCESS EXCLUSIVE MODE;
+	SELECT pg_sleep(5); COMMIT;" >/dev/null &
+locker=$!
+for _ in $(seq 1 100); do
+	[ "$(psql -d jpki -c "SELECT count(*) FROM pg_locks l
+		JOIN pg_class c ON c.oid = l.relation
+		WHERE c.relname = 'ca_status_stamp' AND l.granted
+		AND l.mode = 'AccessExclusiveLock'")" = 1 ] && break
+	sleep 0.05
+done
+waiting=()
+for i in $(seq 1 40); do
+	curl -s --max-time 30 --data-binary @ocsp3.der \
+		-H 'Content-Type: application/ocsp-request' "${urls[0]}" \
+		-o "wait$i.der" &
+	waiting+=($!)
+done
+sleep 1
+t0=$(date +%s%N)
+curl -sf --max-time 2 "$health" >/dev/null ||
+	fail "/healthz not answered while 40 OCSP requests wait for the status counter"
+ms=$((($(date +%s%N) - t0) / 1000000))
+early=0
+for i in $(seq 1 40); do [ -s "wait$i.der" ] && early=$((early + 1)); done
+kill -0 "$locker" 2>/dev/null || fail "the lock ended before the checks"
+[ "$early" = 0 ] || fail "$early of 40 answered while the status counter was locked"
+wait "$locker" || fail "the locking session failed"
+for p in "${waiting[@]}"; do wait "$p" || fail "a waiting request failed"; done
+for i in $(seq 1 40); do
+	s=$(openssl ocsp -respin "wait$i.der" -issuer sign-ca.pem -CAfile sign-ca.pem \
+		-cert cert3.pem 2>/dev/null | sed -n 's/^cert3.pem: //p')
+	[ "$s" = good ] || fail "waiting request $i answered '$s'"
+done
+pass "40 requests waiting for the status counter: /healthz answered meanwhile in $ms ms, none before the lock went, all 40 good after"
+
 # --- Visibility: revoke through a separate process -----------------------
 # One kept-alive client per responder asks for cert1 without pause; the
 # delay is from `jpki ca revoke` returning to each one's first "revoked".
