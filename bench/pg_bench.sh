@@ -91,8 +91,9 @@ xacts() {
 	sleep 1
 	pg_psql -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$pg_ocsp_db'"
 }
-# ocsp NAME URL PID: "rps p99_ms errors us_responder us_postgres
-# statements_per_response" of wrk in NAME's directory: the rate, and the
+# ocsp NAME URL PID [CONNECTIONS]: "rps p99_ms errors us_responder
+# us_postgres statements_per_response" of wrk (8 connections unless
+# given) in NAME's directory: the rate, and the
 # CPU time a response cost the responder (PID) and PostgreSQL's sessions,
 # which on a shared machine says more than the rate; on PostgreSQL, the
 # statements a response cost (the status counter's reads, shared by the
@@ -104,7 +105,7 @@ ocsp() {
 	j0=$(ticks "$3")
 	p0=$(ticks $pids)
 	(cd "$work/$1" &&
-		wrk -t2 -c8 -d"${secs}s" --latency -s post.lua "$2" >wrk.txt)
+		wrk -t2 -c"${4:-8}" -d"${secs}s" --latency -s post.lua "$2" >wrk.txt)
 	j1=$(ticks "$3")
 	p1=$(ticks $pids)
 	x1=$(xacts)
@@ -158,12 +159,26 @@ line() { # LABEL SQLITE PG UNIT
 	printf '  %-34s SQLite %8.0f  PostgreSQL %8.0f %-14s ratio %s\n' \
 		"$1" "$2" "$3" "$4" "$(ratio "$3" "$2")"
 }
-for r in $(seq "$rounds"); do
-	echo " round $r"
+# One round trip to PostgreSQL alone: pgbench, one client, the status
+# counter's prepared SELECT, in microseconds. "The next request after its
+# commit" makes every kept answer wait for a read that starts after the
+# request came, so with C connections the responder cannot pass
+# C / (the SQLite cycle + this) responses per second.
+round_trip() {
+	echo 'SELECT n FROM ca_status_stamp WHERE id = 1;' >"$work/rt.sql"
+	chmod 644 "$work/rt.sql"
+	as_pg "$pgbin/pgbench" -n -h 127.0.0.1 -p "$pg_port" -U postgres \
+		-M prepared -f "$work/rt.sql" -c 1 -T 3 "$pg_ocsp_db" 2>&1 |
+		sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' |
+		awk '{printf "%.0f", $1 * 1000}'
+}
+# ocsp_pair CONNECTIONS: both sides under wrk with that many connections
+ocsp_pair() {
+	local c=$1 p0 bound
 	p0=$(bench_psi)
-	read -r s_rps s_p99 s_err s_cpu _ <<<"$(ocsp sqlite "$u_sqlite" "$pid_sqlite")"
-	read -r p_rps p_p99 p_err p_cpu p_pgcpu p_stmts <<<"$(ocsp pg "$u_pg" "$pid_pg")"
-	line "OCSP, jpki serve --roles ocsp" "$s_rps" "$p_rps" "responses/s"
+	read -r s_rps s_p99 s_err s_cpu _ <<<"$(ocsp sqlite "$u_sqlite" "$pid_sqlite" "$c")"
+	read -r p_rps p_p99 p_err p_cpu p_pgcpu p_stmts <<<"$(ocsp pg "$u_pg" "$pid_pg" "$c")"
+	line "OCSP, $c connections" "$s_rps" "$p_rps" "responses/s"
 	printf '  %-34s SQLite %8.2f  PostgreSQL %8.2f ms (errors %s, %s; cpu pressure %s)\n' \
 		"  p99" "$s_p99" "$p_p99" "$s_err" "$p_err" \
 		"$(bench_pressure "$p0" "$(bench_psi)" $((secs * 2)))"
@@ -171,6 +186,20 @@ for r in $(seq "$rounds"); do
 		"  CPU per response, responder" "$s_cpu" "$p_cpu" "$p_pgcpu"
 	printf '  %-34s %s (the status counter read once for the requests waiting together)\n' \
 		"  PostgreSQL statements per response" "$p_stmts"
+	bound=$(python3 -c "
+c, s, rt = $c, max($s_rps, 1), $rt_us / 1e6
+print('%.2f' % (c / (c / s + rt) / s))")
+	printf '  %-34s %s of SQLite (%s connections / (SQLite'"'"'s cycle + one round trip of %s us))\n' \
+		"  bound, one read per request" "$bound" "$c" "$rt_us"
+}
+rt_us=$(round_trip)
+[ -n "$rt_us" ] || fail "pgbench gave no latency"
+printf '  %-34s %s us (pgbench, 1 client, the status counter'"'"'s SELECT, prepared)\n' \
+	"PostgreSQL round trip alone" "$rt_us"
+for r in $(seq "$rounds"); do
+	echo " round $r"
+	ocsp_pair 8
+	ocsp_pair 64
 	read -r s_one s_b1 s_bn threads <<<"$(issue)"
 	new_db
 	read -r p_one p_b1 p_bn _ <<<"$(issue "$db")"
