@@ -192,6 +192,15 @@ for i in $(seq 1 40); do
 	[ "$s" = good ] || fail "waiting request $i answered '$s'"
 done
 pass "40 requests waiting for the status counter: /healthz answered meanwhile in $ms ms, none before the lock went, all 40 good after"
+# The same wait for a GET (RFC 6960 A.1), whose request the handler decodes
+# again when the connection is resumed.
+get=$(base64 -w0 ocsp3.der | python3 -c 'import sys, urllib.parse
+print(urllib.parse.quote(sys.stdin.read(), safe=""))')
+curl -sf "${urls[0]}/$get" -o get.der || fail "no answer to a GET"
+s=$(openssl ocsp -respin get.der -issuer sign-ca.pem -CAfile sign-ca.pem \
+	-cert cert3.pem 2>/dev/null | sed -n 's/^cert3.pem: //p')
+[ "$s" = good ] || fail "a GET answered '$s'"
+pass "a GET waits for the counter the same way and is answered good"
 
 # --- Visibility: revoke through a separate process -----------------------
 # One kept-alive client per responder asks for cert1 without pause; the
