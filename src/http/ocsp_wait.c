@@ -66,8 +66,9 @@ static void *reader_main(void *arg)
 		r = jpki_ca_ocsp_stamp_read(&stamp, q->ca);
 		if (r != 0)
 			jpki_log(JPKI_LOG_DEBUG,
-				 "OCSP: no status counter for %s: %s",
-				 "the waiting requests", jpki_err_detail());
+				 "OCSP: no status counter for the waiting "
+				 "requests (each reads its status): %s",
+				 jpki_err_detail());
 		for (struct upload *u = batch; u != NULL; u = next) {
 			next = u->stamp_next;
 			u->stamp = stamp;
