@@ -425,17 +425,20 @@ int jpki_ca_ocsp_respond(unsigned char **out, size_t *out_len,
 			 size_t req_len)
 {
 	struct jpki_store_stamp stamp;
+	int stamped;
+
+	/* malformed: answered so without a stamp */
+	if (req == NULL || req_len == 0 || req_len > JPKI_MAX_OCSP_REQUEST)
+		return jpki_ca_ocsp_respond_stamped(out, out_len, ca, req,
+						    req_len, NULL);
 	/* the stamp before any read: a commit after it changes it. Not on a
 	 * read store (replica.c): the primary's stamp says nothing of the
 	 * replica's data, and every answer there must pass the lag check. */
-	int stamped = req != NULL && req_len != 0 &&
-		      req_len <= JPKI_MAX_OCSP_REQUEST && ca->read == NULL &&
-		      jpki_store_change_stamp(&stamp, ca->store) == 0;
-
+	stamped = ca->read == NULL &&
+		  jpki_store_change_stamp(&stamp, ca->store) == 0;
 	/* PostgreSQL: the status counter, from a read that started after
 	 * this request came (stamp.c); on a replica only within its bound */
-	if (!stamped && ca->pg_stamp && req != NULL && req_len != 0 &&
-	    req_len <= JPKI_MAX_OCSP_REQUEST)
+	if (!stamped && ca->pg_stamp)
 		stamped = ca_status_stamp(&stamp, ca) == 0;
 	return jpki_ca_ocsp_respond_stamped(out, out_len, ca, req, req_len,
 					    stamped ? &stamp : NULL);
