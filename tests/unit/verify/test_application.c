@@ -887,7 +887,7 @@ static void test_signer_key_reencoded(void **state)
 	X509_free(bad);
 }
 
-/* ---- the signer's signature, checked apart from CMS_verify (signer.c) --- */
+/* ---- the signer's signed attributes, as CMS_verify checks them --------- */
 
 /* The signed attributes' DER as a signer signs them: a DER SET OF, sorted
  * as they will be sent (RFC 5652 5.4). */
@@ -941,6 +941,27 @@ static void verify_cms(struct jpki_verify_report *rep,
 	free(b.p);
 }
 
+/* `cms` is refused for its signature alone, and freed. */
+static void assert_bad_signature(const struct jpki_verify_options *o,
+				 CMS_ContentInfo *cms)
+{
+	struct jpki_verify_report rep;
+
+	verify_cms(&rep, o, cms);
+	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
+	jpki_verify_report_clear(&rep);
+	CMS_ContentInfo_free(cms);
+}
+
+/* Removes the one signed attribute `nid` of `si`, which must be there. */
+static void drop_signed_attr(CMS_SignerInfo *si, int nid)
+{
+	int at = CMS_signed_get_attr_by_NID(si, nid, -1);
+
+	assert_true(at >= 0);
+	X509_ATTRIBUTE_free(CMS_signed_delete_attr(si, at));
+}
+
 /*
  * The signed attributes are covered by the signature (a signing time
  * changed after signing is refused), and the rules OpenSSL's CMS_verify
@@ -959,7 +980,6 @@ static void test_signed_attributes(void **state)
 	CMS_ContentInfo *cms;
 	CMS_SignerInfo *si;
 	ASN1_TIME *when;
-	int at;
 
 	o.status = good_status;
 
@@ -974,9 +994,7 @@ static void test_signed_attributes(void **state)
 	/* the signing time moved a day after signing, not signed again */
 	cms = signed_cms(cert, af->f.key, DOC, 0);
 	si = only_signer(cms);
-	at = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
-	assert_true(at >= 0);
-	X509_ATTRIBUTE_free(CMS_signed_delete_attr(si, at));
+	drop_signed_attr(si, NID_pkcs9_signingTime);
 	when = ASN1_TIME_set(NULL, jpki_clock_now() + 86400);
 	assert_int_equal(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime,
 						     when->type, when, -1),
@@ -995,31 +1013,21 @@ static void test_signed_attributes(void **state)
 						     when->type, when, -1),
 			 1);
 	resign_attrs(si, af->f.key);
-	verify_cms(&rep, &o, cms);
-	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
-	jpki_verify_report_clear(&rep);
 	ASN1_TIME_free(when);
-	CMS_ContentInfo_free(cms);
+	assert_bad_signature(&o, cms);
 
 	/* no content type, signed */
 	cms = signed_cms(cert, af->f.key, DOC, 0);
 	si = only_signer(cms);
-	at = CMS_signed_get_attr_by_NID(si, NID_pkcs9_contentType, -1);
-	assert_true(at >= 0);
-	X509_ATTRIBUTE_free(CMS_signed_delete_attr(si, at));
+	drop_signed_attr(si, NID_pkcs9_contentType);
 	resign_attrs(si, af->f.key);
-	verify_cms(&rep, &o, cms);
-	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
-	jpki_verify_report_clear(&rep);
-	CMS_ContentInfo_free(cms);
+	assert_bad_signature(&o, cms);
 
 	/* a message digest of another document, signed: the content no
 	 * longer matches it */
 	cms = signed_cms(cert, af->f.key, DOC, 0);
 	si = only_signer(cms);
-	at = CMS_signed_get_attr_by_NID(si, NID_pkcs9_messageDigest, -1);
-	assert_true(at >= 0);
-	X509_ATTRIBUTE_free(CMS_signed_delete_attr(si, at));
+	drop_signed_attr(si, NID_pkcs9_messageDigest);
 	{
 		unsigned char md[32];
 
@@ -1030,10 +1038,7 @@ static void test_signed_attributes(void **state)
 		    1);
 	}
 	resign_attrs(si, af->f.key);
-	verify_cms(&rep, &o, cms);
-	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
-	jpki_verify_report_clear(&rep);
-	CMS_ContentInfo_free(cms);
+	assert_bad_signature(&o, cms);
 
 	/* a countersignature among the signed attributes, signed */
 	cms = signed_cms(cert, af->f.key, DOC, 0);
@@ -1043,10 +1048,7 @@ static void test_signed_attributes(void **state)
 					V_ASN1_OCTET_STRING, "x", 1),
 	    1);
 	resign_attrs(si, af->f.key);
-	verify_cms(&rep, &o, cms);
-	assert_only(&rep, JPKI_APP_BAD_SIGNATURE);
-	jpki_verify_report_clear(&rep);
-	CMS_ContentInfo_free(cms);
+	assert_bad_signature(&o, cms);
 	X509_free(cert);
 }
 
