@@ -207,3 +207,19 @@ ocsp_status() {
 	openssl ocsp -respin answer.der -issuer sign-ca.pem -CAfile sign-ca.pem \
 		-cert "cert$2.pem" 2>/dev/null | sed -n "s/^cert$2.pem: //p"
 }
+
+# hold_release_seen N SERIAL URL...: `jpki ca hold SERIAL` (the caller's
+# jpki, another process), then certN is revoked at the next request to each
+# URL; `jpki ca release`, then good again at the next request to each.
+hold_release_seen() {
+	local n=$1 serial=$2 u
+	shift 2
+	jpki ca hold "$serial" >/dev/null
+	for u in "$@"; do
+		[ "$(ocsp_status "$u" "$n")" = revoked ] || fail "the hold not seen at $u"
+	done
+	jpki ca release "$serial" >/dev/null
+	for u in "$@"; do
+		[ "$(ocsp_status "$u" "$n")" = good ] || fail "the release not seen at $u"
+	done
+}

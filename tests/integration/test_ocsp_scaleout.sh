@@ -140,14 +140,7 @@ for u in "${urls[@]}"; do
 		[ "$(ocsp_status "$u" 3)" = good ] || fail "cert3 not good at $u"
 	done
 done
-jpki ca hold "${serials[2]}" >/dev/null
-for u in "${urls[@]}"; do
-	[ "$(ocsp_status "$u" 3)" = revoked ] || fail "the hold not seen at $u"
-done
-jpki ca release "${serials[2]}" >/dev/null
-for u in "${urls[@]}"; do
-	[ "$(ocsp_status "$u" 3)" = good ] || fail "the release not seen at $u"
-done
+hold_release_seen 3 "${serials[2]}" "${urls[@]}"
 pass "a request answered twenty times at each: a hold, then its release, by other processes, each seen at the next request"
 
 # --- Waiting for the status counter holds no worker -----------------------

@@ -63,14 +63,7 @@ pass "an unrelated certificate is still good"
 
 # --- hold and release by other processes ----------------------------------
 for u in "${urls[@]}"; do ocsp_status "$u" 3 >/dev/null; done
-jpki ca hold "${serials[2]}" >/dev/null
-for u in "${urls[@]}"; do
-	[ "$(ocsp_status "$u" 3)" = revoked ] || fail "hold not seen at $u"
-done
-jpki ca release "${serials[2]}" >/dev/null
-for u in "${urls[@]}"; do
-	[ "$(ocsp_status "$u" 3)" = good ] || fail "release not seen at $u"
-done
+hold_release_seen 3 "${serials[2]}" "${urls[@]}"
 pass "a hold and its release by other processes: each seen at the next request"
 
 # --- under load ------------------------------------------------------------
